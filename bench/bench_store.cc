@@ -1,0 +1,263 @@
+// Layer "store": PUT and GET through a 4+2 ErasureSet whose members live in one directory tree,
+// measured beside plain sequential file I/O of the same shard bytes, in the same run.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "bench/bench.h"
+#include "libstore/common/hash.h"
+#include "libstore/object/set_open.h"
+
+namespace cairn::bench {
+namespace {
+
+// Serves `total` bytes by cycling over a random buffer (like reading a file from the page cache).
+class CycleSource : public Source {
+ public:
+  CycleSource(const std::string& pattern, uint64_t total) : p_(pattern), left_(total) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    size_t c = size_t(std::min<uint64_t>({n, left_, p_.size() - off_}));
+    std::memcpy(buf, p_.data() + off_, c);
+    off_ = (off_ + c) % p_.size();
+    left_ -= c;
+    return c;
+  }
+
+ private:
+  const std::string& p_;
+  uint64_t left_;
+  size_t off_ = 0;
+};
+
+class NullSink : public Sink {
+ public:
+  Status Write(const void*, size_t n) override {
+    bytes += n;
+    return Status::Ok();
+  }
+  uint64_t bytes = 0;
+};
+
+double Secs(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
+}
+
+struct Scratch {
+  std::string root;
+  explicit Scratch(const std::string& base) {
+    std::string tmpl = base + "/cairn-bench-XXXXXX";
+    char* r = ::mkdtemp(tmpl.data());
+    root = r ? r : "";
+  }
+  ~Scratch() {
+    if (!root.empty()) NewLocalVolume("/")->RemoveAll(root.substr(1)).IgnoreError();
+  }
+};
+
+// Writes `files` files of `each` bytes sequentially in 1 MiB pieces; returns seconds.
+double PlainWrite(const std::string& dir, int files, uint64_t each, const std::string& pattern,
+                  bool fsync) {
+  auto t = std::chrono::steady_clock::now();
+  for (int f = 0; f < files; ++f) {
+    std::string path = dir + "/plain." + std::to_string(f);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    for (uint64_t done = 0; done < each;) {
+      size_t c = size_t(std::min<uint64_t>(1 << 20, each - done));
+      if (::write(fd, pattern.data() + (done % (pattern.size() - (1 << 20))), c) < 0) break;
+      done += c;
+    }
+    if (fsync) ::fsync(fd);
+    ::close(fd);
+  }
+  return Secs(t);
+}
+
+double PlainRead(const std::string& dir, int files) {
+  static std::string buf(4 << 20, '\0');
+  auto t = std::chrono::steady_clock::now();
+  for (int f = 0; f < files; ++f) {
+    std::string path = dir + "/plain." + std::to_string(f);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    while (::read(fd, buf.data(), buf.size()) > 0) {
+    }
+    ::close(fd);
+  }
+  return Secs(t);
+}
+
+Row MakeRow(const std::string& name, const std::string& unit, std::vector<double> runs,
+            const std::string& ref_name, std::vector<double> ref_runs, double target,
+            std::string note = "") {
+  Row r;
+  r.layer = "store";
+  r.name = name;
+  r.unit = unit;
+  r.runs = runs;
+  r.median = Median(runs);
+  r.reference_name = ref_name;
+  if (!ref_runs.empty()) {
+    r.reference_median = Median(ref_runs);
+    r.ratio = r.reference_median > 0 ? r.median / r.reference_median : 0;
+  }
+  r.target_ratio = target;
+  r.note = std::move(note);
+  return r;
+}
+
+}  // namespace
+
+std::vector<Row> RunStore(const Options& o) {
+  std::vector<Row> rows;
+  Scratch scratch(o.dir);
+  if (scratch.root.empty()) return rows;
+  const uint32_t k = uint32_t(o.k), m = uint32_t(o.m), n = k + m;
+  std::vector<std::string> dirs;
+  for (uint32_t i = 0; i < n; ++i) dirs.push_back(scratch.root + "/d" + std::to_string(i + 1));
+  SetParams p;
+  p.k = k;
+  p.m = m;
+  if (!InitSet(dirs, p, false).ok()) return rows;
+  auto opened = OpenSet(dirs);
+  if (!opened.ok()) return rows;
+  ErasureSet& set = *opened->set;
+  if (!set.MakeBucket("bench").ok()) return rows;
+
+  std::string pattern(64 << 20, '\0');
+  std::mt19937_64 rng(42);
+  for (size_t i = 0; i + 8 <= pattern.size(); i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&pattern[i], &v, 8);
+  }
+  const double gib = 1024.0 * 1024 * 1024;
+
+  // Large objects: one of `size` bytes (default 1 GiB) and several of 10 MiB.
+  const uint64_t big = o.size ? o.size : (uint64_t(1) << 30);
+  struct Case {
+    uint64_t size;
+    int count;
+  };
+  for (Case c : {Case{big, 1}, Case{10 << 20, 16}}) {
+    const uint64_t total = c.size * uint64_t(c.count);
+    const uint64_t shard_each = (c.size + k - 1) / k * uint64_t(c.count);
+    std::string label = c.size >= (1u << 30) ? std::to_string(c.size >> 30) + " GiB"
+                                             : std::to_string(c.size >> 20) + " MiB";
+    if (c.count > 1) label = std::to_string(c.count) + " x " + label;
+    for (bool fsync : {false, true}) {
+      std::vector<double> put_fast, put_md5, ref_write, get, ref_read;
+      for (int r = 0; r < o.runs; ++r) {
+        ref_write.push_back(total / gib / PlainWrite(scratch.root, int(n), shard_each, pattern, fsync));
+        ref_read.push_back(total / gib / PlainRead(scratch.root, int(k)));
+        for (EtagMode mode : {EtagMode::kFast, EtagMode::kMd5}) {
+          if (fsync && mode == EtagMode::kMd5) continue;
+          PutOptions po;
+          po.fsync = fsync;
+          po.etag = mode;
+          auto t = std::chrono::steady_clock::now();
+          for (int i = 0; i < c.count; ++i) {
+            CycleSource src(pattern, c.size);
+            if (!set.PutObject("bench", "obj" + std::to_string(i), src, po).ok()) return rows;
+          }
+          (mode == EtagMode::kFast ? put_fast : put_md5).push_back(total / gib / Secs(t));
+        }
+        if (!fsync) {
+          auto t = std::chrono::steady_clock::now();
+          for (int i = 0; i < c.count; ++i) {
+            NullSink sink;
+            if (!set.GetObject("bench", "obj" + std::to_string(i), sink).ok()) return rows;
+          }
+          get.push_back(total / gib / Secs(t));
+        }
+      }
+      if (!fsync) {
+        rows.push_back(MakeRow("put " + label + " (fast etag, no fsync)", "GiB/s", put_fast,
+                               "plain write of the shard bytes", ref_write, 0.5));
+        rows.push_back(MakeRow("put " + label + " (md5 etag, no fsync)", "GiB/s", put_md5,
+                               "OpenSSL MD5, one core", {}, 0.85));
+        rows.push_back(MakeRow("get " + label, "GiB/s", get, "plain read of the K data shards",
+                               ref_read, 0.7));
+      } else {
+        rows.push_back(MakeRow("put " + label + " (fast etag, fsync)", "GiB/s", put_fast,
+                               "plain write + fsync of the shard bytes", ref_write, 0));
+      }
+    }
+    for (int i = 0; i < c.count; ++i) set.DeleteObject("bench", "obj" + std::to_string(i)).IgnoreError();
+    for (uint32_t f = 0; f < n; ++f) ::unlink((scratch.root + "/plain." + std::to_string(f)).c_str());
+  }
+  // MD5 reference for the md5-etag rows, measured in this run.
+  {
+    std::vector<double> md5;
+    for (int r = 0; r < o.runs; ++r) {
+      Md5Stream h;
+      auto t = std::chrono::steady_clock::now();
+      for (size_t off = 0; off < pattern.size(); off += 1 << 20) h.Update(pattern.data() + off, 1 << 20);
+      h.FinalHex();
+      md5.push_back(pattern.size() / gib / Secs(t));
+    }
+    for (auto& r : rows) {
+      if (r.reference_name == "OpenSSL MD5, one core") {
+        r.reference_median = Median(md5);
+        r.ratio = r.median / r.reference_median;
+      }
+    }
+  }
+
+  // Small objects: 4 KiB, inline, 16 threads in this process.
+  const int threads = 16;
+  std::string small(4096, 'x');
+  for (bool fsync : {false, true}) {
+    const int per_thread = fsync ? 64 : 512;
+    std::vector<double> put_rate, get_rate;
+    for (int r = 0; r < o.runs; ++r) {
+      std::atomic<int> fails{0};
+      auto t = std::chrono::steady_clock::now();
+      std::vector<std::thread> ts;
+      for (int th = 0; th < threads; ++th) {
+        ts.emplace_back([&, th] {
+          PutOptions po;
+          po.fsync = fsync;
+          for (int i = 0; i < per_thread; ++i) {
+            CycleSource src(small, small.size());
+            std::string key = "small/" + std::to_string(th) + "/" + std::to_string(i);
+            if (!set.PutObject("bench", key, src, po).ok()) ++fails;
+          }
+        });
+      }
+      for (auto& x : ts) x.join();
+      put_rate.push_back(threads * per_thread / Secs(t));
+      if (!fsync) {
+        ts.clear();
+        t = std::chrono::steady_clock::now();
+        for (int th = 0; th < threads; ++th) {
+          ts.emplace_back([&, th] {
+            for (int i = 0; i < per_thread; ++i) {
+              NullSink sink;
+              std::string key = "small/" + std::to_string(th) + "/" + std::to_string(i);
+              if (!set.GetObject("bench", key, sink).ok()) ++fails;
+            }
+          });
+        }
+        for (auto& x : ts) x.join();
+        get_rate.push_back(threads * per_thread / Secs(t));
+      }
+      if (fails > 0) return rows;
+    }
+    double put_target = fsync ? 500 : 5000;
+    rows.push_back(MakeRow(std::string("put 4 KiB x16 threads (") + (fsync ? "fsync" : "no fsync") + ")",
+                           "objects/s", put_rate, "", {}, 0,
+                           "target >= " + std::to_string(int(put_target)) + "/s: " +
+                               (Median(put_rate) >= put_target ? "pass" : "FAIL")));
+    if (!fsync) {
+      rows.push_back(MakeRow("get 4 KiB x16 threads", "objects/s", get_rate, "", {}, 0,
+                             std::string("target >= 15000/s: ") +
+                                 (Median(get_rate) >= 15000 ? "pass" : "FAIL")));
+    }
+  }
+  return rows;
+}
+
+}  // namespace cairn::bench

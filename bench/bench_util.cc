@@ -1,0 +1,150 @@
+// Timing, statistics and output shared by the benchmark layers.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "bench/bench.h"
+
+namespace cairn::bench {
+
+Buffer::Buffer(size_t size, uint64_t seed) : size_(size) {
+  const size_t rounded = (size + 63) / 64 * 64;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(64, rounded == 0 ? 64 : rounded));
+  if (data_ == nullptr) std::abort();
+  // xorshift64*: cheap enough that the fill is bound by page faults, random enough that no codec
+  // or hash shortcut applies.
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+    const uint64_t v = x * 0x2545F4914F6CDD1Dull;
+    std::memcpy(data_ + i, &v, 8);
+  }
+  for (; i < size; ++i) data_[i] = static_cast<uint8_t>(i * 131 + seed);
+}
+
+Buffer::~Buffer() { std::free(data_); }
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+  if (this != &o) {
+    std::free(data_);
+    data_ = o.data_, size_ = o.size_;
+    o.data_ = nullptr, o.size_ = 0;
+  }
+  return *this;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::vector<double> TimeRuns(int runs, const std::function<void()>& fn) {
+  runs = std::max(runs, 1);
+  std::vector<double> out;
+  out.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    const auto end = std::chrono::steady_clock::now();
+    out.push_back(std::chrono::duration<double>(end - start).count());
+  }
+  return out;
+}
+
+void TimeInterleaved(int runs, const std::function<void()>& a, const std::function<void()>& b,
+                     std::vector<double>* a_seconds, std::vector<double>* b_seconds) {
+  runs = std::max(runs, 1);
+  for (int i = 0; i < runs; ++i) {
+    a_seconds->push_back(TimeRuns(1, a)[0]);
+    b_seconds->push_back(TimeRuns(1, b)[0]);
+  }
+}
+
+std::vector<double> GbPerSecond(uint64_t bytes, const std::vector<double>& seconds) {
+  std::vector<double> out;
+  out.reserve(seconds.size());
+  for (double s : seconds) out.push_back(s > 0 ? double(bytes) / s / 1e9 : 0);
+  return out;
+}
+
+void SetRatio(Row& row) {
+  row.ratio = (row.median > 0 && row.reference_median > 0) ? row.median / row.reference_median : 0;
+}
+
+nlohmann::json ToJson(const std::vector<Row>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Row& r : rows) {
+    nlohmann::json j;
+    j["layer"] = r.layer;
+    j["name"] = r.name;
+    j["unit"] = r.unit;
+    j["median"] = r.median;
+    j["runs"] = r.runs;
+    j["reference_name"] = r.reference_name;
+    j["reference_median"] = r.reference_median;
+    j["ratio"] = r.ratio;
+    j["target_ratio"] = r.target_ratio;
+    if (r.target_ratio > 0) {
+      j["pass"] = r.ratio >= r.target_ratio;
+    } else {
+      j["pass"] = nullptr;
+    }
+    j["note"] = r.note;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+namespace {
+
+std::string Fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
+std::string ToTable(const std::vector<Row>& rows) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({"layer", "name", "median", "unit", "reference", "ref median", "ratio", "target",
+                   "pass", "note"});
+  for (const Row& r : rows) {
+    const bool has_ref = !r.reference_name.empty();
+    const bool has_target = r.target_ratio > 0;
+    cells.push_back({r.layer, r.name, Fixed(r.median, 3), r.unit, has_ref ? r.reference_name : "-",
+                     has_ref ? Fixed(r.reference_median, 3) : "-",
+                     has_ref ? Fixed(r.ratio, 2) : "-", has_target ? Fixed(r.target_ratio, 2) : "-",
+                     has_target ? (r.ratio >= r.target_ratio ? "yes" : "NO") : "-", r.note});
+  }
+  std::vector<size_t> width(cells[0].size(), 0);
+  for (const auto& line : cells) {
+    for (size_t c = 0; c < line.size(); ++c) width[c] = std::max(width[c], line[c].size());
+  }
+  // Numbers are right-aligned, text left-aligned; the last column is not padded.
+  const bool numeric[] = {false, false, true, false, false, true, true, true, false, false};
+  std::string out;
+  for (const auto& line : cells) {
+    std::string text;
+    for (size_t c = 0; c < line.size(); ++c) {
+      const size_t pad = width[c] - line[c].size();
+      if (c > 0) text += "  ";
+      if (numeric[c]) text.append(pad, ' ');
+      text += line[c];
+      if (!numeric[c] && c + 1 < line.size()) text.append(pad, ' ');
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out += text;
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace cairn::bench

@@ -1,0 +1,114 @@
+#include "cli/context.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "commands/commands.h"
+
+namespace cairn::cli {
+
+Result<OpenedSet> Context::OpenVolumeSet() {
+  std::vector<std::string> dirs = set_dirs;
+  if (dirs.empty()) {
+    if (const char* env = std::getenv("CAIRN_SET"); env != nullptr && *env != '\0') {
+      std::string s(env);
+      size_t start = 0;
+      while (start <= s.size()) {
+        size_t c = s.find(':', start);
+        if (c == std::string::npos) c = s.size();
+        if (c > start) dirs.push_back(s.substr(start, c - start));
+        start = c + 1;
+      }
+    }
+  }
+  if (dirs.empty()) return InvalidArgument("no volume set given: use --set DIR or set CAIRN_SET");
+  auto opened = OpenSet(dirs);
+  if (opened.ok()) {
+    for (const auto& w : opened->warnings) Warn("warning: " + w + " (working degraded)");
+  }
+  return opened;
+}
+
+bool Context::ShowProgress() const { return !no_progress && !json && ::isatty(2); }
+
+void Context::Warn(const std::string& msg) const {
+  if (!quiet) std::fprintf(stderr, "cairn: %s: %s\n", command.c_str(), msg.c_str());
+}
+
+int ExitCode(const Status& s) {
+  if (s.ok()) return 0;
+  return s.code() == Code::kInvalidArgument ? 2 : 1;
+}
+
+void PrintError(const std::string& command, const Status& s) {
+  std::string msg = s.message();
+  for (char& c : msg) {
+    if (c == '\n') c = ' ';
+  }
+  if (command.empty()) std::fprintf(stderr, "cairn: %s\n", msg.c_str());
+  else std::fprintf(stderr, "cairn: %s: %s\n", command.c_str(), msg.c_str());
+}
+
+std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
+  auto app = std::make_unique<CLI::App>(
+      "cairn: erasure-coded volume sets, shard files and S3 tools in one binary", "cairn");
+  app->require_subcommand(1);
+  app->fallthrough();
+  app->option_defaults()->always_capture_default(false);
+  app->add_option("--set", ctx.set_dirs,
+                  "A member directory of the volume set (repeatable; default: $CAIRN_SET)")
+      ->type_name("DIR");
+  app->add_flag("--json", ctx.json, "Machine-readable output (JSON)");
+  app->add_flag("--no-progress", ctx.no_progress, "Never draw progress bars");
+  app->add_flag("-q,--quiet", ctx.quiet, "No warnings on stderr");
+  RegisterInit(*app, ctx, result);
+  RegisterBucketCommands(*app, ctx, result);
+  RegisterPut(*app, ctx, result);
+  RegisterGet(*app, ctx, result);
+  RegisterLs(*app, ctx, result);
+  RegisterStat(*app, ctx, result);
+  RegisterRm(*app, ctx, result);
+  RegisterBench(*app, ctx, result);
+  RegisterCompletion(*app, ctx, result);
+  RegisterVersion(*app, ctx, result);
+  for (CLI::App* sub : app->get_subcommands({})) {
+    sub->fallthrough();
+    sub->parse_complete_callback([&ctx, sub] { ctx.command = sub->get_name(); });
+  }
+  return app;
+}
+
+Result<uint64_t> ParseSize(const std::string& s) {
+  auto bad = [&] { return InvalidArgument("invalid size '" + s + "' (examples: 4096, 64K, 1MiB, 2G)"); };
+  if (s.empty()) return bad();
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || v < 0) return bad();
+  std::string unit(end);
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  double mul = 1;
+  if (unit.empty() || unit == "B") mul = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB") mul = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB") mul = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB") mul = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "TB" || unit == "TIB") mul = 1024.0 * 1024 * 1024 * 1024;
+  else return bad();
+  double bytes = v * mul;
+  if (bytes > 1.8e19) return bad();
+  return uint64_t(bytes);
+}
+
+Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket,
+                 std::string* key) {
+  size_t slash = arg.find('/');
+  *bucket = arg.substr(0, slash);
+  *key = slash == std::string::npos ? "" : arg.substr(slash + 1);
+  if (bucket->empty()) return InvalidArgument("expected BUCKET/KEY, got '" + arg + "'");
+  if (key->empty() && !allow_empty_key) {
+    return InvalidArgument("expected BUCKET/KEY, got '" + arg + "' (no key)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn::cli

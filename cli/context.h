@@ -1,0 +1,40 @@
+// What every subcommand shares: global flags, output mode, the volume set, and error reporting.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "libstore/common/status.h"
+#include "libstore/object/set_open.h"
+
+namespace cairn::cli {
+
+struct Context {
+  std::vector<std::string> set_dirs;  // --set (repeatable) or CAIRN_SET (':'-separated)
+  bool json = false;                   // --json: machine-readable output
+  bool no_progress = false;            // --no-progress
+  bool quiet = false;                  // -q: no warnings
+  std::string command;                 // the subcommand being run, for error messages
+
+  // Opens the volume set named by --set / CAIRN_SET, printing warnings about offline members.
+  Result<OpenedSet> OpenVolumeSet();
+  // True when stderr is a terminal and progress bars are allowed.
+  bool ShowProgress() const;
+  void Warn(const std::string& msg) const;
+};
+
+// Builds the whole command tree; the callback of each subcommand stores its Status in *result.
+// Used by main, by the completion generator and by tests.
+std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result);
+
+// Exit code for a status: 0 ok, 2 usage (kInvalidArgument), 1 anything else.
+int ExitCode(const Status& s);
+
+// Prints "cairn: <command>: <message>" to stderr.
+void PrintError(const std::string& command, const Status& s);
+
+}  // namespace cairn::cli

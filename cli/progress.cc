@@ -1,0 +1,66 @@
+#include "cli/progress.h"
+
+#include <cstdio>
+
+namespace cairn::cli {
+
+std::string HumanBytes(double n) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int u = 0;
+  while (n >= 1024 && u < 5) {
+    n /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof(buf), "%.0f %s", n, kUnits[u]);
+  else std::snprintf(buf, sizeof(buf), "%.1f %s", n, kUnits[u]);
+  return buf;
+}
+
+Progress::Progress(std::string label, uint64_t total, bool enabled)
+    : label_(std::move(label)), total_(total), enabled_(enabled) {
+  start_ = last_ = std::chrono::steady_clock::now();
+}
+
+Progress::~Progress() { Finish(); }
+
+void Progress::Add(uint64_t n) {
+  done_ += n;
+  if (enabled_) Draw(false);
+}
+
+void Progress::Draw(bool force) {
+  auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? done_ / secs : 0;
+  char line[256];
+  if (total_ > 0) {
+    int width = 30;
+    int fill = int(double(done_) / double(total_) * width);
+    if (fill > width) fill = width;
+    std::string bar(size_t(fill), '=');
+    bar += std::string(size_t(width - fill), ' ');
+    std::snprintf(line, sizeof(line), "\r%s [%s] %3d%% %s / %s  %s/s ", label_.c_str(), bar.c_str(),
+                  int(100.0 * double(done_) / double(total_)), HumanBytes(double(done_)).c_str(),
+                  HumanBytes(double(total_)).c_str(), HumanBytes(rate).c_str());
+  } else {
+    std::snprintf(line, sizeof(line), "\r%s %s  %s/s ", label_.c_str(),
+                  HumanBytes(double(done_)).c_str(), HumanBytes(rate).c_str());
+  }
+  std::fputs(line, stderr);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::Finish() {
+  if (drawn_) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+  enabled_ = false;
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,30 @@
+// A one-line progress bar on stderr, redrawn at most 10 times a second. Disabled (no output at
+// all) unless stderr is a terminal and --no-progress was not given.
+// Thread safety: Add may be called from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace cairn::cli {
+
+class Progress {
+ public:
+  Progress(std::string label, uint64_t total, bool enabled);  // total 0 = unknown
+  ~Progress();
+  void Add(uint64_t n);
+  void Finish();  // clears the line
+
+ private:
+  void Draw(bool force);
+  std::string label_;
+  uint64_t total_, done_ = 0;
+  bool enabled_, drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// "1.5 GiB", "512 B".
+std::string HumanBytes(double n);
+
+}  // namespace cairn::cli

@@ -1,0 +1,27 @@
+// Every subcommand: Register* binds flags and sets the callback; the Run* functions return a
+// Status so they can be tested without parsing. Registered explicitly in cli/context.cc.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.h"
+
+namespace cairn::cli {
+
+void RegisterInit(CLI::App& app, Context& ctx, Status* result);
+void RegisterBucketCommands(CLI::App& app, Context& ctx, Status* result);  // mb, rb
+void RegisterPut(CLI::App& app, Context& ctx, Status* result);
+void RegisterGet(CLI::App& app, Context& ctx, Status* result);
+void RegisterLs(CLI::App& app, Context& ctx, Status* result);
+void RegisterStat(CLI::App& app, Context& ctx, Status* result);
+void RegisterRm(CLI::App& app, Context& ctx, Status* result);
+void RegisterBench(CLI::App& app, Context& ctx, Status* result);
+void RegisterCompletion(CLI::App& app, Context& ctx, Status* result);
+void RegisterVersion(CLI::App& app, Context& ctx, Status* result);
+
+// Parses sizes such as 4096, 64K, 64KiB, 1M, 1.5G (powers of 1024).
+Result<uint64_t> ParseSize(const std::string& s);
+// Splits "BUCKET/KEY" (key may be empty when allow_empty_key).
+Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket, std::string* key);
+
+}  // namespace cairn::cli

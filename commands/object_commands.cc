@@ -1,0 +1,400 @@
+// cairn put, get, ls, stat, rm: objects in a volume set.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "cli/progress.h"
+#include "commands/commands.h"
+#include "libstore/format/encoding.h"
+#include "libstore/format/key_path.h"
+
+namespace cairn::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string TimeString(int64_t ns) {
+  time_t t = time_t(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+class FdSource : public Source {
+ public:
+  FdSource(int fd, std::string name, Progress* p) : fd_(fd), name_(std::move(name)), p_(p) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    while (true) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return PosixError(name_, errno);
+      if (p_) p_->Add(uint64_t(r));
+      return size_t(r);
+    }
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+  Progress* p_;
+};
+
+class FdSink : public Sink {
+ public:
+  FdSink(int fd, std::string name, Progress* p) : fd_(fd), name_(std::move(name)), p_(p) {}
+  Status Write(const void* data, size_t n) override {
+    const char* d = static_cast<const char*>(data);
+    while (n > 0) {
+      ssize_t w = ::write(fd_, d, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return PosixError(name_, errno);
+      d += w;
+      n -= size_t(w);
+      if (p_) p_->Add(uint64_t(w));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int fd_;
+  std::string name_;
+  Progress* p_;
+};
+
+Status ParseMeta(const std::vector<std::string>& in, std::vector<std::pair<std::string, std::string>>* out) {
+  for (const auto& kv : in) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return InvalidArgument("--meta expects KEY=VALUE, got '" + kv + "'");
+    out->emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return Status::Ok();
+}
+
+json InfoJson(const ObjectInfo& i) {
+  json j = {{"bucket", i.bucket}, {"key", i.key}, {"size", i.size}, {"etag", i.etag},
+            {"modified", TimeString(i.mod_time_ns)}};
+  if (!i.content_type.empty()) j["content_type"] = i.content_type;
+  if (!i.user_meta.empty()) {
+    json m = json::object();
+    for (const auto& [k, v] : i.user_meta) m[k] = v;
+    j["meta"] = m;
+  }
+  return j;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------ put
+
+struct PutOptions2 {
+  std::string file, target, content_type, etag = "md5";
+  std::vector<std::string> meta;
+  bool no_fsync = false;
+};
+
+Status RunPut(const PutOptions2& o, Context& ctx) {
+  std::string bucket, key;
+  RETURN_IF_ERROR(SplitPath(o.target, false, &bucket, &key));
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  PutOptions po;
+  po.content_type = o.content_type;
+  po.fsync = !o.no_fsync;
+  if (o.etag == "md5") po.etag = EtagMode::kMd5;
+  else if (o.etag == "fast") po.etag = EtagMode::kFast;
+  else return InvalidArgument("--etag must be md5 or fast, got '" + o.etag + "'");
+  RETURN_IF_ERROR(ParseMeta(o.meta, &po.user_meta));
+  int fd = 0;
+  uint64_t total = 0;
+  if (o.file != "-") {
+    fd = ::open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError(o.file, errno);
+    struct stat st;
+    if (::fstat(fd, &st) == 0) {
+      if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        return InvalidArgument(o.file + ": is a directory");
+      }
+      total = uint64_t(st.st_size);
+    }
+  }
+  auto set = ctx.OpenVolumeSet();
+  if (!set.ok()) {
+    if (fd > 0) ::close(fd);
+    return set.status();
+  }
+  Progress progress("put " + key, total, ctx.ShowProgress() && total >= (8u << 20));
+  FdSource src(fd, o.file == "-" ? "stdin" : o.file, &progress);
+  auto info = set->set->PutObject(bucket, key, src, po);
+  progress.Finish();
+  if (fd > 0) ::close(fd);
+  if (!info.ok()) return info.status();
+  if (ctx.json) std::printf("%s\n", Dump(InfoJson(*info)).c_str());
+  return Status::Ok();
+}
+
+void RegisterPut(CLI::App& app, Context& ctx, Status* result) {
+  auto o = std::make_shared<PutOptions2>();
+  CLI::App* sub = app.add_subcommand("put", "Store a file (or stdin) as an object");
+  sub->add_option("--content-type", o->content_type, "Content-Type to record")->type_name("TYPE");
+  sub->add_option("--meta", o->meta, "User metadata (repeatable)")->type_name("KEY=VALUE");
+  sub->add_option("--etag", o->etag, "ETag: md5 (S3 compatible, default) or fast (XXH3-128)")
+      ->type_name("md5|fast");
+  sub->add_flag("--no-fsync", o->no_fsync, "Do not wait for the data to reach the disk (scratch use)");
+  sub->add_option("file", o->file, "File to store, or - for stdin")->required()->type_name("FILE|-");
+  sub->add_option("target", o->target, "Where to store it")->required()->type_name("BUCKET/KEY");
+  sub->callback([o, &ctx, result] { *result = RunPut(*o, ctx); });
+}
+
+// ------------------------------------------------------------------------------------------ get
+
+struct GetOptions {
+  std::string source, output, range;
+};
+
+Status ParseRange(const std::string& s, GetRange* r) {
+  auto bad = [&] { return InvalidArgument("--range expects FIRST-LAST (bytes, LAST inclusive and optional), got '" + s + "'"); };
+  size_t dash = s.find('-');
+  if (dash == std::string::npos || dash == 0) return bad();
+  std::string a = s.substr(0, dash), b = s.substr(dash + 1);
+  for (char c : a + b) {
+    if (c < '0' || c > '9') return bad();
+  }
+  if (a.size() > 19 || b.size() > 19) return bad();
+  r->first = std::stoull(a);
+  r->last = b.empty() ? UINT64_MAX : std::stoull(b);
+  if (r->last < r->first) return bad();
+  return Status::Ok();
+}
+
+Status RunGet(const GetOptions& o, Context& ctx) {
+  std::string bucket, key;
+  RETURN_IF_ERROR(SplitPath(o.source, false, &bucket, &key));
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  GetRange range;
+  if (!o.range.empty()) RETURN_IF_ERROR(ParseRange(o.range, &range));
+  std::string out = o.output;
+  if (out.empty()) {
+    if (!::isatty(1)) {
+      out = "-";
+    } else {
+      size_t slash = key.rfind('/');
+      out = key.substr(slash == std::string::npos ? 0 : slash + 1);
+      if (out.empty()) return InvalidArgument("key ends with '/': name an output FILE");
+    }
+  }
+  ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
+  if (out == "-") {
+    FdSink sink(1, "stdout", nullptr);
+    return set.set->GetObject(bucket, key, sink, range).status();
+  }
+  // Write to a temp file beside the target and rename: a failed GET never leaves half a file.
+  std::string dir = ".", base = out;
+  if (size_t slash = out.rfind('/'); slash != std::string::npos) {
+    dir = slash == 0 ? "/" : out.substr(0, slash);
+    base = out.substr(slash + 1);
+  }
+  struct stat st;
+  if (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return InvalidArgument(out + ": is a directory");
+  }
+  std::string tmp = dir + "/." + base + ".cairn-" + Uuid::Random().Hex().substr(0, 12);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(out, errno);
+  auto head = set.set->HeadObject(bucket, key);
+  Progress progress("get " + key, head.ok() ? head->size : 0,
+                    ctx.ShowProgress() && head.ok() && head->size >= (8u << 20));
+  FdSink sink(fd, out, &progress);
+  Status s = set.set->GetObject(bucket, key, sink, range).status();
+  progress.Finish();
+  if (::close(fd) != 0 && s.ok()) s = PosixError(out, errno);
+  if (s.ok() && ::rename(tmp.c_str(), out.c_str()) != 0) s = PosixError(out, errno);
+  if (!s.ok()) ::unlink(tmp.c_str());
+  return s;
+}
+
+void RegisterGet(CLI::App& app, Context& ctx, Status* result) {
+  auto o = std::make_shared<GetOptions>();
+  CLI::App* sub = app.add_subcommand("get", "Read an object to a file or stdout");
+  sub->add_option("--range", o->range, "Only bytes FIRST to LAST (inclusive)")->type_name("FIRST-LAST");
+  sub->add_option("source", o->source, "The object")->required()->type_name("BUCKET/KEY");
+  sub->add_option("output", o->output,
+                  "Output file, - for stdout (default: stdout if not a terminal, else ./KEY's basename)")
+      ->type_name("FILE|-");
+  sub->callback([o, &ctx, result] { *result = RunGet(*o, ctx); });
+}
+
+// ------------------------------------------------------------------------------------------- ls
+
+struct LsOptions {
+  std::string path;
+  bool recursive = false;
+};
+
+Status RunLs(const LsOptions& o, Context& ctx) {
+  if (o.path.rfind("s3://", 0) == 0) {
+    return InvalidArgument("s3:// paths need the S3 client commands, which this build does not have");
+  }
+  ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
+  if (o.path.empty()) {
+    ASSIGN_OR_RETURN(auto buckets, set.set->ListBuckets());
+    for (const auto& b : buckets) {
+      if (ctx.json) {
+        std::printf("%s\n", Dump(json{{"bucket", b.name}, {"created", TimeString(b.created_ns)}}).c_str());
+      } else {
+        std::printf("%s  %s/\n", TimeString(b.created_ns).c_str(), b.name.c_str());
+      }
+    }
+    return Status::Ok();
+  }
+  std::string bucket, prefix;
+  RETURN_IF_ERROR(SplitPath(o.path, true, &bucket, &prefix));
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  ListOptions lo;
+  lo.prefix = prefix;
+  lo.delimiter = o.recursive ? "" : "/";
+  lo.max_keys = 1000;
+  while (true) {
+    ASSIGN_OR_RETURN(ListResult page, set.set->ListObjects(bucket, lo));
+    // Objects and prefixes come back as two sorted lists: print them merged, in key order.
+    size_t i = 0, j = 0;
+    while (i < page.objects.size() || j < page.common_prefixes.size()) {
+      bool obj = j >= page.common_prefixes.size() ||
+                 (i < page.objects.size() && page.objects[i].key < page.common_prefixes[j]);
+      if (obj) {
+        const ObjectInfo& oi = page.objects[i++];
+        if (ctx.json) {
+          std::printf("%s\n", Dump(InfoJson(oi)).c_str());
+        } else {
+          std::printf("%s  %12llu  %s\n", TimeString(oi.mod_time_ns).c_str(),
+                      static_cast<unsigned long long>(oi.size), oi.key.c_str());
+        }
+      } else {
+        const std::string& p = page.common_prefixes[j++];
+        if (ctx.json) std::printf("%s\n", Dump(json{{"bucket", bucket}, {"prefix", p}}).c_str());
+        else std::printf("%20s  %12s  %s\n", "", "PRE", p.c_str());
+      }
+    }
+    if (!page.truncated) break;
+    lo.continuation_token = page.next_token;
+  }
+  if (std::fflush(stdout) != 0) return PosixError("stdout", errno);
+  return Status::Ok();
+}
+
+void RegisterLs(CLI::App& app, Context& ctx, Status* result) {
+  auto o = std::make_shared<LsOptions>();
+  CLI::App* sub = app.add_subcommand("ls", "List buckets, or the objects of a bucket");
+  sub->add_flag("-r,--recursive", o->recursive, "List every key below the prefix (no '/' roll-up)");
+  sub->add_option("path", o->path, "Bucket and optional key prefix")->type_name("BUCKET[/PREFIX]");
+  sub->callback([o, &ctx, result] { *result = RunLs(*o, ctx); });
+}
+
+// ----------------------------------------------------------------------------------------- stat
+
+Status RunStat(const std::string& path, Context& ctx) {
+  std::string bucket, key;
+  RETURN_IF_ERROR(SplitPath(path, false, &bucket, &key));
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
+  ASSIGN_OR_RETURN(ObjectDetail d, set.set->StatObject(bucket, key));
+  int healthy = 0;
+  for (const auto& s : d.shards) healthy += s.state == "ok";
+  if (ctx.json) {
+    json j = InfoJson(d.info);
+    j["ec"] = {{"k", d.meta.k}, {"m", d.meta.m}, {"block_size", d.meta.block_size},
+               {"inline", d.meta.is_inline()}};
+    j["version_id"] = d.meta.version_id.Hex();
+    j["healthy_shards"] = healthy;
+    json vols = json::array();
+    for (const auto& s : d.shards) {
+      vols.push_back({{"position", s.position + 1}, {"volume", s.volume}, {"state", s.state},
+                      {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
+                      {"shard_bytes", s.shard_bytes}});
+    }
+    j["volumes"] = vols;
+    std::printf("%s\n", Dump(j).c_str());
+    return Status::Ok();
+  }
+  std::printf("%s/%s\n", bucket.c_str(), key.c_str());
+  std::printf("  size          %llu (%s)\n", static_cast<unsigned long long>(d.info.size),
+              HumanBytes(double(d.info.size)).c_str());
+  std::printf("  etag          %s\n", d.info.etag.c_str());
+  std::printf("  modified      %s\n", TimeString(d.info.mod_time_ns).c_str());
+  if (!d.info.content_type.empty()) std::printf("  content-type  %s\n", d.info.content_type.c_str());
+  for (const auto& [k, v] : d.info.user_meta) std::printf("  meta          %s=%s\n", k.c_str(), v.c_str());
+  std::printf("  layout        %u+%u, %s blocks, %s\n", d.meta.k, d.meta.m,
+              HumanBytes(d.meta.block_size).c_str(),
+              d.meta.is_inline() ? "inline in metadata" : "one shard file per volume");
+  std::printf("  health        %d of %zu shards ok%s\n", healthy, d.shards.size(),
+              healthy == int(d.shards.size()) ? "" : " (degraded: run heal)");
+  std::printf("  volumes\n");
+  for (const auto& s : d.shards) {
+    std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),
+                s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(), s.volume.c_str());
+  }
+  return Status::Ok();
+}
+
+void RegisterStat(CLI::App& app, Context& ctx, Status* result) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("stat", "Show an object's size, ETag, EC layout and shard health");
+  sub->add_option("object", *path, "The object")->required()->type_name("BUCKET/KEY");
+  sub->callback([path, &ctx, result] { *result = RunStat(*path, ctx); });
+}
+
+// ------------------------------------------------------------------------------------------- rm
+
+struct RmOptions {
+  std::string path;
+  bool recursive = false;
+};
+
+Status RunRm(const RmOptions& o, Context& ctx) {
+  std::string bucket, key;
+  RETURN_IF_ERROR(SplitPath(o.path, o.recursive, &bucket, &key));
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  if (!o.recursive) RETURN_IF_ERROR(ValidateKey(key));
+  ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
+  if (!o.recursive) return set.set->DeleteObject(bucket, key);
+  ListOptions lo;
+  lo.prefix = key;
+  uint64_t deleted = 0;
+  Status first;
+  while (true) {
+    ASSIGN_OR_RETURN(ListResult page, set.set->ListObjects(bucket, lo));
+    for (const auto& oi : page.objects) {
+      Status s = set.set->DeleteObject(bucket, oi.key);
+      if (s.ok()) {
+        ++deleted;
+      } else if (first.ok()) {
+        first = s;
+      }
+    }
+    if (!page.truncated) break;
+    lo.continuation_token = page.next_token;
+  }
+  if (ctx.json) std::printf("{\"deleted\":%llu}\n", static_cast<unsigned long long>(deleted));
+  else if (::isatty(1)) std::printf("deleted %llu objects\n", static_cast<unsigned long long>(deleted));
+  return first;
+}
+
+void RegisterRm(CLI::App& app, Context& ctx, Status* result) {
+  auto o = std::make_shared<RmOptions>();
+  CLI::App* sub = app.add_subcommand("rm", "Remove an object, or every object below a prefix (-r)");
+  sub->add_flag("-r,--recursive", o->recursive, "Remove every object whose key starts with PREFIX");
+  sub->add_option("path", o->path, "The object, or BUCKET/PREFIX with -r")->required()->type_name("BUCKET/KEY");
+  sub->callback([o, &ctx, result] { *result = RunRm(*o, ctx); });
+}
+
+}  // namespace cairn::cli

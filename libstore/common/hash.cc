@@ -1,0 +1,76 @@
+#include "libstore/common/hash.h"
+
+#include <openssl/evp.h>
+#include <xxh_x86dispatch.h>
+#include <xxhash.h>
+
+#include <cstdlib>
+
+namespace cairn {
+
+uint64_t Xxh3_64(const void* data, size_t len) { return XXH3_64bits_dispatch(data, len); }
+
+uint64_t Xxh3_64(const void* data, size_t len, uint64_t seed) {
+  return XXH3_64bits_withSeed_dispatch(data, len, seed);
+}
+
+Hash128 Xxh3_128(const void* data, size_t len) {
+  XXH128_hash_t h = XXH3_128bits_dispatch(data, len);
+  return Hash128{h.high64, h.low64};
+}
+
+std::string ToHex(const uint8_t* data, size_t len) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s(len * 2, '0');
+  for (size_t i = 0; i < len; ++i) {
+    s[2 * i] = kDigits[data[i] >> 4];
+    s[2 * i + 1] = kDigits[data[i] & 15];
+  }
+  return s;
+}
+
+std::string Hash128::Hex() const {
+  uint8_t b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = uint8_t(hi >> (56 - 8 * i));
+    b[8 + i] = uint8_t(lo >> (56 - 8 * i));
+  }
+  return ToHex(b, 16);
+}
+
+Xxh3_128Stream::Xxh3_128Stream() : state_(XXH3_createState()) {
+  if (state_ == nullptr) std::abort();
+  Reset();
+}
+Xxh3_128Stream::~Xxh3_128Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Xxh3_128Stream::Reset() { XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_)); }
+void Xxh3_128Stream::Update(const void* data, size_t len) {
+  XXH3_128bits_update_dispatch(static_cast<XXH3_state_t*>(state_), data, len);
+}
+Hash128 Xxh3_128Stream::Digest() const {
+  XXH128_hash_t h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
+  return Hash128{h.high64, h.low64};
+}
+
+Md5Stream::Md5Stream() : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) std::abort();
+  Reset();
+}
+Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void Md5Stream::Reset() {
+  if (EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_md5(), nullptr) != 1) std::abort();
+}
+void Md5Stream::Update(const void* data, size_t len) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, len);
+}
+void Md5Stream::Final(uint8_t out[16]) {
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &n);
+}
+std::string Md5Stream::FinalHex() {
+  uint8_t d[16];
+  Final(d);
+  return ToHex(d, 16);
+}
+
+}  // namespace cairn

@@ -1,0 +1,58 @@
+// Hashing: XXH3 (block checksums, fast ETags, key placement) and MD5 (S3 ETags).
+// This header and hash.cc are the only places that include xxHash or OpenSSL's digest API.
+// The XXH3 functions use xxHash's runtime dispatch (AVX-512/AVX2/SSE2), never -march.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace cairn {
+
+uint64_t Xxh3_64(const void* data, size_t len);
+uint64_t Xxh3_64(const void* data, size_t len, uint64_t seed);
+
+struct Hash128 {
+  uint64_t hi = 0, lo = 0;
+  bool operator==(const Hash128& o) const { return hi == o.hi && lo == o.lo; }
+  bool operator!=(const Hash128& o) const { return !(*this == o); }
+  std::string Hex() const;  // 32 lowercase hex digits, hi first
+};
+Hash128 Xxh3_128(const void* data, size_t len);
+
+// Streaming XXH3-128. Not thread-safe; one per stream.
+class Xxh3_128Stream {
+ public:
+  Xxh3_128Stream();
+  ~Xxh3_128Stream();
+  Xxh3_128Stream(const Xxh3_128Stream&) = delete;
+  Xxh3_128Stream& operator=(const Xxh3_128Stream&) = delete;
+  void Reset();
+  void Update(const void* data, size_t len);
+  Hash128 Digest() const;
+
+ private:
+  void* state_;  // XXH3_state_t
+};
+
+// Streaming MD5 over OpenSSL EVP. Not thread-safe; one per stream.
+class Md5Stream {
+ public:
+  Md5Stream();
+  ~Md5Stream();
+  Md5Stream(const Md5Stream&) = delete;
+  Md5Stream& operator=(const Md5Stream&) = delete;
+  void Reset();
+  void Update(const void* data, size_t len);
+  // Writes the 16-byte digest; the stream must be Reset() before reuse.
+  void Final(uint8_t out[16]);
+  std::string FinalHex();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
+std::string ToHex(const uint8_t* data, size_t len);
+
+}  // namespace cairn

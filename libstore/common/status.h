@@ -1,0 +1,109 @@
+// Status and Result<T>: how every fallible libstore call reports failure.
+//
+// A Status is a code plus a one-line message that carries context (path, volume, offset). Codes are
+// coarse on purpose: they map onto process exit codes now and onto S3 error codes later.
+// Thread safety: values; copy freely.
+#pragma once
+
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace cairn {
+
+enum class Code {
+  kOk = 0,
+  kInvalidArgument,  // the caller asked for something malformed (usage error)
+  kNotFound,         // bucket, object, file or volume does not exist
+  kAlreadyExists,    // refuse to overwrite / bucket exists
+  kNotEmpty,         // directory or bucket not empty
+  kIOError,          // the operating system said no
+  kNoSpace,          // ENOSPC / EDQUOT
+  kCorruption,       // a checksum or format check failed
+  kDataLoss,         // more shards lost than parity can rebuild
+  kQuorum,           // not enough volumes answered
+  kAborted,          // interrupted or cancelled
+  kInternal,         // a broken invariant
+};
+
+const char* CodeName(Code c);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Code code, std::string msg) : code_(code), msg_(std::move(msg)) {}
+
+  static Status Ok() { return Status(); }
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return msg_; }
+  // "message" or "OK".
+  std::string ToString() const { return ok() ? "OK" : msg_; }
+  // Returns a copy whose message is "context: message".
+  Status WithContext(std::string_view context) const;
+  // Explicit, greppable way to drop a status on purpose.
+  void IgnoreError() const {}
+
+ private:
+  Code code_ = Code::kOk;
+  std::string msg_;
+};
+
+inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
+inline Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
+inline Status NotEmpty(std::string m) { return Status(Code::kNotEmpty, std::move(m)); }
+inline Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
+inline Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
+inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
+inline Status QuorumError(std::string m) { return Status(Code::kQuorum, std::move(m)); }
+inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+
+// Maps an errno to a Status: "context: strerror". ENOENT -> kNotFound, ENOSPC/EDQUOT -> kNoSpace,
+// EEXIST -> kAlreadyExists, ENOTEMPTY -> kNotEmpty, anything else -> kIOError.
+Status PosixError(std::string_view context, int err);
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit on purpose
+  Result(Status status) : v_(std::move(status)) {}   // NOLINT: must not be OK
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+#define CAIRN_CONCAT_INNER(a, b) a##b
+#define CAIRN_CONCAT(a, b) CAIRN_CONCAT_INNER(a, b)
+
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::cairn::Status _st = (expr);            \
+    if (!_st.ok()) return _st;               \
+  } while (0)
+
+#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                          \
+  if (!tmp.ok()) return tmp.status();         \
+  lhs = std::move(tmp).value()
+
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ASSIGN_OR_RETURN_IMPL(CAIRN_CONCAT(_res_, __LINE__), lhs, expr)
+
+}  // namespace cairn

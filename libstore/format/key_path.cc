@@ -1,0 +1,109 @@
+#include "libstore/format/key_path.h"
+
+namespace cairn {
+
+Status ValidateKey(std::string_view key) {
+  if (key.empty()) return InvalidArgument("object key is empty");
+  if (key.size() > kMaxKeyLen) {
+    return InvalidArgument("object key longer than 1024 bytes (" + std::to_string(key.size()) + ")");
+  }
+  if (key.find('\0') != std::string_view::npos) return InvalidArgument("object key contains NUL");
+  return Status::Ok();
+}
+
+Status ValidateBucketName(std::string_view n) {
+  auto bad = [&](const char* why) {
+    return InvalidArgument("invalid bucket name '" + std::string(n) + "': " + why);
+  };
+  if (n.size() < 3 || n.size() > 63) return bad("must be 3 to 63 characters long");
+  for (char c : n) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) {
+      return bad("only lowercase letters, digits, '.' and '-' are allowed");
+    }
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(n.front()) || !alnum(n.back())) return bad("must start and end with a letter or digit");
+  if (n.find("..") != std::string_view::npos) return bad("must not contain '..'");
+  if (n.substr(0, 4) == "xn--") return bad("must not start with 'xn--'");
+  if (n.size() >= 8 && n.substr(n.size() - 8) == "-s3alias") return bad("must not end with '-s3alias'");
+  if (n.size() >= 7 && n.substr(n.size() - 7) == "--ol-s3") return bad("must not end with '--ol-s3'");
+  int dots = 0;
+  bool digits_only = true;
+  for (char c : n) {
+    if (c == '.') ++dots;
+    else if (!(c >= '0' && c <= '9')) digits_only = false;
+  }
+  if (dots == 3 && digits_only) return bad("must not look like an IP address");
+  return Status::Ok();
+}
+
+namespace {
+
+bool NeedsEscape(unsigned char c) { return c == '%' || c < 0x20 || c == 0x7f; }
+
+void AppendSegment(std::string* out, std::string_view seg) {
+  static const char kHex[] = "0123456789ABCDEF";
+  size_t chunk = 0;  // bytes in the current chunk
+  for (unsigned char c : seg) {
+    size_t need = NeedsEscape(c) ? 3 : 1;
+    if (chunk + need > kMaxChunk) {
+      out->append("+/");
+      chunk = 0;
+    }
+    if (need == 3) {
+      out->push_back('%');
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 15]);
+    } else {
+      out->push_back(char(c));
+    }
+    chunk += need;
+  }
+  out->push_back('~');
+}
+
+}  // namespace
+
+std::string KeyDirPath(std::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 16);
+  size_t start = 0;
+  while (true) {
+    size_t slash = key.find('/', start);
+    if (!out.empty()) out.push_back('/');
+    if (slash == std::string_view::npos) {
+      AppendSegment(&out, key.substr(start));
+      break;
+    }
+    AppendSegment(&out, key.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool DecodeKeyEntry(std::string_view name, std::string* text, bool* final) {
+  if (name.empty()) return false;
+  char marker = name.back();
+  if (marker != '~' && marker != '+') return false;
+  *final = marker == '~';
+  text->clear();
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i + 1 < name.size(); ++i) {
+    if (name[i] == '%') {
+      if (i + 2 >= name.size() - 1) return false;  // escape runs into the marker
+      int h = hexval(name[i + 1]), l = hexval(name[i + 2]);
+      if (h < 0 || l < 0) return false;
+      text->push_back(char(h * 16 + l));
+      i += 2;
+    } else {
+      text->push_back(name[i]);
+    }
+  }
+  return true;
+}
+
+}  // namespace cairn

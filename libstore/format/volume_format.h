@@ -1,0 +1,39 @@
+// The per-volume format file, `.cairn/format`: which set a directory belongs to and where.
+// Byte layout in docs/format.md ("Volume format file").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "libstore/common/status.h"
+#include "libstore/format/encoding.h"
+
+namespace cairn {
+
+constexpr char kVolumeFormatMagic[8] = {'C', 'A', 'I', 'R', 'N', 'V', 'O', 'L'};
+constexpr uint32_t kVolumeFormatVersion = 1;
+constexpr const char* kFormatPath = ".cairn/format";
+constexpr const char* kSysDir = ".cairn";
+constexpr const char* kTmpDir = ".cairn/tmp";
+constexpr const char* kMrfDir = ".cairn/mrf";
+constexpr size_t kMaxFormatFileSize = 1 << 20;
+
+struct VolumeFormat {
+  Uuid set_id;
+  Uuid volume_id;           // this member
+  uint32_t position = 0;    // this member's index in `members`
+  uint32_t k = 0, m = 0;
+  uint32_t block_size = 0;  // bytes of object data per erasure-coded block
+  uint32_t inline_limit = 0;  // objects up to this size live inside the metadata file
+  struct Member {
+    Uuid volume_id;
+    std::string path;       // absolute path when the set was formatted (a hint to find it again)
+  };
+  std::vector<Member> members;  // in position order; size() == k + m
+
+  std::string Encode() const;
+  // kCorruption on a bad magic, version, checksum or inconsistent fields.
+  static Result<VolumeFormat> Decode(std::string_view bytes);
+};
+
+}  // namespace cairn

@@ -1,0 +1,361 @@
+// ErasureSet data paths: the streaming PUT pipeline and the verifying, rebuilding GET.
+//
+// PUT: the caller's thread reads a block, encodes it and checksums the chunks; a writer thread
+// appends chunk+checksum to the K+M temp shard files; a hash thread computes the ETag (MD5 costs
+// ~0.7 GB/s, so it runs beside the pipeline, not in it). A ring of kSlots block buffers, borrowed
+// from the pool, bounds memory whatever the object size.
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "libstore/common/buffer_pool.h"
+#include "libstore/common/hash.h"
+#include "libstore/erasure/stripe.h"
+#include "libstore/format/key_path.h"
+#include "libstore/object/erasure_set.h"
+#include "libstore/object/key_locks.h"
+
+namespace cairn {
+namespace {
+
+constexpr uint64_t kSlots = 4;
+
+// A framed shard held in memory (inline objects), read like a file.
+class InlineShard : public ReadableFile {
+ public:
+  explicit InlineShard(const std::string& bytes) : bytes_(bytes) {}
+  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
+    if (offset >= bytes_.size()) return size_t(0);
+    size_t c = std::min<uint64_t>(n, bytes_.size() - offset);
+    std::memcpy(buf, bytes_.data() + offset, c);
+    return c;
+  }
+  Result<uint64_t> Size() override { return uint64_t(bytes_.size()); }
+
+ private:
+  const std::string& bytes_;
+};
+
+struct Slot {
+  PooledBuffer buf;  // K+M chunks of full_chunk_len, data chunks first
+  uint64_t len = 0, cs = 0;
+  uint64_t sums[kMaxShards];
+};
+
+}  // namespace
+
+Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std::string& key,
+                                            Source& src, const PutOptions& opts,
+                                            std::string_view head) {
+  const uint32_t k = params_.k, total = n();
+  const uint64_t bs = params_.block_size;
+  const uint64_t cs_full = (bs + k - 1) / k;
+  ObjectMeta base = BaseMeta(key, 0, opts, Rotation(bucket, key));
+  base.data_id = Uuid::Random();
+  const std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex();
+
+  std::vector<std::unique_ptr<WritableFile>> files(total);
+  std::vector<bool> ok(total, false);
+  std::vector<Status> errs(total);
+  uint32_t opened = 0;
+  for (uint32_t pos = 0; pos < total; ++pos) {
+    if (volumes_[pos] == nullptr) continue;
+    auto f = volumes_[pos]->NewWritableFile(tmp + ".shard");
+    if (f.ok()) {
+      files[pos] = std::move(f).value();
+      ok[pos] = true;
+      ++opened;
+    } else {
+      errs[pos] = f.status();
+    }
+  }
+  auto remove_temps = [&] {
+    for (uint32_t pos = 0; pos < total; ++pos) {
+      if (volumes_[pos] == nullptr) continue;
+      files[pos].reset();
+      volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
+      volumes_[pos]->Remove(tmp + ".meta").IgnoreError();
+    }
+  };
+  auto first_error = [&]() -> std::string {
+    for (const auto& e : errs) {
+      if (!e.ok()) return ": " + e.message();
+    }
+    return "";
+  };
+  if (opened < write_quorum_) {
+    remove_temps();
+    return QuorumError("could open temp files on " + std::to_string(opened) + " volumes, " +
+                       std::to_string(write_quorum_) + " needed" + first_error());
+  }
+
+  Slot slots[kSlots];
+  for (auto& s : slots) s.buf = PooledBuffer(cs_full * total);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t produced = 0, written = 0, hashed = 0;
+  bool finished = false, abort_all = false;
+  uint32_t alive = opened;
+
+  std::thread writer([&] {
+    for (uint64_t b = 0;; ++b) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return produced > b || finished || abort_all; });
+        if (produced <= b) return;
+      }
+      Slot& s = slots[b % kSlots];
+      for (uint32_t si = 0; si < total; ++si) {
+        uint32_t pos = base.distribution[si];
+        if (!ok[pos]) continue;
+        ConstBuf bufs[2] = {{s.buf.data() + si * s.cs, s.cs}, {&s.sums[si], kChecksumLen}};
+        Status st = files[pos]->AppendV(bufs, 2);
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          ok[pos] = false;
+          errs[pos] = st;
+          if (--alive < write_quorum_) abort_all = true;
+        }
+      }
+      std::lock_guard<std::mutex> l(mu);
+      written = b + 1;
+      cv.notify_all();
+    }
+  });
+  Md5Stream md5;
+  Xxh3_128Stream xxh;
+  const bool fast = opts.etag == EtagMode::kFast;
+  std::thread hasher([&] {
+    for (uint64_t b = 0;; ++b) {
+      {
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return produced > b || finished || abort_all; });
+        if (produced <= b) return;
+      }
+      Slot& s = slots[b % kSlots];
+      if (fast) xxh.Update(s.buf.data(), s.len);
+      else md5.Update(s.buf.data(), s.len);
+      std::lock_guard<std::mutex> l(mu);
+      hashed = b + 1;
+      cv.notify_all();
+    }
+  });
+
+  Status read_error;
+  uint64_t size = 0;
+  size_t head_off = 0;
+  for (uint64_t b = 0;; ++b) {
+    {
+      std::unique_lock<std::mutex> l(mu);
+      cv.wait(l, [&] { return (b - written < kSlots && b - hashed < kSlots) || abort_all; });
+      if (abort_all) break;
+    }
+    Slot& s = slots[b % kSlots];
+    uint8_t* data = s.buf.data();
+    // Fill the block: first from the bytes already read, then from the source.
+    uint64_t len = 0;
+    if (head_off < head.size()) {
+      len = std::min<uint64_t>(bs, head.size() - head_off);
+      std::memcpy(data, head.data() + head_off, len);
+      head_off += len;
+    }
+    while (len < bs) {
+      auto r = src.Read(data + len, bs - len);
+      if (!r.ok()) {
+        read_error = r.status();
+        break;
+      }
+      if (*r == 0) break;
+      len += *r;
+    }
+    if (!read_error.ok() || len == 0) break;
+    uint64_t cs = (len + k - 1) / k;
+    // Data chunks are laid out back to back at stride cs: chunk i is data + i*cs.
+    std::memset(data + len, 0, cs * k - len);
+    uint8_t* chunks[kMaxShards];
+    for (uint32_t i = 0; i < total; ++i) chunks[i] = data + i * cs;
+    codec_->Encode(cs, chunks, chunks + k);
+    for (uint32_t i = 0; i < total; ++i) s.sums[i] = Xxh3_64(chunks[i], cs);
+    s.len = len;
+    s.cs = cs;
+    size += len;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      produced = b + 1;
+    }
+    cv.notify_all();
+    if (len < bs) break;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    finished = true;
+    if (!read_error.ok()) abort_all = true;
+  }
+  cv.notify_all();
+  writer.join();
+  hasher.join();
+
+  if (!read_error.ok() || abort_all) {
+    remove_temps();
+    if (!read_error.ok()) return read_error.WithContext("reading input");
+    return QuorumError("writes failed on too many volumes" + first_error());
+  }
+  base.size = size;
+  base.shard_size = StripeLayout{size, bs, k}.shard_size();
+  base.etag = fast ? "x" + xxh.Digest().Hex() : md5.FinalHex();
+
+  std::vector<ObjectMeta> metas(total, base);
+  for (uint32_t si = 0; si < total; ++si) {
+    uint32_t pos = base.distribution[si];
+    metas[pos].shard_index = si;
+    if (!ok[pos]) {
+      // This volume failed mid-stream: drop its partial shard now; the rest go on.
+      if (volumes_[pos] != nullptr) {
+        files[pos].reset();
+        volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
+      }
+      continue;
+    }
+    Status st = files[pos]->Close();
+    // Durability: Commit syncs each file system once for all temp files (see SyncAll).
+    if (st.ok()) st = volumes_[pos]->WriteFile(tmp + ".meta", metas[pos].Encode(), false);
+    if (!st.ok()) {
+      ok[pos] = false;
+      errs[pos] = st;
+      volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
+      volumes_[pos]->Remove(tmp + ".meta").IgnoreError();
+    }
+  }
+  files.clear();
+  Status c = Commit(bucket, key, tmp, metas, ok, opts.fsync);
+  if (!c.ok()) return c.WithContext(first_error().empty() ? "put" : first_error().substr(2));
+  return InfoFrom(bucket, base);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET
+
+Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::string& key,
+                                         Sink& sink, GetRange range) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  const std::string kdir = KeyDirPath(key);
+  std::vector<MetaRead> metas;
+  std::vector<std::unique_ptr<ReadableFile>> shards(n());
+  ObjectMeta chosen;
+  {
+    // Metadata and shard files are opened under the key's read lock, so an overwrite in this
+    // process cannot remove the shard files between the two; reads then go on from open files.
+    std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
+    metas = ReadAllMeta(bucket, kdir);
+    auto pick = PickVersion(metas, bucket + "/" + key);
+    if (!pick.ok()) {
+      if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
+      return pick.status();
+    }
+    chosen = metas[*pick].meta;
+    for (uint32_t pos = 0; pos < n(); ++pos) {
+      const MetaRead& mr = metas[pos];
+      if (!mr.present || mr.meta.version_id != chosen.version_id) continue;
+      uint32_t si = mr.meta.shard_index;
+      if (si >= n() || shards[si]) continue;
+      if (mr.meta.is_inline()) {
+        shards[si] = std::make_unique<InlineShard>(metas[pos].meta.inline_shard);
+      } else {
+        auto f = volumes_[pos]->NewReadableFile(bucket + "/" + kdir + "/" + mr.meta.ShardFileName());
+        if (f.ok()) shards[si] = std::move(f).value();
+      }
+    }
+  }
+  ObjectInfo info = InfoFrom(bucket, chosen);
+  if (chosen.size == 0) {
+    if (range.first > 0) return InvalidArgument("range starts past the end of the object");
+    return info;
+  }
+  if (range.first >= chosen.size) {
+    return InvalidArgument("range starts at " + std::to_string(range.first) +
+                           ", past the end of the object (" + std::to_string(chosen.size) + " bytes)");
+  }
+  uint64_t last = std::min<uint64_t>(range.last, chosen.size - 1);
+  if (last < range.first) return InvalidArgument("range ends before it starts");
+
+  const uint32_t k = params_.k, total = n();
+  StripeLayout lay{chosen.size, chosen.block_size, chosen.k};
+  if (chosen.k != k || chosen.m != params_.m) return Corruption("object coded with another K+M");
+  const uint64_t cs_full = lay.full_chunk_len();
+  PooledBuffer buf((cs_full + kChecksumLen) * total);
+  std::vector<bool> bad(total, false);  // shard indexes that were missing or corrupt
+  for (uint32_t si = 0; si < total; ++si) bad[si] = !shards[si];
+
+  Status result;
+  for (uint64_t b = range.first / lay.block_size; b <= last / lay.block_size; ++b) {
+    const uint64_t cs = lay.chunk_len(b), off = lay.shard_offset(b);
+    uint8_t* chunk[kMaxShards];
+    bool present[kMaxShards];
+    uint32_t good = 0;
+    auto load = [&](uint32_t si) {
+      chunk[si] = buf.data() + si * (cs_full + kChecksumLen);
+      present[si] = false;
+      if (!shards[si]) return;
+      auto r = shards[si]->ReadAt(off, chunk[si], cs + kChecksumLen);
+      uint64_t sum;
+      if (r.ok() && *r == cs + kChecksumLen) {
+        std::memcpy(&sum, chunk[si] + cs, kChecksumLen);
+        if (Xxh3_64(chunk[si], cs) == sum) {
+          present[si] = true;
+          ++good;
+          return;
+        }
+      }
+      bad[si] = true;
+    };
+    for (uint32_t si = 0; si < total; ++si) {
+      chunk[si] = buf.data() + si * (cs_full + kChecksumLen);
+      present[si] = false;
+    }
+    for (uint32_t si = 0; si < k; ++si) load(si);
+    for (uint32_t si = k; si < total && good < k; ++si) load(si);
+    if (good < k) {
+      result = DataLoss(bucket + "/" + key + ": block " + std::to_string(b) + ": only " +
+                        std::to_string(good) + " of " + std::to_string(total) +
+                        " shards readable, " + std::to_string(k) + " needed");
+      break;
+    }
+    bool want[kMaxShards] = {};
+    bool missing_data = false;
+    for (uint32_t si = 0; si < k; ++si) {
+      want[si] = !present[si];
+      missing_data |= want[si];
+    }
+    if (missing_data) {
+      result = codec_->Reconstruct(cs, chunk, present, want);
+      if (!result.ok()) break;
+    }
+    // Emit the part of this block inside the range, chunk by chunk.
+    uint64_t bstart = b * lay.block_size, blen = lay.block_len(b);
+    uint64_t from = std::max(range.first, bstart) - bstart;
+    uint64_t to = std::min(last, bstart + blen - 1) - bstart;  // inclusive
+    for (uint32_t si = from / cs; si < k && si * cs <= to; ++si) {
+      uint64_t cfrom = std::max<uint64_t>(from, si * cs) - si * cs;
+      uint64_t cto = std::min<uint64_t>(to, si * cs + cs - 1) - si * cs;
+      result = sink.Write(chunk[si] + cfrom, cto - cfrom + 1);
+      if (!result.ok()) break;
+    }
+    if (!result.ok()) break;
+  }
+  // Record online volumes whose shard was missing or corrupt, for heal.
+  std::vector<uint32_t> degraded;
+  for (uint32_t si = 0; si < total; ++si) {
+    uint32_t pos = chosen.distribution[si];
+    if (bad[si] && volumes_[pos] != nullptr) degraded.push_back(pos);
+  }
+  if (!degraded.empty() && result.code() != Code::kDataLoss) {
+    RecordMrf(bucket, key, chosen.version_id, degraded, true);
+  }
+  if (!result.ok()) return result;
+  return info;
+}
+
+}  // namespace cairn

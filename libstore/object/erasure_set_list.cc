@@ -1,0 +1,258 @@
+// Listing: every volume's key tree is walked in key order, and the N sorted streams are merged,
+// keeping keys (and common prefixes) present on a read quorum of volumes.
+//
+// One volume's walk is best-first: a min-heap holds objects and unexpanded directories, each keyed
+// by the smallest key it can produce; popping the smallest and expanding it keeps the output in
+// UTF-8 byte order even where segments were cut into chunks. Memory is bounded by the directories
+// on the frontier, not by the number of keys in the bucket.
+#include <algorithm>
+#include <memory>
+#include <queue>
+
+#include "libstore/common/hash.h"
+#include "libstore/format/key_path.h"
+#include "libstore/object/erasure_set.h"
+
+namespace cairn {
+namespace {
+
+struct Bounds {
+  std::string prefix;
+  std::string delimiter;
+  std::string marker;          // skip keys <= marker
+  bool marker_is_prefix = false;  // also skip keys starting with marker
+};
+
+bool StartsWith(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+}
+
+struct Item {
+  std::string text;    // object key, common prefix, or smallest key of an unexpanded directory
+  std::string path;    // directory (relative to the bucket) for nodes
+  enum Kind { kObject, kPrefix, kNode } kind;
+  bool final = true;   // nodes: '~' directory (may hold an object; children after "/")
+};
+
+struct ItemGreater {
+  bool operator()(const Item& a, const Item& b) const {
+    if (a.text != b.text) return a.text > b.text;
+    return a.kind > b.kind;
+  }
+};
+
+class VolumeLister {
+ public:
+  VolumeLister(Volume* v, std::string bucket, const Bounds& b) : v_(v), bucket_(std::move(bucket)), b_(b) {
+    Item root{"", "", Item::kNode, false};
+    heap_.push(std::move(root));
+  }
+
+  const Status& status() const { return status_; }
+
+  // The next object or common prefix in order; false at the end or on error.
+  bool Next(Item* out) {
+    while (!heap_.empty()) {
+      Item it = heap_.top();
+      heap_.pop();
+      if (Pruned(it)) continue;
+      if (it.kind == Item::kNode) {
+        if (RollUp(it)) {
+          *out = std::move(it);
+          return true;
+        }
+        Expand(it);
+        if (!status_.ok()) return false;
+        continue;
+      }
+      if (it.kind == Item::kObject) {
+        std::string cp = CommonPrefix(it.text);
+        if (!cp.empty()) {
+          skip_ = cp;
+          *out = Item{cp, "", Item::kPrefix};
+          return true;
+        }
+      }
+      *out = std::move(it);
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  // The common prefix a key rolls up into, or "" if none.
+  std::string CommonPrefix(const std::string& key) const {
+    if (b_.delimiter.empty() || !StartsWith(key, b_.prefix)) return "";
+    size_t pos = key.find(b_.delimiter, b_.prefix.size());
+    if (pos == std::string::npos) return "";
+    return key.substr(0, pos + b_.delimiter.size());
+  }
+
+  // True when nothing under `it` can be listed.
+  bool Pruned(const Item& it) const {
+    const std::string& x = it.text;
+    if (!skip_.empty() && StartsWith(x, skip_)) return true;
+    if (!StartsWith(x, b_.prefix) && (it.kind != Item::kNode || !StartsWith(b_.prefix, x))) {
+      return true;
+    }
+    if (b_.marker_is_prefix && StartsWith(x, b_.marker)) return true;
+    if (it.kind != Item::kNode) return x <= b_.marker;
+    // A node produces keys starting with x: all are below the marker if x < marker and x is not a
+    // prefix of it.
+    return x < b_.marker && !StartsWith(b_.marker, x);
+  }
+
+  // A directory whose every key shares one common prefix is reported as that prefix without being
+  // walked, once we know it holds at least one object.
+  bool RollUp(Item& it) {
+    if (b_.delimiter.empty() || it.path.empty() || !StartsWith(it.text, b_.prefix)) return false;
+    std::string cp = CommonPrefix(it.text);
+    if (cp.empty() || cp.size() > it.text.size()) return false;
+    if (!HasObject(it.path)) return false;
+    // With a plain start-after inside this prefix, only keys past it count: walk it instead.
+    if (cp <= b_.marker) return false;
+    skip_ = cp;
+    it = Item{cp, "", Item::kPrefix};
+    return true;
+  }
+
+  bool HasObject(const std::string& path) {
+    auto entries = v_->ListDir(bucket_ + "/" + path);
+    if (!entries.ok()) return false;
+    std::string text;
+    bool final;
+    for (const auto& e : *entries) {
+      if (!e.is_dir && e.name == kMetaName) return true;
+    }
+    for (const auto& e : *entries) {
+      if (e.is_dir && DecodeKeyEntry(e.name, &text, &final) && HasObject(path + "/" + e.name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void Expand(const Item& node) {
+    std::string dir = node.path.empty() ? bucket_ : bucket_ + "/" + node.path;
+    auto entries = v_->ListDir(dir);
+    if (!entries.ok()) {
+      // A directory removed by a concurrent delete has nothing left to list.
+      if (entries.status().code() != Code::kNotFound) status_ = entries.status();
+      return;
+    }
+    // Keys below this node start with `base`.
+    std::string base = node.text;
+    if (node.final && !node.path.empty()) base += "/";
+    std::string text;
+    bool final;
+    for (const auto& e : *entries) {
+      if (!e.is_dir) {
+        if (e.name == kMetaName && node.final && !node.path.empty()) {
+          heap_.push(Item{node.text, "", Item::kObject});
+        }
+        continue;
+      }
+      if (!DecodeKeyEntry(e.name, &text, &final)) continue;
+      Item child{base + text, node.path.empty() ? e.name : node.path + "/" + e.name, Item::kNode,
+                 final};
+      if (!Pruned(child)) heap_.push(std::move(child));
+    }
+  }
+
+  Volume* v_;
+  std::string bucket_;
+  const Bounds& b_;
+  std::string skip_;  // a common prefix already reported
+  std::priority_queue<Item, std::vector<Item>, ItemGreater> heap_;
+  Status status_;
+};
+
+std::string EncodeToken(const Item& it) {
+  std::string raw = (it.kind == Item::kPrefix ? "p" : "o") + it.text;
+  return "c1" + ToHex(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+}
+
+bool DecodeToken(const std::string& tok, Bounds* b) {
+  if (tok.size() < 4 || tok.compare(0, 2, "c1") != 0 || tok.size() % 2 != 0) return false;
+  std::string raw;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 2; i < tok.size(); i += 2) {
+    int h = val(tok[i]), l = val(tok[i + 1]);
+    if (h < 0 || l < 0) return false;
+    raw.push_back(char(h * 16 + l));
+  }
+  if (raw[0] != 'p' && raw[0] != 'o') return false;
+  b->marker_is_prefix = raw[0] == 'p';
+  b->marker = raw.substr(1);
+  return true;
+}
+
+}  // namespace
+
+Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const ListOptions& opts) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  if (opts.max_keys < 0) return InvalidArgument("max-keys must not be negative");
+  Bounds b;
+  b.prefix = opts.prefix;
+  b.delimiter = opts.delimiter;
+  b.marker = opts.start_after;
+  if (!opts.continuation_token.empty() && !DecodeToken(opts.continuation_token, &b)) {
+    return InvalidArgument("invalid continuation token");
+  }
+  const int max_keys = std::min(opts.max_keys, 1000);
+
+  std::vector<std::unique_ptr<VolumeLister>> listers;
+  std::vector<Item> heads;
+  std::vector<bool> live;
+  for (Volume* v : volumes_) {
+    if (v == nullptr) continue;
+    listers.push_back(std::make_unique<VolumeLister>(v, bucket, b));
+    heads.emplace_back();
+    live.push_back(listers.back()->Next(&heads.back()));
+    if (!listers.back()->status().ok()) return listers.back()->status();
+  }
+  ListResult out;
+  Item last;
+  bool have_last = false;
+  while (true) {
+    // The smallest head across volumes, and how many volumes have it.
+    int min = -1;
+    for (size_t i = 0; i < heads.size(); ++i) {
+      if (!live[i]) continue;
+      if (min < 0 || ItemGreater()(heads[min], heads[i])) min = int(i);
+    }
+    if (min < 0) break;
+    Item cur = heads[min];
+    uint32_t count = 0;
+    for (size_t i = 0; i < heads.size(); ++i) {
+      if (!live[i] || heads[i].text != cur.text || heads[i].kind != cur.kind) continue;
+      ++count;
+      live[i] = listers[i]->Next(&heads[i]);
+      if (!listers[i]->status().ok()) return listers[i]->status();
+    }
+    if (count < read_quorum_) continue;
+    if (int(out.objects.size() + out.common_prefixes.size()) >= max_keys) {
+      out.truncated = true;
+      break;
+    }
+    if (cur.kind == Item::kPrefix) {
+      out.common_prefixes.push_back(cur.text);
+    } else {
+      auto metas = ReadAllMeta(bucket, KeyDirPath(cur.text));
+      auto pick = PickVersion(metas, bucket + "/" + cur.text);
+      if (!pick.ok()) continue;  // deleted meanwhile, or unreadable: verify/heal report it
+      out.objects.push_back(InfoFrom(bucket, metas[*pick].meta));
+    }
+    last = cur;
+    have_last = true;
+  }
+  if (out.truncated && have_last) out.next_token = EncodeToken(last);
+  return out;
+}
+
+}  // namespace cairn

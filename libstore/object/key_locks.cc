@@ -1,0 +1,41 @@
+#include "libstore/object/key_locks.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace cairn {
+
+KeyLocks::KeyLocks(std::string dir) : dir_(std::move(dir)) { fds_.fill(-1); }
+
+KeyLocks::~KeyLocks() {
+  for (int fd : fds_) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+int KeyLocks::Fd(size_t stripe) {
+  std::lock_guard<std::mutex> l(fd_mu_);
+  int& fd = fds_[stripe];
+  if (fd < 0) {
+    std::string path = dir_ + "/" + std::to_string(stripe);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  }
+  return fd;
+}
+
+void KeyLocks::LockFile(size_t stripe) {
+  if (dir_.empty()) return;
+  int fd = Fd(stripe % kStripes);
+  if (fd < 0) return;
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+}
+
+void KeyLocks::UnlockFile(size_t stripe) {
+  if (dir_.empty()) return;
+  int fd = Fd(stripe % kStripes);
+  if (fd >= 0) ::flock(fd, LOCK_UN);
+}
+
+}  // namespace cairn

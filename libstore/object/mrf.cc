@@ -1,0 +1,101 @@
+// The MRF ("most recently failed") journal: one small file per partial write or degraded read in
+// .cairn/mrf/ of every volume that took part, so the list survives restarts and the loss of a
+// volume. Heal drains it; nothing here drops an entry. Byte layout in docs/format.md.
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "libstore/common/hash.h"
+#include "libstore/format/encoding.h"
+#include "libstore/format/volume_format.h"
+#include "libstore/object/erasure_set.h"
+#include "libstore/object/erasure_set_internal.h"
+
+namespace cairn {
+namespace {
+
+constexpr char kMrfMagic[8] = {'C', 'A', 'I', 'R', 'N', 'M', 'R', 'F'};
+constexpr uint32_t kMrfVersion = 1;
+
+std::string EncodeMrf(const MrfEntry& e) {
+  std::string out;
+  Writer w(&out);
+  w.Bytes(kMrfMagic, 8);
+  w.U32(kMrfVersion);
+  w.Str(e.bucket);
+  w.Str(e.key);
+  w.Bytes(e.version_id.b, 16);
+  w.I64(e.time_ns);
+  w.U32(uint32_t(e.positions.size()));
+  for (uint32_t p : e.positions) w.U32(p);
+  w.U64(Xxh3_64(out.data(), out.size()));
+  return out;
+}
+
+bool DecodeMrf(std::string_view in, MrfEntry* e) {
+  if (in.size() < 20 || std::memcmp(in.data(), kMrfMagic, 8) != 0) return false;
+  uint64_t sum;
+  std::memcpy(&sum, in.data() + in.size() - 8, 8);
+  if (Xxh3_64(in.data(), in.size() - 8) != sum) return false;
+  Reader r(in.substr(0, in.size() - 8));
+  char magic[8];
+  r.Bytes(magic, 8);
+  if (r.U32() != kMrfVersion) return false;
+  e->bucket = r.Str(63);
+  e->key = r.Str(1024);
+  r.Bytes(e->version_id.b, 16);
+  e->time_ns = r.I64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > 32) return false;
+  e->positions.clear();
+  for (uint32_t i = 0; i < n; ++i) e->positions.push_back(r.U32());
+  return r.ok() && r.remaining() == 0;
+}
+
+}  // namespace
+
+void ErasureSet::RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
+                           const std::vector<uint32_t>& positions, bool fsync) {
+  MrfEntry e;
+  e.bucket = bucket;
+  e.key = key;
+  e.version_id = version;
+  e.positions = positions;
+  e.time_ns = NowNs();
+  // Time first so a directory listing sorts oldest first.
+  char ts[32];
+  std::snprintf(ts, sizeof(ts), "%020lld", static_cast<long long>(e.time_ns));
+  e.id = std::string(ts) + "-" + Uuid::Random().Hex();
+  std::string bytes = EncodeMrf(e);
+  std::string tmp = std::string(kTmpDir) + "/" + e.id + ".mrf";
+  for (Volume* v : volumes_) {
+    if (v == nullptr) continue;
+    // Best effort per volume: the entry lands on every volume that can take it.
+    Status s = v->WriteFile(tmp, bytes, fsync);
+    if (s.ok()) s = v->Rename(tmp, std::string(kMrfDir) + "/" + e.id);
+    if (!s.ok()) v->Remove(tmp).IgnoreError();
+  }
+}
+
+Result<std::vector<MrfEntry>> ErasureSet::ListMrf() {
+  std::map<std::string, MrfEntry> merged;
+  for (Volume* v : volumes_) {
+    if (v == nullptr) continue;
+    auto entries = v->ListDir(kMrfDir);
+    if (!entries.ok()) continue;
+    for (const auto& d : *entries) {
+      if (merged.count(d.name)) continue;
+      auto raw = v->ReadFile(std::string(kMrfDir) + "/" + d.name, 1 << 16);
+      MrfEntry e;
+      if (raw.ok() && DecodeMrf(*raw, &e)) {
+        e.id = d.name;
+        merged.emplace(d.name, std::move(e));
+      }
+    }
+  }
+  std::vector<MrfEntry> out;
+  for (auto& [id, e] : merged) out.push_back(std::move(e));
+  return out;
+}
+
+}  // namespace cairn

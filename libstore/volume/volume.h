@@ -1,0 +1,144 @@
+// Volume: the only way libstore touches a disk.
+//
+// A volume is a directory tree addressed by relative paths. Every path handed to a Volume goes
+// through ValidateRelPath() first, so no path can escape the root. Implementations:
+// LocalVolume (a real directory), MemVolume (tests), FaultyVolume (a wrapper that injects faults),
+// and VolumeWrapper, a forwarding base so a test can override one method.
+//
+// Thread safety: all Volume methods may be called concurrently. A file object is used by one
+// thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libstore/common/status.h"
+
+namespace cairn {
+
+constexpr size_t kMaxRelPathLen = 4096;
+
+// The one validation function for relative paths: non-empty, not absolute, no empty, "." or ".."
+// component, no NUL, at most kMaxRelPathLen bytes, no component over 255 bytes.
+// ListDir, Stat and SyncDir also accept "" for the volume's root.
+Status ValidateRelPath(std::string_view path);
+
+struct ConstBuf {
+  const void* data;
+  size_t size;
+};
+
+struct FileInfo {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  bool is_dir = false;
+};
+
+struct DirEntry {
+  std::string name;
+  bool is_dir = false;
+};
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all buffers in order; on failure the file content is undefined (it is a temp file).
+  virtual Status AppendV(const ConstBuf* bufs, int n) = 0;
+  Status Append(const void* data, size_t n) {
+    ConstBuf b{data, n};
+    return AppendV(&b, 1);
+  }
+  // Makes everything appended so far durable.
+  virtual Status Sync() = 0;
+  // Closes the file; further calls are errors. Destruction closes silently.
+  virtual Status Close() = 0;
+};
+
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Reads up to n bytes at offset into buf; returns the bytes read (fewer only at end of file).
+  virtual Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) = 0;
+  virtual Result<uint64_t> Size() = 0;
+};
+
+class Volume {
+ public:
+  virtual ~Volume() = default;
+  // Human-readable identity (the root directory for LocalVolume), used in messages.
+  virtual std::string Describe() const = 0;
+
+  // Creates or truncates path for writing. The parent directory must exist.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
+  virtual Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) = 0;
+  // Reads a whole file of at most max_size bytes (kCorruption if larger).
+  virtual Result<std::string> ReadFile(const std::string& path, size_t max_size);
+  // Writes a whole file (create or truncate), synced when sync is true.
+  virtual Status WriteFile(const std::string& path, std::string_view data, bool sync);
+  // Atomically replaces `to` with `from` (both files, or both directories with `to` absent).
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Removes a file. kNotFound if absent.
+  virtual Status Remove(const std::string& path) = 0;
+  // Removes an empty directory. kNotEmpty / kNotFound as the OS says.
+  virtual Status RemoveDir(const std::string& path) = 0;
+  // Creates path and any missing parents; fine if it exists as a directory.
+  virtual Status MakeDirs(const std::string& path) = 0;
+  // Lists a directory (no "." or ".."), in no particular order.
+  virtual Result<std::vector<DirEntry>> ListDir(const std::string& path) = 0;
+  virtual Result<FileInfo> Stat(const std::string& path) = 0;
+  // Makes the directory's entries (renames, creates, removes) durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+  // Makes every write, create, rename and remove completed so far on this volume durable. Volumes
+  // with the same SyncDomain() share one flush, so a caller syncs each domain once.
+  virtual Status SyncAll() { return SyncDir(""); }
+  virtual std::string SyncDomain() const { return Describe(); }
+
+  // Removes a file or a directory tree. Fine if absent.
+  Status RemoveAll(const std::string& path);
+};
+
+// Forwards every call to a target it does not own. Subclass it and override what you need.
+class VolumeWrapper : public Volume {
+ public:
+  explicit VolumeWrapper(Volume* target) : target_(target) {}
+  Volume* target() const { return target_; }
+  std::string Describe() const override { return target_->Describe(); }
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return target_->NewWritableFile(p);
+  }
+  Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& p) override {
+    return target_->NewReadableFile(p);
+  }
+  Result<std::string> ReadFile(const std::string& p, size_t max) override {
+    return target_->ReadFile(p, max);
+  }
+  Status WriteFile(const std::string& p, std::string_view d, bool sync) override {
+    return target_->WriteFile(p, d, sync);
+  }
+  Status Rename(const std::string& f, const std::string& t) override { return target_->Rename(f, t); }
+  Status Remove(const std::string& p) override { return target_->Remove(p); }
+  Status RemoveDir(const std::string& p) override { return target_->RemoveDir(p); }
+  Status MakeDirs(const std::string& p) override { return target_->MakeDirs(p); }
+  Result<std::vector<DirEntry>> ListDir(const std::string& p) override { return target_->ListDir(p); }
+  Result<FileInfo> Stat(const std::string& p) override { return target_->Stat(p); }
+  Status SyncDir(const std::string& p) override { return target_->SyncDir(p); }
+  Status SyncAll() override { return target_->SyncAll(); }
+  std::string SyncDomain() const override { return target_->SyncDomain(); }
+
+ private:
+  Volume* target_;
+};
+
+// A directory on a local file system. Sync is fdatasync, SyncDir is fsync of the directory; SyncAll
+// goes through a process-wide group commit per file system: concurrent callers share one syncfs(2),
+// so many small writers pay for one flush. The root must exist.
+std::unique_ptr<Volume> NewLocalVolume(const std::string& root);
+
+// An in-memory volume for tests. Sync is a no-op.
+std::unique_ptr<Volume> NewMemVolume(const std::string& name = "mem");
+
+}  // namespace cairn

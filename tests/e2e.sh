@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# End-to-end tests: drive the real cairn binary like a user would.
+# Usage: tests/e2e.sh path/to/cairn
+set -uo pipefail
+CAIRN=$(readlink -f "${1:?usage: e2e.sh path/to/cairn}")
+T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+# expect CODE WHAT CMD...: runs CMD, checks the exit code and, for failures, a one-line
+# "cairn: ..." error on stderr.
+expect() {
+  local want=$1 what=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [[ $got -ne $want ]]; then bad "$what: exit $got, want $want ($(head -c 300 "$T/err"))"; return; fi
+  if [[ $want -ne 0 ]]; then
+    if [[ $(wc -l <"$T/err") -ne 1 ]] || ! grep -q '^cairn: ' "$T/err"; then
+      bad "$what: error is not one 'cairn: ' line: $(cat "$T/err")"; return
+    fi
+  fi
+  ok
+}
+randfile() { head -c "$2" /dev/urandom >"$1"; }
+
+echo "== usage errors"
+expect 2 "no subcommand" "$CAIRN"
+expect 2 "unknown flag" "$CAIRN" init --bogus "$T/x"
+expect 2 "bad K+M" "$CAIRN" init --ec 4-2 "$T"/bad{1..6}
+expect 2 "K+M does not match dirs" "$CAIRN" init --ec 4+2 "$T"/bad{1..5}
+expect 2 "K = 0" "$CAIRN" init --ec 0+2 "$T"/bad{1..2}
+expect 2 "K+M over 32" "$CAIRN" init --ec 30+3 "$T"/bad{1..33}
+mkdir -p "$T/full" && echo data >"$T/full/keep"
+expect 2 "non-empty dir refused" "$CAIRN" init "$T/full"
+check "refused init left the file" test -f "$T/full/keep"
+expect 2 "no set given" env -u CAIRN_SET "$CAIRN" ls
+expect 1 "not a set member" "$CAIRN" --set "$T/full" ls
+expect 0 "--help" "$CAIRN" --help
+expect 0 "version" "$CAIRN" version
+
+bs=$((1024 * 1024))
+big_mb=${CAIRN_E2E_BIG_MB:-200}
+randfile "$T/big" $((big_mb * 1024 * 1024))
+for ec in 1+0 2+1 4+2 8+4; do
+  k=${ec%+*}; m=${ec#*+}; n=$((k + m))
+  echo "== round trips, $ec"
+  S="$T/set$ec"
+  dirs=(); for i in $(seq 1 "$n"); do dirs+=("$S/d$i"); done
+  expect 0 "init $ec" "$CAIRN" init --ec "$ec" "${dirs[@]}"
+  expect 2 "init twice refused" "$CAIRN" init --ec "$ec" "${dirs[@]}"
+  export CAIRN_SET="${dirs[0]}"
+  expect 0 "mb" "$CAIRN" mb bkt
+  expect 1 "mb twice" "$CAIRN" mb bkt
+  for size in 0 1 $((bs - 1)) $bs $((bs + 1)) $((10 * bs + 7)); do
+    randfile "$T/in.$size" "$size"
+    expect 0 "put $size" "$CAIRN" put "$T/in.$size" "bkt/sizes/$size"
+    "$CAIRN" get "bkt/sizes/$size" "$T/back" 2>"$T/err"
+    check "get $size identical ($ec)" cmp -s "$T/in.$size" "$T/back"
+  done
+  expect 0 "put big" "$CAIRN" put --no-fsync "$T/big" bkt/big
+  "$CAIRN" get bkt/big - | cmp -s - "$T/big"
+  check "big file identical via stdout ($ec)" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+  # stdin input and ranges
+  cat "$T/in.$((10 * bs + 7))" | "$CAIRN" put - bkt/stdin
+  check "put from stdin" test $? -eq 0
+  "$CAIRN" get bkt/stdin "$T/back"
+  check "stdin object identical" cmp -s "$T/back" "$T/in.$((10 * bs + 7))"
+  "$CAIRN" get --range 1000-1048675 bkt/stdin - >"$T/range"
+  tail -c +1001 "$T/in.$((10 * bs + 7))" | head -c 1047676 >"$T/range.want"
+  check "range read ($ec)" cmp -s "$T/range" "$T/range.want"
+  expect 2 "bad range" "$CAIRN" get --range x-1 bkt/stdin -
+  expect 2 "range past the end" "$CAIRN" get --range 999999999-1000000000 bkt/stdin -
+
+  if ((m > 0)); then
+    echo "== $m members lost, then bits flipped, $ec"
+    for i in $(seq 2 $((m + 1))); do mv "$S/d$i" "$S/gone$i"; done
+    "$CAIRN" get bkt/big - 2>"$T/warn" | cmp -s - "$T/big"
+    check "big read with $m members missing ($ec)" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+    check "degraded warning" grep -q "offline" "$T/warn"
+    "$CAIRN" get "bkt/sizes/$bs" "$T/back" 2>/dev/null
+    check "block-size object read degraded" cmp -s "$T/back" "$T/in.$bs"
+    # M+1 lost: the set refuses, exit 1, no output file.
+    mv "$S/d$((m + 2))" "$S/gone$((m + 2))"
+    expect 1 "M+1 members lost" "$CAIRN" get bkt/big "$T/nothing"
+    check "no output file after failed get" test ! -e "$T/nothing"
+    for i in $(seq 2 $((m + 2))); do mv "$S/gone$i" "$S/d$i"; done
+    # Flip one byte in every shard file of the big object on M members.
+    for i in $(seq 1 "$m"); do
+      f=$(find "$S/d$i/bkt" -name 's.*' -path '*big~*' | head -n 1)
+      check "shard file exists on d$i" test -n "$f"
+      python3 - "$f" <<'PY'
+import sys
+p = sys.argv[1]
+with open(p, 'r+b') as f:
+    data = bytearray(f.read())
+    for off in range(0, len(data), 65536 + 13):
+        data[off] ^= 0xFF
+    f.seek(0); f.write(data)
+PY
+    done
+    "$CAIRN" get bkt/big - | cmp -s - "$T/big"
+    check "big read with $m corrupted shards ($ec)" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+    "$CAIRN" stat bkt/big >"$T/stat"
+    check "stat human output" grep -q "layout        $k+$m" "$T/stat"
+  fi
+  expect 0 "rm -r" "$CAIRN" rm -r bkt/sizes/
+  "$CAIRN" ls -r bkt >"$T/ls"
+  check "rm -r removed the prefix" test "$(grep -c sizes/ "$T/ls")" -eq 0
+  rm -rf "$S"
+done
+unset CAIRN_SET
+
+echo "== objects, buckets, json"
+S="$T/main"
+"$CAIRN" init --ec 2+1 "$S"/d{1..3} >/dev/null
+export CAIRN_SET="$S/d2"
+expect 2 "invalid bucket name" "$CAIRN" mb Bad_Name
+expect 0 "mb" "$CAIRN" mb data
+echo a >"$T/a"
+expect 0 "put a" "$CAIRN" put --content-type text/plain --meta owner=me "$T/a" data/a
+expect 0 "put a/" "$CAIRN" put "$T/a" data/a/
+expect 0 "put a/b" "$CAIRN" put "$T/a" data/a/b
+expect 1 "missing input file" "$CAIRN" put "$T/no-such-file" data/x
+expect 1 "no such bucket" "$CAIRN" put "$T/a" nobucket/x
+expect 2 "key over 1024 bytes" "$CAIRN" put "$T/a" "data/$(head -c 1025 /dev/zero | tr '\0' k)"
+expect 2 "bad --etag" "$CAIRN" put --etag sha1 "$T/a" data/x
+expect 2 "bad --meta" "$CAIRN" put --meta novalue "$T/a" data/x
+expect 1 "get missing key" "$CAIRN" get data/nope -
+expect 2 "get without key" "$CAIRN" get data -
+"$CAIRN" ls data >"$T/ls"
+check "ls rolls up a/" grep -q "PRE  a/" "$T/ls"
+check "ls shows a" grep -qE ' a$' "$T/ls"
+"$CAIRN" --json ls -r data >"$T/ls.json"
+check "ls --json is JSON lines of 3 objects" python3 -c "
+import json,sys
+rows=[json.loads(l) for l in open('$T/ls.json')]
+assert [r['key'] for r in rows]==['a','a/','a/b'], rows
+"
+"$CAIRN" stat --json data/a >"$T/stat.json"
+check "stat --json" python3 -c "
+import json
+d=json.load(open('$T/stat.json'))
+assert d['size']==2 and d['content_type']=='text/plain' and d['meta']=={'owner':'me'}, d
+assert d['etag']=='60b725f10c9c85c70d97880dfe8191b3', d
+assert len(d['volumes'])==3 and all(v['state']=='ok' for v in d['volumes']), d
+"
+"$CAIRN" ls >"$T/buckets"
+check "ls lists buckets" grep -q "data/" "$T/buckets"
+expect 0 "rm a" "$CAIRN" rm data/a
+check "a/ survives rm a" "$CAIRN" get data/a/ "$T/back"
+check "a/b survives rm a" "$CAIRN" get data/a/b "$T/back"
+expect 1 "rm missing" "$CAIRN" rm data/a
+expect 1 "rb non-empty" "$CAIRN" rb data
+expect 0 "rb --force" "$CAIRN" rb --force data
+expect 1 "bucket gone" "$CAIRN" ls data
+expect 2 "completion unknown shell" "$CAIRN" completion tcsh
+expect 0 "completion bash" "$CAIRN" completion bash
+
+echo "== SIGKILL during put keeps the old object"
+"$CAIRN" mb kill >/dev/null
+randfile "$T/old" 3000000
+"$CAIRN" put "$T/old" kill/obj
+# A put that is fed slowly, then killed with SIGKILL half-way.
+( head -c 30000000 /dev/urandom; sleep 30 ) | "$CAIRN" put --no-fsync - kill/obj &
+PIDS+=($!)
+sleep 1.5
+pkill -9 -f "put --no-fsync - kill/obj"
+wait 2>/dev/null
+"$CAIRN" get kill/obj "$T/back"
+check "old object intact after SIGKILL" cmp -s "$T/back" "$T/old"
+check "no partial object listed" test "$("$CAIRN" ls -r kill | wc -l)" -eq 1
+check "one shard file per member for the object" test "$(find "$S" -path '*kill/obj~/s.*' | wc -l)" -eq 3
+
+echo "== concurrent puts and gets from separate processes"
+for v in 1 2 3 4; do head -c $((v * 700000)) /dev/zero | tr '\0' "$v" >"$T/v$v"; done
+"$CAIRN" put "$T/v1" kill/hot
+for w in 1 2; do
+  ( for i in $(seq 1 12); do "$CAIRN" put --no-fsync "$T/v$(( (i + w) % 4 + 1 ))" kill/hot || exit 1; done ) &
+  PIDS+=($!)
+done
+torn=0
+for i in $(seq 1 30); do
+  "$CAIRN" get kill/hot "$T/got" || { torn=$((torn + 1)); continue; }
+  same=0; for v in 1 2 3 4; do cmp -s "$T/got" "$T/v$v" && same=1; done
+  ((same)) || torn=$((torn + 1))
+done
+wait
+check "every concurrent get returned one complete version ($torn bad)" test "$torn" -eq 0
+
+echo "$pass passed, $fail failed"
+((fail == 0))

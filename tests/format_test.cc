@@ -1,0 +1,163 @@
+// On-disk formats: golden bytes (built here field by field, as docs/format.md describes them),
+// checksum and truncation detection, key layout.
+#include <catch2/catch.hpp>
+
+#include "libstore/common/hash.h"
+#include "libstore/format/key_path.h"
+#include "libstore/format/object_meta.h"
+#include "libstore/format/volume_format.h"
+
+using namespace cairn;
+
+namespace {
+
+void Le(std::string* s, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) s->push_back(char(v >> (8 * i)));
+}
+void LeStr(std::string* s, const std::string& v) {
+  Le(s, v.size(), 4);
+  *s += v;
+}
+Uuid Fill(uint8_t x) {
+  Uuid u;
+  for (auto& b : u.b) b = x;
+  return u;
+}
+void Seal(std::string* s) { Le(s, Xxh3_64(s->data(), s->size()), 8); }
+
+}  // namespace
+
+TEST_CASE("volume format file: golden bytes, round trip, damage detected", "[format]") {
+  VolumeFormat f;
+  f.set_id = Fill(0x11);
+  f.volume_id = Fill(0x22);
+  f.position = 1;
+  f.k = 1;
+  f.m = 1;
+  f.block_size = 1 << 20;
+  f.inline_limit = 128 << 10;
+  f.members = {{Fill(0x33), "/d1"}, {Fill(0x22), "/d2"}};
+
+  std::string want = "CAIRNVOL";
+  Le(&want, 1, 4);                       // version
+  want += std::string(16, '\x11');       // set id
+  want += std::string(16, '\x22');       // volume id
+  Le(&want, 1, 4);                       // position
+  Le(&want, 1, 4);                       // k
+  Le(&want, 1, 4);                       // m
+  Le(&want, 1 << 20, 4);                 // block size
+  Le(&want, 128 << 10, 4);               // inline limit
+  Le(&want, 2, 4);                       // members
+  want += std::string(16, '\x33');
+  LeStr(&want, "/d1");
+  want += std::string(16, '\x22');
+  LeStr(&want, "/d2");
+  Seal(&want);
+  std::string got = f.Encode();
+  REQUIRE(got == want);
+
+  auto back = VolumeFormat::Decode(got);
+  REQUIRE(back.ok());
+  CHECK(back->set_id == f.set_id);
+  CHECK(back->members[0].path == "/d1");
+  // Every single-byte change and every truncation is detected.
+  for (size_t i = 0; i < got.size(); ++i) {
+    std::string bad = got;
+    bad[i] ^= 0x01;
+    CHECK(VolumeFormat::Decode(bad).status().code() == Code::kCorruption);
+    CHECK(!VolumeFormat::Decode(got.substr(0, i)).ok());
+  }
+}
+
+TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format]") {
+  ObjectMeta m;
+  m.key = "a/b";
+  m.version_id = Fill(0x44);
+  m.mod_time_ns = 1234567890123;
+  m.size = 5;
+  m.etag = "e";
+  m.content_type = "text/plain";
+  m.user_meta = {{"k", "v"}};
+  m.k = 2;
+  m.m = 1;
+  m.block_size = 65536;
+  m.shard_index = 2;
+  m.distribution = {1, 2, 0};
+  m.shard_size = 3;
+  m.inline_shard = "xyz";
+
+  std::string want = "CAIRNOBJ";
+  Le(&want, 1, 4);                 // version
+  Le(&want, 1, 4);                 // flags: inline
+  LeStr(&want, "a/b");
+  want += std::string(16, '\x44');
+  Le(&want, 1234567890123, 8);
+  Le(&want, 5, 8);
+  LeStr(&want, "e");
+  LeStr(&want, "text/plain");
+  Le(&want, 1, 4);
+  LeStr(&want, "k");
+  LeStr(&want, "v");
+  Le(&want, 2, 4);
+  Le(&want, 1, 4);
+  Le(&want, 65536, 4);
+  Le(&want, 2, 4);
+  Le(&want, 3, 4);
+  want += std::string("\x01\x02\x00", 3);
+  want += std::string(16, '\0');   // data id: zero = inline
+  Le(&want, 3, 8);
+  LeStr(&want, "xyz");
+  Seal(&want);
+  std::string got = m.Encode();
+  REQUIRE(got == want);
+  auto back = ObjectMeta::Decode(got);
+  REQUIRE(back.ok());
+  CHECK(back->key == "a/b");
+  CHECK(back->inline_shard == "xyz");
+  CHECK(back->is_inline());
+  for (size_t i = 0; i < got.size(); ++i) {
+    std::string bad = got;
+    bad[i] ^= 0x10;
+    CHECK(ObjectMeta::Decode(bad).status().code() == Code::kCorruption);
+  }
+}
+
+TEST_CASE("key layout", "[format][keys]") {
+  CHECK(KeyDirPath("a") == "a~");
+  CHECK(KeyDirPath("a/") == "a~/~");
+  CHECK(KeyDirPath("a/b") == "a~/b~");
+  CHECK(KeyDirPath("/") == "~/~");
+  CHECK(KeyDirPath("..") == "..~");
+  CHECK(KeyDirPath("50%") == "50%25~");
+  CHECK(KeyDirPath("t\tx") == "t%09x~");
+  std::string long_seg(250, 'x');
+  CHECK(KeyDirPath(long_seg) == std::string(200, 'x') + "+/" + std::string(50, 'x') + "~");
+  // An escape is never cut in half.
+  std::string pct = std::string(199, 'y') + "%";
+  CHECK(KeyDirPath(pct) == std::string(199, 'y') + "+/%25~");
+
+  std::string text;
+  bool final = false;
+  REQUIRE(DecodeKeyEntry("50%25~", &text, &final));
+  CHECK(text == "50%");
+  CHECK(final);
+  REQUIRE(DecodeKeyEntry("abc+", &text, &final));
+  CHECK(text == "abc");
+  CHECK(!final);
+  CHECK(!DecodeKeyEntry("meta", &text, &final));
+  CHECK(!DecodeKeyEntry("s.0123", &text, &final));
+  CHECK(!DecodeKeyEntry("bad%2~", &text, &final));
+  CHECK(!DecodeKeyEntry("bad%zz~", &text, &final));
+}
+
+TEST_CASE("bucket names follow the S3 rules", "[format]") {
+  for (const std::string& ok : std::vector<std::string>{"abc", "my-bucket", "a.b.c", "0123", std::string(63, 'a')}) {
+    CAPTURE(ok);
+    CHECK(ValidateBucketName(ok).ok());
+  }
+  for (const std::string& bad : std::vector<std::string>{"", "ab", "ABC", "a_b", "-ab", "ab-", ".ab", "a..b", "10.0.0.1",
+                          "xn--ab", "ab-s3alias", "ab--ol-s3", std::string(64, 'a'), "a b"}) {
+    CAPTURE(bad);
+    CHECK(ValidateBucketName(bad).code() == Code::kInvalidArgument);
+  }
+}

@@ -1,0 +1,5 @@
+// Our own Catch2 v2 main (Debian's catch2 ships the header only).
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+int main(int argc, char** argv) { return Catch::Session().run(argc, argv); }

@@ -1,0 +1,129 @@
+// Shared helpers for the libstore tests: in-memory sources and sinks, seeded random data, and a
+// fixture that builds an ErasureSet over MemVolumes (each wrapped in a FaultyVolume).
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "libstore/object/erasure_set.h"
+#include "libstore/volume/faulty_volume.h"
+
+namespace cairn::test {
+
+class StringSource : public Source {
+ public:
+  explicit StringSource(std::string s, size_t piece = SIZE_MAX) : s_(std::move(s)), piece_(piece) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    size_t c = std::min({n, s_.size() - off_, piece_});
+    std::memcpy(buf, s_.data() + off_, c);
+    off_ += c;
+    return c;
+  }
+
+ private:
+  std::string s_;
+  size_t piece_;
+  size_t off_ = 0;
+};
+
+// A source that fails after `fail_after` bytes.
+class FailingSource : public Source {
+ public:
+  FailingSource(std::string s, size_t fail_after) : s_(std::move(s)), fail_after_(fail_after) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (off_ >= fail_after_) return IOError("source: injected read error");
+    size_t c = std::min({n, s_.size() - off_, fail_after_ - off_});
+    std::memcpy(buf, s_.data() + off_, c);
+    off_ += c;
+    return c;
+  }
+
+ private:
+  std::string s_;
+  size_t fail_after_, off_ = 0;
+};
+
+class StringSink : public Sink {
+ public:
+  Status Write(const void* d, size_t n) override {
+    out.append(static_cast<const char*>(d), n);
+    return Status::Ok();
+  }
+  std::string out;
+};
+
+inline std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, 8);
+  }
+  for (; i < n; ++i) s[i] = char(rng());
+  return s;
+}
+
+struct SetFixture {
+  std::vector<std::unique_ptr<Volume>> mem;
+  std::vector<std::unique_ptr<FaultyVolume>> faulty;
+  std::vector<Volume*> vols;  // what the set sees (nullptr = offline)
+  SetParams params;
+  std::unique_ptr<ErasureSet> set;
+
+  SetFixture(uint32_t k, uint32_t m, uint32_t block_size = 64 << 10, uint32_t inline_limit = 16 << 10) {
+    params.k = k;
+    params.m = m;
+    params.block_size = block_size;
+    params.inline_limit = inline_limit;
+    for (uint32_t i = 0; i < k + m; ++i) {
+      mem.push_back(NewMemVolume("v" + std::to_string(i)));
+      faulty.push_back(std::make_unique<FaultyVolume>(mem.back().get(), 1000 + i));
+      Status s = mem.back()->MakeDirs(".cairn/tmp");
+      s = mem.back()->MakeDirs(".cairn/mrf");
+      s.IgnoreError();
+      vols.push_back(faulty.back().get());
+    }
+    Reopen();
+  }
+  // Re-creates the ErasureSet over `vols` (after taking volumes offline or back).
+  void Reopen() {
+    auto r = ErasureSet::Open(vols, params);
+    set = r.ok() ? std::move(r).value() : nullptr;
+  }
+  Status Put(const std::string& bucket, const std::string& key, const std::string& data,
+             EtagMode etag = EtagMode::kMd5) {
+    StringSource src(data, 100000);
+    PutOptions po;
+    po.etag = etag;
+    po.fsync = true;
+    return set->PutObject(bucket, key, src, po).status();
+  }
+  Result<std::string> Get(const std::string& bucket, const std::string& key, GetRange r = {}) {
+    StringSink sink;
+    auto info = set->GetObject(bucket, key, sink, r);
+    if (!info.ok()) return info.status();
+    return sink.out;
+  }
+  // Paths of every file below dir on volume i (recursive).
+  std::vector<std::string> Files(size_t i, const std::string& dir) {
+    std::vector<std::string> out;
+    auto entries = mem[i]->ListDir(dir);
+    if (!entries.ok()) return out;
+    for (const auto& e : *entries) {
+      std::string p = dir.empty() ? e.name : dir + "/" + e.name;
+      if (e.is_dir) {
+        auto sub = Files(i, p);
+        out.insert(out.end(), sub.begin(), sub.end());
+      } else {
+        out.push_back(p);
+      }
+    }
+    return out;
+  }
+};
+
+}  // namespace cairn::test
