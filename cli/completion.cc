@@ -139,8 +139,8 @@ ValueKind Classify(const std::string& type_name, const std::vector<std::string>&
   for (const auto& n : names) {
     std::string l = Lower(n);
     dir_name |= l == "dir" || l == "dirs" || l == "directory" || l == "outdir" || l == "set";
-    file_name |= l == "file" || l == "files" || l == "output" || l == "o" || l == "path" ||
-                 l == "input";
+    file_name |=
+        l == "file" || l == "files" || l == "output" || l == "o" || l == "path" || l == "input";
   }
   if (upper.find("DIR") != std::string::npos || dir_name) return ValueKind::kDir;
   if (upper.find("FILE") != std::string::npos || upper.find("PATH") != std::string::npos ||
@@ -193,7 +193,8 @@ Model BuildModel(const CLI::App& app) {
   Model model;
   model.program = IsSafeWord(app.get_name()) ? app.get_name() : "cairn";
   model.function = "_";
-  for (char c : model.program) model.function += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  for (char c : model.program)
+    model.function += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   model.globals = OptionsOf(app);
   for (const CLI::App* sub : app.get_subcommands({})) {
     if (Hidden(sub) || !IsSafeWord(sub->get_name())) continue;
@@ -222,7 +223,8 @@ Model BuildModel(const CLI::App& app) {
       if (cmd.positionals.back().repeats) break;  // nothing after it is reachable
     }
     for (const CLI::App* child : sub->get_subcommands({})) {
-      if (!Hidden(child) && IsSafeWord(child->get_name())) cmd.children.push_back(child->get_name());
+      if (!Hidden(child) && IsSafeWord(child->get_name()))
+        cmd.children.push_back(child->get_name());
     }
     model.commands.push_back(std::move(cmd));
   }
@@ -306,10 +308,12 @@ std::string Bash(const Model& m) {
   std::string out = Header(m, "bash");
   out += "# Load it with: source <(" + m.program + " completion bash)\n\n";
   out += f + "_words() { mapfile -t COMPREPLY < <(compgen -W \"$1\" -- \"$2\"); }\n";
-  out += f + "_files() {\n  compopt -o filenames 2>/dev/null\n"
-             "  mapfile -t COMPREPLY < <(compgen -f -- \"$1\")\n}\n";
-  out += f + "_dirs() {\n  compopt -o filenames 2>/dev/null\n"
-             "  mapfile -t COMPREPLY < <(compgen -d -- \"$1\")\n}\n\n";
+  out += f +
+         "_files() {\n  compopt -o filenames 2>/dev/null\n"
+         "  mapfile -t COMPREPLY < <(compgen -f -- \"$1\")\n}\n";
+  out += f +
+         "_dirs() {\n  compopt -o filenames 2>/dev/null\n"
+         "  mapfile -t COMPREPLY < <(compgen -d -- \"$1\")\n}\n\n";
 
   // Two case statements per function: the command's own options first (they may shadow a global
   // one), then the global ones.
@@ -327,12 +331,12 @@ std::string Bash(const Model& m) {
     if (!globals.empty()) s += "  case \"$2\" in\n" + globals + "  esac\n";
     return s + "  return 1\n}\n\n";
   };
-  out += value_function(f + "_takes_value",
-                        "Succeeds when option $2 of command $1 (\"\" before the command) takes a value.",
-                        false);
-  out += value_function(f + "_value",
-                        "Completes the value $3 of option $2 of command $1; fails if $2 takes none.",
-                        true);
+  out += value_function(
+      f + "_takes_value",
+      "Succeeds when option $2 of command $1 (\"\" before the command) takes a value.", false);
+  out += value_function(
+      f + "_value", "Completes the value $3 of option $2 of command $1; fails if $2 takes none.",
+      true);
 
   std::vector<std::string> names;
   for (const auto& c : m.commands) names.push_back(c.name);
@@ -362,7 +366,8 @@ std::string Bash(const Model& m) {
   out += "    fi\n";
   out += "    if [[ -z $cmd ]]; then cmd=\"$w\"; else npos=$((npos + 1)); fi\n";
   out += "  done\n";
-  out += "  if ((dashdash == 0)) && " + f + "_value \"$cmd\" \"$prev\" \"$cur\"; then return 0; fi\n";
+  out +=
+      "  if ((dashdash == 0)) && " + f + "_value \"$cmd\" \"$prev\" \"$cur\"; then return 0; fi\n";
   out += "  if [[ -z $cmd ]]; then\n";
   out += "    if [[ $cur == -* ]]; then\n";
   out += "      " + f + "_words " + ShQuote(Join(AllSpellings(m.globals), " ")) + " \"$cur\"\n";
@@ -442,8 +447,10 @@ std::string ZshAction(ValueKind kind, const std::vector<std::string>& choices) {
 std::vector<std::string> ZshOptionSpecs(const OptionModel& o) {
   std::vector<std::string> spellings = o.Spellings();
   std::string exclusion;
-  if (o.repeatable) exclusion = "*";
-  else if (spellings.size() > 1) exclusion = "(" + Join(spellings, " ") + ")";
+  if (o.repeatable)
+    exclusion = "*";
+  else if (spellings.size() > 1)
+    exclusion = "(" + Join(spellings, " ") + ")";
   std::string desc = "[" + ZshEscape(o.description) + "]";
   std::string value;
   if (o.TakesValue()) {
@@ -596,13 +603,16 @@ std::string Fish(const Model& m) {
     std::vector<std::string> words = c.children;
     bool files = false, dirs = false;
     for (const auto& p : c.positionals) {
-      if (p.kind == ValueKind::kChoices) words.insert(words.end(), p.choices.begin(), p.choices.end());
+      if (p.kind == ValueKind::kChoices)
+        words.insert(words.end(), p.choices.begin(), p.choices.end());
       files |= p.kind == ValueKind::kFile;
       dirs |= p.kind == ValueKind::kDir;
     }
     if (!words.empty()) out += prefix + " -a " + FishQuote(Join(words, " ")) + "\n";
-    if (files) out += prefix + " -F\n";
-    else if (dirs) out += prefix + " -a '(__fish_complete_directories)'\n";
+    if (files)
+      out += prefix + " -F\n";
+    else if (dirs)
+      out += prefix + " -a '(__fish_complete_directories)'\n";
   }
   return out;
 }

@@ -337,7 +337,7 @@ Status RunStat(const std::string& path, Context& ctx) {
               HumanBytes(d.meta.block_size).c_str(),
               d.meta.is_inline() ? "inline in metadata" : "one shard file per volume");
   std::printf("  health        %d of %zu shards ok%s\n", healthy, d.shards.size(),
-              healthy == int(d.shards.size()) ? "" : " (degraded: run heal)");
+              healthy == int(d.shards.size()) ? "" : " (degraded)");
   std::printf("  volumes\n");
   for (const auto& s : d.shards) {
     std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),

@@ -2,6 +2,7 @@
 // fixture that builds an ErasureSet over MemVolumes (each wrapped in a FaultyVolume).
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <random>

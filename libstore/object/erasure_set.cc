@@ -50,9 +50,15 @@ ErasureSet::ErasureSet(std::vector<Volume*> volumes, const SetParams& p,
       write_quorum_(WriteQuorum(p.k, p.m)),
       read_quorum_(std::max(p.k, p.k + p.m - WriteQuorum(p.k, p.m) + 1)),
       codec_(std::move(codec)),
-      locks_(std::make_unique<KeyLocks>(lock_dir)) {}
+      locks_(std::make_unique<KeyLocks>(lock_dir)),
+      spares_(volumes_.size()) {}
 
-ErasureSet::~ErasureSet() = default;
+ErasureSet::~ErasureSet() {
+  // Spare temp files hold superseded metadata; nothing needs them once this set is closed.
+  for (uint32_t i = 0; i < spares_.size(); ++i) {
+    for (const auto& p : spares_[i]) volumes_[i]->Remove(p).IgnoreError();
+  }
+}
 
 uint32_t ErasureSet::online() const {
   uint32_t c = 0;
@@ -392,6 +398,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
 
   std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex();
   std::vector<ObjectMeta> metas(n(), base);
+  std::vector<std::string> meta_tmp(n());
   std::vector<bool> ok(n(), false);
   Status last;
   for (uint32_t s = 0; s < n(); ++s) {
@@ -401,15 +408,16 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
     m.inline_shard = std::move(framed[s]);
     Volume* v = volumes_[pos];
     if (v == nullptr) continue;
-    Status st = v->WriteFile(tmp + ".meta", m.Encode(), false);
+    meta_tmp[pos] = TakeSpare(pos, tmp + ".meta");
+    Status st = v->OverwriteFile(meta_tmp[pos], m.Encode());
     if (st.ok()) {
       ok[pos] = true;
     } else {
       last = st;
-      v->Remove(tmp + ".meta").IgnoreError();
+      v->Remove(meta_tmp[pos]).IgnoreError();
     }
   }
-  Status c = Commit(bucket, key, tmp, metas, ok, opts.fsync);
+  Status c = Commit(bucket, key, tmp, meta_tmp, metas, ok, opts.fsync);
   if (!c.ok()) {
     if (!last.ok()) c = c.WithContext(last.message());
     return c;
@@ -438,11 +446,12 @@ void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
 }
 
 Status ErasureSet::Commit(const std::string& bucket, const std::string& key, const std::string& tmp,
-                          std::vector<ObjectMeta>& metas, std::vector<bool>& ok, bool fsync) {
+                          const std::vector<std::string>& meta_tmp, std::vector<ObjectMeta>& metas,
+                          std::vector<bool>& ok, bool fsync) {
   const std::string dir = bucket + "/" + KeyDirPath(key);
   const std::string meta_path = dir + "/" + kMetaName;
   auto cleanup_tmp = [&](uint32_t i) {
-    volumes_[i]->Remove(tmp + ".meta").IgnoreError();
+    volumes_[i]->Remove(meta_tmp[i]).IgnoreError();
     if (!metas[i].is_inline()) volumes_[i]->Remove(tmp + ".shard").IgnoreError();
   };
   uint32_t ready = 0;
@@ -460,9 +469,8 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
 
   struct Done {
     bool committed = false;
-    std::string old_raw;   // previous metadata bytes, for rollback
-    Uuid old_data;         // previous shard file to delete after success
-    bool created_dir = false;
+    bool exchanged = false;  // meta_tmp now holds the previous metadata (swapped, not replaced)
+    Uuid old_data;           // previous shard file, deleted after success
   };
   std::vector<Done> done(n());
   uint32_t committed = 0;
@@ -476,18 +484,29 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
       // A concurrent DELETE of a sibling key may remove the (empty) directory between MakeDirs and
       // the renames: try once more.
       for (int attempt = 0; attempt < 2; ++attempt) {
-        s = v->MakeDirs(dir);
-        if (!s.ok()) break;
         auto old = v->ReadFile(meta_path, kMaxMetaFileSize);
         if (old.ok()) {
-          done[i].old_raw = std::move(old).value();
-          auto om = ObjectMeta::Decode(done[i].old_raw);
+          auto om = ObjectMeta::Decode(*old);
           if (om.ok()) done[i].old_data = om->data_id;
+        } else {
+          s = v->MakeDirs(dir);
+          if (!s.ok()) break;
         }
         if (!metas[i].is_inline()) {
           s = v->Rename(tmp + ".shard", dir + "/" + metas[i].ShardFileName());
+          if (!s.ok()) {
+            if (s.code() == Code::kNotFound) continue;
+            break;
+          }
         }
-        if (s.ok()) s = v->Rename(tmp + ".meta", meta_path);
+        // Over an existing version: swap, so the previous metadata stays whole in meta_tmp (for a
+        // rollback) and its inode is reused by the next PUT instead of being freed.
+        if (old.ok()) {
+          s = v->Exchange(meta_tmp[i], meta_path);
+          if (s.ok()) done[i].exchanged = true;
+        } else {
+          s = v->Rename(meta_tmp[i], meta_path);
+        }
         if (s.code() != Code::kNotFound) break;
       }
       if (s.ok()) {
@@ -504,19 +523,18 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
     Status dsync = Status::Ok();
     if (committed >= write_quorum_ && fsync) dsync = SyncVolumes(which);
     if (committed < write_quorum_ || !dsync.ok()) {
-      // Roll back: put the previous metadata back where we replaced it.
+      // Roll back: swap the previous metadata back in, or remove the new one for a new key.
       for (uint32_t i = 0; i < n(); ++i) {
         if (!done[i].committed) continue;
         Volume* v = volumes_[i];
-        if (!done[i].old_raw.empty()) {
-          Status r = v->WriteFile(tmp + ".rb", done[i].old_raw, fsync);
-          if (r.ok()) r = v->Rename(tmp + ".rb", meta_path);
-          if (!r.ok()) v->Remove(tmp + ".rb").IgnoreError();
+        if (done[i].exchanged) {
+          v->Exchange(meta_tmp[i], meta_path).IgnoreError();
+          v->Remove(meta_tmp[i]).IgnoreError();
         } else {
           v->Remove(meta_path).IgnoreError();
+          RemoveEmptyParents(v, bucket, KeyDirPath(key));
         }
         if (!metas[i].is_inline()) v->Remove(dir + "/" + metas[i].ShardFileName()).IgnoreError();
-        if (done[i].old_raw.empty()) RemoveEmptyParents(v, bucket, KeyDirPath(key));
       }
       if (fsync) SyncVolumes(which).IgnoreError();
       if (!dsync.ok()) return dsync;
@@ -525,7 +543,8 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
                          " needed" + (last.ok() ? std::string() : ": " + last.message()));
     }
   }
-  // Success: drop the old shard files, record volumes that missed the write.
+  // Success: drop the old shard files, keep the swapped-out metadata files as spares, record
+  // volumes that missed the write.
   std::vector<uint32_t> missed;
   for (uint32_t i = 0; i < n(); ++i) {
     if (!done[i].committed) {
@@ -535,9 +554,30 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
     if (!done[i].old_data.IsZero() && done[i].old_data != metas[i].data_id) {
       volumes_[i]->Remove(dir + "/s." + done[i].old_data.Hex()).IgnoreError();
     }
+    if (done[i].exchanged) GiveSpare(i, meta_tmp[i]);
   }
   if (!missed.empty()) RecordMrf(bucket, key, metas[0].version_id, missed, fsync);
   return Status::Ok();
+}
+
+std::string ErasureSet::TakeSpare(uint32_t pos, const std::string& fallback) {
+  std::lock_guard<std::mutex> l(spare_mu_);
+  auto& v = spares_[pos];
+  if (v.empty()) return fallback;
+  std::string s = std::move(v.back());
+  v.pop_back();
+  return s;
+}
+
+void ErasureSet::GiveSpare(uint32_t pos, const std::string& path) {
+  {
+    std::lock_guard<std::mutex> l(spare_mu_);
+    if (spares_[pos].size() < kMaxSpares) {
+      spares_[pos].push_back(path);
+      return;
+    }
+  }
+  volumes_[pos]->Remove(path).IgnoreError();
 }
 
 void ErasureSet::RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) {

@@ -207,6 +207,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   base.etag = fast ? "x" + xxh.Digest().Hex() : md5.FinalHex();
 
   std::vector<ObjectMeta> metas(total, base);
+  std::vector<std::string> meta_tmp(total, tmp + ".meta");
   for (uint32_t si = 0; si < total; ++si) {
     uint32_t pos = base.distribution[si];
     metas[pos].shard_index = si;
@@ -220,16 +221,19 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     }
     Status st = files[pos]->Close();
     // Durability: Commit syncs each file system once for all temp files (see SyncAll).
-    if (st.ok()) st = volumes_[pos]->WriteFile(tmp + ".meta", metas[pos].Encode(), false);
+    if (st.ok()) {
+      meta_tmp[pos] = TakeSpare(pos, meta_tmp[pos]);
+      st = volumes_[pos]->OverwriteFile(meta_tmp[pos], metas[pos].Encode());
+    }
     if (!st.ok()) {
       ok[pos] = false;
       errs[pos] = st;
       volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
-      volumes_[pos]->Remove(tmp + ".meta").IgnoreError();
+      volumes_[pos]->Remove(meta_tmp[pos]).IgnoreError();
     }
   }
   files.clear();
-  Status c = Commit(bucket, key, tmp, metas, ok, opts.fsync);
+  Status c = Commit(bucket, key, tmp, meta_tmp, metas, ok, opts.fsync);
   if (!c.ok()) return c.WithContext(first_error().empty() ? "put" : first_error().substr(2));
   return InfoFrom(bucket, base);
 }

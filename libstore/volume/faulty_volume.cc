@@ -303,6 +303,13 @@ Status FaultyVolume::Rename(const std::string& from, const std::string& to) {
   return target()->Rename(from, to);
 }
 
+Status FaultyVolume::Exchange(const std::string& a, const std::string& b) {
+  CAIRN_VALIDATE(a);
+  CAIRN_VALIDATE(b);
+  RETURN_IF_ERROR(inj_->Gate(FaultOp::kRename, a, b));
+  return target()->Exchange(a, b);
+}
+
 Status FaultyVolume::Remove(const std::string& path) {
   CAIRN_VALIDATE(path);
   RETURN_IF_ERROR(inj_->Gate(FaultOp::kRemove, path));

@@ -30,7 +30,7 @@ enum class FaultOp {
   kClose,      // WritableFile::Close
   kOpenRead,   // Volume::NewReadableFile (and so ReadFile)
   kRead,       // ReadableFile::ReadAt
-  kRename,     // Volume::Rename; the glob may match either `from` or `to`
+  kRename,     // Volume::Rename and Volume::Exchange; the glob may match either path
   kRemove,     // Volume::Remove
   kRemoveDir,  // Volume::RemoveDir
   kMakeDirs,   // Volume::MakeDirs
@@ -91,7 +91,12 @@ class FaultyVolume : public VolumeWrapper {
   // Through this wrapper's own files, so faults apply (VolumeWrapper would bypass them).
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;
   Status WriteFile(const std::string& path, std::string_view data, bool sync) override;
+  // Goes through WriteFile above, so write faults apply to it too.
+  Status OverwriteFile(const std::string& path, std::string_view data) override {
+    return WriteFile(path, data, false);
+  }
   Status Rename(const std::string& from, const std::string& to) override;
+  Status Exchange(const std::string& a, const std::string& b) override;
   Status Remove(const std::string& path) override;
   Status RemoveDir(const std::string& path) override;
   Status MakeDirs(const std::string& path) override;

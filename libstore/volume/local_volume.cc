@@ -5,6 +5,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cstdio>  // renameat2
+
 #include <algorithm>
 
 #include "libstore/common/group_sync.h"
@@ -157,11 +159,39 @@ class LocalVolume : public Volume {
     out.resize(done);
     return out;
   }
+  Status OverwriteFile(const std::string& path, std::string_view data) override {
+    RETURN_IF_ERROR(ValidateRelPath(path));
+    std::string full = Full(path);
+    int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return PosixError(full, errno);
+    size_t done = 0;
+    Status s;
+    while (done < data.size()) {
+      ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, off_t(done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        s = PosixError(full + ": write", errno);
+        break;
+      }
+      done += size_t(w);
+    }
+    if (s.ok() && ::ftruncate(fd, off_t(data.size())) != 0) s = PosixError(full + ": truncate", errno);
+    if (::close(fd) != 0 && s.ok()) s = PosixError(full + ": close", errno);
+    return s;
+  }
   Status Rename(const std::string& from, const std::string& to) override {
     RETURN_IF_ERROR(ValidateRelPath(from));
     RETURN_IF_ERROR(ValidateRelPath(to));
     if (::rename(Full(from).c_str(), Full(to).c_str()) != 0) {
       return PosixError(root_ + ": rename " + from + " -> " + to, errno);
+    }
+    return Status::Ok();
+  }
+  Status Exchange(const std::string& a, const std::string& b) override {
+    RETURN_IF_ERROR(ValidateRelPath(a));
+    RETURN_IF_ERROR(ValidateRelPath(b));
+    if (::renameat2(AT_FDCWD, Full(a).c_str(), AT_FDCWD, Full(b).c_str(), RENAME_EXCHANGE) != 0) {
+      return PosixError(root_ + ": exchange " + a + " <-> " + b, errno);
     }
     return Status::Ok();
   }

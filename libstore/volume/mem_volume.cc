@@ -169,6 +169,23 @@ class MemVolume final : public Volume {
     return Status::Ok();
   }
 
+  Status Exchange(const std::string& a, const std::string& b) override {
+    RETURN_IF_ERROR(Validate(a));
+    RETURN_IF_ERROR(Validate(b));
+    std::lock_guard<std::mutex> l(s_->mu);
+    int err = 0;
+    auto ia = Lookup(a, &err);
+    if (ia == nullptr) return PosixError(s_->Where(a) + " <-> " + b, err);
+    auto ib = Lookup(b, &err);
+    if (ib == nullptr) return PosixError(s_->Where(a) + " <-> " + b, err);
+    if (a == b) return Status::Ok();
+    s_->nodes[a] = std::move(ib);
+    s_->nodes[b] = std::move(ia);
+    TouchParent(a);
+    TouchParent(b);
+    return Status::Ok();
+  }
+
   Status Remove(const std::string& path) override {
     RETURN_IF_ERROR(Validate(path));
     std::lock_guard<std::mutex> l(s_->mu);

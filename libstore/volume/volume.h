@@ -79,8 +79,17 @@ class Volume {
   virtual Result<std::string> ReadFile(const std::string& path, size_t max_size);
   // Writes a whole file (create or truncate), synced when sync is true.
   virtual Status WriteFile(const std::string& path, std::string_view data, bool sync);
+  // Like WriteFile, but rewrites an existing file's blocks in place and then trims it, instead of
+  // truncating to zero first: no blocks are freed and re-allocated, and ext4 does not start
+  // writeback on close (its auto_da_alloc heuristic). For temp files that are reused.
+  virtual Status OverwriteFile(const std::string& path, std::string_view data) {
+    return WriteFile(path, data, false);
+  }
   // Atomically replaces `to` with `from` (both files, or both directories with `to` absent).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Atomically swaps two existing files (renameat2 RENAME_EXCHANGE): each path then names the
+  // other's inode. kNotFound if either is absent.
+  virtual Status Exchange(const std::string& a, const std::string& b) = 0;
   // Removes a file. kNotFound if absent.
   virtual Status Remove(const std::string& path) = 0;
   // Removes an empty directory. kNotEmpty / kNotFound as the OS says.
@@ -119,7 +128,13 @@ class VolumeWrapper : public Volume {
   Status WriteFile(const std::string& p, std::string_view d, bool sync) override {
     return target_->WriteFile(p, d, sync);
   }
+  Status OverwriteFile(const std::string& p, std::string_view d) override {
+    return target_->OverwriteFile(p, d);
+  }
   Status Rename(const std::string& f, const std::string& t) override { return target_->Rename(f, t); }
+  Status Exchange(const std::string& a, const std::string& b) override {
+    return target_->Exchange(a, b);
+  }
   Status Remove(const std::string& p) override { return target_->Remove(p); }
   Status RemoveDir(const std::string& p) override { return target_->RemoveDir(p); }
   Status MakeDirs(const std::string& p) override { return target_->MakeDirs(p); }
