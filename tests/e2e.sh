@@ -95,7 +95,7 @@ for ec in 1+0 2+1 4+2 8+4; do
     for i in $(seq 2 $((m + 2))); do mv "$S/gone$i" "$S/d$i"; done
     # Flip one byte in every shard file of the big object on M members.
     for i in $(seq 1 "$m"); do
-      f=$(find "$S/d$i/bkt" -name 's.*' -path '*big~*' | head -n 1)
+      f=$(find "$S/d$i/bkt" -maxdepth 1 -name 'big=?*' | head -n 1)
       check "shard file exists on d$i" test -n "$f"
       python3 - "$f" <<'PY'
 import sys
@@ -178,7 +178,7 @@ wait 2>/dev/null
 "$CAIRN" get kill/obj "$T/back"
 check "old object intact after SIGKILL" cmp -s "$T/back" "$T/old"
 check "no partial object listed" test "$("$CAIRN" ls -r kill | wc -l)" -eq 1
-check "one shard file per member for the object" test "$(find "$S" -path '*kill/obj~/s.*' | wc -l)" -eq 3
+check "one shard file per member for the object" test "$(find "$S"/d*/kill -name 'obj=?*' | wc -l)" -eq 3
 
 echo "== concurrent puts and gets from separate processes"
 for v in 1 2 3 4; do head -c $((v * 700000)) /dev/zero | tr '\0' "$v" >"$T/v$v"; done

@@ -100,7 +100,7 @@ TEST_CASE("renames failing during commit on too many volumes roll back", "[fault
     std::string old = RandomBytes(large ? 200000 : 500, 5);
     REQUIRE(f.Put("bkt", "k", old).ok());
     // Volumes 0..2 fail the metadata rename: 3 commits < write quorum 4.
-    for (int v : {0, 1, 2}) f.faulty[v]->AddRule(Rule(FaultOp::kRename, "*/meta", FaultKind::kIOError));
+    for (int v : {0, 1, 2}) f.faulty[v]->AddRule(Rule(FaultOp::kRename, "*=", FaultKind::kIOError));
     Status s = f.Put("bkt", "k", RandomBytes(large ? 210000 : 600, 6));
     CHECK(s.code() == Code::kQuorum);
     for (auto& fv : f.faulty) fv->ClearRules();
@@ -134,12 +134,12 @@ TEST_CASE("bit flips on read from M volumes are caught and rebuilt", "[fault][bi
   REQUIRE(f.Put("bkt", "big", big).ok());
   REQUIRE(f.Put("bkt", "small", small).ok());
   // Every read of shard files on two volumes returns a flipped bit.
-  f.faulty[0]->AddRule(Rule(FaultOp::kRead, "*/s.*", FaultKind::kBitFlip));
-  f.faulty[3]->AddRule(Rule(FaultOp::kRead, "*/s.*", FaultKind::kBitFlip));
+  f.faulty[0]->AddRule(Rule(FaultOp::kRead, "*=?*", FaultKind::kBitFlip));
+  f.faulty[3]->AddRule(Rule(FaultOp::kRead, "*=?*", FaultKind::kBitFlip));
   CHECK(*f.Get("bkt", "big") == big);
   CHECK(f.faulty[0]->injected() + f.faulty[3]->injected() > 0);
   // Three volumes flipping: no wrong bytes, a clear error.
-  f.faulty[5]->AddRule(Rule(FaultOp::kRead, "*/s.*", FaultKind::kBitFlip));
+  f.faulty[5]->AddRule(Rule(FaultOp::kRead, "*=?*", FaultKind::kBitFlip));
   StringSink sink;
   auto r = f.set->GetObject("bkt", "big", sink);
   // Shards rotate by key: if fewer than K good shards remain, the GET must fail; never wrong bytes.

@@ -19,16 +19,26 @@ std::string Md5Hex(const std::string& s) {
   return m.FinalHex();
 }
 
-// Every file of an object's shard on one volume: the object's directory holds `meta` and maybe
-// one s.* file.
+// The shard file of an object on one volume: the file beside its metadata named meta + data id.
 std::string ShardFile(SetFixture& f, size_t vol, const std::string& bucket, const std::string& key) {
-  std::string dir = bucket + "/" + KeyDirPath(key);
-  auto entries = f.mem[vol]->ListDir(dir);
+  ObjectPaths p = KeyPaths(bucket, key);
+  auto entries = f.mem[vol]->ListDir(p.dir);
   if (!entries.ok()) return "";
+  std::string base = p.meta.substr(p.dir.size() + 1);
   for (const auto& e : *entries) {
-    if (e.name.rfind("s.", 0) == 0) return dir + "/" + e.name;
+    if (e.name.size() == base.size() + 32 && e.name.compare(0, base.size(), base) == 0) {
+      return p.dir + "/" + e.name;
+    }
   }
   return "";
+}
+
+// Files on one volume that belong to the key (metadata and shard).
+size_t KeyFiles(SetFixture& f, size_t vol, const std::string& bucket, const std::string& key) {
+  ObjectPaths p = KeyPaths(bucket, key);
+  size_t n = 0;
+  for (const auto& file : f.Files(vol, p.dir)) n += file.rfind(p.meta, 0) == 0;
+  return n;
 }
 
 void FlipByte(Volume& v, const std::string& path, size_t offset) {
@@ -142,7 +152,7 @@ TEST_CASE("any M corrupt shards: reads are identical; M+1: DataLoss and no bad b
       for (uint32_t i = 0; i < n; ++i) idx[i] = i;
       std::shuffle(idx.begin(), idx.end(), rng);
       for (uint32_t j = 0; j < m; ++j) {
-        std::string path = inline_obj ? "bkt/" + KeyDirPath("c") + "/meta" : ShardFile(f, idx[j], "bkt", "c");
+        std::string path = inline_obj ? KeyPaths("bkt", "c").meta : ShardFile(f, idx[j], "bkt", "c");
         REQUIRE(!path.empty());
         auto size = f.mem[idx[j]]->Stat(path);
         REQUIRE(size.ok());
@@ -167,7 +177,7 @@ TEST_CASE("any M corrupt shards: reads are identical; M+1: DataLoss and no bad b
       REQUIRE(*got == data);
 
       // One more shard lost: the GET fails and writes no byte of a bad block.
-      std::string meta_path = "bkt/" + KeyDirPath("c") + "/meta";
+      std::string meta_path = KeyPaths("bkt", "c").meta;
       REQUIRE(f.mem[idx[m]]->Remove(inline_obj ? meta_path : ShardFile(f, idx[m], "bkt", "c")).ok());
       StringSink sink;
       auto info = f.set->GetObject("bkt", "c", sink);
@@ -256,14 +266,11 @@ TEST_CASE("overwrite replaces the version and drops the old shard file", "[erasu
   std::string v2 = RandomBytes(250000, 2);
   REQUIRE(f.Put("bkt", "o", v2).ok());
   CHECK(*f.Get("bkt", "o") == v2);
-  for (size_t i = 0; i < f.mem.size(); ++i) {
-    auto files = f.Files(i, "bkt/" + KeyDirPath("o"));
-    CHECK(files.size() == 2);  // meta + one shard file
-  }
+  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 2);  // meta + shard
   // Large -> inline: the shard file goes away too.
   REQUIRE(f.Put("bkt", "o", "small").ok());
   CHECK(*f.Get("bkt", "o") == "small");
-  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(f.Files(i, "bkt/" + KeyDirPath("o")).size() == 1);
+  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 1);
 }
 
 TEST_CASE("concurrent PUT and GET of one key never expose a torn object", "[erasure_set][concurrency]") {

@@ -123,31 +123,42 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
 }
 
 TEST_CASE("key layout", "[format][keys]") {
-  CHECK(KeyDirPath("a") == "a~");
-  CHECK(KeyDirPath("a/") == "a~/~");
-  CHECK(KeyDirPath("a/b") == "a~/b~");
-  CHECK(KeyDirPath("/") == "~/~");
-  CHECK(KeyDirPath("..") == "..~");
-  CHECK(KeyDirPath("50%") == "50%25~");
-  CHECK(KeyDirPath("t\tx") == "t%09x~");
+  auto meta = [](const std::string& key) { return KeyPaths("b", key).meta; };
+  CHECK(meta("a") == "b/a=");
+  CHECK(meta("a/") == "b/a~/=");
+  CHECK(meta("a/b") == "b/a~/b=");
+  CHECK(meta("/") == "b/~/=");
+  CHECK(meta("..") == "b/..=");
+  CHECK(meta("../x") == "b/..~/x=");
+  CHECK(meta("50%") == "b/50%25=");
+  CHECK(meta("t\tx") == "b/t%09x=");
+  CHECK(KeyPaths("b", "a/b").dir == "b/a~");
+  CHECK(KeyPaths("b", "a").dir == "b");
+  CHECK(KeyPaths("b", "a/b").ShardPath("00ff") == "b/a~/b=00ff");
   std::string long_seg(250, 'x');
-  CHECK(KeyDirPath(long_seg) == std::string(200, 'x') + "+/" + std::string(50, 'x') + "~");
+  CHECK(meta(long_seg) == "b/" + std::string(200, 'x') + "+/" + std::string(50, 'x') + "=");
+  CHECK(meta(long_seg + "/k") == "b/" + std::string(200, 'x') + "+/" + std::string(50, 'x') + "~/k=");
   // An escape is never cut in half.
   std::string pct = std::string(199, 'y') + "%";
-  CHECK(KeyDirPath(pct) == std::string(199, 'y') + "+/%25~");
+  CHECK(meta(pct) == "b/" + std::string(199, 'y') + "+/%25=");
 
   std::string text;
-  bool final = false;
-  REQUIRE(DecodeKeyEntry("50%25~", &text, &final));
+  KeyEntry kind;
+  REQUIRE(DecodeKeyEntry("50%25~", &text, &kind));
   CHECK(text == "50%");
-  CHECK(final);
-  REQUIRE(DecodeKeyEntry("abc+", &text, &final));
+  CHECK(kind == KeyEntry::kSegment);
+  REQUIRE(DecodeKeyEntry("abc+", &text, &kind));
   CHECK(text == "abc");
-  CHECK(!final);
-  CHECK(!DecodeKeyEntry("meta", &text, &final));
-  CHECK(!DecodeKeyEntry("s.0123", &text, &final));
-  CHECK(!DecodeKeyEntry("bad%2~", &text, &final));
-  CHECK(!DecodeKeyEntry("bad%zz~", &text, &final));
+  CHECK(kind == KeyEntry::kChunk);
+  REQUIRE(DecodeKeyEntry("a=b=", &text, &kind));
+  CHECK(text == "a=b");
+  CHECK(kind == KeyEntry::kObject);
+  REQUIRE(DecodeKeyEntry("=", &text, &kind));
+  CHECK(text.empty());
+  CHECK(!DecodeKeyEntry("bucket.meta", &text, &kind));
+  CHECK(!DecodeKeyEntry("a=0123456789abcdef0123456789abcdef", &text, &kind));  // a shard file
+  CHECK(!DecodeKeyEntry("bad%2~", &text, &kind));
+  CHECK(!DecodeKeyEntry("bad%zz~", &text, &kind));
 }
 
 TEST_CASE("bucket names follow the S3 rules", "[format]") {

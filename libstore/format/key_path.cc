@@ -41,7 +41,9 @@ namespace {
 
 bool NeedsEscape(unsigned char c) { return c == '%' || c < 0x20 || c == 0x7f; }
 
-void AppendSegment(std::string* out, std::string_view seg) {
+// Appends seg escaped and chunked; the last chunk is followed by `marker` ('~' for a directory),
+// or by nothing when marker is 0 (the caller names the object files after it).
+void AppendSegment(std::string* out, std::string_view seg, char marker) {
   static const char kHex[] = "0123456789ABCDEF";
   size_t chunk = 0;  // bytes in the current chunk
   for (unsigned char c : seg) {
@@ -59,33 +61,36 @@ void AppendSegment(std::string* out, std::string_view seg) {
     }
     chunk += need;
   }
-  out->push_back('~');
+  if (marker) out->push_back(marker);
 }
 
 }  // namespace
 
-std::string KeyDirPath(std::string_view key) {
-  std::string out;
-  out.reserve(key.size() + 16);
+ObjectPaths KeyPaths(std::string_view bucket, std::string_view key) {
+  std::string path(bucket);
+  path.reserve(bucket.size() + key.size() + 16);
   size_t start = 0;
-  while (true) {
-    size_t slash = key.find('/', start);
-    if (!out.empty()) out.push_back('/');
-    if (slash == std::string_view::npos) {
-      AppendSegment(&out, key.substr(start));
-      break;
-    }
-    AppendSegment(&out, key.substr(start, slash - start));
-    start = slash + 1;
+  for (size_t slash; (slash = key.find('/', start)) != std::string_view::npos; start = slash + 1) {
+    path.push_back('/');
+    AppendSegment(&path, key.substr(start, slash - start), '~');
   }
-  return out;
+  path.push_back('/');
+  AppendSegment(&path, key.substr(start), 0);
+  ObjectPaths p;
+  size_t last = path.rfind('/');
+  p.dir = path.substr(0, last);
+  p.meta = std::move(path);
+  p.meta.push_back('=');
+  return p;
 }
 
-bool DecodeKeyEntry(std::string_view name, std::string* text, bool* final) {
+bool DecodeKeyEntry(std::string_view name, std::string* text, KeyEntry* kind) {
   if (name.empty()) return false;
   char marker = name.back();
-  if (marker != '~' && marker != '+') return false;
-  *final = marker == '~';
+  if (marker == '~') *kind = KeyEntry::kSegment;
+  else if (marker == '+') *kind = KeyEntry::kChunk;
+  else if (marker == '=') *kind = KeyEntry::kObject;
+  else return false;
   text->clear();
   auto hexval = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';

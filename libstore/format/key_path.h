@@ -1,12 +1,12 @@
-// How object keys and bucket names map onto directories inside a volume (docs/format.md, "Key
-// layout").
+// How object keys and bucket names map onto paths inside a volume (docs/format.md, "Key layout").
 //
-// A key is split at '/' into segments; each segment becomes one directory whose name is the
-// segment, escaped ('%' and control bytes as %XX), followed by a marker: '~' ends a segment.
-// A segment whose escaped form is longer than kMaxChunk bytes is cut into chunks, each but the last
-// marked '+' (continues in the child directory). The object's files (meta, s.<id>) live inside its
-// directory; their names never end in '~' or '+', so they cannot collide with key directories.
-// So `a`, `a/` and `a/b` are three directories: a~, a~/~ and a~/b~.
+// A key is split at '/' into segments. Every segment but the last becomes one directory, named
+// by the segment escaped ('%' and control bytes as %XX) plus the marker '~'. The last segment names
+// the object's files in that directory: `<seg>=` is the metadata, `<seg>=<data id hex>` the shard
+// file. A segment whose escaped form is longer than kMaxChunk bytes is cut into chunks; every chunk
+// but the last becomes a directory marked '+' (the segment continues inside it).
+// So `a` is the file a=, `a/` is a~/=, and `a/b` is a~/b=: three objects that never collide, and a
+// new key costs one file per volume, no directory, when its parent exists.
 #pragma once
 
 #include <string>
@@ -18,20 +18,25 @@ namespace cairn {
 
 constexpr size_t kMaxKeyLen = 1024;
 constexpr size_t kMaxChunk = 200;
-constexpr const char* kMetaName = "meta";
-
 // 1..1024 bytes, no NUL.
 Status ValidateKey(std::string_view key);
 // S3 rules: 3-63 chars of a-z 0-9 . -, starts and ends with a letter or digit, no "..",
 // not an IPv4 address, no "xn--" prefix, no "-s3alias" / "--ol-s3" suffix.
 Status ValidateBucketName(std::string_view name);
 
-// The directory (relative to the bucket directory) that holds key's files.
-std::string KeyDirPath(std::string_view key);
+// Where an object's files live, relative to the volume root.
+struct ObjectPaths {
+  std::string dir;    // the directory holding them: the bucket, or a directory below it
+  std::string meta;   // dir + "/" + <last chunk> + "="
+  std::string ShardPath(const std::string& data_id_hex) const { return meta + data_id_hex; }
+};
+ObjectPaths KeyPaths(std::string_view bucket, std::string_view key);
 
-// Decodes one directory entry name. Returns false if the name is not a key directory.
-// *text is the decoded part of the key it stands for; *final is true for '~' (segment ends: the
-// next level adds "/"), false for '+' (the segment continues in the next level).
-bool DecodeKeyEntry(std::string_view name, std::string* text, bool* final);
+// Decodes one directory entry name. Returns false if the name is neither a key directory nor an
+// object's metadata file. *text is the decoded part of the key it stands for. *kind says what it
+// is: kSegment ('~': the segment ends, keys below continue after "/"), kChunk ('+': the segment
+// continues in the directory), kObject ('=': the metadata of the object whose key ends here).
+enum class KeyEntry { kSegment, kChunk, kObject };
+bool DecodeKeyEntry(std::string_view name, std::string* text, KeyEntry* kind);
 
 }  // namespace cairn

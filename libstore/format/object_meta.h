@@ -1,4 +1,4 @@
-// Object metadata, one copy per volume at <bucket>/<key dir>/meta. Byte layout in docs/format.md
+// Object metadata, one copy per volume (where: key_path.h). Byte layout in docs/format.md
 // ("Object metadata file"). Small objects carry their shard inline, so they need no shard file.
 #pragma once
 
@@ -28,12 +28,11 @@ struct ObjectMeta {
   uint32_t block_size = 0;
   uint32_t shard_index = 0;   // which shard (0..K+M-1) this volume holds
   std::vector<uint8_t> distribution;  // distribution[shard] = volume position holding it
-  Uuid data_id;               // shard file is s.<data_id hex>; zero when inline
+  Uuid data_id;               // names the shard file (key_path.h); zero when inline
   uint64_t shard_size = 0;    // framed shard bytes (chunks + checksums)
   std::string inline_shard;   // framed shard bytes when inline
 
   bool is_inline() const { return data_id.IsZero(); }
-  std::string ShardFileName() const { return "s." + data_id.Hex(); }
 
   std::string Encode() const;
   static Result<ObjectMeta> Decode(std::string_view bytes);

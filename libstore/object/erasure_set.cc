@@ -209,10 +209,8 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
 // ---------------------------------------------------------------------------------------------
 // Metadata
 
-std::vector<ErasureSet::MetaRead> ErasureSet::ReadAllMeta(const std::string& bucket,
-                                                          const std::string& dir) {
+std::vector<ErasureSet::MetaRead> ErasureSet::ReadAllMeta(const std::string& path) {
   std::vector<MetaRead> out(n());
-  std::string path = bucket + "/" + dir + "/" + kMetaName;
   for (uint32_t i = 0; i < n(); ++i) {
     Volume* v = volumes_[i];
     if (v == nullptr) {
@@ -267,7 +265,7 @@ Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
   std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-  auto metas = ReadAllMeta(bucket, KeyDirPath(key));
+  auto metas = ReadAllMeta(KeyPaths(bucket, key).meta);
   auto pick = PickVersion(metas, bucket + "/" + key);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
@@ -279,9 +277,9 @@ Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::
 Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std::string& key) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  std::string dir = KeyDirPath(key);
+  const ObjectPaths paths = KeyPaths(bucket, key);
   std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-  auto metas = ReadAllMeta(bucket, dir);
+  auto metas = ReadAllMeta(paths.meta);
   auto pick = PickVersion(metas, bucket + "/" + key);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
@@ -306,7 +304,7 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
       s.shard_bytes = mr.meta.shard_size;
       s.state = "ok";
       if (!mr.meta.is_inline()) {
-        auto fi = volumes_[i]->Stat(bucket + "/" + dir + "/" + mr.meta.ShardFileName());
+        auto fi = volumes_[i]->Stat(paths.ShardPath(mr.meta.data_id.Hex()));
         if (!fi.ok()) {
           s.state = "missing-shard";
         } else if (fi->size != mr.meta.shard_size) {
@@ -448,8 +446,10 @@ void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
 Status ErasureSet::Commit(const std::string& bucket, const std::string& key, const std::string& tmp,
                           const std::vector<std::string>& meta_tmp, std::vector<ObjectMeta>& metas,
                           std::vector<bool>& ok, bool fsync) {
-  const std::string dir = bucket + "/" + KeyDirPath(key);
-  const std::string meta_path = dir + "/" + kMetaName;
+  const ObjectPaths paths = KeyPaths(bucket, key);
+  const std::string& dir = paths.dir;
+  const std::string& meta_path = paths.meta;
+  auto shard_path = [&](uint32_t i) { return paths.ShardPath(metas[i].data_id.Hex()); };
   auto cleanup_tmp = [&](uint32_t i) {
     volumes_[i]->Remove(meta_tmp[i]).IgnoreError();
     if (!metas[i].is_inline()) volumes_[i]->Remove(tmp + ".shard").IgnoreError();
@@ -488,12 +488,14 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
         if (old.ok()) {
           auto om = ObjectMeta::Decode(*old);
           if (om.ok()) done[i].old_data = om->data_id;
-        } else {
-          s = v->MakeDirs(dir);
+        } else if (dir.size() > bucket.size()) {
+          // The bucket directory itself is never created here: a PUT must not revive a bucket
+          // that was removed meanwhile.
+          s = v->Stat(dir).ok() ? Status::Ok() : v->MakeDirs(dir);
           if (!s.ok()) break;
         }
         if (!metas[i].is_inline()) {
-          s = v->Rename(tmp + ".shard", dir + "/" + metas[i].ShardFileName());
+          s = v->Rename(tmp + ".shard", shard_path(i));
           if (!s.ok()) {
             if (s.code() == Code::kNotFound) continue;
             break;
@@ -515,7 +517,7 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
       } else {
         last = s;
         cleanup_tmp(i);
-        if (!metas[i].is_inline()) v->Remove(dir + "/" + metas[i].ShardFileName()).IgnoreError();
+        if (!metas[i].is_inline()) v->Remove(shard_path(i)).IgnoreError();
       }
     }
     std::vector<bool> which(n());
@@ -532,9 +534,9 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
           v->Remove(meta_tmp[i]).IgnoreError();
         } else {
           v->Remove(meta_path).IgnoreError();
-          RemoveEmptyParents(v, bucket, KeyDirPath(key));
+          RemoveEmptyParents(v, bucket, dir);
         }
-        if (!metas[i].is_inline()) v->Remove(dir + "/" + metas[i].ShardFileName()).IgnoreError();
+        if (!metas[i].is_inline()) v->Remove(shard_path(i)).IgnoreError();
       }
       if (fsync) SyncVolumes(which).IgnoreError();
       if (!dsync.ok()) return dsync;
@@ -552,7 +554,7 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
       continue;
     }
     if (!done[i].old_data.IsZero() && done[i].old_data != metas[i].data_id) {
-      volumes_[i]->Remove(dir + "/s." + done[i].old_data.Hex()).IgnoreError();
+      volumes_[i]->Remove(paths.ShardPath(done[i].old_data.Hex())).IgnoreError();
     }
     if (done[i].exchanged) GiveSpare(i, meta_tmp[i]);
   }
@@ -581,11 +583,9 @@ void ErasureSet::GiveSpare(uint32_t pos, const std::string& path) {
 }
 
 void ErasureSet::RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) {
-  while (!dir.empty()) {
-    if (!v->RemoveDir(bucket + "/" + dir).ok()) return;
-    size_t slash = dir.rfind('/');
-    if (slash == std::string::npos) return;
-    dir.resize(slash);
+  while (dir.size() > bucket.size()) {
+    if (!v->RemoveDir(dir).ok()) return;
+    dir.resize(dir.rfind('/'));
   }
 }
 
@@ -595,10 +595,9 @@ void ErasureSet::RemoveEmptyParents(Volume* v, const std::string& bucket, std::s
 Status ErasureSet::DeleteObject(const std::string& bucket, const std::string& key) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  const std::string kdir = KeyDirPath(key);
-  const std::string dir = bucket + "/" + kdir;
+  const ObjectPaths paths = KeyPaths(bucket, key);
   KeyWriteGuard guard(*locks_, Stripe(bucket, key));
-  auto metas = ReadAllMeta(bucket, kdir);
+  auto metas = ReadAllMeta(paths.meta);
   auto pick = PickVersion(metas, bucket + "/" + key);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
@@ -612,17 +611,17 @@ Status ErasureSet::DeleteObject(const std::string& bucket, const std::string& ke
     if (v == nullptr) continue;
     if (!metas[i].present) {
       if (metas[i].error.code() == Code::kNotFound) ++gone;
-      else if (v->Remove(dir + "/" + kMetaName).ok()) ++gone;  // corrupt copy: remove it too
+      else if (v->Remove(paths.meta).ok()) ++gone;  // corrupt copy: remove it too
       continue;
     }
-    Status s = v->Remove(dir + "/" + kMetaName);
+    Status s = v->Remove(paths.meta);
     if (s.ok() || s.code() == Code::kNotFound) {
       ++gone;
       touched[i] = true;
       if (!metas[i].meta.is_inline()) {
-        v->Remove(dir + "/" + metas[i].meta.ShardFileName()).IgnoreError();
+        v->Remove(paths.ShardPath(metas[i].meta.data_id.Hex())).IgnoreError();
       }
-      RemoveEmptyParents(v, bucket, kdir);
+      RemoveEmptyParents(v, bucket, paths.dir);
     } else {
       last = s;
     }

@@ -2,8 +2,8 @@
 //
 // Layout per volume (docs/format.md): .cairn/format, .cairn/tmp/ (temp files), .cairn/mrf/ (the
 // journal of partial writes), .cairn/locks/ (cross-process commit locks), and one directory per
-// bucket holding one directory per key (see key_path.h) with a `meta` file and, for objects above
-// the inline limit, one shard file `s.<data id>`.
+// bucket holding each object's metadata file and, for objects above the inline limit, one shard
+// file, in a directory tree that mirrors the key (see key_path.h).
 //
 // Quorums: a write (PUT, DELETE, bucket create/remove) succeeds when it committed on the write
 // quorum: max(K, N/2 + 1) volumes (K, or K+1 when K == M). A read needs K volumes agreeing on a
@@ -101,8 +101,8 @@ class ErasureSet : public ObjectStore {
     ObjectMeta meta;
     std::string raw;            // the bytes as read (for rollback)
   };
-  // Reads `meta` of bucket/key from every online volume.
-  std::vector<MetaRead> ReadAllMeta(const std::string& bucket, const std::string& dir);
+  // Reads the metadata file at `meta_path` from every online volume.
+  std::vector<MetaRead> ReadAllMeta(const std::string& meta_path);
   // Picks the newest version held by at least K volumes. kNotFound when no version has K copies
   // and fewer than K volumes hold any copy; kDataLoss-ish quorum error when copies exist but
   // disagree below quorum.
@@ -130,6 +130,7 @@ class ErasureSet : public ObjectStore {
                         std::vector<std::string>& framed) const;
   void RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
                  const std::vector<uint32_t>& positions, bool fsync);
+  // Removes dir and its parents while they are empty, up to (not including) the bucket.
   void RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir);
 
   // Streams the shard data of one object version, verifying and rebuilding blocks.

@@ -245,7 +245,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
                                          Sink& sink, GetRange range) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  const std::string kdir = KeyDirPath(key);
+  const ObjectPaths paths = KeyPaths(bucket, key);
   std::vector<MetaRead> metas;
   std::vector<std::unique_ptr<ReadableFile>> shards(n());
   ObjectMeta chosen;
@@ -253,7 +253,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
     // Metadata and shard files are opened under the key's read lock, so an overwrite in this
     // process cannot remove the shard files between the two; reads then go on from open files.
     std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-    metas = ReadAllMeta(bucket, kdir);
+    metas = ReadAllMeta(paths.meta);
     auto pick = PickVersion(metas, bucket + "/" + key);
     if (!pick.ok()) {
       if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
@@ -268,7 +268,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
       if (mr.meta.is_inline()) {
         shards[si] = std::make_unique<InlineShard>(metas[pos].meta.inline_shard);
       } else {
-        auto f = volumes_[pos]->NewReadableFile(bucket + "/" + kdir + "/" + mr.meta.ShardFileName());
+        auto f = volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
         if (f.ok()) shards[si] = std::move(f).value();
       }
     }

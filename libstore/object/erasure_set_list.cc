@@ -28,10 +28,11 @@ bool StartsWith(std::string_view s, std::string_view p) {
 }
 
 struct Item {
-  std::string text;    // object key, common prefix, or smallest key of an unexpanded directory
-  std::string path;    // directory (relative to the bucket) for nodes
+  // An object's key, a common prefix, or for a directory not yet walked the text every key below
+  // it starts with (so also the smallest key it can hold).
+  std::string text;
+  std::string path;    // nodes: the directory, relative to the volume root
   enum Kind { kObject, kPrefix, kNode } kind;
-  bool final = true;   // nodes: '~' directory (may hold an object; children after "/")
 };
 
 struct ItemGreater {
@@ -43,9 +44,8 @@ struct ItemGreater {
 
 class VolumeLister {
  public:
-  VolumeLister(Volume* v, std::string bucket, const Bounds& b) : v_(v), bucket_(std::move(bucket)), b_(b) {
-    Item root{"", "", Item::kNode, false};
-    heap_.push(std::move(root));
+  VolumeLister(Volume* v, const std::string& bucket, const Bounds& b) : v_(v), bucket_(bucket), b_(b) {
+    heap_.push(Item{"", bucket, Item::kNode});
   }
 
   const Status& status() const { return status_; }
@@ -105,7 +105,7 @@ class VolumeLister {
   // A directory whose every key shares one common prefix is reported as that prefix without being
   // walked, once we know it holds at least one object.
   bool RollUp(Item& it) {
-    if (b_.delimiter.empty() || it.path.empty() || !StartsWith(it.text, b_.prefix)) return false;
+    if (b_.delimiter.empty() || it.path == bucket_ || !StartsWith(it.text, b_.prefix)) return false;
     std::string cp = CommonPrefix(it.text);
     if (cp.empty() || cp.size() > it.text.size()) return false;
     if (!HasObject(it.path)) return false;
@@ -117,15 +117,16 @@ class VolumeLister {
   }
 
   bool HasObject(const std::string& path) {
-    auto entries = v_->ListDir(bucket_ + "/" + path);
+    auto entries = v_->ListDir(path);
     if (!entries.ok()) return false;
     std::string text;
-    bool final;
+    KeyEntry kind;
     for (const auto& e : *entries) {
-      if (!e.is_dir && e.name == kMetaName) return true;
+      if (!e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind == KeyEntry::kObject) return true;
     }
     for (const auto& e : *entries) {
-      if (e.is_dir && DecodeKeyEntry(e.name, &text, &final) && HasObject(path + "/" + e.name)) {
+      if (e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
+          HasObject(path + "/" + e.name)) {
         return true;
       }
     }
@@ -133,34 +134,31 @@ class VolumeLister {
   }
 
   void Expand(const Item& node) {
-    std::string dir = node.path.empty() ? bucket_ : bucket_ + "/" + node.path;
-    auto entries = v_->ListDir(dir);
+    auto entries = v_->ListDir(node.path);
     if (!entries.ok()) {
       // A directory removed by a concurrent delete has nothing left to list.
       if (entries.status().code() != Code::kNotFound) status_ = entries.status();
       return;
     }
-    // Keys below this node start with `base`.
-    std::string base = node.text;
-    if (node.final && !node.path.empty()) base += "/";
     std::string text;
-    bool final;
+    KeyEntry kind;
     for (const auto& e : *entries) {
-      if (!e.is_dir) {
-        if (e.name == kMetaName && node.final && !node.path.empty()) {
-          heap_.push(Item{node.text, "", Item::kObject});
-        }
-        continue;
+      if (!DecodeKeyEntry(e.name, &text, &kind)) continue;
+      Item child;
+      if (kind == KeyEntry::kObject) {
+        if (e.is_dir) continue;
+        child = Item{node.text + text, "", Item::kObject};
+      } else {
+        if (!e.is_dir) continue;
+        child = Item{node.text + text + (kind == KeyEntry::kSegment ? "/" : ""),
+                     node.path + "/" + e.name, Item::kNode};
       }
-      if (!DecodeKeyEntry(e.name, &text, &final)) continue;
-      Item child{base + text, node.path.empty() ? e.name : node.path + "/" + e.name, Item::kNode,
-                 final};
       if (!Pruned(child)) heap_.push(std::move(child));
     }
   }
 
   Volume* v_;
-  std::string bucket_;
+  const std::string& bucket_;
   const Bounds& b_;
   std::string skip_;  // a common prefix already reported
   std::priority_queue<Item, std::vector<Item>, ItemGreater> heap_;
@@ -243,7 +241,7 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
     if (cur.kind == Item::kPrefix) {
       out.common_prefixes.push_back(cur.text);
     } else {
-      auto metas = ReadAllMeta(bucket, KeyDirPath(cur.text));
+      auto metas = ReadAllMeta(KeyPaths(bucket, cur.text).meta);
       auto pick = PickVersion(metas, bucket + "/" + cur.text);
       if (!pick.ok()) continue;  // deleted meanwhile, or unreadable: verify/heal report it
       out.objects.push_back(InfoFrom(bucket, metas[*pick].meta));
