@@ -318,7 +318,9 @@ Status RunStat(const std::string& path, Context& ctx) {
     j["healthy_shards"] = healthy;
     json vols = json::array();
     for (const auto& s : d.shards) {
-      vols.push_back({{"position", s.position + 1}, {"volume", s.volume}, {"state", s.state},
+      vols.push_back({{"position", s.position + 1},
+                      {"volume", s.state == "offline" ? set.member_paths[s.position] : s.volume},
+                      {"state", s.state},
                       {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
                       {"shard_bytes", s.shard_bytes}});
     }
@@ -341,7 +343,8 @@ Status RunStat(const std::string& path, Context& ctx) {
   std::printf("  volumes\n");
   for (const auto& s : d.shards) {
     std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),
-                s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(), s.volume.c_str());
+                s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(),
+                s.state == "offline" ? set.member_paths[s.position].c_str() : s.volume.c_str());
   }
   return Status::Ok();
 }

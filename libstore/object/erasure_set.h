@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -149,6 +150,12 @@ class ErasureSet : public ObjectStore {
   uint32_t write_quorum_, read_quorum_;
   std::unique_ptr<ErasureCodec> codec_;
   std::unique_ptr<class KeyLocks> locks_;
+  // True the first time this process reads `version` degraded, so a hot degraded object is
+  // journaled once, not on every GET.
+  bool FirstDegradedRead(const Uuid& version);
+  std::mutex degraded_mu_;
+  std::set<Uuid> degraded_seen_;
+
   static constexpr size_t kMaxSpares = 64;
   std::mutex spare_mu_;
   std::vector<std::vector<std::string>> spares_;  // per volume position

@@ -241,6 +241,13 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
 // ---------------------------------------------------------------------------------------------
 // GET
 
+bool ErasureSet::FirstDegradedRead(const Uuid& version) {
+  std::lock_guard<std::mutex> l(degraded_mu_);
+  // Bounded: forgetting old versions only means one more journal entry for them.
+  if (degraded_seen_.size() >= 4096) degraded_seen_.clear();
+  return degraded_seen_.insert(version).second;
+}
+
 Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::string& key,
                                          Sink& sink, GetRange range) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
@@ -355,7 +362,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
     uint32_t pos = chosen.distribution[si];
     if (bad[si] && volumes_[pos] != nullptr) degraded.push_back(pos);
   }
-  if (!degraded.empty() && result.code() != Code::kDataLoss) {
+  if (!degraded.empty() && result.code() != Code::kDataLoss && FirstDegradedRead(chosen.version_id)) {
     RecordMrf(bucket, key, chosen.version_id, degraded, true);
   }
   if (!result.ok()) return result;
