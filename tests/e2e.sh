@@ -155,6 +155,12 @@ assert len(d['volumes'])==3 and all(v['state']=='ok' for v in d['volumes']), d
 "
 "$CAIRN" ls >"$T/buckets"
 check "ls lists buckets" grep -q "data/" "$T/buckets"
+env -u CAIRN_SET "$CAIRN" ls --set "$S/d3" >"$T/buckets2"
+check "--set after the subcommand" cmp -s "$T/buckets" "$T/buckets2"
+"$CAIRN" init "$T/other"/d{1..2} >/dev/null
+env -u CAIRN_SET "$CAIRN" --set "$S/d1" --set "$T/other/d1" ls >"$T/buckets3" 2>"$T/warn"
+check "a foreign member is ignored with a warning" grep -q "belongs to another volume set" "$T/warn"
+check "... and the set still answers" cmp -s "$T/buckets" "$T/buckets3"
 expect 0 "rm a" "$CAIRN" rm data/a
 check "a/ survives rm a" "$CAIRN" get data/a/ "$T/back"
 check "a/b survives rm a" "$CAIRN" get data/a/b "$T/back"

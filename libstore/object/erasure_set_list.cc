@@ -203,6 +203,7 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
     return InvalidArgument("invalid continuation token");
   }
   const int max_keys = std::min(opts.max_keys, 1000);
+  if (max_keys == 0) return ListResult{};  // S3: an empty page, not truncated
 
   std::vector<std::unique_ptr<VolumeLister>> listers;
   std::vector<Item> heads;

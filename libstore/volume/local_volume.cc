@@ -225,13 +225,7 @@ class LocalVolume : public Volume {
     return IsDir(full);
   }
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
-    std::string full;
-    if (path.empty()) {
-      full = root_;  // the root itself
-    } else {
-      RETURN_IF_ERROR(ValidateRelPath(path));
-      full = Full(path);
-    }
+    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
     DIR* d = ::opendir(full.c_str());
     if (d == nullptr) return PosixError(full + ": list", errno);
     std::vector<DirEntry> out;
@@ -253,13 +247,7 @@ class LocalVolume : public Volume {
     return out;
   }
   Result<FileInfo> Stat(const std::string& path) override {
-    std::string full;
-    if (path.empty()) {
-      full = root_;
-    } else {
-      RETURN_IF_ERROR(ValidateRelPath(path));
-      full = Full(path);
-    }
+    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
     struct stat st;
     if (::lstat(full.c_str(), &st) != 0) return PosixError(full, errno);
     FileInfo fi;
@@ -269,13 +257,7 @@ class LocalVolume : public Volume {
     return fi;
   }
   Status SyncDir(const std::string& path) override {
-    std::string full;
-    if (path.empty()) {
-      full = root_;
-    } else {
-      RETURN_IF_ERROR(ValidateRelPath(path));
-      full = Full(path);
-    }
+    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
     int fd = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return PosixError(full, errno);
     Status s;
@@ -297,6 +279,12 @@ class LocalVolume : public Volume {
   }
 
  private:
+  // "" is the root itself (ListDir, Stat, SyncDir accept it); anything else must be valid.
+  Result<std::string> FullOrRoot(const std::string& path) const {
+    if (path.empty()) return root_;
+    RETURN_IF_ERROR(ValidateRelPath(path));
+    return Full(path);
+  }
   std::string Full(std::string_view rel) const {
     std::string s;
     s.reserve(root_.size() + 1 + rel.size());
