@@ -38,6 +38,7 @@ void Context::Warn(const std::string& msg) const {
 
 int ExitCode(const Status& s) {
   if (s.ok()) return 0;
+  if (s.code() == Code::kDegraded) return 3;
   return s.code() == Code::kInvalidArgument ? 2 : 1;
 }
 
@@ -69,6 +70,10 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   RegisterLs(*app, ctx, result);
   RegisterStat(*app, ctx, result);
   RegisterRm(*app, ctx, result);
+  RegisterEncode(*app, ctx, result);
+  RegisterDecode(*app, ctx, result);
+  RegisterVerify(*app, ctx, result);
+  RegisterRepair(*app, ctx, result);
   RegisterBench(*app, ctx, result);
   RegisterCompletion(*app, ctx, result);
   RegisterVersion(*app, ctx, result);

@@ -31,7 +31,7 @@ struct Context {
 // Used by main, by the completion generator and by tests.
 std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result);
 
-// Exit code for a status: 0 ok, 2 usage (kInvalidArgument), 1 anything else.
+// Exit code for a status: 0 ok, 2 usage (kInvalidArgument), 3 degraded (verify), 1 anything else.
 int ExitCode(const Status& s);
 
 // Prints "cairn: <command>: <message>" to stderr.

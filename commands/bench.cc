@@ -56,7 +56,7 @@ void RegisterBench(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("--runs", o->runs, "Runs per figure; the median is reported (default 5)")->type_name("N");
   sub->add_option("--dir", o->dir, "Scratch directory for disk layers (default $TMPDIR or /var/tmp)")
       ->type_name("DIR");
-  sub->add_option("layers", o->layers, "Layers to run (default all)")->type_name("LAYER...");
+  sub->add_option("layers", o->layers, "Layers to run (default all)")->type_name("codec|hash|store...");
   sub->callback([o, &ctx, result] { *result = RunBench(*o, ctx); });
 }
 

@@ -30,6 +30,18 @@ _cairn_takes_value() {
       case "$2" in
         '--range') return 0 ;;
       esac ;;
+    'encode')
+      case "$2" in
+        '-k') return 0 ;;
+        '-m') return 0 ;;
+        '--block-size') return 0 ;;
+        '--output'|'-o') return 0 ;;
+        '--name') return 0 ;;
+      esac ;;
+    'decode')
+      case "$2" in
+        '--output'|'-o') return 0 ;;
+      esac ;;
     'bench')
       case "$2" in
         '--size') return 0 ;;
@@ -63,6 +75,18 @@ _cairn_value() {
     'get')
       case "$2" in
         '--range') COMPREPLY=(); return 0 ;;
+      esac ;;
+    'encode')
+      case "$2" in
+        '-k') COMPREPLY=(); return 0 ;;
+        '-m') COMPREPLY=(); return 0 ;;
+        '--block-size') COMPREPLY=(); return 0 ;;
+        '--output'|'-o') _cairn_dirs "$cur"; return 0 ;;
+        '--name') COMPREPLY=(); return 0 ;;
+      esac ;;
+    'decode')
+      case "$2" in
+        '--output'|'-o') _cairn_files "$cur"; return 0 ;;
       esac ;;
     'bench')
       case "$2" in
@@ -110,7 +134,7 @@ _cairn() {
     if [[ $cur == -* ]]; then
       _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur"
     else
-      _cairn_words 'init mb rb put get ls stat rm bench completion version' "$cur"
+      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair bench completion version' "$cur"
     fi
     return 0
   fi
@@ -124,6 +148,10 @@ _cairn() {
       'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
       'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
+      'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --set --json --no-progress --quiet -q' "$cur" ;;
+      'decode') _cairn_words '--help -h --output -o --force --set --json --no-progress --quiet -q' "$cur" ;;
+      'verify') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
+      'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'bench') _cairn_words '--help -h --size --ec --runs --dir --set --json --no-progress --quiet -q' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
@@ -165,9 +193,25 @@ _cairn() {
       case $npos in
         0) _cairn_files "$cur" ;;
       esac ;;
+    'encode')
+      case $npos in
+        0) _cairn_files "$cur" ;;
+      esac ;;
+    'decode')
+      case $npos in
+        *) _cairn_dirs "$cur" ;;
+      esac ;;
+    'verify')
+      case $npos in
+        *) _cairn_dirs "$cur" ;;
+      esac ;;
+    'repair')
+      case $npos in
+        *) _cairn_dirs "$cur" ;;
+      esac ;;
     'bench')
       case $npos in
-        *) _cairn_files "$cur" ;;
+        *) _cairn_words 'codec hash store' "$cur" ;;
       esac ;;
     'completion')
       case $npos in

@@ -20,6 +20,10 @@ complete -c cairn -n '__fish_use_subcommand' -a get -d 'Read an object to a file
 complete -c cairn -n '__fish_use_subcommand' -a ls -d 'List buckets, or the objects of a bucket'
 complete -c cairn -n '__fish_use_subcommand' -a stat -d 'Show an object\'s size, ETag, EC layout and shard health'
 complete -c cairn -n '__fish_use_subcommand' -a rm -d 'Remove an object, or every object below a prefix (-r)'
+complete -c cairn -n '__fish_use_subcommand' -a encode -d 'Erasure-code a file into K+M self-describing shard files'
+complete -c cairn -n '__fish_use_subcommand' -a decode -d 'Rebuild a file from any K good shard files'
+complete -c cairn -n '__fish_use_subcommand' -a verify -d 'Check shard files block by block; exit 0 healthy, 3 degraded, 1 unrecoverable'
+complete -c cairn -n '__fish_use_subcommand' -a repair -d 'Regenerate missing or damaged shard files, then verify'
 complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store) against references'
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
@@ -60,12 +64,32 @@ complete -c cairn -n '__fish_seen_subcommand_from stat' -F
 complete -c cairn -n '__fish_seen_subcommand_from rm' -l recursive -s r -d 'Remove every object whose key starts with PREFIX'
 complete -c cairn -n '__fish_seen_subcommand_from rm' -F
 
+# encode
+complete -c cairn -n '__fish_seen_subcommand_from encode' -s k -d 'Data shards (default 4)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from encode' -s m -d 'Parity shards (default 2)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l block-size -d 'Bytes of the file per coded block (default 1MiB)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l output -s o -d 'Directory for the shard files (default: the file\'s)' -r -f -a '(__fish_complete_directories)'
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l name -d 'Name recorded in the shards and used for their file names' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l force -d 'Replace existing shard files'
+complete -c cairn -n '__fish_seen_subcommand_from encode' -F
+
+# decode
+complete -c cairn -n '__fish_seen_subcommand_from decode' -l output -s o -d 'Output file, or - for stdout (default: the original name)' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from decode' -l force -d 'Replace an existing output file'
+complete -c cairn -n '__fish_seen_subcommand_from decode' -a '(__fish_complete_directories)'
+
+# verify
+complete -c cairn -n '__fish_seen_subcommand_from verify' -a '(__fish_complete_directories)'
+
+# repair
+complete -c cairn -n '__fish_seen_subcommand_from repair' -a '(__fish_complete_directories)'
+
 # bench
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run (layer default if unset)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l ec -d 'Erasure code for the store layer (default 4+2)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l runs -d 'Runs per figure; the median is reported (default 5)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l dir -d 'Scratch directory for disk layers (default $TMPDIR or /var/tmp)' -r -f -a '(__fish_complete_directories)'
-complete -c cairn -n '__fish_seen_subcommand_from bench' -F
+complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store'
 
 # completion
 complete -c cairn -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'

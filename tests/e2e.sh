@@ -202,5 +202,65 @@ done
 wait
 check "every concurrent get returned one complete version ($torn bad)" test "$torn" -eq 0
 
+echo "== shard files: encode, decode, verify, repair"
+unset CAIRN_SET
+D="$T/shards"; mkdir -p "$D/out"
+randfile "$D/file" $((33 * 1024 * 1024 + 5))
+expect 0 "encode 4+2" "$CAIRN" encode -k 4 -m 2 -o "$D/out" "$D/file"
+check "six shard files" test "$(ls "$D/out" | grep -c '^file\.[1-6]-of-6\.cairn$')" -eq 6
+mkdir -p "$D/orig" && cp "$D"/out/* "$D/orig/"
+expect 2 "encode refuses existing shards" "$CAIRN" encode -k 4 -m 2 -o "$D/out" "$D/file"
+expect 0 "verify healthy" "$CAIRN" verify "$D/out"
+rm "$D/out/file.1-of-6.cairn" "$D/out/file.4-of-6.cairn"
+expect 3 "verify degraded" "$CAIRN" verify "$D/out"
+"$CAIRN" --json verify "$D/out" >"$T/v.json" 2>/dev/null
+check "verify --json names the missing shards" python3 -c "
+import json
+d=json.load(open('$T/v.json'))
+st=[s['state'] for s in d['shards']]
+assert st==['missing','ok','ok','missing','ok','ok'] and d['recoverable'] and not d['healthy'], d
+"
+expect 0 "decode with 2 missing" "$CAIRN" decode -o "$D/back" "$D/out"
+check "decoded identical" cmp -s "$D/back" "$D/file"
+expect 2 "decode refuses an existing output" "$CAIRN" decode -o "$D/back" "$D/out"
+expect 0 "decode --force" "$CAIRN" decode --force -o "$D/back" "$D/out"
+"$CAIRN" decode -o - "$D"/out/file.2-of-6.cairn "$D"/out/file.3-of-6.cairn "$D"/out/file.5-of-6.cairn "$D"/out/file.6-of-6.cairn | cmp -s - "$D/file"
+check "decode to stdout from named shards" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+expect 0 "repair" "$CAIRN" repair "$D/out"
+for i in 1 2 3 4 5 6; do
+  check "repaired shard $i identical to the original" cmp -s "$D/out/file.$i-of-6.cairn" "$D/orig/file.$i-of-6.cairn"
+done
+# Damage beyond M: three shards lose the same block.
+for i in 1 2 3; do
+  printf 'XXXXXXXX' | dd of="$D/out/file.$i-of-6.cairn" bs=1 seek=1000 conv=notrunc 2>/dev/null
+done
+expect 1 "verify unrecoverable" "$CAIRN" verify "$D/out"
+expect 1 "decode unrecoverable" "$CAIRN" decode -o "$D/never" "$D/out"
+check "no output file after a failed decode" test -z "$(ls -a "$D" | grep never)"
+expect 1 "repair unrecoverable" "$CAIRN" repair "$D/out"
+cp "$D"/orig/* "$D/out/"
+# Mixed encodes, a corrupted header, a zero-length shard, stdin.
+mkdir -p "$D/other"
+randfile "$D/file2" 100000
+cp "$D/file2" "$D/other/file"
+"$CAIRN" encode -k 4 -m 2 "$D/other/file" >/dev/null
+expect 2 "decode refuses mixed encodes" "$CAIRN" decode -o "$D/mix" "$D"/out/file.1-of-6.cairn "$D"/out/file.2-of-6.cairn "$D"/out/file.3-of-6.cairn "$D"/other/file.4-of-6.cairn
+check "no output after mixed" test ! -e "$D/mix"
+printf 'garbage!' | dd of="$D/out/file.2-of-6.cairn" bs=1 seek=20 conv=notrunc 2>/dev/null
+: >"$D/out/file.5-of-6.cairn"
+expect 3 "verify: corrupt header and zero-length shard are degraded" "$CAIRN" verify "$D/out"
+expect 0 "decode around them" "$CAIRN" decode -o "$D/back2" "$D/out"
+check "decoded identical around bad shards" cmp -s "$D/back2" "$D/file"
+head -c 3000000 /dev/urandom >"$D/piped"
+mkdir -p "$D/stdin"
+cat "$D/piped" | "$CAIRN" encode -k 3 -m 3 --name piped -o "$D/stdin" - >/dev/null
+check "encode from stdin" test "${PIPESTATUS[1]}" -eq 0
+rm "$D"/stdin/piped.[135]-of-6.cairn
+"$CAIRN" decode -o - "$D/stdin" | cmp -s - "$D/piped"
+check "stdin encode decodes from any 3 of 6" test "${PIPESTATUS[0]}${PIPESTATUS[1]}" = 00
+expect 1 "decode of a missing path" "$CAIRN" decode -o "$D/x" "$D/no-such-dir"
+expect 2 "encode with bad K+M" "$CAIRN" encode -k 0 -m 2 "$D/file"
+expect 2 "encode into a missing directory" "$CAIRN" encode -o "$D/nowhere" "$D/file"
+
 echo "$pass passed, $fail failed"
 ((fail == 0))

@@ -18,6 +18,7 @@ const char* CodeName(Code c) {
     case Code::kQuorum: return "Quorum";
     case Code::kAborted: return "Aborted";
     case Code::kInternal: return "Internal";
+    case Code::kDegraded: return "Degraded";
   }
   return "Unknown";
 }

@@ -27,6 +27,7 @@ enum class Code {
   kQuorum,           // not enough volumes answered
   kAborted,          // interrupted or cancelled
   kInternal,         // a broken invariant
+  kDegraded,         // verify: damage found, but everything can still be rebuilt (exit code 3)
 };
 
 const char* CodeName(Code c);

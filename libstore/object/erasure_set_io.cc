@@ -4,13 +4,13 @@
 // appends chunk+checksum to the K+M temp shard files; a hash thread computes the ETag (MD5 costs
 // ~0.7 GB/s, so it runs beside the pipeline, not in it). A ring of kSlots block buffers, borrowed
 // from the pool, bounds memory whatever the object size.
-#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/hash.h"
+#include "libstore/common/ring_pipeline.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/erasure_set.h"
@@ -93,19 +93,12 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   Slot slots[kSlots];
   for (auto& s : slots) s.buf = PooledBuffer(cs_full * total);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  uint64_t produced = 0, written = 0, hashed = 0;
-  bool finished = false, abort_all = false;
+  // Consumer 0 writes the shards, consumer 1 hashes the body for the ETag.
+  RingPipeline ring(kSlots, 2);
+  std::mutex mu;  // guards ok, errs and alive against first_error() below
   uint32_t alive = opened;
-
   std::thread writer([&] {
-    for (uint64_t b = 0;; ++b) {
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return produced > b || finished || abort_all; });
-        if (produced <= b) return;
-      }
+    for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       for (uint32_t si = 0; si < total; ++si) {
         uint32_t pos = base.distribution[si];
@@ -116,42 +109,28 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
           std::lock_guard<std::mutex> l(mu);
           ok[pos] = false;
           errs[pos] = st;
-          if (--alive < write_quorum_) abort_all = true;
+          if (--alive < write_quorum_) ring.Abort();
         }
       }
-      std::lock_guard<std::mutex> l(mu);
-      written = b + 1;
-      cv.notify_all();
+      ring.Release(0, b);
     }
   });
   Md5Stream md5;
   Xxh3_128Stream xxh;
   const bool fast = opts.etag == EtagMode::kFast;
   std::thread hasher([&] {
-    for (uint64_t b = 0;; ++b) {
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return produced > b || finished || abort_all; });
-        if (produced <= b) return;
-      }
+    for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       if (fast) xxh.Update(s.buf.data(), s.len);
       else md5.Update(s.buf.data(), s.len);
-      std::lock_guard<std::mutex> l(mu);
-      hashed = b + 1;
-      cv.notify_all();
+      ring.Release(1, b);
     }
   });
 
   Status read_error;
   uint64_t size = 0;
   size_t head_off = 0;
-  for (uint64_t b = 0;; ++b) {
-    {
-      std::unique_lock<std::mutex> l(mu);
-      cv.wait(l, [&] { return (b - written < kSlots && b - hashed < kSlots) || abort_all; });
-      if (abort_all) break;
-    }
+  for (uint64_t b = 0; ring.WaitFree(b); ++b) {
     Slot& s = slots[b % kSlots];
     uint8_t* data = s.buf.data();
     // Fill the block: first from the bytes already read, then from the source.
@@ -181,21 +160,14 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     s.len = len;
     s.cs = cs;
     size += len;
-    {
-      std::lock_guard<std::mutex> l(mu);
-      produced = b + 1;
-    }
-    cv.notify_all();
+    ring.Publish(b);
     if (len < bs) break;
   }
-  {
-    std::lock_guard<std::mutex> l(mu);
-    finished = true;
-    if (!read_error.ok()) abort_all = true;
-  }
-  cv.notify_all();
+  if (!read_error.ok()) ring.Abort();
+  ring.Finish();
   writer.join();
   hasher.join();
+  const bool abort_all = ring.aborted();
 
   if (!read_error.ok() || abort_all) {
     remove_temps();

@@ -205,6 +205,12 @@ class FaultyWritableFile final : public WritableFile {
     return inj_->ErrorFor(*f, c);
   }
 
+  // Positional writes count as appends for the rules (op kAppend), without size conditions.
+  Status WriteAt(uint64_t offset, const void* data, size_t n) override {
+    RETURN_IF_ERROR(inj_->Gate(FaultOp::kAppend, path_));
+    return target_->WriteAt(offset, data, n);
+  }
+
   Status Sync() override {
     RETURN_IF_ERROR(inj_->Gate(FaultOp::kSync, path_));
     return target_->Sync();

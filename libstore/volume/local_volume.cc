@@ -49,6 +49,17 @@ class LocalWritableFile : public WritableFile {
     }
     return Status::Ok();
   }
+  Status WriteAt(uint64_t offset, const void* data, size_t n) override {
+    if (fd_ < 0) return IOError(name_ + ": file is closed");
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = ::pwrite(fd_, static_cast<const char*>(data) + done, n - done, off_t(offset + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return PosixError(name_ + ": write", errno);
+      done += size_t(w);
+    }
+    return Status::Ok();
+  }
   Status Sync() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     if (::fdatasync(fd_) != 0) return PosixError(name_ + ": fdatasync", errno);

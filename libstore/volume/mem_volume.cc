@@ -61,6 +61,14 @@ class MemWritableFile final : public WritableFile {
     ino_->mtime_ns = s_->Tick();
     return Status::Ok();
   }
+  Status WriteAt(uint64_t offset, const void* data, size_t n) override {
+    if (closed_) return Closed();
+    std::lock_guard<std::mutex> l(s_->mu);
+    if (offset + n > ino_->data.size()) ino_->data.resize(offset + n, '\0');
+    std::memcpy(&ino_->data[offset], data, n);
+    ino_->mtime_ns = s_->Tick();
+    return Status::Ok();
+  }
   Status Sync() override { return closed_ ? Closed() : Status::Ok(); }
   Status Close() override {
     if (closed_) return Closed();

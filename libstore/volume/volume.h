@@ -52,6 +52,9 @@ class WritableFile {
     ConstBuf b{data, n};
     return AppendV(&b, 1);
   }
+  // Overwrites n bytes at offset, which must lie within what was appended so far (used to finish
+  // a header written as a placeholder). Does not move the append position.
+  virtual Status WriteAt(uint64_t offset, const void* data, size_t n) = 0;
   // Makes everything appended so far durable.
   virtual Status Sync() = 0;
   // Closes the file; further calls are errors. Destruction closes silently.
