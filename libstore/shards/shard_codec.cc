@@ -14,7 +14,7 @@
 namespace cairn {
 namespace {
 
-constexpr uint64_t kSlots = 4;
+constexpr uint64_t kSlots = 8;
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
