@@ -79,7 +79,7 @@ Result<std::vector<std::string>> RelPaths(const std::vector<std::string>& in) {
 struct EncodeCli {
   uint32_t k = 4, m = 2;
   std::string block_size = "1MiB", out_dir, name, file;
-  bool force = false;
+  bool force = false, no_fsync = false;
 };
 
 Status RunEncode(const EncodeCli& o, Context& ctx) {
@@ -87,6 +87,7 @@ Status RunEncode(const EncodeCli& o, Context& ctx) {
   eo.k = o.k;
   eo.m = o.m;
   eo.force = o.force;
+  eo.fsync = !o.no_fsync;
   ASSIGN_OR_RETURN(uint64_t bs, ParseSize(o.block_size));
   if (bs < 4096 || bs > (64u << 20)) return InvalidArgument("--block-size must be between 4KiB and 64MiB");
   eo.block_size = uint32_t(bs);
@@ -151,6 +152,7 @@ void RegisterEncode(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("--name", o->name, "Name recorded in the shards and used for their file names")
       ->type_name("NAME");
   sub->add_flag("--force", o->force, "Replace existing shard files");
+  sub->add_flag("--no-fsync", o->no_fsync, "Do not wait for the shards to reach the disk");
   sub->add_option("file", o->file, "File to encode, or - for stdin")->required()->type_name("FILE|-");
   sub->callback([o, &ctx, result] { *result = RunEncode(*o, ctx); });
 }

@@ -148,7 +148,7 @@ _cairn() {
       'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
       'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
-      'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --set --json --no-progress --quiet -q' "$cur" ;;
+      'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
       'decode') _cairn_words '--help -h --output -o --force --set --json --no-progress --quiet -q' "$cur" ;;
       'verify') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;

@@ -71,6 +71,7 @@ complete -c cairn -n '__fish_seen_subcommand_from encode' -l block-size -d 'Byte
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l output -s o -d 'Directory for the shard files (default: the file\'s)' -r -f -a '(__fish_complete_directories)'
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l name -d 'Name recorded in the shards and used for their file names' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l force -d 'Replace existing shard files'
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l no-fsync -d 'Do not wait for the shards to reach the disk'
 complete -c cairn -n '__fish_seen_subcommand_from encode' -F
 
 # decode

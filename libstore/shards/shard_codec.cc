@@ -170,12 +170,16 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
     h.index = i;
     std::string bytes = h.Encode();
     Status s = files[i]->WriteAt(0, bytes.data(), bytes.size());
-    if (s.ok()) s = files[i]->Sync();
     if (s.ok()) s = files[i]->Close();
     if (!s.ok()) {
       cleanup();
       return s;
     }
+  }
+  // One flush for all K+M files (a syncfs shared with any concurrent writer), not K+M fsyncs.
+  if (Status s = o.fsync ? vol.SyncAll() : Status::Ok(); !s.ok()) {
+    cleanup();
+    return s;
   }
   for (uint32_t i = 0; i < n; ++i) {
     Status s = vol.Rename(tmp[i], res.files[i]);
@@ -535,12 +539,15 @@ Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan
   }
   for (uint32_t i = 0; i < n; ++i) {
     if (!want[i]) continue;
-    Status s = out[i]->Sync();
-    if (s.ok()) s = out[i]->Close();
+    Status s = out[i]->Close();
     if (!s.ok()) {
       cleanup();
       return s;
     }
+  }
+  if (Status s = vol.SyncAll(); !s.ok()) {
+    cleanup();
+    return s;
   }
   for (uint32_t i = 0; i < n; ++i) {
     if (!want[i]) continue;

@@ -24,6 +24,7 @@ struct EncodeOptions {
   uint32_t block_size = 1 << 20;
   std::string name;    // the original's base name: names the shard files and is recorded
   bool force = false;  // replace existing shard files of the same names
+  bool fsync = true;   // flush the shards to disk before they get their final names
 };
 
 struct EncodeResult {
