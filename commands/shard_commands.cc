@@ -39,7 +39,9 @@ class ReadFd : public Source {
 
 class WriteFd : public Sink {
  public:
-  WriteFd(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  // writeback: the output will be fsynced at the end, so start writing it to disk as it grows.
+  WriteFd(int fd, std::string name, bool writeback = false)
+      : fd_(fd), name_(std::move(name)), writeback_(writeback) {}
   Status Write(const void* data, size_t n) override {
     const char* d = static_cast<const char*>(data);
     while (n > 0) {
@@ -48,6 +50,11 @@ class WriteFd : public Sink {
       if (w < 0) return PosixError(name_, errno);
       d += w;
       n -= size_t(w);
+      written_ += uint64_t(w);
+    }
+    if (writeback_ && written_ - started_ >= (8u << 20)) {
+      ::sync_file_range(fd_, off64_t(started_), off64_t(written_ - started_), SYNC_FILE_RANGE_WRITE);
+      started_ = written_;
     }
     return Status::Ok();
   }
@@ -55,6 +62,8 @@ class WriteFd : public Sink {
  private:
   int fd_;
   std::string name_;
+  bool writeback_;
+  uint64_t written_ = 0, started_ = 0;
 };
 
 std::string BaseName(const std::string& p) {
@@ -191,7 +200,7 @@ Status RunDecode(const DecodeCli& o, Context& ctx) {
   std::string tmp = dir + "/." + base + ".cairn-decode-" + scan.ref.set_id.Hex().substr(0, 8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return PosixError(out, errno);
-  WriteFd sink(fd, out);
+  WriteFd sink(fd, out, /*writeback=*/true);
   Status s = DecodeShards(*root, scan, sink, pf);
   progress.Finish();
   if (s.ok() && ::fsync(fd) != 0) s = PosixError(out, errno);

@@ -211,6 +211,8 @@ class FaultyWritableFile final : public WritableFile {
     return target_->WriteAt(offset, data, n);
   }
 
+  void StartWriteback() override { target_->StartWriteback(); }
+
   Status Sync() override {
     RETURN_IF_ERROR(inj_->Gate(FaultOp::kSync, path_));
     return target_->Sync();

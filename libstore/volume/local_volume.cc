@@ -39,6 +39,7 @@ class LocalWritableFile : public WritableFile {
         if (errno == EINTR) continue;
         return PosixError(name_ + ": write", errno);
       }
+      appended_ += uint64_t(w);
       size_t left = size_t(w);
       while (i < n && left >= bufs[i].size - skip) {
         left -= bufs[i].size - skip;
@@ -60,6 +61,12 @@ class LocalWritableFile : public WritableFile {
     }
     return Status::Ok();
   }
+  void StartWriteback() override {
+    if (fd_ < 0 || appended_ <= started_) return;
+    // Asynchronous: queues the dirty range for writeback and returns.
+    ::sync_file_range(fd_, off64_t(started_), off64_t(appended_ - started_), SYNC_FILE_RANGE_WRITE);
+    started_ = appended_;
+  }
   Status Sync() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     if (::fdatasync(fd_) != 0) return PosixError(name_ + ": fdatasync", errno);
@@ -76,6 +83,8 @@ class LocalWritableFile : public WritableFile {
  private:
   int fd_;
   std::string name_;
+  uint64_t appended_ = 0;  // bytes appended through this object
+  uint64_t started_ = 0;   // bytes handed to StartWriteback
 };
 
 class LocalReadableFile : public ReadableFile {

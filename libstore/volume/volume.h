@@ -57,6 +57,9 @@ class WritableFile {
   virtual Status WriteAt(uint64_t offset, const void* data, size_t n) = 0;
   // Makes everything appended so far durable.
   virtual Status Sync() = 0;
+  // A hint: start writing what was appended so far to the disk now, without waiting, so a later
+  // Sync (or syncfs) has less left to do. Default: nothing.
+  virtual void StartWriteback() {}
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
 };
