@@ -7,6 +7,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "cli/fd_io.h"
 #include "cli/progress.h"
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
@@ -17,8 +18,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 std::string TimeString(int64_t ns) {
   time_t t = time_t(ns / 1000000000);
   struct tm tm;
@@ -27,47 +26,6 @@ std::string TimeString(int64_t ns) {
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-class FdSource : public Source {
- public:
-  FdSource(int fd, std::string name, Progress* p) : fd_(fd), name_(std::move(name)), p_(p) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    while (true) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return PosixError(name_, errno);
-      if (p_) p_->Add(uint64_t(r));
-      return size_t(r);
-    }
-  }
-
- private:
-  int fd_;
-  std::string name_;
-  Progress* p_;
-};
-
-class FdSink : public Sink {
- public:
-  FdSink(int fd, std::string name, Progress* p) : fd_(fd), name_(std::move(name)), p_(p) {}
-  Status Write(const void* data, size_t n) override {
-    const char* d = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, d, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return PosixError(name_, errno);
-      d += w;
-      n -= size_t(w);
-      if (p_) p_->Add(uint64_t(w));
-    }
-    return Status::Ok();
-  }
-
- private:
-  int fd_;
-  std::string name_;
-  Progress* p_;
-};
 
 Status ParseMeta(const std::vector<std::string>& in, std::vector<std::pair<std::string, std::string>>* out) {
   for (const auto& kv : in) {

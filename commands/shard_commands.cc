@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "cli/fd_io.h"
 #include "cli/progress.h"
 #include "commands/commands.h"
 #include "libstore/shards/shard_codec.h"
@@ -15,56 +16,6 @@ namespace cairn::cli {
 namespace {
 
 using nlohmann::json;
-
-std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-class ReadFd : public Source {
- public:
-  ReadFd(int fd, std::string name, Progress* p) : fd_(fd), name_(std::move(name)), p_(p) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    while (true) {
-      ssize_t r = ::read(fd_, buf, n);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return PosixError(name_, errno);
-      if (p_) p_->Add(uint64_t(r));
-      return size_t(r);
-    }
-  }
-
- private:
-  int fd_;
-  std::string name_;
-  Progress* p_;
-};
-
-class WriteFd : public Sink {
- public:
-  // writeback: the output will be fsynced at the end, so start writing it to disk as it grows.
-  WriteFd(int fd, std::string name, bool writeback = false)
-      : fd_(fd), name_(std::move(name)), writeback_(writeback) {}
-  Status Write(const void* data, size_t n) override {
-    const char* d = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, d, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return PosixError(name_, errno);
-      d += w;
-      n -= size_t(w);
-      written_ += uint64_t(w);
-    }
-    if (writeback_ && written_ - started_ >= (8u << 20)) {
-      ::sync_file_range(fd_, off64_t(started_), off64_t(written_ - started_), SYNC_FILE_RANGE_WRITE);
-      started_ = written_;
-    }
-    return Status::Ok();
-  }
-
- private:
-  int fd_;
-  std::string name_;
-  bool writeback_;
-  uint64_t written_ = 0, started_ = 0;
-};
 
 std::string BaseName(const std::string& p) {
   size_t slash = p.rfind('/');
@@ -126,7 +77,7 @@ Status RunEncode(const EncodeCli& o, Context& ctx) {
   }
   auto root = NewLocalVolume("/");
   Progress progress("encode " + eo.name, total, ctx.ShowProgress() && total >= (8u << 20));
-  ReadFd src(fd, o.file == "-" ? "stdin" : o.file, &progress);
+  FdSource src(fd, o.file == "-" ? "stdin" : o.file, &progress);
   auto res = EncodeShards(*root, rel_dir, src, eo);
   progress.Finish();
   if (fd > 0) ::close(fd);
@@ -184,7 +135,7 @@ Status RunDecode(const DecodeCli& o, Context& ctx) {
                     ctx.ShowProgress() && scan.ref.file_size >= (8u << 20) && out != "-");
   ProgressFn pf = [&](uint64_t n) { progress.Add(n); };
   if (out == "-") {
-    WriteFd sink(1, "stdout");
+    FdSink sink(1, "stdout");
     return DecodeShards(*root, scan, sink);
   }
   struct stat st;
@@ -200,7 +151,7 @@ Status RunDecode(const DecodeCli& o, Context& ctx) {
   std::string tmp = dir + "/." + base + ".cairn-decode-" + scan.ref.set_id.Hex().substr(0, 8);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return PosixError(out, errno);
-  WriteFd sink(fd, out, /*writeback=*/true);
+  FdSink sink(fd, out, nullptr, /*writeback=*/true);
   Status s = DecodeShards(*root, scan, sink, pf);
   progress.Finish();
   if (s.ok() && ::fsync(fd) != 0) s = PosixError(out, errno);

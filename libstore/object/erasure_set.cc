@@ -202,20 +202,15 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
 // ---------------------------------------------------------------------------------------------
 // PUT
 
-namespace {
-
-// Reads until buf is full or the source ends.
-Result<size_t> ReadFull(Source& src, uint8_t* buf, size_t n) {
+Result<size_t> ReadFull(Source& src, void* buf, size_t n) {
   size_t got = 0;
   while (got < n) {
-    ASSIGN_OR_RETURN(size_t r, src.Read(buf + got, n - got));
+    ASSIGN_OR_RETURN(size_t r, src.Read(static_cast<uint8_t*>(buf) + got, n - got));
     if (r == 0) break;
     got += r;
   }
   return got;
 }
-
-}  // namespace
 
 Status ErasureSet::SyncVolumes(const std::vector<bool>& which) {
   std::set<std::string> done;

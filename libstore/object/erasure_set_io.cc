@@ -147,14 +147,10 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
       std::memcpy(data, head.data() + head_off, len);
       head_off += len;
     }
-    while (len < bs) {
-      auto r = src.Read(data + len, bs - len);
-      if (!r.ok()) {
-        read_error = r.status();
-        break;
-      }
-      if (*r == 0) break;
-      len += *r;
+    if (len < bs) {
+      auto got = ReadFull(src, data + len, bs - len);
+      if (!got.ok()) read_error = got.status();
+      else len += *got;
     }
     if (!read_error.ok() || len == 0) break;
     uint64_t cs = (len + k - 1) / k;

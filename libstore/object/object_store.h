@@ -22,6 +22,9 @@ class Source {
   virtual Result<size_t> Read(void* buf, size_t n) = 0;
 };
 
+// Reads from src until n bytes arrived or the source ended; returns how many arrived.
+Result<size_t> ReadFull(Source& src, void* buf, size_t n);
+
 // Where a GET's body goes. A failed Write aborts the GET with that status.
 class Sink {
  public:

@@ -144,17 +144,10 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   for (uint64_t b = 0; ring.WaitFree(b); ++b) {
     Slot& s = slots[b % kSlots];
     uint8_t* data = s.buf.data();
-    uint64_t len = 0;
-    while (len < o.block_size) {
-      auto r = src.Read(data + len, o.block_size - len);
-      if (!r.ok()) {
-        read_error = r.status();
-        break;
-      }
-      if (*r == 0) break;
-      len += *r;
-    }
-    if (!read_error.ok() || len == 0) break;
+    auto got = ReadFull(src, data, o.block_size);
+    if (!got.ok()) read_error = got.status();
+    uint64_t len = got.ok() ? *got : 0;
+    if (len == 0) break;
     whole.Update(data, len);
     s.cs = (len + k - 1) / k;
     std::memset(data + len, 0, s.cs * k - len);
