@@ -232,7 +232,7 @@ for i in 1 2 3 4 5 6; do
 done
 # Damage beyond M: three shards lose the same block.
 for i in 1 2 3; do
-  printf 'XXXXXXXX' | dd of="$D/out/file.$i-of-6.cairn" bs=1 seek=1000 conv=notrunc 2>/dev/null
+  printf 'ZZZZZZZZ' | dd of="$D/out/file.$i-of-6.cairn" bs=1 seek=1000 conv=notrunc 2>/dev/null
 done
 expect 1 "verify unrecoverable" "$CAIRN" verify "$D/out"
 expect 1 "decode unrecoverable" "$CAIRN" decode -o "$D/never" "$D/out"
