@@ -119,7 +119,7 @@ std::vector<ErasureSet::MetaRead> ErasureSet::ReadAllMeta(const std::string& pat
 Result<int> ErasureSet::PickVersion(const std::vector<MetaRead>& metas, const std::string& what) {
   // Group by version id; choose the newest version that has a read quorum of copies.
   int best = -1;
-  uint32_t best_count = 0, answered = 0, present = 0;
+  uint32_t answered = 0, present = 0;
   for (uint32_t i = 0; i < metas.size(); ++i) {
     if (metas[i].present) ++present;
     if (metas[i].present || metas[i].error.code() == Code::kNotFound) ++answered;
@@ -131,12 +131,11 @@ Result<int> ErasureSet::PickVersion(const std::vector<MetaRead>& metas, const st
         (metas[i].meta.mod_time_ns == metas[best].meta.mod_time_ns &&
          metas[best].meta.version_id < metas[i].meta.version_id)) {
       best = int(i);
-      best_count = count;
     }
   }
-  (void)best_count;
   if (best >= 0) return best;
-  if (present == 0 && answered >= read_quorum_) return NotFound(what + ": no such object");
+  // A read quorum of volumes says "no such file": the object does not exist (or was deleted and
+  // a few stale copies are left).
   if (answered - present >= read_quorum_) return NotFound(what + ": no such object");
   return DataLoss(what + ": metadata found on " + std::to_string(present) + " volumes, no version on " +
                   std::to_string(read_quorum_) + " (" + std::to_string(n() - answered) +

@@ -475,7 +475,7 @@ Result<VerifyReport> VerifyShards(Volume& vol, const ShardScan& scan, const Prog
 Status DecodeShards(Volume& vol, const ShardScan& scan, Sink& sink, const ProgressFn& progress) {
   if (!scan.mixed.empty()) return InvalidArgument("shards from different encodes given: " + scan.mixed);
   const ShardHeader& ref = scan.ref;
-  const uint32_t k = ref.k, n = k + ref.m;
+  const uint32_t k = ref.k;
   ASSIGN_OR_RETURN(auto codec, ErasureCodec::Create(int(k), int(ref.m)));
   BlockReader reader(vol, scan);
   const StripeLayout& lay = reader.layout();
@@ -494,7 +494,6 @@ Status DecodeShards(Volume& vol, const ShardScan& scan, Sink& sink, const Progre
     }
     if (progress) progress(lay.block_len(b));
   }
-  (void)n;
   if (whole.Digest() != ref.file_hash) {
     return Corruption("the decoded file does not match the hash recorded at encode time");
   }
