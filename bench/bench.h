@@ -7,12 +7,15 @@
 // buffers once, touch them before timing, and never allocate inside a timed loop.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "libstore/object/object_store.h"
 
 namespace cairn::bench {
 
@@ -78,8 +81,49 @@ nlohmann::json ToJson(const std::vector<Row>& rows);
 // Aligned human-readable table, one line per row, with a header line.
 std::string ToTable(const std::vector<Row>& rows);
 
+// A row with its median, and the reference's median and the ratio when ref_runs is not empty.
+Row MakeRow(const std::string& layer, const std::string& name, const std::string& unit,
+            std::vector<double> runs, const std::string& ref_name, std::vector<double> ref_runs,
+            double target, std::string note = "");
+
+// Seconds since t on the steady clock.
+double SecondsSince(std::chrono::steady_clock::time_point t);
+
+// A fresh directory below base (mkdtemp), removed with everything in it on destruction; root is
+// empty if it could not be made.
+struct Scratch {
+  explicit Scratch(const std::string& base);
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  std::string root;
+};
+
+// Serves `total` bytes by cycling over `pattern` (like reading a file from the page cache).
+class PatternSource : public Source {
+ public:
+  PatternSource(const std::string& pattern, uint64_t total) : p_(pattern), left_(total) {}
+  Result<size_t> Read(void* buf, size_t n) override;
+
+ private:
+  const std::string& p_;
+  uint64_t left_;
+  size_t off_ = 0;
+};
+
+// Counts and drops what it is given.
+class NullSink : public Sink {
+ public:
+  Status Write(const void*, size_t n) override {
+    bytes += n;
+    return Status::Ok();
+  }
+  uint64_t bytes = 0;
+};
+
 std::vector<Row> RunCodec(const Options&);  // layer "codec"
 std::vector<Row> RunHash(const Options&);   // layer "hash"
 std::vector<Row> RunStore(const Options&);  // layer "store" (bench_store.cc)
+std::vector<Row> RunHeal(const Options&);   // layer "heal" (bench_heal.cc)
 
 }  // namespace cairn::bench

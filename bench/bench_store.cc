@@ -16,49 +16,6 @@
 namespace cairn::bench {
 namespace {
 
-// Serves `total` bytes by cycling over a random buffer (like reading a file from the page cache).
-class CycleSource : public Source {
- public:
-  CycleSource(const std::string& pattern, uint64_t total) : p_(pattern), left_(total) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    size_t c = size_t(std::min<uint64_t>({n, left_, p_.size() - off_}));
-    std::memcpy(buf, p_.data() + off_, c);
-    off_ = (off_ + c) % p_.size();
-    left_ -= c;
-    return c;
-  }
-
- private:
-  const std::string& p_;
-  uint64_t left_;
-  size_t off_ = 0;
-};
-
-class NullSink : public Sink {
- public:
-  Status Write(const void*, size_t n) override {
-    bytes += n;
-    return Status::Ok();
-  }
-  uint64_t bytes = 0;
-};
-
-double Secs(std::chrono::steady_clock::time_point a) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
-}
-
-struct Scratch {
-  std::string root;
-  explicit Scratch(const std::string& base) {
-    std::string tmpl = base + "/cairn-bench-XXXXXX";
-    char* r = ::mkdtemp(tmpl.data());
-    root = r ? r : "";
-  }
-  ~Scratch() {
-    if (!root.empty()) NewLocalVolume("/")->RemoveAll(root.substr(1)).IgnoreError();
-  }
-};
-
 // Writes `files` files of `each` bytes sequentially in 1 MiB pieces; returns seconds.
 double PlainWrite(const std::string& dir, int files, uint64_t each, const std::string& pattern,
                   bool fsync) {
@@ -74,7 +31,7 @@ double PlainWrite(const std::string& dir, int files, uint64_t each, const std::s
     if (fsync) ::fsync(fd);
     ::close(fd);
   }
-  return Secs(t);
+  return SecondsSince(t);
 }
 
 double PlainRead(const std::string& dir, int files) {
@@ -87,26 +44,7 @@ double PlainRead(const std::string& dir, int files) {
     }
     ::close(fd);
   }
-  return Secs(t);
-}
-
-Row MakeRow(const std::string& name, const std::string& unit, std::vector<double> runs,
-            const std::string& ref_name, std::vector<double> ref_runs, double target,
-            std::string note = "") {
-  Row r;
-  r.layer = "store";
-  r.name = name;
-  r.unit = unit;
-  r.runs = runs;
-  r.median = Median(runs);
-  r.reference_name = ref_name;
-  if (!ref_runs.empty()) {
-    r.reference_median = Median(ref_runs);
-    r.ratio = r.reference_median > 0 ? r.median / r.reference_median : 0;
-  }
-  r.target_ratio = target;
-  r.note = std::move(note);
-  return r;
+  return SecondsSince(t);
 }
 
 }  // namespace
@@ -175,10 +113,10 @@ std::vector<Row> RunStore(const Options& o) {
           po.etag = mode;
           auto t = std::chrono::steady_clock::now();
           for (int i = 0; i < c.count; ++i) {
-            CycleSource src(pattern, c.size);
+            PatternSource src(pattern, c.size);
             if (!set.PutObject("bench", "obj" + std::to_string(i), src, po).ok()) return rows;
           }
-          (mode == EtagMode::kFast ? put_fast : put_md5).push_back(total / gib / Secs(t));
+          (mode == EtagMode::kFast ? put_fast : put_md5).push_back(total / gib / SecondsSince(t));
         }
         if (!fsync) {
           ::sync();
@@ -187,18 +125,18 @@ std::vector<Row> RunStore(const Options& o) {
             NullSink sink;
             if (!set.GetObject("bench", "obj" + std::to_string(i), sink).ok()) return rows;
           }
-          get.push_back(total / gib / Secs(t));
+          get.push_back(total / gib / SecondsSince(t));
         }
       }
       if (!fsync) {
-        rows.push_back(MakeRow("put " + label + " (fast etag, no fsync)", "GiB/s", put_fast,
+        rows.push_back(MakeRow("store", "put " + label + " (fast etag, no fsync)", "GiB/s", put_fast,
                                "plain write of the shard bytes", ref_write, 0.5));
-        rows.push_back(MakeRow("put " + label + " (md5 etag, no fsync)", "GiB/s", put_md5,
+        rows.push_back(MakeRow("store", "put " + label + " (md5 etag, no fsync)", "GiB/s", put_md5,
                                "OpenSSL MD5, one core", {}, 0.85));
-        rows.push_back(MakeRow("get " + label, "GiB/s", get, "plain read of the K data shards",
+        rows.push_back(MakeRow("store", "get " + label, "GiB/s", get, "plain read of the K data shards",
                                ref_read, 0.7));
       } else {
-        rows.push_back(MakeRow("put " + label + " (fast etag, fsync)", "GiB/s", put_fast,
+        rows.push_back(MakeRow("store", "put " + label + " (fast etag, fsync)", "GiB/s", put_fast,
                                "plain write + fsync of the shard bytes", ref_write, 0));
       }
     }
@@ -213,7 +151,7 @@ std::vector<Row> RunStore(const Options& o) {
       auto t = std::chrono::steady_clock::now();
       for (size_t off = 0; off < pattern.size(); off += 1 << 20) h.Update(pattern.data() + off, 1 << 20);
       h.FinalHex();
-      md5.push_back(pattern.size() / gib / Secs(t));
+      md5.push_back(pattern.size() / gib / SecondsSince(t));
     }
     for (auto& r : rows) {
       if (r.reference_name == "OpenSSL MD5, one core") {
@@ -245,13 +183,13 @@ std::vector<Row> RunStore(const Options& o) {
             PutOptions po;
             po.fsync = fsync;
             for (int i = 0; i < per_thread; ++i) {
-              CycleSource src(small, small.size());
+              PatternSource src(small, small.size());
               if (!set.PutObject("bench", key(th, i), src, po).ok()) ++fails;
             }
           });
         }
         for (auto& x : ts) x.join();
-        return threads * per_thread / Secs(t);
+        return threads * per_thread / SecondsSince(t);
       };
       create_rate.push_back(put_all());
       overwrite_rate.push_back(put_all());
@@ -266,7 +204,7 @@ std::vector<Row> RunStore(const Options& o) {
         });
       }
       for (auto& x : ts) x.join();
-      get_rate.push_back(threads * per_thread / Secs(t));
+      get_rate.push_back(threads * per_thread / SecondsSince(t));
       if (fails > 0) return rows;
     }
     double put_target = fsync ? 500 : 5000;
@@ -274,12 +212,12 @@ std::vector<Row> RunStore(const Options& o) {
       return "target >= " + std::to_string(int(target)) + "/s: " + (v >= target ? "pass" : "FAIL");
     };
     std::string mode = fsync ? "fsync" : "no fsync";
-    rows.push_back(MakeRow("put 4 KiB x16 threads, new keys (" + mode + ")", "objects/s", create_rate,
+    rows.push_back(MakeRow("store", "put 4 KiB x16 threads, new keys (" + mode + ")", "objects/s", create_rate,
                            "", {}, 0, verdict(Median(create_rate), put_target)));
-    rows.push_back(MakeRow("put 4 KiB x16 threads, overwrite (" + mode + ")", "objects/s",
+    rows.push_back(MakeRow("store", "put 4 KiB x16 threads, overwrite (" + mode + ")", "objects/s",
                            overwrite_rate, "", {}, 0, verdict(Median(overwrite_rate), put_target)));
     if (!fsync) {
-      rows.push_back(MakeRow("get 4 KiB x16 threads", "objects/s", get_rate, "", {}, 0,
+      rows.push_back(MakeRow("store", "get 4 KiB x16 threads", "objects/s", get_rate, "", {}, 0,
                              verdict(Median(get_rate), 15000)));
     }
   }

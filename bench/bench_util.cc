@@ -9,6 +9,10 @@
 
 #include "bench/bench.h"
 
+#include <stdlib.h>
+
+#include "libstore/volume/volume.h"
+
 namespace cairn::bench {
 
 Buffer::Buffer(size_t size, uint64_t seed) : size_(size) {
@@ -145,6 +149,47 @@ std::string ToTable(const std::vector<Row>& rows) {
     out += '\n';
   }
   return out;
+}
+
+Row MakeRow(const std::string& layer, const std::string& name, const std::string& unit,
+            std::vector<double> runs, const std::string& ref_name, std::vector<double> ref_runs,
+            double target, std::string note) {
+  Row r;
+  r.layer = layer;
+  r.name = name;
+  r.unit = unit;
+  r.runs = runs;
+  r.median = Median(runs);
+  r.reference_name = ref_name;
+  if (!ref_runs.empty()) {
+    r.reference_median = Median(ref_runs);
+    r.ratio = r.reference_median > 0 ? r.median / r.reference_median : 0;
+  }
+  r.target_ratio = target;
+  r.note = std::move(note);
+  return r;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+Scratch::Scratch(const std::string& base) {
+  std::string tmpl = base + "/cairn-bench-XXXXXX";
+  char* r = ::mkdtemp(tmpl.data());
+  root = r ? r : "";
+}
+
+Scratch::~Scratch() {
+  if (!root.empty()) NewLocalVolume("/")->RemoveAll(root.substr(1)).IgnoreError();
+}
+
+Result<size_t> PatternSource::Read(void* buf, size_t n) {
+  size_t c = size_t(std::min<uint64_t>({n, left_, p_.size() - off_}));
+  std::memcpy(buf, p_.data() + off_, c);
+  off_ = (off_ + c) % p_.size();
+  left_ -= c;
+  return c;
 }
 
 }  // namespace cairn::bench

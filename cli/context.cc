@@ -8,7 +8,7 @@
 
 namespace cairn::cli {
 
-Result<OpenedSet> Context::OpenVolumeSet() {
+Result<std::vector<std::string>> Context::SetDirs() const {
   std::vector<std::string> dirs = set_dirs;
   if (dirs.empty()) {
     if (const char* env = std::getenv("CAIRN_SET"); env != nullptr && *env != '\0') {
@@ -23,6 +23,11 @@ Result<OpenedSet> Context::OpenVolumeSet() {
     }
   }
   if (dirs.empty()) return InvalidArgument("no volume set given: use --set DIR or set CAIRN_SET");
+  return dirs;
+}
+
+Result<OpenedSet> Context::OpenVolumeSet() {
+  ASSIGN_OR_RETURN(auto dirs, SetDirs());
   auto opened = OpenSet(dirs);
   if (opened.ok()) {
     for (const auto& w : opened->warnings) Warn("warning: " + w + " (working degraded)");
@@ -74,6 +79,8 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   RegisterDecode(*app, ctx, result);
   RegisterVerify(*app, ctx, result);
   RegisterRepair(*app, ctx, result);
+  RegisterHeal(*app, ctx, result);
+  RegisterGc(*app, ctx, result);
   RegisterBench(*app, ctx, result);
   RegisterCompletion(*app, ctx, result);
   RegisterVersion(*app, ctx, result);
@@ -102,6 +109,27 @@ Result<uint64_t> ParseSize(const std::string& s) {
   double bytes = v * mul;
   if (bytes > 1.8e19) return bad();
   return uint64_t(bytes);
+}
+
+Result<int64_t> ParseDuration(const std::string& s) {
+  auto bad = [&] {
+    return InvalidArgument("invalid duration '" + s + "' (examples: 0, 90s, 30m, 24h, 7d)");
+  };
+  if (s.empty()) return bad();
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || v < 0 || s[0] == '-' || s[0] == '+') return bad();
+  std::string unit(end);
+  double mul;
+  if (unit.empty() && v == 0) mul = 0;
+  else if (unit == "s") mul = 1;
+  else if (unit == "m" || unit == "min") mul = 60;
+  else if (unit == "h") mul = 3600;
+  else if (unit == "d") mul = 86400;
+  else return bad();
+  double ns = v * mul * 1e9;
+  if (ns > 9e18) return bad();
+  return int64_t(ns);
 }
 
 Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket,

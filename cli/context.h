@@ -20,6 +20,8 @@ struct Context {
   bool quiet = false;                  // -q: no warnings
   std::string command;                 // the subcommand being run, for error messages
 
+  // The member directories named by --set / CAIRN_SET.
+  Result<std::vector<std::string>> SetDirs() const;
   // Opens the volume set named by --set / CAIRN_SET, printing warnings about offline members.
   Result<OpenedSet> OpenVolumeSet();
   // True when stderr is a terminal and progress bars are allowed.

@@ -54,12 +54,16 @@ void Progress::Draw(bool force) {
   drawn_ = true;
 }
 
-void Progress::Finish() {
+void Progress::Clear() {
   if (drawn_) {
     std::fputs("\r\033[K", stderr);
     std::fflush(stderr);
     drawn_ = false;
   }
+}
+
+void Progress::Finish() {
+  Clear();
   enabled_ = false;
 }
 

@@ -15,6 +15,7 @@ class Progress {
   ~Progress();
   void Add(uint64_t n);
   void Finish();  // clears the line
+  void Clear();   // clears the line so other output can go out; the next Add draws again
 
  private:
   void Draw(bool force);

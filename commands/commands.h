@@ -19,10 +19,25 @@ void RegisterEncode(CLI::App& app, Context& ctx, Status* result);
 void RegisterDecode(CLI::App& app, Context& ctx, Status* result);
 void RegisterVerify(CLI::App& app, Context& ctx, Status* result);
 void RegisterRepair(CLI::App& app, Context& ctx, Status* result);
+void RegisterHeal(CLI::App& app, Context& ctx, Status* result);
+void RegisterGc(CLI::App& app, Context& ctx, Status* result);
 void RegisterBench(CLI::App& app, Context& ctx, Status* result);
 void RegisterCompletion(CLI::App& app, Context& ctx, Status* result);
 void RegisterVersion(CLI::App& app, Context& ctx, Status* result);
 
+// verify on a volume set (verify on shard files dispatches here when its arguments are not shard
+// files): scope "" or BUCKET or BUCKET/PREFIX.
+struct SetVerifyCli {
+  std::vector<std::string> scope;
+  bool deep = false;
+  int jobs = 4;
+  std::string max_rate;
+};
+void AddSetVerifyFlags(CLI::App& sub, SetVerifyCli& o);
+Status RunSetVerify(const SetVerifyCli& o, Context& ctx);
+
+// Parses durations such as 0, 90s, 30m, 24h, 7d into nanoseconds.
+Result<int64_t> ParseDuration(const std::string& s);
 // Parses sizes such as 4096, 64K, 64KiB, 1M, 1.5G (powers of 1024).
 Result<uint64_t> ParseSize(const std::string& s);
 // Splits "BUCKET/KEY" (key may be empty when allow_empty_key).

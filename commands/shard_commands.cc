@@ -1,4 +1,5 @@
 // cairn encode, decode, verify, repair: erasure coding of plain files into shard files.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,6 +181,7 @@ void RegisterDecode(CLI::App& app, Context& ctx, Status* result) {
 
 struct VerifyCli {
   std::vector<std::string> shards;
+  SetVerifyCli set;  // flags of the volume-set verify
 };
 
 namespace {
@@ -246,8 +248,35 @@ Status ReportHealth(const ShardScan& scan, const VerifyReport& rep, Context& ctx
 
 }  // namespace
 
+// verify works on shard files when an argument is an existing file or a directory holding shard
+// files, and on the volume set otherwise (CLI.md).
+static bool NamesShardFiles(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    struct stat st;
+    if (::stat(a.c_str(), &st) != 0) continue;
+    if (!S_ISDIR(st.st_mode)) return true;
+    DIR* d = ::opendir(a.c_str());
+    if (d == nullptr) continue;
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name(e->d_name);
+      if (name.size() > 6 && name.substr(name.size() - 6) == ".cairn") {
+        found = true;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (found) return true;
+  }
+  return false;
+}
+
 Status RunVerify(const VerifyCli& o, Context& ctx) {
-  if (o.shards.empty()) return InvalidArgument("verify needs shard files or directories holding them");
+  if (!NamesShardFiles(o.shards)) {
+    SetVerifyCli so = o.set;
+    so.scope = o.shards;
+    return RunSetVerify(so, ctx);
+  }
   ASSIGN_OR_RETURN(auto paths, RelPaths(o.shards));
   auto root = NewLocalVolume("/");
   ASSIGN_OR_RETURN(ShardScan scan, ScanShards(*root, paths));
@@ -257,8 +286,13 @@ Status RunVerify(const VerifyCli& o, Context& ctx) {
 
 void RegisterVerify(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<VerifyCli>();
-  CLI::App* sub = app.add_subcommand("verify", "Check shard files block by block; exit 0 healthy, 3 degraded, 1 unrecoverable");
-  sub->add_option("shards", o->shards, "Shard files, or directories holding them")->type_name("SHARD...|DIR");
+  CLI::App* sub = app.add_subcommand(
+      "verify", "Check a volume set, or shard files block by block; exit 0 healthy, 3 degraded, 1 unrecoverable");
+  sub->add_option("target", o->shards,
+                  "Shard files or directories holding them; otherwise BUCKET or BUCKET/PREFIX of the "
+                  "volume set (default: all)")
+      ->type_name("SHARD...|DIR|BUCKET[/PREFIX]");
+  AddSetVerifyFlags(*sub, o->set);
   sub->callback([o, &ctx, result] { *result = RunVerify(*o, ctx); });
 }
 

@@ -42,6 +42,20 @@ _cairn_takes_value() {
       case "$2" in
         '--output'|'-o') return 0 ;;
       esac ;;
+    'verify')
+      case "$2" in
+        '--jobs') return 0 ;;
+        '--max-rate') return 0 ;;
+      esac ;;
+    'heal')
+      case "$2" in
+        '--jobs') return 0 ;;
+        '--max-rate') return 0 ;;
+      esac ;;
+    'gc')
+      case "$2" in
+        '--older-than') return 0 ;;
+      esac ;;
     'bench')
       case "$2" in
         '--size') return 0 ;;
@@ -87,6 +101,20 @@ _cairn_value() {
     'decode')
       case "$2" in
         '--output'|'-o') _cairn_files "$cur"; return 0 ;;
+      esac ;;
+    'verify')
+      case "$2" in
+        '--jobs') COMPREPLY=(); return 0 ;;
+        '--max-rate') COMPREPLY=(); return 0 ;;
+      esac ;;
+    'heal')
+      case "$2" in
+        '--jobs') COMPREPLY=(); return 0 ;;
+        '--max-rate') COMPREPLY=(); return 0 ;;
+      esac ;;
+    'gc')
+      case "$2" in
+        '--older-than') COMPREPLY=(); return 0 ;;
       esac ;;
     'bench')
       case "$2" in
@@ -134,7 +162,7 @@ _cairn() {
     if [[ $cur == -* ]]; then
       _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur"
     else
-      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair bench completion version' "$cur"
+      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version' "$cur"
     fi
     return 0
   fi
@@ -150,8 +178,10 @@ _cairn() {
       'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
       'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
       'decode') _cairn_words '--help -h --output -o --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'verify') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
+      'verify') _cairn_words '--help -h --deep --jobs --max-rate --set --json --no-progress --quiet -q' "$cur" ;;
       'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
+      'heal') _cairn_words '--help -h --dry-run --remove-dangling --restart --jobs --max-rate --set --json --no-progress --quiet -q' "$cur" ;;
+      'gc') _cairn_words '--help -h --dry-run --older-than --set --json --no-progress --quiet -q' "$cur" ;;
       'bench') _cairn_words '--help -h --size --ec --runs --dir --set --json --no-progress --quiet -q' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
@@ -209,9 +239,14 @@ _cairn() {
       case $npos in
         *) _cairn_dirs "$cur" ;;
       esac ;;
+    'heal')
+      case $npos in
+        *) _cairn_files "$cur" ;;
+      esac ;;
+    'gc') ;;  # no arguments
     'bench')
       case $npos in
-        *) _cairn_words 'codec hash store' "$cur" ;;
+        *) _cairn_words 'codec hash store heal' "$cur" ;;
       esac ;;
     'completion')
       case $npos in

@@ -22,9 +22,11 @@ complete -c cairn -n '__fish_use_subcommand' -a stat -d 'Show an object\'s size,
 complete -c cairn -n '__fish_use_subcommand' -a rm -d 'Remove an object, or every object below a prefix (-r)'
 complete -c cairn -n '__fish_use_subcommand' -a encode -d 'Erasure-code a file into K+M self-describing shard files'
 complete -c cairn -n '__fish_use_subcommand' -a decode -d 'Rebuild a file from any K good shard files'
-complete -c cairn -n '__fish_use_subcommand' -a verify -d 'Check shard files block by block; exit 0 healthy, 3 degraded, 1 unrecoverable'
+complete -c cairn -n '__fish_use_subcommand' -a verify -d 'Check a volume set, or shard files block by block; exit 0 healthy, 3 degraded, 1 unrecoverable'
 complete -c cairn -n '__fish_use_subcommand' -a repair -d 'Regenerate missing or damaged shard files, then verify'
-complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store) against references'
+complete -c cairn -n '__fish_use_subcommand' -a heal -d 'Rebuild missing or damaged shards and metadata, and replaced members; exit 0 all redundant, 3 some still degraded, 1 unrecoverable data found'
+complete -c cairn -n '__fish_use_subcommand' -a gc -d 'Remove temp files of dead writes, orphaned shard files and stale journal entries'
+complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store, heal) against references'
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
 
@@ -80,17 +82,32 @@ complete -c cairn -n '__fish_seen_subcommand_from decode' -l force -d 'Replace a
 complete -c cairn -n '__fish_seen_subcommand_from decode' -a '(__fish_complete_directories)'
 
 # verify
+complete -c cairn -n '__fish_seen_subcommand_from verify' -l deep -d 'Volume set: read every block and check its checksum'
+complete -c cairn -n '__fish_seen_subcommand_from verify' -l jobs -d 'Volume set: objects checked at once (default 4)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from verify' -l max-rate -d 'Volume set: read at most this many bytes per second' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from verify' -a '(__fish_complete_directories)'
 
 # repair
 complete -c cairn -n '__fish_seen_subcommand_from repair' -a '(__fish_complete_directories)'
 
+# heal
+complete -c cairn -n '__fish_seen_subcommand_from heal' -l dry-run -d 'Report what would be done; change nothing'
+complete -c cairn -n '__fish_seen_subcommand_from heal' -l remove-dangling -d 'Delete objects that can never be read again (fewer than K good shards with every member online)'
+complete -c cairn -n '__fish_seen_subcommand_from heal' -l restart -d 'Ignore the journal of an interrupted heal; start over'
+complete -c cairn -n '__fish_seen_subcommand_from heal' -l jobs -d 'Objects healed at once (default 4)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from heal' -l max-rate -d 'Read at most this many bytes per second' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from heal' -F
+
+# gc
+complete -c cairn -n '__fish_seen_subcommand_from gc' -l dry-run -d 'Report what would be removed; remove nothing'
+complete -c cairn -n '__fish_seen_subcommand_from gc' -l older-than -d 'Grace period: keep anything younger (default 24h; e.g. 0, 90s, 30m, 7d)' -r -f
+
 # bench
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run (layer default if unset)' -r -f
-complete -c cairn -n '__fish_seen_subcommand_from bench' -l ec -d 'Erasure code for the store layer (default 4+2)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l ec -d 'Erasure code for the store and heal layers (default 4+2)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l runs -d 'Runs per figure; the median is reported (default 5)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l dir -d 'Scratch directory for disk layers (default $TMPDIR or /var/tmp)' -r -f -a '(__fish_complete_directories)'
-complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store heal'
 
 # completion
 complete -c cairn -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'

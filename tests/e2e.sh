@@ -1,36 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests: drive the real cairn binary like a user would.
 # Usage: tests/e2e.sh path/to/cairn
-set -uo pipefail
-CAIRN=$(readlink -f "${1:?usage: e2e.sh path/to/cairn}")
-T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-# expect CODE WHAT CMD...: runs CMD, checks the exit code and, for failures, a one-line
-# "cairn: ..." error on stderr.
-expect() {
-  local want=$1 what=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"
-  local got=$?
-  if [[ $got -ne $want ]]; then bad "$what: exit $got, want $want ($(head -c 300 "$T/err"))"; return; fi
-  if [[ $want -ne 0 ]]; then
-    if [[ $(wc -l <"$T/err") -ne 1 ]] || ! grep -q '^cairn: ' "$T/err"; then
-      bad "$what: error is not one 'cairn: ' line: $(cat "$T/err")"; return
-    fi
-  fi
-  ok
-}
-randfile() { head -c "$2" /dev/urandom >"$1"; }
+source "$(dirname "$0")/e2e_lib.sh"
 
 echo "== usage errors"
 expect 2 "no subcommand" "$CAIRN"
@@ -175,12 +146,7 @@ echo "== SIGKILL during put keeps the old object"
 "$CAIRN" mb kill >/dev/null
 randfile "$T/old" 3000000
 "$CAIRN" put "$T/old" kill/obj
-# A put that is fed slowly, then killed with SIGKILL half-way.
-( head -c 30000000 /dev/urandom; sleep 30 ) | "$CAIRN" put --no-fsync - kill/obj &
-PIDS+=($!)
-sleep 1.5
-pkill -9 -f "put --no-fsync - kill/obj"
-wait 2>/dev/null
+kill_put_midway kill/obj 30000000
 "$CAIRN" get kill/obj "$T/back"
 check "old object intact after SIGKILL" cmp -s "$T/back" "$T/old"
 check "no partial object listed" test "$("$CAIRN" ls -r kill | wc -l)" -eq 1
@@ -262,5 +228,4 @@ expect 1 "decode of a missing path" "$CAIRN" decode -o "$D/x" "$D/no-such-dir"
 expect 2 "encode with bad K+M" "$CAIRN" encode -k 0 -m 2 "$D/file"
 expect 2 "encode into a missing directory" "$CAIRN" encode -o "$D/nowhere" "$D/file"
 
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish

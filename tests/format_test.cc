@@ -23,7 +23,7 @@ Uuid Fill(uint8_t x) {
   for (auto& b : u.b) b = x;
   return u;
 }
-void Seal(std::string* s) { Le(s, Xxh3_64(s->data(), s->size()), 8); }
+void AppendChecksum(std::string* s) { Le(s, Xxh3_64(s->data(), s->size()), 8); }
 
 }  // namespace
 
@@ -52,7 +52,7 @@ TEST_CASE("volume format file: golden bytes, round trip, damage detected", "[for
   LeStr(&want, "/d1");
   want += std::string(16, '\x22');
   LeStr(&want, "/d2");
-  Seal(&want);
+  AppendChecksum(&want);
   std::string got = f.Encode();
   REQUIRE(got == want);
 
@@ -107,7 +107,7 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
   want += std::string(16, '\0');   // data id: zero = inline
   Le(&want, 3, 8);
   LeStr(&want, "xyz");
-  Seal(&want);
+  AppendChecksum(&want);
   std::string got = m.Encode();
   REQUIRE(got == want);
   auto back = ObjectMeta::Decode(got);

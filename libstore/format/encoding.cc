@@ -3,10 +3,27 @@
 #include <sys/random.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "libstore/common/hash.h"
 
 namespace cairn {
+
+void Seal(std::string* out) {
+  uint64_t sum = Xxh3_64(out->data(), out->size());
+  out->append(reinterpret_cast<const char*>(&sum), 8);
+}
+
+bool OpenSealed(std::string_view in, const char (&magic)[8], uint32_t version, Reader* body) {
+  if (in.size() < 8 + 4 + 8 || std::memcmp(in.data(), magic, 8) != 0) return false;
+  uint64_t sum;
+  std::memcpy(&sum, in.data() + in.size() - 8, 8);
+  if (Xxh3_64(in.data(), in.size() - 8) != sum) return false;
+  *body = Reader(in.substr(0, in.size() - 8));
+  char m[8];
+  body->Bytes(m, 8);
+  return body->U32() == version;
+}
 
 Uuid Uuid::Random() {
   Uuid u;

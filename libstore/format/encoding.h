@@ -77,6 +77,12 @@ class Reader {
   bool ok_ = true;
 };
 
+// The small record files (MRF entries, the heal journal) are sealed: 8-byte magic, u32 version,
+// body, then the XXH3-64 of everything before it. Seal appends the checksum; OpenSealed checks
+// magic, checksum and version and returns a Reader positioned at the body (false if any is wrong).
+void Seal(std::string* out);
+bool OpenSealed(std::string_view in, const char (&magic)[8], uint32_t version, Reader* body);
+
 // 16 random bytes from the OS (getrandom), as used for set, volume, version and data ids.
 struct Uuid {
   uint8_t b[16] = {};

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <memory>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -45,6 +47,93 @@ struct ObjectDetail {
   ObjectInfo info;
   ObjectMeta meta;             // the chosen version (from one volume; shard_index is that volume's)
   std::vector<ShardState> shards;
+};
+
+// What verify and heal found for one object (libstore/object/heal.h runs them over a whole set).
+enum class Health { kHealthy, kDegraded, kUnrecoverable };
+const char* HealthName(Health h);  // "healthy", "degraded", "unrecoverable"
+
+struct ShardProblem {
+  uint32_t position = 0;   // volume position in the set
+  int shard_index = -1;    // the shard that volume holds for the object, -1 if unknown
+  // offline, missing-meta, stale-meta, corrupt-meta, missing-shard, short-shard, long-shard,
+  // corrupt-blocks
+  std::string problem;
+  std::vector<std::pair<uint64_t, uint64_t>> blocks;  // bad block ranges, inclusive (deep only)
+};
+
+struct ObjectHealth {
+  std::string bucket, key;
+  Health health = Health::kHealthy;
+  // Unrecoverable and not because of offline volumes: fewer than K good shards (or metadata copies
+  // below quorum with no way to restore them) even if every volume came back.
+  bool dangling = false;
+  Uuid version;
+  uint64_t size = 0;
+  uint64_t blocks = 0;
+  bool is_inline = false;
+  std::vector<ShardProblem> problems;
+  std::vector<std::pair<uint64_t, uint64_t>> lost_blocks;  // blocks with fewer than K good shards
+  uint64_t bytes_read = 0;
+  // Heal only.
+  // kQueued: rebuilt into temp files and waiting in a HealBatch (ErasureSet::CommitHeals).
+  enum class Action { kNone, kHealed, kWouldHeal, kRemoved, kWouldRemove, kChanged, kFailed, kQueued };
+  Action action = Action::kNone;
+  std::vector<uint32_t> healed;   // positions given a new shard or metadata copy
+  uint64_t bytes_written = 0;
+  Health after = Health::kHealthy;  // what is left once the heal committed
+  std::string note;                 // why a heal failed or was skipped
+};
+
+// Throttles verify and heal: Acquire(n) blocks until n more bytes may be read.
+class RateLimiter;
+
+struct CheckOptions {
+  bool deep = false;             // read every block and check its checksum (heal always does)
+  bool dry_run = false;          // heal: report, change nothing
+  bool remove_dangling = false;  // heal: delete dangling objects
+  RateLimiter* limiter = nullptr;
+};
+
+struct GcOptions {
+  int64_t older_than_ns = 24LL * 3600 * 1000000000;  // grace period: younger things are kept
+  bool dry_run = false;
+  int64_t now_ns = 0;  // 0: the wall clock (tests pass a fixed time)
+};
+
+// One thing gc removed (or, dry run, would remove).
+struct GcItem {
+  uint32_t position = 0;  // volume position
+  std::string path;       // relative to the volume root
+  // temp (.cairn/tmp entry), orphan-shard (no metadata copy on any volume names it),
+  // empty-dir (a key directory left empty), stale-mrf (journal entry for a version that is gone),
+  // bad-mrf (unreadable journal entry)
+  std::string what;
+  uint64_t bytes = 0;
+};
+
+struct GcReport {
+  uint64_t items = 0, bytes = 0;
+  std::vector<std::string> errors;  // what could not be removed or read, one line each
+  std::vector<std::string> notes;   // what was kept on purpose, one line each
+};
+
+// Objects rebuilt into temp files and waiting for their commit, so that many objects share each
+// flush (ErasureSet::HealObject with a batch, then CommitHeals). Dropping a batch removes its temp
+// files. Not thread-safe: one batch per thread, or a lock around it.
+class HealBatch {
+ public:
+  HealBatch();
+  ~HealBatch();
+  HealBatch(const HealBatch&) = delete;
+  HealBatch& operator=(const HealBatch&) = delete;
+  size_t size() const { return pending_.size(); }
+  uint64_t bytes() const { return bytes_; }  // rebuilt bytes waiting
+
+ private:
+  friend class ErasureSet;
+  std::vector<std::unique_ptr<class ObjectExam>> pending_;
+  uint64_t bytes_ = 0;
 };
 
 struct MrfEntry {
@@ -91,8 +180,42 @@ class ErasureSet : public ObjectStore {
 
   // The MRF journal: entries from every online volume, merged by id.
   Result<std::vector<MrfEntry>> ListMrf();
+  // Removes one journal entry from every online volume.
+  void RemoveMrf(const std::string& id);
+
+  // ---- verify, heal and gc (erasure_set_heal.cc, erasure_set_gc.cc; driven by heal.h)
+  Volume* volume(uint32_t pos) const { return volumes_[pos]; }
+  // Checks one object: quick (metadata on every volume, shard files of the right size) or deep.
+  // kNotFound when no volume holds a copy.
+  Result<ObjectHealth> CheckObject(const std::string& bucket, const std::string& key,
+                                   const CheckOptions& o);
+  // Checks one object deeply and rebuilds every missing, stale or damaged shard and metadata copy
+  // (temp file, flush, rename; nothing is written for an object it cannot fully rebuild, and an
+  // object changed meanwhile is left to its writer: Action::kChanged). kNotFound as CheckObject.
+  // With a batch, an object that needs writing is queued there (Action::kQueued) and its final
+  // ObjectHealth comes from CommitHeals.
+  Result<ObjectHealth> HealObject(const std::string& bucket, const std::string& key,
+                                  const CheckOptions& o, HealBatch* batch = nullptr);
+  // Commits every queued object with two flushes per volume in all; returns their verdicts.
+  std::vector<ObjectHealth> CommitHeals(HealBatch& batch);
+  // Every key of bucket starting with prefix and after start_after that has a metadata file on
+  // any online volume, in order, once each; fn returns false to stop. Memory is bounded by
+  // directory size, not by the number of keys.
+  Status ScanKeys(const std::string& bucket, const std::string& prefix,
+                  const std::string& start_after,
+                  const std::function<bool(const std::string& key)>& fn);
+  // Removes what no object needs and that is older than the grace period (erasure_set_gc.cc):
+  // temp files of writes that died, shard files no metadata copy names, empty key directories,
+  // journal entries of versions that are gone. Calls fn for each item removed (or to be removed).
+  Result<GcReport> CollectGarbage(const GcOptions& o, const std::function<void(const GcItem&)>& fn);
+  // Bucket names found on any online volume, with the number of volumes that have each.
+  Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets();
+  // Creates a bucket (directory and bucket.meta) on every online volume that lacks it. Returns
+  // the positions it was (or, dry run, would be) created on. The bucket must be on a read quorum.
+  Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);
 
  private:
+  friend class ObjectExam;  // verify and heal of one object (erasure_set_heal.cc)
   ErasureSet(std::vector<Volume*> volumes, const SetParams& p, std::unique_ptr<ErasureCodec> codec,
              const std::string& lock_dir);
 

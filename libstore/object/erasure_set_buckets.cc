@@ -124,4 +124,46 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
   return out;
 }
 
+Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets() {
+  std::map<std::string, uint32_t> seen;
+  for (auto* v : volumes_) {
+    if (v == nullptr) continue;
+    ASSIGN_OR_RETURN(auto entries, v->ListDir(""));
+    for (const auto& e : entries) {
+      if (e.is_dir && ValidateBucketName(e.name).ok()) ++seen[e.name];
+    }
+  }
+  return std::vector<std::pair<std::string, uint32_t>>(seen.begin(), seen.end());
+}
+
+Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, bool dry_run) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  std::string created;
+  std::vector<uint32_t> missing;
+  for (uint32_t i = 0; i < n(); ++i) {
+    Volume* v = volumes_[i];
+    if (v == nullptr) continue;
+    auto st = v->Stat(bucket);
+    auto meta = v->ReadFile(BucketMetaPath(bucket), 64);
+    if (st.ok() && st->is_dir && meta.ok()) {
+      if (created.empty()) created = *meta;
+      continue;
+    }
+    missing.push_back(i);
+  }
+  if (dry_run || missing.empty()) return missing;
+  if (created.empty()) created = std::to_string(NowNs());
+  std::vector<bool> touched(n(), false);
+  for (uint32_t i : missing) {
+    Volume* v = volumes_[i];
+    Status s = v->MakeDirs(bucket);
+    if (s.ok()) s = v->WriteFile(BucketMetaPath(bucket), created, false);
+    if (!s.ok()) return s.WithContext(v->Describe());
+    touched[i] = true;
+  }
+  RETURN_IF_ERROR(SyncVolumes(touched));
+  return missing;
+}
+
 }  // namespace cairn

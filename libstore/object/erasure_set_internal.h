@@ -1,11 +1,39 @@
 // Helpers shared by the erasure_set*.cc files; not part of the library's API.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "libstore/volume/volume.h"
+#include <string_view>
 
 namespace cairn {
 
 // Wall-clock time in nanoseconds since the epoch.
 int64_t NowNs();
+
+// An in-memory framed shard (an inline object's, inside its metadata) read like a file. Does not
+// own the bytes.
+class StringFile : public ReadableFile {
+ public:
+  explicit StringFile(const std::string& s) : s_(s) {}
+  Result<size_t> ReadAt(uint64_t off, void* buf, size_t n) override {
+    if (off >= s_.size()) return size_t(0);
+    size_t c = std::min<uint64_t>(n, s_.size() - off);
+    std::memcpy(buf, s_.data() + off, c);
+    return c;
+  }
+  Result<uint64_t> Size() override { return uint64_t(s_.size()); }
+
+ private:
+  const std::string& s_;
+};
+
+struct MrfEntry;
+// Decodes one MRF journal file (docs/format.md); false if it is not a valid entry. Sets every
+// field but e->id (the file name).
+bool DecodeMrf(std::string_view in, MrfEntry* e);
 
 }  // namespace cairn

@@ -14,28 +14,13 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/erasure_set.h"
+#include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
 
 namespace cairn {
 namespace {
 
 constexpr uint64_t kSlots = 4;
-
-// A framed shard held in memory (inline objects), read like a file.
-class InlineShard : public ReadableFile {
- public:
-  explicit InlineShard(const std::string& bytes) : bytes_(bytes) {}
-  Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
-    if (offset >= bytes_.size()) return size_t(0);
-    size_t c = std::min<uint64_t>(n, bytes_.size() - offset);
-    std::memcpy(buf, bytes_.data() + offset, c);
-    return c;
-  }
-  Result<uint64_t> Size() override { return uint64_t(bytes_.size()); }
-
- private:
-  const std::string& bytes_;
-};
 
 struct Slot {
   PooledBuffer buf;  // K+M chunks of full_chunk_len, data chunks first
@@ -248,7 +233,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
       uint32_t si = mr.meta.shard_index;
       if (si >= n() || shards[si]) continue;
       if (mr.meta.is_inline()) {
-        shards[si] = std::make_unique<InlineShard>(metas[pos].meta.inline_shard);
+        shards[si] = std::make_unique<StringFile>(metas[pos].meta.inline_shard);
       } else {
         auto f = volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
         if (f.ok()) shards[si] = std::move(f).value();

@@ -165,6 +165,51 @@ class VolumeLister {
   Status status_;
 };
 
+// The listings of every online volume merged: Next yields each object or common prefix once,
+// in order, with the number of volumes that have it.
+class MergedListing {
+ public:
+  MergedListing(const std::vector<Volume*>& volumes, const std::string& bucket, const Bounds& b) {
+    for (Volume* v : volumes) {
+      if (v == nullptr) continue;
+      listers_.push_back(std::make_unique<VolumeLister>(v, bucket, b));
+      heads_.emplace_back();
+      live_.push_back(listers_.back()->Next(&heads_.back()));
+      if (status_.ok()) status_ = listers_.back()->status();
+    }
+  }
+
+  // False at the end or on error (then status() says which).
+  bool Next(Item* out, uint32_t* count) {
+    if (!status_.ok()) return false;
+    int min = -1;
+    for (size_t i = 0; i < heads_.size(); ++i) {
+      if (live_[i] && (min < 0 || ItemGreater()(heads_[min], heads_[i]))) min = int(i);
+    }
+    if (min < 0) return false;
+    *out = heads_[min];
+    *count = 0;
+    for (size_t i = 0; i < heads_.size(); ++i) {
+      if (!live_[i] || heads_[i].text != out->text || heads_[i].kind != out->kind) continue;
+      ++*count;
+      live_[i] = listers_[i]->Next(&heads_[i]);
+      if (!listers_[i]->status().ok()) {
+        status_ = listers_[i]->status();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const Status& status() const { return status_; }
+
+ private:
+  std::vector<std::unique_ptr<VolumeLister>> listers_;
+  std::vector<Item> heads_;
+  std::vector<bool> live_;
+  Status status_;
+};
+
 std::string EncodeToken(const Item& it) {
   std::string raw = (it.kind == Item::kPrefix ? "p" : "o") + it.text;
   return "c1" + ToHex(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
@@ -205,35 +250,13 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
   const int max_keys = std::min(opts.max_keys, 1000);
   if (max_keys == 0) return ListResult{};  // S3: an empty page, not truncated
 
-  std::vector<std::unique_ptr<VolumeLister>> listers;
-  std::vector<Item> heads;
-  std::vector<bool> live;
-  for (Volume* v : volumes_) {
-    if (v == nullptr) continue;
-    listers.push_back(std::make_unique<VolumeLister>(v, bucket, b));
-    heads.emplace_back();
-    live.push_back(listers.back()->Next(&heads.back()));
-    if (!listers.back()->status().ok()) return listers.back()->status();
-  }
+  MergedListing merged(volumes_, bucket, b);
   ListResult out;
   Item last;
   bool have_last = false;
-  while (true) {
-    // The smallest head across volumes, and how many volumes have it.
-    int min = -1;
-    for (size_t i = 0; i < heads.size(); ++i) {
-      if (!live[i]) continue;
-      if (min < 0 || ItemGreater()(heads[min], heads[i])) min = int(i);
-    }
-    if (min < 0) break;
-    Item cur = heads[min];
-    uint32_t count = 0;
-    for (size_t i = 0; i < heads.size(); ++i) {
-      if (!live[i] || heads[i].text != cur.text || heads[i].kind != cur.kind) continue;
-      ++count;
-      live[i] = listers[i]->Next(&heads[i]);
-      if (!listers[i]->status().ok()) return listers[i]->status();
-    }
+  Item cur;
+  uint32_t count;
+  while (merged.Next(&cur, &count)) {
     if (count < read_quorum_) continue;
     if (int(out.objects.size() + out.common_prefixes.size()) >= max_keys) {
       out.truncated = true;
@@ -250,8 +273,25 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
     last = cur;
     have_last = true;
   }
+  RETURN_IF_ERROR(merged.status());
   if (out.truncated && have_last) out.next_token = EncodeToken(last);
   return out;
+}
+
+Status ErasureSet::ScanKeys(const std::string& bucket, const std::string& prefix,
+                            const std::string& start_after,
+                            const std::function<bool(const std::string& key)>& fn) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  Bounds b;
+  b.prefix = prefix;
+  b.marker = start_after;
+  MergedListing merged(volumes_, bucket, b);
+  Item cur;
+  uint32_t count;
+  while (merged.Next(&cur, &count)) {
+    if (!fn(cur.text)) return Status::Ok();
+  }
+  return merged.status();
 }
 
 }  // namespace cairn

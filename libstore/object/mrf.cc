@@ -2,10 +2,8 @@
 // .cairn/mrf/ of every volume that took part, so the list survives restarts and the loss of a
 // volume. Heal drains it; nothing here drops an entry. Byte layout in docs/format.md.
 #include <algorithm>
-#include <cstring>
 #include <map>
 
-#include "libstore/common/hash.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
@@ -28,19 +26,15 @@ std::string EncodeMrf(const MrfEntry& e) {
   w.I64(e.time_ns);
   w.U32(uint32_t(e.positions.size()));
   for (uint32_t p : e.positions) w.U32(p);
-  w.U64(Xxh3_64(out.data(), out.size()));
+  Seal(&out);
   return out;
 }
 
+}  // namespace
+
 bool DecodeMrf(std::string_view in, MrfEntry* e) {
-  if (in.size() < 20 || std::memcmp(in.data(), kMrfMagic, 8) != 0) return false;
-  uint64_t sum;
-  std::memcpy(&sum, in.data() + in.size() - 8, 8);
-  if (Xxh3_64(in.data(), in.size() - 8) != sum) return false;
-  Reader r(in.substr(0, in.size() - 8));
-  char magic[8];
-  r.Bytes(magic, 8);
-  if (r.U32() != kMrfVersion) return false;
+  Reader r{std::string_view()};
+  if (!OpenSealed(in, kMrfMagic, kMrfVersion, &r)) return false;
   e->bucket = r.Str(63);
   e->key = r.Str(1024);
   r.Bytes(e->version_id.b, 16);
@@ -51,8 +45,6 @@ bool DecodeMrf(std::string_view in, MrfEntry* e) {
   for (uint32_t i = 0; i < n; ++i) e->positions.push_back(r.U32());
   return r.ok() && r.remaining() == 0;
 }
-
-}  // namespace
 
 void ErasureSet::RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
                            const std::vector<uint32_t>& positions, bool fsync) {
@@ -96,6 +88,12 @@ Result<std::vector<MrfEntry>> ErasureSet::ListMrf() {
   std::vector<MrfEntry> out;
   for (auto& [id, e] : merged) out.push_back(std::move(e));
   return out;
+}
+
+void ErasureSet::RemoveMrf(const std::string& id) {
+  for (Volume* v : volumes_) {
+    if (v != nullptr) v->Remove(std::string(kMrfDir) + "/" + id).IgnoreError();
+  }
 }
 
 }  // namespace cairn

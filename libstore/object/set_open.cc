@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <set>
@@ -51,6 +52,112 @@ Result<VolumeFormat> ReadFormat(Volume& v) {
   return f;
 }
 
+// Creates d and any missing parents (mkdir -p); a relative d is taken from the current directory.
+// Returns the absolute path.
+Result<std::string> MakeDirsAll(const std::string& d) {
+  std::string abs = d;
+  if (abs[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return PosixError("getcwd", errno);
+    abs = std::string(cwd) + "/" + d;
+  }
+  std::string rel = abs.substr(1);
+  while (!rel.empty() && rel.back() == '/') rel.pop_back();
+  if (!rel.empty()) {
+    Status s = NewLocalVolume("/")->MakeDirs(rel);
+    if (!s.ok()) return s.WithContext(d);
+  }
+  return abs;
+}
+
+// Makes v member `position` of the set that f describes. The format goes to a temp file first and
+// is renamed into place, so a crash leaves either no format or a complete one, never half of one.
+Status WriteMemberFormat(Volume& v, VolumeFormat f, uint32_t position) {
+  f.position = position;
+  f.volume_id = f.members[position].volume_id;
+  RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
+  RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
+  RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
+  std::string tmp = std::string(kTmpDir) + "/format.new";
+  RETURN_IF_ERROR(v.WriteFile(tmp, f.Encode(), true));
+  RETURN_IF_ERROR(v.Rename(tmp, kFormatPath));
+  RETURN_IF_ERROR(v.SyncDir(kSysDir));
+  return v.SyncDir("");
+}
+
+// Whether f is a valid format of member `position` of the set whose reference format is ref.
+bool IsMemberFormat(const VolumeFormat& f, const VolumeFormat& ref, uint32_t position) {
+  return f.set_id == ref.set_id && f.volume_id == ref.members[position].volume_id && f.k == ref.k &&
+         f.m == ref.m && f.block_size == ref.block_size;
+}
+
+// The set that some of its members' directories name.
+struct FoundSet {
+  VolumeFormat ref;                       // the first valid format among the directories given
+  std::vector<std::string> member_paths;  // by position: where each member is looked for
+  std::vector<std::string> foreign;       // directories given that belong to another set
+};
+
+// Reads the formats of dirs. A member's path is the directory the user gave for it when one of
+// dirs holds that position's format, else the path recorded when the set was formatted: a user who
+// remounted a disk elsewhere names it, and the rest are found where they were.
+Result<FoundSet> FindSet(const std::vector<std::string>& dirs) {
+  if (dirs.empty()) {
+    return InvalidArgument("no volume set given (use --set DIR or CAIRN_SET)");
+  }
+  std::vector<std::pair<std::string, VolumeFormat>> given;
+  Status first_error;
+  for (const auto& d : dirs) {
+    std::string real = RealPath(d);
+    auto v = NewLocalVolume(real);
+    auto f = ReadFormat(*v);
+    if (f.ok()) {
+      given.emplace_back(real, std::move(f).value());
+    } else if (first_error.ok()) {
+      first_error = f.status().code() == Code::kNotFound
+                        ? NotFound(d + " is not a cairn volume set member (no .cairn/format)")
+                        : f.status();
+    }
+  }
+  if (given.empty()) return first_error;
+  FoundSet out;
+  out.ref = given.front().second;
+  for (const auto& [path, f] : given) {
+    if (f.set_id != out.ref.set_id) out.foreign.push_back(path);
+  }
+  const uint32_t n = out.ref.k + out.ref.m;
+  out.member_paths.resize(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    out.member_paths[i] = out.ref.members[i].path;
+    for (const auto& [gp, f] : given) {
+      if (f.set_id == out.ref.set_id && f.position == i) out.member_paths[i] = gp;
+    }
+  }
+  return out;
+}
+
+std::string MemberName(uint32_t position) { return "member " + std::to_string(position + 1); }
+
+// Why a directory with a valid format cannot stand in for member `position`.
+std::string ForeignFormatWhy(const VolumeFormat& f, const VolumeFormat& ref, uint32_t position) {
+  if (f.set_id != ref.set_id) {
+    return "belongs to another volume set (set " + f.set_id.Hex().substr(0, 8) + ")";
+  }
+  for (uint32_t j = 0; j < ref.members.size(); ++j) {
+    if (j != position && ref.members[j].volume_id == f.volume_id) {
+      return "holds " + MemberName(j) + "'s identity of this set, not " + MemberName(position) +
+             "'s";
+    }
+  }
+  if (f.volume_id != ref.members[position].volume_id) {
+    return "holds a volume id this set does not know, not " + MemberName(position) + "'s";
+  }
+  return "has " + MemberName(position) + "'s identity but another layout (" + std::to_string(f.k) +
+         "+" + std::to_string(f.m) + ", " + std::to_string(f.block_size) +
+         "-byte blocks; the set is " + std::to_string(ref.k) + "+" + std::to_string(ref.m) + ", " +
+         std::to_string(ref.block_size) + "-byte blocks)";
+}
+
 }  // namespace
 
 Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool force) {
@@ -69,20 +176,7 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   std::set<std::string> seen;
   for (const auto& d : dirs) {
     if (d.empty()) return InvalidArgument("empty directory name");
-    auto root = NewLocalVolume("/");
-    std::string abs = d;
-    if (abs[0] != '/') {
-      char cwd[PATH_MAX];
-      if (::getcwd(cwd, sizeof(cwd)) == nullptr) return PosixError("getcwd", errno);
-      abs = std::string(cwd) + "/" + d;
-    }
-    // Create missing directories (mkdir -p).
-    std::string rel = abs.substr(1);
-    while (!rel.empty() && rel.back() == '/') rel.pop_back();
-    if (!rel.empty()) {
-      Status s = root->MakeDirs(rel);
-      if (!s.ok()) return s.WithContext(d);
-    }
+    ASSIGN_OR_RETURN(std::string abs, MakeDirsAll(d));
     std::string real = RealPath(abs);
     if (!seen.insert(real).second) return InvalidArgument(d + ": directory given twice");
     auto v = NewLocalVolume(real);
@@ -113,58 +207,116 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   f.block_size = p.block_size;
   f.inline_limit = p.inline_limit;
   for (uint32_t i = 0; i < n; ++i) f.members.push_back({Uuid::Random(), paths[i]});
-  for (uint32_t i = 0; i < n; ++i) {
-    Volume& v = *vols[i];
-    f.position = i;
-    f.volume_id = f.members[i].volume_id;
-    RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
-    RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
-    RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
-    std::string tmp = std::string(kTmpDir) + "/format.new";
-    RETURN_IF_ERROR(v.WriteFile(tmp, f.Encode(), true));
-    RETURN_IF_ERROR(v.Rename(tmp, kFormatPath));
-    RETURN_IF_ERROR(v.SyncDir(kSysDir));
-    RETURN_IF_ERROR(v.SyncDir(""));
-  }
+  for (uint32_t i = 0; i < n; ++i) RETURN_IF_ERROR(WriteMemberFormat(*vols[i], f, i));
   return Status::Ok();
 }
 
-Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
-  if (dirs.empty()) {
-    return InvalidArgument("no volume set given (use --set DIR or CAIRN_SET)");
-  }
-  OpenedSet out;
-  // Formats of the directories given, to find the set and prefer the paths the user named.
-  std::vector<std::pair<std::string, VolumeFormat>> given;
-  Status first_error;
-  for (const auto& d : dirs) {
-    std::string real = RealPath(d);
-    auto v = NewLocalVolume(real);
+Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>& dirs,
+                                                 bool dry_run) {
+  ASSIGN_OR_RETURN(FoundSet found, FindSet(dirs));
+  const VolumeFormat& ref = found.ref;
+  const uint32_t n = ref.k + ref.m;
+  // Look at every member before touching any, so a refusal elsewhere or a missing quorum leaves
+  // every directory as it was.
+  std::vector<MemberRepair> out;
+  struct Replacement {
+    size_t index;  // into out
+    bool create;   // the directory does not exist yet
+  };
+  std::vector<Replacement> replacements;
+  uint32_t valid = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    MemberRepair r;
+    r.position = i;
+    r.path = found.member_paths[i];
+    auto refuse = [&](std::string why) {
+      r.action = "refused";
+      r.why = std::move(why);
+      out.push_back(r);
+    };
+    auto replace = [&](bool create) {
+      r.action = dry_run ? "would-format" : "formatted";
+      replacements.push_back({out.size(), create});
+      out.push_back(r);
+    };
+    // Resolved, so that a symlink to a directory counts as that directory.
+    auto v = NewLocalVolume(RealPath(r.path));
+    auto st = v->Stat("");
+    if (!st.ok() && st.status().code() == Code::kNotFound) {
+      replace(true);
+      continue;
+    }
+    if (!st.ok()) {
+      refuse("cannot be examined: " + st.status().message());
+      continue;
+    }
+    if (!st->is_dir) {
+      refuse("exists but is not a directory");
+      continue;
+    }
     auto f = ReadFormat(*v);
     if (f.ok()) {
-      given.emplace_back(real, std::move(f).value());
-    } else if (first_error.ok()) {
-      first_error = f.status().code() == Code::kNotFound
-                        ? NotFound(d + " is not a cairn volume set member (no .cairn/format)")
-                        : f.status();
+      if (IsMemberFormat(*f, ref, i)) {
+        ++valid;
+      } else {
+        refuse(ForeignFormatWhy(*f, ref, i));
+      }
+      continue;
+    }
+    auto entries = v->ListDir("");
+    if (!entries.ok()) {
+      refuse("cannot be listed: " + entries.status().message());
+      continue;
+    }
+    // A freshly made ext4 file system holds lost+found; it is nobody's data.
+    bool empty = true;
+    for (const auto& e : *entries) {
+      if (!(e.is_dir && e.name == "lost+found")) empty = false;
+    }
+    if (empty) {
+      replace(false);
+    } else {
+      refuse("not empty and has no valid cairn format file; empty it to use it as a replacement");
     }
   }
-  if (given.empty()) return first_error;
-  const VolumeFormat& ref = given.front().second;
+  // A replacement's identity comes from the other members' format files: only a read quorum of
+  // them is enough to trust that they describe the set as it is.
+  const uint32_t quorum = std::max(ref.k, n - WriteQuorum(ref.k, ref.m) + 1);
+  if (valid < quorum) {
+    return QuorumError("found " + std::to_string(valid) + " member(s) of the volume set with a " +
+                       "valid format file, need at least " + std::to_string(quorum) +
+                       " (the read quorum of " + std::to_string(ref.k) + "+" +
+                       std::to_string(ref.m) + ") to restore the others; nothing was changed");
+  }
+  if (dry_run) return out;
+  for (const auto& rep : replacements) {
+    const MemberRepair& r = out[rep.index];
+    std::string where = MemberName(r.position) + " (" + r.path + ")";
+    std::string path = r.path;
+    if (rep.create) {
+      auto made = MakeDirsAll(r.path);
+      if (!made.ok()) return made.status().WithContext(where);
+      path = *made;
+    }
+    auto v = NewLocalVolume(RealPath(path));
+    Status s = WriteMemberFormat(*v, ref, r.position);
+    if (!s.ok()) return s.WithContext(where);
+  }
+  return out;
+}
+
+Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
+  ASSIGN_OR_RETURN(FoundSet found, FindSet(dirs));
+  OpenedSet out;
+  const VolumeFormat& ref = found.ref;
   const uint32_t n = ref.k + ref.m;
   std::vector<Volume*> vols(n, nullptr);
-  out.member_paths.resize(n);
-  for (const auto& [path, f] : given) {
-    if (f.set_id != ref.set_id) {
-      out.warnings.push_back(path + " belongs to another volume set: ignored");
-    }
+  out.member_paths = found.member_paths;
+  for (const auto& path : found.foreign) {
+    out.warnings.push_back(path + " belongs to another volume set: ignored");
   }
   for (uint32_t i = 0; i < n; ++i) {
-    std::string path = ref.members[i].path;
-    for (const auto& [gp, f] : given) {
-      if (f.set_id == ref.set_id && f.position == i) path = gp;
-    }
-    out.member_paths[i] = path;
+    const std::string& path = out.member_paths[i];
     auto v = NewLocalVolume(path);
     auto f = ReadFormat(*v);
     if (!f.ok()) {
@@ -172,8 +324,7 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
                              f.status().message());
       continue;
     }
-    if (f->set_id != ref.set_id || f->volume_id != ref.members[i].volume_id || f->k != ref.k ||
-        f->m != ref.m || f->block_size != ref.block_size) {
+    if (!IsMemberFormat(*f, ref, i)) {
       out.warnings.push_back("member " + std::to_string(i + 1) + " (" + path +
                              ") belongs to another set or position: treated as offline");
       continue;

@@ -1,0 +1,635 @@
+// Verify and heal of one object of a volume set.
+//
+// An ObjectExam reads every volume's metadata copy, settles which version is the object, and
+// works out per volume what is wrong: metadata missing, stale or corrupt; shard file missing, too
+// short or too long; and (deep) which blocks fail their checksum. Heal then rebuilds, in one pass
+// over the blocks, every shard that needs it from K good ones, checks each rebuilt block against a
+// further good shard when there is one, writes new shards and metadata copies to temp files, makes
+// them durable, and moves them into place under the key's write lock, but only if no volume's
+// metadata changed since it was read (a PUT or DELETE meanwhile wins; heal leaves it alone).
+#include <algorithm>
+#include <cstring>
+
+#include "libstore/common/buffer_pool.h"
+#include "libstore/common/hash.h"
+#include "libstore/common/rate_limiter.h"
+#include "libstore/erasure/stripe.h"
+#include "libstore/format/key_path.h"
+#include "libstore/format/volume_format.h"
+#include "libstore/object/erasure_set.h"
+#include "libstore/object/erasure_set_internal.h"
+#include "libstore/object/key_locks.h"
+
+namespace cairn {
+
+const char* HealthName(Health h) {
+  switch (h) {
+    case Health::kHealthy: return "healthy";
+    case Health::kDegraded: return "degraded";
+    case Health::kUnrecoverable: return "unrecoverable";
+  }
+  return "?";
+}
+
+namespace {
+
+// Appends block b to a list of inclusive ranges kept in increasing order.
+void AddBlock(std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t b) {
+  if (!ranges.empty() && ranges.back().second + 1 == b) {
+    ranges.back().second = b;
+  } else {
+    ranges.emplace_back(b, b);
+  }
+}
+
+bool IsPermutation(const std::vector<uint8_t>& d) {
+  std::vector<bool> seen(d.size(), false);
+  for (uint8_t x : d) {
+    if (x >= d.size() || seen[x]) return false;
+    seen[x] = true;
+  }
+  return true;
+}
+
+}  // namespace
+
+class ObjectExam {
+ public:
+  ObjectExam(ErasureSet& s, const std::string& bucket, const std::string& key, const CheckOptions& o)
+      : s_(s), o_(o), paths_(KeyPaths(bucket, key)), n_(s.n()), pos_(n_) {
+    h_.bucket = bucket;
+    h_.key = key;
+  }
+
+  Result<ObjectHealth> Run(bool heal) {
+    RETURN_IF_ERROR(ValidateBucketName(h_.bucket));
+    RETURN_IF_ERROR(ValidateKey(h_.key));
+    metas_ = s_.ReadAllMeta(paths_.meta);
+    RETURN_IF_ERROR(Settle());
+    if (h_.dangling || h_.health == Health::kUnrecoverable) {
+      if (heal) Dangling();
+      return h_;
+    }
+    Plan();
+    if (!heal && !o_.deep) {
+      Summarize();
+      return h_;
+    }
+    // Deep pass; while healing, a shard found damaged that was not a target becomes one and the
+    // pass runs again (at most once per shard).
+    for (uint32_t round = 0; round <= n_; ++round) {
+      const bool write = heal && !o_.dry_run && !AnyLost();
+      std::vector<uint32_t> found;
+      Status st = Pass(write, &found);
+      if (!st.ok()) {
+        DropTemps();
+        h_.action = ObjectHealth::Action::kFailed;
+        h_.note = st.message();
+        break;
+      }
+      if (!heal || found.empty()) break;
+      for (uint32_t si : found) shard_[si].target = true;
+      DropTemps();
+      if (!write) break;
+    }
+    Summarize();
+    if (!heal || h_.action == ObjectHealth::Action::kFailed) {
+      if (heal) h_.after = h_.health;
+      return h_;
+    }
+    if (h_.health == Health::kUnrecoverable) {
+      DropTemps();
+      if (h_.dangling) Dangling();
+      else h_.after = h_.health;
+      return h_;
+    }
+    if (Prepare()) h_.action = ObjectHealth::Action::kQueued;
+    return h_;
+  }
+
+ private:
+  struct PosState {
+    bool meta_ok = false;      // holds a good copy of the chosen version's metadata
+    Uuid old_data;             // a stale copy's shard file, removed once healed
+    int shard = -1;            // shard index this position holds
+  };
+  struct ShardState {
+    uint32_t pos = 0;
+    std::unique_ptr<ReadableFile> src;  // where this shard can be read from (maybe null)
+    bool target = false;                // to be rewritten
+    bool meta_target = false;           // the metadata copy at pos needs rewriting
+    std::vector<std::pair<uint64_t, uint64_t>> bad;
+    std::unique_ptr<WritableFile> out;
+    std::string tmp;          // temp shard path on volume pos
+    std::string inline_out;   // rebuilt inline shard
+    bool problem_reported = false;
+  };
+
+  Volume* vol(uint32_t pos) const { return s_.volumes_[pos]; }
+  uint32_t offline() const { return n_ - s_.online(); }
+  bool AnyLost() const { return !h_.lost_blocks.empty(); }
+
+  void Problem(uint32_t pos, int shard, std::string what) {
+    ShardProblem p;
+    p.position = pos;
+    p.shard_index = shard;
+    p.problem = std::move(what);
+    h_.problems.push_back(std::move(p));
+  }
+
+  // Decides which version is the object. Fills ref_ or marks the object unrecoverable.
+  Status Settle() {
+    uint32_t present = 0, corrupt = 0;
+    for (const auto& m : metas_) {
+      present += m.present;
+      corrupt += !m.present && m.error.code() != Code::kNotFound && m.error.code() != Code::kIOError;
+    }
+    if (present == 0 && corrupt == 0) return NotFound(h_.bucket + "/" + h_.key + ": no such object");
+    auto pick = s_.PickVersion(metas_, h_.bucket + "/" + h_.key);
+    if (pick.ok()) {
+      ref_ = metas_[*pick].meta;
+    } else {
+      // No version on a read quorum. The newest copy may still be the object if volumes that lost
+      // its metadata still hold its shard file: then the metadata was lost, not deleted.
+      int cand = -1;
+      for (uint32_t i = 0; i < n_; ++i) {
+        if (!metas_[i].present) continue;
+        const ObjectMeta& m = metas_[i].meta;
+        if (cand < 0 || m.mod_time_ns > metas_[cand].meta.mod_time_ns) cand = int(i);
+      }
+      uint32_t evidence = 0;
+      if (cand >= 0) {
+        const ObjectMeta& c = metas_[cand].meta;
+        for (uint32_t i = 0; i < n_; ++i) {
+          if (metas_[i].present && metas_[i].meta.version_id == c.version_id) {
+            ++evidence;
+          } else if (!metas_[i].present && vol(i) != nullptr && !c.is_inline() &&
+                     vol(i)->Stat(paths_.ShardPath(c.data_id.Hex())).ok()) {
+            ++evidence;
+          }
+        }
+      }
+      if (cand < 0 || evidence < s_.read_quorum()) {
+        h_.health = Health::kUnrecoverable;
+        h_.dangling = evidence + offline() < s_.read_quorum();
+        if (cand >= 0) {
+          h_.version = metas_[cand].meta.version_id;
+          h_.size = metas_[cand].meta.size;
+          ref_data_ = metas_[cand].meta.data_id;
+        }
+        for (uint32_t i = 0; i < n_; ++i) {
+          if (vol(i) == nullptr) Problem(i, -1, "offline");
+          else if (!metas_[i].present) Problem(i, -1, MetaProblem(i));
+        }
+        h_.note = "metadata on " + std::to_string(present) + " of " + std::to_string(n_) +
+                  " volumes, " + std::to_string(s_.read_quorum()) + " needed";
+        return Status::Ok();
+      }
+      ref_ = metas_[cand].meta;
+    }
+    ref_data_ = ref_.data_id;
+    h_.version = ref_.version_id;
+    h_.size = ref_.size;
+    h_.is_inline = ref_.is_inline();
+    if (ref_.k != s_.k() || ref_.m != s_.m() || !IsPermutation(ref_.distribution) ||
+        ref_.distribution.size() != n_) {
+      return Corruption(h_.bucket + "/" + h_.key + ": metadata coded for another layout");
+    }
+    lay_ = StripeLayout{ref_.size, ref_.block_size, ref_.k};
+    h_.blocks = lay_.num_blocks();
+    return Status::Ok();
+  }
+
+  std::string MetaProblem(uint32_t pos) const {
+    return metas_[pos].error.code() == Code::kNotFound ? "missing-meta" : "corrupt-meta";
+  }
+
+  // Per position: is the metadata right, and where can each shard be read from.
+  void Plan() {
+    shard_.resize(n_);
+    for (uint32_t si = 0; si < n_; ++si) {
+      uint32_t pos = ref_.distribution[si];
+      pos_[pos].shard = int(si);
+      shard_[si].pos = pos;
+    }
+    for (uint32_t pos = 0; pos < n_; ++pos) {
+      const int si = pos_[pos].shard;
+      ShardState& sh = shard_[si];
+      if (vol(pos) == nullptr) {
+        Problem(pos, si, "offline");
+        continue;
+      }
+      const auto& mr = metas_[pos];
+      if (mr.present && mr.meta.version_id == ref_.version_id && int(mr.meta.shard_index) == si) {
+        pos_[pos].meta_ok = true;
+      } else {
+        sh.meta_target = true;
+        if (!mr.present) {
+          Problem(pos, si, MetaProblem(pos));
+        } else {
+          Problem(pos, si, mr.meta.version_id == ref_.version_id ? "corrupt-meta" : "stale-meta");
+          if (!mr.meta.is_inline() && mr.meta.data_id != ref_.data_id) pos_[pos].old_data = mr.meta.data_id;
+        }
+      }
+      if (ref_.is_inline()) {
+        if (pos_[pos].meta_ok) sh.src = std::make_unique<StringFile>(metas_[pos].meta.inline_shard);
+        else sh.target = true;
+        continue;
+      }
+      auto f = vol(pos)->NewReadableFile(paths_.ShardPath(ref_.data_id.Hex()));
+      Result<uint64_t> size = f.ok() ? (*f)->Size() : Result<uint64_t>(f.status());
+      if (!size.ok()) {
+        sh.target = true;
+        // A missing metadata copy already says the shard must be rebuilt.
+        if (pos_[pos].meta_ok) Problem(pos, si, "missing-shard");
+        continue;
+      }
+      if (*size != ref_.shard_size) {
+        sh.target = true;
+        Problem(pos, si, *size < ref_.shard_size ? "short-shard" : "long-shard");
+      }
+      sh.src = std::move(f).value();
+    }
+  }
+
+  // Reads every block of every readable shard, checks checksums, and (write) rebuilds the target
+  // shards into temp files. *found gets non-target shards with bad blocks.
+  Status Pass(bool write, std::vector<uint32_t>* found) {
+    const uint32_t k = s_.k();
+    for (auto& sh : shard_) sh.bad.clear();
+    h_.lost_blocks.clear();
+    passed_ = true;
+    min_good_ = n_;
+    std::vector<uint32_t> targets;
+    for (uint32_t si = 0; si < n_; ++si) {
+      if (shard_[si].target && vol(shard_[si].pos) != nullptr) targets.push_back(si);
+    }
+    if (write && !ref_.is_inline()) {
+      for (uint32_t si : targets) {
+        ShardState& sh = shard_[si];
+        sh.tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".heal";
+        ASSIGN_OR_RETURN(sh.out, vol(sh.pos)->NewWritableFile(sh.tmp));
+      }
+    }
+    for (uint32_t si : targets) shard_[si].inline_out.clear();
+    const uint64_t cs_full = lay_.full_chunk_len();
+    const uint64_t stride = cs_full + kChecksumLen;
+    PooledBuffer buf(stride * (n_ + 1));
+    uint8_t* spare = buf.data() + stride * n_;
+    for (uint64_t b = 0; b < lay_.num_blocks(); ++b) {
+      const uint64_t cs = lay_.chunk_len(b), off = lay_.shard_offset(b);
+      uint8_t* chunk[kMaxShards];
+      bool good[kMaxShards];
+      uint32_t g = 0;
+      for (uint32_t si = 0; si < n_; ++si) {
+        chunk[si] = buf.data() + si * stride;
+        good[si] = false;
+        ShardState& sh = shard_[si];
+        if (!sh.src) continue;
+        if (o_.limiter) o_.limiter->Acquire(cs + kChecksumLen);
+        auto r = sh.src->ReadAt(off, chunk[si], cs + kChecksumLen);
+        h_.bytes_read += r.ok() ? *r : 0;
+        uint64_t sum;
+        if (r.ok() && *r == cs + kChecksumLen) {
+          std::memcpy(&sum, chunk[si] + cs, kChecksumLen);
+          good[si] = Xxh3_64(chunk[si], cs) == sum;
+        }
+        if (good[si]) {
+          ++g;
+        } else {
+          AddBlock(sh.bad, b);
+          if (!sh.target && std::find(found->begin(), found->end(), si) == found->end()) {
+            found->push_back(si);
+          }
+        }
+      }
+      min_good_ = std::min(min_good_, g);
+      if (g < k) {
+        AddBlock(h_.lost_blocks, b);
+        continue;
+      }
+      if (!write || targets.empty()) continue;
+      bool want[kMaxShards] = {};
+      bool need = false;
+      for (uint32_t si : targets) {
+        want[si] = !good[si];
+        need |= want[si];
+      }
+      if (need) {
+        // With a good shard to spare, leave one out of the rebuild and rebuild it too: it must
+        // come out as read, or the rebuilt blocks are not trusted.
+        int check = -1;
+        if (g > k) {
+          for (uint32_t si = n_; si-- > 0;) {
+            if (good[si] && !shard_[si].target) {
+              check = int(si);
+              break;
+            }
+          }
+        }
+        bool present[kMaxShards];
+        std::copy(good, good + n_, present);
+        uint8_t* saved = nullptr;
+        if (check >= 0) {
+          present[check] = false;
+          want[check] = true;
+          saved = chunk[check];
+          chunk[check] = spare;
+        }
+        RETURN_IF_ERROR(s_.codec_->Reconstruct(cs, chunk, present, want));
+        if (check >= 0) {
+          chunk[check] = saved;
+          if (std::memcmp(spare, saved, cs) != 0) {
+            return DataLoss("block " + std::to_string(b) + ": shards disagree (shard " +
+                            std::to_string(check + 1) + " does not match the others); not rebuilt");
+          }
+        }
+      }
+      for (uint32_t si : targets) {
+        ShardState& sh = shard_[si];
+        uint64_t sum = Xxh3_64(chunk[si], cs);
+        if (ref_.is_inline()) {
+          sh.inline_out.append(reinterpret_cast<char*>(chunk[si]), cs);
+          sh.inline_out.append(reinterpret_cast<char*>(&sum), kChecksumLen);
+        } else {
+          ConstBuf bufs[2] = {{chunk[si], cs}, {&sum, kChecksumLen}};
+          RETURN_IF_ERROR(sh.out->AppendV(bufs, 2).WithContext(vol(sh.pos)->Describe()));
+        }
+        h_.bytes_written += cs + kChecksumLen;
+      }
+    }
+    return Status::Ok();
+  }
+
+  void DropTemps() {
+    for (auto& sh : shard_) {
+      sh.out.reset();
+      if (!sh.tmp.empty() && vol(sh.pos) != nullptr) vol(sh.pos)->Remove(sh.tmp).IgnoreError();
+      sh.tmp.clear();
+    }
+  }
+
+  // Turns the findings into problems and a health verdict.
+  void Summarize() {
+    uint32_t readable = 0;
+    for (uint32_t si = 0; si < shard_.size(); ++si) {
+      ShardState& sh = shard_[si];
+      if (sh.src && !sh.target) ++readable;
+      if (!sh.bad.empty()) {
+        // Blocks past the end of a short shard are already said by "short-shard".
+        bool is_short = false;
+        for (const auto& p : h_.problems) is_short |= p.position == sh.pos && p.problem == "short-shard";
+        if (!is_short) {
+          ShardProblem p;
+          p.position = sh.pos;
+          p.shard_index = int(si);
+          p.problem = "corrupt-blocks";
+          p.blocks = sh.bad;
+          h_.problems.push_back(std::move(p));
+        } else {
+          for (auto& p : h_.problems) {
+            if (p.position == sh.pos && p.problem == "short-shard") p.blocks = sh.bad;
+          }
+        }
+      }
+    }
+    std::sort(h_.problems.begin(), h_.problems.end(),
+              [](const ShardProblem& a, const ShardProblem& b) { return a.position < b.position; });
+    // After a block pass, the worst block decides; otherwise (quick, or an empty object whose
+    // shards are only metadata) the shards that look whole.
+    const uint32_t good = passed_ && h_.blocks > 0 ? min_good_ : readable;
+    if (!h_.lost_blocks.empty() || good < s_.k()) {
+      h_.health = Health::kUnrecoverable;
+      h_.dangling = good + offline() < s_.k();
+      if (h_.lost_blocks.empty() && h_.blocks > 0) h_.lost_blocks.emplace_back(0, h_.blocks - 1);
+    } else if (!h_.problems.empty()) {
+      h_.health = Health::kDegraded;
+    }
+  }
+
+  // ---- commit (public: driven by ErasureSet::HealObject and CommitHeals)
+ public:
+  // Commit, in three steps so many objects can share each flush (ErasureSet::CommitHeals):
+  // Prepare closes the rebuilt shards and writes the new metadata copies to temp files; then the
+  // batch flushes every volume once; Rename moves this object's files into place under its write
+  // lock, unless any metadata copy changed since Run read them; the batch flushes again; Finish
+  // cleans up and settles the verdict.
+  // Prepare returns false when there is nothing to commit (the verdict is then final).
+  bool Prepare() {
+    for (uint32_t si = 0; si < n_; ++si) {
+      const ShardState& sh = shard_[si];
+      if (vol(sh.pos) != nullptr && (sh.target || sh.meta_target)) todo_.push_back(sh.pos);
+    }
+    std::sort(todo_.begin(), todo_.end());
+    if (todo_.empty()) {
+      h_.after = h_.health;
+      return false;
+    }
+    if (o_.dry_run) {
+      h_.action = ObjectHealth::Action::kWouldHeal;
+      h_.healed = todo_;
+      h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
+      return false;
+    }
+    meta_tmp_.assign(n_, std::string());
+    ready_.assign(n_, false);
+    for (uint32_t pos : todo_) {
+      ShardState& sh = shard_[pos_[pos].shard];
+      Status s;
+      if (sh.out) s = sh.out->Close();
+      sh.out.reset();
+      ObjectMeta m = ref_;
+      m.shard_index = uint32_t(pos_[pos].shard);
+      if (ref_.is_inline()) m.inline_shard = sh.target ? sh.inline_out : metas_[pos].meta.inline_shard;
+      meta_tmp_[pos] = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".hmeta";
+      if (s.ok()) s = vol(pos)->WriteFile(meta_tmp_[pos], m.Encode(), false);
+      if (s.ok()) ready_[pos] = true;
+      else error_ = s.WithContext(vol(pos)->Describe());
+    }
+    // Sources are no longer needed; do not hold their descriptors while the batch waits.
+    for (auto& sh : shard_) sh.src.reset();
+    return true;
+  }
+
+  // Positions with files waiting for the first flush.
+  const std::vector<bool>& ready() const { return ready_; }
+  void FlushFailed(const Status& s) {
+    error_ = s;
+    std::fill(ready_.begin(), ready_.end(), false);
+  }
+
+  void Rename() {
+    KeyWriteGuard guard(*s_.locks_, s_.Stripe(h_.bucket, h_.key));
+    auto now = s_.ReadAllMeta(paths_.meta);
+    for (uint32_t i = 0; i < n_ && !changed_; ++i) {
+      changed_ = now[i].present != metas_[i].present || now[i].raw != metas_[i].raw ||
+                 now[i].error.code() != metas_[i].error.code();
+    }
+    for (uint32_t pos : todo_) {
+      if (changed_ || !ready_[pos]) continue;
+      ShardState& sh = shard_[pos_[pos].shard];
+      Volume* v = vol(pos);
+      // Renames first; only when the key's directory is missing (a wiped member) is it made, and
+      // never the bucket's: heal must not revive a bucket removed meanwhile.
+      auto rename = [&](const std::string& from, const std::string& to) {
+        Status r = v->Rename(from, to);
+        if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
+        if (!v->Stat(h_.bucket).ok()) return NotFound("bucket " + h_.bucket + " is gone");
+        RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
+        return v->Rename(from, to);
+      };
+      Status s;
+      if (sh.target && !ref_.is_inline()) {
+        s = rename(sh.tmp, paths_.ShardPath(ref_data_.Hex()));
+        if (s.ok()) sh.tmp.clear();
+      }
+      if (s.ok()) s = rename(meta_tmp_[pos], paths_.meta);
+      if (s.ok()) {
+        meta_tmp_[pos].clear();
+        renamed_.push_back(pos);
+        if (!pos_[pos].old_data.IsZero()) {
+          v->Remove(paths_.ShardPath(pos_[pos].old_data.Hex())).IgnoreError();
+        }
+      } else {
+        error_ = s.WithContext(v->Describe());
+      }
+    }
+  }
+
+  const std::vector<uint32_t>& renamed() const { return renamed_; }
+
+  ObjectHealth Finish(const Status& flush) {
+    if (!flush.ok()) {
+      error_ = flush;
+      renamed_.clear();
+    }
+    for (uint32_t pos : todo_) {
+      if (!meta_tmp_[pos].empty()) vol(pos)->Remove(meta_tmp_[pos]).IgnoreError();
+    }
+    DropTemps();
+    h_.healed = renamed_;
+    if (changed_) {
+      h_.action = ObjectHealth::Action::kChanged;
+      h_.note = "changed while healing; left to its writer";
+      h_.after = h_.health;
+    } else if (renamed_.size() < todo_.size()) {
+      h_.action = renamed_.empty() ? ObjectHealth::Action::kFailed : ObjectHealth::Action::kHealed;
+      h_.note = error_.ok() ? "not every copy could be written" : error_.message();
+      h_.after = Health::kDegraded;
+    } else {
+      h_.action = ObjectHealth::Action::kHealed;
+      h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
+    }
+    return h_;
+  }
+
+  uint64_t pending_bytes() const { return h_.bytes_written; }
+  const ObjectHealth& health() const { return h_; }
+
+ private:
+  // An unrecoverable object: reported; removed only when asked and only when dangling.
+  void Dangling() {
+    h_.after = h_.health;
+    if (!o_.remove_dangling || !h_.dangling) return;
+    if (o_.dry_run) {
+      h_.action = ObjectHealth::Action::kWouldRemove;
+      return;
+    }
+    KeyWriteGuard guard(*s_.locks_, s_.Stripe(h_.bucket, h_.key));
+    auto now = s_.ReadAllMeta(paths_.meta);
+    for (uint32_t i = 0; i < n_; ++i) {
+      if (now[i].present != metas_[i].present || now[i].raw != metas_[i].raw) {
+        h_.action = ObjectHealth::Action::kChanged;
+        h_.note = "changed while healing; left to its writer";
+        return;
+      }
+    }
+    std::vector<bool> touched(n_, false);
+    for (uint32_t i = 0; i < n_; ++i) {
+      Volume* v = vol(i);
+      if (v == nullptr) continue;
+      if (metas_[i].present && !metas_[i].meta.is_inline()) {
+        v->Remove(paths_.ShardPath(metas_[i].meta.data_id.Hex())).IgnoreError();
+      }
+      if (!ref_data_.IsZero()) {
+        v->Remove(paths_.ShardPath(ref_data_.Hex())).IgnoreError();
+      }
+      Status s = v->Remove(paths_.meta);
+      touched[i] = s.ok();
+      s_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
+    }
+    s_.SyncVolumes(touched).IgnoreError();
+    h_.action = ObjectHealth::Action::kRemoved;
+    h_.after = Health::kHealthy;
+  }
+
+  ErasureSet& s_;
+  const CheckOptions& o_;
+  const ObjectPaths paths_;
+  const uint32_t n_;
+  ObjectHealth h_;
+  std::vector<ErasureSet::MetaRead> metas_;
+  ObjectMeta ref_;
+  Uuid ref_data_;
+  StripeLayout lay_;
+  std::vector<PosState> pos_;
+  std::vector<ShardState> shard_;
+  // Commit state.
+  std::vector<uint32_t> todo_, renamed_;
+  std::vector<std::string> meta_tmp_;
+  std::vector<bool> ready_;
+  bool changed_ = false;
+  Status error_;
+  uint32_t min_good_ = 0;
+  bool passed_ = false;
+};
+
+Result<ObjectHealth> ErasureSet::CheckObject(const std::string& bucket, const std::string& key,
+                                             const CheckOptions& o) {
+  ObjectExam e(*this, bucket, key, o);
+  return e.Run(false);
+}
+
+HealBatch::HealBatch() = default;
+HealBatch::~HealBatch() {
+  // Never committed: drop the temp files (Finish with a failed flush removes them).
+  for (auto& e : pending_) e->Finish(Status(Code::kAborted, "heal batch dropped"));
+}
+
+Result<ObjectHealth> ErasureSet::HealObject(const std::string& bucket, const std::string& key,
+                                            const CheckOptions& o, HealBatch* batch) {
+  auto e = std::make_unique<ObjectExam>(*this, bucket, key, o);
+  ASSIGN_OR_RETURN(ObjectHealth h, e->Run(true));
+  if (h.action != ObjectHealth::Action::kQueued) return h;
+  if (batch != nullptr) {
+    batch->bytes_ += e->pending_bytes();
+    batch->pending_.push_back(std::move(e));
+    return h;
+  }
+  HealBatch one;
+  one.pending_.push_back(std::move(e));
+  return CommitHeals(one).front();
+}
+
+std::vector<ObjectHealth> ErasureSet::CommitHeals(HealBatch& batch) {
+  std::vector<ObjectHealth> out;
+  std::vector<bool> ready(n(), false);
+  for (auto& e : batch.pending_) {
+    for (uint32_t i = 0; i < n(); ++i) ready[i] = ready[i] || e->ready()[i];
+  }
+  // One flush for every object's new files before any gets its name, one for the names.
+  Status flush = SyncVolumes(ready);
+  std::vector<bool> renamed(n(), false);
+  for (auto& e : batch.pending_) {
+    if (!flush.ok()) e->FlushFailed(flush);
+    e->Rename();
+    for (uint32_t pos : e->renamed()) renamed[pos] = true;
+  }
+  Status dflush = SyncVolumes(renamed);
+  for (auto& e : batch.pending_) out.push_back(e->Finish(dflush));
+  batch.pending_.clear();
+  batch.bytes_ = 0;
+  return out;
+}
+
+}  // namespace cairn

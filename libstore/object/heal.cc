@@ -1,0 +1,470 @@
+#include "libstore/object/heal.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "libstore/common/rate_limiter.h"
+#include "libstore/format/encoding.h"
+#include "libstore/format/volume_format.h"
+#include "libstore/object/erasure_set_internal.h"
+
+namespace cairn {
+namespace {
+
+constexpr char kJournalMagic[8] = {'C', 'A', 'I', 'R', 'N', 'H', 'E', 'L'};
+constexpr uint32_t kJournalVersion = 1;
+constexpr const char* kHealDir = ".cairn/heal";
+constexpr const char* kJournalPath = ".cairn/heal/state";
+constexpr auto kJournalEvery = std::chrono::seconds(2);
+// A worker commits its healed objects together once it holds this many (or this many bytes).
+constexpr size_t kBatchObjects = 64;
+constexpr uint64_t kBatchBytes = 64 << 20;
+constexpr auto kBatchWait = std::chrono::seconds(1);  // and never holds one longer than this
+
+// Where an interrupted heal got to: every object of the scope before (bucket, key) is done.
+struct Journal {
+  std::string scope_bucket, scope_prefix;
+  std::string bucket, key;  // the last object finished in order
+  int64_t started_ns = 0, updated_ns = 0;
+  ScanSummary counts;
+};
+
+std::string EncodeJournal(const Journal& j) {
+  std::string out;
+  Writer w(&out);
+  w.Bytes(kJournalMagic, 8);
+  w.U32(kJournalVersion);
+  w.Str(j.scope_bucket);
+  w.Str(j.scope_prefix);
+  w.Str(j.bucket);
+  w.Str(j.key);
+  w.I64(j.started_ns);
+  w.I64(j.updated_ns);
+  const ScanSummary& c = j.counts;
+  for (uint64_t v : {c.scanned, c.healthy, c.degraded, c.unrecoverable, c.healed, c.still_degraded,
+                     c.unrecoverable_after, c.removed, c.bytes_read, c.bytes_written}) {
+    w.U64(v);
+  }
+  Seal(&out);
+  return out;
+}
+
+bool DecodeJournal(std::string_view in, Journal* j) {
+  Reader r{std::string_view()};
+  if (!OpenSealed(in, kJournalMagic, kJournalVersion, &r)) return false;
+  j->scope_bucket = r.Str(63);
+  j->scope_prefix = r.Str(1024);
+  j->bucket = r.Str(63);
+  j->key = r.Str(1024);
+  j->started_ns = r.I64();
+  j->updated_ns = r.I64();
+  ScanSummary& c = j->counts;
+  for (uint64_t* v : {&c.scanned, &c.healthy, &c.degraded, &c.unrecoverable, &c.healed,
+                      &c.still_degraded, &c.unrecoverable_after, &c.removed, &c.bytes_read,
+                      &c.bytes_written}) {
+    *v = r.U64();
+  }
+  return r.ok() && r.remaining() == 0;
+}
+
+class Scan {
+ public:
+  Scan(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs)
+      : set_(set), o_(o), obs_(obs) {
+    if (o.max_rate > 0) limiter_ = std::make_unique<RateLimiter>(o.max_rate);
+    co_.deep = o.deep || o.heal;
+    co_.dry_run = o.dry_run;
+    co_.remove_dangling = o.remove_dangling;
+    co_.limiter = limiter_.get();
+  }
+
+  Result<ScanSummary> Run() {
+    const auto start = std::chrono::steady_clock::now();
+    const bool journaled = journaled_ = o_.heal && !o_.dry_run;
+    Journal resume;
+    bool resuming = false;
+    if (journaled) {
+      resuming = o_.resume && ReadJournal(&resume);
+      if (resuming) {
+        sum_ = resume.counts;
+        sum_.resumed_from = resume.bucket + "/" + resume.key;
+        journal_.started_ns = resume.started_ns;
+        obs_.Note("resuming the heal started " + Ago(resume.started_ns) + ", after " +
+                  sum_.resumed_from);
+      } else {
+        journal_.started_ns = NowNs();
+      }
+      journal_.scope_bucket = o_.bucket;
+      journal_.scope_prefix = o_.prefix;
+    }
+    if (o_.heal) RETURN_IF_ERROR(DrainMrf());
+    ASSIGN_OR_RETURN(auto buckets, Buckets());
+    StartWorkers();
+    Status st;
+    for (const auto& b : buckets) {
+      if (resuming && b < resume.bucket) continue;
+      std::string after = resuming && b == resume.bucket ? resume.key : std::string();
+      st = set_.ScanKeys(b, o_.prefix, after, [&](const std::string& key) {
+        Push(b, key);
+        return true;
+      });
+      if (!st.ok()) break;
+    }
+    StopWorkers();
+    RETURN_IF_ERROR(st);
+    if (journaled) RemoveJournal();
+    sum_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return sum_;
+  }
+
+ private:
+  struct Work {
+    uint64_t seq;
+    std::string bucket, key;
+    bool done = false;
+  };
+
+  static std::string Ago(int64_t ns) {
+    int64_t s = (NowNs() - ns) / 1000000000;
+    if (s < 120) return std::to_string(s) + " s ago";
+    if (s < 7200) return std::to_string(s / 60) + " min ago";
+    return std::to_string(s / 3600) + " h ago";
+  }
+
+  // ---- journal
+
+  bool ReadJournal(Journal* out) {
+    bool found = false;
+    for (uint32_t i = 0; i < set_.n(); ++i) {
+      Volume* v = set_.volume(i);
+      if (v == nullptr) continue;
+      auto raw = v->ReadFile(kJournalPath, 1 << 16);
+      Journal j;
+      if (!raw.ok() || !DecodeJournal(*raw, &j)) continue;
+      if (j.scope_bucket != o_.bucket || j.scope_prefix != o_.prefix) continue;
+      if (!found || j.updated_ns > out->updated_ns) *out = j;
+      found = true;
+    }
+    return found;
+  }
+
+  void WriteJournal(const Journal& j) {
+    const std::string bytes = EncodeJournal(j);
+    const std::string tmp = std::string(kTmpDir) + "/heal-state-" + Uuid::Random().Hex();
+    for (uint32_t i = 0; i < set_.n(); ++i) {
+      Volume* v = set_.volume(i);
+      if (v == nullptr) continue;
+      Status s = v->MakeDirs(kHealDir);
+      if (s.ok()) s = v->WriteFile(tmp, bytes, true);
+      if (s.ok()) s = v->Rename(tmp, kJournalPath);
+      if (!s.ok()) v->Remove(tmp).IgnoreError();
+    }
+  }
+
+  void RemoveJournal() {
+    for (uint32_t i = 0; i < set_.n(); ++i) {
+      if (Volume* v = set_.volume(i)) v->Remove(kJournalPath).IgnoreError();
+    }
+  }
+
+  // Saves the watermark every few seconds (force: now).
+  void MaybeSaveJournal(bool force) {
+    std::unique_lock<std::mutex> save(save_mu_, std::try_to_lock);
+    if (!save.owns_lock()) return;  // another thread is saving it right now
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_save_ < kJournalEvery) return;
+    last_save_ = now;
+    Journal j;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!have_mark_) return;
+      j = journal_;
+      j.bucket = mark_bucket_;
+      j.key = mark_key_;
+      j.counts = sum_;
+    }
+    j.updated_ns = NowNs();
+    WriteJournal(j);
+  }
+
+  // ---- MRF: partial writes and degraded reads, healed first
+
+  Status DrainMrf() {
+    ASSIGN_OR_RETURN(auto entries, set_.ListMrf());
+    // Group by object; heal each once, then drop its entries once it is whole (or gone).
+    std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_key;
+    for (const auto& e : entries) {
+      if (!o_.bucket.empty() && (e.bucket != o_.bucket || e.key.compare(0, o_.prefix.size(), o_.prefix) != 0)) {
+        continue;
+      }
+      by_key[{e.bucket, e.key}].push_back(e.id);
+      ++sum_.mrf_entries;
+    }
+    if (by_key.empty()) return Status::Ok();
+    uint64_t objects = 0, healed = 0;
+    for (const auto& [bk, ids] : by_key) {
+      auto h = set_.HealObject(bk.first, bk.second, co_);
+      bool clear = false;
+      if (!h.ok()) {
+        clear = h.status().code() == Code::kNotFound;
+      } else {
+        ++objects;
+        sum_.bytes_read += h->bytes_read;
+        sum_.bytes_written += h->bytes_written;
+        if (h->action == ObjectHealth::Action::kHealed) ++healed;
+        clear = h->after == Health::kHealthy && h->action != ObjectHealth::Action::kChanged &&
+                h->action != ObjectHealth::Action::kWouldHeal;
+        if (h->health != Health::kHealthy) {
+          std::lock_guard<std::mutex> l(obs_mu_);
+          obs_.Object(*h);
+        }
+      }
+      if (clear && !o_.dry_run) {
+        for (const auto& id : ids) set_.RemoveMrf(id);
+        sum_.mrf_cleared += ids.size();
+      }
+    }
+    sum_.healed += healed;
+    obs_.Note("journal of failed writes: " + std::to_string(sum_.mrf_entries) + " entries for " +
+              std::to_string(by_key.size()) + " objects, " + std::to_string(healed) + " healed, " +
+              std::to_string(sum_.mrf_cleared) + " entries cleared");
+    return Status::Ok();
+  }
+
+  // ---- buckets
+
+  Result<std::vector<std::string>> Buckets() {
+    ASSIGN_OR_RETURN(auto found, set_.ScanBuckets());
+    std::vector<std::string> out;
+    for (const auto& [name, count] : found) {
+      if (!o_.bucket.empty() && name != o_.bucket) continue;
+      if (count < set_.read_quorum()) {
+        ++sum_.dangling_buckets;
+        obs_.Note("bucket " + name + " is on " + std::to_string(count) + " of " +
+                  std::to_string(set_.n()) + " volumes, below the read quorum of " +
+                  std::to_string(set_.read_quorum()) + ": left alone (remove it with rb, or "
+                  "create it with mb)");
+        continue;
+      }
+      if (o_.heal) {
+        ASSIGN_OR_RETURN(auto made, set_.HealBucket(name, o_.dry_run));
+        if (!made.empty()) {
+          ++sum_.buckets_healed;
+          std::string list;
+          for (uint32_t p : made) list += (list.empty() ? "" : ",") + std::to_string(p + 1);
+          obs_.Note(std::string(o_.dry_run ? "would recreate" : "recreated") + " bucket " + name +
+                    " on member" + (made.size() > 1 ? "s " : " ") + list);
+        }
+      } else {
+        // Verify: a bucket directory missing on an online volume makes every object there
+        // degraded, which the object checks report; nothing to add here.
+      }
+      out.push_back(name);
+    }
+    if (!o_.bucket.empty() && out.empty() && sum_.dangling_buckets == 0) {
+      return NotFound("bucket " + o_.bucket + " does not exist");
+    }
+    return out;
+  }
+
+  // ---- workers
+
+  void StartWorkers() {
+    const int jobs = std::max(1, std::min(o_.jobs, 64));
+    for (int i = 0; i < jobs; ++i) workers_.emplace_back([this] { Worker(); });
+  }
+
+  void Push(const std::string& bucket, const std::string& key) {
+    std::unique_lock<std::mutex> l(mu_);
+    space_.wait(l, [&] { return queue_.size() < workers_.size() * 2; });
+    order_.push_back(Work{next_seq_, bucket, key});
+    queue_.push_back(next_seq_++);
+    ready_.notify_one();
+  }
+
+  void StopWorkers() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+  void Worker() {
+    // Objects that need writes are queued in a batch of this worker's own and committed together
+    // (two flushes per batch, not per object); they count as done once committed.
+    HealBatch batch;
+    std::vector<uint64_t> queued;
+    std::chrono::steady_clock::time_point oldest;
+    auto commit = [&] {
+      if (batch.size() == 0) return;
+      auto results = set_.CommitHeals(batch);
+      for (size_t i = 0; i < results.size(); ++i) {
+        ObjectHealth& h = results[i];
+        if (h.action == ObjectHealth::Action::kChanged) {
+          // Overwritten while healing: look again once, on its own.
+          auto again = set_.HealObject(h.bucket, h.key, co_);
+          if (again.ok()) h = std::move(again).value();
+          else if (again.status().code() == Code::kNotFound) h.action = ObjectHealth::Action::kNone, h.after = Health::kHealthy;
+        }
+        Done(queued[i], &h);
+      }
+      queued.clear();
+    };
+    while (true) {
+      uint64_t seq;
+      std::string bucket, key;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        if (queue_.empty() && batch.size() > 0) {
+          l.unlock();
+          commit();
+          l.lock();
+        }
+        ready_.wait(l, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty()) break;
+        seq = queue_.front();
+        queue_.pop_front();
+        const Work& w = order_[seq - order_.front().seq];
+        bucket = w.bucket;
+        key = w.key;
+        space_.notify_one();
+      }
+      auto h = Process(bucket, key, &batch);
+      if (h && h->action == ObjectHealth::Action::kQueued) {
+        if (queued.empty()) oldest = std::chrono::steady_clock::now();
+        queued.push_back(seq);
+        if (batch.size() >= kBatchObjects || batch.bytes() >= kBatchBytes ||
+            std::chrono::steady_clock::now() - oldest >= kBatchWait) {
+          commit();
+        }
+        continue;
+      }
+      Done(seq, h.get());
+    }
+    commit();
+  }
+
+  // Counts and reports one finished object (h null: it was deleted meanwhile) and moves the
+  // journal's watermark past every object finished in order.
+  void Done(uint64_t seq, const ObjectHealth* h) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (h) Count(*h);
+      order_[seq - order_.front().seq].done = true;
+      while (!order_.empty() && order_.front().done) {
+        mark_bucket_ = std::move(order_.front().bucket);
+        mark_key_ = std::move(order_.front().key);
+        have_mark_ = true;
+        order_.pop_front();
+      }
+    }
+    if (h) {
+      std::lock_guard<std::mutex> l(obs_mu_);
+      obs_.Object(*h);
+    }
+    if (journaled_) MaybeSaveJournal(false);
+  }
+
+  // One object; nothing when it was deleted meanwhile.
+  std::unique_ptr<ObjectHealth> Process(const std::string& bucket, const std::string& key,
+                                        HealBatch* batch) {
+    auto r = o_.heal ? set_.HealObject(bucket, key, co_, batch) : set_.CheckObject(bucket, key, co_);
+    if (!r.ok()) {
+      if (r.status().code() == Code::kNotFound) return nullptr;
+      auto h = std::make_unique<ObjectHealth>();
+      h->bucket = bucket;
+      h->key = key;
+      h->health = h->after = Health::kUnrecoverable;
+      h->action = o_.heal ? ObjectHealth::Action::kFailed : ObjectHealth::Action::kNone;
+      h->note = r.status().message();
+      return h;
+    }
+    return std::make_unique<ObjectHealth>(std::move(r).value());
+  }
+
+  void Count(const ObjectHealth& h) {
+    ++sum_.scanned;
+    sum_.bytes_read += h.bytes_read;
+    sum_.bytes_written += h.bytes_written;
+    switch (h.health) {
+      case Health::kHealthy: ++sum_.healthy; break;
+      case Health::kDegraded: ++sum_.degraded; break;
+      case Health::kUnrecoverable: ++sum_.unrecoverable; break;
+    }
+    if (!o_.heal || h.health == Health::kHealthy) return;
+    using A = ObjectHealth::Action;
+    if (h.action == A::kHealed || h.action == A::kWouldHeal) ++sum_.healed;
+    if (h.action == A::kRemoved || h.action == A::kWouldRemove) {
+      ++sum_.removed;
+      return;
+    }
+    if (h.action == A::kWouldHeal) return;  // dry run: it would be whole
+    if (h.after == Health::kDegraded || h.action == A::kChanged) ++sum_.still_degraded;
+    if (h.after == Health::kUnrecoverable) ++sum_.unrecoverable_after;
+  }
+
+  ErasureSet& set_;
+  const SetScanOptions& o_;
+  ScanObserver& obs_;
+  std::unique_ptr<RateLimiter> limiter_;
+  CheckOptions co_;
+  ScanSummary sum_;
+  Journal journal_;
+  bool journaled_ = false;
+  std::mutex save_mu_;  // one journal save at a time; guards last_save_
+  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+
+  std::mutex mu_;  // guards everything below, and sum_ once workers run
+  std::condition_variable ready_, space_;
+  std::deque<uint64_t> queue_;  // seqs waiting for a worker
+  std::deque<Work> order_;      // every object not yet finished in order, oldest first
+  uint64_t next_seq_ = 0;
+  bool closed_ = false;
+  bool have_mark_ = false;
+  std::string mark_bucket_, mark_key_;
+  std::vector<std::thread> workers_;
+  std::mutex obs_mu_;
+};
+
+}  // namespace
+
+Result<ScanSummary> ScanSet(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs) {
+  Scan s(set, o, obs);
+  return s.Run();
+}
+
+Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
+  if (!o.heal || o.dry_run) {
+    if (s.unrecoverable > 0 || s.dangling_buckets > 0) {
+      return DataLoss(std::to_string(s.unrecoverable) + " of " + std::to_string(s.scanned) +
+                      " objects unrecoverable" +
+                      (s.dangling_buckets ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum" : ""));
+    }
+    if (s.degraded > 0) {
+      return Status(Code::kDegraded, std::to_string(s.degraded) + " of " + std::to_string(s.scanned) +
+                                         " objects degraded, all recoverable (run cairn heal)");
+    }
+    return Status::Ok();
+  }
+  if (s.unrecoverable_after > 0 || s.dangling_buckets > 0) {
+    return DataLoss(std::to_string(s.unrecoverable_after) + " objects unrecoverable" +
+                    (s.dangling_buckets ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum" : "") +
+                    " (left as they are)");
+  }
+  if (s.still_degraded > 0) {
+    return Status(Code::kDegraded, std::to_string(s.still_degraded) +
+                                       " objects still short of a shard (see above)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn

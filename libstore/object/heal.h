@@ -1,0 +1,63 @@
+// verify and heal of a whole volume set (or one bucket, or one prefix).
+//
+// The keys of every online volume are merged into one ordered stream (ErasureSet::ScanKeys: a key
+// on any volume counts, so an object that lost copies is still found) and checked or healed by a
+// few worker threads. Heal first drains the MRF journal (objects that missed a write or served a
+// bad shard), then recreates buckets missing on some volumes, then walks every object. Its progress
+// is journaled in .cairn/heal/state on every online volume every few seconds, so a heal that was
+// killed resumes where it stopped; the journal is removed when a heal completes.
+//
+// Memory is bounded whatever the number of objects: keys stream; the journal holds one key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "libstore/common/status.h"
+#include "libstore/object/erasure_set.h"
+
+namespace cairn {
+
+struct SetScanOptions {
+  std::string bucket;  // "" = every bucket
+  std::string prefix;  // within bucket
+  bool heal = false;   // false: verify only
+  bool deep = false;   // verify: read every block (heal always does)
+  bool dry_run = false;
+  bool remove_dangling = false;
+  uint64_t max_rate = 0;  // bytes per second read, 0 = unlimited
+  int jobs = 4;           // objects in flight
+  bool resume = true;     // heal: continue an interrupted heal of the same scope
+};
+
+struct ScanSummary {
+  // As found.
+  uint64_t scanned = 0, healthy = 0, degraded = 0, unrecoverable = 0;
+  // Heal: what is left. healed + still_degraded + unrecoverable_after + removed account for every
+  // object that was not healthy.
+  uint64_t healed = 0, still_degraded = 0, unrecoverable_after = 0, removed = 0;
+  uint64_t bytes_read = 0, bytes_written = 0;
+  uint64_t buckets_healed = 0, dangling_buckets = 0;
+  uint64_t mrf_entries = 0, mrf_cleared = 0;
+  double seconds = 0;
+  std::string resumed_from;  // "bucket/key" when a journaled heal was resumed
+};
+
+class ScanObserver {
+ public:
+  virtual ~ScanObserver() = default;
+  // Every object checked (healthy ones too), one call at a time, from any thread.
+  virtual void Object(const ObjectHealth& h) = 0;
+  // Set-level events: a bucket recreated or dangling, a journal resumed, MRF drained.
+  virtual void Note(const std::string& line) { (void)line; }
+};
+
+// Runs verify (o.heal false) or heal over the scope. Fails only when the scan itself cannot go on
+// (a volume's directory unreadable, below quorum); per-object trouble is in the summary.
+Result<ScanSummary> ScanSet(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs);
+
+// Exit status for a finished scan: Ok, kDegraded (exit 3) or kDataLoss (exit 1), with a one-line
+// message saying what is left.
+Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s);
+
+}  // namespace cairn

@@ -1,0 +1,55 @@
+# Shared harness of the end-to-end tests: sourced by tests/e2e*.sh with the cairn binary as $1.
+# Sets CAIRN (the binary) and T (a scratch directory removed at exit, with every process in PIDS
+# killed), and defines the checks below.
+set -uo pipefail
+CAIRN=$(readlink -f "${1:?usage: $0 path/to/cairn}")
+T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-$(basename "$0" .sh).XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+# expect CODE WHAT CMD...: runs CMD (stdout in $T/out, stderr in $T/err), checks the exit code
+# and, for failures, a "cairn: ..." error on stderr: exactly one line of it, unless
+# EXPECT_WARNINGS=1 (commands that also warn, such as heal about refused members).
+EXPECT_WARNINGS=0
+expect() {
+  local want=$1 what=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [[ $got -ne $want ]]; then bad "$what: exit $got, want $want ($(head -c 400 "$T/err"))"; return; fi
+  if [[ $want -ne 0 ]]; then
+    if ! grep -q '^cairn: ' "$T/err" || { [[ $EXPECT_WARNINGS -eq 0 ]] && [[ $(wc -l <"$T/err") -ne 1 ]]; }; then
+      bad "$what: error is not a 'cairn: ' line: $(cat "$T/err")"; return
+    fi
+  fi
+  ok
+}
+randfile() { head -c "$2" /dev/urandom >"$1"; }
+# kill_put_midway BUCKET/KEY BYTES: a `cairn put -` that has read BYTES from a FIFO held open
+# (so it waits for more), killed with SIGKILL.
+kill_put_midway() {
+  rm -f "$T/fifo"
+  mkfifo "$T/fifo"
+  "$CAIRN" put --no-fsync - "$1" <"$T/fifo" &
+  local pp=$!
+  PIDS+=("$pp")
+  exec 3>"$T/fifo"
+  head -c "$2" /dev/urandom >&3
+  sleep 1
+  kill -9 "$pp"
+  wait "$pp" 2>/dev/null
+  exec 3>&-
+}
+# finish: prints the tally and exits non-zero on any failure.
+finish() {
+  echo "$(basename "$0" .sh): $pass passed, $fail failed"
+  [[ $fail -eq 0 ]]
+}

@@ -1,0 +1,489 @@
+// verify and heal of volume sets: faults injected by editing the member volumes' files (wiped
+// members, flipped bits, truncated shards, lost metadata) and through FaultyVolume; verify must
+// find exactly the damaged objects, heal must repair every recoverable one and leave the rest as
+// they were, and every object must read back byte-identical.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+#include <set>
+
+#include "libstore/erasure/stripe.h"
+#include "libstore/format/key_path.h"
+#include "libstore/format/object_meta.h"
+#include "libstore/format/volume_format.h"
+#include "libstore/object/heal.h"
+#include "test_util.h"
+
+namespace cairn {
+namespace {
+
+using test::SetFixture;
+
+struct Collect : ScanObserver {
+  std::map<std::string, ObjectHealth> objects;  // bucket/key -> what was reported
+  std::vector<std::string> notes;
+  void Object(const ObjectHealth& h) override { objects[h.bucket + "/" + h.key] = h; }
+  void Note(const std::string& n) override { notes.push_back(n); }
+  std::set<std::string> Unhealthy() const {
+    std::set<std::string> out;
+    for (const auto& [k, h] : objects) {
+      if (h.health != Health::kHealthy) out.insert(k);
+    }
+    return out;
+  }
+};
+
+ScanSummary Verify(SetFixture& f, bool deep, Collect* c = nullptr) {
+  Collect local;
+  SetScanOptions o;
+  o.deep = deep;
+  auto r = ScanSet(*f.set, o, c ? *c : local);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+ScanSummary Heal(SetFixture& f, Collect* c = nullptr, bool remove_dangling = false, bool dry_run = false) {
+  Collect local;
+  SetScanOptions o;
+  o.heal = true;
+  o.remove_dangling = remove_dangling;
+  o.dry_run = dry_run;
+  auto r = ScanSet(*f.set, o, c ? *c : local);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+// The metadata copy of bucket/key on volume i.
+ObjectMeta MetaOn(SetFixture& f, size_t i, const std::string& bucket, const std::string& key) {
+  auto raw = f.mem[i]->ReadFile(KeyPaths(bucket, key).meta, kMaxMetaFileSize);
+  REQUIRE(raw.ok());
+  auto m = ObjectMeta::Decode(*raw);
+  REQUIRE(m.ok());
+  return *m;
+}
+
+std::string ShardOn(SetFixture& f, size_t i, const std::string& bucket, const std::string& key) {
+  return KeyPaths(bucket, key).ShardPath(MetaOn(f, i, bucket, key).data_id.Hex());
+}
+
+void FlipByte(Volume& v, const std::string& path, uint64_t off) {
+  auto raw = v.ReadFile(path, 1 << 30);
+  REQUIRE(raw.ok());
+  REQUIRE(off < raw->size());
+  (*raw)[off] ^= 0x5a;
+  REQUIRE(v.WriteFile(path, *raw, false).ok());
+}
+
+void Truncate(Volume& v, const std::string& path, uint64_t len) {
+  auto raw = v.ReadFile(path, 1 << 30);
+  REQUIRE(raw.ok());
+  raw->resize(len);
+  REQUIRE(v.WriteFile(path, *raw, false).ok());
+}
+
+// Removes everything on a member but its working directories, as a replaced empty disk would be
+// once heal has formatted it.
+void Wipe(SetFixture& f, size_t i) {
+  auto entries = f.mem[i]->ListDir("");
+  REQUIRE(entries.ok());
+  for (const auto& e : *entries) REQUIRE(f.mem[i]->RemoveAll(e.name).ok());
+  REQUIRE(f.mem[i]->MakeDirs(kTmpDir).ok());
+  REQUIRE(f.mem[i]->MakeDirs(kMrfDir).ok());
+}
+
+std::map<std::string, std::string> Fill(SetFixture& f, int large, int small, uint64_t seed) {
+  std::map<std::string, std::string> data;
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  for (int i = 0; i < large; ++i) {
+    std::string key = "big/" + std::to_string(i);
+    data[key] = test::RandomBytes(100000 + size_t(i) * 37777, seed + uint64_t(i));
+  }
+  for (int i = 0; i < small; ++i) {
+    std::string key = "small/" + std::to_string(i);
+    data[key] = test::RandomBytes(size_t(i) * 97, seed + 1000 + uint64_t(i));
+  }
+  for (const auto& [k, v] : data) REQUIRE(f.Put("bkt", k, v).ok());
+  return data;
+}
+
+void ExpectAllRead(SetFixture& f, const std::map<std::string, std::string>& data) {
+  for (const auto& [k, v] : data) {
+    auto got = f.Get("bkt", k);
+    INFO(k);
+    REQUIRE(got.ok());
+    REQUIRE(*got == v);
+  }
+}
+
+uint64_t ShardFileCount(SetFixture& f, size_t i) {
+  uint64_t n = 0;
+  for (const auto& p : f.Files(i, "bkt")) n += p.back() != '=' && p.find("bucket.meta") == std::string::npos;
+  return n;
+}
+
+TEST_CASE("verify: a healthy set is healthy, quick and deep", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 4, 5, 1);
+  for (bool deep : {false, true}) {
+    Collect c;
+    auto s = Verify(f, deep, &c);
+    CHECK(s.scanned == data.size());
+    CHECK(s.healthy == data.size());
+    CHECK(c.Unhealthy().empty());
+    CHECK(ScanVerdict(SetScanOptions{}, s).ok());
+    if (deep) CHECK(s.bytes_read > 0);
+  }
+  auto h = Heal(f);
+  CHECK(h.healed == 0);
+  CHECK(h.bytes_written == 0);
+}
+
+TEST_CASE("heal: a wiped member gets every shard and metadata copy back", "[heal]") {
+  for (auto [k, m] : {std::pair{4u, 2u}, std::pair{8u, 4u}}) {
+    SetFixture f(k, m);
+    auto data = Fill(f, 5, 6, 7);
+    const size_t victim = 1;
+    const uint64_t shards_before = ShardFileCount(f, victim);
+    REQUIRE(shards_before == 5);
+    Wipe(f, victim);
+    Collect c;
+    auto v = Verify(f, false, &c);
+    CHECK(v.degraded == data.size());
+    CHECK(ScanVerdict(SetScanOptions{}, v).code() == Code::kDegraded);
+    for (const auto& [key, h] : c.objects) {
+      REQUIRE(h.problems.size() == 1);
+      CHECK(h.problems[0].position == victim);
+      CHECK(h.problems[0].problem == "missing-meta");
+    }
+    auto h = Heal(f);
+    CHECK(h.healed == data.size());
+    CHECK(h.still_degraded == 0);
+    CHECK(h.buckets_healed == 1);
+    SetScanOptions ho;
+    ho.heal = true;
+    CHECK(ScanVerdict(ho, h).ok());
+    CHECK(ShardFileCount(f, victim) == shards_before);
+    auto after = Verify(f, true);
+    CHECK(after.healthy == data.size());
+    ExpectAllRead(f, data);
+    // Reads must not need the rebuilt member's neighbours: take M others offline.
+    for (uint32_t i = 0; i < m; ++i) f.vols[(victim + 1 + i) % (k + m)] = nullptr;
+    f.Reopen();
+    REQUIRE(f.set);
+    ExpectAllRead(f, data);
+  }
+}
+
+TEST_CASE("verify --deep finds flipped bits block by block; heal rewrites them", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 4, 3, 11);
+  // big/1: one block of one shard; big/2: blocks in two shards; small/2 (inline): a metadata copy.
+  const std::string s1 = ShardOn(f, 0, "bkt", "big/1");
+  FlipByte(*f.mem[0], s1, 5);
+  const std::string s2a = ShardOn(f, 2, "bkt", "big/2");
+  const std::string s2b = ShardOn(f, 5, "bkt", "big/2");
+  const uint64_t stride = (64 << 10) / 4 + kChecksumLen;
+  FlipByte(*f.mem[2], s2a, stride + 3);  // block 1
+  FlipByte(*f.mem[5], s2b, 2 * stride + 9);  // block 2
+  FlipByte(*f.mem[3], KeyPaths("bkt", "small/2").meta, 40);
+
+  Collect quick;
+  auto q = Verify(f, false, &quick);
+  // Quick sees only the metadata copy (its checksum); shard bits need a deep read.
+  CHECK(quick.Unhealthy() == std::set<std::string>{"bkt/small/2"});
+  CHECK(q.degraded == 1);
+
+  Collect deep;
+  Verify(f, true, &deep);
+  CHECK(deep.Unhealthy() == std::set<std::string>{"bkt/big/1", "bkt/big/2", "bkt/small/2"});
+  const auto& h1 = deep.objects["bkt/big/1"];
+  REQUIRE(h1.problems.size() == 1);
+  CHECK(h1.problems[0].position == 0);
+  CHECK(h1.problems[0].problem == "corrupt-blocks");
+  CHECK(h1.problems[0].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{0, 0}});
+  const auto& h2 = deep.objects["bkt/big/2"];
+  REQUIRE(h2.problems.size() == 2);
+  CHECK(h2.problems[0].position == 2);
+  CHECK(h2.problems[0].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{1, 1}});
+  CHECK(h2.problems[1].position == 5);
+  CHECK(h2.problems[1].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{2, 2}});
+  CHECK(deep.objects["bkt/small/2"].problems.at(0).problem == "corrupt-meta");
+
+  Collect hc;
+  auto h = Heal(f, &hc);
+  CHECK(h.healed == 3);
+  CHECK(hc.objects["bkt/big/2"].healed == std::vector<uint32_t>{2, 5});
+  CHECK(Verify(f, true).healthy == data.size());
+  ExpectAllRead(f, data);
+}
+
+TEST_CASE("heal: truncated and too long shards, lost metadata copies, stale copies", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 4, 2, 21);
+  Truncate(*f.mem[1], ShardOn(f, 1, "bkt", "big/0"), 100);
+  {
+    const std::string p = ShardOn(f, 4, "bkt", "big/1");
+    auto raw = f.mem[4]->ReadFile(p, 1 << 30);
+    REQUIRE(f.mem[4]->WriteFile(p, *raw + "junk", false).ok());
+  }
+  REQUIRE(f.mem[0]->Remove(KeyPaths("bkt", "big/2").meta).ok());
+  REQUIRE(f.mem[3]->Remove(KeyPaths("bkt", "small/1").meta).ok());
+  REQUIRE(f.mem[4]->Remove(KeyPaths("bkt", "small/1").meta).ok());
+  // A stale copy: volume 2 keeps an older version of big/3.
+  const std::string old_meta = *f.mem[2]->ReadFile(KeyPaths("bkt", "big/3").meta, kMaxMetaFileSize);
+  const std::string old_shard_path = ShardOn(f, 2, "bkt", "big/3");
+  const std::string old_shard = *f.mem[2]->ReadFile(old_shard_path, 1 << 30);
+  data["big/3"] = test::RandomBytes(150000, 99);
+  REQUIRE(f.Put("bkt", "big/3", data["big/3"]).ok());
+  REQUIRE(f.mem[2]->Remove(ShardOn(f, 2, "bkt", "big/3")).ok());
+  REQUIRE(f.mem[2]->WriteFile(KeyPaths("bkt", "big/3").meta, old_meta, false).ok());
+  REQUIRE(f.mem[2]->WriteFile(old_shard_path, old_shard, false).ok());
+
+  Collect c;
+  Verify(f, false, &c);
+  CHECK(c.Unhealthy() == std::set<std::string>{"bkt/big/0", "bkt/big/1", "bkt/big/2", "bkt/big/3", "bkt/small/1"});
+  CHECK(c.objects["bkt/big/0"].problems.at(0).problem == "short-shard");
+  CHECK(c.objects["bkt/big/1"].problems.at(0).problem == "long-shard");
+  CHECK(c.objects["bkt/big/2"].problems.at(0).problem == "missing-meta");
+  CHECK(c.objects["bkt/big/3"].problems.at(0).problem == "stale-meta");
+  CHECK(c.objects["bkt/small/1"].problems.size() == 2);
+
+  auto h = Heal(f);
+  CHECK(h.healed == 5);
+  CHECK(Verify(f, true).healthy == data.size());
+  ExpectAllRead(f, data);
+  // The stale copy's shard file went with it.
+  CHECK(f.mem[2]->Stat(old_shard_path).status().code() == Code::kNotFound);
+  CHECK(f.mem[1]->Stat(ShardOn(f, 1, "bkt", "big/0"))->size == MetaOn(f, 1, "bkt", "big/0").shard_size);
+}
+
+TEST_CASE("heal: metadata lost below quorum comes back when the shards are there", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 1, 0, 31);
+  for (size_t i : {0, 1, 2}) REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "big/0").meta).ok());
+  CHECK(f.Get("bkt", "big/0").status().code() != Code::kOk);
+  Collect c;
+  auto v = Verify(f, false, &c);
+  CHECK(v.degraded == 1);
+  CHECK(v.unrecoverable == 0);
+  Heal(f);
+  ExpectAllRead(f, data);
+  CHECK(Verify(f, true).healthy == 1);
+}
+
+TEST_CASE("heal: damage beyond parity is reported and left as it was", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 3, 2, 41);
+  // big/0: block 0 bad in three shards. small/0: three metadata copies gone and nothing to
+  // rebuild them from.
+  std::map<std::string, std::string> before;
+  for (size_t i : {0, 2, 4}) {
+    const std::string p = ShardOn(f, i, "bkt", "big/0");
+    FlipByte(*f.mem[i], p, 1);
+    before[std::to_string(i) + p] = *f.mem[i]->ReadFile(p, 1 << 30);
+  }
+  for (size_t i : {1, 3, 5}) REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "small/0").meta).ok());
+  // One more, healable fault elsewhere.
+  FlipByte(*f.mem[1], ShardOn(f, 1, "bkt", "big/1"), 7);
+
+  Collect v;
+  auto vs = Verify(f, true, &v);
+  CHECK(vs.unrecoverable == 2);
+  CHECK(vs.degraded == 1);
+  CHECK(ScanVerdict(SetScanOptions{}, vs).code() == Code::kDataLoss);
+  CHECK(v.objects["bkt/big/0"].dangling);
+  CHECK(v.objects["bkt/big/0"].lost_blocks == std::vector<std::pair<uint64_t, uint64_t>>{{0, 0}});
+  CHECK(v.objects["bkt/small/0"].dangling);
+
+  Collect hc;
+  auto h = Heal(f, &hc);
+  CHECK(h.unrecoverable_after == 2);
+  CHECK(h.healed == 1);
+  SetScanOptions ho;
+  ho.heal = true;
+  CHECK(ScanVerdict(ho, h).code() == Code::kDataLoss);
+  for (size_t i : {0, 2, 4}) {
+    const std::string p = ShardOn(f, i, "bkt", "big/0");
+    CHECK(*f.mem[i]->ReadFile(p, 1 << 30) == before[std::to_string(i) + p]);
+  }
+  CHECK(f.mem[0]->Stat(KeyPaths("bkt", "small/0").meta).ok());
+  CHECK(f.Get("bkt", "big/1").ok());
+
+  // Dry run of --remove-dangling removes nothing; the real one removes exactly the two.
+  Heal(f, nullptr, true, true);
+  CHECK(f.mem[0]->Stat(KeyPaths("bkt", "small/0").meta).ok());
+  auto r = Heal(f, nullptr, true);
+  CHECK(r.removed == 2);
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(f.mem[i]->Stat(KeyPaths("bkt", "small/0").meta).status().code() == Code::kNotFound);
+    CHECK(f.mem[i]->Stat(KeyPaths("bkt", "big/0").meta).status().code() == Code::kNotFound);
+  }
+  auto after = Verify(f, true);
+  CHECK(after.scanned == data.size() - 2);
+  CHECK(after.healthy == after.scanned);
+}
+
+TEST_CASE("heal: an offline member keeps objects degraded; the MRF journal heals them later", "[heal]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  f.vols[3] = nullptr;
+  f.Reopen();
+  std::string body = test::RandomBytes(200000, 5);
+  REQUIRE(f.Put("bkt", "k", body).ok());
+  auto mrf = f.set->ListMrf();
+  REQUIRE(mrf.ok());
+  REQUIRE(mrf->size() == 1);
+  // Still offline: heal cannot finish and says so; the journal entry stays.
+  auto h1 = Heal(f);
+  CHECK(h1.still_degraded == 1);
+  SetScanOptions ho;
+  ho.heal = true;
+  CHECK(ScanVerdict(ho, h1).code() == Code::kDegraded);
+  CHECK(f.set->ListMrf()->size() == 1);
+  // Back online: the journal is drained first and the entry cleared.
+  f.vols[3] = f.faulty[3].get();
+  f.Reopen();
+  Collect c;
+  auto h2 = Heal(f, &c);
+  CHECK(h2.mrf_entries == 1);
+  CHECK(h2.mrf_cleared == 1);
+  CHECK(h2.healed == 1);
+  CHECK(f.set->ListMrf()->empty());
+  CHECK(Verify(f, true).healthy == 1);
+}
+
+TEST_CASE("heal: an object overwritten while it is healed is left to its writer", "[heal]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", test::RandomBytes(200000, 1)).ok());
+  Wipe(f, 0);
+  REQUIRE(f.mem[0]->MakeDirs("bkt").ok());
+  // The first flush heal asks for (its new shard, before renaming) runs a PUT of the same key.
+  struct Hook : VolumeWrapper {
+    using VolumeWrapper::VolumeWrapper;
+    std::function<void()> fn;
+    Status SyncAll() override {
+      if (fn) {
+        auto f2 = std::move(fn);
+        fn = nullptr;
+        f2();
+      }
+      return VolumeWrapper::SyncAll();
+    }
+  };
+  Hook hook(f.faulty[0].get());
+  f.vols[0] = &hook;
+  f.Reopen();
+  const std::string newer = test::RandomBytes(300000, 2);
+  hook.fn = [&] { REQUIRE(f.Put("bkt", "k", newer).ok()); };
+  CheckOptions o;
+  auto h = f.set->HealObject("bkt", "k", o);
+  REQUIRE(h.ok());
+  CHECK(h->action == ObjectHealth::Action::kChanged);
+  auto got = f.Get("bkt", "k");
+  REQUIRE(got.ok());
+  CHECK(*got == newer);
+  CHECK(Verify(f, true).healthy == 1);
+}
+
+TEST_CASE("heal: write failures leave the object degraded, never worse", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 2, 1, 51);
+  Wipe(f, 2);
+  REQUIRE(f.mem[2]->MakeDirs("bkt").ok());
+  REQUIRE(f.mem[2]->WriteFile("bkt/bucket.meta", "1", false).ok());
+  FaultRule rule;
+  rule.op = FaultOp::kAppend;
+  rule.kind = FaultKind::kNoSpace;
+  f.faulty[2]->AddRule(rule);
+  auto h = Heal(f);
+  CHECK(h.still_degraded == data.size());
+  CHECK(h.healed == 0);
+  ExpectAllRead(f, data);
+  // No temp files left behind on the failing member.
+  CHECK(f.Files(2, ".cairn/tmp").empty());
+  f.faulty[2]->ClearRules();
+  CHECK(Heal(f).healed == data.size());
+  CHECK(Verify(f, true).healthy == data.size());
+}
+
+TEST_CASE("verify and heal: random faults up to M per object, 4+2 and 8+4", "[heal]") {
+  for (auto [k, m] : {std::pair{4u, 2u}, std::pair{8u, 4u}}) {
+    for (uint64_t seed : {1, 2, 3}) {
+      SetFixture f(k, m);
+      auto data = Fill(f, 6, 8, seed * 100);
+      std::mt19937_64 rng(seed);
+      std::set<std::string> damaged;
+      for (const auto& [key, body] : data) {
+        if (rng() % 3 == 0) continue;  // a third stay untouched
+        std::vector<size_t> pos(k + m);
+        for (size_t i = 0; i < pos.size(); ++i) pos[i] = i;
+        std::shuffle(pos.begin(), pos.end(), rng);
+        const uint32_t faults = 1 + uint32_t(rng() % m);
+        const bool is_inline = MetaOn(f, 0, "bkt", key).is_inline();
+        for (uint32_t j = 0; j < faults; ++j) {
+          size_t i = pos[j];
+          const std::string meta = KeyPaths("bkt", key).meta;
+          switch (is_inline ? rng() % 2 : rng() % 4) {
+            case 0: REQUIRE(f.mem[i]->Remove(meta).ok()); break;
+            case 1: FlipByte(*f.mem[i], meta, 20 + rng() % 20); break;
+            case 2: {
+              const std::string p = ShardOn(f, i, "bkt", key);
+              FlipByte(*f.mem[i], p, rng() % f.mem[i]->Stat(p)->size);
+              break;
+            }
+            default: Truncate(*f.mem[i], ShardOn(f, i, "bkt", key), rng() % 1000); break;
+          }
+        }
+        damaged.insert("bkt/" + key);
+      }
+      Collect v;
+      Verify(f, true, &v);
+      INFO("k=" << k << " seed=" << seed);
+      CHECK(v.Unhealthy() == damaged);
+      auto h = Heal(f);
+      CHECK(h.healed == damaged.size());
+      CHECK(h.still_degraded == 0);
+      CHECK(Verify(f, true).healthy == data.size());
+      ExpectAllRead(f, data);
+    }
+  }
+}
+
+TEST_CASE("heal: scope limits the work to a bucket or prefix", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 3, 3, 61);
+  Wipe(f, 4);
+  SetScanOptions o;
+  o.heal = true;
+  o.bucket = "bkt";
+  o.prefix = "small/";
+  Collect c;
+  auto r = ScanSet(*f.set, o, c);
+  REQUIRE(r.ok());
+  CHECK(r->scanned == 3);
+  Collect v;
+  Verify(f, false, &v);
+  CHECK(v.Unhealthy() == std::set<std::string>{"bkt/big/0", "bkt/big/1", "bkt/big/2"});
+  o.bucket = "nosuchbucket";
+  CHECK(ScanSet(*f.set, o, c).status().code() == Code::kNotFound);
+}
+
+TEST_CASE("heal: max-rate throttles reads", "[heal]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", test::RandomBytes(600000, 3)).ok());
+  SetScanOptions o;
+  o.deep = true;
+  o.max_rate = 2 << 20;  // 2 MiB/s; the object's shards hold ~0.9 MiB
+  Collect c;
+  auto start = std::chrono::steady_clock::now();
+  auto r = ScanSet(*f.set, o, c);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE(r.ok());
+  CHECK(secs >= 0.9 * (double(r->bytes_read) - 0.2 * 1024 * 1024) / (2 << 20));
+}
+
+}  // namespace
+}  // namespace cairn
