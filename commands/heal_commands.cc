@@ -237,8 +237,8 @@ Status RunHeal(const HealCli& c, Context& ctx) {
   std::vector<std::string> notes;
   for (const auto& r : repairs) {
     std::string m = "member " + std::to_string(r.position + 1) + " (" + r.path + ")";
-    if (r.action == "refused") {
-      ctx.Warn(m + ": refused: " + r.why);
+    if (r.action == "refused" || r.action == "missing") {
+      ctx.Warn(m + ": " + r.action + ": " + r.why);
     } else {
       notes.push_back(m + (r.action == "formatted" ? ": formatted as a replacement"
                                                     : ": would be formatted as a replacement"));

@@ -87,8 +87,12 @@ rm -rf "${D[4]}"
 expect 3 "verify with two members gone exits 3" "$CAIRN" verify
 check "every object degraded" grep -q "42 degraded" "$T/out"
 check "objects still read" readall
-expect 0 "heal re-formats the members and heals" "$CAIRN" heal
-check "heal said member 2 was formatted" grep -q "member 2 .*formatted as a replacement" "$T/out"
+expect 3 "heal with a member directory missing exits 3" "$CAIRN" heal
+check "heal said member 5 is missing" grep -q "member 5 .*missing: does not exist" "$T/err"
+check "heal did not create the missing member" test ! -e "${D[4]}"
+check "heal formatted the empty member 2 meanwhile" grep -q "member 2 .*formatted as a replacement" "$T/out"
+mkdir "${D[4]}"
+expect 0 "heal re-formats the member and heals" "$CAIRN" heal
 check "heal said member 5 was formatted" grep -q "member 5 .*formatted as a replacement" "$T/out"
 check "member 2 holds its shards again" test "$(find "${D[1]}/bkt" -name '*=?*' -type f | wc -l)" -eq 12
 check "member 5 holds its shards again" test "$(find "${D[4]}/bkt" -name '*=?*' -type f | wc -l)" -eq 12

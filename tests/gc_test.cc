@@ -247,6 +247,36 @@ TEST_CASE("gc removes orphan shards and keeps a shard whose object has metadata 
   CHECK(*got == kept);
 }
 
+TEST_CASE("gc keeps shards without metadata while a member is offline, and says so", "[gc]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "obj", RandomBytes(200000, 3)).ok());
+  std::vector<std::string> shards;
+  for (uint32_t i = 0; i < 6; ++i) {
+    shards.push_back(ShardOf(f, i, "bkt", "obj"));
+    REQUIRE(!shards.back().empty());
+  }
+  // Volume 5 goes offline holding its copy; the online copies are lost: only volume 5's
+  // metadata would still name the shards.
+  for (uint32_t i = 0; i < 5; ++i) REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "obj").meta).ok());
+  f.vols[5] = nullptr;
+  f.Reopen();
+  REQUIRE(f.set);
+  auto r = RunGc(f, Later());
+  CHECK(r.Of("orphan-shard").empty());
+  for (uint32_t i = 0; i < 5; ++i) CHECK(Exists(f, i, shards[i]));
+  REQUIRE(r.report.notes.size() == 1);
+  CHECK(r.report.notes[0].find("offline") != std::string::npos);
+  // Every member back: nothing names them on the online members... nor on member 5, once its
+  // copy is gone too; then they are orphans.
+  REQUIRE(f.mem[5]->Remove(KeyPaths("bkt", "obj").meta).ok());
+  f.vols[5] = f.faulty[5].get();
+  f.Reopen();
+  r = RunGc(f, Later());
+  CHECK(r.Of("orphan-shard").size() == 6);
+  CHECK(r.report.notes.empty());
+}
+
 TEST_CASE("gc keeps a shard while a metadata copy that might name it cannot be read", "[gc]") {
   SetFixture f(4, 2);
   REQUIRE(f.set->MakeBucket("bkt").ok());

@@ -136,7 +136,7 @@ TEST_CASE("an emptied member directory gets its old identity back", "[members]")
   CHECK(again->empty());
 }
 
-TEST_CASE("a missing member directory is created and formatted", "[members]") {
+TEST_CASE("a missing member directory is reported, not created", "[members]") {
   SetDirs s;
   fs::remove_all(fs::path(s.dirs[4]).parent_path());  // the member and its parent
   REQUIRE(!fs::exists(fs::path(s.dirs[4]).parent_path()));
@@ -145,9 +145,16 @@ TEST_CASE("a missing member directory is created and formatted", "[members]") {
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 4);
-  CHECK((*r)[0].action == "formatted");
+  CHECK((*r)[0].action == "missing");
+  CHECK((*r)[0].why.find("create it") != std::string::npos);
   CHECK((*r)[0].path == s.dirs[4]);
-  REQUIRE(fs::is_directory(s.dirs[4]));
+  CHECK(!fs::exists(fs::path(s.dirs[4]).parent_path()));
+  // Once it exists (the new disk mounted there), it takes the member's old place.
+  fs::create_directories(s.dirs[4]);
+  r = PrepareMembers({s.dirs[0]}, false);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 1);
+  CHECK((*r)[0].action == "formatted");
   auto now = DecodeFormatOf(s.dirs[4]);
   REQUIRE(now.ok());
   CHECK(now->position == 4);
@@ -158,7 +165,7 @@ TEST_CASE("a missing member directory is created and formatted", "[members]") {
 TEST_CASE("a dry run says what it would format and writes nothing", "[members]") {
   SetDirs s;
   EmptyDir(s.dirs[1]);
-  fs::remove_all(s.dirs[3]);
+  EmptyDir(s.dirs[3]);
   auto r = PrepareMembers(s.dirs, true);
   REQUIRE(r.ok());
   REQUIRE(r->size() == 2);
@@ -170,7 +177,7 @@ TEST_CASE("a dry run says what it would format and writes nothing", "[members]")
   CHECK(m3->action == "would-format");
   CHECK(m3->path == s.dirs[3]);
   CHECK(fs::is_empty(s.dirs[1]));
-  CHECK(!fs::exists(s.dirs[3]));
+  CHECK(fs::is_empty(s.dirs[3]));
 
   // The dry run predicted the real one.
   auto real = PrepareMembers(s.dirs, false);
@@ -266,7 +273,7 @@ TEST_CASE("below read quorum nothing is formatted", "[members]") {
   SetDirs s;
   SECTION("two members lost: four left is exactly the read quorum") {
     EmptyDir(s.dirs[0]);
-    fs::remove_all(s.dirs[5]);
+    EmptyDir(s.dirs[5]);
     auto r = PrepareMembers(s.dirs, false);
     REQUIRE(r.ok());
     CHECK(r->size() == 2);

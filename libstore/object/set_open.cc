@@ -219,11 +219,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
   // Look at every member before touching any, so a refusal elsewhere or a missing quorum leaves
   // every directory as it was.
   std::vector<MemberRepair> out;
-  struct Replacement {
-    size_t index;  // into out
-    bool create;   // the directory does not exist yet
-  };
-  std::vector<Replacement> replacements;
+  std::vector<size_t> replacements;  // into out
   uint32_t valid = 0;
   for (uint32_t i = 0; i < n; ++i) {
     MemberRepair r;
@@ -234,16 +230,20 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
       r.why = std::move(why);
       out.push_back(r);
     };
-    auto replace = [&](bool create) {
+    auto replace = [&] {
       r.action = dry_run ? "would-format" : "formatted";
-      replacements.push_back({out.size(), create});
+      replacements.push_back(out.size());
       out.push_back(r);
     };
     // Resolved, so that a symlink to a directory counts as that directory.
     auto v = NewLocalVolume(RealPath(r.path));
     auto st = v->Stat("");
     if (!st.ok() && st.status().code() == Code::kNotFound) {
-      replace(true);
+      // Not created here: a disk that failed to mount would otherwise be replaced by a directory
+      // on whatever file system holds the mount point.
+      r.action = "missing";
+      r.why = "does not exist; create it (on the replacement disk) and run heal again";
+      out.push_back(r);
       continue;
     }
     if (!st.ok()) {
@@ -274,7 +274,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
       if (!(e.is_dir && e.name == "lost+found")) empty = false;
     }
     if (empty) {
-      replace(false);
+      replace();
     } else {
       refuse("not empty and has no valid cairn format file; empty it to use it as a replacement");
     }
@@ -289,16 +289,10 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
                        std::to_string(ref.m) + ") to restore the others; nothing was changed");
   }
   if (dry_run) return out;
-  for (const auto& rep : replacements) {
-    const MemberRepair& r = out[rep.index];
+  for (size_t index : replacements) {
+    const MemberRepair& r = out[index];
     std::string where = MemberName(r.position) + " (" + r.path + ")";
-    std::string path = r.path;
-    if (rep.create) {
-      auto made = MakeDirsAll(r.path);
-      if (!made.ok()) return made.status().WithContext(where);
-      path = *made;
-    }
-    auto v = NewLocalVolume(RealPath(path));
+    auto v = NewLocalVolume(RealPath(r.path));
     Status s = WriteMemberFormat(*v, ref, r.position);
     if (!s.ok()) return s.WithContext(where);
   }

@@ -34,17 +34,20 @@ struct OpenedSet {
 struct MemberRepair {
   uint32_t position = 0;
   std::string path;
-  // "formatted" (an empty or missing directory took the member's old place), "would-format" (dry
-  // run), "refused" (the directory holds another set or other files; left alone)
+  // "formatted" (an empty directory took the member's old place), "would-format" (dry run),
+  // "refused" (the directory holds another set or other files; left alone), "missing" (no such
+  // directory; never created here)
   std::string action;
-  std::string why;  // for refused: one line saying what is there
+  std::string why;  // for refused and missing: one line saying why
 };
 
 // For heal: finds members of the set named by `dirs` whose directory has no valid format file.
-// An empty (or missing) directory gets the member's old identity back from the other members'
-// format files (same set id, volume id and position), so the set can be healed onto it. A
-// directory that belongs to another set, or holds files but no format, is refused. Needs a read
-// quorum of members with valid formats that agree on the set. Members already fine are not listed.
+// An existing empty directory (a lost+found alone counts as empty) gets the member's old identity
+// back from the other members' format files (same set id, volume id and position), so the set can
+// be healed onto it. A directory that belongs to another set, or holds files but no format, is
+// refused; a missing one is reported, not created (the mount point of a disk that failed to mount
+// must not become a member). Needs a read quorum of members with valid formats that agree on the
+// set. Members already fine are not listed.
 Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>& dirs, bool dry_run);
 
 // Opens the set that `dirs` (any members; one is enough) belong to. Missing or foreign members are
