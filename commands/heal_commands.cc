@@ -51,8 +51,13 @@ class Printer : public ScanObserver {
   Printer(Context& ctx, const OpenedSet& set, bool heal, const char* label)
       : ctx_(ctx), set_(set), heal_(heal), progress_(label, 0, ctx.ShowProgress()) {}
 
+  void Progress(uint64_t bytes_read) override {
+    if (bytes_read <= shown_) return;  // reports from several workers may arrive out of order
+    progress_.Add(bytes_read - shown_);
+    shown_ = bytes_read;
+  }
+
   void Object(const ObjectHealth& h) override {
-    progress_.Add(h.bytes_read);
     if (h.health == Health::kHealthy && h.action == ObjectHealth::Action::kNone) return;
     progress_.Clear();
     if (ctx_.json) {
@@ -160,7 +165,8 @@ class Printer : public ScanObserver {
   Context& ctx_;
   const OpenedSet& set_;
   bool heal_;
-  Progress progress_;
+  cli::Progress progress_;
+  uint64_t shown_ = 0;  // bytes the bar has been told about
 };
 
 Status ParseScope(const std::vector<std::string>& scope, SetScanOptions* o) {

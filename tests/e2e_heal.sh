@@ -159,4 +159,28 @@ check "orphan gone" test ! -e "${D[0]}/bkt/big~/0=0123456789abcdef0123456789abcd
 expect 0 "verify --deep after gc" "$CAIRN" verify --deep
 check "every object reads back after gc" readall
 
+echo "== 8+4: two members wiped, bitrot, truncation, lost metadata and a killed put together"
+S8="$T/set8"
+D8=(); for i in $(seq 1 12); do D8+=("$S8/d$i"); done
+"$CAIRN" init --ec 8+4 --block-size 256K "${D8[@]}" >/dev/null || bad "init 8+4"
+export CAIRN_SET="${D8[0]}"
+"$CAIRN" mb bkt >/dev/null
+for k in "${KEYS[@]}"; do "$CAIRN" put --no-fsync "$T/src/$k" "bkt/$k" || bad "put $k (8+4)"; done
+kill_put_midway bkt/big/0 20000000
+flip "$(shard "${D8[2]}" big/0)" 100
+flip "$(shard "${D8[7]}" big/4)" 123
+flip "$(shard "${D8[9]}" big/4)" 70000
+truncate -s 0 "$(shard "${D8[11]}" big/6)"
+rm "$(meta "${D8[0]}" big/8)" "$(meta "${D8[3]}" big/8)"
+flip "$(meta "${D8[5]}" small/20)" 25
+printf 'big/0\nbig/4\nbig/6\nbig/8\nsmall/20\n' >"$T/damaged8"
+expect 3 "8+4: verify --deep exits 3" "$CAIRN" verify --deep --json
+check "8+4: verify --deep names exactly the damaged objects" diff <(unhealthy) "$T/damaged8" || { jq -c . "$T/out" | head -5; }
+rm -rf "${D8[4]}"/* "${D8[4]}"/.cairn "${D8[10]}"/* "${D8[10]}"/.cairn
+expect 0 "8+4: heal" "$CAIRN" heal
+check "8+4: wiped member 5 holds its shards again" test "$(find "${D8[4]}/bkt" -name '*=?*' -type f | wc -l)" -eq 11
+check "8+4: wiped member 11 holds its shards again" test "$(find "${D8[10]}/bkt" -name '*=?*' -type f | wc -l)" -eq 11
+expect 0 "8+4: verify --deep after heal" "$CAIRN" verify --deep
+check "8+4: every object reads back" readall
+
 finish

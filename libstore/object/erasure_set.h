@@ -93,6 +93,9 @@ struct CheckOptions {
   bool dry_run = false;          // heal: report, change nothing
   bool remove_dangling = false;  // heal: delete dangling objects
   RateLimiter* limiter = nullptr;
+  // Told the bytes of every block read, as they are read (for progress bars); may be called from
+  // several threads at once.
+  std::function<void(uint64_t)> on_read;
 };
 
 struct GcOptions {

@@ -289,6 +289,7 @@ class ObjectExam {
         if (o_.limiter) o_.limiter->Acquire(cs + kChecksumLen);
         auto r = sh.src->ReadAt(off, chunk[si], cs + kChecksumLen);
         h_.bytes_read += r.ok() ? *r : 0;
+        if (o_.on_read && r.ok()) o_.on_read(*r);
         uint64_t sum;
         if (r.ok() && *r == cs + kChecksumLen) {
           std::memcpy(&sum, chunk[si] + cs, kChecksumLen);

@@ -1,5 +1,6 @@
 #include "libstore/object/heal.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -26,6 +27,7 @@ constexpr auto kJournalEvery = std::chrono::seconds(2);
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr auto kBatchWait = std::chrono::seconds(1);  // and never holds one longer than this
+constexpr uint64_t kProgressStep = 4 << 20;  // progress reports every this many bytes read
 
 // Where an interrupted heal got to: every object of the scope before (bucket, key) is done.
 struct Journal {
@@ -82,6 +84,12 @@ class Scan {
     co_.dry_run = o.dry_run;
     co_.remove_dangling = o.remove_dangling;
     co_.limiter = limiter_.get();
+    co_.on_read = [this](uint64_t n) {
+      uint64_t total = read_.fetch_add(n, std::memory_order_relaxed) + n;
+      if (total / kProgressStep == (total - n) / kProgressStep) return;
+      std::unique_lock<std::mutex> l(obs_mu_, std::try_to_lock);
+      if (l.owns_lock()) obs_.Progress(total);
+    };
   }
 
   Result<ScanSummary> Run() {
@@ -433,6 +441,7 @@ class Scan {
   std::string mark_bucket_, mark_key_;
   std::vector<std::thread> workers_;
   std::mutex obs_mu_;
+  std::atomic<uint64_t> read_{0};
 };
 
 }  // namespace

@@ -50,6 +50,8 @@ class ScanObserver {
   virtual void Object(const ObjectHealth& h) = 0;
   // Set-level events: a bucket recreated or dangling, a journal resumed, MRF drained.
   virtual void Note(const std::string& line) { (void)line; }
+  // Bytes read so far, every few MiB, one call at a time (for progress bars).
+  virtual void Progress(uint64_t bytes_read) { (void)bytes_read; }
 };
 
 // Runs verify (o.heal false) or heal over the scope. Fails only when the scan itself cannot go on
