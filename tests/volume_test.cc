@@ -261,6 +261,15 @@ TEST_CASE("volume: ReadFile max_size", "[volume]") {
   CHECK_CODE(v->ReadFile("f", 99), Code::kCorruption);
   CHECK_CODE(v->ReadFile("f", 0), Code::kCorruption);
   CHECK_CODE(v->ReadFile("missing", 100), Code::kNotFound);
+  // Around LocalVolume's one-read fast path (16 KiB) and far past it.
+  for (size_t n : {size_t(0), size_t(16383), size_t(16384), size_t(16385), size_t(1 << 20) + 3}) {
+    INFO("size " << n);
+    REQUIRE_OK(v->WriteFile("g", Pattern(n, 5), false));
+    auto got = v->ReadFile("g", n);
+    REQUIRE_OK(got);
+    CHECK(*got == Pattern(n, 5));
+    if (n > 0) CHECK_CODE(v->ReadFile("g", n - 1), Code::kCorruption);
+  }
 }
 
 TEST_CASE("volume: Rename of files", "[volume]") {

@@ -148,6 +148,26 @@ class LocalVolume : public Volume {
     std::string full = Full(path);
     int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return PosixError(full, errno);
+    // Most files read whole are small (metadata of small objects, format files, journal
+    // entries): one read into a stack buffer saves the fstat. A read of a regular file returns
+    // fewer bytes than asked only at its end; a directory fails with EISDIR.
+    char head[16384];
+    ssize_t got;
+    do {
+      got = ::pread(fd, head, sizeof(head), 0);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      int e = errno;
+      ::close(fd);
+      return PosixError(full, e);
+    }
+    if (size_t(got) < sizeof(head)) {
+      ::close(fd);
+      if (size_t(got) > max_size) {
+        return Corruption(full + ": file larger than " + std::to_string(max_size));
+      }
+      return std::string(head, size_t(got));
+    }
     struct stat st;
     if (::fstat(fd, &st) != 0) {
       int e = errno;
