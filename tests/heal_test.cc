@@ -390,19 +390,39 @@ TEST_CASE("heal: an object overwritten while it is healed is left to its writer"
 TEST_CASE("heal: write failures leave the object degraded, never worse", "[heal]") {
   SetFixture f(4, 2);
   auto data = Fill(f, 2, 1, 51);
-  Wipe(f, 2);
-  REQUIRE(f.mem[2]->MakeDirs("bkt").ok());
-  REQUIRE(f.mem[2]->WriteFile("bkt/bucket.meta", "1", false).ok());
+  // Two members wiped; member 2 is full, member 4 takes its shards.
+  for (size_t i : {2, 4}) {
+    Wipe(f, i);
+    REQUIRE(f.mem[i]->MakeDirs("bkt").ok());
+    REQUIRE(f.mem[i]->WriteFile("bkt/bucket.meta", "1", false).ok());
+  }
   FaultRule rule;
   rule.op = FaultOp::kAppend;
   rule.kind = FaultKind::kNoSpace;
   f.faulty[2]->AddRule(rule);
-  auto h = Heal(f);
+  Collect c;
+  auto h = Heal(f, &c);
   CHECK(h.still_degraded == data.size());
-  CHECK(h.healed == 0);
+  CHECK(h.healed == data.size());  // each object got member 4's copy
+  for (const auto& [key, oh] : c.objects) {
+    INFO(key);
+    CHECK(oh.healed == std::vector<uint32_t>{4});
+    CHECK(oh.after == Health::kDegraded);
+    CHECK(oh.note.find("v2") != std::string::npos);
+  }
+  SetScanOptions ho;
+  ho.heal = true;
+  CHECK(ScanVerdict(ho, h).code() == Code::kDegraded);
   ExpectAllRead(f, data);
-  // No temp files left behind on the failing member.
+  // No temp files left behind on the failing member, and nothing half-written under a real name.
   CHECK(f.Files(2, ".cairn/tmp").empty());
+  CHECK(ShardFileCount(f, 2) == 0);
+  Collect v;
+  Verify(f, true, &v);
+  for (const auto& [key, oh] : v.objects) {
+    REQUIRE(oh.problems.size() == 1);
+    CHECK(oh.problems[0].position == 2);
+  }
   f.faulty[2]->ClearRules();
   CHECK(Heal(f).healed == data.size());
   CHECK(Verify(f, true).healthy == data.size());

@@ -122,7 +122,7 @@ class ObjectExam {
     std::unique_ptr<WritableFile> out;
     std::string tmp;          // temp shard path on volume pos
     std::string inline_out;   // rebuilt inline shard
-    bool problem_reported = false;
+    Status write_error;       // writing the rebuilt shard failed: this target is given up
   };
 
   Volume* vol(uint32_t pos) const { return s_.volumes_[pos]; }
@@ -264,11 +264,22 @@ class ObjectExam {
     for (uint32_t si = 0; si < n_; ++si) {
       if (shard_[si].target && vol(shard_[si].pos) != nullptr) targets.push_back(si);
     }
+    // A member that cannot take its rebuilt shard (full, failing) is given up on; the others are
+    // still healed.
+    auto give_up = [&](ShardState& sh, const Status& st) {
+      sh.write_error = st.WithContext(vol(sh.pos)->Describe());
+      sh.out.reset();
+      vol(sh.pos)->Remove(sh.tmp).IgnoreError();
+      sh.tmp.clear();
+    };
     if (write && !ref_.is_inline()) {
       for (uint32_t si : targets) {
         ShardState& sh = shard_[si];
+        sh.write_error = Status::Ok();
         sh.tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".heal";
-        ASSIGN_OR_RETURN(sh.out, vol(sh.pos)->NewWritableFile(sh.tmp));
+        auto f = vol(sh.pos)->NewWritableFile(sh.tmp);
+        if (f.ok()) sh.out = std::move(f).value();
+        else give_up(sh, f.status());
       }
     }
     for (uint32_t si : targets) shard_[si].inline_out.clear();
@@ -352,9 +363,15 @@ class ObjectExam {
         if (ref_.is_inline()) {
           sh.inline_out.append(reinterpret_cast<char*>(chunk[si]), cs);
           sh.inline_out.append(reinterpret_cast<char*>(&sum), kChecksumLen);
-        } else {
+        } else if (sh.out) {
           ConstBuf bufs[2] = {{chunk[si], cs}, {&sum, kChecksumLen}};
-          RETURN_IF_ERROR(sh.out->AppendV(bufs, 2).WithContext(vol(sh.pos)->Describe()));
+          Status st = sh.out->AppendV(bufs, 2);
+          if (!st.ok()) {
+            give_up(sh, st);
+            continue;
+          }
+        } else {
+          continue;
         }
         h_.bytes_written += cs + kChecksumLen;
       }
@@ -436,8 +453,8 @@ class ObjectExam {
     ready_.assign(n_, false);
     for (uint32_t pos : todo_) {
       ShardState& sh = shard_[pos_[pos].shard];
-      Status s;
-      if (sh.out) s = sh.out->Close();
+      Status s = sh.target ? sh.write_error : Status::Ok();
+      if (s.ok() && sh.out) s = sh.out->Close();
       sh.out.reset();
       ObjectMeta m = ref_;
       m.shard_index = uint32_t(pos_[pos].shard);
