@@ -436,22 +436,22 @@ class ObjectExam {
   bool Prepare() {
     for (uint32_t si = 0; si < n_; ++si) {
       const ShardState& sh = shard_[si];
-      if (vol(sh.pos) != nullptr && (sh.target || sh.meta_target)) todo_.push_back(sh.pos);
+      if (vol(sh.pos) != nullptr && (sh.target || sh.meta_target)) to_write_.push_back(sh.pos);
     }
-    std::sort(todo_.begin(), todo_.end());
-    if (todo_.empty()) {
+    std::sort(to_write_.begin(), to_write_.end());
+    if (to_write_.empty()) {
       h_.after = h_.health;
       return false;
     }
     if (o_.dry_run) {
       h_.action = ObjectHealth::Action::kWouldHeal;
-      h_.healed = todo_;
+      h_.healed = to_write_;
       h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
       return false;
     }
     meta_tmp_.assign(n_, std::string());
     ready_.assign(n_, false);
-    for (uint32_t pos : todo_) {
+    for (uint32_t pos : to_write_) {
       ShardState& sh = shard_[pos_[pos].shard];
       Status s = sh.target ? sh.write_error : Status::Ok();
       if (s.ok() && sh.out) s = sh.out->Close();
@@ -483,7 +483,7 @@ class ObjectExam {
       changed_ = now[i].present != metas_[i].present || now[i].raw != metas_[i].raw ||
                  now[i].error.code() != metas_[i].error.code();
     }
-    for (uint32_t pos : todo_) {
+    for (uint32_t pos : to_write_) {
       if (changed_ || !ready_[pos]) continue;
       ShardState& sh = shard_[pos_[pos].shard];
       Volume* v = vol(pos);
@@ -521,7 +521,7 @@ class ObjectExam {
       error_ = flush;
       renamed_.clear();
     }
-    for (uint32_t pos : todo_) {
+    for (uint32_t pos : to_write_) {
       if (!meta_tmp_[pos].empty()) vol(pos)->Remove(meta_tmp_[pos]).IgnoreError();
     }
     DropTemps();
@@ -530,7 +530,7 @@ class ObjectExam {
       h_.action = ObjectHealth::Action::kChanged;
       h_.note = "changed while healing; left to its writer";
       h_.after = h_.health;
-    } else if (renamed_.size() < todo_.size()) {
+    } else if (renamed_.size() < to_write_.size()) {
       h_.action = renamed_.empty() ? ObjectHealth::Action::kFailed : ObjectHealth::Action::kHealed;
       h_.note = error_.ok() ? "not every copy could be written" : error_.message();
       h_.after = Health::kDegraded;
@@ -593,7 +593,7 @@ class ObjectExam {
   std::vector<PosState> pos_;
   std::vector<ShardState> shard_;
   // Commit state.
-  std::vector<uint32_t> todo_, renamed_;
+  std::vector<uint32_t> to_write_, renamed_;
   std::vector<std::string> meta_tmp_;
   std::vector<bool> ready_;
   bool changed_ = false;

@@ -33,8 +33,10 @@ struct SetScanOptions {
 struct ScanSummary {
   // As found.
   uint64_t scanned = 0, healthy = 0, degraded = 0, unrecoverable = 0;
-  // Heal: what is left. healed + still_degraded + unrecoverable_after + removed account for every
-  // object that was not healthy.
+  // Heal: healed counts objects given at least one new shard or metadata copy (with a dry run:
+  // that would be); still_degraded those still short of one afterwards (a member offline or
+  // refused, a write failed, changed meanwhile); unrecoverable_after those left unrecoverable;
+  // removed the dangling ones deleted. An object can be both healed and still degraded.
   uint64_t healed = 0, still_degraded = 0, unrecoverable_after = 0, removed = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t buckets_healed = 0, dangling_buckets = 0;
