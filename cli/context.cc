@@ -96,7 +96,8 @@ Result<uint64_t> ParseSize(const std::string& s) {
   if (s.empty()) return bad();
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || v < 0) return bad();
+  // !(v >= 0) also turns away "nan"; "inf" fails the range check below.
+  if (end == s.c_str() || !(v >= 0)) return bad();
   std::string unit(end);
   for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
   double mul = 1;
@@ -107,7 +108,7 @@ Result<uint64_t> ParseSize(const std::string& s) {
   else if (unit == "T" || unit == "TB" || unit == "TIB") mul = 1024.0 * 1024 * 1024 * 1024;
   else return bad();
   double bytes = v * mul;
-  if (bytes > 1.8e19) return bad();
+  if (!(bytes <= 1.8e19)) return bad();
   return uint64_t(bytes);
 }
 
@@ -118,7 +119,7 @@ Result<int64_t> ParseDuration(const std::string& s) {
   if (s.empty()) return bad();
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || v < 0 || s[0] == '-' || s[0] == '+') return bad();
+  if (end == s.c_str() || !(v >= 0) || s[0] == '-' || s[0] == '+') return bad();
   std::string unit(end);
   double mul;
   if (unit.empty() && v == 0) mul = 0;
@@ -128,7 +129,7 @@ Result<int64_t> ParseDuration(const std::string& s) {
   else if (unit == "d") mul = 86400;
   else return bad();
   double ns = v * mul * 1e9;
-  if (ns > 9e18) return bad();
+  if (!(ns <= 9e18)) return bad();
   return int64_t(ns);
 }
 
