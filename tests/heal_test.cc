@@ -324,6 +324,32 @@ TEST_CASE("heal: damage beyond parity is reported and left as it was", "[heal]")
   CHECK(after.healthy == after.scanned);
 }
 
+TEST_CASE("heal: --remove-dangling never removes what an unreadable member may still hold", "[heal]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 0, 2, 45);
+  // small/1 keeps three metadata copies of the four a read needs; member 0's copy is gone... or is
+  // it? Member 0 answers with an I/O error, so it may still hold one.
+  for (size_t i : {0, 1, 2}) REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "small/1").meta).ok());
+  FaultRule rule;
+  rule.op = FaultOp::kOpenRead;
+  rule.path_glob = "*small~/1=";
+  f.faulty[0]->AddRule(rule);
+  Collect c;
+  auto r = Heal(f, &c, true);
+  CHECK(r.removed == 0);
+  CHECK(r.unrecoverable_after == 1);
+  CHECK_FALSE(c.objects["bkt/small/1"].dangling);
+  for (size_t i : {3, 4, 5}) CHECK(f.mem[i]->Stat(KeyPaths("bkt", "small/1").meta).ok());
+  // Once member 0 answers (it has no copy), the object is dangling and goes.
+  f.faulty[0]->ClearRules();
+  r = Heal(f, nullptr, true);
+  CHECK(r.removed == 1);
+  for (size_t i = 0; i < 6; ++i) {
+    CHECK(f.mem[i]->Stat(KeyPaths("bkt", "small/1").meta).status().code() == Code::kNotFound);
+  }
+  CHECK(f.Get("bkt", "small/0").ok());
+}
+
 TEST_CASE("heal: an offline member keeps objects degraded; the MRF journal heals them later", "[heal]") {
   SetFixture f(4, 2);
   REQUIRE(f.set->MakeBucket("bkt").ok());

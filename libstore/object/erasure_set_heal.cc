@@ -65,6 +65,9 @@ class ObjectExam {
     RETURN_IF_ERROR(ValidateBucketName(h_.bucket));
     RETURN_IF_ERROR(ValidateKey(h_.key));
     metas_ = s_.ReadAllMeta(paths_.meta);
+    for (uint32_t pos = 0; pos < n_; ++pos) {
+      if (!metas_[pos].present && IsIoError(metas_[pos].error)) Uncertain(pos);
+    }
     RETURN_IF_ERROR(Settle());
     if (h_.dangling || h_.health == Health::kUnrecoverable) {
       if (heal) Dangling();
@@ -127,6 +130,18 @@ class ObjectExam {
 
   Volume* vol(uint32_t pos) const { return s_.volumes_[pos]; }
   uint32_t offline() const { return n_ - s_.online(); }
+  // Members whose state is unknown: offline, or a read that failed with an I/O error rather than
+  // "no such file" or a bad checksum. They may hold what looks lost, so an object short of copies
+  // is only dangling if it would be short even with all of them.
+  void Uncertain(uint32_t pos) { uncertain_[pos] = true; }
+  uint32_t uncertain() const {
+    uint32_t c = 0;
+    for (uint32_t pos = 0; pos < n_; ++pos) c += uncertain_[pos] || vol(pos) == nullptr;
+    return c;
+  }
+  static bool IsIoError(const Status& s) {
+    return s.code() != Code::kNotFound && s.code() != Code::kCorruption;
+  }
   bool AnyLost() const { return !h_.lost_blocks.empty(); }
 
   void Problem(uint32_t pos, int shard, std::string what) {
@@ -171,7 +186,7 @@ class ObjectExam {
       }
       if (cand < 0 || evidence < s_.read_quorum()) {
         h_.health = Health::kUnrecoverable;
-        h_.dangling = evidence + offline() < s_.read_quorum();
+        h_.dangling = evidence + uncertain() < s_.read_quorum();
         if (cand >= 0) {
           h_.version = metas_[cand].meta.version_id;
           h_.size = metas_[cand].meta.size;
@@ -239,6 +254,7 @@ class ObjectExam {
       auto f = vol(pos)->NewReadableFile(paths_.ShardPath(ref_.data_id.Hex()));
       Result<uint64_t> size = f.ok() ? (*f)->Size() : Result<uint64_t>(f.status());
       if (!size.ok()) {
+        if (IsIoError(size.status())) Uncertain(pos);
         sh.target = true;
         // A missing metadata copy already says the shard must be rebuilt.
         if (pos_[pos].meta_ok) Problem(pos, si, "missing-shard");
@@ -299,6 +315,7 @@ class ObjectExam {
         if (!sh.src) continue;
         if (o_.limiter) o_.limiter->Acquire(cs + kChecksumLen);
         auto r = sh.src->ReadAt(off, chunk[si], cs + kChecksumLen);
+        if (!r.ok() && IsIoError(r.status())) Uncertain(sh.pos);
         h_.bytes_read += r.ok() ? *r : 0;
         if (o_.on_read && r.ok()) o_.on_read(*r);
         uint64_t sum;
@@ -418,7 +435,7 @@ class ObjectExam {
     const uint32_t good = passed_ && h_.blocks > 0 ? min_good_ : readable;
     if (!h_.lost_blocks.empty() || good < s_.k()) {
       h_.health = Health::kUnrecoverable;
-      h_.dangling = good + offline() < s_.k();
+      h_.dangling = good + uncertain() < s_.k();
       if (h_.lost_blocks.empty() && h_.blocks > 0) h_.lost_blocks.emplace_back(0, h_.blocks - 1);
     } else if (!h_.problems.empty()) {
       h_.health = Health::kDegraded;
@@ -600,6 +617,7 @@ class ObjectExam {
   Status error_;
   uint32_t min_good_ = 0;
   bool passed_ = false;
+  std::vector<bool> uncertain_ = std::vector<bool>(n_, false);
 };
 
 Result<ObjectHealth> ErasureSet::CheckObject(const std::string& bucket, const std::string& key,
