@@ -4,12 +4,22 @@
 #include <map>
 
 #include "libstore/format/key_path.h"
+#include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
 
 namespace cairn {
 
 static std::string BucketMetaPath(const std::string& bucket) { return bucket + "/bucket.meta"; }
+
+// Writes bucket.meta through a temp file and a rename, so a crash never leaves it torn.
+static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::string& created) {
+  const std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".bucket";
+  Status s = v->WriteFile(tmp, created, false);
+  if (s.ok()) s = v->Rename(tmp, BucketMetaPath(bucket));
+  if (!s.ok()) v->Remove(tmp).IgnoreError();
+  return s;
+}
 
 Status ErasureSet::BucketExists(const std::string& bucket) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
@@ -43,7 +53,7 @@ Status ErasureSet::MakeBucket(const std::string& bucket) {
     Volume* v = volumes_[i];
     if (v == nullptr) continue;
     Status s = v->MakeDirs(bucket);
-    if (s.ok()) s = v->WriteFile(BucketMetaPath(bucket), created, false);
+    if (s.ok()) s = WriteBucketMeta(v, bucket, created);
     if (s.ok()) {
       ok[i] = true;
       ++done;
@@ -158,7 +168,7 @@ Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, 
   for (uint32_t i : missing) {
     Volume* v = volumes_[i];
     Status s = v->MakeDirs(bucket);
-    if (s.ok()) s = v->WriteFile(BucketMetaPath(bucket), created, false);
+    if (s.ok()) s = WriteBucketMeta(v, bucket, created);
     if (!s.ok()) return s.WithContext(v->Describe());
     touched[i] = true;
   }

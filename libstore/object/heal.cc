@@ -269,10 +269,9 @@ class Scan {
           obs_.Note(std::string(o_.dry_run ? "would recreate" : "recreated") + " bucket " + name +
                     " on member" + (made.size() > 1 ? "s " : " ") + list);
         }
-      } else {
-        // Verify: a bucket directory missing on an online volume makes every object there
-        // degraded, which the object checks report; nothing to add here.
       }
+      // (Verify: a bucket directory missing on a member makes every object in it degraded, and
+      // the object checks report that.)
       out.push_back(name);
     }
     if (!o_.bucket.empty() && out.empty() && sum_.dangling_buckets == 0) {
