@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "libstore/common/hash.h"
+#include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/volume_format.h"
@@ -39,15 +40,15 @@ TEST_CASE("volume format file: golden bytes, round trip, damage detected", "[for
   f.members = {{Fill(0x33), "/d1"}, {Fill(0x22), "/d2"}};
 
   std::string want = "CAIRNVOL";
-  Le(&want, 1, 4);                       // version
-  want += std::string(16, '\x11');       // set id
-  want += std::string(16, '\x22');       // volume id
-  Le(&want, 1, 4);                       // position
-  Le(&want, 1, 4);                       // k
-  Le(&want, 1, 4);                       // m
-  Le(&want, 1 << 20, 4);                 // block size
-  Le(&want, 128 << 10, 4);               // inline limit
-  Le(&want, 2, 4);                       // members
+  Le(&want, 1, 4);                  // version
+  want += std::string(16, '\x11');  // set id
+  want += std::string(16, '\x22');  // volume id
+  Le(&want, 1, 4);                  // position
+  Le(&want, 1, 4);                  // k
+  Le(&want, 1, 4);                  // m
+  Le(&want, 1 << 20, 4);            // block size
+  Le(&want, 128 << 10, 4);          // inline limit
+  Le(&want, 2, 4);                  // members
   want += std::string(16, '\x33');
   LeStr(&want, "/d1");
   want += std::string(16, '\x22');
@@ -87,8 +88,8 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
   m.inline_shard = "xyz";
 
   std::string want = "CAIRNOBJ";
-  Le(&want, 1, 4);                 // version
-  Le(&want, 1, 4);                 // flags: inline
+  Le(&want, 1, 4);  // version
+  Le(&want, 1, 4);  // flags: inline
   LeStr(&want, "a/b");
   want += std::string(16, '\x44');
   Le(&want, 1234567890123, 8);
@@ -104,7 +105,7 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
   Le(&want, 2, 4);
   Le(&want, 3, 4);
   want += std::string("\x01\x02\x00", 3);
-  want += std::string(16, '\0');   // data id: zero = inline
+  want += std::string(16, '\0');  // data id: zero = inline
   Le(&want, 3, 8);
   LeStr(&want, "xyz");
   AppendChecksum(&want);
@@ -137,7 +138,8 @@ TEST_CASE("key layout", "[format][keys]") {
   CHECK(KeyPaths("b", "a/b").ShardPath("00ff") == "b/a~/b=00ff");
   std::string long_seg(250, 'x');
   CHECK(meta(long_seg) == "b/" + std::string(200, 'x') + "+/" + std::string(50, 'x') + "=");
-  CHECK(meta(long_seg + "/k") == "b/" + std::string(200, 'x') + "+/" + std::string(50, 'x') + "~/k=");
+  CHECK(meta(long_seg + "/k") ==
+        "b/" + std::string(200, 'x') + "+/" + std::string(50, 'x') + "~/k=");
   // An escape is never cut in half.
   std::string pct = std::string(199, 'y') + "%";
   CHECK(meta(pct) == "b/" + std::string(199, 'y') + "+/%25=");
@@ -162,13 +164,75 @@ TEST_CASE("key layout", "[format][keys]") {
 }
 
 TEST_CASE("bucket names follow the S3 rules", "[format]") {
-  for (const std::string& ok : std::vector<std::string>{"abc", "my-bucket", "a.b.c", "0123", std::string(63, 'a')}) {
+  for (const std::string& ok :
+       std::vector<std::string>{"abc", "my-bucket", "a.b.c", "0123", std::string(63, 'a')}) {
     CAPTURE(ok);
     CHECK(ValidateBucketName(ok).ok());
   }
-  for (const std::string& bad : std::vector<std::string>{"", "ab", "ABC", "a_b", "-ab", "ab-", ".ab", "a..b", "10.0.0.1",
-                          "xn--ab", "ab-s3alias", "ab--ol-s3", std::string(64, 'a'), "a b"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "ab", "ABC", "a_b", "-ab", "ab-", ".ab", "a..b", "10.0.0.1",
+                                "xn--ab", "ab-s3alias", "ab--ol-s3", std::string(64, 'a'), "a b"}) {
     CAPTURE(bad);
     CHECK(ValidateBucketName(bad).code() == Code::kInvalidArgument);
   }
+}
+
+TEST_CASE("Framed chunks: one writer, one checker", "[format][framing]") {
+  auto vol = NewMemVolume();
+  const std::string chunk = "0123456789abcdef0123456789";
+  const uint64_t seed = 42;
+  {
+    auto f = vol->NewWritableFile("f");
+    REQUIRE(f.ok());
+    REQUIRE((*f)->Append("xx", 2).ok());  // the chunk starts at offset 2
+    REQUIRE(
+        AppendFramed(**f, chunk.data(), chunk.size(), ChunkSum(chunk.data(), chunk.size(), seed))
+            .ok());
+    REQUIRE((*f)->Close().ok());
+  }
+  std::string mem;
+  AppendFramed(&mem, chunk.data(), chunk.size(), ChunkSum(chunk.data(), chunk.size(), seed));
+  auto raw = vol->ReadFile("f", 1 << 20);
+  REQUIRE(raw.ok());
+  CHECK(raw->substr(2) == mem);
+  CHECK(mem.size() == chunk.size() + kChecksumLen);
+  // Seed 0 is plain XXH3-64: what volume sets store.
+  CHECK(ChunkSum(chunk.data(), chunk.size(), 0) == Xxh3_64(chunk.data(), chunk.size()));
+
+  auto file = vol->NewReadableFile("f");
+  REQUIRE(file.ok());
+  std::string buf(chunk.size() + kChecksumLen, '\0');
+  auto* b = reinterpret_cast<uint8_t*>(buf.data());
+  ChunkRead r = ReadFramed(**file, 2, chunk.size(), seed, b);
+  CHECK(r.state == ChunkState::kGood);
+  CHECK(r.bytes == chunk.size() + kChecksumLen);
+  CHECK(buf.substr(0, chunk.size()) == chunk);
+  // Another seed (another shard, block or encode) is caught like bitrot.
+  CHECK(ReadFramed(**file, 2, chunk.size(), seed + 1, b).state == ChunkState::kBad);
+  // So is a short read at the end of the file.
+  r = ReadFramed(**file, 3, chunk.size(), seed, b);
+  CHECK(r.state == ChunkState::kBad);
+  CHECK(r.bytes == chunk.size() + kChecksumLen - 1);
+  // And a flipped bit.
+  REQUIRE(
+      vol->WriteFile("f", "xx" + mem.substr(0, 5) + char(mem[5] ^ 4) + mem.substr(6), false).ok());
+  file = vol->NewReadableFile("f");
+  REQUIRE(file.ok());
+  CHECK(ReadFramed(**file, 2, chunk.size(), seed, b).state == ChunkState::kBad);
+}
+
+TEST_CASE("ReplaceFile swaps a small file whole and leaves no temp file", "[volume][format]") {
+  auto vol = NewMemVolume();
+  REQUIRE(vol->MakeDirs("tmp").ok());
+  REQUIRE(vol->MakeDirs("d").ok());
+  REQUIRE(ReplaceFile(*vol, "d/x", "one", "tmp").ok());
+  REQUIRE(ReplaceFile(*vol, "d/x", "two", "tmp").ok());
+  CHECK(*vol->ReadFile("d/x", 100) == "two");
+  CHECK(vol->ListDir("tmp")->empty());
+  // A failed rename (the directory is missing) leaves no temp file behind.
+  CHECK_FALSE(ReplaceFile(*vol, "nodir/x", "three", "tmp").ok());
+  CHECK(vol->ListDir("tmp")->empty());
+  CHECK(TempName("tmp", ".s").size() == 4 + 32 + 2);
+  CHECK(TempName("", "").size() == 32);
+  CHECK(TempName("tmp") != TempName("tmp"));
 }

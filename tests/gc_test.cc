@@ -173,7 +173,7 @@ TEST_CASE("gc removes the trash of a bucket removal that crashed, bytes summed",
   REQUIRE(f.Put("doomed", "big", RandomBytes(200000, 1)).ok());
   REQUIRE(f.Put("doomed", "d/small", RandomBytes(3000, 2)).ok());
   // On volume 3 nothing inside the trash can be removed, as if the process died after the rename.
-  f.faulty[3]->AddRule(Fail(FaultOp::kRemove, ".cairn/tmp/rb-*"));
+  f.faulty[3]->AddRule(Fail(FaultOp::kRemove, ".cairn/tmp/*.rb/*"));
   REQUIRE(f.set->RemoveBucket("doomed", true).ok());  // 5 of 6 volumes is a write quorum
   REQUIRE(f.faulty[3]->injected() > 0);
   f.faulty[3]->ClearRules();
@@ -182,7 +182,9 @@ TEST_CASE("gc removes the trash of a bucket removal that crashed, bytes summed",
   REQUIRE(tmp.ok());
   REQUIRE(tmp->size() == 1);
   REQUIRE((*tmp)[0].is_dir);
-  REQUIRE((*tmp)[0].name.rfind("rb-", 0) == 0);
+  const std::string& name = (*tmp)[0].name;
+  REQUIRE(name.size() > 3);
+  REQUIRE(name.compare(name.size() - 3, 3, ".rb") == 0);
   const std::string trash = std::string(".cairn/tmp/") + (*tmp)[0].name;
   uint64_t bytes = 0;
   auto files = f.Files(3, trash);

@@ -29,3 +29,31 @@ TEST_CASE("Status and Result carry codes and context", "[status]") {
   CHECK(Quarter(6).status().code() == Code::kInvalidArgument);
   CHECK(Quarter(6).status().message() == "odd: 3");
 }
+
+TEST_CASE("A Result never holds an OK status", "[status]") {
+  Result<int> r = Status::Ok();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kInternal);
+  CHECK(r.status().message().find("OK status") != std::string::npos);
+}
+
+TEST_CASE("Status carries its class and whether a retry may help", "[status]") {
+  CHECK(NotFound("x").error_class() == ErrorClass::kAbsent);
+  CHECK(Corruption("x").error_class() == ErrorClass::kDamaged);
+  CHECK(DataLoss("x").error_class() == ErrorClass::kDamaged);
+  CHECK(IOError("x").error_class() == ErrorClass::kUnavailable);
+  CHECK(PosixError("x", ENOSPC).error_class() == ErrorClass::kUnavailable);
+  CHECK(Internal("x").error_class() == ErrorClass::kBug);
+  CHECK(InvalidArgument("x").error_class() == ErrorClass::kRequest);
+  CHECK(Status::Ok().error_class() == ErrorClass::kNone);
+
+  CHECK_FALSE(IOError("x").retryable());
+  CHECK(IOError("x").WithRetryable().retryable());
+  CHECK_FALSE(Status::Ok().WithRetryable().retryable());
+  CHECK(PosixError("sock", ECONNRESET).retryable());
+  CHECK(PosixError("f", EAGAIN).retryable());
+  CHECK_FALSE(PosixError("f", EIO).retryable());
+  CHECK_FALSE(PosixError("f", ENOENT).retryable());
+  // Context keeps the bit.
+  CHECK(PosixError("sock", ETIMEDOUT).WithContext("get").retryable());
+}

@@ -32,6 +32,18 @@ enum class Code {
 
 const char* CodeName(Code c);
 
+// What a failure says about the thing it concerned, so every caller classifies errors one way:
+//   kAbsent      it is not there (kNotFound)
+//   kDamaged     it is there but not what it should be (kCorruption, kDataLoss)
+//   kUnavailable the medium, the OS or the peers failed; the thing itself may be fine (kIOError,
+//                kNoSpace, kQuorum, kAborted)
+//   kRequest     the caller asked for something malformed or in conflict with the state
+//                (kInvalidArgument, kAlreadyExists, kNotEmpty)
+//   kBug         a broken invariant (kInternal)
+//   kNone        not a failure (kOk), or a verdict rather than an error (kDegraded)
+enum class ErrorClass { kNone, kAbsent, kDamaged, kUnavailable, kRequest, kBug };
+ErrorClass ClassOf(Code c);
+
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -40,6 +52,13 @@ class [[nodiscard]] Status {
   static Status Ok() { return Status(); }
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
+  ErrorClass error_class() const { return ClassOf(code_); }
+  // True when the same request may succeed if repeated later (a timeout, a reset connection, a
+  // busy resource, a 5xx or SlowDown answer). Set by whoever saw the failure; never guessed by the
+  // caller. A retryable status is never OK.
+  bool retryable() const { return retryable_; }
+  // A copy marked retryable (or not). No effect on an OK status.
+  Status WithRetryable(bool r = true) const;
   const std::string& message() const { return msg_; }
   // "message" or "OK".
   std::string ToString() const { return ok() ? "OK" : msg_; }
@@ -50,10 +69,13 @@ class [[nodiscard]] Status {
 
  private:
   Code code_ = Code::kOk;
+  bool retryable_ = false;
   std::string msg_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
 inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
 inline Status AlreadyExists(std::string m) { return Status(Code::kAlreadyExists, std::move(m)); }
 inline Status NotEmpty(std::string m) { return Status(Code::kNotEmpty, std::move(m)); }
@@ -64,14 +86,21 @@ inline Status QuorumError(std::string m) { return Status(Code::kQuorum, std::mov
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
 // Maps an errno to a Status: "context: strerror". ENOENT -> kNotFound, ENOSPC/EDQUOT -> kNoSpace,
-// EEXIST -> kAlreadyExists, ENOTEMPTY -> kNotEmpty, anything else -> kIOError.
+// EEXIST -> kAlreadyExists, ENOTEMPTY -> kNotEmpty, anything else -> kIOError. EINTR, EAGAIN,
+// EBUSY, ETIMEDOUT, ECONNRESET, ECONNREFUSED, EPIPE, ENOBUFS and ENOMEM are marked retryable.
 Status PosixError(std::string_view context, int err);
+
+// The status a Result holds when it was (wrongly) given an OK status: kInternal, so the mistake
+// surfaces as an error where it happened instead of a Result that holds neither value nor error.
+Status OkStatusInResult();
 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit on purpose
-  Result(Status status) : v_(std::move(status)) {}   // NOLINT: must not be OK
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
+  // A failure. An OK status is a bug and becomes kInternal (OkStatusInResult).
+  Result(Status status)  // NOLINT: implicit on purpose
+      : v_(status.ok() ? OkStatusInResult() : std::move(status)) {}
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
     static const Status kOk;
@@ -93,10 +122,10 @@ class [[nodiscard]] Result {
 #define CAIRN_CONCAT_INNER(a, b) a##b
 #define CAIRN_CONCAT(a, b) CAIRN_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                \
-  do {                                       \
-    ::cairn::Status _st = (expr);            \
-    if (!_st.ok()) return _st;               \
+#define RETURN_IF_ERROR(expr)     \
+  do {                            \
+    ::cairn::Status _st = (expr); \
+    if (!_st.ok()) return _st;    \
   } while (0)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
@@ -104,7 +133,6 @@ class [[nodiscard]] Result {
   if (!tmp.ok()) return tmp.status();         \
   lhs = std::move(tmp).value()
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(CAIRN_CONCAT(_res_, __LINE__), lhs, expr)
+#define ASSIGN_OR_RETURN(lhs, expr) ASSIGN_OR_RETURN_IMPL(CAIRN_CONCAT(_res_, __LINE__), lhs, expr)
 
 }  // namespace cairn

@@ -18,13 +18,16 @@ struct StripeLayout {
   uint64_t block_size = 1;
   uint32_t k = 1;
 
+  // The chunk length of a block of block_len bytes cut into k chunks: the one place it is computed.
+  static uint64_t ChunkLen(uint64_t block_len, uint32_t k) { return (block_len + k - 1) / k; }
+
   uint64_t num_blocks() const { return (size + block_size - 1) / block_size; }
   uint64_t block_len(uint64_t b) const {
     uint64_t start = b * block_size;
     return size - start < block_size ? size - start : block_size;
   }
-  uint64_t chunk_len(uint64_t b) const { return (block_len(b) + k - 1) / k; }
-  uint64_t full_chunk_len() const { return (block_size + k - 1) / k; }
+  uint64_t chunk_len(uint64_t b) const { return ChunkLen(block_len(b), k); }
+  uint64_t full_chunk_len() const { return ChunkLen(block_size, k); }
   uint64_t shard_offset(uint64_t b) const { return b * (full_chunk_len() + kChecksumLen); }
   uint64_t shard_size() const {
     uint64_t n = num_blocks();

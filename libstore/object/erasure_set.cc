@@ -10,6 +10,7 @@
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/hash.h"
 #include "libstore/erasure/stripe.h"
+#include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
@@ -270,7 +271,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   StripeLayout lay{got, params_.block_size, params_.k};
   EncodeBlocksInto(lay, head.data(), framed);
 
-  std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex();
+  std::string tmp = TempName(kTmpDir);
   std::vector<ObjectMeta> metas(n(), base);
   std::vector<std::string> meta_tmp(n());
   std::vector<bool> ok(n(), false);
@@ -312,9 +313,7 @@ void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
     std::memcpy(scratch.data(), data + b * lay.block_size, len);
     codec_->Encode(cs, chunks, chunks + k);
     for (uint32_t s = 0; s < total; ++s) {
-      uint64_t sum = Xxh3_64(chunks[s], cs);
-      framed[s].append(reinterpret_cast<char*>(chunks[s]), cs);
-      framed[s].append(reinterpret_cast<char*>(&sum), kChecksumLen);
+      AppendFramed(&framed[s], chunks[s], cs, ChunkSum(chunks[s], cs, 0));
     }
   }
 }
@@ -434,7 +433,7 @@ Status ErasureSet::Commit(const std::string& bucket, const std::string& key, con
     }
     if (done[i].exchanged) GiveSpare(i, meta_tmp[i]);
   }
-  if (!missed.empty()) RecordMrf(bucket, key, metas[0].version_id, missed, fsync);
+  if (!missed.empty()) RecordMrf(bucket, key, metas[0].version_id, missed);
   return Status::Ok();
 }
 

@@ -256,7 +256,7 @@ class ErasureSet : public ObjectStore {
   void EncodeBlocksInto(const struct StripeLayout& lay, const uint8_t* data,
                         std::vector<std::string>& framed) const;
   void RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
-                 const std::vector<uint32_t>& positions, bool fsync);
+                 const std::vector<uint32_t>& positions);
   // Removes dir and its parents while they are empty, up to (not including) the bucket.
   void RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir);
 

@@ -12,13 +12,9 @@ namespace cairn {
 
 static std::string BucketMetaPath(const std::string& bucket) { return bucket + "/bucket.meta"; }
 
-// Writes bucket.meta through a temp file and a rename, so a crash never leaves it torn.
+// Writes bucket.meta durably through a temp file and a rename, so a crash never leaves it torn.
 static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::string& created) {
-  const std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".bucket";
-  Status s = v->WriteFile(tmp, created, false);
-  if (s.ok()) s = v->Rename(tmp, BucketMetaPath(bucket));
-  if (!s.ok()) v->Remove(tmp).IgnoreError();
-  return s;
+  return ReplaceFile(*v, BucketMetaPath(bucket), created, kTmpDir);
 }
 
 Status ErasureSet::BucketExists(const std::string& bucket) {
@@ -89,7 +85,7 @@ Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
     if (v == nullptr) continue;
     // Move the bucket out of the namespace first (one rename), then delete at leisure: a crash
     // mid-way leaves a temp directory for gc, never half a bucket.
-    std::string trash = std::string(kTmpDir) + "/rb-" + Uuid::Random().Hex();
+    std::string trash = TempName(kTmpDir, ".rb");
     Status s = v->Rename(bucket, trash);
     if (s.code() == Code::kNotFound) s = Status::Ok();
     if (s.ok()) s = v->RemoveAll(trash);

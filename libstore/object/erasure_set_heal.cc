@@ -14,6 +14,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/common/rate_limiter.h"
 #include "libstore/erasure/stripe.h"
+#include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
@@ -292,7 +293,7 @@ class ObjectExam {
       for (uint32_t si : targets) {
         ShardState& sh = shard_[si];
         sh.write_error = Status::Ok();
-        sh.tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".heal";
+        sh.tmp = TempName(kTmpDir, ".heal");
         auto f = vol(sh.pos)->NewWritableFile(sh.tmp);
         if (f.ok()) sh.out = std::move(f).value();
         else give_up(sh, f.status());
@@ -314,15 +315,11 @@ class ObjectExam {
         ShardState& sh = shard_[si];
         if (!sh.src) continue;
         if (o_.limiter) o_.limiter->Acquire(cs + kChecksumLen);
-        auto r = sh.src->ReadAt(off, chunk[si], cs + kChecksumLen);
-        if (!r.ok() && IsIoError(r.status())) Uncertain(sh.pos);
-        h_.bytes_read += r.ok() ? *r : 0;
-        if (o_.on_read && r.ok()) o_.on_read(*r);
-        uint64_t sum;
-        if (r.ok() && *r == cs + kChecksumLen) {
-          std::memcpy(&sum, chunk[si] + cs, kChecksumLen);
-          good[si] = Xxh3_64(chunk[si], cs) == sum;
-        }
+        ChunkRead r = ReadFramed(*sh.src, off, cs, 0, chunk[si]);
+        if (r.state == ChunkState::kUnreadable && IsIoError(r.error)) Uncertain(sh.pos);
+        h_.bytes_read += r.bytes;
+        if (o_.on_read && r.state != ChunkState::kUnreadable) o_.on_read(r.bytes);
+        good[si] = r.state == ChunkState::kGood;
         if (good[si]) {
           ++g;
         } else {
@@ -376,13 +373,11 @@ class ObjectExam {
       }
       for (uint32_t si : targets) {
         ShardState& sh = shard_[si];
-        uint64_t sum = Xxh3_64(chunk[si], cs);
+        const uint64_t sum = ChunkSum(chunk[si], cs, 0);
         if (ref_.is_inline()) {
-          sh.inline_out.append(reinterpret_cast<char*>(chunk[si]), cs);
-          sh.inline_out.append(reinterpret_cast<char*>(&sum), kChecksumLen);
+          AppendFramed(&sh.inline_out, chunk[si], cs, sum);
         } else if (sh.out) {
-          ConstBuf bufs[2] = {{chunk[si], cs}, {&sum, kChecksumLen}};
-          Status st = sh.out->AppendV(bufs, 2);
+          Status st = AppendFramed(*sh.out, chunk[si], cs, sum);
           if (!st.ok()) {
             give_up(sh, st);
             continue;
@@ -476,7 +471,7 @@ class ObjectExam {
       ObjectMeta m = ref_;
       m.shard_index = uint32_t(pos_[pos].shard);
       if (ref_.is_inline()) m.inline_shard = sh.target ? sh.inline_out : metas_[pos].meta.inline_shard;
-      meta_tmp_[pos] = std::string(kTmpDir) + "/" + Uuid::Random().Hex() + ".hmeta";
+      meta_tmp_[pos] = TempName(kTmpDir, ".hmeta");
       if (s.ok()) s = vol(pos)->WriteFile(meta_tmp_[pos], m.Encode(), false);
       if (s.ok()) ready_[pos] = true;
       else error_ = s.WithContext(vol(pos)->Describe());

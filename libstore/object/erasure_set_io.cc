@@ -12,6 +12,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/common/ring_pipeline.h"
 #include "libstore/erasure/stripe.h"
+#include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
@@ -35,10 +36,10 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
                                             std::string_view head) {
   const uint32_t k = params_.k, total = n();
   const uint64_t bs = params_.block_size;
-  const uint64_t cs_full = (bs + k - 1) / k;
+  const uint64_t cs_full = StripeLayout::ChunkLen(bs, k);
   ObjectMeta base = BaseMeta(key, 0, opts, Rotation(bucket, key));
   base.data_id = Uuid::Random();
-  const std::string tmp = std::string(kTmpDir) + "/" + Uuid::Random().Hex();
+  const std::string tmp = TempName(kTmpDir);
 
   std::vector<std::unique_ptr<WritableFile>> files(total);
   std::vector<bool> ok(total, false);
@@ -88,8 +89,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
       for (uint32_t si = 0; si < total; ++si) {
         uint32_t pos = base.distribution[si];
         if (!ok[pos]) continue;
-        ConstBuf bufs[2] = {{s.buf.data() + si * s.cs, s.cs}, {&s.sums[si], kChecksumLen}};
-        Status st = files[pos]->AppendV(bufs, 2);
+        Status st = AppendFramed(*files[pos], s.buf.data() + si * s.cs, s.cs, s.sums[si]);
         if (!st.ok()) {
           std::lock_guard<std::mutex> l(mu);
           ok[pos] = false;
@@ -138,13 +138,13 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
       else len += *got;
     }
     if (!read_error.ok() || len == 0) break;
-    uint64_t cs = (len + k - 1) / k;
+    uint64_t cs = StripeLayout::ChunkLen(len, k);
     // Data chunks are laid out back to back at stride cs: chunk i is data + i*cs.
     std::memset(data + len, 0, cs * k - len);
     uint8_t* chunks[kMaxShards];
     for (uint32_t i = 0; i < total; ++i) chunks[i] = data + i * cs;
     codec_->Encode(cs, chunks, chunks + k);
-    for (uint32_t i = 0; i < total; ++i) s.sums[i] = Xxh3_64(chunks[i], cs);
+    for (uint32_t i = 0; i < total; ++i) s.sums[i] = ChunkSum(chunks[i], cs, 0);
     s.len = len;
     s.cs = cs;
     size += len;
@@ -270,15 +270,10 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
       chunk[si] = buf.data() + si * (cs_full + kChecksumLen);
       present[si] = false;
       if (!shards[si]) return;
-      auto r = shards[si]->ReadAt(off, chunk[si], cs + kChecksumLen);
-      uint64_t sum;
-      if (r.ok() && *r == cs + kChecksumLen) {
-        std::memcpy(&sum, chunk[si] + cs, kChecksumLen);
-        if (Xxh3_64(chunk[si], cs) == sum) {
-          present[si] = true;
-          ++good;
-          return;
-        }
+      if (ReadFramed(*shards[si], off, cs, 0, chunk[si]).state == ChunkState::kGood) {
+        present[si] = true;
+        ++good;
+        return;
       }
       bad[si] = true;
     };
@@ -323,7 +318,7 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
     if (bad[si] && volumes_[pos] != nullptr) degraded.push_back(pos);
   }
   if (!degraded.empty() && result.code() != Code::kDataLoss && FirstDegradedRead(chosen.version_id)) {
-    RecordMrf(bucket, key, chosen.version_id, degraded, true);
+    RecordMrf(bucket, key, chosen.version_id, degraded);
   }
   if (!result.ok()) return result;
   return info;

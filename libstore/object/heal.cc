@@ -164,14 +164,13 @@ class Scan {
 
   void WriteJournal(const Journal& j) {
     const std::string bytes = EncodeJournal(j);
-    const std::string tmp = std::string(kTmpDir) + "/heal-state-" + Uuid::Random().Hex();
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
+      // Best effort per volume: a journal on any volume is enough to resume.
       Status s = v->MakeDirs(kHealDir);
-      if (s.ok()) s = v->WriteFile(tmp, bytes, true);
-      if (s.ok()) s = v->Rename(tmp, kJournalPath);
-      if (!s.ok()) v->Remove(tmp).IgnoreError();
+      if (s.ok()) s = ReplaceFile(*v, kJournalPath, bytes, kTmpDir);
+      s.IgnoreError();
     }
   }
 

@@ -47,7 +47,7 @@ bool DecodeMrf(std::string_view in, MrfEntry* e) {
 }
 
 void ErasureSet::RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
-                           const std::vector<uint32_t>& positions, bool fsync) {
+                           const std::vector<uint32_t>& positions) {
   MrfEntry e;
   e.bucket = bucket;
   e.key = key;
@@ -59,13 +59,10 @@ void ErasureSet::RecordMrf(const std::string& bucket, const std::string& key, co
   std::snprintf(ts, sizeof(ts), "%020lld", static_cast<long long>(e.time_ns));
   e.id = std::string(ts) + "-" + Uuid::Random().Hex();
   std::string bytes = EncodeMrf(e);
-  std::string tmp = std::string(kTmpDir) + "/" + e.id + ".mrf";
   for (Volume* v : volumes_) {
     if (v == nullptr) continue;
-    // Best effort per volume: the entry lands on every volume that can take it.
-    Status s = v->WriteFile(tmp, bytes, fsync);
-    if (s.ok()) s = v->Rename(tmp, std::string(kMrfDir) + "/" + e.id);
-    if (!s.ok()) v->Remove(tmp).IgnoreError();
+    // Best effort per volume: the entry lands, durably, on every volume that can take it.
+    ReplaceFile(*v, std::string(kMrfDir) + "/" + e.id, bytes, kTmpDir).IgnoreError();
   }
 }
 

@@ -78,9 +78,8 @@ Status WriteMemberFormat(Volume& v, VolumeFormat f, uint32_t position) {
   RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
   RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
   RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
-  std::string tmp = std::string(kTmpDir) + "/format.new";
-  RETURN_IF_ERROR(v.WriteFile(tmp, f.Encode(), true));
-  RETURN_IF_ERROR(v.Rename(tmp, kFormatPath));
+  RETURN_IF_ERROR(ReplaceFile(v, kFormatPath, f.Encode(), kTmpDir));
+  // The directories just made (.cairn itself among them) must be durable too.
   RETURN_IF_ERROR(v.SyncDir(kSysDir));
   return v.SyncDir("");
 }

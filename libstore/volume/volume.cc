@@ -1,11 +1,55 @@
 #include "libstore/volume/volume.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+
 namespace cairn {
+
+std::string TempName(std::string_view dir, std::string_view suffix) {
+  uint8_t b[16];
+  size_t got = 0;
+  while (got < sizeof(b)) {
+    ssize_t r = ::getrandom(b + got, sizeof(b) - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) std::abort();  // the kernel's entropy source is gone: nothing can be unique
+    got += size_t(r);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string out(dir);
+  if (!out.empty()) out += '/';
+  for (uint8_t c : b) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  out += suffix;
+  return out;
+}
+
+std::string ParentDir(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
+}
+
+Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
+                   std::string_view tmp_dir) {
+  const std::string tmp = TempName(tmp_dir, ".new");
+  Status s = v.WriteFile(tmp, data, /*sync=*/true);
+  if (s.ok()) s = v.Rename(tmp, path);
+  if (!s.ok()) {
+    v.Remove(tmp).IgnoreError();
+    return s;
+  }
+  return v.SyncDir(ParentDir(path));
+}
 
 Status ValidateRelPath(std::string_view path) {
   if (path.empty()) return InvalidArgument("empty path");
   if (path.size() > kMaxRelPathLen) return InvalidArgument("path longer than 4096 bytes");
-  if (path.front() == '/') return InvalidArgument("absolute path not allowed: " + std::string(path));
+  if (path.front() == '/')
+    return InvalidArgument("absolute path not allowed: " + std::string(path));
   size_t start = 0;
   while (start <= path.size()) {
     size_t end = path.find('/', start);

@@ -116,6 +116,22 @@ class Volume {
   Status RemoveAll(const std::string& path);
 };
 
+// A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 random hex
+// digits + suffix. The one place temp names are made.
+std::string TempName(std::string_view dir, std::string_view suffix = "");
+
+// The one way to replace a small file (metadata copies, journals, format files, bucket records):
+// writes data to a temp file in tmp_dir, syncs it, renames it over path, then syncs path's
+// directory. A crash at any point leaves path either as it was or whole with the new data, never
+// torn. When the write or the rename fails, the temp file is removed and path is as it was; when
+// only the final directory sync fails, path may already hold the new data. path's directory must
+// exist.
+Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
+                   std::string_view tmp_dir);
+
+// The directory part of a relative path ("" for a name at the root).
+std::string ParentDir(std::string_view path);
+
 // Forwards every call to a target it does not own. Subclass it and override what you need.
 class VolumeWrapper : public Volume {
  public:
