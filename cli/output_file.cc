@@ -96,7 +96,7 @@ void UntrackTempFile(int slot) {
 }
 
 Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bool replace,
-                                                      Progress* progress) {
+                                                     Progress* progress) {
   if (path.empty()) return InvalidArgument("empty output file name");
   std::unique_ptr<OutputFile> out(new OutputFile());
   out->path_ = path;
@@ -154,8 +154,8 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bo
   // A regular file or a new name: a temp file beside it, renamed over it at the end.
   const std::string dir = DirOf(target);
   out->target_ = target;
-  out->tmp_ = (dir == "/" ? "" : dir) + "/." + BaseOf(target).substr(0, 200) + ".cairn-" +
-              TempName("");
+  out->tmp_ =
+      (dir == "/" ? "" : dir) + "/." + BaseOf(target).substr(0, 200) + ".cairn-" + TempName("");
   // Tracked before it exists: a signal at any moment finds it.
   out->tracked_ = TrackTempFile(out->tmp_);
   out->fd_ = ::open(out->tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -195,14 +195,14 @@ Status OutputFile::Commit() {
   if (::close(fd_) != 0 && s.ok()) s = PosixError(path_, errno);
   fd_ = -1;
   if (s.ok()) {
-    int rc = replace_ ? ::rename(tmp_.c_str(), target_.c_str())
-                      : ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, target_.c_str(),
-                                    RENAME_NOREPLACE);
+    int rc = replace_
+                 ? ::rename(tmp_.c_str(), target_.c_str())
+                 : ::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_NOREPLACE);
     if (rc != 0 && !replace_ && errno == EINVAL) {
       // A file system without RENAME_NOREPLACE: check, then rename.
       struct stat st;
       rc = ::lstat(target_.c_str(), &st) == 0 ? (errno = EEXIST, -1)
-                                               : ::rename(tmp_.c_str(), target_.c_str());
+                                              : ::rename(tmp_.c_str(), target_.c_str());
     }
     if (rc != 0) {
       s = errno == EEXIST ? InvalidArgument(path_ + " exists (use --force to replace it)")

@@ -1,6 +1,6 @@
-// Output files of the commands (`get BUCKET/KEY FILE`, `decode -o FILE`): the one place that decides
-// how a command writes a file for the user, and when it may replace one (docs/commands.md, "Output
-// files").
+// Output files of the commands (`get BUCKET/KEY FILE`, `decode -o FILE`): the one place that
+// decides how a command writes a file for the user, and when it may replace one (docs/commands.md,
+// "Output files").
 #pragma once
 
 #include <memory>
@@ -47,13 +47,13 @@ class OutputFile {
   OutputFile() = default;
   void Abort();
 
-  std::string path_;         // as given, for messages
-  std::string target_;       // what the temp file is renamed over ("" when written in place)
-  std::string tmp_;          // the temp file ("" when written in place)
-  bool replace_ = true;      // may the rename replace an existing target
+  std::string path_;     // as given, for messages
+  std::string target_;   // what the temp file is renamed over ("" when written in place)
+  std::string tmp_;      // the temp file ("" when written in place)
+  bool replace_ = true;  // may the rename replace an existing target
   bool sync_in_place_ = false;
   int fd_ = -1;
-  int tracked_ = -1;         // TrackTempFile slot
+  int tracked_ = -1;  // TrackTempFile slot
   std::unique_ptr<Sink> sink_;
 };
 

@@ -135,10 +135,14 @@ Status RunEncode(const EncodeCli& o, Context& ctx) {
   if (ctx.json) {
     json files = json::array();
     for (const auto& f : res->files) files.push_back(HostDisplay(f));
-    std::printf("%s\n", Dump(json{{"name", eo.name}, {"size", res->header.file_size},
-                                  {"k", eo.k}, {"m", eo.m}, {"block_size", eo.block_size},
+    std::printf("%s\n", Dump(json{{"name", eo.name},
+                                  {"size", res->header.file_size},
+                                  {"k", eo.k},
+                                  {"m", eo.m},
+                                  {"block_size", eo.block_size},
                                   {"set_id", res->header.set_id.Hex()},
-                                  {"hash", res->header.file_hash.Hex()}, {"files", files}})
+                                  {"hash", res->header.file_hash.Hex()},
+                                  {"files", files}})
                             .c_str());
   } else {
     for (const auto& f : res->files) std::printf("%s\n", HostDisplay(f).c_str());
@@ -196,9 +200,9 @@ Status RunDecode(const DecodeCli& o, Context& ctx) {
   progress.Finish();
   if (s.ok()) s = file->Commit();
   if (s.ok() && ctx.json) {
-    std::printf("%s\n", Dump(json{{"output", out}, {"size", ref.file_size},
-                                  {"hash", ref.file_hash.Hex()}})
-                            .c_str());
+    std::printf("%s\n",
+                Dump(json{{"output", out}, {"size", ref.file_size}, {"hash", ref.file_hash.Hex()}})
+                    .c_str());
   }
   return s;
 }

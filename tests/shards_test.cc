@@ -161,17 +161,17 @@ TEST_CASE("shard file names", "[shards]") {
 TEST_CASE("shard header: golden bytes, round trip, damage detected", "[shards][format]") {
   // docs/format.md, "Shard files", field by field.
   std::string want = "CAIRNSHD";
-  Le(&want, 1, 4);                  // version
-  Le(&want, 1, 4);                  // flags: complete
-  want += std::string(16, '\x5a');  // set id
-  Le(&want, 2, 4);                  // index
-  Le(&want, 4, 4);                  // K
-  Le(&want, 2, 4);                  // M
-  Le(&want, 1 << 20, 4);            // block size
-  Le(&want, 123456789, 8);          // file size
+  Le(&want, 1, 4);                   // version
+  Le(&want, 1, 4);                   // flags: complete
+  want += std::string(16, '\x5a');   // set id
+  Le(&want, 2, 4);                   // index
+  Le(&want, 4, 4);                   // K
+  Le(&want, 2, 4);                   // M
+  Le(&want, 1 << 20, 4);             // block size
+  Le(&want, 123456789, 8);           // file size
   Le(&want, 0x0102030405060708, 8);  // file hash, high 64 bits
   Le(&want, 0x1112131415161718, 8);  // file hash, low 64 bits
-  Le(&want, 5, 2);                  // name length
+  Le(&want, 5, 2);                   // name length
   want += "a.tar";
   want.resize(504, '\0');  // padding
   Le(&want, Xxh3_64(want.data(), 504), 8);
@@ -260,7 +260,8 @@ TEST_CASE("a header encode cannot write is refused", "[shards][format]") {
     std::string bytes;
   };
   std::vector<Case> bad = {
-      {"K+M overflowing 32 bits", [&] {
+      {"K+M overflowing 32 bits",
+       [&] {
          std::string h = with(36, 4294967294u, 4);
          PutLe(&h, 40, 3, 4);
          Reseal(&h);
@@ -273,7 +274,8 @@ TEST_CASE("a header encode cannot write is refused", "[shards][format]") {
       {"block size 64 MiB + 1", with(44, (64u << 20) + 1, 4)},
       {"size 2^64-1", with(48, UINT64_MAX, 8)},
       {"size 2^63", with(48, uint64_t(1) << 63, 8)},
-      {"shards longer than an off_t", [&] {
+      {"shards longer than an off_t",
+       [&] {
          std::string h = with(48, uint64_t(INT64_MAX), 8);
          PutLe(&h, 44, 4096, 4);  // tiny blocks: more checksum bytes than the file's
          PutLe(&h, 36, 1, 4);
@@ -301,9 +303,9 @@ TEST_CASE("a header encode cannot write is refused", "[shards][format]") {
     CAPTURE(c.what);
     CHECK(ShardHeader::Decode(c.bytes).status().code() == Code::kCorruption);
   }
-  for (std::string_view ok : {std::string_view("..a"), std::string_view("a.."),
-                              std::string_view(".hidden"), std::string_view("caf\xc3\xa9"),
-                              std::string_view("-rf"), std::string_view("a b")}) {
+  for (std::string_view ok :
+       {std::string_view("..a"), std::string_view("a.."), std::string_view(".hidden"),
+        std::string_view("caf\xc3\xa9"), std::string_view("-rf"), std::string_view("a b")}) {
     CAPTURE(ok);
     CHECK(ShardHeader::Decode(WithName(good, ok)).ok());
   }
@@ -322,15 +324,14 @@ TEST_CASE("a header encode cannot write is refused", "[shards][format]") {
 TEST_CASE("encode refuses what decode would refuse", "[shards]") {
   auto vol = NewMemVolume();
   REQUIRE(vol->MakeDirs("out").ok());
-  for (const std::string& name : {std::string(""), std::string("."), std::string(".."),
-                                  std::string("a/b"), std::string("a\nb"),
-                                  std::string(kShardNameMax + 1, 'x')}) {
+  for (const std::string& name :
+       {std::string(""), std::string("."), std::string(".."), std::string("a/b"),
+        std::string("a\nb"), std::string(kShardNameMax + 1, 'x')}) {
     CAPTURE(name);
     CHECK(EncodeInto(*vol, "out", "data", 2, 1, 4096, name).status().code() ==
           Code::kInvalidArgument);
   }
-  CHECK(EncodeInto(*vol, "out", "data", 4294967294u, 3).status().code() ==
-        Code::kInvalidArgument);
+  CHECK(EncodeInto(*vol, "out", "data", 4294967294u, 3).status().code() == Code::kInvalidArgument);
   CHECK(EncodeInto(*vol, "out", "data", 0, 2).status().code() == Code::kInvalidArgument);
   CHECK(EncodeInto(*vol, "out", "data", 2, 1, 4095).status().code() == Code::kInvalidArgument);
   auto left = vol->ListDir("out");
@@ -439,8 +440,8 @@ TEST_CASE("repair regenerates missing and truncated shards exactly", "[shards]")
   for (const auto& f : e.files) originals.push_back(Read(*e.vol, f));
   REQUIRE(e.vol->Remove(e.files[0]).ok());
   REQUIRE(e.vol->WriteFile(e.files[4], originals[4].substr(0, originals[4].size() / 2), false)
-              .ok());                                                // truncated
-  REQUIRE(e.vol->WriteFile(e.files[5], "", false).ok());            // zero-length
+              .ok());                                     // truncated
+  REQUIRE(e.vol->WriteFile(e.files[5], "", false).ok());  // zero-length
   auto scan = ScanShards(*e.vol, {"out"});
   REQUIRE(scan.ok());
   auto rep = VerifySet(*e.vol, *scan, 0);
@@ -687,8 +688,7 @@ TEST_CASE("temp names, and a dead encode's temp files removed by the next one", 
   CHECK(locker.mine.empty());  // the encode's own locks are released
 }
 
-TEST_CASE("encode leaves nothing when the disk fills; refuses existing shards",
-          "[shards][fault]") {
+TEST_CASE("encode leaves nothing when the disk fills; refuses existing shards", "[shards][fault]") {
   Encoded e = Encode(10000, 2, 1, 4096, 10);
   CHECK(EncodeInto(*e.vol, "out", e.data, 2, 1).status().code() == Code::kAlreadyExists);
 
@@ -725,8 +725,7 @@ struct ScratchDir {
 
 }  // namespace
 
-TEST_CASE("HostVolume: the user's symlinks are followed, created files are new",
-          "[shards][host]") {
+TEST_CASE("HostVolume: the user's symlinks are followed, created files are new", "[shards][host]") {
   ScratchDir d;
   std::vector<std::string> seen;
   HostVolume vol([&](const std::string& p, bool live) { seen.push_back((live ? "+" : "-") + p); });

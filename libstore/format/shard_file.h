@@ -1,7 +1,7 @@
 // Standalone shard files (`cairn encode`): a fixed 512-byte header, then the shard's blocks, each
-// chunk followed by its XXH3-64 checksum seeded with (set id, shard index, block number), so a block
-// copied from another shard, another offset or another encode is caught like bitrot. Any K of the
-// K+M files rebuild the original; no manifest is needed. Byte layout in docs/format.md
+// chunk followed by its XXH3-64 checksum seeded with (set id, shard index, block number), so a
+// block copied from another shard, another offset or another encode is caught like bitrot. Any K of
+// the K+M files rebuild the original; no manifest is needed. Byte layout in docs/format.md
 // ("Shard files").
 //
 // A shard file is untrusted input (it may come from anywhere): Decode accepts only headers that
@@ -24,10 +24,10 @@ constexpr uint32_t kShardVersion = 1;
 constexpr uint64_t kShardHeaderSize = 512;
 constexpr uint32_t kShardFlagComplete = 1;  // the header was finished: size and hash are final
 constexpr uint32_t kShardKnownFlags = kShardFlagComplete;
-constexpr uint32_t kShardMaxShards = 32;                // K + M
-constexpr uint32_t kShardMinBlockSize = 4096;           // 4 KiB
-constexpr uint32_t kShardMaxBlockSize = 64u << 20;      // 64 MiB
-constexpr uint64_t kShardMaxFileSize = INT64_MAX;       // what a file (off_t) can hold
+constexpr uint32_t kShardMaxShards = 32;            // K + M
+constexpr uint32_t kShardMinBlockSize = 4096;       // 4 KiB
+constexpr uint32_t kShardMaxBlockSize = 64u << 20;  // 64 MiB
+constexpr uint64_t kShardMaxFileSize = INT64_MAX;   // what a file (off_t) can hold
 // The longest name: its shard file names ("<name>.32-of-32.cairn", 15 more bytes) must fit in the
 // 255 bytes a file name may have.
 constexpr size_t kShardNameMax = 240;
@@ -39,13 +39,13 @@ constexpr size_t kShardNameMax = 240;
 Status CheckBaseName(std::string_view name, size_t max_len = 255);
 
 struct ShardHeader {
-  Uuid set_id;             // shared by the K+M shards of one encode
-  uint32_t index = 0;      // 0-based; data shards first
+  Uuid set_id;         // shared by the K+M shards of one encode
+  uint32_t index = 0;  // 0-based; data shards first
   uint32_t k = 1, m = 0;
   uint32_t block_size = kShardMinBlockSize;
   uint64_t file_size = 0;
-  Hash128 file_hash;       // XXH3-128 of the whole original
-  std::string name;        // the original's base name (CheckBaseName, at most kShardNameMax bytes)
+  Hash128 file_hash;  // XXH3-128 of the whole original
+  std::string name;   // the original's base name (CheckBaseName, at most kShardNameMax bytes)
   bool complete = false;
 
   uint32_t n() const { return k + m; }

@@ -60,8 +60,8 @@ class HostWritableFile : public WritableFile {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     size_t done = 0;
     while (done < n) {
-      ssize_t w = ::pwrite(fd_, static_cast<const char*>(data) + done, n - done,
-                           off_t(offset + done));
+      ssize_t w =
+          ::pwrite(fd_, static_cast<const char*>(data) + done, n - done, off_t(offset + done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) return PosixError(name_ + ": write", errno);
       done += size_t(w);
@@ -70,8 +70,7 @@ class HostWritableFile : public WritableFile {
   }
   void StartWriteback() override {
     if (fd_ < 0 || appended_ <= started_) return;
-    ::sync_file_range(fd_, off64_t(started_), off64_t(appended_ - started_),
-                      SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(fd_, off64_t(started_), off64_t(appended_ - started_), SYNC_FILE_RANGE_WRITE);
     started_ = appended_;
   }
   Status Sync() override {
@@ -354,9 +353,7 @@ Result<std::string> HostPath(const std::string& typed) {
   return real_dir.empty() ? base : real_dir + "/" + base;
 }
 
-Result<std::string> HostRealPath(const std::string& path) {
-  return Real(Full(path), Full(path));
-}
+Result<std::string> HostRealPath(const std::string& path) { return Real(Full(path), Full(path)); }
 
 Result<std::string> HostDir(const std::string& typed, bool create) {
   if (typed.empty()) return InvalidArgument("empty path");

@@ -381,8 +381,7 @@ Status DecodeShards(Volume& vol, const ShardScan& scan, size_t set, Sink& sink,
 // ---------------------------------------------------------------------------------------- repair
 
 Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan, size_t set,
-                                              const RepairOptions& o,
-                                              const ProgressFn& progress) {
+                                              const RepairOptions& o, const ProgressFn& progress) {
   const ShardSet& s = scan.sets[set];
   const ShardHeader& ref = s.ref;
   const uint32_t k = ref.k, n = ref.n();

@@ -163,7 +163,7 @@ std::string_view Name(SetVerdict v);  // "healthy", "degraded", "unrecoverable",
 
 struct ShardHealth {
   uint32_t index = 0;
-  std::string path;  // "" when missing
+  std::string path;                     // "" when missing
   ShardRole role = ShardRole::kMember;  // kMember or kCopy
   ShardFileState state = ShardFileState::kMissing;
   uint64_t bad_blocks = 0;

@@ -74,8 +74,9 @@ std::string Differences(const ShardHeader& a, const ShardHeader& b) {
   if (a.file_size != b.file_size) {
     d.push_back("size " + std::to_string(a.file_size) + " vs " + std::to_string(b.file_size));
   }
-  if (a.file_hash != b.file_hash) d.push_back("file hash " + a.file_hash.Hex().substr(0, 8) +
-                                              " vs " + b.file_hash.Hex().substr(0, 8));
+  if (a.file_hash != b.file_hash)
+    d.push_back("file hash " + a.file_hash.Hex().substr(0, 8) + " vs " +
+                b.file_hash.Hex().substr(0, 8));
   std::string out;
   for (const auto& s : d) out += (out.empty() ? "" : ", ") + s;
   return out;
@@ -202,9 +203,8 @@ Result<ShardScan> ScanShards(Volume& vol, const std::vector<std::string>& paths,
     for (size_t i : vs[best].files) {
       auto& list = set.copies[scan.files[i].header.index];
       // The file with the canonical name is the member, the others its copies.
-      bool canonical =
-          BaseName(scan.files[i].found) ==
-          ShardFileName(set.ref.name, scan.files[i].header.index, set.ref.n());
+      bool canonical = BaseName(scan.files[i].found) ==
+                       ShardFileName(set.ref.name, scan.files[i].header.index, set.ref.n());
       if (canonical) {
         list.insert(list.begin(), i);
       } else {
@@ -238,8 +238,8 @@ Result<size_t> OnlySet(const ShardScan& scan) {
   if (scan.sets.size() == 1) return size_t(0);
   std::string names;
   for (const auto& s : scan.sets) names += (names.empty() ? "" : ", ") + s.Label();
-  return InvalidArgument("the files given hold " + std::to_string(scan.sets.size()) +
-                         " encodes (" + names + "): name the shard files of one");
+  return InvalidArgument("the files given hold " + std::to_string(scan.sets.size()) + " encodes (" +
+                         names + "): name the shard files of one");
 }
 
 Status ConflictError(const ShardScan& scan, size_t set) {
@@ -248,9 +248,8 @@ Status ConflictError(const ShardScan& scan, size_t set) {
   const ShardFileInfo& odd = scan.files[s.conflicts.front()];
   size_t members = 0;
   for (const auto& list : s.copies) members += list.size();
-  std::string more = s.conflicts.size() > 1
-                         ? " (and " + std::to_string(s.conflicts.size() - 1) + " more)"
-                         : "";
+  std::string more =
+      s.conflicts.size() > 1 ? " (and " + std::to_string(s.conflicts.size() - 1) + " more)" : "";
   return Corruption(s.Label() + ": headers disagree within one encode: " + scan.Show(odd.path) +
                     more + " has " + Differences(odd.header, s.ref) + " in the other " +
                     std::to_string(members) +
