@@ -357,8 +357,7 @@ static bool NamesShardFiles(const std::vector<std::string>& args) {
     if (d == nullptr) continue;
     bool found = false;
     while (dirent* e = ::readdir(d)) {
-      std::string_view name(e->d_name);
-      if (name.size() > 6 && name.substr(name.size() - 6) == ".cairn") {
+      if (IsShardFileName(e->d_name)) {
         found = true;
         break;
       }

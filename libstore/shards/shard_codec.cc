@@ -28,12 +28,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string Show(const Volume& vol, const std::string& path) {
-  ShardScan s;
-  s.root = vol.Describe();
-  return s.Show(path);
-}
-
 // SEAM (crash safety): how the finished temp files of an encode or a repair are made durable before
 // they are renamed into place. Today one SyncAll (a syncfs shared with concurrent callers); the
 // files are still open here, so each could be synced on its own instead.
@@ -254,7 +248,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   for (uint32_t i = 0; i < n; ++i) {
     res.files.push_back(Join(out_dir, ShardFileName(o.name, i, n)));
     if (!o.force && vol.Stat(res.files[i]).ok()) {
-      return AlreadyExists(Show(vol, res.files[i]) + " exists (use --force to replace it)");
+      return AlreadyExists(ShowPath(vol, res.files[i]) + " exists (use --force to replace it)");
     }
   }
   if (o.locker != nullptr) {
@@ -417,7 +411,7 @@ Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan
       }
       if (!why.empty()) {
         return AlreadyExists(s.Label() + ": cannot recreate shard " + std::to_string(h.index + 1) +
-                             " as " + Show(vol, target) + ": " + why + "; move it away");
+                             " as " + ShowPath(vol, target) + ": " + why + "; move it away");
       }
       target = f->path;
     } else if (st.status().code() != Code::kNotFound) {

@@ -21,6 +21,15 @@ namespace cairn {
 
 using ProgressFn = std::function<void(uint64_t bytes)>;
 
+// How messages show a path of vol: "/" + path on the CLI's HostVolume (rooted at "/"),
+// "<Describe()>/<path>" on others.
+std::string ShowPath(const Volume& vol, const std::string& path);
+std::string ShowPath(const std::string& root, const std::string& path);
+
+// Whether a directory entry is taken for a shard file when its directory is given: "*.cairn", not
+// hidden.
+bool IsShardFileName(std::string_view name);
+
 // ------------------------------------------------------------------------------ temp files
 
 // An exclusive lock on a file, held until the object is destroyed.

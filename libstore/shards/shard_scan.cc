@@ -18,10 +18,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool IsShardFileName(std::string_view name) {
-  return name.size() > 6 && name[0] != '.' && name.substr(name.size() - 6) == ".cairn";
-}
-
 // Reads and checks one file's header.
 void ReadHeader(Volume& vol, ShardFileInfo* info) {
   auto file = vol.NewReadableFile(info->path);
@@ -98,9 +94,19 @@ std::string_view Name(ShardRole r) {
   return "?";
 }
 
-std::string ShardScan::Show(const std::string& path) const {
+std::string ShowPath(const std::string& root, const std::string& path) {
   return root == "/" ? "/" + path : root + "/" + path;
 }
+
+std::string ShowPath(const Volume& vol, const std::string& path) {
+  return ShowPath(vol.Describe(), path);
+}
+
+bool IsShardFileName(std::string_view name) {
+  return name.size() > 6 && name[0] != '.' && name.substr(name.size() - 6) == ".cairn";
+}
+
+std::string ShardScan::Show(const std::string& path) const { return ShowPath(root, path); }
 
 std::string ShardSet::Label() const {
   return ref.name + " (set " + ref.set_id.Hex().substr(0, 8) + ")";
