@@ -152,6 +152,19 @@ export CAIRN_SET="$S/d1"
 echo old >"$W/named"
 expect 0 "get replaces a file named on the command line" "$CAIRN" get bkt/x "$W/named"
 check "get replaced it" cmp -s "$W/named" "$W/orig.bin"
+# On a terminal, get's default output is the key's last segment: a name from data.
+# on_tty CMD: runs the command line CMD with a terminal as stdin, stdout and stderr (script(1)),
+# what it prints going to stderr.
+on_tty() { script -qec "$1" /dev/null >&2; }
+if command -v script >/dev/null; then
+  "$CAIRN" put "$W/orig.bin" bkt/dir/.. >/dev/null
+  mkdir -p "$W/tty" && echo old >"$W/tty/x"
+  in_dir "$W/tty" expect 2 "get on a terminal never replaces the key's name" on_tty "$CAIRN get bkt/x"
+  check "the file named like the key is unchanged" test "$(cat "$W/tty/x")" = old
+  in_dir "$W/tty" expect 0 "get --force on a terminal replaces it" on_tty "$CAIRN get --force bkt/x"
+  check "get --force replaced it" cmp -s "$W/tty/x" "$W/orig.bin"
+  in_dir "$W/tty" expect 2 "get on a terminal refuses a key ending in .." on_tty "$CAIRN get bkt/dir/.."
+fi
 unset CAIRN_SET
 echo old >"$W/named"
 expect 0 "decode -o replaces a file named on the command line" "$CAIRN" decode -o "$W/named" "$W/ok"
