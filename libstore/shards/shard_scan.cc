@@ -209,8 +209,9 @@ Result<ShardScan> ScanShards(Volume& vol, const std::vector<std::string>& paths,
     for (size_t i : vs[best].files) {
       auto& list = set.copies[scan.files[i].header.index];
       // The file with the canonical name is the member, the others its copies.
-      bool canonical = BaseName(scan.files[i].found) ==
-                       ShardFileName(set.ref.name, scan.files[i].header.index, set.ref.n());
+      const std::string want = ShardFileName(set.ref.name, scan.files[i].header.index, set.ref.n());
+      const bool canonical =
+          BaseName(scan.files[i].found) == want || BaseName(scan.files[i].path) == want;
       if (canonical) {
         list.insert(list.begin(), i);
       } else {
