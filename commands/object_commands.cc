@@ -8,10 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/fd_io.h"
+#include "cli/output_file.h"
 #include "cli/progress.h"
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/shard_file.h"  // CheckBaseName
 
 namespace cairn::cli {
 namespace {
@@ -116,6 +118,7 @@ void RegisterPut(CLI::App& app, Context& ctx, Status* result) {
 
 struct GetOptions {
   std::string source, output, range;
+  bool force = false;
 };
 
 Status ParseRange(const std::string& s, GetRange* r) {
@@ -141,13 +144,19 @@ Status RunGet(const GetOptions& o, Context& ctx) {
   GetRange range;
   if (!o.range.empty()) RETURN_IF_ERROR(ParseRange(o.range, &range));
   std::string out = o.output;
-  if (out.empty()) {
+  const bool typed = !out.empty();
+  if (!typed) {
     if (!::isatty(1)) {
       out = "-";
     } else {
+      // The key's last segment, in the working directory: a name that comes from data must be a
+      // plain file name, and never replaces a file unless --force.
       size_t slash = key.rfind('/');
       out = key.substr(slash == std::string::npos ? 0 : slash + 1);
-      if (out.empty()) return InvalidArgument("key ends with '/': name an output FILE");
+      if (Status s = CheckBaseName(out); !s.ok()) {
+        return InvalidArgument("the key's last segment cannot name a file here (" + s.message() +
+                               "): name an output FILE");
+      }
     }
   }
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
@@ -155,28 +164,14 @@ Status RunGet(const GetOptions& o, Context& ctx) {
     FdSink sink(1, "stdout", nullptr);
     return set.set->GetObject(bucket, key, sink, range).status();
   }
-  // Write to a temp file beside the target and rename: a failed GET never leaves half a file.
-  std::string dir = ".", base = out;
-  if (size_t slash = out.rfind('/'); slash != std::string::npos) {
-    dir = slash == 0 ? "/" : out.substr(0, slash);
-    base = out.substr(slash + 1);
-  }
-  struct stat st;
-  if (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return InvalidArgument(out + ": is a directory");
-  }
-  std::string tmp = dir + "/." + base + ".cairn-" + Uuid::Random().Hex().substr(0, 12);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return PosixError(out, errno);
   auto head = set.set->HeadObject(bucket, key);
   Progress progress("get " + key, head.ok() ? head->size : 0,
                     ctx.ShowProgress() && head.ok() && head->size >= (8u << 20));
-  FdSink sink(fd, out, &progress);
-  Status s = set.set->GetObject(bucket, key, sink, range).status();
+  // A regular file is written to a temp file and renamed: a failed get never leaves half a file.
+  ASSIGN_OR_RETURN(auto file, OutputFile::Open(out, MayReplace(typed, o.force), &progress));
+  Status s = set.set->GetObject(bucket, key, file->sink(), range).status();
   progress.Finish();
-  if (::close(fd) != 0 && s.ok()) s = PosixError(out, errno);
-  if (s.ok() && ::rename(tmp.c_str(), out.c_str()) != 0) s = PosixError(out, errno);
-  if (!s.ok()) ::unlink(tmp.c_str());
+  if (s.ok()) s = file->Commit();
   return s;
 }
 
@@ -184,6 +179,8 @@ void RegisterGet(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<GetOptions>();
   CLI::App* sub = app.add_subcommand("get", "Read an object to a file or stdout");
   sub->add_option("--range", o->range, "Only bytes FIRST to LAST (inclusive)")->type_name("FIRST-LAST");
+  sub->add_flag("--force", o->force,
+                "Replace an existing file also when its name comes from the key (no FILE given)");
   sub->add_option("source", o->source, "The object")->required()->type_name("BUCKET/KEY");
   sub->add_option("output", o->output,
                   "Output file, - for stdout (default: stdout if not a terminal, else ./KEY's basename)")

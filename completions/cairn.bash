@@ -172,7 +172,7 @@ _cairn() {
       'mb') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'rb') _cairn_words '--help -h --force --set --json --no-progress --quiet -q' "$cur" ;;
       'put') _cairn_words '--help -h --content-type --meta --etag --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
-      'get') _cairn_words '--help -h --range --set --json --no-progress --quiet -q' "$cur" ;;
+      'get') _cairn_words '--help -h --range --force --set --json --no-progress --quiet -q' "$cur" ;;
       'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
       'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;

@@ -53,6 +53,7 @@ complete -c cairn -n '__fish_seen_subcommand_from put' -F
 
 # get
 complete -c cairn -n '__fish_seen_subcommand_from get' -l range -d 'Only bytes FIRST to LAST (inclusive)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from get' -l force -d 'Replace an existing file also when its name comes from the key (no FILE given)'
 complete -c cairn -n '__fish_seen_subcommand_from get' -F
 
 # ls
@@ -70,15 +71,15 @@ complete -c cairn -n '__fish_seen_subcommand_from rm' -F
 complete -c cairn -n '__fish_seen_subcommand_from encode' -s k -d 'Data shards (default 4)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from encode' -s m -d 'Parity shards (default 2)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l block-size -d 'Bytes of the file per coded block (default 1MiB)' -r -f
-complete -c cairn -n '__fish_seen_subcommand_from encode' -l output -s o -d 'Directory for the shard files (default: the file\'s)' -r -f -a '(__fish_complete_directories)'
+complete -c cairn -n '__fish_seen_subcommand_from encode' -l output -s o -d 'Directory for the shard files, created if missing (default: the file\'s)' -r -f -a '(__fish_complete_directories)'
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l name -d 'Name recorded in the shards and used for their file names' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l force -d 'Replace existing shard files'
 complete -c cairn -n '__fish_seen_subcommand_from encode' -l no-fsync -d 'Do not wait for the shards to reach the disk'
 complete -c cairn -n '__fish_seen_subcommand_from encode' -F
 
 # decode
-complete -c cairn -n '__fish_seen_subcommand_from decode' -l output -s o -d 'Output file, or - for stdout (default: the original name)' -r -F
-complete -c cairn -n '__fish_seen_subcommand_from decode' -l force -d 'Replace an existing output file'
+complete -c cairn -n '__fish_seen_subcommand_from decode' -l output -s o -d 'Output file, or - for stdout (default: the original name, in the working directory)' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from decode' -l force -d 'Replace an existing file also when its name comes from the shards (without -o)'
 complete -c cairn -n '__fish_seen_subcommand_from decode' -a '(__fish_complete_directories)'
 
 # verify

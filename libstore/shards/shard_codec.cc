@@ -1,72 +1,240 @@
+// EncodeShards, DecodeShards, RepairShards and the temp files they write through.
 #include "libstore/shards/shard_codec.h"
 
 #include <algorithm>
-#include <climits>
-#include <cstdlib>
 #include <cstring>
-#include <map>
-#include <mutex>
+#include <set>
 #include <thread>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/ring_pipeline.h"
 #include "libstore/erasure/codec.h"
+#include "libstore/format/framing.h"
 
 namespace cairn {
 namespace {
 
 constexpr uint64_t kSlots = 8;
+constexpr size_t kTempKeep = 200;  // bytes of the final name kept in a temp name
+constexpr std::string_view kTempMark = ".part-";
+constexpr size_t kTempHexDigits = 32;
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
 
-std::string DirOf(const std::string& path) {
+std::string BaseName(const std::string& path) {
   size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash);
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
+
+// SEAM (crash safety): how the finished temp files of an encode or a repair are made durable before
+// they are renamed into place. Today one SyncAll (a syncfs shared with concurrent callers); the
+// files are still open here, so each could be synced on its own instead.
+Status MakeDurable(Volume& vol, const std::vector<WritableFile*>& files) {
+  (void)files;
+  return vol.SyncAll();
+}
+
+// The temp files of one encode or repair: each created beside its final name and locked while it
+// lives; renamed all at the end; removed on failure or destruction.
+class TempShards {
+ public:
+  TempShards(Volume& vol, FileLocker* locker) : vol_(vol), locker_(locker) {}
+  ~TempShards() { Abandon(); }
+
+  // Creates the temp file for final_path; the object keeps it.
+  Result<WritableFile*> Create(const std::string& final_path) {
+    Temp t;
+    t.final = final_path;
+    t.tmp = ShardTempName(final_path);
+    ASSIGN_OR_RETURN(t.file, vol_.NewWritableFile(t.tmp));
+    if (locker_ != nullptr) {
+      // Another encode may have taken our fresh file for a dead one's: then it holds the lock or
+      // has removed the file, and we fail instead of writing into a file that is not there.
+      auto lock = locker_->TryLock(t.tmp);
+      if (!lock.ok()) {
+        t.file.reset();
+        vol_.Remove(t.tmp).IgnoreError();
+        return lock.status();
+      }
+      t.lock = std::move(lock).value();
+    }
+    temps_.push_back(std::move(t));
+    return temps_.back().file.get();
+  }
+
+  // Flushes (when fsync), closes, then renames every temp file to its final name. When a rename
+  // fails: with undo, the final names already made are removed too (all or nothing); the temp
+  // files are removed either way.
+  Status Commit(bool fsync, bool undo) {
+    std::vector<WritableFile*> files;
+    for (auto& t : temps_) files.push_back(t.file.get());
+    Status s = fsync ? MakeDurable(vol_, files) : Status::Ok();
+    for (auto& t : temps_) {
+      Status c = t.file->Close();
+      if (s.ok()) s = c;
+    }
+    for (size_t i = 0; i < temps_.size() && s.ok(); ++i) {
+      s = vol_.Rename(temps_[i].tmp, temps_[i].final);
+      if (s.ok()) {
+        temps_[i].renamed = true;
+      } else if (undo) {
+        for (size_t j = 0; j < i; ++j) vol_.Remove(temps_[j].final).IgnoreError();
+      }
+    }
+    if (!s.ok()) {
+      Abandon();
+      return s;
+    }
+    std::set<std::string> dirs;
+    for (const auto& t : temps_) dirs.insert(ParentDir(t.final));
+    // SEAM (crash safety): the renames reach the disk with their directories.
+    for (const auto& d : dirs) vol_.SyncDir(d).IgnoreError();
+    return Status::Ok();
+  }
+
+  // Removes the temp files not renamed yet.
+  void Abandon() {
+    for (auto& t : temps_) {
+      t.file.reset();
+      if (!t.renamed) vol_.Remove(t.tmp).IgnoreError();
+      t.renamed = true;
+    }
+  }
+
+ private:
+  struct Temp {
+    std::string tmp, final;
+    std::unique_ptr<WritableFile> file;
+    std::unique_ptr<FileLock> lock;  // released after the rename, with the object
+    bool renamed = false;
+  };
+  Volume& vol_;
+  FileLocker* locker_;
+  std::vector<Temp> temps_;
+};
+
+// Reads and checks block b of the files of one encode, trying each copy of a shard until one is
+// good; rebuilds what `want` asks for.
+class BlockReader {
+ public:
+  BlockReader(Volume& vol, const ShardScan& scan, size_t set)
+      : set_(scan.sets[set]), lay_(set_.ref.layout()) {
+    const uint32_t n = set_.ref.n();
+    files_.resize(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      for (size_t f : set_.copies[i]) {
+        auto r = vol.NewReadableFile(scan.files[f].path);
+        if (r.ok()) files_[i].push_back(std::move(r).value());
+      }
+    }
+    stride_ = lay_.full_chunk_len() + kChecksumLen;
+    buf_ = PooledBuffer(stride_ * n);
+  }
+  const StripeLayout& layout() const { return lay_; }
+  uint8_t* chunk(uint32_t i) { return buf_.data() + i * stride_; }
+
+  // Reads block b of the shards in `which` and checks them; good[i] tells.
+  void Load(uint64_t b, const bool* which, bool* good) {
+    const uint64_t cs = lay_.chunk_len(b), off = kShardHeaderSize + lay_.shard_offset(b);
+    for (uint32_t i = 0; i < set_.ref.n(); ++i) {
+      good[i] = false;
+      if (!which[i]) continue;
+      const uint64_t seed = ShardBlockSeed(set_.ref.set_id, i, b);
+      for (auto& f : files_[i]) {
+        if (ReadFramed(*f, off, cs, seed, chunk(i)).state == ChunkState::kGood) {
+          good[i] = true;
+          break;
+        }
+      }
+    }
+  }
+
+  // Loads block b preferring the data shards and rebuilds every shard in `want` that is not good.
+  // kDataLoss when fewer than K chunks are good.
+  Status LoadAndRebuild(uint64_t b, bool* good, const bool* want, ErasureCodec& codec) {
+    const uint32_t k = set_.ref.k, n = set_.ref.n();
+    bool which[kMaxShards] = {};
+    for (uint32_t i = 0; i < n; ++i) which[i] = i < k || want[i];
+    Load(b, which, good);
+    uint32_t count = uint32_t(std::count(good, good + n, true));
+    if (count < k) {
+      // Not enough yet: read the remaining parity shards too.
+      bool rest[kMaxShards] = {}, more[kMaxShards] = {};
+      for (uint32_t i = 0; i < n; ++i) rest[i] = !which[i];
+      Load(b, rest, more);
+      for (uint32_t i = 0; i < n; ++i) good[i] = good[i] || more[i];
+      count = uint32_t(std::count(good, good + n, true));
+    }
+    if (count < k) {
+      return DataLoss("block " + std::to_string(b) + " (bytes " +
+                      std::to_string(b * lay_.block_size) + "-" +
+                      std::to_string(b * lay_.block_size + lay_.block_len(b) - 1) + "): only " +
+                      std::to_string(count) + " of " + std::to_string(n) + " shards good, " +
+                      std::to_string(k) + " needed");
+    }
+    bool need = false;
+    for (uint32_t i = 0; i < n; ++i) need |= want[i] && !good[i];
+    if (!need) return Status::Ok();
+    uint8_t* ptrs[kMaxShards];
+    for (uint32_t i = 0; i < n; ++i) ptrs[i] = chunk(i);
+    return codec.Reconstruct(lay_.chunk_len(b), ptrs, good, want);
+  }
+
+ private:
+  const ShardSet& set_;
+  StripeLayout lay_;
+  std::vector<std::vector<std::unique_ptr<ReadableFile>>> files_;  // index -> its copies
+  uint64_t stride_ = 0;
+  PooledBuffer buf_;
+};
 
 }  // namespace
 
-Result<std::string> RootRelative(const std::string& path) {
-  if (path.empty()) return InvalidArgument("empty path");
-  std::string dir = ".", base = path;
-  size_t slash = path.rfind('/');
-  if (slash != std::string::npos) {
-    dir = slash == 0 ? "/" : path.substr(0, slash);
-    base = path.substr(slash + 1);
-  }
-  char buf[PATH_MAX];
-  if (::realpath(dir.c_str(), buf) == nullptr) return PosixError(dir, errno);
-  std::string out = buf;
-  if (!base.empty() && base != ".") {
-    if (base == "..") {
-      if (::realpath(path.c_str(), buf) == nullptr) return PosixError(path, errno);
-      out = buf;
-    } else {
-      out = (out == "/" ? "" : out) + "/" + base;
-    }
-  }
-  return out.size() > 1 ? out.substr(1) : std::string();
+// ----------------------------------------------------------------------------------- temp files
+
+std::string ShardTempName(const std::string& final_path) {
+  const std::string base = BaseName(final_path).substr(0, kTempKeep);
+  return Join(ParentDir(final_path), "." + base + std::string(kTempMark) + TempName(""));
 }
 
-bool VerifyReport::healthy() const {
-  for (const auto& s : shards) {
-    if (s.state != "ok") return false;
+bool IsShardTempName(std::string_view name) {
+  const size_t tail = kTempMark.size() + kTempHexDigits;
+  if (name.size() <= 1 + tail || name[0] != '.') return false;
+  if (name.substr(name.size() - tail, kTempMark.size()) != kTempMark) return false;
+  return std::all_of(name.end() - kTempHexDigits, name.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+Result<std::vector<std::string>> RemoveDeadTemps(Volume& vol, FileLocker& locker,
+                                                 const std::string& dir) {
+  ASSIGN_OR_RETURN(auto entries, vol.ListDir(dir));
+  std::vector<std::string> removed;
+  for (const auto& e : entries) {
+    if (e.is_dir || !IsShardTempName(e.name)) continue;
+    const std::string path = Join(dir, e.name);
+    auto lock = locker.TryLock(path);
+    if (!lock.ok()) continue;  // alive (or gone already)
+    if (vol.Remove(path).ok()) removed.push_back(path);
   }
-  return unrecoverable_blocks == 0;
+  return removed;
 }
 
 // ---------------------------------------------------------------------------------------- encode
 
 Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Source& src,
                                   const EncodeOptions& o, const ProgressFn& progress) {
+  if (o.k < 1 || uint64_t(o.k) + o.m > kShardMaxShards) {
+    return InvalidArgument("K+M = " + std::to_string(o.k) + "+" + std::to_string(o.m) +
+                           ": need K >= 1 and K + M <= " + std::to_string(kShardMaxShards));
+  }
   ASSIGN_OR_RETURN(auto codec, ErasureCodec::Create(int(o.k), int(o.m)));
-  if (o.block_size < 4096 || o.block_size > (64u << 20)) {
+  if (o.block_size < kShardMinBlockSize || o.block_size > kShardMaxBlockSize) {
     return InvalidArgument("--block-size must be between 4 KiB and 64 MiB");
   }
-  if (o.name.empty() || o.name.size() > kShardNameMax || o.name.find('/') != std::string::npos) {
-    return InvalidArgument("shard name must be 1 to 255 bytes without '/'");
+  if (Status s = CheckBaseName(o.name, kShardNameMax); !s.ok()) {
+    return InvalidArgument("shard name: " + s.message());
   }
   const uint32_t k = o.k, n = o.k + o.m;
   ShardHeader h;
@@ -77,30 +245,22 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   h.name = o.name;
 
   EncodeResult res;
-  std::vector<std::string> tmp(n);
   for (uint32_t i = 0; i < n; ++i) {
     res.files.push_back(Join(out_dir, ShardFileName(o.name, i, n)));
-    tmp[i] = Join(out_dir, "." + ShardFileName(o.name, i, n) + ".part-" + h.set_id.Hex().substr(0, 8));
     if (!o.force && vol.Stat(res.files[i]).ok()) {
-      return AlreadyExists("/" + res.files[i] + " exists (use --force to replace it)");
+      return AlreadyExists(ShowPath(vol, res.files[i]) + " exists (use --force to replace it)");
     }
   }
-  std::vector<std::unique_ptr<WritableFile>> files(n);
-  auto cleanup = [&] {
-    for (uint32_t i = 0; i < n; ++i) {
-      files[i].reset();
-      vol.Remove(tmp[i]).IgnoreError();
-    }
-  };
+  if (o.locker != nullptr) {
+    auto removed = RemoveDeadTemps(vol, *o.locker, out_dir);
+    if (removed.ok()) res.removed_temps = std::move(removed).value();
+  }
+  TempShards temps(vol, o.locker);
+  std::vector<WritableFile*> files(n);
   const std::string placeholder = h.Encode();  // incomplete until the end
   for (uint32_t i = 0; i < n; ++i) {
-    auto f = vol.NewWritableFile(tmp[i]);
-    Status s = f.ok() ? (*f)->Append(placeholder.data(), placeholder.size()) : f.status();
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
-    files[i] = std::move(f).value();
+    ASSIGN_OR_RETURN(files[i], temps.Create(res.files[i]));
+    RETURN_IF_ERROR(files[i]->Append(placeholder.data(), placeholder.size()));
   }
 
   struct Slot {
@@ -108,7 +268,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
     uint64_t cs = 0;
     uint64_t sums[kMaxShards];
   };
-  const uint64_t cs_full = (uint64_t(o.block_size) + k - 1) / k;
+  const uint64_t cs_full = StripeLayout::ChunkLen(o.block_size, k);
   Slot slots[kSlots];
   for (auto& s : slots) s.buf = PooledBuffer(cs_full * n);
   // Two writer threads, each appending to half of the shard files: copying 1.5x the input into
@@ -123,8 +283,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         Slot& s = slots[b % kSlots];
         for (uint32_t i = uint32_t(w); i < n && err.ok(); i += kWriters) {
-          ConstBuf bufs[2] = {{s.buf.data() + i * s.cs, s.cs}, {&s.sums[i], kChecksumLen}};
-          err = files[i]->AppendV(bufs, 2);
+          err = AppendFramed(*files[i], s.buf.data() + i * s.cs, s.cs, s.sums[i]);
         }
         if (!err.ok()) {
           ring.Abort();
@@ -149,7 +308,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
     uint64_t len = got.ok() ? *got : 0;
     if (len == 0) break;
     whole.Update(data, len);
-    s.cs = (len + k - 1) / k;
+    s.cs = StripeLayout::ChunkLen(len, k);
     std::memset(data + len, 0, s.cs * k - len);
     uint8_t* chunks[kMaxShards];
     for (uint32_t i = 0; i < n; ++i) chunks[i] = data + i * s.cs;
@@ -163,321 +322,33 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   if (!read_error.ok()) ring.Abort();
   ring.Finish();
   for (auto& t : writers) t.join();
-  Status write_error;
-  for (const auto& e : write_errors) {
-    if (write_error.ok()) write_error = e;
-  }
-  if (!read_error.ok() || !write_error.ok()) {
-    cleanup();
-    return !read_error.ok() ? read_error.WithContext("reading input") : write_error;
-  }
+  if (!read_error.ok()) return read_error.WithContext("reading input");
+  for (const auto& e : write_errors) RETURN_IF_ERROR(e);
   // Finish the headers now that size and hash are known, then make everything visible at once.
   h.file_size = size;
   h.file_hash = whole.Digest();
   h.complete = true;
+  RETURN_IF_ERROR(h.Validate());  // what decode would refuse is never written
   for (uint32_t i = 0; i < n; ++i) {
     h.index = i;
     std::string bytes = h.Encode();
-    Status s = files[i]->WriteAt(0, bytes.data(), bytes.size());
-    if (s.ok()) s = files[i]->Close();
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
+    RETURN_IF_ERROR(files[i]->WriteAt(0, bytes.data(), bytes.size()));
   }
-  // One flush for all K+M files (a syncfs shared with any concurrent writer), not K+M fsyncs.
-  if (Status s = o.fsync ? vol.SyncAll() : Status::Ok(); !s.ok()) {
-    cleanup();
-    return s;
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    Status s = vol.Rename(tmp[i], res.files[i]);
-    if (!s.ok()) {
-      // Undo the ones already renamed: all K+M or none.
-      for (uint32_t j = 0; j < i; ++j) vol.Remove(res.files[j]).IgnoreError();
-      cleanup();
-      return s;
-    }
-  }
-  vol.SyncDir(out_dir).IgnoreError();
+  RETURN_IF_ERROR(temps.Commit(o.fsync, /*undo=*/true));
   h.index = 0;
   res.header = h;
   return res;
 }
 
-// ------------------------------------------------------------------------------------------ scan
-
-Result<ShardScan> ScanShards(Volume& vol, const std::vector<std::string>& paths) {
-  ShardScan scan;
-  // Expand directories into the *.cairn files they hold.
-  std::vector<std::string> files;
-  for (const auto& p : paths) {
-    auto st = vol.Stat(p);
-    if (!st.ok()) return st.status().WithContext("/" + p);
-    if (!st->is_dir) {
-      files.push_back(p);
-      continue;
-    }
-    ASSIGN_OR_RETURN(auto entries, vol.ListDir(p));
-    std::vector<std::string> names;
-    for (const auto& e : entries) {
-      if (!e.is_dir && e.name.size() > 6 && e.name[0] != '.' &&
-          e.name.compare(e.name.size() - 6, 6, ".cairn") == 0) {
-        names.push_back(e.name);
-      }
-    }
-    std::sort(names.begin(), names.end());
-    for (const auto& nm : names) files.push_back(Join(p, nm));
-  }
-  // The same file named twice (or through a directory and by name) counts once.
-  std::vector<std::string> unique;
-  for (auto& f : files) {
-    if (std::find(unique.begin(), unique.end(), f) == unique.end()) unique.push_back(std::move(f));
-  }
-  files = std::move(unique);
-  if (files.empty()) return NotFound("no shard files (*.cairn) found");
-  for (const auto& f : files) {
-    ShardFileInfo info;
-    info.path = f;
-    auto st = vol.Stat(f);
-    info.size = st.ok() ? st->size : 0;
-    auto file = vol.NewReadableFile(f);
-    std::string head(kShardHeaderSize, '\0');
-    if (!file.ok()) {
-      info.header_status = file.status();
-    } else {
-      auto got = (*file)->ReadAt(0, head.data(), head.size());
-      if (!got.ok()) {
-        info.header_status = got.status();
-      } else {
-        head.resize(*got);
-        auto h = ShardHeader::Decode(head);
-        if (!h.ok()) info.header_status = h.status();
-        else if (!h->complete) info.header_status = Corruption("incomplete shard (its encode did not finish)");
-        else info.header = std::move(h).value();
-      }
-    }
-    info.role = info.header_status.ok() ? "member" : "bad-header";
-    scan.files.push_back(std::move(info));
-  }
-  // The set: the encode with the most distinct indexes among valid headers.
-  std::map<Uuid, std::vector<bool>> indexes;
-  for (const auto& f : scan.files) {
-    if (!f.header_status.ok()) continue;
-    auto& v = indexes[f.header.set_id];
-    v.resize(f.header.k + f.header.m);
-    v[f.header.index] = true;
-  }
-  size_t best = 0;
-  for (const auto& [id, v] : indexes) {
-    size_t c = size_t(std::count(v.begin(), v.end(), true));
-    if (c > best) {
-      best = c;
-      scan.found_set = true;
-      for (const auto& f : scan.files) {
-        if (f.header_status.ok() && f.header.set_id == id) {
-          scan.ref = f.header;
-          break;
-        }
-      }
-    }
-  }
-  if (!scan.found_set) {
-    return Corruption("no readable shard header among the " + std::to_string(files.size()) +
-                      " files given (" + scan.files[0].path + ": " + scan.files[0].header_status.message() + ")");
-  }
-  const ShardHeader& ref = scan.ref;
-  scan.by_index.assign(ref.k + ref.m, -1);
-  for (size_t i = 0; i < scan.files.size(); ++i) {
-    ShardFileInfo& f = scan.files[i];
-    if (!f.header_status.ok()) continue;
-    const ShardHeader& h = f.header;
-    if (h.set_id != ref.set_id) {
-      f.role = "foreign";
-    } else if (h.k != ref.k || h.m != ref.m || h.block_size != ref.block_size ||
-               h.file_size != ref.file_size || h.file_hash != ref.file_hash) {
-      f.role = "conflict";
-    } else if (scan.by_index[h.index] >= 0) {
-      f.role = "duplicate";
-    } else {
-      scan.by_index[h.index] = int(i);
-      if (scan.dir.empty()) scan.dir = DirOf(f.path);
-    }
-  }
-  for (const auto& f : scan.files) {
-    if (f.role == "member" || f.role == "bad-header") continue;
-    scan.mixed = "/" + f.path + ": " +
-                 (f.role == "foreign" ? "belongs to another encode (set " + f.header.set_id.Hex().substr(0, 8) +
-                                            ", not " + ref.set_id.Hex().substr(0, 8) + ")"
-                  : f.role == "duplicate" ? "duplicate of shard " + std::to_string(f.header.index + 1)
-                                          : "its header disagrees with the other shards (K+M, size or hash)");
-    break;
-  }
-  return scan;
-}
-
-// ------------------------------------------------------------------------------- block reading
-
-namespace {
-
-// Reads and checks block b of every member shard; rebuilds what `want` asks for.
-class BlockReader {
- public:
-  BlockReader(Volume& vol, const ShardScan& scan) : scan_(scan), lay_(scan.ref.layout()) {
-    const uint32_t n = scan.ref.k + scan.ref.m;
-    files_.resize(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      if (scan.by_index[i] < 0) continue;
-      auto f = vol.NewReadableFile(scan.files[size_t(scan.by_index[i])].path);
-      if (f.ok()) files_[i] = std::move(f).value();
-    }
-    stride_ = lay_.full_chunk_len() + kChecksumLen;
-    buf_ = PooledBuffer(stride_ * n);
-  }
-  const StripeLayout& layout() const { return lay_; }
-  uint64_t bytes_read() const { return bytes_read_; }
-  uint8_t* chunk(uint32_t i) { return buf_.data() + i * stride_; }
-
-  // Reads block b of the shards in `which` (all when null) and checks them; good[i] tells.
-  void Load(uint64_t b, const bool* which, bool* good) {
-    const uint32_t n = scan_.ref.k + scan_.ref.m;
-    const uint64_t cs = lay_.chunk_len(b), off = kShardHeaderSize + lay_.shard_offset(b);
-    for (uint32_t i = 0; i < n; ++i) {
-      good[i] = false;
-      if ((which && !which[i]) || !files_[i]) continue;
-      auto r = files_[i]->ReadAt(off, chunk(i), cs + kChecksumLen);
-      if (!r.ok()) continue;
-      bytes_read_ += *r;
-      if (*r != cs + kChecksumLen) continue;
-      uint64_t sum;
-      std::memcpy(&sum, chunk(i) + cs, kChecksumLen);
-      good[i] = ShardBlockSum(scan_.ref.set_id, i, b, chunk(i), cs) == sum;
-    }
-  }
-
-  // Loads block b preferring the data shards, rebuilds every shard in `want` that is not good.
-  // Returns kDataLoss when fewer than K chunks are good.
-  Status LoadAndRebuild(uint64_t b, bool* good, const bool* want, ErasureCodec& codec) {
-    const uint32_t k = scan_.ref.k, n = k + scan_.ref.m;
-    bool which[kMaxShards] = {};
-    for (uint32_t i = 0; i < k; ++i) which[i] = true;
-    for (uint32_t i = k; i < n; ++i) which[i] = want[i];
-    Load(b, which, good);
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < n; ++i) count += good[i];
-    if (count < k) {
-      // Not enough yet: read the remaining parity shards too.
-      bool rest[kMaxShards] = {};
-      bool more[kMaxShards] = {};
-      for (uint32_t i = 0; i < n; ++i) rest[i] = !which[i];
-      Load(b, rest, more);
-      for (uint32_t i = 0; i < n; ++i) {
-        if (rest[i]) good[i] = more[i];
-      }
-      count = 0;
-      for (uint32_t i = 0; i < n; ++i) count += good[i];
-    }
-    if (count < k) {
-      return DataLoss("block " + std::to_string(b) + " (bytes " + std::to_string(b * lay_.block_size) +
-                      "-" + std::to_string(b * lay_.block_size + lay_.block_len(b) - 1) + "): only " +
-                      std::to_string(count) + " of " + std::to_string(n) + " shards good, " +
-                      std::to_string(k) + " needed");
-    }
-    uint8_t* ptrs[kMaxShards];
-    for (uint32_t i = 0; i < n; ++i) ptrs[i] = chunk(i);
-    bool need = false;
-    for (uint32_t i = 0; i < n; ++i) need |= want[i] && !good[i];
-    if (!need) return Status::Ok();
-    return codec.Reconstruct(lay_.chunk_len(b), ptrs, good, want);
-  }
-
- private:
-  const ShardScan& scan_;
-  StripeLayout lay_;
-  std::vector<std::unique_ptr<ReadableFile>> files_;
-  uint64_t stride_ = 0;
-  PooledBuffer buf_;
-  uint64_t bytes_read_ = 0;
-};
-
-}  // namespace
-
-// ---------------------------------------------------------------------------------------- verify
-
-Result<VerifyReport> VerifyShards(Volume& vol, const ShardScan& scan, const ProgressFn& progress) {
-  const ShardHeader& ref = scan.ref;
-  const uint32_t k = ref.k, n = k + ref.m;
-  VerifyReport rep;
-  for (const auto& f : scan.files) {
-    if (f.role != "member") rep.others.push_back(f);
-  }
-  rep.shards.resize(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    ShardHealth& s = rep.shards[i];
-    s.index = i;
-    if (scan.by_index[i] < 0) {
-      s.state = "missing";
-      continue;
-    }
-    const ShardFileInfo& f = scan.files[size_t(scan.by_index[i])];
-    s.path = f.path;
-    s.state = f.size < ref.expected_size() ? "truncated" : "ok";
-  }
-  // Two threads, each reading and checking half of the shards: reading is a copy out of the page
-  // cache and checking a hash, so both cores are kept busy. good_count[b] sums over the halves.
-  const StripeLayout lay = ref.layout();
-  rep.blocks = lay.num_blocks();
-  std::vector<uint8_t> good_count(rep.blocks, 0);
-  std::mutex mu;  // guards good_count, bytes_read and progress
-  auto check_half = [&](uint32_t first) {
-    BlockReader reader(vol, scan);
-    bool which[kMaxShards] = {};
-    for (uint32_t i = first; i < n; i += 2) which[i] = true;
-    bool good[kMaxShards];
-    for (uint64_t b = 0; b < rep.blocks; ++b) {
-      reader.Load(b, which, good);
-      uint8_t count = 0;
-      for (uint32_t i = first; i < n; i += 2) {
-        count += good[i];
-        ShardHealth& sh = rep.shards[i];  // only this thread touches shard i
-        if (good[i] || sh.state == "missing") continue;
-        ++sh.bad_blocks;
-        if (sh.state == "ok") sh.state = "corrupt";
-        uint64_t a = b * lay.block_size, z = a + lay.block_len(b) - 1;
-        if (!sh.bad_ranges.empty() && sh.bad_ranges.back().second + 1 == a) {
-          sh.bad_ranges.back().second = z;
-        } else {
-          sh.bad_ranges.emplace_back(a, z);
-        }
-      }
-      std::lock_guard<std::mutex> l(mu);
-      good_count[b] += count;
-      if (progress && first == 0) progress(lay.block_len(b));
-    }
-    std::lock_guard<std::mutex> l(mu);
-    rep.bytes_read += reader.bytes_read();
-  };
-  std::thread other(check_half, 1);
-  check_half(0);
-  other.join();
-  for (uint8_t c : good_count) rep.unrecoverable_blocks += c < k;
-  // A shard longer than expected holds trailing garbage: not healthy, but every block is fine.
-  for (auto& s : rep.shards) {
-    if (s.state == "ok" && scan.files[size_t(scan.by_index[s.index])].size != ref.expected_size()) {
-      s.state = "corrupt";
-    }
-  }
-  return rep;
-}
-
 // ---------------------------------------------------------------------------------------- decode
 
-Status DecodeShards(Volume& vol, const ShardScan& scan, Sink& sink, const ProgressFn& progress) {
-  if (!scan.mixed.empty()) return InvalidArgument("shards from different encodes given: " + scan.mixed);
-  const ShardHeader& ref = scan.ref;
+Status DecodeShards(Volume& vol, const ShardScan& scan, size_t set, Sink& sink,
+                    const ProgressFn& progress) {
+  RETURN_IF_ERROR(ConflictError(scan, set));
+  const ShardHeader& ref = scan.sets[set].ref;
   const uint32_t k = ref.k;
   ASSIGN_OR_RETURN(auto codec, ErasureCodec::Create(int(k), int(ref.m)));
-  BlockReader reader(vol, scan);
+  BlockReader reader(vol, scan, set);
   const StripeLayout& lay = reader.layout();
   bool want[kMaxShards] = {};
   for (uint32_t i = 0; i < k; ++i) want[i] = true;
@@ -495,92 +366,95 @@ Status DecodeShards(Volume& vol, const ShardScan& scan, Sink& sink, const Progre
     if (progress) progress(lay.block_len(b));
   }
   if (whole.Digest() != ref.file_hash) {
-    return Corruption("the decoded file does not match the hash recorded at encode time");
+    return Corruption(scan.sets[set].Label() +
+                      ": the decoded file does not match the hash recorded at encode time");
   }
   return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------- repair
 
-Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan,
-                                              const ProgressFn& progress) {
-  if (!scan.mixed.empty()) return InvalidArgument("shards from different encodes given: " + scan.mixed);
-  ASSIGN_OR_RETURN(VerifyReport rep, VerifyShards(vol, scan));
-  if (!rep.recoverable()) {
-    return DataLoss(std::to_string(rep.unrecoverable_blocks) +
-                    " blocks have fewer than K good shards: cannot repair");
+Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan, size_t set,
+                                              const RepairOptions& o, const ProgressFn& progress) {
+  const ShardSet& s = scan.sets[set];
+  const ShardHeader& ref = s.ref;
+  const uint32_t k = ref.k, n = ref.n();
+  RETURN_IF_ERROR(ConflictError(scan, set));
+  ASSIGN_OR_RETURN(SetReport rep, VerifySet(vol, scan, set));
+  if (rep.verdict == SetVerdict::kUnrecoverable) {
+    return DataLoss(VerdictStatus(scan, rep).message() + ": cannot repair");
   }
-  const ShardHeader& ref = scan.ref;
-  const uint32_t k = ref.k, n = k + ref.m;
-  bool want[kMaxShards] = {};
-  std::vector<std::string> targets(n), tmps(n);
-  std::vector<std::unique_ptr<WritableFile>> out(n);
+
+  // What to write: every file that is not ok, and a file for every missing shard.
+  std::vector<std::pair<uint32_t, std::string>> targets;  // index, path
+  for (const ShardHealth& h : rep.shards) {
+    if (h.state == ShardFileState::kOk) continue;
+    if (h.state != ShardFileState::kMissing) {
+      targets.emplace_back(h.index, h.path);
+      continue;
+    }
+    std::string target = Join(s.dir, ShardFileName(ref.name, h.index, n));
+    auto st = vol.Stat(target);
+    if (st.ok()) {
+      // The name is taken: replace only a file that was given and found to be no usable shard
+      // (a corrupt header, say), never one that could not be read or belongs to another encode.
+      auto f = std::find_if(scan.files.begin(), scan.files.end(), [&](const ShardFileInfo& x) {
+        return x.found == target || x.path == target;
+      });
+      std::string why;
+      if (f == scan.files.end()) {
+        why = "that file exists and was not given";
+      } else if (f->role != ShardRole::kBadHeader) {
+        why = "it is a " + std::string(Name(f->role)) + " of " + scan.sets[size_t(f->set)].Label();
+      } else if (f->header_status.code() != Code::kCorruption) {
+        why = "it could not be read (" + f->header_status.message() + ")";
+      }
+      if (!why.empty()) {
+        return AlreadyExists(s.Label() + ": cannot recreate shard " + std::to_string(h.index + 1) +
+                             " as " + ShowPath(vol, target) + ": " + why + "; move it away");
+      }
+      target = f->path;
+    } else if (st.status().code() != Code::kNotFound) {
+      return st.status();
+    }
+    targets.emplace_back(h.index, target);
+  }
   std::vector<std::string> written;
-  auto cleanup = [&] {
-    for (uint32_t i = 0; i < n; ++i) {
-      out[i].reset();
-      if (!tmps[i].empty()) vol.Remove(tmps[i]).IgnoreError();
-    }
-  };
-  for (uint32_t i = 0; i < n; ++i) {
-    if (rep.shards[i].state == "ok") continue;
-    want[i] = true;
-    targets[i] = rep.shards[i].path.empty() ? Join(scan.dir, ShardFileName(ref.name, i, n))
-                                            : rep.shards[i].path;
-    tmps[i] = Join(DirOf(targets[i]), "." + ShardFileName(ref.name, i, n) + ".repair");
-    ShardHeader h = ref;
-    h.index = i;
-    std::string head = h.Encode();
-    auto f = vol.NewWritableFile(tmps[i]);
-    Status s = f.ok() ? (*f)->Append(head.data(), head.size()) : f.status();
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
-    out[i] = std::move(f).value();
+  if (targets.empty()) return written;
+
+  if (o.locker != nullptr) {
+    std::set<std::string> dirs;
+    for (const auto& t : targets) dirs.insert(ParentDir(t.second));
+    for (const auto& d : dirs) RemoveDeadTemps(vol, *o.locker, d).status().IgnoreError();
   }
-  if (targets == std::vector<std::string>(n)) return written;  // all healthy: nothing to do
+  bool want[kMaxShards] = {};
+  TempShards temps(vol, o.locker);
+  std::vector<WritableFile*> out;
+  for (const auto& [index, path] : targets) {
+    want[index] = true;
+    ShardHeader h = ref;
+    h.index = index;
+    const std::string head = h.Encode();
+    ASSIGN_OR_RETURN(WritableFile * f, temps.Create(path));
+    RETURN_IF_ERROR(f->Append(head.data(), head.size()));
+    out.push_back(f);
+  }
   ASSIGN_OR_RETURN(auto codec, ErasureCodec::Create(int(k), int(ref.m)));
-  BlockReader reader(vol, scan);
+  BlockReader reader(vol, scan, set);
   const StripeLayout& lay = reader.layout();
   bool good[kMaxShards];
   for (uint64_t b = 0; b < lay.num_blocks(); ++b) {
-    Status s = reader.LoadAndRebuild(b, good, want, *codec);
+    RETURN_IF_ERROR(reader.LoadAndRebuild(b, good, want, *codec));
     const uint64_t cs = lay.chunk_len(b);
-    for (uint32_t i = 0; i < n && s.ok(); ++i) {
-      if (!want[i]) continue;
-      uint64_t sum = ShardBlockSum(ref.set_id, i, b, reader.chunk(i), cs);
-      ConstBuf bufs[2] = {{reader.chunk(i), cs}, {&sum, kChecksumLen}};
-      s = out[i]->AppendV(bufs, 2);
-    }
-    if (!s.ok()) {
-      cleanup();
-      return s;
+    for (size_t t = 0; t < targets.size(); ++t) {
+      const uint32_t i = targets[t].first;
+      RETURN_IF_ERROR(AppendFramed(*out[t], reader.chunk(i), cs,
+                                   ShardBlockSum(ref.set_id, i, b, reader.chunk(i), cs)));
     }
     if (progress) progress(lay.block_len(b));
   }
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!want[i]) continue;
-    Status s = out[i]->Close();
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
-  }
-  if (Status s = vol.SyncAll(); !s.ok()) {
-    cleanup();
-    return s;
-  }
-  for (uint32_t i = 0; i < n; ++i) {
-    if (!want[i]) continue;
-    Status s = vol.Rename(tmps[i], targets[i]);
-    if (!s.ok()) {
-      cleanup();
-      return s;
-    }
-    tmps[i].clear();
-    written.push_back(targets[i]);
-  }
+  RETURN_IF_ERROR(temps.Commit(o.fsync, /*undo=*/false));
+  for (const auto& t : targets) written.push_back(t.second);
   return written;
 }
 
