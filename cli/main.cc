@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
                  ctx.command.empty() ? "" : (ctx.command + " ").c_str());
     return 2;
   }
+  if (result.ok()) result = cairn::cli::FlushStdout();
   if (!result.ok()) cairn::cli::PrintError(ctx.command, result);
   return cairn::cli::ExitCode(result);
 }
