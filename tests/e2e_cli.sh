@@ -2,7 +2,7 @@
 # End-to-end tests of what the volume-set commands print: keys holding ESC, newline, tab, a C1
 # control and bytes that are not UTF-8, listed on a terminal and not, as text and as JSON (and
 # fetched back with what the JSON says); --json of mb, rb and rm; put's --meta and --content-type
-# checks; errors as one escaped line; a lost stdout.
+# checks; bench's option checks; errors as one escaped line; a lost stdout.
 # Usage: tests/e2e_cli.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
 
@@ -211,6 +211,19 @@ expect 2 "--content-type with CR LF" "$CAIRN" put --content-type $'text/plain\r\
 expect 1 "refused put stored nothing new" "$CAIRN" stat bkt/meta2
 "$CAIRN" --json stat bkt/meta >"$T/v2.json"
 check "refused puts left the object as it was" cmp -s "$T/v1.json" "$T/v2.json"
+
+echo "== bench: no silent fallbacks"
+expect 2 "bench --size 0" "$CAIRN" bench --size 0 hash
+expect 2 "bench --size 1 (under 1MiB)" "$CAIRN" bench --size 1 codec
+expect 2 "bench --size ''" "$CAIRN" bench --size '' hash
+expect 2 "bench --size 1P (more than memory)" "$CAIRN" bench --size 1P hash
+expect 2 "bench --runs 0" "$CAIRN" bench --runs 0 hash
+expect 2 "bench --dir that does not exist" "$CAIRN" bench --dir "$T/nowhere" store
+expect 2 "bench --dir ''" "$CAIRN" bench --dir '' store
+expect 2 "bench --dir a file" "$CAIRN" bench --dir "$T/body.0" heal
+expect 2 "bench heal without parity" "$CAIRN" bench --ec 3+0 heal
+expect 2 "bench: an unknown layer is refused before any runs" "$CAIRN" bench hash nosuchlayer
+check "bench ran nothing before refusing" test ! -s "$T/out"
 
 echo "== a lost stdout is an error"
 for cmd in "ls" "ls bkt" "--json ls -r bkt" "stat bkt/$K_PLAIN" "--json mb full"; do
