@@ -4,15 +4,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/json_out.h"
+#include "cli/progress.h"
 #include "cli/text_out.h"
 
 namespace cairn::cli {
@@ -109,6 +113,48 @@ TEST_CASE("ShellEscape round-trips through bash", "[output]") {
     // And nothing a terminal would act on is left in the quoted form.
     for (char c : ShellEscape(keys[i])) CHECK((static_cast<unsigned char>(c) >= 0x20 && c != 0x7F));
   }
+}
+
+// What a progress bar labelled with a hostile key draws on stderr.
+std::string DrawnProgress(const std::string& label) {
+  std::fflush(stderr);
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/cairn-progress-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  REQUIRE(fd >= 0);
+  int saved = ::dup(2);
+  ::dup2(fd, 2);
+  {
+    Progress p(label, 100, true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    p.Add(50);  // past the 100 ms between redraws: draws
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  ::lseek(fd, 0, SEEK_SET);
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
+  ::close(fd);
+  ::unlink(path.c_str());
+  return out;
+}
+
+TEST_CASE("Progress: the label is escaped and cut", "[output]") {
+  std::string drawn = DrawnProgress("put e\x1B[2J\nx");
+  CHECK(drawn.find("put e\\033[2J\\nx [") != std::string::npos);
+  CHECK(drawn.find('\n') == std::string::npos);
+  // Only the bar's own \r and its erase-line sequence at the end are controls.
+  CHECK(std::count(drawn.begin(), drawn.end(), '\x1B') == 1);
+  CHECK(drawn.size() > 4);
+  CHECK(drawn.substr(drawn.size() - 4) == "\r\x1B[K");
+  std::string long_label = "put " + std::string(200, 'k');
+  drawn = DrawnProgress(long_label);
+  CHECK(drawn.find("put " + std::string(Progress::kMaxLabel - 7, 'k') + "... [") !=
+        std::string::npos);
+  CHECK(drawn.find(long_label) == std::string::npos);
 }
 
 std::string UrlDecode(const std::string& s) {
