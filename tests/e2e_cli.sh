@@ -166,6 +166,12 @@ check "the error escapes ESC and newline" py '
 e = open(A[0], "rb").read()
 sys.exit(0 if e == b"cairn: stat: bkt/no\\033[2J\\nsuch: no such object\n" else repr(e))' "$T/err"
 
+expect 2 "a usage error quoting an argument with ESC and newline" "$CAIRN" ls a b $'\e[2J\nx'
+check "the usage error escapes them" py '
+e = open(A[0], "rb").read()
+sys.exit(0 if b"\x1b" not in e and e.count(b"\n") == 1 and b"\\033[2J\\nx" in e else repr(e))' \
+  "$T/err"
+
 echo "== mb, rb, rm -r: text and --json"
 expect 0 "mb --json" "$CAIRN" --json mb made
 check "mb --json" py 'sys.exit(0 if json.load(open(A[0])) == {"bucket": "made", "made": True} else 1)' "$T/out"
