@@ -90,13 +90,14 @@ Row MakeRow(const std::string& layer, const std::string& name, const std::string
 double SecondsSince(std::chrono::steady_clock::time_point t);
 
 // A fresh directory below base (mkdtemp), removed with everything in it on destruction; root is
-// empty if it could not be made.
+// empty if it could not be made, and error then holds mkdtemp's errno.
 struct Scratch {
   explicit Scratch(const std::string& base);
   ~Scratch();
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   std::string root;
+  int error = 0;
 };
 
 // Serves `total` bytes by cycling over `pattern` (like reading a file from the page cache).
@@ -123,7 +124,9 @@ class NullSink : public Sink {
 
 std::vector<Row> RunCodec(const Options&);  // layer "codec"
 std::vector<Row> RunHash(const Options&);   // layer "hash"
-std::vector<Row> RunStore(const Options&);  // layer "store" (bench_store.cc)
-std::vector<Row> RunHeal(const Options&);   // layer "heal" (bench_heal.cc)
+// The disk layers fail (with the status of what went wrong) rather than return fewer rows: a
+// scratch directory that cannot be made, a set that cannot be formatted, a put or get that fails.
+Result<std::vector<Row>> RunStore(const Options&);  // layer "store" (bench_store.cc)
+Result<std::vector<Row>> RunHeal(const Options&);   // layer "heal" (bench_heal.cc); needs m >= 1
 
 }  // namespace cairn::bench

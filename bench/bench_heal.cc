@@ -100,21 +100,21 @@ void WriteOne(const std::string& path, uint64_t bytes, const std::string& patter
 
 }  // namespace
 
-std::vector<Row> RunHeal(const Options& o) {
+Result<std::vector<Row>> RunHeal(const Options& o) {
   std::vector<Row> rows;
   Scratch scratch(o.dir);
-  if (scratch.root.empty()) return rows;
+  if (scratch.root.empty()) return PosixError(o.dir + ": scratch directory", scratch.error);
   const uint32_t n = uint32_t(o.k + o.m);
   std::vector<std::string> dirs;
   for (uint32_t i = 0; i < n; ++i) dirs.push_back(scratch.root + "/d" + std::to_string(i + 1));
   SetParams p;
   p.k = uint32_t(o.k);
   p.m = uint32_t(o.m);
-  if (!InitSet(dirs, p, false).ok()) return rows;
-  auto opened = OpenSet(dirs);
-  if (!opened.ok()) return rows;
-  ErasureSet& set = *opened->set;
-  if (!set.MakeBucket("large").ok() || !set.MakeBucket("small").ok()) return rows;
+  RETURN_IF_ERROR(InitSet(dirs, p, false));
+  ASSIGN_OR_RETURN(OpenedSet opened, OpenSet(dirs));
+  ErasureSet& set = *opened.set;
+  RETURN_IF_ERROR(set.MakeBucket("large"));
+  RETURN_IF_ERROR(set.MakeBucket("small"));
 
   std::string pattern(8 << 20, '\0');
   std::mt19937_64 rng(7);
@@ -134,12 +134,12 @@ std::vector<Row> RunHeal(const Options& o) {
     // Each object starts at another place in the pattern, so no two are alike.
     std::string piece = pattern.substr(size_t(i) * 4099 % (pattern.size() - (1 << 20)), 1 << 20);
     PatternSource src(piece, 1 << 20);
-    if (!set.PutObject("large", key, src, po).ok()) return rows;
+    RETURN_IF_ERROR(set.PutObject("large", key, src, po).status());
   }
   for (int i = 0; i < small; ++i) {
     std::snprintf(key, sizeof(key), "obj/%05d", i);
     PatternSource src(pattern, 4096);
-    if (!set.PutObject("small", key, src, po).ok()) return rows;
+    RETURN_IF_ERROR(set.PutObject("small", key, src, po).status());
   }
   ::sync();
   const std::string large_label = std::to_string(big) + " x 1 MiB";
@@ -170,7 +170,9 @@ std::vector<Row> RunHeal(const Options& o) {
     t = std::chrono::steady_clock::now();
     auto s = ScanSet(set, vo, quiet);
     double secs = SecondsSince(t);
-    if (!s.ok() || s->healthy != uint64_t(big + small)) return rows;
+    if (!s.ok()) return s.status();
+    if (s->healthy != uint64_t(big + small))
+      return Internal("verify found unhealthy objects in a fresh set");
     verify_gbs.push_back(double(s->bytes_read) / 1e9 / secs);
     verify_ops.push_back(double(big + small) / secs);
   }
@@ -221,7 +223,10 @@ std::vector<Row> RunHeal(const Options& o) {
       t = std::chrono::steady_clock::now();
       auto s = ScanSet(set, ho, quiet);
       secs = SecondsSince(t);
-      if (!s.ok() || s->still_degraded != 0 || s->healed != uint64_t(count)) return rows;
+      if (!s.ok()) return s.status();
+      if (s->still_degraded != 0 || s->healed != uint64_t(count)) {
+        return Internal("heal of a wiped member left objects unhealed");
+      }
       heal_mbs.push_back(double(share_bytes) / 1e6 / secs);
       heal_ops.push_back(double(count) / secs);
     }

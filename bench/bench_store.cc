@@ -49,21 +49,20 @@ double PlainRead(const std::string& dir, int files) {
 
 }  // namespace
 
-std::vector<Row> RunStore(const Options& o) {
+Result<std::vector<Row>> RunStore(const Options& o) {
   std::vector<Row> rows;
   Scratch scratch(o.dir);
-  if (scratch.root.empty()) return rows;
+  if (scratch.root.empty()) return PosixError(o.dir + ": scratch directory", scratch.error);
   const uint32_t k = uint32_t(o.k), m = uint32_t(o.m), n = k + m;
   std::vector<std::string> dirs;
   for (uint32_t i = 0; i < n; ++i) dirs.push_back(scratch.root + "/d" + std::to_string(i + 1));
   SetParams p;
   p.k = k;
   p.m = m;
-  if (!InitSet(dirs, p, false).ok()) return rows;
-  auto opened = OpenSet(dirs);
-  if (!opened.ok()) return rows;
-  ErasureSet& set = *opened->set;
-  if (!set.MakeBucket("bench").ok()) return rows;
+  RETURN_IF_ERROR(InitSet(dirs, p, false));
+  ASSIGN_OR_RETURN(OpenedSet opened, OpenSet(dirs));
+  ErasureSet& set = *opened.set;
+  RETURN_IF_ERROR(set.MakeBucket("bench"));
 
   std::string pattern(64 << 20, '\0');
   std::mt19937_64 rng(42);
@@ -114,7 +113,7 @@ std::vector<Row> RunStore(const Options& o) {
           auto t = std::chrono::steady_clock::now();
           for (int i = 0; i < c.count; ++i) {
             PatternSource src(pattern, c.size);
-            if (!set.PutObject("bench", "obj" + std::to_string(i), src, po).ok()) return rows;
+            RETURN_IF_ERROR(set.PutObject("bench", "obj" + std::to_string(i), src, po).status());
           }
           (mode == EtagMode::kFast ? put_fast : put_md5).push_back(total / gib / SecondsSince(t));
         }
@@ -123,7 +122,7 @@ std::vector<Row> RunStore(const Options& o) {
           auto t = std::chrono::steady_clock::now();
           for (int i = 0; i < c.count; ++i) {
             NullSink sink;
-            if (!set.GetObject("bench", "obj" + std::to_string(i), sink).ok()) return rows;
+            RETURN_IF_ERROR(set.GetObject("bench", "obj" + std::to_string(i), sink).status());
           }
           get.push_back(total / gib / SecondsSince(t));
         }
@@ -205,7 +204,7 @@ std::vector<Row> RunStore(const Options& o) {
       }
       for (auto& x : ts) x.join();
       get_rate.push_back(threads * per_thread / SecondsSince(t));
-      if (fails > 0) return rows;
+      if (fails > 0) return IOError(std::to_string(fails) + " small-object puts or gets failed");
     }
     double put_target = fsync ? 500 : 5000;
     auto verdict = [](double v, double target) {

@@ -178,6 +178,7 @@ Scratch::Scratch(const std::string& base) {
   std::string tmpl = base + "/cairn-bench-XXXXXX";
   char* r = ::mkdtemp(tmpl.data());
   root = r ? r : "";
+  if (r == nullptr) error = errno;
 }
 
 Scratch::~Scratch() {

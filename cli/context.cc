@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
+#include "cli/text_out.h"
 #include "commands/commands.h"
 
 namespace cairn::cli {
@@ -38,7 +40,15 @@ Result<OpenedSet> Context::OpenVolumeSet() {
 bool Context::ShowProgress() const { return !no_progress && !json && ::isatty(2); }
 
 void Context::Warn(const std::string& msg) const {
-  if (!quiet) std::fprintf(stderr, "cairn: %s: %s\n", command.c_str(), msg.c_str());
+  if (!quiet)
+    std::fprintf(stderr, "cairn: %s: %s\n", command.c_str(), EscapeUnprintable(msg).c_str());
+}
+
+Status FlushStdout() {
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    return PosixError("stdout", errno != 0 ? errno : EIO);
+  }
+  return Status::Ok();
 }
 
 int ExitCode(const Status& s) {
@@ -48,10 +58,7 @@ int ExitCode(const Status& s) {
 }
 
 void PrintError(const std::string& command, const Status& s) {
-  std::string msg = s.message();
-  for (char& c : msg) {
-    if (c == '\n') c = ' ';
-  }
+  std::string msg = EscapeUnprintable(s.message());
   if (command.empty()) std::fprintf(stderr, "cairn: %s\n", msg.c_str());
   else std::fprintf(stderr, "cairn: %s: %s\n", command.c_str(), msg.c_str());
 }

@@ -26,6 +26,8 @@ struct Context {
   Result<OpenedSet> OpenVolumeSet();
   // True when stderr is a terminal and progress bars are allowed.
   bool ShowProgress() const;
+  // Prints "cairn: <command>: <msg>" on stderr unless --quiet; unprintable characters (keys may
+  // hold any) are escaped as in EscapeUnprintable (cli/text_out.h), so it stays one line.
   void Warn(const std::string& msg) const;
 };
 
@@ -36,7 +38,12 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result);
 // Exit code for a status: 0 ok, 2 usage (kInvalidArgument), 3 degraded (verify), 1 anything else.
 int ExitCode(const Status& s);
 
-// Prints "cairn: <command>: <message>" to stderr.
+// Prints "cairn: <command>: <message>" to stderr, one line: unprintable characters escaped as in
+// EscapeUnprintable (cli/text_out.h).
 void PrintError(const std::string& command, const Status& s);
+
+// Flushes stdout; an error (a full disk, a closed pipe) comes back as a "stdout: ..." status, so
+// that a command whose output was lost does not exit 0.
+Status FlushStdout();
 
 }  // namespace cairn::cli

@@ -1,13 +1,13 @@
-// Sources and sinks over file descriptors for the commands (stdin/stdout and local files), and
-// the one JSON dump the commands print with.
+// Sources and sinks over file descriptors for the commands (stdin/stdout and local files). The JSON
+// the commands print (Dump, PutText) is in cli/json_out.h, included here for them.
 #pragma once
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/json_out.h"
 #include "cli/progress.h"
 #include "libstore/object/object_store.h"
 
@@ -62,10 +62,5 @@ class FdSink : public Sink {
   bool writeback_;
   uint64_t written_ = 0, started_ = 0;
 };
-
-// Compact JSON; bytes that are not UTF-8 (keys may hold any) are replaced, never thrown on.
-inline std::string Dump(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 }  // namespace cairn::cli

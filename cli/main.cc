@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/context.h"
+#include "cli/text_out.h"
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error we report, not a silent death
@@ -28,12 +29,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app->exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
+    std::string what = cairn::cli::EscapeUnprintable(e.what());  // it may quote any argument
     std::fprintf(stderr, "cairn: %s%s%s (see 'cairn %s--help')\n", ctx.command.c_str(),
                  ctx.command.empty() ? "" : ": ", what.c_str(),
                  ctx.command.empty() ? "" : (ctx.command + " ").c_str());
     return 2;
   }
+  if (result.ok()) result = cairn::cli::FlushStdout();
   if (!result.ok()) cairn::cli::PrintError(ctx.command, result);
   return cairn::cli::ExitCode(result);
 }

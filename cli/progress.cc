@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "cli/text_out.h"
+
 namespace cairn::cli {
 
 std::string HumanBytes(double n) {
@@ -18,7 +20,14 @@ std::string HumanBytes(double n) {
 }
 
 Progress::Progress(std::string label, uint64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled) {
+    : label_(EscapeUnprintable(label)), total_(total), enabled_(enabled) {
+  // The label (often "put <key>") must neither drive the terminal nor wrap the line the bar
+  // redraws with \r.
+  if (label_.size() > kMaxLabel) {
+    size_t cut = kMaxLabel - 3;
+    while (cut > 0 && (static_cast<unsigned char>(label_[cut]) & 0xC0) == 0x80) --cut;
+    label_ = label_.substr(0, cut) + "...";
+  }
   start_ = last_ = std::chrono::steady_clock::now();
 }
 

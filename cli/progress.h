@@ -11,7 +11,10 @@ namespace cairn::cli {
 
 class Progress {
  public:
-  Progress(std::string label, uint64_t total, bool enabled);  // total 0 = unknown
+  // The label is shown with unprintable characters escaped (EscapeUnprintable, cli/text_out.h)
+  // and cut to kMaxLabel bytes. total 0 = unknown.
+  Progress(std::string label, uint64_t total, bool enabled);
+  static constexpr size_t kMaxLabel = 48;
   ~Progress();
   void Add(uint64_t n);
   void Finish();  // clears the line

@@ -3,13 +3,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "cli/fd_io.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
+#include "cli/text_out.h"
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
@@ -29,28 +32,73 @@ std::string TimeString(int64_t ns) {
   return buf;
 }
 
-Status ParseMeta(const std::vector<std::string>& in, std::vector<std::pair<std::string, std::string>>* out) {
-  for (const auto& kv : in) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return InvalidArgument("--meta expects KEY=VALUE, got '" + kv + "'");
-    out->emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
-  return Status::Ok();
+// s for an error message: at most 64 bytes of it.
+std::string Cut(const std::string& s) { return s.size() <= 64 ? s : s.substr(0, 61) + "..."; }
+
+bool TokenChar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
 }
 
 json InfoJson(const ObjectInfo& i) {
-  json j = {{"bucket", i.bucket}, {"key", i.key}, {"size", i.size}, {"etag", i.etag},
+  json j = {{"bucket", i.bucket},
+            {"size", i.size},
+            {"etag", i.etag},
             {"modified", TimeString(i.mod_time_ns)}};
-  if (!i.content_type.empty()) j["content_type"] = i.content_type;
-  if (!i.user_meta.empty()) {
-    json m = json::object();
-    for (const auto& [k, v] : i.user_meta) m[k] = v;
-    j["meta"] = m;
-  }
+  PutText(j, "key", i.key);
+  if (!i.content_type.empty()) PutText(j, "content_type", i.content_type);
+  PutMeta(j, i.user_meta);
   return j;
 }
 
 }  // namespace
+
+Status ValidateFieldValue(const std::string& what, const std::string& value) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument(what + " '" + Cut(value) + "': " + why);
+  };
+  if (!IsUtf8(value)) return bad("not UTF-8");
+  for (size_t i = 0; i < value.size();) {
+    uint32_t c = 0;
+    i += Utf8Length(value, i, &c);
+    if ((c < 0x20 && c != '\t') || c == 0x7F || (c >= 0x80 && c <= 0x9F)) {
+      return bad("control characters cannot travel in an HTTP header");
+    }
+  }
+  if (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
+                         value.back() == '\t')) {
+    return bad("leading or trailing blanks would be lost in an HTTP header");
+  }
+  return Status::Ok();
+}
+
+Status ParseMeta(const std::vector<std::string>& in,
+                 std::vector<std::pair<std::string, std::string>>* out) {
+  for (const auto& kv : in) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgument("--meta expects NAME=VALUE, got '" + Cut(kv) + "'");
+    }
+    std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
+    for (char& c : name) {
+      if (!TokenChar(static_cast<unsigned char>(c))) {
+        return InvalidArgument("--meta '" + Cut(kv) +
+                               "': a name is an HTTP header name: letters, digits and "
+                               "!#$%&'*+-.^_`|~ only");
+      }
+      c = char(std::tolower(static_cast<unsigned char>(c)));
+    }
+    RETURN_IF_ERROR(ValidateFieldValue("--meta " + name, value));
+    for (const auto& [seen, v] : *out) {
+      if (seen == name) {
+        return InvalidArgument("--meta " + name +
+                               " given twice (names are HTTP header names: case does not count)");
+      }
+    }
+    out->emplace_back(std::move(name), std::move(value));
+  }
+  return Status::Ok();
+}
 
 // ------------------------------------------------------------------------------------------ put
 
@@ -71,6 +119,7 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   if (o.etag == "md5") po.etag = EtagMode::kMd5;
   else if (o.etag == "fast") po.etag = EtagMode::kFast;
   else return InvalidArgument("--etag must be md5 or fast, got '" + o.etag + "'");
+  RETURN_IF_ERROR(ValidateFieldValue("--content-type", o.content_type));
   RETURN_IF_ERROR(ParseMeta(o.meta, &po.user_meta));
   int fd = 0;
   uint64_t total = 0;
@@ -204,9 +253,11 @@ Status RunLs(const LsOptions& o, Context& ctx) {
     ASSIGN_OR_RETURN(auto buckets, set.set->ListBuckets());
     for (const auto& b : buckets) {
       if (ctx.json) {
-        std::printf("%s\n", Dump(json{{"bucket", b.name}, {"created", TimeString(b.created_ns)}}).c_str());
+        json j = {{"created", TimeString(b.created_ns)}};
+        PutText(j, "bucket", b.name);
+        std::printf("%s\n", Dump(j).c_str());
       } else {
-        std::printf("%s  %s/\n", TimeString(b.created_ns).c_str(), b.name.c_str());
+        std::printf("%s  %s/\n", TimeString(b.created_ns).c_str(), Shown(b.name).c_str());
       }
     }
     return Status::Ok();
@@ -231,18 +282,23 @@ Status RunLs(const LsOptions& o, Context& ctx) {
           std::printf("%s\n", Dump(InfoJson(oi)).c_str());
         } else {
           std::printf("%s  %12llu  %s\n", TimeString(oi.mod_time_ns).c_str(),
-                      static_cast<unsigned long long>(oi.size), oi.key.c_str());
+                      static_cast<unsigned long long>(oi.size), Shown(oi.key).c_str());
         }
       } else {
         const std::string& p = page.common_prefixes[j++];
-        if (ctx.json) std::printf("%s\n", Dump(json{{"bucket", bucket}, {"prefix", p}}).c_str());
-        else std::printf("%20s  %12s  %s\n", "", "PRE", p.c_str());
+        if (ctx.json) {
+          json line = {{"bucket", bucket}};
+          PutText(line, "prefix", p);
+          std::printf("%s\n", Dump(line).c_str());
+        } else {
+          std::printf("%20s  %12s  %s\n", "", "PRE", Shown(p).c_str());
+        }
       }
     }
+    if (std::ferror(stdout)) return FlushStdout();  // nobody reads on: stop listing
     if (!page.truncated) break;
     lo.continuation_token = page.next_token;
   }
-  if (std::fflush(stdout) != 0) return PosixError("stdout", errno);
   return Status::Ok();
 }
 
@@ -265,6 +321,9 @@ Status RunStat(const std::string& path, Context& ctx) {
   ASSIGN_OR_RETURN(ObjectDetail d, set.set->StatObject(bucket, key));
   int healthy = 0;
   for (const auto& s : d.shards) healthy += s.state == "ok";
+  auto volume = [&](const ShardState& s) -> const std::string& {
+    return s.state == "offline" ? set.member_paths[s.position] : s.volume;
+  };
   if (ctx.json) {
     json j = InfoJson(d.info);
     j["ec"] = {{"k", d.meta.k}, {"m", d.meta.m}, {"block_size", d.meta.block_size},
@@ -273,23 +332,28 @@ Status RunStat(const std::string& path, Context& ctx) {
     j["healthy_shards"] = healthy;
     json vols = json::array();
     for (const auto& s : d.shards) {
-      vols.push_back({{"position", s.position + 1},
-                      {"volume", s.state == "offline" ? set.member_paths[s.position] : s.volume},
-                      {"state", s.state},
-                      {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
-                      {"shard_bytes", s.shard_bytes}});
+      json v = {{"position", s.position + 1},
+                {"state", s.state},
+                {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
+                {"shard_bytes", s.shard_bytes}};
+      PutText(v, "volume", volume(s));
+      vols.push_back(std::move(v));
     }
     j["volumes"] = vols;
     std::printf("%s\n", Dump(j).c_str());
     return Status::Ok();
   }
-  std::printf("%s/%s\n", bucket.c_str(), key.c_str());
+  std::printf("%s\n", Shown(bucket + "/" + key).c_str());
   std::printf("  size          %llu (%s)\n", static_cast<unsigned long long>(d.info.size),
               HumanBytes(double(d.info.size)).c_str());
-  std::printf("  etag          %s\n", d.info.etag.c_str());
+  std::printf("  etag          %s\n", Shown(d.info.etag).c_str());
   std::printf("  modified      %s\n", TimeString(d.info.mod_time_ns).c_str());
-  if (!d.info.content_type.empty()) std::printf("  content-type  %s\n", d.info.content_type.c_str());
-  for (const auto& [k, v] : d.info.user_meta) std::printf("  meta          %s=%s\n", k.c_str(), v.c_str());
+  if (!d.info.content_type.empty()) {
+    std::printf("  content-type  %s\n", Shown(d.info.content_type).c_str());
+  }
+  for (const auto& [k, v] : d.info.user_meta) {
+    std::printf("  meta          %s\n", Shown(k + "=" + v).c_str());
+  }
   std::printf("  layout        %u+%u, %s blocks, %s\n", d.meta.k, d.meta.m,
               HumanBytes(d.meta.block_size).c_str(),
               d.meta.is_inline() ? "inline in metadata" : "one shard file per volume");
@@ -299,7 +363,7 @@ Status RunStat(const std::string& path, Context& ctx) {
   for (const auto& s : d.shards) {
     std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),
                 s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(),
-                s.state == "offline" ? set.member_paths[s.position].c_str() : s.volume.c_str());
+                Shown(volume(s)).c_str());
   }
   return Status::Ok();
 }
@@ -318,33 +382,62 @@ struct RmOptions {
   bool recursive = false;
 };
 
+// Text: nothing for one object (as rm), "deleted N objects" for -r whether or not stdout is a
+// terminal, each failure on stderr. --json: one document with the counts, also when some failed.
 Status RunRm(const RmOptions& o, Context& ctx) {
   std::string bucket, key;
   RETURN_IF_ERROR(SplitPath(o.path, o.recursive, &bucket, &key));
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   if (!o.recursive) RETURN_IF_ERROR(ValidateKey(key));
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
-  if (!o.recursive) return set.set->DeleteObject(bucket, key);
+  if (!o.recursive) {
+    RETURN_IF_ERROR(set.set->DeleteObject(bucket, key));
+    if (ctx.json) {
+      json j = {{"bucket", bucket}, {"deleted", 1}, {"failed", 0}};
+      PutText(j, "key", key);
+      std::printf("%s\n", Dump(j).c_str());
+    }
+    return Status::Ok();
+  }
   ListOptions lo;
   lo.prefix = key;
-  uint64_t deleted = 0;
-  Status first;
+  uint64_t deleted = 0, failed = 0;
+  Status listing;
   while (true) {
-    ASSIGN_OR_RETURN(ListResult page, set.set->ListObjects(bucket, lo));
-    for (const auto& oi : page.objects) {
+    auto page = set.set->ListObjects(bucket, lo);
+    if (!page.ok()) {
+      if (deleted + failed == 0) return page.status();
+      listing = page.status();  // report what was done before the listing failed
+      break;
+    }
+    for (const auto& oi : page->objects) {
       Status s = set.set->DeleteObject(bucket, oi.key);
       if (s.ok()) {
         ++deleted;
-      } else if (first.ok()) {
-        first = s;
+      } else if (s.code() != Code::kNotFound) {  // gone meanwhile: someone else removed it
+        ++failed;
+        std::string msg = s.message(), name = bucket + "/" + oi.key;
+        ctx.Warn(msg.rfind(name, 0) == 0 ? msg : name + ": " + msg);
       }
     }
-    if (!page.truncated) break;
-    lo.continuation_token = page.next_token;
+    if (!page->truncated) break;
+    lo.continuation_token = page->next_token;
   }
-  if (ctx.json) std::printf("{\"deleted\":%llu}\n", static_cast<unsigned long long>(deleted));
-  else if (::isatty(1)) std::printf("deleted %llu objects\n", static_cast<unsigned long long>(deleted));
-  return first;
+  if (ctx.json) {
+    json j = {{"bucket", bucket}, {"deleted", deleted}, {"failed", failed}};
+    PutText(j, "prefix", key);
+    std::printf("%s\n", Dump(j).c_str());
+  } else {
+    std::printf("deleted %llu object%s%s\n", static_cast<unsigned long long>(deleted),
+                deleted == 1 ? "" : "s",
+                failed == 0 ? "" : (", " + std::to_string(failed) + " failed").c_str());
+  }
+  if (!listing.ok()) return listing;
+  if (failed > 0) {
+    return IOError(std::to_string(failed) + " object" + (failed == 1 ? "" : "s") +
+                   " could not be deleted (see above)");
+  }
+  return Status::Ok();
 }
 
 void RegisterRm(CLI::App& app, Context& ctx, Status* result) {

@@ -1,6 +1,7 @@
 // cairn init, mb, rb: formatting a volume set and managing buckets.
 #include <cstdio>
 
+#include "cli/json_out.h"
 #include "commands/commands.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/set_open.h"
@@ -63,16 +64,25 @@ struct BucketOptions {
   bool force = false;
 };
 
+// mb and rb print nothing as text (as mkdir and rmdir), and with --json one document saying what
+// was done: {"bucket":B,"made":true} and {"bucket":B,"removed":true,"force":F}.
 Status RunMb(const BucketOptions& o, Context& ctx) {
   RETURN_IF_ERROR(ValidateBucketName(o.bucket));
   ASSIGN_OR_RETURN(OpenedSet s, ctx.OpenVolumeSet());
-  return s.set->MakeBucket(o.bucket);
+  RETURN_IF_ERROR(s.set->MakeBucket(o.bucket));
+  if (ctx.json) std::printf("%s\n", Dump({{"bucket", o.bucket}, {"made", true}}).c_str());
+  return Status::Ok();
 }
 
 Status RunRb(const BucketOptions& o, Context& ctx) {
   RETURN_IF_ERROR(ValidateBucketName(o.bucket));
   ASSIGN_OR_RETURN(OpenedSet s, ctx.OpenVolumeSet());
-  return s.set->RemoveBucket(o.bucket, o.force);
+  RETURN_IF_ERROR(s.set->RemoveBucket(o.bucket, o.force));
+  if (ctx.json) {
+    std::printf("%s\n",
+                Dump({{"bucket", o.bucket}, {"removed", true}, {"force", o.force}}).c_str());
+  }
+  return Status::Ok();
 }
 
 void RegisterBucketCommands(CLI::App& app, Context& ctx, Status* result) {

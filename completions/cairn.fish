@@ -104,7 +104,7 @@ complete -c cairn -n '__fish_seen_subcommand_from gc' -l dry-run -d 'Report what
 complete -c cairn -n '__fish_seen_subcommand_from gc' -l older-than -d 'Grace period: keep anything younger (default 24h; e.g. 0, 90s, 30m, 7d)' -r -f
 
 # bench
-complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run (layer default if unset)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run, at least 1MiB (layer default if unset)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l ec -d 'Erasure code for the store and heal layers (default 4+2)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l runs -d 'Runs per figure; the median is reported (default 5)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l dir -d 'Scratch directory for disk layers (default $TMPDIR or /var/tmp)' -r -f -a '(__fish_complete_directories)'

@@ -1,5 +1,6 @@
-// The command line's size and duration parsers: every accepted spelling, and every bad one turned
-// away with kInvalidArgument (never a crash or a wrapped-around number).
+// The command line's parsers (sizes, durations, put's --meta and --content-type): every accepted
+// spelling, and every bad one turned away with kInvalidArgument (never a crash or a wrapped-around
+// number, never something S3 would refuse or change).
 #include <catch2/catch.hpp>
 
 #include "commands/commands.h"
@@ -30,6 +31,52 @@ TEST_CASE("ParseDuration: units and bad input", "[parse]") {
   for (const char* bad : {"", "5", "3x", "-1h", "+1h", "nan", "nans", "inf", "infh", "1e300d"}) {
     INFO(bad);
     CHECK(ParseDuration(bad).status().code() == Code::kInvalidArgument);
+  }
+}
+
+using Meta = std::vector<std::pair<std::string, std::string>>;
+
+TEST_CASE("ParseMeta: HTTP header names, lower-cased, each once", "[parse]") {
+  Meta m;
+  REQUIRE(ParseMeta({"Owner=me", "x-amz-Thing=a=b", "empty=", "t=tab\tin", "u=caf\xC3\xA9",
+                     "odd!#$%&'*+-.^_`|~=1"},
+                    &m)
+              .ok());
+  CHECK(m == Meta{{"owner", "me"},
+                  {"x-amz-thing", "a=b"},
+                  {"empty", ""},
+                  {"t", "tab\tin"},
+                  {"u", "caf\xC3\xA9"},
+                  {"odd!#$%&'*+-.^_`|~", "1"}});
+  for (std::vector<std::string> bad : std::vector<std::vector<std::string>>{{"novalue"},
+                                                                            {"=v"},
+                                                                            {"a=1", "A=2"},
+                                                                            {"Key=1", "kEY=2"},
+                                                                            {"a b=1"},
+                                                                            {"a/b=1"},
+                                                                            {"a:b=1"},
+                                                                            {"caf\xC3\xA9=1"},
+                                                                            {"a\nb=1"},
+                                                                            {"k=line\nbreak"},
+                                                                            {"k=\x1B[2J"},
+                                                                            {"k=\xFF"},
+                                                                            {"k=csi\xC2\x9B"},
+                                                                            {"k= lead"},
+                                                                            {"k=trail\t"},
+                                                                            {"k=\x7F"}}) {
+    INFO(bad.back());
+    Meta out;
+    CHECK(ParseMeta(bad, &out).code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("ValidateFieldValue: what --content-type accepts", "[parse]") {
+  CHECK(ValidateFieldValue("--content-type", "").ok());
+  CHECK(ValidateFieldValue("--content-type", "text/plain; charset=utf-8").ok());
+  for (const char* bad :
+       {"text/plain\r\nX-Evil: 1", "a\x1B", " text/plain", "text/plain ", "\xFF"}) {
+    INFO(bad);
+    CHECK(ValidateFieldValue("--content-type", bad).code() == Code::kInvalidArgument);
   }
 }
 
