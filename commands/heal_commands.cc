@@ -30,21 +30,6 @@ std::string Ranges(const std::vector<std::pair<uint64_t, uint64_t>>& r) {
   return out;
 }
 
-const char* ActionName(ObjectHealth::Action a) {
-  using A = ObjectHealth::Action;
-  switch (a) {
-    case A::kNone: return "none";
-    case A::kHealed: return "healed";
-    case A::kWouldHeal: return "would-heal";
-    case A::kRemoved: return "removed";
-    case A::kWouldRemove: return "would-remove";
-    case A::kChanged: return "changed";
-    case A::kFailed: return "failed";
-    case A::kQueued: return "queued";
-  }
-  return "?";
-}
-
 // Prints one line (or JSON line) per object that is not healthy, notes, and a progress bar.
 class Printer : public ScanObserver {
  public:
@@ -63,8 +48,9 @@ class Printer : public ScanObserver {
     if (ctx_.json) {
       json problems = json::array();
       for (const auto& p : h.problems) {
-        json j = {{"member", p.position + 1}, {"path", set_.member_paths[p.position]},
-                  {"problem", p.problem}};
+        json j = {{"member", p.position + 1},
+                  {"path", set_.member_paths[p.position]},
+                  {"problem", Name(p.problem)}};
         if (p.shard_index >= 0) j["shard"] = p.shard_index + 1;
         if (!p.blocks.empty()) {
           json b = json::array();
@@ -73,10 +59,15 @@ class Printer : public ScanObserver {
         }
         problems.push_back(j);
       }
-      json j = {{"type", "object"}, {"bucket", h.bucket}, {"key", h.key},
-                {"health", HealthName(h.health)},
-                {"recoverable", h.health != Health::kUnrecoverable}, {"dangling", h.dangling},
-                {"size", h.size}, {"version", h.version.Hex()}, {"problems", problems},
+      json j = {{"type", "object"},
+                {"bucket", h.bucket},
+                {"key", h.key},
+                {"health", Name(h.health)},
+                {"recoverable", h.health != Health::kUnrecoverable},
+                {"dangling", h.dangling},
+                {"size", h.size},
+                {"version", h.version.Hex()},
+                {"problems", problems},
                 {"bytes_read", h.bytes_read}};
       if (!h.lost_blocks.empty()) {
         json b = json::array();
@@ -86,9 +77,9 @@ class Printer : public ScanObserver {
       if (heal_) {
         json healed = json::array();
         for (uint32_t p : h.healed) healed.push_back(p + 1);
-        j["action"] = ActionName(h.action);
+        j["action"] = Name(h.action);
         j["healed_members"] = healed;
-        j["after"] = HealthName(h.after);
+        j["after"] = Name(h.after);
         j["bytes_written"] = h.bytes_written;
       }
       if (!h.note.empty()) j["note"] = h.note;
@@ -98,19 +89,19 @@ class Printer : public ScanObserver {
     std::string what;
     using A = ObjectHealth::Action;
     if (!heal_ || h.action == A::kNone) {
-      what = HealthName(h.health);
+      what = Name(h.health);
       if (heal_ && h.health == Health::kDegraded) what = "still degraded";
     } else if (h.action == A::kHealed && h.after != Health::kHealthy) {
       what = "healed, still degraded";
     } else {
-      what = ActionName(h.action);
+      what = Name(h.action);
       for (char& c : what) c = c == '-' ? ' ' : c;
     }
     if (h.health == Health::kUnrecoverable) what += h.dangling ? " (dangling)" : " (volumes offline)";
     std::string line = what + "  " + h.bucket + "/" + h.key;
     std::string sep = ": ";
     for (const auto& p : h.problems) {
-      line += sep + "member " + std::to_string(p.position + 1) + " " + p.problem;
+      line += sep + "member " + std::to_string(p.position + 1) + " " + Name(p.problem);
       if (!p.blocks.empty()) line += " (blocks " + Ranges(p.blocks) + ")";
       sep = "; ";
     }
@@ -290,12 +281,15 @@ Status RunGc(const GcCli& c, Context& ctx) {
   auto report = set.set->CollectGarbage(o, [&](const GcItem& i) {
     const std::string& root = set.member_paths[i.position];
     if (ctx.json) {
-      std::printf("%s\n", Dump(json{{"type", "item"}, {"what", i.what}, {"member", i.position + 1},
-                                    {"path", root + "/" + i.path}, {"bytes", i.bytes},
+      std::printf("%s\n", Dump(json{{"type", "item"},
+                                    {"what", Name(i.what)},
+                                    {"member", i.position + 1},
+                                    {"path", root + "/" + i.path},
+                                    {"bytes", i.bytes},
                                     {"removed", !c.dry_run}})
                               .c_str());
     } else {
-      std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", i.what.c_str(),
+      std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", Name(i.what),
                   root.c_str(), i.path.c_str(), HumanBytes(double(i.bytes)).c_str());
     }
   });

@@ -320,9 +320,9 @@ Status RunStat(const std::string& path, Context& ctx) {
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
   ASSIGN_OR_RETURN(ObjectDetail d, set.set->StatObject(bucket, key));
   int healthy = 0;
-  for (const auto& s : d.shards) healthy += s.state == "ok";
+  for (const auto& s : d.shards) healthy += s.state == CopyState::kOk;
   auto volume = [&](const ShardState& s) -> const std::string& {
-    return s.state == "offline" ? set.member_paths[s.position] : s.volume;
+    return s.state == CopyState::kOffline ? set.member_paths[s.position] : s.volume;
   };
   if (ctx.json) {
     json j = InfoJson(d.info);
@@ -333,7 +333,7 @@ Status RunStat(const std::string& path, Context& ctx) {
     json vols = json::array();
     for (const auto& s : d.shards) {
       json v = {{"position", s.position + 1},
-                {"state", s.state},
+                {"state", Name(s.state)},
                 {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
                 {"shard_bytes", s.shard_bytes}};
       PutText(v, "volume", volume(s));
@@ -361,7 +361,7 @@ Status RunStat(const std::string& path, Context& ctx) {
               healthy == int(d.shards.size()) ? "" : " (degraded)");
   std::printf("  volumes\n");
   for (const auto& s : d.shards) {
-    std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),
+    std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, Name(s.state),
                 s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(),
                 Shown(volume(s)).c_str());
   }

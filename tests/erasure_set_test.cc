@@ -164,7 +164,7 @@ TEST_CASE("any M corrupt shards: reads are identical; M+1: DataLoss and no bad b
           REQUIRE(meta.ok());
           REQUIRE(!meta->inline_shard.empty());
           meta->inline_shard[rng() % meta->inline_shard.size()] ^= 1;
-          REQUIRE(f.mem[idx[j]]->WriteFile(path, meta->Encode(), false).ok());
+          REQUIRE(f.mem[idx[j]]->WriteFile(path, meta->Encode().value(), false).ok());
         } else {
           // One flipped byte in every block of this shard.
           for (uint64_t off = 0; off < size->size; off += (64 << 10) / k + 8) {

@@ -154,7 +154,7 @@ TEST_CASE("heal: a wiped member gets every shard and metadata copy back", "[heal
     for (const auto& [key, h] : c.objects) {
       REQUIRE(h.problems.size() == 1);
       CHECK(h.problems[0].position == victim);
-      CHECK(h.problems[0].problem == "missing-meta");
+      CHECK(h.problems[0].problem == ProblemKind::kMissingMeta);
     }
     auto h = Heal(f);
     CHECK(h.healed == data.size());
@@ -200,7 +200,7 @@ TEST_CASE("verify --deep finds flipped bits block by block; heal rewrites them",
   const auto& h1 = deep.objects["bkt/big/1"];
   REQUIRE(h1.problems.size() == 1);
   CHECK(h1.problems[0].position == 0);
-  CHECK(h1.problems[0].problem == "corrupt-blocks");
+  CHECK(h1.problems[0].problem == ProblemKind::kCorruptBlocks);
   CHECK(h1.problems[0].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{0, 0}});
   const auto& h2 = deep.objects["bkt/big/2"];
   REQUIRE(h2.problems.size() == 2);
@@ -208,7 +208,7 @@ TEST_CASE("verify --deep finds flipped bits block by block; heal rewrites them",
   CHECK(h2.problems[0].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{1, 1}});
   CHECK(h2.problems[1].position == 5);
   CHECK(h2.problems[1].blocks == std::vector<std::pair<uint64_t, uint64_t>>{{2, 2}});
-  CHECK(deep.objects["bkt/small/2"].problems.at(0).problem == "corrupt-meta");
+  CHECK(deep.objects["bkt/small/2"].problems.at(0).problem == ProblemKind::kCorruptMeta);
 
   Collect hc;
   auto h = Heal(f, &hc);
@@ -243,10 +243,10 @@ TEST_CASE("heal: truncated and too long shards, lost metadata copies, stale copi
   Collect c;
   Verify(f, false, &c);
   CHECK(c.Unhealthy() == std::set<std::string>{"bkt/big/0", "bkt/big/1", "bkt/big/2", "bkt/big/3", "bkt/small/1"});
-  CHECK(c.objects["bkt/big/0"].problems.at(0).problem == "short-shard");
-  CHECK(c.objects["bkt/big/1"].problems.at(0).problem == "long-shard");
-  CHECK(c.objects["bkt/big/2"].problems.at(0).problem == "missing-meta");
-  CHECK(c.objects["bkt/big/3"].problems.at(0).problem == "stale-meta");
+  CHECK(c.objects["bkt/big/0"].problems.at(0).problem == ProblemKind::kShortShard);
+  CHECK(c.objects["bkt/big/1"].problems.at(0).problem == ProblemKind::kLongShard);
+  CHECK(c.objects["bkt/big/2"].problems.at(0).problem == ProblemKind::kMissingMeta);
+  CHECK(c.objects["bkt/big/3"].problems.at(0).problem == ProblemKind::kStaleMeta);
   CHECK(c.objects["bkt/small/1"].problems.size() == 2);
 
   auto h = Heal(f);

@@ -11,17 +11,13 @@
 #include <vector>
 
 #include "libstore/common/rate_limiter.h"
-#include "libstore/format/encoding.h"
+#include "libstore/format/heal_journal.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set_internal.h"
 
 namespace cairn {
 namespace {
 
-constexpr char kJournalMagic[8] = {'C', 'A', 'I', 'R', 'N', 'H', 'E', 'L'};
-constexpr uint32_t kJournalVersion = 1;
-constexpr const char* kHealDir = ".cairn/heal";
-constexpr const char* kJournalPath = ".cairn/heal/state";
 constexpr auto kJournalEvery = std::chrono::seconds(2);
 // A worker commits its healed objects together once it holds this many (or this many bytes).
 constexpr size_t kBatchObjects = 64;
@@ -29,50 +25,34 @@ constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr auto kBatchWait = std::chrono::seconds(1);  // and never holds one longer than this
 constexpr uint64_t kProgressStep = 4 << 20;  // progress reports every this many bytes read
 
-// Where an interrupted heal got to: every object of the scope before (bucket, key) is done.
-struct Journal {
-  std::string scope_bucket, scope_prefix;
-  std::string bucket, key;  // the last object finished in order
-  int64_t started_ns = 0, updated_ns = 0;
-  ScanSummary counts;
-};
-
-std::string EncodeJournal(const Journal& j) {
-  std::string out;
-  Writer w(&out);
-  w.Bytes(kJournalMagic, 8);
-  w.U32(kJournalVersion);
-  w.Str(j.scope_bucket);
-  w.Str(j.scope_prefix);
-  w.Str(j.bucket);
-  w.Str(j.key);
-  w.I64(j.started_ns);
-  w.I64(j.updated_ns);
-  const ScanSummary& c = j.counts;
-  for (uint64_t v : {c.scanned, c.healthy, c.degraded, c.unrecoverable, c.healed, c.still_degraded,
-                     c.unrecoverable_after, c.removed, c.bytes_read, c.bytes_written}) {
-    w.U64(v);
-  }
-  Seal(&out);
-  return out;
+HealJournal::Counts ToCounts(const ScanSummary& s) {
+  HealJournal::Counts c;
+  c.scanned = s.scanned;
+  c.healthy = s.healthy;
+  c.degraded = s.degraded;
+  c.unrecoverable = s.unrecoverable;
+  c.healed = s.healed;
+  c.still_degraded = s.still_degraded;
+  c.unrecoverable_after = s.unrecoverable_after;
+  c.removed = s.removed;
+  c.deletes_finished = s.deletes_finished;
+  c.bytes_read = s.bytes_read;
+  c.bytes_written = s.bytes_written;
+  return c;
 }
 
-bool DecodeJournal(std::string_view in, Journal* j) {
-  Reader r{std::string_view()};
-  if (!OpenSealed(in, kJournalMagic, kJournalVersion, &r)) return false;
-  j->scope_bucket = r.Str(63);
-  j->scope_prefix = r.Str(1024);
-  j->bucket = r.Str(63);
-  j->key = r.Str(1024);
-  j->started_ns = r.I64();
-  j->updated_ns = r.I64();
-  ScanSummary& c = j->counts;
-  for (uint64_t* v : {&c.scanned, &c.healthy, &c.degraded, &c.unrecoverable, &c.healed,
-                      &c.still_degraded, &c.unrecoverable_after, &c.removed, &c.bytes_read,
-                      &c.bytes_written}) {
-    *v = r.U64();
-  }
-  return r.ok() && r.remaining() == 0;
+void AddCounts(const HealJournal::Counts& c, ScanSummary* s) {
+  s->scanned += c.scanned;
+  s->healthy += c.healthy;
+  s->degraded += c.degraded;
+  s->unrecoverable += c.unrecoverable;
+  s->healed += c.healed;
+  s->still_degraded += c.still_degraded;
+  s->unrecoverable_after += c.unrecoverable_after;
+  s->removed += c.removed;
+  s->deletes_finished += c.deletes_finished;
+  s->bytes_read += c.bytes_read;
+  s->bytes_written += c.bytes_written;
 }
 
 class Scan {
@@ -95,18 +75,18 @@ class Scan {
   Result<ScanSummary> Run() {
     const auto start = std::chrono::steady_clock::now();
     const bool journaled = journaled_ = o_.heal && !o_.dry_run;
-    Journal resume;
+    HealJournal resume;
     bool resuming = false;
     if (journaled) {
       resuming = o_.resume && ReadJournal(&resume);
       if (resuming) {
-        sum_ = resume.counts;
+        AddCounts(resume.counts, &sum_);
         sum_.resumed_from = resume.bucket + "/" + resume.key;
         journal_.started_ns = resume.started_ns;
         obs_.Note("resuming the heal started " + Ago(resume.started_ns) + ", after " +
                   sum_.resumed_from);
       } else {
-        journal_.started_ns = NowNs();
+        journal_.started_ns = set_.NowNs();
       }
       journal_.scope_bucket = o_.bucket;
       journal_.scope_prefix = o_.prefix;
@@ -138,8 +118,8 @@ class Scan {
     bool done = false;
   };
 
-  static std::string Ago(int64_t ns) {
-    int64_t s = (NowNs() - ns) / 1000000000;
+  std::string Ago(int64_t ns) const {
+    int64_t s = (set_.NowNs() - ns) / 1000000000;
     if (s < 120) return std::to_string(s) + " s ago";
     if (s < 7200) return std::to_string(s / 60) + " min ago";
     return std::to_string(s / 3600) + " h ago";
@@ -147,36 +127,38 @@ class Scan {
 
   // ---- journal
 
-  bool ReadJournal(Journal* out) {
+  bool ReadJournal(HealJournal* out) {
     bool found = false;
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
-      auto raw = v->ReadFile(kJournalPath, 1 << 16);
-      Journal j;
-      if (!raw.ok() || !DecodeJournal(*raw, &j)) continue;
-      if (j.scope_bucket != o_.bucket || j.scope_prefix != o_.prefix) continue;
-      if (!found || j.updated_ns > out->updated_ns) *out = j;
+      auto raw = v->ReadFile(kHealJournalPath, kMaxHealJournalSize);
+      if (!raw.ok()) continue;
+      auto j = HealJournal::Decode(*raw);
+      if (!j.ok()) continue;
+      if (j->scope_bucket != o_.bucket || j->scope_prefix != o_.prefix) continue;
+      if (!found || j->updated_ns > out->updated_ns) *out = *j;
       found = true;
     }
     return found;
   }
 
-  void WriteJournal(const Journal& j) {
-    const std::string bytes = EncodeJournal(j);
+  void WriteJournal(const HealJournal& j) {
+    auto bytes = j.Encode();
+    if (!bytes.ok()) return;  // a scope the store refuses is never journaled
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
       // Best effort per volume: a journal on any volume is enough to resume.
       Status s = v->MakeDirs(kHealDir);
-      if (s.ok()) s = ReplaceFile(*v, kJournalPath, bytes, kTmpDir);
+      if (s.ok()) s = ReplaceFile(*v, kHealJournalPath, *bytes, kTmpDir);
       s.IgnoreError();
     }
   }
 
   void RemoveJournal() {
     for (uint32_t i = 0; i < set_.n(); ++i) {
-      if (Volume* v = set_.volume(i)) v->Remove(kJournalPath).IgnoreError();
+      if (Volume* v = set_.volume(i)) v->Remove(kHealJournalPath).IgnoreError();
     }
   }
 
@@ -187,16 +169,16 @@ class Scan {
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_save_ < kJournalEvery) return;
     last_save_ = now;
-    Journal j;
+    HealJournal j;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!have_mark_) return;
       j = journal_;
       j.bucket = mark_bucket_;
       j.key = mark_key_;
-      j.counts = sum_;
+      j.counts = ToCounts(sum_);
     }
-    j.updated_ns = NowNs();
+    j.updated_ns = set_.NowNs();
     WriteJournal(j);
   }
 
@@ -413,6 +395,9 @@ class Scan {
       ++sum_.removed;
       return;
     }
+    if (h.action == A::kFinishedDelete || h.action == A::kWouldFinishDelete)
+      ++sum_.deletes_finished;
+    if (h.action == A::kWouldFinishDelete) return;
     if (h.action == A::kWouldHeal) return;  // dry run: it would be whole
     if (h.after == Health::kDegraded || h.action == A::kChanged) ++sum_.still_degraded;
     if (h.after == Health::kUnrecoverable) ++sum_.unrecoverable_after;
@@ -424,7 +409,7 @@ class Scan {
   std::unique_ptr<RateLimiter> limiter_;
   CheckOptions co_;
   ScanSummary sum_;
-  Journal journal_;
+  HealJournal journal_;
   bool journaled_ = false;
   std::mutex save_mu_;  // one journal save at a time; guards last_save_
   std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
