@@ -82,8 +82,9 @@ class Printer : public ScanObserver {
         j["after"] = Name(h.after);
         j["bytes_written"] = h.bytes_written;
       }
+      if (h.deleting) j["deleting"] = true;
       if (!h.note.empty()) j["note"] = h.note;
-      std::printf("%s\n", Dump(j).c_str());
+      Line(Dump(j));
       return;
     }
     std::string what;
@@ -107,13 +108,12 @@ class Printer : public ScanObserver {
     }
     if (!h.lost_blocks.empty()) line += sep + "blocks " + Ranges(h.lost_blocks) + " lost";
     if (!h.note.empty()) line += " [" + h.note + "]";
-    std::printf("%s\n", line.c_str());
+    Line(line);
   }
 
   void Note(const std::string& line) override {
     progress_.Clear();
-    if (ctx_.json) std::printf("%s\n", Dump(json{{"type", "note"}, {"message", line}}).c_str());
-    else std::printf("%s\n", line.c_str());
+    Line(ctx_.json ? Dump(json{{"type", "note"}, {"message", line}}) : line);
   }
 
   void Summary(const ScanSummary& s, bool dry_run) {
@@ -131,11 +131,12 @@ class Printer : public ScanObserver {
         j["removed"] = s.removed;
         j["bytes_written"] = s.bytes_written;
         j["buckets_healed"] = s.buckets_healed;
+        j["deletes_finished"] = s.deletes_finished;
         j["mrf_entries"] = s.mrf_entries;
         j["mrf_cleared"] = s.mrf_cleared;
         if (!s.resumed_from.empty()) j["resumed_from"] = s.resumed_from;
       }
-      std::printf("%s\n", Dump(j).c_str());
+      Line(Dump(j));
       return;
     }
     std::printf("scanned %llu objects in %.1f s (%s read): %llu healthy, %llu degraded, %llu unrecoverable\n",
@@ -149,10 +150,24 @@ class Printer : public ScanObserver {
                   static_cast<unsigned long long>(dry_run ? 0 : s.still_degraded),
                   static_cast<unsigned long long>(dry_run ? s.unrecoverable : s.unrecoverable_after),
                   static_cast<unsigned long long>(s.removed));
+      if (s.deletes_finished > 0) {
+        std::printf("%s %llu deletes that had not finished\n",
+                    dry_run ? "would finish" : "finished",
+                    static_cast<unsigned long long>(s.deletes_finished));
+      }
     }
+    std::fflush(stdout);
   }
 
  private:
+  // One line of output, flushed at once: a heal that is killed (or a pipe reader that stops
+  // early) still has every line printed before it, also when stdout is a file.
+  static void Line(const std::string& line) {
+    std::fputs(line.c_str(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+
   Context& ctx_;
   const OpenedSet& set_;
   bool heal_;
@@ -292,6 +307,7 @@ Status RunGc(const GcCli& c, Context& ctx) {
       std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", Name(i.what),
                   root.c_str(), i.path.c_str(), HumanBytes(double(i.bytes)).c_str());
     }
+    std::fflush(stdout);
   });
   if (!report.ok()) return report.status();
   for (const auto& e : report->notes) ctx.Warn("note: " + e);

@@ -121,6 +121,8 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   else return InvalidArgument("--etag must be md5 or fast, got '" + o.etag + "'");
   RETURN_IF_ERROR(ValidateFieldValue("--content-type", o.content_type));
   RETURN_IF_ERROR(ParseMeta(o.meta, &po.user_meta));
+  // Refused here, before the input is opened: the store never commits what it cannot read back.
+  RETURN_IF_ERROR(ValidatePutOptions(po));
   int fd = 0;
   uint64_t total = 0;
   if (o.file != "-") {
@@ -146,7 +148,31 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   progress.Finish();
   if (fd > 0) ::close(fd);
   if (!info.ok()) return info.status();
-  if (ctx.json) std::printf("%s\n", Dump(InfoJson(*info)).c_str());
+  // Members that were online but failed the write (offline ones were warned about when the set
+  // was opened): one warning line, as for a degraded read.
+  std::string failed, why;
+  uint32_t missed_failed = 0;
+  for (const auto& w : info->missed) {
+    if (w.offline) continue;
+    ++missed_failed;
+    failed += (failed.empty() ? "" : ", ") + std::to_string(w.position + 1) + " (" +
+              set->member_paths[w.position] + ")";
+    if (why.empty()) why = w.why;
+  }
+  if (missed_failed > 0) {
+    const size_t n = set->member_paths.size();
+    ctx.Warn("warning: " + bucket + "/" + key + ": written to " +
+             std::to_string(n - info->missed.size()) + " of " + std::to_string(n) +
+             " members; member" + (missed_failed > 1 ? "s " : " ") + failed + " failed: " + why +
+             " (queued for heal)");
+  }
+  if (ctx.json) {
+    json j = InfoJson(*info);
+    json missed = json::array();
+    for (const auto& w : info->missed) missed.push_back(w.position + 1);
+    if (!info->missed.empty()) j["missed_members"] = missed;
+    std::printf("%s\n", Dump(j).c_str());
+  }
   return Status::Ok();
 }
 

@@ -18,7 +18,7 @@
 namespace cairn {
 namespace {
 
-constexpr auto kJournalEvery = std::chrono::seconds(2);
+constexpr int64_t kJournalEveryNs = 2'000'000'000;  // on the set's clock
 // A worker commits its healed objects together once it holds this many (or this many bytes).
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
@@ -75,6 +75,7 @@ class Scan {
   Result<ScanSummary> Run() {
     const auto start = std::chrono::steady_clock::now();
     const bool journaled = journaled_ = o_.heal && !o_.dry_run;
+    last_save_ns_ = set_.NowNs();
     HealJournal resume;
     bool resuming = false;
     if (journaled) {
@@ -116,6 +117,7 @@ class Scan {
     uint64_t seq;
     std::string bucket, key;
     bool done = false;
+    std::unique_ptr<ObjectHealth> result;  // once done; null when it was deleted meanwhile
   };
 
   std::string Ago(int64_t ns) const {
@@ -166,9 +168,9 @@ class Scan {
   void MaybeSaveJournal(bool force) {
     std::unique_lock<std::mutex> save(save_mu_, std::try_to_lock);
     if (!save.owns_lock()) return;  // another thread is saving it right now
-    auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_save_ < kJournalEvery) return;
-    last_save_ = now;
+    const int64_t now = set_.NowNs();
+    if (!force && now - last_save_ns_ < kJournalEveryNs) return;
+    last_save_ns_ = now;
     HealJournal j;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -196,7 +198,7 @@ class Scan {
       ++sum_.mrf_entries;
     }
     if (by_key.empty()) return Status::Ok();
-    uint64_t objects = 0, healed = 0;
+    uint64_t objects = 0, healed = 0, deletes = 0;
     for (const auto& [bk, ids] : by_key) {
       auto h = set_.HealObject(bk.first, bk.second, co_);
       bool clear = false;
@@ -207,6 +209,7 @@ class Scan {
         sum_.bytes_read += h->bytes_read;
         sum_.bytes_written += h->bytes_written;
         if (h->action == ObjectHealth::Action::kHealed) ++healed;
+        if (h->action == ObjectHealth::Action::kFinishedDelete) ++deletes;
         clear = h->after == Health::kHealthy && h->action != ObjectHealth::Action::kChanged &&
                 h->action != ObjectHealth::Action::kWouldHeal;
         if (h->health != Health::kHealthy) {
@@ -220,8 +223,10 @@ class Scan {
       }
     }
     sum_.healed += healed;
+    sum_.deletes_finished += deletes;
     obs_.Note("journal of failed writes: " + std::to_string(sum_.mrf_entries) + " entries for " +
               std::to_string(by_key.size()) + " objects, " + std::to_string(healed) + " healed, " +
+              (deletes > 0 ? std::to_string(deletes) + " deletes finished, " : "") +
               std::to_string(sum_.mrf_cleared) + " entries cleared");
     return Status::Ok();
   }
@@ -270,8 +275,11 @@ class Scan {
 
   void Push(const std::string& bucket, const std::string& key) {
     std::unique_lock<std::mutex> l(mu_);
-    space_.wait(l, [&] { return queue_.size() < workers_.size() * 2; });
-    order_.push_back(Work{next_seq_, bucket, key});
+    // Bounded memory: few keys wait for a worker, and results wait to be reported in order for
+    // at most a window of objects (enough for every worker's batch to fill).
+    const size_t window = workers_.size() * (kBatchObjects + 2) * 2;
+    space_.wait(l, [&] { return queue_.size() < workers_.size() * 2 && order_.size() < window; });
+    order_.push_back(Work{next_seq_, bucket, key, false, nullptr});
     queue_.push_back(next_seq_++);
     ready_.notify_one();
   }
@@ -341,23 +349,37 @@ class Scan {
     commit();
   }
 
-  // Counts and reports one finished object (h null: it was deleted meanwhile) and moves the
-  // journal's watermark past every object finished in order.
+  // One object finished (h null: it was deleted meanwhile). Objects are counted and reported in
+  // key order, whatever order the workers finish them in: each waits in order_ for the ones
+  // before it. So the journal's counts are those of the objects up to its watermark, exactly,
+  // and a resumed heal counts none twice.
   void Done(uint64_t seq, const ObjectHealth* h) {
     {
-      std::lock_guard<std::mutex> l(mu_);
-      if (h) Count(*h);
-      order_[seq - order_.front().seq].done = true;
-      while (!order_.empty() && order_.front().done) {
-        mark_bucket_ = std::move(order_.front().bucket);
-        mark_key_ = std::move(order_.front().key);
-        have_mark_ = true;
-        order_.pop_front();
+      // obs_mu_ first, and held while reporting: the objects one thread takes off order_ are
+      // reported before those the next thread takes.
+      std::lock_guard<std::mutex> report(obs_mu_);
+      std::vector<std::unique_ptr<ObjectHealth>> ready;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        Work& w = order_[seq - order_.front().seq];
+        w.done = true;
+        if (h) w.result = std::make_unique<ObjectHealth>(*h);
+        bool popped = false;
+        while (!order_.empty() && order_.front().done) {
+          Work& front = order_.front();
+          if (front.result) {
+            Count(*front.result);
+            ready.push_back(std::move(front.result));
+          }
+          mark_bucket_ = std::move(front.bucket);
+          mark_key_ = std::move(front.key);
+          have_mark_ = true;
+          order_.pop_front();
+          popped = true;
+        }
+        if (popped) space_.notify_all();
       }
-    }
-    if (h) {
-      std::lock_guard<std::mutex> l(obs_mu_);
-      obs_.Object(*h);
+      for (const auto& r : ready) obs_.Object(*r);
     }
     if (journaled_) MaybeSaveJournal(false);
   }
@@ -411,8 +433,8 @@ class Scan {
   ScanSummary sum_;
   HealJournal journal_;
   bool journaled_ = false;
-  std::mutex save_mu_;  // one journal save at a time; guards last_save_
-  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  std::mutex save_mu_;  // one journal save at a time; guards last_save_ns_
+  int64_t last_save_ns_ = 0;
 
   std::mutex mu_;  // guards everything below, and sum_ once workers run
   std::condition_variable ready_, space_;

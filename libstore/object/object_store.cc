@@ -1,6 +1,9 @@
 #include "libstore/object/object_store.h"
 
+#include <cctype>
 #include <set>
+
+#include "libstore/format/object_meta.h"
 
 namespace cairn {
 namespace {
@@ -61,10 +64,18 @@ Status ValidatePutOptions(const PutOptions& o) {
                              "' holds a control character");
     }
   }
+  if (o.user_meta.size() > kMetaMaxUserEntries) {
+    return InvalidArgument(std::to_string(o.user_meta.size()) + " user metadata entries, at most " +
+                           std::to_string(kMetaMaxUserEntries) + " allowed");
+  }
   size_t total = 0;
   std::set<std::string> seen;
   for (const auto& [k, v] : o.user_meta) {
     if (k.empty()) return InvalidArgument("user metadata key is empty");
+    if (k.size() > kMetaMaxUserKey) {
+      return InvalidArgument("user metadata key '" + Shown(k) + "' is " + std::to_string(k.size()) +
+                             " bytes, at most " + std::to_string(kMetaMaxUserKey) + " allowed");
+    }
     for (unsigned char c : k) {
       if (!IsTokenChar(c)) {
         return InvalidArgument("user metadata key '" + Shown(k) +

@@ -43,8 +43,10 @@ struct PutOptions {
 
 // Limits of PutOptions, as S3 sets them: user metadata at most 2 KiB, counted as S3 counts it
 // (the bytes of every key and value, summed); keys are HTTP header tokens (they travel as
-// x-amz-meta-KEY), unique ignoring case, values hold no control characters; a content type of at
-// most 256 bytes without control characters. Every store refuses more, before reading the body.
+// x-amz-meta-KEY) of at most 1 KiB, unique ignoring case, at most 1024 of them; values hold no
+// control characters; a content type of at most 256 bytes without control characters. Every
+// store refuses more, before reading the body. (Within these limits every object metadata copy
+// can be written and read back: see the format's limits in object_meta.h.)
 constexpr size_t kMaxUserMetaBytes = 2048;
 constexpr size_t kMaxContentTypeLen = 256;
 // kInvalidArgument naming the first limit broken.
