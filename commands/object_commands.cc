@@ -436,13 +436,17 @@ Status RunRm(const RmOptions& o, Context& ctx) {
       listing = page.status();  // report what was done before the listing failed
       break;
     }
-    for (const auto& oi : page->objects) {
-      Status s = set.set->DeleteObject(bucket, oi.key);
+    // A page at a time, so the deletes of a page share their flushes.
+    std::vector<std::string> keys;
+    for (const auto& oi : page->objects) keys.push_back(oi.key);
+    const std::vector<Status> done = set.set->DeleteObjects(bucket, keys);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const Status& s = done[i];
       if (s.ok()) {
         ++deleted;
       } else if (s.code() != Code::kNotFound) {  // gone meanwhile: someone else removed it
         ++failed;
-        std::string msg = s.message(), name = bucket + "/" + oi.key;
+        std::string msg = s.message(), name = bucket + "/" + keys[i];
         ctx.Warn(msg.rfind(name, 0) == 0 ? msg : name + ": " + msg);
       }
     }

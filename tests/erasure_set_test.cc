@@ -537,3 +537,69 @@ TEST_CASE("DELETE commits a delete marker and leaves nothing once every member t
     CHECK(*f.Get("bkt", "d/k") == "again");
   }
 }
+
+TEST_CASE("DeleteObjects deletes many keys with shared flushes, one status per key",
+          "[erasure_set][delete]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i) {
+    keys.push_back("p/" + std::to_string(i));
+    REQUIRE(f.Put("bkt", keys.back(), RandomBytes(i % 3 == 0 ? 200000 : 100, uint64_t(i))).ok());
+  }
+  REQUIRE(f.Put("bkt", "keep", "kept").ok());
+  // Two flushes for the whole batch: count SyncAll calls on one member.
+  struct Counting : VolumeWrapper {
+    using VolumeWrapper::VolumeWrapper;
+    std::atomic<int> syncs{0};
+    Status SyncAll() override {
+      ++syncs;
+      return VolumeWrapper::SyncAll();
+    }
+  };
+  Counting counting(f.faulty[0].get());
+  f.vols[0] = &counting;
+  f.Reopen();
+  std::vector<std::string> ask = keys;
+  ask.push_back("p/none");
+  ask.push_back("p/3");  // twice
+  auto st = f.set->DeleteObjects("bkt", ask);
+  REQUIRE(st.size() == ask.size());
+  for (size_t i = 0; i < keys.size(); ++i) CHECK(st[i].ok());
+  CHECK(st[keys.size()].code() == Code::kNotFound);
+  CHECK(st[keys.size() + 1].ok());  // looked up before either was published: both delete it
+  CHECK(counting.syncs <= 2);
+  for (const auto& k : keys) CHECK(f.Get("bkt", k).status().code() == Code::kNotFound);
+  CHECK(*f.Get("bkt", "keep") == "kept");
+  for (size_t i = 0; i < f.mem.size(); ++i) {
+    auto files = f.Files(i, "bkt");
+    std::sort(files.begin(), files.end());
+    CHECK(files == std::vector<std::string>{"bkt/bucket.meta", "bkt/keep="});
+  }
+  CHECK(f.set->DeleteObjects("nosuchbucket", {"x"}).front().code() == Code::kNotFound);
+  CHECK(f.set->DeleteObjects("bkt", {""}).front().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("a delete whose last flush fails reports it and leaves markers for heal",
+          "[erasure_set][delete]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", RandomBytes(200000, 9)).ok());
+  // The first flush (the staged markers) passes, the second (the renames) fails.
+  FaultRule r;
+  r.op = FaultOp::kSyncAll;
+  r.after_calls = 1;
+  r.times = 1;
+  for (auto& fv : f.faulty) fv->AddRule(r);
+  CHECK(f.set->DeleteObject("bkt", "k").code() == Code::kIOError);
+  for (auto& fv : f.faulty) fv->ClearRules();
+  // The markers were published on every member: the object reads as deleted, and nothing of it
+  // was removed yet.
+  CHECK(f.Get("bkt", "k").status().code() == Code::kNotFound);
+  auto h = f.set->HealObject("bkt", "k", CheckOptions());
+  REQUIRE(h.ok());
+  CHECK(h->deleting);
+  CHECK(h->action == ObjectHealth::Action::kFinishedDelete);
+  CHECK(h->after == Health::kHealthy);
+  CHECK(f.set->HealObject("bkt", "k", CheckOptions()).status().code() == Code::kNotFound);
+}

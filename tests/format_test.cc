@@ -241,6 +241,7 @@ TEST_CASE("object metadata: Encode refuses exactly what Decode refuses, and roun
     m.distribution.resize(nd);
     for (uint32_t i = 0; i < nd; ++i) m.distribution[i] = uint8_t((i * 7 + 1) % std::max(nd, 1u));
     if (nd > 0 && rng() % 12 == 0) m.distribution[rng() % nd] = uint8_t(nd + rng() % 3);
+    if (nd > 1 && rng() % 12 == 0) m.distribution[0] = m.distribution[nd - 1];  // a duplicate
     const uint32_t half = std::max(nd / 2, 1u);
     switch (rng() % 24) {
       case 0:
@@ -256,7 +257,8 @@ TEST_CASE("object metadata: Encode refuses exactly what Decode refuses, and roun
         m.k = half, m.m = nd - half;
         break;
     }
-    m.block_size = Either<uint32_t>(rng, {1, 4096, 1u << 20}, {0});
+    m.block_size =
+        Either<uint32_t>(rng, {4096, 1u << 20, 64u << 20}, {0, 1, 4095, (64u << 20) + 1});
     m.shard_index = Either<uint32_t>(rng, {0, nd > 0 ? nd - 1 : 0}, {nd, 40});
     if (rng() % 2) m.data_id = Fill(uint8_t(1 + rng() % 200));
     m.size = Pick<uint64_t>(rng, {0, 1, 5000, UINT64_MAX});

@@ -14,9 +14,14 @@ std::string Inconsistency(const ObjectMeta& m) {
   if (nd > kMetaMaxShards) return "more than " + std::to_string(kMetaMaxShards) + " shards";
   if (m.k < 1 || m.k > nd || m.m != nd - m.k) return "K+M does not match the distribution";
   if (m.shard_index >= nd) return "shard index out of range";
-  if (m.block_size == 0) return "block size 0";
+  if (m.block_size < kMetaMinBlockSize || m.block_size > kMetaMaxBlockSize) {
+    return "block size out of range";
+  }
+  // A permutation of the member positions, as every PUT writes it.
+  uint64_t seen = 0;
   for (uint8_t d : m.distribution) {
-    if (d >= nd) return "distribution names a member out of range";
+    if (d >= nd || (seen & (uint64_t(1) << d)) != 0) return "distribution is not a permutation";
+    seen |= uint64_t(1) << d;
   }
   if (m.is_inline() ? m.inline_shard.size() != m.shard_size : !m.inline_shard.empty()) {
     return "inline shard does not match the shard size";

@@ -26,6 +26,9 @@ constexpr size_t kMetaMaxUserEntries = 1024;
 constexpr size_t kMetaMaxUserKey = 1024;
 constexpr size_t kMetaMaxUserValue = 8192;
 constexpr size_t kMetaMaxShards = 32;  // K + M
+// Block sizes a set can have (`cairn init`): a reader sizes its buffers by the copy's.
+constexpr uint32_t kMetaMinBlockSize = 4096;
+constexpr uint32_t kMetaMaxBlockSize = 64u << 20;
 
 struct ObjectMeta {
   std::string key;            // the object key (without bucket)

@@ -43,10 +43,7 @@ void VersionCommit::FailAll(const Status& why) {
   }
 }
 
-void VersionCommit::RequireUnchanged(std::vector<MetaRead> as_read) {
-  require_unchanged_ = true;
-  as_read_ = std::move(as_read);
-}
+void VersionCommit::RequireUnchanged(const std::vector<MetaRead>* as_read) { as_read_ = as_read; }
 
 uint32_t VersionCommit::staged() const {
   uint32_t c = 0;
@@ -130,9 +127,9 @@ Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::
 
 void VersionCommit::Publish() {
   const std::vector<MetaRead> now = core_.ReadAllMeta(paths_.meta);
-  if (require_unchanged_) {
+  if (as_read_ != nullptr) {
     for (uint32_t pos = 0; pos < members_.size(); ++pos) {
-      if (!SameCopy(now[pos], as_read_[pos])) {
+      if (!SameCopy(now[pos], (*as_read_)[pos])) {
         changed_ = true;
         return;
       }

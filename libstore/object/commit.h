@@ -60,8 +60,9 @@ class VersionCommit {
   void Fail(uint32_t pos, const Status& why);
   // Every member fails (a flush failed); nothing is published.
   void FailAll(const Status& why);
-  // Publish only if every member's metadata copy still reads as in as_read (SameCopy).
-  void RequireUnchanged(std::vector<MetaRead> as_read);
+  // Publish only if every member's metadata copy still reads as in *as_read (SameCopy). Not
+  // copied: *as_read must outlive the commit.
+  void RequireUnchanged(const std::vector<MetaRead>* as_read);
 
   uint32_t staged() const;
   uint32_t published() const;
@@ -113,8 +114,7 @@ class VersionCommit {
   const Uuid data_id_;
   const bool new_version_;
   std::vector<Member> members_;
-  bool require_unchanged_ = false;
-  std::vector<MetaRead> as_read_;
+  const std::vector<MetaRead>* as_read_ = nullptr;
   bool changed_ = false;
   bool finished_ = false;
 };

@@ -297,68 +297,144 @@ Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, bool fsyn
 // DELETE
 
 Status ErasureSet::DeleteObject(const std::string& bucket, const std::string& key) {
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
-  std::vector<MetaRead> metas;
-  auto pick = ReadVersion(bucket, key, &metas);
-  if (!pick.ok()) {
-    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
-    return pick.status();
+  return DeleteObjects(bucket, {key}).front();
+}
+
+std::vector<Status> ErasureSet::DeleteObjects(const std::string& bucket,
+                                              const std::vector<std::string>& keys) {
+  std::vector<Status> out(keys.size());
+  if (Status b = ValidateBucketName(bucket); !b.ok()) {
+    std::fill(out.begin(), out.end(), b);
+    return out;
   }
-  if (online() < write_quorum_) {
-    return QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
-                       " volumes online, a delete needs " + std::to_string(write_quorum_));
+  // In batches no larger than the spare pool: each batch's markers are written into the spare
+  // files the previous batch's swapped-out copies became, so a long rm -r allocates and frees one
+  // inode per member and key (the marker, removed at the end), like a plain unlink would.
+  for (size_t first = 0; first < keys.size(); first += kMaxSpares) {
+    DeleteBatch(bucket, keys, first, std::min(keys.size(), first + kMaxSpares), &out);
   }
-  // The delete marker is committed like a version (staged, flushed, published on a write quorum
-  // or rolled back), so a delete that stops half way leaves markers that say what happened.
-  ObjectMeta marker = BaseMeta(key, 0, PutOptions(), Rotation(bucket, key));
-  marker.delete_marker = true;
-  const std::string tmp = TempName(kTmpDir, ".meta");
-  VersionCommit commit(*this, bucket, key, Uuid(), /*new_version=*/true);
-  for (uint32_t s = 0; s < n(); ++s) {
-    const uint32_t pos = marker.distribution[s];
-    Volume* v = volumes_[pos];
-    if (v == nullptr) continue;
-    marker.shard_index = s;
-    ASSIGN_OR_RETURN(std::string bytes, marker.Encode());
-    const std::string meta_tmp = TakeSpare(pos, tmp);
-    Status st = v->OverwriteFile(meta_tmp, bytes);
-    if (st.ok()) {
-      commit.Stage(pos, meta_tmp);
-    } else {
-      commit.Fail(pos, st);
-      v->Remove(meta_tmp).IgnoreError();
+  return out;
+}
+
+void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::string>& keys,
+                             size_t begin, size_t end, std::vector<Status>* results) {
+  std::vector<Status>& out = *results;
+  // One delete: its key's index in `keys`, its marker, and the commit of the marker.
+  struct Delete {
+    size_t index;
+    ObjectMeta marker;
+    std::unique_ptr<VersionCommit> commit;
+  };
+  std::vector<Delete> batch;
+  Status bucket_missing;  // CheckBucket's answer, asked once, on the first key not found
+  bool bucket_checked = false;
+  for (size_t i = begin; i < end; ++i) {
+    const std::string& key = keys[i];
+    const std::string what = bucket + "/" + key;
+    if (out[i] = ValidateKey(key); !out[i].ok()) continue;
+    std::vector<MetaRead> metas;
+    auto pick = ReadVersion(bucket, key, &metas);
+    if (!pick.ok()) {
+      out[i] = pick.status();
+      if (out[i].code() == Code::kNotFound) {
+        if (!bucket_checked) bucket_missing = CheckBucket(bucket);
+        bucket_checked = true;
+        if (!bucket_missing.ok()) out[i] = bucket_missing;
+      }
+      continue;
     }
-  }
-  const std::string what = bucket + "/" + key;
-  if (commit.staged() < write_quorum_) {
-    const Status last = commit.first_error();
-    return QuorumError(what + ": delete reached " + std::to_string(commit.staged()) + " of " +
-                       std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
-                       " needed" + (last.ok() ? std::string() : ": " + last.message()));
-  }
-  RETURN_IF_ERROR(FlushCommits(*this, {&commit}, VersionCommit::Step::kStaged));
-  {
-    KeyWriteGuard guard(*locks_, Stripe(bucket, key));
-    Status s = commit.PublishWithQuorum(write_quorum_, /*flush=*/true);
-    if (!s.ok()) return s.WithContext(what);
-    // The delete is durable. The deleted version's shard files go; so do the markers once every
-    // member holds one (until then they keep a member that missed the delete from bringing the
-    // object back). What a crash leaves of either, heal and gc remove.
-    commit.Finish();
-    if (commit.published() == n()) {
-      const ObjectPaths paths = KeyPaths(bucket, key);
-      for (Volume* v : volumes_) {
-        if (v == nullptr) continue;
-        v->Remove(paths.meta).IgnoreError();
-        RemoveEmptyParents(v, bucket, paths.dir);
+    if (online() < write_quorum_) {
+      out[i] = QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
+                           " volumes online, a delete needs " + std::to_string(write_quorum_));
+      continue;
+    }
+    // The delete marker is committed like a version (staged, flushed, published on a write
+    // quorum or rolled back), so a delete that stops half way leaves markers that say so.
+    Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)),
+             std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true)};
+    d.marker.delete_marker = true;
+    const std::string tmp = TempName(kTmpDir, ".meta");
+    for (uint32_t s = 0; s < n(); ++s) {
+      const uint32_t pos = d.marker.distribution[s];
+      Volume* v = volumes_[pos];
+      if (v == nullptr) continue;
+      d.marker.shard_index = s;
+      auto bytes = d.marker.Encode();
+      if (!bytes.ok()) {
+        d.commit->Fail(pos, bytes.status());
+        continue;
+      }
+      const std::string meta_tmp = TakeSpare(pos, tmp);
+      Status st = v->OverwriteFile(meta_tmp, *bytes);
+      if (st.ok()) {
+        d.commit->Stage(pos, meta_tmp);
+      } else {
+        d.commit->Fail(pos, st);
+        v->Remove(meta_tmp).IgnoreError();
       }
     }
+    if (d.commit->staged() < write_quorum_) {
+      const Status last = d.commit->first_error();
+      out[i] =
+          QuorumError(what + ": delete reached " + std::to_string(d.commit->staged()) + " of " +
+                      std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
+                      " needed" + (last.ok() ? std::string() : ": " + last.message()));
+      continue;
+    }
+    batch.push_back(std::move(d));
   }
-  std::vector<uint32_t> missed;
-  for (const auto& w : commit.Missed()) missed.push_back(w.position);
-  if (!missed.empty()) RecordMrf(bucket, key, marker.version_id, missed);
-  return Status::Ok();
+  // Many deletes share each flush: one for every marker's file, one for the renames.
+  std::vector<VersionCommit*> commits;
+  for (auto& d : batch) commits.push_back(d.commit.get());
+  if (Status f = FlushCommits(*this, commits, VersionCommit::Step::kStaged); !f.ok()) {
+    for (auto& d : batch) out[d.index] = f;
+    return;  // the commits remove their temp files
+  }
+  commits.clear();
+  for (auto& d : batch) {
+    KeyWriteGuard guard(*locks_, Stripe(bucket, keys[d.index]));
+    Status s = d.commit->PublishWithQuorum(write_quorum_, /*flush=*/false);
+    if (s.ok())
+      commits.push_back(d.commit.get());
+    else
+      out[d.index] = s.WithContext(bucket + "/" + keys[d.index]);
+  }
+  if (Status f = FlushCommits(*this, commits, VersionCommit::Step::kPublished); !f.ok()) {
+    // Whether the markers reached the disk is unknown: they stay, and so does every file of the
+    // deleted versions, for heal to settle.
+    for (auto& d : batch) {
+      if (out[d.index].ok()) out[d.index] = f;
+    }
+    return;
+  }
+  for (auto& d : batch) {
+    if (!out[d.index].ok()) continue;
+    const std::string& key = keys[d.index];
+    {
+      // The delete is durable. The deleted version's shard files go; so do the markers once
+      // every member holds one (until then they keep a member that missed the delete from
+      // bringing the object back), and only while they are still this delete's (the key may
+      // have been written again since it was published). What a crash leaves of either, heal
+      // and gc remove.
+      KeyWriteGuard guard(*locks_, Stripe(bucket, key));
+      d.commit->Finish();
+      if (d.commit->published() == n()) {
+        const ObjectPaths& paths = d.commit->paths();
+        auto now = ReadAllMeta(paths.meta);
+        bool ours = true;
+        for (const auto& r : now) {
+          ours = ours && r.present && r.meta.version_id == d.marker.version_id;
+        }
+        for (uint32_t pos = 0; ours && pos < n(); ++pos) {
+          volumes_[pos]->Remove(paths.meta).IgnoreError();
+          RemoveEmptyParents(volumes_[pos], bucket, paths.dir);
+        }
+      }
+    }
+    std::vector<uint32_t> missed;
+    for (const auto& w : d.commit->Missed()) missed.push_back(w.position);
+    if (!missed.empty()) RecordMrf(bucket, key, d.marker.version_id, missed);
+  }
 }
 
 }  // namespace cairn

@@ -212,6 +212,13 @@ class ErasureSet : public ObjectStore, public SetCore {
   // the markers. A delete that stops half way leaves markers that heal recognises and finishes;
   // members that missed it keep the markers in place and are recorded in the MRF journal.
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  // Deletes many objects of one bucket, each as DeleteObject does, sharing the flushes: the
+  // markers of all are flushed once, each is published under its own key's lock, and the renames
+  // of all are flushed once. Returns one status per key, in order (kNotFound for a key that does
+  // not exist). A flush that fails fails every delete not yet durable; their markers are left
+  // for heal to settle.
+  std::vector<Status> DeleteObjects(const std::string& bucket,
+                                    const std::vector<std::string>& keys);
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
 
   // Per-volume shard state of an object (reads metadata everywhere, stats shard files).
@@ -283,6 +290,9 @@ class ErasureSet : public ObjectStore, public SetCore {
   Status CommitPut(class VersionCommit& c, const ObjectMeta& base, bool fsync, ObjectInfo* info);
   void RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
                  const std::vector<uint32_t>& positions);
+  // DeleteObjects of keys[begin, end), its statuses into (*out)[begin, end).
+  void DeleteBatch(const std::string& bucket, const std::vector<std::string>& keys, size_t begin,
+                   size_t end, std::vector<Status>* out);
 
   // Streams the shard data of one object version, verifying and rebuilding blocks.
   Result<ObjectInfo> PutStreaming(const std::string& bucket, const std::string& key, Source& src,

@@ -569,7 +569,7 @@ class ObjectExam {
     }
     commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_data_,
                                               /*new_version=*/false);
-    commit_->RequireUnchanged(metas_);
+    commit_->RequireUnchanged(&metas_);
     const std::string tmp = TempName(kTmpDir, ".hmeta");
     for (uint32_t pos : to_write_) {
       ShardState& sh = shard_[pos_[pos].shard];

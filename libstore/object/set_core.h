@@ -103,6 +103,7 @@ class SetCore {
   // TakeSpare returns a spare of member pos, or fallback when there is none.
   std::string TakeSpare(uint32_t pos, const std::string& fallback);
   void GiveSpare(uint32_t pos, const std::string& path);
+  static constexpr size_t kMaxSpares = 64;
 
  protected:
   // volumes[i] is the member at position i, or nullptr when it is offline (not owned). clock may
@@ -120,7 +121,6 @@ class SetCore {
   Clock* clock_;
 
  private:
-  static constexpr size_t kMaxSpares = 64;
   std::mutex spare_mu_;
   std::vector<std::vector<std::string>> spares_;  // per member position
 };
