@@ -30,21 +30,6 @@ std::string Ranges(const std::vector<std::pair<uint64_t, uint64_t>>& r) {
   return out;
 }
 
-const char* ActionName(ObjectHealth::Action a) {
-  using A = ObjectHealth::Action;
-  switch (a) {
-    case A::kNone: return "none";
-    case A::kHealed: return "healed";
-    case A::kWouldHeal: return "would-heal";
-    case A::kRemoved: return "removed";
-    case A::kWouldRemove: return "would-remove";
-    case A::kChanged: return "changed";
-    case A::kFailed: return "failed";
-    case A::kQueued: return "queued";
-  }
-  return "?";
-}
-
 // Prints one line (or JSON line) per object that is not healthy, notes, and a progress bar.
 class Printer : public ScanObserver {
  public:
@@ -63,8 +48,9 @@ class Printer : public ScanObserver {
     if (ctx_.json) {
       json problems = json::array();
       for (const auto& p : h.problems) {
-        json j = {{"member", p.position + 1}, {"path", set_.member_paths[p.position]},
-                  {"problem", p.problem}};
+        json j = {{"member", p.position + 1},
+                  {"path", set_.member_paths[p.position]},
+                  {"problem", Name(p.problem)}};
         if (p.shard_index >= 0) j["shard"] = p.shard_index + 1;
         if (!p.blocks.empty()) {
           json b = json::array();
@@ -73,10 +59,15 @@ class Printer : public ScanObserver {
         }
         problems.push_back(j);
       }
-      json j = {{"type", "object"}, {"bucket", h.bucket}, {"key", h.key},
-                {"health", HealthName(h.health)},
-                {"recoverable", h.health != Health::kUnrecoverable}, {"dangling", h.dangling},
-                {"size", h.size}, {"version", h.version.Hex()}, {"problems", problems},
+      json j = {{"type", "object"},
+                {"bucket", h.bucket},
+                {"key", h.key},
+                {"health", Name(h.health)},
+                {"recoverable", h.health != Health::kUnrecoverable},
+                {"dangling", h.dangling},
+                {"size", h.size},
+                {"version", h.version.Hex()},
+                {"problems", problems},
                 {"bytes_read", h.bytes_read}};
       if (!h.lost_blocks.empty()) {
         json b = json::array();
@@ -86,43 +77,43 @@ class Printer : public ScanObserver {
       if (heal_) {
         json healed = json::array();
         for (uint32_t p : h.healed) healed.push_back(p + 1);
-        j["action"] = ActionName(h.action);
+        j["action"] = Name(h.action);
         j["healed_members"] = healed;
-        j["after"] = HealthName(h.after);
+        j["after"] = Name(h.after);
         j["bytes_written"] = h.bytes_written;
       }
+      if (h.deleting) j["deleting"] = true;
       if (!h.note.empty()) j["note"] = h.note;
-      std::printf("%s\n", Dump(j).c_str());
+      Line(Dump(j));
       return;
     }
     std::string what;
     using A = ObjectHealth::Action;
     if (!heal_ || h.action == A::kNone) {
-      what = HealthName(h.health);
+      what = Name(h.health);
       if (heal_ && h.health == Health::kDegraded) what = "still degraded";
     } else if (h.action == A::kHealed && h.after != Health::kHealthy) {
       what = "healed, still degraded";
     } else {
-      what = ActionName(h.action);
+      what = Name(h.action);
       for (char& c : what) c = c == '-' ? ' ' : c;
     }
     if (h.health == Health::kUnrecoverable) what += h.dangling ? " (dangling)" : " (volumes offline)";
     std::string line = what + "  " + h.bucket + "/" + h.key;
     std::string sep = ": ";
     for (const auto& p : h.problems) {
-      line += sep + "member " + std::to_string(p.position + 1) + " " + p.problem;
+      line += sep + "member " + std::to_string(p.position + 1) + " " + Name(p.problem);
       if (!p.blocks.empty()) line += " (blocks " + Ranges(p.blocks) + ")";
       sep = "; ";
     }
     if (!h.lost_blocks.empty()) line += sep + "blocks " + Ranges(h.lost_blocks) + " lost";
     if (!h.note.empty()) line += " [" + h.note + "]";
-    std::printf("%s\n", line.c_str());
+    Line(line);
   }
 
   void Note(const std::string& line) override {
     progress_.Clear();
-    if (ctx_.json) std::printf("%s\n", Dump(json{{"type", "note"}, {"message", line}}).c_str());
-    else std::printf("%s\n", line.c_str());
+    Line(ctx_.json ? Dump(json{{"type", "note"}, {"message", line}}) : line);
   }
 
   void Summary(const ScanSummary& s, bool dry_run) {
@@ -140,11 +131,12 @@ class Printer : public ScanObserver {
         j["removed"] = s.removed;
         j["bytes_written"] = s.bytes_written;
         j["buckets_healed"] = s.buckets_healed;
+        j["deletes_finished"] = s.deletes_finished;
         j["mrf_entries"] = s.mrf_entries;
         j["mrf_cleared"] = s.mrf_cleared;
         if (!s.resumed_from.empty()) j["resumed_from"] = s.resumed_from;
       }
-      std::printf("%s\n", Dump(j).c_str());
+      Line(Dump(j));
       return;
     }
     std::printf("scanned %llu objects in %.1f s (%s read): %llu healthy, %llu degraded, %llu unrecoverable\n",
@@ -158,10 +150,24 @@ class Printer : public ScanObserver {
                   static_cast<unsigned long long>(dry_run ? 0 : s.still_degraded),
                   static_cast<unsigned long long>(dry_run ? s.unrecoverable : s.unrecoverable_after),
                   static_cast<unsigned long long>(s.removed));
+      if (s.deletes_finished > 0) {
+        std::printf("%s %llu deletes that had not finished\n",
+                    dry_run ? "would finish" : "finished",
+                    static_cast<unsigned long long>(s.deletes_finished));
+      }
     }
+    std::fflush(stdout);
   }
 
  private:
+  // One line of output, flushed at once: a heal that is killed (or a pipe reader that stops
+  // early) still has every line printed before it, also when stdout is a file.
+  static void Line(const std::string& line) {
+    std::fputs(line.c_str(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+  }
+
   Context& ctx_;
   const OpenedSet& set_;
   bool heal_;
@@ -290,14 +296,18 @@ Status RunGc(const GcCli& c, Context& ctx) {
   auto report = set.set->CollectGarbage(o, [&](const GcItem& i) {
     const std::string& root = set.member_paths[i.position];
     if (ctx.json) {
-      std::printf("%s\n", Dump(json{{"type", "item"}, {"what", i.what}, {"member", i.position + 1},
-                                    {"path", root + "/" + i.path}, {"bytes", i.bytes},
+      std::printf("%s\n", Dump(json{{"type", "item"},
+                                    {"what", Name(i.what)},
+                                    {"member", i.position + 1},
+                                    {"path", root + "/" + i.path},
+                                    {"bytes", i.bytes},
                                     {"removed", !c.dry_run}})
                               .c_str());
     } else {
-      std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", i.what.c_str(),
+      std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", Name(i.what),
                   root.c_str(), i.path.c_str(), HumanBytes(double(i.bytes)).c_str());
     }
+    std::fflush(stdout);
   });
   if (!report.ok()) return report.status();
   for (const auto& e : report->notes) ctx.Warn("note: " + e);

@@ -121,6 +121,8 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   else return InvalidArgument("--etag must be md5 or fast, got '" + o.etag + "'");
   RETURN_IF_ERROR(ValidateFieldValue("--content-type", o.content_type));
   RETURN_IF_ERROR(ParseMeta(o.meta, &po.user_meta));
+  // Refused here, before the input is opened: the store never commits what it cannot read back.
+  RETURN_IF_ERROR(ValidatePutOptions(po));
   int fd = 0;
   uint64_t total = 0;
   if (o.file != "-") {
@@ -146,7 +148,31 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   progress.Finish();
   if (fd > 0) ::close(fd);
   if (!info.ok()) return info.status();
-  if (ctx.json) std::printf("%s\n", Dump(InfoJson(*info)).c_str());
+  // Members that were online but failed the write (offline ones were warned about when the set
+  // was opened): one warning line, as for a degraded read.
+  std::string failed, why;
+  uint32_t missed_failed = 0;
+  for (const auto& w : info->missed) {
+    if (w.offline) continue;
+    ++missed_failed;
+    failed += (failed.empty() ? "" : ", ") + std::to_string(w.position + 1) + " (" +
+              set->member_paths[w.position] + ")";
+    if (why.empty()) why = w.why;
+  }
+  if (missed_failed > 0) {
+    const size_t n = set->member_paths.size();
+    ctx.Warn("warning: " + bucket + "/" + key + ": written to " +
+             std::to_string(n - info->missed.size()) + " of " + std::to_string(n) +
+             " members; member" + (missed_failed > 1 ? "s " : " ") + failed + " failed: " + why +
+             " (queued for heal)");
+  }
+  if (ctx.json) {
+    json j = InfoJson(*info);
+    json missed = json::array();
+    for (const auto& w : info->missed) missed.push_back(w.position + 1);
+    if (!info->missed.empty()) j["missed_members"] = missed;
+    std::printf("%s\n", Dump(j).c_str());
+  }
   return Status::Ok();
 }
 
@@ -320,9 +346,9 @@ Status RunStat(const std::string& path, Context& ctx) {
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
   ASSIGN_OR_RETURN(ObjectDetail d, set.set->StatObject(bucket, key));
   int healthy = 0;
-  for (const auto& s : d.shards) healthy += s.state == "ok";
+  for (const auto& s : d.shards) healthy += s.state == CopyState::kOk;
   auto volume = [&](const ShardState& s) -> const std::string& {
-    return s.state == "offline" ? set.member_paths[s.position] : s.volume;
+    return s.state == CopyState::kOffline ? set.member_paths[s.position] : s.volume;
   };
   if (ctx.json) {
     json j = InfoJson(d.info);
@@ -333,7 +359,7 @@ Status RunStat(const std::string& path, Context& ctx) {
     json vols = json::array();
     for (const auto& s : d.shards) {
       json v = {{"position", s.position + 1},
-                {"state", s.state},
+                {"state", Name(s.state)},
                 {"shard", s.shard_index < 0 ? json(nullptr) : json(s.shard_index + 1)},
                 {"shard_bytes", s.shard_bytes}};
       PutText(v, "volume", volume(s));
@@ -361,7 +387,7 @@ Status RunStat(const std::string& path, Context& ctx) {
               healthy == int(d.shards.size()) ? "" : " (degraded)");
   std::printf("  volumes\n");
   for (const auto& s : d.shards) {
-    std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, s.state.c_str(),
+    std::printf("    %2u  %-13s shard %-3s %s\n", s.position + 1, Name(s.state),
                 s.shard_index < 0 ? "-" : std::to_string(s.shard_index + 1).c_str(),
                 Shown(volume(s)).c_str());
   }
@@ -410,13 +436,17 @@ Status RunRm(const RmOptions& o, Context& ctx) {
       listing = page.status();  // report what was done before the listing failed
       break;
     }
-    for (const auto& oi : page->objects) {
-      Status s = set.set->DeleteObject(bucket, oi.key);
+    // A page at a time, so the deletes of a page share their flushes.
+    std::vector<std::string> keys;
+    for (const auto& oi : page->objects) keys.push_back(oi.key);
+    const std::vector<Status> done = set.set->DeleteObjects(bucket, keys);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const Status& s = done[i];
       if (s.ok()) {
         ++deleted;
       } else if (s.code() != Code::kNotFound) {  // gone meanwhile: someone else removed it
         ++failed;
-        std::string msg = s.message(), name = bucket + "/" + oi.key;
+        std::string msg = s.message(), name = bucket + "/" + keys[i];
         ctx.Warn(msg.rfind(name, 0) == 0 ? msg : name + ": " + msg);
       }
     }

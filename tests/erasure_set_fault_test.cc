@@ -82,9 +82,9 @@ TEST_CASE("an I/O error on M volumes: PUT succeeds, MRF records them, reads are 
   CHECK((*mrf)[0].positions == std::vector<uint32_t>{1, 4});
   auto d = f.set->StatObject("bkt", "k");
   REQUIRE(d.ok());
-  CHECK(d->shards[1].state == "missing");
-  CHECK(d->shards[4].state == "missing");
-  CHECK(d->shards[0].state == "ok");
+  CHECK(d->shards[1].state == CopyState::kMissing);
+  CHECK(d->shards[4].state == CopyState::kMissing);
+  CHECK(d->shards[0].state == CopyState::kOk);
   CHECK(*f.Get("bkt", "k") == data);  // a degraded read, recorded again for heal
   mrf = f.set->ListMrf();
   REQUIRE(mrf.ok());
@@ -109,7 +109,7 @@ TEST_CASE("renames failing during commit on too many volumes roll back", "[fault
     CHECK(*got == old);
     auto d = f.set->StatObject("bkt", "k");
     REQUIRE(d.ok());
-    for (const auto& sh : d->shards) CHECK(sh.state == "ok");
+    for (const auto& sh : d->shards) CHECK(sh.state == CopyState::kOk);
     RequireNoTemps(f);
   }
 }

@@ -1,10 +1,13 @@
 // On-disk formats: golden bytes (built here field by field, as docs/format.md describes them),
 // checksum and truncation detection, key layout.
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "libstore/common/hash.h"
 #include "libstore/format/framing.h"
+#include "libstore/format/heal_journal.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/mrf_entry.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/volume_format.h"
 
@@ -109,7 +112,9 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
   Le(&want, 3, 8);
   LeStr(&want, "xyz");
   AppendChecksum(&want);
-  std::string got = m.Encode();
+  auto encoded = m.Encode();
+  REQUIRE(encoded.ok());
+  std::string got = *encoded;
   REQUIRE(got == want);
   auto back = ObjectMeta::Decode(got);
   REQUIRE(back.ok());
@@ -121,6 +126,286 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
     bad[i] ^= 0x10;
     CHECK(ObjectMeta::Decode(bad).status().code() == Code::kCorruption);
   }
+}
+
+TEST_CASE("object metadata: a delete marker's golden bytes", "[format]") {
+  ObjectMeta m;
+  m.key = "gone";
+  m.version_id = Fill(0x55);
+  m.mod_time_ns = 42;
+  m.k = 2;
+  m.m = 1;
+  m.block_size = 4096;
+  m.shard_index = 1;
+  m.distribution = {2, 0, 1};
+  m.delete_marker = true;
+
+  std::string want = "CAIRNOBJ";
+  Le(&want, 1, 4);  // version
+  Le(&want, 3, 4);  // flags: inline, delete marker
+  LeStr(&want, "gone");
+  want += std::string(16, '\x55');
+  Le(&want, 42, 8);
+  Le(&want, 0, 8);  // size
+  LeStr(&want, "");
+  LeStr(&want, "");
+  Le(&want, 0, 4);  // no user metadata
+  Le(&want, 2, 4);
+  Le(&want, 1, 4);
+  Le(&want, 4096, 4);
+  Le(&want, 1, 4);
+  Le(&want, 3, 4);
+  want += std::string("\x02\x00\x01", 3);
+  want += std::string(16, '\0');
+  Le(&want, 0, 8);
+  LeStr(&want, "");
+  AppendChecksum(&want);
+  auto got = m.Encode();
+  REQUIRE(got.ok());
+  CHECK(*got == want);
+  auto back = ObjectMeta::Decode(*got);
+  REQUIRE(back.ok());
+  CHECK(back->is_delete_marker());
+  // A marker is empty and inline, always.
+  m.size = 1;
+  CHECK(m.Encode().status().code() == Code::kInvalidArgument);
+  m.size = 0;
+  m.data_id = Fill(1);
+  CHECK(m.Encode().status().code() == Code::kInvalidArgument);
+}
+
+namespace {
+
+// The metadata layout written field by field with no checks at all: what a buggy or hostile
+// writer could put on disk.
+std::string RawMeta(const ObjectMeta& m) {
+  std::string s = "CAIRNOBJ";
+  Le(&s, 1, 4);
+  Le(&s, (m.is_inline() ? 1 : 0) | (m.delete_marker ? 2 : 0), 4);
+  LeStr(&s, m.key);
+  s.append(reinterpret_cast<const char*>(m.version_id.b), 16);
+  Le(&s, uint64_t(m.mod_time_ns), 8);
+  Le(&s, m.size, 8);
+  LeStr(&s, m.etag);
+  LeStr(&s, m.content_type);
+  Le(&s, m.user_meta.size(), 4);
+  for (const auto& [k, v] : m.user_meta) {
+    LeStr(&s, k);
+    LeStr(&s, v);
+  }
+  Le(&s, m.k, 4);
+  Le(&s, m.m, 4);
+  Le(&s, m.block_size, 4);
+  Le(&s, m.shard_index, 4);
+  Le(&s, m.distribution.size(), 4);
+  s.append(m.distribution.begin(), m.distribution.end());
+  s.append(reinterpret_cast<const char*>(m.data_id.b), 16);
+  Le(&s, m.shard_size, 8);
+  LeStr(&s, m.inline_shard);
+  AppendChecksum(&s);
+  return s;
+}
+
+template <typename T>
+T Pick(std::mt19937_64& rng, std::initializer_list<T> options) {
+  return *(options.begin() + rng() % options.size());
+}
+
+// Mostly one of the good values, one time in 12 one of the bad ones.
+template <typename T>
+T Either(std::mt19937_64& rng, std::initializer_list<T> good, std::initializer_list<T> bad) {
+  return rng() % 12 == 0 ? Pick(rng, bad) : Pick(rng, good);
+}
+
+}  // namespace
+
+TEST_CASE("object metadata: Encode refuses exactly what Decode refuses, and round-trips",
+          "[format]") {
+  std::mt19937_64 rng(20261202);
+  int encoded = 0, refused = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    ObjectMeta m;
+    m.key = std::string(Either<size_t>(rng, {0, 1, 7, 1024}, {1025}), 'k');
+    m.version_id = Fill(uint8_t(rng()));
+    m.mod_time_ns = int64_t(rng());
+    m.etag = std::string(Either<size_t>(rng, {0, 32, 256}, {257}), 'e');
+    m.content_type = std::string(Either<size_t>(rng, {0, 10, 1024}, {1025}), 't');
+    const size_t entries = Either<size_t>(rng, {0, 1, 3, 1024}, {1025});
+    const bool big_entries = entries <= 3;
+    for (size_t i = 0; i < entries; ++i) {
+      size_t kl = big_entries ? Either<size_t>(rng, {0, 1, 1024}, {1025}) : 1;
+      size_t vl = big_entries ? Either<size_t>(rng, {0, 1, 8192}, {8193}) : 1;
+      m.user_meta.emplace_back(std::string(kl, 'a'), std::string(vl, 'v'));
+    }
+    const uint32_t nd = Either<uint32_t>(rng, {1, 3, 6, 32}, {0, 33});
+    m.distribution.resize(nd);
+    for (uint32_t i = 0; i < nd; ++i) m.distribution[i] = uint8_t((i * 7 + 1) % std::max(nd, 1u));
+    if (nd > 0 && rng() % 12 == 0) m.distribution[rng() % nd] = uint8_t(nd + rng() % 3);
+    if (nd > 1 && rng() % 12 == 0) m.distribution[0] = m.distribution[nd - 1];  // a duplicate
+    const uint32_t half = std::max(nd / 2, 1u);
+    switch (rng() % 24) {
+      case 0:
+        m.k = 0, m.m = nd;
+        break;
+      case 1:
+        m.k = UINT32_MAX, m.m = nd + 1;
+        break;  // K + M overflows to nd
+      case 2:
+        m.k = nd, m.m = 1;
+        break;
+      default:
+        m.k = half, m.m = nd - half;
+        break;
+    }
+    m.block_size =
+        Either<uint32_t>(rng, {4096, 1u << 20, 64u << 20}, {0, 1, 4095, (64u << 20) + 1});
+    m.shard_index = Either<uint32_t>(rng, {0, nd > 0 ? nd - 1 : 0}, {nd, 40});
+    if (rng() % 2) m.data_id = Fill(uint8_t(1 + rng() % 200));
+    m.size = Pick<uint64_t>(rng, {0, 1, 5000, UINT64_MAX});
+    const size_t inl = m.is_inline() ? Pick<size_t>(rng, {0, 3, 100}) : 0;
+    m.inline_shard = std::string(Either<size_t>(rng, {inl}, {inl + 2}), 'i');
+    m.shard_size = m.is_inline() ? Either<size_t>(rng, {inl}, {inl + 1}) : rng() % 1000;
+    if (rng() % 6 == 0) {
+      m.delete_marker = true;
+      m.size = Either<uint64_t>(rng, {0}, {1});
+      if (rng() % 12 != 0) m.data_id = Uuid(), m.inline_shard.clear(), m.shard_size = 0;
+    }
+    if (rng() % 300 == 0) {
+      // Past the size of a metadata file.
+      m.data_id = Uuid();
+      m.inline_shard = std::string(kMaxMetaFileSize, 's');
+      m.shard_size = m.inline_shard.size();
+    }
+
+    auto enc = m.Encode();
+    auto dec = ObjectMeta::Decode(RawMeta(m));
+    INFO("iteration " << iter << ": " << (enc.ok() ? "encoded" : enc.status().message()) << " / "
+                      << (dec.ok() ? "decoded" : dec.status().message()));
+    REQUIRE(enc.ok() == dec.ok());
+    if (!enc.ok()) {
+      CHECK(enc.status().code() == Code::kInvalidArgument);
+      CHECK(dec.status().code() == Code::kCorruption);
+      ++refused;
+      continue;
+    }
+    ++encoded;
+    CHECK(*enc == RawMeta(m));
+    const ObjectMeta& b = *dec;
+    CHECK(b.key == m.key);
+    CHECK(b.version_id == m.version_id);
+    CHECK(b.mod_time_ns == m.mod_time_ns);
+    CHECK(b.size == m.size);
+    CHECK(b.etag == m.etag);
+    CHECK(b.content_type == m.content_type);
+    CHECK(b.user_meta == m.user_meta);
+    CHECK(b.k == m.k);
+    CHECK(b.m == m.m);
+    CHECK(b.block_size == m.block_size);
+    CHECK(b.shard_index == m.shard_index);
+    CHECK(b.distribution == m.distribution);
+    CHECK(b.data_id == m.data_id);
+    CHECK(b.shard_size == m.shard_size);
+    CHECK(b.inline_shard == m.inline_shard);
+    CHECK(b.delete_marker == m.delete_marker);
+  }
+  // Both outcomes were exercised, many times.
+  CHECK(encoded > 100);
+  CHECK(refused > 100);
+}
+
+TEST_CASE("MRF entry: golden bytes, round trip, damage detected", "[format][mrf]") {
+  MrfEntry e;
+  e.bucket = "bkt";
+  e.key = "a/b";
+  e.version_id = Fill(0x33);
+  e.time_ns = 1700000000123456789;
+  e.positions = {1, 4};
+
+  std::string want = "CAIRNMRF";
+  Le(&want, 1, 4);
+  LeStr(&want, "bkt");
+  LeStr(&want, "a/b");
+  want += std::string(16, '\x33');
+  Le(&want, 1700000000123456789, 8);
+  Le(&want, 2, 4);
+  Le(&want, 1, 4);
+  Le(&want, 4, 4);
+  AppendChecksum(&want);
+  auto got = e.Encode();
+  REQUIRE(got.ok());
+  REQUIRE(*got == want);
+  auto back = MrfEntry::Decode(*got);
+  REQUIRE(back.ok());
+  CHECK(back->bucket == "bkt");
+  CHECK(back->key == "a/b");
+  CHECK(back->version_id == e.version_id);
+  CHECK(back->time_ns == e.time_ns);
+  CHECK(back->positions == e.positions);
+  CHECK(back->id.empty());
+  for (size_t i = 0; i < got->size(); ++i) {
+    std::string bad = *got;
+    bad[i] ^= 0x04;
+    CHECK(MrfEntry::Decode(bad).status().code() == Code::kCorruption);
+  }
+  for (size_t len = 0; len < got->size(); ++len) {
+    CHECK(!MrfEntry::Decode(got->substr(0, len)).ok());
+  }
+  e.positions.assign(33, 0);
+  CHECK(e.Encode().status().code() == Code::kInvalidArgument);
+  e.positions.clear();
+  e.key = std::string(1025, 'k');
+  CHECK(e.Encode().status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("heal journal: golden bytes, round trip, damage detected", "[format][journal]") {
+  HealJournal j;
+  j.scope_bucket = "bkt";
+  j.scope_prefix = "p/";
+  j.bucket = "bkt";
+  j.key = "p/7";
+  j.started_ns = 11;
+  j.updated_ns = 22;
+  j.counts.scanned = 1;
+  j.counts.healthy = 2;
+  j.counts.degraded = 3;
+  j.counts.unrecoverable = 4;
+  j.counts.healed = 5;
+  j.counts.still_degraded = 6;
+  j.counts.unrecoverable_after = 7;
+  j.counts.removed = 8;
+  j.counts.deletes_finished = 9;
+  j.counts.bytes_read = 10;
+  j.counts.bytes_written = 11;
+
+  std::string want = "CAIRNHEL";
+  Le(&want, 2, 4);
+  LeStr(&want, "bkt");
+  LeStr(&want, "p/");
+  LeStr(&want, "bkt");
+  LeStr(&want, "p/7");
+  Le(&want, 11, 8);
+  Le(&want, 22, 8);
+  for (uint64_t v = 1; v <= 11; ++v) Le(&want, v, 8);
+  AppendChecksum(&want);
+  auto got = j.Encode();
+  REQUIRE(got.ok());
+  REQUIRE(*got == want);
+  auto back = HealJournal::Decode(*got);
+  REQUIRE(back.ok());
+  CHECK(back->scope_prefix == "p/");
+  CHECK(back->key == "p/7");
+  CHECK(back->counts.deletes_finished == 9);
+  CHECK(back->counts.bytes_written == 11);
+  for (size_t i = 0; i < got->size(); ++i) {
+    std::string bad = *got;
+    bad[i] ^= 0x01;
+    CHECK(HealJournal::Decode(bad).status().code() == Code::kCorruption);
+  }
+  for (size_t len = 0; len < got->size(); ++len) {
+    CHECK(!HealJournal::Decode(got->substr(0, len)).ok());
+  }
+  j.bucket = std::string(64, 'b');
+  CHECK(j.Encode().status().code() == Code::kInvalidArgument);
 }
 
 TEST_CASE("key layout", "[format][keys]") {

@@ -26,9 +26,14 @@ int64_t WallNs() {
       .count();
 }
 
+// gc's options and the time it runs at: the set's clock reads now_ns during the run.
+struct GcAt : GcOptions {
+  int64_t now_ns = 0;
+};
+
 // Two days from now: everything written so far (and every MRF entry) is past the default 24 h.
-GcOptions Later(bool dry_run = false) {
-  GcOptions o;
+GcAt Later(bool dry_run = false) {
+  GcAt o;
   o.now_ns = WallNs() + 48 * kHourNs;
   o.dry_run = dry_run;
   return o;
@@ -41,7 +46,7 @@ struct GcRunResult {
   std::vector<GcItem> Of(const std::string& what) const {
     std::vector<GcItem> out;
     for (const auto& it : items) {
-      if (it.what == what) out.push_back(it);
+      if (Name(it.what) == what) out.push_back(it);
     }
     return out;
   }
@@ -51,9 +56,11 @@ struct GcRunResult {
   }
 };
 
-GcRunResult RunGc(SetFixture& f, const GcOptions& o) {
+GcRunResult RunGc(SetFixture& f, const GcAt& o) {
   GcRunResult out;
+  f.clock.Set(o.now_ns);
   auto r = f.set->CollectGarbage(o, [&](const GcItem& it) { out.items.push_back(it); });
+  f.clock.Set(0);  // back to the wall clock
   REQUIRE(r.ok());
   out.report = std::move(r).value();
   return out;
@@ -62,7 +69,7 @@ GcRunResult RunGc(SetFixture& f, const GcOptions& o) {
 using ItemKey = std::tuple<uint32_t, std::string, std::string, uint64_t>;
 std::vector<ItemKey> Sorted(const std::vector<GcItem>& items) {
   std::vector<ItemKey> out;
-  for (const auto& it : items) out.emplace_back(it.position, it.path, it.what, it.bytes);
+  for (const auto& it : items) out.emplace_back(it.position, it.path, Name(it.what), it.bytes);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -148,7 +155,7 @@ TEST_CASE("gc removes temp files past the grace period and keeps younger ones", 
   REQUIRE(v.Stat(".cairn/tmp/old.meta")->mtime_ns < young->mtime_ns);
 
   // The cutoff is young's mtime: young is not older than the grace period, old is.
-  GcOptions o;
+  GcAt o;
   o.older_than_ns = kHourNs;
   o.now_ns = young->mtime_ns + kHourNs;
   auto r = RunGc(f, o);
@@ -231,7 +238,7 @@ TEST_CASE("gc removes orphan shards and keeps a shard whose object has metadata 
   REQUIRE(f.mem[2]->WriteFile(stray, std::string(777, 's'), false).ok());
 
   // Cutoff at the stray's mtime: the older orphans go, the stray is still in its grace period.
-  GcOptions o;
+  GcAt o;
   o.now_ns = f.mem[2]->Stat(stray)->mtime_ns + o.older_than_ns;
   auto r = RunGc(f, o);
   CHECK(Sorted(r.Of("orphan-shard")) == lost);
@@ -343,7 +350,7 @@ TEST_CASE("gc leaves live objects byte-identical, and spares it took are made ag
   auto r = RunGc(f, Later());
   REQUIRE(!r.items.empty());  // the spares
   for (const auto& it : r.items) {
-    CHECK(it.what == "temp");
+    CHECK(it.what == GcKind::kTemp);
     CHECK(it.path.rfind(".cairn/tmp/", 0) == 0);
   }
   CHECK(r.report.errors.empty());
@@ -386,7 +393,7 @@ TEST_CASE("gc removes empty key directories bottom-up, never a bucket", "[gc]") 
   REQUIRE(f.mem[0]->MakeDirs("bkt/junk").ok());
   REQUIRE(f.mem[0]->MakeDirs("bkt/young~").ok());
 
-  GcOptions o;
+  GcAt o;
   o.now_ns = f.mem[0]->Stat("bkt/young~")->mtime_ns + o.older_than_ns;
   auto r = RunGc(f, o);
   std::vector<std::string> dirs;
@@ -426,7 +433,7 @@ TEST_CASE("gc drops journal entries of versions that are gone and keeps current 
   REQUIRE(MrfIds(f).size() == 3);  // all online: no new entry
 
   // Entries written just now are within the grace period.
-  GcOptions o;
+  GcAt o;
   o.now_ns = WallNs();
   auto r = RunGc(f, o);
   CHECK(r.Of("stale-mrf").empty());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "libstore/common/clock.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/volume/faulty_volume.h"
 
@@ -73,6 +74,7 @@ struct SetFixture {
   std::vector<std::unique_ptr<FaultyVolume>> faulty;
   std::vector<Volume*> vols;  // what the set sees (nullptr = offline)
   SetParams params;
+  ManualClock clock;  // the set's clock: the wall clock until a test sets it
   std::unique_ptr<ErasureSet> set;
 
   SetFixture(uint32_t k, uint32_t m, uint32_t block_size = 64 << 10, uint32_t inline_limit = 16 << 10) {
@@ -92,7 +94,7 @@ struct SetFixture {
   }
   // Re-creates the ErasureSet over `vols` (after taking volumes offline or back).
   void Reopen() {
-    auto r = ErasureSet::Open(vols, params);
+    auto r = ErasureSet::Open(vols, params, "", &clock);
     set = r.ok() ? std::move(r).value() : nullptr;
   }
   Status Put(const std::string& bucket, const std::string& key, const std::string& data,

@@ -5,14 +5,70 @@
 #include "libstore/common/hash.h"
 
 namespace cairn {
+namespace {
 
-std::string ObjectMeta::Encode() const {
+// The checks shared by Validate and Decode, on fields that both see. Returns "" when they hold,
+// else what is wrong.
+std::string Inconsistency(const ObjectMeta& m) {
+  const size_t nd = m.distribution.size();
+  if (nd > kMetaMaxShards) return "more than " + std::to_string(kMetaMaxShards) + " shards";
+  if (m.k < 1 || m.k > nd || m.m != nd - m.k) return "K+M does not match the distribution";
+  if (m.shard_index >= nd) return "shard index out of range";
+  if (m.block_size < kMetaMinBlockSize || m.block_size > kMetaMaxBlockSize) {
+    return "block size out of range";
+  }
+  // A permutation of the member positions, as every PUT writes it.
+  uint64_t seen = 0;
+  for (uint8_t d : m.distribution) {
+    if (d >= nd || (seen & (uint64_t(1) << d)) != 0) return "distribution is not a permutation";
+    seen |= uint64_t(1) << d;
+  }
+  if (m.is_inline() ? m.inline_shard.size() != m.shard_size : !m.inline_shard.empty()) {
+    return "inline shard does not match the shard size";
+  }
+  if (m.delete_marker && (!m.is_inline() || m.size != 0 || m.shard_size != 0)) {
+    return "a delete marker must be empty and inline";
+  }
+  return "";
+}
+
+}  // namespace
+
+Status ObjectMeta::Validate() const {
+  auto over = [](const char* what, size_t len, size_t max) {
+    return InvalidArgument(std::string(what) + " is " + std::to_string(len) +
+                           " bytes, the format allows " + std::to_string(max));
+  };
+  if (key.size() > kMetaMaxKey) return over("object key", key.size(), kMetaMaxKey);
+  if (etag.size() > kMetaMaxEtag) return over("etag", etag.size(), kMetaMaxEtag);
+  if (content_type.size() > kMetaMaxContentType) {
+    return over("content type", content_type.size(), kMetaMaxContentType);
+  }
+  if (user_meta.size() > kMetaMaxUserEntries) {
+    return InvalidArgument(std::to_string(user_meta.size()) +
+                           " user metadata entries, the format allows " +
+                           std::to_string(kMetaMaxUserEntries));
+  }
+  for (const auto& [k2, v] : user_meta) {
+    if (k2.size() > kMetaMaxUserKey) return over("a user metadata key", k2.size(), kMetaMaxUserKey);
+    if (v.size() > kMetaMaxUserValue) {
+      return over("a user metadata value", v.size(), kMetaMaxUserValue);
+    }
+  }
+  if (std::string why = Inconsistency(*this); !why.empty()) {
+    return InvalidArgument("object metadata: " + why);
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ObjectMeta::Encode() const {
+  RETURN_IF_ERROR(Validate());
   std::string out;
   out.reserve(256 + key.size() + inline_shard.size());
   Writer w(&out);
   w.Bytes(kObjectMetaMagic, 8);
   w.U32(kObjectMetaVersion);
-  w.U32(is_inline() ? kMetaFlagInline : 0);
+  w.U32((is_inline() ? kMetaFlagInline : 0) | (delete_marker ? kMetaFlagDeleteMarker : 0));
   w.Str(key);
   w.Bytes(version_id.b, 16);
   w.I64(mod_time_ns);
@@ -34,6 +90,10 @@ std::string ObjectMeta::Encode() const {
   w.U64(shard_size);
   w.Str(inline_shard);
   w.U64(Xxh3_64(out.data(), out.size()));
+  if (out.size() > kMaxMetaFileSize) {
+    return InvalidArgument("object metadata would be " + std::to_string(out.size()) +
+                           " bytes, the format allows " + std::to_string(kMaxMetaFileSize));
+  }
   return out;
 }
 
@@ -41,6 +101,7 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   if (bytes.size() < 8 + 4 + 8 || std::memcmp(bytes.data(), kObjectMetaMagic, 8) != 0) {
     return Corruption("object metadata: bad magic");
   }
+  if (bytes.size() > kMaxMetaFileSize) return Corruption("object metadata: file too large");
   uint64_t stored;
   std::memcpy(&stored, bytes.data() + bytes.size() - 8, 8);
   if (Xxh3_64(bytes.data(), bytes.size() - 8) != stored) {
@@ -55,17 +116,23 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
     return Corruption("object metadata: unsupported version " + std::to_string(version));
   }
   uint32_t flags = r.U32();
-  m.key = r.Str(1024);
+  if ((flags & ~(kMetaFlagInline | kMetaFlagDeleteMarker)) != 0) {
+    return Corruption("object metadata: unknown flags");
+  }
+  m.delete_marker = (flags & kMetaFlagDeleteMarker) != 0;
+  m.key = r.Str(kMetaMaxKey);
   r.Bytes(m.version_id.b, 16);
   m.mod_time_ns = r.I64();
   m.size = r.U64();
-  m.etag = r.Str(256);
-  m.content_type = r.Str(1024);
+  m.etag = r.Str(kMetaMaxEtag);
+  m.content_type = r.Str(kMetaMaxContentType);
   uint32_t nmeta = r.U32();
-  if (nmeta > 1024) return Corruption("object metadata: too many user metadata entries");
+  if (nmeta > kMetaMaxUserEntries) {
+    return Corruption("object metadata: too many user metadata entries");
+  }
   for (uint32_t i = 0; i < nmeta && r.ok(); ++i) {
-    std::string k2 = r.Str(1024);
-    std::string v = r.Str(8192);
+    std::string k2 = r.Str(kMetaMaxUserKey);
+    std::string v = r.Str(kMetaMaxUserValue);
     m.user_meta.emplace_back(std::move(k2), std::move(v));
   }
   m.k = r.U32();
@@ -73,20 +140,18 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   m.block_size = r.U32();
   m.shard_index = r.U32();
   uint32_t nd = r.U32();
-  if (!r.ok() || nd > 32) return Corruption("object metadata: malformed");
+  if (!r.ok() || nd > kMetaMaxShards) return Corruption("object metadata: malformed");
   m.distribution.resize(nd);
   r.Bytes(m.distribution.data(), nd);
   r.Bytes(m.data_id.b, 16);
   m.shard_size = r.U64();
   m.inline_shard = r.Str(kMaxMetaFileSize);
   if (!r.ok() || r.remaining() != 0) return Corruption("object metadata: truncated or malformed");
-  if (m.k < 1 || m.k + m.m != nd || m.shard_index >= nd || m.block_size == 0 ||
-      bool(flags & kMetaFlagInline) != m.is_inline() ||
-      (m.is_inline() && m.inline_shard.size() != m.shard_size)) {
-    return Corruption("object metadata: inconsistent fields");
+  if (bool(flags & kMetaFlagInline) != m.is_inline()) {
+    return Corruption("object metadata: inconsistent fields: inline flag");
   }
-  for (uint8_t d : m.distribution) {
-    if (d >= nd) return Corruption("object metadata: bad distribution");
+  if (std::string why = Inconsistency(m); !why.empty()) {
+    return Corruption("object metadata: inconsistent fields: " + why);
   }
   return m;
 }

@@ -1,5 +1,7 @@
 // Object metadata, one copy per volume (where: key_path.h). Byte layout in docs/format.md
-// ("Object metadata file"). Small objects carry their shard inline, so they need no shard file.
+// ("Object metadata"). Small objects carry their shard inline, so they need no shard file. A
+// delete marker is a metadata copy that says "deleted": a DELETE commits one like a version before
+// it removes anything, so a delete that stops half way is finished by heal, not taken for loss.
 #pragma once
 
 #include <string>
@@ -13,8 +15,20 @@ namespace cairn {
 
 constexpr char kObjectMetaMagic[8] = {'C', 'A', 'I', 'R', 'N', 'O', 'B', 'J'};
 constexpr uint32_t kObjectMetaVersion = 1;
-constexpr size_t kMaxMetaFileSize = 16 << 20;
-constexpr uint32_t kMetaFlagInline = 1;
+constexpr uint32_t kMetaFlagInline = 1;        // the shard is inline (no shard file)
+constexpr uint32_t kMetaFlagDeleteMarker = 2;  // a delete marker (always inline and empty)
+// The format's limits: Decode refuses anything beyond them, and so Encode refuses to write it.
+constexpr size_t kMaxMetaFileSize = 16 << 20;  // a whole metadata file
+constexpr size_t kMetaMaxKey = 1024;
+constexpr size_t kMetaMaxEtag = 256;
+constexpr size_t kMetaMaxContentType = 1024;
+constexpr size_t kMetaMaxUserEntries = 1024;
+constexpr size_t kMetaMaxUserKey = 1024;
+constexpr size_t kMetaMaxUserValue = 8192;
+constexpr size_t kMetaMaxShards = 32;  // K + M
+// Block sizes a set can have (`cairn init`): a reader sizes its buffers by the copy's.
+constexpr uint32_t kMetaMinBlockSize = 4096;
+constexpr uint32_t kMetaMaxBlockSize = 64u << 20;
 
 struct ObjectMeta {
   std::string key;            // the object key (without bucket)
@@ -31,10 +45,19 @@ struct ObjectMeta {
   Uuid data_id;               // names the shard file (key_path.h); zero when inline
   uint64_t shard_size = 0;    // framed shard bytes (chunks + checksums)
   std::string inline_shard;   // framed shard bytes when inline
+  bool delete_marker = false;  // this copy marks the object deleted (size 0, inline, no shard)
 
   bool is_inline() const { return data_id.IsZero(); }
+  bool is_delete_marker() const { return delete_marker; }
 
-  std::string Encode() const;
+  // Ok when Decode would accept what Encode writes for these fields; else kInvalidArgument
+  // saying which field breaks which limit.
+  Status Validate() const;
+  // The bytes of the metadata file. Fails (kInvalidArgument) exactly when Validate does, or when
+  // the file would exceed kMaxMetaFileSize: the store never writes a copy it cannot read back.
+  Result<std::string> Encode() const;
+  // kCorruption on a bad magic, version, checksum, unknown flag, broken limit or inconsistent
+  // fields.
   static Result<ObjectMeta> Decode(std::string_view bytes);
 };
 

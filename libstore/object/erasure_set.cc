@@ -1,9 +1,9 @@
-// ErasureSet: buckets, metadata quorum, inline PUT, commit and rollback, DELETE, HEAD, stat.
-// The streaming data paths are in erasure_set_io.cc, listing in erasure_set_list.cc.
+// ErasureSet: opening, consistent metadata reads, inline PUT and its commit, DELETE, HEAD, stat.
+// The streaming data paths are in erasure_set_io.cc, listing in erasure_set_list.cc, buckets in
+// erasure_set_buckets.cc; the commit step itself is VersionCommit (commit.h).
 #include "libstore/object/erasure_set.h"
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <set>
 
@@ -12,22 +12,35 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
+#include "libstore/object/commit.h"
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
 
 namespace cairn {
 
-uint32_t WriteQuorum(uint32_t k, uint32_t m) { return std::max(k, (k + m) / 2 + 1); }
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+const char* Name(CopyState s) {
+  switch (s) {
+    case CopyState::kOk:
+      return "ok";
+    case CopyState::kOffline:
+      return "offline";
+    case CopyState::kMissing:
+      return "missing";
+    case CopyState::kStale:
+      return "stale";
+    case CopyState::kCorruptMeta:
+      return "corrupt-meta";
+    case CopyState::kMissingShard:
+      return "missing-shard";
+    case CopyState::kShortShard:
+      return "short-shard";
+  }
+  return "?";
 }
 
 Result<std::unique_ptr<ErasureSet>> ErasureSet::Open(std::vector<Volume*> volumes,
                                                      const SetParams& p,
-                                                     const std::string& lock_dir) {
+                                                     const std::string& lock_dir, Clock* clock) {
   ASSIGN_OR_RETURN(auto codec, ErasureCodec::Create(int(p.k), int(p.m)));
   if (volumes.size() != p.k + p.m) {
     return InvalidArgument("volume set needs " + std::to_string(p.k + p.m) + " volumes, got " +
@@ -36,7 +49,8 @@ Result<std::unique_ptr<ErasureSet>> ErasureSet::Open(std::vector<Volume*> volume
   if (p.block_size < 4096 || p.block_size > (64u << 20)) {
     return InvalidArgument("block size must be between 4 KiB and 64 MiB");
   }
-  std::unique_ptr<ErasureSet> s(new ErasureSet(std::move(volumes), p, std::move(codec), lock_dir));
+  std::unique_ptr<ErasureSet> s(
+      new ErasureSet(std::move(volumes), p, std::move(codec), lock_dir, clock));
   if (s->online() < s->read_quorum()) {
     return QuorumError(std::to_string(s->online()) + " of " + std::to_string(s->n()) +
                        " volumes online, " + std::to_string(s->read_quorum()) + " needed");
@@ -45,37 +59,11 @@ Result<std::unique_ptr<ErasureSet>> ErasureSet::Open(std::vector<Volume*> volume
 }
 
 ErasureSet::ErasureSet(std::vector<Volume*> volumes, const SetParams& p,
-                       std::unique_ptr<ErasureCodec> codec, const std::string& lock_dir)
-    : volumes_(std::move(volumes)),
-      params_(p),
-      write_quorum_(WriteQuorum(p.k, p.m)),
-      read_quorum_(std::max(p.k, p.k + p.m - WriteQuorum(p.k, p.m) + 1)),
-      codec_(std::move(codec)),
-      locks_(std::make_unique<KeyLocks>(lock_dir)),
-      spares_(volumes_.size()) {}
+                       std::unique_ptr<ErasureCodec> codec, const std::string& lock_dir,
+                       Clock* clock)
+    : SetCore(std::move(volumes), p, std::move(codec), lock_dir, clock) {}
 
-ErasureSet::~ErasureSet() {
-  // Spare temp files hold superseded metadata; nothing needs them once this set is closed.
-  for (uint32_t i = 0; i < spares_.size(); ++i) {
-    for (const auto& p : spares_[i]) volumes_[i]->Remove(p).IgnoreError();
-  }
-}
-
-uint32_t ErasureSet::online() const {
-  uint32_t c = 0;
-  for (auto* v : volumes_) c += v != nullptr;
-  return c;
-}
-
-size_t ErasureSet::Stripe(const std::string& bucket, const std::string& key) const {
-  uint64_t h = Xxh3_64(key.data(), key.size(), Xxh3_64(bucket.data(), bucket.size()));
-  return size_t(h % KeyLocks::kStripes);
-}
-
-uint32_t ErasureSet::Rotation(const std::string& bucket, const std::string& key) const {
-  std::string full = bucket + "/" + key;
-  return uint32_t(Xxh3_64(full.data(), full.size()) % n());
-}
+ErasureSet::~ErasureSet() = default;
 
 ObjectInfo ErasureSet::InfoFrom(const std::string& bucket, const ObjectMeta& m) const {
   ObjectInfo i;
@@ -92,63 +80,39 @@ ObjectInfo ErasureSet::InfoFrom(const std::string& bucket, const ObjectMeta& m) 
 // ---------------------------------------------------------------------------------------------
 // Metadata
 
-std::vector<ErasureSet::MetaRead> ErasureSet::ReadAllMeta(const std::string& path) {
-  std::vector<MetaRead> out(n());
-  for (uint32_t i = 0; i < n(); ++i) {
-    Volume* v = volumes_[i];
-    if (v == nullptr) {
-      out[i].error = IOError("volume offline");
-      continue;
-    }
-    auto raw = v->ReadFile(path, kMaxMetaFileSize);
-    if (!raw.ok()) {
-      out[i].error = raw.status();
-      continue;
-    }
-    auto m = ObjectMeta::Decode(*raw);
-    if (!m.ok()) {
-      out[i].error = m.status().WithContext(v->Describe() + "/" + path);
-      continue;
-    }
-    out[i].present = true;
-    out[i].meta = std::move(m).value();
-    out[i].raw = std::move(raw).value();
+Result<int> ErasureSet::ReadVersion(
+    const std::string& bucket, const std::string& key, std::vector<MetaRead>* metas,
+    const std::function<bool(const std::vector<MetaRead>&, int)>& then) {
+  const std::string path = KeyPaths(bucket, key).meta;
+  const std::string what = bucket + "/" + key;
+  const size_t stripe = Stripe(bucket, key);
+  {
+    // Writers of this process hold the stripe's write lock while they rename, so under the read
+    // lock this process's commits are never seen half done.
+    std::shared_lock<std::shared_mutex> l(locks_->InProcess(stripe));
+    *metas = ReadAllMeta(path);
+    auto pick = PickReadable(*metas, what);
+    if (pick.ok() && (!then || then(*metas, *pick))) return pick;
+    // Absent on a read quorum is an answer, whatever a writer is doing: a committed version is
+    // on a write quorum at every moment of a later commit (each member holds the old or the new
+    // copy), so it is never missing from a read quorum.
+    if (!pick.ok() && pick.status().code() == Code::kNotFound) return pick;
   }
-  return out;
-}
-
-Result<int> ErasureSet::PickVersion(const std::vector<MetaRead>& metas, const std::string& what) {
-  // Group by version id; choose the newest version that has a read quorum of copies.
-  int best = -1;
-  uint32_t answered = 0, present = 0;
-  for (uint32_t i = 0; i < metas.size(); ++i) {
-    if (metas[i].present) ++present;
-    if (metas[i].present || metas[i].error.code() == Code::kNotFound) ++answered;
-    if (!metas[i].present) continue;
-    uint32_t count = 0;
-    for (const auto& o : metas) count += o.present && o.meta.version_id == metas[i].meta.version_id;
-    if (count < read_quorum_) continue;
-    if (best < 0 || metas[i].meta.mod_time_ns > metas[best].meta.mod_time_ns ||
-        (metas[i].meta.mod_time_ns == metas[best].meta.mod_time_ns &&
-         metas[best].meta.version_id < metas[i].meta.version_id)) {
-      best = int(i);
-    }
-  }
-  if (best >= 0) return best;
-  // A read quorum of volumes says "no such file": the object does not exist (or was deleted and
-  // a few stale copies are left).
-  if (answered - present >= read_quorum_) return NotFound(what + ": no such object");
-  return DataLoss(what + ": metadata found on " + std::to_string(present) + " volumes, no version on " +
-                  std::to_string(read_quorum_) + " (" + std::to_string(n() - answered) +
-                  " volumes unreadable)");
+  // Copies that disagree below quorum, or a version whose shard files vanished, can be a commit
+  // of another process caught half done. Under the write lock (which every commit holds, across
+  // processes too) none is; what is read now is the truth.
+  KeyWriteGuard guard(*locks_, stripe);
+  *metas = ReadAllMeta(path);
+  ASSIGN_OR_RETURN(int pick, PickReadable(*metas, what));
+  if (then) then(*metas, pick);
+  return pick;
 }
 
 Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::string& key) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-  auto metas = ReadAllMeta(KeyPaths(bucket, key).meta);
-  auto pick = PickVersion(metas, bucket + "/" + key);
+  std::vector<MetaRead> metas;
+  auto pick = ReadVersion(bucket, key, &metas);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
     return pick.status();
@@ -160,9 +124,8 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
   const ObjectPaths paths = KeyPaths(bucket, key);
-  std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-  auto metas = ReadAllMeta(paths.meta);
-  auto pick = PickVersion(metas, bucket + "/" + key);
+  std::vector<MetaRead> metas;
+  auto pick = ReadVersion(bucket, key, &metas);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
     return pick.status();
@@ -176,21 +139,21 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
     s.volume = volumes_[i] ? volumes_[i]->Describe() : "(offline)";
     const MetaRead& mr = metas[i];
     if (volumes_[i] == nullptr) {
-      s.state = "offline";
+      s.state = CopyState::kOffline;
     } else if (!mr.present) {
-      s.state = mr.error.code() == Code::kNotFound ? "missing" : "corrupt-meta";
+      s.state = mr.absent() ? CopyState::kMissing : CopyState::kCorruptMeta;
     } else if (mr.meta.version_id != d.meta.version_id) {
-      s.state = "stale";
+      s.state = CopyState::kStale;
     } else {
       s.shard_index = int(mr.meta.shard_index);
       s.shard_bytes = mr.meta.shard_size;
-      s.state = "ok";
+      s.state = CopyState::kOk;
       if (!mr.meta.is_inline()) {
         auto fi = volumes_[i]->Stat(paths.ShardPath(mr.meta.data_id.Hex()));
         if (!fi.ok()) {
-          s.state = "missing-shard";
+          s.state = CopyState::kMissingShard;
         } else if (fi->size != mr.meta.shard_size) {
-          s.state = "short-shard";
+          s.state = CopyState::kShortShard;
         }
       }
     }
@@ -212,22 +175,12 @@ Result<size_t> ReadFull(Source& src, void* buf, size_t n) {
   return got;
 }
 
-Status ErasureSet::SyncVolumes(const std::vector<bool>& which) {
-  std::set<std::string> done;
-  for (uint32_t i = 0; i < n(); ++i) {
-    if (!which[i] || volumes_[i] == nullptr) continue;
-    if (!done.insert(volumes_[i]->SyncDomain()).second) continue;
-    RETURN_IF_ERROR(volumes_[i]->SyncAll());
-  }
-  return Status::Ok();
-}
-
 ObjectMeta ErasureSet::BaseMeta(const std::string& key, uint64_t size, const PutOptions& opts,
                                 uint32_t rotation) const {
   ObjectMeta m;
   m.key = key;
   m.version_id = Uuid::Random();
-  m.mod_time_ns = NowNs();
+  m.mod_time_ns = NowNs();  // the set's clock
   m.size = size;
   m.content_type = opts.content_type;
   m.user_meta = opts.user_meta;
@@ -245,6 +198,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
                                          Source& src, const PutOptions& opts) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(ValidatePutOptions(opts));
   RETURN_IF_ERROR(CheckBucket(bucket));
   if (online() < write_quorum_) {
     return QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
@@ -271,33 +225,28 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   StripeLayout lay{got, params_.block_size, params_.k};
   EncodeBlocksInto(lay, head.data(), framed);
 
-  std::string tmp = TempName(kTmpDir);
-  std::vector<ObjectMeta> metas(n(), base);
-  std::vector<std::string> meta_tmp(n());
-  std::vector<bool> ok(n(), false);
-  Status last;
+  const std::string tmp = TempName(kTmpDir, ".meta");
+  VersionCommit commit(*this, bucket, key, Uuid(), /*new_version=*/true);
+  ObjectMeta m = base;
   for (uint32_t s = 0; s < n(); ++s) {
-    uint32_t pos = base.distribution[s];
-    ObjectMeta& m = metas[pos];
-    m.shard_index = s;
-    m.inline_shard = std::move(framed[s]);
+    const uint32_t pos = base.distribution[s];
     Volume* v = volumes_[pos];
     if (v == nullptr) continue;
-    meta_tmp[pos] = TakeSpare(pos, tmp + ".meta");
-    Status st = v->OverwriteFile(meta_tmp[pos], m.Encode());
+    m.shard_index = s;
+    m.inline_shard = std::move(framed[s]);
+    ASSIGN_OR_RETURN(std::string bytes, m.Encode());
+    const std::string meta_tmp = TakeSpare(pos, tmp);
+    Status st = v->OverwriteFile(meta_tmp, bytes);
     if (st.ok()) {
-      ok[pos] = true;
+      commit.Stage(pos, meta_tmp);
     } else {
-      last = st;
-      v->Remove(meta_tmp[pos]).IgnoreError();
+      commit.Fail(pos, st);
+      v->Remove(meta_tmp).IgnoreError();
     }
   }
-  Status c = Commit(bucket, key, tmp, meta_tmp, metas, ok, opts.fsync);
-  if (!c.ok()) {
-    if (!last.ok()) c = c.WithContext(last.message());
-    return c;
-  }
-  return InfoFrom(bucket, base);
+  ObjectInfo info = InfoFrom(bucket, base);
+  RETURN_IF_ERROR(CommitPut(commit, base, opts.fsync, &info));
+  return info;
 }
 
 void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
@@ -318,196 +267,174 @@ void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
   }
 }
 
-Status ErasureSet::Commit(const std::string& bucket, const std::string& key, const std::string& tmp,
-                          const std::vector<std::string>& meta_tmp, std::vector<ObjectMeta>& metas,
-                          std::vector<bool>& ok, bool fsync) {
-  const ObjectPaths paths = KeyPaths(bucket, key);
-  const std::string& dir = paths.dir;
-  const std::string& meta_path = paths.meta;
-  auto shard_path = [&](uint32_t i) { return paths.ShardPath(metas[i].data_id.Hex()); };
-  auto cleanup_tmp = [&](uint32_t i) {
-    volumes_[i]->Remove(meta_tmp[i]).IgnoreError();
-    if (!metas[i].is_inline()) volumes_[i]->Remove(tmp + ".shard").IgnoreError();
-  };
-  uint32_t ready = 0;
-  for (uint32_t i = 0; i < n(); ++i) ready += ok[i];
-  Status sync = Status::Ok();
-  if (ready >= write_quorum_ && fsync) sync = SyncVolumes(ok);
-  if (ready < write_quorum_ || !sync.ok()) {
-    for (uint32_t i = 0; i < n(); ++i) {
-      if (volumes_[i] != nullptr) cleanup_tmp(i);
-    }
-    if (!sync.ok()) return sync;
-    return QuorumError("write reached " + std::to_string(ready) + " of " + std::to_string(n()) +
-                       " volumes, " + std::to_string(write_quorum_) + " needed");
+Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, bool fsync,
+                             ObjectInfo* info) {
+  if (c.staged() < write_quorum_) {
+    const Status last = c.first_error();
+    return QuorumError("write reached " + std::to_string(c.staged()) + " of " +
+                       std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
+                       " needed" + (last.ok() ? std::string() : ": " + last.message()));
   }
-
-  struct Done {
-    bool committed = false;
-    bool exchanged = false;  // meta_tmp now holds the previous metadata (swapped, not replaced)
-    Uuid old_data;           // previous shard file, deleted after success
-  };
-  std::vector<Done> done(n());
-  uint32_t committed = 0;
-  Status last;
+  // The new files are flushed before the lock is taken, so writers of other keys in this stripe
+  // do not wait for this flush.
+  if (fsync) RETURN_IF_ERROR(FlushCommits(*this, {&c}, VersionCommit::Step::kStaged));
   {
-    KeyWriteGuard guard(*locks_, Stripe(bucket, key));
-    for (uint32_t i = 0; i < n(); ++i) {
-      if (!ok[i]) continue;
-      Volume* v = volumes_[i];
-      Status s;
-      // A concurrent DELETE of a sibling key may remove the (empty) directory between MakeDirs and
-      // the renames: try once more.
-      for (int attempt = 0; attempt < 2; ++attempt) {
-        auto old = v->ReadFile(meta_path, kMaxMetaFileSize);
-        if (old.ok()) {
-          auto om = ObjectMeta::Decode(*old);
-          if (om.ok()) done[i].old_data = om->data_id;
-        } else if (dir.size() > bucket.size()) {
-          // The bucket directory itself is never created here: a PUT must not revive a bucket
-          // that was removed meanwhile.
-          s = v->Stat(dir).ok() ? Status::Ok() : v->MakeDirs(dir);
-          if (!s.ok()) break;
-        }
-        if (!metas[i].is_inline()) {
-          s = v->Rename(tmp + ".shard", shard_path(i));
-          if (!s.ok()) {
-            if (s.code() == Code::kNotFound) continue;
-            break;
-          }
-        }
-        // Over an existing version: swap, so the previous metadata stays whole in meta_tmp (for a
-        // rollback) and its inode is reused by the next PUT instead of being freed.
-        if (old.ok()) {
-          s = v->Exchange(meta_tmp[i], meta_path);
-          if (s.ok()) done[i].exchanged = true;
-        } else {
-          s = v->Rename(meta_tmp[i], meta_path);
-        }
-        if (s.code() != Code::kNotFound) break;
-      }
-      if (s.ok()) {
-        done[i].committed = true;
-        ++committed;
-      } else {
-        last = s;
-        cleanup_tmp(i);
-        if (!metas[i].is_inline()) v->Remove(shard_path(i)).IgnoreError();
-      }
-    }
-    std::vector<bool> which(n());
-    for (uint32_t i = 0; i < n(); ++i) which[i] = done[i].committed;
-    Status dsync = Status::Ok();
-    if (committed >= write_quorum_ && fsync) dsync = SyncVolumes(which);
-    if (committed < write_quorum_ || !dsync.ok()) {
-      // Roll back: swap the previous metadata back in, or remove the new one for a new key.
-      for (uint32_t i = 0; i < n(); ++i) {
-        if (!done[i].committed) continue;
-        Volume* v = volumes_[i];
-        if (done[i].exchanged) {
-          v->Exchange(meta_tmp[i], meta_path).IgnoreError();
-          v->Remove(meta_tmp[i]).IgnoreError();
-        } else {
-          v->Remove(meta_path).IgnoreError();
-          RemoveEmptyParents(v, bucket, dir);
-        }
-        if (!metas[i].is_inline()) v->Remove(shard_path(i)).IgnoreError();
-      }
-      if (fsync) SyncVolumes(which).IgnoreError();
-      if (!dsync.ok()) return dsync;
-      return QuorumError("commit reached " + std::to_string(committed) + " of " +
-                         std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
-                         " needed" + (last.ok() ? std::string() : ": " + last.message()));
-    }
+    KeyWriteGuard guard(*locks_, Stripe(c.bucket(), c.key()));
+    RETURN_IF_ERROR(c.PublishWithQuorum(write_quorum_, fsync));
   }
-  // Success: drop the old shard files, keep the swapped-out metadata files as spares, record
-  // volumes that missed the write.
-  std::vector<uint32_t> missed;
-  for (uint32_t i = 0; i < n(); ++i) {
-    if (!done[i].committed) {
-      missed.push_back(i);
-      continue;
-    }
-    if (!done[i].old_data.IsZero() && done[i].old_data != metas[i].data_id) {
-      volumes_[i]->Remove(paths.ShardPath(done[i].old_data.Hex())).IgnoreError();
-    }
-    if (done[i].exchanged) GiveSpare(i, meta_tmp[i]);
+  c.Finish();
+  std::vector<MissedWrite> missed = c.Missed();
+  if (!missed.empty()) {
+    std::vector<uint32_t> positions;
+    for (const auto& w : missed) positions.push_back(w.position);
+    RecordMrf(c.bucket(), c.key(), base.version_id, positions);
   }
-  if (!missed.empty()) RecordMrf(bucket, key, metas[0].version_id, missed);
+  if (info != nullptr) info->missed = std::move(missed);
   return Status::Ok();
-}
-
-std::string ErasureSet::TakeSpare(uint32_t pos, const std::string& fallback) {
-  std::lock_guard<std::mutex> l(spare_mu_);
-  auto& v = spares_[pos];
-  if (v.empty()) return fallback;
-  std::string s = std::move(v.back());
-  v.pop_back();
-  return s;
-}
-
-void ErasureSet::GiveSpare(uint32_t pos, const std::string& path) {
-  {
-    std::lock_guard<std::mutex> l(spare_mu_);
-    if (spares_[pos].size() < kMaxSpares) {
-      spares_[pos].push_back(path);
-      return;
-    }
-  }
-  volumes_[pos]->Remove(path).IgnoreError();
-}
-
-void ErasureSet::RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) {
-  while (dir.size() > bucket.size()) {
-    if (!v->RemoveDir(dir).ok()) return;
-    dir.resize(dir.rfind('/'));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // DELETE
 
 Status ErasureSet::DeleteObject(const std::string& bucket, const std::string& key) {
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
-  const ObjectPaths paths = KeyPaths(bucket, key);
-  KeyWriteGuard guard(*locks_, Stripe(bucket, key));
-  auto metas = ReadAllMeta(paths.meta);
-  auto pick = PickVersion(metas, bucket + "/" + key);
-  if (!pick.ok()) {
-    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
-    return pick.status();
+  return DeleteObjects(bucket, {key}).front();
+}
+
+std::vector<Status> ErasureSet::DeleteObjects(const std::string& bucket,
+                                              const std::vector<std::string>& keys) {
+  std::vector<Status> out(keys.size());
+  if (Status b = ValidateBucketName(bucket); !b.ok()) {
+    std::fill(out.begin(), out.end(), b);
+    return out;
   }
-  uint32_t gone = 0;
-  std::vector<bool> touched(n(), false);
-  Status last;
-  for (uint32_t i = 0; i < n(); ++i) {
-    Volume* v = volumes_[i];
-    if (v == nullptr) continue;
-    if (!metas[i].present) {
-      if (metas[i].error.code() == Code::kNotFound) ++gone;
-      else if (v->Remove(paths.meta).ok()) ++gone;  // corrupt copy: remove it too
+  // In batches no larger than the spare pool: each batch's markers are written into the spare
+  // files the previous batch's swapped-out copies became, so a long rm -r allocates and frees one
+  // inode per member and key (the marker, removed at the end), like a plain unlink would.
+  for (size_t first = 0; first < keys.size(); first += kMaxSpares) {
+    DeleteBatch(bucket, keys, first, std::min(keys.size(), first + kMaxSpares), &out);
+  }
+  return out;
+}
+
+void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::string>& keys,
+                             size_t begin, size_t end, std::vector<Status>* results) {
+  std::vector<Status>& out = *results;
+  // One delete: its key's index in `keys`, its marker, and the commit of the marker.
+  struct Delete {
+    size_t index;
+    ObjectMeta marker;
+    std::unique_ptr<VersionCommit> commit;
+  };
+  std::vector<Delete> batch;
+  Status bucket_missing;  // CheckBucket's answer, asked once, on the first key not found
+  bool bucket_checked = false;
+  for (size_t i = begin; i < end; ++i) {
+    const std::string& key = keys[i];
+    const std::string what = bucket + "/" + key;
+    if (out[i] = ValidateKey(key); !out[i].ok()) continue;
+    std::vector<MetaRead> metas;
+    auto pick = ReadVersion(bucket, key, &metas);
+    if (!pick.ok()) {
+      out[i] = pick.status();
+      if (out[i].code() == Code::kNotFound) {
+        if (!bucket_checked) bucket_missing = CheckBucket(bucket);
+        bucket_checked = true;
+        if (!bucket_missing.ok()) out[i] = bucket_missing;
+      }
       continue;
     }
-    Status s = v->Remove(paths.meta);
-    if (s.ok() || s.code() == Code::kNotFound) {
-      ++gone;
-      touched[i] = true;
-      if (!metas[i].meta.is_inline()) {
-        v->Remove(paths.ShardPath(metas[i].meta.data_id.Hex())).IgnoreError();
-      }
-      RemoveEmptyParents(v, bucket, paths.dir);
-    } else {
-      last = s;
+    if (online() < write_quorum_) {
+      out[i] = QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
+                           " volumes online, a delete needs " + std::to_string(write_quorum_));
+      continue;
     }
+    // The delete marker is committed like a version (staged, flushed, published on a write
+    // quorum or rolled back), so a delete that stops half way leaves markers that say so.
+    Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)),
+             std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true)};
+    d.marker.delete_marker = true;
+    const std::string tmp = TempName(kTmpDir, ".meta");
+    for (uint32_t s = 0; s < n(); ++s) {
+      const uint32_t pos = d.marker.distribution[s];
+      Volume* v = volumes_[pos];
+      if (v == nullptr) continue;
+      d.marker.shard_index = s;
+      auto bytes = d.marker.Encode();
+      if (!bytes.ok()) {
+        d.commit->Fail(pos, bytes.status());
+        continue;
+      }
+      const std::string meta_tmp = TakeSpare(pos, tmp);
+      Status st = v->OverwriteFile(meta_tmp, *bytes);
+      if (st.ok()) {
+        d.commit->Stage(pos, meta_tmp);
+      } else {
+        d.commit->Fail(pos, st);
+        v->Remove(meta_tmp).IgnoreError();
+      }
+    }
+    if (d.commit->staged() < write_quorum_) {
+      const Status last = d.commit->first_error();
+      out[i] =
+          QuorumError(what + ": delete reached " + std::to_string(d.commit->staged()) + " of " +
+                      std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
+                      " needed" + (last.ok() ? std::string() : ": " + last.message()));
+      continue;
+    }
+    batch.push_back(std::move(d));
   }
-  RETURN_IF_ERROR(SyncVolumes(touched));
-  if (gone < write_quorum_) {
-    return QuorumError(bucket + "/" + key + ": deleted on " + std::to_string(gone) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : ": " + last.message()));
+  // Many deletes share each flush: one for every marker's file, one for the renames.
+  std::vector<VersionCommit*> commits;
+  for (auto& d : batch) commits.push_back(d.commit.get());
+  if (Status f = FlushCommits(*this, commits, VersionCommit::Step::kStaged); !f.ok()) {
+    for (auto& d : batch) out[d.index] = f;
+    return;  // the commits remove their temp files
   }
-  return Status::Ok();
+  commits.clear();
+  for (auto& d : batch) {
+    KeyWriteGuard guard(*locks_, Stripe(bucket, keys[d.index]));
+    Status s = d.commit->PublishWithQuorum(write_quorum_, /*flush=*/false);
+    if (s.ok())
+      commits.push_back(d.commit.get());
+    else
+      out[d.index] = s.WithContext(bucket + "/" + keys[d.index]);
+  }
+  if (Status f = FlushCommits(*this, commits, VersionCommit::Step::kPublished); !f.ok()) {
+    // Whether the markers reached the disk is unknown: they stay, and so does every file of the
+    // deleted versions, for heal to settle.
+    for (auto& d : batch) {
+      if (out[d.index].ok()) out[d.index] = f;
+    }
+    return;
+  }
+  for (auto& d : batch) {
+    if (!out[d.index].ok()) continue;
+    const std::string& key = keys[d.index];
+    {
+      // The delete is durable. The deleted version's shard files go; so do the markers once
+      // every member holds one (until then they keep a member that missed the delete from
+      // bringing the object back), and only while they are still this delete's (the key may
+      // have been written again since it was published). What a crash leaves of either, heal
+      // and gc remove.
+      KeyWriteGuard guard(*locks_, Stripe(bucket, key));
+      d.commit->Finish();
+      if (d.commit->published() == n()) {
+        const ObjectPaths& paths = d.commit->paths();
+        auto now = ReadAllMeta(paths.meta);
+        bool ours = true;
+        for (const auto& r : now) {
+          ours = ours && r.present && r.meta.version_id == d.marker.version_id;
+        }
+        for (uint32_t pos = 0; ours && pos < n(); ++pos) {
+          volumes_[pos]->Remove(paths.meta).IgnoreError();
+          RemoveEmptyParents(volumes_[pos], bucket, paths.dir);
+        }
+      }
+    }
+    std::vector<uint32_t> missed;
+    for (const auto& w : d.commit->Missed()) missed.push_back(w.position);
+    if (!missed.empty()) RecordMrf(bucket, key, d.marker.version_id, missed);
+  }
 }
 
 }  // namespace cairn

@@ -11,35 +11,39 @@
 // MRF journal for healing.
 #pragma once
 
-#include <memory>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
-#include "libstore/erasure/codec.h"
+#include "libstore/format/mrf_entry.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/object_store.h"
+#include "libstore/object/set_core.h"
 #include "libstore/volume/volume.h"
 
 namespace cairn {
 
-struct SetParams {
-  uint32_t k = 0, m = 0;
-  uint32_t block_size = 1 << 20;
-  uint32_t inline_limit = 128 << 10;
+// The state of one member's copy of an object, for `cairn stat`.
+enum class CopyState {
+  kOk,
+  kOffline,       // the member is offline
+  kMissing,       // no metadata copy
+  kStale,         // a copy of another (older) version
+  kCorruptMeta,   // a metadata copy that fails its checksum or does not decode
+  kMissingShard,  // the metadata is right, the shard file is not there
+  kShortShard,    // the shard file is not the size the metadata says
 };
+const char* Name(CopyState s);  // "ok", "offline", "missing", "stale", "corrupt-meta", ...
 
-// The state of one volume's copy of an object, for `cairn stat` and verify.
 struct ShardState {
-  uint32_t position = 0;       // volume position in the set
-  std::string volume;          // Describe() of the volume, or "(offline)"
-  std::string state;           // ok, offline, missing, stale, corrupt-meta, missing-shard, short-shard
-  int shard_index = -1;        // shard this volume holds for the chosen version, -1 if unknown
+  uint32_t position = 0;  // volume position in the set
+  std::string volume;     // Describe() of the volume, or "(offline)"
+  CopyState state = CopyState::kOk;
+  int shard_index = -1;  // shard this volume holds for the chosen version, -1 if unknown
   uint64_t shard_bytes = 0;
 };
 
@@ -51,14 +55,26 @@ struct ObjectDetail {
 
 // What verify and heal found for one object (libstore/object/heal.h runs them over a whole set).
 enum class Health { kHealthy, kDegraded, kUnrecoverable };
-const char* HealthName(Health h);  // "healthy", "degraded", "unrecoverable"
+const char* Name(Health h);  // "healthy", "degraded", "unrecoverable"
+
+// What is wrong with one member's copy of an object.
+enum class ProblemKind {
+  kOffline,        // the member is offline
+  kMissingMeta,    // no metadata copy
+  kStaleMeta,      // a copy of an older version
+  kCorruptMeta,    // a metadata copy that fails its checksum or does not decode
+  kMissingShard,   // no shard file
+  kShortShard,     // the shard file is truncated
+  kLongShard,      // the shard file is longer than the metadata says
+  kCorruptBlocks,  // blocks fail their checksums (deep)
+  kDeleteMarker,   // the marker of a delete that did not finish on every member
+};
+const char* Name(ProblemKind p);  // "offline", "missing-meta", ..., "delete-marker"
 
 struct ShardProblem {
   uint32_t position = 0;   // volume position in the set
   int shard_index = -1;    // the shard that volume holds for the object, -1 if unknown
-  // offline, missing-meta, stale-meta, corrupt-meta, missing-shard, short-shard, long-shard,
-  // corrupt-blocks
-  std::string problem;
+  ProblemKind problem = ProblemKind::kOffline;
   std::vector<std::pair<uint64_t, uint64_t>> blocks;  // bad block ranges, inclusive (deep only)
 };
 
@@ -68,6 +84,9 @@ struct ObjectHealth {
   // Unrecoverable and not because of offline volumes: fewer than K good shards (or metadata copies
   // below quorum with no way to restore them) even if every volume came back.
   bool dangling = false;
+  // A delete that did not finish on every member (it was interrupted, or members were offline):
+  // its delete markers, or copies of the deleted version, are left. Degraded; heal finishes it.
+  bool deleting = false;
   Uuid version;
   uint64_t size = 0;
   uint64_t blocks = 0;
@@ -77,13 +96,27 @@ struct ObjectHealth {
   uint64_t bytes_read = 0;
   // Heal only.
   // kQueued: rebuilt into temp files and waiting in a HealBatch (ErasureSet::CommitHeals).
-  enum class Action { kNone, kHealed, kWouldHeal, kRemoved, kWouldRemove, kChanged, kFailed, kQueued };
+  // kFinishedDelete: the delete was finished (every copy and marker removed, or every copy of
+  // the deleted version where members are offline).
+  enum class Action {
+    kNone,
+    kHealed,
+    kWouldHeal,
+    kRemoved,
+    kWouldRemove,
+    kChanged,
+    kFailed,
+    kQueued,
+    kFinishedDelete,
+    kWouldFinishDelete,
+  };
   Action action = Action::kNone;
   std::vector<uint32_t> healed;   // positions given a new shard or metadata copy
   uint64_t bytes_written = 0;
   Health after = Health::kHealthy;  // what is left once the heal committed
   std::string note;                 // why a heal failed or was skipped
 };
+const char* Name(ObjectHealth::Action a);  // "none", "healed", "would-heal", ...
 
 // Throttles verify and heal: Acquire(n) blocks until n more bytes may be read.
 class RateLimiter;
@@ -101,17 +134,23 @@ struct CheckOptions {
 struct GcOptions {
   int64_t older_than_ns = 24LL * 3600 * 1000000000;  // grace period: younger things are kept
   bool dry_run = false;
-  int64_t now_ns = 0;  // 0: the wall clock (tests pass a fixed time)
 };
+
+// What gc removes.
+enum class GcKind {
+  kTemp,         // an entry of .cairn/tmp
+  kOrphanShard,  // a shard file no metadata copy on any volume names
+  kEmptyDir,     // a key directory left empty
+  kStaleMrf,     // an MRF journal entry for a version that is gone
+  kBadMrf,       // an MRF journal entry that cannot be decoded
+};
+const char* Name(GcKind k);  // "temp", "orphan-shard", "empty-dir", "stale-mrf", "bad-mrf"
 
 // One thing gc removed (or, dry run, would remove).
 struct GcItem {
   uint32_t position = 0;  // volume position
   std::string path;       // relative to the volume root
-  // temp (.cairn/tmp entry), orphan-shard (no metadata copy on any volume names it),
-  // empty-dir (a key directory left empty), stale-mrf (journal entry for a version that is gone),
-  // bad-mrf (unreadable journal entry)
-  std::string what;
+  GcKind what = GcKind::kTemp;
   uint64_t bytes = 0;
 };
 
@@ -120,6 +159,8 @@ struct GcReport {
   std::vector<std::string> errors;  // what could not be removed or read, one line each
   std::vector<std::string> notes;   // what was kept on purpose, one line each
 };
+
+class ObjectExam;
 
 // Objects rebuilt into temp files and waiting for their commit, so that many objects share each
 // flush (ErasureSet::HealObject with a batch, then CommitHeals). Dropping a batch removes its temp
@@ -133,49 +174,51 @@ class HealBatch {
   size_t size() const { return pending_.size(); }
   uint64_t bytes() const { return bytes_; }  // rebuilt bytes waiting
 
+  // Used by ErasureSet: queues an examined object with `bytes` rebuilt; hands them all back.
+  void Add(std::unique_ptr<ObjectExam> e, uint64_t bytes);
+  std::vector<std::unique_ptr<ObjectExam>> Take();
+
  private:
-  friend class ErasureSet;
-  std::vector<std::unique_ptr<class ObjectExam>> pending_;
+  std::vector<std::unique_ptr<ObjectExam>> pending_;
   uint64_t bytes_ = 0;
 };
 
-struct MrfEntry {
-  std::string id;              // file name in .cairn/mrf
-  std::string bucket, key;
-  Uuid version_id;
-  std::vector<uint32_t> positions;  // volumes that missed the write or served a bad shard
-  int64_t time_ns = 0;
-};
-
-class ErasureSet : public ObjectStore {
+class ErasureSet : public ObjectStore, public SetCore {
  public:
   // volumes[i] is the member at position i, or nullptr when it is offline. Does not take ownership.
   // lock_dir: a local directory for cross-process commit locks (flock), or "" for in-process
-  // locking only. Fails below read quorum.
+  // locking only. clock: where times come from (null: the wall clock; not owned). Fails below
+  // read quorum.
   static Result<std::unique_ptr<ErasureSet>> Open(std::vector<Volume*> volumes, const SetParams& p,
-                                                  const std::string& lock_dir = "");
+                                                  const std::string& lock_dir = "",
+                                                  Clock* clock = nullptr);
 
   ~ErasureSet() override;
-
-  uint32_t k() const { return params_.k; }
-  uint32_t m() const { return params_.m; }
-  uint32_t n() const { return params_.k + params_.m; }
-  const SetParams& params() const { return params_; }
-  uint32_t write_quorum() const { return write_quorum_; }
-  // Copies needed to believe a version or bucket exists: max(K, N - write quorum + 1).
-  uint32_t read_quorum() const { return read_quorum_; }
-  uint32_t online() const;
 
   Status MakeBucket(const std::string& bucket) override;
   Status RemoveBucket(const std::string& bucket, bool force) override;
   Result<std::vector<BucketInfo>> ListBuckets() override;
   Status BucketExists(const std::string& bucket) override;
+  // Refuses options past the limits of PutOptions (ValidatePutOptions) before reading any byte.
+  // The result's `missed` names the members that did not take the write; they are recorded in the
+  // MRF journal for heal.
   Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
                                const PutOptions& opts) override;
   Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
                                GetRange range = {}) override;
   Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  // Commits a delete marker on every online member like a version (write quorum, rolled back
+  // below it), then removes the deleted version's files and, when every member took the marker,
+  // the markers. A delete that stops half way leaves markers that heal recognises and finishes;
+  // members that missed it keep the markers in place and are recorded in the MRF journal.
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  // Deletes many objects of one bucket, each as DeleteObject does, sharing the flushes: the
+  // markers of all are flushed once, each is published under its own key's lock, and the renames
+  // of all are flushed once. Returns one status per key, in order (kNotFound for a key that does
+  // not exist). A flush that fails fails every delete not yet durable; their markers are left
+  // for heal to settle.
+  std::vector<Status> DeleteObjects(const std::string& bucket,
+                                    const std::vector<std::string>& keys);
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
 
   // Per-volume shard state of an object (reads metadata everywhere, stats shard files).
@@ -187,16 +230,16 @@ class ErasureSet : public ObjectStore {
   void RemoveMrf(const std::string& id);
 
   // ---- verify, heal and gc (erasure_set_heal.cc, erasure_set_gc.cc; driven by heal.h)
-  Volume* volume(uint32_t pos) const { return volumes_[pos]; }
   // Checks one object: quick (metadata on every volume, shard files of the right size) or deep.
   // kNotFound when no volume holds a copy.
   Result<ObjectHealth> CheckObject(const std::string& bucket, const std::string& key,
                                    const CheckOptions& o);
   // Checks one object deeply and rebuilds every missing, stale or damaged shard and metadata copy
   // (temp file, flush, rename; nothing is written for an object it cannot fully rebuild, and an
-  // object changed meanwhile is left to its writer: Action::kChanged). kNotFound as CheckObject.
-  // With a batch, an object that needs writing is queued there (Action::kQueued) and its final
-  // ObjectHealth comes from CommitHeals.
+  // object changed meanwhile is left to its writer: Action::kChanged); finishes an interrupted
+  // delete (Action::kFinishedDelete). kNotFound as CheckObject. With a batch, an object that
+  // needs writing is queued there (Action::kQueued) and its final ObjectHealth comes from
+  // CommitHeals.
   Result<ObjectHealth> HealObject(const std::string& bucket, const std::string& key,
                                   const CheckOptions& o, HealBatch* batch = nullptr);
   // Commits every queued object with two flushes per volume in all; returns their verdicts.
@@ -207,9 +250,10 @@ class ErasureSet : public ObjectStore {
   Status ScanKeys(const std::string& bucket, const std::string& prefix,
                   const std::string& start_after,
                   const std::function<bool(const std::string& key)>& fn);
-  // Removes what no object needs and that is older than the grace period (erasure_set_gc.cc):
-  // temp files of writes that died, shard files no metadata copy names, empty key directories,
-  // journal entries of versions that are gone. Calls fn for each item removed (or to be removed).
+  // Removes what no object needs and that is older than the grace period, measured on the set's
+  // clock (erasure_set_gc.cc): temp files of writes that died, shard files no metadata copy
+  // names, empty key directories, journal entries of versions that are gone. Calls fn for each
+  // item removed (or to be removed).
   Result<GcReport> CollectGarbage(const GcOptions& o, const std::function<void(const GcItem&)>& fn);
   // Bucket names found on any online volume, with the number of volumes that have each.
   Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets();
@@ -218,76 +262,47 @@ class ErasureSet : public ObjectStore {
   Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);
 
  private:
-  friend class ObjectExam;  // verify and heal of one object (erasure_set_heal.cc)
   ErasureSet(std::vector<Volume*> volumes, const SetParams& p, std::unique_ptr<ErasureCodec> codec,
-             const std::string& lock_dir);
+             const std::string& lock_dir, Clock* clock);
 
-  struct MetaRead {
-    bool present = false;       // a meta file was read and decoded
-    Status error;               // why not (kNotFound, corruption, I/O)
-    ObjectMeta meta;
-    std::string raw;            // the bytes as read (for rollback)
-  };
-  // Reads the metadata file at `meta_path` from every online volume.
-  std::vector<MetaRead> ReadAllMeta(const std::string& meta_path);
-  // Picks the newest version held by at least K volumes. kNotFound when no version has K copies
-  // and fewer than K volumes hold any copy; kDataLoss-ish quorum error when copies exist but
-  // disagree below quorum.
-  Result<int> PickVersion(const std::vector<MetaRead>& metas, const std::string& what);
   Status CheckBucket(const std::string& bucket);
   ObjectInfo InfoFrom(const std::string& bucket, const ObjectMeta& m) const;
 
-  // The commit half of a PUT: every volume i in `ok` has its temp metadata at meta_tmp[i] (and
-  // <tmp>.shard for non-inline objects); moves them into place under the commit lock, rolls back
-  // below quorum, and removes every temp file it does not keep as a spare.
-  Status Commit(const std::string& bucket, const std::string& key, const std::string& tmp,
-                const std::vector<std::string>& meta_tmp, std::vector<ObjectMeta>& metas,
-                std::vector<bool>& ok, bool fsync);
-  // Spare temp files: a PUT over an existing object swaps its new metadata in (Exchange) and
-  // keeps the old file as the next PUT's temp file, so small PUTs allocate and free no inodes
-  // (inode allocation dominated small-PUT profiles on ext4). Per volume, at most kMaxSpares.
-  std::string TakeSpare(uint32_t pos, const std::string& fallback);
-  void GiveSpare(uint32_t pos, const std::string& path);
-  Status SyncVolumes(const std::vector<bool>& which);
+  // Reads every member's metadata copy of a key into *metas and picks the version a reader sees
+  // (PickReadable), then calls then(metas, pick) (if given) under the same lock. The first read
+  // holds only the in-process read lock; when the copies disagree below a read quorum, or `then`
+  // returns false (the version's files vanished), the key is read once more under its write lock
+  // (in-process and across processes), where no commit of another process is half done. So a
+  // reader racing writers sees a committed version, never a mix.
+  Result<int> ReadVersion(const std::string& bucket, const std::string& key,
+                          std::vector<MetaRead>* metas,
+                          const std::function<bool(const std::vector<MetaRead>&, int)>& then = {});
+
   // Metadata common to every volume's copy of a new version (shard_index and data fields unset).
   ObjectMeta BaseMeta(const std::string& key, uint64_t size, const PutOptions& opts,
                       uint32_t rotation) const;
   // Encodes a whole in-memory body into K+M framed shards (chunk + checksum per block).
   void EncodeBlocksInto(const struct StripeLayout& lay, const uint8_t* data,
                         std::vector<std::string>& framed) const;
+  // The commit half of a PUT: the version is staged in `c` (its temp files written); flushes,
+  // publishes under the key's lock, rolls back below the write quorum, records members that
+  // missed it in the MRF journal. info gets the missed members.
+  Status CommitPut(class VersionCommit& c, const ObjectMeta& base, bool fsync, ObjectInfo* info);
   void RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
                  const std::vector<uint32_t>& positions);
-  // Removes dir and its parents while they are empty, up to (not including) the bucket.
-  void RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir);
+  // DeleteObjects of keys[begin, end), its statuses into (*out)[begin, end).
+  void DeleteBatch(const std::string& bucket, const std::vector<std::string>& keys, size_t begin,
+                   size_t end, std::vector<Status>* out);
 
   // Streams the shard data of one object version, verifying and rebuilding blocks.
-  Status ReadData(const std::string& bucket, const std::string& key,
-                  const std::vector<MetaRead>& metas, const ObjectMeta& chosen, Sink& sink,
-                  uint64_t first, uint64_t last);
   Result<ObjectInfo> PutStreaming(const std::string& bucket, const std::string& key, Source& src,
                                   const PutOptions& opts, std::string_view head);
 
-  size_t Stripe(const std::string& bucket, const std::string& key) const;
-  // First shard's volume position for a key: shards rotate across volumes by key hash.
-  uint32_t Rotation(const std::string& bucket, const std::string& key) const;
-
-  std::vector<Volume*> volumes_;
-  SetParams params_;
-  uint32_t write_quorum_, read_quorum_;
-  std::unique_ptr<ErasureCodec> codec_;
-  std::unique_ptr<class KeyLocks> locks_;
   // True the first time this process reads `version` degraded, so a hot degraded object is
   // journaled once, not on every GET.
   bool FirstDegradedRead(const Uuid& version);
   std::mutex degraded_mu_;
   std::set<Uuid> degraded_seen_;
-
-  static constexpr size_t kMaxSpares = 64;
-  std::mutex spare_mu_;
-  std::vector<std::vector<std::string>> spares_;  // per volume position
 };
-
-// Write quorum for K+M: max(K, (K+M)/2 + 1).
-uint32_t WriteQuorum(uint32_t k, uint32_t m);
 
 }  // namespace cairn

@@ -13,12 +13,14 @@
 // attaches a shard, so a shard cannot gain its metadata between the check and the removal.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "libstore/format/key_path.h"
+#include "libstore/format/mrf_entry.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
@@ -27,22 +29,19 @@
 namespace cairn {
 namespace {
 
-constexpr size_t kDataIdHexLen = 32;         // Uuid::Hex()
-constexpr size_t kMaxMrfFileSize = 1 << 16;  // what ListMrf reads
+constexpr size_t kDataIdHexLen = 32;  // Uuid::Hex()
 
 // One run: its options, the cutoff time, and the report so far.
 class GcRun {
  public:
-  GcRun(const GcOptions& o, const std::function<void(const GcItem&)>& fn)
-      : dry_run_(o.dry_run),
-        cutoff_ns_((o.now_ns != 0 ? o.now_ns : NowNs()) - o.older_than_ns),
-        fn_(fn) {}
+  GcRun(const GcOptions& o, int64_t now_ns, const std::function<void(const GcItem&)>& fn)
+      : dry_run_(o.dry_run), cutoff_ns_(now_ns - o.older_than_ns), fn_(fn) {}
 
   bool dry_run() const { return dry_run_; }
   // True when something last changed at t_ns is past the grace period.
   bool Old(int64_t t_ns) const { return t_ns < cutoff_ns_; }
 
-  void Item(uint32_t pos, const std::string& path, const char* what, uint64_t bytes) {
+  void Item(uint32_t pos, const std::string& path, GcKind what, uint64_t bytes) {
     GcItem it;
     it.position = pos;
     it.path = path;
@@ -128,7 +127,7 @@ void CollectTemp(GcRun& run, uint32_t pos, Volume* v) {
         continue;
       }
     }
-    run.Item(pos, path, "temp", bytes);
+    run.Item(pos, path, GcKind::kTemp, bytes);
   }
 }
 
@@ -210,7 +209,7 @@ class KeyTreeGc {
         return false;
       }
     }
-    run_.Item(pos_, path, "empty-dir", 0);
+    run_.Item(pos_, path, GcKind::kEmptyDir, 0);
     return true;
   }
 
@@ -226,7 +225,7 @@ class KeyTreeGc {
       return false;
     }
     if (!run_.Old(st->mtime_ns) || !orphan_(pos_, bucket_, key, meta, hex)) return false;
-    run_.Item(pos_, path, "orphan-shard", st->size);
+    run_.Item(pos_, path, GcKind::kOrphanShard, st->size);
     return true;
   }
 
@@ -258,7 +257,7 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
   for (const auto& [id, pos0] : first) {
     const std::string path = std::string(kMrfDir) + "/" + id;
     std::vector<std::pair<uint32_t, uint64_t>> copies;  // position, bytes
-    MrfEntry e;
+    Result<MrfEntry> e = Corruption("not read");
     bool decoded = false, unreadable = false;
     int64_t newest_ns = 0;
     for (uint32_t pos = pos0; pos < vols.size(); ++pos) {
@@ -278,28 +277,29 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
       if (decoded) continue;
       auto raw = v->ReadFile(path, kMaxMrfFileSize);
       if (raw.ok()) {
-        decoded = DecodeMrf(*raw, &e);
-      } else if (raw.status().code() != Code::kCorruption &&
-                 raw.status().code() != Code::kNotFound) {
+        e = MrfEntry::Decode(*raw);
+        decoded = e.ok();
+      } else if (raw.status().error_class() == ErrorClass::kUnavailable ||
+                 raw.status().error_class() == ErrorClass::kBug) {
         run.Error(v, path, raw.status());
         unreadable = true;
       }
     }
-    const char* what = nullptr;
+    std::optional<GcKind> what;
     if (decoded) {
-      if (!run.Old(e.time_ns)) continue;
+      if (!run.Old(e->time_ns)) continue;
       // An entry naming no possible object is as useless to heal as an unreadable one.
-      if (!ValidateBucketName(e.bucket).ok() || !ValidateKey(e.key).ok()) {
-        what = "bad-mrf";
-      } else if (gone(e)) {
-        what = "stale-mrf";
+      if (!ValidateBucketName(e->bucket).ok() || !ValidateKey(e->key).ok()) {
+        what = GcKind::kBadMrf;
+      } else if (gone(*e)) {
+        what = GcKind::kStaleMrf;
       }
     } else if (!unreadable && run.Old(newest_ns)) {
       // Unreadable only counts as bad when every copy was read and none decodes; an I/O error
       // may hide a good copy.
-      what = "bad-mrf";
+      what = GcKind::kBadMrf;
     }
-    if (what == nullptr || copies.empty()) continue;
+    if (!what || copies.empty()) continue;
     uint64_t bytes = 0;
     bool removed = false;
     for (const auto& [pos, size] : copies) {
@@ -311,16 +311,32 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
         run.Error(vols[pos], path, s);
       }
     }
-    if (removed) run.Item(copies.front().first, path, what, bytes);
+    if (removed) run.Item(copies.front().first, path, *what, bytes);
   }
 }
 
 }  // namespace
 
+const char* Name(GcKind k) {
+  switch (k) {
+    case GcKind::kTemp:
+      return "temp";
+    case GcKind::kOrphanShard:
+      return "orphan-shard";
+    case GcKind::kEmptyDir:
+      return "empty-dir";
+    case GcKind::kStaleMrf:
+      return "stale-mrf";
+    case GcKind::kBadMrf:
+      return "bad-mrf";
+  }
+  return "?";
+}
+
 Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
                                             const std::function<void(const GcItem&)>& fn) {
   if (o.older_than_ns < 0) return InvalidArgument("gc grace period must not be negative");
-  GcRun run(o, fn);
+  GcRun run(o, NowNs(), fn);
   bool kept_offline = false;
 
   const OrphanCheck orphan = [&](uint32_t pos, const std::string& bucket, const std::string& key,
@@ -347,8 +363,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
         continue;
       }
       // Absent or corrupt copies name nothing; one that could not be read might name this shard.
-      const Code c = metas[i].error.code();
-      if (c != Code::kNotFound && c != Code::kCorruption) {
+      if (metas[i].unknown()) {
         run.Error(volumes_[i], meta, metas[i].error);
         return false;
       }

@@ -5,8 +5,10 @@
 // short or too long; and (deep) which blocks fail their checksum. Heal then rebuilds, in one pass
 // over the blocks, every shard that needs it from K good ones, checks each rebuilt block against a
 // further good shard when there is one, writes new shards and metadata copies to temp files, makes
-// them durable, and moves them into place under the key's write lock, but only if no volume's
-// metadata changed since it was read (a PUT or DELETE meanwhile wins; heal leaves it alone).
+// them durable, and moves them into place with a VersionCommit (commit.h) under the key's write
+// lock, but only if no volume's metadata changed since it was read (a PUT or DELETE meanwhile
+// wins; heal leaves it alone). An object whose newest copies are delete markers is a delete that
+// did not finish: heal finishes it.
 #include <algorithm>
 #include <cstring>
 
@@ -17,17 +19,70 @@
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/volume_format.h"
+#include "libstore/object/commit.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
+#include "libstore/object/set_core.h"
 
 namespace cairn {
 
-const char* HealthName(Health h) {
+const char* Name(Health h) {
   switch (h) {
     case Health::kHealthy: return "healthy";
     case Health::kDegraded: return "degraded";
     case Health::kUnrecoverable: return "unrecoverable";
+  }
+  return "?";
+}
+
+const char* Name(ProblemKind p) {
+  switch (p) {
+    case ProblemKind::kOffline:
+      return "offline";
+    case ProblemKind::kMissingMeta:
+      return "missing-meta";
+    case ProblemKind::kStaleMeta:
+      return "stale-meta";
+    case ProblemKind::kCorruptMeta:
+      return "corrupt-meta";
+    case ProblemKind::kMissingShard:
+      return "missing-shard";
+    case ProblemKind::kShortShard:
+      return "short-shard";
+    case ProblemKind::kLongShard:
+      return "long-shard";
+    case ProblemKind::kCorruptBlocks:
+      return "corrupt-blocks";
+    case ProblemKind::kDeleteMarker:
+      return "delete-marker";
+  }
+  return "?";
+}
+
+const char* Name(ObjectHealth::Action a) {
+  using A = ObjectHealth::Action;
+  switch (a) {
+    case A::kNone:
+      return "none";
+    case A::kHealed:
+      return "healed";
+    case A::kWouldHeal:
+      return "would-heal";
+    case A::kRemoved:
+      return "removed";
+    case A::kWouldRemove:
+      return "would-remove";
+    case A::kChanged:
+      return "changed";
+    case A::kFailed:
+      return "failed";
+    case A::kQueued:
+      return "queued";
+    case A::kFinishedDelete:
+      return "finished-delete";
+    case A::kWouldFinishDelete:
+      return "would-finish-delete";
   }
   return "?";
 }
@@ -43,6 +98,19 @@ void AddBlock(std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t b) {
   }
 }
 
+// A failure that says nothing about the file itself (the member, the OS or the medium failed): the
+// member's state is unknown. Absent and damaged files are known states.
+bool MemberTrouble(const Status& s) {
+  const ErrorClass c = s.error_class();
+  return c != ErrorClass::kAbsent && c != ErrorClass::kDamaged;
+}
+
+// Orders copies: newer modified time first, then the larger version id.
+bool Newer(const ObjectMeta& a, const ObjectMeta& b) {
+  if (a.mod_time_ns != b.mod_time_ns) return a.mod_time_ns > b.mod_time_ns;
+  return b.version_id < a.version_id;
+}
+
 bool IsPermutation(const std::vector<uint8_t>& d) {
   std::vector<bool> seen(d.size(), false);
   for (uint8_t x : d) {
@@ -54,22 +122,29 @@ bool IsPermutation(const std::vector<uint8_t>& d) {
 
 }  // namespace
 
+// Verify and heal of one object; see the top of this file. Works on the set through its SetCore.
 class ObjectExam {
  public:
-  ObjectExam(ErasureSet& s, const std::string& bucket, const std::string& key, const CheckOptions& o)
-      : s_(s), o_(o), paths_(KeyPaths(bucket, key)), n_(s.n()), pos_(n_) {
+  ObjectExam(SetCore& core, const std::string& bucket, const std::string& key,
+             const CheckOptions& o)
+      : core_(core), o_(o), paths_(KeyPaths(bucket, key)), n_(core.n()), pos_(n_) {
     h_.bucket = bucket;
     h_.key = key;
   }
+  ~ObjectExam() { DropTemps(); }
 
   Result<ObjectHealth> Run(bool heal) {
     RETURN_IF_ERROR(ValidateBucketName(h_.bucket));
     RETURN_IF_ERROR(ValidateKey(h_.key));
-    metas_ = s_.ReadAllMeta(paths_.meta);
+    metas_ = core_.ReadAllMeta(paths_.meta);
     for (uint32_t pos = 0; pos < n_; ++pos) {
-      if (!metas_[pos].present && IsIoError(metas_[pos].error)) Uncertain(pos);
+      if (metas_[pos].unknown()) Uncertain(pos);
     }
     RETURN_IF_ERROR(Settle());
+    if (h_.deleting) {
+      if (heal) FinishDelete();
+      return h_;
+    }
     if (h_.dangling || h_.health == Health::kUnrecoverable) {
       if (heal) Dangling();
       return h_;
@@ -129,8 +204,8 @@ class ObjectExam {
     Status write_error;       // writing the rebuilt shard failed: this target is given up
   };
 
-  Volume* vol(uint32_t pos) const { return s_.volumes_[pos]; }
-  uint32_t offline() const { return n_ - s_.online(); }
+  Volume* vol(uint32_t pos) const { return core_.volume(pos); }
+  uint32_t offline() const { return n_ - core_.online(); }
   // Members whose state is unknown: offline, or a read that failed with an I/O error rather than
   // "no such file" or a bad checksum. They may hold what looks lost, so an object short of copies
   // is only dangling if it would be short even with all of them.
@@ -140,39 +215,41 @@ class ObjectExam {
     for (uint32_t pos = 0; pos < n_; ++pos) c += uncertain_[pos] || vol(pos) == nullptr;
     return c;
   }
-  static bool IsIoError(const Status& s) {
-    return s.code() != Code::kNotFound && s.code() != Code::kCorruption;
-  }
   bool AnyLost() const { return !h_.lost_blocks.empty(); }
 
-  void Problem(uint32_t pos, int shard, std::string what) {
+  void Problem(uint32_t pos, int shard, ProblemKind what) {
     ShardProblem p;
     p.position = pos;
     p.shard_index = shard;
-    p.problem = std::move(what);
+    p.problem = what;
     h_.problems.push_back(std::move(p));
   }
 
-  // Decides which version is the object. Fills ref_ or marks the object unrecoverable.
+  // Decides which version is the object. Fills ref_, or marks the object unrecoverable, or finds
+  // a delete that did not finish (Deleting).
   Status Settle() {
-    uint32_t present = 0, corrupt = 0;
+    uint32_t present = 0, damaged = 0;
     for (const auto& m : metas_) {
       present += m.present;
-      corrupt += !m.present && m.error.code() != Code::kNotFound && m.error.code() != Code::kIOError;
+      damaged += m.damaged();
     }
-    if (present == 0 && corrupt == 0) return NotFound(h_.bucket + "/" + h_.key + ": no such object");
-    auto pick = s_.PickVersion(metas_, h_.bucket + "/" + h_.key);
+    if (present == 0 && damaged == 0) {
+      return NotFound(h_.bucket + "/" + h_.key + ": no such object");
+    }
+    auto pick = core_.PickVersion(metas_, h_.bucket + "/" + h_.key);
     if (pick.ok()) {
+      if (metas_[*pick].meta.is_delete_marker()) return Deleting(*pick);
       ref_ = metas_[*pick].meta;
     } else {
       // No version on a read quorum. The newest copy may still be the object if volumes that lost
-      // its metadata still hold its shard file: then the metadata was lost, not deleted.
+      // its metadata still hold its shard file: then the metadata was lost, not deleted. If the
+      // newest copy is a delete marker, a delete stopped half way.
       int cand = -1;
       for (uint32_t i = 0; i < n_; ++i) {
         if (!metas_[i].present) continue;
-        const ObjectMeta& m = metas_[i].meta;
-        if (cand < 0 || m.mod_time_ns > metas_[cand].meta.mod_time_ns) cand = int(i);
+        if (cand < 0 || Newer(metas_[i].meta, metas_[cand].meta)) cand = int(i);
       }
+      if (cand >= 0 && metas_[cand].meta.is_delete_marker()) return Deleting(cand);
       uint32_t evidence = 0;
       if (cand >= 0) {
         const ObjectMeta& c = metas_[cand].meta;
@@ -185,20 +262,21 @@ class ObjectExam {
           }
         }
       }
-      if (cand < 0 || evidence < s_.read_quorum()) {
+      if (cand < 0 || evidence < core_.read_quorum()) {
         h_.health = Health::kUnrecoverable;
-        h_.dangling = evidence + uncertain() < s_.read_quorum();
+        h_.dangling = evidence + uncertain() < core_.read_quorum();
         if (cand >= 0) {
           h_.version = metas_[cand].meta.version_id;
           h_.size = metas_[cand].meta.size;
           ref_data_ = metas_[cand].meta.data_id;
         }
         for (uint32_t i = 0; i < n_; ++i) {
-          if (vol(i) == nullptr) Problem(i, -1, "offline");
+          if (vol(i) == nullptr)
+            Problem(i, -1, ProblemKind::kOffline);
           else if (!metas_[i].present) Problem(i, -1, MetaProblem(i));
         }
         h_.note = "metadata on " + std::to_string(present) + " of " + std::to_string(n_) +
-                  " volumes, " + std::to_string(s_.read_quorum()) + " needed";
+                  " volumes, " + std::to_string(core_.read_quorum()) + " needed";
         return Status::Ok();
       }
       ref_ = metas_[cand].meta;
@@ -207,7 +285,7 @@ class ObjectExam {
     h_.version = ref_.version_id;
     h_.size = ref_.size;
     h_.is_inline = ref_.is_inline();
-    if (ref_.k != s_.k() || ref_.m != s_.m() || !IsPermutation(ref_.distribution) ||
+    if (ref_.k != core_.k() || ref_.m != core_.m() || !IsPermutation(ref_.distribution) ||
         ref_.distribution.size() != n_) {
       return Corruption(h_.bucket + "/" + h_.key + ": metadata coded for another layout");
     }
@@ -216,8 +294,30 @@ class ObjectExam {
     return Status::Ok();
   }
 
-  std::string MetaProblem(uint32_t pos) const {
-    return metas_[pos].error.code() == Code::kNotFound ? "missing-meta" : "corrupt-meta";
+  // The newest copies are the delete marker at `marker`: the object was deleted, and the delete
+  // did not finish on every member (it was interrupted, or members missed it). Every copy left
+  // is a problem; heal removes them (FinishDelete).
+  Status Deleting(int marker) {
+    h_.deleting = true;
+    h_.health = Health::kDegraded;
+    h_.version = metas_[marker].meta.version_id;
+    for (uint32_t pos = 0; pos < n_; ++pos) {
+      const MetaRead& mr = metas_[pos];
+      if (vol(pos) == nullptr) {
+        Problem(pos, -1, ProblemKind::kOffline);
+      } else if (mr.present) {
+        Problem(pos, -1,
+                mr.meta.is_delete_marker() ? ProblemKind::kDeleteMarker : ProblemKind::kStaleMeta);
+      } else if (!mr.absent()) {
+        Problem(pos, -1, ProblemKind::kCorruptMeta);
+      }
+    }
+    h_.note = "a delete that did not finish; heal finishes it";
+    return Status::Ok();
+  }
+
+  ProblemKind MetaProblem(uint32_t pos) const {
+    return metas_[pos].absent() ? ProblemKind::kMissingMeta : ProblemKind::kCorruptMeta;
   }
 
   // Per position: is the metadata right, and where can each shard be read from.
@@ -232,7 +332,7 @@ class ObjectExam {
       const int si = pos_[pos].shard;
       ShardState& sh = shard_[si];
       if (vol(pos) == nullptr) {
-        Problem(pos, si, "offline");
+        Problem(pos, si, ProblemKind::kOffline);
         continue;
       }
       const auto& mr = metas_[pos];
@@ -243,7 +343,10 @@ class ObjectExam {
         if (!mr.present) {
           Problem(pos, si, MetaProblem(pos));
         } else {
-          Problem(pos, si, mr.meta.version_id == ref_.version_id ? "corrupt-meta" : "stale-meta");
+          Problem(pos, si,
+                  mr.meta.is_delete_marker()              ? ProblemKind::kDeleteMarker
+                  : mr.meta.version_id == ref_.version_id ? ProblemKind::kCorruptMeta
+                                                          : ProblemKind::kStaleMeta);
           if (!mr.meta.is_inline() && mr.meta.data_id != ref_.data_id) pos_[pos].old_data = mr.meta.data_id;
         }
       }
@@ -255,15 +358,16 @@ class ObjectExam {
       auto f = vol(pos)->NewReadableFile(paths_.ShardPath(ref_.data_id.Hex()));
       Result<uint64_t> size = f.ok() ? (*f)->Size() : Result<uint64_t>(f.status());
       if (!size.ok()) {
-        if (IsIoError(size.status())) Uncertain(pos);
+        if (MemberTrouble(size.status())) Uncertain(pos);
         sh.target = true;
         // A missing metadata copy already says the shard must be rebuilt.
-        if (pos_[pos].meta_ok) Problem(pos, si, "missing-shard");
+        if (pos_[pos].meta_ok) Problem(pos, si, ProblemKind::kMissingShard);
         continue;
       }
       if (*size != ref_.shard_size) {
         sh.target = true;
-        Problem(pos, si, *size < ref_.shard_size ? "short-shard" : "long-shard");
+        Problem(pos, si,
+                *size < ref_.shard_size ? ProblemKind::kShortShard : ProblemKind::kLongShard);
       }
       sh.src = std::move(f).value();
     }
@@ -272,7 +376,7 @@ class ObjectExam {
   // Reads every block of every readable shard, checks checksums, and (write) rebuilds the target
   // shards into temp files. *found gets non-target shards with bad blocks.
   Status Pass(bool write, std::vector<uint32_t>* found) {
-    const uint32_t k = s_.k();
+    const uint32_t k = core_.k();
     for (auto& sh : shard_) sh.bad.clear();
     h_.lost_blocks.clear();
     passed_ = true;
@@ -316,7 +420,7 @@ class ObjectExam {
         if (!sh.src) continue;
         if (o_.limiter) o_.limiter->Acquire(cs + kChecksumLen);
         ChunkRead r = ReadFramed(*sh.src, off, cs, 0, chunk[si]);
-        if (r.state == ChunkState::kUnreadable && IsIoError(r.error)) Uncertain(sh.pos);
+        if (r.state == ChunkState::kUnreadable && MemberTrouble(r.error)) Uncertain(sh.pos);
         h_.bytes_read += r.bytes;
         if (o_.on_read && r.state != ChunkState::kUnreadable) o_.on_read(r.bytes);
         good[si] = r.state == ChunkState::kGood;
@@ -362,7 +466,7 @@ class ObjectExam {
           saved = chunk[check];
           chunk[check] = spare;
         }
-        RETURN_IF_ERROR(s_.codec_->Reconstruct(cs, chunk, present, want));
+        RETURN_IF_ERROR(core_.codec().Reconstruct(cs, chunk, present, want));
         if (check >= 0) {
           chunk[check] = saved;
           if (std::memcmp(spare, saved, cs) != 0) {
@@ -408,17 +512,19 @@ class ObjectExam {
       if (!sh.bad.empty()) {
         // Blocks past the end of a short shard are already said by "short-shard".
         bool is_short = false;
-        for (const auto& p : h_.problems) is_short |= p.position == sh.pos && p.problem == "short-shard";
+        for (const auto& p : h_.problems) {
+          is_short |= p.position == sh.pos && p.problem == ProblemKind::kShortShard;
+        }
         if (!is_short) {
           ShardProblem p;
           p.position = sh.pos;
           p.shard_index = int(si);
-          p.problem = "corrupt-blocks";
+          p.problem = ProblemKind::kCorruptBlocks;
           p.blocks = sh.bad;
           h_.problems.push_back(std::move(p));
         } else {
           for (auto& p : h_.problems) {
-            if (p.position == sh.pos && p.problem == "short-shard") p.blocks = sh.bad;
+            if (p.position == sh.pos && p.problem == ProblemKind::kShortShard) p.blocks = sh.bad;
           }
         }
       }
@@ -428,9 +534,9 @@ class ObjectExam {
     // After a block pass, the worst block decides; otherwise (quick, or an empty object whose
     // shards are only metadata) the shards that look whole.
     const uint32_t good = passed_ && h_.blocks > 0 ? min_good_ : readable;
-    if (!h_.lost_blocks.empty() || good < s_.k()) {
+    if (!h_.lost_blocks.empty() || good < core_.k()) {
       h_.health = Health::kUnrecoverable;
-      h_.dangling = good + uncertain() < s_.k();
+      h_.dangling = good + uncertain() < core_.k();
       if (h_.lost_blocks.empty() && h_.blocks > 0) h_.lost_blocks.emplace_back(0, h_.blocks - 1);
     } else if (!h_.problems.empty()) {
       h_.health = Health::kDegraded;
@@ -439,12 +545,12 @@ class ObjectExam {
 
   // ---- commit (public: driven by ErasureSet::HealObject and CommitHeals)
  public:
-  // Commit, in three steps so many objects can share each flush (ErasureSet::CommitHeals):
-  // Prepare closes the rebuilt shards and writes the new metadata copies to temp files; then the
-  // batch flushes every volume once; Rename moves this object's files into place under its write
-  // lock, unless any metadata copy changed since Run read them; the batch flushes again; Finish
-  // cleans up and settles the verdict.
-  // Prepare returns false when there is nothing to commit (the verdict is then final).
+  // The rebuilt shards and new metadata copies are committed with a VersionCommit that publishes
+  // only if no member's metadata changed since Run read it. Prepare closes the rebuilt shards,
+  // writes the metadata copies to temp files and stages them; the batch then flushes, publishes
+  // each object under its key's lock, and flushes again (ErasureSet::CommitHeals); Finish cleans
+  // up and settles the verdict. Prepare returns false when there is nothing to commit (the
+  // verdict is then final).
   bool Prepare() {
     for (uint32_t si = 0; si < n_; ++si) {
       const ShardState& sh = shard_[si];
@@ -461,8 +567,10 @@ class ObjectExam {
       h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
       return false;
     }
-    meta_tmp_.assign(n_, std::string());
-    ready_.assign(n_, false);
+    commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_data_,
+                                              /*new_version=*/false);
+    commit_->RequireUnchanged(&metas_);
+    const std::string tmp = TempName(kTmpDir, ".hmeta");
     for (uint32_t pos : to_write_) {
       ShardState& sh = shard_[pos_[pos].shard];
       Status s = sh.target ? sh.write_error : Status::Ok();
@@ -471,80 +579,49 @@ class ObjectExam {
       ObjectMeta m = ref_;
       m.shard_index = uint32_t(pos_[pos].shard);
       if (ref_.is_inline()) m.inline_shard = sh.target ? sh.inline_out : metas_[pos].meta.inline_shard;
-      meta_tmp_[pos] = TempName(kTmpDir, ".hmeta");
-      if (s.ok()) s = vol(pos)->WriteFile(meta_tmp_[pos], m.Encode(), false);
-      if (s.ok()) ready_[pos] = true;
-      else error_ = s.WithContext(vol(pos)->Describe());
+      std::string meta_tmp;
+      if (s.ok()) {
+        auto bytes = m.Encode();
+        s = bytes.status();
+        if (bytes.ok()) {
+          meta_tmp = core_.TakeSpare(pos, tmp);
+          s = vol(pos)->OverwriteFile(meta_tmp, *bytes);
+        }
+      }
+      if (s.ok()) {
+        const bool new_shard = sh.target && !ref_.is_inline();
+        commit_->Stage(pos, meta_tmp, new_shard ? sh.tmp : std::string());
+        if (new_shard) sh.tmp.clear();  // the commit owns it now
+      } else {
+        commit_->Fail(pos, s.WithContext(vol(pos)->Describe()));
+        if (!meta_tmp.empty()) vol(pos)->Remove(meta_tmp).IgnoreError();
+      }
     }
     // Sources are no longer needed; do not hold their descriptors while the batch waits.
     for (auto& sh : shard_) sh.src.reset();
     return true;
   }
 
-  // Positions with files waiting for the first flush.
-  const std::vector<bool>& ready() const { return ready_; }
-  void FlushFailed(const Status& s) {
-    error_ = s;
-    std::fill(ready_.begin(), ready_.end(), false);
-  }
+  VersionCommit* commit() const { return commit_.get(); }
 
-  void Rename() {
-    KeyWriteGuard guard(*s_.locks_, s_.Stripe(h_.bucket, h_.key));
-    auto now = s_.ReadAllMeta(paths_.meta);
-    for (uint32_t i = 0; i < n_ && !changed_; ++i) {
-      changed_ = now[i].present != metas_[i].present || now[i].raw != metas_[i].raw ||
-                 now[i].error.code() != metas_[i].error.code();
-    }
-    for (uint32_t pos : to_write_) {
-      if (changed_ || !ready_[pos]) continue;
-      ShardState& sh = shard_[pos_[pos].shard];
-      Volume* v = vol(pos);
-      // Renames first; only when the key's directory is missing (a wiped member) is it made, and
-      // never the bucket's: heal must not revive a bucket removed meanwhile.
-      auto rename = [&](const std::string& from, const std::string& to) {
-        Status r = v->Rename(from, to);
-        if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
-        if (!v->Stat(h_.bucket).ok()) return NotFound("bucket " + h_.bucket + " is gone");
-        RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
-        return v->Rename(from, to);
-      };
-      Status s;
-      if (sh.target && !ref_.is_inline()) {
-        s = rename(sh.tmp, paths_.ShardPath(ref_data_.Hex()));
-        if (s.ok()) sh.tmp.clear();
-      }
-      if (s.ok()) s = rename(meta_tmp_[pos], paths_.meta);
-      if (s.ok()) {
-        meta_tmp_[pos].clear();
-        renamed_.push_back(pos);
-        if (!pos_[pos].old_data.IsZero()) {
-          v->Remove(paths_.ShardPath(pos_[pos].old_data.Hex())).IgnoreError();
-        }
-      } else {
-        error_ = s.WithContext(v->Describe());
-      }
-    }
-  }
-
-  const std::vector<uint32_t>& renamed() const { return renamed_; }
-
+  // After the batch published (or failed to flush: `flush` says why).
   ObjectHealth Finish(const Status& flush) {
-    if (!flush.ok()) {
-      error_ = flush;
-      renamed_.clear();
-    }
-    for (uint32_t pos : to_write_) {
-      if (!meta_tmp_[pos].empty()) vol(pos)->Remove(meta_tmp_[pos]).IgnoreError();
-    }
+    commit_->Finish();
     DropTemps();
-    h_.healed = renamed_;
-    if (changed_) {
+    std::vector<uint32_t> published;
+    for (uint32_t pos : to_write_) {
+      if (commit_->is_published(pos)) published.push_back(pos);
+    }
+    if (!flush.ok()) published.clear();
+    h_.healed = published;
+    if (commit_->changed()) {
       h_.action = ObjectHealth::Action::kChanged;
       h_.note = "changed while healing; left to its writer";
       h_.after = h_.health;
-    } else if (renamed_.size() < to_write_.size()) {
-      h_.action = renamed_.empty() ? ObjectHealth::Action::kFailed : ObjectHealth::Action::kHealed;
-      h_.note = error_.ok() ? "not every copy could be written" : error_.message();
+    } else if (published.size() < to_write_.size()) {
+      const Status error = !flush.ok() ? flush : commit_->first_error();
+      h_.action = published.empty() ? ObjectHealth::Action::kFailed : ObjectHealth::Action::kHealed;
+      h_.note = error.ok() ? "not every copy could be written" : error.message();
       h_.after = Health::kDegraded;
     } else {
       h_.action = ObjectHealth::Action::kHealed;
@@ -557,6 +634,15 @@ class ObjectExam {
   const ObjectHealth& health() const { return h_; }
 
  private:
+  // True when no member's copy changed since Run read them; the caller holds the key's lock.
+  bool Unchanged() const {
+    const auto now = core_.ReadAllMeta(paths_.meta);
+    for (uint32_t i = 0; i < n_; ++i) {
+      if (!SameCopy(now[i], metas_[i])) return false;
+    }
+    return true;
+  }
+
   // An unrecoverable object: reported; removed only when asked and only when dangling.
   void Dangling() {
     h_.after = h_.health;
@@ -565,14 +651,11 @@ class ObjectExam {
       h_.action = ObjectHealth::Action::kWouldRemove;
       return;
     }
-    KeyWriteGuard guard(*s_.locks_, s_.Stripe(h_.bucket, h_.key));
-    auto now = s_.ReadAllMeta(paths_.meta);
-    for (uint32_t i = 0; i < n_; ++i) {
-      if (now[i].present != metas_[i].present || now[i].raw != metas_[i].raw) {
-        h_.action = ObjectHealth::Action::kChanged;
-        h_.note = "changed while healing; left to its writer";
-        return;
-      }
+    KeyWriteGuard guard(core_.locks(), core_.Stripe(h_.bucket, h_.key));
+    if (!Unchanged()) {
+      h_.action = ObjectHealth::Action::kChanged;
+      h_.note = "changed while healing; left to its writer";
+      return;
     }
     std::vector<bool> touched(n_, false);
     for (uint32_t i = 0; i < n_; ++i) {
@@ -586,30 +669,77 @@ class ObjectExam {
       }
       Status s = v->Remove(paths_.meta);
       touched[i] = s.ok();
-      s_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
+      core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
     }
-    s_.SyncVolumes(touched).IgnoreError();
+    core_.SyncVolumes(touched).IgnoreError();
     h_.action = ObjectHealth::Action::kRemoved;
     h_.after = Health::kHealthy;
   }
 
-  ErasureSet& s_;
+  // A delete that did not finish (Deleting): removes, under the key's lock and only if nothing
+  // changed meanwhile, every copy of an older version (with its shard file) and every damaged
+  // copy; and the markers too once every member is online and readable, so that none can bring
+  // the object back. Until then the markers stay and the object stays degraded.
+  void FinishDelete() {
+    const bool all_known = uncertain() == 0;
+    if (o_.dry_run) {
+      h_.action = ObjectHealth::Action::kWouldFinishDelete;
+      h_.after = all_known ? Health::kHealthy : Health::kDegraded;
+      return;
+    }
+    KeyWriteGuard guard(core_.locks(), core_.Stripe(h_.bucket, h_.key));
+    if (!Unchanged()) {
+      h_.action = ObjectHealth::Action::kChanged;
+      h_.note = "changed while healing; left to its writer";
+      h_.after = h_.health;
+      return;
+    }
+    std::vector<bool> touched(n_, false);
+    bool left = false;
+    for (uint32_t i = 0; i < n_; ++i) {
+      Volume* v = vol(i);
+      const MetaRead& mr = metas_[i];
+      if (v == nullptr || mr.absent() || mr.unknown()) continue;
+      if (mr.present && mr.meta.is_delete_marker() && !all_known) {
+        left = true;
+        continue;
+      }
+      if (mr.present && !mr.meta.is_inline()) {
+        v->Remove(paths_.ShardPath(mr.meta.data_id.Hex())).IgnoreError();
+      }
+      Status s = v->Remove(paths_.meta);
+      if (!s.ok() && s.code() != Code::kNotFound) {
+        left = true;
+        h_.note = s.message();
+        continue;
+      }
+      touched[i] = true;
+      h_.healed.push_back(i);
+      core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
+    }
+    Status sync = core_.SyncVolumes(touched);
+    if (!sync.ok()) {
+      left = true;
+      h_.note = sync.message();
+    }
+    h_.action = ObjectHealth::Action::kFinishedDelete;
+    h_.after = left ? Health::kDegraded : Health::kHealthy;
+  }
+
+  SetCore& core_;
   const CheckOptions& o_;
   const ObjectPaths paths_;
   const uint32_t n_;
   ObjectHealth h_;
-  std::vector<ErasureSet::MetaRead> metas_;
+  std::vector<MetaRead> metas_;
   ObjectMeta ref_;
   Uuid ref_data_;
   StripeLayout lay_;
   std::vector<PosState> pos_;
   std::vector<ShardState> shard_;
   // Commit state.
-  std::vector<uint32_t> to_write_, renamed_;
-  std::vector<std::string> meta_tmp_;
-  std::vector<bool> ready_;
-  bool changed_ = false;
-  Status error_;
+  std::vector<uint32_t> to_write_;
+  std::unique_ptr<VersionCommit> commit_;
   uint32_t min_good_ = 0;
   bool passed_ = false;
   std::vector<bool> uncertain_ = std::vector<bool>(n_, false);
@@ -622,9 +752,17 @@ Result<ObjectHealth> ErasureSet::CheckObject(const std::string& bucket, const st
 }
 
 HealBatch::HealBatch() = default;
-HealBatch::~HealBatch() {
-  // Never committed: drop the temp files (Finish with a failed flush removes them).
-  for (auto& e : pending_) e->Finish(Status(Code::kAborted, "heal batch dropped"));
+// Never committed: each ObjectExam's VersionCommit removes the temp files it holds.
+HealBatch::~HealBatch() = default;
+
+void HealBatch::Add(std::unique_ptr<ObjectExam> e, uint64_t bytes) {
+  bytes_ += bytes;
+  pending_.push_back(std::move(e));
+}
+
+std::vector<std::unique_ptr<ObjectExam>> HealBatch::Take() {
+  bytes_ = 0;
+  return std::move(pending_);
 }
 
 Result<ObjectHealth> ErasureSet::HealObject(const std::string& bucket, const std::string& key,
@@ -633,33 +771,32 @@ Result<ObjectHealth> ErasureSet::HealObject(const std::string& bucket, const std
   ASSIGN_OR_RETURN(ObjectHealth h, e->Run(true));
   if (h.action != ObjectHealth::Action::kQueued) return h;
   if (batch != nullptr) {
-    batch->bytes_ += e->pending_bytes();
-    batch->pending_.push_back(std::move(e));
+    const uint64_t bytes = e->pending_bytes();
+    batch->Add(std::move(e), bytes);
     return h;
   }
   HealBatch one;
-  one.pending_.push_back(std::move(e));
+  one.Add(std::move(e), 0);
   return CommitHeals(one).front();
 }
 
 std::vector<ObjectHealth> ErasureSet::CommitHeals(HealBatch& batch) {
-  std::vector<ObjectHealth> out;
-  std::vector<bool> ready(n(), false);
-  for (auto& e : batch.pending_) {
-    for (uint32_t i = 0; i < n(); ++i) ready[i] = ready[i] || e->ready()[i];
-  }
+  std::vector<std::unique_ptr<ObjectExam>> exams = batch.Take();
+  std::vector<VersionCommit*> commits;
+  for (auto& e : exams) commits.push_back(e->commit());
   // One flush for every object's new files before any gets its name, one for the names.
-  Status flush = SyncVolumes(ready);
-  std::vector<bool> renamed(n(), false);
-  for (auto& e : batch.pending_) {
-    if (!flush.ok()) e->FlushFailed(flush);
-    e->Rename();
-    for (uint32_t pos : e->renamed()) renamed[pos] = true;
+  const Status flush = FlushCommits(*this, commits, VersionCommit::Step::kStaged);
+  for (VersionCommit* c : commits) {
+    if (!flush.ok()) {
+      c->FailAll(flush);
+      continue;
+    }
+    KeyWriteGuard guard(*locks_, Stripe(c->bucket(), c->key()));
+    c->Publish();
   }
-  Status dflush = SyncVolumes(renamed);
-  for (auto& e : batch.pending_) out.push_back(e->Finish(dflush));
-  batch.pending_.clear();
-  batch.bytes_ = 0;
+  const Status dflush = FlushCommits(*this, commits, VersionCommit::Step::kPublished);
+  std::vector<ObjectHealth> out;
+  for (auto& e : exams) out.push_back(e->Finish(flush.ok() ? dflush : flush));
   return out;
 }
 

@@ -7,12 +7,8 @@
 #include <string>
 
 #include "libstore/volume/volume.h"
-#include <string_view>
 
 namespace cairn {
-
-// Wall-clock time in nanoseconds since the epoch.
-int64_t NowNs();
 
 // An in-memory framed shard (an inline object's, inside its metadata) read like a file. Does not
 // own the bytes.
@@ -30,10 +26,5 @@ class StringFile : public ReadableFile {
  private:
   const std::string& s_;
 };
-
-struct MrfEntry;
-// Decodes one MRF journal file (docs/format.md); false if it is not a valid entry. Sets every
-// field but e->id (the file name).
-bool DecodeMrf(std::string_view in, MrfEntry* e);
 
 }  // namespace cairn

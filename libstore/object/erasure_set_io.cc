@@ -14,6 +14,7 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
+#include "libstore/object/commit.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
@@ -166,36 +167,42 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   base.shard_size = StripeLayout{size, bs, k}.shard_size();
   base.etag = fast ? "x" + xxh.Digest().Hex() : md5.FinalHex();
 
-  std::vector<ObjectMeta> metas(total, base);
-  std::vector<std::string> meta_tmp(total, tmp + ".meta");
+  VersionCommit commit(*this, bucket, key, base.data_id, /*new_version=*/true);
+  ObjectMeta m = base;
   for (uint32_t si = 0; si < total; ++si) {
-    uint32_t pos = base.distribution[si];
-    metas[pos].shard_index = si;
+    const uint32_t pos = base.distribution[si];
+    if (volumes_[pos] == nullptr) continue;
     if (!ok[pos]) {
       // This volume failed mid-stream: drop its partial shard now; the rest go on.
-      if (volumes_[pos] != nullptr) {
-        files[pos].reset();
-        volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
-      }
+      files[pos].reset();
+      volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
+      commit.Fail(pos, errs[pos]);
       continue;
     }
+    m.shard_index = si;
+    std::string meta_tmp;
+    // Durability: the commit flushes each file system once for all temp files (FlushCommits).
     Status st = files[pos]->Close();
-    // Durability: Commit syncs each file system once for all temp files (see SyncAll).
     if (st.ok()) {
-      meta_tmp[pos] = TakeSpare(pos, meta_tmp[pos]);
-      st = volumes_[pos]->OverwriteFile(meta_tmp[pos], metas[pos].Encode());
+      auto bytes = m.Encode();
+      st = bytes.status();
+      if (bytes.ok()) {
+        meta_tmp = TakeSpare(pos, tmp + ".meta");
+        st = volumes_[pos]->OverwriteFile(meta_tmp, *bytes);
+      }
     }
-    if (!st.ok()) {
-      ok[pos] = false;
-      errs[pos] = st;
+    if (st.ok()) {
+      commit.Stage(pos, meta_tmp, tmp + ".shard");
+    } else {
+      commit.Fail(pos, st);
       volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
-      volumes_[pos]->Remove(meta_tmp[pos]).IgnoreError();
+      if (!meta_tmp.empty()) volumes_[pos]->Remove(meta_tmp).IgnoreError();
     }
   }
   files.clear();
-  Status c = Commit(bucket, key, tmp, meta_tmp, metas, ok, opts.fsync);
-  if (!c.ok()) return c.WithContext(first_error().empty() ? "put" : first_error().substr(2));
-  return InfoFrom(bucket, base);
+  ObjectInfo info = InfoFrom(bucket, base);
+  RETURN_IF_ERROR(CommitPut(commit, base, opts.fsync, &info));
+  return info;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,31 +222,34 @@ Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::s
   const ObjectPaths paths = KeyPaths(bucket, key);
   std::vector<MetaRead> metas;
   std::vector<std::unique_ptr<ReadableFile>> shards(n());
-  ObjectMeta chosen;
-  {
-    // Metadata and shard files are opened under the key's read lock, so an overwrite in this
-    // process cannot remove the shard files between the two; reads then go on from open files.
-    std::shared_lock<std::shared_mutex> l(locks_->InProcess(Stripe(bucket, key)));
-    metas = ReadAllMeta(paths.meta);
-    auto pick = PickVersion(metas, bucket + "/" + key);
-    if (!pick.ok()) {
-      if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
-      return pick.status();
-    }
-    chosen = metas[*pick].meta;
+  // The shard files are opened under the same lock as the metadata was read, so a commit cannot
+  // remove them in between (in this process; across processes, ReadVersion retries under the
+  // write lock when too few could be opened). Reads then go on from open files.
+  auto pick = ReadVersion(bucket, key, &metas, [&](const std::vector<MetaRead>& ms, int p) {
+    const ObjectMeta& chosen = ms[p].meta;
+    uint32_t opened = 0;
+    for (auto& f : shards) f.reset();
     for (uint32_t pos = 0; pos < n(); ++pos) {
-      const MetaRead& mr = metas[pos];
+      const MetaRead& mr = ms[pos];
       if (!mr.present || mr.meta.version_id != chosen.version_id) continue;
       uint32_t si = mr.meta.shard_index;
       if (si >= n() || shards[si]) continue;
       if (mr.meta.is_inline()) {
-        shards[si] = std::make_unique<StringFile>(metas[pos].meta.inline_shard);
+        shards[si] = std::make_unique<StringFile>(mr.meta.inline_shard);
       } else {
         auto f = volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
-        if (f.ok()) shards[si] = std::move(f).value();
+        if (!f.ok()) continue;
+        shards[si] = std::move(f).value();
       }
+      ++opened;
     }
+    return opened >= k();
+  });
+  if (!pick.ok()) {
+    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
+    return pick.status();
   }
+  const ObjectMeta chosen = metas[*pick].meta;
   ObjectInfo info = InfoFrom(bucket, chosen);
   if (chosen.size == 0) {
     if (range.first > 0) return InvalidArgument("range starts past the end of the object");

@@ -265,8 +265,10 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
     if (cur.kind == Item::kPrefix) {
       out.common_prefixes.push_back(cur.text);
     } else {
-      auto metas = ReadAllMeta(KeyPaths(bucket, cur.text).meta);
-      auto pick = PickVersion(metas, bucket + "/" + cur.text);
+      // The version a GET would see (delete markers are not objects; copies caught half way
+      // through another process's commit are read again under the key's lock).
+      std::vector<MetaRead> metas;
+      auto pick = ReadVersion(bucket, cur.text, &metas);
       if (!pick.ok()) continue;  // deleted meanwhile, or unreadable: verify/heal report it
       out.objects.push_back(InfoFrom(bucket, metas[*pick].meta));
     }

@@ -11,68 +11,48 @@
 #include <vector>
 
 #include "libstore/common/rate_limiter.h"
-#include "libstore/format/encoding.h"
+#include "libstore/format/heal_journal.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set_internal.h"
 
 namespace cairn {
 namespace {
 
-constexpr char kJournalMagic[8] = {'C', 'A', 'I', 'R', 'N', 'H', 'E', 'L'};
-constexpr uint32_t kJournalVersion = 1;
-constexpr const char* kHealDir = ".cairn/heal";
-constexpr const char* kJournalPath = ".cairn/heal/state";
-constexpr auto kJournalEvery = std::chrono::seconds(2);
+constexpr int64_t kJournalEveryNs = 2'000'000'000;  // on the set's clock
 // A worker commits its healed objects together once it holds this many (or this many bytes).
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr auto kBatchWait = std::chrono::seconds(1);  // and never holds one longer than this
 constexpr uint64_t kProgressStep = 4 << 20;  // progress reports every this many bytes read
 
-// Where an interrupted heal got to: every object of the scope before (bucket, key) is done.
-struct Journal {
-  std::string scope_bucket, scope_prefix;
-  std::string bucket, key;  // the last object finished in order
-  int64_t started_ns = 0, updated_ns = 0;
-  ScanSummary counts;
-};
-
-std::string EncodeJournal(const Journal& j) {
-  std::string out;
-  Writer w(&out);
-  w.Bytes(kJournalMagic, 8);
-  w.U32(kJournalVersion);
-  w.Str(j.scope_bucket);
-  w.Str(j.scope_prefix);
-  w.Str(j.bucket);
-  w.Str(j.key);
-  w.I64(j.started_ns);
-  w.I64(j.updated_ns);
-  const ScanSummary& c = j.counts;
-  for (uint64_t v : {c.scanned, c.healthy, c.degraded, c.unrecoverable, c.healed, c.still_degraded,
-                     c.unrecoverable_after, c.removed, c.bytes_read, c.bytes_written}) {
-    w.U64(v);
-  }
-  Seal(&out);
-  return out;
+HealJournal::Counts ToCounts(const ScanSummary& s) {
+  HealJournal::Counts c;
+  c.scanned = s.scanned;
+  c.healthy = s.healthy;
+  c.degraded = s.degraded;
+  c.unrecoverable = s.unrecoverable;
+  c.healed = s.healed;
+  c.still_degraded = s.still_degraded;
+  c.unrecoverable_after = s.unrecoverable_after;
+  c.removed = s.removed;
+  c.deletes_finished = s.deletes_finished;
+  c.bytes_read = s.bytes_read;
+  c.bytes_written = s.bytes_written;
+  return c;
 }
 
-bool DecodeJournal(std::string_view in, Journal* j) {
-  Reader r{std::string_view()};
-  if (!OpenSealed(in, kJournalMagic, kJournalVersion, &r)) return false;
-  j->scope_bucket = r.Str(63);
-  j->scope_prefix = r.Str(1024);
-  j->bucket = r.Str(63);
-  j->key = r.Str(1024);
-  j->started_ns = r.I64();
-  j->updated_ns = r.I64();
-  ScanSummary& c = j->counts;
-  for (uint64_t* v : {&c.scanned, &c.healthy, &c.degraded, &c.unrecoverable, &c.healed,
-                      &c.still_degraded, &c.unrecoverable_after, &c.removed, &c.bytes_read,
-                      &c.bytes_written}) {
-    *v = r.U64();
-  }
-  return r.ok() && r.remaining() == 0;
+void AddCounts(const HealJournal::Counts& c, ScanSummary* s) {
+  s->scanned += c.scanned;
+  s->healthy += c.healthy;
+  s->degraded += c.degraded;
+  s->unrecoverable += c.unrecoverable;
+  s->healed += c.healed;
+  s->still_degraded += c.still_degraded;
+  s->unrecoverable_after += c.unrecoverable_after;
+  s->removed += c.removed;
+  s->deletes_finished += c.deletes_finished;
+  s->bytes_read += c.bytes_read;
+  s->bytes_written += c.bytes_written;
 }
 
 class Scan {
@@ -95,18 +75,19 @@ class Scan {
   Result<ScanSummary> Run() {
     const auto start = std::chrono::steady_clock::now();
     const bool journaled = journaled_ = o_.heal && !o_.dry_run;
-    Journal resume;
+    last_save_ns_ = set_.NowNs();
+    HealJournal resume;
     bool resuming = false;
     if (journaled) {
       resuming = o_.resume && ReadJournal(&resume);
       if (resuming) {
-        sum_ = resume.counts;
+        AddCounts(resume.counts, &sum_);
         sum_.resumed_from = resume.bucket + "/" + resume.key;
         journal_.started_ns = resume.started_ns;
         obs_.Note("resuming the heal started " + Ago(resume.started_ns) + ", after " +
                   sum_.resumed_from);
       } else {
-        journal_.started_ns = NowNs();
+        journal_.started_ns = set_.NowNs();
       }
       journal_.scope_bucket = o_.bucket;
       journal_.scope_prefix = o_.prefix;
@@ -136,10 +117,11 @@ class Scan {
     uint64_t seq;
     std::string bucket, key;
     bool done = false;
+    std::unique_ptr<ObjectHealth> result;  // once done; null when it was deleted meanwhile
   };
 
-  static std::string Ago(int64_t ns) {
-    int64_t s = (NowNs() - ns) / 1000000000;
+  std::string Ago(int64_t ns) const {
+    int64_t s = (set_.NowNs() - ns) / 1000000000;
     if (s < 120) return std::to_string(s) + " s ago";
     if (s < 7200) return std::to_string(s / 60) + " min ago";
     return std::to_string(s / 3600) + " h ago";
@@ -147,36 +129,38 @@ class Scan {
 
   // ---- journal
 
-  bool ReadJournal(Journal* out) {
+  bool ReadJournal(HealJournal* out) {
     bool found = false;
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
-      auto raw = v->ReadFile(kJournalPath, 1 << 16);
-      Journal j;
-      if (!raw.ok() || !DecodeJournal(*raw, &j)) continue;
-      if (j.scope_bucket != o_.bucket || j.scope_prefix != o_.prefix) continue;
-      if (!found || j.updated_ns > out->updated_ns) *out = j;
+      auto raw = v->ReadFile(kHealJournalPath, kMaxHealJournalSize);
+      if (!raw.ok()) continue;
+      auto j = HealJournal::Decode(*raw);
+      if (!j.ok()) continue;
+      if (j->scope_bucket != o_.bucket || j->scope_prefix != o_.prefix) continue;
+      if (!found || j->updated_ns > out->updated_ns) *out = *j;
       found = true;
     }
     return found;
   }
 
-  void WriteJournal(const Journal& j) {
-    const std::string bytes = EncodeJournal(j);
+  void WriteJournal(const HealJournal& j) {
+    auto bytes = j.Encode();
+    if (!bytes.ok()) return;  // a scope the store refuses is never journaled
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
       // Best effort per volume: a journal on any volume is enough to resume.
       Status s = v->MakeDirs(kHealDir);
-      if (s.ok()) s = ReplaceFile(*v, kJournalPath, bytes, kTmpDir);
+      if (s.ok()) s = ReplaceFile(*v, kHealJournalPath, *bytes, kTmpDir);
       s.IgnoreError();
     }
   }
 
   void RemoveJournal() {
     for (uint32_t i = 0; i < set_.n(); ++i) {
-      if (Volume* v = set_.volume(i)) v->Remove(kJournalPath).IgnoreError();
+      if (Volume* v = set_.volume(i)) v->Remove(kHealJournalPath).IgnoreError();
     }
   }
 
@@ -184,19 +168,19 @@ class Scan {
   void MaybeSaveJournal(bool force) {
     std::unique_lock<std::mutex> save(save_mu_, std::try_to_lock);
     if (!save.owns_lock()) return;  // another thread is saving it right now
-    auto now = std::chrono::steady_clock::now();
-    if (!force && now - last_save_ < kJournalEvery) return;
-    last_save_ = now;
-    Journal j;
+    const int64_t now = set_.NowNs();
+    if (!force && now - last_save_ns_ < kJournalEveryNs) return;
+    last_save_ns_ = now;
+    HealJournal j;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!have_mark_) return;
       j = journal_;
       j.bucket = mark_bucket_;
       j.key = mark_key_;
-      j.counts = sum_;
+      j.counts = ToCounts(sum_);
     }
-    j.updated_ns = NowNs();
+    j.updated_ns = set_.NowNs();
     WriteJournal(j);
   }
 
@@ -214,7 +198,7 @@ class Scan {
       ++sum_.mrf_entries;
     }
     if (by_key.empty()) return Status::Ok();
-    uint64_t objects = 0, healed = 0;
+    uint64_t objects = 0, healed = 0, deletes = 0;
     for (const auto& [bk, ids] : by_key) {
       auto h = set_.HealObject(bk.first, bk.second, co_);
       bool clear = false;
@@ -225,6 +209,7 @@ class Scan {
         sum_.bytes_read += h->bytes_read;
         sum_.bytes_written += h->bytes_written;
         if (h->action == ObjectHealth::Action::kHealed) ++healed;
+        if (h->action == ObjectHealth::Action::kFinishedDelete) ++deletes;
         clear = h->after == Health::kHealthy && h->action != ObjectHealth::Action::kChanged &&
                 h->action != ObjectHealth::Action::kWouldHeal;
         if (h->health != Health::kHealthy) {
@@ -238,8 +223,10 @@ class Scan {
       }
     }
     sum_.healed += healed;
+    sum_.deletes_finished += deletes;
     obs_.Note("journal of failed writes: " + std::to_string(sum_.mrf_entries) + " entries for " +
               std::to_string(by_key.size()) + " objects, " + std::to_string(healed) + " healed, " +
+              (deletes > 0 ? std::to_string(deletes) + " deletes finished, " : "") +
               std::to_string(sum_.mrf_cleared) + " entries cleared");
     return Status::Ok();
   }
@@ -288,8 +275,11 @@ class Scan {
 
   void Push(const std::string& bucket, const std::string& key) {
     std::unique_lock<std::mutex> l(mu_);
-    space_.wait(l, [&] { return queue_.size() < workers_.size() * 2; });
-    order_.push_back(Work{next_seq_, bucket, key});
+    // Bounded memory: few keys wait for a worker, and results wait to be reported in order for
+    // at most a window of objects (enough for every worker's batch to fill).
+    const size_t window = workers_.size() * (kBatchObjects + 2) * 2;
+    space_.wait(l, [&] { return queue_.size() < workers_.size() * 2 && order_.size() < window; });
+    order_.push_back(Work{next_seq_, bucket, key, false, nullptr});
     queue_.push_back(next_seq_++);
     ready_.notify_one();
   }
@@ -359,23 +349,37 @@ class Scan {
     commit();
   }
 
-  // Counts and reports one finished object (h null: it was deleted meanwhile) and moves the
-  // journal's watermark past every object finished in order.
+  // One object finished (h null: it was deleted meanwhile). Objects are counted and reported in
+  // key order, whatever order the workers finish them in: each waits in order_ for the ones
+  // before it. So the journal's counts are those of the objects up to its watermark, exactly,
+  // and a resumed heal counts none twice.
   void Done(uint64_t seq, const ObjectHealth* h) {
     {
-      std::lock_guard<std::mutex> l(mu_);
-      if (h) Count(*h);
-      order_[seq - order_.front().seq].done = true;
-      while (!order_.empty() && order_.front().done) {
-        mark_bucket_ = std::move(order_.front().bucket);
-        mark_key_ = std::move(order_.front().key);
-        have_mark_ = true;
-        order_.pop_front();
+      // obs_mu_ first, and held while reporting: the objects one thread takes off order_ are
+      // reported before those the next thread takes.
+      std::lock_guard<std::mutex> report(obs_mu_);
+      std::vector<std::unique_ptr<ObjectHealth>> ready;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        Work& w = order_[seq - order_.front().seq];
+        w.done = true;
+        if (h) w.result = std::make_unique<ObjectHealth>(*h);
+        bool popped = false;
+        while (!order_.empty() && order_.front().done) {
+          Work& front = order_.front();
+          if (front.result) {
+            Count(*front.result);
+            ready.push_back(std::move(front.result));
+          }
+          mark_bucket_ = std::move(front.bucket);
+          mark_key_ = std::move(front.key);
+          have_mark_ = true;
+          order_.pop_front();
+          popped = true;
+        }
+        if (popped) space_.notify_all();
       }
-    }
-    if (h) {
-      std::lock_guard<std::mutex> l(obs_mu_);
-      obs_.Object(*h);
+      for (const auto& r : ready) obs_.Object(*r);
     }
     if (journaled_) MaybeSaveJournal(false);
   }
@@ -413,6 +417,9 @@ class Scan {
       ++sum_.removed;
       return;
     }
+    if (h.action == A::kFinishedDelete || h.action == A::kWouldFinishDelete)
+      ++sum_.deletes_finished;
+    if (h.action == A::kWouldFinishDelete) return;
     if (h.action == A::kWouldHeal) return;  // dry run: it would be whole
     if (h.after == Health::kDegraded || h.action == A::kChanged) ++sum_.still_degraded;
     if (h.after == Health::kUnrecoverable) ++sum_.unrecoverable_after;
@@ -424,10 +431,10 @@ class Scan {
   std::unique_ptr<RateLimiter> limiter_;
   CheckOptions co_;
   ScanSummary sum_;
-  Journal journal_;
+  HealJournal journal_;
   bool journaled_ = false;
-  std::mutex save_mu_;  // one journal save at a time; guards last_save_
-  std::chrono::steady_clock::time_point last_save_ = std::chrono::steady_clock::now();
+  std::mutex save_mu_;  // one journal save at a time; guards last_save_ns_
+  int64_t last_save_ns_ = 0;
 
   std::mutex mu_;  // guards everything below, and sum_ once workers run
   std::condition_variable ready_, space_;

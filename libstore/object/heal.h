@@ -38,6 +38,9 @@ struct ScanSummary {
   // refused, a write failed, changed meanwhile); unrecoverable_after those left unrecoverable;
   // removed the dangling ones deleted. An object can be both healed and still degraded.
   uint64_t healed = 0, still_degraded = 0, unrecoverable_after = 0, removed = 0;
+  // Heal: deletes that had not finished (delete markers or copies of the deleted version left)
+  // and were finished (dry run: would be).
+  uint64_t deletes_finished = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t buckets_healed = 0, dangling_buckets = 0;
   uint64_t mrf_entries = 0, mrf_cleared = 0;

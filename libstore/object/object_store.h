@@ -41,6 +41,24 @@ struct PutOptions {
   bool fsync = true;  // data, metadata and directories durable before success
 };
 
+// Limits of PutOptions, as S3 sets them: user metadata at most 2 KiB, counted as S3 counts it
+// (the bytes of every key and value, summed); keys are HTTP header tokens (they travel as
+// x-amz-meta-KEY) of at most 1 KiB, unique ignoring case, at most 1024 of them; values hold no
+// control characters; a content type of at most 256 bytes without control characters. Every
+// store refuses more, before reading the body. (Within these limits every object metadata copy
+// can be written and read back: see the format's limits in object_meta.h.)
+constexpr size_t kMaxUserMetaBytes = 2048;
+constexpr size_t kMaxContentTypeLen = 256;
+// kInvalidArgument naming the first limit broken.
+Status ValidatePutOptions(const PutOptions& o);
+
+// A member of a volume set that did not take a write that succeeded without it.
+struct MissedWrite {
+  uint32_t position = 0;  // member position in the set
+  bool offline = false;   // it was offline (else: the write to it failed)
+  std::string why;        // the error, for a failed write
+};
+
 struct ObjectInfo {
   std::string bucket, key;
   uint64_t size = 0;
@@ -48,6 +66,9 @@ struct ObjectInfo {
   int64_t mod_time_ns = 0;
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
+  // PUT on a volume set: the members that missed the write (the object is queued for healing).
+  // Empty when every member took it, and for every other call.
+  std::vector<MissedWrite> missed;
 };
 
 struct BucketInfo {

@@ -1,0 +1,42 @@
+#include "libstore/format/mrf_entry.h"
+
+namespace cairn {
+
+Result<std::string> MrfEntry::Encode() const {
+  if (bucket.size() > kMrfMaxBucket || key.size() > kMrfMaxKey ||
+      positions.size() > kMrfMaxPositions) {
+    return InvalidArgument("MRF entry: bucket, key or member list past the format's limits");
+  }
+  std::string out;
+  Writer w(&out);
+  w.Bytes(kMrfMagic, 8);
+  w.U32(kMrfVersion);
+  w.Str(bucket);
+  w.Str(key);
+  w.Bytes(version_id.b, 16);
+  w.I64(time_ns);
+  w.U32(uint32_t(positions.size()));
+  for (uint32_t p : positions) w.U32(p);
+  Seal(&out);
+  return out;
+}
+
+Result<MrfEntry> MrfEntry::Decode(std::string_view in) {
+  if (in.size() > kMaxMrfFileSize) return Corruption("MRF entry: too large");
+  Reader r{std::string_view()};
+  if (!OpenSealed(in, kMrfMagic, kMrfVersion, &r)) {
+    return Corruption("MRF entry: bad magic, version or checksum");
+  }
+  MrfEntry e;
+  e.bucket = r.Str(kMrfMaxBucket);
+  e.key = r.Str(kMrfMaxKey);
+  r.Bytes(e.version_id.b, 16);
+  e.time_ns = r.I64();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > kMrfMaxPositions) return Corruption("MRF entry: malformed");
+  for (uint32_t i = 0; i < n; ++i) e.positions.push_back(r.U32());
+  if (!r.ok() || r.remaining() != 0) return Corruption("MRF entry: truncated or malformed");
+  return e;
+}
+
+}  // namespace cairn

@@ -1,0 +1,248 @@
+#include "libstore/object/commit.h"
+
+#include "libstore/format/volume_format.h"
+
+namespace cairn {
+
+VersionCommit::VersionCommit(SetCore& core, std::string bucket, std::string key,
+                             const Uuid& data_id, bool new_version)
+    : core_(core),
+      bucket_(std::move(bucket)),
+      key_(std::move(key)),
+      paths_(KeyPaths(bucket_, key_)),
+      data_id_(data_id),
+      new_version_(new_version),
+      members_(core.n()) {}
+
+VersionCommit::~VersionCommit() {
+  if (finished_) return;
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    if (!members_[pos].published) RemoveTemps(pos);
+  }
+}
+
+void VersionCommit::Stage(uint32_t pos, std::string meta_tmp, std::string shard_tmp) {
+  Member& m = members_[pos];
+  m.staged = true;
+  m.meta_tmp = std::move(meta_tmp);
+  m.shard_tmp = std::move(shard_tmp);
+  m.error = Status::Ok();
+}
+
+void VersionCommit::Fail(uint32_t pos, const Status& why) {
+  Member& m = members_[pos];
+  m.staged = false;
+  m.error = why;
+}
+
+void VersionCommit::FailAll(const Status& why) {
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    if (!members_[pos].staged) continue;
+    RemoveTemps(pos);
+    Fail(pos, why);
+  }
+}
+
+void VersionCommit::RequireUnchanged(const std::vector<MetaRead>* as_read) { as_read_ = as_read; }
+
+uint32_t VersionCommit::staged() const {
+  uint32_t c = 0;
+  for (const auto& m : members_) c += m.staged;
+  return c;
+}
+
+uint32_t VersionCommit::published() const {
+  uint32_t c = 0;
+  for (const auto& m : members_) c += m.published;
+  return c;
+}
+
+Status VersionCommit::first_error() const {
+  for (const auto& m : members_) {
+    if (!m.error.ok()) return m.error;
+  }
+  return Status::Ok();
+}
+
+std::vector<MissedWrite> VersionCommit::Missed() const {
+  std::vector<MissedWrite> out;
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    const Member& m = members_[pos];
+    if (m.published) continue;
+    MissedWrite w;
+    w.position = pos;
+    w.offline = core_.volume(pos) == nullptr;
+    w.why = w.offline ? "offline" : m.error.ok() ? "not written" : m.error.message();
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+bool VersionCommit::Touched(uint32_t pos, Step step) const {
+  const Member& m = members_[pos];
+  switch (step) {
+    case Step::kStaged:
+      return m.staged;
+    case Step::kPublished:
+      return m.published;
+    case Step::kRolledBack:
+      return m.rolled_back;
+  }
+  return false;
+}
+
+std::vector<std::string> VersionCommit::FlushTargets(uint32_t pos, Step step) const {
+  const Member& m = members_[pos];
+  std::vector<std::string> out;
+  if (!Touched(pos, step)) return out;
+  if (step == Step::kStaged) {
+    out.push_back(m.meta_tmp);
+    if (!m.shard_tmp.empty()) out.push_back(m.shard_tmp);
+    return out;
+  }
+  out.push_back(paths_.dir);  // the renamed shard and metadata copy
+  out.push_back(kTmpDir);     // the temp names they left (or the previous copy swapped out)
+  return out;
+}
+
+void VersionCommit::RemoveTemps(uint32_t pos) {
+  Member& m = members_[pos];
+  Volume* v = core_.volume(pos);
+  if (v == nullptr) return;
+  if (!m.meta_tmp.empty()) v->Remove(m.meta_tmp).IgnoreError();
+  if (!m.shard_tmp.empty() && !m.shard_moved) v->Remove(m.shard_tmp).IgnoreError();
+  m.meta_tmp.clear();
+  m.shard_tmp.clear();
+}
+
+Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::string& to) {
+  Status r = v->Rename(from, to);
+  if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
+  // The target's directory is missing. The bucket's is never made here: a write must not revive
+  // a bucket that was removed meanwhile.
+  if (!v->Stat(bucket_).ok()) return NotFound("bucket " + bucket_ + " is gone");
+  RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
+  return v->Rename(from, to);
+}
+
+void VersionCommit::Publish() {
+  const std::vector<MetaRead> now = core_.ReadAllMeta(paths_.meta);
+  if (as_read_ != nullptr) {
+    for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+      if (!SameCopy(now[pos], (*as_read_)[pos])) {
+        changed_ = true;
+        return;
+      }
+    }
+  }
+  const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    Member& m = members_[pos];
+    Volume* v = core_.volume(pos);
+    if (!m.staged || v == nullptr) continue;
+    const MetaRead& cur = now[pos];
+    if (cur.present && !cur.meta.is_inline()) m.old_data = cur.meta.data_id;
+    Status s;
+    if (!m.shard_tmp.empty()) {
+      s = RenameInto(v, m.shard_tmp, shard_path);
+      if (s.ok()) m.shard_moved = true;
+    }
+    if (s.ok()) {
+      // Over a previous copy (whole or damaged): swap, so that it stays whole in meta_tmp for a
+      // rollback, and its inode is reused by a later write instead of being freed.
+      if (!cur.absent()) {
+        s = v->Exchange(m.meta_tmp, paths_.meta);
+        if (s.ok()) m.exchanged = true;
+      }
+      if (cur.absent() || s.code() == Code::kNotFound) s = RenameInto(v, m.meta_tmp, paths_.meta);
+    }
+    if (s.ok()) {
+      m.published = true;
+      if (!m.exchanged) m.meta_tmp.clear();  // renamed away: nothing left at the temp name
+      m.shard_tmp.clear();
+      continue;
+    }
+    m.error = s.WithContext(v->Describe());
+    if (m.shard_moved && new_version_) v->Remove(shard_path).IgnoreError();
+    m.shard_moved = false;
+    m.staged = false;
+    RemoveTemps(pos);
+  }
+}
+
+void VersionCommit::Rollback(bool flush) {
+  const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    Member& m = members_[pos];
+    if (!m.published) continue;
+    m.rolled_back = true;
+    Volume* v = core_.volume(pos);
+    if (m.exchanged) {
+      // meta_tmp holds the previous copy: swap it back; the new one is then at meta_tmp.
+      v->Exchange(m.meta_tmp, paths_.meta).IgnoreError();
+      v->Remove(m.meta_tmp).IgnoreError();
+      m.exchanged = false;
+    } else {
+      v->Remove(paths_.meta).IgnoreError();
+      core_.RemoveEmptyParents(v, bucket_, paths_.dir);
+    }
+    m.meta_tmp.clear();
+    if (!shard_path.empty() && new_version_) v->Remove(shard_path).IgnoreError();
+    m.published = false;
+    m.old_data = Uuid();
+  }
+  // Best effort: the rollback is what the members hold now either way.
+  if (flush) FlushCommits(core_, {this}, Step::kRolledBack).IgnoreError();
+}
+
+Status VersionCommit::PublishWithQuorum(uint32_t quorum, bool flush) {
+  Publish();
+  const uint32_t done = published();
+  Status s;
+  if (done < quorum) {
+    const Status last = first_error();
+    s = QuorumError("commit reached " + std::to_string(done) + " of " + std::to_string(core_.n()) +
+                    " volumes, " + std::to_string(quorum) + " needed" +
+                    (last.ok() ? std::string() : ": " + last.message()));
+  } else if (flush) {
+    s = FlushCommits(core_, {this}, Step::kPublished);
+  }
+  if (s.ok()) return s;
+  Rollback(flush);
+  for (auto& m : members_) {
+    if (m.error.ok()) m.error = s;
+  }
+  return s;
+}
+
+void VersionCommit::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    Member& m = members_[pos];
+    Volume* v = core_.volume(pos);
+    if (v == nullptr) continue;
+    if (!m.published) {
+      RemoveTemps(pos);
+      continue;
+    }
+    if (!m.old_data.IsZero() && m.old_data != data_id_) {
+      v->Remove(paths_.ShardPath(m.old_data.Hex())).IgnoreError();
+    }
+    if (m.exchanged) core_.GiveSpare(pos, m.meta_tmp);
+    m.meta_tmp.clear();
+  }
+}
+
+Status FlushCommits(SetCore& core, const std::vector<VersionCommit*>& commits,
+                    VersionCommit::Step step) {
+  std::vector<bool> which(core.n(), false);
+  for (const VersionCommit* c : commits) {
+    for (uint32_t pos = 0; pos < core.n(); ++pos) {
+      which[pos] = which[pos] || c->Touched(pos, step);
+    }
+  }
+  return core.SyncVolumes(which);
+}
+
+}  // namespace cairn

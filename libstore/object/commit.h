@@ -1,0 +1,127 @@
+// VersionCommit: moves one new version of an object into place on the members of a set. The one
+// commit step of PUT, of DELETE (which commits a delete marker like a version) and of heal.
+//
+// The caller first stages the version on each member that takes part: its metadata copy in a
+// temp file and, for a shard that is new or rebuilt, the shard in another temp file. Then:
+//   1. FlushCommits(kStaged): the staged files become durable.
+//   2. Publish, under the key's write lock: on each staged member the shard is renamed to its
+//      name and the metadata copy swapped in (RENAME_EXCHANGE over a previous copy, which then
+//      stays whole in the temp file; a plain rename where there was none; the key's directory is
+//      made when it is missing, never the bucket's). After RequireUnchanged (heal), nothing is
+//      published when any member's metadata changed since the caller read it.
+//   3. FlushCommits(kPublished): the renames become durable.
+//   4. Below the quorum the caller asked for, every member is put back as it was (the previous
+//      copy swapped back, the new files removed) and flushed again.
+//   5. Finish: the previous version's shard files are removed, the swapped-out temp files go to
+//      the set's spare pool, leftover temp files are removed.
+// PUT and DELETE run steps 2 to 4 in one hold of the key's lock (PublishWithQuorum); heal
+// publishes many objects, each under its own lock, between two flushes they all share.
+//
+// FlushCommits is the only place a commit flushes: a change of how commits reach the disk (say,
+// fdatasync of the files named by FlushTargets instead of a flush of each file system) is made
+// there alone.
+//
+// Not thread-safe: one thread drives a VersionCommit. A commit that is destroyed before Finish
+// removes the temp files it still holds.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "libstore/common/status.h"
+#include "libstore/format/encoding.h"
+#include "libstore/format/key_path.h"
+#include "libstore/object/object_store.h"
+#include "libstore/object/set_core.h"
+
+namespace cairn {
+
+class VersionCommit {
+ public:
+  // data_id: the version's shard file id (zero when inline: no shard files). new_version: the
+  // version is new (PUT, DELETE), so its shard files are too and a member that fails keeps none;
+  // heal republishes an existing version, and a rebuilt shard renamed into place stays even when
+  // its metadata copy then fails.
+  VersionCommit(SetCore& core, std::string bucket, std::string key, const Uuid& data_id,
+                bool new_version);
+  ~VersionCommit();
+  VersionCommit(const VersionCommit&) = delete;
+  VersionCommit& operator=(const VersionCommit&) = delete;
+
+  const std::string& bucket() const { return bucket_; }
+  const std::string& key() const { return key_; }
+  const ObjectPaths& paths() const { return paths_; }
+
+  // Member pos holds the version's metadata copy in meta_tmp and, unless shard_tmp is empty, its
+  // shard in shard_tmp (written, not flushed). The commit owns both files from now on.
+  void Stage(uint32_t pos, std::string meta_tmp, std::string shard_tmp = "");
+  // Member pos could not be staged (why); its temp files are the caller's to remove.
+  void Fail(uint32_t pos, const Status& why);
+  // Every member fails (a flush failed); nothing is published.
+  void FailAll(const Status& why);
+  // Publish only if every member's metadata copy still reads as in *as_read (SameCopy). Not
+  // copied: *as_read must outlive the commit.
+  void RequireUnchanged(const std::vector<MetaRead>* as_read);
+
+  uint32_t staged() const;
+  uint32_t published() const;
+  bool is_published(uint32_t pos) const { return members_[pos].published; }
+  // Publish found a member's metadata changed since RequireUnchanged's read: nothing published.
+  bool changed() const { return changed_; }
+  // The first error of a member, or OK.
+  Status first_error() const;
+  // Members that did not take the version, in position order: offline, failed, or not staged.
+  std::vector<MissedWrite> Missed() const;
+  // What a flush after staging (kStaged), publishing (kPublished) or a rollback (kRolledBack)
+  // must make durable on member pos: the files whose data, and the directories whose entries,
+  // changed.
+  enum class Step { kStaged, kPublished, kRolledBack };
+  std::vector<std::string> FlushTargets(uint32_t pos, Step step) const;
+  // True when member pos has anything for that flush (FlushTargets would not be empty).
+  bool Touched(uint32_t pos, Step step) const;
+
+  // Step 2; the caller holds the key's write lock (KeyWriteGuard). Members that fail are failed
+  // one by one (their error kept); the others are published.
+  void Publish();
+  // Steps 2 to 4 for a commit of its own; the caller holds the key's write lock. With flush, the
+  // renames are flushed. Below `quorum` published members, or when that flush fails, every
+  // member is rolled back and the result is kQuorum (naming the last member's error) or the
+  // flush's error.
+  Status PublishWithQuorum(uint32_t quorum, bool flush);
+  // Step 5, after the lock is released (or under it).
+  void Finish();
+
+ private:
+  struct Member {
+    bool staged = false, published = false;
+    bool shard_moved = false;  // the shard temp file was renamed into place
+    bool exchanged = false;    // meta_tmp now holds the member's previous copy
+    bool rolled_back = false;  // published, then put back as it was
+    std::string meta_tmp, shard_tmp;
+    Uuid old_data;  // the previous copy's shard file id (zero: none, or inline)
+    Status error;
+  };
+  // Renames from to to on v; when the key's directory is missing (a sibling's delete removed it,
+  // or the member was wiped), makes it once (never the bucket) and tries again.
+  Status RenameInto(Volume* v, const std::string& from, const std::string& to);
+  void Rollback(bool flush);
+  void RemoveTemps(uint32_t pos);
+
+  SetCore& core_;
+  const std::string bucket_, key_;
+  const ObjectPaths paths_;
+  const Uuid data_id_;
+  const bool new_version_;
+  std::vector<Member> members_;
+  const std::vector<MetaRead>* as_read_ = nullptr;
+  bool changed_ = false;
+  bool finished_ = false;
+};
+
+// The one flush of commits: makes what `step` changed, on every member of every commit given,
+// durable. Today one SyncAll per file system (shared by concurrent writers; SetCore::SyncVolumes).
+Status FlushCommits(SetCore& core, const std::vector<VersionCommit*>& commits,
+                    VersionCommit::Step step);
+
+}  // namespace cairn

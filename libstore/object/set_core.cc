@@ -1,0 +1,151 @@
+#include "libstore/object/set_core.h"
+
+#include <algorithm>
+#include <set>
+
+#include "libstore/common/hash.h"
+#include "libstore/object/key_locks.h"
+
+namespace cairn {
+
+uint32_t WriteQuorum(uint32_t k, uint32_t m) { return std::max(k, (k + m) / 2 + 1); }
+
+bool SameCopy(const MetaRead& a, const MetaRead& b) {
+  if (a.present != b.present) return false;
+  if (a.present) return a.raw == b.raw;
+  return a.error.error_class() == b.error.error_class();
+}
+
+SetCore::SetCore(std::vector<Volume*> volumes, const SetParams& p,
+                 std::unique_ptr<ErasureCodec> codec, const std::string& lock_dir, Clock* clock)
+    : volumes_(std::move(volumes)),
+      params_(p),
+      write_quorum_(WriteQuorum(p.k, p.m)),
+      read_quorum_(std::max(p.k, p.k + p.m - WriteQuorum(p.k, p.m) + 1)),
+      codec_(std::move(codec)),
+      locks_(std::make_unique<KeyLocks>(lock_dir)),
+      clock_(clock != nullptr ? clock : Clock::Real()),
+      spares_(volumes_.size()) {}
+
+SetCore::~SetCore() {
+  // Spare temp files hold superseded metadata; nothing needs them once the set is closed.
+  for (uint32_t i = 0; i < spares_.size(); ++i) {
+    for (const auto& p : spares_[i]) volumes_[i]->Remove(p).IgnoreError();
+  }
+}
+
+uint32_t SetCore::online() const {
+  uint32_t c = 0;
+  for (auto* v : volumes_) c += v != nullptr;
+  return c;
+}
+
+size_t SetCore::Stripe(const std::string& bucket, const std::string& key) const {
+  uint64_t h = Xxh3_64(key.data(), key.size(), Xxh3_64(bucket.data(), bucket.size()));
+  return size_t(h % KeyLocks::kStripes);
+}
+
+uint32_t SetCore::Rotation(const std::string& bucket, const std::string& key) const {
+  std::string full = bucket + "/" + key;
+  return uint32_t(Xxh3_64(full.data(), full.size()) % n());
+}
+
+std::vector<MetaRead> SetCore::ReadAllMeta(const std::string& path) const {
+  std::vector<MetaRead> out(n());
+  for (uint32_t i = 0; i < n(); ++i) {
+    Volume* v = volumes_[i];
+    if (v == nullptr) {
+      out[i].error = IOError("volume offline");
+      continue;
+    }
+    auto raw = v->ReadFile(path, kMaxMetaFileSize);
+    if (!raw.ok()) {
+      out[i].error = raw.status();
+      continue;
+    }
+    auto m = ObjectMeta::Decode(*raw);
+    if (!m.ok()) {
+      out[i].error = m.status().WithContext(v->Describe() + "/" + path);
+      continue;
+    }
+    out[i].present = true;
+    out[i].meta = std::move(m).value();
+    out[i].raw = std::move(raw).value();
+  }
+  return out;
+}
+
+Result<int> SetCore::PickVersion(const std::vector<MetaRead>& metas,
+                                 const std::string& what) const {
+  // Group by version id; choose the newest version that has a read quorum of copies.
+  int best = -1;
+  uint32_t present = 0, absent = 0, markers = 0;
+  for (uint32_t i = 0; i < metas.size(); ++i) {
+    const MetaRead& r = metas[i];
+    absent += r.absent();
+    markers += r.present && r.meta.is_delete_marker();
+    if (!r.present) continue;
+    ++present;
+    uint32_t count = 0;
+    for (const auto& o : metas) count += o.present && o.meta.version_id == r.meta.version_id;
+    if (count < read_quorum_) continue;
+    if (best < 0 || r.meta.mod_time_ns > metas[best].meta.mod_time_ns ||
+        (r.meta.mod_time_ns == metas[best].meta.mod_time_ns &&
+         metas[best].meta.version_id < r.meta.version_id)) {
+      best = int(i);
+    }
+  }
+  if (best >= 0) return best;
+  // A read quorum of members says "no such file" (or holds the marker of a delete): the object
+  // does not exist (or was deleted and a few stale copies or markers are left).
+  if (absent + markers >= read_quorum_) return NotFound(what + ": no such object");
+  return DataLoss(what + ": metadata found on " + std::to_string(present) +
+                  " volumes, no version on " + std::to_string(read_quorum_) + " (" +
+                  std::to_string(metas.size() - present - absent) + " volumes unreadable)");
+}
+
+Result<int> SetCore::PickReadable(const std::vector<MetaRead>& metas,
+                                  const std::string& what) const {
+  ASSIGN_OR_RETURN(int pick, PickVersion(metas, what));
+  if (metas[pick].meta.is_delete_marker()) return NotFound(what + ": no such object");
+  return pick;
+}
+
+Status SetCore::SyncVolumes(const std::vector<bool>& which) const {
+  std::set<std::string> done;
+  for (uint32_t i = 0; i < n(); ++i) {
+    if (!which[i] || volumes_[i] == nullptr) continue;
+    if (!done.insert(volumes_[i]->SyncDomain()).second) continue;
+    RETURN_IF_ERROR(volumes_[i]->SyncAll());
+  }
+  return Status::Ok();
+}
+
+void SetCore::RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) const {
+  while (dir.size() > bucket.size()) {
+    if (!v->RemoveDir(dir).ok()) return;
+    dir.resize(dir.rfind('/'));
+  }
+}
+
+std::string SetCore::TakeSpare(uint32_t pos, const std::string& fallback) {
+  std::lock_guard<std::mutex> l(spare_mu_);
+  auto& v = spares_[pos];
+  if (v.empty()) return fallback;
+  std::string s = std::move(v.back());
+  v.pop_back();
+  return s;
+}
+
+void SetCore::GiveSpare(uint32_t pos, const std::string& path) {
+  {
+    std::lock_guard<std::mutex> l(spare_mu_);
+    if (spares_[pos].size() < kMaxSpares) {
+      spares_[pos].push_back(path);
+      return;
+    }
+  }
+  volumes_[pos]->Remove(path).IgnoreError();
+}
+
+}  // namespace cairn

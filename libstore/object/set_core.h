@@ -1,0 +1,128 @@
+// SetCore: what every operation on an erasure set shares: its members, layout and quorums, the
+// codec, the per-key locks, the clock, the pool of spare temp files, and the reads every operation
+// starts with (every member's metadata copy of a key, and the version they make up).
+//
+// ErasureSet is a SetCore. The units that work on one object for it (ObjectExam: verify and heal;
+// VersionCommit: moving a version into place; gc) are given a SetCore& instead of reaching into
+// ErasureSet's private members.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "libstore/common/clock.h"
+#include "libstore/common/status.h"
+#include "libstore/erasure/codec.h"
+#include "libstore/format/object_meta.h"
+#include "libstore/volume/volume.h"
+
+namespace cairn {
+
+class KeyLocks;
+
+struct SetParams {
+  uint32_t k = 0, m = 0;
+  uint32_t block_size = 1 << 20;
+  uint32_t inline_limit = 128 << 10;
+};
+
+// Write quorum for K+M: max(K, (K+M)/2 + 1).
+uint32_t WriteQuorum(uint32_t k, uint32_t m);
+
+// One member's copy of an object's metadata, as read.
+struct MetaRead {
+  bool present = false;  // a metadata file was read and decoded (a delete marker counts)
+  Status error;          // why not
+  ObjectMeta meta;
+  std::string raw;  // the bytes as read
+
+  // Not present, by the class of the error: there is no copy; there is a copy but it is damaged
+  // (bad checksum, malformed); or the member could not say (offline, I/O error), so it may hold
+  // anything.
+  bool absent() const { return !present && error.error_class() == ErrorClass::kAbsent; }
+  bool damaged() const { return !present && error.error_class() == ErrorClass::kDamaged; }
+  bool unknown() const { return !present && !absent() && !damaged(); }
+};
+
+// True when two reads of one member's copy saw the same thing. The one "changed since it was read"
+// test: heal commits, and removes dangling objects, only where every member's copy still reads
+// as it did when heal examined the object.
+bool SameCopy(const MetaRead& a, const MetaRead& b);
+
+class SetCore {
+ public:
+  SetCore(const SetCore&) = delete;
+  SetCore& operator=(const SetCore&) = delete;
+
+  uint32_t k() const { return params_.k; }
+  uint32_t m() const { return params_.m; }
+  uint32_t n() const { return params_.k + params_.m; }
+  const SetParams& params() const { return params_; }
+  uint32_t write_quorum() const { return write_quorum_; }
+  // Copies needed to believe a version or bucket exists: max(K, N - write quorum + 1).
+  uint32_t read_quorum() const { return read_quorum_; }
+  // Members online (not nullptr).
+  uint32_t online() const;
+  // The member at a position, or nullptr when it is offline.
+  Volume* volume(uint32_t pos) const { return volumes_[pos]; }
+  const ErasureCodec& codec() const { return *codec_; }
+  KeyLocks& locks() const { return *locks_; }
+  Clock& clock() const { return *clock_; }
+  // The set's clock, in nanoseconds since the epoch.
+  int64_t NowNs() const { return clock_->NowNs(); }
+
+  // The lock stripe of a key (KeyLocks).
+  size_t Stripe(const std::string& bucket, const std::string& key) const;
+  // First shard's member position for a key: shards rotate across members by key hash.
+  uint32_t Rotation(const std::string& bucket, const std::string& key) const;
+
+  // Reads the metadata file at meta_path from every member (offline ones: an "offline" error).
+  std::vector<MetaRead> ReadAllMeta(const std::string& meta_path) const;
+  // Picks the newest version (by modified time, then version id) that has a read quorum of
+  // copies; it may be a delete marker (callers that read objects treat that as "no such
+  // object"). kNotFound when no version has a quorum and a read quorum of members has no copy or
+  // a delete marker; kDataLoss when copies exist but disagree below quorum.
+  Result<int> PickVersion(const std::vector<MetaRead>& metas, const std::string& what) const;
+  // As PickVersion, but a delete marker is kNotFound: the version a reader sees.
+  Result<int> PickReadable(const std::vector<MetaRead>& metas, const std::string& what) const;
+
+  // Makes every write, rename and remove on the members in `which` durable: one SyncAll per sync
+  // domain (file system). Commits flush through FlushCommits (commit.h), which calls this.
+  Status SyncVolumes(const std::vector<bool>& which) const;
+  // Removes dir and its parents while they are empty, up to (not including) the bucket.
+  void RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) const;
+
+  // Spare temp files: a commit over an existing copy swaps the new metadata in (Exchange) and
+  // keeps the old file as the next write's temp file, so small writes allocate and free no inodes
+  // (inode allocation dominated small-PUT profiles on ext4). At most kMaxSpares per member.
+  // TakeSpare returns a spare of member pos, or fallback when there is none.
+  std::string TakeSpare(uint32_t pos, const std::string& fallback);
+  void GiveSpare(uint32_t pos, const std::string& path);
+  static constexpr size_t kMaxSpares = 64;
+
+ protected:
+  // volumes[i] is the member at position i, or nullptr when it is offline (not owned). clock may
+  // be null: the wall clock.
+  SetCore(std::vector<Volume*> volumes, const SetParams& p, std::unique_ptr<ErasureCodec> codec,
+          const std::string& lock_dir, Clock* clock);
+  // Removes the spare files still held.
+  ~SetCore();
+
+  std::vector<Volume*> volumes_;
+  SetParams params_;
+  uint32_t write_quorum_, read_quorum_;
+  std::unique_ptr<ErasureCodec> codec_;
+  std::unique_ptr<KeyLocks> locks_;
+  Clock* clock_;
+
+ private:
+  std::mutex spare_mu_;
+  std::vector<std::vector<std::string>> spares_;  // per member position
+};
+
+}  // namespace cairn
