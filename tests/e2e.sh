@@ -172,21 +172,7 @@ check "old object intact after SIGKILL" cmp -s "$T/back" "$T/old"
 check "no partial object listed" test "$("$CAIRN" ls -r kill | wc -l)" -eq 1
 check "one shard file per member for the object" test "$(find "$S"/d*/kill -name 'obj=?*' | wc -l)" -eq 3
 
-echo "== concurrent puts and gets from separate processes"
-for v in 1 2 3 4; do head -c $((v * 700000)) /dev/zero | tr '\0' "$v" >"$T/v$v"; done
-"$CAIRN" put "$T/v1" kill/hot
-for w in 1 2; do
-  ( for i in $(seq 1 12); do "$CAIRN" put --no-fsync "$T/v$(( (i + w) % 4 + 1 ))" kill/hot || exit 1; done ) &
-  PIDS+=($!)
-done
-torn=0
-for i in $(seq 1 30); do
-  "$CAIRN" get kill/hot "$T/got" || { torn=$((torn + 1)); continue; }
-  same=0; for v in 1 2 3 4; do cmp -s "$T/got" "$T/v$v" && same=1; done
-  ((same)) || torn=$((torn + 1))
-done
-wait
-check "every concurrent get returned one complete version ($torn bad)" test "$torn" -eq 0
+# Concurrent puts and gets from separate processes: tests/e2e_concurrent.sh.
 
 echo "== shard files: encode, decode, verify, repair"
 unset CAIRN_SET
