@@ -62,7 +62,7 @@ TEST_CASE("2+2 with K members online: every write fails and changes nothing", "[
   for (const char* key : {"big", "small"}) {
     auto d = f.set->StatObject("bkt", key);
     REQUIRE(d.ok());
-    for (const auto& s : d->shards) CHECK(s.state == "ok");
+    for (const auto& s : d->shards) CHECK(s.state == CopyState::kOk);
   }
   for (int v : {0, 2}) {
     INFO("volume " << v);
