@@ -117,12 +117,27 @@ rm -rf "${D[2]}"/* "${D[2]}"/.cairn
 "$CAIRN" heal --max-rate 1M --jobs 1 >"$T/heal1" 2>&1 &
 hp=$!; PIDS+=("$hp")
 for _ in $(seq 1 100); do [[ -f "${D[0]}/.cairn/heal/state" ]] && break; sleep 0.1; done
-sleep 0.5
+# Wait for a second save of the journal (every 2 s), so its mark has moved past a few objects.
+cp "${D[0]}/.cairn/heal/state" "$T/journal1" 2>/dev/null
+for _ in $(seq 1 100); do cmp -s "${D[0]}/.cairn/heal/state" "$T/journal1" || break; sleep 0.1; done
 kill -9 "$hp"; wait "$hp" 2>/dev/null
 check "the heal journal was written" test -f "${D[0]}/.cairn/heal/state"
-expect 0 "the second heal completes" "$CAIRN" heal
-check "the second heal resumed" grep -q "resuming the heal" "$T/out"
+# big/0 is the first key: the killed heal had finished it before its journal could exist, so a
+# resumed heal must not look at it again. Damage it now: only a heal that starts over finds it.
+flip "$(shard "${D[0]}" big/0)" 100
+expect 0 "the second heal completes" "$CAIRN" heal --json
+check "the second heal resumed" grep -q '"message":"resuming the heal' "$T/out"
+mark=$(jq -r 'select(.type=="summary") | .resumed_from' "$T/out")
+check "the second heal says where it resumed ($mark)" test -n "$mark" -a "$mark" != null
+jq -r 'select(.type=="object") | "bkt/" + .key' "$T/out" | LC_ALL=C sort >"$T/resumed.keys"
+check "the second heal healed only objects after $mark" \
+  test -z "$(LC_ALL=C awk -v m="$mark" '$0 <= m' "$T/resumed.keys")"
+check "the second heal healed some, not all, of the 42 objects ($(wc -l <"$T/resumed.keys"))" \
+  test "$(wc -l <"$T/resumed.keys")" -gt 0 -a "$(wc -l <"$T/resumed.keys")" -lt 42
 check "the journal is gone" test ! -e "${D[0]}/.cairn/heal/state"
+expect 3 "big/0, before the mark, was not scanned again" "$CAIRN" verify --deep --json
+check "... so verify finds it damaged, and nothing else" test "$(unhealthy)" = big/0
+expect 0 "a new heal finds and heals it" "$CAIRN" heal
 expect 0 "verify --deep after the resumed heal" "$CAIRN" verify --deep
 check "every object reads back after the resumed heal" readall
 

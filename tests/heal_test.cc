@@ -767,8 +767,16 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
       middle_upto = upto;
     }
   }
-  // Resumed from a journal of part of the way: the summary counts every object once.
+  // Resumed from a journal of part of the way: the summary counts every object once. The first
+  // heal repaired everything, so the objects past the journal's mark are damaged again for the
+  // resumed one to find (which of the journals is the last one short of the end depends on the
+  // workers' timing).
   REQUIRE(!middle.empty());
+  for (size_t i = middle_upto; i < keys.size(); ++i) {
+    if (damaged.count(keys[i]) != 0) {
+      REQUIRE(f.mem[1]->Remove(KeyPaths("bkt", keys[i].substr(4)).meta).ok());
+    }
+  }
   for (uint32_t i = 0; i < 6; ++i) {
     REQUIRE(f.mem[i]->MakeDirs(kHealDir).ok());
     REQUIRE(f.mem[i]->WriteFile(kHealJournalPath, middle, false).ok());
@@ -778,7 +786,7 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
   REQUIRE(r.ok());
   CHECK(!r->resumed_from.empty());
   CHECK(r->scanned == keys.size());
-  CHECK(r->healed == damaged.size());  // the first part was healed before the journal was written
+  CHECK(r->healed == damaged.size());  // the journal's count and what was healed after its mark
   CHECK(again.objects.size() == keys.size() - middle_upto);
 }
 

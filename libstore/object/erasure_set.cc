@@ -194,16 +194,19 @@ ObjectMeta ErasureSet::BaseMeta(const std::string& key, uint64_t size, const Put
   return m;
 }
 
+Status ErasureSet::CheckWriteQuorum() const {
+  if (online() >= write_quorum_) return Status::Ok();
+  return QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
+                     " volumes online, a write needs " + std::to_string(write_quorum_));
+}
+
 Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::string& key,
                                          Source& src, const PutOptions& opts) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
   RETURN_IF_ERROR(ValidatePutOptions(opts));
   RETURN_IF_ERROR(CheckBucket(bucket));
-  if (online() < write_quorum_) {
-    return QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
-                       " volumes online, a write needs " + std::to_string(write_quorum_));
-  }
+  RETURN_IF_ERROR(CheckWriteQuorum());
   // Read up to inline_limit + 1 bytes: if the body ends within the limit it is stored inline.
   PooledBuffer head(params_.inline_limit + 1);
   ASSIGN_OR_RETURN(size_t got, ReadFull(src, head.data(), params_.inline_limit + 1));

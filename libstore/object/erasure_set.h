@@ -266,6 +266,10 @@ class ErasureSet : public ObjectStore, public SetCore {
              const std::string& lock_dir, Clock* clock);
 
   Status CheckBucket(const std::string& bucket);
+  // kQuorum unless at least a write quorum of volumes is online. Every write (PUT, DELETE, bucket
+  // create and remove) checks it before it changes anything, so a write that cannot reach its
+  // quorum leaves the set as it was instead of half done.
+  Status CheckWriteQuorum() const;
   ObjectInfo InfoFrom(const std::string& bucket, const ObjectMeta& m) const;
 
   // Reads every member's metadata copy of a key into *metas and picks the version a reader sees

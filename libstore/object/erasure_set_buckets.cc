@@ -40,6 +40,7 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
 
 Status ErasureSet::MakeBucket(const std::string& bucket) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(CheckWriteQuorum());
   if (CheckBucket(bucket).ok()) return AlreadyExists("bucket " + bucket + " already exists");
   std::string created = std::to_string(NowNs());
   std::vector<bool> ok(n(), false);
@@ -68,6 +69,7 @@ Status ErasureSet::MakeBucket(const std::string& bucket) {
 
 Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(CheckWriteQuorum());
   RETURN_IF_ERROR(CheckBucket(bucket));
   if (!force) {
     ListOptions lo;
