@@ -27,7 +27,7 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
   for (auto* v : volumes_) {
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
-    if (st.ok() && st->is_dir) ++have;
+    if (st.ok() && st->is_dir()) ++have;
     if (st.ok() || st.status().code() == Code::kNotFound) ++answered;
   }
   if (have >= read_quorum_) return Status::Ok();
@@ -115,7 +115,7 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
     if (!entries.ok()) continue;
     ++answered;
     for (const auto& e : *entries) {
-      if (!e.is_dir || !ValidateBucketName(e.name).ok()) continue;
+      if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
       auto& s = seen[e.name];
       ++s.first;
       if (s.second == 0) {
@@ -138,7 +138,7 @@ Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets() 
     if (v == nullptr) continue;
     ASSIGN_OR_RETURN(auto entries, v->ListDir(""));
     for (const auto& e : entries) {
-      if (e.is_dir && ValidateBucketName(e.name).ok()) ++seen[e.name];
+      if (e.is_dir() && ValidateBucketName(e.name).ok()) ++seen[e.name];
     }
   }
   return std::vector<std::pair<std::string, uint32_t>>(seen.begin(), seen.end());
@@ -154,7 +154,7 @@ Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, 
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
     auto meta = v->ReadFile(BucketMetaPath(bucket), 64);
-    if (st.ok() && st->is_dir && meta.ok()) {
+    if (st.ok() && st->is_dir() && meta.ok()) {
       if (created.empty()) created = *meta;
       continue;
     }

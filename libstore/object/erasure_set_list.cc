@@ -122,10 +122,10 @@ class VolumeLister {
     std::string text;
     KeyEntry kind;
     for (const auto& e : *entries) {
-      if (!e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind == KeyEntry::kObject) return true;
+      if (!e.is_dir() && DecodeKeyEntry(e.name, &text, &kind) && kind == KeyEntry::kObject) return true;
     }
     for (const auto& e : *entries) {
-      if (e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
+      if (e.is_dir() && DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
           HasObject(path + "/" + e.name)) {
         return true;
       }
@@ -146,10 +146,10 @@ class VolumeLister {
       if (!DecodeKeyEntry(e.name, &text, &kind)) continue;
       Item child;
       if (kind == KeyEntry::kObject) {
-        if (e.is_dir) continue;
+        if (e.is_dir()) continue;
         child = Item{node.text + text, "", Item::kObject};
       } else {
-        if (!e.is_dir) continue;
+        if (!e.is_dir()) continue;
         child = Item{node.text + text + (kind == KeyEntry::kSegment ? "/" : ""),
                      node.path + "/" + e.name, Item::kNode};
       }

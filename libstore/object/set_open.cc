@@ -191,7 +191,7 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
       // Remove what a previous cairn format owned: its system directory and its buckets.
       for (const auto& e : entries) {
         bool owned = e.name == kSysDir ||
-                     (e.is_dir && ValidateBucketName(e.name).ok() &&
+                     (e.is_dir() && ValidateBucketName(e.name).ok() &&
                       v->Stat(e.name + "/bucket.meta").ok());
         if (owned) RETURN_IF_ERROR(v->RemoveAll(e.name));
       }
@@ -249,7 +249,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
       refuse("cannot be examined: " + st.status().message());
       continue;
     }
-    if (!st->is_dir) {
+    if (!st->is_dir()) {
       refuse("exists but is not a directory");
       continue;
     }
@@ -270,7 +270,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
     // A freshly made ext4 file system holds lost+found; it is nobody's data.
     bool empty = true;
     for (const auto& e : *entries) {
-      if (!(e.is_dir && e.name == "lost+found")) empty = false;
+      if (!(e.is_dir() && e.name == "lost+found")) empty = false;
     }
     if (empty) {
       replace();
@@ -322,9 +322,11 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
                              ") belongs to another set or position: treated as offline");
       continue;
     }
-    // Make sure the working directories exist (they may have been removed by hand).
+    // Make sure the working directories exist (they may have been removed by hand). Every PUT
+    // renames out of the temp directory: the volume keeps it open.
     v->MakeDirs(kTmpDir).IgnoreError();
     v->MakeDirs(kMrfDir).IgnoreError();
+    v->PinDir(kTmpDir);
     vols[i] = v.get();
     out.owned.push_back(std::move(v));
   }
