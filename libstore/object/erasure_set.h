@@ -183,6 +183,15 @@ class HealBatch {
   uint64_t bytes_ = 0;
 };
 
+// Something in a member's tree that cairn never makes and never follows or opens: a symbolic link,
+// or a FIFO, socket or device. Verify and heal report each one and leave it alone.
+struct ForeignEntry {
+  uint32_t position = 0;  // the member
+  std::string path;       // relative to the member's root
+  FileKind kind = FileKind::kSymlink;
+};
+using ForeignEntryFn = std::function<void(const ForeignEntry&)>;
+
 class ErasureSet : public ObjectStore, public SetCore {
  public:
   // volumes[i] is the member at position i, or nullptr when it is offline. Does not take ownership.
@@ -247,16 +256,20 @@ class ErasureSet : public ObjectStore, public SetCore {
   // Every key of bucket starting with prefix and after start_after that has a metadata file on
   // any online volume, in order, once each; fn returns false to stop. Memory is bounded by
   // directory size, not by the number of keys.
+  // Entries of the key trees walked that are symlinks or other non-files go to `foreign` (if set).
   Status ScanKeys(const std::string& bucket, const std::string& prefix,
                   const std::string& start_after,
-                  const std::function<bool(const std::string& key)>& fn);
+                  const std::function<bool(const std::string& key)>& fn,
+                  const ForeignEntryFn& foreign = nullptr);
   // Removes what no object needs and that is older than the grace period, measured on the set's
   // clock (erasure_set_gc.cc): temp files of writes that died, shard files no metadata copy
   // names, empty key directories, journal entries of versions that are gone. Calls fn for each
   // item removed (or to be removed).
   Result<GcReport> CollectGarbage(const GcOptions& o, const std::function<void(const GcItem&)>& fn);
-  // Bucket names found on any online volume, with the number of volumes that have each.
-  Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets();
+  // Bucket names found on any online volume, with the number of volumes that have each. Symlinks
+  // and other non-files at a member's top level or in its .cairn directory go to `foreign`.
+  Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets(
+      const ForeignEntryFn& foreign = nullptr);
   // Creates a bucket (directory and bucket.meta) on every online volume that lacks it. Returns
   // the positions it was (or, dry run, would be) created on. The bucket must be on a read quorum.
   Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);

@@ -132,13 +132,28 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets() {
+Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets(
+    const ForeignEntryFn& foreign) {
   std::map<std::string, uint32_t> seen;
-  for (auto* v : volumes_) {
+  auto report = [&](uint32_t pos, const std::string& dir, const DirEntry& e) {
+    if (foreign && (e.kind == FileKind::kSymlink || e.kind == FileKind::kOther)) {
+      foreign(ForeignEntry{pos, dir.empty() ? e.name : dir + "/" + e.name, e.kind});
+    }
+  };
+  for (uint32_t pos = 0; pos < n(); ++pos) {
+    Volume* v = volumes_[pos];
     if (v == nullptr) continue;
     ASSIGN_OR_RETURN(auto entries, v->ListDir(""));
     for (const auto& e : entries) {
       if (e.is_dir() && ValidateBucketName(e.name).ok()) ++seen[e.name];
+      report(pos, "", e);
+    }
+    if (foreign) {
+      // .cairn itself is a directory here (the member's format was read through it).
+      auto sys = v->ListDir(kSysDir);
+      if (sys.ok()) {
+        for (const auto& e : *sys) report(pos, kSysDir, e);
+      }
     }
   }
   return std::vector<std::pair<std::string, uint32_t>>(seen.begin(), seen.end());

@@ -99,10 +99,13 @@ class Scan {
     for (const auto& b : buckets) {
       if (resuming && b < resume.bucket) continue;
       std::string after = resuming && b == resume.bucket ? resume.key : std::string();
-      st = set_.ScanKeys(b, o_.prefix, after, [&](const std::string& key) {
-        Push(b, key);
-        return true;
-      });
+      st = set_.ScanKeys(
+          b, o_.prefix, after,
+          [&](const std::string& key) {
+            Push(b, key);
+            return true;
+          },
+          foreign_);
       if (!st.ok()) break;
     }
     StopWorkers();
@@ -234,7 +237,7 @@ class Scan {
   // ---- buckets
 
   Result<std::vector<std::string>> Buckets() {
-    ASSIGN_OR_RETURN(auto found, set_.ScanBuckets());
+    ASSIGN_OR_RETURN(auto found, set_.ScanBuckets(foreign_));
     std::vector<std::string> out;
     for (const auto& [name, count] : found) {
       if (!o_.bucket.empty() && name != o_.bucket) continue;
@@ -425,6 +428,19 @@ class Scan {
     if (h.after == Health::kUnrecoverable) ++sum_.unrecoverable_after;
   }
 
+  // A symlink or other non-file in a member's tree: counted, reported, left alone.
+  const ForeignEntryFn foreign_ = [this](const ForeignEntry& e) {
+    Volume* v = set_.volume(e.position);
+    std::string where = v != nullptr ? v->Describe() + "/" + e.path : e.path;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++sum_.foreign_entries;
+    }
+    std::lock_guard<std::mutex> l(obs_mu_);
+    obs_.Note("member " + std::to_string(e.position + 1) + ": " + where + " is a " +
+              (e.kind == FileKind::kSymlink ? "symbolic link" : "FIFO, socket or device") +
+              ", which cairn never makes: not followed, left alone (remove it)");
+  };
   ErasureSet& set_;
   const SetScanOptions& o_;
   ScanObserver& obs_;
@@ -456,6 +472,11 @@ Result<ScanSummary> ScanSet(ErasureSet& set, const SetScanOptions& o, ScanObserv
   return s.Run();
 }
 
+static Status ForeignVerdict(const ScanSummary& s) {
+  return Status(Code::kDegraded, std::to_string(s.foreign_entries) +
+                                     " entries in the members that cairn did not make (see above)");
+}
+
 Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
   if (!o.heal || o.dry_run) {
     if (s.unrecoverable > 0 || s.dangling_buckets > 0) {
@@ -467,6 +488,7 @@ Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
       return Status(Code::kDegraded, std::to_string(s.degraded) + " of " + std::to_string(s.scanned) +
                                          " objects degraded, all recoverable (run cairn heal)");
     }
+    if (s.foreign_entries > 0) return ForeignVerdict(s);
     return Status::Ok();
   }
   if (s.unrecoverable_after > 0 || s.dangling_buckets > 0) {
@@ -478,6 +500,7 @@ Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
     return Status(Code::kDegraded, std::to_string(s.still_degraded) +
                                        " objects still short of a shard (see above)");
   }
+  if (s.foreign_entries > 0) return ForeignVerdict(s);
   return Status::Ok();
 }
 
