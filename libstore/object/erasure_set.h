@@ -205,6 +205,10 @@ class ErasureSet : public ObjectStore, public SetCore {
   ~ErasureSet() override;
 
   Status MakeBucket(const std::string& bucket) override;
+  // MakeBucket that also says, in *warnings (may be null), which members missed a bucket that
+  // was made on a write quorum (heal creates it there). Below the write quorum, what it made is
+  // removed again and it fails: a bucket exists after mb exactly when mb succeeded.
+  Status MakeBucket(const std::string& bucket, std::vector<std::string>* warnings);
   Status RemoveBucket(const std::string& bucket, bool force) override;
   Result<std::vector<BucketInfo>> ListBuckets() override;
   Status BucketExists(const std::string& bucket) override;
@@ -266,12 +270,14 @@ class ErasureSet : public ObjectStore, public SetCore {
   // names, empty key directories, journal entries of versions that are gone. Calls fn for each
   // item removed (or to be removed).
   Result<GcReport> CollectGarbage(const GcOptions& o, const std::function<void(const GcItem&)>& fn);
-  // Bucket names found on any online volume, with the number of volumes that have each. Symlinks
+  // Bucket names found on any online volume, with the number of volumes that have each (a
+  // directory whose bucket.meta does not decode does not count: it is not a bucket). Symlinks
   // and other non-files at a member's top level or in its .cairn directory go to `foreign`.
   Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets(
       const ForeignEntryFn& foreign = nullptr);
-  // Creates a bucket (directory and bucket.meta) on every online volume that lacks it. Returns
-  // the positions it was (or, dry run, would be) created on. The bucket must be on a read quorum.
+  // Creates a bucket (directory and bucket.meta) on every online volume that lacks it or whose
+  // bucket.meta does not decode. Returns the positions it was (or, dry run, would be) created on;
+  // a member that cannot take it is skipped. The bucket must be on a read quorum.
   Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);
 
  private:

@@ -1,0 +1,42 @@
+#include "libstore/format/bucket_meta.h"
+
+#include "libstore/format/encoding.h"
+
+namespace cairn {
+
+Result<std::string> BucketMeta::Encode() const {
+  if (created_ns < 0) {
+    return InvalidArgument("bucket record: creation time " + std::to_string(created_ns) +
+                           " is before the epoch");
+  }
+  std::string out;
+  out.reserve(kBucketMetaSize);
+  Writer w(&out);
+  w.Bytes(kBucketMetaMagic, 8);
+  w.U32(kBucketMetaVersion);
+  w.I64(created_ns);
+  Seal(&out);
+  return out;
+}
+
+Result<BucketMeta> BucketMeta::Decode(std::string_view bytes) {
+  Reader r{std::string_view()};
+  if (bytes.size() != kBucketMetaSize ||
+      !OpenSealed(bytes, kBucketMetaMagic, kBucketMetaVersion, &r)) {
+    return Corruption("not a cairn bucket record (bad size, magic, version or checksum)");
+  }
+  BucketMeta m;
+  m.created_ns = r.I64();
+  if (!r.ok() || r.remaining() != 0) return Corruption("bucket record truncated");
+  if (m.created_ns < 0) return Corruption("bucket record: creation time before the epoch");
+  return m;
+}
+
+std::string BucketMetaPath(std::string_view bucket) {
+  std::string p(bucket);
+  p += '/';
+  p += kBucketMetaName;
+  return p;
+}
+
+}  // namespace cairn
