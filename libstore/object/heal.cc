@@ -439,7 +439,7 @@ class Scan {
     std::lock_guard<std::mutex> l(obs_mu_);
     obs_.Note("member " + std::to_string(e.position + 1) + ": " + where + " is a " +
               (e.kind == FileKind::kSymlink ? "symbolic link" : "FIFO, socket or device") +
-              ", which cairn never makes: not followed, left alone (remove it)");
+              ", which cairn never makes and never follows (remove it)");
   };
   ErasureSet& set_;
   const SetScanOptions& o_;
