@@ -187,6 +187,31 @@ TEST_CASE("listing and heal count only directories with a valid record", "[bucke
   CHECK(f.mem[0]->Stat("plain/bucket.meta").status().code() == Code::kNotFound);
 }
 
+TEST_CASE("a set made before bucket records existed keeps its buckets; heal rewrites them",
+          "[bucket]") {
+  SetFixture f(2, 1);
+  REQUIRE(f.set->MakeBucket("old").ok());
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(f.mem[i]->WriteFile("old/bucket.meta", "1764633600000000000", false).ok());
+  }
+  REQUIRE(f.mem[2]->WriteFile("old/bucket.meta", "99999999999999999999", false).ok());  // overflow
+  auto list = f.set->ListBuckets();
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0].created_ns == 1764633600000000000);
+  auto made = f.set->HealBucket("old", false);
+  REQUIRE(made.ok());
+  CHECK(*made == std::vector<uint32_t>{0, 1, 2});
+  for (size_t i = 0; i < 3; ++i) {
+    auto m = BucketMeta::Decode(f.mem[i]->ReadFile("old/bucket.meta", 100).value());
+    REQUIRE(m.ok());
+    CHECK(m->created_ns == 1764633600000000000);
+  }
+  made = f.set->HealBucket("old", false);
+  REQUIRE(made.ok());
+  CHECK(made->empty());
+}
+
 TEST_CASE("verify's scan reports symlinks and other non-files it meets", "[bucket][foreign]") {
   // MemVolume has no symlinks: a wrapper makes some entries look like them.
   class Odd : public VolumeWrapper {

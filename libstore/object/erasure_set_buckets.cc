@@ -1,5 +1,6 @@
 // ErasureSet buckets: a bucket is a directory on every member, with its record (creation time,
 // libstore/format/bucket_meta.h) in bucket.meta; it exists when a read quorum of members has it.
+#include <charconv>
 #include <map>
 
 #include "libstore/format/bucket_meta.h"
@@ -15,12 +16,23 @@ static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::s
   return ReplaceFile(*v, BucketMetaPath(bucket), bytes, kTmpDir);
 }
 
-// The bucket record on v, if it is there and decodes.
-static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket) {
+// The bucket record on v, if it is there and decodes. Sets created before bucket.meta had a
+// format hold the creation time as decimal text: that still counts (*legacy is set, so heal
+// rewrites it as a record).
+static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket,
+                                         bool* legacy = nullptr) {
+  if (legacy != nullptr) *legacy = false;
   ASSIGN_OR_RETURN(std::string raw, v->ReadFile(BucketMetaPath(bucket), kBucketMetaSize));
   auto m = BucketMeta::Decode(raw);
-  if (!m.ok()) return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
-  return m;
+  if (m.ok()) return m;
+  BucketMeta old;
+  const char* end = raw.data() + raw.size();
+  if (!raw.empty() && raw[0] != '-' &&
+      std::from_chars(raw.data(), end, old.created_ns).ptr == end && old.created_ns >= 0) {
+    if (legacy != nullptr) *legacy = true;
+    return old;
+  }
+  return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
 }
 
 Status ErasureSet::BucketExists(const std::string& bucket) {
@@ -213,18 +225,20 @@ Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, 
   RETURN_IF_ERROR(CheckBucket(bucket));
   // A member lacks the bucket when its directory or its record is missing or does not decode.
   BucketMeta meta;
-  bool have_meta = false;
+  bool have_meta = false, have_legacy = false;
   std::vector<uint32_t> missing;
   for (uint32_t i = 0; i < n(); ++i) {
     Volume* v = volumes_[i];
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
-    auto m = ReadBucketMeta(v, bucket);
-    if (st.ok() && st->is_dir() && m.ok()) {
-      if (!have_meta) meta = *m;
+    bool legacy = false;
+    auto m = ReadBucketMeta(v, bucket, &legacy);
+    if (m.ok() && (!have_meta || (have_legacy && !legacy))) {
+      meta = *m;  // a record's time wins over a legacy one
       have_meta = true;
-      continue;
+      have_legacy = legacy;
     }
+    if (st.ok() && st->is_dir() && m.ok() && !legacy) continue;
     missing.push_back(i);
   }
   if (dry_run || missing.empty()) return missing;
