@@ -48,9 +48,22 @@ TEST_CASE("bucket record: golden bytes, round trip, damage detected", "[bucket][
     CHECK(BucketMeta::Decode(got->substr(0, i)).status().code() == Code::kCorruption);
   }
   CHECK(!BucketMeta::Decode(*got + "x").ok());
-  // What an older cairn wrote (decimal text), or anyone's file, is not a record.
+  // What an older cairn wrote (decimal text), or anyone's file, is not a record...
   CHECK(!BucketMeta::Decode("1764633600000000000").ok());
   CHECK(!BucketMeta::Decode("").ok());
+  // ... but the old decimal form is still recognised as a bucket's, and said to be legacy.
+  bool legacy = false;
+  auto old = BucketMeta::DecodeOrLegacy("1764633600000000000", &legacy);
+  REQUIRE(old.ok());
+  CHECK(legacy);
+  CHECK(old->created_ns == 1764633600000000000);
+  old = BucketMeta::DecodeOrLegacy(*got, &legacy);
+  REQUIRE(old.ok());
+  CHECK(!legacy);
+  for (const char* bad : {"", "-1", "+1", " 1", "1 ", "12a", "99999999999999999999", "junk"}) {
+    INFO(bad);
+    CHECK(BucketMeta::DecodeOrLegacy(bad, &legacy).status().code() == Code::kCorruption);
+  }
 }
 
 TEST_CASE("bucket record: Encode refuses what Decode refuses", "[bucket][format]") {

@@ -130,13 +130,16 @@ for d in "$O"/d{1,2,3}; do
   echo keep >"$d/keep.txt"
   mkdir -p "$d/notabucket" "$d/fake"
   echo junk >"$d/notabucket/bucket.meta"
-  echo 12345 >"$d/fake/bucket.meta"  # the record of an older cairn, or anyone's file
+  echo "not a record" >"$d/fake/bucket.meta"
+  mkdir -p "$d/older"  # a bucket of a cairn from before bucket records had a format
+  printf 1764633600000000000 >"$d/older/bucket.meta"
   mkdir -p "$d/lost+found"
 done
 old_id=$(od -An -tx1 -j12 -N16 "$O/d1/.cairn/format")
 expect 0 "init --force over an old set" "$CAIRN" init --force --ec 2+1 "$O"/d{1,2,3}
 for d in "$O"/d{1,2,3}; do
   check "bucket removed ($d)" test ! -e "$d/bkt"
+  check "old-style bucket removed ($d)" test ! -e "$d/older"
   check "other files kept ($d)" test -f "$d/keep.txt" -a -f "$d/notabucket/bucket.meta" -a -f "$d/fake/bucket.meta"
   check "lost+found kept ($d)" test -d "$d/lost+found"
 done

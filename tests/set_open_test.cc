@@ -496,7 +496,10 @@ TEST_CASE("init --force removes only what a cairn format identifies as its own",
       REQUIRE(fs::exists(d + "/bkt/bucket.meta"));
       WriteBytes(d + "/keep.txt", "mine");
       fs::create_directories(d + "/fake");
-      WriteBytes(d + "/fake/bucket.meta", "12345");  // not a record
+      WriteBytes(d + "/fake/bucket.meta", "not a record");
+      fs::create_directories(d + "/older");  // a bucket of a cairn before records had a format
+      WriteBytes(d + "/older/bucket.meta", "1764633600000000000");
+      WriteBytes(d + "/older/x=", "an old object");
       fs::create_directories(d + "/plain");
       fs::create_directories(d + "/lost+found");
     }
@@ -505,7 +508,8 @@ TEST_CASE("init --force removes only what a cairn format identifies as its own",
       INFO(d);
       CHECK(!fs::exists(d + "/bkt"));
       CHECK(ReadBytes(d + "/keep.txt") == "mine");
-      CHECK(ReadBytes(d + "/fake/bucket.meta") == "12345");
+      CHECK(ReadBytes(d + "/fake/bucket.meta") == "not a record");
+      CHECK(!fs::exists(d + "/older"));
       CHECK(fs::is_directory(d + "/plain"));
       CHECK(fs::is_directory(d + "/lost+found"));
       auto now = DecodeFormatOf(d);
@@ -584,4 +588,33 @@ TEST_CASE("two PrepareMembers at once: one formats, neither refuses", "[members]
     CHECK(ReadBytes(FormatFile(s.dirs[4])) == s.formats[4]);
   }
   RequireAllOnline(s.dirs);
+}
+
+TEST_CASE("two inits of the same directories at once: one set, the other refused",
+          "[members][lock][init]") {
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    TempDir t;
+    std::vector<std::string> dirs, reversed;
+    for (int i = 0; i < 3; ++i) dirs.push_back(t.path() + "/m" + std::to_string(i));
+    reversed.assign(dirs.rbegin(), dirs.rend());  // locks are taken in one order whatever is given
+    Status a, b;
+    std::thread ta([&] { a = InitSet(dirs, Params(2, 1), false); });
+    std::thread tb([&] { b = InitSet(reversed, Params(2, 1), false); });
+    ta.join();
+    tb.join();
+    INFO(a.ToString() << " / " << b.ToString());
+    CHECK(a.ok() != b.ok());
+    const Status& refused = a.ok() ? b : a;
+    CHECK(refused.code() == Code::kInvalidArgument);
+    CHECK(refused.message().find("already belongs to a volume set") != std::string::npos);
+    // Every member carries the one set that won.
+    auto f0 = DecodeFormatOf(dirs[0]);
+    REQUIRE(f0.ok());
+    for (const auto& d : dirs) {
+      auto f = DecodeFormatOf(d);
+      REQUIRE(f.ok());
+      CHECK(f->set_id == f0->set_id);
+    }
+  }
 }

@@ -1,5 +1,7 @@
 #include "libstore/format/bucket_meta.h"
 
+#include <charconv>
+
 #include "libstore/format/encoding.h"
 
 namespace cairn {
@@ -29,6 +31,22 @@ Result<BucketMeta> BucketMeta::Decode(std::string_view bytes) {
   m.created_ns = r.I64();
   if (!r.ok() || r.remaining() != 0) return Corruption("bucket record truncated");
   if (m.created_ns < 0) return Corruption("bucket record: creation time before the epoch");
+  return m;
+}
+
+Result<BucketMeta> BucketMeta::DecodeOrLegacy(std::string_view bytes, bool* legacy) {
+  if (legacy != nullptr) *legacy = false;
+  auto m = Decode(bytes);
+  if (m.ok()) return m;
+  BucketMeta old;
+  const char* end = bytes.data() + bytes.size();
+  if (!bytes.empty() && bytes[0] >= '0' && bytes[0] <= '9') {
+    auto r = std::from_chars(bytes.data(), end, old.created_ns);
+    if (r.ec == std::errc() && r.ptr == end) {
+      if (legacy != nullptr) *legacy = true;
+      return old;
+    }
+  }
   return m;
 }
 

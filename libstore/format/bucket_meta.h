@@ -24,6 +24,11 @@ struct BucketMeta {
   Result<std::string> Encode() const;
   // kCorruption unless bytes are exactly one record: magic, version, checksum, a time >= 0.
   static Result<BucketMeta> Decode(std::string_view bytes);
+  // Decode, or else the creation time as decimal text (digits only, fits an i64), which is what
+  // cairn wrote before the record had a format; then *legacy is set (may be null). This is what
+  // identifies a bucket directory everywhere (listing, verify, heal, init --force); heal rewrites
+  // a legacy file as a record. Encode never writes the legacy form.
+  static Result<BucketMeta> DecodeOrLegacy(std::string_view bytes, bool* legacy);
 };
 
 // "<bucket>/bucket.meta".

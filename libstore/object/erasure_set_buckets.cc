@@ -1,6 +1,5 @@
 // ErasureSet buckets: a bucket is a directory on every member, with its record (creation time,
 // libstore/format/bucket_meta.h) in bucket.meta; it exists when a read quorum of members has it.
-#include <charconv>
 #include <map>
 
 #include "libstore/format/bucket_meta.h"
@@ -21,18 +20,10 @@ static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::s
 // rewrites it as a record).
 static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket,
                                          bool* legacy = nullptr) {
-  if (legacy != nullptr) *legacy = false;
   ASSIGN_OR_RETURN(std::string raw, v->ReadFile(BucketMetaPath(bucket), kBucketMetaSize));
-  auto m = BucketMeta::Decode(raw);
-  if (m.ok()) return m;
-  BucketMeta old;
-  const char* end = raw.data() + raw.size();
-  if (!raw.empty() && raw[0] != '-' &&
-      std::from_chars(raw.data(), end, old.created_ns).ptr == end && old.created_ns >= 0) {
-    if (legacy != nullptr) *legacy = true;
-    return old;
-  }
-  return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
+  auto m = BucketMeta::DecodeOrLegacy(raw, legacy);
+  if (!m.ok()) return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
+  return m;
 }
 
 Status ErasureSet::BucketExists(const std::string& bucket) {

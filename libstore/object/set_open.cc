@@ -335,7 +335,7 @@ Status RemoveOldFormat(InitMember& m) {
   for (const auto& e : entries) {
     if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
     auto raw = m.v->ReadFile(BucketMetaPath(e.name), kBucketMetaSize);
-    if (!raw.ok() || !BucketMeta::Decode(*raw).ok()) continue;
+    if (!raw.ok() || !BucketMeta::DecodeOrLegacy(*raw, nullptr).ok()) continue;
     RETURN_IF_ERROR(m.v->RemoveAll(e.name));
   }
   return m.v->RemoveAll(kSysDir);

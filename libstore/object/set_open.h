@@ -34,7 +34,7 @@ Result<std::string> NormalizeMemberPath(const std::string& path);
 //     unless force.
 // With force, what a cairn format identifies as its own is removed first, and only that: when the
 // directory holds a valid volume format file, its .cairn directory and every bucket directory
-// whose bucket.meta decodes; everything else (other files, directories without a valid bucket
+// whose bucket.meta decodes (BucketMeta::DecodeOrLegacy); everything else (other files, directories without a valid bucket
 // record, anything in a directory without a valid format) is left alone. Directories this call
 // created are removed again if it fails. Concurrent inits of one directory are serialized (flock
 // on each directory), so the second one sees the first one's set and refuses.
