@@ -182,7 +182,10 @@ Scratch::Scratch(const std::string& base) {
 }
 
 Scratch::~Scratch() {
-  if (!root.empty()) NewLocalVolume("/")->RemoveAll(root.substr(1)).IgnoreError();
+  // The scratch root's own path may pass through symlinks (--dir, $TMPDIR); nothing below it does.
+  if (!root.empty()) {
+    NewLocalVolume("/", LocalPathMode::kFollowLinks)->RemoveAll(root.substr(1)).IgnoreError();
+  }
 }
 
 Result<size_t> PatternSource::Read(void* buf, size_t n) {

@@ -249,11 +249,12 @@ Status RunHeal(const HealCli& c, Context& ctx) {
   std::vector<std::string> notes;
   for (const auto& r : repairs) {
     std::string m = "member " + std::to_string(r.position + 1) + " (" + r.path + ")";
-    if (r.action == "refused" || r.action == "missing") {
-      ctx.Warn(m + ": " + r.action + ": " + r.why);
+    using A = MemberRepair::Action;
+    if (r.action == A::kRefused || r.action == A::kMissing) {
+      ctx.Warn(m + ": " + MemberRepair::Name(r.action) + ": " + r.why);
     } else {
-      notes.push_back(m + (r.action == "formatted" ? ": formatted as a replacement"
-                                                    : ": would be formatted as a replacement"));
+      notes.push_back(m + (r.action == A::kFormatted ? ": formatted as a replacement"
+                                                      : ": would be formatted as a replacement"));
     }
   }
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());

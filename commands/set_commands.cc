@@ -69,7 +69,9 @@ struct BucketOptions {
 Status RunMb(const BucketOptions& o, Context& ctx) {
   RETURN_IF_ERROR(ValidateBucketName(o.bucket));
   ASSIGN_OR_RETURN(OpenedSet s, ctx.OpenVolumeSet());
-  RETURN_IF_ERROR(s.set->MakeBucket(o.bucket));
+  std::vector<std::string> warnings;
+  RETURN_IF_ERROR(s.set->MakeBucket(o.bucket, &warnings));
+  for (const auto& w : warnings) ctx.Warn("warning: " + w);
   if (ctx.json) std::printf("%s\n", Dump({{"bucket", o.bucket}, {"made", true}}).c_str());
   return Status::Ok();
 }

@@ -91,7 +91,7 @@ std::vector<std::string> Tree(SetFixture& f, size_t vol, const std::string& dir 
   if (!entries.ok()) return out;
   for (const auto& e : *entries) {
     std::string p = dir.empty() ? e.name : dir + "/" + e.name;
-    if (e.is_dir) {
+    if (e.is_dir()) {
       out.push_back(p + " d");
       auto sub = Tree(f, vol, p);
       out.insert(out.end(), sub.begin(), sub.end());
@@ -188,7 +188,7 @@ TEST_CASE("gc removes the trash of a bucket removal that crashed, bytes summed",
   auto tmp = f.mem[3]->ListDir(".cairn/tmp");
   REQUIRE(tmp.ok());
   REQUIRE(tmp->size() == 1);
-  REQUIRE((*tmp)[0].is_dir);
+  REQUIRE((*tmp)[0].is_dir());
   const std::string& name = (*tmp)[0].name;
   REQUIRE(name.size() > 3);
   REQUIRE(name.compare(name.size() - 3, 3, ".rb") == 0);

@@ -1,14 +1,20 @@
 // PrepareMembers on real directories: a replaced (empty or missing) member directory gets its old
 // identity back; anything that holds data or another identity is refused and left untouched.
-#include <catch2/catch.hpp>
+#include "libstore/object/set_open.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "libstore/object/set_open.h"
+#include <thread>
 
 using namespace cairn;
 namespace fs = std::filesystem;
@@ -111,7 +117,7 @@ TEST_CASE("an emptied member directory gets its old identity back", "[members]")
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 2);
-  CHECK((*r)[0].action == "formatted");
+  CHECK((*r)[0].action == MemberRepair::Action::kFormatted);
   CHECK((*r)[0].path == s.dirs[2]);
 
   auto old = VolumeFormat::Decode(s.formats[2]);
@@ -145,7 +151,7 @@ TEST_CASE("a missing member directory is reported, not created", "[members]") {
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 4);
-  CHECK((*r)[0].action == "missing");
+  CHECK((*r)[0].action == MemberRepair::Action::kMissing);
   CHECK((*r)[0].why.find("create it") != std::string::npos);
   CHECK((*r)[0].path == s.dirs[4]);
   CHECK(!fs::exists(fs::path(s.dirs[4]).parent_path()));
@@ -154,7 +160,7 @@ TEST_CASE("a missing member directory is reported, not created", "[members]") {
   r = PrepareMembers({s.dirs[0]}, false);
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
-  CHECK((*r)[0].action == "formatted");
+  CHECK((*r)[0].action == MemberRepair::Action::kFormatted);
   auto now = DecodeFormatOf(s.dirs[4]);
   REQUIRE(now.ok());
   CHECK(now->position == 4);
@@ -173,8 +179,8 @@ TEST_CASE("a dry run says what it would format and writes nothing", "[members]")
   const MemberRepair* m3 = Find(*r, 3);
   REQUIRE(m1 != nullptr);
   REQUIRE(m3 != nullptr);
-  CHECK(m1->action == "would-format");
-  CHECK(m3->action == "would-format");
+  CHECK(m1->action == MemberRepair::Action::kWouldFormat);
+  CHECK(m3->action == MemberRepair::Action::kWouldFormat);
   CHECK(m3->path == s.dirs[3]);
   CHECK(fs::is_empty(s.dirs[1]));
   CHECK(fs::is_empty(s.dirs[3]));
@@ -185,8 +191,8 @@ TEST_CASE("a dry run says what it would format and writes nothing", "[members]")
   REQUIRE(real->size() == 2);
   REQUIRE(Find(*real, 1) != nullptr);
   REQUIRE(Find(*real, 3) != nullptr);
-  CHECK(Find(*real, 1)->action == "formatted");
-  CHECK(Find(*real, 3)->action == "formatted");
+  CHECK(Find(*real, 1)->action == MemberRepair::Action::kFormatted);
+  CHECK(Find(*real, 3)->action == MemberRepair::Action::kFormatted);
   RequireAllOnline(s.dirs);
 }
 
@@ -220,7 +226,7 @@ TEST_CASE("a directory holding another identity is refused and left alone", "[me
     REQUIRE(r.ok());
     REQUIRE(r->size() == 1);
     CHECK((*r)[0].position == 2);
-    CHECK((*r)[0].action == "refused");
+    CHECK((*r)[0].action == MemberRepair::Action::kRefused);
     CHECK((*r)[0].why == want_why);
   }
   CHECK(ReadBytes(FormatFile(target)) == before);
@@ -249,7 +255,7 @@ TEST_CASE("a directory with files but no valid format is refused and left alone"
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 3);
-  CHECK((*r)[0].action == "refused");
+  CHECK((*r)[0].action == MemberRepair::Action::kRefused);
   CHECK((*r)[0].why ==
         "not empty and has no valid cairn format file; empty it to use it as a replacement");
   CHECK(ReadBytes(file) == content);
@@ -263,7 +269,7 @@ TEST_CASE("a member path that is a file is refused", "[members]") {
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 5);
-  CHECK((*r)[0].action == "refused");
+  CHECK((*r)[0].action == MemberRepair::Action::kRefused);
   CHECK((*r)[0].why.find("not a directory") != std::string::npos);
   CHECK(fs::is_regular_file(s.dirs[5]));
   CHECK(ReadBytes(s.dirs[5]) == "a file");
@@ -316,8 +322,299 @@ TEST_CASE("a directory holding only lost+found counts as empty", "[members]") {
   REQUIRE(r.ok());
   REQUIRE(r->size() == 1);
   CHECK((*r)[0].position == 5);
-  CHECK((*r)[0].action == "formatted");
+  CHECK((*r)[0].action == MemberRepair::Action::kFormatted);
   CHECK(fs::is_directory(s.dirs[5] + "/lost+found"));
   CHECK(ReadBytes(FormatFile(s.dirs[5])) == s.formats[5]);
   RequireAllOnline(s.dirs);
+}
+
+// ------------------------------------------------------------------------------------------------
+// init: what it refuses, what --force removes, how paths are named
+
+namespace {
+
+// Every entry below dir, recursive, sorted ("sub/" for directories).
+std::vector<std::string> TreeOf(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    out.push_back(e.path().string().substr(dir.size() + 1) + (e.is_directory() ? "/" : ""));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+SetParams Params(uint32_t k, uint32_t m) {
+  SetParams p = Params42();
+  p.k = k;
+  p.m = m;
+  return p;
+}
+
+// Runs fn with the current directory set to dir.
+template <typename Fn>
+auto InDir(const std::string& dir, Fn fn) {
+  const fs::path before = fs::current_path();
+  fs::current_path(dir);
+  auto r = fn();
+  fs::current_path(before);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("init refuses overlapping members and changes nothing", "[members][init]") {
+  TempDir t;
+  const std::string n = t.path() + "/n";
+  std::string want;
+  std::vector<std::string> dirs;
+  SECTION("a member inside another") {
+    dirs = {n + "/s", n + "/s/bkt", n + "/t"};
+    want = n + "/s/bkt: is inside " + n + "/s, another member of this set";
+  }
+  SECTION("the same, the inner one first") {
+    dirs = {n + "/s/bkt", n + "/t", n + "/s"};
+    want = n + "/s/bkt: is inside " + n + "/s, another member of this set";
+  }
+  SECTION("inside through a symlink") {
+    fs::create_directories(n + "/s");
+    fs::create_directory_symlink(n + "/s", t.path() + "/alias");
+    dirs = {n + "/s", t.path() + "/alias/deeper/x", n + "/t"};
+    want = n + "/s/deeper/x: is inside " + n + "/s, another member";
+  }
+  SECTION("one directory twice, once through a symlink") {
+    fs::create_directories(n + "/s");
+    fs::create_directory_symlink(n + "/s", t.path() + "/alias");
+    dirs = {n + "/s", t.path() + "/alias", n + "/t"};
+    want = "given twice";
+  }
+  const auto before = TreeOf(t.path());
+  Status s = InitSet(dirs, Params(2, 1), false);
+  INFO(s.ToString());
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message().find(want) != std::string::npos);
+  CHECK(TreeOf(t.path()) == before);  // the directories it made are gone again
+}
+
+TEST_CASE("init refuses a directory inside a member of another set", "[members][init]") {
+  TempDir t;
+  std::vector<std::string> other;
+  for (int i = 0; i < 3; ++i) other.push_back(t.path() + "/o" + std::to_string(i));
+  REQUIRE(InitSet(other, Params(2, 1), false).ok());
+  const auto before = TreeOf(t.path());
+  Status s = InitSet({other[1] + "/bkt/deep", t.path() + "/x"}, Params(1, 1), false);
+  INFO(s.ToString());
+  CHECK(s.code() == Code::kInvalidArgument);
+  CHECK(s.message().find("is inside " + other[1] + ", a member of another volume set") !=
+        std::string::npos);
+  CHECK(TreeOf(t.path()) == before);
+}
+
+TEST_CASE("init: a file, an uncreatable directory, a non-empty one: exit 2, nothing made",
+          "[members][init]") {
+  TempDir t;
+  WriteBytes(t.path() + "/file", "x");
+  fs::create_directories(t.path() + "/full");
+  WriteBytes(t.path() + "/full/theirs", "y");
+  const auto before = TreeOf(t.path());
+  struct Case {
+    std::string dir, want;
+  } cases[] = {
+      {t.path() + "/file", t.path() + "/file: exists and is not a directory"},
+      {t.path() + "/file/sub", t.path() + "/file/sub: cannot create the directory"},
+      {t.path() + "/full", t.path() + "/full: directory is not empty"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.dir);
+    Status s = InitSet({t.path() + "/fresh/a", c.dir}, Params(1, 1), false);
+    INFO(s.ToString());
+    CHECK(s.code() == Code::kInvalidArgument);
+    CHECK(s.message().find(c.want) != std::string::npos);
+    CHECK(s.message().find("//") == std::string::npos);
+    CHECK(TreeOf(t.path()) == before);
+  }
+}
+
+TEST_CASE("init names members by clean absolute paths", "[members][init]") {
+  TempDir t;
+  fs::create_directories(t.path() + "/w");
+  Status s = InDir(t.path() + "/w", [] {
+    return InitSet({"./a", "../b", "c//d/./", "e/../f"}, Params(2, 2), false);
+  });
+  REQUIRE(s.ok());
+  auto f = DecodeFormatOf(t.path() + "/w/a");
+  REQUIRE(f.ok());
+  std::vector<std::string> paths;
+  for (const auto& m : f->members) paths.push_back(m.path);
+  CHECK(paths == std::vector<std::string>{t.path() + "/w/a", t.path() + "/b", t.path() + "/w/c/d",
+                                          t.path() + "/w/f"});
+  // Any spelling of a member names the set.
+  auto opened = InDir(t.path() + "/w", [] { return OpenSet({"c/./d//"}); });
+  REQUIRE(opened.ok());
+  CHECK(opened->owned.size() == 4);
+  CHECK(NormalizeMemberPath("/").value() == "/");
+  CHECK(NormalizeMemberPath("//x//y/").value() == "/x/y");
+  CHECK(NormalizeMemberPath(t.path() + "/w/nope/../a").value() == t.path() + "/w/a");
+  CHECK(NormalizeMemberPath("").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("init accepts a directory holding only lost+found", "[members][init]") {
+  TempDir t;
+  fs::create_directories(t.path() + "/m/lost+found");
+  REQUIRE(InitSet({t.path() + "/m"}, Params(1, 0), false).ok());
+  CHECK(fs::is_directory(t.path() + "/m/lost+found"));
+  CHECK(DecodeFormatOf(t.path() + "/m").ok());
+}
+
+TEST_CASE("init --force removes only what a cairn format identifies as its own",
+          "[members][init]") {
+  TempDir t;
+  SECTION("no format at all: nothing is removed") {
+    const std::string d = t.path() + "/d";
+    fs::create_directories(d + "/abc");
+    WriteBytes(d + "/abc/bucket.meta", "1764633600000000000");
+    WriteBytes(d + "/abc/song.mp3", "music");
+    const auto before = TreeOf(d);
+    CHECK(InitSet({d}, Params(1, 0), false).code() == Code::kInvalidArgument);
+    REQUIRE(InitSet({d}, Params(1, 0), true).ok());
+    auto after = TreeOf(d);
+    for (const auto& p : before) CHECK(std::count(after.begin(), after.end(), p) == 1);
+    CHECK(ReadBytes(d + "/abc/song.mp3") == "music");
+    CHECK(DecodeFormatOf(d).ok());
+  }
+  SECTION("a previous set: its buckets and .cairn go, the rest stays") {
+    std::vector<std::string> dirs;
+    for (int i = 0; i < 3; ++i) dirs.push_back(t.path() + "/m" + std::to_string(i));
+    REQUIRE(InitSet(dirs, Params(2, 1), false).ok());
+    {
+      auto s = OpenSet(dirs);
+      REQUIRE(s.ok());
+      REQUIRE(s->set->MakeBucket("bkt").ok());
+    }
+    const auto old = DecodeFormatOf(dirs[0]);
+    REQUIRE(old.ok());
+    for (const auto& d : dirs) {
+      REQUIRE(fs::exists(d + "/bkt/bucket.meta"));
+      WriteBytes(d + "/keep.txt", "mine");
+      fs::create_directories(d + "/fake");
+      WriteBytes(d + "/fake/bucket.meta", "not a record");
+      fs::create_directories(d + "/older");  // a bucket of a cairn before records had a format
+      WriteBytes(d + "/older/bucket.meta", "1764633600000000000");
+      WriteBytes(d + "/older/x=", "an old object");
+      fs::create_directories(d + "/plain");
+      fs::create_directories(d + "/lost+found");
+    }
+    REQUIRE(InitSet(dirs, Params(2, 1), true).ok());
+    for (const auto& d : dirs) {
+      INFO(d);
+      CHECK(!fs::exists(d + "/bkt"));
+      CHECK(ReadBytes(d + "/keep.txt") == "mine");
+      CHECK(ReadBytes(d + "/fake/bucket.meta") == "not a record");
+      CHECK(!fs::exists(d + "/older"));
+      CHECK(fs::is_directory(d + "/plain"));
+      CHECK(fs::is_directory(d + "/lost+found"));
+      auto now = DecodeFormatOf(d);
+      REQUIRE(now.ok());
+      CHECK(now->set_id != old->set_id);
+    }
+    // The new set sees none of the old buckets, nor the directories left beside it.
+    auto s = OpenSet(dirs);
+    REQUIRE(s.ok());
+    auto list = s->set->ListBuckets();
+    REQUIRE(list.ok());
+    CHECK(list->empty());
+  }
+  SECTION("a corrupt format identifies nothing: buckets stay") {
+    const std::string d = t.path() + "/d";
+    REQUIRE(InitSet({d}, Params(1, 0), false).ok());
+    {
+      auto s = OpenSet({d});
+      REQUIRE(s.ok());
+      REQUIRE(s->set->MakeBucket("bkt").ok());
+    }
+    std::string raw = ReadBytes(FormatFile(d));
+    raw[raw.size() / 2] ^= 1;
+    WriteBytes(FormatFile(d), raw);
+    REQUIRE(InitSet({d}, Params(1, 0), true).ok());
+    CHECK(fs::exists(d + "/bkt/bucket.meta"));
+    CHECK(DecodeFormatOf(d).ok());
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Two heals formatting one replacement
+
+TEST_CASE("PrepareMembers waits for a member another process is formatting", "[members][lock]") {
+  SetDirs s;
+  EmptyDir(s.dirs[2]);
+  // Another heal holds the member's lock and has made half of the format.
+  int fd = ::open(s.dirs[2].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  fs::create_directories(s.dirs[2] + "/.cairn/tmp");
+  std::atomic<bool> done{false};
+  Result<std::vector<MemberRepair>> r = std::vector<MemberRepair>{};
+  std::thread heal([&] {
+    r = PrepareMembers(s.dirs, false);
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(!done);  // it waits instead of calling the half-made directory "not empty"
+  fs::create_directories(s.dirs[2] + "/.cairn/mrf");
+  fs::create_directories(s.dirs[2] + "/.cairn/locks");
+  WriteBytes(FormatFile(s.dirs[2]), s.formats[2]);
+  ::close(fd);  // releases the lock
+  heal.join();
+  REQUIRE(r.ok());
+  CHECK(r->empty());  // the member was whole by the time it looked
+  RequireAllOnline(s.dirs);
+}
+
+TEST_CASE("two PrepareMembers at once: one formats, neither refuses", "[members][lock]") {
+  SetDirs s;
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    EmptyDir(s.dirs[4]);
+    Result<std::vector<MemberRepair>> a = std::vector<MemberRepair>{}, b = a;
+    std::thread ta([&] { a = PrepareMembers(s.dirs, false); });
+    std::thread tb([&] { b = PrepareMembers(s.dirs, false); });
+    ta.join();
+    tb.join();
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK(a->size() + b->size() == 1);
+    for (const auto* r : {&*a, &*b}) {
+      for (const auto& m : *r) CHECK(m.action == MemberRepair::Action::kFormatted);
+    }
+    CHECK(ReadBytes(FormatFile(s.dirs[4])) == s.formats[4]);
+  }
+  RequireAllOnline(s.dirs);
+}
+
+TEST_CASE("two inits of the same directories at once: one set, the other refused",
+          "[members][lock][init]") {
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    TempDir t;
+    std::vector<std::string> dirs, reversed;
+    for (int i = 0; i < 3; ++i) dirs.push_back(t.path() + "/m" + std::to_string(i));
+    reversed.assign(dirs.rbegin(), dirs.rend());  // locks are taken in one order whatever is given
+    Status a, b;
+    std::thread ta([&] { a = InitSet(dirs, Params(2, 1), false); });
+    std::thread tb([&] { b = InitSet(reversed, Params(2, 1), false); });
+    ta.join();
+    tb.join();
+    INFO(a.ToString() << " / " << b.ToString());
+    CHECK(a.ok() != b.ok());
+    const Status& refused = a.ok() ? b : a;
+    CHECK(refused.code() == Code::kInvalidArgument);
+    CHECK(refused.message().find("already belongs to a volume set") != std::string::npos);
+    // Every member carries the one set that won.
+    auto f0 = DecodeFormatOf(dirs[0]);
+    REQUIRE(f0.ok());
+    for (const auto& d : dirs) {
+      auto f = DecodeFormatOf(d);
+      REQUIRE(f.ok());
+      CHECK(f->set_id == f0->set_id);
+    }
+  }
 }

@@ -118,7 +118,7 @@ struct SetFixture {
     if (!entries.ok()) return out;
     for (const auto& e : *entries) {
       std::string p = dir.empty() ? e.name : dir + "/" + e.name;
-      if (e.is_dir) {
+      if (e.is_dir()) {
         auto sub = Files(i, p);
         out.insert(out.end(), sub.begin(), sub.end());
       } else {

@@ -61,7 +61,7 @@ std::string Pattern(size_t n, uint64_t seed) {
 // "name" for files, "name/" for directories, sorted.
 std::vector<std::string> Names(const std::vector<DirEntry>& entries) {
   std::vector<std::string> out;
-  for (const auto& e : entries) out.push_back(e.name + (e.is_dir ? "/" : ""));
+  for (const auto& e : entries) out.push_back(e.name + (e.is_dir() ? "/" : ""));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -95,11 +95,12 @@ class TempDir {
 class TestVolume {
  public:
   explicit TestVolume(const std::string& kind) : kind_(kind) {
-    if (kind == "local") {
+    if (kind == "local" || kind == "local-walk") {
       tmp_ = std::make_unique<TempDir>();
       root_ = tmp_->path() + "/root";
       REQUIRE(::mkdir(root_.c_str(), 0755) == 0);
-      vol_ = NewLocalVolume(root_);
+      vol_ = kind == "local" ? NewLocalVolume(root_)
+                             : NewLocalVolume(root_, LocalPathMode::kStrictWalk);
     } else {
       REQUIRE(kind == "mem");
       vol_ = NewMemVolume("t");
@@ -107,7 +108,9 @@ class TestVolume {
   }
   Volume* get() const { return vol_.get(); }
   Volume* operator->() const { return vol_.get(); }
-  bool local() const { return kind_ == "local"; }
+  bool local() const { return kind_ != "mem"; }
+  const std::string& root() const { return root_; }
+  const std::string& tmp() const { return tmp_->path(); }
   // Entries next to the root (LocalVolume only): must stay exactly {"root"}.
   std::vector<std::string> OutsideRoot() const {
     std::vector<std::string> out;
@@ -135,7 +138,7 @@ std::string MustRead(Volume* v, const std::string& path) {
 // The contract, run on both implementations.
 
 TEST_CASE("volume: write, append, read back", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
 
@@ -221,7 +224,7 @@ TEST_CASE("volume: write, append, read back", "[volume]") {
 }
 
 TEST_CASE("volume: ReadAt at offsets and short reads at EOF", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   const std::string data = Pattern(1000, 7);
@@ -251,7 +254,7 @@ TEST_CASE("volume: ReadAt at offsets and short reads at EOF", "[volume]") {
 }
 
 TEST_CASE("volume: ReadFile max_size", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->WriteFile("f", Pattern(100, 3), false));
@@ -273,7 +276,7 @@ TEST_CASE("volume: ReadFile max_size", "[volume]") {
 }
 
 TEST_CASE("volume: Rename of files", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("d"));
@@ -317,12 +320,12 @@ TEST_CASE("volume: Rename of files", "[volume]") {
     CHECK_CODE(v->Rename("d/a", "d/a/b"), Code::kIOError);  // ENOTDIR
     // Nothing moved.
     CHECK(MustRead(v.get(), "d/a") == "x");
-    CHECK(v->Stat("d/sub").value().is_dir);
+    CHECK(v->Stat("d/sub").value().is_dir());
   }
 }
 
 TEST_CASE("volume: Rename of directories", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("src/sub/deep"));
@@ -342,7 +345,7 @@ TEST_CASE("volume: Rename of directories", "[volume]") {
     CHECK(MustRead(v.get(), "dst/moved/sub/deep/c") == "C");
     CHECK(Names(v->ListDir("dst/moved").value()) == std::vector<std::string>{"a", "sub/"});
     CHECK(MustRead(v.get(), "src.x") == "neighbour");
-    CHECK(v->Stat("srcdir").value().is_dir);
+    CHECK(v->Stat("srcdir").value().is_dir());
     CHECK(Names(v->ListDir("").value()) == std::vector<std::string>{"dst/", "src.x", "srcdir/"});
   }
   SECTION("replaces an empty directory") {
@@ -361,7 +364,7 @@ TEST_CASE("volume: Rename of directories", "[volume]") {
 }
 
 TEST_CASE("volume: Remove and RemoveDir", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("d/sub"));
@@ -375,7 +378,7 @@ TEST_CASE("volume: Remove and RemoveDir", "[volume]") {
     auto s = v->Remove("d/sub");
     CHECK(s.code() == Code::kIOError);
     CHECK(EndsWith(s.message(), ErrnoText(EISDIR)));
-    CHECK(v->Stat("d/sub").value().is_dir);
+    CHECK(v->Stat("d/sub").value().is_dir());
   }
   SECTION("RemoveDir") {
     auto s = v->RemoveDir("d");
@@ -402,7 +405,7 @@ TEST_CASE("volume: Remove and RemoveDir", "[volume]") {
 }
 
 TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
 
@@ -427,12 +430,12 @@ TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
     auto f = v->Stat("d/f");
     REQUIRE_OK(f);
     CHECK(f->size == 1234);
-    CHECK(!f->is_dir);
+    CHECK(!f->is_dir());
     CHECK(f->mtime_ns > 0);
     auto d = v->Stat("d");
     REQUIRE_OK(d);
-    CHECK(d->is_dir);
-    CHECK(v->Stat("").value().is_dir);  // the root
+    CHECK(d->is_dir());
+    CHECK(v->Stat("").value().is_dir());  // the root
     CHECK_CODE(v->Stat("missing"), Code::kNotFound);
     CHECK_CODE(v->Stat("d/missing/x"), Code::kNotFound);
 
@@ -448,8 +451,8 @@ TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
     REQUIRE_OK(v->MakeDirs("a/b/c"));
     REQUIRE_OK(v->MakeDirs("a/b"));
     REQUIRE_OK(v->MakeDirs("a/b2"));
-    CHECK(v->Stat("a").value().is_dir);
-    CHECK(v->Stat("a/b/c").value().is_dir);
+    CHECK(v->Stat("a").value().is_dir());
+    CHECK(v->Stat("a/b/c").value().is_dir());
     CHECK(Names(v->ListDir("a").value()) == std::vector<std::string>{"b/", "b2/"});
     REQUIRE_OK(v->WriteFile("a/file", "x", false));
     CHECK_CODE(v->MakeDirs("a/file"), Code::kIOError);    // exists, not a directory
@@ -468,7 +471,7 @@ TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
 }
 
 TEST_CASE("volume: RemoveAll", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("t/a/b/c"));
@@ -487,7 +490,7 @@ TEST_CASE("volume: RemoveAll", "[volume]") {
 }
 
 TEST_CASE("volume: concurrent writers on one volume", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("c"));
@@ -510,6 +513,167 @@ TEST_CASE("volume: concurrent writers on one volume", "[volume]") {
   REQUIRE_OK(entries);
   CHECK(entries->size() == 160);
   CHECK(MustRead(v.get(), "c/3-7") == Pattern(100, 307));
+}
+
+// ------------------------------------------------------------------------------------------------
+// LocalVolume and symbolic links
+
+// The entry kinds of a directory listing, "name:kind", sorted.
+std::vector<std::string> Kinds(const std::vector<DirEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) out.push_back(e.name + ":" + FileKindName(e.kind));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Every entry below dir (recursive, not following links), "path" or "path/" for directories.
+std::vector<std::string> Tree(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    out.push_back(e.path().string().substr(dir.size()) +
+                  (e.is_directory() && !e.is_symlink() ? "/" : ""));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+#define CHECK_LINK_REFUSED(expr, link)                                                         \
+  do {                                                                                         \
+    const ::cairn::Status _s = StatusOf(expr);                                                 \
+    INFO(#expr << ": " << _s.ToString());                                                      \
+    CHECK(_s.code() == Code::kCorruption);                                                     \
+    CHECK(_s.message().find(std::string(link) + ": is a symbolic link") != std::string::npos); \
+  } while (0)
+
+TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][symlink]") {
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk");
+  INFO("volume kind " << kind);
+  TestVolume v(kind);
+  const std::string out = v.tmp() + "/outside";
+  std::filesystem::create_directories(out + "/sub");
+  REQUIRE(v->WriteFile("placeholder", "", false).ok());
+  {
+    auto o = NewLocalVolume(out);
+    REQUIRE_OK(o->WriteFile("victim", "theirs", false));
+    REQUIRE_OK(o->WriteFile("sub/old", "old", false));
+  }
+  const auto outside_before = Tree(out);
+  const std::string r = v.root();
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->WriteFile("d/f", "mine", false));
+  REQUIRE(::symlink(out.c_str(), (r + "/ldir").c_str()) == 0);  // absolute
+  REQUIRE(::symlink("../outside", (r + "/rel").c_str()) == 0);  // relative
+  REQUIRE(::symlink((out + "/victim").c_str(), (r + "/d/lfile").c_str()) == 0);
+  REQUIRE(::symlink("d", (r + "/inside").c_str()) == 0);  // even one that stays inside
+
+  SECTION("a symlink on the way is refused by every method") {
+    for (const std::string link : {"ldir", "rel", "inside"}) {
+      INFO("through " << link);
+      const std::string through = link == "inside" ? "inside/f" : link + "/victim";
+      const std::string where = r + "/" + link;
+      CHECK_LINK_REFUSED(v->NewWritableFile(link + "/new"), where);
+      CHECK_LINK_REFUSED(v->NewReadableFile(through), where);
+      CHECK_LINK_REFUSED(v->ReadFile(through, 100), where);
+      CHECK_LINK_REFUSED(v->WriteFile(through, "escaped", true), where);
+      CHECK_LINK_REFUSED(v->OverwriteFile(through, "escaped"), where);
+      CHECK_LINK_REFUSED(v->Rename("d/f", link + "/stolen"), where);
+      CHECK_LINK_REFUSED(v->Rename(through, "d/stolen"), where);
+      CHECK_LINK_REFUSED(v->Exchange("d/f", through), where);
+      CHECK_LINK_REFUSED(v->Exchange(through, "d/f"), where);
+      CHECK_LINK_REFUSED(v->Remove(through), where);
+      CHECK_LINK_REFUSED(v->RemoveDir(link + "/sub"), where);
+      CHECK_LINK_REFUSED(v->MakeDirs(link + "/new/deeper"), where);
+      CHECK_LINK_REFUSED(v->MakeDirs(link), where);
+      CHECK_LINK_REFUSED(v->ListDir(link), where);
+      CHECK_LINK_REFUSED(v->ListDir(link + "/sub"), where);
+      CHECK_LINK_REFUSED(v->Stat(through), where);
+      CHECK_LINK_REFUSED(v->SyncDir(link), where);
+      CHECK_LINK_REFUSED(v->SyncDir(link + "/sub"), where);
+    }
+    CHECK(MustRead(v.get(), "d/f") == "mine");
+  }
+  SECTION("a symlink as the last component is acted on itself, never followed") {
+    CHECK_LINK_REFUSED(v->NewReadableFile("d/lfile"), r + "/d/lfile");
+    CHECK_LINK_REFUSED(v->ReadFile("d/lfile", 100), r + "/d/lfile");
+    CHECK_LINK_REFUSED(v->NewWritableFile("d/lfile"), r + "/d/lfile");
+    CHECK_LINK_REFUSED(v->OverwriteFile("d/lfile", "x"), r + "/d/lfile");
+    CHECK_LINK_REFUSED(v->RemoveDir("ldir"), r + "/ldir");
+    auto st = v->Stat("ldir");
+    REQUIRE_OK(st);
+    CHECK(st->kind == FileKind::kSymlink);
+    CHECK(!st->is_dir());
+    CHECK(Kinds(v->ListDir("").value()) ==
+          std::vector<std::string>{"d:directory", "inside:symlink", "ldir:symlink",
+                                   "placeholder:file", "rel:symlink"});
+    CHECK(Kinds(v->ListDir("d").value()) == std::vector<std::string>{"f:file", "lfile:symlink"});
+    // Rename and Exchange move the link itself.
+    REQUIRE_OK(v->Rename("d/lfile", "d/moved"));
+    CHECK(v->Stat("d/moved").value().kind == FileKind::kSymlink);
+    REQUIRE_OK(v->Exchange("d/moved", "d/f"));
+    CHECK(v->Stat("d/f").value().kind == FileKind::kSymlink);
+    CHECK(MustRead(v.get(), "d/moved") == "mine");
+    // Remove and RemoveAll remove links, never what they point to.
+    REQUIRE_OK(v->Remove("d/f"));
+    REQUIRE_OK(v->RemoveAll("ldir"));
+    REQUIRE_OK(v->RemoveAll("rel"));
+    CHECK_CODE(v->Stat("ldir"), Code::kNotFound);
+  }
+  SECTION("RemoveAll of a tree holding links removes the links only") {
+    REQUIRE(::symlink(out.c_str(), (r + "/d/deep").c_str()) == 0);
+    REQUIRE_OK(v->RemoveAll("d"));
+    CHECK_CODE(v->Stat("d"), Code::kNotFound);
+  }
+  SECTION("FIFOs and sockets fail at once instead of blocking") {
+    REQUIRE(::mkfifo((r + "/d/fifo").c_str(), 0644) == 0);
+    CHECK(Kinds(v->ListDir("d").value()) ==
+          std::vector<std::string>{"f:file", "fifo:other", "lfile:symlink"});
+    CHECK(v->Stat("d/fifo").value().kind == FileKind::kOther);
+    CHECK_CODE(v->ReadFile("d/fifo", 100), Code::kCorruption);
+    CHECK_CODE(v->NewReadableFile("d/fifo"), Code::kCorruption);
+    CHECK_CODE(v->NewWritableFile("d/fifo"), Code::kCorruption);  // no reader: ENXIO
+    CHECK_CODE(v->OverwriteFile("d/fifo", "x"), Code::kCorruption);
+  }
+  // Nothing outside changed, whatever was tried.
+  CHECK(Tree(out) == outside_before);
+  CHECK(NewLocalVolume(out)->ReadFile("victim", 100).value() == "theirs");
+}
+
+TEST_CASE("LocalVolume: the root may be reached through a symlink", "[volume][symlink]") {
+  TempDir tmp;
+  const std::string real = tmp.path() + "/real";
+  REQUIRE(::mkdir(real.c_str(), 0755) == 0);
+  REQUIRE(::symlink(real.c_str(), (tmp.path() + "/alias").c_str()) == 0);
+  auto v = NewLocalVolume(tmp.path() + "/alias/");
+  CHECK(v->Describe() == tmp.path() + "/alias");
+  REQUIRE_OK(v->MakeDirs("a/b"));
+  REQUIRE_OK(v->WriteFile("a/b/f", "x", true));
+  REQUIRE_OK(v->SyncDir(""));
+  REQUIRE_OK(v->SyncAll());
+  CHECK(NewLocalVolume(real)->ReadFile("a/b/f", 10).value() == "x");
+  // A root that does not exist yet works once it does; "/" names paths without "//".
+  auto later = NewLocalVolume(tmp.path() + "/later");
+  CHECK_CODE(later->Stat(""), Code::kNotFound);
+  CHECK_CODE(later->WriteFile("f", "x", false), Code::kNotFound);
+  REQUIRE(::mkdir((tmp.path() + "/later").c_str(), 0755) == 0);
+  REQUIRE_OK(later->WriteFile("f", "x", false));
+  auto slash = NewLocalVolume("/");
+  auto missing = slash->ReadFile(tmp.path().substr(1) + "/nope", 10);
+  CHECK(missing.status().message().find("//") == std::string::npos);
+  CHECK(missing.status().message().rfind(tmp.path() + "/nope", 0) == 0);
+}
+
+TEST_CASE("LocalVolume in kFollowLinks mode follows links like any path", "[volume][symlink]") {
+  TempDir tmp;
+  const std::string root = tmp.path() + "/root", out = tmp.path() + "/outside";
+  REQUIRE(::mkdir(root.c_str(), 0755) == 0);
+  REQUIRE(::mkdir(out.c_str(), 0755) == 0);
+  REQUIRE(::symlink(out.c_str(), (root + "/l").c_str()) == 0);
+  auto v = NewLocalVolume(root, LocalPathMode::kFollowLinks);
+  REQUIRE_OK(v->WriteFile("l/f", "x", false));
+  CHECK(MustRead(v.get(), "l/f") == "x");
+  CHECK(v->ListDir("l").value().size() == 1);
+  // Stat still describes the last component itself.
+  CHECK(v->Stat("l").value().kind == FileKind::kSymlink);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -585,7 +749,7 @@ void CheckAllMethodsReject(Volume* v, const std::string& bad) {
 }
 
 TEST_CASE("volume: escaping paths are rejected by every method", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   const bool faulty = GENERATE(false, true);
   INFO("volume kind " << kind << (faulty ? " under FaultyVolume" : ""));
   TestVolume base(kind);
@@ -631,7 +795,7 @@ struct FaultyFixture {
 };
 
 TEST_CASE("FaultyVolume: no rules is a transparent wrapper", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.fv.MakeDirs("d"));
@@ -650,7 +814,7 @@ TEST_CASE("FaultyVolume: no rules is a transparent wrapper", "[volume][fault]") 
 }
 
 TEST_CASE("FaultyVolume: kIOError obeys after_calls, times and the glob", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.target()->MakeDirs("a/deep"));
@@ -697,7 +861,7 @@ TEST_CASE("FaultyVolume: kIOError obeys after_calls, times and the glob", "[volu
 }
 
 TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.target()->MakeDirs("d/e"));
@@ -763,7 +927,7 @@ TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
 }
 
 TEST_CASE("FaultyVolume: kNoSpace", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
 
@@ -804,7 +968,7 @@ TEST_CASE("FaultyVolume: kNoSpace", "[volume][fault]") {
 }
 
 TEST_CASE("FaultyVolume: kTornWrite leaves a shorter file", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   const std::string a = Pattern(10, 1), b = Pattern(10, 2), c = Pattern(10, 3);
@@ -881,7 +1045,7 @@ size_t OneBitDiff(const std::string& a, const std::string& b) {
 }
 
 TEST_CASE("FaultyVolume: kBitFlip changes exactly one returned bit", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind, 7);
   const std::string data = Pattern(4096, 11);
@@ -928,7 +1092,7 @@ TEST_CASE("FaultyVolume: kBitFlip changes exactly one returned bit", "[volume][f
 }
 
 TEST_CASE("FaultyVolume: kOffline fails every op", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.fv.MakeDirs("d"));

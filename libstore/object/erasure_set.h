@@ -183,6 +183,15 @@ class HealBatch {
   uint64_t bytes_ = 0;
 };
 
+// Something in a member's tree that cairn never makes and never follows or opens: a symbolic link,
+// or a FIFO, socket or device. Verify and heal report each one and leave it alone.
+struct ForeignEntry {
+  uint32_t position = 0;  // the member
+  std::string path;       // relative to the member's root
+  FileKind kind = FileKind::kSymlink;
+};
+using ForeignEntryFn = std::function<void(const ForeignEntry&)>;
+
 class ErasureSet : public ObjectStore, public SetCore {
  public:
   // volumes[i] is the member at position i, or nullptr when it is offline. Does not take ownership.
@@ -196,6 +205,10 @@ class ErasureSet : public ObjectStore, public SetCore {
   ~ErasureSet() override;
 
   Status MakeBucket(const std::string& bucket) override;
+  // MakeBucket that also says, in *warnings (may be null), which members missed a bucket that
+  // was made on a write quorum (heal creates it there). Below the write quorum, what it made is
+  // removed again and it fails: a bucket exists after mb exactly when mb succeeded.
+  Status MakeBucket(const std::string& bucket, std::vector<std::string>* warnings);
   Status RemoveBucket(const std::string& bucket, bool force) override;
   Result<std::vector<BucketInfo>> ListBuckets() override;
   Status BucketExists(const std::string& bucket) override;
@@ -247,18 +260,24 @@ class ErasureSet : public ObjectStore, public SetCore {
   // Every key of bucket starting with prefix and after start_after that has a metadata file on
   // any online volume, in order, once each; fn returns false to stop. Memory is bounded by
   // directory size, not by the number of keys.
+  // Entries of the key trees walked that are symlinks or other non-files go to `foreign` (if set).
   Status ScanKeys(const std::string& bucket, const std::string& prefix,
                   const std::string& start_after,
-                  const std::function<bool(const std::string& key)>& fn);
+                  const std::function<bool(const std::string& key)>& fn,
+                  const ForeignEntryFn& foreign = nullptr);
   // Removes what no object needs and that is older than the grace period, measured on the set's
   // clock (erasure_set_gc.cc): temp files of writes that died, shard files no metadata copy
   // names, empty key directories, journal entries of versions that are gone. Calls fn for each
   // item removed (or to be removed).
   Result<GcReport> CollectGarbage(const GcOptions& o, const std::function<void(const GcItem&)>& fn);
-  // Bucket names found on any online volume, with the number of volumes that have each.
-  Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets();
-  // Creates a bucket (directory and bucket.meta) on every online volume that lacks it. Returns
-  // the positions it was (or, dry run, would be) created on. The bucket must be on a read quorum.
+  // Bucket names found on any online volume, with the number of volumes that have each (a
+  // directory whose bucket.meta does not decode does not count: it is not a bucket). Symlinks
+  // and other non-files at a member's top level or in its .cairn directory go to `foreign`.
+  Result<std::vector<std::pair<std::string, uint32_t>>> ScanBuckets(
+      const ForeignEntryFn& foreign = nullptr);
+  // Creates a bucket (directory and bucket.meta) on every online volume that lacks it or whose
+  // bucket.meta does not decode. Returns the positions it was (or, dry run, would be) created on;
+  // a member that cannot take it is skipped. The bucket must be on a read quorum.
   Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);
 
  private:

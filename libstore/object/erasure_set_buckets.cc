@@ -1,8 +1,8 @@
-// ErasureSet buckets: a bucket is a directory on every member, with its creation time in
-// bucket.meta; it exists when a read quorum of members has it.
-#include <cstdlib>
+// ErasureSet buckets: a bucket is a directory on every member, with its record (creation time,
+// libstore/format/bucket_meta.h) in bucket.meta; it exists when a read quorum of members has it.
 #include <map>
 
+#include "libstore/format/bucket_meta.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
@@ -10,11 +10,20 @@
 
 namespace cairn {
 
-static std::string BucketMetaPath(const std::string& bucket) { return bucket + "/bucket.meta"; }
-
 // Writes bucket.meta durably through a temp file and a rename, so a crash never leaves it torn.
-static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::string& created) {
-  return ReplaceFile(*v, BucketMetaPath(bucket), created, kTmpDir);
+static Status WriteBucketMeta(Volume* v, const std::string& bucket, const std::string& bytes) {
+  return ReplaceFile(*v, BucketMetaPath(bucket), bytes, kTmpDir);
+}
+
+// The bucket record on v, if it is there and decodes. Sets created before bucket.meta had a
+// format hold the creation time as decimal text: that still counts (*legacy is set, so heal
+// rewrites it as a record).
+static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket,
+                                         bool* legacy = nullptr) {
+  ASSIGN_OR_RETURN(std::string raw, v->ReadFile(BucketMetaPath(bucket), kBucketMetaSize));
+  auto m = BucketMeta::DecodeOrLegacy(raw, legacy);
+  if (!m.ok()) return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
+  return m;
 }
 
 Status ErasureSet::BucketExists(const std::string& bucket) {
@@ -27,7 +36,7 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
   for (auto* v : volumes_) {
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
-    if (st.ok() && st->is_dir) ++have;
+    if (st.ok() && st->is_dir()) ++have;
     if (st.ok() || st.status().code() == Code::kNotFound) ++answered;
   }
   if (have >= read_quorum_) return Status::Ok();
@@ -38,33 +47,75 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
   return NotFound("bucket " + bucket + " does not exist");
 }
 
-Status ErasureSet::MakeBucket(const std::string& bucket) {
+Status ErasureSet::MakeBucket(const std::string& bucket) { return MakeBucket(bucket, nullptr); }
+
+Status ErasureSet::MakeBucket(const std::string& bucket, std::vector<std::string>* warnings) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(CheckWriteQuorum());
   if (CheckBucket(bucket).ok()) return AlreadyExists("bucket " + bucket + " already exists");
-  std::string created = std::to_string(NowNs());
+  BucketMeta meta;
+  meta.created_ns = NowNs();
+  ASSIGN_OR_RETURN(std::string bytes, meta.Encode());
+  // What each member held before, so that a failed mb takes back exactly what it made.
+  struct Before {
+    bool touched = false;  // this mb created something here (or tried to)
+    bool had_dir = false, had_meta = false;
+  };
+  std::vector<Before> before(n());
   std::vector<bool> ok(n(), false);
+  std::vector<std::string> failed;  // one line per member that did not take the bucket
   uint32_t done = 0;
-  Status last;
   for (uint32_t i = 0; i < n(); ++i) {
     Volume* v = volumes_[i];
     if (v == nullptr) continue;
-    Status s = v->MakeDirs(bucket);
-    if (s.ok()) s = WriteBucketMeta(v, bucket, created);
+    auto st = v->Stat(bucket);
+    Status s;
+    if (st.ok() && !st->is_dir()) {
+      s = Corruption(v->Describe() + "/" + bucket + " exists and is a " + FileKindName(st->kind) +
+                     ", not a directory");
+    } else if (!st.ok() && st.status().code() != Code::kNotFound) {
+      s = st.status();
+    } else {
+      before[i].had_dir = st.ok();
+      before[i].had_meta = st.ok() && v->Stat(BucketMetaPath(bucket)).ok();
+      before[i].touched = true;
+      s = v->MakeDirs(bucket);
+      if (s.ok()) s = WriteBucketMeta(v, bucket, bytes);
+    }
     if (s.ok()) {
       ok[i] = true;
       ++done;
     } else {
-      last = s;
+      failed.push_back("member " + std::to_string(i + 1) + ": " + s.message());
     }
   }
-  Status sync = SyncVolumes(ok);
-  if (done < write_quorum_ || !sync.ok()) {
-    return QuorumError("bucket " + bucket + ": created on " + std::to_string(done) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : " (" + last.message() + ")"));
+  Status sync = done >= write_quorum_ ? SyncVolumes(ok) : Status::Ok();
+  if (done >= write_quorum_ && sync.ok()) {
+    // Committed. Heal recreates the bucket on the members that missed it (every heal looks at
+    // every bucket), so nothing needs journaling; the caller hears about them.
+    if (warnings != nullptr) {
+      for (const auto& f : failed) {
+        warnings->push_back("bucket " + bucket + " not created on " + f +
+                            " (cairn heal creates it there)");
+      }
+    }
+    return Status::Ok();
   }
-  return Status::Ok();
+  // Below the write quorum: take back what this mb made, so that no bucket exists (a directory
+  // that already held something, such as a concurrent PUT's object, stays).
+  std::vector<bool> touched(n(), false);
+  for (uint32_t i = 0; i < n(); ++i) {
+    Volume* v = volumes_[i];
+    if (v == nullptr || !before[i].touched) continue;
+    touched[i] = true;
+    if (!before[i].had_meta) v->Remove(BucketMetaPath(bucket)).IgnoreError();
+    if (!before[i].had_dir) v->RemoveDir(bucket).IgnoreError();
+  }
+  SyncVolumes(touched).IgnoreError();
+  std::string why = !sync.ok() ? sync.message() : failed.empty() ? "" : failed.front();
+  return QuorumError("bucket " + bucket + ": created on " + std::to_string(done) + " of " +
+                     std::to_string(n()) + " members, " + std::to_string(write_quorum_) +
+                     " needed; nothing kept" + (why.empty() ? std::string() : " (" + why + ")"));
 }
 
 Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
@@ -115,13 +166,12 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
     if (!entries.ok()) continue;
     ++answered;
     for (const auto& e : *entries) {
-      if (!e.is_dir || !ValidateBucketName(e.name).ok()) continue;
+      if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
+      // A directory without a valid record is not a bucket (someone's files left beside the set).
+      auto meta = ReadBucketMeta(v, e.name);
+      if (!meta.ok()) continue;
       auto& s = seen[e.name];
-      ++s.first;
-      if (s.second == 0) {
-        auto raw = v->ReadFile(BucketMetaPath(e.name), 64);
-        if (raw.ok()) s.second = std::atoll(raw->c_str());
-      }
+      if (s.first++ == 0) s.second = meta->created_ns;
     }
   }
   if (answered < read_quorum_) return QuorumError("too few volumes answered to list buckets");
@@ -132,13 +182,30 @@ Result<std::vector<BucketInfo>> ErasureSet::ListBuckets() {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets() {
+Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets(
+    const ForeignEntryFn& foreign) {
   std::map<std::string, uint32_t> seen;
-  for (auto* v : volumes_) {
+  auto report = [&](uint32_t pos, const std::string& dir, const DirEntry& e) {
+    if (foreign && (e.kind == FileKind::kSymlink || e.kind == FileKind::kOther)) {
+      foreign(ForeignEntry{pos, dir.empty() ? e.name : dir + "/" + e.name, e.kind});
+    }
+  };
+  for (uint32_t pos = 0; pos < n(); ++pos) {
+    Volume* v = volumes_[pos];
     if (v == nullptr) continue;
     ASSIGN_OR_RETURN(auto entries, v->ListDir(""));
     for (const auto& e : entries) {
-      if (e.is_dir && ValidateBucketName(e.name).ok()) ++seen[e.name];
+      if (e.is_dir() && ValidateBucketName(e.name).ok() && ReadBucketMeta(v, e.name).ok()) {
+        ++seen[e.name];
+      }
+      report(pos, "", e);
+    }
+    if (foreign) {
+      // .cairn itself is a directory here (the member's format was read through it).
+      auto sys = v->ListDir(kSysDir);
+      if (sys.ok()) {
+        for (const auto& e : *sys) report(pos, kSysDir, e);
+      }
     }
   }
   return std::vector<std::pair<std::string, uint32_t>>(seen.begin(), seen.end());
@@ -147,31 +214,41 @@ Result<std::vector<std::pair<std::string, uint32_t>>> ErasureSet::ScanBuckets() 
 Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, bool dry_run) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(CheckBucket(bucket));
-  std::string created;
+  // A member lacks the bucket when its directory or its record is missing or does not decode.
+  BucketMeta meta;
+  bool have_meta = false, have_legacy = false;
   std::vector<uint32_t> missing;
   for (uint32_t i = 0; i < n(); ++i) {
     Volume* v = volumes_[i];
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
-    auto meta = v->ReadFile(BucketMetaPath(bucket), 64);
-    if (st.ok() && st->is_dir && meta.ok()) {
-      if (created.empty()) created = *meta;
-      continue;
+    bool legacy = false;
+    auto m = ReadBucketMeta(v, bucket, &legacy);
+    if (m.ok() && (!have_meta || (have_legacy && !legacy))) {
+      meta = *m;  // a record's time wins over a legacy one
+      have_meta = true;
+      have_legacy = legacy;
     }
+    if (st.ok() && st->is_dir() && m.ok() && !legacy) continue;
     missing.push_back(i);
   }
   if (dry_run || missing.empty()) return missing;
-  if (created.empty()) created = std::to_string(NowNs());
+  if (!have_meta) meta.created_ns = NowNs();
+  ASSIGN_OR_RETURN(std::string bytes, meta.Encode());
   std::vector<bool> touched(n(), false);
+  std::vector<uint32_t> made;
   for (uint32_t i : missing) {
     Volume* v = volumes_[i];
     Status s = v->MakeDirs(bucket);
-    if (s.ok()) s = WriteBucketMeta(v, bucket, created);
-    if (!s.ok()) return s.WithContext(v->Describe());
+    if (s.ok()) s = WriteBucketMeta(v, bucket, bytes);
+    // A member that cannot take it (full, read-only, a symlink in the way) does not stop the
+    // heal: the bucket's objects stay short of that member, and their heal reports why.
+    if (!s.ok()) continue;
     touched[i] = true;
+    made.push_back(i);
   }
   RETURN_IF_ERROR(SyncVolumes(touched));
-  return missing;
+  return made;
 }
 
 }  // namespace cairn

@@ -76,7 +76,7 @@ Status AddTreeBytes(Volume* v, const std::string& dir, uint64_t* bytes) {
   }
   for (const auto& e : *entries) {
     const std::string path = dir + "/" + e.name;
-    if (e.is_dir) {
+    if (e.is_dir()) {
       RETURN_IF_ERROR(AddTreeBytes(v, path, bytes));
       continue;
     }
@@ -111,8 +111,8 @@ void CollectTemp(GcRun& run, uint32_t pos, Volume* v) {
       continue;
     }
     if (!run.Old(st->mtime_ns)) continue;
-    uint64_t bytes = st->is_dir ? 0 : st->size;
-    if (st->is_dir) {
+    uint64_t bytes = st->is_dir() ? 0 : st->size;
+    if (st->is_dir()) {
       Status s = AddTreeBytes(v, path, &bytes);
       if (!s.ok()) {
         run.Error(v, path, s);
@@ -120,7 +120,7 @@ void CollectTemp(GcRun& run, uint32_t pos, Volume* v) {
       }
     }
     if (!run.dry_run()) {
-      Status s = st->is_dir ? v->RemoveAll(path) : v->Remove(path);
+      Status s = st->is_dir() ? v->RemoveAll(path) : v->Remove(path);
       if (s.code() == Code::kNotFound) continue;
       if (!s.ok()) {
         run.Error(v, path, s);
@@ -175,7 +175,7 @@ class KeyTreeGc {
     KeyEntry kind;
     for (const auto& e : *entries) {
       const std::string path = dir + "/" + e.name;
-      if (e.is_dir) {
+      if (e.is_dir()) {
         if (DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
             Subdir(path, prefix + text + (kind == KeyEntry::kSegment ? "/" : ""))) {
           --left;
@@ -251,7 +251,7 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
       continue;
     }
     for (const auto& e : *entries) {
-      if (!e.is_dir) first.emplace(e.name, pos);
+      if (!e.is_dir()) first.emplace(e.name, pos);
     }
   }
   for (const auto& [id, pos0] : first) {
@@ -271,7 +271,7 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
         }
         continue;
       }
-      if (st->is_dir) continue;
+      if (st->is_dir()) continue;
       copies.emplace_back(pos, st->size);
       newest_ns = std::max(newest_ns, st->mtime_ns);
       if (decoded) continue;
@@ -385,7 +385,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
       continue;
     }
     for (const auto& e : *top) {
-      if (!e.is_dir || !ValidateBucketName(e.name).ok()) continue;
+      if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
       // The bucket directory itself stays, however empty: removing buckets is RemoveBucket's job.
       KeyTreeGc(run, pos, v, e.name, orphan).Walk(e.name, "");
     }

@@ -44,7 +44,10 @@ struct ItemGreater {
 
 class VolumeLister {
  public:
-  VolumeLister(Volume* v, const std::string& bucket, const Bounds& b) : v_(v), bucket_(bucket), b_(b) {
+  // foreign (may be null) hears of every symlink or other non-file met while expanding.
+  VolumeLister(Volume* v, uint32_t pos, const std::string& bucket, const Bounds& b,
+               const ForeignEntryFn* foreign)
+      : v_(v), pos_(pos), bucket_(bucket), b_(b), foreign_(foreign) {
     heap_.push(Item{"", bucket, Item::kNode});
   }
 
@@ -122,10 +125,10 @@ class VolumeLister {
     std::string text;
     KeyEntry kind;
     for (const auto& e : *entries) {
-      if (!e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind == KeyEntry::kObject) return true;
+      if (e.kind == FileKind::kFile && DecodeKeyEntry(e.name, &text, &kind) && kind == KeyEntry::kObject) return true;
     }
     for (const auto& e : *entries) {
-      if (e.is_dir && DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
+      if (e.is_dir() && DecodeKeyEntry(e.name, &text, &kind) && kind != KeyEntry::kObject &&
           HasObject(path + "/" + e.name)) {
         return true;
       }
@@ -143,23 +146,39 @@ class VolumeLister {
     std::string text;
     KeyEntry kind;
     for (const auto& e : *entries) {
-      if (!DecodeKeyEntry(e.name, &text, &kind)) continue;
+      // A symlink or other non-file is never cairn's (LocalVolume would not follow it anyway):
+      // reported when it lies in the scope, never listed.
+      const bool foreign = e.kind == FileKind::kSymlink || e.kind == FileKind::kOther;
+      if (!DecodeKeyEntry(e.name, &text, &kind)) {
+        if (foreign) Foreign(node.path + "/" + e.name, e.kind);
+        continue;
+      }
       Item child;
       if (kind == KeyEntry::kObject) {
-        if (e.is_dir) continue;
+        if (e.is_dir()) continue;
         child = Item{node.text + text, "", Item::kObject};
       } else {
-        if (!e.is_dir) continue;
+        if (!e.is_dir() && !foreign) continue;
         child = Item{node.text + text + (kind == KeyEntry::kSegment ? "/" : ""),
                      node.path + "/" + e.name, Item::kNode};
+      }
+      if (foreign) {
+        if (!Pruned(child)) Foreign(node.path + "/" + e.name, e.kind);
+        continue;
       }
       if (!Pruned(child)) heap_.push(std::move(child));
     }
   }
 
+  void Foreign(const std::string& path, FileKind kind) {
+    if (foreign_ != nullptr && *foreign_) (*foreign_)(ForeignEntry{pos_, path, kind});
+  }
+
   Volume* v_;
+  uint32_t pos_;
   const std::string& bucket_;
   const Bounds& b_;
+  const ForeignEntryFn* foreign_;
   std::string skip_;  // a common prefix already reported
   std::priority_queue<Item, std::vector<Item>, ItemGreater> heap_;
   Status status_;
@@ -169,10 +188,12 @@ class VolumeLister {
 // in order, with the number of volumes that have it.
 class MergedListing {
  public:
-  MergedListing(const std::vector<Volume*>& volumes, const std::string& bucket, const Bounds& b) {
-    for (Volume* v : volumes) {
+  MergedListing(const std::vector<Volume*>& volumes, const std::string& bucket, const Bounds& b,
+                const ForeignEntryFn* foreign = nullptr) {
+    for (uint32_t pos = 0; pos < volumes.size(); ++pos) {
+      Volume* v = volumes[pos];
       if (v == nullptr) continue;
-      listers_.push_back(std::make_unique<VolumeLister>(v, bucket, b));
+      listers_.push_back(std::make_unique<VolumeLister>(v, pos, bucket, b, foreign));
       heads_.emplace_back();
       live_.push_back(listers_.back()->Next(&heads_.back()));
       if (status_.ok()) status_ = listers_.back()->status();
@@ -282,12 +303,13 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
 
 Status ErasureSet::ScanKeys(const std::string& bucket, const std::string& prefix,
                             const std::string& start_after,
-                            const std::function<bool(const std::string& key)>& fn) {
+                            const std::function<bool(const std::string& key)>& fn,
+                            const ForeignEntryFn& foreign) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   Bounds b;
   b.prefix = prefix;
   b.marker = start_after;
-  MergedListing merged(volumes_, bucket, b);
+  MergedListing merged(volumes_, bucket, b, &foreign);
   Item cur;
   uint32_t count;
   while (merged.Next(&cur, &count)) {

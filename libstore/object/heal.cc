@@ -23,7 +23,7 @@ constexpr int64_t kJournalEveryNs = 2'000'000'000;  // on the set's clock
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
 constexpr auto kBatchWait = std::chrono::seconds(1);  // and never holds one longer than this
-constexpr uint64_t kProgressStep = 4 << 20;  // progress reports every this many bytes read
+constexpr uint64_t kProgressStep = 4 << 20;           // progress reports every this many bytes read
 
 HealJournal::Counts ToCounts(const ScanSummary& s) {
   HealJournal::Counts c;
@@ -57,8 +57,7 @@ void AddCounts(const HealJournal::Counts& c, ScanSummary* s) {
 
 class Scan {
  public:
-  Scan(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs)
-      : set_(set), o_(o), obs_(obs) {
+  Scan(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs) : set_(set), o_(o), obs_(obs) {
     if (o.max_rate > 0) limiter_ = std::make_unique<RateLimiter>(o.max_rate);
     co_.deep = o.deep || o.heal;
     co_.dry_run = o.dry_run;
@@ -99,10 +98,13 @@ class Scan {
     for (const auto& b : buckets) {
       if (resuming && b < resume.bucket) continue;
       std::string after = resuming && b == resume.bucket ? resume.key : std::string();
-      st = set_.ScanKeys(b, o_.prefix, after, [&](const std::string& key) {
-        Push(b, key);
-        return true;
-      });
+      st = set_.ScanKeys(
+          b, o_.prefix, after,
+          [&](const std::string& key) {
+            Push(b, key);
+            return true;
+          },
+          foreign_);
       if (!st.ok()) break;
     }
     StopWorkers();
@@ -191,7 +193,8 @@ class Scan {
     // Group by object; heal each once, then drop its entries once it is whole (or gone).
     std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_key;
     for (const auto& e : entries) {
-      if (!o_.bucket.empty() && (e.bucket != o_.bucket || e.key.compare(0, o_.prefix.size(), o_.prefix) != 0)) {
+      if (!o_.bucket.empty() &&
+          (e.bucket != o_.bucket || e.key.compare(0, o_.prefix.size(), o_.prefix) != 0)) {
         continue;
       }
       by_key[{e.bucket, e.key}].push_back(e.id);
@@ -234,7 +237,7 @@ class Scan {
   // ---- buckets
 
   Result<std::vector<std::string>> Buckets() {
-    ASSIGN_OR_RETURN(auto found, set_.ScanBuckets());
+    ASSIGN_OR_RETURN(auto found, set_.ScanBuckets(foreign_));
     std::vector<std::string> out;
     for (const auto& [name, count] : found) {
       if (!o_.bucket.empty() && name != o_.bucket) continue;
@@ -242,7 +245,8 @@ class Scan {
         ++sum_.dangling_buckets;
         obs_.Note("bucket " + name + " is on " + std::to_string(count) + " of " +
                   std::to_string(set_.n()) + " volumes, below the read quorum of " +
-                  std::to_string(set_.read_quorum()) + ": left alone (remove it with rb, or "
+                  std::to_string(set_.read_quorum()) +
+                  ": left alone (remove it with rb, or "
                   "create it with mb)");
         continue;
       }
@@ -308,8 +312,10 @@ class Scan {
         if (h.action == ObjectHealth::Action::kChanged) {
           // Overwritten while healing: look again once, on its own.
           auto again = set_.HealObject(h.bucket, h.key, co_);
-          if (again.ok()) h = std::move(again).value();
-          else if (again.status().code() == Code::kNotFound) h.action = ObjectHealth::Action::kNone, h.after = Health::kHealthy;
+          if (again.ok())
+            h = std::move(again).value();
+          else if (again.status().code() == Code::kNotFound)
+            h.action = ObjectHealth::Action::kNone, h.after = Health::kHealthy;
         }
         Done(queued[i], &h);
       }
@@ -387,7 +393,8 @@ class Scan {
   // One object; nothing when it was deleted meanwhile.
   std::unique_ptr<ObjectHealth> Process(const std::string& bucket, const std::string& key,
                                         HealBatch* batch) {
-    auto r = o_.heal ? set_.HealObject(bucket, key, co_, batch) : set_.CheckObject(bucket, key, co_);
+    auto r =
+        o_.heal ? set_.HealObject(bucket, key, co_, batch) : set_.CheckObject(bucket, key, co_);
     if (!r.ok()) {
       if (r.status().code() == Code::kNotFound) return nullptr;
       auto h = std::make_unique<ObjectHealth>();
@@ -406,9 +413,15 @@ class Scan {
     sum_.bytes_read += h.bytes_read;
     sum_.bytes_written += h.bytes_written;
     switch (h.health) {
-      case Health::kHealthy: ++sum_.healthy; break;
-      case Health::kDegraded: ++sum_.degraded; break;
-      case Health::kUnrecoverable: ++sum_.unrecoverable; break;
+      case Health::kHealthy:
+        ++sum_.healthy;
+        break;
+      case Health::kDegraded:
+        ++sum_.degraded;
+        break;
+      case Health::kUnrecoverable:
+        ++sum_.unrecoverable;
+        break;
     }
     if (!o_.heal || h.health == Health::kHealthy) return;
     using A = ObjectHealth::Action;
@@ -425,6 +438,19 @@ class Scan {
     if (h.after == Health::kUnrecoverable) ++sum_.unrecoverable_after;
   }
 
+  // A symlink or other non-file in a member's tree: counted, reported, left alone.
+  const ForeignEntryFn foreign_ = [this](const ForeignEntry& e) {
+    Volume* v = set_.volume(e.position);
+    std::string where = v != nullptr ? v->Describe() + "/" + e.path : e.path;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      ++sum_.foreign_entries;
+    }
+    std::lock_guard<std::mutex> l(obs_mu_);
+    obs_.Note("member " + std::to_string(e.position + 1) + ": " + where + " is a " +
+              (e.kind == FileKind::kSymlink ? "symbolic link" : "FIFO, socket or device") +
+              ", which cairn never makes and never follows (remove it)");
+  };
   ErasureSet& set_;
   const SetScanOptions& o_;
   ScanObserver& obs_;
@@ -456,28 +482,49 @@ Result<ScanSummary> ScanSet(ErasureSet& set, const SetScanOptions& o, ScanObserv
   return s.Run();
 }
 
+static std::string ForeignNote(const ScanSummary& s) {
+  return std::to_string(s.foreign_entries) +
+         " entries in the members that cairn did not make (see above)";
+}
+
+static Status ForeignVerdict(const ScanSummary& s) {
+  return Status(Code::kDegraded, ForeignNote(s));
+}
+
+// A degraded verdict's message, naming the foreign entries too when there are some.
+static Status Degraded(const ScanSummary& s, std::string what) {
+  if (s.foreign_entries > 0) what += "; " + ForeignNote(s);
+  return Status(Code::kDegraded, what);
+}
+
 Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
   if (!o.heal || o.dry_run) {
     if (s.unrecoverable > 0 || s.dangling_buckets > 0) {
       return DataLoss(std::to_string(s.unrecoverable) + " of " + std::to_string(s.scanned) +
                       " objects unrecoverable" +
-                      (s.dangling_buckets ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum" : ""));
+                      (s.dangling_buckets
+                           ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum"
+                           : ""));
     }
     if (s.degraded > 0) {
-      return Status(Code::kDegraded, std::to_string(s.degraded) + " of " + std::to_string(s.scanned) +
-                                         " objects degraded, all recoverable (run cairn heal)");
+      return Degraded(s, std::to_string(s.degraded) + " of " + std::to_string(s.scanned) +
+                             " objects degraded, all recoverable (run cairn heal)");
     }
+    if (s.foreign_entries > 0) return ForeignVerdict(s);
     return Status::Ok();
   }
   if (s.unrecoverable_after > 0 || s.dangling_buckets > 0) {
     return DataLoss(std::to_string(s.unrecoverable_after) + " objects unrecoverable" +
-                    (s.dangling_buckets ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum" : "") +
+                    (s.dangling_buckets
+                         ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum"
+                         : "") +
                     " (left as they are)");
   }
   if (s.still_degraded > 0) {
-    return Status(Code::kDegraded, std::to_string(s.still_degraded) +
-                                       " objects still short of a shard (see above)");
+    return Degraded(
+        s, std::to_string(s.still_degraded) + " objects still short of a shard (see above)");
   }
+  if (s.foreign_entries > 0) return ForeignVerdict(s);
   return Status::Ok();
 }
 

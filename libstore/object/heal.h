@@ -44,6 +44,9 @@ struct ScanSummary {
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t buckets_healed = 0, dangling_buckets = 0;
   uint64_t mrf_entries = 0, mrf_cleared = 0;
+  // Symlinks and other non-files found in the members' trees (each reported in a note, left
+  // alone): the set is not as cairn made it, so the verdict is at best degraded.
+  uint64_t foreign_entries = 0;
   double seconds = 0;
   std::string resumed_from;  // "bucket/key" when a journaled heal was resumed
 };

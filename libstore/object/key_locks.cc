@@ -19,7 +19,7 @@ int KeyLocks::Fd(size_t stripe) {
   int& fd = fds_[stripe];
   if (fd < 0) {
     std::string path = dir_ + "/" + std::to_string(stripe);
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);  // never via a link
   }
   return fd;
 }

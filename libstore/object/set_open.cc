@@ -1,13 +1,16 @@
 #include "libstore/object/set_open.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
-#include <set>
 
 #include "libstore/erasure/codec.h"
+#include "libstore/format/bucket_meta.h"
 #include "libstore/format/key_path.h"
 
 namespace cairn {
@@ -39,12 +42,6 @@ Result<std::pair<uint32_t, uint32_t>> ParseEc(const std::string& s) {
 
 namespace {
 
-std::string RealPath(const std::string& p) {
-  char buf[PATH_MAX];
-  if (::realpath(p.c_str(), buf) == nullptr) return p;
-  return buf;
-}
-
 Result<VolumeFormat> ReadFormat(Volume& v) {
   ASSIGN_OR_RETURN(std::string raw, v.ReadFile(kFormatPath, kMaxFormatFileSize));
   auto f = VolumeFormat::Decode(raw);
@@ -52,23 +49,89 @@ Result<VolumeFormat> ReadFormat(Volume& v) {
   return f;
 }
 
-// Creates d and any missing parents (mkdir -p); a relative d is taken from the current directory.
-// Returns the absolute path.
-Result<std::string> MakeDirsAll(const std::string& d) {
-  std::string abs = d;
-  if (abs[0] != '/') {
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return PosixError("getcwd", errno);
-    abs = std::string(cwd) + "/" + d;
+// Splits an absolute or relative path into its components ("" and "." dropped).
+std::vector<std::string> Components(const std::string& p) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    std::string c = p.substr(start, end - start);
+    if (!c.empty() && c != ".") out.push_back(std::move(c));
+    start = end + 1;
   }
-  std::string rel = abs.substr(1);
-  while (!rel.empty() && rel.back() == '/') rel.pop_back();
-  if (!rel.empty()) {
-    Status s = NewLocalVolume("/")->MakeDirs(rel);
-    if (!s.ok()) return s.WithContext(d);
-  }
-  return abs;
+  return out;
 }
+
+std::string Join(const std::vector<std::string>& comps, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += "/" + comps[i];
+  return out.empty() ? "/" : out;
+}
+
+std::string ParentPath(const std::string& abs) {
+  size_t slash = abs.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : abs.substr(0, slash);
+}
+
+struct DirId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const DirId& o) const { return dev == o.dev && ino == o.ino; }
+  bool operator<(const DirId& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
+};
+
+// Device and inode of a path (following symlinks: the user's own path), or errno.
+int IdOf(const std::string& path, DirId* id, bool* is_dir = nullptr) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  id->dev = st.st_dev;
+  id->ino = st.st_ino;
+  if (is_dir != nullptr) *is_dir = S_ISDIR(st.st_mode);
+  return 0;
+}
+
+// Whether a member directory's entries count as empty: nothing, or a lost+found directory alone
+// (a freshly made ext4 file system holds one; it is nobody's data).
+bool EmptyMember(const std::vector<DirEntry>& entries) {
+  for (const auto& e : entries) {
+    if (!(e.is_dir() && e.name == "lost+found")) return false;
+  }
+  return true;
+}
+
+// flock(2) on directories, taken in (device, inode) order so that any two holders of overlapping
+// sets of directories cannot deadlock; released on destruction. Serializes init and the
+// formatting of replacement members across processes. A directory that cannot be opened is
+// skipped (there is nothing in it to protect).
+class DirLocks {
+ public:
+  explicit DirLocks(const std::vector<std::string>& dirs) {
+    std::vector<std::pair<DirId, std::string>> order;
+    for (const auto& d : dirs) {
+      DirId id;
+      if (IdOf(d, &id) == 0) order.emplace_back(id, d);
+    }
+    std::sort(order.begin(), order.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i > 0 && order[i].first == order[i - 1].first) continue;
+      int fd = ::open(order[i].second.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) continue;
+      while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+      }
+      fds_.push_back(fd);
+    }
+  }
+  ~DirLocks() {
+    for (int fd : fds_) ::close(fd);
+  }
+  DirLocks(const DirLocks&) = delete;
+  DirLocks& operator=(const DirLocks&) = delete;
+
+ private:
+  std::vector<int> fds_;
+};
 
 // Makes v member `position` of the set that f describes. The format goes to a temp file first and
 // is renamed into place, so a crash leaves either no format or a complete one, never half of one.
@@ -107,14 +170,14 @@ Result<FoundSet> FindSet(const std::vector<std::string>& dirs) {
   std::vector<std::pair<std::string, VolumeFormat>> given;
   Status first_error;
   for (const auto& d : dirs) {
-    std::string real = RealPath(d);
+    ASSIGN_OR_RETURN(std::string real, NormalizeMemberPath(d));
     auto v = NewLocalVolume(real);
     auto f = ReadFormat(*v);
     if (f.ok()) {
       given.emplace_back(real, std::move(f).value());
     } else if (first_error.ok()) {
       first_error = f.status().code() == Code::kNotFound
-                        ? NotFound(d + " is not a cairn volume set member (no .cairn/format)")
+                        ? NotFound(real + " is not a cairn volume set member (no .cairn/format)")
                         : f.status();
     }
   }
@@ -159,6 +222,127 @@ std::string ForeignFormatWhy(const VolumeFormat& f, const VolumeFormat& ref, uin
 
 }  // namespace
 
+Result<std::string> NormalizeMemberPath(const std::string& path) {
+  if (path.empty()) return InvalidArgument("empty directory name");
+  if (path.find('\0') != std::string::npos) return InvalidArgument("directory name contains NUL");
+  std::string abs = path;
+  if (abs[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof(cwd)) == nullptr) return PosixError("current directory", errno);
+    abs = std::string(cwd) + "/" + path;
+  }
+  // The longest prefix that exists is resolved by the kernel's rules (realpath); what does not
+  // exist yet has no symlinks to resolve and is cleaned lexically.
+  const std::vector<std::string> comps = Components(abs);
+  std::string base = "/";
+  size_t i = comps.size();
+  for (;; --i) {
+    char buf[PATH_MAX];
+    if (::realpath(Join(comps, i).c_str(), buf) != nullptr) {
+      base = buf;
+      break;
+    }
+    if (i == 0) break;
+  }
+  for (; i < comps.size(); ++i) {
+    if (comps[i] == "..") {
+      base = ParentPath(base);
+    } else {
+      base += (base == "/" ? "" : "/") + comps[i];
+    }
+  }
+  return base;
+}
+
+namespace {
+
+// One directory given to init, as it is checked and prepared.
+struct InitMember {
+  std::string path;  // normalized
+  DirId id;
+  std::unique_ptr<Volume> v;
+  bool valid_format = false;  // held a valid cairn volume format before init
+  bool had_sys = false;       // held .cairn before init wrote its own
+};
+
+// Like mkdir -p for a normalized absolute path (the user's own path: symlinks in it are
+// followed), recording each directory it made in *created.
+Status MakeUserDirs(const std::string& abs, std::vector<std::string>* created) {
+  const std::vector<std::string> comps = Components(abs);
+  for (size_t i = 1; i <= comps.size(); ++i) {
+    const std::string sub = Join(comps, i);
+    if (::mkdir(sub.c_str(), 0755) == 0) {
+      created->push_back(sub);
+    } else if (errno != EEXIST) {
+      return PosixError(sub, errno);
+    }
+  }
+  return Status::Ok();
+}
+
+// Whether one of abs's ancestors (not abs itself) is a member of some volume set; sets *why.
+bool InsideAnotherSet(const std::string& abs, std::string* why) {
+  for (std::string anc = ParentPath(abs);; anc = ParentPath(anc)) {
+    auto f = ReadFormat(*NewLocalVolume(anc));
+    if (f.ok()) {
+      *why = "is inside " + anc + ", a member of another volume set (set " +
+             f->set_id.Hex().substr(0, 8) + "), whose buckets, rb and gc would reach into it";
+      return true;
+    }
+    if (anc == "/") return false;
+  }
+}
+
+// The checks of InitSet that need every directory to exist. Changes nothing.
+Status CheckInitMembers(std::vector<InitMember>& ms, bool force) {
+  // Overlap: no member may be an ancestor of another. A member's ancestors are the prefixes of its
+  // resolved path; each is compared by device and inode with every member.
+  for (const auto& a : ms) {
+    for (std::string anc = ParentPath(a.path);; anc = ParentPath(anc)) {
+      DirId id;
+      if (IdOf(anc, &id) == 0) {
+        for (const auto& b : ms) {
+          if (&b != &a && b.id == id) {
+            return InvalidArgument(a.path + ": is inside " + b.path +
+                                   ", another member of this set: members must not overlap");
+          }
+        }
+      }
+      if (anc == "/") break;
+    }
+    std::string why;
+    if (InsideAnotherSet(a.path, &why)) return InvalidArgument(a.path + ": " + why);
+  }
+  for (auto& m : ms) {
+    ASSIGN_OR_RETURN(auto entries, m.v->ListDir(""));
+    auto fmt = ReadFormat(*m.v);
+    m.valid_format = fmt.ok();
+    if (!EmptyMember(entries) && !force) {
+      if (fmt.ok()) {
+        return InvalidArgument(m.path +
+                               ": already belongs to a volume set (use --force to reformat)");
+      }
+      return InvalidArgument(m.path + ": directory is not empty (use --force to format it anyway)");
+    }
+  }
+  return Status::Ok();
+}
+
+// With --force: removes what the member's previous cairn format owned, and only that.
+Status RemoveOldFormat(InitMember& m) {
+  if (!m.valid_format) return Status::Ok();  // nothing here is identified as cairn's
+  ASSIGN_OR_RETURN(auto entries, m.v->ListDir(""));
+  for (const auto& e : entries) {
+    if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
+    auto raw = m.v->ReadFile(BucketMetaPath(e.name), kBucketMetaSize);
+    if (!raw.ok() || !BucketMeta::DecodeOrLegacy(*raw, nullptr).ok()) continue;
+    RETURN_IF_ERROR(m.v->RemoveAll(e.name));
+  }
+  return m.v->RemoveAll(kSysDir);
+}
+
+}  // namespace
+
 Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool force) {
   const uint32_t n = uint32_t(dirs.size());
   if (n == 0) return InvalidArgument("init needs at least one directory");
@@ -170,34 +354,63 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   if (p.block_size < 4096 || p.block_size > (64u << 20) || p.block_size % 64 != 0) {
     return InvalidArgument("--block-size must be a multiple of 64 between 4 KiB and 64 MiB");
   }
-  std::vector<std::unique_ptr<Volume>> vols;
   std::vector<std::string> paths;
-  std::set<std::string> seen;
   for (const auto& d : dirs) {
-    if (d.empty()) return InvalidArgument("empty directory name");
-    ASSIGN_OR_RETURN(std::string abs, MakeDirsAll(d));
-    std::string real = RealPath(abs);
-    if (!seen.insert(real).second) return InvalidArgument(d + ": directory given twice");
-    auto v = NewLocalVolume(real);
-    ASSIGN_OR_RETURN(auto entries, v->ListDir(""));
-    auto fmt = ReadFormat(*v);
-    if (!entries.empty() && !force) {
-      if (fmt.ok()) {
-        return InvalidArgument(d + ": already belongs to a volume set (use --force to reformat)");
-      }
-      return InvalidArgument(d + ": directory is not empty (use --force to format it anyway)");
+    ASSIGN_OR_RETURN(std::string abs, NormalizeMemberPath(d));
+    struct stat st;
+    if (::stat(abs.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+      return InvalidArgument(abs + ": exists and is not a directory");
     }
-    if (force && !entries.empty()) {
-      // Remove what a previous cairn format owned: its system directory and its buckets.
-      for (const auto& e : entries) {
-        bool owned = e.name == kSysDir ||
-                     (e.is_dir && ValidateBucketName(e.name).ok() &&
-                      v->Stat(e.name + "/bucket.meta").ok());
-        if (owned) RETURN_IF_ERROR(v->RemoveAll(e.name));
+    paths.push_back(std::move(abs));
+  }
+  // Directories made here are removed again if init fails (rmdir: only while still empty).
+  std::vector<std::string> created;
+  auto undo = [&created] {
+    for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
+  };
+  std::vector<InitMember> ms(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Status s = MakeUserDirs(paths[i], &created);
+    if (!s.ok()) {
+      undo();
+      return InvalidArgument(paths[i] + ": cannot create the directory: " + s.message());
+    }
+  }
+  // Another init (or a heal formatting a replacement) of these directories waits here, and then
+  // sees what this one made.
+  DirLocks locks(paths);
+  Status s;
+  for (uint32_t i = 0; i < n && s.ok(); ++i) {
+    InitMember& m = ms[i];
+    char real[PATH_MAX];
+    if (::realpath(paths[i].c_str(), real) == nullptr) {
+      s = InvalidArgument(PosixError(paths[i], errno).message());
+      break;
+    }
+    m.path = real;
+    bool is_dir = false;
+    if (int e = IdOf(m.path, &m.id, &is_dir); e != 0 || !is_dir) {
+      s = InvalidArgument(e != 0 ? PosixError(m.path, e).message()
+                                 : m.path + ": exists and is not a directory");
+      break;
+    }
+    for (uint32_t j = 0; j < i; ++j) {
+      if (ms[j].id == m.id) {
+        s = InvalidArgument(dirs[i] + ": directory given twice (" + ms[j].path + ")");
       }
     }
-    paths.push_back(real);
-    vols.push_back(std::move(v));
+    m.v = NewLocalVolume(m.path);
+  }
+  if (s.ok()) s = CheckInitMembers(ms, force);
+  if (!s.ok()) {
+    undo();
+    return s.code() == Code::kInvalidArgument ? s : InvalidArgument(s.message());
+  }
+  // Everything checked: now change things.
+  for (auto& m : ms) {
+    if (force) s = RemoveOldFormat(m);
+    if (!s.ok()) return s.WithContext("removing the previous format of " + m.path);
+    m.had_sys = m.v->Stat(kSysDir).ok();
   }
   VolumeFormat f;
   f.set_id = Uuid::Random();
@@ -205,9 +418,37 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   f.m = p.m;
   f.block_size = p.block_size;
   f.inline_limit = p.inline_limit;
-  for (uint32_t i = 0; i < n; ++i) f.members.push_back({Uuid::Random(), paths[i]});
-  for (uint32_t i = 0; i < n; ++i) RETURN_IF_ERROR(WriteMemberFormat(*vols[i], f, i));
+  for (uint32_t i = 0; i < n; ++i) f.members.push_back({Uuid::Random(), ms[i].path});
+  for (uint32_t i = 0; i < n; ++i) {
+    s = WriteMemberFormat(*ms[i].v, f, i);
+    if (s.ok()) continue;
+    // Half a set is no set: take back the formats written so far (and this one's remains).
+    for (uint32_t j = 0; j <= i; ++j) {
+      if (ms[j].had_sys) {
+        ms[j].v->Remove(kFormatPath).IgnoreError();
+      } else {
+        ms[j].v->RemoveAll(kSysDir).IgnoreError();
+      }
+      ms[j].v->SyncDir("").IgnoreError();
+    }
+    undo();
+    return s.WithContext(ms[i].path);
+  }
   return Status::Ok();
+}
+
+const char* MemberRepair::Name(Action a) {
+  switch (a) {
+    case Action::kFormatted:
+      return "formatted";
+    case Action::kWouldFormat:
+      return "would-format";
+    case Action::kRefused:
+      return "refused";
+    case Action::kMissing:
+      return "missing";
+  }
+  return "refused";
 }
 
 Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>& dirs,
@@ -215,6 +456,14 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
   ASSIGN_OR_RETURN(FoundSet found, FindSet(dirs));
   const VolumeFormat& ref = found.ref;
   const uint32_t n = ref.k + ref.m;
+  // Resolved, so that a symlink to a directory counts as that directory.
+  std::vector<std::string> resolved(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    auto p = NormalizeMemberPath(found.member_paths[i]);
+    resolved[i] = p.ok() ? *p : found.member_paths[i];
+  }
+  // Another heal examining or formatting these members waits here, then finds them formatted.
+  DirLocks locks(resolved);
   // Look at every member before touching any, so a refusal elsewhere or a missing quorum leaves
   // every directory as it was.
   std::vector<MemberRepair> out;
@@ -225,22 +474,21 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
     r.position = i;
     r.path = found.member_paths[i];
     auto refuse = [&](std::string why) {
-      r.action = "refused";
+      r.action = MemberRepair::Action::kRefused;
       r.why = std::move(why);
       out.push_back(r);
     };
     auto replace = [&] {
-      r.action = dry_run ? "would-format" : "formatted";
+      r.action = dry_run ? MemberRepair::Action::kWouldFormat : MemberRepair::Action::kFormatted;
       replacements.push_back(out.size());
       out.push_back(r);
     };
-    // Resolved, so that a symlink to a directory counts as that directory.
-    auto v = NewLocalVolume(RealPath(r.path));
+    auto v = NewLocalVolume(resolved[i]);
     auto st = v->Stat("");
     if (!st.ok() && st.status().code() == Code::kNotFound) {
       // Not created here: a disk that failed to mount would otherwise be replaced by a directory
       // on whatever file system holds the mount point.
-      r.action = "missing";
+      r.action = MemberRepair::Action::kMissing;
       r.why = "does not exist; create it (on the replacement disk) and run heal again";
       out.push_back(r);
       continue;
@@ -249,7 +497,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
       refuse("cannot be examined: " + st.status().message());
       continue;
     }
-    if (!st->is_dir) {
+    if (!st->is_dir()) {
       refuse("exists but is not a directory");
       continue;
     }
@@ -267,12 +515,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
       refuse("cannot be listed: " + entries.status().message());
       continue;
     }
-    // A freshly made ext4 file system holds lost+found; it is nobody's data.
-    bool empty = true;
-    for (const auto& e : *entries) {
-      if (!(e.is_dir && e.name == "lost+found")) empty = false;
-    }
-    if (empty) {
+    if (EmptyMember(*entries)) {
       replace();
     } else {
       refuse("not empty and has no valid cairn format file; empty it to use it as a replacement");
@@ -291,7 +534,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
   for (size_t index : replacements) {
     const MemberRepair& r = out[index];
     std::string where = MemberName(r.position) + " (" + r.path + ")";
-    auto v = NewLocalVolume(RealPath(r.path));
+    auto v = NewLocalVolume(resolved[r.position]);
     Status s = WriteMemberFormat(*v, ref, r.position);
     if (!s.ok()) return s.WithContext(where);
   }
@@ -313,8 +556,8 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
     auto v = NewLocalVolume(path);
     auto f = ReadFormat(*v);
     if (!f.ok()) {
-      out.warnings.push_back("member " + std::to_string(i + 1) + " (" + path + ") is offline: " +
-                             f.status().message());
+      out.warnings.push_back("member " + std::to_string(i + 1) + " (" + path +
+                             ") is offline: " + f.status().message());
       continue;
     }
     if (!IsMemberFormat(*f, ref, i)) {
@@ -322,19 +565,23 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
                              ") belongs to another set or position: treated as offline");
       continue;
     }
-    // Make sure the working directories exist (they may have been removed by hand).
+    // Make sure the working directories exist (they may have been removed by hand). Every PUT
+    // renames out of the temp directory: the volume keeps it open.
     v->MakeDirs(kTmpDir).IgnoreError();
     v->MakeDirs(kMrfDir).IgnoreError();
+    v->PinDir(kTmpDir);
     vols[i] = v.get();
     out.owned.push_back(std::move(v));
   }
+  // The commit locks live on the first online member whose .cairn/locks is a real directory
+  // (MakeDirs refuses a symlink there, so the lock files are never made through one).
   std::string lock_dir;
   for (uint32_t i = 0; i < n; ++i) {
     if (vols[i] == nullptr) continue;
     if (vols[i]->MakeDirs(std::string(kSysDir) + "/locks").ok()) {
       lock_dir = vols[i]->Describe() + "/" + kSysDir + "/locks";
+      break;
     }
-    break;
   }
   SetParams p;
   p.k = ref.k;

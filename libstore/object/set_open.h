@@ -17,27 +17,51 @@ uint32_t DefaultParity(uint32_t n);
 // Parses "K+M" (kInvalidArgument with a clear message otherwise).
 Result<std::pair<uint32_t, uint32_t>> ParseEc(const std::string& s);
 
-// Formats dirs (created if missing) as one set, in the order given. Refuses a directory that is
-// not empty or that belongs to a set, unless force (then a previous cairn format and its buckets
-// are removed first; other files are left alone).
+// A path the user gave for a member, made absolute (from the current directory) and clean: the
+// part that exists is resolved like the kernel resolves it (symlinks, "..", "//", "."), the rest
+// is appended with "." and empty components dropped and ".." taken lexically. kInvalidArgument for
+// an empty path or one that contains NUL.
+Result<std::string> NormalizeMemberPath(const std::string& path);
+
+// Formats dirs (created if missing) as one set, in the order given; each is named by its
+// normalized path (NormalizeMemberPath). Checks every directory before it touches any, and
+// refuses (kInvalidArgument, exit 2), changing nothing:
+//   - a path that exists and is not a directory, or a directory that cannot be created;
+//   - one directory given twice, or one member inside another (device and inode of every
+//     ancestor are compared, so bind mounts and symlinks do not hide it);
+//   - a directory inside a member of another volume set (that set's rb or gc would reach in);
+//   - a directory that is not empty (a lost+found alone counts as empty) or belongs to a set,
+//     unless force.
+// With force, what a cairn format identifies as its own is removed first, and only that: when the
+// directory holds a valid volume format file, its .cairn directory and every bucket directory
+// whose bucket.meta decodes (BucketMeta::DecodeOrLegacy); everything else (other files, directories without a valid bucket
+// record, anything in a directory without a valid format) is left alone. Directories this call
+// created are removed again if it fails. Concurrent inits of one directory are serialized (flock
+// on each directory), so the second one sees the first one's set and refuses.
 Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool force);
 
 struct OpenedSet {
   std::vector<std::unique_ptr<Volume>> owned;
   std::unique_ptr<ErasureSet> set;
-  VolumeFormat format;                 // the reference format (position 0's view of the set)
+  VolumeFormat format;                    // the reference format (position 0's view of the set)
   std::vector<std::string> member_paths;  // by position: where each member was looked for
-  std::vector<std::string> warnings;   // members offline, foreign directories ignored
+  std::vector<std::string> warnings;      // members offline, foreign directories ignored
 };
 
 // What PrepareMembers found or did for one member position.
 struct MemberRepair {
+  enum class Action {
+    kFormatted,    // an empty directory took the member's old place
+    kWouldFormat,  // dry run: it would
+    kRefused,      // the directory holds another set or other files; left alone
+    kMissing,      // no such directory; never created here
+  };
+  // "formatted", "would-format", "refused", "missing".
+  static const char* Name(Action a);
+
   uint32_t position = 0;
   std::string path;
-  // "formatted" (an empty directory took the member's old place), "would-format" (dry run),
-  // "refused" (the directory holds another set or other files; left alone), "missing" (no such
-  // directory; never created here)
-  std::string action;
+  Action action = Action::kRefused;
   std::string why;  // for refused and missing: one line saying why
 };
 
@@ -47,8 +71,11 @@ struct MemberRepair {
 // be healed onto it. A directory that belongs to another set, or holds files but no format, is
 // refused; a missing one is reported, not created (the mount point of a disk that failed to mount
 // must not become a member). Needs a read quorum of members with valid formats that agree on the
-// set. Members already fine are not listed.
-Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>& dirs, bool dry_run);
+// set. Members already fine are not listed. Every member directory is locked (flock) while it
+// is examined and formatted, so two heals never format one replacement at once, and neither sees
+// the other's half-made format as "files but no format".
+Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>& dirs,
+                                                 bool dry_run);
 
 // Opens the set that `dirs` (any members; one is enough) belong to. Missing or foreign members are
 // left offline with a warning; fails below read quorum.

@@ -234,6 +234,17 @@ Status HostVolume::MakeDirs(const std::string& path) {
   return Status::Ok();
 }
 
+namespace {
+
+FileKind KindOfMode(mode_t mode) {
+  if (S_ISREG(mode)) return FileKind::kFile;
+  if (S_ISDIR(mode)) return FileKind::kDir;
+  if (S_ISLNK(mode)) return FileKind::kSymlink;
+  return FileKind::kOther;
+}
+
+}  // namespace
+
 Result<std::vector<DirEntry>> HostVolume::ListDir(const std::string& path) {
   RETURN_IF_ERROR(CheckPath(path));
   std::string full = Full(path);
@@ -244,12 +255,17 @@ Result<std::vector<DirEntry>> HostVolume::ListDir(const std::string& path) {
   while (dirent* e = ::readdir(d)) {
     std::string_view name(e->d_name);
     if (name == "." || name == "..") continue;
-    bool is_dir = e->d_type == DT_DIR;
+    // The user's own paths: a link counts as what it points to (a dangling one as a file, which
+    // fails when opened).
+    FileKind kind = e->d_type == DT_DIR   ? FileKind::kDir
+                    : e->d_type == DT_REG ? FileKind::kFile
+                                          : FileKind::kOther;
     if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
       struct stat st;
-      is_dir = ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+      kind =
+          ::fstatat(::dirfd(d), e->d_name, &st, 0) != 0 ? FileKind::kFile : KindOfMode(st.st_mode);
     }
-    out.push_back(DirEntry{std::string(name), is_dir});
+    out.push_back(DirEntry{std::string(name), kind});
     errno = 0;
   }
   int e = errno;
@@ -265,7 +281,7 @@ Result<FileInfo> HostVolume::Stat(const std::string& path) {
   FileInfo fi;
   fi.size = uint64_t(st.st_size);
   fi.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  fi.is_dir = S_ISDIR(st.st_mode);
+  fi.kind = KindOfMode(st.st_mode);
   return fi;
 }
 

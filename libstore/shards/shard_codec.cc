@@ -212,7 +212,7 @@ Result<std::vector<std::string>> RemoveDeadTemps(Volume& vol, FileLocker& locker
   ASSIGN_OR_RETURN(auto entries, vol.ListDir(dir));
   std::vector<std::string> removed;
   for (const auto& e : entries) {
-    if (e.is_dir || !IsShardTempName(e.name)) continue;
+    if (e.is_dir() || !IsShardTempName(e.name)) continue;
     const std::string path = Join(dir, e.name);
     auto lock = locker.TryLock(path);
     if (!lock.ok()) continue;  // alive (or gone already)

@@ -124,14 +124,14 @@ Result<ShardScan> ScanShards(Volume& vol, const std::vector<std::string>& paths,
   for (const auto& p : paths) {
     auto st = vol.Stat(p);
     if (!st.ok()) return st.status();
-    if (!st->is_dir) {
+    if (!st->is_dir()) {
       found.push_back({p, ""});
       continue;
     }
     ASSIGN_OR_RETURN(auto entries, vol.ListDir(p));
     std::vector<std::string> names;
     for (const auto& e : entries) {
-      if (!e.is_dir && IsShardFileName(e.name)) names.push_back(e.name);
+      if (!e.is_dir() && IsShardFileName(e.name)) names.push_back(e.name);
     }
     std::sort(names.begin(), names.end());
     for (const auto& nm : names) found.push_back({Join(p, nm), p});

@@ -1,13 +1,17 @@
 // LocalVolume: a directory on a local file system.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>  // struct open_how, RESOLVE_* (glibc has no openat2 wrapper)
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cstdio>  // renameat2
-
 #include <algorithm>
+#include <atomic>
+#include <cstdio>  // renameat2
+#include <cstring>
+#include <mutex>
 
 #include "libstore/common/group_sync.h"
 #include "libstore/volume/volume.h"
@@ -54,7 +58,8 @@ class LocalWritableFile : public WritableFile {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     size_t done = 0;
     while (done < n) {
-      ssize_t w = ::pwrite(fd_, static_cast<const char*>(data) + done, n - done, off_t(offset + done));
+      ssize_t w =
+          ::pwrite(fd_, static_cast<const char*>(data) + done, n - done, off_t(offset + done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) return PosixError(name_ + ": write", errno);
       done += size_t(w);
@@ -115,42 +120,95 @@ class LocalReadableFile : public ReadableFile {
   std::string name_;
 };
 
+// Whether openat2(2) may be tried; cleared for the whole process the first time the kernel says
+// ENOSYS (older kernels, some seccomp filters), after which paths are walked with O_NOFOLLOW.
+std::atomic<bool> g_have_openat2{true};
+
+// A directory fd that is closed on destruction when owned (the root's is borrowed).
+class DirFd {
+ public:
+  DirFd(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  DirFd(const DirFd&) = delete;
+  DirFd& operator=(const DirFd&) = delete;
+  ~DirFd() {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+  bool owned_;
+};
+
+bool IsSymlinkAt(int dirfd, const char* name) {
+  struct stat st;
+  return ::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+FileKind KindOf(mode_t mode) {
+  if (S_ISREG(mode)) return FileKind::kFile;
+  if (S_ISDIR(mode)) return FileKind::kDir;
+  if (S_ISLNK(mode)) return FileKind::kSymlink;
+  return FileKind::kOther;
+}
+
+int64_t MtimeNs(const struct stat& st) {
+  return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+constexpr const char* kNotFollowed =
+    "is a symbolic link; cairn never follows links inside a volume";
+
 class LocalVolume : public Volume {
  public:
-  explicit LocalVolume(std::string root) : root_(std::move(root)) {
+  LocalVolume(std::string root, LocalPathMode mode) : root_(std::move(root)), mode_(mode) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) root_fd_.store(fd);
+  }
+  ~LocalVolume() override {
+    int fd = root_fd_.load();
+    if (fd >= 0) ::close(fd);
+    for (size_t i = 0; i < pin_count_.load(); ++i) ::close(pins_[i].fd);
   }
   std::string Describe() const override { return root_; }
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return PosixError(full, errno);
-    return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, std::move(full)));
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+    if (fd < 0) return OpenError(root, path, -fd);
+    return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, Full(path)));
   }
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return PosixError(full, errno);
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = OpenBeneath(root, path.c_str(), O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return OpenError(root, path, -fd);
     struct stat st;
-    int e = ::fstat(fd, &st) != 0 ? errno : (S_ISDIR(st.st_mode) ? EISDIR : 0);
-    if (e != 0) {
-      ::close(fd);
-      return PosixError(full, e);
+    Status s;
+    if (::fstat(fd, &st) != 0) {
+      s = PosixError(Full(path), errno);
+    } else if (S_ISDIR(st.st_mode)) {
+      s = PosixError(Full(path), EISDIR);
+    } else if (!S_ISREG(st.st_mode)) {
+      s = NotRegular(path);
     }
-    return std::unique_ptr<ReadableFile>(new LocalReadableFile(fd, std::move(full)));
+    if (!s.ok()) {
+      ::close(fd);
+      return s;
+    }
+    return std::unique_ptr<ReadableFile>(new LocalReadableFile(fd, Full(path)));
   }
-  // Fewer syscalls than the generic version: open, fstat, read, close.
+  // Fewer syscalls than the generic version: open, read, close.
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return PosixError(full, errno);
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = OpenBeneath(root, path.c_str(), O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return OpenError(root, path, -fd);
     // Most files read whole are small (metadata of small objects, format files, journal
     // entries): one read into a stack buffer saves the fstat. A read of a regular file returns
-    // fewer bytes than asked only at its end; a directory fails with EISDIR.
+    // fewer bytes than asked only at its end; a directory fails with EISDIR, a FIFO with ESPIPE.
     char head[16384];
     ssize_t got;
     do {
@@ -159,12 +217,12 @@ class LocalVolume : public Volume {
     if (got < 0) {
       int e = errno;
       ::close(fd);
-      return PosixError(full, e);
+      return e == ESPIPE ? NotRegular(path) : PosixError(Full(path), e);
     }
     if (size_t(got) < sizeof(head)) {
       ::close(fd);
       if (size_t(got) > max_size) {
-        return Corruption(full + ": file larger than " + std::to_string(max_size));
+        return Corruption(Full(path) + ": file larger than " + std::to_string(max_size));
       }
       return std::string(head, size_t(got));
     }
@@ -172,15 +230,15 @@ class LocalVolume : public Volume {
     if (::fstat(fd, &st) != 0) {
       int e = errno;
       ::close(fd);
-      return PosixError(full, e);
+      return PosixError(Full(path), e);
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {
       ::close(fd);
-      return PosixError(full, EISDIR);
+      return S_ISDIR(st.st_mode) ? PosixError(Full(path), EISDIR) : NotRegular(path);
     }
     if (uint64_t(st.st_size) > max_size) {
       ::close(fd);
-      return Corruption(full + ": file larger than " + std::to_string(max_size));
+      return Corruption(Full(path) + ": file larger than " + std::to_string(max_size));
     }
     std::string out(size_t(st.st_size), '\0');
     size_t done = 0;
@@ -190,7 +248,7 @@ class LocalVolume : public Volume {
       if (r < 0) {
         int e = errno;
         ::close(fd);
-        return PosixError(full + ": read", e);
+        return PosixError(Full(path) + ": read", e);
       }
       if (r == 0) break;
       done += size_t(r);
@@ -201,152 +259,444 @@ class LocalVolume : public Volume {
   }
   Status OverwriteFile(const std::string& path, std::string_view data) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    int fd = ::open(full.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return PosixError(full, errno);
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK, 0644);
+    if (fd < 0) return OpenError(root, path, -fd);
     size_t done = 0;
     Status s;
     while (done < data.size()) {
       ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, off_t(done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) {
-        s = PosixError(full + ": write", errno);
+        s = PosixError(Full(path) + ": write", errno);
         break;
       }
       done += size_t(w);
     }
-    if (s.ok() && ::ftruncate(fd, off_t(data.size())) != 0) s = PosixError(full + ": truncate", errno);
-    if (::close(fd) != 0 && s.ok()) s = PosixError(full + ": close", errno);
+    if (s.ok() && ::ftruncate(fd, off_t(data.size())) != 0) {
+      s = PosixError(Full(path) + ": truncate", errno);
+    }
+    if (::close(fd) != 0 && s.ok()) s = PosixError(Full(path) + ": close", errno);
     return s;
   }
   Status Rename(const std::string& from, const std::string& to) override {
-    RETURN_IF_ERROR(ValidateRelPath(from));
-    RETURN_IF_ERROR(ValidateRelPath(to));
-    if (::rename(Full(from).c_str(), Full(to).c_str()) != 0) {
-      return PosixError(root_ + ": rename " + from + " -> " + to, errno);
-    }
-    return Status::Ok();
+    return RenameImpl(from, to, 0, "rename", " -> ");
   }
   Status Exchange(const std::string& a, const std::string& b) override {
-    RETURN_IF_ERROR(ValidateRelPath(a));
-    RETURN_IF_ERROR(ValidateRelPath(b));
-    if (::renameat2(AT_FDCWD, Full(a).c_str(), AT_FDCWD, Full(b).c_str(), RENAME_EXCHANGE) != 0) {
-      return PosixError(root_ + ": exchange " + a + " <-> " + b, errno);
-    }
-    return Status::Ok();
+    return RenameImpl(a, b, RENAME_EXCHANGE, "exchange", " <-> ");
   }
   Status Remove(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    if (::unlink(full.c_str()) != 0) return PosixError(full + ": remove", errno);
+    ASSIGN_OR_RETURN(int root, RootFd());
+    PathBuf buf;
+    const char* last = nullptr;
+    int err = 0;
+    DirFd parent = Parent(root, path, &buf, &last, &err);
+    if (parent.get() < 0) return ErrorAt(root, path, err, ": remove");
+    if (::unlinkat(parent.get(), last, 0) != 0) return ErrorAt(root, path, errno, ": remove");
     return Status::Ok();
   }
   Status RemoveDir(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    if (::rmdir(full.c_str()) != 0) {
-      int e = errno == EEXIST ? ENOTEMPTY : errno;
-      return PosixError(full + ": rmdir", e);
+    ASSIGN_OR_RETURN(int root, RootFd());
+    PathBuf buf;
+    const char* last = nullptr;
+    int err = 0;
+    DirFd parent = Parent(root, path, &buf, &last, &err);
+    if (parent.get() < 0) return ErrorAt(root, path, err, ": rmdir");
+    if (::unlinkat(parent.get(), last, AT_REMOVEDIR) != 0) {
+      int e = errno;
+      if (e == EEXIST) e = ENOTEMPTY;
+      // rmdir of a symlink says ENOTDIR; say what it is instead.
+      if (e == ENOTDIR && mode_ != LocalPathMode::kFollowLinks && IsSymlinkAt(parent.get(), last)) {
+        e = ELOOP;
+      }
+      return ErrorAt(root, path, e, ": rmdir");
     }
     return Status::Ok();
   }
   Status MakeDirs(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    if (::mkdir(full.c_str(), 0755) == 0) return Status::Ok();
-    if (errno == EEXIST) return IsDir(full);
-    if (errno != ENOENT) return PosixError(full + ": mkdir", errno);
-    // Create parents one by one, from the root down.
-    for (size_t pos = path.find('/'); ; pos = path.find('/', pos + 1)) {
-      std::string sub = Full(path.substr(0, pos));
-      if (::mkdir(sub.c_str(), 0755) != 0 && errno != EEXIST) return PosixError(sub + ": mkdir", errno);
-      if (pos == std::string::npos) break;
+    ASSIGN_OR_RETURN(int root, RootFd());
+    // Usually the directory is there already: one open (and close) says so, whatever the depth.
+    int fd = OpenBeneath(root, path.c_str(), O_PATH | O_DIRECTORY);
+    if (fd >= 0) {
+      ::close(fd);
+      return Status::Ok();
     }
-    return IsDir(full);
+    if (fd != -ENOENT) return ErrorAt(root, path, -fd, ": mkdir");
+    // Create what is missing, one component at a time from the root down, never through a link.
+    PathBuf buf;
+    std::memcpy(buf.data, path.data(), path.size());
+    buf.data[path.size()] = '\0';
+    int cur = root;
+    bool owned = false;
+    char* comp = buf.data;
+    Status s;
+    while (true) {
+      char* slash = std::strchr(comp, '/');
+      if (slash != nullptr) *slash = '\0';
+      if (::mkdirat(cur, comp, 0755) != 0 && errno != EEXIST) {
+        s = ErrorAt(root, std::string(buf.data), errno, ": mkdir");
+        break;
+      }
+      int next = OpenStep(cur, comp, O_PATH | O_DIRECTORY);
+      if (next < 0) {
+        s = ErrorAt(root, std::string(buf.data), -next, ": mkdir");
+        break;
+      }
+      if (owned) ::close(cur);
+      cur = next;
+      owned = true;
+      if (slash == nullptr) break;
+      *slash = '/';
+      comp = slash + 1;
+    }
+    if (owned) ::close(cur);
+    return s;
   }
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
-    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
-    DIR* d = ::opendir(full.c_str());
-    if (d == nullptr) return PosixError(full + ": list", errno);
+    if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = path.empty() ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                          : OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
+    if (path.empty() && fd < 0) fd = -errno;
+    if (fd < 0) return ErrorAt(root, path, -fd, ": list");
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      int e = errno;
+      ::close(fd);
+      return ErrorAt(root, path, e, ": list");
+    }
     std::vector<DirEntry> out;
     errno = 0;
     while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0))) {
+      if (e->d_name[0] == '.' &&
+          (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0))) {
         continue;
       }
-      bool is_dir = e->d_type == DT_DIR;
-      if (e->d_type == DT_UNKNOWN) {
-        struct stat st;
-        is_dir = ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      FileKind kind;
+      switch (e->d_type) {
+        case DT_REG:
+          kind = FileKind::kFile;
+          break;
+        case DT_DIR:
+          kind = FileKind::kDir;
+          break;
+        case DT_LNK:
+          kind = FileKind::kSymlink;
+          break;
+        case DT_UNKNOWN: {
+          struct stat st;
+          kind = ::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? KindOf(st.st_mode)
+                                                                         : FileKind::kOther;
+          break;
+        }
+        default:
+          kind = FileKind::kOther;
       }
-      out.push_back(DirEntry{e->d_name, is_dir});
+      out.push_back(DirEntry{e->d_name, kind});
+      errno = 0;
     }
     int e = errno;
     ::closedir(d);
-    if (e != 0) return PosixError(full + ": list", e);
+    if (e != 0) return ErrorAt(root, path, e, ": list");
     return out;
   }
   Result<FileInfo> Stat(const std::string& path) override {
-    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
     struct stat st;
-    if (::lstat(full.c_str(), &st) != 0) return PosixError(full, errno);
+    if (path.empty()) {
+      auto root = RootFd();
+      // The root as the user named it (a file there is described, not refused).
+      int rc = root.ok() ? ::fstat(*root, &st) : ::stat(root_.c_str(), &st);
+      if (rc != 0) return PosixError(root_, errno);
+    } else {
+      RETURN_IF_ERROR(ValidateRelPath(path));
+      ASSIGN_OR_RETURN(int root, RootFd());
+      PathBuf buf;
+      const char* last = nullptr;
+      int err = 0;
+      DirFd parent = Parent(root, path, &buf, &last, &err);
+      if (parent.get() < 0) return ErrorAt(root, path, err, "");
+      if (::fstatat(parent.get(), last, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return ErrorAt(root, path, errno, "");
+      }
+    }
     FileInfo fi;
     fi.size = uint64_t(st.st_size);
-    fi.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    fi.is_dir = S_ISDIR(st.st_mode);
+    fi.mtime_ns = MtimeNs(st);
+    fi.kind = KindOf(st.st_mode);
     return fi;
   }
   Status SyncDir(const std::string& path) override {
-    ASSIGN_OR_RETURN(std::string full, FullOrRoot(path));
-    int fd = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return PosixError(full, errno);
+    if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
+    ASSIGN_OR_RETURN(int root, RootFd());
+    if (path.empty()) {
+      if (::fsync(root) != 0) return PosixError(root_ + ": fsync", errno);
+      return Status::Ok();
+    }
+    int fd = OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return ErrorAt(root, path, -fd, "");
     Status s;
-    if (::fsync(fd) != 0) s = PosixError(full + ": fsync", errno);
+    if (::fsync(fd) != 0) s = PosixError(Full(path) + ": fsync", errno);
     ::close(fd);
     return s;
   }
   Status SyncAll() override {
-    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return PosixError(root_, errno);
-    Status s = GroupSyncFs(fd).WithContext(root_);
-    ::close(fd);
-    return s;
+    ASSIGN_OR_RETURN(int root, RootFd());
+    return GroupSyncFs(root).WithContext(root_);
+  }
+  void PinDir(const std::string& path) override {
+    if (!ValidateRelPath(path).ok()) return;
+    auto root = RootFd();
+    if (!root.ok()) return;
+    std::lock_guard<std::mutex> l(pin_mu_);
+    const size_t n = pin_count_.load(std::memory_order_relaxed);
+    if (n == kMaxPins) return;
+    for (size_t i = 0; i < n; ++i) {
+      if (pins_[i].path == path) return;
+    }
+    // Opened like any lookup: a symlink there is refused, and once pinned, replacing the
+    // directory by a symlink changes nothing for this volume.
+    int fd = OpenBeneath(*root, path.c_str(), O_PATH | O_DIRECTORY);
+    if (fd < 0) return;
+    pins_[n].path = path;
+    pins_[n].fd = fd;
+    pin_count_.store(n + 1, std::memory_order_release);
   }
   std::string SyncDomain() const override {
     struct stat st;
-    if (::stat(root_.c_str(), &st) != 0) return root_;
+    auto root = RootFd();
+    if (!root.ok() || ::fstat(*root, &st) != 0) return root_;
     return "dev:" + std::to_string(st.st_dev);
   }
 
  private:
-  // "" is the root itself (ListDir, Stat, SyncDir accept it); anything else must be valid.
-  Result<std::string> FullOrRoot(const std::string& path) const {
-    if (path.empty()) return root_;
-    RETURN_IF_ERROR(ValidateRelPath(path));
-    return Full(path);
+  // A relative path copied so that it can be cut into parent and last component in place.
+  struct PathBuf {
+    char data[kMaxRelPathLen + 1];
+  };
+
+  // The root directory's fd, opened when the volume was made or, if the root did not exist then,
+  // on first use.
+  Result<int> RootFd() const {
+    int fd = root_fd_.load(std::memory_order_acquire);
+    if (fd >= 0) return fd;
+    int nfd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (nfd < 0) return PosixError(root_, errno);
+    int expected = -1;
+    if (!root_fd_.compare_exchange_strong(expected, nfd, std::memory_order_acq_rel)) {
+      ::close(nfd);
+      return expected;
+    }
+    return nfd;
   }
+
+  // One component `name` (no '/') opened relative to dirfd without following it: -ELOOP when
+  // it is a symlink (O_NOFOLLOW with O_PATH or O_DIRECTORY reports ENOTDIR for one), fd or -errno.
+  int OpenStep(int dirfd, const char* name, int flags, mode_t mode = 0) const {
+    if (mode_ == LocalPathMode::kFollowLinks) {
+      int fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
+      return fd >= 0 ? fd : -errno;
+    }
+    int fd = ::openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    int e = errno;
+    if (e == ENOTDIR && IsSymlinkAt(dirfd, name)) e = ELOOP;
+    return -e;
+  }
+
+  // Opens the relative path beneath the root (fd `root`) with flags, never through a symlink
+  // (unless kFollowLinks). Returns the fd, or -errno: -ELOOP when a symlink is in the way.
+  int OpenBeneath(int root, const char* path, int flags, mode_t mode = 0) const {
+    if (mode_ == LocalPathMode::kFollowLinks) {
+      int fd = ::openat(root, path, flags | O_CLOEXEC, mode);
+      return fd >= 0 ? fd : -errno;
+    }
+    if (mode_ == LocalPathMode::kStrict && g_have_openat2.load(std::memory_order_relaxed)) {
+      struct open_how how;
+      std::memset(&how, 0, sizeof(how));
+      how.flags = uint64_t(flags | O_CLOEXEC);
+      how.mode = (flags & O_CREAT) != 0 ? mode : 0;
+      how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+      for (int tries = 0;; ++tries) {
+        long fd = ::syscall(SYS_openat2, root, path, &how, sizeof(how));
+        if (fd >= 0) return int(fd);
+        int e = errno;
+        // EAGAIN: a concurrent rename raced the lookup (the kernel could not vouch for it).
+        if (e == EINTR || (e == EAGAIN && tries < 16)) continue;
+        if (e != ENOSYS) return -e;
+        g_have_openat2.store(false, std::memory_order_relaxed);
+        break;
+      }
+    }
+    // Without openat2: one O_NOFOLLOW step per component.
+    PathBuf buf;
+    size_t len = std::strlen(path);
+    std::memcpy(buf.data, path, len + 1);
+    int cur = root;
+    bool owned = false;
+    char* comp = buf.data;
+    int result;
+    while (true) {
+      char* slash = std::strchr(comp, '/');
+      if (slash == nullptr) {
+        result = OpenStep(cur, comp, flags, mode);
+        break;
+      }
+      *slash = '\0';
+      int next = OpenStep(cur, comp, O_PATH | O_DIRECTORY);
+      if (next < 0) {
+        result = next;
+        break;
+      }
+      if (owned) ::close(cur);
+      cur = next;
+      owned = true;
+      comp = slash + 1;
+    }
+    if (owned) ::close(cur);
+    return result;
+  }
+
+  // The directory holding path's last component, opened beneath the root (the root itself for a
+  // name at the top); *last points into *buf at that component. On failure the fd is -1 and *err
+  // says why.
+  DirFd Parent(int root, const std::string& path, PathBuf* buf, const char** last, int* err) const {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos) {
+      *last = path.c_str();
+      return DirFd(root, false);
+    }
+    const size_t pins = pin_count_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < pins; ++i) {
+      if (pins_[i].path.size() == slash && path.compare(0, slash, pins_[i].path) == 0) {
+        *last = path.c_str() + slash + 1;
+        return DirFd(pins_[i].fd, false);
+      }
+    }
+    std::memcpy(buf->data, path.data(), path.size());
+    buf->data[path.size()] = '\0';
+    buf->data[slash] = '\0';
+    *last = buf->data + slash + 1;
+    int fd = OpenBeneath(root, buf->data, O_PATH | O_DIRECTORY);
+    if (fd < 0) {
+      *err = -fd;
+      return DirFd(-1, false);
+    }
+    return DirFd(fd, true);
+  }
+
+  Status RenameImpl(const std::string& from, const std::string& to, unsigned flags, const char* op,
+                    const char* arrow) {
+    RETURN_IF_ERROR(ValidateRelPath(from));
+    RETURN_IF_ERROR(ValidateRelPath(to));
+    ASSIGN_OR_RETURN(int root, RootFd());
+    auto fail = [&](const std::string& path, int e) {
+      if (e == ELOOP && mode_ != LocalPathMode::kFollowLinks) return SymlinkError(root, path);
+      return PosixError(root_ + ": " + op + " " + from + arrow + to, e);
+    };
+    PathBuf fbuf, tbuf;
+    const char *flast = nullptr, *tlast = nullptr;
+    int err = 0;
+    DirFd fdir = Parent(root, from, &fbuf, &flast, &err);
+    if (fdir.get() < 0) return fail(from, err);
+    // Both in one directory: one open serves both.
+    const size_t fslash = from.rfind('/'), tslash = to.rfind('/');
+    const std::string_view fparent(from.data(), fslash == std::string::npos ? 0 : fslash);
+    const std::string_view tparent(to.data(), tslash == std::string::npos ? 0 : tslash);
+    const bool same_dir = fslash == tslash && fparent == tparent;
+    DirFd tdir = same_dir ? DirFd(fdir.get(), false) : Parent(root, to, &tbuf, &tlast, &err);
+    if (same_dir) tlast = to.c_str() + (tslash == std::string::npos ? 0 : tslash + 1);
+    if (tdir.get() < 0) return fail(to, err);
+    if (::renameat2(fdir.get(), flast, tdir.get(), tlast, flags) != 0) return fail(from, errno);
+    return Status::Ok();
+  }
+
+  // The error for an open (or a path lookup) of path that failed with err.
+  Status OpenError(int root, const std::string& path, int err) const {
+    if (err == ENXIO) return NotRegular(path);  // a FIFO without a reader, a socket
+    return ErrorAt(root, path, err, "");
+  }
+
+  // "<root>/<path><what>: <strerror>", or for ELOOP the symlink that was in the way.
+  Status ErrorAt(int root, const std::string& path, int err, const char* what) const {
+    if (err == ELOOP && mode_ != LocalPathMode::kFollowLinks) return SymlinkError(root, path);
+    return PosixError(Full(path) + what, err);
+  }
+
+  // Names the first symlink on path (found again by looking, since the kernel does not say which
+  // component it was); kCorruption either way.
+  Status SymlinkError(int root, const std::string& path) const {
+    PathBuf buf;
+    std::memcpy(buf.data, path.data(), path.size());
+    buf.data[path.size()] = '\0';
+    int cur = root;
+    bool owned = false;
+    char* comp = buf.data;
+    std::string found;
+    while (true) {
+      char* slash = std::strchr(comp, '/');
+      if (slash != nullptr) *slash = '\0';
+      struct stat st;
+      if (::fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) != 0) break;
+      if (S_ISLNK(st.st_mode)) {
+        found = buf.data;
+        break;
+      }
+      if (slash == nullptr || !S_ISDIR(st.st_mode)) break;
+      int next = ::openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0) break;
+      if (owned) ::close(cur);
+      cur = next;
+      owned = true;
+      *slash = '/';
+      comp = slash + 1;
+    }
+    if (owned) ::close(cur);
+    if (found.empty()) {
+      return Corruption(Full(path) + ": a component " + kNotFollowed);
+    }
+    return Corruption(Full(found) + ": " + kNotFollowed);
+  }
+
+  Status NotRegular(const std::string& path) const {
+    return Corruption(Full(path) + ": not a regular file (a FIFO, socket or device); not opened");
+  }
+
   std::string Full(std::string_view rel) const {
     std::string s;
     s.reserve(root_.size() + 1 + rel.size());
     s += root_;
-    s += '/';
+    if (rel.empty()) return s;
+    if (root_ != "/") s += '/';
     s += rel;
     return s;
   }
-  static Status IsDir(const std::string& full) {
-    struct stat st;
-    if (::stat(full.c_str(), &st) != 0) return PosixError(full, errno);
-    if (!S_ISDIR(st.st_mode)) return PosixError(full, ENOTDIR);
-    return Status::Ok();
-  }
 
   std::string root_;
+  const LocalPathMode mode_;
+  mutable std::atomic<int> root_fd_{-1};
+  // Directories pinned with PinDir: entries [0, pin_count_) are written once, before the count
+  // that publishes them, and never change until the volume is destroyed.
+  static constexpr size_t kMaxPins = 4;
+  struct Pin {
+    std::string path;
+    int fd = -1;
+  };
+  std::mutex pin_mu_;  // serializes PinDir
+  Pin pins_[kMaxPins];
+  std::atomic<size_t> pin_count_{0};
 };
 
 }  // namespace
 
 std::unique_ptr<Volume> NewLocalVolume(const std::string& root) {
-  return std::make_unique<LocalVolume>(root);
+  return std::make_unique<LocalVolume>(root, LocalPathMode::kStrict);
+}
+
+std::unique_ptr<Volume> NewLocalVolume(const std::string& root, LocalPathMode mode) {
+  return std::make_unique<LocalVolume>(root, mode);
 }
 
 }  // namespace cairn

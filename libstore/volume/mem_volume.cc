@@ -255,7 +255,8 @@ class MemVolume final : public Volume {
          it != s_->nodes.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
       std::string rest = it->first.substr(prefix.size());
       if (rest.empty() || rest.find('/') != std::string::npos) continue;  // the root, a grandchild
-      out.push_back(DirEntry{std::move(rest), it->second->is_dir});
+      out.push_back(
+          DirEntry{std::move(rest), it->second->is_dir ? FileKind::kDir : FileKind::kFile});
     }
     return out;
   }
@@ -269,7 +270,7 @@ class MemVolume final : public Volume {
     FileInfo fi;
     fi.size = ino->is_dir ? 0 : ino->data.size();
     fi.mtime_ns = ino->mtime_ns;
-    fi.is_dir = ino->is_dir;
+    fi.kind = ino->is_dir ? FileKind::kDir : FileKind::kFile;
     return fi;
   }
 

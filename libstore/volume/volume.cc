@@ -28,6 +28,20 @@ std::string TempName(std::string_view dir, std::string_view suffix) {
   return out;
 }
 
+const char* FileKindName(FileKind k) {
+  switch (k) {
+    case FileKind::kFile:
+      return "file";
+    case FileKind::kDir:
+      return "directory";
+    case FileKind::kSymlink:
+      return "symlink";
+    case FileKind::kOther:
+      return "other";
+  }
+  return "other";
+}
+
 std::string ParentDir(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
@@ -88,7 +102,7 @@ Status Volume::RemoveAll(const std::string& path) {
   RETURN_IF_ERROR(ValidateRelPath(path));  // never the root itself
   auto st = Stat(path);
   if (!st.ok()) return st.status().code() == Code::kNotFound ? Status::Ok() : st.status();
-  if (!st->is_dir) {
+  if (!st->is_dir()) {  // a file, or a symlink (removed itself, never followed)
     Status s = Remove(path);
     return s.code() == Code::kNotFound ? Status::Ok() : s;
   }

@@ -1,7 +1,8 @@
 // Volume: the only way libstore touches a disk.
 //
 // A volume is a directory tree addressed by relative paths. Every path handed to a Volume goes
-// through ValidateRelPath() first, so no path can escape the root. Implementations:
+// through ValidateRelPath() first, so no path can escape the root, and a LocalVolume never follows
+// a symbolic link beneath its root (see NewLocalVolume). Implementations:
 // LocalVolume (a real directory), MemVolume (tests), FaultyVolume (a wrapper that injects faults),
 // and VolumeWrapper, a forwarding base so a test can override one method.
 //
@@ -32,15 +33,23 @@ struct ConstBuf {
   size_t size;
 };
 
+// What a directory entry is. Volumes only ever create files and directories; a symbolic link or
+// anything else (FIFO, socket, device) found in a volume was put there by someone else.
+enum class FileKind : uint8_t { kFile, kDir, kSymlink, kOther };
+// "file", "directory", "symlink", "other".
+const char* FileKindName(FileKind k);
+
 struct FileInfo {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
-  bool is_dir = false;
+  FileKind kind = FileKind::kFile;  // of the entry itself: a symlink is kSymlink, never followed
+  bool is_dir() const { return kind == FileKind::kDir; }
 };
 
 struct DirEntry {
   std::string name;
-  bool is_dir = false;
+  FileKind kind = FileKind::kFile;  // of the entry itself, as Stat would say
+  bool is_dir() const { return kind == FileKind::kDir; }
 };
 
 class WritableFile {
@@ -102,8 +111,9 @@ class Volume {
   virtual Status RemoveDir(const std::string& path) = 0;
   // Creates path and any missing parents; fine if it exists as a directory.
   virtual Status MakeDirs(const std::string& path) = 0;
-  // Lists a directory (no "." or ".."), in no particular order.
+  // Lists a directory (no "." or ".."), in no particular order, with each entry's kind.
   virtual Result<std::vector<DirEntry>> ListDir(const std::string& path) = 0;
+  // Describes the entry at path itself (a symlink is reported as kSymlink, not followed).
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
   // Makes the directory's entries (renames, creates, removes) durable.
   virtual Status SyncDir(const std::string& path) = 0;
@@ -112,7 +122,13 @@ class Volume {
   virtual Status SyncAll() { return SyncDir(""); }
   virtual std::string SyncDomain() const { return Describe(); }
 
-  // Removes a file or a directory tree. Fine if absent.
+  // A hint: the directory `path` stays where it is (never removed, renamed or replaced) while this
+  // volume is open, so an implementation may keep it open and skip looking it up again (LocalVolume
+  // does, for the parent of a Rename, Exchange, Remove or Stat). Ignored if it does not exist.
+  virtual void PinDir(const std::string& path) { (void)path; }
+
+  // Removes a file or a directory tree. Fine if absent. A symlink in the tree is removed itself;
+  // what it points to is never touched.
   Status RemoveAll(const std::string& path);
 };
 
@@ -153,18 +169,23 @@ class VolumeWrapper : public Volume {
   Status OverwriteFile(const std::string& p, std::string_view d) override {
     return target_->OverwriteFile(p, d);
   }
-  Status Rename(const std::string& f, const std::string& t) override { return target_->Rename(f, t); }
+  Status Rename(const std::string& f, const std::string& t) override {
+    return target_->Rename(f, t);
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     return target_->Exchange(a, b);
   }
   Status Remove(const std::string& p) override { return target_->Remove(p); }
   Status RemoveDir(const std::string& p) override { return target_->RemoveDir(p); }
   Status MakeDirs(const std::string& p) override { return target_->MakeDirs(p); }
-  Result<std::vector<DirEntry>> ListDir(const std::string& p) override { return target_->ListDir(p); }
+  Result<std::vector<DirEntry>> ListDir(const std::string& p) override {
+    return target_->ListDir(p);
+  }
   Result<FileInfo> Stat(const std::string& p) override { return target_->Stat(p); }
   Status SyncDir(const std::string& p) override { return target_->SyncDir(p); }
   Status SyncAll() override { return target_->SyncAll(); }
   std::string SyncDomain() const override { return target_->SyncDomain(); }
+  void PinDir(const std::string& p) override { target_->PinDir(p); }
 
  private:
   Volume* target_;
@@ -172,8 +193,30 @@ class VolumeWrapper : public Volume {
 
 // A directory on a local file system. Sync is fdatasync, SyncDir is fsync of the directory; SyncAll
 // goes through a process-wide group commit per file system: concurrent callers share one syncfs(2),
-// so many small writers pay for one flush. The root must exist.
+// so many small writers pay for one flush.
+//
+// Symbolic links: the root path itself is resolved like any path the user gives (it may be or
+// pass through a symlink), once, when the volume is made; the volume keeps the root directory open
+// and works relative to it from then on (so renaming or replacing the root directory later is not
+// seen; a member is opened afresh by each command). Beneath the root no symlink is ever followed,
+// by any method: every path is resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), or
+// one O_NOFOLLOW step at a time on kernels without openat2, and the last component is acted on with
+// the *at() calls that do not follow it (Remove and Rename of a symlink act on the link itself,
+// Stat and ListDir report it as FileKind::kSymlink). A symlink met where a directory or a file to
+// open must be is kCorruption ("... is a symbolic link ..."): the volume's tree is not what cairn
+// made, which verify and heal treat as a damaged entry, never as a transient I/O error. Files are
+// opened non-blocking, so a FIFO or device planted in the tree fails instead of hanging. If the
+// root does not exist yet, every call fails until it does.
 std::unique_ptr<Volume> NewLocalVolume(const std::string& root);
+
+// How a LocalVolume resolves paths beneath its root.
+enum class LocalPathMode {
+  kStrict,       // the default: no symlink followed (openat2 when the kernel has it)
+  kStrictWalk,   // the same guarantee without openat2: O_NOFOLLOW at every step (tests)
+  kFollowLinks,  // symlinks followed like any path: for a volume over the user's own files
+                 // (shard files named on the command line), never for a volume set member
+};
+std::unique_ptr<Volume> NewLocalVolume(const std::string& root, LocalPathMode mode);
 
 // An in-memory volume for tests. Sync is a no-op.
 std::unique_ptr<Volume> NewMemVolume(const std::string& name = "mem");
