@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/fd_io.h"
+#include "cli/json_out.h"
 #include "cli/progress.h"
+#include "cli/text_out.h"
 #include "commands/commands.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/heal.h"
@@ -48,9 +50,8 @@ class Printer : public ScanObserver {
     if (ctx_.json) {
       json problems = json::array();
       for (const auto& p : h.problems) {
-        json j = {{"member", p.position + 1},
-                  {"path", set_.member_paths[p.position]},
-                  {"problem", Name(p.problem)}};
+        json j = {{"member", p.position + 1}, {"problem", Name(p.problem)}};
+        PutText(j, "path", set_.member_paths[p.position]);
         if (p.shard_index >= 0) j["shard"] = p.shard_index + 1;
         if (!p.blocks.empty()) {
           json b = json::array();
@@ -61,7 +62,6 @@ class Printer : public ScanObserver {
       }
       json j = {{"type", "object"},
                 {"bucket", h.bucket},
-                {"key", h.key},
                 {"health", Name(h.health)},
                 {"recoverable", h.health != Health::kUnrecoverable},
                 {"dangling", h.dangling},
@@ -82,8 +82,9 @@ class Printer : public ScanObserver {
         j["after"] = Name(h.after);
         j["bytes_written"] = h.bytes_written;
       }
+      PutText(j, "key", h.key);
       if (h.deleting) j["deleting"] = true;
-      if (!h.note.empty()) j["note"] = h.note;
+      if (!h.note.empty()) PutText(j, "note", h.note);
       Line(Dump(j));
       return;
     }
@@ -99,7 +100,7 @@ class Printer : public ScanObserver {
       for (char& c : what) c = c == '-' ? ' ' : c;
     }
     if (h.health == Health::kUnrecoverable) what += h.dangling ? " (dangling)" : " (volumes offline)";
-    std::string line = what + "  " + h.bucket + "/" + h.key;
+    std::string line = what + "  " + Shown(h.bucket + "/" + h.key);
     std::string sep = ": ";
     for (const auto& p : h.problems) {
       line += sep + "member " + std::to_string(p.position + 1) + " " + Name(p.problem);
@@ -107,13 +108,17 @@ class Printer : public ScanObserver {
       sep = "; ";
     }
     if (!h.lost_blocks.empty()) line += sep + "blocks " + Ranges(h.lost_blocks) + " lost";
-    if (!h.note.empty()) line += " [" + h.note + "]";
+    if (!h.note.empty()) line += " [" + EscapeUnprintable(h.note) + "]";
     Line(line);
   }
 
   void Note(const std::string& line) override {
     progress_.Clear();
-    Line(ctx_.json ? Dump(json{{"type", "note"}, {"message", line}}) : line);
+    // A note may quote a member's file names, which can hold any byte.
+    if (!ctx_.json) return Line(EscapeUnprintable(line));
+    json j = {{"type", "note"}};
+    PutText(j, "message", line);
+    Line(Dump(j));
   }
 
   void Summary(const ScanSummary& s, bool dry_run) {
@@ -297,16 +302,16 @@ Status RunGc(const GcCli& c, Context& ctx) {
   auto report = set.set->CollectGarbage(o, [&](const GcItem& i) {
     const std::string& root = set.member_paths[i.position];
     if (ctx.json) {
-      std::printf("%s\n", Dump(json{{"type", "item"},
-                                    {"what", Name(i.what)},
-                                    {"member", i.position + 1},
-                                    {"path", root + "/" + i.path},
-                                    {"bytes", i.bytes},
-                                    {"removed", !c.dry_run}})
-                              .c_str());
+      json j = {{"type", "item"},
+                {"what", Name(i.what)},
+                {"member", i.position + 1},
+                {"bytes", i.bytes},
+                {"removed", !c.dry_run}};
+      PutText(j, "path", root + "/" + i.path);
+      std::printf("%s\n", Dump(j).c_str());
     } else {
-      std::printf("%s %-12s %s/%s (%s)\n", c.dry_run ? "would remove" : "removed", Name(i.what),
-                  root.c_str(), i.path.c_str(), HumanBytes(double(i.bytes)).c_str());
+      std::printf("%s %-12s %s (%s)\n", c.dry_run ? "would remove" : "removed", Name(i.what),
+                  Shown(root + "/" + i.path).c_str(), HumanBytes(double(i.bytes)).c_str());
     }
     std::fflush(stdout);
   });
