@@ -60,14 +60,10 @@ class Printer : public ScanObserver {
         }
         problems.push_back(j);
       }
-      json j = {{"type", "object"},
-                {"bucket", h.bucket},
-                {"health", Name(h.health)},
-                {"recoverable", h.health != Health::kUnrecoverable},
-                {"dangling", h.dangling},
-                {"size", h.size},
-                {"version", h.version.Hex()},
-                {"problems", problems},
+      json j = {{"type", "object"},           {"bucket", h.bucket},
+                {"health", Name(h.health)},   {"recoverable", h.health != Health::kUnrecoverable},
+                {"dangling", h.dangling},     {"size", h.size},
+                {"version", h.version.Hex()}, {"problems", problems},
                 {"bytes_read", h.bytes_read}};
       if (!h.lost_blocks.empty()) {
         json b = json::array();
@@ -99,7 +95,8 @@ class Printer : public ScanObserver {
       what = Name(h.action);
       for (char& c : what) c = c == '-' ? ' ' : c;
     }
-    if (h.health == Health::kUnrecoverable) what += h.dangling ? " (dangling)" : " (volumes offline)";
+    if (h.health == Health::kUnrecoverable)
+      what += h.dangling ? " (dangling)" : " (volumes offline)";
     std::string line = what + "  " + Shown(h.bucket + "/" + h.key);
     std::string sep = ": ";
     for (const auto& p : h.problems) {
@@ -124,10 +121,14 @@ class Printer : public ScanObserver {
   void Summary(const ScanSummary& s, bool dry_run) {
     progress_.Finish();
     if (ctx_.json) {
-      json j = {{"type", "summary"},           {"scanned", s.scanned},
-                {"healthy", s.healthy},        {"degraded", s.degraded},
-                {"unrecoverable", s.unrecoverable}, {"bytes_read", s.bytes_read},
-                {"seconds", s.seconds},        {"dangling_buckets", s.dangling_buckets}};
+      json j = {{"type", "summary"},
+                {"scanned", s.scanned},
+                {"healthy", s.healthy},
+                {"degraded", s.degraded},
+                {"unrecoverable", s.unrecoverable},
+                {"bytes_read", s.bytes_read},
+                {"seconds", s.seconds},
+                {"dangling_buckets", s.dangling_buckets}};
       if (heal_) {
         j["dry_run"] = dry_run;
         j["healed"] = s.healed;
@@ -144,17 +145,21 @@ class Printer : public ScanObserver {
       Line(Dump(j));
       return;
     }
-    std::printf("scanned %llu objects in %.1f s (%s read): %llu healthy, %llu degraded, %llu unrecoverable\n",
-                static_cast<unsigned long long>(s.scanned), s.seconds, HumanBytes(double(s.bytes_read)).c_str(),
-                static_cast<unsigned long long>(s.healthy), static_cast<unsigned long long>(s.degraded),
-                static_cast<unsigned long long>(s.unrecoverable));
+    std::printf(
+        "scanned %llu objects in %.1f s (%s read): %llu healthy, %llu degraded, %llu "
+        "unrecoverable\n",
+        static_cast<unsigned long long>(s.scanned), s.seconds,
+        HumanBytes(double(s.bytes_read)).c_str(), static_cast<unsigned long long>(s.healthy),
+        static_cast<unsigned long long>(s.degraded),
+        static_cast<unsigned long long>(s.unrecoverable));
     if (heal_) {
-      std::printf("%s %llu objects (%s written); %llu still degraded, %llu unrecoverable, %llu removed\n",
-                  dry_run ? "would heal" : "healed", static_cast<unsigned long long>(s.healed),
-                  HumanBytes(double(s.bytes_written)).c_str(),
-                  static_cast<unsigned long long>(dry_run ? 0 : s.still_degraded),
-                  static_cast<unsigned long long>(dry_run ? s.unrecoverable : s.unrecoverable_after),
-                  static_cast<unsigned long long>(s.removed));
+      std::printf(
+          "%s %llu objects (%s written); %llu still degraded, %llu unrecoverable, %llu removed\n",
+          dry_run ? "would heal" : "healed", static_cast<unsigned long long>(s.healed),
+          HumanBytes(double(s.bytes_written)).c_str(),
+          static_cast<unsigned long long>(dry_run ? 0 : s.still_degraded),
+          static_cast<unsigned long long>(dry_run ? s.unrecoverable : s.unrecoverable_after),
+          static_cast<unsigned long long>(s.removed));
       if (s.deletes_finished > 0) {
         std::printf("%s %llu deletes that had not finished\n",
                     dry_run ? "would finish" : "finished",
@@ -181,7 +186,9 @@ class Printer : public ScanObserver {
 };
 
 Status ParseScope(const std::vector<std::string>& scope, SetScanOptions* o) {
-  if (scope.size() > 1) return InvalidArgument("expected at most one BUCKET[/PREFIX], got " + std::to_string(scope.size()));
+  if (scope.size() > 1)
+    return InvalidArgument("expected at most one BUCKET[/PREFIX], got " +
+                           std::to_string(scope.size()));
   if (scope.empty()) return Status::Ok();
   const std::string& s = scope[0];
   size_t slash = s.find('/');
@@ -191,7 +198,8 @@ Status ParseScope(const std::vector<std::string>& scope, SetScanOptions* o) {
   if (!v.ok()) {
     struct stat st;
     if (::stat(s.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      return InvalidArgument(s + " is a directory without shard files; to check a volume set, use --set " + s);
+      return InvalidArgument(
+          s + " is a directory without shard files; to check a volume set, use --set " + s);
     }
     return InvalidArgument(v.message());
   }
@@ -214,7 +222,8 @@ Status ParseCommon(int jobs, const std::string& max_rate, SetScanOptions* o) {
 
 void AddSetVerifyFlags(CLI::App& sub, SetVerifyCli& o) {
   sub.add_flag("--deep", o.deep, "Volume set: read every block and check its checksum");
-  sub.add_option("--jobs", o.jobs, "Volume set: objects checked at once (default 4)")->type_name("N");
+  sub.add_option("--jobs", o.jobs, "Volume set: objects checked at once (default 4)")
+      ->type_name("N");
   sub.add_option("--max-rate", o.max_rate, "Volume set: read at most this many bytes per second")
       ->type_name("SIZE");
 }
@@ -259,7 +268,7 @@ Status RunHeal(const HealCli& c, Context& ctx) {
       ctx.Warn(m + ": " + MemberRepair::Name(r.action) + ": " + r.why);
     } else {
       notes.push_back(m + (r.action == A::kFormatted ? ": formatted as a replacement"
-                                                      : ": would be formatted as a replacement"));
+                                                     : ": would be formatted as a replacement"));
     }
   }
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
@@ -273,8 +282,9 @@ Status RunHeal(const HealCli& c, Context& ctx) {
 void RegisterHeal(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<HealCli>();
   CLI::App* sub = app.add_subcommand(
-      "heal", "Rebuild missing or damaged shards and metadata, and replaced members; exit 0 all "
-              "redundant, 3 some still degraded, 1 unrecoverable data found");
+      "heal",
+      "Rebuild missing or damaged shards and metadata, and replaced members; exit 0 all "
+      "redundant, 3 some still degraded, 1 unrecoverable data found");
   sub->add_option("scope", o->scope, "BUCKET or BUCKET/PREFIX (default: the whole set)")
       ->type_name("BUCKET[/PREFIX]");
   sub->add_flag("--dry-run", o->dry_run, "Report what would be done; change nothing");
@@ -283,7 +293,8 @@ void RegisterHeal(CLI::App& app, Context& ctx, Status* result) {
                 "member online)");
   sub->add_flag("--restart", o->restart, "Ignore the journal of an interrupted heal; start over");
   sub->add_option("--jobs", o->jobs, "Objects healed at once (default 4)")->type_name("N");
-  sub->add_option("--max-rate", o->max_rate, "Read at most this many bytes per second")->type_name("SIZE");
+  sub->add_option("--max-rate", o->max_rate, "Read at most this many bytes per second")
+      ->type_name("SIZE");
   sub->callback([o, &ctx, result] { *result = RunHeal(*o, ctx); });
 }
 
@@ -319,16 +330,21 @@ Status RunGc(const GcCli& c, Context& ctx) {
   for (const auto& e : report->notes) ctx.Warn("note: " + e);
   for (const auto& e : report->errors) ctx.Warn(e);
   if (ctx.json) {
-    std::printf("%s\n", Dump(json{{"type", "summary"}, {"dry_run", c.dry_run}, {"items", report->items},
-                                  {"bytes", report->bytes}, {"errors", report->errors.size()}})
+    std::printf("%s\n", Dump(json{{"type", "summary"},
+                                  {"dry_run", c.dry_run},
+                                  {"items", report->items},
+                                  {"bytes", report->bytes},
+                                  {"errors", report->errors.size()}})
                             .c_str());
   } else {
     std::printf("gc: %s %llu items, %s%s\n", c.dry_run ? "would remove" : "removed",
-                static_cast<unsigned long long>(report->items), HumanBytes(double(report->bytes)).c_str(),
+                static_cast<unsigned long long>(report->items),
+                HumanBytes(double(report->bytes)).c_str(),
                 c.dry_run ? " would be freed" : " freed");
   }
   if (!report->errors.empty()) {
-    return IOError(std::to_string(report->errors.size()) + " items could not be removed (see above)");
+    return IOError(std::to_string(report->errors.size()) +
+                   " items could not be removed (see above)");
   }
   return Status::Ok();
 }
