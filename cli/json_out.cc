@@ -28,6 +28,15 @@ void PutText(nlohmann::json& j, const std::string& field, std::string_view text)
     j[field + "_url"] = UrlEncode(text);
 }
 
+void PutTextList(nlohmann::json& j, const std::string& field,
+                 const std::vector<std::string>& texts) {
+  bool utf8 = true;
+  for (const auto& t : texts) utf8 = utf8 && IsUtf8(t);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : texts) list.push_back(utf8 ? t : UrlEncode(t));
+  j[utf8 ? field : field + "_url"] = std::move(list);
+}
+
 void PutMeta(nlohmann::json& j, const std::vector<std::pair<std::string, std::string>>& meta) {
   nlohmann::json plain = nlohmann::json::object(), url = nlohmann::json::object();
   for (const auto& [name, value] : meta) {

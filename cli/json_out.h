@@ -26,6 +26,11 @@ std::string UrlEncode(std::string_view s);
 // Sets j[field] = text when text is UTF-8, else j[field + "_url"] = UrlEncode(text).
 void PutText(nlohmann::json& j, const std::string& field, std::string_view text);
 
+// A list of such texts: j[field] = [text, ...] when every one is UTF-8, else
+// j[field + "_url"] = [UrlEncode(text), ...] (all of them, so the list keeps its order).
+void PutTextList(nlohmann::json& j, const std::string& field,
+                 const std::vector<std::string>& texts);
+
 // User metadata: j["meta"] = {name: value, ...} for the pairs whose name and value are both UTF-8,
 // and j["meta_url"] = {UrlEncode(name): UrlEncode(value), ...} for the others (older objects may
 // hold such bytes); either field is left out when it would be empty.

@@ -14,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/fd_io.h"
+#include "cli/json_out.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
+#include "cli/text_out.h"
 #include "commands/commands.h"
 #include "libstore/shards/host_volume.h"
 #include "libstore/shards/shard_codec.h"
@@ -133,19 +135,19 @@ Status RunEncode(const EncodeCli& o, Context& ctx) {
              " temp files of an interrupted encode or repair from " + HostDisplay(dir));
   }
   if (ctx.json) {
-    json files = json::array();
+    std::vector<std::string> files;
     for (const auto& f : res->files) files.push_back(HostDisplay(f));
-    std::printf("%s\n", Dump(json{{"name", eo.name},
-                                  {"size", res->header.file_size},
-                                  {"k", eo.k},
-                                  {"m", eo.m},
-                                  {"block_size", eo.block_size},
-                                  {"set_id", res->header.set_id.Hex()},
-                                  {"hash", res->header.file_hash.Hex()},
-                                  {"files", files}})
-                            .c_str());
+    json j = {{"size", res->header.file_size},
+              {"k", eo.k},
+              {"m", eo.m},
+              {"block_size", eo.block_size},
+              {"set_id", res->header.set_id.Hex()},
+              {"hash", res->header.file_hash.Hex()}};
+    PutText(j, "name", eo.name);
+    PutTextList(j, "files", files);
+    std::printf("%s\n", Dump(j).c_str());
   } else {
-    for (const auto& f : res->files) std::printf("%s\n", HostDisplay(f).c_str());
+    for (const auto& f : res->files) std::printf("%s\n", Shown(HostDisplay(f)).c_str());
   }
   return Status::Ok();
 }
@@ -200,9 +202,9 @@ Status RunDecode(const DecodeCli& o, Context& ctx) {
   progress.Finish();
   if (s.ok()) s = file->Commit();
   if (s.ok() && ctx.json) {
-    std::printf("%s\n",
-                Dump(json{{"output", out}, {"size", ref.file_size}, {"hash", ref.file_hash.Hex()}})
-                    .c_str());
+    json j = {{"size", ref.file_size}, {"hash", ref.file_hash.Hex()}};
+    PutText(j, "output", out);
+    std::printf("%s\n", Dump(j).c_str());
   }
   return s;
 }
@@ -264,34 +266,41 @@ Status ReportHealth(const ShardScan& scan, const std::vector<SetReport>& reps, C
       for (const auto& s : r.shards) {
         json ranges = json::array();
         for (const auto& [a, b] : s.bad_ranges) ranges.push_back({a, b});
-        shards.push_back({{"index", s.index + 1},
-                          {"path", s.path.empty() ? json(nullptr) : json(scan.Show(s.path))},
-                          {"role", Name(s.role)},
-                          {"state", Name(s.state)},
-                          {"bad_blocks", s.bad_blocks},
-                          {"bad_ranges", ranges}});
+        json sj = {{"index", s.index + 1},
+                   {"role", Name(s.role)},
+                   {"state", Name(s.state)},
+                   {"bad_blocks", s.bad_blocks},
+                   {"bad_ranges", ranges}};
+        if (s.path.empty()) {
+          sj["path"] = nullptr;
+        } else {
+          PutText(sj, "path", scan.Show(s.path));
+        }
+        shards.push_back(std::move(sj));
       }
-      json conflicts = json::array();
+      std::vector<std::string> conflicts;
       for (size_t i : set.conflicts) conflicts.push_back(scan.Show(scan.files[i].path));
-      encodes.push_back({{"name", h.name},
-                         {"size", h.file_size},
-                         {"k", h.k},
-                         {"m", h.m},
-                         {"set_id", h.set_id.Hex()},
-                         {"blocks", r.blocks},
-                         {"unrecoverable_blocks", r.unrecoverable_blocks},
-                         {"verdict", Name(r.verdict)},
-                         {"healthy", r.verdict == SetVerdict::kHealthy},
-                         {"recoverable", r.verdict <= SetVerdict::kDegraded},
-                         {"bytes_read", r.bytes_read},
-                         {"shards", shards},
-                         {"conflicts", conflicts}});
+      json ej = {{"size", h.file_size},
+                 {"k", h.k},
+                 {"m", h.m},
+                 {"set_id", h.set_id.Hex()},
+                 {"blocks", r.blocks},
+                 {"unrecoverable_blocks", r.unrecoverable_blocks},
+                 {"verdict", Name(r.verdict)},
+                 {"healthy", r.verdict == SetVerdict::kHealthy},
+                 {"recoverable", r.verdict <= SetVerdict::kDegraded},
+                 {"bytes_read", r.bytes_read},
+                 {"shards", shards}};
+      PutText(ej, "name", h.name);
+      PutTextList(ej, "conflicts", conflicts);
+      encodes.push_back(std::move(ej));
     }
     json others = json::array();
     for (const auto* f : unusable) {
-      others.push_back({{"path", scan.Show(f->found)},
-                        {"state", Name(f->role)},
-                        {"error", f->header_status.message()}});
+      json oj = {{"state", Name(f->role)}};
+      PutText(oj, "path", scan.Show(f->found));
+      PutText(oj, "error", f->header_status.message());
+      others.push_back(std::move(oj));
     }
     json doc = {{"verdict", Name(worst)}, {"encodes", encodes}, {"other_files", others}};
     doc.update(extra);
@@ -300,22 +309,22 @@ Status ReportHealth(const ShardScan& scan, const std::vector<SetReport>& reps, C
     for (const auto& r : reps) {
       const ShardSet& set = scan.sets[r.set];
       const ShardHeader& h = set.ref;
-      std::printf("%s: %llu bytes, %u+%u shards, set %s: %s\n", h.name.c_str(),
+      std::printf("%s: %llu bytes, %u+%u shards, set %s: %s\n", Shown(h.name).c_str(),
                   static_cast<unsigned long long>(h.file_size), h.k, h.m,
                   h.set_id.Hex().substr(0, 8).c_str(), std::string(Name(r.verdict)).c_str());
       for (const auto& s : r.shards) {
         std::string state(Name(s.state));
         if (s.role == ShardRole::kCopy) state += " (copy)";
         std::printf("  %3u  %-14s %s%s\n", s.index + 1, state.c_str(),
-                    s.path.empty() ? "-" : scan.Show(s.path).c_str(), ByteRanges(s).c_str());
+                    s.path.empty() ? "-" : Shown(scan.Show(s.path)).c_str(), ByteRanges(s).c_str());
       }
       for (size_t i : set.conflicts) {
-        std::printf("    -  %-14s %s\n", "conflict", scan.Show(scan.files[i].path).c_str());
+        std::printf("    -  %-14s %s\n", "conflict", Shown(scan.Show(scan.files[i].path)).c_str());
       }
     }
     for (const auto* f : unusable) {
-      std::printf("not usable: %s  (%s)\n", scan.Show(f->found).c_str(),
-                  f->header_status.message().c_str());
+      std::printf("not usable: %s  (%s)\n", Shown(scan.Show(f->found)).c_str(),
+                  EscapeUnprintable(f->header_status.message()).c_str());
     }
   }
   // The worst encode's verdict is the exit status; its message says which encode.
@@ -416,7 +425,7 @@ Status RunRepair(const std::vector<std::string>& shards, Context& ctx) {
       continue;
     }
     for (const auto& p : *w) {
-      if (!ctx.json) std::printf("repaired %s\n", HostDisplay(p).c_str());
+      if (!ctx.json) std::printf("repaired %s\n", Shown(HostDisplay(p)).c_str());
       written.push_back(p);
     }
   }
@@ -427,9 +436,11 @@ Status RunRepair(const std::vector<std::string>& shards, Context& ctx) {
   }
   ASSIGN_OR_RETURN(ShardScan after, ScanShards(*vol, again, so));
   ASSIGN_OR_RETURN(auto reps, VerifyAll(*vol, after));
-  json repaired = json::array();
+  std::vector<std::string> repaired;
   for (const auto& w : written) repaired.push_back(HostDisplay(w));
-  Status verdict = ReportHealth(after, reps, ctx, json{{"repaired", repaired}});
+  json extra = json::object();
+  PutTextList(extra, "repaired", repaired);
+  Status verdict = ReportHealth(after, reps, ctx, extra);
   return failed.ok() ? verdict : failed;
 }
 

@@ -210,6 +210,33 @@ paths = [i["path"] for i in items if i["type"] == "item"]
 sys.exit(0 if any(p.endswith("/.cairn/tmp/left\x1b[2Jover") for p in paths) else repr(items))' "$T/out"
 expect 0 "gc" "$CAIRN" gc
 
+echo "== shard files: names and paths from data the same way"
+mkdir -p "$T/sh"
+NAME=$'f\xff.bin'  # (control characters cannot name shard files: encode refuses them)
+OUTD=$'out\e[1m'     # but a directory given by the user may hold them
+printf 'shard body' >"$T/sh/$NAME"
+expect 0 "encode --json of a file whose name is not UTF-8" "$CAIRN" --json encode -k 2 -m 1 \
+  -o "$T/sh/$OUTD" "$T/sh/$NAME"
+check "encode --json: name_url and files_url, every file named exactly" py '
+j = json.load(open(A[0], "rb"))
+if "name" in j or "files" in j or urllib.parse.unquote_to_bytes(j["name_url"]) != A[1]:
+    sys.exit(repr(j))
+files = [urllib.parse.unquote_to_bytes(f) for f in j["files_url"]]
+sys.exit(0 if len(files) == 3 and all(os.path.exists(f) for f in files) else repr(files))' \
+  "$T/out" "$NAME"
+expect 0 "verify --json of those shards" "$CAIRN" --json verify "$T/sh/$OUTD"
+check "verify --json: the encode's name_url and each shard's path_url" py '
+j = json.load(open(A[0], "rb"))
+e = j["encodes"][0]
+ok = urllib.parse.unquote_to_bytes(e["name_url"]) == A[1] and all("path_url" in s for s in e["shards"])
+sys.exit(0 if ok else repr(j))' "$T/out" "$NAME"
+on_tty "$CAIRN" verify "$T/sh/$OUTD"
+check "shard verify on a tty: nothing raw" py '
+data = open(A[0], "rb").read()
+if any(b < 0x20 or b == 0x7F for b in data.replace(b"\n", b"").replace(b"\r", b"")):
+    sys.exit("raw control bytes: %r" % data)
+data.decode("utf-8")' "$T/out"
+
 echo "== mb, rb, rm -r: text and --json"
 expect 0 "mb --json" "$CAIRN" --json mb made
 check "mb --json" py 'sys.exit(0 if json.load(open(A[0])) == {"bucket": "made", "made": True} else 1)' "$T/out"
