@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "cli/fd_io.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
 
@@ -46,7 +47,9 @@ void Context::Warn(const std::string& msg) const {
 
 Status FlushStdout() {
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    return PosixError("stdout", errno != 0 ? errno : EIO);
+    const int e = errno != 0 ? errno : EIO;
+    if (e == EPIPE) StdoutReaderGone() = true;
+    return PosixError("stdout", e);
   }
   return Status::Ok();
 }

@@ -13,6 +13,14 @@
 
 namespace cairn::cli {
 
+// Set once a write to stdout met a closed pipe (EPIPE): the reader stopped reading (`cairn ls |
+// head`). main then exits 1 without a message, as a shell says nothing of a process killed by
+// SIGPIPE.
+inline bool& StdoutReaderGone() {
+  static bool gone = false;
+  return gone;
+}
+
 class FdSource : public Source {
  public:
   FdSource(int fd, std::string name, Progress* p = nullptr) : fd_(fd), name_(std::move(name)), p_(p) {}
@@ -42,7 +50,10 @@ class FdSink : public Sink {
     while (n > 0) {
       ssize_t w = ::write(fd_, d, n);
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return PosixError(name_, errno);
+      if (w < 0) {
+        if (errno == EPIPE && fd_ == 1) StdoutReaderGone() = true;
+        return PosixError(name_, errno);
+      }
       d += w;
       n -= size_t(w);
       written_ += uint64_t(w);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "cli/context.h"
+#include "cli/fd_io.h"
 #include "cli/text_out.h"
 
 int main(int argc, char** argv) {
@@ -36,6 +37,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (result.ok()) result = cairn::cli::FlushStdout();
-  if (!result.ok()) cairn::cli::PrintError(ctx.command, result);
+  if (!result.ok() && !cairn::cli::StdoutReaderGone()) cairn::cli::PrintError(ctx.command, result);
   return cairn::cli::ExitCode(result);
 }

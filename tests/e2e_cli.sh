@@ -304,6 +304,26 @@ for cmd in "ls" "ls bkt" "--json ls -r bkt" "stat bkt/$K_PLAIN" "--json mb full"
   check "'$cmd' >/dev/full says so" grep -q '^cairn: .*stdout: No space left on device' "$T/err"
 done
 
+echo "== a reader that stops reading: exit 1, no message"
+head -c 300000 /dev/urandom >"$T/big.bin"
+expect 0 "put an object larger than a pipe's buffer" "$CAIRN" put "$T/big.bin" bkt/big
+# stdout is a pipe whose reading end is already closed, so every write meets EPIPE.
+closed_pipe() {
+  python3 - "$@" 2>"$T/err" <<'PY'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run(sys.argv[1:], stdout=w)
+sys.exit(p.returncode)
+PY
+}
+for cmd in "ls -r bkt" "--json ls -r bkt" "get bkt/big -"; do
+  # shellcheck disable=SC2086
+  closed_pipe "$CAIRN" $cmd
+  check "'$cmd' into a closed pipe exits 1 (got $?)" test $? -eq 1
+  check "'$cmd' into a closed pipe says nothing" test ! -s "$T/err"
+done
+
 echo "== member paths in messages: as recorded, no doubled or lost slash"
 mv "$S/d3" "$S/d3.away"
 expect 0 "ls with a member offline, set named with extra slashes" "$CAIRN" --set "/$S//d1/" ls bkt
