@@ -176,7 +176,13 @@ check "verify listed them in key order" cmp -s "$T/order" <(LC_ALL=C sort "$T/or
 "$CAIRN" heal --jobs 4 --max-rate 1M >"$T/heal1" 2>&1 &
 hp=$!
 PIDS+=("$hp")
-sleep 4
+# Killed once it has journaled its progress and printed a healed line (at --max-rate 1M the heal
+# takes many seconds; polling rather than a fixed sleep keeps a busy machine from killing it
+# before its first journal).
+for _ in $(seq 1 600); do
+  [[ -f "${D[0]}/.cairn/heal/state" ]] && grep -q "^healed  bkt/" "$T/heal1" && break
+  sleep 0.1
+done
 { kill -9 "$hp"; wait "$hp"; } 2>/dev/null
 check "a killed heal's log holds the lines it printed" grep -q "^healed  bkt/" "$T/heal1"
 grep "^healed  bkt/" "$T/heal1" | awk '{sub(":$", "", $2); print $2}' >"$T/healed1"
