@@ -15,6 +15,10 @@ namespace cairn {
 namespace {
 
 constexpr uint64_t kSlots = 8;
+// Encode keeps up to kSlots stripes in flight, fewer when stripes are large (a 64 MiB block of
+// 1+31 is a 2 GiB stripe): as many as fit in kSlotBudget, and never fewer than two, so reading
+// and writing still overlap.
+constexpr uint64_t kSlotBudget = 512ull << 20;
 constexpr size_t kTempKeep = 200;  // bytes of the final name kept in a temp name
 constexpr std::string_view kTempMark = ".part-";
 constexpr size_t kTempHexDigits = 32;
@@ -269,19 +273,20 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
     uint64_t sums[kMaxShards];
   };
   const uint64_t cs_full = StripeLayout::ChunkLen(o.block_size, k);
-  Slot slots[kSlots];
+  const uint64_t num_slots = std::clamp<uint64_t>(kSlotBudget / (cs_full * n), 2, kSlots);
+  std::vector<Slot> slots(num_slots);
   for (auto& s : slots) s.buf = PooledBuffer(cs_full * n);
   // Two writer threads, each appending to half of the shard files: copying 1.5x the input into
   // the page cache is the slowest stage, and the producer alone needs less than a core.
   constexpr size_t kWriters = 2;
-  RingPipeline ring(kSlots, kWriters);
+  RingPipeline ring(num_slots, kWriters);
   Status write_errors[kWriters];
   std::vector<std::thread> writers;
   for (size_t w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       Status& err = write_errors[w];
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
-        Slot& s = slots[b % kSlots];
+        Slot& s = slots[b % num_slots];
         for (uint32_t i = uint32_t(w); i < n && err.ok(); i += kWriters) {
           err = AppendFramed(*files[i], s.buf.data() + i * s.cs, s.cs, s.sums[i]);
         }
@@ -301,7 +306,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   Status read_error;
   uint64_t size = 0;
   for (uint64_t b = 0; ring.WaitFree(b); ++b) {
-    Slot& s = slots[b % kSlots];
+    Slot& s = slots[b % num_slots];
     uint8_t* data = s.buf.data();
     auto got = ReadFull(src, data, o.block_size);
     if (!got.ok()) read_error = got.status();
