@@ -18,7 +18,6 @@
 namespace cairn {
 namespace {
 
-constexpr int64_t kJournalEveryNs = 2'000'000'000;  // on the set's clock
 // A worker commits its healed objects together once it holds this many (or this many bytes).
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
@@ -171,7 +170,7 @@ class Scan {
     std::unique_lock<std::mutex> save(save_mu_, std::try_to_lock);
     if (!save.owns_lock()) return;  // another thread is saving it right now
     const int64_t now = set_.NowNs();
-    if (!force && now - last_save_ns_ < kJournalEveryNs) return;
+    if (!force && now - last_save_ns_ < o_.journal_every_ms * 1'000'000) return;
     last_save_ns_ = now;
     HealJournal j;
     {

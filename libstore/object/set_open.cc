@@ -133,9 +133,9 @@ class DirLocks {
   std::vector<int> fds_;
 };
 
-// Makes v member `position` of the set that f describes. The format goes to a temp file first and
-// is renamed into place, so a crash leaves either no format or a complete one, never half of one.
-Status WriteMemberFormat(Volume& v, VolumeFormat f, uint32_t position) {
+}  // namespace
+
+Status FormatMember(Volume& v, VolumeFormat f, uint32_t position) {
   f.position = position;
   f.volume_id = f.members[position].volume_id;
   RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
@@ -146,6 +146,8 @@ Status WriteMemberFormat(Volume& v, VolumeFormat f, uint32_t position) {
   RETURN_IF_ERROR(v.SyncDir(kSysDir));
   return v.SyncDir("");
 }
+
+namespace {
 
 // Whether f is a valid format of member `position` of the set whose reference format is ref.
 bool IsMemberFormat(const VolumeFormat& f, const VolumeFormat& ref, uint32_t position) {
@@ -420,7 +422,7 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   f.inline_limit = p.inline_limit;
   for (uint32_t i = 0; i < n; ++i) f.members.push_back({Uuid::Random(), ms[i].path});
   for (uint32_t i = 0; i < n; ++i) {
-    s = WriteMemberFormat(*ms[i].v, f, i);
+    s = FormatMember(*ms[i].v, f, i);
     if (s.ok()) continue;
     // Half a set is no set: take back the formats written so far (and this one's remains).
     for (uint32_t j = 0; j <= i; ++j) {
@@ -535,7 +537,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
     const MemberRepair& r = out[index];
     std::string where = MemberName(r.position) + " (" + r.path + ")";
     auto v = NewLocalVolume(resolved[r.position]);
-    Status s = WriteMemberFormat(*v, ref, r.position);
+    Status s = FormatMember(*v, ref, r.position);
     if (!s.ok()) return s.WithContext(where);
   }
   return out;
