@@ -12,6 +12,7 @@
 #include "libstore/erasure/codec.h"
 #include "libstore/format/bucket_meta.h"
 #include "libstore/format/key_path.h"
+#include "libstore/volume/kill_point.h"
 
 namespace cairn {
 
@@ -555,7 +556,7 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
   }
   for (uint32_t i = 0; i < n; ++i) {
     const std::string& path = out.member_paths[i];
-    auto v = NewLocalVolume(path);
+    auto v = WithKillPoint(NewLocalVolume(path));
     auto f = ReadFormat(*v);
     if (!f.ok()) {
       out.warnings.push_back("member " + std::to_string(i + 1) + " (" + path +
