@@ -138,8 +138,11 @@ Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
     if (v == nullptr) continue;
     // Move the bucket out of the namespace first (one rename), then delete at leisure: a crash
     // mid-way leaves a temp directory for gc, never half a bucket.
+    // The move must be durable before anything inside is deleted: else a crash can bring the
+    // bucket back with some of its objects' files gone.
     std::string trash = TempName(kTmpDir, ".rb");
     Status s = v->Rename(bucket, trash);
+    if (s.ok()) s = v->SyncDir("");
     if (s.code() == Code::kNotFound) s = Status::Ok();
     if (s.ok()) s = v->RemoveAll(trash);
     if (s.ok()) {
