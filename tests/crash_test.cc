@@ -31,6 +31,7 @@
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/heal.h"
 #include "libstore/object/set_open.h"
+#include "libstore/shards/shard_codec.h"
 #include "libstore/volume/crash_volume.h"
 #include "tests/test_util.h"
 
@@ -803,6 +804,165 @@ TEST_CASE("crash: the heal journal is durable, and so is its removal", "[crash]"
     // A journal back from the dead would make this heal skip every object before its mark.
     CHECK(again->resumed_from == "");
     CHECK(again->scanned == 10);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Shard files (encode, repair): the same model, one volume.
+
+const std::string kFileBody = RandomBytes(10000, 7);  // 3 blocks of 4 KiB, the last one short
+
+EncodeOptions ShardOptions() {
+  EncodeOptions o;
+  o.k = 2;
+  o.m = 1;
+  o.block_size = 4096;
+  o.name = "f.bin";
+  return o;
+}
+
+// The shard files under their final names in dir.
+std::vector<std::string> ShardFiles(CrashVolume& v, const std::string& dir) {
+  std::vector<std::string> out;
+  auto entries = v.ListDir(dir);
+  for (const auto& e : entries.ok() ? *entries : std::vector<DirEntry>{}) {
+    if (!e.is_dir && e.name[0] != '.') out.push_back(dir + "/" + e.name);
+  }
+  return out;
+}
+
+// What a crash left of an encode in "out": every shard file under its final name is whole, and
+// whatever is there decodes to the file or says it cannot. complete: all K+M must be there.
+std::string CheckShards(CrashVolume& v, bool complete, const std::set<std::string>& damaged = {}) {
+  auto files = ShardFiles(v, "out");
+  if (files.empty()) return complete ? "no shard files" : "";
+  auto scan = ScanShards(v, files);
+  if (!scan.ok()) return "scan: " + scan.status().ToString();
+  for (const auto& f : scan->files) {
+    if (f.role == ShardRole::kBadHeader && !damaged.count(f.path)) {
+      return f.path + " has no usable header (" + f.header_status.ToString() + "): torn";
+    }
+  }
+  auto set = OnlySet(*scan);
+  if (!set.ok()) return "sets: " + set.status().ToString();
+  auto report = VerifySet(v, *scan, *set);
+  if (!report.ok()) return "verify: " + report.status().ToString();
+  for (const auto& sh : report->shards) {
+    if (sh.state == ShardFileState::kMissing && !complete) continue;
+    if (sh.state != ShardFileState::kOk && !damaged.count(sh.path)) {
+      return sh.path + " is " + std::string(Name(sh.state)) + ": torn";
+    }
+  }
+  StringSink sink;
+  Status d = DecodeShards(v, *scan, *set, sink);
+  if (d.ok() && sink.out != kFileBody) return "decoded to other bytes";
+  const bool recoverable = report->verdict <= SetVerdict::kDegraded;
+  if (!d.ok() && (complete || recoverable)) return "decode: " + d.ToString();
+  return "";
+}
+
+TEST_CASE("crash: encode", "[crash]") {
+  auto run = [](CrashVolume& v) {
+    StringSource src(kFileBody, 3000);
+    return EncodeShards(v, "out", src, ShardOptions()).status();
+  };
+  uint64_t total = 0;
+  {
+    PowerSwitch power;
+    CrashVolume v("enc", &power);
+    REQUIRE(v.MakeDirs("out").ok());
+    REQUIRE(v.SyncAll().ok());
+    power.ArmAt(UINT64_MAX);
+    REQUIRE(run(v).ok());
+    total = power.calls();
+  }
+  Failures failures;
+  for (uint64_t n = 0; n <= total; ++n) {
+    for (CrashMode mode : kModes) {
+      PowerSwitch power;
+      CrashVolume v("enc", &power);
+      REQUIRE(v.MakeDirs("out").ok());
+      REQUIRE(v.SyncAll().ok());
+      power.ArmAt(n);
+      Status s = run(v);
+      const bool returned_ok = s.ok() && !power.tripped();
+      power.ArmAt(0);
+      v.Crash(mode, n);
+      power.Reset();
+      std::string e = CheckShards(v, returned_ok);
+      if (!e.empty()) {
+        failures.fatal.push_back("encode, crash at call " + std::to_string(n) + " of " +
+                                 std::to_string(total) + ", " + CrashModeName(mode) + ": " + e);
+      }
+    }
+  }
+  RequireNoFailures(failures);
+}
+
+TEST_CASE("crash: repair", "[crash]") {
+  // A missing shard (repair creates it) or a shard with a flipped byte (repair renames a new one
+  // over it).
+  for (bool missing : {true, false}) {
+    auto setup = [missing](CrashVolume& v) {
+      REQUIRE(v.MakeDirs("out").ok());
+      StringSource src(kFileBody);
+      auto enc = EncodeShards(v, "out", src, ShardOptions());
+      REQUIRE(enc.ok());
+      std::string damaged;
+      if (missing) {
+        REQUIRE(v.Remove(enc->files[2]).ok());
+      } else {
+        damaged = enc->files[1];
+        auto raw = v.ReadFile(damaged, 1 << 20);
+        REQUIRE(raw.ok());
+        (*raw)[raw->size() - 20] ^= 1;
+        REQUIRE(v.OverwriteFile(damaged, *raw).ok());
+      }
+      REQUIRE(v.SyncAll().ok());
+      return damaged;
+    };
+    auto run = [](CrashVolume& v) {
+      auto scan = ScanShards(v, {"out"});
+      if (!scan.ok()) return scan.status();
+      auto set = OnlySet(*scan);
+      if (!set.ok()) return set.status();
+      return RepairShards(v, *scan, *set).status();
+    };
+    uint64_t total = 0;
+    {
+      PowerSwitch power;
+      CrashVolume v("rep", &power);
+      setup(v);
+      power.ArmAt(UINT64_MAX);
+      Status s = run(v);
+      INFO(s.ToString());
+      REQUIRE(s.ok());
+      total = power.calls();
+      REQUIRE(CheckShards(v, true) == "");
+    }
+    Failures failures;
+    for (uint64_t n = 0; n <= total; ++n) {
+      for (CrashMode mode : kModes) {
+        PowerSwitch power;
+        CrashVolume v("rep", &power);
+        const std::string damaged = setup(v);
+        power.ArmAt(n);
+        Status s = run(v);
+        const bool returned_ok = s.ok() && !power.tripped();
+        power.ArmAt(0);
+        v.Crash(mode, n);
+        power.Reset();
+        // Until repair renamed its copy over it, the damaged shard is as the test left it.
+        std::string e = CheckShards(
+            v, returned_ok, returned_ok ? std::set<std::string>{} : std::set<std::string>{damaged});
+        if (!e.empty()) {
+          failures.fatal.push_back(std::string("repair of a ") + (missing ? "missing" : "corrupt") +
+                                   " shard, crash at call " + std::to_string(n) + " of " +
+                                   std::to_string(total) + ", " + CrashModeName(mode) + ": " + e);
+        }
+      }
+    }
+    RequireNoFailures(failures);
   }
 }
 
