@@ -165,5 +165,19 @@ same_as "heal killed" bkt/o "$T/new"
 expect 0 "gc at the end" "$CAIRN" gc --older-than 0
 check "gc left no temp files" tmp_empty
 
+echo "== syncs the crash model cannot see, seen with strace"
+# synced_dir DIR: the traced command fsynced directory DIR.
+synced_dir() { grep -F "<$1>)" "$T/strace" | grep -q " fsync("; }
+if strace -f -o /dev/null true 2>/dev/null; then
+  R=$(readlink -f "$T")
+  strace -f -y -e trace=fsync,fdatasync -o "$T/strace" \
+    "$CAIRN" init --ec 2+1 "$R/n/x/a" "$R/n/x/b" "$R/n/c" >/dev/null 2>&1
+  check "init: the parent of a member directory it made is synced" synced_dir "$R/n/x"
+  check "init: and the parents of directories it made on the way" synced_dir "$R/n"
+  check "init: and the directory that existed" synced_dir "$R"
+else
+  echo "strace cannot trace here: skipped"
+fi
+
 echo "$(basename "$0" .sh): $gaps known gaps"
 finish

@@ -142,9 +142,9 @@ Status FormatMember(Volume& v, VolumeFormat f, uint32_t position) {
   RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
   RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
   RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
+  // ReplaceFile syncs .cairn, where the directories just made are entries too; then .cairn's own
+  // entry in the member's root.
   RETURN_IF_ERROR(ReplaceFile(v, kFormatPath, f.Encode(), kTmpDir));
-  // The directories just made (.cairn itself among them) must be durable too.
-  RETURN_IF_ERROR(v.SyncDir(kSysDir));
   return v.SyncDir("");
 }
 
@@ -268,14 +268,26 @@ struct InitMember {
   bool had_sys = false;       // held .cairn before init wrote its own
 };
 
+// fsync of directory path.
+Status SyncDirPath(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return PosixError(path, errno);
+  Status s;
+  if (::fsync(fd) != 0) s = PosixError(path + ": fsync", errno);
+  ::close(fd);
+  return s;
+}
+
 // Like mkdir -p for a normalized absolute path (the user's own path: symlinks in it are
-// followed), recording each directory it made in *created.
+// followed), recording each directory it made in *created. Each directory made has its parent
+// synced, or a power loss right after init could take a member directory away.
 Status MakeUserDirs(const std::string& abs, std::vector<std::string>* created) {
   const std::vector<std::string> comps = Components(abs);
   for (size_t i = 1; i <= comps.size(); ++i) {
     const std::string sub = Join(comps, i);
     if (::mkdir(sub.c_str(), 0755) == 0) {
       created->push_back(sub);
+      RETURN_IF_ERROR(SyncDirPath(Join(comps, i - 1)));
     } else if (errno != EEXIST) {
       return PosixError(sub, errno);
     }
