@@ -80,6 +80,13 @@ TEST_CASE("crash model: file content is durable only once synced", "[crash][mode
     v.Crash(CrashMode::kPowerLoss);
     CHECK(Content(v, "d/f") == "old");
   }
+  SECTION("SyncFile syncs a file's content by its path") {
+    Write(v, "d/f", "abc", false);
+    REQUIRE_OK(v.SyncFile("d/f"));
+    REQUIRE_OK(v.SyncDir("d"));
+    v.Crash(CrashMode::kPowerLoss);
+    CHECK(Content(v, "d/f") == "abc");
+  }
   SECTION("OverwriteFile rewrites in place, unsynced") {
     Write(v, "d/f", "old-content", true);
     REQUIRE_OK(v.SyncDir("d"));

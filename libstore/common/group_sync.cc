@@ -3,10 +3,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 namespace cairn {
 namespace {
@@ -60,6 +64,25 @@ Status GroupSyncFs(int fd) {
     }
     g.cv.wait(l);
   }
+}
+
+Status FlushInParallel(size_t n, const std::function<Status(size_t)>& flush, size_t max_threads) {
+  if (n == 0) return Status::Ok();
+  if (n == 1) return flush(0);
+  std::vector<Status> results(n);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) results[i] = flush(i);
+  };
+  std::vector<std::thread> threads;
+  const size_t extra = std::min(n, std::max<size_t>(max_threads, 1)) - 1;
+  for (size_t t = 0; t < extra; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  for (auto& r : results) {
+    if (!r.ok()) return r;
+  }
+  return Status::Ok();
 }
 
 }  // namespace cairn

@@ -499,6 +499,18 @@ Result<FileInfo> CrashVolume::Stat(const std::string& path) {
   return fi;
 }
 
+Status CrashVolume::SyncFile(const std::string& path) {
+  RETURN_IF_ERROR(s_->Enter(path));
+  RETURN_IF_ERROR(ValidateRelPath(path).WithContext(s_->desc));
+  std::lock_guard<std::mutex> l(s_->mu);
+  int err = 0;
+  NodePtr n = s_->Lookup(path, &err);
+  if (n == nullptr) return PosixError(s_->Where(path), err);
+  if (n->is_dir) return PosixError(s_->Where(path), EISDIR);
+  n->durable = n->data;
+  return Status::Ok();
+}
+
 Status CrashVolume::SyncDir(const std::string& path) {
   RETURN_IF_ERROR(s_->Enter(path));
   if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path).WithContext(s_->desc));

@@ -5,10 +5,11 @@
 // allows, so code that passes a crash test on it relies on nothing but its own syncs.
 //
 // The model: inodes and directory entries.
-// - A file (an inode) has its live content and its durable content. WritableFile::Sync (fdatasync)
-//   and WriteFile(sync=true) make the durable content equal the live content. Content belongs to
-//   the inode, not to a name: a file renamed after it was synced keeps its durable content under
-//   the new name, and a rename never syncs content. A file never synced has empty durable content.
+// - A file (an inode) has its live content and its durable content. WritableFile::Sync (fdatasync),
+//   SyncFile and WriteFile(sync=true) make the durable content equal the live content. Content
+//   belongs to the inode, not to a name: a file renamed after it was synced keeps its durable
+//   content under the new name, and a rename never syncs content. A file never synced has empty
+//   durable content.
 // - A directory (an inode too) has its live entries (name -> inode) and its durable entries.
 //   SyncDir(d) makes d's durable entries equal its live entries, all at once, and nothing else:
 //   not the content of the files it names, not the entries of its subdirectories, and not d's own
@@ -114,6 +115,7 @@ class CrashVolume : public Volume {
   Status MakeDirs(const std::string& path) override;
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override;
   Result<FileInfo> Stat(const std::string& path) override;
+  Status SyncFile(const std::string& path) override;
   Status SyncDir(const std::string& path) override;
   Status SyncAll() override;
 
