@@ -25,6 +25,7 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/mrf_entry.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
@@ -63,9 +64,9 @@ class Silent : public ScanObserver {
   explicit Silent(bool heal) : heal_(heal) {}
   void Object(const ObjectHealth& h) override {
     if (h.health == Health::kHealthy && (!heal_ || h.after == Health::kHealthy)) return;
-    std::string line = h.bucket + "/" + h.key + " " + HealthName(h.health);
-    if (heal_) line += std::string(" -> ") + HealthName(h.after);
-    for (const auto& p : h.problems) line += " " + std::to_string(p.position) + ":" + p.problem;
+    std::string line = h.bucket + "/" + h.key + " " + Name(h.health);
+    if (heal_) line += std::string(" -> ") + Name(h.after);
+    for (const auto& p : h.problems) line += " " + std::to_string(p.position) + ":" + Name(p.problem);
     if (!h.note.empty()) line += " (" + h.note + ")";
     lines.push_back(line);
   }
@@ -254,8 +255,7 @@ std::string TornFile(Machine& m) {
     auto mrf = v.ListDir(kMrfDir);
     for (const auto& e : mrf.ok() ? *mrf : std::vector<DirEntry>{}) {
       auto raw = v.ReadFile(std::string(kMrfDir) + "/" + e.name, 1 << 16);
-      MrfEntry entry;
-      if (!raw.ok() || !DecodeMrf(*raw, &entry)) return "MRF entry " + e.name + on;
+      if (!raw.ok() || !MrfEntry::Decode(*raw).ok()) return "MRF entry " + e.name + on;
     }
     std::vector<std::string> dirs;
     auto top = v.ListDir("");

@@ -671,7 +671,7 @@ class ObjectExam {
       touched[i] = s.ok();
       core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
     }
-    core_.SyncVolumes(touched).IgnoreError();
+    core_.SyncDirs(touched, paths_.dir).IgnoreError();
     h_.action = ObjectHealth::Action::kRemoved;
     h_.after = Health::kHealthy;
   }
@@ -717,7 +717,7 @@ class ObjectExam {
       h_.healed.push_back(i);
       core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
     }
-    Status sync = core_.SyncVolumes(touched);
+    Status sync = core_.SyncDirs(touched, paths_.dir);
     if (!sync.ok()) {
       left = true;
       h_.note = sync.message();

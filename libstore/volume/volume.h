@@ -154,6 +154,10 @@ Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
 // The directory part of a relative path ("" for a name at the root).
 std::string ParentDir(std::string_view path);
 
+// Makes directory path's entries durable on v (SyncDir); when path is gone (removed as empty after
+// its last entry went), its deepest ancestor that is left instead, whose entry for it went.
+Status SyncDirOrAncestor(Volume& v, std::string path);
+
 // Forwards every call to a target it does not own. Subclass it and override what you need.
 class VolumeWrapper : public Volume {
  public:
