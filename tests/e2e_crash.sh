@@ -187,7 +187,7 @@ traced() {
   strace -f -y -e trace=fsync,fdatasync,rename,renameat2,mkdir,unlink,rmdir -o "$T/strace" \
     "$@" >"$T/out" 2>"$T/err"
   local rc=$?
-  awk -f "$(dirname "$0")/strace_syncs.awk" "$T/strace" >"$T/order"
+  awk -v cwd="${TRACED_CWD:-$PWD}" -f "$(dirname "$0")/strace_syncs.awk" "$T/strace" >"$T/order"
   if [[ $rc -ne 0 ]]; then bad "$what: exit $rc: $(head -c 300 "$T/err")"; return; fi
   or_gap "$gap" check "$what: flushes in order ($(head -3 "$T/order" | tr '\n' ';'))" test ! -s "$T/order"
 }
@@ -212,9 +212,19 @@ if strace -f -o /dev/null true 2>/dev/null; then
   traced "" "encode" "$CAIRN" encode -k 2 -m 1 -o "$R/enc" "$T/old"
   rm "$R/enc/old.3-of-3.cairn"
   traced "" "repair" "$CAIRN" repair "$R/enc"
-  gap="get and decode do not flush their output file and its directory yet (cli/output_file on the shards branch does)"
-  traced "$gap" "decode -o FILE" "$CAIRN" decode -o "$R/decoded" "$R/enc"
-  traced "$gap" "get BUCKET/KEY FILE" "$CAIRN" get bkt/k1 "$R/got"
+  # get and decode write through cli/output_file: a temp file beside the output, flushed, renamed
+  # over it, then its directory synced. Both for a new name and over an existing file.
+  traced "" "decode -o FILE" "$CAIRN" decode -o "$R/decoded" "$R/enc"
+  traced "" "decode -o FILE over an existing file" "$CAIRN" decode -o "$R/decoded" "$R/enc"
+  mkdir "$R/o"
+  traced "" "get BUCKET/KEY FILE" "$CAIRN" get bkt/k1 "$R/o/got"
+  traced "" "get BUCKET/KEY FILE over an existing file" "$CAIRN" get bkt/k1 "$R/o/got"
+  check "get wrote the object" cmp -s "$R/o/got" "$T/old"
+  check "decode wrote the file" cmp -s "$R/decoded" "$T/old"
+  # Without -o: the header's name, in the working directory (relative names in the trace).
+  TRACED_CWD="$R/o" traced "" "decode into the working directory" \
+    bash -c 'cd "$1" && exec "$2" decode "$3"' _ "$R/o" "$CAIRN" "$R/enc"
+  check "decode wrote the file into the working directory" cmp -s "$R/o/old" "$T/old"
   export CAIRN_SET="${D[0]}"
 fi
 

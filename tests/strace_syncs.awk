@@ -6,22 +6,28 @@
 #    (fdatasync or fsync) before it is renamed to its name;
 #  - the directory a file is renamed into, and the parent of every directory made, is fsynced
 #    afterwards (renames into .cairn/tmp excepted: temp names need not last);
-#  - the directory a metadata file ("...=") is unlinked from, or an ancestor left after its empty
-#    directories went, is fsynced afterwards;
+#    (A removal needs no sync of its own: a DELETE is durable once its delete marker's rename is,
+#    and a marker or an old shard file that a crash brings back is what heal and gc remove.)
 #  - what is renamed into .cairn/tmp to be deleted (rb's trash) leaves its directory durably (an
 #    fsync of the source directory) before anything inside it is deleted.
-# Prints one line per violation; prints nothing when all is well.
-function norm(p) { gsub(/\/+/, "/", p); sub(/\/$/, "", p); return p }
+# Prints one line per violation; prints nothing when all is well. Relative paths are resolved
+# against cwd (awk -v cwd=DIR: the command's working directory).
+function norm(p) { gsub(/\/+/, "/", p); while (gsub(/\/\.\//, "/", p)) {} sub(/\/\.$/, "", p); sub(/\/$/, "", p); return p }
 function parent(p) { sub(/\/[^\/]*$/, "", p); return p == "" ? "/" : p }
 function is_tmp(p) { return p ~ /\/\.cairn\/tmp\// || p ~ /\/\.[^\/]*\.part-[^\/]*$/ || p ~ /\.repair$/ || p ~ /\/\.[^\/]*\.cairn-[^\/]*$/ }
 function in_tmpdir(p) { return p ~ /\/\.cairn\/tmp\// }
 function synced_now(p,   k) {
   synced[p] = 1
   delete need[p]
-  for (k in need_up) if (k == p || index(k, p "/") == 1) delete need_up[k]
   for (k in trash) if (trash[k] == p) delete trash[k]
 }
-function quoted(line, i,   parts) { split(line, parts, "\""); return norm(parts[2 * i]) }
+# The i-th quoted path of a line; a relative one is taken from cwd (awk -v cwd=DIR).
+function quoted(line, i,   parts, p) {
+  split(line, parts, "\"")
+  p = parts[2 * i]
+  if (substr(p, 1, 1) != "/") p = cwd "/" p
+  return norm(p)
+}
 {
   pid = $1
   line = $0
@@ -53,11 +59,9 @@ function quoted(line, i,   parts) { split(line, parts, "\""); return norm(parts[
     for (t in trash) {
       if (index(p, t "/") == 1) { print "deleted inside " t " before its move was durable: " p; delete trash[t] }
     }
-    if (line ~ /unlink\(/ && p ~ /=$/ && !in_tmpdir(p)) need_up[parent(p)] = "unlink " p
     next
   }
 }
 END {
   for (d in need) print "not synced afterwards: " d " (after " need[d] ")"
-  for (d in need_up) print "not synced afterwards: " d " or an ancestor (after " need_up[d] ")"
 }
