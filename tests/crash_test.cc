@@ -705,6 +705,39 @@ TEST_CASE("crash: heal of a corrupt shard and a lost metadata copy", "[crash]") 
   }
 }
 
+TEST_CASE("crash: heal finishing a delete that missed a member", "[crash]") {
+  // The delete reached every member but one (offline): its markers stay, and the member that
+  // missed it still holds the old version. Heal removes that copy and then the markers: a crash
+  // anywhere must not bring the object back, and once heal returned OK it must stay finished.
+  for (const Layout& l : {Layout{2, 1}, Layout{4, 2}}) {
+    for (const auto& body : {kSmallOld, kBigOld}) {
+      Scenario sc;
+      sc.name = "heal finishing a delete of " + std::to_string(body.size()) + " bytes, " +
+                std::to_string(l.k) + "+" + std::to_string(l.m);
+      sc.layout = l;
+      sc.setup = [body](Machine& m) {
+        REQUIRE(m.set().MakeBucket("bkt").ok());
+        REQUIRE(m.Put("bkt", "a/keep", kSmallNew).ok());
+        REQUIRE(m.Put("bkt", "a/b/gone", body).ok());
+        m.Open({1});
+        REQUIRE(m.set().DeleteObject("bkt", "a/b/gone").ok());
+        m.Open();
+      };
+      sc.op = [](Machine& m) {
+        auto h = m.set().HealObject("bkt", "a/b/gone", CheckOptions());
+        if (!h.ok()) return h.status();
+        if (h->action != ObjectHealth::Action::kFinishedDelete || h->after != Health::kHealthy) {
+          return IOError(std::string("not finished: ") + Name(h->after));
+        }
+        return Status::Ok();
+      };
+      sc.objects = {{"bkt", "a/b/gone", kAbsent, kAbsent}, {"bkt", "a/keep", kSmallNew, kSmallNew}};
+      sc.extra = HealWasDurable;
+      RequireNoFailures(RunScenario(sc));
+    }
+  }
+}
+
 TEST_CASE("crash: a put that misses a member is journaled (MRF)", "[crash]") {
   for (const Layout& l : {Layout{2, 1}, Layout{4, 2}}) {
     for (const auto& body : {kSmallNew, kBigNew}) {
