@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "libstore/erasure/stripe.h"
+#include "libstore/format/bucket_meta.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/mrf_entry.h"
@@ -188,7 +189,7 @@ class Machine {
     if (!entries.ok()) return out;
     for (const auto& e : *entries) {
       std::string p = dir.empty() ? e.name : dir + "/" + e.name;
-      if (e.is_dir) {
+      if (e.is_dir()) {
         auto sub = Files(i, p);
         out.insert(out.end(), sub.begin(), sub.end());
       } else {
@@ -260,10 +261,10 @@ std::string TornFile(Machine& m) {
     std::vector<std::string> dirs;
     auto top = v.ListDir("");
     for (const auto& e : top.ok() ? *top : std::vector<DirEntry>{}) {
-      if (!e.is_dir || e.name == kSysDir) continue;
+      if (!e.is_dir() || e.name == kSysDir) continue;
       dirs.push_back(e.name);
-      auto created = v.ReadFile(e.name + "/bucket.meta", 64);
-      if (created.ok() && std::atoll(created->c_str()) <= 0) return e.name + "/bucket.meta" + on;
+      auto record = v.ReadFile(BucketMetaPath(e.name), 64);
+      if (record.ok() && !BucketMeta::Decode(*record).ok()) return BucketMetaPath(e.name) + on;
     }
     while (!dirs.empty()) {
       const std::string dir = dirs.back();
@@ -271,7 +272,7 @@ std::string TornFile(Machine& m) {
       auto entries = v.ListDir(dir);
       for (const auto& e : entries.ok() ? *entries : std::vector<DirEntry>{}) {
         const std::string path = dir + "/" + e.name;
-        if (e.is_dir) {
+        if (e.is_dir()) {
           dirs.push_back(path);
           continue;
         }
@@ -564,10 +565,11 @@ TEST_CASE("crash: rm", "[crash]") {
 // Every member's bucket.meta holds a creation time (what ListBuckets reports).
 std::string BucketMetaEverywhere(Machine& m, const std::string& bucket) {
   for (uint32_t i = 0; i < m.n(); ++i) {
-    auto raw = m.vol(i).ReadFile(bucket + "/bucket.meta", 64);
-    if (!raw.ok() || raw->empty() || std::atoll(raw->c_str()) <= 0) {
-      return "member " + std::to_string(i) + " has no valid " + bucket + "/bucket.meta (" +
-             (raw.ok() ? "'" + *raw + "'" : raw.status().ToString()) + ")";
+    auto raw = m.vol(i).ReadFile(BucketMetaPath(bucket), 64);
+    Status s = raw.ok() ? BucketMeta::Decode(*raw).status() : raw.status();
+    if (!s.ok()) {
+      return "member " + std::to_string(i) + " has no valid " + BucketMetaPath(bucket) + " (" +
+             s.ToString() + ")";
     }
   }
   return "";
@@ -859,7 +861,7 @@ std::vector<std::string> ShardFiles(CrashVolume& v, const std::string& dir) {
   std::vector<std::string> out;
   auto entries = v.ListDir(dir);
   for (const auto& e : entries.ok() ? *entries : std::vector<DirEntry>{}) {
-    if (!e.is_dir && e.name[0] != '.') out.push_back(dir + "/" + e.name);
+    if (!e.is_dir() && e.name[0] != '.') out.push_back(dir + "/" + e.name);
   }
   return out;
 }
@@ -1045,7 +1047,7 @@ TEST_CASE("crash: format files", "[crash]") {
       }
       for (const char* dir : {kTmpDir, kMrfDir}) {
         auto st = v.Stat(dir);
-        if (!st.ok() || !st->is_dir)
+        if (!st.ok() || !st->is_dir())
           failures.fatal.push_back(where + ": a format file but no " + dir);
       }
     }

@@ -481,7 +481,9 @@ Result<std::vector<DirEntry>> CrashVolume::ListDir(const std::string& path) {
   if (n == nullptr) return PosixError(s_->Where(path), err);
   if (!n->is_dir) return PosixError(s_->Where(path), ENOTDIR);
   std::vector<DirEntry> out;
-  for (const auto& [name, child] : n->live) out.push_back(DirEntry{name, child->is_dir});
+  for (const auto& [name, child] : n->live) {
+    out.push_back(DirEntry{name, child->is_dir ? FileKind::kDir : FileKind::kFile});
+  }
   return out;
 }
 
@@ -495,7 +497,7 @@ Result<FileInfo> CrashVolume::Stat(const std::string& path) {
   FileInfo fi;
   fi.size = n->is_dir ? 0 : n->data.size();
   fi.mtime_ns = n->mtime_ns;
-  fi.is_dir = n->is_dir;
+  fi.kind = n->is_dir ? FileKind::kDir : FileKind::kFile;
   return fi;
 }
 
