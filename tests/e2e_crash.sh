@@ -184,7 +184,7 @@ fi
 # that got or lost a name synced after).
 traced() {
   local gap=$1 what=$2; shift 2
-  strace -f -y -e trace=fsync,fdatasync,rename,renameat2,mkdir,unlink,rmdir -o "$T/strace" \
+  strace -f -y -e trace=fsync,fdatasync,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat,rmdir -o "$T/strace" \
     "$@" >"$T/out" 2>"$T/err"
   local rc=$?
   awk -v cwd="${TRACED_CWD:-$PWD}" -f "$(dirname "$0")/strace_syncs.awk" "$T/strace" >"$T/order"

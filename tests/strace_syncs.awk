@@ -1,4 +1,5 @@
-# Checks, in an `strace -f -y -e trace=fsync,fdatasync,rename,renameat2,mkdir,unlink,rmdir` log of
+# Checks, in an `strace -f -y -e trace=fsync,fdatasync,rename,renameat,renameat2,mkdir,mkdirat,
+# unlink,unlinkat,rmdir` log of
 # one cairn command, that what the command made durable it made durable in the right order, with
 # the real system calls (the crash model in tests/crash_test.cc proves the same of the library's
 # calls on an in-memory volume; this proves LocalVolume and the commands issue them):
@@ -21,12 +22,25 @@ function synced_now(p,   k) {
   delete need[p]
   for (k in trash) if (trash[k] == p) delete trash[k]
 }
-# The i-th quoted path of a line; a relative one is taken from cwd (awk -v cwd=DIR).
-function quoted(line, i,   parts, p) {
-  split(line, parts, "\"")
-  p = parts[2 * i]
-  if (substr(p, 1, 1) != "/") p = cwd "/" p
-  return norm(p)
+# The i-th quoted path of a line. A relative one is taken from the directory descriptor before
+# it (strace -y shows "3</dir>") for the *at calls, else from cwd (awk -v cwd=DIR; AT_FDCWD).
+function quoted(line, i,   rest, n, pre, q, d) {
+  rest = line
+  for (n = 1; match(rest, /"[^"]*"/); n++) {
+    pre = substr(rest, 1, RSTART - 1)
+    q = substr(rest, RSTART + 1, RLENGTH - 2)
+    rest = substr(rest, RSTART + RLENGTH)
+    if (n < i) continue
+    d = cwd
+    if (match(pre, /[0-9]+<[^>]*>, $/)) {
+      d = substr(pre, RSTART, RLENGTH)
+      sub(/^[0-9]+</, "", d)
+      sub(/>, $/, "", d)
+    }
+    if (substr(q, 1, 1) != "/") q = d "/" q
+    return norm(q)
+  }
+  return ""
 }
 {
   pid = $1
@@ -45,16 +59,16 @@ function quoted(line, i,   parts, p) {
     next
   }
   if (line !~ /= 0$/) next
-  if (line ~ /[ (]rename(at2)?\(/) {
-    if (line ~ /renameat2\(/) { src = quoted(line, 1); dst = quoted(line, 2) }
-    else { src = quoted(line, 1); dst = quoted(line, 2) }
+  if (line ~ /[ (]rename(at|at2)?\(/) {
+    src = quoted(line, 1)
+    dst = quoted(line, 2)
     if (in_tmpdir(dst)) { trash[dst] = parent(src); need[parent(src)] = "rename away of " src; next }
     if (is_tmp(src) && !(src in synced)) print "renamed before its data was flushed: " src " -> " dst
     need[parent(dst)] = "rename to " dst
     next
   }
-  if (line ~ /[ (]mkdir\(/) { p = quoted(line, 1); need[parent(p)] = "mkdir " p; next }
-  if (line ~ /[ (](unlink|rmdir)\(/) {
+  if (line ~ /[ (]mkdir(at)?\(/) { p = quoted(line, 1); need[parent(p)] = "mkdir " p; next }
+  if (line ~ /[ (](unlink|unlinkat|rmdir)\(/) {
     p = quoted(line, 1)
     for (t in trash) {
       if (index(p, t "/") == 1) { print "deleted inside " t " before its move was durable: " p; delete trash[t] }
