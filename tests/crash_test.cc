@@ -67,7 +67,8 @@ class Silent : public ScanObserver {
     if (h.health == Health::kHealthy && (!heal_ || h.after == Health::kHealthy)) return;
     std::string line = h.bucket + "/" + h.key + " " + Name(h.health);
     if (heal_) line += std::string(" -> ") + Name(h.after);
-    for (const auto& p : h.problems) line += " " + std::to_string(p.position) + ":" + Name(p.problem);
+    for (const auto& p : h.problems)
+      line += " " + std::to_string(p.position) + ":" + Name(p.problem);
     if (!h.note.empty()) line += " (" + h.note + ")";
     lines.push_back(line);
   }

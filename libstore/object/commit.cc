@@ -169,7 +169,8 @@ void VersionCommit::Publish() {
         s = v->Exchange(m.meta_tmp, paths_.meta);
         if (s.ok()) m.exchanged = true;
       }
-      if (cur.absent() || s.code() == Code::kNotFound) s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
+      if (cur.absent() || s.code() == Code::kNotFound)
+        s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
     }
     if (s.ok()) {
       m.published = true;

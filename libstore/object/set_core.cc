@@ -114,8 +114,7 @@ Result<int> SetCore::PickReadable(const std::vector<MetaRead>& metas,
 
 Status SetCore::SyncDirs(const std::vector<bool>& which, const std::string& dir) const {
   return FlushInParallel(n(), [&](size_t i) {
-    return which[i] && volumes_[i] != nullptr ? SyncDirOrAncestor(*volumes_[i], dir)
-                                              : Status::Ok();
+    return which[i] && volumes_[i] != nullptr ? SyncDirOrAncestor(*volumes_[i], dir) : Status::Ok();
   });
 }
 
