@@ -389,17 +389,18 @@ TEST_CASE("heal: an object overwritten while it is healed is left to its writer"
   REQUIRE(f.Put("bkt", "k", test::RandomBytes(200000, 1)).ok());
   Wipe(f, 0);
   REQUIRE(f.mem[0]->MakeDirs("bkt").ok());
-  // The first flush heal asks for (its new shard, before renaming) runs a PUT of the same key.
+  // The first flush heal asks for (its new files, before renaming them) runs a PUT of the same
+  // key.
   struct Hook : VolumeWrapper {
     using VolumeWrapper::VolumeWrapper;
     std::function<void()> fn;
-    Status SyncAll() override {
+    Status SyncFile(const std::string& p) override {
       if (fn) {
         auto f2 = std::move(fn);
         fn = nullptr;
         f2();
       }
-      return VolumeWrapper::SyncAll();
+      return VolumeWrapper::SyncFile(p);
     }
   };
   Hook hook(f.faulty[0].get());

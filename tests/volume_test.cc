@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "libstore/volume/crash_volume.h"
 #include "libstore/volume/faulty_volume.h"
 
 namespace Catch {
@@ -101,6 +102,8 @@ class TestVolume {
       REQUIRE(::mkdir(root_.c_str(), 0755) == 0);
       vol_ = kind == "local" ? NewLocalVolume(root_)
                              : NewLocalVolume(root_, LocalPathMode::kStrictWalk);
+    } else if (kind == "crash") {
+      vol_ = std::make_unique<CrashVolume>("t");
     } else {
       REQUIRE(kind == "mem");
       vol_ = NewMemVolume("t");
@@ -108,7 +111,7 @@ class TestVolume {
   }
   Volume* get() const { return vol_.get(); }
   Volume* operator->() const { return vol_.get(); }
-  bool local() const { return kind_ != "mem"; }
+  bool local() const { return kind_ == "local" || kind_ == "local-walk"; }
   const std::string& root() const { return root_; }
   const std::string& tmp() const { return tmp_->path(); }
   // Entries next to the root (LocalVolume only): must stay exactly {"root"}.
@@ -138,7 +141,7 @@ std::string MustRead(Volume* v, const std::string& path) {
 // The contract, run on both implementations.
 
 TEST_CASE("volume: write, append, read back", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
 
@@ -224,7 +227,7 @@ TEST_CASE("volume: write, append, read back", "[volume]") {
 }
 
 TEST_CASE("volume: ReadAt at offsets and short reads at EOF", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   const std::string data = Pattern(1000, 7);
@@ -254,7 +257,7 @@ TEST_CASE("volume: ReadAt at offsets and short reads at EOF", "[volume]") {
 }
 
 TEST_CASE("volume: ReadFile max_size", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->WriteFile("f", Pattern(100, 3), false));
@@ -276,7 +279,7 @@ TEST_CASE("volume: ReadFile max_size", "[volume]") {
 }
 
 TEST_CASE("volume: Rename of files", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("d"));
@@ -325,7 +328,7 @@ TEST_CASE("volume: Rename of files", "[volume]") {
 }
 
 TEST_CASE("volume: Rename of directories", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("src/sub/deep"));
@@ -364,7 +367,7 @@ TEST_CASE("volume: Rename of directories", "[volume]") {
 }
 
 TEST_CASE("volume: Remove and RemoveDir", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("d/sub"));
@@ -405,7 +408,7 @@ TEST_CASE("volume: Remove and RemoveDir", "[volume]") {
 }
 
 TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
 
@@ -471,7 +474,7 @@ TEST_CASE("volume: ListDir, Stat, MakeDirs, SyncDir", "[volume]") {
 }
 
 TEST_CASE("volume: RemoveAll", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("t/a/b/c"));
@@ -490,7 +493,7 @@ TEST_CASE("volume: RemoveAll", "[volume]") {
 }
 
 TEST_CASE("volume: concurrent writers on one volume", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("c"));
@@ -749,7 +752,7 @@ void CheckAllMethodsReject(Volume* v, const std::string& bad) {
 }
 
 TEST_CASE("volume: escaping paths are rejected by every method", "[volume]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   const bool faulty = GENERATE(false, true);
   INFO("volume kind " << kind << (faulty ? " under FaultyVolume" : ""));
   TestVolume base(kind);
@@ -795,7 +798,7 @@ struct FaultyFixture {
 };
 
 TEST_CASE("FaultyVolume: no rules is a transparent wrapper", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.fv.MakeDirs("d"));
@@ -814,7 +817,7 @@ TEST_CASE("FaultyVolume: no rules is a transparent wrapper", "[volume][fault]") 
 }
 
 TEST_CASE("FaultyVolume: kIOError obeys after_calls, times and the glob", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.target()->MakeDirs("a/deep"));
@@ -861,7 +864,7 @@ TEST_CASE("FaultyVolume: kIOError obeys after_calls, times and the glob", "[volu
 }
 
 TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.target()->MakeDirs("d/e"));
@@ -927,7 +930,7 @@ TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
 }
 
 TEST_CASE("FaultyVolume: kNoSpace", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
 
@@ -968,7 +971,7 @@ TEST_CASE("FaultyVolume: kNoSpace", "[volume][fault]") {
 }
 
 TEST_CASE("FaultyVolume: kTornWrite leaves a shorter file", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   const std::string a = Pattern(10, 1), b = Pattern(10, 2), c = Pattern(10, 3);
@@ -1045,7 +1048,7 @@ size_t OneBitDiff(const std::string& a, const std::string& b) {
 }
 
 TEST_CASE("FaultyVolume: kBitFlip changes exactly one returned bit", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind, 7);
   const std::string data = Pattern(4096, 11);
@@ -1092,7 +1095,7 @@ TEST_CASE("FaultyVolume: kBitFlip changes exactly one returned bit", "[volume][f
 }
 
 TEST_CASE("FaultyVolume: kOffline fails every op", "[volume][fault]") {
-  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem");
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
   FaultyFixture f(kind);
   REQUIRE_OK(f.fv.MakeDirs("d"));

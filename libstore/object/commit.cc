@@ -1,5 +1,9 @@
 #include "libstore/object/commit.h"
 
+#include <set>
+#include <utility>
+
+#include "libstore/common/group_sync.h"
 #include "libstore/format/volume_format.h"
 
 namespace cairn {
@@ -100,7 +104,16 @@ std::vector<std::string> VersionCommit::FlushTargets(uint32_t pos, Step step) co
     if (!m.shard_tmp.empty()) out.push_back(m.shard_tmp);
     return out;
   }
-  out.push_back(paths_.dir);  // the renamed shard and metadata copy
+  if (step == Step::kPublished && m.made_dir) {
+    // The key's directory was made by this commit, and maybe its parents below the bucket: each
+    // one's entry in its parent, from the bucket down.
+    for (size_t slash = paths_.dir.find('/', bucket_.size()); slash != std::string::npos;
+         slash = paths_.dir.find('/', slash + 1)) {
+      out.push_back(paths_.dir.substr(0, slash));
+    }
+  }
+  out.push_back(paths_.dir);  // the renamed shard and metadata copy (after a rollback: what is
+                              // left of the directory, FlushCommits syncs its deepest ancestor)
   out.push_back(kTmpDir);     // the temp names they left (or the previous copy swapped out)
   return out;
 }
@@ -115,13 +128,15 @@ void VersionCommit::RemoveTemps(uint32_t pos) {
   m.shard_tmp.clear();
 }
 
-Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::string& to) {
+Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::string& to,
+                                 bool& made_dir) {
   Status r = v->Rename(from, to);
   if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
   // The target's directory is missing. The bucket's is never made here: a write must not revive
   // a bucket that was removed meanwhile.
   if (!v->Stat(bucket_).ok()) return NotFound("bucket " + bucket_ + " is gone");
   RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
+  made_dir = true;
   return v->Rename(from, to);
 }
 
@@ -144,7 +159,7 @@ void VersionCommit::Publish() {
     if (cur.present && !cur.meta.is_inline()) m.old_data = cur.meta.data_id;
     Status s;
     if (!m.shard_tmp.empty()) {
-      s = RenameInto(v, m.shard_tmp, shard_path);
+      s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir);
       if (s.ok()) m.shard_moved = true;
     }
     if (s.ok()) {
@@ -154,7 +169,8 @@ void VersionCommit::Publish() {
         s = v->Exchange(m.meta_tmp, paths_.meta);
         if (s.ok()) m.exchanged = true;
       }
-      if (cur.absent() || s.code() == Code::kNotFound) s = RenameInto(v, m.meta_tmp, paths_.meta);
+      if (cur.absent() || s.code() == Code::kNotFound)
+        s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
     }
     if (s.ok()) {
       m.published = true;
@@ -236,13 +252,24 @@ void VersionCommit::Finish() {
 
 Status FlushCommits(SetCore& core, const std::vector<VersionCommit*>& commits,
                     VersionCommit::Step step) {
-  std::vector<bool> which(core.n(), false);
+  // Each member's targets once (heal's commits share kTmpDir, say), then all flushed at once: the
+  // files' own data (fdatasync), or the directories' entries. Never a syncfs, which would wait for
+  // every other writer's dirty data on the file system too (docs/benchmarks.md, "Flushing").
+  std::vector<std::pair<uint32_t, std::string>> targets;
+  std::set<std::pair<uint32_t, std::string>> seen;
   for (const VersionCommit* c : commits) {
     for (uint32_t pos = 0; pos < core.n(); ++pos) {
-      which[pos] = which[pos] || c->Touched(pos, step);
+      if (core.volume(pos) == nullptr) continue;
+      for (auto& t : c->FlushTargets(pos, step)) {
+        if (seen.emplace(pos, t).second) targets.emplace_back(pos, std::move(t));
+      }
     }
   }
-  return core.SyncVolumes(which);
+  return FlushInParallel(targets.size(), [&](size_t i) {
+    Volume& v = *core.volume(targets[i].first);
+    const std::string& path = targets[i].second;
+    return step == VersionCommit::Step::kStaged ? v.SyncFile(path) : SyncDirOrAncestor(v, path);
+  });
 }
 
 }  // namespace cairn

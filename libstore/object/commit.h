@@ -17,9 +17,8 @@
 // PUT and DELETE run steps 2 to 4 in one hold of the key's lock (PublishWithQuorum); heal
 // publishes many objects, each under its own lock, between two flushes they all share.
 //
-// FlushCommits is the only place a commit flushes: a change of how commits reach the disk (say,
-// fdatasync of the files named by FlushTargets instead of a flush of each file system) is made
-// there alone.
+// FlushCommits is the only place a commit flushes: it makes durable exactly what FlushTargets
+// names (fdatasync of the staged files, fsync of the directories that changed), all at once.
 //
 // Not thread-safe: one thread drives a VersionCommit. A commit that is destroyed before Finish
 // removes the temp files it still holds.
@@ -74,8 +73,9 @@ class VersionCommit {
   // Members that did not take the version, in position order: offline, failed, or not staged.
   std::vector<MissedWrite> Missed() const;
   // What a flush after staging (kStaged), publishing (kPublished) or a rollback (kRolledBack)
-  // must make durable on member pos: the files whose data, and the directories whose entries,
-  // changed.
+  // must make durable on member pos: the files whose data (kStaged), or the directories whose
+  // entries, changed (the key's directory, every directory the commit made for it from the bucket
+  // down, and the temp directory; after a rollback the key's directory may be gone).
   enum class Step { kStaged, kPublished, kRolledBack };
   std::vector<std::string> FlushTargets(uint32_t pos, Step step) const;
   // True when member pos has anything for that flush (FlushTargets would not be empty).
@@ -98,13 +98,15 @@ class VersionCommit {
     bool shard_moved = false;  // the shard temp file was renamed into place
     bool exchanged = false;    // meta_tmp now holds the member's previous copy
     bool rolled_back = false;  // published, then put back as it was
+    bool made_dir = false;     // RenameInto made the key's directory (and maybe its parents)
     std::string meta_tmp, shard_tmp;
     Uuid old_data;  // the previous copy's shard file id (zero: none, or inline)
     Status error;
   };
   // Renames from to to on v; when the key's directory is missing (a sibling's delete removed it,
   // or the member was wiped), makes it once (never the bucket) and tries again.
-  Status RenameInto(Volume* v, const std::string& from, const std::string& to);
+  // Sets made_dir when it made the directory.
+  Status RenameInto(Volume* v, const std::string& from, const std::string& to, bool& made_dir);
   void Rollback(bool flush);
   void RemoveTemps(uint32_t pos);
 
@@ -120,7 +122,8 @@ class VersionCommit {
 };
 
 // The one flush of commits: makes what `step` changed, on every member of every commit given,
-// durable. Today one SyncAll per file system (shared by concurrent writers; SetCore::SyncVolumes).
+// durable: every FlushTargets path once, all at once (Volume::SyncFile for kStaged; SyncDir, or
+// the deepest ancestor left of a directory that is gone, otherwise).
 Status FlushCommits(SetCore& core, const std::vector<VersionCommit*>& commits,
                     VersionCommit::Step step);
 

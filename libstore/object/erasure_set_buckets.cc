@@ -89,7 +89,9 @@ Status ErasureSet::MakeBucket(const std::string& bucket, std::vector<std::string
       failed.push_back("member " + std::to_string(i + 1) + ": " + s.message());
     }
   }
-  Status sync = done >= write_quorum_ ? SyncVolumes(ok) : Status::Ok();
+  // The bucket directories' entries in the members' roots (bucket.meta's own directory was synced
+  // by ReplaceFile).
+  Status sync = done >= write_quorum_ ? SyncDirs(ok, "") : Status::Ok();
   if (done >= write_quorum_ && sync.ok()) {
     // Committed. Heal recreates the bucket on the members that missed it (every heal looks at
     // every bucket), so nothing needs journaling; the caller hears about them.
@@ -111,7 +113,7 @@ Status ErasureSet::MakeBucket(const std::string& bucket, std::vector<std::string
     if (!before[i].had_meta) v->Remove(BucketMetaPath(bucket)).IgnoreError();
     if (!before[i].had_dir) v->RemoveDir(bucket).IgnoreError();
   }
-  SyncVolumes(touched).IgnoreError();
+  SyncDirs(touched, "").IgnoreError();
   std::string why = !sync.ok() ? sync.message() : failed.empty() ? "" : failed.front();
   return QuorumError("bucket " + bucket + ": created on " + std::to_string(done) + " of " +
                      std::to_string(n()) + " members, " + std::to_string(write_quorum_) +
@@ -138,8 +140,11 @@ Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
     if (v == nullptr) continue;
     // Move the bucket out of the namespace first (one rename), then delete at leisure: a crash
     // mid-way leaves a temp directory for gc, never half a bucket.
+    // The move must be durable before anything inside is deleted: else a crash can bring the
+    // bucket back with some of its objects' files gone.
     std::string trash = TempName(kTmpDir, ".rb");
     Status s = v->Rename(bucket, trash);
+    if (s.ok()) s = v->SyncDir("");
     if (s.code() == Code::kNotFound) s = Status::Ok();
     if (s.ok()) s = v->RemoveAll(trash);
     if (s.ok()) {
@@ -149,7 +154,8 @@ Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
       last = s;
     }
   }
-  RETURN_IF_ERROR(SyncVolumes(ok));
+  // (Each member's move out of the namespace was synced before its deletes; the deletes need no
+  // sync: what a crash brings back of them is in .cairn/tmp, gc's.)
   if (done < write_quorum_) {
     return QuorumError("bucket " + bucket + ": removed on " + std::to_string(done) + " volumes" +
                        (last.ok() ? std::string() : " (" + last.message() + ")"));
@@ -247,7 +253,7 @@ Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, 
     touched[i] = true;
     made.push_back(i);
   }
-  RETURN_IF_ERROR(SyncVolumes(touched));
+  RETURN_IF_ERROR(SyncDirs(touched, ""));
   return made;
 }
 

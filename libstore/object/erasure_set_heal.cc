@@ -661,17 +661,19 @@ class ObjectExam {
     for (uint32_t i = 0; i < n_; ++i) {
       Volume* v = vol(i);
       if (v == nullptr) continue;
+      // The metadata copy before the shard files it names: a crash in between leaves a shard
+      // file no copy names (gc's), never a copy naming a shard file that is gone.
+      Status s = v->Remove(paths_.meta);
+      touched[i] = s.ok();
       if (metas_[i].present && !metas_[i].meta.is_inline()) {
         v->Remove(paths_.ShardPath(metas_[i].meta.data_id.Hex())).IgnoreError();
       }
       if (!ref_data_.IsZero()) {
         v->Remove(paths_.ShardPath(ref_data_.Hex())).IgnoreError();
       }
-      Status s = v->Remove(paths_.meta);
-      touched[i] = s.ok();
       core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
     }
-    core_.SyncVolumes(touched).IgnoreError();
+    core_.SyncDirs(touched, paths_.dir).IgnoreError();
     h_.action = ObjectHealth::Action::kRemoved;
     h_.after = Health::kHealthy;
   }
@@ -694,33 +696,42 @@ class ObjectExam {
       h_.after = h_.health;
       return;
     }
-    std::vector<bool> touched(n_, false);
+    // Two passes, each made durable before the next: first every copy that is not a marker (of
+    // an older version, or damaged), then the markers. A crash in between leaves the markers and
+    // fewer old copies: still a delete that the next heal finishes, never an old copy alone that
+    // would look like a dangling object. Within a member, the metadata copy goes before the shard
+    // file it names (a crash in between leaves a shard file no copy names: gc's).
     bool left = false;
-    for (uint32_t i = 0; i < n_; ++i) {
-      Volume* v = vol(i);
-      const MetaRead& mr = metas_[i];
-      if (v == nullptr || mr.absent() || mr.unknown()) continue;
-      if (mr.present && mr.meta.is_delete_marker() && !all_known) {
+    for (const bool markers : {false, true}) {
+      std::vector<bool> touched(n_, false);
+      for (uint32_t i = 0; i < n_; ++i) {
+        Volume* v = vol(i);
+        const MetaRead& mr = metas_[i];
+        if (v == nullptr || mr.absent() || mr.unknown()) continue;
+        const bool marker = mr.present && mr.meta.is_delete_marker();
+        if (marker != markers) continue;
+        if (marker && !all_known) {
+          left = true;
+          continue;
+        }
+        Status s = v->Remove(paths_.meta);
+        if (!s.ok() && s.code() != Code::kNotFound) {
+          left = true;
+          h_.note = s.message();
+          continue;
+        }
+        if (mr.present && !mr.meta.is_inline()) {
+          v->Remove(paths_.ShardPath(mr.meta.data_id.Hex())).IgnoreError();
+        }
+        touched[i] = true;
+        h_.healed.push_back(i);
+        core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
+      }
+      if (Status sync = core_.SyncDirs(touched, paths_.dir); !sync.ok()) {
         left = true;
-        continue;
+        h_.note = sync.message();
+        break;  // the markers stay until the old copies' removal is durable
       }
-      if (mr.present && !mr.meta.is_inline()) {
-        v->Remove(paths_.ShardPath(mr.meta.data_id.Hex())).IgnoreError();
-      }
-      Status s = v->Remove(paths_.meta);
-      if (!s.ok() && s.code() != Code::kNotFound) {
-        left = true;
-        h_.note = s.message();
-        continue;
-      }
-      touched[i] = true;
-      h_.healed.push_back(i);
-      core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);
-    }
-    Status sync = core_.SyncVolumes(touched);
-    if (!sync.ok()) {
-      left = true;
-      h_.note = sync.message();
     }
     h_.action = ObjectHealth::Action::kFinishedDelete;
     h_.after = left ? Health::kDegraded : Health::kHealthy;

@@ -181,7 +181,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     }
     m.shard_index = si;
     std::string meta_tmp;
-    // Durability: the commit flushes each file system once for all temp files (FlushCommits).
+    // Durability: the commit flushes every member's temp files at once (FlushCommits).
     Status st = files[pos]->Close();
     if (st.ok()) {
       auto bytes = m.Encode();

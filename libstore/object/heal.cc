@@ -18,7 +18,6 @@
 namespace cairn {
 namespace {
 
-constexpr int64_t kJournalEveryNs = 2'000'000'000;  // on the set's clock
 // A worker commits its healed objects together once it holds this many (or this many bytes).
 constexpr size_t kBatchObjects = 64;
 constexpr uint64_t kBatchBytes = 64 << 20;
@@ -153,16 +152,22 @@ class Scan {
     for (uint32_t i = 0; i < set_.n(); ++i) {
       Volume* v = set_.volume(i);
       if (v == nullptr) continue;
-      // Best effort per volume: a journal on any volume is enough to resume.
+      // Best effort per volume: a journal on any volume is enough to resume. The first save
+      // also makes the heal directory's own entry durable (it may have just been made).
       Status s = v->MakeDirs(kHealDir);
+      if (s.ok() && !journal_dir_synced_) s = v->SyncDir(kSysDir);
       if (s.ok()) s = ReplaceFile(*v, kHealJournalPath, *bytes, kTmpDir);
       s.IgnoreError();
     }
+    journal_dir_synced_ = true;
   }
 
+  // Durably: a journal that came back after a crash would make the next heal skip everything
+  // before its mark.
   void RemoveJournal() {
     for (uint32_t i = 0; i < set_.n(); ++i) {
-      if (Volume* v = set_.volume(i)) v->Remove(kHealJournalPath).IgnoreError();
+      Volume* v = set_.volume(i);
+      if (v != nullptr && v->Remove(kHealJournalPath).ok()) v->SyncDir(kHealDir).IgnoreError();
     }
   }
 
@@ -171,7 +176,7 @@ class Scan {
     std::unique_lock<std::mutex> save(save_mu_, std::try_to_lock);
     if (!save.owns_lock()) return;  // another thread is saving it right now
     const int64_t now = set_.NowNs();
-    if (!force && now - last_save_ns_ < kJournalEveryNs) return;
+    if (!force && now - last_save_ns_ < o_.journal_every_ms * 1'000'000) return;
     last_save_ns_ = now;
     HealJournal j;
     {
@@ -459,8 +464,9 @@ class Scan {
   ScanSummary sum_;
   HealJournal journal_;
   bool journaled_ = false;
-  std::mutex save_mu_;  // one journal save at a time; guards last_save_ns_
+  std::mutex save_mu_;  // one journal save at a time; guards last_save_ns_ and journal_dir_synced_
   int64_t last_save_ns_ = 0;
+  bool journal_dir_synced_ = false;
 
   std::mutex mu_;  // guards everything below, and sum_ once workers run
   std::condition_variable ready_, space_;

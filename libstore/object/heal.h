@@ -28,6 +28,7 @@ struct SetScanOptions {
   uint64_t max_rate = 0;  // bytes per second read, 0 = unlimited
   int jobs = 4;           // objects in flight
   bool resume = true;     // heal: continue an interrupted heal of the same scope
+  int64_t journal_every_ms = 2000;  // heal: how often progress is journaled (0: every object)
 };
 
 struct ScanSummary {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "libstore/common/group_sync.h"
 #include "libstore/common/hash.h"
 #include "libstore/object/key_locks.h"
 
@@ -111,14 +112,10 @@ Result<int> SetCore::PickReadable(const std::vector<MetaRead>& metas,
   return pick;
 }
 
-Status SetCore::SyncVolumes(const std::vector<bool>& which) const {
-  std::set<std::string> done;
-  for (uint32_t i = 0; i < n(); ++i) {
-    if (!which[i] || volumes_[i] == nullptr) continue;
-    if (!done.insert(volumes_[i]->SyncDomain()).second) continue;
-    RETURN_IF_ERROR(volumes_[i]->SyncAll());
-  }
-  return Status::Ok();
+Status SetCore::SyncDirs(const std::vector<bool>& which, const std::string& dir) const {
+  return FlushInParallel(n(), [&](size_t i) {
+    return which[i] && volumes_[i] != nullptr ? SyncDirOrAncestor(*volumes_[i], dir) : Status::Ok();
+  });
 }
 
 void SetCore::RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) const {

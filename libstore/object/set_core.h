@@ -91,9 +91,12 @@ class SetCore {
   // As PickVersion, but a delete marker is kNotFound: the version a reader sees.
   Result<int> PickReadable(const std::vector<MetaRead>& metas, const std::string& what) const;
 
-  // Makes every write, rename and remove on the members in `which` durable: one SyncAll per sync
-  // domain (file system). Commits flush through FlushCommits (commit.h), which calls this.
-  Status SyncVolumes(const std::vector<bool>& which) const;
+  // Makes the entries of directory dir ("" for the root: a bucket's entry; a key's directory:
+  // what was renamed into or removed from it) durable on the members in `which`, all at once;
+  // when dir is gone (removed as empty), its deepest ancestor left instead. Only these
+  // directories: never a syncfs, which would wait for every other writer's dirty data on the file
+  // system (docs/benchmarks.md, "Flushing"). Commits flush through FlushCommits (commit.h).
+  Status SyncDirs(const std::vector<bool>& which, const std::string& dir) const;
   // Removes dir and its parents while they are empty, up to (not including) the bucket.
   void RemoveEmptyParents(Volume* v, const std::string& bucket, std::string dir) const;
 

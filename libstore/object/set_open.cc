@@ -12,6 +12,7 @@
 #include "libstore/erasure/codec.h"
 #include "libstore/format/bucket_meta.h"
 #include "libstore/format/key_path.h"
+#include "libstore/volume/kill_point.h"
 
 namespace cairn {
 
@@ -133,19 +134,21 @@ class DirLocks {
   std::vector<int> fds_;
 };
 
-// Makes v member `position` of the set that f describes. The format goes to a temp file first and
-// is renamed into place, so a crash leaves either no format or a complete one, never half of one.
-Status WriteMemberFormat(Volume& v, VolumeFormat f, uint32_t position) {
+}  // namespace
+
+Status FormatMember(Volume& v, VolumeFormat f, uint32_t position) {
   f.position = position;
   f.volume_id = f.members[position].volume_id;
   RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
   RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
   RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
+  // ReplaceFile syncs .cairn, where the directories just made are entries too; then .cairn's own
+  // entry in the member's root.
   RETURN_IF_ERROR(ReplaceFile(v, kFormatPath, f.Encode(), kTmpDir));
-  // The directories just made (.cairn itself among them) must be durable too.
-  RETURN_IF_ERROR(v.SyncDir(kSysDir));
   return v.SyncDir("");
 }
+
+namespace {
 
 // Whether f is a valid format of member `position` of the set whose reference format is ref.
 bool IsMemberFormat(const VolumeFormat& f, const VolumeFormat& ref, uint32_t position) {
@@ -265,14 +268,26 @@ struct InitMember {
   bool had_sys = false;       // held .cairn before init wrote its own
 };
 
+// fsync of directory path.
+Status SyncDirPath(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return PosixError(path, errno);
+  Status s;
+  if (::fsync(fd) != 0) s = PosixError(path + ": fsync", errno);
+  ::close(fd);
+  return s;
+}
+
 // Like mkdir -p for a normalized absolute path (the user's own path: symlinks in it are
-// followed), recording each directory it made in *created.
+// followed), recording each directory it made in *created. Each directory made has its parent
+// synced, or a power loss right after init could take a member directory away.
 Status MakeUserDirs(const std::string& abs, std::vector<std::string>* created) {
   const std::vector<std::string> comps = Components(abs);
   for (size_t i = 1; i <= comps.size(); ++i) {
     const std::string sub = Join(comps, i);
     if (::mkdir(sub.c_str(), 0755) == 0) {
       created->push_back(sub);
+      RETURN_IF_ERROR(SyncDirPath(Join(comps, i - 1)));
     } else if (errno != EEXIST) {
       return PosixError(sub, errno);
     }
@@ -420,7 +435,7 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
   f.inline_limit = p.inline_limit;
   for (uint32_t i = 0; i < n; ++i) f.members.push_back({Uuid::Random(), ms[i].path});
   for (uint32_t i = 0; i < n; ++i) {
-    s = WriteMemberFormat(*ms[i].v, f, i);
+    s = FormatMember(*ms[i].v, f, i);
     if (s.ok()) continue;
     // Half a set is no set: take back the formats written so far (and this one's remains).
     for (uint32_t j = 0; j <= i; ++j) {
@@ -535,7 +550,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
     const MemberRepair& r = out[index];
     std::string where = MemberName(r.position) + " (" + r.path + ")";
     auto v = NewLocalVolume(resolved[r.position]);
-    Status s = WriteMemberFormat(*v, ref, r.position);
+    Status s = FormatMember(*v, ref, r.position);
     if (!s.ok()) return s.WithContext(where);
   }
   return out;
@@ -553,7 +568,7 @@ Result<OpenedSet> OpenSet(const std::vector<std::string>& dirs) {
   }
   for (uint32_t i = 0; i < n; ++i) {
     const std::string& path = out.member_paths[i];
-    auto v = NewLocalVolume(path);
+    auto v = WithKillPoint(NewLocalVolume(path));
     auto f = ReadFormat(*v);
     if (!f.ok()) {
       out.warnings.push_back("member " + std::to_string(i + 1) + " (" + path +

@@ -40,6 +40,12 @@ Result<std::string> NormalizeMemberPath(const std::string& path);
 // on each directory), so the second one sees the first one's set and refuses.
 Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool force);
 
+// Makes v member `position` of the set that f describes (f's own position and volume id are
+// ignored): creates the system directories and writes the format file through a temp file and a
+// rename, all durable, so a crash leaves either no format or a complete one, never half of one.
+// Used by InitSet and PrepareMembers; tests call it on in-memory volumes.
+Status FormatMember(Volume& v, VolumeFormat f, uint32_t position);
+
 struct OpenedSet {
   std::vector<std::unique_ptr<Volume>> owned;
   std::unique_ptr<ErasureSet> set;

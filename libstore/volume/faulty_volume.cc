@@ -348,6 +348,12 @@ Result<FileInfo> FaultyVolume::Stat(const std::string& path) {
   return target()->Stat(path);
 }
 
+Status FaultyVolume::SyncFile(const std::string& path) {
+  CAIRN_VALIDATE(path);
+  RETURN_IF_ERROR(inj_->Gate(FaultOp::kSync, path));
+  return target()->SyncFile(path);
+}
+
 Status FaultyVolume::SyncDir(const std::string& path) {
   CAIRN_VALIDATE_OR_ROOT(path);
   RETURN_IF_ERROR(inj_->Gate(FaultOp::kSyncDir, path));

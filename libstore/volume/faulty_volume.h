@@ -26,7 +26,7 @@ namespace cairn {
 enum class FaultOp {
   kOpenWrite,  // Volume::NewWritableFile (and so WriteFile)
   kAppend,     // WritableFile::AppendV / Append
-  kSync,       // WritableFile::Sync
+  kSync,       // WritableFile::Sync and Volume::SyncFile
   kClose,      // WritableFile::Close
   kOpenRead,   // Volume::NewReadableFile (and so ReadFile)
   kRead,       // ReadableFile::ReadAt
@@ -102,6 +102,7 @@ class FaultyVolume : public VolumeWrapper {
   Status MakeDirs(const std::string& path) override;
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override;
   Result<FileInfo> Stat(const std::string& path) override;
+  Status SyncFile(const std::string& path) override;  // kSync rules apply, by path
   Status SyncDir(const std::string& path) override;
   Status SyncAll() override;
 

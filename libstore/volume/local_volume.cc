@@ -428,6 +428,16 @@ class LocalVolume : public Volume {
     fi.kind = KindOf(st.st_mode);
     return fi;
   }
+  Status SyncFile(const std::string& path) override {
+    RETURN_IF_ERROR(ValidateRelPath(path));
+    std::string full = Full(path);
+    int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return PosixError(full, errno);
+    Status s;
+    if (::fdatasync(fd) != 0) s = PosixError(full + ": fdatasync", errno);
+    ::close(fd);
+    return s;
+  }
   Status SyncDir(const std::string& path) override {
     if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());

@@ -274,6 +274,16 @@ class MemVolume final : public Volume {
     return fi;
   }
 
+  Status SyncFile(const std::string& path) override {
+    RETURN_IF_ERROR(Validate(path));
+    std::lock_guard<std::mutex> l(s_->mu);
+    int err = 0;
+    auto ino = Lookup(path, &err);
+    if (ino == nullptr) return PosixError(s_->Where(path), err);
+    if (ino->is_dir) return PosixError(s_->Where(path), EISDIR);
+    return Status::Ok();
+  }
+
   Status SyncDir(const std::string& path) override {
     RETURN_IF_ERROR(ValidateOrRoot(path));
     std::lock_guard<std::mutex> l(s_->mu);

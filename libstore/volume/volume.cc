@@ -47,6 +47,14 @@ std::string ParentDir(std::string_view path) {
   return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
 }
 
+Status SyncDirOrAncestor(Volume& v, std::string path) {
+  for (;;) {
+    Status s = v.SyncDir(path);
+    if (s.code() != Code::kNotFound || path.empty()) return s;
+    path = ParentDir(path);
+  }
+}
+
 Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
                    std::string_view tmp_dir) {
   const std::string tmp = TempName(tmp_dir, ".new");

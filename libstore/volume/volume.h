@@ -115,6 +115,12 @@ class Volume {
   virtual Result<std::vector<DirEntry>> ListDir(const std::string& path) = 0;
   // Describes the entry at path itself (a symlink is reported as kSymlink, not followed).
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
+  // Makes an existing file's data durable, as WritableFile::Sync does for a file still open
+  // (fdatasync; not its name: that is SyncDir's). Default: SyncAll.
+  virtual Status SyncFile(const std::string& path) {
+    (void)path;
+    return SyncAll();
+  }
   // Makes the directory's entries (renames, creates, removes) durable.
   virtual Status SyncDir(const std::string& path) = 0;
   // Makes every write, create, rename and remove completed so far on this volume durable. Volumes
@@ -147,6 +153,10 @@ Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
 
 // The directory part of a relative path ("" for a name at the root).
 std::string ParentDir(std::string_view path);
+
+// Makes directory path's entries durable on v (SyncDir); when path is gone (removed as empty after
+// its last entry went), its deepest ancestor that is left instead, whose entry for it went.
+Status SyncDirOrAncestor(Volume& v, std::string path);
 
 // Forwards every call to a target it does not own. Subclass it and override what you need.
 class VolumeWrapper : public Volume {
@@ -182,6 +192,7 @@ class VolumeWrapper : public Volume {
     return target_->ListDir(p);
   }
   Result<FileInfo> Stat(const std::string& p) override { return target_->Stat(p); }
+  Status SyncFile(const std::string& p) override { return target_->SyncFile(p); }
   Status SyncDir(const std::string& p) override { return target_->SyncDir(p); }
   Status SyncAll() override { return target_->SyncAll(); }
   std::string SyncDomain() const override { return target_->SyncDomain(); }
@@ -191,7 +202,8 @@ class VolumeWrapper : public Volume {
   Volume* target_;
 };
 
-// A directory on a local file system. Sync is fdatasync, SyncDir is fsync of the directory; SyncAll
+// A directory on a local file system. Sync and SyncFile are fdatasync, SyncDir is fsync of the
+// directory; SyncAll
 // goes through a process-wide group commit per file system: concurrent callers share one syncfs(2),
 // so many small writers pay for one flush.
 //
