@@ -261,6 +261,9 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
   uint32_t count;
   while (merged.Next(&cur, &count)) {
     if (count < read_quorum_) continue;
+    // No valid key is empty or longer than kMaxKeyLen, nor is any common prefix of one: such an
+    // entry was planted, and a page ending on it would hand out a token DecodeListToken refuses.
+    if (!ValidateKey(cur.text).ok()) continue;
     if (int(out.objects.size() + out.common_prefixes.size()) >= max_keys) {
       out.truncated = true;
       break;

@@ -1,6 +1,7 @@
 #include "libstore/object/list_token.h"
 
 #include "libstore/common/hash.h"
+#include "libstore/format/key_path.h"
 
 namespace cairn {
 
@@ -10,7 +11,11 @@ std::string EncodeListToken(const ListToken& t) {
 }
 
 bool DecodeListToken(std::string_view tok, ListToken* out) {
-  if (tok.size() < 4 || tok.compare(0, 2, "c1") != 0 || tok.size() % 2 != 0) return false;
+  // "c1", then hex of the kind byte and a marker of 1..kMaxKeyLen bytes.
+  if (tok.size() < 2 + 2 * 2 || tok.size() > 2 + 2 * (1 + kMaxKeyLen) ||
+      tok.compare(0, 2, "c1") != 0 || tok.size() % 2 != 0) {
+    return false;
+  }
   std::string raw;
   auto val = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
