@@ -7,6 +7,7 @@
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/shard_file.h"
+#include "libstore/format/volume_format.h"
 #include "libstore/object/list_token.h"
 #include "tests/test_util.h"
 
@@ -112,4 +113,39 @@ TEST_CASE("fuzz: ParseSize and ParseDuration take a plain decimal number and a u
   CHECK(*ParseSize("0.5K") == 512);
   CHECK(*ParseSize("1.") == 1);
   CHECK(*ParseDuration("0.5m") == 30LL * 1000000000);
+}
+
+TEST_CASE("fuzz: object metadata needs a permutation as distribution and K+M without overflow",
+          "[fuzz]") {
+  ObjectMeta m;
+  m.key = "k";
+  m.block_size = 4096;
+  m.k = 2;
+  m.m = 1;
+  m.distribution = {0, 1, 2};
+  REQUIRE(ObjectMeta::Decode(m.Encode()).ok());
+  // The fuzzer's find: two shards on one volume, none on another.
+  m.distribution = {2, 0, 2};
+  CHECK(ObjectMeta::Decode(m.Encode()).status().code() == Code::kCorruption);
+  // K+M wraps around to 3.
+  m.distribution = {0, 1, 2};
+  m.k = 0xFFFFFFFFu;
+  m.m = 4;
+  CHECK(ObjectMeta::Decode(m.Encode()).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("fuzz: a volume format whose K+M overflows 32 bits is corrupt", "[fuzz]") {
+  VolumeFormat f;
+  f.set_id.b[0] = 1;
+  f.block_size = 1 << 20;
+  f.members = {{Uuid{}, "/a"}, {Uuid{}, "/b"}};
+  f.members[1].volume_id.b[0] = 2;
+  f.position = 1;
+  f.volume_id = f.members[1].volume_id;
+  f.k = 1;
+  f.m = 1;
+  REQUIRE(VolumeFormat::Decode(f.Encode()).ok());
+  f.k = 0xFFFFFFFFu;  // K+M wraps around to 2
+  f.m = 3;
+  CHECK(VolumeFormat::Decode(f.Encode()).status().code() == Code::kCorruption);
 }
