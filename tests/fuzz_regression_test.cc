@@ -2,6 +2,9 @@
 // accepts only what its encoder produces, and the parsers refuse whatever is not a plain number.
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
@@ -9,6 +12,7 @@
 #include "libstore/format/shard_file.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/list_token.h"
+#include "libstore/object/set_open.h"
 #include "tests/test_util.h"
 
 using namespace cairn;
@@ -148,4 +152,54 @@ TEST_CASE("fuzz: a volume format whose K+M overflows 32 bits is corrupt", "[fuzz
   f.k = 0xFFFFFFFFu;  // K+M wraps around to 2
   f.m = 3;
   CHECK(VolumeFormat::Decode(f.Encode()).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("fuzz: a volume format holds only block sizes and inline limits init writes", "[fuzz]") {
+  VolumeFormat f;
+  f.set_id.b[0] = 1;
+  f.members = {{Uuid{}, "/a"}};
+  f.members[0].volume_id.b[0] = 2;
+  f.volume_id = f.members[0].volume_id;
+  f.k = 1;
+  f.block_size = kMinBlockSize;
+  f.inline_limit = kMaxInlineLimit;
+  REQUIRE(VolumeFormat::Decode(f.Encode()).ok());
+  f.block_size = kMaxBlockSize;
+  REQUIRE(VolumeFormat::Decode(f.Encode()).ok());
+  // An inline limit of 2^32-1 made PUT read ahead inline_limit + 1 = 0 bytes and store every
+  // object as an empty inline one; a huge block size makes every reader allocate it.
+  for (uint32_t bs : {1u, 4096u + 1, kMaxBlockSize + 64, 0xFFFFFFC0u}) {
+    f.block_size = bs;
+    CHECK(VolumeFormat::Decode(f.Encode()).status().code() == Code::kCorruption);
+  }
+  f.block_size = 1 << 20;
+  for (uint32_t il : {kMaxInlineLimit + 1, 0xFFFFFFFFu}) {
+    f.inline_limit = il;
+    CHECK(VolumeFormat::Decode(f.Encode()).status().code() == Code::kCorruption);
+  }
+  // And init refuses to write one.
+  char dir[] = "/tmp/cairn-fuzz-test-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  SetParams p;
+  p.k = 1;
+  p.m = 0;
+  p.block_size = 1 << 20;
+  p.inline_limit = kMaxInlineLimit + 1;
+  CHECK(InitSet({std::string(dir) + "/m"}, p, false).code() == Code::kInvalidArgument);
+  CHECK(::rmdir((std::string(dir) + "/m").c_str()) != 0);  // never made
+  CHECK(::rmdir(dir) == 0);
+}
+
+TEST_CASE("fuzz: object metadata holds a block size a set can have", "[fuzz]") {
+  ObjectMeta m;
+  m.key = "k";
+  m.distribution = {0};
+  for (uint32_t bs : {kMinBlockSize, kMaxBlockSize}) {
+    m.block_size = bs;
+    CHECK(ObjectMeta::Decode(m.Encode()).ok());
+  }
+  for (uint32_t bs : {1u, kMinBlockSize - 1, kMaxBlockSize + 1, 0xFFFFFFFFu}) {
+    m.block_size = bs;
+    CHECK(ObjectMeta::Decode(m.Encode()).status().code() == Code::kCorruption);
+  }
 }

@@ -65,6 +65,11 @@ Result<VolumeFormat> VolumeFormat::Decode(std::string_view bytes) {
       f.members[f.position].volume_id != f.volume_id) {
     return Corruption("volume format file has inconsistent fields");
   }
+  // Sizes init never writes: a 4 GiB inline limit would wrap PUT's read-ahead size to 0.
+  if (f.block_size < kMinBlockSize || f.block_size > kMaxBlockSize || f.block_size % 64 != 0 ||
+      f.inline_limit > kMaxInlineLimit) {
+    return Corruption("volume format file has a block size or inline limit out of range");
+  }
   return f;
 }
 

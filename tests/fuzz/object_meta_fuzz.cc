@@ -1,10 +1,11 @@
 // ObjectMeta::Decode on bytes from disk (the `<name>=` metadata file of every object). A decoded
 // value must satisfy what the readers rely on (K >= 1, K+M shards without overflow, a permutation
-// as distribution, ...) and re-encode to bytes that decode to the same value.
+// as distribution, a block size a set can have, ...) and re-encode to bytes that decode to the same value.
 #include <set>
 
 #include "libstore/erasure/codec.h"
 #include "libstore/format/object_meta.h"
+#include "libstore/format/volume_format.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace cairn {
@@ -30,7 +31,7 @@ void Check(std::string_view in) {
   FUZZ_CHECK(uint64_t(m.k) + m.m == n);
   FUZZ_CHECK(n <= uint64_t(kMaxShards));
   FUZZ_CHECK(m.shard_index < n);
-  FUZZ_CHECK(m.block_size > 0);
+  FUZZ_CHECK(m.block_size >= kMinBlockSize && m.block_size <= kMaxBlockSize);
   FUZZ_CHECK(std::set<uint8_t>(m.distribution.begin(), m.distribution.end()).size() == n);
   for (uint8_t p : m.distribution) FUZZ_CHECK(p < n);
   FUZZ_CHECK(!m.is_inline() || m.inline_shard.size() == m.shard_size);

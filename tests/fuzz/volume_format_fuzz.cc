@@ -1,6 +1,7 @@
 // VolumeFormat::Decode on bytes from disk (`.cairn/format` of every member). A decoded value must
 // be self-consistent (K >= 1, K+M members without overflow, its position inside the set naming
-// itself) and re-encode to exactly the bytes it came from.
+// itself, block size and inline limit as init writes them) and re-encode to exactly the bytes it
+// came from.
 #include "libstore/erasure/codec.h"
 #include "libstore/format/volume_format.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -21,7 +22,10 @@ void Check(std::string_view in) {
   FUZZ_CHECK(n <= uint64_t(kMaxShards));
   FUZZ_CHECK(f.position < n);
   FUZZ_CHECK(f.members[f.position].volume_id == f.volume_id);
-  FUZZ_CHECK(f.block_size > 0);
+  // What init writes: a PUT sizes its buffers by these.
+  FUZZ_CHECK(f.block_size >= kMinBlockSize && f.block_size <= kMaxBlockSize);
+  FUZZ_CHECK(f.block_size % 64 == 0);
+  FUZZ_CHECK(f.inline_limit <= kMaxInlineLimit);
 
   // Every field is kept: the encoding of the decoded value is the input itself.
   FUZZ_CHECK(f.Encode() == in);
