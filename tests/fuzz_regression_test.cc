@@ -1,9 +1,9 @@
 // Inputs the fuzz targets (tests/fuzz/) found, each turned into a test of the fix: a decoder
 // accepts only what its encoder produces, and the parsers refuse whatever is not a plain number.
-#include <catch2/catch.hpp>
-
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
@@ -202,4 +202,18 @@ TEST_CASE("fuzz: object metadata holds a block size a set can have", "[fuzz]") {
     m.block_size = bs;
     CHECK(ObjectMeta::Decode(m.Encode()).status().code() == Code::kCorruption);
   }
+}
+
+TEST_CASE("fuzz: a set refuses an inline limit that would wrap PUT's read-ahead", "[fuzz]") {
+  // With 2^32-1, a 100000-byte PUT succeeded and stored an empty object.
+  std::vector<std::unique_ptr<Volume>> mem;
+  mem.push_back(NewMemVolume());
+  SetParams p;
+  p.k = 1;
+  p.m = 0;
+  p.block_size = 64 << 10;
+  p.inline_limit = 0xFFFFFFFFu;
+  CHECK(ErasureSet::Open({mem[0].get()}, p).status().code() == Code::kInvalidArgument);
+  p.inline_limit = kMaxInlineLimit;
+  CHECK(ErasureSet::Open({mem[0].get()}, p).ok());
 }

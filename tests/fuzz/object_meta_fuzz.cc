@@ -1,6 +1,7 @@
 // ObjectMeta::Decode on bytes from disk (the `<name>=` metadata file of every object). A decoded
 // value must satisfy what the readers rely on (K >= 1, K+M shards without overflow, a permutation
-// as distribution, a block size a set can have, ...) and re-encode to bytes that decode to the same value.
+// as distribution, a block size a set can have, ...) and re-encode to bytes that decode to the same
+// value.
 #include <set>
 
 #include "libstore/erasure/codec.h"
