@@ -2,6 +2,7 @@
 // names that KeyPaths produces: otherwise a planted or damaged entry such as `%61=` lists as key
 // `a` beside the real `a=` (a duplicate, or a key whose files are elsewhere), or `x%2F=` as `x/`.
 // So an accepted name re-encodes to itself.
+// Coverage: libstore/format/key_path.cc cairn::DecodeKeyEntry(
 #include "libstore/format/key_path.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -2,6 +2,8 @@
 // path component must be a safe, short file name (never empty, `.` or `..`, no NUL, room for the
 // shard suffix within NAME_MAX), and decoding the components with DecodeKeyEntry gives back the
 // key.
+// Coverage: libstore/format/key_path.cc cairn::KeyPaths(
+// Coverage: libstore/format/key_path.cc cairn::(anonymous namespace)::AppendSegment(
 #include "libstore/format/key_path.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -1,6 +1,7 @@
 // DecodeListToken on continuation tokens (handed back by clients, later over the network). An
 // accepted token is exactly the encoding of what it decodes to, and its marker could have come
 // from a listing (1..kMaxKeyLen bytes). The other way round, every token round-trips.
+// Coverage: libstore/object/list_token.cc cairn::DecodeListToken(
 #include "libstore/format/key_path.h"
 #include "libstore/object/list_token.h"
 #include "tests/fuzz/fuzz_check.h"

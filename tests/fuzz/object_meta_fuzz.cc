@@ -2,6 +2,7 @@
 // value must satisfy what the readers rely on (K >= 1, K+M shards without overflow, a permutation
 // as distribution, a block size a set can have, ...) and re-encode to bytes that decode to the same
 // value.
+// Coverage: libstore/format/object_meta.cc cairn::ObjectMeta::Decode(
 #include <set>
 
 #include "libstore/erasure/codec.h"

@@ -1,5 +1,6 @@
 // ParseEc on `--ec K+M`. An accepted layout has K >= 1 and K+M <= kMaxShards without overflow,
 // comes from decimal digits and one '+', and prints back to itself.
+// Coverage: libstore/object/set_open.cc cairn::ParseEc(
 #include "libstore/erasure/codec.h"
 #include "libstore/object/set_open.h"
 #include "tests/fuzz/fuzz_check.h"

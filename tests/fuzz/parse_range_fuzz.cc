@@ -1,5 +1,6 @@
 // ParseRange on `get --range FIRST-LAST`. An accepted range has FIRST <= LAST, comes from decimal
 // digits only (no sign, no overflow), and prints back to an equivalent range.
+// Coverage: commands/object_commands.cc cairn::cli::ParseRange(
 #include "commands/commands.h"
 #include "tests/fuzz/fuzz_check.h"
 

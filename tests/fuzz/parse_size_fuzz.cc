@@ -1,6 +1,7 @@
 // ParseSize on command-line sizes (--block-size, --inline-limit, --max-rate, bench --size). An
 // accepted size is never the result of nan, inf, a negative number or an overflow (UBSan traps a
 // float-to-integer cast out of range), and the plain number it gives parses back to itself.
+// Coverage: cli/context.cc cairn::cli::ParseSize(
 #include "commands/commands.h"
 #include "tests/fuzz/fuzz_check.h"
 

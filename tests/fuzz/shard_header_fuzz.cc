@@ -2,6 +2,7 @@
 // shard sets that may come from anywhere). A decoded header must be self-consistent (K >= 1, K+M
 // at most 32 without overflow, index < K+M, a block size) and re-encode to a header that decodes
 // to the same value.
+// Coverage: libstore/format/shard_file.cc cairn::ShardHeader::Decode(
 #include "libstore/erasure/codec.h"
 #include "libstore/format/shard_file.h"
 #include "tests/fuzz/fuzz_check.h"

@@ -2,6 +2,7 @@
 // be self-consistent (K >= 1, K+M members without overflow, its position inside the set naming
 // itself, block size and inline limit as init writes them) and re-encode to exactly the bytes it
 // came from.
+// Coverage: libstore/format/volume_format.cc cairn::VolumeFormat::Decode(
 #include "libstore/erasure/codec.h"
 #include "libstore/format/volume_format.h"
 #include "tests/fuzz/fuzz_check.h"
