@@ -168,5 +168,9 @@ int main(int argc, char** argv) {
   Strings("parse_duration", {"0", "90s", "30m", "30min", "24h", "7d", "1.5d"});
   Strings("parse_range", {"0-0", "0-99", "100-", "18446744073709551614-", "5-5"});
   Strings("parse_ec", {"4+2", "1+0", "16+16", "8+4", "12+3"});
+  Strings("text_out", {"photos/2024/cat.jpg", "it's", "a b", "\x1b[1mred\x1b[0m", "caf\xc3\xa9",
+                       "\xff\xfe", "x\xe2\x80\xaey", "~home", "#x", "tab\there\nnext", "50%/\x7f"});
+  Strings("parse_meta", {"owner=ann\ncolour=grey", "Content-Language=en", "x=", "a=b\tc",
+                         "note=h\xc3\xa9llo w\xc3\xb6rld", "emoji=\xf0\x9f\x90\x88"});
   return 0;
 }
