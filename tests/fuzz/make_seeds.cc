@@ -1,16 +1,24 @@
 // Writes the seed corpora of the fuzz targets, tests/fuzz/corpus/<target>/<name>, from real
-// encodes (fixed ids, so a rerun gives the same bytes). Usage: fuzz_seeds CORPUS_DIR
+// encodes (fixed ids, so a rerun gives the same bytes) and, for the MRF journal, the heal journal
+// and bucket records, from what a set over in-memory volumes really writes (ids and times there
+// are the store's own, so those seeds change with every rerun). Usage: fuzz_seeds CORPUS_DIR
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "libstore/format/heal_journal.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/shard_file.h"
 #include "libstore/format/volume_format.h"
+#include "libstore/object/heal.h"
 #include "libstore/object/list_token.h"
+#include "libstore/volume/faulty_volume.h"
+#include "tests/test_util.h"
 
 namespace cairn {
 namespace {
@@ -50,7 +58,7 @@ void ObjectMetas() {
   m.distribution = {2, 3, 4, 5, 0, 1};
   m.inline_shard = std::string(2 + 8, 'x');
   m.shard_size = m.inline_shard.size();
-  Put("object_meta", "inline", m.Encode());
+  Put("object_meta", "inline", m.Encode().value());
 
   m.user_meta = {{"owner", "ann"}, {"colour", "grey"}};
   m.key = "a/\x01%~=+";
@@ -58,7 +66,7 @@ void ObjectMetas() {
   m.data_id = Id(2);
   m.inline_shard.clear();
   m.shard_size = 3 * ((1 << 18) + 8);
-  Put("object_meta", "shard-file", m.Encode());
+  Put("object_meta", "shard-file", m.Encode().value());
 
   ObjectMeta one;
   one.key = "k";
@@ -66,7 +74,7 @@ void ObjectMetas() {
   one.block_size = 4096;
   one.distribution = {0};
   one.etag = "x0123456789abcdef0123456789abcdef";
-  Put("object_meta", "empty-1+0", one.Encode());
+  Put("object_meta", "empty-1+0", one.Encode().value());
 }
 
 void VolumeFormats() {
@@ -143,6 +151,95 @@ void Tokens() {
   Put("list_token", "bytes", EncodeListToken({"\x01\xff/%", false}));
 }
 
+// Keeps the bytes of every file put in place by a rename (how ReplaceFile and commits write).
+struct Recorder : VolumeWrapper {
+  explicit Recorder(Volume* v) : VolumeWrapper(v) {}
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> written;  // (path, bytes)
+  Status Rename(const std::string& from, const std::string& to) override {
+    auto raw = ReadFile(from, 1 << 20);
+    if (raw.ok()) {
+      std::lock_guard<std::mutex> l(mu);
+      written.emplace_back(to, *raw);
+    }
+    return VolumeWrapper::Rename(from, to);
+  }
+};
+
+// Three seconds later at every call, so a heal journals its progress after every object.
+struct TickingClock : Clock {
+  std::atomic<int64_t> now{1700000000000000000};
+  int64_t NowNs() override { return now.fetch_add(3'000'000'000); }
+};
+
+struct NoObserver : ScanObserver {
+  void Object(const ObjectHealth&) override {}
+};
+
+// A 4+2 set: member 1 fails its writes while objects are put (MRF entries), then heal brings it
+// back with a journal; member 0's renames are recorded.
+void RealWrites() {
+  std::vector<std::unique_ptr<Volume>> mem;
+  std::vector<std::unique_ptr<FaultyVolume>> faulty;
+  std::vector<Volume*> vols;
+  for (uint32_t i = 0; i < 6; ++i) {
+    mem.push_back(NewMemVolume("v" + std::to_string(i)));
+    for (const char* d : {".cairn/tmp", ".cairn/mrf", ".cairn/heal"}) {
+      mem.back()->MakeDirs(d).IgnoreError();
+    }
+    faulty.push_back(std::make_unique<FaultyVolume>(mem.back().get(), 2000 + i));
+    vols.push_back(faulty.back().get());
+  }
+  Recorder rec(vols[0]);
+  vols[0] = &rec;
+  TickingClock clock;
+  SetParams params;
+  params.k = 4;
+  params.m = 2;
+  params.block_size = 64 << 10;
+  params.inline_limit = 16 << 10;
+  auto set = ErasureSet::Open(vols, params, "", &clock);
+  auto must = [](const Status& st, const char* what) {
+    if (!st.ok()) {
+      std::fprintf(stderr, "fuzz_seeds: %s: %s\n", what, st.ToString().c_str());
+      std::exit(1);
+    }
+  };
+  must(set.status(), "open");
+  must((*set)->MakeBucket("photos"), "mb");
+  FaultRule fail;
+  fail.op = FaultOp::kAppend;
+  faulty[1]->AddRule(fail);
+  for (const char* key : {"2024/cat.jpg", "a/\x01%~=+", "tiny"}) {
+    test::StringSource src(test::RandomBytes(std::string(key) == "tiny" ? 10 : 300000, 7));
+    PutOptions po;
+    must((*set)->PutObject("photos", key, src, po).status(), "put");
+  }
+  faulty[1]->ClearRules();
+  for (int i = 0; i < 4; ++i) {
+    test::StringSource src(test::RandomBytes(1000, i));
+    PutOptions po;
+    must((*set)->PutObject("photos", "more/" + std::to_string(i), src, po).status(), "put");
+  }
+  SetScanOptions so;
+  so.heal = true;
+  so.jobs = 1;
+  NoObserver obs;
+  must(ScanSet(**set, so, obs).status(), "heal");
+  int mrf = 0, journal = 0;
+  for (const auto& [path, bytes] : rec.written) {
+    if (path.rfind(".cairn/mrf/", 0) == 0) Put("mrf_entry", "put-" + std::to_string(mrf++), bytes);
+    if (path == kHealJournalPath) Put("heal_journal", "heal-" + std::to_string(journal++), bytes);
+    if (path == "photos/bucket.meta") Put("bucket_meta", "mb", bytes);
+  }
+  if (mrf == 0 || journal == 0) {
+    std::fprintf(stderr, "fuzz_seeds: no MRF entry or heal journal was written\n");
+    std::exit(1);
+  }
+  // What cairn wrote as bucket.meta before the record had a format.
+  Put("bucket_meta", "legacy", "1700000000123456789");
+}
+
 void Strings(const std::string& target, const std::vector<std::string>& items) {
   int i = 0;
   for (const auto& s : items) Put(target, std::to_string(i++), s);
@@ -164,6 +261,7 @@ int main(int argc, char** argv) {
   KeyEntries();
   Keys();
   Tokens();
+  RealWrites();
   Strings("parse_size", {"0", "4096", "64K", "64KiB", "1MiB", "1.5G", "2T", "512b", "1gb"});
   Strings("parse_duration", {"0", "90s", "30m", "30min", "24h", "7d", "1.5d"});
   Strings("parse_range", {"0-0", "0-99", "100-", "18446744073709551614-", "5-5"});
