@@ -8,6 +8,7 @@
 #include "commands/commands.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/mrf_entry.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/shard_file.h"
 #include "libstore/format/volume_format.h"
@@ -235,4 +236,40 @@ TEST_CASE("fuzz: a set refuses an inline limit that would wrap PUT's read-ahead"
   CHECK(ErasureSet::Open({mem[0].get()}, p).status().code() == Code::kInvalidArgument);
   p.inline_limit = kMaxInlineLimit;
   CHECK(ErasureSet::Open({mem[0].get()}, p).ok());
+}
+
+TEST_CASE("fuzz: an MRF entry names a valid bucket and key", "[fuzz]") {
+  // Heal heals (and gc keeps) whatever object an entry names: a planted entry for bucket "..",
+  // ".cairn" or "" pointed heal at paths outside the buckets.
+  MrfEntry e;
+  e.bucket = "bkt";
+  e.key = "a/b";
+  e.positions = {1};
+  auto good = e.Encode();
+  REQUIRE(good.ok());
+  REQUIRE(MrfEntry::Decode(*good).ok());
+  for (const auto& [bucket, key] :
+       std::vector<std::pair<std::string, std::string>>{{"..", "x"},
+                                                        {".cairn", "format"},
+                                                        {"", "x"},
+                                                        {"bkt", ""},
+                                                        {"b/../c", "x"},
+                                                        {"bkt", std::string("a\0b", 3)}}) {
+    INFO(bucket << " " << key);
+    // The bytes as a planted file would hold them (the layout of docs/format.md).
+    std::string raw = "CAIRNMRF";
+    Writer w(&raw);
+    w.U32(kMrfVersion);
+    w.Str(bucket);
+    w.Str(key);
+    w.Bytes(e.version_id.b, 16);
+    w.I64(e.time_ns);
+    w.U32(0);
+    Seal(&raw);
+    CHECK(MrfEntry::Decode(raw).status().code() == Code::kCorruption);
+    MrfEntry bad = e;
+    bad.bucket = bucket;
+    bad.key = key;
+    CHECK(bad.Encode().status().code() == Code::kInvalidArgument);
+  }
 }

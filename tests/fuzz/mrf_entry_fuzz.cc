@@ -1,11 +1,12 @@
 // MrfEntry::Decode on the files of .cairn/mrf/ (any member's, so any bytes). A decoded entry keeps
-// the format's limits and re-encodes to exactly the input; an entry built from the input encodes
-// exactly when it is within those limits, and then decodes to the same value (the encoder refuses
-// what the decoder would refuse).
+// the format's limits, names a valid bucket and key (heal acts on them) and re-encodes to exactly
+// the input; an entry built from the input encodes exactly when it is within those limits, and
+// then decodes to the same value (the encoder refuses what the decoder would refuse).
 // Coverage: libstore/format/mrf_entry.cc cairn::MrfEntry::Decode(
 // Coverage: libstore/format/mrf_entry.cc cairn::MrfEntry::Encode(
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include "libstore/format/key_path.h"
 #include "libstore/format/mrf_entry.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -26,6 +27,7 @@ void CheckDecode(std::string_view in) {
   FUZZ_CHECK(d->id.empty());
   FUZZ_CHECK(d->bucket.size() <= kMrfMaxBucket && d->key.size() <= kMrfMaxKey);
   FUZZ_CHECK(d->positions.size() <= kMrfMaxPositions);
+  FUZZ_CHECK(ValidateBucketName(d->bucket).ok() && ValidateKey(d->key).ok());
   auto enc = d->Encode();
   FUZZ_CHECK(enc.ok());
   FUZZ_CHECK(*enc == in);
@@ -42,7 +44,8 @@ void CheckEncode(const uint8_t* data, size_t size) {
   const size_t n = p.ConsumeIntegralInRange<size_t>(0, kMrfMaxPositions + 2);
   for (size_t i = 0; i < n; ++i) e.positions.push_back(p.ConsumeIntegral<uint32_t>());
   const bool within = e.bucket.size() <= kMrfMaxBucket && e.key.size() <= kMrfMaxKey &&
-                      e.positions.size() <= kMrfMaxPositions;
+                      e.positions.size() <= kMrfMaxPositions && ValidateBucketName(e.bucket).ok() &&
+                      ValidateKey(e.key).ok();
   auto enc = e.Encode();
   FUZZ_CHECK(enc.ok() == within);
   if (!enc.ok()) {
