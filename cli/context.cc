@@ -101,14 +101,26 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   return app;
 }
 
+namespace {
+
+// True when [begin, end) holds only digits and dots (strtod then took a plain decimal number).
+bool PlainNumber(const char* begin, const char* end) {
+  for (const char* p = begin; p < end; ++p) {
+    if (!((*p >= '0' && *p <= '9') || *p == '.')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<uint64_t> ParseSize(const std::string& s) {
   auto bad = [&] { return InvalidArgument("invalid size '" + s + "' (examples: 4096, 64K, 1MiB, 2G)"); };
   if (s.empty()) return bad();
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  // !(v >= 0) also turns away "nan"; "inf" fails the range check below.
-  if (end == s.c_str() || !(v >= 0)) return bad();
-  std::string unit(end);
+  // A plain decimal number: strtod would also take blanks, a sign, hex, exponents, nan and inf.
+  if (end == s.c_str() || !PlainNumber(s.c_str(), end) || !(v >= 0)) return bad();
+  std::string unit = s.substr(size_t(end - s.c_str()));  // all of it, also past a NUL
   for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
   double mul = 1;
   if (unit.empty() || unit == "B") mul = 1;
@@ -129,8 +141,8 @@ Result<int64_t> ParseDuration(const std::string& s) {
   if (s.empty()) return bad();
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || !(v >= 0) || s[0] == '-' || s[0] == '+') return bad();
-  std::string unit(end);
+  if (end == s.c_str() || !PlainNumber(s.c_str(), end) || !(v >= 0)) return bad();
+  std::string unit = s.substr(size_t(end - s.c_str()));
   double mul;
   if (unit.empty() && v == 0) mul = 0;
   else if (unit == "s") mul = 1;

@@ -49,6 +49,8 @@ Status ParseMeta(const std::vector<std::string>& in,
 // A value that must travel unchanged in an HTTP header (--meta values, --content-type): UTF-8,
 // no control characters but tab, no leading or trailing blanks. `what` names it in the error.
 Status ValidateFieldValue(const std::string& what, const std::string& value);
+// Parses get's --range "FIRST-LAST" (bytes; LAST inclusive, and when left out: to the end).
+Status ParseRange(const std::string& s, GetRange* r);
 // Splits "BUCKET/KEY" (key may be empty when allow_empty_key).
 Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket, std::string* key);
 

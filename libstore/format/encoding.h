@@ -64,6 +64,7 @@ class Reader {
 
  private:
   void Raw(void* p, size_t n) {
+    if (n == 0) return;  // p may be null (an empty vector's data()): memcpy would be undefined
     if (!ok_ || n > in_.size() - pos_) {
       ok_ = false;
       std::memset(p, 0, n);

@@ -85,27 +85,36 @@ ObjectPaths KeyPaths(std::string_view bucket, std::string_view key) {
 }
 
 bool DecodeKeyEntry(std::string_view name, std::string* text, KeyEntry* kind) {
-  if (name.empty()) return false;
+  // Only what AppendSegment writes: any other spelling of a key (`%61=` beside `a=`, `x%2F=`) would
+  // list as a second copy of a key, or as a key whose files live elsewhere.
+  if (name.empty() || name.size() - 1 > kMaxChunk) return false;
+  const std::string_view body = name.substr(0, name.size() - 1);
   char marker = name.back();
   if (marker == '~') *kind = KeyEntry::kSegment;
   else if (marker == '+') *kind = KeyEntry::kChunk;
   else if (marker == '=') *kind = KeyEntry::kObject;
   else return false;
+  // A segment is cut only where its next byte (3 when escaped) would not fit.
+  if (*kind == KeyEntry::kChunk && body.size() + 3 <= kMaxChunk) return false;
   text->clear();
   auto hexval = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
   };
-  for (size_t i = 0; i + 1 < name.size(); ++i) {
-    if (name[i] == '%') {
-      if (i + 2 >= name.size() - 1) return false;  // escape runs into the marker
-      int h = hexval(name[i + 1]), l = hexval(name[i + 2]);
+  for (size_t i = 0; i < body.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(body[i]);
+    if (c == '%') {
+      if (i + 2 >= body.size()) return false;  // escape runs into the marker
+      int h = hexval(body[i + 1]), l = hexval(body[i + 2]);
       if (h < 0 || l < 0) return false;
-      text->push_back(char(h * 16 + l));
+      const unsigned char v = static_cast<unsigned char>(h * 16 + l);
+      if (!NeedsEscape(v) || v == 0) return false;  // no key holds a NUL
+      text->push_back(char(v));
       i += 2;
     } else {
-      text->push_back(name[i]);
+      if (NeedsEscape(c) || c == '/') return false;
+      text->push_back(char(c));
     }
   }
   return true;

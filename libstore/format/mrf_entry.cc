@@ -1,11 +1,17 @@
 #include "libstore/format/mrf_entry.h"
 
+#include "libstore/format/key_path.h"
+
 namespace cairn {
 
 Result<std::string> MrfEntry::Encode() const {
   if (bucket.size() > kMrfMaxBucket || key.size() > kMrfMaxKey ||
       positions.size() > kMrfMaxPositions) {
     return InvalidArgument("MRF entry: bucket, key or member list past the format's limits");
+  }
+  // Heal acts on the object an entry names: only a bucket and key the store could hold.
+  if (!ValidateBucketName(bucket).ok() || !ValidateKey(key).ok()) {
+    return InvalidArgument("MRF entry: not a valid bucket name and key");
   }
   std::string out;
   Writer w(&out);
@@ -36,6 +42,10 @@ Result<MrfEntry> MrfEntry::Decode(std::string_view in) {
   if (!r.ok() || n > kMrfMaxPositions) return Corruption("MRF entry: malformed");
   for (uint32_t i = 0; i < n; ++i) e.positions.push_back(r.U32());
   if (!r.ok() || r.remaining() != 0) return Corruption("MRF entry: truncated or malformed");
+  // A planted entry naming "..", ".cairn" or "" must not steer heal (or gc) outside the buckets.
+  if (!ValidateBucketName(e.bucket).ok() || !ValidateKey(e.key).ok()) {
+    return Corruption("MRF entry: not a valid bucket name and key");
+  }
   return e;
 }
 

@@ -28,10 +28,11 @@ struct MrfEntry {
   std::vector<uint32_t> positions;  // members that missed the write or served a bad shard
   int64_t time_ns = 0;
 
-  // The file's bytes; kInvalidArgument when a field is past the format's limits (what Decode
-  // would refuse).
+  // The file's bytes; kInvalidArgument when a field is past the format's limits or the bucket
+  // and key are not a valid bucket name and key (key_path.h): what Decode would refuse.
   Result<std::string> Encode() const;
-  // Every field but id; kCorruption for anything that is not a whole, valid entry.
+  // Every field but id; kCorruption for anything that is not a whole, valid entry (a valid
+  // bucket name and key included).
   static Result<MrfEntry> Decode(std::string_view bytes);
 };
 

@@ -60,9 +60,15 @@ Result<VolumeFormat> VolumeFormat::Decode(std::string_view bytes) {
     f.members.push_back(std::move(mb));
   }
   if (!r.ok() || r.remaining() != 0) return Corruption("volume format file truncated or malformed");
-  if (f.k < 1 || f.k + f.m != n || f.position >= n || f.block_size == 0 ||
+  // K+M in 64 bits, so K=2^32-1, M=n+1 does not pass as n members.
+  if (f.k < 1 || uint64_t(f.k) + f.m != n || f.position >= n || f.block_size == 0 ||
       f.members[f.position].volume_id != f.volume_id) {
     return Corruption("volume format file has inconsistent fields");
+  }
+  // Sizes init never writes: a 4 GiB inline limit would wrap PUT's read-ahead size to 0.
+  if (f.block_size < kMinBlockSize || f.block_size > kMaxBlockSize || f.block_size % 64 != 0 ||
+      f.inline_limit > kMaxInlineLimit) {
+    return Corruption("volume format file has a block size or inline limit out of range");
   }
   return f;
 }

@@ -17,6 +17,11 @@ constexpr const char* kSysDir = ".cairn";
 constexpr const char* kTmpDir = ".cairn/tmp";
 constexpr const char* kMrfDir = ".cairn/mrf";
 constexpr size_t kMaxFormatFileSize = 1 << 20;
+// What `init` accepts, and so all a format file may hold: block sizes are multiples of 64 in
+// [kMinBlockSize, kMaxBlockSize]; the inline limit is at most kMaxInlineLimit.
+constexpr uint32_t kMinBlockSize = 4096;
+constexpr uint32_t kMaxBlockSize = 64u << 20;
+constexpr uint32_t kMaxInlineLimit = 1u << 20;
 
 struct VolumeFormat {
   Uuid set_id;

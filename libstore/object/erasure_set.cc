@@ -49,6 +49,10 @@ Result<std::unique_ptr<ErasureSet>> ErasureSet::Open(std::vector<Volume*> volume
   if (p.block_size < 4096 || p.block_size > (64u << 20)) {
     return InvalidArgument("block size must be between 4 KiB and 64 MiB");
   }
+  // PUT reads ahead inline_limit + 1 bytes: 2^32-1 would wrap to 0 and store every body as empty.
+  if (p.inline_limit > kMaxInlineLimit) {
+    return InvalidArgument("inline limit must be at most 1 MiB");
+  }
   std::unique_ptr<ErasureSet> s(
       new ErasureSet(std::move(volumes), p, std::move(codec), lock_dir, clock));
   if (s->online() < s->read_quorum()) {

@@ -12,6 +12,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/format/key_path.h"
 #include "libstore/object/erasure_set.h"
+#include "libstore/object/list_token.h"
 
 namespace cairn {
 namespace {
@@ -231,30 +232,6 @@ class MergedListing {
   Status status_;
 };
 
-std::string EncodeToken(const Item& it) {
-  std::string raw = (it.kind == Item::kPrefix ? "p" : "o") + it.text;
-  return "c1" + ToHex(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
-}
-
-bool DecodeToken(const std::string& tok, Bounds* b) {
-  if (tok.size() < 4 || tok.compare(0, 2, "c1") != 0 || tok.size() % 2 != 0) return false;
-  std::string raw;
-  auto val = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 2; i < tok.size(); i += 2) {
-    int h = val(tok[i]), l = val(tok[i + 1]);
-    if (h < 0 || l < 0) return false;
-    raw.push_back(char(h * 16 + l));
-  }
-  if (raw[0] != 'p' && raw[0] != 'o') return false;
-  b->marker_is_prefix = raw[0] == 'p';
-  b->marker = raw.substr(1);
-  return true;
-}
-
 }  // namespace
 
 Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const ListOptions& opts) {
@@ -265,8 +242,13 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
   b.prefix = opts.prefix;
   b.delimiter = opts.delimiter;
   b.marker = opts.start_after;
-  if (!opts.continuation_token.empty() && !DecodeToken(opts.continuation_token, &b)) {
-    return InvalidArgument("invalid continuation token");
+  if (!opts.continuation_token.empty()) {
+    ListToken t;
+    if (!DecodeListToken(opts.continuation_token, &t)) {
+      return InvalidArgument("invalid continuation token");
+    }
+    b.marker = std::move(t.marker);
+    b.marker_is_prefix = t.is_prefix;
   }
   const int max_keys = std::min(opts.max_keys, 1000);
   if (max_keys == 0) return ListResult{};  // S3: an empty page, not truncated
@@ -279,6 +261,9 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
   uint32_t count;
   while (merged.Next(&cur, &count)) {
     if (count < read_quorum_) continue;
+    // No valid key is empty or longer than kMaxKeyLen, nor is any common prefix of one: such an
+    // entry was planted, and a page ending on it would hand out a token DecodeListToken refuses.
+    if (!ValidateKey(cur.text).ok()) continue;
     if (int(out.objects.size() + out.common_prefixes.size()) >= max_keys) {
       out.truncated = true;
       break;
@@ -297,7 +282,9 @@ Result<ListResult> ErasureSet::ListObjects(const std::string& bucket, const List
     have_last = true;
   }
   RETURN_IF_ERROR(merged.status());
-  if (out.truncated && have_last) out.next_token = EncodeToken(last);
+  if (out.truncated && have_last) {
+    out.next_token = EncodeListToken(ListToken{last.text, last.kind == Item::kPrefix});
+  }
   return out;
 }
 

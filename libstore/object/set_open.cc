@@ -366,8 +366,11 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
                            std::to_string(p.k + p.m) + " directories, got " + std::to_string(n));
   }
   if (n > uint32_t(kMaxShards)) return InvalidArgument("at most 32 directories per set");
-  if (p.block_size < 4096 || p.block_size > (64u << 20) || p.block_size % 64 != 0) {
+  if (p.block_size < kMinBlockSize || p.block_size > kMaxBlockSize || p.block_size % 64 != 0) {
     return InvalidArgument("--block-size must be a multiple of 64 between 4 KiB and 64 MiB");
+  }
+  if (p.inline_limit > kMaxInlineLimit) {
+    return InvalidArgument("--inline-limit must be at most 1 MiB");
   }
   std::vector<std::string> paths;
   for (const auto& d : dirs) {

@@ -1,0 +1,87 @@
+// HealJournal::Decode on .cairn/heal/state (any member's, so any bytes). A decoded journal keeps
+// the format's limits and re-encodes to exactly the input; a journal built from the input encodes
+// exactly when its names are within the limits, and then decodes to the same value.
+// Coverage: libstore/format/heal_journal.cc cairn::HealJournal::Decode(
+// Coverage: libstore/format/heal_journal.cc cairn::HealJournal::Encode(
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "libstore/format/heal_journal.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace cairn {
+namespace {
+
+constexpr size_t kMaxBucket = 63, kMaxKey = 1024;  // docs/format.md ("Heal journal")
+
+std::vector<uint64_t> Counts(const HealJournal::Counts& c) {
+  return {c.scanned,
+          c.healthy,
+          c.degraded,
+          c.unrecoverable,
+          c.healed,
+          c.still_degraded,
+          c.unrecoverable_after,
+          c.removed,
+          c.deletes_finished,
+          c.bytes_read,
+          c.bytes_written};
+}
+
+bool Same(const HealJournal& a, const HealJournal& b) {
+  return a.scope_bucket == b.scope_bucket && a.scope_prefix == b.scope_prefix &&
+         a.bucket == b.bucket && a.key == b.key && a.started_ns == b.started_ns &&
+         a.updated_ns == b.updated_ns && Counts(a.counts) == Counts(b.counts);
+}
+
+void CheckDecode(std::string_view in) {
+  auto d = HealJournal::Decode(in);
+  if (!d.ok()) {
+    FUZZ_CHECK(d.status().code() == Code::kCorruption);
+    return;
+  }
+  FUZZ_CHECK(d->scope_bucket.size() <= kMaxBucket && d->bucket.size() <= kMaxBucket);
+  FUZZ_CHECK(d->scope_prefix.size() <= kMaxKey && d->key.size() <= kMaxKey);
+  auto enc = d->Encode();
+  FUZZ_CHECK(enc.ok());
+  FUZZ_CHECK(*enc == in);
+}
+
+void CheckEncode(const uint8_t* data, size_t size) {
+  FuzzedDataProvider p(data, size);
+  HealJournal j;
+  j.scope_bucket = p.ConsumeRandomLengthString(kMaxBucket + 8);
+  j.scope_prefix = p.ConsumeRandomLengthString(kMaxKey + 8);
+  j.bucket = p.ConsumeRandomLengthString(kMaxBucket + 8);
+  j.key = p.ConsumeRandomLengthString(kMaxKey + 8);
+  j.started_ns = p.ConsumeIntegral<int64_t>();
+  j.updated_ns = p.ConsumeIntegral<int64_t>();
+  auto& c = j.counts;
+  for (uint64_t* v :
+       {&c.scanned, &c.healthy, &c.degraded, &c.unrecoverable, &c.healed, &c.still_degraded,
+        &c.unrecoverable_after, &c.removed, &c.deletes_finished, &c.bytes_read, &c.bytes_written}) {
+    *v = p.ConsumeIntegral<uint64_t>();
+  }
+  const bool within = j.scope_bucket.size() <= kMaxBucket && j.bucket.size() <= kMaxBucket &&
+                      j.scope_prefix.size() <= kMaxKey && j.key.size() <= kMaxKey;
+  auto enc = j.Encode();
+  FUZZ_CHECK(enc.ok() == within);
+  if (!enc.ok()) {
+    FUZZ_CHECK(enc.status().code() == Code::kInvalidArgument);
+    return;
+  }
+  FUZZ_CHECK(enc->size() <= kMaxHealJournalSize);
+  auto d = HealJournal::Decode(*enc);
+  FUZZ_CHECK(d.ok());
+  FUZZ_CHECK(Same(*d, j));
+}
+
+}  // namespace
+}  // namespace cairn
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  cairn::CheckDecode(in);
+  cairn::CheckDecode(cairn::fuzz::ResealedTail(in));
+  cairn::CheckEncode(data, size);
+  return 0;
+}
