@@ -243,6 +243,7 @@ TEST_CASE("verify's scan reports symlinks and other non-files it meets", "[bucke
   SetFixture f(2, 1);
   Odd odd(f.faulty[1].get());
   f.vols[1] = &odd;
+  CloseSetFirst close_first{f};
   f.Reopen();
   REQUIRE(f.set->MakeBucket("bkt").ok());
   REQUIRE(f.Put("bkt", "a/b", "x").ok());

@@ -568,6 +568,7 @@ TEST_CASE("DeleteObjects deletes many keys with shared flushes, one status per k
   };
   Counting counting(f.faulty[0].get());
   f.vols[0] = &counting;
+  CloseSetFirst close_first{f};
   f.Reopen();
   std::vector<std::string> ask = keys;
   ask.push_back("p/none");

@@ -405,6 +405,7 @@ TEST_CASE("heal: an object overwritten while it is healed is left to its writer"
   };
   Hook hook(f.faulty[0].get());
   f.vols[0] = &hook;
+  test::CloseSetFirst close_first{f};
   f.Reopen();
   const std::string newer = test::RandomBytes(300000, 2);
   hook.fn = [&] { REQUIRE(f.Put("bkt", "k", newer).ok()); };
@@ -720,6 +721,7 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
   };
   Recorder rec(f.faulty[0].get(), slow);
   f.vols[0] = &rec;
+  test::CloseSetFirst close_first{f};
   f.Reopen();
   // The observer moves the set's clock past the journal interval at every object, so the heal
   // journals its watermark after each one.

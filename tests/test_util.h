@@ -69,6 +69,16 @@ inline std::string RandomBytes(size_t n, uint64_t seed) {
   return s;
 }
 
+struct SetFixture;
+
+// Closes f's set when it goes out of scope. Declare it right after a volume wrapper that the set is
+// reopened over (f.vols[i] = &wrapper): locals go in reverse order, so the set, which touches its
+// volumes as it closes, is closed while the wrapper still exists.
+struct CloseSetFirst {
+  SetFixture& f;
+  ~CloseSetFirst();
+};
+
 struct SetFixture {
   std::vector<std::unique_ptr<Volume>> mem;
   std::vector<std::unique_ptr<FaultyVolume>> faulty;
@@ -128,5 +138,7 @@ struct SetFixture {
     return out;
   }
 };
+
+inline CloseSetFirst::~CloseSetFirst() { f.set.reset(); }
 
 }  // namespace cairn::test
