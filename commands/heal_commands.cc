@@ -128,7 +128,8 @@ class Printer : public ScanObserver {
                 {"unrecoverable", s.unrecoverable},
                 {"bytes_read", s.bytes_read},
                 {"seconds", s.seconds},
-                {"dangling_buckets", s.dangling_buckets}};
+                {"dangling_buckets", s.dangling_buckets},
+                {"unfinished_buckets", s.unfinished_buckets}};
       if (heal_) {
         j["dry_run"] = dry_run;
         j["healed"] = s.healed;

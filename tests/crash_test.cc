@@ -296,15 +296,10 @@ std::string TornFile(Machine& m) {
   return "";
 }
 
-struct KnownGap {
-  const char* what;
-  std::vector<const char*> signs;  // a failure is of this gap if its text holds one of these
-};
-
 // Failures of one scenario. fatal: a torn file, wrong bytes, an object absent that must be
 // there, an operation that returned OK but did not last, work lost by heal or gc, temp files
 // left by gc. gaps: a half-done operation that reads fail on, or that heal does not finish
-// (verify after heal not clean): the commit protocol's business, not durability's.
+// (verify after heal not clean): the commit protocol's business, not durability's. Both fail.
 struct Failures {
   std::vector<std::string> fatal, gaps;
 };
@@ -371,7 +366,9 @@ void CheckAfterCrash(Machine& m, const Scenario& sc, bool returned_ok, const std
   auto verify = m.Scan(false, &verify_obs);
   if (!verify.ok()) {
     fatal("verify failed: " + verify.status().ToString());
-  } else if (verify->degraded + verify->unrecoverable + verify->dangling_buckets > 0) {
+  } else if (verify->degraded + verify->unrecoverable + verify->dangling_buckets +
+                 verify->unfinished_buckets >
+             0) {
     std::string lines;
     for (const auto& l : verify_obs.lines) lines += "; " + l;
     gap("verify after heal is not clean" + lines);
@@ -386,6 +383,12 @@ void CheckAfterCrash(Machine& m, const Scenario& sc, bool returned_ok, const std
   for (uint32_t i = 0; i < m.n(); ++i) {
     auto left = m.Files(i, kTmpDir);
     if (!left.empty()) fatal("gc left " + left.front() + " on member " + std::to_string(i));
+    // Once heal settled every object, no copy a commit moved aside is needed, and gc takes them.
+    for (const auto& f : m.Files(i, "")) {
+      if (f.size() > 5 && f.compare(f.size() - 5, 5, ObjectPaths::kDisplacedSuffix) == 0) {
+        fatal("gc left the displaced copy " + f + " on member " + std::to_string(i));
+      }
+    }
   }
   check_objects("after gc", &collected);
   no_worse("gc", healed, collected);
@@ -442,27 +445,14 @@ std::string FirstLines(const std::vector<std::string>& lines) {
   return text;
 }
 
-// Fatal failures fail the test, and so do gaps, but for those of a known protocol gap (see
-// below) that the scenario names: they are counted and shown, and fail only with
-// CAIRN_CRASH_STRICT=1. Every failure, one a line, also goes to the file CAIRN_CRASH_LOG names.
-void RequireNoFailures(const Failures& f, const KnownGap* known = nullptr) {
-  std::vector<std::string> fatal = f.fatal, tolerated;
-  const bool strict = std::getenv("CAIRN_CRASH_STRICT") != nullptr;
-  for (const auto& g : f.gaps) {
-    bool match = false;
-    for (const char* sign : known && !strict ? known->signs : std::vector<const char*>{}) {
-      match |= g.find(sign) != std::string::npos;
-    }
-    (match ? tolerated : fatal).push_back(g);
-  }
-  Log(fatal, "fatal");
-  Log(tolerated, "gap");
-  INFO(FirstLines(fatal));
-  CHECK(fatal.empty());
-  if (!tolerated.empty()) {
-    WARN("known gap (" << known->what << "): " << tolerated.size() << " failures, e.g. "
-                       << tolerated.front());
-  }
+// Every failure fails the test; each, one a line, also goes to the file CAIRN_CRASH_LOG names.
+void RequireNoFailures(const Failures& f) {
+  std::vector<std::string> all = f.fatal;
+  all.insert(all.end(), f.gaps.begin(), f.gaps.end());
+  Log(f.fatal, "fatal");
+  Log(f.gaps, "gap");
+  INFO(FirstLines(all));
+  CHECK(all.empty());
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -471,27 +461,6 @@ const std::string kSmallOld = RandomBytes(100, 1);
 const std::string kSmallNew = RandomBytes(300, 2);
 const std::string kBigOld = RandomBytes(9000, 3);   // 3 blocks of 4 KiB
 const std::string kBigNew = RandomBytes(13000, 4);  // 4 blocks
-
-// Protocol gaps the crash test finds today: what a write cut off half way leaves that no read
-// settles and heal does not finish. Each is tolerated (reported, not failed) only in the scenarios
-// that name it, and only for failures whose text carries one of its signatures; anything else is
-// a failure. CAIRN_CRASH_STRICT=1 fails on them too.
-const KnownGap kGapNewPut{
-    "a new object cut off below the read quorum is left dangling: verify calls it unrecoverable "
-    "and heal leaves it",
-    {"(metadata on ", "no version on "}};
-const KnownGap kGapSplit{
-    "on 4+2 an overwrite cut off with 3 of 6 members committed leaves neither version on the 4 "
-    "copies a read needs; heal cannot settle it, and gc then removes the old metadata that the "
-    "commit swapped into .cairn/tmp",
-    {"no version on 4", "(metadata on 6 of 6 volumes, 4 needed)"}};
-const KnownGap kGapDelete{
-    "a delete cut off half way leaves copies below the read quorum: unreadable (4+2) or dangling",
-    {"(metadata on ", "no version on "}};
-const KnownGap kGapBucket{
-    "mb or rb cut off half way leaves the bucket on fewer members than the read quorum: heal "
-    "leaves it, and rb refuses it as missing",
-    {"below the read quorum", "no version on 4"}};
 
 Scenario PutScenario(const std::string& name, const Layout& l, const std::string& key,
                      const std::string& old_body, const std::string& new_body) {
@@ -519,8 +488,7 @@ TEST_CASE("crash: put of a new object (inline and not)", "[crash]") {
       uint64_t points = 0;
       std::string name = "put new " + std::to_string(body.size()) + " bytes, " +
                          std::to_string(l.k) + "+" + std::to_string(l.m);
-      RequireNoFailures(RunScenario(PutScenario(name, l, "dir/new", kAbsent, body), &points),
-                        &kGapNewPut);
+      RequireNoFailures(RunScenario(PutScenario(name, l, "dir/new", kAbsent, body), &points));
       CHECK(points > 10);
     }
   }
@@ -529,15 +497,11 @@ TEST_CASE("crash: put of a new object (inline and not)", "[crash]") {
 TEST_CASE("crash: put over an existing object (inline and not)", "[crash]") {
   for (const Layout& l : {Layout{2, 1}, Layout{4, 2}}) {
     const std::string ec = ", " + std::to_string(l.k) + "+" + std::to_string(l.m);
-    const KnownGap* gap = l.k == 4 ? &kGapSplit : nullptr;
     RequireNoFailures(
-        RunScenario(PutScenario("overwrite inline" + ec, l, "o", kSmallOld, kSmallNew)), gap);
-    RequireNoFailures(RunScenario(PutScenario("overwrite big" + ec, l, "o", kBigOld, kBigNew)),
-                      gap);
-    RequireNoFailures(RunScenario(PutScenario("inline over big" + ec, l, "o", kBigOld, kSmallNew)),
-                      gap);
-    RequireNoFailures(RunScenario(PutScenario("big over inline" + ec, l, "o", kSmallOld, kBigNew)),
-                      gap);
+        RunScenario(PutScenario("overwrite inline" + ec, l, "o", kSmallOld, kSmallNew)));
+    RequireNoFailures(RunScenario(PutScenario("overwrite big" + ec, l, "o", kBigOld, kBigNew)));
+    RequireNoFailures(RunScenario(PutScenario("inline over big" + ec, l, "o", kBigOld, kSmallNew)));
+    RequireNoFailures(RunScenario(PutScenario("big over inline" + ec, l, "o", kSmallOld, kBigNew)));
   }
 }
 
@@ -558,8 +522,8 @@ Scenario RmScenario(const Layout& l, const std::string& body) {
 
 TEST_CASE("crash: rm", "[crash]") {
   for (const Layout& l : {Layout{2, 1}, Layout{4, 2}}) {
-    RequireNoFailures(RunScenario(RmScenario(l, kSmallOld)), &kGapDelete);
-    RequireNoFailures(RunScenario(RmScenario(l, kBigOld)), &kGapDelete);
+    RequireNoFailures(RunScenario(RmScenario(l, kSmallOld)));
+    RequireNoFailures(RunScenario(RmScenario(l, kBigOld)));
   }
 }
 
@@ -588,7 +552,7 @@ TEST_CASE("crash: mb and rb", "[crash]") {
     mb.extra = [](Machine& m, bool returned_ok) {
       return returned_ok ? BucketMetaEverywhere(m, "new") : std::string();
     };
-    RequireNoFailures(RunScenario(mb), &kGapBucket);
+    RequireNoFailures(RunScenario(mb));
 
     Scenario rb;
     rb.name = "rb --force, " + ec;
@@ -605,7 +569,7 @@ TEST_CASE("crash: mb and rb", "[crash]") {
     rb.objects = {{"keep", "x", kSmallOld, kSmallOld},
                   {"gone", "x", kSmallOld, kAbsent},
                   {"gone", "d/y", kBigOld, kAbsent}};
-    RequireNoFailures(RunScenario(rb), &kGapBucket);
+    RequireNoFailures(RunScenario(rb));
   }
 }
 
@@ -630,7 +594,7 @@ std::string HealWasDurable(Machine& m, bool returned_ok) {
   Silent obs(false);
   auto v = m.Scan(false, &obs);
   if (!v.ok()) return "verify: " + v.status().ToString();
-  if (v->degraded + v->unrecoverable + v->dangling_buckets == 0) return "";
+  if (v->degraded + v->unrecoverable + v->dangling_buckets + v->unfinished_buckets == 0) return "";
   std::string lines;
   for (const auto& l : obs.lines) lines += "; " + l;
   return "the heal returned OK, yet verify finds" + lines;
@@ -763,7 +727,7 @@ TEST_CASE("crash: a put that misses a member is journaled (MRF)", "[crash]") {
         }
         return "the put returned OK but its MRF entry is gone";
       };
-      RequireNoFailures(RunScenario(sc), l.k == 4 ? &kGapSplit : nullptr);
+      RequireNoFailures(RunScenario(sc));
     }
   }
 }

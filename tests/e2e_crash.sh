@@ -5,28 +5,14 @@
 # The kill is exact, not timed: CAIRN_TEST_KILL_AT=OP:N (libstore/volume/kill_point.h) makes the
 # command SIGKILL itself just before its N-th volume call of kind OP (rename, remove, ...).
 #
-# A check that fails because of a protocol gap already known (a write cut off half way that heal
-# cannot finish yet; see tests/crash_test.cc) is reported as "KNOWN GAP" and does not fail the
-# script, unless CAIRN_E2E_STRICT=1. Each such check names the gap.
 # Usage: tests/e2e_crash.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
 EXPECT_WARNINGS=1
-gaps=0
-# or_gap GAP CHECK ARGS...: runs a check (expect, same_as, ...); when GAP is set and the check
-# fails, the failure is counted as that known gap instead, unless CAIRN_E2E_STRICT=1.
-or_gap() {
-  local gap=$1; shift
-  if [[ -z $gap || ${CAIRN_E2E_STRICT:-0} == 1 ]]; then
-    "$@"
-    return
-  fi
-  local before=$fail
-  "$@" 2>"$T/gap"
-  if (( fail > before )); then
-    fail=$before
-    gaps=$((gaps + 1))
-    echo "KNOWN GAP ($gap): $(cat "$T/gap")" >&2
-  fi
+# none_exist PATH...: true when none of the paths exists.
+none_exist() {
+  local p
+  for p in "$@"; do [[ -e $p || -L $p ]] && return 1; done
+  return 0
 }
 # killed WHAT OP:N CMD...: runs CMD with the kill point set and checks that it died by SIGKILL.
 killed() {
@@ -67,27 +53,28 @@ check "malformed CAIRN_TEST_KILL_AT: exit 0" test $? -eq 0
 check "malformed CAIRN_TEST_KILL_AT: warned" grep -q "ignoring CAIRN_TEST_KILL_AT" "$T/err"
 
 echo "== put killed between the renames of its commit (an overwrite: 6 shard renames, 6 swaps)"
-# On 4+2 the write quorum is 4: killed after 3 members committed, neither version has the 4 copies
-# a read needs. Heal cannot settle that yet: a known gap of the commit protocol.
+# On 4+2 the write quorum is 4: killed after 3 members swapped the new copy in (renames 7 and 8),
+# neither version's metadata files are on the 4 a read needs; the old version is read from the
+# copies the swaps displaced, and heal puts it back.
 for n in $(seq 1 12); do
   "$CAIRN" put "$T/old" bkt/o >/dev/null || bad "put old ($n)"
   killed "put killed at rename $n" "rename:$n" "$CAIRN" put "$T/new" bkt/o
-  gap=
-  (( n == 7 || n == 8 )) && gap="overwrite cut off with 3 of 6 members committed"
-  or_gap "$gap" expect 0 "heal after put killed at rename $n" "$CAIRN" heal
-  or_gap "$gap" expect 0 "verify after put killed at rename $n" "$CAIRN" verify
-  or_gap "$gap" same_as "put killed at rename $n" bkt/o "$T/old" "$T/new"
+  expect 0 "heal after put killed at rename $n" "$CAIRN" heal
+  expect 0 "verify after put killed at rename $n" "$CAIRN" verify
+  same_as "put killed at rename $n" bkt/o "$T/old" "$T/new"
 done
 
 echo "== put of a new key killed between the renames"
 for n in 2 5 9; do
   killed "new put killed at rename $n" "rename:$n" "$CAIRN" put "$T/new" "bkt/new$n"
-  gap=
-  (( n < 9 )) && gap="a new object cut off below the read quorum is left dangling"
-  or_gap "$gap" expect 0 "heal after new put killed at rename $n" "$CAIRN" heal
-  or_gap "$gap" expect 0 "verify after new put killed at rename $n" "$CAIRN" verify
-  or_gap "$gap" same_as "new put killed at rename $n" "bkt/new$n" "$T/new" absent
-  "$CAIRN" heal --remove-dangling >/dev/null 2>&1
+  expect 0 "heal after new put killed at rename $n" "$CAIRN" heal
+  expect 0 "verify after new put killed at rename $n" "$CAIRN" verify
+  same_as "new put killed at rename $n" "bkt/new$n" "$T/new" absent
+  if (( n < 9 )); then
+    # Below the write quorum: never committed, so heal removed what it left, every file of it.
+    # (A shard file whose member never got the metadata copy is gc's, as an orphan.)
+    check "heal removed the metadata copies of new$n" none_exist "${D[@]/%//bkt/new$n=}"
+  fi
 done
 "$CAIRN" put "$T/new" bkt/o >/dev/null
 
@@ -96,14 +83,12 @@ for i in $(seq 1 20); do
   if (( i % 2 )); then "$CAIRN" put "$T/small" "bkt/dir/$i" >/dev/null; else "$CAIRN" put "$T/old" "bkt/dir/$i" >/dev/null; fi
 done
 killed "rm -r killed" "remove:37" "$CAIRN" rm -r bkt/dir/
-gap="a delete cut off on some members is left half done"
-or_gap "$gap" expect 0 "heal after rm -r killed" "$CAIRN" heal
-or_gap "$gap" expect 0 "verify after rm -r killed" "$CAIRN" verify
+expect 0 "heal after rm -r killed" "$CAIRN" heal
+expect 0 "verify after rm -r killed" "$CAIRN" verify
 for i in $(seq 1 20); do
   if (( i % 2 )); then want="$T/small"; else want="$T/old"; fi
-  or_gap "$gap" same_as "rm -r killed" "bkt/dir/$i" "$want" absent
+  same_as "rm -r killed" "bkt/dir/$i" "$want" absent
 done
-"$CAIRN" heal --remove-dangling >/dev/null 2>&1
 expect 0 "rm -r again" "$CAIRN" rm -r bkt/dir/
 expect 0 "ls after rm -r" "$CAIRN" ls -r bkt/dir/
 check "rm -r removed everything" test ! -s "$T/out"
@@ -116,15 +101,21 @@ for n in 3 4; do
   "$CAIRN" put "$T/small" "bk$n/d/y" >/dev/null
   # rb moves the bucket out of the namespace member by member: killed before the n-th move.
   killed "rb killed at rename $n" "rename:$n" "$CAIRN" rb --force "bk$n"
-  gap=
-  (( n == 4 )) && gap="a bucket removed from 3 of 6 members is below the read quorum"
-  or_gap "$gap" expect 0 "heal after rb killed at rename $n" "$CAIRN" heal
-  or_gap "$gap" expect 0 "verify after rb killed at rename $n" "$CAIRN" verify
-  or_gap "$gap" same_as "rb killed at rename $n" "bk$n/x" "$T/old" absent
-  or_gap "$gap" same_as "rb killed at rename $n" "bk$n/d/y" "$T/small" absent
-  or_gap "$gap" expect 0 "rb again after the kill at rename $n" "$CAIRN" rb --force "bk$n"
-  # (Below quorum the bucket "does not exist" for rb; mb brings it back whole so rb can go.)
-  if [[ -n $gap ]] && "$CAIRN" mb "bk$n" >/dev/null 2>&1; then "$CAIRN" rb --force "bk$n" >/dev/null; fi
+  if (( n == 4 )); then
+    # Moved out of 3 of 6 members: below the read quorum, the bucket no longer exists for
+    # readers, and verify says heal removes what is left of it (exit 3).
+    expect 3 "verify after rb killed at rename $n" "$CAIRN" verify
+  fi
+  expect 0 "heal after rb killed at rename $n" "$CAIRN" heal
+  expect 0 "verify after rb killed at rename $n" "$CAIRN" verify
+  same_as "rb killed at rename $n" "bk$n/x" "$T/old" absent
+  same_as "rb killed at rename $n" "bk$n/d/y" "$T/small" absent
+  if (( n == 3 )); then
+    expect 0 "rb again after the kill at rename $n" "$CAIRN" rb --force "bk$n"
+  else
+    expect 1 "the rest of the bucket went with heal" "$CAIRN" ls "bk$n"
+    check "heal left nothing of bk$n" none_exist "${D[@]/%//bk$n}"
+  fi
 done
 "$CAIRN" mb bk5 >/dev/null
 for i in 1 2 3; do "$CAIRN" put "$T/old" "bk5/k$i" >/dev/null; done
@@ -182,54 +173,53 @@ else
   echo "strace cannot trace here: skipped"
 fi
 
-# traced GAP WHAT CMD...: runs CMD under strace and checks the order of its flushes, renames and
+# traced WHAT CMD...: runs CMD under strace and checks the order of its flushes, renames and
 # deletes with tests/strace_syncs.awk (a temp file flushed before its rename, every directory
 # that got or lost a name synced after).
 traced() {
-  local gap=$1 what=$2; shift 2
+  local what=$1; shift
   NOLEAKS strace -f -y -e trace=fsync,fdatasync,rename,renameat,renameat2,mkdir,mkdirat,unlink,unlinkat,rmdir -o "$T/strace" \
     "$@" >"$T/out" 2>"$T/err"
   local rc=$?
   awk -v cwd="${TRACED_CWD:-$PWD}" -f "$(dirname "$0")/strace_syncs.awk" "$T/strace" >"$T/order"
   if [[ $rc -ne 0 ]]; then bad "$what: exit $rc: $(head -c 300 "$T/err")"; return; fi
-  or_gap "$gap" check "$what: flushes in order ($(head -3 "$T/order" | tr '\n' ';'))" test ! -s "$T/order"
+  check "$what: flushes in order ($(head -3 "$T/order" | tr '\n' ';'))" test ! -s "$T/order"
 }
 if strace -f -o /dev/null true 2>/dev/null; then
   S2="$R/s2"
   "$CAIRN" init --ec 2+1 "$S2/d1" "$S2/d2" "$S2/d3" >/dev/null
   export CAIRN_SET="$S2/d1"
-  traced "" "mb" "$CAIRN" mb bkt
-  traced "" "put of a new key under new directories" "$CAIRN" put "$T/new" bkt/a/b/c
-  traced "" "put over it, inline" "$CAIRN" put "$T/small" bkt/a/b/c
-  traced "" "put over it, not inline" "$CAIRN" put "$T/old" bkt/a/b/c
-  traced "" "rm" "$CAIRN" rm bkt/a/b/c
+  traced "mb" "$CAIRN" mb bkt
+  traced "put of a new key under new directories" "$CAIRN" put "$T/new" bkt/a/b/c
+  traced "put over it, inline" "$CAIRN" put "$T/small" bkt/a/b/c
+  traced "put over it, not inline" "$CAIRN" put "$T/old" bkt/a/b/c
+  traced "rm" "$CAIRN" rm bkt/a/b/c
   "$CAIRN" put "$T/old" bkt/x >/dev/null
   "$CAIRN" put "$T/small" bkt/d/y >/dev/null
-  traced "" "rb --force" "$CAIRN" rb --force bkt
+  traced "rb --force" "$CAIRN" rb --force bkt
   "$CAIRN" mb bkt >/dev/null
   for i in 1 2 3; do "$CAIRN" put "$T/old" "bkt/k$i" >/dev/null; "$CAIRN" put "$T/small" "bkt/d/s$i" >/dev/null; done
   rm -rf "$S2/d2"
   mkdir "$S2/d2"
-  traced "" "heal of a wiped member" "$CAIRN" heal
+  traced "heal of a wiped member" "$CAIRN" heal
   mkdir "$R/enc"
-  traced "" "encode" "$CAIRN" encode -k 2 -m 1 -o "$R/enc" "$T/old"
+  traced "encode" "$CAIRN" encode -k 2 -m 1 -o "$R/enc" "$T/old"
   rm "$R/enc/old.3-of-3.cairn"
-  traced "" "repair" "$CAIRN" repair "$R/enc"
+  traced "repair" "$CAIRN" repair "$R/enc"
   # get and decode write through cli/output_file: a temp file beside the output, flushed, renamed
   # over it, then its directory synced. Both for a new name and over an existing file.
-  traced "" "decode -o FILE" "$CAIRN" decode -o "$R/decoded" "$R/enc"
-  traced "" "decode -o FILE over an existing file" "$CAIRN" decode -o "$R/decoded" "$R/enc"
+  traced "decode -o FILE" "$CAIRN" decode -o "$R/decoded" "$R/enc"
+  traced "decode -o FILE over an existing file" "$CAIRN" decode -o "$R/decoded" "$R/enc"
   mkdir "$R/o"
-  traced "" "get BUCKET/KEY FILE" "$CAIRN" get bkt/k1 "$R/o/got"
-  traced "" "get BUCKET/KEY FILE over an existing file" "$CAIRN" get bkt/k1 "$R/o/got"
+  traced "get BUCKET/KEY FILE" "$CAIRN" get bkt/k1 "$R/o/got"
+  traced "get BUCKET/KEY FILE over an existing file" "$CAIRN" get bkt/k1 "$R/o/got"
   check "get wrote the object" cmp -s "$R/o/got" "$T/old"
   check "decode wrote the file" cmp -s "$R/decoded" "$T/old"
   # Without -o: the header's name, in the working directory (relative names in the trace).
-  TRACED_CWD="$R/o" traced "" "decode into the working directory" \
+  TRACED_CWD="$R/o" traced "decode into the working directory" \
     bash -c 'cd "$1" && exec "$2" decode "$3"' _ "$R/o" "$CAIRN" "$R/enc"
   check "decode wrote the file into the working directory" cmp -s "$R/o/old" "$T/old"
   export CAIRN_SET="${D[0]}"
 fi
 
-echo "$(basename "$0" .sh): $gaps known gaps"
 finish

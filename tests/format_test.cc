@@ -73,6 +73,25 @@ TEST_CASE("volume format file: golden bytes, round trip, damage detected", "[for
   }
 }
 
+TEST_CASE("replacement record: golden bytes, round trip, damage detected", "[format]") {
+  std::string want = "CAIRNRPL";
+  Le(&want, 1, 4);                        // version
+  Le(&want, 1764633600000000000ULL, 8);  // replaced at
+  AppendChecksum(&want);
+  const std::string got = EncodeReplacedRecord(1764633600000000000LL);
+  REQUIRE(got == want);
+  REQUIRE(got.size() == kReplacedSize);
+  CHECK(*DecodeReplacedRecord(got) == 1764633600000000000LL);
+  CHECK(*DecodeReplacedRecord(EncodeReplacedRecord(-5)) == 0);  // clamped, never negative
+  for (size_t i = 0; i < got.size(); ++i) {
+    std::string bad = got;
+    bad[i] ^= 0x01;
+    CHECK(DecodeReplacedRecord(bad).status().code() == Code::kCorruption);
+    CHECK(!DecodeReplacedRecord(got.substr(0, i)).ok());
+  }
+  CHECK(!DecodeReplacedRecord(got + "x").ok());
+}
+
 TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format]") {
   ObjectMeta m;
   m.key = "a/b";

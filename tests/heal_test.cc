@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "libstore/erasure/stripe.h"
+#include "libstore/format/bucket_meta.h"
 #include "libstore/format/heal_journal.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
@@ -279,15 +280,16 @@ TEST_CASE("heal: metadata lost below quorum comes back when the shards are there
 TEST_CASE("heal: damage beyond parity is reported and left as it was", "[heal]") {
   SetFixture f(4, 2);
   auto data = Fill(f, 3, 2, 41);
-  // big/0: block 0 bad in three shards. small/0: three metadata copies gone and nothing to
-  // rebuild them from.
+  // big/0: block 0 bad in three shards. small/0: three metadata copies corrupt and nothing to
+  // rebuild them from. (Three copies missing instead would be the remains of a write that never
+  // committed: see "heal: a write that never committed ...".)
   std::map<std::string, std::string> before;
   for (size_t i : {0, 2, 4}) {
     const std::string p = ShardOn(f, i, "bkt", "big/0");
     FlipByte(*f.mem[i], p, 1);
     before[std::to_string(i) + p] = *f.mem[i]->ReadFile(p, 1 << 30);
   }
-  for (size_t i : {1, 3, 5}) REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "small/0").meta).ok());
+  for (size_t i : {1, 3, 5}) FlipByte(*f.mem[i], KeyPaths("bkt", "small/0").meta, 40);
   // One more, healable fault elsewhere.
   FlipByte(*f.mem[1], ShardOn(f, 1, "bkt", "big/1"), 7);
 
@@ -312,6 +314,7 @@ TEST_CASE("heal: damage beyond parity is reported and left as it was", "[heal]")
     CHECK(*f.mem[i]->ReadFile(p, 1 << 30) == before[std::to_string(i) + p]);
   }
   CHECK(f.mem[0]->Stat(KeyPaths("bkt", "small/0").meta).ok());
+  CHECK(f.mem[1]->Stat(KeyPaths("bkt", "small/0").meta).ok());
   CHECK(f.Get("bkt", "big/1").ok());
 
   // Dry run of --remove-dangling removes nothing; the real one removes exactly the two.
@@ -609,10 +612,7 @@ TEST_CASE("heal: a delete that failed after some members is finished, not taken 
   }
 }
 
-TEST_CASE(
-    "heal: a delete stopped mid-commit is finished when its markers are newest, else "
-    "rolled back",
-    "[heal][delete]") {
+TEST_CASE("heal: a delete stopped mid-commit below its quorum is rolled back", "[heal][delete]") {
   // A crash while the markers were being swapped in: the members that took one cannot be put
   // back (they go offline at the rollback), the others refused the marker.
   for (uint32_t took : {1u, 3u}) {
@@ -641,12 +641,17 @@ TEST_CASE(
     auto hs = Heal(f);
     CHECK(ScanVerdict(HealOptions(), hs).ok());
     if (took == 3) {
-      // Markers on 3 and the object on 3 of 6: neither has a read quorum; the newest copies say
-      // "deleted", so heal finishes the delete.
-      CHECK(v.objects.at("bkt/" + key).deleting);
-      CHECK(hs.deletes_finished == 1);
-      CHECK(f.Get("bkt", key).status().code() == Code::kNotFound);
-      CHECK(Verify(f, true).scanned == 0);
+      // Markers on 3 and the object on 3 of 6: the members that took a marker keep the copy it
+      // displaced, so the object still has all 6 and reads; the delete never committed, and
+      // heal puts the object back where the markers are.
+      CHECK(!v.objects.at("bkt/" + key).deleting);
+      CHECK(v.objects.at("bkt/" + key).problems.size() == 3);
+      CHECK(hs.deletes_finished == 0);
+      CHECK(hs.healed == 1);
+      ExpectAllRead(f, data);
+      CHECK(Verify(f, true).healthy == 1);
+      // Nothing displaced is left beside the object.
+      for (const auto& file : KeyFilesLeft(f)) CHECK(file.find(".prev") == std::string::npos);
     } else {
       // One marker against 5 copies of the object: the delete never committed; heal restores.
       CHECK(!v.objects.at("bkt/" + key).deleting);
@@ -791,6 +796,203 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
   CHECK(r->scanned == keys.size());
   CHECK(r->healed == damaged.size());  // the journal's count and what was healed after its mark
   CHECK(again.objects.size() == keys.size() - middle_upto);
+}
+
+
+// ------------------------------------------------------------------------------------------------
+// Commits cut off half way (docs/crash-safety.md, "A commit cut off half way").
+
+TEST_CASE("heal: an overwrite that swapped on 3 of 6 members reads and heals as the old version",
+          "[heal][commit]") {
+  for (const bool big : {false, true}) {
+    CAPTURE(big);
+    SetFixture f(4, 2);
+    auto data = Fill(f, big ? 1 : 0, big ? 0 : 1, 131);
+    const std::string key = big ? "big/0" : "small/0";
+    const std::string glob = big ? "*big~/0=" : "*small~/0=";
+    // Members 0-2 swap the new copy in, then go offline before they can be put back; 3-5
+    // refuse the swap. What is left is what a crash after three swaps leaves.
+    for (uint32_t i = 0; i < 6; ++i) {
+      FaultRule r;
+      r.op = FaultOp::kRename;
+      r.path_glob = glob;
+      r.kind = i < 3 ? FaultKind::kOffline : FaultKind::kIOError;
+      r.after_calls = i < 3 ? 1 : 0;
+      f.faulty[i]->AddRule(r);
+    }
+    CHECK(f.Put("bkt", key, test::RandomBytes(big ? 70000 : 500, 7)).code() == Code::kQuorum);
+    for (auto& fv : f.faulty) fv->ClearRules();
+    std::set<std::string> versions;
+    for (uint32_t i = 0; i < 6; ++i) versions.insert(MetaOn(f, i, "bkt", key).version_id.Hex());
+    REQUIRE(versions.size() == 2);  // 3 and 3: neither on the read quorum of 4
+    // Read from the copies the swaps displaced, which gc keeps while they are needed.
+    ExpectAllRead(f, data);
+    GcOptions go;
+    go.older_than_ns = 0;
+    f.clock.Set(f.clock.NowNs() + 1);
+    REQUIRE(f.set->CollectGarbage(go, nullptr).ok());
+    int displaced = 0;
+    for (const auto& file : KeyFilesLeft(f)) displaced += file.find(".prev") != std::string::npos;
+    CHECK(displaced == 3);
+    ExpectAllRead(f, data);
+    auto st = f.set->StatObject("bkt", key);
+    REQUIRE(st.ok());
+    int stale = 0;
+    for (const auto& s : st->shards) stale += s.state == CopyState::kStale;
+    CHECK(stale == 3);
+    Collect v;
+    auto vs = Verify(f, true, &v);
+    CHECK(vs.degraded == 1);
+    CHECK(vs.unrecoverable == 0);
+    auto hs = Heal(f);
+    CHECK(hs.healed == 1);
+    CHECK(ScanVerdict(HealOptions(), hs).ok());
+    ExpectAllRead(f, data);
+    CHECK(Verify(f, true).healthy == 1);
+    for (const auto& file : KeyFilesLeft(f)) CHECK(file.find(".prev") == std::string::npos);
+    if (big) {
+      // The new version's shard files went with it: one shard file per member.
+      int shards = 0;
+      for (const auto& file : KeyFilesLeft(f)) shards += file.back() != '=';
+      CHECK(shards == 6);
+    }
+  }
+}
+
+// Members 0-2 take the put's new copy and go offline before they can be put back; 3-5 refuse it:
+// what a crash after three members' swaps leaves.
+Status PutCutOffAtThree(SetFixture& f, const std::string& key, const std::string& body) {
+  for (uint32_t i = 0; i < 6; ++i) {
+    FaultRule r;
+    r.op = FaultOp::kRename;
+    r.path_glob = "*" + KeyPaths("bkt", key).meta.substr(4);  // after "bkt/"
+    r.kind = i < 3 ? FaultKind::kOffline : FaultKind::kIOError;
+    r.after_calls = i < 3 ? 1 : 0;
+    f.faulty[i]->AddRule(r);
+  }
+  Status s = f.Put("bkt", key, body);
+  for (auto& fv : f.faulty) fv->ClearRules();
+  return s;
+}
+
+TEST_CASE("heal: a put over an overwrite that was cut off, itself cut off, keeps the old version",
+          "[heal][commit]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 0, 1, 161);
+  // The first cut-off overwrite leaves the object's version on 3 members' files and displaced
+  // beside the other 3; the second, over it, swaps on those other 3 only. Each member must still
+  // show the object's version, now beside the second write's copy where that one took.
+  REQUIRE(PutCutOffAtThree(f, "small/0", "first, never committed").code() == Code::kQuorum);
+  ExpectAllRead(f, data);
+  // Rotate the fault onto the members that hold the displaced copies: 0-2 again (see above).
+  REQUIRE(PutCutOffAtThree(f, "small/0", "second, never committed").code() == Code::kQuorum);
+  std::set<std::string> versions;
+  for (uint32_t i = 0; i < 6; ++i) versions.insert(MetaOn(f, i, "bkt", "small/0").version_id.Hex());
+  CHECK(versions.size() == 2);
+  ExpectAllRead(f, data);
+  auto hs = Heal(f);
+  CHECK(ScanVerdict(HealOptions(), hs).ok());
+  ExpectAllRead(f, data);
+  CHECK(Verify(f, true).healthy == 1);
+  // A third put, uncut, wins; nothing of the cut-off ones is left once gc ran.
+  REQUIRE(f.Put("bkt", "small/0", "third").ok());
+  CHECK(*f.Get("bkt", "small/0") == "third");
+  GcOptions go;
+  go.older_than_ns = 0;
+  f.clock.Set(f.clock.NowNs() + 1);
+  REQUIRE(f.set->CollectGarbage(go, nullptr).ok());
+  for (const auto& file : KeyFilesLeft(f)) CHECK(file.find(".prev") == std::string::npos);
+}
+
+TEST_CASE("heal: a write that never committed is removed; one lost with replaced disks is not",
+          "[heal][commit]") {
+  for (const bool replaced : {false, true}) {
+    CAPTURE(replaced);
+    SetFixture f(4, 2);
+    auto data = Fill(f, 0, 2, 141);
+    f.clock.Set(2'000'000'000'000'000'000);
+    REQUIRE(f.Put("bkt", "w", "written where only 3 of 6 members kept it").ok());
+    // The copies on members 3-5 are missing: a write cut off after 3 members, or (replaced)
+    // disks replaced since, which heal formats with a replacement record.
+    for (size_t i : {3, 4, 5}) {
+      REQUIRE(f.mem[i]->Remove(KeyPaths("bkt", "w").meta).ok());
+      if (replaced) {
+        REQUIRE(f.mem[i]
+                    ->WriteFile(kReplacedPath, EncodeReplacedRecord(2'000'000'000'000'000'001),
+                                true)
+                    .ok());
+      }
+    }
+    f.Reopen();
+    Collect v;
+    auto vs = Verify(f, true, &v);
+    if (!replaced) {
+      CHECK(f.Get("bkt", "w").status().code() == Code::kNotFound);
+      CHECK(v.objects.at("bkt/w").uncommitted);
+      CHECK(vs.degraded == 1);
+      CHECK(vs.unrecoverable == 0);
+      CHECK(ScanVerdict(SetScanOptions{}, vs).code() == Code::kDegraded);
+      // Dry run: counted as would be removed, nothing removed.
+      CHECK(Heal(f, nullptr, false, true).removed == 1);
+      CHECK(f.mem[0]->Stat(KeyPaths("bkt", "w").meta).ok());
+      auto hs = Heal(f);
+      CHECK(hs.removed == 1);
+      CHECK(ScanVerdict(HealOptions(), hs).ok());
+      for (size_t i = 0; i < 6; ++i) {
+        CHECK(f.mem[i]->Stat(KeyPaths("bkt", "w").meta).status().code() == Code::kNotFound);
+      }
+      CHECK(Verify(f, true).healthy == 2);
+    } else {
+      // Copies lost with the old disks: data loss, reported and left alone.
+      CHECK(f.Get("bkt", "w").status().code() == Code::kDataLoss);
+      CHECK(!v.objects.at("bkt/w").uncommitted);
+      CHECK(vs.unrecoverable == 1);
+      auto hs = Heal(f);
+      CHECK(hs.removed == 0);
+      CHECK(f.mem[0]->Stat(KeyPaths("bkt", "w").meta).ok());
+    }
+    ExpectAllRead(f, data);
+  }
+}
+
+TEST_CASE("heal: a bucket on too few members to have been made is removed", "[heal][commit]") {
+  for (const bool replaced : {false, true}) {
+    CAPTURE(replaced);
+    SetFixture f(4, 2);
+    auto data = Fill(f, 0, 1, 151);
+    // "half" on 3 members with an object in it: an mb cut off, or (replaced) a bucket whose
+    // other copies went with replaced disks.
+    REQUIRE(f.set->MakeBucket("half").ok());
+    REQUIRE(f.Put("half", "x", "in a half-made bucket").ok());
+    for (size_t i : {3, 4, 5}) {
+      REQUIRE(f.mem[i]->RemoveAll("half").ok());
+      if (replaced) {
+        REQUIRE(f.mem[i]->WriteFile(kReplacedPath, EncodeReplacedRecord(f.clock.NowNs() + 1),
+                                    true)
+                    .ok());
+      }
+    }
+    f.Reopen();
+    Collect v;
+    auto vs = Verify(f, true, &v);
+    CHECK(f.set->BucketExists("half").code() == Code::kNotFound);
+    auto hs = Heal(f);
+    if (!replaced) {
+      CHECK(vs.unfinished_buckets == 1);
+      CHECK(ScanVerdict(SetScanOptions{}, vs).code() == Code::kDegraded);
+      CHECK(hs.unfinished_buckets == 1);
+      CHECK(ScanVerdict(HealOptions(), hs).ok());
+      for (size_t i = 0; i < 6; ++i) CHECK(f.Files(i, "half").empty());
+      CHECK(f.mem[0]->Stat("half").status().code() == Code::kNotFound);
+      CHECK(f.set->MakeBucket("half").ok());  // the name is free again
+    } else {
+      CHECK(vs.dangling_buckets == 1);
+      CHECK(hs.dangling_buckets == 1);
+      CHECK(ScanVerdict(HealOptions(), hs).code() == Code::kDataLoss);
+      CHECK(f.mem[0]->Stat(BucketMetaPath("half")).ok());
+    }
+    ExpectAllRead(f, data);
+  }
 }
 
 }  // namespace

@@ -73,4 +73,25 @@ Result<VolumeFormat> VolumeFormat::Decode(std::string_view bytes) {
   return f;
 }
 
+std::string EncodeReplacedRecord(int64_t ns) {
+  std::string out;
+  out.reserve(kReplacedSize);
+  Writer w(&out);
+  w.Bytes(kReplacedMagic, 8);
+  w.U32(kReplacedVersion);
+  w.I64(ns < 0 ? 0 : ns);
+  Seal(&out);
+  return out;
+}
+
+Result<int64_t> DecodeReplacedRecord(std::string_view bytes) {
+  Reader r{std::string_view()};
+  if (bytes.size() != kReplacedSize || !OpenSealed(bytes, kReplacedMagic, kReplacedVersion, &r)) {
+    return Corruption("not a cairn replacement record (bad size, magic, version or checksum)");
+  }
+  const int64_t ns = r.I64();
+  if (!r.ok() || r.remaining() != 0 || ns < 0) return Corruption("bad replacement record");
+  return ns;
+}
+
 }  // namespace cairn

@@ -23,6 +23,18 @@ constexpr uint32_t kMinBlockSize = 4096;
 constexpr uint32_t kMaxBlockSize = 64u << 20;
 constexpr uint32_t kMaxInlineLimit = 1u << 20;
 
+// `.cairn/replaced`: when heal formatted this member as a replacement of a lost one, so that a copy
+// missing from it may be one the old disk held (docs/format.md, "Replacement record"). A member
+// formatted by init has none.
+constexpr const char* kReplacedPath = ".cairn/replaced";
+constexpr char kReplacedMagic[8] = {'C', 'A', 'I', 'R', 'N', 'R', 'P', 'L'};
+constexpr uint32_t kReplacedVersion = 1;
+constexpr size_t kReplacedSize = 8 + 4 + 8 + 8;  // magic, version, time, checksum
+// The record's bytes for a time in ns since the epoch (clamped to >= 0).
+std::string EncodeReplacedRecord(int64_t ns);
+// kCorruption unless bytes are exactly one record.
+Result<int64_t> DecodeReplacedRecord(std::string_view bytes);
+
 struct VolumeFormat {
   Uuid set_id;
   Uuid volume_id;           // this member

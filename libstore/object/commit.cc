@@ -9,11 +9,12 @@
 namespace cairn {
 
 VersionCommit::VersionCommit(SetCore& core, std::string bucket, std::string key,
-                             const Uuid& data_id, bool new_version)
+                             const Uuid& version_id, const Uuid& data_id, bool new_version)
     : core_(core),
       bucket_(std::move(bucket)),
       key_(std::move(key)),
       paths_(KeyPaths(bucket_, key_)),
+      displaced_(paths_.DisplacedPath(version_id.Hex())),
       data_id_(data_id),
       new_version_(new_version),
       members_(core.n()) {}
@@ -151,6 +152,29 @@ void VersionCommit::Publish() {
     }
   }
   const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  // Over a commit that a crash cut off (no version on a read quorum of the metadata files), the
+  // version readers see is read from displaced copies on some members (SetCore::ResolveVersion).
+  // There the copy to keep beside the new one is that displaced copy, not the member's file (a
+  // copy that never committed): a durable duplicate of it takes this commit's displaced name
+  // before the new copy replaces the file, so at every step each member still shows it.
+  std::vector<std::string> keep(members_.size());
+  if (core_.PickVersion(now, bucket_ + "/" + key_).status().code() == Code::kDataLoss) {
+    std::vector<MetaRead> resolved = now;
+    if (core_.ResolveVersion(paths_.meta, &resolved, bucket_ + "/" + key_).ok()) {
+      for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+        Volume* v = core_.volume(pos);
+        if (!members_[pos].staged || v == nullptr || !resolved[pos].displaced) continue;
+        const std::string tmp = TempName(kTmpDir, ".prev");
+        if (v->WriteFile(tmp, resolved[pos].raw, /*sync=*/true).ok()) {
+          keep[pos] = tmp;
+          members_[pos].stale_displaced = paths_.DisplacedPath(resolved[pos].slot_version.Hex());
+          if (!resolved[pos].meta.is_inline()) members_[pos].kept_data = resolved[pos].meta.data_id;
+        } else {
+          v->Remove(tmp).IgnoreError();
+        }
+      }
+    }
+  }
   for (uint32_t pos = 0; pos < members_.size(); ++pos) {
     Member& m = members_[pos];
     Volume* v = core_.volume(pos);
@@ -162,15 +186,32 @@ void VersionCommit::Publish() {
       s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir);
       if (s.ok()) m.shard_moved = true;
     }
-    if (s.ok()) {
-      // Over a previous copy (whole or damaged): swap, so that it stays whole in meta_tmp for a
-      // rollback, and its inode is reused by a later write instead of being freed.
-      if (!cur.absent()) {
-        s = v->Exchange(m.meta_tmp, paths_.meta);
+    if (s.ok() && !keep[pos].empty()) {
+      // The displaced copy's duplicate under this commit's name, then the new copy over the
+      // member's file (whose copy never committed). Both in the key's directory.
+      s = v->Rename(keep[pos], displaced_);
+      if (s.ok()) {
+        m.meta_tmp_kept = m.meta_tmp;
+        m.meta_tmp = displaced_;
+        s = v->Rename(m.meta_tmp_kept, paths_.meta);
+        if (s.ok()) m.exchanged = true;  // displaced_ holds the copy to put back on a rollback
+        else m.meta_tmp = m.meta_tmp_kept;
+      }
+      if (!s.ok()) v->Remove(keep[pos]).IgnoreError();
+    } else if (s.ok() && !cur.absent()) {
+      // Over a previous copy (whole or damaged): beside it, then swapped with it, so that it
+      // stays whole under the displaced name (for a rollback, and for readers should a crash
+      // leave this commit on too few members), and its inode is reused by a later write.
+      s = v->Rename(m.meta_tmp, displaced_);
+      if (s.ok()) {
+        m.meta_tmp = displaced_;
+        s = v->Exchange(displaced_, paths_.meta);
         if (s.ok()) m.exchanged = true;
       }
-      if (cur.absent() || s.code() == Code::kNotFound)
-        s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
+    }
+    if (s.ok() ? !m.exchanged : s.code() == Code::kNotFound) {
+      // No previous copy (or it vanished meanwhile): a plain rename.
+      s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
     }
     if (s.ok()) {
       m.published = true;
@@ -179,6 +220,7 @@ void VersionCommit::Publish() {
       continue;
     }
     m.error = s.WithContext(v->Describe());
+    if (!keep[pos].empty()) v->Remove(keep[pos]).IgnoreError();  // (gone when it was renamed)
     if (m.shard_moved && new_version_) v->Remove(shard_path).IgnoreError();
     m.shard_moved = false;
     m.staged = false;
@@ -245,7 +287,18 @@ void VersionCommit::Finish() {
     if (!m.old_data.IsZero() && m.old_data != data_id_) {
       v->Remove(paths_.ShardPath(m.old_data.Hex())).IgnoreError();
     }
-    if (m.exchanged) core_.GiveSpare(pos, m.meta_tmp);
+    if (!m.kept_data.IsZero() && m.kept_data != data_id_) {
+      v->Remove(paths_.ShardPath(m.kept_data.Hex())).IgnoreError();
+    }
+    if (!m.stale_displaced.empty()) v->Remove(m.stale_displaced).IgnoreError();
+    if (m.exchanged) {
+      // The displaced copy leaves the key's directory; its inode becomes a spare temp file.
+      const std::string spare = TempName(kTmpDir, ".meta");
+      if (v->Rename(m.meta_tmp, spare).ok())
+        core_.GiveSpare(pos, spare);
+      else
+        v->Remove(m.meta_tmp).IgnoreError();
+    }
     m.meta_tmp.clear();
   }
 }

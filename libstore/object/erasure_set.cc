@@ -104,10 +104,12 @@ Result<int> ErasureSet::ReadVersion(
   }
   // Copies that disagree below quorum, or a version whose shard files vanished, can be a commit
   // of another process caught half done. Under the write lock (which every commit holds, across
-  // processes too) none is; what is read now is the truth.
+  // processes too) none is; what is read now is the truth, and only then is a commit that a
+  // crash cut off settled from what it left (ResolveVersion: its displaced copies, or copies of
+  // a write that never committed), as those files come and go while a commit runs.
   KeyWriteGuard guard(*locks_, stripe);
   *metas = ReadAllMeta(path);
-  ASSIGN_OR_RETURN(int pick, PickReadable(*metas, what));
+  ASSIGN_OR_RETURN(int pick, ResolveReadable(path, metas, what));
   if (then) then(*metas, pick);
   return pick;
 }
@@ -146,7 +148,8 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
       s.state = CopyState::kOffline;
     } else if (!mr.present) {
       s.state = mr.absent() ? CopyState::kMissing : CopyState::kCorruptMeta;
-    } else if (mr.meta.version_id != d.meta.version_id) {
+    } else if (mr.displaced || mr.meta.version_id != d.meta.version_id) {
+      // (Displaced: the member's file holds a copy of a commit a crash cut off.)
       s.state = CopyState::kStale;
     } else {
       s.shard_index = int(mr.meta.shard_index);
@@ -233,7 +236,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   EncodeBlocksInto(lay, head.data(), framed);
 
   const std::string tmp = TempName(kTmpDir, ".meta");
-  VersionCommit commit(*this, bucket, key, Uuid(), /*new_version=*/true);
+  VersionCommit commit(*this, bucket, key, base.version_id, Uuid(), /*new_version=*/true);
   ObjectMeta m = base;
   for (uint32_t s = 0; s < n(); ++s) {
     const uint32_t pos = base.distribution[s];
@@ -357,9 +360,10 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     }
     // The delete marker is committed like a version (staged, flushed, published on a write
     // quorum or rolled back), so a delete that stops half way leaves markers that say so.
-    Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)),
-             std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true)};
+    Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)), nullptr};
     d.marker.delete_marker = true;
+    d.commit = std::make_unique<VersionCommit>(*this, bucket, key, d.marker.version_id, Uuid(),
+                                               /*new_version=*/true);
     const std::string tmp = TempName(kTmpDir, ".meta");
     for (uint32_t s = 0; s < n(); ++s) {
       const uint32_t pos = d.marker.distribution[s];

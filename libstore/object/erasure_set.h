@@ -87,6 +87,9 @@ struct ObjectHealth {
   // A delete that did not finish on every member (it was interrupted, or members were offline):
   // its delete markers, or copies of the deleted version, are left. Degraded; heal finishes it.
   bool deleting = false;
+  // Copies of a write (or of a delete's markers) that never reached a quorum: a crash or a failure
+  // cut it off. Readers do not see it; degraded, and heal removes the copies.
+  bool uncommitted = false;
   Uuid version;
   uint64_t size = 0;
   uint64_t blocks = 0;
@@ -143,8 +146,10 @@ enum class GcKind {
   kEmptyDir,     // a key directory left empty
   kStaleMrf,     // an MRF journal entry for a version that is gone
   kBadMrf,       // an MRF journal entry that cannot be decoded
+  kDisplaced,    // a metadata copy a commit moved aside, left by a crash, no longer needed
 };
-const char* Name(GcKind k);  // "temp", "orphan-shard", "empty-dir", "stale-mrf", "bad-mrf"
+// "temp", "orphan-shard", "empty-dir", "stale-mrf", "bad-mrf", "displaced-copy"
+const char* Name(GcKind k);
 
 // One thing gc removed (or, dry run, would remove).
 struct GcItem {
@@ -279,12 +284,21 @@ class ErasureSet : public ObjectStore, public SetCore {
   // bucket.meta does not decode. Returns the positions it was (or, dry run, would be) created on;
   // a member that cannot take it is skipped. The bucket must be on a read quorum.
   Result<std::vector<uint32_t>> HealBucket(const std::string& bucket, bool dry_run);
+  // A bucket on fewer members than the read quorum: an mb or an rb that a crash cut off, when it
+  // could not have been on a read quorum even counting the members that cannot say, hold a
+  // damaged record, or were replaced after it was made. Then (not dry run) what is left of it is
+  // removed, objects and all (none of them can be read: each has copies only where the bucket
+  // is), under the bucket's lock, which mb and rb hold too. Returns whether it was (or would
+  // be) removed; false leaves it alone (it may have been lost with members: reported).
+  Result<bool> SettleUnfinishedBucket(const std::string& bucket, bool dry_run);
 
  private:
   ErasureSet(std::vector<Volume*> volumes, const SetParams& p, std::unique_ptr<ErasureCodec> codec,
              const std::string& lock_dir, Clock* clock);
 
   Status CheckBucket(const std::string& bucket);
+  // The lock stripe that mb, rb and SettleUnfinishedBucket take for a bucket.
+  size_t BucketStripe(const std::string& bucket) const;
   // kQuorum unless at least a write quorum of volumes is online. Every write (PUT, DELETE, bucket
   // create and remove) checks it before it changes anything, so a write that cannot reach its
   // quorum leaves the set as it was instead of half done.

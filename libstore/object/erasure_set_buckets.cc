@@ -1,5 +1,6 @@
 // ErasureSet buckets: a bucket is a directory on every member, with its record (creation time,
 // libstore/format/bucket_meta.h) in bucket.meta; it exists when a read quorum of members has it.
+#include <algorithm>
 #include <map>
 
 #include "libstore/format/bucket_meta.h"
@@ -7,6 +8,7 @@
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
+#include "libstore/object/key_locks.h"
 
 namespace cairn {
 
@@ -24,6 +26,22 @@ static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket,
   auto m = BucketMeta::DecodeOrLegacy(raw, legacy);
   if (!m.ok()) return m.status().WithContext(v->Describe() + "/" + BucketMetaPath(bucket));
   return m;
+}
+
+// The lock stripe mb, rb and heal's settling of a half-made bucket share (a key is never empty,
+// so no object's stripe is computed from this pair; a collision only makes them take turns).
+size_t ErasureSet::BucketStripe(const std::string& bucket) const { return Stripe(bucket, ""); }
+
+// Moves the bucket's directory on v out of the namespace (one rename, made durable), then deletes
+// it at leisure: a crash mid-way leaves a temp directory for gc, never half a bucket. OK when v
+// has no such directory.
+static Status MoveOutAndRemove(Volume* v, const std::string& bucket) {
+  std::string trash = TempName(kTmpDir, ".rb");
+  Status s = v->Rename(bucket, trash);
+  if (s.ok()) s = v->SyncDir("");
+  if (s.code() == Code::kNotFound) return Status::Ok();
+  if (s.ok()) s = v->RemoveAll(trash);
+  return s;
 }
 
 Status ErasureSet::BucketExists(const std::string& bucket) {
@@ -52,6 +70,7 @@ Status ErasureSet::MakeBucket(const std::string& bucket) { return MakeBucket(buc
 Status ErasureSet::MakeBucket(const std::string& bucket, std::vector<std::string>* warnings) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(CheckWriteQuorum());
+  KeyWriteGuard guard(*locks_, BucketStripe(bucket));
   if (CheckBucket(bucket).ok()) return AlreadyExists("bucket " + bucket + " already exists");
   BucketMeta meta;
   meta.created_ns = NowNs();
@@ -123,6 +142,7 @@ Status ErasureSet::MakeBucket(const std::string& bucket, std::vector<std::string
 Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(CheckWriteQuorum());
+  KeyWriteGuard guard(*locks_, BucketStripe(bucket));
   RETURN_IF_ERROR(CheckBucket(bucket));
   if (!force) {
     ListOptions lo;
@@ -142,11 +162,7 @@ Status ErasureSet::RemoveBucket(const std::string& bucket, bool force) {
     // mid-way leaves a temp directory for gc, never half a bucket.
     // The move must be durable before anything inside is deleted: else a crash can bring the
     // bucket back with some of its objects' files gone.
-    std::string trash = TempName(kTmpDir, ".rb");
-    Status s = v->Rename(bucket, trash);
-    if (s.ok()) s = v->SyncDir("");
-    if (s.code() == Code::kNotFound) s = Status::Ok();
-    if (s.ok()) s = v->RemoveAll(trash);
+    Status s = MoveOutAndRemove(v, bucket);
     if (s.ok()) {
       ok[i] = true;
       ++done;
@@ -255,6 +271,55 @@ Result<std::vector<uint32_t>> ErasureSet::HealBucket(const std::string& bucket, 
   }
   RETURN_IF_ERROR(SyncDirs(touched, ""));
   return made;
+}
+
+Result<bool> ErasureSet::SettleUnfinishedBucket(const std::string& bucket, bool dry_run) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  KeyWriteGuard guard(*locks_, BucketStripe(bucket));
+  // Per member: a valid record, a directory without one (damaged, or an mb cut off between the
+  // two), nothing, or no answer.
+  int64_t created = 0;
+  uint32_t have = 0, could = 0;
+  std::vector<bool> dir(n(), false), empty_dir(n(), false), absent(n(), false);
+  for (uint32_t i = 0; i < n(); ++i) {
+    Volume* v = volumes_[i];
+    if (v == nullptr) {
+      ++could;
+      continue;
+    }
+    auto st = v->Stat(bucket);
+    if (!st.ok()) {
+      if (st.status().code() == Code::kNotFound) absent[i] = true;
+      else ++could;
+      continue;
+    }
+    auto m = ReadBucketMeta(v, bucket);
+    if (m.ok()) {
+      ++have;
+      dir[i] = true;
+      created = std::max(created, m->created_ns);
+    } else if (m.status().code() != Code::kNotFound) {
+      ++could;  // a record that cannot be read could have been a bucket's
+    } else {
+      // A directory without a record is no bucket (an mb cut off before the record): it goes
+      // with the rest if it is empty.
+      empty_dir[i] = true;
+    }
+  }
+  if (have >= read_quorum_) return false;  // it exists (HealBucket's)
+  for (uint32_t i = 0; i < n(); ++i) {
+    if (absent[i] && replaced_ns(i) > created) ++could;  // lost with a replaced disk?
+  }
+  if (have + could >= read_quorum_ || have == 0) return false;
+  if (dry_run) return true;
+  Status last;
+  for (uint32_t i = 0; i < n(); ++i) {
+    if (empty_dir[i]) volumes_[i]->RemoveDir(bucket).IgnoreError();
+    if (!dir[i]) continue;
+    if (Status s = MoveOutAndRemove(volumes_[i], bucket); !s.ok()) last = s;
+  }
+  RETURN_IF_ERROR(last.WithContext("bucket " + bucket));
+  return true;
 }
 
 }  // namespace cairn

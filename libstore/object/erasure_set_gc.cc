@@ -146,6 +146,23 @@ bool SplitShardName(const std::string& name, std::string* meta_name, std::string
   return true;
 }
 
+// For a displaced copy's name, `<seg>=` followed by 32 lowercase hex digits and ".prev"
+// (ObjectPaths::DisplacedPath): the name of the metadata file beside it and the hex.
+bool SplitDisplacedName(const std::string& name, std::string* meta_name, std::string* hex) {
+  const std::string_view suffix = ObjectPaths::kDisplacedSuffix;
+  if (name.size() <= suffix.size() ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  return SplitShardName(name.substr(0, name.size() - suffix.size()), meta_name, hex);
+}
+
+// Decides, under the key's lock, whether the displaced copy `meta + hex + .prev` on volume pos is
+// no longer needed (the key has a version on a read quorum of metadata files, or none at all), and
+// (not dry run) removes it. True when it was, or would be, removed.
+using DisplacedCheck = std::function<bool(uint32_t pos, const std::string& bucket,
+                                          const std::string& key, const std::string& path)>;
+
 // Decides, under the key's lock, whether the shard file `meta + hex` on volume pos is one that no
 // metadata copy names, and (not dry run) removes it. True when it was, or would be, removed.
 using OrphanCheck =
@@ -157,8 +174,8 @@ using OrphanCheck =
 class KeyTreeGc {
  public:
   KeyTreeGc(GcRun& run, uint32_t pos, Volume* v, const std::string& bucket,
-            const OrphanCheck& orphan)
-      : run_(run), pos_(pos), v_(v), bucket_(bucket), orphan_(orphan) {}
+            const OrphanCheck& orphan, const DisplacedCheck& displaced)
+      : run_(run), pos_(pos), v_(v), bucket_(bucket), orphan_(orphan), displaced_(displaced) {}
 
   // Walks dir, every key below which starts with prefix. True when nothing is left in it (dry
   // run: would be left). Only key directories and shard files are touched; anything else in the
@@ -183,6 +200,10 @@ class KeyTreeGc {
       } else if (SplitShardName(e.name, &meta_name, &hex) &&
                  DecodeKeyEntry(meta_name, &text, &kind) &&
                  Shard(path, dir + "/" + meta_name, prefix + text, hex)) {
+        --left;
+      } else if (SplitDisplacedName(e.name, &meta_name, &hex) &&
+                 DecodeKeyEntry(meta_name, &text, &kind) && kind == KeyEntry::kObject &&
+                 Displaced(path, dir + "/" + meta_name, prefix + text)) {
         --left;
       }
     }
@@ -229,11 +250,25 @@ class KeyTreeGc {
     return true;
   }
 
+  // A displaced copy of `key`: removed if past the grace period and no longer needed.
+  bool Displaced(const std::string& path, const std::string& meta, const std::string& key) {
+    if (!ValidateKey(key).ok() || KeyPaths(bucket_, key).meta != meta) return false;
+    auto st = v_->Stat(path);
+    if (!st.ok()) {
+      if (st.status().code() != Code::kNotFound) run_.Error(v_, path, st.status());
+      return false;
+    }
+    if (!run_.Old(st->mtime_ns) || !displaced_(pos_, bucket_, key, path)) return false;
+    run_.Item(pos_, path, GcKind::kDisplaced, st->size);
+    return true;
+  }
+
   GcRun& run_;
   const uint32_t pos_;
   Volume* const v_;
   const std::string& bucket_;
   const OrphanCheck& orphan_;
+  const DisplacedCheck& displaced_;
 };
 
 // The MRF journal, merged by id across volumes: an entry whose version is gone (`gone` says), or
@@ -329,6 +364,8 @@ const char* Name(GcKind k) {
       return "stale-mrf";
     case GcKind::kBadMrf:
       return "bad-mrf";
+    case GcKind::kDisplaced:
+      return "displaced-copy";
   }
   return "?";
 }
@@ -375,6 +412,19 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     return s.ok();
   };
 
+  // A displaced copy is needed only while the key has no version on a read quorum of its
+  // metadata files (a commit cut off half way, which readers and heal settle from it).
+  const DisplacedCheck displaced = [&](uint32_t pos, const std::string& bucket,
+                                       const std::string& key, const std::string& path) {
+    KeyWriteGuard guard(*locks_, Stripe(bucket, key));
+    auto pick = PickVersion(ReadAllMeta(KeyPaths(bucket, key).meta), bucket + "/" + key);
+    if (!pick.ok() && pick.status().code() != Code::kNotFound) return false;
+    if (run.dry_run()) return true;
+    Status s = volumes_[pos]->Remove(path);
+    if (!s.ok() && s.code() != Code::kNotFound) run.Error(volumes_[pos], path, s);
+    return s.ok();
+  };
+
   for (uint32_t pos = 0; pos < n(); ++pos) {
     Volume* v = volumes_[pos];
     if (v == nullptr) continue;
@@ -387,7 +437,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     for (const auto& e : *top) {
       if (!e.is_dir() || !ValidateBucketName(e.name).ok()) continue;
       // The bucket directory itself stays, however empty: removing buckets is RemoveBucket's job.
-      KeyTreeGc(run, pos, v, e.name, orphan).Walk(e.name, "");
+      KeyTreeGc(run, pos, v, e.name, orphan, displaced).Walk(e.name, "");
     }
   }
 

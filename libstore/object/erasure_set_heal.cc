@@ -145,6 +145,10 @@ class ObjectExam {
       if (heal) FinishDelete();
       return h_;
     }
+    if (h_.uncommitted) {
+      if (heal) RemoveCopies();
+      return h_;
+    }
     if (h_.dangling || h_.health == Health::kUnrecoverable) {
       if (heal) Dangling();
       return h_;
@@ -236,7 +240,10 @@ class ObjectExam {
     if (present == 0 && damaged == 0) {
       return NotFound(h_.bucket + "/" + h_.key + ": no such object");
     }
-    auto pick = core_.PickVersion(metas_, h_.bucket + "/" + h_.key);
+    // The version readers see, settled as they settle it: a commit that a crash cut off leaves
+    // either its displaced copies (the previous version is the object, and the members that took
+    // the new copy get it back) or copies that never committed (removed).
+    auto pick = core_.ResolveVersion(paths_.meta, &metas_, h_.bucket + "/" + h_.key);
     if (pick.ok()) {
       if (metas_[*pick].meta.is_delete_marker()) return Deleting(*pick);
       ref_ = metas_[*pick].meta;
@@ -250,6 +257,9 @@ class ObjectExam {
         if (cand < 0 || Newer(metas_[i].meta, metas_[cand].meta)) cand = int(i);
       }
       if (cand >= 0 && metas_[cand].meta.is_delete_marker()) return Deleting(cand);
+      if (cand >= 0 && !core_.AnyCouldBeCommitted(paths_.meta, metas_, /*shards=*/true)) {
+        return Uncommitted(cand);
+      }
       uint32_t evidence = 0;
       if (cand >= 0) {
         const ObjectMeta& c = metas_[cand].meta;
@@ -316,6 +326,31 @@ class ObjectExam {
     return Status::Ok();
   }
 
+  // No copy at `newest` or elsewhere could have been on a read quorum, even with the members that
+  // cannot say: a write (or a delete's markers) that a crash or a failure cut off before it
+  // committed. Readers do not see it; heal removes its copies and shard files (RemoveCopies),
+  // whatever --remove-dangling says, as they hold nothing that was ever committed.
+  Status Uncommitted(int newest) {
+    h_.uncommitted = true;
+    h_.dangling = true;
+    h_.health = Health::kDegraded;
+    const ObjectMeta& c = metas_[newest].meta;
+    h_.version = c.version_id;
+    h_.size = c.size;
+    ref_data_ = c.data_id;
+    uint32_t present = 0;
+    for (uint32_t pos = 0; pos < n_; ++pos) {
+      const MetaRead& mr = metas_[pos];
+      present += mr.present;
+      if (vol(pos) == nullptr) Problem(pos, -1, ProblemKind::kOffline);
+      else if (mr.present) Problem(pos, -1, ProblemKind::kStaleMeta);
+    }
+    h_.note = "a write that never committed: copies on " + std::to_string(present) + " of " +
+              std::to_string(n_) + " volumes, " + std::to_string(core_.read_quorum()) +
+              " needed; heal removes them";
+    return Status::Ok();
+  }
+
   ProblemKind MetaProblem(uint32_t pos) const {
     return metas_[pos].absent() ? ProblemKind::kMissingMeta : ProblemKind::kCorruptMeta;
   }
@@ -336,12 +371,16 @@ class ObjectExam {
         continue;
       }
       const auto& mr = metas_[pos];
-      if (mr.present && mr.meta.version_id == ref_.version_id && int(mr.meta.shard_index) == si) {
+      // A displaced copy is of this version, but the member's file is not: rewritten.
+      if (mr.present && !mr.displaced && mr.meta.version_id == ref_.version_id &&
+          int(mr.meta.shard_index) == si) {
         pos_[pos].meta_ok = true;
       } else {
         sh.meta_target = true;
         if (!mr.present) {
           Problem(pos, si, MetaProblem(pos));
+        } else if (mr.displaced) {
+          Problem(pos, si, ProblemKind::kStaleMeta);
         } else {
           Problem(pos, si,
                   mr.meta.is_delete_marker()              ? ProblemKind::kDeleteMarker
@@ -351,7 +390,10 @@ class ObjectExam {
         }
       }
       if (ref_.is_inline()) {
-        if (pos_[pos].meta_ok) sh.src = std::make_unique<StringFile>(metas_[pos].meta.inline_shard);
+        // A displaced copy of this version still holds this member's shard.
+        const bool whole = pos_[pos].meta_ok || (mr.displaced && mr.meta.version_id == ref_.version_id &&
+                                                 int(mr.meta.shard_index) == si);
+        if (whole) sh.src = std::make_unique<StringFile>(mr.meta.inline_shard);
         else sh.target = true;
         continue;
       }
@@ -567,8 +609,8 @@ class ObjectExam {
       h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
       return false;
     }
-    commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_data_,
-                                              /*new_version=*/false);
+    commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_.version_id,
+                                              ref_data_, /*new_version=*/false);
     commit_->RequireUnchanged(&metas_);
     const std::string tmp = TempName(kTmpDir, ".hmeta");
     for (uint32_t pos : to_write_) {
@@ -613,6 +655,12 @@ class ObjectExam {
       if (commit_->is_published(pos)) published.push_back(pos);
     }
     if (!flush.ok()) published.clear();
+    // A member put back to this version from its displaced copy no longer needs that copy.
+    for (uint32_t pos : published) {
+      if (metas_[pos].displaced) {
+        vol(pos)->Remove(paths_.DisplacedPath(metas_[pos].slot_version.Hex())).IgnoreError();
+      }
+    }
     h_.healed = published;
     if (commit_->changed()) {
       h_.action = ObjectHealth::Action::kChanged;
@@ -647,6 +695,13 @@ class ObjectExam {
   void Dangling() {
     h_.after = h_.health;
     if (!o_.remove_dangling || !h_.dangling) return;
+    RemoveCopies();
+  }
+
+  // Removes every copy and shard file of the object (dangling, or never committed), under the
+  // key's lock and only if nothing changed since it was read.
+  void RemoveCopies() {
+    h_.after = h_.health;
     if (o_.dry_run) {
       h_.action = ObjectHealth::Action::kWouldRemove;
       return;

@@ -247,6 +247,17 @@ class Scan {
     for (const auto& [name, count] : found) {
       if (!o_.bucket.empty() && name != o_.bucket) continue;
       if (count < set_.read_quorum()) {
+        ASSIGN_OR_RETURN(bool unfinished,
+                         set_.SettleUnfinishedBucket(name, !o_.heal || o_.dry_run));
+        if (unfinished) {
+          ++sum_.unfinished_buckets;
+          obs_.Note("bucket " + name + " is on " + std::to_string(count) + " of " +
+                    std::to_string(set_.n()) +
+                    " volumes, too few to have ever been made: an mb or rb that did not finish; " +
+                    (o_.heal && !o_.dry_run ? "removed what was left of it"
+                                            : "heal removes what is left of it"));
+          continue;
+        }
         ++sum_.dangling_buckets;
         obs_.Note("bucket " + name + " is on " + std::to_string(count) + " of " +
                   std::to_string(set_.n()) + " volumes, below the read quorum of " +
@@ -512,9 +523,14 @@ Status ScanVerdict(const SetScanOptions& o, const ScanSummary& s) {
                            ? ", " + std::to_string(s.dangling_buckets) + " buckets below quorum"
                            : ""));
     }
-    if (s.degraded > 0) {
+    if (s.degraded > 0 || s.unfinished_buckets > 0) {
       return Degraded(s, std::to_string(s.degraded) + " of " + std::to_string(s.scanned) +
-                             " objects degraded, all recoverable (run cairn heal)");
+                             " objects degraded" +
+                             (s.unfinished_buckets > 0
+                                  ? ", " + std::to_string(s.unfinished_buckets) +
+                                        " buckets half made or half removed"
+                                  : std::string()) +
+                             ", all recoverable (run cairn heal)");
     }
     if (s.foreign_entries > 0) return ForeignVerdict(s);
     return Status::Ok();

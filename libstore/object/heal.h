@@ -44,6 +44,9 @@ struct ScanSummary {
   uint64_t deletes_finished = 0;
   uint64_t bytes_read = 0, bytes_written = 0;
   uint64_t buckets_healed = 0, dangling_buckets = 0;
+  // Buckets on too few members to have ever been made, or left by an rb cut off half way:
+  // verify counts them (degraded), heal removes what is left of them (dry run: would).
+  uint64_t unfinished_buckets = 0;
   uint64_t mrf_entries = 0, mrf_cleared = 0;
   // Symlinks and other non-files found in the members' trees (each reported in a note, left
   // alone): the set is not as cairn made it, so the verdict is at best degraded.

@@ -5,6 +5,8 @@
 
 #include "libstore/common/group_sync.h"
 #include "libstore/common/hash.h"
+#include "libstore/format/key_path.h"
+#include "libstore/format/volume_format.h"
 #include "libstore/object/key_locks.h"
 
 namespace cairn {
@@ -13,7 +15,7 @@ uint32_t WriteQuorum(uint32_t k, uint32_t m) { return std::max(k, (k + m) / 2 + 
 
 bool SameCopy(const MetaRead& a, const MetaRead& b) {
   if (a.present != b.present) return false;
-  if (a.present) return a.raw == b.raw;
+  if (a.present) return a.file_raw() == b.file_raw();
   return a.error.error_class() == b.error.error_class();
 }
 
@@ -26,7 +28,18 @@ SetCore::SetCore(std::vector<Volume*> volumes, const SetParams& p,
       codec_(std::move(codec)),
       locks_(std::make_unique<KeyLocks>(lock_dir)),
       clock_(clock != nullptr ? clock : Clock::Real()),
-      spares_(volumes_.size()) {}
+      replaced_ns_(volumes_.size(), 0),
+      spares_(volumes_.size()) {
+  for (uint32_t i = 0; i < volumes_.size(); ++i) {
+    if (volumes_[i] == nullptr) continue;
+    // Written once, durably, when heal formats the member as a replacement; a record that does
+    // not decode is taken as "replaced now", so nothing on the member is taken as never written.
+    auto raw = volumes_[i]->ReadFile(kReplacedPath, 64);
+    if (!raw.ok()) continue;
+    auto t = DecodeReplacedRecord(*raw);
+    replaced_ns_[i] = t.ok() ? *t : NowNs();
+  }
+}
 
 SetCore::~SetCore() {
   // Spare temp files hold superseded metadata; nothing needs them once the set is closed.
@@ -103,6 +116,96 @@ Result<int> SetCore::PickVersion(const std::vector<MetaRead>& metas,
   return DataLoss(what + ": metadata found on " + std::to_string(present) +
                   " volumes, no version on " + std::to_string(read_quorum_) + " (" +
                   std::to_string(metas.size() - present - absent) + " volumes unreadable)");
+}
+
+Result<int> SetCore::ResolveVersion(const std::string& meta_path, std::vector<MetaRead>* metas,
+                                    const std::string& what) const {
+  auto pick = PickVersion(*metas, what);
+  if (pick.ok() || pick.status().code() != Code::kDataLoss) return pick;
+  std::vector<MetaRead>& in = *metas;
+  // 1. The copies that members holding a newer copy keep beside it (VersionCommit::Publish).
+  std::vector<MetaRead> moved(in.size());
+  bool any = false;
+  for (uint32_t i = 0; i < in.size(); ++i) {
+    if (!in[i].present || volumes_[i] == nullptr) continue;
+    const ObjectPaths p{std::string(), meta_path};
+    auto raw = volumes_[i]->ReadFile(p.DisplacedPath(in[i].meta.version_id.Hex()),
+                                     kMaxMetaFileSize);
+    if (!raw.ok()) continue;
+    auto m = ObjectMeta::Decode(*raw);
+    if (!m.ok() || m->version_id == in[i].meta.version_id) continue;
+    moved[i].present = true;
+    moved[i].meta = std::move(m).value();
+    moved[i].raw = std::move(raw).value();
+    moved[i].displaced = true;
+    moved[i].slot_raw = in[i].raw;
+    moved[i].slot_version = in[i].meta.version_id;
+    any = true;
+  }
+  if (any) {
+    // The version on a read quorum counting each member's file or its displaced copy; a member's
+    // displaced copy stands in for its file only for that version (stale ones elsewhere, left by
+    // an earlier commit's crash after it committed, stay out of it).
+    std::vector<MetaRead> alt = in;
+    for (uint32_t i = 0; i < in.size(); ++i) {
+      if (!moved[i].present) continue;
+      uint32_t count = 0;
+      for (uint32_t j = 0; j < in.size(); ++j) {
+        const Uuid& v = moved[i].meta.version_id;
+        count += (in[j].present && in[j].meta.version_id == v) ||
+                 (moved[j].present && moved[j].meta.version_id == v);
+      }
+      if (count >= read_quorum_) alt[i] = moved[i];
+    }
+    auto p2 = PickVersion(alt, what);
+    if (p2.ok()) {
+      *metas = std::move(alt);
+      return p2;
+    }
+  }
+  // 2. Nothing that could have committed: leftovers of a write cut off below its quorum.
+  if (!AnyCouldBeCommitted(meta_path, in, /*shards=*/false)) {
+    return NotFound(what + ": no such object");
+  }
+  return pick;
+}
+
+bool SetCore::CouldBeCommitted(const std::string& meta_path, const std::vector<MetaRead>& metas,
+                               const ObjectMeta& x, bool shards) const {
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < metas.size(); ++i) {
+    const MetaRead& r = metas[i];
+    if (r.present) {
+      count += r.meta.version_id == x.version_id;
+    } else if (!r.absent() || volumes_[i] == nullptr) {
+      ++count;  // damaged, or the member cannot say
+    } else if (replaced_ns_[i] > x.mod_time_ns) {
+      ++count;  // the copy may have been on the disk this member replaced
+    } else if (shards && !x.is_inline() && volumes_[i]->Stat(meta_path + x.data_id.Hex()).ok()) {
+      ++count;  // its metadata copy was lost, its shard file is there
+    }
+  }
+  return count >= read_quorum_;
+}
+
+bool SetCore::AnyCouldBeCommitted(const std::string& meta_path, const std::vector<MetaRead>& metas,
+                                  bool shards) const {
+  for (uint32_t i = 0; i < metas.size(); ++i) {
+    if (!metas[i].present) continue;
+    bool seen = false;  // each version once
+    for (uint32_t j = 0; j < i && !seen; ++j) {
+      seen = metas[j].present && metas[j].meta.version_id == metas[i].meta.version_id;
+    }
+    if (!seen && CouldBeCommitted(meta_path, metas, metas[i].meta, shards)) return true;
+  }
+  return false;
+}
+
+Result<int> SetCore::ResolveReadable(const std::string& meta_path, std::vector<MetaRead>* metas,
+                                     const std::string& what) const {
+  ASSIGN_OR_RETURN(int pick, ResolveVersion(meta_path, metas, what));
+  if ((*metas)[pick].meta.is_delete_marker()) return NotFound(what + ": no such object");
+  return pick;
 }
 
 Result<int> SetCore::PickReadable(const std::vector<MetaRead>& metas,

@@ -40,6 +40,14 @@ struct MetaRead {
   Status error;          // why not
   ObjectMeta meta;
   std::string raw;  // the bytes as read
+  // Set by SetCore::ResolveVersion only: meta and raw are the copy that an overwrite or delete cut
+  // off half way moved aside on this member (ObjectPaths::DisplacedPath of slot_version), and the
+  // member's metadata file holds slot_raw, a copy of slot_version, which never reached a quorum.
+  bool displaced = false;
+  std::string slot_raw;
+  Uuid slot_version;
+  // The bytes of the member's metadata file as read (for a displaced read, slot_raw).
+  const std::string& file_raw() const { return displaced ? slot_raw : raw; }
 
   // Not present, by the class of the error: there is no copy; there is a copy but it is damaged
   // (bad checksum, malformed); or the member could not say (offline, I/O error), so it may hold
@@ -90,6 +98,35 @@ class SetCore {
   Result<int> PickVersion(const std::vector<MetaRead>& metas, const std::string& what) const;
   // As PickVersion, but a delete marker is kNotFound: the version a reader sees.
   Result<int> PickReadable(const std::vector<MetaRead>& metas, const std::string& what) const;
+  // PickVersion, then, when copies disagree below quorum, what a commit cut off half way left:
+  //  1. An overwrite or delete that published its copy on some members only: each of those keeps
+  //     the copy it replaced beside it (ObjectPaths::DisplacedPath), and the version they were
+  //     replacing still has a read quorum counting those. *metas gets the displaced copies in
+  //     place of the new ones (MetaRead::displaced) and that version is picked.
+  //  2. A write that never committed: no version present could have reached the read quorum,
+  //     even counting members that cannot answer, hold a damaged copy, or were replaced since it
+  //     was written (CouldBeCommitted without shard files). kNotFound: its copies are leftovers.
+  //     Heal removes them, unless shard files without metadata copies make up a quorum: then it
+  //     restores those copies (a write cut off between a member's shard and metadata renames,
+  //     or metadata lost), and the object reads from then on.
+  // Reads of the slow path cost a metadata read or a stat per member; the fast path costs none.
+  Result<int> ResolveVersion(const std::string& meta_path, std::vector<MetaRead>* metas,
+                             const std::string& what) const;
+  // As ResolveVersion, but a delete marker is kNotFound.
+  Result<int> ResolveReadable(const std::string& meta_path, std::vector<MetaRead>* metas,
+                              const std::string& what) const;
+  // Whether version x (one of *metas) could have been on a read quorum of members when it was
+  // written: its copies, plus members that cannot say (offline, I/O error), hold a damaged copy,
+  // were replaced after x was written, or (with shards) hold x's shard file without a metadata
+  // copy.
+  bool CouldBeCommitted(const std::string& meta_path, const std::vector<MetaRead>& metas,
+                        const ObjectMeta& x, bool shards) const;
+  // True when some present copy's version could have been committed (CouldBeCommitted).
+  bool AnyCouldBeCommitted(const std::string& meta_path, const std::vector<MetaRead>& metas,
+                           bool shards) const;
+  // When member pos was last formatted as a replacement (PrepareMembers), in ns of the set's
+  // clock; 0 when it never was. Copies written before that may be missing from it.
+  int64_t replaced_ns(uint32_t pos) const { return replaced_ns_[pos]; }
 
   // Makes the entries of directory dir ("" for the root: a bucket's entry; a key's directory:
   // what was renamed into or removed from it) durable on the members in `which`, all at once;
@@ -122,6 +159,7 @@ class SetCore {
   std::unique_ptr<ErasureCodec> codec_;
   std::unique_ptr<KeyLocks> locks_;
   Clock* clock_;
+  std::vector<int64_t> replaced_ns_;  // per position (replaced_ns)
 
  private:
   std::mutex spare_mu_;

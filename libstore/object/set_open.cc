@@ -136,12 +136,16 @@ class DirLocks {
 
 }  // namespace
 
-Status FormatMember(Volume& v, VolumeFormat f, uint32_t position) {
+Status FormatMember(Volume& v, VolumeFormat f, uint32_t position, int64_t replaced_ns) {
   f.position = position;
   f.volume_id = f.members[position].volume_id;
   RETURN_IF_ERROR(v.MakeDirs(kTmpDir));
   RETURN_IF_ERROR(v.MakeDirs(kMrfDir));
   RETURN_IF_ERROR(v.MakeDirs(std::string(kSysDir) + "/locks"));
+  // The replacement record before the format: a member never has a format without it.
+  if (replaced_ns > 0) {
+    RETURN_IF_ERROR(ReplaceFile(v, kReplacedPath, EncodeReplacedRecord(replaced_ns), kTmpDir));
+  }
   // ReplaceFile syncs .cairn, where the directories just made are entries too; then .cairn's own
   // entry in the member's root.
   RETURN_IF_ERROR(ReplaceFile(v, kFormatPath, f.Encode(), kTmpDir));
@@ -553,7 +557,7 @@ Result<std::vector<MemberRepair>> PrepareMembers(const std::vector<std::string>&
     const MemberRepair& r = out[index];
     std::string where = MemberName(r.position) + " (" + r.path + ")";
     auto v = NewLocalVolume(resolved[r.position]);
-    Status s = FormatMember(*v, ref, r.position);
+    Status s = FormatMember(*v, ref, r.position, Clock::Real()->NowNs());
     if (!s.ok()) return s.WithContext(where);
   }
   return out;

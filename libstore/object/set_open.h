@@ -43,8 +43,11 @@ Status InitSet(const std::vector<std::string>& dirs, const SetParams& p, bool fo
 // Makes v member `position` of the set that f describes (f's own position and volume id are
 // ignored): creates the system directories and writes the format file through a temp file and a
 // rename, all durable, so a crash leaves either no format or a complete one, never half of one.
+// replaced_ns > 0: v replaces a lost member, formatted at that time (ns since the epoch, the
+// set's clock): the replacement record (.cairn/replaced) is written first, so copies older than
+// it that are missing from v are taken as lost with the old disk, not as never written.
 // Used by InitSet and PrepareMembers; tests call it on in-memory volumes.
-Status FormatMember(Volume& v, VolumeFormat f, uint32_t position);
+Status FormatMember(Volume& v, VolumeFormat f, uint32_t position, int64_t replaced_ns = 0);
 
 struct OpenedSet {
   std::vector<std::unique_ptr<Volume>> owned;

@@ -97,6 +97,7 @@ void VolumeFormats() {
   one.members.push_back({Id(30), "/tmp/one"});
   one.volume_id = one.members[0].volume_id;
   Put("volume_format", "1+0", one.Encode());
+  Put("volume_format", "replaced", EncodeReplacedRecord(1764633600000000000LL));
 }
 
 void ShardHeaders() {

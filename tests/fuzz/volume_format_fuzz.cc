@@ -1,8 +1,10 @@
 // VolumeFormat::Decode on bytes from disk (`.cairn/format` of every member). A decoded value must
 // be self-consistent (K >= 1, K+M members without overflow, its position inside the set naming
 // itself, block size and inline limit as init writes them) and re-encode to exactly the bytes it
-// came from.
+// came from. The same bytes go to DecodeReplacedRecord (`.cairn/replaced`): a time >= 0 that
+// re-encodes to them.
 // Coverage: libstore/format/volume_format.cc cairn::VolumeFormat::Decode(
+// Coverage: libstore/format/volume_format.cc cairn::DecodeReplacedRecord(
 #include "libstore/erasure/codec.h"
 #include "libstore/format/volume_format.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -10,7 +12,18 @@
 namespace cairn {
 namespace {
 
+void CheckReplaced(std::string_view in) {
+  auto t = DecodeReplacedRecord(in);
+  if (!t.ok()) {
+    FUZZ_CHECK(t.status().code() == Code::kCorruption);
+    return;
+  }
+  FUZZ_CHECK(*t >= 0);
+  FUZZ_CHECK(EncodeReplacedRecord(*t) == in);
+}
+
 void Check(std::string_view in) {
+  CheckReplaced(in);
   auto d = VolumeFormat::Decode(in);
   if (!d.ok()) {
     FUZZ_CHECK(d.status().code() == Code::kCorruption);
