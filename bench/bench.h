@@ -91,6 +91,9 @@ double SecondsSince(std::chrono::steady_clock::time_point t);
 
 // A fresh directory below base (mkdtemp), removed with everything in it on destruction; root is
 // empty if it could not be made, and error then holds mkdtemp's errno.
+// While it exists, its `.lock` is held (flock): a bench killed outright (kill -9) leaves its
+// directory behind with nobody holding the lock, and the next Scratch in the same base removes
+// it (only such directories: real directories of ours, never through a symlink).
 struct Scratch {
   explicit Scratch(const std::string& base);
   ~Scratch();
@@ -98,6 +101,9 @@ struct Scratch {
   Scratch& operator=(const Scratch&) = delete;
   std::string root;
   int error = 0;
+
+ private:
+  int lock_fd_ = -1;
 };
 
 // Serves `total` bytes by cycling over `pattern` (like reading a file from the page cache).

@@ -9,7 +9,12 @@
 
 #include "bench/bench.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "libstore/volume/volume.h"
 
@@ -174,14 +179,61 @@ double SecondsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+namespace {
+
+constexpr char kScratchPrefix[] = "cairn-bench-";
+constexpr char kScratchLock[] = ".lock";
+
+// Removes the scratch directories in base that killed benches left: real directories (not
+// symlinks) of this user, named like ours, whose lock file nobody holds.
+void RemoveDeadScratch(const std::string& base) {
+  DIR* d = ::opendir(base.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> dead;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.rfind(kScratchPrefix, 0) != 0) continue;
+    int dir = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0) continue;
+    struct stat st;
+    int lock = -1;
+    if (::fstat(dir, &st) == 0 && st.st_uid == ::geteuid()) {
+      lock = ::openat(dir, kScratchLock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (lock >= 0 && ::flock(lock, LOCK_EX | LOCK_NB) == 0) dead.push_back(name);
+    if (lock >= 0) ::close(lock);
+    ::close(dir);
+  }
+  ::closedir(d);
+  if (dead.empty()) return;
+  // Beneath base nothing is followed (LocalVolume never follows a symlink below its root).
+  auto v = NewLocalVolume(base);
+  for (const auto& name : dead) v->RemoveAll(name).IgnoreError();
+}
+
+}  // namespace
+
 Scratch::Scratch(const std::string& base) {
-  std::string tmpl = base + "/cairn-bench-XXXXXX";
+  RemoveDeadScratch(base);
+  std::string tmpl = base + "/" + kScratchPrefix + "XXXXXX";
   char* r = ::mkdtemp(tmpl.data());
   root = r ? r : "";
-  if (r == nullptr) error = errno;
+  if (r == nullptr) {
+    error = errno;
+    return;
+  }
+  // Locked under a temp name, then renamed to its name: whoever can open `.lock` finds it held.
+  const std::string tmp = root + "/" + kScratchLock + ".new";
+  lock_fd_ = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (lock_fd_ >= 0 && (::flock(lock_fd_, LOCK_EX) != 0 ||
+                        ::rename(tmp.c_str(), (root + "/" + kScratchLock).c_str()) != 0)) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+  }
 }
 
 Scratch::~Scratch() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
   // The scratch root's own path may pass through symlinks (--dir, $TMPDIR); nothing below it does.
   if (!root.empty()) {
     NewLocalVolume("/", LocalPathMode::kFollowLinks)->RemoveAll(root.substr(1)).IgnoreError();

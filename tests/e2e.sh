@@ -71,7 +71,7 @@ for ec in 1+0 2+1 4+2 8+4; do
     : >"$T/want.problems"
     for s in $(seq 1 "$m"); do
       p=$(jq -r ".volumes[] | select(.shard == $s) | .position" "$T/stat.json")
-      f=$(find "$S/d$p/bkt" -maxdepth 1 -name 'big=?*' | head -n 1)
+      f=$(find "$S/d$p/bkt" -maxdepth 1 -name 'big=?*' ! -name '*.prev' | head -n 1)
       check "data shard $s found on member $p ($ec)" test -n "$f"
       python3 - "$f" "$k" "$bs" "$((big_mb * bs))" "$s" "$p" >>"$T/want.problems" <<'PY'
 import json, sys
@@ -170,7 +170,7 @@ kill_put_midway kill/obj 30000000
 "$CAIRN" get kill/obj "$T/back"
 check "old object intact after SIGKILL" cmp -s "$T/back" "$T/old"
 check "no partial object listed" test "$("$CAIRN" ls -r kill | wc -l)" -eq 1
-check "one shard file per member for the object" test "$(find "$S"/d*/kill -name 'obj=?*' | wc -l)" -eq 3
+check "one shard file per member for the object" test "$(find "$S"/d*/kill -name 'obj=?*' ! -name '*.prev' | wc -l)" -eq 3
 
 # Concurrent puts and gets from separate processes: tests/e2e_concurrent.sh.
 

@@ -296,6 +296,22 @@ expect 2 "bench heal without parity" "$CAIRN" bench --ec 3+0 heal
 expect 2 "bench: an unknown layer is refused before any runs" "$CAIRN" bench hash nosuchlayer
 check "bench ran nothing before refusing" test ! -s "$T/out"
 
+echo "== bench: scratch directories of killed benches are removed"
+# A dead bench's (its .lock free), a live one's (.lock held), and a planted symlink named like one.
+B="$T/benchdir"
+mkdir -p "$B/cairn-bench-dead/sub" "$B/cairn-bench-live" "$T/elsewhere"
+touch "$B/cairn-bench-dead/.lock" "$B/cairn-bench-dead/sub/f" "$B/cairn-bench-live/.lock"
+touch "$T/elsewhere/.lock" "$T/elsewhere/keep"
+ln -s "$T/elsewhere" "$B/cairn-bench-link"
+exec 9<"$B/cairn-bench-live/.lock"
+flock 9  # this shell holds the live one's lock
+expect 0 "bench heal in a directory with leftovers" "$CAIRN" bench --size 1MiB --runs 1 --dir "$B" heal
+check "the dead bench's scratch is gone" test ! -e "$B/cairn-bench-dead"
+check "the live bench's scratch stays" test -e "$B/cairn-bench-live/.lock"
+check "the symlink's target is untouched" test -e "$T/elsewhere/keep"
+check "the bench removed its own scratch" test "$(ls -A "$B" | wc -l)" -eq 2
+exec 9<&-
+
 echo "== a lost stdout is an error"
 for cmd in "ls" "ls bkt" "--json ls -r bkt" "stat bkt/$K_PLAIN" "--json mb full"; do
   # shellcheck disable=SC2086

@@ -14,7 +14,7 @@ with open(sys.argv[1], 'r+b') as f:
 PY
 }
 # shard DIR KEY: the shard file of bkt/KEY (keys here are "big/N" or "small/N") on member DIR.
-shard() { find "$1/bkt/${2%%/*}~" -name "${2#*/}=?*" -type f | head -1; }
+shard() { find "$1/bkt/${2%%/*}~" -name "${2#*/}=?*" ! -name '*.prev' -type f | head -1; }
 meta() { echo "$1/bkt/${2%%/*}~/${2#*/}="; }
 # unhealthy: the keys verify --json reported, sorted, one per line.
 unhealthy() { jq -r 'select(.type=="object") | .key' "$T/out" | sort; }
@@ -94,8 +94,8 @@ check "heal formatted the empty member 2 meanwhile" grep -q "member 2 .*formatte
 mkdir "${D[4]}"
 expect 0 "heal re-formats the member and heals" "$CAIRN" heal
 check "heal said member 5 was formatted" grep -q "member 5 .*formatted as a replacement" "$T/out"
-check "member 2 holds its shards again" test "$(find "${D[1]}/bkt" -name '*=?*' -type f | wc -l)" -eq 12
-check "member 5 holds its shards again" test "$(find "${D[4]}/bkt" -name '*=?*' -type f | wc -l)" -eq 12
+check "member 2 holds its shards again" test "$(find "${D[1]}/bkt" -name '*=?*' ! -name '*.prev' -type f | wc -l)" -eq 12
+check "member 5 holds its shards again" test "$(find "${D[4]}/bkt" -name '*=?*' ! -name '*.prev' -type f | wc -l)" -eq 12
 expect 0 "verify --deep after the rebuild" "$CAIRN" verify --deep
 # Reading with two other members gone must work from the rebuilt ones.
 mv "${D[0]}" "$T/off0"; mv "${D[2]}" "$T/off2"
@@ -193,8 +193,8 @@ expect 3 "8+4: verify --deep exits 3" "$CAIRN" verify --deep --json
 check "8+4: verify --deep names exactly the damaged objects" diff <(unhealthy) "$T/damaged8" || { jq -c . "$T/out" | head -5; }
 rm -rf "${D8[4]}"/* "${D8[4]}"/.cairn "${D8[10]}"/* "${D8[10]}"/.cairn
 expect 0 "8+4: heal" "$CAIRN" heal
-check "8+4: wiped member 5 holds its shards again" test "$(find "${D8[4]}/bkt" -name '*=?*' -type f | wc -l)" -eq 11
-check "8+4: wiped member 11 holds its shards again" test "$(find "${D8[10]}/bkt" -name '*=?*' -type f | wc -l)" -eq 11
+check "8+4: wiped member 5 holds its shards again" test "$(find "${D8[4]}/bkt" -name '*=?*' ! -name '*.prev' -type f | wc -l)" -eq 11
+check "8+4: wiped member 11 holds its shards again" test "$(find "${D8[10]}/bkt" -name '*=?*' ! -name '*.prev' -type f | wc -l)" -eq 11
 expect 0 "8+4: verify --deep after heal" "$CAIRN" verify --deep
 check "8+4: every object reads back" readall
 

@@ -129,7 +129,7 @@ last = 500000 - 7 * 65536
 assert all(v['shard_bytes'] == 7 * (16384 + 8) + (last + 3) // 4 + 8 for v in vols), vols
 "
 meta() { echo "$1/bkt/dir~/obj="; }
-shard() { find "$1/bkt/dir~" -name 'obj=?*' -type f | head -1; }
+shard() { find "$1/bkt/dir~" -name 'obj=?*' ! -name '*.prev' -type f | head -1; }
 # stat_states: "member state shard" per line, from stat --json and from the human output, which
 # must agree; the shard is - where stat gives none.
 stat_json() { jq -r '.volumes[] | "\(.position) \(.state) \(.shard // "-")"' "$T/out"; }

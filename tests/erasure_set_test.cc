@@ -269,11 +269,15 @@ TEST_CASE("overwrite replaces the version and drops the old shard file", "[erasu
   std::string v2 = RandomBytes(250000, 2);
   REQUIRE(f.Put("bkt", "o", v2).ok());
   CHECK(*f.Get("bkt", "o") == v2);
-  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 2);  // meta + shard
+  // The metadata, the shard, and the previous metadata copy kept beside it (o=.prev).
+  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 3);
   // Large -> inline: the shard file goes away too.
   REQUIRE(f.Put("bkt", "o", "small").ok());
   CHECK(*f.Get("bkt", "o") == "small");
-  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 1);
+  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 2);
+  // A delete takes every file of the key.
+  REQUIRE(f.set->DeleteObject("bkt", "o").ok());
+  for (size_t i = 0; i < f.mem.size(); ++i) CHECK(KeyFiles(f, i, "bkt", "o") == 0);
 }
 
 TEST_CASE("concurrent PUT and GET of one key never expose a torn object", "[erasure_set][concurrency]") {

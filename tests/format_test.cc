@@ -2,6 +2,7 @@
 // checksum and truncation detection, key layout.
 #include <catch2/catch.hpp>
 #include <random>
+#include <tuple>
 
 #include "libstore/common/hash.h"
 #include "libstore/format/framing.h"
@@ -425,6 +426,33 @@ TEST_CASE("heal journal: golden bytes, round trip, damage detected", "[format][j
   }
   j.bucket = std::string(64, 'b');
   CHECK(j.Encode().status().code() == Code::kInvalidArgument);
+  // Names it could never have been given are refused both ways: a bucket that is no bucket name,
+  // a key with no bucket or that is no key.
+  for (auto [sb, b, k] : {std::tuple<std::string, std::string, std::string>{"B!", "bkt", "k"},
+                          {"bkt", "..bad", "k"},
+                          {"bkt", "", "k"},
+                          {"bkt", "bkt", std::string("a\0b", 3)}}) {
+    HealJournal bad = j;
+    bad.scope_bucket = sb;
+    bad.bucket = b;
+    bad.key = k;
+    CHECK(bad.Encode().status().code() == Code::kInvalidArgument);
+    // The same fields written by hand (as a damaged or planted file would hold them).
+    std::string raw = "CAIRNHEL";
+    Le(&raw, 2, 4);
+    LeStr(&raw, sb);
+    LeStr(&raw, "p/");
+    LeStr(&raw, b);
+    LeStr(&raw, k);
+    Le(&raw, 11, 8);
+    Le(&raw, 22, 8);
+    for (uint64_t v = 1; v <= 11; ++v) Le(&raw, v, 8);
+    AppendChecksum(&raw);
+    CHECK(HealJournal::Decode(raw).status().code() == Code::kCorruption);
+  }
+  // Nothing finished yet, or a whole-set scope: empty names are fine.
+  HealJournal none;
+  CHECK(HealJournal::Decode(*none.Encode()).ok());
 }
 
 TEST_CASE("key layout", "[format][keys]") {

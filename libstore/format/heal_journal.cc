@@ -1,6 +1,7 @@
 #include "libstore/format/heal_journal.h"
 
 #include "libstore/format/encoding.h"
+#include "libstore/format/key_path.h"
 
 namespace cairn {
 namespace {
@@ -17,13 +18,29 @@ void ForEachCount(C& c, F f) {
   }
 }
 
+// What a journal may name: each bucket empty or a valid bucket name, the key empty or a valid
+// key (with a bucket), the prefix at most a key's length. Encode refuses (kInvalidArgument) and
+// Decode rejects (kCorruption) anything else, so a journal is never written that cannot be read.
+Status CheckNames(const HealJournal& j) {
+  if (j.scope_bucket.size() > kMaxBucket || j.bucket.size() > kMaxBucket ||
+      j.scope_prefix.size() > kMaxKey || j.key.size() > kMaxKey) {
+    return InvalidArgument("heal journal: bucket or key past the format's limits");
+  }
+  for (const std::string* b : {&j.scope_bucket, &j.bucket}) {
+    if (!b->empty() && !ValidateBucketName(*b).ok()) {
+      return InvalidArgument("heal journal: invalid bucket name");
+    }
+  }
+  if (!j.key.empty() && (j.bucket.empty() || !ValidateKey(j.key).ok())) {
+    return InvalidArgument("heal journal: invalid key");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> HealJournal::Encode() const {
-  if (scope_bucket.size() > kMaxBucket || bucket.size() > kMaxBucket ||
-      scope_prefix.size() > kMaxKey || key.size() > kMaxKey) {
-    return InvalidArgument("heal journal: bucket or key past the format's limits");
-  }
+  RETURN_IF_ERROR(CheckNames(*this));
   std::string out;
   Writer w(&out);
   w.Bytes(kHealJournalMagic, 8);
@@ -55,6 +72,7 @@ Result<HealJournal> HealJournal::Decode(std::string_view in) {
   j.updated_ns = r.I64();
   ForEachCount(j.counts, [&](uint64_t& v) { v = r.U64(); });
   if (!r.ok() || r.remaining() != 0) return Corruption("heal journal: truncated or malformed");
+  if (Status names = CheckNames(j); !names.ok()) return Corruption(names.message());
   return j;
 }
 

@@ -29,11 +29,9 @@ struct ObjectPaths {
   std::string dir;    // the directory holding them: the bucket, or a directory below it
   std::string meta;   // dir + "/" + <last chunk> + "="
   std::string ShardPath(const std::string& data_id_hex) const { return meta + data_id_hex; }
-  // Where a commit keeps a member's previous metadata copy while it puts a new version's copy in
-  // its place: meta + <the new version's id in hex> + ".prev" (commit.h). Never listed.
-  std::string DisplacedPath(const std::string& version_hex) const {
-    return meta + version_hex + kDisplacedSuffix;
-  }
+  // Beside the metadata file: the copy the last overwrite replaced, meta + ".prev" (commit.h).
+  // Never listed.
+  std::string DisplacedPath() const { return meta + kDisplacedSuffix; }
   static constexpr const char* kDisplacedSuffix = ".prev";
 };
 ObjectPaths KeyPaths(std::string_view bucket, std::string_view key);

@@ -9,12 +9,11 @@
 namespace cairn {
 
 VersionCommit::VersionCommit(SetCore& core, std::string bucket, std::string key,
-                             const Uuid& version_id, const Uuid& data_id, bool new_version)
+                             const Uuid& data_id, bool new_version)
     : core_(core),
       bucket_(std::move(bucket)),
       key_(std::move(key)),
       paths_(KeyPaths(bucket_, key_)),
-      displaced_(paths_.DisplacedPath(version_id.Hex())),
       data_id_(data_id),
       new_version_(new_version),
       members_(core.n()) {}
@@ -124,8 +123,10 @@ void VersionCommit::RemoveTemps(uint32_t pos) {
   Volume* v = core_.volume(pos);
   if (v == nullptr) return;
   if (!m.meta_tmp.empty()) v->Remove(m.meta_tmp).IgnoreError();
+  if (!m.spare.empty()) v->Remove(m.spare).IgnoreError();
   if (!m.shard_tmp.empty() && !m.shard_moved) v->Remove(m.shard_tmp).IgnoreError();
   m.meta_tmp.clear();
+  m.spare.clear();
   m.shard_tmp.clear();
 }
 
@@ -152,26 +153,19 @@ void VersionCommit::Publish() {
     }
   }
   const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  const std::string aside = paths_.DisplacedPath();
   // Over a commit that a crash cut off (no version on a read quorum of the metadata files), the
-  // version readers see is read from displaced copies on some members (SetCore::ResolveVersion).
-  // There the copy to keep beside the new one is that displaced copy, not the member's file (a
-  // copy that never committed): a durable duplicate of it takes this commit's displaced name
-  // before the new copy replaces the file, so at every step each member still shows it.
-  std::vector<std::string> keep(members_.size());
+  // version readers see comes, on some members, from the copy beside the file, while the file
+  // holds a copy that never committed (SetCore::ResolveVersion). There that copy beside it stays
+  // as it is, and the new copy simply replaces the file.
+  std::vector<bool> keep(members_.size(), false);
   if (core_.PickVersion(now, bucket_ + "/" + key_).status().code() == Code::kDataLoss) {
     std::vector<MetaRead> resolved = now;
     if (core_.ResolveVersion(paths_.meta, &resolved, bucket_ + "/" + key_).ok()) {
       for (uint32_t pos = 0; pos < members_.size(); ++pos) {
-        Volume* v = core_.volume(pos);
-        if (!members_[pos].staged || v == nullptr || !resolved[pos].displaced) continue;
-        const std::string tmp = TempName(kTmpDir, ".prev");
-        if (v->WriteFile(tmp, resolved[pos].raw, /*sync=*/true).ok()) {
-          keep[pos] = tmp;
-          members_[pos].stale_displaced = paths_.DisplacedPath(resolved[pos].slot_version.Hex());
-          if (!resolved[pos].meta.is_inline()) members_[pos].kept_data = resolved[pos].meta.data_id;
-        } else {
-          v->Remove(tmp).IgnoreError();
-        }
+        if (!resolved[pos].displaced) continue;
+        keep[pos] = true;
+        if (!resolved[pos].meta.is_inline()) members_[pos].kept_data = resolved[pos].meta.data_id;
       }
     }
   }
@@ -186,41 +180,46 @@ void VersionCommit::Publish() {
       s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir);
       if (s.ok()) m.shard_moved = true;
     }
-    if (s.ok() && !keep[pos].empty()) {
-      // The displaced copy's duplicate under this commit's name, then the new copy over the
-      // member's file (whose copy never committed). Both in the key's directory.
-      s = v->Rename(keep[pos], displaced_);
-      if (s.ok()) {
-        m.meta_tmp_kept = m.meta_tmp;
-        m.meta_tmp = displaced_;
-        s = v->Rename(m.meta_tmp_kept, paths_.meta);
-        if (s.ok()) m.exchanged = true;  // displaced_ holds the copy to put back on a rollback
-        else m.meta_tmp = m.meta_tmp_kept;
-      }
-      if (!s.ok()) v->Remove(keep[pos]).IgnoreError();
+    if (s.ok() && keep[pos]) {
+      s = v->Rename(m.meta_tmp, paths_.meta);
+      if (s.ok()) m.kept = true;
     } else if (s.ok() && !cur.absent()) {
-      // Over a previous copy (whole or damaged): beside it, then swapped with it, so that it
-      // stays whole under the displaced name (for a rollback, and for readers should a crash
-      // leave this commit on too few members), and its inode is reused by a later write.
-      s = v->Rename(m.meta_tmp, displaced_);
+      // Over a previous copy (whole or damaged): the new copy takes the place beside it (a swap
+      // with what was there, left by an earlier commit: that goes to the temp file, a spare),
+      // then the two are swapped, so that the previous copy stays whole beside the new one (for
+      // a rollback, and for readers should a crash leave this commit on too few members). Two
+      // swaps: no name is made or removed in the key's directory, and no inode allocated or
+      // freed, once a key has been overwritten.
+      s = v->Exchange(m.meta_tmp, aside);
       if (s.ok()) {
-        m.meta_tmp = displaced_;
-        s = v->Exchange(displaced_, paths_.meta);
-        if (s.ok()) m.exchanged = true;
+        m.spare = m.meta_tmp;
+      } else if (s.code() == Code::kNotFound && v->Stat(m.meta_tmp).ok()) {
+        s = v->Rename(m.meta_tmp, aside);  // the key's first overwrite on this member
       }
-    }
-    if (s.ok() ? !m.exchanged : s.code() == Code::kNotFound) {
-      // No previous copy (or it vanished meanwhile): a plain rename.
-      s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);
+      if (s.ok()) {
+        m.meta_tmp.clear();
+        m.aside_new = true;  // aside holds the new copy: never leave it there unpublished
+        s = v->Exchange(aside, paths_.meta);
+        if (s.ok()) {
+          m.exchanged = true;
+          m.aside_new = false;
+        } else if (s.code() == Code::kNotFound) {
+          s = v->Rename(aside, paths_.meta);  // the previous copy vanished meanwhile
+          if (s.ok()) m.aside_new = false;
+        }
+      }
+    } else if (s.ok()) {
+      s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);  // no previous copy
+      if (s.ok()) m.meta_tmp.clear();
     }
     if (s.ok()) {
       m.published = true;
-      if (!m.exchanged) m.meta_tmp.clear();  // renamed away: nothing left at the temp name
       m.shard_tmp.clear();
       continue;
     }
     m.error = s.WithContext(v->Describe());
-    if (!keep[pos].empty()) v->Remove(keep[pos]).IgnoreError();  // (gone when it was renamed)
+    if (m.aside_new) v->Remove(aside).IgnoreError();  // a copy that never committed
+    m.aside_new = false;
     if (m.shard_moved && new_version_) v->Remove(shard_path).IgnoreError();
     m.shard_moved = false;
     m.staged = false;
@@ -230,24 +229,30 @@ void VersionCommit::Publish() {
 
 void VersionCommit::Rollback(bool flush) {
   const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  const std::string aside = paths_.DisplacedPath();
   for (uint32_t pos = 0; pos < members_.size(); ++pos) {
     Member& m = members_[pos];
     if (!m.published) continue;
     m.rolled_back = true;
     Volume* v = core_.volume(pos);
     if (m.exchanged) {
-      // meta_tmp holds the previous copy: swap it back; the new one is then at meta_tmp.
-      v->Exchange(m.meta_tmp, paths_.meta).IgnoreError();
-      v->Remove(m.meta_tmp).IgnoreError();
+      // The previous copy is beside the file: swapped back, and the new one (now beside it)
+      // removed, so that no copy of a version that failed is left to be taken for one.
+      v->Exchange(aside, paths_.meta).IgnoreError();
+      v->Remove(aside).IgnoreError();
       m.exchanged = false;
+    } else if (m.kept) {
+      // The copy beside the file is the version readers saw: back in place.
+      v->Rename(aside, paths_.meta).IgnoreError();
+      m.kept = false;
     } else {
       v->Remove(paths_.meta).IgnoreError();
       core_.RemoveEmptyParents(v, bucket_, paths_.dir);
     }
-    m.meta_tmp.clear();
     if (!shard_path.empty() && new_version_) v->Remove(shard_path).IgnoreError();
     m.published = false;
     m.old_data = Uuid();
+    m.kept_data = Uuid();
   }
   // Best effort: the rollback is what the members hold now either way.
   if (flush) FlushCommits(core_, {this}, Step::kRolledBack).IgnoreError();
@@ -290,16 +295,9 @@ void VersionCommit::Finish() {
     if (!m.kept_data.IsZero() && m.kept_data != data_id_) {
       v->Remove(paths_.ShardPath(m.kept_data.Hex())).IgnoreError();
     }
-    if (!m.stale_displaced.empty()) v->Remove(m.stale_displaced).IgnoreError();
-    if (m.exchanged) {
-      // The displaced copy leaves the key's directory; its inode becomes a spare temp file.
-      const std::string spare = TempName(kTmpDir, ".meta");
-      if (v->Rename(m.meta_tmp, spare).ok())
-        core_.GiveSpare(pos, spare);
-      else
-        v->Remove(m.meta_tmp).IgnoreError();
-    }
-    m.meta_tmp.clear();
+    // (The previous copy stays beside the file: the next overwrite swaps its new copy with it.)
+    if (!m.spare.empty()) core_.GiveSpare(pos, m.spare);
+    m.spare.clear();
   }
 }
 

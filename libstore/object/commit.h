@@ -5,23 +5,26 @@
 // temp file and, for a shard that is new or rebuilt, the shard in another temp file. Then:
 //   1. FlushCommits(kStaged): the staged files become durable.
 //   2. Publish, under the key's write lock: on each staged member the shard is renamed to its
-//      name and the metadata copy put in place. Over a previous copy, the new copy is first
-//      renamed beside it (ObjectPaths::DisplacedPath: the key's directory, named by the new
-//      version) and then swapped with it (RENAME_EXCHANGE), so the previous copy stays whole
-//      under that name; where there was none, a plain rename (the key's directory is made when
-//      it is missing, never the bucket's). After RequireUnchanged (heal), nothing is published
-//      when any member's metadata changed since the caller read it.
+//      name and the metadata copy put in place. Over a previous copy, the new copy first takes
+//      the place beside it (ObjectPaths::DisplacedPath, `<name>=.prev`: swapped with what an
+//      earlier overwrite left there, which goes to the temp file and becomes a spare; renamed
+//      there on a key's first overwrite), and then the two are swapped (RENAME_EXCHANGE), so the
+//      previous copy stays whole beside the new one; where there was none, a plain rename (the
+//      key's directory is made when it is missing, never the bucket's). After RequireUnchanged
+//      (heal), nothing is published when any member's metadata changed since the caller read it.
 //      Why beside it and not in the temp directory: a crash can keep the members' new copies on
 //      fewer than the read quorum while the old ones are gone from as many (4+2, 3 and 3); the
-//      previous version is then read back from the displaced copies (SetCore::ResolveVersion).
-//      Both names live in the key's directory, so one directory sync makes the swap and the
-//      displaced copy durable together: a member never holds the new copy without the old.
+//      previous version is then read back from the copies beside them (SetCore::ResolveVersion).
+//      Both names live in the key's directory, so one directory sync makes the swap durable
+//      whole: a member never holds the new copy without the old. In steady state the two swaps
+//      make and remove no name and allocate no inode.
 //   3. FlushCommits(kPublished): the renames become durable.
 //   4. Below the quorum the caller asked for, every member is put back as it was (the previous
 //      copy swapped back, the new files removed) and flushed again.
-//   5. Finish: the previous version's shard files are removed, the displaced copies are moved
-//      to the temp directory as the set's spare files, leftover temp files are removed. What a
-//      crash leaves of them is garbage once the new version has its quorum (gc removes it).
+//   5. Finish: the previous version's shard files are removed, the temp files swapped out go to
+//      the set's spare pool, leftover temp files are removed. The previous copy stays beside the
+//      new one until the next overwrite (a delete removes it with the key's other files; gc once
+//      it is older than its grace period).
 // PUT and DELETE run steps 2 to 4 in one hold of the key's lock (PublishWithQuorum); heal
 // publishes many objects, each under its own lock, between two flushes they all share.
 //
@@ -50,9 +53,8 @@ class VersionCommit {
   // version is new (PUT, DELETE), so its shard files are too and a member that fails keeps none;
   // heal republishes an existing version, and a rebuilt shard renamed into place stays even when
   // its metadata copy then fails.
-  // version_id: the version being published (it names the displaced copies).
-  VersionCommit(SetCore& core, std::string bucket, std::string key, const Uuid& version_id,
-                const Uuid& data_id, bool new_version);
+  VersionCommit(SetCore& core, std::string bucket, std::string key, const Uuid& data_id,
+                bool new_version);
   ~VersionCommit();
   VersionCommit(const VersionCommit&) = delete;
   VersionCommit& operator=(const VersionCommit&) = delete;
@@ -105,17 +107,17 @@ class VersionCommit {
   struct Member {
     bool staged = false, published = false;
     bool shard_moved = false;  // the shard temp file was renamed into place
-    bool exchanged = false;    // meta_tmp (the displaced path) now holds the previous copy
+    bool exchanged = false;    // the previous copy is beside the file (DisplacedPath)
+    bool kept = false;         // published over a cut-off commit: the copy beside it was kept
+    bool aside_new = false;    // DisplacedPath holds the new copy, not yet swapped in
     bool rolled_back = false;  // published, then put back as it was
     bool made_dir = false;     // RenameInto made the key's directory (and maybe its parents)
     std::string meta_tmp, shard_tmp;
-    std::string meta_tmp_kept;  // scratch while publishing over a cut-off commit
+    std::string spare;  // a temp file that the swap beside the file left holding stale bytes
     Uuid old_data;  // the previous copy's shard file id (zero: none, or inline)
-    // Publishing over a commit a crash cut off: the version kept (read from this member's
-    // displaced copy) has its shard file here, and that displaced copy's old name; both go in
-    // Finish.
+    // Publishing over a cut-off commit (kept): the shard file of the version kept beside the
+    // file, superseded once this commit is done.
     Uuid kept_data;
-    std::string stale_displaced;
     Status error;
   };
   // Renames from to to on v; when the key's directory is missing (a sibling's delete removed it,
@@ -128,7 +130,6 @@ class VersionCommit {
   SetCore& core_;
   const std::string bucket_, key_;
   const ObjectPaths paths_;
-  const std::string displaced_;  // paths_.DisplacedPath(version id)
   const Uuid data_id_;
   const bool new_version_;
   std::vector<Member> members_;

@@ -236,7 +236,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   EncodeBlocksInto(lay, head.data(), framed);
 
   const std::string tmp = TempName(kTmpDir, ".meta");
-  VersionCommit commit(*this, bucket, key, base.version_id, Uuid(), /*new_version=*/true);
+  VersionCommit commit(*this, bucket, key, Uuid(), /*new_version=*/true);
   ObjectMeta m = base;
   for (uint32_t s = 0; s < n(); ++s) {
     const uint32_t pos = base.distribution[s];
@@ -362,8 +362,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     // quorum or rolled back), so a delete that stops half way leaves markers that say so.
     Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)), nullptr};
     d.marker.delete_marker = true;
-    d.commit = std::make_unique<VersionCommit>(*this, bucket, key, d.marker.version_id, Uuid(),
-                                               /*new_version=*/true);
+    d.commit = std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true);
     const std::string tmp = TempName(kTmpDir, ".meta");
     for (uint32_t s = 0; s < n(); ++s) {
       const uint32_t pos = d.marker.distribution[s];
@@ -438,6 +437,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
         }
         for (uint32_t pos = 0; ours && pos < n(); ++pos) {
           volumes_[pos]->Remove(paths.meta).IgnoreError();
+          volumes_[pos]->Remove(paths.DisplacedPath()).IgnoreError();
           RemoveEmptyParents(volumes_[pos], bucket, paths.dir);
         }
       }

@@ -146,20 +146,22 @@ bool SplitShardName(const std::string& name, std::string* meta_name, std::string
   return true;
 }
 
-// For a displaced copy's name, `<seg>=` followed by 32 lowercase hex digits and ".prev"
-// (ObjectPaths::DisplacedPath): the name of the metadata file beside it and the hex.
-bool SplitDisplacedName(const std::string& name, std::string* meta_name, std::string* hex) {
+// For the name of a copy beside a metadata file, `<seg>=.prev` (ObjectPaths::DisplacedPath):
+// the name of the metadata file. False for every other name.
+bool SplitDisplacedName(const std::string& name, std::string* meta_name) {
   const std::string_view suffix = ObjectPaths::kDisplacedSuffix;
   if (name.size() <= suffix.size() ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
     return false;
   }
-  return SplitShardName(name.substr(0, name.size() - suffix.size()), meta_name, hex);
+  *meta_name = name.substr(0, name.size() - suffix.size());
+  return meta_name->back() == '=';
 }
 
-// Decides, under the key's lock, whether the displaced copy `meta + hex + .prev` on volume pos is
-// no longer needed (the key has a version on a read quorum of metadata files, or none at all), and
-// (not dry run) removes it. True when it was, or would be, removed.
+// Decides, under the key's lock, whether the copy beside a metadata file (`meta` + ".prev") on
+// volume pos is no longer needed (the key has a version on a read quorum of metadata files, or
+// none at all), and (not dry run) removes it. True when it was, or would be, removed. (A later
+// overwrite makes it again: gc only takes those of keys left alone for its grace period.)
 using DisplacedCheck = std::function<bool(uint32_t pos, const std::string& bucket,
                                           const std::string& key, const std::string& path)>;
 
@@ -201,7 +203,7 @@ class KeyTreeGc {
                  DecodeKeyEntry(meta_name, &text, &kind) &&
                  Shard(path, dir + "/" + meta_name, prefix + text, hex)) {
         --left;
-      } else if (SplitDisplacedName(e.name, &meta_name, &hex) &&
+      } else if (SplitDisplacedName(e.name, &meta_name) &&
                  DecodeKeyEntry(meta_name, &text, &kind) && kind == KeyEntry::kObject &&
                  Displaced(path, dir + "/" + meta_name, prefix + text)) {
         --left;

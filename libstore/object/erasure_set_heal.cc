@@ -609,8 +609,8 @@ class ObjectExam {
       h_.after = offline() > 0 ? Health::kDegraded : Health::kHealthy;
       return false;
     }
-    commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_.version_id,
-                                              ref_data_, /*new_version=*/false);
+    commit_ = std::make_unique<VersionCommit>(core_, h_.bucket, h_.key, ref_data_,
+                                              /*new_version=*/false);
     commit_->RequireUnchanged(&metas_);
     const std::string tmp = TempName(kTmpDir, ".hmeta");
     for (uint32_t pos : to_write_) {
@@ -655,12 +655,6 @@ class ObjectExam {
       if (commit_->is_published(pos)) published.push_back(pos);
     }
     if (!flush.ok()) published.clear();
-    // A member put back to this version from its displaced copy no longer needs that copy.
-    for (uint32_t pos : published) {
-      if (metas_[pos].displaced) {
-        vol(pos)->Remove(paths_.DisplacedPath(metas_[pos].slot_version.Hex())).IgnoreError();
-      }
-    }
     h_.healed = published;
     if (commit_->changed()) {
       h_.action = ObjectHealth::Action::kChanged;
@@ -720,6 +714,7 @@ class ObjectExam {
       // file no copy names (gc's), never a copy naming a shard file that is gone.
       Status s = v->Remove(paths_.meta);
       touched[i] = s.ok();
+      v->Remove(paths_.DisplacedPath()).IgnoreError();
       if (metas_[i].present && !metas_[i].meta.is_inline()) {
         v->Remove(paths_.ShardPath(metas_[i].meta.data_id.Hex())).IgnoreError();
       }
@@ -778,6 +773,7 @@ class ObjectExam {
         if (mr.present && !mr.meta.is_inline()) {
           v->Remove(paths_.ShardPath(mr.meta.data_id.Hex())).IgnoreError();
         }
+        v->Remove(paths_.DisplacedPath()).IgnoreError();  // what the delete displaced, too
         touched[i] = true;
         h_.healed.push_back(i);
         core_.RemoveEmptyParents(v, h_.bucket, paths_.dir);

@@ -167,7 +167,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   base.shard_size = StripeLayout{size, bs, k}.shard_size();
   base.etag = fast ? "x" + xxh.Digest().Hex() : md5.FinalHex();
 
-  VersionCommit commit(*this, bucket, key, base.version_id, base.data_id, /*new_version=*/true);
+  VersionCommit commit(*this, bucket, key, base.data_id, /*new_version=*/true);
   ObjectMeta m = base;
   for (uint32_t si = 0; si < total; ++si) {
     const uint32_t pos = base.distribution[si];

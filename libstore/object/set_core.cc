@@ -123,14 +123,13 @@ Result<int> SetCore::ResolveVersion(const std::string& meta_path, std::vector<Me
   auto pick = PickVersion(*metas, what);
   if (pick.ok() || pick.status().code() != Code::kDataLoss) return pick;
   std::vector<MetaRead>& in = *metas;
-  // 1. The copies that members holding a newer copy keep beside it (VersionCommit::Publish).
+  // 1. The copies beside the metadata files: what the last overwrite or delete on each member
+  //    replaced (VersionCommit::Publish).
   std::vector<MetaRead> moved(in.size());
   bool any = false;
   for (uint32_t i = 0; i < in.size(); ++i) {
     if (!in[i].present || volumes_[i] == nullptr) continue;
-    const ObjectPaths p{std::string(), meta_path};
-    auto raw = volumes_[i]->ReadFile(p.DisplacedPath(in[i].meta.version_id.Hex()),
-                                     kMaxMetaFileSize);
+    auto raw = volumes_[i]->ReadFile(meta_path + ObjectPaths::kDisplacedSuffix, kMaxMetaFileSize);
     if (!raw.ok()) continue;
     auto m = ObjectMeta::Decode(*raw);
     if (!m.ok() || m->version_id == in[i].meta.version_id) continue;
@@ -143,24 +142,42 @@ Result<int> SetCore::ResolveVersion(const std::string& meta_path, std::vector<Me
     any = true;
   }
   if (any) {
-    // The version on a read quorum counting each member's file or its displaced copy; a member's
-    // displaced copy stands in for its file only for that version (stale ones elsewhere, left by
-    // an earlier commit's crash after it committed, stay out of it).
-    std::vector<MetaRead> alt = in;
-    for (uint32_t i = 0; i < in.size(); ++i) {
-      if (!moved[i].present) continue;
-      uint32_t count = 0;
+    // Each member counts for the version of its file and for the one beside it. The newest
+    // version that has a read quorum so counted is the object (a copy beside a file that is
+    // older than the object's version, left by an overwrite that finished, never outvotes it).
+    const ObjectMeta* best = nullptr;
+    auto count = [&](const Uuid& v) {
+      uint32_t c = 0;
       for (uint32_t j = 0; j < in.size(); ++j) {
-        const Uuid& v = moved[i].meta.version_id;
-        count += (in[j].present && in[j].meta.version_id == v) ||
-                 (moved[j].present && moved[j].meta.version_id == v);
+        c += (in[j].present && in[j].meta.version_id == v) ||
+             (moved[j].present && moved[j].meta.version_id == v);
       }
-      if (count >= read_quorum_) alt[i] = moved[i];
+      return c;
+    };
+    for (uint32_t i = 0; i < in.size(); ++i) {
+      for (const MetaRead* r : {&in[i], &moved[i]}) {
+        if (!r->present || count(r->meta.version_id) < read_quorum_) continue;
+        const ObjectMeta& c = r->meta;
+        if (best == nullptr || c.mod_time_ns > best->mod_time_ns ||
+            (c.mod_time_ns == best->mod_time_ns && best->version_id < c.version_id)) {
+          best = &c;
+        }
+      }
     }
-    auto p2 = PickVersion(alt, what);
-    if (p2.ok()) {
-      *metas = std::move(alt);
-      return p2;
+    if (best != nullptr) {
+      const Uuid pick = best->version_id;
+      std::vector<MetaRead> alt = in;
+      for (uint32_t i = 0; i < in.size(); ++i) {
+        if (moved[i].present && moved[i].meta.version_id == pick &&
+            !(in[i].meta.version_id == pick)) {
+          alt[i] = std::move(moved[i]);
+        }
+      }
+      auto p2 = PickVersion(alt, what);
+      if (p2.ok()) {
+        *metas = std::move(alt);
+        return p2;
+      }
     }
   }
   // 2. Nothing that could have committed: leftovers of a write cut off below its quorum.

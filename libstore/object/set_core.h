@@ -40,9 +40,9 @@ struct MetaRead {
   Status error;          // why not
   ObjectMeta meta;
   std::string raw;  // the bytes as read
-  // Set by SetCore::ResolveVersion only: meta and raw are the copy that an overwrite or delete cut
-  // off half way moved aside on this member (ObjectPaths::DisplacedPath of slot_version), and the
-  // member's metadata file holds slot_raw, a copy of slot_version, which never reached a quorum.
+  // Set by SetCore::ResolveVersion only: meta and raw are the copy beside the member's metadata
+  // file (ObjectPaths::DisplacedPath: what an overwrite or delete cut off half way replaced), and
+  // the file itself holds slot_raw, a copy of slot_version, which is not the object's version.
   bool displaced = false;
   std::string slot_raw;
   Uuid slot_version;
@@ -100,9 +100,11 @@ class SetCore {
   Result<int> PickReadable(const std::vector<MetaRead>& metas, const std::string& what) const;
   // PickVersion, then, when copies disagree below quorum, what a commit cut off half way left:
   //  1. An overwrite or delete that published its copy on some members only: each of those keeps
-  //     the copy it replaced beside it (ObjectPaths::DisplacedPath), and the version they were
-  //     replacing still has a read quorum counting those. *metas gets the displaced copies in
-  //     place of the new ones (MetaRead::displaced) and that version is picked.
+  //     the copy it replaced beside it (ObjectPaths::DisplacedPath). Each member counts for the
+  //     version of its file and for the one beside it; the newest version with a read quorum so
+  //     counted is picked (the previous one, or the new one when a crash between a member's two
+  //     swaps left it beside the file on enough members), and *metas gets the copies beside the
+  //     files where the files hold another version (MetaRead::displaced).
   //  2. A write that never committed: no version present could have reached the read quorum,
   //     even counting members that cannot answer, hold a damaged copy, or were replaced since it
   //     was written (CouldBeCommitted without shard files). kNotFound: its copies are leftovers.

@@ -1,11 +1,13 @@
 // HealJournal::Decode on .cairn/heal/state (any member's, so any bytes). A decoded journal keeps
-// the format's limits and re-encodes to exactly the input; a journal built from the input encodes
-// exactly when its names are within the limits, and then decodes to the same value.
+// the format's limits, names valid buckets and keys (or none), and re-encodes to exactly the
+// input; a journal built from the input encodes exactly when its names are within the limits and
+// valid, and then decodes to the same value.
 // Coverage: libstore/format/heal_journal.cc cairn::HealJournal::Decode(
 // Coverage: libstore/format/heal_journal.cc cairn::HealJournal::Encode(
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include "libstore/format/heal_journal.h"
+#include "libstore/format/key_path.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace cairn {
@@ -27,6 +29,13 @@ std::vector<uint64_t> Counts(const HealJournal::Counts& c) {
           c.bytes_written};
 }
 
+// Empty, or a valid bucket name / key.
+bool NoneOrBucket(const std::string& b) { return b.empty() || ValidateBucketName(b).ok(); }
+bool Valid(const HealJournal& j) {
+  return NoneOrBucket(j.scope_bucket) && NoneOrBucket(j.bucket) &&
+         (j.key.empty() || (!j.bucket.empty() && ValidateKey(j.key).ok()));
+}
+
 bool Same(const HealJournal& a, const HealJournal& b) {
   return a.scope_bucket == b.scope_bucket && a.scope_prefix == b.scope_prefix &&
          a.bucket == b.bucket && a.key == b.key && a.started_ns == b.started_ns &&
@@ -41,6 +50,7 @@ void CheckDecode(std::string_view in) {
   }
   FUZZ_CHECK(d->scope_bucket.size() <= kMaxBucket && d->bucket.size() <= kMaxBucket);
   FUZZ_CHECK(d->scope_prefix.size() <= kMaxKey && d->key.size() <= kMaxKey);
+  FUZZ_CHECK(Valid(*d));
   auto enc = d->Encode();
   FUZZ_CHECK(enc.ok());
   FUZZ_CHECK(*enc == in);
@@ -62,7 +72,7 @@ void CheckEncode(const uint8_t* data, size_t size) {
     *v = p.ConsumeIntegral<uint64_t>();
   }
   const bool within = j.scope_bucket.size() <= kMaxBucket && j.bucket.size() <= kMaxBucket &&
-                      j.scope_prefix.size() <= kMaxKey && j.key.size() <= kMaxKey;
+                      j.scope_prefix.size() <= kMaxKey && j.key.size() <= kMaxKey && Valid(j);
   auto enc = j.Encode();
   FUZZ_CHECK(enc.ok() == within);
   if (!enc.ok()) {
