@@ -436,9 +436,13 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
           ours = ours && r.present && r.meta.version_id == d.marker.version_id;
         }
         for (uint32_t pos = 0; ours && pos < n(); ++pos) {
-          volumes_[pos]->Remove(paths.meta).IgnoreError();
-          volumes_[pos]->Remove(paths.DisplacedPath()).IgnoreError();
-          RemoveEmptyParents(volumes_[pos], bucket, paths.dir);
+          Volume* v = volumes_[pos];
+          v->Remove(paths.meta).IgnoreError();
+          // The deleted version's copy, beside the marker: its inode becomes a spare temp file
+          // (freeing and allocating inodes is what small writes pay most for on ext4).
+          const std::string spare = TempName(kTmpDir, ".meta");
+          if (v->Rename(paths.DisplacedPath(), spare).ok()) GiveSpare(pos, spare);
+          RemoveEmptyParents(v, bucket, paths.dir);
         }
       }
     }
