@@ -5,6 +5,7 @@
 
 #include "libstore/common/hash.h"
 #include "libstore/format/bucket_meta.h"
+#include "libstore/object/key_locks.h"
 #include "test_util.h"
 
 using namespace cairn;
@@ -282,4 +283,24 @@ TEST_CASE("verify's scan reports symlinks and other non-files it meets", "[bucke
                   "bkt", "q", "", [](const std::string&) { return true; }, note)
               .ok());
   CHECK(seen.empty());
+}
+
+TEST_CASE("rb lists the bucket under the bucket lock whatever stripe its keys hash to", "[bucket]") {
+  // rb without --force looks for a key while it holds the bucket lock, and reading a key takes
+  // that key's stripe: a key whose stripe were the bucket lock's would deadlock rb. Every stripe
+  // is tried (a key for each), and the bucket lock's own stripe number too.
+  SetFixture f(2, 1);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  std::vector<bool> seen(KeyLocks::kStripes, false);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const size_t s = f.set->Stripe("bkt", key);
+    if (seen[s]) continue;
+    seen[s] = true;
+    REQUIRE(f.Put("bkt", key, "x").ok());
+    CHECK(f.set->RemoveBucket("bkt", false).code() == Code::kNotEmpty);
+    REQUIRE(f.set->DeleteObject("bkt", key).ok());
+  }
+  CHECK(std::count(seen.begin(), seen.end(), true) == int(KeyLocks::kStripes));
+  CHECK(f.set->RemoveBucket("bkt", false).ok());
 }

@@ -28,9 +28,11 @@ static Result<BucketMeta> ReadBucketMeta(Volume* v, const std::string& bucket,
   return m;
 }
 
-// The lock stripe mb, rb and heal's settling of a half-made bucket share (a key is never empty,
-// so no object's stripe is computed from this pair; a collision only makes them take turns).
-size_t ErasureSet::BucketStripe(const std::string& bucket) const { return Stripe(bucket, ""); }
+// The lock mb, rb and heal's settling of a half-made bucket share: one for every bucket (they are
+// rare), apart from every key's stripe (rb reads keys while it holds it).
+size_t ErasureSet::BucketStripe(const std::string& /*bucket*/) const {
+  return KeyLocks::kBucketLock;
+}
 
 // Moves the bucket's directory on v out of the namespace (one rename, made durable), then deletes
 // it at leisure: a crash mid-way leaves a temp directory for gc, never half a bucket. OK when v

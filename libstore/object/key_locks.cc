@@ -14,11 +14,12 @@ KeyLocks::~KeyLocks() {
   }
 }
 
-int KeyLocks::Fd(size_t stripe) {
+int KeyLocks::Fd(size_t slot) {
   std::lock_guard<std::mutex> l(fd_mu_);
-  int& fd = fds_[stripe];
+  int& fd = fds_[slot];
   if (fd < 0) {
-    std::string path = dir_ + "/" + std::to_string(stripe);
+    // Lock files 0..255 for the key stripes, "buckets" for the bucket lock.
+    std::string path = dir_ + "/" + (slot == kBucketLock ? "buckets" : std::to_string(slot));
     fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);  // never via a link
   }
   return fd;
@@ -26,7 +27,7 @@ int KeyLocks::Fd(size_t stripe) {
 
 void KeyLocks::LockFile(size_t stripe) {
   if (dir_.empty()) return;
-  int fd = Fd(stripe % kStripes);
+  int fd = Fd(Slot(stripe));
   if (fd < 0) return;
   while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
   }
@@ -34,7 +35,7 @@ void KeyLocks::LockFile(size_t stripe) {
 
 void KeyLocks::UnlockFile(size_t stripe) {
   if (dir_.empty()) return;
-  int fd = Fd(stripe % kStripes);
+  int fd = Fd(Slot(stripe));
   if (fd >= 0) ::flock(fd, LOCK_UN);
 }
 
