@@ -102,9 +102,5 @@ void CheckEncode(const uint8_t* data, size_t size) {
 }  // namespace cairn
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in(reinterpret_cast<const char*>(data), size);
-  cairn::CheckDecode(in);
-  cairn::CheckDecode(cairn::fuzz::ResealedTail(in));
-  cairn::CheckEncode(data, size);
-  return 0;
+  return cairn::fuzz::RoundTripTarget(data, size, cairn::CheckDecode, cairn::CheckEncode);
 }

@@ -70,9 +70,6 @@ void CheckEncode(const uint8_t* data, size_t size) {
 }  // namespace cairn
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view in(reinterpret_cast<const char*>(data), size);
-  cairn::Check(in);
-  cairn::Check(cairn::fuzz::Resealed(in, cairn::kShardHeaderSize - 8));
-  cairn::CheckEncode(data, size);
-  return 0;
+  return cairn::fuzz::RoundTripTarget(data, size, cairn::Check, cairn::CheckEncode,
+                                      cairn::kShardHeaderSize - 8);
 }
