@@ -1,6 +1,8 @@
-#include <catch2/catch.hpp>
-
 #include "libstore/common/status.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
 
 using namespace cairn;
 
@@ -56,4 +58,27 @@ TEST_CASE("Status carries its class and whether a retry may help", "[status]") {
   CHECK_FALSE(PosixError("f", ENOENT).retryable());
   // Context keeps the bit.
   CHECK(PosixError("sock", ETIMEDOUT).WithContext("get").retryable());
+}
+
+TEST_CASE("Every code has a distinct name and a class", "[status]") {
+  std::set<std::string> names;
+  for (int c = 0; c <= static_cast<int>(Code::kLastCode); ++c) {
+    const Code code = static_cast<Code>(c);
+    const std::string name = CodeName(code);
+    CHECK(name != "Unknown");
+    CHECK(names.insert(name).second);
+    if (code != Code::kInternal) CHECK(ClassOf(code) != ErrorClass::kBug);
+  }
+  CHECK(ClassOf(Code::kBucketNotFound) == ErrorClass::kAbsent);
+  CHECK(ClassOf(Code::kBadDigest) == ErrorClass::kDamaged);
+  CHECK(ClassOf(Code::kSignatureMismatch) == ErrorClass::kRequest);
+  CHECK(ClassOf(Code::kPreconditionFailed) == ErrorClass::kNone);
+}
+
+TEST_CASE("Busy and timed-out answers are retryable however they are made", "[status]") {
+  CHECK(Status(Code::kSlowDown, "busy").retryable());
+  CHECK(Status(Code::kRequestTimeout, "slow client").retryable());
+  CHECK_FALSE(Status(Code::kSlowDown, "busy").WithRetryable(false).retryable());
+  CHECK_FALSE(Status(Code::kBadDigest, "md5").retryable());
+  CHECK_FALSE(Status(Code::kNotFound, "x").retryable());
 }

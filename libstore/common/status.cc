@@ -32,6 +32,58 @@ const char* CodeName(Code c) {
       return "Internal";
     case Code::kDegraded:
       return "Degraded";
+    case Code::kBucketNotFound:
+      return "BucketNotFound";
+    case Code::kUploadNotFound:
+      return "UploadNotFound";
+    case Code::kNotModified:
+      return "NotModified";
+    case Code::kPreconditionFailed:
+      return "PreconditionFailed";
+    case Code::kInvalidRange:
+      return "InvalidRange";
+    case Code::kBadDigest:
+      return "BadDigest";
+    case Code::kInvalidDigest:
+      return "InvalidDigest";
+    case Code::kContentSha256Mismatch:
+      return "ContentSha256Mismatch";
+    case Code::kEntityTooLarge:
+      return "EntityTooLarge";
+    case Code::kEntityTooSmall:
+      return "EntityTooSmall";
+    case Code::kInvalidPart:
+      return "InvalidPart";
+    case Code::kInvalidPartOrder:
+      return "InvalidPartOrder";
+    case Code::kKeyTooLong:
+      return "KeyTooLong";
+    case Code::kInvalidBucketName:
+      return "InvalidBucketName";
+    case Code::kMalformedXml:
+      return "MalformedXml";
+    case Code::kMissingContentLength:
+      return "MissingContentLength";
+    case Code::kIncompleteBody:
+      return "IncompleteBody";
+    case Code::kRequestTimeout:
+      return "RequestTimeout";
+    case Code::kSlowDown:
+      return "SlowDown";
+    case Code::kNotImplemented:
+      return "NotImplemented";
+    case Code::kAccessDenied:
+      return "AccessDenied";
+    case Code::kSignatureMismatch:
+      return "SignatureMismatch";
+    case Code::kInvalidAccessKeyId:
+      return "InvalidAccessKeyId";
+    case Code::kRequestTimeTooSkewed:
+      return "RequestTimeTooSkewed";
+    case Code::kAuthHeaderMalformed:
+      return "AuthHeaderMalformed";
+    case Code::kAuthQueryMalformed:
+      return "AuthQueryMalformed";
   }
   return "Unknown";
 }
@@ -40,26 +92,57 @@ ErrorClass ClassOf(Code c) {
   switch (c) {
     case Code::kOk:
     case Code::kDegraded:
+    case Code::kNotModified:
+    case Code::kPreconditionFailed:
       return ErrorClass::kNone;
     case Code::kNotFound:
+    case Code::kBucketNotFound:
+    case Code::kUploadNotFound:
       return ErrorClass::kAbsent;
     case Code::kCorruption:
     case Code::kDataLoss:
+    case Code::kBadDigest:
+    case Code::kContentSha256Mismatch:
       return ErrorClass::kDamaged;
     case Code::kIOError:
     case Code::kNoSpace:
     case Code::kQuorum:
     case Code::kAborted:
+    case Code::kRequestTimeout:
+    case Code::kSlowDown:
       return ErrorClass::kUnavailable;
     case Code::kInvalidArgument:
     case Code::kAlreadyExists:
     case Code::kNotEmpty:
+    case Code::kInvalidRange:
+    case Code::kInvalidDigest:
+    case Code::kEntityTooLarge:
+    case Code::kEntityTooSmall:
+    case Code::kInvalidPart:
+    case Code::kInvalidPartOrder:
+    case Code::kKeyTooLong:
+    case Code::kInvalidBucketName:
+    case Code::kMalformedXml:
+    case Code::kMissingContentLength:
+    case Code::kIncompleteBody:
+    case Code::kNotImplemented:
+    case Code::kAccessDenied:
+    case Code::kSignatureMismatch:
+    case Code::kInvalidAccessKeyId:
+    case Code::kRequestTimeTooSkewed:
+    case Code::kAuthHeaderMalformed:
+    case Code::kAuthQueryMalformed:
       return ErrorClass::kRequest;
     case Code::kInternal:
       return ErrorClass::kBug;
   }
   return ErrorClass::kBug;
 }
+
+bool RetryableByDefault(Code c) { return c == Code::kRequestTimeout || c == Code::kSlowDown; }
+
+Status::Status(Code code, std::string msg)
+    : code_(code), retryable_(RetryableByDefault(code)), msg_(std::move(msg)) {}
 
 Status Status::WithRetryable(bool r) const {
   Status s = *this;

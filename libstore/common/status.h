@@ -28,6 +28,36 @@ enum class Code {
   kAborted,          // interrupted or cancelled
   kInternal,         // a broken invariant
   kDegraded,         // verify: damage found, but everything can still be rebuilt (exit code 3)
+
+  // Finer codes for what a network client must be told apart (the S3 layer's error table maps
+  // each to an HTTP status and an S3 error code; the store never speaks HTTP). Classes in ClassOf.
+  kBucketNotFound,      // the bucket does not exist (S3 NoSuchBucket; kNotFound is the object)
+  kUploadNotFound,      // no such multipart upload, or it finished (NoSuchUpload)
+  kNotModified,         // a conditional read's condition says "you have it" (304)
+  kPreconditionFailed,  // a conditional read or write's condition failed (412)
+  kInvalidRange,        // a range that starts past the end of the object (416)
+  kBadDigest,           // the body does not match the Content-MD5 or x-amz-checksum-* it came with
+  kInvalidDigest,       // a Content-MD5 or x-amz-checksum-* value that is not well formed
+  kContentSha256Mismatch,  // the body does not match the signed x-amz-content-sha256
+  kEntityTooLarge,         // a body above the limit (S3: 5 GiB for one PUT)
+  kEntityTooSmall,         // a multipart part below the minimum size
+  kInvalidPart,            // Complete names a part that was not uploaded, or with another ETag
+  kInvalidPartOrder,       // Complete lists parts out of ascending order
+  kKeyTooLong,             // an object key above 1024 bytes
+  kInvalidBucketName,      // a bucket name S3 would refuse
+  kMalformedXml,           // a request body that is not the XML the operation takes
+  kMissingContentLength,   // a PUT without Content-Length (nor a decoded length)
+  kIncompleteBody,         // the body ended before the length it announced
+  kRequestTimeout,         // the client stopped sending (retryable)
+  kSlowDown,               // the server is at a limit; try again later (retryable)
+  kNotImplemented,         // an operation or feature cairn does not do
+  kAccessDenied,           // authenticated (or anonymous) but not allowed, or an expired presign
+  kSignatureMismatch,      // the request's signature is not the one its secret key gives
+  kInvalidAccessKeyId,     // no such access key
+  kRequestTimeTooSkewed,   // the request's date is more than 15 minutes from the server's clock
+  kAuthHeaderMalformed,    // an Authorization header that cannot be parsed
+  kAuthQueryMalformed,     // presigned-URL query parameters that cannot be parsed
+  kLastCode = kAuthQueryMalformed,  // for tables and tests that walk every code
 };
 
 const char* CodeName(Code c);
@@ -40,6 +70,10 @@ const char* CodeName(Code c);
 //   kRequest     the caller asked for something malformed or in conflict with the state
 //                (kInvalidArgument, kAlreadyExists, kNotEmpty)
 //   kBug         a broken invariant (kInternal)
+// The finer codes: kBucketNotFound, kUploadNotFound -> kAbsent; kBadDigest and
+// kContentSha256Mismatch -> kDamaged (what arrived is not what was promised); kRequestTimeout,
+// kSlowDown -> kUnavailable; kNotModified and kPreconditionFailed -> kNone (verdicts); the rest
+// (limits, malformed input, auth) -> kRequest.
 //   kNone        not a failure (kOk), or a verdict rather than an error (kDegraded)
 enum class ErrorClass { kNone, kAbsent, kDamaged, kUnavailable, kRequest, kBug };
 ErrorClass ClassOf(Code c);
@@ -47,7 +81,8 @@ ErrorClass ClassOf(Code c);
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Code code, std::string msg) : code_(code), msg_(std::move(msg)) {}
+  // retryable() starts as RetryableByDefault(code).
+  Status(Code code, std::string msg);
 
   static Status Ok() { return Status(); }
   bool ok() const { return code_ == Code::kOk; }
@@ -84,6 +119,9 @@ inline Status Corruption(std::string m) { return Status(Code::kCorruption, std::
 inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
 inline Status QuorumError(std::string m) { return Status(Code::kQuorum, std::move(m)); }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+inline Status BucketNotFound(std::string m) { return Status(Code::kBucketNotFound, std::move(m)); }
+// Codes that say "try again later" are retryable however they were made.
+bool RetryableByDefault(Code c);
 
 // Maps an errno to a Status: "context: strerror". ENOENT -> kNotFound, ENOSPC/EDQUOT -> kNoSpace,
 // EEXIST -> kAlreadyExists, ENOTEMPTY -> kNotEmpty, anything else -> kIOError. EINTR, EAGAIN,
