@@ -1,6 +1,8 @@
 #include "libstore/common/hash.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <xxh_x86dispatch.h>
 #include <xxhash.h>
 
@@ -71,6 +73,51 @@ std::string Md5Stream::FinalHex() {
   uint8_t d[16];
   Final(d);
   return ToHex(d, 16);
+}
+
+namespace {
+const EVP_MD* ShaMd(ShaStream::Kind k) {
+  return k == ShaStream::Kind::kSha1 ? EVP_sha1() : EVP_sha256();
+}
+}  // namespace
+
+ShaStream::ShaStream(Kind kind) : kind_(kind), ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr) std::abort();
+  Reset();
+}
+ShaStream::~ShaStream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+void ShaStream::Reset() {
+  if (EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), ShaMd(kind_), nullptr) != 1) std::abort();
+}
+void ShaStream::Update(const void* data, size_t len) {
+  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, len);
+}
+size_t ShaStream::Final(uint8_t* out) {
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out, &n);
+  return n;
+}
+
+void Sha256(const void* data, size_t len, uint8_t out[32]) {
+  unsigned int n = 0;
+  if (EVP_Digest(data, len, out, &n, EVP_sha256(), nullptr) != 1) std::abort();
+}
+
+std::string Sha256Hex(const void* data, size_t len) {
+  uint8_t d[32];
+  Sha256(data, len, d);
+  return ToHex(d, 32);
+}
+
+void HmacSha256(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]) {
+  unsigned int n = 0;
+  if (HMAC(EVP_sha256(), key, static_cast<int>(key_len), static_cast<const unsigned char*>(data),
+           len, out, &n) == nullptr)
+    std::abort();
+}
+
+bool ConstantTimeEqual(const void* a, const void* b, size_t n) {
+  return CRYPTO_memcmp(a, b, n) == 0;
 }
 
 }  // namespace cairn

@@ -53,6 +53,37 @@ class Md5Stream {
   void* ctx_;  // EVP_MD_CTX
 };
 
+// Streaming SHA-1 or SHA-256 over OpenSSL EVP (x-amz-checksum-sha1|sha256, SigV4 payload hashes).
+// Not thread-safe; one per stream.
+class ShaStream {
+ public:
+  enum class Kind { kSha1, kSha256 };
+  static constexpr size_t kMaxDigestLen = 32;
+  explicit ShaStream(Kind kind);
+  ~ShaStream();
+  ShaStream(const ShaStream&) = delete;
+  ShaStream& operator=(const ShaStream&) = delete;
+  Kind kind() const { return kind_; }
+  size_t digest_len() const { return kind_ == Kind::kSha1 ? 20 : 32; }
+  void Reset();
+  void Update(const void* data, size_t len);
+  // Writes digest_len() bytes to out and returns that length; Reset() before reuse.
+  size_t Final(uint8_t* out);
+
+ private:
+  Kind kind_;
+  void* ctx_;  // EVP_MD_CTX
+};
+
+// One-shot SHA-256 of data into out[32].
+void Sha256(const void* data, size_t len, uint8_t out[32]);
+// Lowercase hex SHA-256 (SigV4's canonical request and empty-payload hashes).
+std::string Sha256Hex(const void* data, size_t len);
+// HMAC-SHA256 of data under key into out[32] (SigV4 signing keys and signatures).
+void HmacSha256(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]);
+// Compares n bytes in time that does not depend on where they differ (signature checks).
+bool ConstantTimeEqual(const void* a, const void* b, size_t n);
+
 std::string ToHex(const uint8_t* data, size_t len);
 
 }  // namespace cairn
