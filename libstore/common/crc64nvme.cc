@@ -119,7 +119,10 @@ CAIRN_TARGET_VPCLMUL inline __m512i Fold512(__m512i x, __m512i k, __m512i next) 
 
 CAIRN_TARGET_VPCLMUL uint64_t VpclmulRaw(uint64_t s, const uint8_t* p, size_t n) {
   if (n < 512) return ClmulRaw(s, p, n);
-  const __m512i k2048 = _mm512_broadcast_i32x4(FoldConstants(kFold2048));
+  // The same pair in every 128-bit lane (set_epi64 rather than broadcast_i32x4, whose
+  // _mm512_undefined_epi32 GCC 12 reports as maybe-uninitialized).
+  const auto kh = static_cast<long long>(kFold2048.h), kl = static_cast<long long>(kFold2048.l);
+  const __m512i k2048 = _mm512_set_epi64(kl, kh, kl, kh, kl, kh, kl, kh);
   __m512i x[4];
   for (int i = 0; i < 4; ++i) x[i] = _mm512_loadu_si512(p + 64 * i);
   x[0] = _mm512_xor_si512(x[0], _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, static_cast<long long>(s)));
