@@ -33,6 +33,7 @@ CAIRN=${2:-}
 # What s3rver 3.7.1 does not do, one "CLIENT CHECK" a line (CLIENT without version, * for every
 # client); each entry says why. Such a FAIL is reported as XFAIL; such a PASS fails the run, so
 # that this list never outlives the gap.
+# shellcheck disable=SC2034 # read through ${!expected_var}
 EXPECTED_FAIL_s3rver='
 * wrong-secret-403        s3rver never verifies a SigV4 signature (lib/middleware/authentication.js: "V4 signatures have incomplete support"), only that the access key exists
 * if-match-412            s3rver GET honours If-None-Match and If-Modified-Since only
@@ -41,7 +42,9 @@ aws-sdk-js+tls put-stream same, over TLS
 s3cmd info                s3rver answers GET ?acl with Grants that lack <Permission>: s3cmd info stops with a traceback
 s3cmd copy                s3cmd cp reads the source ACL first and stops on the same GET ?acl answer
 '
+# shellcheck disable=SC2034
 EXPECTED_FAIL_cairn_plain=''
+# shellcheck disable=SC2034
 EXPECTED_FAIL_cairn_set=''
 # Every driver must report each of these checks (PASS, FAIL or SKIP with its reason).
 REQUIRED='mb put-0 put-1k put-5m list-recursive list-delimiter get-0 get-1k get-5m range meta copy

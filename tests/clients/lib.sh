@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared part of the shell drivers of the client matrix (awscli.sh, s3cmd.sh, rclone.sh, curl.sh).
 # A driver sources this file, then calls `matrix_init CLIENT ENDPOINT ACCESS SECRET REGION SCRATCH
 # BUCKET`. Every check prints exactly one line, `PASS|FAIL|SKIP client check detail`;
