@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "libstore/plain/key_map.h"
 #include "tests/list_model.h"
 #include "tests/plain_test_util.h"
 

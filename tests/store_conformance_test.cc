@@ -142,8 +142,8 @@ TEST_CASE("conformance: listing pages, prefixes and delimiters", "[conformance]"
     std::set<std::string> keys = {"a-b", "a/b",          "a/c/d",        "a0",
                                   "b",   "photos/1.jpg", "photos/2.jpg", "z"};
     for (const auto& k : keys) REQUIRE(s.Put(k, k).ok());
-    for (const std::string prefix : {"", "a", "a/", "photos/", "nothing"}) {
-      for (const std::string delim : {"", "/"}) {
+    for (const char* prefix : {"", "a", "a/", "photos/", "nothing"}) {
+      for (const char* delim : {"", "/"}) {
         for (int max_keys : {1, 2, 1000}) {
           CAPTURE(prefix, delim, max_keys);
           Page want = Reference(keys, prefix, delim, "");
