@@ -1,74 +1,38 @@
 // Listing against a reference model: prefix, delimiter, start-after, paging with continuation
 // tokens, UTF-8 byte order, chunked long segments, and degraded sets.
 #include <catch2/catch.hpp>
-
 #include <set>
 
+#include "tests/list_model.h"
 #include "tests/test_util.h"
 
 using namespace cairn;
 using namespace cairn::test;
 
-namespace {
-
-struct Page {
-  std::vector<std::string> keys, prefixes;
-};
-
-// What S3 returns for the whole listing (all pages joined).
-Page Reference(const std::set<std::string>& keys, const std::string& prefix, const std::string& delim,
-               const std::string& start_after) {
-  Page p;
-  std::set<std::string> cps;
-  for (const auto& k : keys) {
-    if (k.compare(0, prefix.size(), prefix) != 0 || k <= start_after) continue;
-    if (!delim.empty()) {
-      size_t pos = k.find(delim, prefix.size());
-      if (pos != std::string::npos) {
-        cps.insert(k.substr(0, pos + delim.size()));
-        continue;
-      }
-    }
-    p.keys.push_back(k);
-  }
-  p.prefixes.assign(cps.begin(), cps.end());
-  return p;
-}
-
-Page ListAll(ErasureSet& set, const std::string& prefix, const std::string& delim,
-             const std::string& start_after, int max_keys, int* pages = nullptr) {
-  Page p;
-  ListOptions lo;
-  lo.prefix = prefix;
-  lo.delimiter = delim;
-  lo.start_after = start_after;
-  lo.max_keys = max_keys;
-  int count = 0;
-  while (true) {
-    auto r = set.ListObjects("bkt", lo);
-    REQUIRE(r.ok());
-    ++count;
-    REQUIRE(int(r->objects.size() + r->common_prefixes.size()) <= max_keys);
-    for (const auto& o : r->objects) p.keys.push_back(o.key);
-    for (const auto& c : r->common_prefixes) p.prefixes.push_back(c);
-    if (!r->truncated) break;
-    REQUIRE(!r->next_token.empty());
-    lo.continuation_token = r->next_token;
-    REQUIRE(count < 10000);
-  }
-  if (pages) *pages = count;
-  return p;
-}
-
-}  // namespace
-
 TEST_CASE("listing matches the reference model", "[list]") {
   SetFixture f(2, 1, 64 << 10, 1 << 10);
   REQUIRE(f.set->MakeBucket("bkt").ok());
-  std::set<std::string> keys = {"a", "a/", "a/b", "a-b", "a/b/c", "a/b/", "a0", "b", "photos/2024/jan.jpg",
-                                "photos/2024/feb.jpg", "photos/2023/x", "photos/readme", "ü", "z/ü/1",
-                                "%", "100%/x", "dir/", "dir//double", std::string(300, 'q') + "/end",
-                                std::string(300, 'q'), std::string(200, 'q') + "a",
+  std::set<std::string> keys = {"a",
+                                "a/",
+                                "a/b",
+                                "a-b",
+                                "a/b/c",
+                                "a/b/",
+                                "a0",
+                                "b",
+                                "photos/2024/jan.jpg",
+                                "photos/2024/feb.jpg",
+                                "photos/2023/x",
+                                "photos/readme",
+                                "ü",
+                                "z/ü/1",
+                                "%",
+                                "100%/x",
+                                "dir/",
+                                "dir//double",
+                                std::string(300, 'q') + "/end",
+                                std::string(300, 'q'),
+                                std::string(200, 'q') + "a",
                                 std::string(199, 'r') + "%" + "tail"};
   std::mt19937_64 rng(11);
   const char alphabet[] = "ab/-.";
@@ -80,8 +44,8 @@ TEST_CASE("listing matches the reference model", "[list]") {
   }
   for (const auto& k : keys) REQUIRE(f.Put("bkt", k, "x").ok());
 
-  std::vector<std::string> prefixes = {"", "a", "a/", "a/b", "photos/", "photos/2024/", "q", "zz",
-                                       "b/", "ü", std::string(250, 'q')};
+  std::vector<std::string> prefixes = {
+      "", "a", "a/", "a/b", "photos/", "photos/2024/", "q", "zz", "b/", "ü", std::string(250, 'q')};
   for (const auto& prefix : prefixes) {
     for (const std::string& delim : std::vector<std::string>{"", "/", "-", "b/"}) {
       for (const std::string& start : std::vector<std::string>{"", "a/b", "b", "photos/2024"}) {

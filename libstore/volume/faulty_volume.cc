@@ -258,6 +258,11 @@ class FaultyReadableFile final : public ReadableFile {
     RETURN_IF_ERROR(inj_->Gate(FaultOp::kStat, path_));
     return target_->Size();
   }
+  Result<FileInfo> StatOpen() override {
+    RETURN_IF_ERROR(inj_->Gate(FaultOp::kStat, path_));
+    return target_->StatOpen();
+  }
+  // NativeFd stays -1: every read must pass through ReadAt above.
 
  private:
   std::shared_ptr<FaultyVolume::Injector> inj_;
@@ -340,6 +345,12 @@ Result<std::vector<DirEntry>> FaultyVolume::ListDir(const std::string& path) {
   CAIRN_VALIDATE_OR_ROOT(path);
   RETURN_IF_ERROR(inj_->Gate(FaultOp::kListDir, path));
   return target()->ListDir(path);
+}
+
+Result<std::vector<StatEntry>> FaultyVolume::ListDirStat(const std::string& path) {
+  CAIRN_VALIDATE_OR_ROOT(path);
+  RETURN_IF_ERROR(inj_->Gate(FaultOp::kListDir, path));
+  return target()->ListDirStat(path);
 }
 
 Result<FileInfo> FaultyVolume::Stat(const std::string& path) {

@@ -34,8 +34,8 @@ enum class FaultOp {
   kRemove,     // Volume::Remove
   kRemoveDir,  // Volume::RemoveDir
   kMakeDirs,   // Volume::MakeDirs
-  kListDir,    // Volume::ListDir
-  kStat,       // Volume::Stat and ReadableFile::Size (an fstat)
+  kListDir,    // Volume::ListDir and ListDirStat
+  kStat,       // Volume::Stat, ReadableFile::Size and StatOpen (an fstat)
   kSyncDir,    // Volume::SyncDir
   kSyncAll,    // Volume::SyncAll; its path is "" (matched by "*")
   kAny,        // every operation above
@@ -101,6 +101,7 @@ class FaultyVolume : public VolumeWrapper {
   Status RemoveDir(const std::string& path) override;
   Status MakeDirs(const std::string& path) override;
   Result<std::vector<DirEntry>> ListDir(const std::string& path) override;
+  Result<std::vector<StatEntry>> ListDirStat(const std::string& path) override;  // kListDir rules
   Result<FileInfo> Stat(const std::string& path) override;
   Status SyncFile(const std::string& path) override;  // kSync rules apply, by path
   Status SyncDir(const std::string& path) override;

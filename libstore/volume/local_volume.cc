@@ -19,6 +19,8 @@
 namespace cairn {
 namespace {
 
+FileInfo InfoOf(const struct stat& st);
+
 class LocalWritableFile : public WritableFile {
  public:
   LocalWritableFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
@@ -77,6 +79,29 @@ class LocalWritableFile : public WritableFile {
     if (::fdatasync(fd_) != 0) return PosixError(name_ + ": fdatasync", errno);
     return Status::Ok();
   }
+  Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t offset, uint64_t len) override {
+    if (fd_ < 0) return IOError(name_ + ": file is closed");
+    const int in = src.NativeFd();
+    uint64_t done = 0;
+    // copy_file_range writes at this file's position, where writev appends too.
+    while (in >= 0 && done < len) {
+      loff_t off = loff_t(offset + done);
+      ssize_t n = ::copy_file_range(in, &off, fd_, nullptr,
+                                    size_t(std::min<uint64_t>(len - done, 1u << 30)), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        // Another file system, or a kernel or file system that cannot: copy through a buffer.
+        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+        return PosixError(name_ + ": copy_file_range", errno);
+      }
+      if (n == 0) return done;  // src ended
+      done += uint64_t(n);
+      appended_ += uint64_t(n);
+    }
+    if (done == len) return done;
+    ASSIGN_OR_RETURN(uint64_t rest, WritableFile::AppendFrom(src, offset + done, len - done));
+    return done + rest;
+  }
   Status Close() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     int rc = ::close(fd_);
@@ -114,6 +139,12 @@ class LocalReadableFile : public ReadableFile {
     if (::fstat(fd_, &st) != 0) return PosixError(name_ + ": stat", errno);
     return uint64_t(st.st_size);
   }
+  Result<FileInfo> StatOpen() override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return PosixError(name_ + ": stat", errno);
+    return InfoOf(st);
+  }
+  int NativeFd() const override { return fd_; }
 
  private:
   int fd_;
@@ -154,6 +185,17 @@ FileKind KindOf(mode_t mode) {
 
 int64_t MtimeNs(const struct stat& st) {
   return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+FileInfo InfoOf(const struct stat& st) {
+  FileInfo fi;
+  fi.size = uint64_t(st.st_size);
+  fi.mtime_ns = MtimeNs(st);
+  fi.kind = KindOf(st.st_mode);
+  fi.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  fi.dev = uint64_t(st.st_dev);
+  fi.ino = uint64_t(st.st_ino);
+  return fi;
 }
 
 constexpr const char* kNotFollowed =
@@ -403,6 +445,45 @@ class LocalVolume : public Volume {
     if (e != 0) return ErrorAt(root, path, e, ": list");
     return out;
   }
+  // readdir, then fstatat on the open directory for each entry: one path resolution in all.
+  Result<std::vector<StatEntry>> ListDirStat(const std::string& path) override {
+    if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
+    ASSIGN_OR_RETURN(int root, RootFd());
+    int fd = path.empty() ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                          : OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
+    if (path.empty() && fd < 0) fd = -errno;
+    if (fd < 0) return ErrorAt(root, path, -fd, ": list");
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      int e = errno;
+      ::close(fd);
+      return ErrorAt(root, path, e, ": list");
+    }
+    std::vector<StatEntry> out;
+    errno = 0;
+    int err = 0;
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.' &&
+          (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0))) {
+        errno = 0;
+        continue;
+      }
+      struct stat st;
+      if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) {  // ENOENT: removed since readdir saw it
+          err = errno;
+          break;
+        }
+      } else {
+        out.push_back(StatEntry{e->d_name, InfoOf(st)});
+      }
+      errno = 0;
+    }
+    if (err == 0) err = errno;
+    ::closedir(d);
+    if (err != 0) return ErrorAt(root, path, err, ": list");
+    return out;
+  }
   Result<FileInfo> Stat(const std::string& path) override {
     struct stat st;
     if (path.empty()) {
@@ -422,11 +503,7 @@ class LocalVolume : public Volume {
         return ErrorAt(root, path, errno, "");
       }
     }
-    FileInfo fi;
-    fi.size = uint64_t(st.st_size);
-    fi.mtime_ns = MtimeNs(st);
-    fi.kind = KindOf(st.st_mode);
-    return fi;
+    return InfoOf(st);
   }
   Status SyncFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));

@@ -25,14 +25,14 @@ struct Inode {
   bool is_dir = false;
   std::string data;  // files only
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;  // set with mtime_ns, and on rename (as Linux does)
+  uint64_t ino = 0;      // unique within the volume, never reused
 };
 
 // Shared by the volume and every file it hands out, so files may outlive the volume object.
 struct MemState {
   explicit MemState(std::string n) : desc("mem:" + std::move(n)) {
-    auto root = std::make_shared<Inode>();
-    root->is_dir = true;
-    root->mtime_ns = Tick();
+    auto root = NewInode(true);
     nodes.emplace("", std::move(root));
   }
 
@@ -45,6 +45,28 @@ struct MemState {
     return path.empty() ? desc : desc + "/" + path;
   }
   int64_t Tick() { return clock_ns += 1000; }
+  uint64_t next_ino = 1;  // guarded by mu
+  // A fresh inode with its times set now. Requires mu (or construction).
+  std::shared_ptr<Inode> NewInode(bool is_dir) {
+    auto ino = std::make_shared<Inode>();
+    ino->is_dir = is_dir;
+    ino->ino = next_ino++;
+    Touch(*ino);
+    return ino;
+  }
+  // Data changed: mtime and ctime move. Requires mu.
+  void Touch(Inode& ino) { ino.mtime_ns = ino.ctime_ns = Tick(); }
+  // The stat data of an inode. Requires mu.
+  FileInfo Info(const Inode& ino) const {
+    FileInfo fi;
+    fi.size = ino.is_dir ? 0 : ino.data.size();
+    fi.mtime_ns = ino.mtime_ns;
+    fi.ctime_ns = ino.ctime_ns;
+    fi.kind = ino.is_dir ? FileKind::kDir : FileKind::kFile;
+    fi.dev = 1;
+    fi.ino = ino.ino;
+    return fi;
+  }
 };
 
 class MemWritableFile final : public WritableFile {
@@ -58,7 +80,7 @@ class MemWritableFile final : public WritableFile {
     for (int i = 0; i < n; ++i) {
       ino_->data.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
     }
-    ino_->mtime_ns = s_->Tick();
+    s_->Touch(*ino_);
     return Status::Ok();
   }
   Status WriteAt(uint64_t offset, const void* data, size_t n) override {
@@ -66,7 +88,7 @@ class MemWritableFile final : public WritableFile {
     std::lock_guard<std::mutex> l(s_->mu);
     if (offset + n > ino_->data.size()) ino_->data.resize(offset + n, '\0');
     std::memcpy(&ino_->data[offset], data, n);
-    ino_->mtime_ns = s_->Tick();
+    s_->Touch(*ino_);
     return Status::Ok();
   }
   Status Sync() override { return closed_ ? Closed() : Status::Ok(); }
@@ -102,6 +124,10 @@ class MemReadableFile final : public ReadableFile {
     std::lock_guard<std::mutex> l(s_->mu);
     return uint64_t{ino_->data.size()};
   }
+  Result<FileInfo> StatOpen() override {
+    std::lock_guard<std::mutex> l(s_->mu);
+    return s_->Info(*ino_);
+  }
 
  private:
   std::shared_ptr<MemState> s_;
@@ -120,13 +146,13 @@ class MemVolume final : public Volume {
     if (int err = CheckParents(path)) return PosixError(s_->Where(path), err);
     auto& slot = s_->nodes[path];
     if (slot == nullptr) {
-      slot = std::make_shared<Inode>();
+      slot = s_->NewInode(false);
       TouchParent(path);
     } else if (slot->is_dir) {
       return PosixError(s_->Where(path), EISDIR);
     }
     slot->data.clear();  // O_TRUNC: the same inode, seen by anyone who has it open
-    slot->mtime_ns = s_->Tick();
+    s_->Touch(*slot);
     return std::unique_ptr<WritableFile>(new MemWritableFile(s_, slot, path));
   }
 
@@ -171,6 +197,7 @@ class MemVolume final : public Volume {
       for (auto& m : moved) s_->nodes.emplace(std::move(m.first), std::move(m.second));
     }
     s_->nodes.erase(from);
+    src->ctime_ns = s_->Tick();
     s_->nodes[to] = std::move(src);
     TouchParent(from);
     TouchParent(to);
@@ -187,6 +214,7 @@ class MemVolume final : public Volume {
     auto ib = Lookup(b, &err);
     if (ib == nullptr) return PosixError(s_->Where(a) + " <-> " + b, err);
     if (a == b) return Status::Ok();
+    ia->ctime_ns = ib->ctime_ns = s_->Tick();
     s_->nodes[a] = std::move(ib);
     s_->nodes[b] = std::move(ia);
     TouchParent(a);
@@ -230,9 +258,7 @@ class MemVolume final : public Volume {
       std::string prefix = last ? path : path.substr(0, slash);
       auto& slot = s_->nodes[prefix];
       if (slot == nullptr) {
-        slot = std::make_shared<Inode>();
-        slot->is_dir = true;
-        slot->mtime_ns = s_->Tick();
+        slot = s_->NewInode(true);
         TouchParent(prefix);
       } else if (!slot->is_dir) {
         return PosixError(s_->Where(path), ENOTDIR);
@@ -267,11 +293,31 @@ class MemVolume final : public Volume {
     int err = 0;
     auto ino = Lookup(path, &err);
     if (ino == nullptr) return PosixError(s_->Where(path), err);
-    FileInfo fi;
-    fi.size = ino->is_dir ? 0 : ino->data.size();
-    fi.mtime_ns = ino->mtime_ns;
-    fi.kind = ino->is_dir ? FileKind::kDir : FileKind::kFile;
-    return fi;
+    return s_->Info(*ino);
+  }
+
+  Result<std::vector<StatEntry>> ListDirStat(const std::string& path) override {
+    RETURN_IF_ERROR(ValidateOrRoot(path));
+    std::lock_guard<std::mutex> l(s_->mu);
+    int err = 0;
+    auto ino = Lookup(path, &err);
+    if (ino == nullptr) return PosixError(s_->Where(path), err);
+    if (!ino->is_dir) return PosixError(s_->Where(path), ENOTDIR);
+    const std::string prefix = path.empty() ? path : path + "/";
+    std::vector<StatEntry> out;
+    for (auto it = s_->nodes.lower_bound(prefix);
+         it != s_->nodes.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      std::string_view rest = std::string_view(it->first).substr(prefix.size());
+      size_t slash = rest.find('/');
+      if (slash != std::string_view::npos) {
+        // A grandchild: jump past the child's whole subtree ('0' follows '/').
+        it = s_->nodes.lower_bound(prefix + std::string(rest.substr(0, slash)) + "0");
+        continue;
+      }
+      if (!rest.empty()) out.push_back(StatEntry{std::string(rest), s_->Info(*it->second)});
+      ++it;
+    }
+    return out;
   }
 
   Status SyncFile(const std::string& path) override {
@@ -340,7 +386,7 @@ class MemVolume final : public Volume {
   void TouchParent(const std::string& path) {
     size_t slash = path.rfind('/');
     auto it = s_->nodes.find(slash == std::string::npos ? std::string() : path.substr(0, slash));
-    if (it != s_->nodes.end()) it->second->mtime_ns = s_->Tick();
+    if (it != s_->nodes.end()) s_->Touch(*it->second);
   }
 
   std::shared_ptr<MemState> s_;

@@ -43,7 +43,19 @@ struct FileInfo {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   FileKind kind = FileKind::kFile;  // of the entry itself: a symlink is kSymlink, never followed
+  // Identity and change time, as stat(2) gives them (st_dev, st_ino, st_ctim). Together with size
+  // and mtime they tell whether a file is still the one some record was made for. A volume that
+  // cannot say leaves them 0 (LocalVolume and MemVolume always fill them).
+  int64_t ctime_ns = 0;
+  uint64_t dev = 0;
+  uint64_t ino = 0;
   bool is_dir() const { return kind == FileKind::kDir; }
+};
+
+// A directory entry with its stat data (ListDirStat).
+struct StatEntry {
+  std::string name;
+  FileInfo info;
 };
 
 struct DirEntry {
@@ -51,6 +63,8 @@ struct DirEntry {
   FileKind kind = FileKind::kFile;  // of the entry itself, as Stat would say
   bool is_dir() const { return kind == FileKind::kDir; }
 };
+
+class ReadableFile;
 
 class WritableFile {
  public:
@@ -71,6 +85,12 @@ class WritableFile {
   virtual void StartWriteback() {}
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
+  // Appends len bytes of src starting at src offset `offset` (fewer only when src ends first);
+  // returns how many were appended. LocalVolume uses copy_file_range(2) when both files are local
+  // (no bytes through user space; reflinks where the file system has them); every other pair, and
+  // a kernel that refuses, goes through a buffer with ReadAt and Append. On failure the file
+  // content is undefined, as for AppendV.
+  virtual Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t offset, uint64_t len);
 };
 
 class ReadableFile {
@@ -79,6 +99,14 @@ class ReadableFile {
   // Reads up to n bytes at offset into buf; returns the bytes read (fewer only at end of file).
   virtual Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) = 0;
   virtual Result<uint64_t> Size() = 0;
+  // The open file's own stat data (fstat: the inode that was opened, even if its name has since
+  // been replaced). Default: Size() with every other field 0.
+  virtual Result<FileInfo> StatOpen();
+  // An OS file descriptor of this open file, for sendfile(2) and copy_file_range(2); owned by this
+  // object and valid while it lives (do not close it; use pread-style calls that leave the file
+  // position alone, or sendfile with an offset). -1 when there is none: only LocalVolume's files
+  // have one, so a wrapper that must see every read (FaultyVolume) says -1 too.
+  virtual int NativeFd() const { return -1; }
 };
 
 class Volume {
@@ -113,6 +141,10 @@ class Volume {
   virtual Status MakeDirs(const std::string& path) = 0;
   // Lists a directory (no "." or ".."), in no particular order, with each entry's kind.
   virtual Result<std::vector<DirEntry>> ListDir(const std::string& path) = 0;
+  // Lists a directory like ListDir, with each entry's stat data (of the entry itself: a symlink is
+  // described, never followed), in one call. An entry removed between reading the directory and
+  // describing it is left out. Default: ListDir, then Stat of each entry.
+  virtual Result<std::vector<StatEntry>> ListDirStat(const std::string& path);
   // Describes the entry at path itself (a symlink is reported as kSymlink, not followed).
   virtual Result<FileInfo> Stat(const std::string& path) = 0;
   // Makes an existing file's data durable, as WritableFile::Sync does for a file still open
@@ -190,6 +222,9 @@ class VolumeWrapper : public Volume {
   Status MakeDirs(const std::string& p) override { return target_->MakeDirs(p); }
   Result<std::vector<DirEntry>> ListDir(const std::string& p) override {
     return target_->ListDir(p);
+  }
+  Result<std::vector<StatEntry>> ListDirStat(const std::string& p) override {
+    return target_->ListDirStat(p);
   }
   Result<FileInfo> Stat(const std::string& p) override { return target_->Stat(p); }
   Status SyncFile(const std::string& p) override { return target_->SyncFile(p); }

@@ -1,0 +1,190 @@
+#include "libstore/plain/meta_store.h"
+
+#include <cstring>
+
+#include "libstore/common/hash.h"
+
+namespace cairn {
+
+FileStamp FileStamp::Of(const FileInfo& fi) {
+  FileStamp s;
+  s.dev = fi.dev;
+  s.ino = fi.ino;
+  if (fi.kind != FileKind::kDir) {
+    s.size = fi.size;
+    s.mtime_ns = fi.mtime_ns;
+    s.ctime_ns = fi.ctime_ns;
+  }
+  return s;
+}
+
+std::string PlainEtag(const FileStamp& st, const std::string& md5_hex) {
+  if (!md5_hex.empty()) return md5_hex;
+  // An MD5 of the stamp's fields, little-endian: stable while the file is unchanged.
+  uint8_t bytes[40];
+  const uint64_t f[5] = {st.dev, st.ino, st.size, uint64_t(st.mtime_ns), uint64_t(st.ctime_ns)};
+  for (int i = 0; i < 5; ++i) {
+    for (int b = 0; b < 8; ++b) bytes[i * 8 + b] = uint8_t(f[i] >> (8 * b));
+  }
+  Md5Stream md5;
+  md5.Update(bytes, sizeof(bytes));
+  return md5.FinalHex() + "-1";
+}
+
+std::string EncodeUserMeta(const std::vector<std::pair<std::string, std::string>>& meta) {
+  std::string out;
+  for (const auto& [k, v] : meta) {
+    out += k;
+    out += '\0';
+    out += v;
+    out += '\0';
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> DecodeUserMeta(const std::string& bytes) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t k_end = bytes.find('\0', pos);
+    if (k_end == std::string::npos) break;
+    size_t v_end = bytes.find('\0', k_end + 1);
+    if (v_end == std::string::npos) break;
+    out.emplace_back(bytes.substr(pos, k_end - pos), bytes.substr(k_end + 1, v_end - k_end - 1));
+    pos = v_end + 1;
+  }
+  return out;
+}
+
+Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& path) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
+  std::unique_ptr<MetaStore> ms(new MetaStore(std::move(db)));
+  RETURN_IF_ERROR(ms->Prepare());
+  return ms;
+}
+
+Status MetaStore::Prepare() {
+  // One row per object key. Version 1 of the schema (user_version says so).
+  RETURN_IF_ERROR(
+      db_->Exec("CREATE TABLE IF NOT EXISTS objects ("
+                " bucket TEXT NOT NULL, key BLOB NOT NULL,"
+                " dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+                " mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+                " uploaded INTEGER NOT NULL, content_type TEXT NOT NULL, user_meta BLOB NOT NULL,"
+                " checksums TEXT NOT NULL, md5 TEXT NOT NULL,"
+                " PRIMARY KEY (bucket, key)) WITHOUT ROWID;"
+                "PRAGMA user_version=1;"));
+  ASSIGN_OR_RETURN(
+      get_, db_->Prepare("SELECT dev, ino, size, mtime_ns, ctime_ns, uploaded, content_type,"
+                         " user_meta, checksums, md5 FROM objects WHERE bucket=?1 AND key=?2"));
+  ASSIGN_OR_RETURN(put_, db_->Prepare("INSERT OR REPLACE INTO objects VALUES"
+                                      " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+  ASSIGN_OR_RETURN(del_, db_->Prepare("DELETE FROM objects WHERE bucket=?1 AND key=?2"));
+  ASSIGN_OR_RETURN(del_bucket_, db_->Prepare("DELETE FROM objects WHERE bucket=?1"));
+  ASSIGN_OR_RETURN(count_, db_->Prepare("SELECT COUNT(*) FROM objects"));
+  return Status::Ok();
+}
+
+Result<std::optional<ObjectRecord>> MetaStore::GetLocked(const std::string& bucket,
+                                                         const std::string& key,
+                                                         const FileStamp& stamp) {
+  get_->Reset();
+  get_->Bind(1, bucket);
+  get_->BindBlob(2, key);
+  ASSIGN_OR_RETURN(bool row, get_->Step());
+  if (!row) return std::optional<ObjectRecord>();
+  ObjectRecord r;
+  r.stamp.dev = uint64_t(get_->Int(0));
+  r.stamp.ino = uint64_t(get_->Int(1));
+  r.stamp.size = uint64_t(get_->Int(2));
+  r.stamp.mtime_ns = get_->Int(3);
+  r.stamp.ctime_ns = get_->Int(4);
+  r.uploaded = get_->Int(5) != 0;
+  r.content_type = get_->Text(6);
+  r.user_meta = DecodeUserMeta(get_->Text(7));
+  r.checksums = get_->Text(8);
+  r.md5_hex = get_->Text(9);
+  get_->Reset();
+  if (!(r.stamp == stamp)) {
+    // Stale: the file changed since. Forget it now rather than on some sweep.
+    RETURN_IF_ERROR(DeleteLocked(bucket, key));
+    return std::optional<ObjectRecord>();
+  }
+  return std::optional<ObjectRecord>(std::move(r));
+}
+
+Result<std::optional<ObjectRecord>> MetaStore::Get(const std::string& bucket,
+                                                   const std::string& key, const FileStamp& stamp) {
+  std::lock_guard<std::mutex> l(mu_);
+  return GetLocked(bucket, key, stamp);
+}
+
+Status MetaStore::PutLocked(const std::string& bucket, const std::string& key,
+                            const ObjectRecord& rec) {
+  put_->Reset();
+  put_->Bind(1, bucket);
+  put_->BindBlob(2, key);
+  put_->Bind(3, int64_t(rec.stamp.dev));
+  put_->Bind(4, int64_t(rec.stamp.ino));
+  put_->Bind(5, int64_t(rec.stamp.size));
+  put_->Bind(6, rec.stamp.mtime_ns);
+  put_->Bind(7, rec.stamp.ctime_ns);
+  put_->Bind(8, int64_t(rec.uploaded ? 1 : 0));
+  put_->Bind(9, rec.content_type);
+  put_->BindBlob(10, EncodeUserMeta(rec.user_meta));
+  put_->Bind(11, rec.checksums);
+  put_->Bind(12, rec.md5_hex);
+  Status s = put_->Run();
+  put_->Reset();
+  return s;
+}
+
+Status MetaStore::Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec) {
+  std::lock_guard<std::mutex> l(mu_);
+  return PutLocked(bucket, key, rec);
+}
+
+Status MetaStore::SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,
+                         const std::string& md5_hex) {
+  std::lock_guard<std::mutex> l(mu_);
+  ASSIGN_OR_RETURN(auto cur, GetLocked(bucket, key, stamp));
+  ObjectRecord rec;
+  if (cur) rec = std::move(*cur);
+  rec.stamp = stamp;
+  rec.md5_hex = md5_hex;
+  return PutLocked(bucket, key, rec);
+}
+
+Status MetaStore::DeleteLocked(const std::string& bucket, const std::string& key) {
+  del_->Reset();
+  del_->Bind(1, bucket);
+  del_->BindBlob(2, key);
+  Status s = del_->Run();
+  del_->Reset();
+  return s;
+}
+
+Status MetaStore::Delete(const std::string& bucket, const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  return DeleteLocked(bucket, key);
+}
+
+Status MetaStore::DeleteBucket(const std::string& bucket) {
+  std::lock_guard<std::mutex> l(mu_);
+  del_bucket_->Reset();
+  del_bucket_->Bind(1, bucket);
+  Status s = del_bucket_->Run();
+  del_bucket_->Reset();
+  return s;
+}
+
+Result<int64_t> MetaStore::Count() {
+  std::lock_guard<std::mutex> l(mu_);
+  count_->Reset();
+  ASSIGN_OR_RETURN(bool row, count_->Step());
+  int64_t n = row ? count_->Int(0) : 0;
+  count_->Reset();
+  return n;
+}
+
+}  // namespace cairn

@@ -1,0 +1,89 @@
+// MetaStore: what PlainDir knows about its files beyond their bytes, in SQLite (sqlite_db.h):
+// the content type, user metadata and checksums of objects uploaded through cairn, and the MD5 of
+// any file (the hash cache), so that files which did not arrive through cairn get real MD5 ETags.
+//
+// Every record is stamped with the file it was made for (device, inode, size, mtime and ctime in
+// nanoseconds). A record whose stamp no longer matches the file is stale: Get ignores it and
+// removes it. So a file that another program rewrote, replaced or touched never shows metadata or
+// an MD5 that belonged to its former content. (A directory's stamp is its device and inode only:
+// its times change whenever an entry is added.)
+//
+// Thread safety: every method may be called concurrently (one mutex around the connection).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libstore/plain/sqlite_db.h"
+#include "libstore/volume/volume.h"
+
+namespace cairn {
+
+struct FileStamp {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+  // A file's stamp; a directory's is its device and inode alone.
+  static FileStamp Of(const FileInfo& fi);
+};
+
+struct ObjectRecord {
+  FileStamp stamp;
+  bool uploaded = false;  // written by a PUT through cairn (content type and metadata are its)
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> user_meta;
+  std::string checksums;  // opaque to the store ("name=value" lines), returned as stored
+  std::string md5_hex;    // 32 lowercase hex digits, or "" while unknown
+};
+
+class MetaStore {
+ public:
+  // Opens or creates the database at path ("": in memory, for tests and for a read-only
+  // directory served without a state directory; nothing survives the process then).
+  static Result<std::unique_ptr<MetaStore>> Open(const std::string& path);
+
+  // The record of bucket/key when its stamp equals `stamp`; nullopt when there is none or it is
+  // stale (a stale record is deleted on the way).
+  Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
+                                          const FileStamp& stamp);
+  // Stores rec for bucket/key, replacing any record.
+  Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
+  // Records the MD5 of the file with `stamp`: into its record when that record is current, else a
+  // fresh record holding only the MD5 (a stale one is replaced).
+  Status SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,
+                const std::string& md5_hex);
+  Status Delete(const std::string& bucket, const std::string& key);
+  // Every record of a bucket.
+  Status DeleteBucket(const std::string& bucket);
+  // How many records there are (tests).
+  Result<int64_t> Count();
+
+ private:
+  explicit MetaStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  Status Prepare();
+  Status PutLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
+  Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,
+                                                const FileStamp& stamp);
+  Status DeleteLocked(const std::string& bucket, const std::string& key);
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_;
+};
+
+// The ETag of a file: its MD5 in hex when known, else a stable value derived from its stamp,
+// 32 hex digits and a "-1" suffix, so that no client takes it for an MD5 (clients compare ETags
+// without a '-' to the MD5 of what they received). Never empty. Without quotes.
+std::string PlainEtag(const FileStamp& stamp, const std::string& md5_hex);
+
+// User metadata as stored: "key\0value\0" for each pair (keys and values hold no NUL: they are
+// HTTP header text), and back.
+std::string EncodeUserMeta(const std::vector<std::pair<std::string, std::string>>& meta);
+std::vector<std::pair<std::string, std::string>> DecodeUserMeta(const std::string& bytes);
+
+}  // namespace cairn

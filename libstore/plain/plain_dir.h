@@ -1,0 +1,127 @@
+// PlainDir: an ObjectStore over a directory served as-is. Top-level directories are buckets,
+// files beneath them are objects (key_map.h says how keys name files); nothing is imported or
+// converted, and files that other programs add, change or remove show up at once (nothing about
+// the tree is cached: every call looks at the directory).
+//
+// What it keeps beside the files: `.cairn/tmp/` at the root holds uploads until they are renamed
+// into place, and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
+// types, user metadata, checksums and MD5s, each stamped with the file it describes.
+//
+// Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
+// syncs it, renames it over the key's file and syncs the directory: a failed or interrupted PUT
+// never leaves a torn file, nor removes the file it was replacing. Parent directories are made as
+// needed; a DELETE removes the directories it left empty, up to the bucket (never the bucket).
+//
+// Listing: in S3 order (the byte order of whole keys, so "a-b" comes before "a/b"), reading one
+// directory at a time (memory bounded by the largest directory, never by the tree), and each page
+// seeks straight to where the previous one stopped (plain_list.cc).
+//
+// Symbolic links and other non-regular entries beneath the root are never followed nor served
+// (the Volume resolves every path beneath its root): a symlink is neither an object nor a prefix.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "libstore/object/object_store.h"
+#include "libstore/plain/meta_store.h"
+#include "libstore/plain/mime_types.h"
+#include "libstore/volume/volume.h"
+
+namespace cairn {
+
+class RateLimiter;
+
+struct PlainDirOptions {
+  // Serve without ever writing to the directory: every write is kAccessDenied, no .cairn/ is
+  // made. (The metadata database may still be written when it lives elsewhere.)
+  bool read_only = false;
+  // No fsync at all, whatever PutOptions says (scratch directories).
+  bool no_fsync = false;
+  // The metadata database file, e.g. "<root>/.cairn/meta.db", or one under a state directory
+  // when the served directory is read-only. "": in memory (nothing survives the process).
+  std::string db_path;
+  // Content types of files that did not arrive through cairn, by extension. Not owned; must
+  // outlive the store. nullptr: every such file is kDefaultContentType.
+  const MimeTypes* mime = nullptr;
+};
+
+// What a HashPass did.
+struct HashPassStats {
+  uint64_t files_hashed = 0;
+  uint64_t bytes_hashed = 0;
+  uint64_t files_changed = 0;  // changed while being hashed: nothing recorded
+};
+
+class PlainDir : public ObjectStore {
+ public:
+  // vol is the served directory (not owned; must outlive the store). Unless read-only, makes
+  // .cairn/tmp and removes temp files a crash left there.
+  static Result<std::unique_ptr<PlainDir>> Open(Volume* vol, PlainDirOptions opts);
+  ~PlainDir() override;
+
+  Status MakeBucket(const std::string& bucket) override;
+  Status RemoveBucket(const std::string& bucket, bool force) override;
+  Result<std::vector<BucketInfo>> ListBuckets() override;
+  Status BucketExists(const std::string& bucket) override;
+
+  Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
+                               const PutOptions& opts) override;
+  // A GET of a whole file records the MD5 of the bytes sent, when the file did not change
+  // meanwhile, so its ETag is a real MD5 from then on.
+  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
+                               GetRange range = {}) override;
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
+
+  // Walks every bucket and hashes each file whose MD5 is not known, reading at most
+  // bytes_per_second (0: unlimited), until done or until *stop becomes true (checked between
+  // reads). A file that changes while it is read is left for a later pass. Safe beside every other
+  // call; the server runs it in a thread of its own (--hash-rate).
+  Result<HashPassStats> HashPass(uint64_t bytes_per_second, const std::atomic<bool>* stop);
+
+  MetaStore& meta() { return *meta_; }
+
+ private:
+  struct Opened;  // an object opened for reading (plain_dir.cc)
+  class Lister;   // one listing page (plain_list.cc)
+
+  PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta);
+
+  Status CheckWritable(const char* what) const;
+  // kBucketNotFound unless bucket is a directory with a valid bucket name.
+  Status CheckBucket(const std::string& bucket);
+  // The object at bucket/key: its file opened (markers: none) and its info filled.
+  Result<Opened> Open(const std::string& bucket, const std::string& key, bool open_file);
+  // ObjectInfo of an entry: from its record when current, else derived.
+  Result<ObjectInfo> Describe(const std::string& bucket, const std::string& key,
+                              const FileInfo& fi);
+  // Refuses a key whose parent path holds a file, or (not a marker) whose path is a directory.
+  Status CheckNoConflict(const std::string& key, const std::string& path, bool marker);
+  // Whether the directory at path (described by fi) is the folder marker key: it has a record
+  // (a PUT of the marker made it) or it is empty.
+  Result<bool> IsMarkerDir(const std::string& bucket, const std::string& key,
+                           const std::string& path, const FileInfo& fi);
+  Status PutMarker(const std::string& bucket, const std::string& key, const std::string& path,
+                   const PutOptions& opts, ObjectInfo* info);
+  // Removes empty directories from dir up to (not including) the bucket directory.
+  void PruneEmptyDirs(const std::string& bucket, std::string dir);
+  bool Sync(const PutOptions& o) const { return o.fsync && !opts_.no_fsync; }
+  std::mutex& KeyLock(const std::string& path);
+  Status HashFile(const std::string& bucket, const std::string& key, RateLimiter* limiter,
+                  const std::atomic<bool>* stop, HashPassStats* stats);
+
+  Volume* vol_;
+  PlainDirOptions opts_;
+  std::unique_ptr<MetaStore> meta_;
+  static constexpr size_t kKeyLocks = 64;
+  std::mutex key_locks_[kKeyLocks];  // serialize commit + record of one path
+};
+
+}  // namespace cairn

@@ -1,0 +1,172 @@
+// Key mapping and validation of the plain-directory backend, the mime table, and the metadata
+// store.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "libstore/plain/key_map.h"
+#include "libstore/plain/meta_store.h"
+#include "libstore/plain/mime_types.h"
+
+using namespace cairn;
+
+TEST_CASE("plain bucket names follow S3's rules", "[plain][keymap]") {
+  for (const std::string& ok : {std::string("abc"), std::string("my-bucket"), std::string("a.b.c"),
+                                std::string("123"), std::string(63, 'a')}) {
+    CAPTURE(ok);
+    CHECK(ValidatePlainBucketName(ok).ok());
+  }
+  for (const std::string& bad :
+       {std::string("ab"), std::string(64, 'a'), std::string(".cairn"), std::string("Abc"),
+        std::string("a_b"), std::string("-ab"), std::string("ab-"), std::string("a..b"),
+        std::string("192.168.1.1"), std::string("xn--abc"), std::string("abc-s3alias"),
+        std::string("sthree-x"), std::string("a b"), std::string("a/b"), std::string("..."),
+        std::string("ab\0c", 4)}) {
+    CAPTURE(bad);
+    CHECK(ValidatePlainBucketName(bad).code() == Code::kInvalidBucketName);
+  }
+  CHECK(ValidatePlainBucketName("1.2.3").ok());  // three parts: not an address
+}
+
+TEST_CASE("plain keys map to paths beneath their bucket, or are refused", "[plain][keymap]") {
+  auto m = MapPlainKey("bkt", "a/b/c.txt");
+  REQUIRE(m.ok());
+  CHECK(m->path == "bkt/a/b/c.txt");
+  CHECK_FALSE(m->marker);
+  m = MapPlainKey("bkt", "dir/");
+  REQUIRE(m.ok());
+  CHECK(m->path == "bkt/dir");
+  CHECK(m->marker);
+  CHECK(MapPlainKey("bkt", ".cairn").ok());  // only the root's .cairn is special
+  CHECK(MapPlainKey("bkt", "a..b/..c/c..").ok());
+  std::string long_key(kPlainMaxKeyLen, 'x');
+  for (size_t i = 200; i < long_key.size(); i += 201) long_key[i] = '/';
+  CHECK(MapPlainKey("bkt", long_key).ok());
+
+  for (const std::string& bad :
+       {std::string(""), std::string("/"), std::string("/a"), std::string("a//b"),
+        std::string("a/./b"), std::string("a/../b"), std::string(".."), std::string("."),
+        std::string("../x"), std::string("x/.."), std::string("a//"), std::string("a\0b", 3),
+        std::string(256, 'n'), std::string("a/") + std::string(256, 'n')}) {
+    CAPTURE(bad);
+    CHECK(MapPlainKey("bkt", bad).status().code() == Code::kInvalidArgument);
+  }
+  CHECK(MapPlainKey("bkt", std::string(1025, 'a')).status().code() == Code::kKeyTooLong);
+  CHECK(MapPlainKey("BAD", "a").status().code() == Code::kInvalidBucketName);
+  CHECK(MapPlainKey(".cairn", "a").status().code() == Code::kInvalidBucketName);
+  CHECK(PlainKeyOf("a/b", true) == "a/b/");
+  CHECK(PlainKeyOf("a/b", false) == "a/b");
+}
+
+TEST_CASE("mime table: parsed once, by extension, injected", "[plain][mime]") {
+  MimeTypes t = MimeTypes::Parse(
+      "# comment\n"
+      "text/html  html htm\n"
+      "image/jpeg\tjpeg jpg # trailing\n"
+      "not-a-type foo\n"
+      "text/plain txt\r\n"
+      "application/x-first dup\n"
+      "application/x-second dup\n");
+  CHECK(t.TypeOf("a/b/index.html") == "text/html");
+  CHECK(t.TypeOf("PHOTO.JPG") == "image/jpeg");
+  CHECK(t.TypeOf("notes.txt") == "text/plain");
+  CHECK(t.TypeOf("x.foo") == kDefaultContentType);
+  CHECK(t.TypeOf("x.dup") == "application/x-first");
+  CHECK(t.TypeOf("noext") == kDefaultContentType);
+  CHECK(t.TypeOf("dir.html/file") == kDefaultContentType);
+  CHECK(t.TypeOf("trailingdot.") == kDefaultContentType);
+  CHECK(MimeTypes().TypeOf("a.html") == kDefaultContentType);
+  auto missing = MimeTypes::Load("/nonexistent-dir-cairn/mime.types");
+  REQUIRE(missing.ok());
+  CHECK(missing->size() == 0);
+}
+
+TEST_CASE("meta store: records are ignored once their stamp no longer matches", "[plain][meta]") {
+  auto ms = MetaStore::Open("");
+  REQUIRE(ms.ok());
+  FileStamp st{1, 2, 3, 4, 5};
+  ObjectRecord rec;
+  rec.stamp = st;
+  rec.uploaded = true;
+  rec.content_type = "text/plain";
+  rec.user_meta = {{"a", "1"}, {"empty", ""}};
+  rec.md5_hex = "0123456789abcdef0123456789abcdef";
+  REQUIRE((*ms)->Put("bkt", "k", rec).ok());
+  auto got = (*ms)->Get("bkt", "k", st);
+  REQUIRE(got.ok());
+  REQUIRE(got->has_value());
+  CHECK((*got)->content_type == "text/plain");
+  CHECK((*got)->user_meta == rec.user_meta);
+  CHECK((*got)->md5_hex == rec.md5_hex);
+  // Each field of the stamp counts.
+  for (int field = 0; field < 5; ++field) {
+    FileStamp other = st;
+    if (field == 0) other.dev++;
+    if (field == 1) other.ino++;
+    if (field == 2) other.size++;
+    if (field == 3) other.mtime_ns++;
+    if (field == 4) other.ctime_ns++;
+    REQUIRE((*ms)->Put("bkt", "k", rec).ok());
+    auto stale = (*ms)->Get("bkt", "k", other);
+    REQUIRE(stale.ok());
+    CHECK_FALSE(stale->has_value());
+    CHECK(*(*ms)->Count() == 0);  // cleaned on the way
+  }
+  // SetMd5 keeps a current record's metadata, and replaces a stale one.
+  REQUIRE((*ms)->Put("bkt", "k", rec).ok());
+  REQUIRE((*ms)->SetMd5("bkt", "k", st, "ffffffffffffffffffffffffffffffff").ok());
+  got = (*ms)->Get("bkt", "k", st);
+  REQUIRE(got->has_value());
+  CHECK((*got)->content_type == "text/plain");
+  CHECK((*got)->md5_hex == "ffffffffffffffffffffffffffffffff");
+  FileStamp st2{1, 9, 3, 4, 5};
+  REQUIRE((*ms)->SetMd5("bkt", "k", st2, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee").ok());
+  got = (*ms)->Get("bkt", "k", st2);
+  REQUIRE(got->has_value());
+  CHECK((*got)->content_type.empty());
+  CHECK_FALSE((*got)->uploaded);
+  REQUIRE((*ms)->Put("other", "k", rec).ok());
+  REQUIRE((*ms)->DeleteBucket("bkt").ok());
+  CHECK(*(*ms)->Count() == 1);
+  REQUIRE((*ms)->Delete("other", "k").ok());
+  CHECK(*(*ms)->Count() == 0);
+}
+
+TEST_CASE("ETags: the MD5 when known, else stable, '-1', never empty", "[plain][meta]") {
+  FileStamp st{1, 2, 3, 4, 5};
+  CHECK(PlainEtag(st, "abc") == "abc");
+  std::string e = PlainEtag(st, "");
+  CHECK(e.size() == 34);
+  CHECK(e.substr(32) == "-1");
+  CHECK(PlainEtag(st, "") == e);
+  FileStamp touched = st;
+  touched.mtime_ns++;
+  CHECK(PlainEtag(touched, "") != e);
+  CHECK(PlainEtag(FileStamp{}, "").size() == 34);
+}
+
+TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
+  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string db = std::string(tmpl) + "/meta.db";
+  FileStamp st{1, 2, 3, 4, 5};
+  {
+    auto ms = MetaStore::Open(db);
+    REQUIRE(ms.ok());
+    ObjectRecord rec;
+    rec.stamp = st;
+    rec.md5_hex = "0123456789abcdef0123456789abcdef";
+    REQUIRE((*ms)->Put("bkt", "k", rec).ok());
+  }
+  {
+    auto ms = MetaStore::Open(db);
+    REQUIRE(ms.ok());
+    auto got = (*ms)->Get("bkt", "k", st);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->md5_hex == "0123456789abcdef0123456789abcdef");
+  }
+  CHECK(MetaStore::Open("/nonexistent-dir-cairn/x/meta.db").status().code() == Code::kIOError);
+  std::filesystem::remove_all(tmpl);
+}
