@@ -67,6 +67,8 @@ void ReportException(std::exception_ptr e) {
 class ConnBase {
  public:
   virtual ~ConnBase() = default;
+  // A reference, or null when the connection is being destroyed.
+  virtual std::shared_ptr<ConnBase> Ref() = 0;
   // Posted onto the connection's strand: close it if it waits for a request (idle), or at once.
   virtual void RequestStop(bool force) = 0;
 };
@@ -147,9 +149,9 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
     srv_.stop_cv.notify_all();
   }
 
+  std::shared_ptr<ConnBase> Ref() override { return this->weak_from_this().lock(); }
   void RequestStop(bool force) override {
-    auto self = this->weak_from_this().lock();
-    if (!self) return;
+    auto self = this->shared_from_this();
     asio::post(ex_, [self, force] {
       if (force || self->idle_) self->CloseSocket();
     });
@@ -690,9 +692,17 @@ void HttpServer::Impl::StopImpl() {
     acceptor.close(ignored);
     if (signals) signals->cancel(ignored);
   });
+  // References are taken under the lock and dropped outside it: the last one may destroy a
+  // connection, whose destructor takes conns_mu.
   auto poke = [this](bool force) {
-    std::lock_guard<std::mutex> lk(conns_mu);
-    for (ConnBase* c : conns) c->RequestStop(force);
+    std::vector<std::shared_ptr<ConnBase>> live;
+    {
+      std::lock_guard<std::mutex> lk(conns_mu);
+      for (ConnBase* c : conns) {
+        if (auto p = c->Ref()) live.push_back(std::move(p));
+      }
+    }
+    for (auto& c : live) c->RequestStop(force);
   };
   poke(false);
   {
