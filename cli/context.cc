@@ -94,6 +94,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   RegisterBench(*app, ctx, result);
   RegisterCompletion(*app, ctx, result);
   RegisterVersion(*app, ctx, result);
+  RegisterServe(*app, ctx, result);
   for (CLI::App* sub : app->get_subcommands({})) {
     sub->fallthrough();
     sub->parse_complete_callback([&ctx, sub] { ctx.command = sub->get_name(); });

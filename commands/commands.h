@@ -24,6 +24,25 @@ void RegisterGc(CLI::App& app, Context& ctx, Status* result);
 void RegisterBench(CLI::App& app, Context& ctx, Status* result);
 void RegisterCompletion(CLI::App& app, Context& ctx, Status* result);
 void RegisterVersion(CLI::App& app, Context& ctx, Status* result);
+void RegisterServe(CLI::App& app, Context& ctx, Status* result);
+
+// cairn serve's flags (CLI.md). The credential, --read-only/--state-dir and rate flags are parsed
+// here for the backends and the authenticator that come later.
+struct ServeOptions {
+  std::string address = "127.0.0.1:9000";
+  int threads = 2;
+  int max_connections = 1024;
+  std::string access_log, tls_cert, tls_key, domain;
+  std::string access_key, secret_key, users, state_dir, hash_rate, heal_rate;
+  bool read_only = false, anonymous_read = false, no_fsync = false;
+  bool no_auth = false;   // until SigV4 lands: the only way to start, and only for tests
+  std::string port_file;  // written with the port once listening (tests start on port 0)
+  std::vector<std::string> dirs;
+};
+// Serves until SIGINT or SIGTERM.
+Status RunServe(const ServeOptions& o, Context& ctx);
+// "HOST:PORT" ("[v6]:PORT"; an empty host listens on every address).
+Status ParseAddress(const std::string& s, std::string* host, uint16_t* port);
 
 // verify on a volume set (verify on shard files dispatches here when its arguments are not shard
 // files): scope "" or BUCKET or BUCKET/PREFIX.

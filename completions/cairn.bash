@@ -63,6 +63,23 @@ _cairn_takes_value() {
         '--runs') return 0 ;;
         '--dir') return 0 ;;
       esac ;;
+    'serve')
+      case "$2" in
+        '--address') return 0 ;;
+        '--threads') return 0 ;;
+        '--max-connections') return 0 ;;
+        '--access-log') return 0 ;;
+        '--tls-cert') return 0 ;;
+        '--tls-key') return 0 ;;
+        '--domain') return 0 ;;
+        '--access-key') return 0 ;;
+        '--secret-key') return 0 ;;
+        '--users') return 0 ;;
+        '--state-dir') return 0 ;;
+        '--hash-rate') return 0 ;;
+        '--heal-rate') return 0 ;;
+        '--port-file') return 0 ;;
+      esac ;;
   esac
   case "$2" in
     '--set') return 0 ;;
@@ -123,6 +140,23 @@ _cairn_value() {
         '--runs') COMPREPLY=(); return 0 ;;
         '--dir') _cairn_dirs "$cur"; return 0 ;;
       esac ;;
+    'serve')
+      case "$2" in
+        '--address') COMPREPLY=(); return 0 ;;
+        '--threads') COMPREPLY=(); return 0 ;;
+        '--max-connections') COMPREPLY=(); return 0 ;;
+        '--access-log') _cairn_files "$cur"; return 0 ;;
+        '--tls-cert') _cairn_files "$cur"; return 0 ;;
+        '--tls-key') _cairn_files "$cur"; return 0 ;;
+        '--domain') COMPREPLY=(); return 0 ;;
+        '--access-key') COMPREPLY=(); return 0 ;;
+        '--secret-key') COMPREPLY=(); return 0 ;;
+        '--users') _cairn_files "$cur"; return 0 ;;
+        '--state-dir') _cairn_dirs "$cur"; return 0 ;;
+        '--hash-rate') COMPREPLY=(); return 0 ;;
+        '--heal-rate') COMPREPLY=(); return 0 ;;
+        '--port-file') _cairn_files "$cur"; return 0 ;;
+      esac ;;
   esac
   case "$2" in
     '--set') _cairn_dirs "$cur"; return 0 ;;
@@ -162,7 +196,7 @@ _cairn() {
     if [[ $cur == -* ]]; then
       _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur"
     else
-      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version' "$cur"
+      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version serve' "$cur"
     fi
     return 0
   fi
@@ -185,6 +219,7 @@ _cairn() {
       'bench') _cairn_words '--help -h --size --ec --runs --dir --set --json --no-progress --quiet -q' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
+      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q' "$cur" ;;
     esac
     return 0
   fi
@@ -253,6 +288,10 @@ _cairn() {
         0) _cairn_words 'bash zsh fish' "$cur" ;;
       esac ;;
     'version') ;;  # no arguments
+    'serve')
+      case $npos in
+        *) _cairn_dirs "$cur" ;;
+      esac ;;
   esac
   return 0
 }

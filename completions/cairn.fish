@@ -29,6 +29,7 @@ complete -c cairn -n '__fish_use_subcommand' -a gc -d 'Remove temp files of dead
 complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store, heal) against references'
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
+complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a volume set as an S3 endpoint'
 
 # init
 complete -c cairn -n '__fish_seen_subcommand_from init' -l ec -d 'Data+parity shards, e.g. 4+2 (default by member count)' -r -f
@@ -114,3 +115,24 @@ complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store he
 complete -c cairn -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
 
 # version
+
+# serve
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l address -d 'Where to listen (default 127.0.0.1:9000; port 0: any)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l threads -d 'Network threads' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l max-connections -d 'Connections served at once (more get 503 SlowDown)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l access-log -d 'One line per request to FILE, or - for stdout' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l tls-cert -d 'Serve HTTPS with this certificate chain (PEM)' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l tls-key -d 'The certificate\'s private key (PEM)' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l domain -d 'Virtual-hosted-style addressing: BUCKET.HOST' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l access-key -d 'Access key of the one user' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l secret-key -d 'Secret key of the one user' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l users -d 'Users, one \'ACCESS SECRET [read-only]\' a line' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l read-only -d 'Refuse every write'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l anonymous-read -d 'Allow reads without credentials'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-fsync -d 'Do not wait for uploads to reach the disk (scratch use)'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l state-dir -d 'Where a read-only directory\'s state lives' -r -f -a '(__fish_complete_directories)'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l hash-rate -d 'Background MD5 hashing rate (plain directories)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l heal-rate -d 'Background healing rate (volume sets)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication (tests only, until SigV4 lands)'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l port-file -d 'Write the port listened on to FILE' -r -F
+complete -c cairn -n '__fish_seen_subcommand_from serve' -a '(__fish_complete_directories)'

@@ -1,0 +1,123 @@
+// cairn serve: a volume set as an S3 endpoint (the plain-directory backend and SigV4 come later).
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "commands/commands.h"
+#include "libstore/server/http_server.h"
+#include "libstore/server/store_handler.h"
+
+namespace cairn::cli {
+
+Status ParseAddress(const std::string& s, std::string* host, uint16_t* port) {
+  auto bad = [&] { return InvalidArgument("--address expects HOST:PORT, got '" + s + "'"); };
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon + 1 == s.size()) return bad();
+  std::string h = s.substr(0, colon);
+  const std::string p = s.substr(colon + 1);
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return bad();
+  const unsigned long v = std::stoul(p);
+  if (v > 65535) return bad();
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  if (h.empty()) h = "0.0.0.0";
+  *host = h;
+  *port = uint16_t(v);
+  return Status::Ok();
+}
+
+Status RunServe(const ServeOptions& o, Context& ctx) {
+  server::ServerOptions so;
+  RETURN_IF_ERROR(ParseAddress(o.address, &so.host, &so.port));
+  if (o.threads < 1 || o.threads > 256) return InvalidArgument("--threads must be 1..256");
+  if (o.max_connections < 1) return InvalidArgument("--max-connections must be at least 1");
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (!o.hash_rate.empty()) RETURN_IF_ERROR(ParseSize(o.hash_rate).status());
+  if (!o.heal_rate.empty()) RETURN_IF_ERROR(ParseSize(o.heal_rate).status());
+  if (!o.no_auth) {
+    return Status(Code::kNotImplemented,
+                  "SigV4 authentication is not in this build yet; --no-auth serves without any "
+                  "authentication (for tests only)");
+  }
+  so.threads = o.threads;
+  so.max_connections = o.max_connections;
+  so.domain = o.domain;
+  so.tls_cert = o.tls_cert;
+  so.tls_key = o.tls_key;
+  so.handle_signals = true;
+  std::vector<std::string> dirs = o.dirs;
+  if (dirs.empty()) {
+    ASSIGN_OR_RETURN(dirs, ctx.SetDirs());
+  }
+  auto opened = OpenSet(dirs);
+  if (!opened.ok()) {
+    return opened.status().WithContext(
+        "serving a plain directory is not in this build yet; a volume set could not be opened");
+  }
+  for (const auto& w : opened->warnings) ctx.Warn("warning: " + w + " (serving degraded)");
+  std::unique_ptr<server::AccessLog> log;
+  if (!o.access_log.empty()) {
+    ASSIGN_OR_RETURN(log, server::AccessLog::Open(o.access_log));
+    so.access_log = log.get();
+  }
+  server::StoreHandler handler(*opened->set, o.read_only, !o.no_fsync);
+  server::AllowAllAuthenticator auth;
+  ASSIGN_OR_RETURN(auto srv, server::HttpServer::Start(so, &auth, &handler));
+  std::fprintf(stderr, "cairn: serve: a %u+%u volume set on %s://%s:%u (no authentication)\n",
+               unsigned(opened->format.k), unsigned(opened->format.m),
+               srv->tls() ? "https" : "http", so.host.c_str(), unsigned(srv->port()));
+  if (!o.port_file.empty()) {
+    FILE* f = std::fopen(o.port_file.c_str(), "w");
+    if (f == nullptr) return PosixError("--port-file " + o.port_file, errno);
+    std::fprintf(f, "%u\n", unsigned(srv->port()));
+    std::fclose(f);
+  }
+  srv->Wait();
+  std::fprintf(stderr, "cairn: serve: stopped\n");
+  srv.reset();
+  return Status::Ok();
+}
+
+void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* sub = app.add_subcommand("serve", "Serve a volume set as an S3 endpoint");
+  sub->add_option("--address", o->address, "Where to listen (default 127.0.0.1:9000; port 0: any)")
+      ->type_name("HOST:PORT");
+  sub->add_option("--threads", o->threads, "Network threads")->type_name("N");
+  sub->add_option("--max-connections", o->max_connections,
+                  "Connections served at once (more get 503 SlowDown)")
+      ->type_name("N");
+  sub->add_option("--access-log", o->access_log, "One line per request to FILE, or - for stdout")
+      ->type_name("FILE|-");
+  sub->add_option("--tls-cert", o->tls_cert, "Serve HTTPS with this certificate chain (PEM)")
+      ->type_name("FILE");
+  sub->add_option("--tls-key", o->tls_key, "The certificate's private key (PEM)")
+      ->type_name("FILE");
+  sub->add_option("--domain", o->domain, "Virtual-hosted-style addressing: BUCKET.HOST")
+      ->type_name("HOST");
+  sub->add_option("--access-key", o->access_key, "Access key of the one user")->type_name("KEY");
+  sub->add_option("--secret-key", o->secret_key, "Secret key of the one user")->type_name("SECRET");
+  sub->add_option("--users", o->users, "Users, one 'ACCESS SECRET [read-only]' a line")
+      ->type_name("FILE");
+  sub->add_flag("--read-only", o->read_only, "Refuse every write");
+  sub->add_flag("--anonymous-read", o->anonymous_read, "Allow reads without credentials");
+  sub->add_flag("--no-fsync", o->no_fsync,
+                "Do not wait for uploads to reach the disk (scratch use)");
+  sub->add_option("--state-dir", o->state_dir, "Where a read-only directory's state lives")
+      ->type_name("DIR");
+  sub->add_option("--hash-rate", o->hash_rate, "Background MD5 hashing rate (plain directories)")
+      ->type_name("SIZE");
+  sub->add_option("--heal-rate", o->heal_rate, "Background healing rate (volume sets)")
+      ->type_name("SIZE");
+  sub->add_flag("--no-auth", o->no_auth,
+                "Serve without any authentication (tests only, until SigV4 lands)");
+  sub->add_option("--port-file", o->port_file, "Write the port listened on to FILE")
+      ->type_name("FILE");
+  sub->add_option("dirs", o->dirs, "The volume set's member directories (or --set)")
+      ->type_name("DIR...");
+  sub->callback([o, &ctx, result] { *result = RunServe(*o, ctx); });
+}
+
+}  // namespace cairn::cli

@@ -1,0 +1,800 @@
+// The only file that includes Beast and Asio (a Beast translation unit takes ~10 s to compile).
+#include "libstore/server/http_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_set>
+#include <utility>  // before asio/awaitable.hpp: Boost 1.74 needs it under GCC 12 with coroutines
+#include <vector>
+
+#include "libstore/server/local_xml.h"
+#include "libstore/server/request_target.h"
+
+namespace cairn::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsOutOfDescriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A connection's coroutine ended with an exception (Asio and Beast throw only on allocation
+// failure or a broken invariant): the connection is closed by its destructor; say why.
+void ReportException(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    std::fprintf(stderr, "cairn: serve: connection dropped: %s\n", x.what());
+  } catch (...) {
+    std::fprintf(stderr, "cairn: serve: connection dropped: unknown exception\n");
+  }
+}
+
+class ConnBase {
+ public:
+  virtual ~ConnBase() = default;
+  // A reference, or null when the connection is being destroyed.
+  virtual std::shared_ptr<ConnBase> Ref() = 0;
+  // Posted onto the connection's strand: close it if it waits for a request (idle), or at once.
+  virtual void RequestStop(bool force) = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  ServerOptions opt;
+  Authenticator* auth = nullptr;
+  S3Handler* handler = nullptr;
+  asio::io_context ioc;
+  std::optional<asio::ssl::context> tls;
+  tcp::acceptor acceptor{ioc};
+  asio::thread_pool pool;
+  std::optional<asio::signal_set> signals;
+  std::vector<std::thread> io_threads;
+  std::atomic<int> connections{0};
+  std::atomic<bool> stopping{false};
+  std::mutex conns_mu;
+  std::unordered_set<ConnBase*> conns;
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopped = false;
+  bool stop_started = false;
+  std::atomic<uint64_t> next_id{0};
+  uint16_t bound_port = 0;
+  uint64_t id_salt = 0;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+
+  explicit Impl(const ServerOptions& o)
+      : opt(o), ioc(std::max(1, o.threads)), pool(size_t(std::max(1, o.storage_threads))) {}
+
+  void NewRequestId(char out[17]) {
+    const uint64_t v = id_salt ^ (next_id.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+    std::snprintf(out, 17, "%016llX", static_cast<unsigned long long>(v));
+  }
+
+  asio::awaitable<void> AcceptLoop();
+  void StopImpl();
+};
+
+namespace {
+
+// Runs f on the storage pool and resumes the awaiting coroutine on its own executor afterwards.
+template <class F>
+asio::awaitable<void> RunOnPool(asio::thread_pool& pool, F f) {
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      [&pool, &f](auto handler) {
+        asio::post(pool, [&f, handler = std::move(handler)]() mutable {
+          f();
+          auto ex = asio::get_associated_executor(handler);
+          asio::post(ex, std::move(handler));
+        });
+      },
+      asio::use_awaitable);
+}
+
+template <class Stream>
+class Connection : public ConnBase, public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  Connection(HttpServer::Impl& srv, Stream stream)
+      : srv_(srv),
+        stream_(std::move(stream)),
+        ex_(beast::get_lowest_layer(stream_).get_executor()),
+        timer_(ex_) {
+    std::lock_guard<std::mutex> lk(srv_.conns_mu);
+    srv_.conns.insert(this);
+  }
+  ~Connection() override {
+    {
+      std::lock_guard<std::mutex> lk(srv_.conns_mu);
+      srv_.conns.erase(this);
+    }
+    srv_.connections.fetch_sub(1);
+    { std::lock_guard<std::mutex> lk(srv_.stop_mu); }  // Stop may be between its check and wait
+    srv_.stop_cv.notify_all();
+  }
+
+  std::shared_ptr<ConnBase> Ref() override { return this->weak_from_this().lock(); }
+  void RequestStop(bool force) override {
+    auto self = this->shared_from_this();
+    asio::post(ex_, [self, force] {
+      if (force || self->idle_) self->CloseSocket();
+    });
+  }
+
+  // The coroutine that serves the connection; it holds self (a coroutine's parameters live in
+  // its frame, while `this` of a member coroutine would not be kept alive).
+  static asio::awaitable<void> Main(std::shared_ptr<Connection> self, bool over_limit) {
+    co_await self->Run(over_limit);
+  }
+
+ private:
+  friend class BodySource;
+
+  // ---- timer: one per connection, re-armed around every operation (runs on the strand)
+  void Arm(Millis d) {
+    const uint64_t gen = ++timer_gen_;
+    timer_.expires_after(d);
+    timer_.async_wait([self = this->shared_from_this(), gen](beast::error_code ec) {
+      if (!ec && gen == self->timer_gen_) {
+        self->timed_out_ = true;
+        self->CloseSocket();
+      }
+    });
+  }
+  void Disarm() {
+    ++timer_gen_;
+    timer_.cancel();
+  }
+  void CloseSocket() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close(ignored);
+  }
+
+  // ---- blocking bridge, called from a storage pool thread while the coroutine waits for it
+  template <class Start>
+  std::pair<beast::error_code, size_t> Blocking(Millis timeout, Start start) {
+    {
+      std::lock_guard<std::mutex> lk(op_mu_);
+      op_done_ = false;
+    }
+    asio::post(ex_, [this, timeout, &start] {
+      Arm(timeout);
+      start([this](beast::error_code ec, size_t n) {
+        Disarm();
+        std::lock_guard<std::mutex> lk(op_mu_);
+        op_ec_ = ec;
+        op_n_ = n;
+        op_done_ = true;
+        op_cv_.notify_one();
+      });
+    });
+    std::unique_lock<std::mutex> lk(op_mu_);
+    op_cv_.wait(lk, [&] { return op_done_; });
+    return {op_ec_, op_n_};
+  }
+
+  asio::awaitable<void> Run(bool over_limit);
+
+  // Per-request state, touched by the pool thread that serves it.
+  struct Exchange;
+  class Body;
+  class Writer;
+  void Serve(Exchange& x);
+  Status ReadBody(Exchange& x, void* buf, size_t n, size_t* got);
+  void Discard(Exchange& x);
+
+  asio::awaitable<void> SendSimple(int status, const Status& err, std::string_view resource,
+                                   const char* request_id, int64_t start_ns, Clock::time_point t0,
+                                   std::string_view method, std::string_view path);
+
+  HttpServer::Impl& srv_;
+  Stream stream_;
+  asio::any_io_executor ex_;
+  asio::steady_timer timer_;
+  uint64_t timer_gen_ = 0;
+  bool timed_out_ = false;
+  bool idle_ = true;
+  beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::buffer_body>> parser_;
+  std::string remote_;
+
+  std::mutex op_mu_;
+  std::condition_variable op_cv_;
+  bool op_done_ = false;
+  beast::error_code op_ec_;
+  size_t op_n_ = 0;
+};
+
+template <class Stream>
+struct Connection<Stream>::Exchange {
+  HttpRequest req;
+  int64_t start_ns = 0;
+  Clock::time_point t0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+  bool continue_sent = false;
+  bool head = false;
+  uint64_t bytes_in = 0;
+  // response
+  // The head goes through Beast's serializer; the body (Content-Length framed) is written to the
+  // stream directly, one write_some at a time, so the timeout bounds a stall, not a slow reader.
+  http::response<http::empty_body> res;
+  std::optional<http::response_serializer<http::empty_body>> sr;
+  int status = 0;
+  bool begun = false;
+  bool broken = false;  // a write failed: the connection is closed
+  uint64_t content_length = 0, bytes_out = 0, bytes_out_body = 0;
+};
+
+template <class Stream>
+class Connection<Stream>::Body : public Source {
+ public:
+  Body(Connection& c, Exchange& x) : c_(c), x_(x) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    size_t got = 0;
+    RETURN_IF_ERROR(c_.ReadBody(x_, buf, n, &got));
+    return got;
+  }
+
+ private:
+  Connection& c_;
+  Exchange& x_;
+};
+
+template <class Stream>
+class Connection<Stream>::Writer : public ResponseWriter {
+ public:
+  Writer(Connection& c, Exchange& x) : c_(c), x_(x) {}
+
+  bool begun() const override { return x_.begun; }
+
+  Status Begin(int status, const Fields& headers, uint64_t content_length) override {
+    if (x_.begun) return Internal("response begun twice");
+    x_.begun = true;
+    x_.status = status;
+    x_.content_length = content_length;
+    auto& res = x_.res;
+    res = {};
+    res.version(11);
+    res.result(static_cast<unsigned>(status));
+    for (const auto& [n, v] : headers) res.insert(n, v);
+    res.set("x-amz-request-id", x_.req.request_id);
+    res.set(http::field::server, "cairn");
+    char date[32];
+    FormatHttpDate(WallNs() / 1000000000, date);
+    res.set(http::field::date, date);
+    if (status != 304 && !(status >= 100 && status < 200) && status != 204) {
+      res.set(http::field::content_length, std::to_string(content_length));
+    }
+    // A body the handler left unread that cannot be dropped cheaply ends the connection.
+    if (!c_.parser_->is_done()) {
+      const bool can_discard =
+          !(x_.expect_continue && !x_.continue_sent) &&
+          (c_.parser_->chunked() ||
+           c_.parser_->content_length_remaining().value_or(0) <= c_.srv_.opt.discard_limit);
+      if (!can_discard) x_.keep_alive = false;
+    }
+    if (c_.srv_.stopping.load()) x_.keep_alive = false;
+    res.keep_alive(x_.keep_alive);
+    x_.sr.emplace(res);
+    auto [ec, n] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
+      http::async_write_header(c_.stream_, *x_.sr, std::move(done));
+    });
+    if (ec) return Broken(ec);
+    x_.bytes_out += n;
+    return Status::Ok();
+  }
+
+  Status Write(const void* data, size_t n) override {
+    if (!x_.begun) return Internal("response body before its head");
+    if (x_.broken) return Status(Code::kAborted, "the client connection is closed");
+    if (x_.head || n == 0) return Status::Ok();
+    if (x_.bytes_out_body + n > x_.content_length) {
+      x_.broken = true;
+      return Internal("response body longer than its Content-Length");
+    }
+    const char* p = static_cast<const char*>(data);
+    size_t left = n;
+    while (left > 0) {
+      auto [ec, w] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
+        c_.stream_.async_write_some(asio::buffer(p, left), std::move(done));
+      });
+      if (ec) return Broken(ec);
+      p += w;
+      left -= w;
+      x_.bytes_out += w;
+    }
+    x_.bytes_out_body += n;
+    return Status::Ok();
+  }
+
+  // After the handler: ends the body; marks the exchange broken when it cannot be ended.
+  void Finish() {
+    if (!x_.begun || x_.broken || x_.head) return;
+    if (x_.bytes_out_body != x_.content_length) {
+      x_.broken = true;  // the client waits for bytes that will not come
+      return;
+    }
+  }
+
+ private:
+  Status Broken(const beast::error_code& ec) {
+    x_.broken = true;
+    if (c_.timed_out_) {
+      return Status(Code::kRequestTimeout, "the client did not read the response in time");
+    }
+    return Status(Code::kAborted, "writing the response: " + ec.message());
+  }
+
+  Connection& c_;
+  Exchange& x_;
+};
+
+template <class Stream>
+Status Connection<Stream>::ReadBody(Exchange& x, void* buf, size_t n, size_t* got) {
+  *got = 0;
+  auto& p = *parser_;
+  if (n == 0 || p.is_done()) return Status::Ok();
+  if (x.expect_continue && !x.continue_sent) {
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    x.continue_sent = true;
+    auto [ec, w] = Blocking(srv_.opt.io_timeout, [&](auto done) {
+      asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), std::move(done));
+    });
+    if (ec) {
+      x.keep_alive = false;
+      return Status(Code::kAborted, "sending 100 Continue: " + ec.message());
+    }
+  }
+  while (*got == 0 && !p.is_done()) {
+    p.get().body().data = buf;
+    p.get().body().size = n;
+    auto [ec, r] = Blocking(srv_.opt.io_timeout, [&](auto done) {
+      http::async_read_some(stream_, buf_, p, std::move(done));
+    });
+    *got = n - p.get().body().size;
+    x.bytes_in += *got;
+    if (ec && ec != http::error::need_buffer) {
+      x.keep_alive = false;
+      if (timed_out_) return Status(Code::kRequestTimeout, "the client stopped sending the body");
+      if (ec == http::error::body_limit) {
+        return Status(Code::kEntityTooLarge, "the body is larger than the server takes");
+      }
+      if (ec == http::error::partial_message || ec == asio::error::eof ||
+          ec == asio::error::connection_reset) {
+        return Status(Code::kIncompleteBody, "the body ended before its announced length");
+      }
+      return Status(Code::kIncompleteBody, "reading the body: " + ec.message());
+    }
+  }
+  return Status::Ok();
+}
+
+template <class Stream>
+void Connection<Stream>::Discard(Exchange& x) {
+  if (!x.keep_alive || parser_->is_done()) return;
+  char sink[16 << 10];
+  uint64_t dropped = 0;
+  while (!parser_->is_done()) {
+    size_t got = 0;
+    if (!ReadBody(x, sink, sizeof(sink), &got).ok()) return;  // keep_alive already false
+    dropped += got;
+    if (dropped > srv_.opt.discard_limit) {
+      x.keep_alive = false;
+      return;
+    }
+  }
+}
+
+template <class Stream>
+void Connection<Stream>::Serve(Exchange& x) {
+  HttpRequest& req = x.req;
+  Body body(*this, x);
+  Writer out(*this, x);
+  Status st;
+  auto target = ParseTarget(req.target);
+  if (!target.ok()) {
+    st = target.status();
+  } else {
+    req.raw_path = std::move(target->raw_path);
+    req.path = std::move(target->path);
+    req.query = std::move(target->query);
+    const std::string* host = req.Header("host");
+    auto addr = ResolveAddress(req.raw_path, host ? *host : std::string(), srv_.opt.domain);
+    if (!addr.ok()) {
+      st = addr.status();
+    } else {
+      req.bucket = std::move(addr->bucket);
+      req.key = std::move(addr->key);
+    }
+  }
+  if (st.ok() && req.method == "GET" && req.raw_path == "/health" && req.query.empty()) {
+    st = out.Send(200, {{"Content-Type", "text/plain"}}, "ok\n");
+  } else if (st.ok()) {
+    Identity who;
+    std::unique_ptr<Source> wrapped;
+    st = srv_.auth->Authenticate(req, body, &who, &wrapped);
+    if (st.ok()) st = srv_.handler->Handle(req, who, wrapped ? *wrapped : body, out);
+  }
+  if (st.ok() && !out.begun()) st = Internal("the handler sent no response");
+  if (!st.ok() && !out.begun()) {
+    const S3ErrorInfo info = ErrorInfoFor(st.code());
+    Fields h;
+    if (info.http_status == 503 || st.code() == Code::kSlowDown) h.emplace_back("Retry-After", "1");
+    if (info.http_status == 304 || x.head) {
+      out.Begin(info.http_status, h, 0).IgnoreError();
+    } else {
+      h.emplace_back("Content-Type", "application/xml");
+      out.Send(info.http_status, h, ErrorXml(st, req.path, req.request_id)).IgnoreError();
+    }
+  }
+  out.Finish();
+  if (x.broken) x.keep_alive = false;
+  Discard(x);
+  if (srv_.opt.access_log) {
+    AccessRecord r;
+    r.time_ns = x.start_ns;
+    r.remote = remote_;
+    r.method = req.method;
+    r.path = req.target;
+    r.status = x.status;
+    r.bytes_in = x.bytes_in;
+    r.bytes_out = x.bytes_out;
+    r.micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - x.t0).count();
+    r.request_id = req.request_id;
+    srv_.opt.access_log->Append(r);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::SendSimple(int status, const Status& err,
+                                                     std::string_view resource,
+                                                     const char* request_id, int64_t start_ns,
+                                                     Clock::time_point t0, std::string_view method,
+                                                     std::string_view path) {
+  http::response<http::string_body> res;
+  res.version(11);
+  res.result(static_cast<unsigned>(status));
+  res.set("x-amz-request-id", request_id);
+  res.set(http::field::server, "cairn");
+  res.set(http::field::content_type, "application/xml");
+  if (status == 503) res.set(http::field::retry_after, "1");
+  res.body() = ErrorXml(err, resource, request_id);
+  res.keep_alive(false);
+  res.prepare_payload();
+  beast::error_code ec;
+  Arm(srv_.opt.io_timeout);
+  const size_t n =
+      co_await http::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+  Disarm();
+  if (srv_.opt.access_log) {
+    AccessRecord r;
+    r.time_ns = start_ns;
+    r.remote = remote_;
+    r.method = method;
+    r.path = path;
+    r.status = status;
+    r.bytes_out = n;
+    r.micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+    r.request_id = request_id;
+    srv_.opt.access_log->Append(r);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
+  beast::error_code ec;
+  auto& sock = beast::get_lowest_layer(stream_);
+  sock.set_option(tcp::no_delay(true), ec);
+  {
+    auto ep = sock.remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  if constexpr (kTls) {
+    Arm(srv_.opt.header_timeout);
+    co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    Disarm();
+    if (ec) {
+      CloseSocket();
+      co_return;
+    }
+  }
+  bool first = true;
+  while (!srv_.stopping.load()) {
+    // Waiting for the next request: the idle timeout (the header timeout for the first one).
+    idle_ = true;
+    if (buf_.size() == 0) {
+      Arm(first ? srv_.opt.header_timeout : srv_.opt.idle_timeout);
+      const size_t n = co_await stream_.async_read_some(
+          buf_.prepare(4096), asio::redirect_error(asio::use_awaitable, ec));
+      Disarm();
+      if (ec) break;
+      buf_.commit(n);
+    }
+    idle_ = false;
+    first = false;
+    const int64_t start_ns = WallNs();
+    const Clock::time_point t0 = Clock::now();
+    char request_id[17];
+    srv_.NewRequestId(request_id);
+
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
+    parser_->body_limit(srv_.opt.max_body_bytes);
+    Arm(srv_.opt.header_timeout);
+    co_await http::async_read_header(stream_, buf_, *parser_,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    Disarm();
+    if (ec) {
+      if (timed_out_ || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+          ec == asio::error::connection_reset || ec == http::error::end_of_stream) {
+        break;  // cut off, or the client went away: nobody to answer
+      }
+      if (ec == http::error::header_limit) {
+        co_await SendSimple(431, Status(Code::kInvalidArgument, "the request header is too large"),
+                            "", request_id, start_ns, t0, "-", "-");
+      } else if (ec == http::error::body_limit) {
+        co_await SendSimple(400, Status(Code::kEntityTooLarge, "the body is larger than 5 GiB"), "",
+                            request_id, start_ns, t0, "-", "-");
+      } else {
+        co_await SendSimple(
+            400, Status(Code::kInvalidArgument, "malformed HTTP request: " + ec.message()), "",
+            request_id, start_ns, t0, "-", "-");
+      }
+      break;
+    }
+    const auto& h = parser_->get();
+    const std::string_view method(h.method_string().data(), h.method_string().size());
+    const std::string_view target(h.target().data(), h.target().size());
+    size_t fields = 0;
+    for (auto it = h.begin(); it != h.end(); ++it) ++fields;
+    if (fields > srv_.opt.max_header_count) {
+      co_await SendSimple(431, Status(Code::kInvalidArgument, "too many request header fields"), "",
+                          request_id, start_ns, t0, method, target);
+      break;
+    }
+    if (target.size() > srv_.opt.max_target_bytes) {
+      co_await SendSimple(414, Status(Code::kInvalidArgument, "the request target is too long"), "",
+                          request_id, start_ns, t0, method, "-");
+      break;
+    }
+    if (over_limit) {
+      co_await SendSimple(503,
+                          Status(Code::kSlowDown, "too many connections; reduce your request rate"),
+                          "", request_id, start_ns, t0, method, target);
+      break;
+    }
+    if (h.version() != 11 && h.version() != 10) {
+      co_await SendSimple(505, Status(Code::kNotImplemented, "HTTP version not supported"), "",
+                          request_id, start_ns, t0, method, target);
+      break;
+    }
+
+    Exchange x;
+    x.start_ns = start_ns;
+    x.t0 = t0;
+    x.req.method = std::string(method);
+    x.req.target = std::string(target);
+    x.req.remote = remote_;
+    x.req.request_id = request_id;
+    x.req.headers.reserve(fields);
+    for (auto it = h.begin(); it != h.end(); ++it) {
+      std::string name(it->name_string().data(), it->name_string().size());
+      for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+      x.req.headers.emplace_back(std::move(name),
+                                 std::string(it->value().data(), it->value().size()));
+    }
+    x.req.chunked = parser_->chunked();
+    if (auto cl = parser_->content_length()) x.req.content_length = *cl;
+    x.keep_alive = parser_->keep_alive();
+    x.head = method == "HEAD";
+    if (const std::string* e = x.req.Header("expect")) {
+      x.expect_continue = IEquals(*e, "100-continue");
+    }
+    co_await RunOnPool(srv_.pool, [&] { Serve(x); });
+    if (!x.keep_alive) break;
+  }
+  Disarm();
+  if constexpr (kTls) {
+    // No TLS close_notify exchange: it could wait on a client that is gone; close the socket.
+  }
+  CloseSocket();
+}
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::Impl::AcceptLoop() {
+  Millis backoff(10);
+  asio::steady_timer pause(ioc);
+  const int refuse_above = opt.max_connections + opt.max_connections / 4 + 8;
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket sock(asio::make_strand(ioc));
+    co_await acceptor.async_accept(sock, asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping.load() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      if (IsOutOfDescriptors(ec)) {
+        // Out of descriptors: try again later instead of spinning on the same error.
+        pause.expires_after(backoff);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        backoff = std::min(backoff * 2, Millis(1000));
+      }
+      continue;
+    }
+    backoff = Millis(10);
+    const int n = connections.fetch_add(1) + 1;
+    if (n > refuse_above) {
+      beast::error_code ignored;
+      sock.close(ignored);
+      connections.fetch_sub(1);
+      continue;
+    }
+    const bool over = n > opt.max_connections;
+    auto ex = sock.get_executor();
+    if (tls) {
+      auto c = std::make_shared<Connection<asio::ssl::stream<tcp::socket>>>(
+          *this, asio::ssl::stream<tcp::socket>(std::move(sock), *tls));
+      asio::co_spawn(ex, c->Main(c, over), ReportException);
+    } else {
+      auto c = std::make_shared<Connection<tcp::socket>>(*this, std::move(sock));
+      asio::co_spawn(ex, c->Main(c, over), ReportException);
+    }
+  }
+}
+
+void HttpServer::Impl::StopImpl() {
+  {
+    std::lock_guard<std::mutex> lk(stop_mu);
+    if (stop_started) return;
+    stop_started = true;
+  }
+  stopping.store(true);
+  asio::post(ioc, [this] {
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    if (signals) signals->cancel(ignored);
+  });
+  // References are taken under the lock and dropped outside it: the last one may destroy a
+  // connection, whose destructor takes conns_mu.
+  auto poke = [this](bool force) {
+    std::vector<std::shared_ptr<ConnBase>> live;
+    {
+      std::lock_guard<std::mutex> lk(conns_mu);
+      for (ConnBase* c : conns) {
+        if (auto p = c->Ref()) live.push_back(std::move(p));
+      }
+    }
+    for (auto& c : live) c->RequestStop(force);
+  };
+  poke(false);
+  {
+    std::unique_lock<std::mutex> lk(stop_mu);
+    stop_cv.wait_for(lk, opt.shutdown_grace, [&] { return connections.load() == 0; });
+  }
+  // Requests still running past the grace: their sockets are closed, so their reads and writes
+  // fail at once; a handler inside the store still finishes its call (a PUT commits or not).
+  while (connections.load() > 0) {
+    poke(true);
+    std::unique_lock<std::mutex> lk(stop_mu);
+    stop_cv.wait_for(lk, Millis(100), [&] { return connections.load() == 0; });
+  }
+  work.reset();
+  ioc.stop();
+  for (auto& t : io_threads) t.join();
+  io_threads.clear();
+  pool.join();
+  std::lock_guard<std::mutex> lk(stop_mu);
+  stopped = true;
+  stop_cv.notify_all();
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& opt, Authenticator* auth,
+                                                      S3Handler* handler) {
+  if (auth == nullptr || handler == nullptr)
+    return InvalidArgument("server: no authenticator or handler");
+  if (opt.threads < 1 || opt.storage_threads < 1 || opt.max_connections < 1) {
+    return InvalidArgument("server: threads and max connections must be at least 1");
+  }
+  auto impl = std::make_unique<Impl>(opt);
+  impl->auth = auth;
+  impl->handler = handler;
+  impl->id_salt = std::random_device{}() * 0x100000001ull ^ uint64_t(WallNs());
+  if (opt.tls_cert.empty() != opt.tls_key.empty()) {
+    return InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  beast::error_code ec;
+  if (!opt.tls_cert.empty()) {
+    impl->tls.emplace(asio::ssl::context::tls_server);
+    impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1);
+    impl->tls->use_certificate_chain_file(opt.tls_cert, ec);
+    if (ec) return InvalidArgument("--tls-cert " + opt.tls_cert + ": " + ec.message());
+    impl->tls->use_private_key_file(opt.tls_key, asio::ssl::context::pem, ec);
+    if (ec) return InvalidArgument("--tls-key " + opt.tls_key + ": " + ec.message());
+  }
+  const auto address = asio::ip::make_address(opt.host, ec);
+  if (ec) return InvalidArgument("address '" + opt.host + "': " + ec.message());
+  const tcp::endpoint ep(address, opt.port);
+  auto& acc = impl->acceptor;
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(Code::kIOError, "listening on " + opt.host + ":" + std::to_string(opt.port) +
+                                      ": " + ec.message());
+  }
+  impl->bound_port = acc.local_endpoint(ec).port();
+  Impl* p = impl.get();
+  if (opt.handle_signals) {
+    p->signals.emplace(p->ioc, SIGINT, SIGTERM);
+    p->signals->async_wait([p](beast::error_code e, int) {
+      if (!e) std::thread([p] { p->StopImpl(); }).detach();
+    });
+  }
+  p->work.emplace(p->ioc.get_executor());
+  asio::co_spawn(p->ioc, p->AcceptLoop(), asio::detached);
+  for (int i = 0; i < opt.threads; ++i) p->io_threads.emplace_back([p] { p->ioc.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
+
+int HttpServer::connections() const { return impl_->connections.load(); }
+
+void HttpServer::Stop() {
+  impl_->StopImpl();
+  Wait();
+}
+
+void HttpServer::Wait() {
+  std::unique_lock<std::mutex> lk(impl_->stop_mu);
+  impl_->stop_cv.wait(lk, [&] { return impl_->stopped; });
+}
+
+}  // namespace cairn::server

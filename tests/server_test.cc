@@ -1,0 +1,463 @@
+// The HTTP server in process on a free loopback port, driven by raw sockets so that every limit
+// can be hit on purpose: oversized and slow headers, too many connections, short bodies,
+// 100-continue, chunked uploads, keep-alive reuse, a slow reader beside other clients, shutdown.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "libstore/server/http_server.h"
+#include "libstore/server/store_handler.h"
+#include "test_util.h"
+
+using namespace cairn;
+using namespace cairn::server;
+using namespace cairn::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct TestServer {
+  SetFixture f{2, 1};
+  StoreHandler handler{*f.set, false, false};
+  AllowAllAuthenticator auth;
+  std::unique_ptr<HttpServer> srv;
+  explicit TestServer(ServerOptions o = {}) {
+    o.port = 0;
+    auto r = HttpServer::Start(o, &auth, &handler);
+    REQUIRE(r.ok());
+    srv = std::move(r).value();
+  }
+  ~TestServer() { srv.reset(); }
+  uint16_t port() const { return srv->port(); }
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port, int rcvbuf = 0) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  }
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+
+  // False when the peer closed or reset.
+  bool Send(std::string_view s) {
+    while (!s.empty()) {
+      const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      s.remove_prefix(size_t(n));
+    }
+    return true;
+  }
+  // Up to n bytes within timeout; "" on close, timeout or error.
+  std::string RecvSome(size_t n, std::chrono::milliseconds timeout = 10s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, int(timeout.count())) <= 0) return "";
+    std::string b(n, '\0');
+    const ssize_t got = ::recv(fd_, b.data(), n, 0);
+    b.resize(got > 0 ? size_t(got) : 0);
+    return b;
+  }
+  // True when the server closed the connection within timeout (reads and drops what comes).
+  bool ClosedWithin(std::chrono::milliseconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    char b[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      pollfd p{fd_, POLLIN, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (::poll(&p, 1, int(std::max<int64_t>(1, left.count()))) <= 0) continue;
+      const ssize_t n = ::recv(fd_, b, sizeof(b), 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+
+  struct Response {
+    int status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names
+    std::string body;
+    std::string Header(const std::string& n) const {
+      auto it = headers.find(n);
+      return it == headers.end() ? "" : it->second;
+    }
+  };
+  // Reads one response (status 0 when the connection closed first). head: no body follows.
+  Response Read(bool head = false) {
+    Response r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      std::string more = RecvSome(65536);
+      if (more.empty()) return r;
+      buf_ += more;
+    }
+    std::istringstream in(buf_.substr(0, end));
+    buf_.erase(0, end + 4);
+    std::string line;
+    std::getline(in, line);
+    if (line.size() < 12) return r;
+    r.status = std::stoi(line.substr(9, 3));
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t c = line.find(':');
+      if (c == std::string::npos) continue;
+      std::string n = line.substr(0, c);
+      for (char& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      std::string v = line.substr(c + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      r.headers[n] = v;
+    }
+    if (head || r.status == 304 || r.status == 204 || r.status / 100 == 1) return r;
+    const size_t len =
+        std::stoul(r.Header("content-length").empty() ? "0" : r.Header("content-length"));
+    while (buf_.size() < len) {
+      std::string more = RecvSome(65536);
+      if (more.empty()) break;
+      buf_ += more;
+    }
+    r.body = buf_.substr(0, std::min(len, buf_.size()));
+    buf_.erase(0, r.body.size());
+    return r;
+  }
+  Response Request(const std::string& method, const std::string& target,
+                   const std::string& body = "", const std::string& extra = "") {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra;
+    if (method == "PUT" || !body.empty())
+      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    if (!Send(req)) return {};
+    return Read(method == "HEAD");
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buf_;
+};
+
+bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("server: health, request ids, bucket and object operations on one connection",
+          "[server]") {
+  TestServer ts;
+  Client c(ts.port());
+  auto r = c.Request("GET", "/health");
+  CHECK(r.status == 200);
+  CHECK(r.body == "ok\n");
+  const std::string id1 = r.Header("x-amz-request-id");
+  CHECK(id1.size() == 16);
+  CHECK(c.Request("PUT", "/bkt").status == 200);
+  CHECK(c.Request("PUT", "/bkt").status == 409);  // BucketAlreadyOwnedByYou
+  CHECK(c.Request("HEAD", "/bkt").status == 200);
+  CHECK(c.Request("HEAD", "/nope").status == 404);
+  CHECK(c.Request("PUT", "/Bad_Name").status == 400);
+  const std::string data = RandomBytes(200000, 7);
+  r = c.Request("PUT", "/bkt/dir/obj%20one", data,
+                "Content-Type: text/x-test\r\nx-amz-meta-Color: red\r\n");
+  REQUIRE(r.status == 200);
+  CHECK(r.Header("etag").size() == 34);
+  CHECK(r.Header("x-amz-request-id") != id1);
+  r = c.Request("GET", "/bkt/dir/obj%20one");
+  REQUIRE(r.status == 200);
+  CHECK(r.body == data);
+  CHECK(r.Header("content-type") == "text/x-test");
+  CHECK(r.Header("x-amz-meta-color") == "red");
+  const std::string etag = r.Header("etag");
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "Range: bytes=100-199\r\n");
+  CHECK(r.status == 206);
+  CHECK(r.body == data.substr(100, 100));
+  CHECK(r.Header("content-range") == "bytes 100-199/200000");
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "Range: bytes=-10\r\n");
+  CHECK(r.body == data.substr(data.size() - 10));
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "Range: bytes=0-1,5-6\r\n");
+  CHECK(r.status == 200);  // several ranges: the whole object, as S3
+  CHECK(r.body.size() == data.size());
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "Range: bytes=200000-\r\n");
+  CHECK(r.status == 416);
+  CHECK(Contains(r.body, "<Code>InvalidRange</Code>"));
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "If-None-Match: " + etag + "\r\n");
+  CHECK(r.status == 304);
+  r = c.Request("GET", "/bkt/dir/obj%20one", "", "If-Match: \"nope\"\r\n");
+  CHECK(r.status == 412);
+  r = c.Request("HEAD", "/bkt/dir/obj%20one");
+  CHECK(r.status == 200);
+  CHECK(r.Header("content-length") == "200000");
+  CHECK(c.Request("PUT", "/bkt/a", "x").status == 200);
+  r = c.Request("GET", "/bkt?list-type=2&delimiter=/");
+  REQUIRE(r.status == 200);
+  CHECK(Contains(r.body, "<Key>a</Key>"));
+  CHECK(Contains(r.body, "<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"));
+  CHECK(Contains(r.body, "<KeyCount>2</KeyCount>"));
+  r = c.Request("GET", "/bkt?list-type=2&max-keys=1");
+  CHECK(Contains(r.body, "<IsTruncated>true</IsTruncated>"));
+  CHECK(Contains(r.body, "<NextContinuationToken>"));
+  r = c.Request("GET", "/bkt?prefix=dir/&encoding-type=url");
+  CHECK(Contains(r.body, "<Key>dir/obj%20one</Key>"));
+  r = c.Request("GET", "/");
+  CHECK(Contains(r.body, "<Name>bkt</Name>"));
+  CHECK(c.Request("DELETE", "/bkt").status == 409);  // BucketNotEmpty
+  CHECK(c.Request("DELETE", "/bkt/a").status == 204);
+  CHECK(c.Request("DELETE", "/bkt/a").status == 204);  // a missing key: success, as S3
+  r = c.Request("GET", "/bkt/a");
+  CHECK(r.status == 404);
+  CHECK(Contains(r.body, "<Code>NoSuchKey</Code>"));
+  r = c.Request("GET", "/nob/a");
+  CHECK(Contains(r.body, "<Code>NoSuchBucket</Code>"));
+  r = c.Request("GET", "/bkt/a%zz");
+  CHECK(r.status == 400);
+  CHECK(Contains(r.body, "<Code>InvalidArgument</Code>"));
+  r = c.Request("GET", "/bkt/" + std::string(1025, 'k'));
+  CHECK(Contains(r.body, "<Code>KeyTooLongError</Code>"));
+  r = c.Request("GET", "/bkt?acl");
+  CHECK(r.status == 501);
+  r = c.Request("POST", "/bkt/x?uploads");
+  CHECK(r.status == 501);
+  r = c.Request("PUT", "/bkt/c", "", "x-amz-copy-source: /bkt/a\r\n");
+  CHECK(r.status == 501);
+  CHECK(c.Request("DELETE", "/bkt/dir/obj%20one").status == 204);
+  CHECK(c.Request("DELETE", "/bkt").status == 204);
+  CHECK(ts.srv->connections() == 1);  // every request above went over one kept connection
+}
+
+TEST_CASE("server: header limits", "[server]") {
+  TestServer ts;
+  {
+    Client c(ts.port());
+    c.Send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(17 << 10, 'a') + "\r\n\r\n");
+    auto r = c.Read();
+    CHECK(r.status == 431);
+    CHECK(c.ClosedWithin(2s));
+  }
+  {
+    Client c(ts.port());
+    std::string req = "GET / HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 150; ++i) req += "X-" + std::to_string(i) + ": v\r\n";
+    c.Send(req + "\r\n");
+    CHECK(c.Read().status == 431);
+  }
+  {
+    Client c(ts.port());
+    c.Send("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(c.Read().status == 414);
+  }
+  {
+    Client c(ts.port());
+    c.Send("GARBAGE\r\n\r\n");
+    CHECK(c.Read().status == 400);
+    CHECK(c.ClosedWithin(2s));
+  }
+  {
+    Client c(ts.port());
+    c.Send("PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 6000000000\r\n\r\n");
+    auto r = c.Read();
+    CHECK(r.status == 400);
+    CHECK(Contains(r.body, "EntityTooLarge"));
+  }
+}
+
+TEST_CASE("server: a slowloris client is cut off, an idle one too", "[server]") {
+  ServerOptions o;
+  o.header_timeout = 400ms;
+  o.idle_timeout = 600ms;
+  TestServer ts(o);
+  Client slow(ts.port());
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  const std::string req = "GET /health HTTP/1.1\r\nHost: localhost\r\nX-A: ";
+  for (int i = 0; i < 40 && !closed; ++i) {
+    closed = !slow.Send(std::string(1, i < int(req.size()) ? req[size_t(i)] : 'a')) ||
+             slow.ClosedWithin(100ms);
+  }
+  CHECK(closed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  // Keep-alive: after one request, silence for longer than the idle timeout closes it.
+  Client idle(ts.port());
+  CHECK(idle.Request("GET", "/health").status == 200);
+  CHECK(idle.ClosedWithin(3s));
+}
+
+TEST_CASE("server: connections beyond the limit get 503 SlowDown", "[server]") {
+  ServerOptions o;
+  o.max_connections = 2;
+  TestServer ts(o);
+  Client a(ts.port()), b(ts.port());
+  CHECK(a.Request("GET", "/health").status == 200);
+  CHECK(b.Request("GET", "/health").status == 200);
+  Client c(ts.port());
+  auto r = c.Request("GET", "/health");
+  CHECK(r.status == 503);
+  CHECK(Contains(r.body, "<Code>SlowDown</Code>"));
+  CHECK(c.ClosedWithin(2s));
+  CHECK(a.Request("GET", "/health").status == 200);
+}
+
+TEST_CASE("server: request bodies (short, 100-continue, chunked, unread)", "[server]") {
+  ServerOptions o;
+  o.io_timeout = 1s;
+  TestServer ts(o);
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  SECTION("a body shorter than its Content-Length commits nothing") {
+    Client s(ts.port());
+    s.Send("PUT /bkt/short HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
+           std::string(50, 'x'));
+    ::shutdown(s.fd(), SHUT_WR);
+    auto r = s.Read();
+    CHECK(r.status == 400);
+    CHECK(Contains(r.body, "IncompleteBody"));
+    CHECK(c.Request("HEAD", "/bkt/short").status == 404);
+    // And one that stops sending: cut off by the per-read timeout.
+    Client t(ts.port());
+    t.Send("PUT /bkt/short HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
+           std::string(50, 'x'));
+    r = t.Read();
+    CHECK((r.status == 400 || r.status == 0));
+    CHECK(t.ClosedWithin(3s));
+    CHECK(c.Request("HEAD", "/bkt/short").status == 404);
+  }
+  SECTION("Expect: 100-continue") {
+    c.Send(
+        "PUT /bkt/cont HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    auto r = c.Read();
+    REQUIRE(r.status == 100);
+    c.Send("hello");
+    r = c.Read();
+    CHECK(r.status == 200);
+    CHECK(c.Request("GET", "/bkt/cont").body == "hello");
+    // Refused before the body: no 100, and the connection closes (the body never came).
+    Client d(ts.port());
+    d.Send(
+        "PUT /nob/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\nExpect: "
+        "100-continue\r\n\r\n");
+    r = d.Read();
+    CHECK(r.status == 404);
+    CHECK(r.Header("connection") == "close");
+    CHECK(d.ClosedWithin(2s));
+  }
+  SECTION("chunked upload") {
+    const std::string a = RandomBytes(70000, 1), b = RandomBytes(3, 2);
+    char hex[32];
+    std::snprintf(hex, sizeof(hex), "%zx", a.size());
+    c.Send(
+        std::string("PUT /bkt/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n") +
+        hex + "\r\n" + a + "\r\n3\r\n" + b + "\r\n0\r\n\r\n");
+    CHECK(c.Read().status == 200);
+    CHECK(c.Request("GET", "/bkt/chunked").body == a + b);
+  }
+  SECTION("an unread body is dropped and the connection kept") {
+    auto r = c.Request("PUT", "/nob/k", std::string(100000, 'z'));
+    CHECK(r.status == 404);
+    CHECK(c.Request("GET", "/health").status == 200);
+  }
+  SECTION("PUT without a length") {
+    c.Send("PUT /bkt/nolen HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.Read();
+    CHECK(r.status == 411);
+  }
+}
+
+TEST_CASE("server: a slow reader does not stall other clients", "[server]") {
+  ServerOptions o;
+  o.storage_threads = 2;
+  o.shutdown_grace = 500ms;
+  TestServer ts(o);
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  const std::string big = RandomBytes(4 << 20, 3);
+  REQUIRE(c.Request("PUT", "/bkt/big", big).status == 200);
+  REQUIRE(c.Request("PUT", "/bkt/small", "tiny").status == 200);
+  // The slow reader: a small receive buffer, 1 KiB every second.
+  Client slow(ts.port(), 4096);
+  slow.Send("GET /bkt/big HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      slow.RecvSome(1024, 100ms);
+      std::this_thread::sleep_for(1s);
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  int ok = 0;
+  for (int i = 0; i < 50; ++i) {
+    ok += c.Request("GET", "/bkt/small").body == "tiny";
+    ok += c.Request("GET", "/health").status == 200;
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stop = true;
+  reader.join();
+  CHECK(ok == 100);
+  CHECK(took < 3s);
+}
+
+TEST_CASE("server: a reader that stops reading is cut off", "[server]") {
+  ServerOptions o;
+  o.io_timeout = 500ms;
+  TestServer ts(o);
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  REQUIRE(c.Request("PUT", "/bkt/big", RandomBytes(8 << 20, 4)).status == 200);
+  Client stuck(ts.port(), 4096);
+  stuck.Send("GET /bkt/big HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(2s);
+  // The server gave up: the connection is gone (what is left in the buffers reads, then EOF).
+  CHECK(stuck.ClosedWithin(5s));
+  for (int i = 0; i < 200 && ts.srv->connections() != 1; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(ts.srv->connections() == 1);
+}
+
+TEST_CASE("server: graceful stop, access log", "[server]") {
+  char tmpl[] = "/tmp/cairn-access-XXXXXX";
+  const int fd = ::mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  auto log = AccessLog::Open(tmpl);
+  REQUIRE(log.ok());
+  ServerOptions o;
+  o.access_log = log->get();
+  o.shutdown_grace = 2s;
+  TestServer ts(o);
+  Client idle(ts.port());
+  Client c(ts.port());
+  auto r = c.Request("GET", "/health");
+  REQUIRE(r.status == 200);
+  CHECK(c.Request("GET", "/nob/k").status == 404);
+  const auto t0 = std::chrono::steady_clock::now();
+  ts.srv->Stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);  // idle connections do not hold it up
+  CHECK(idle.ClosedWithin(1s));
+  CHECK(c.ClosedWithin(1s));
+  (*log)->Flush();
+  std::ifstream in(tmpl);
+  std::string line1, line2;
+  std::getline(in, line1);
+  std::getline(in, line2);
+  CHECK(Contains(line1, " GET /health 200 0 "));
+  CHECK(Contains(line1, r.Header("x-amz-request-id")));
+  CHECK(Contains(line1, "127.0.0.1:"));
+  CHECK(Contains(line2, " GET /nob/k 404 "));
+  ::unlink(tmpl);
+}
