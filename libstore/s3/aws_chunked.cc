@@ -134,6 +134,12 @@ Status AwsChunkedDecoder::OnHeaderLine(std::string_view line) {
                                 " bytes is above the limit of " +
                                 std::to_string(opts_.limits.max_chunk_size)));
   }
+  if (opts_.decoded_length >= 0 && size > uint64_t(opts_.decoded_length) - decoded_) {
+    // Refused before any of it is handed out, however the body is split.
+    return Fail(
+        Status(Code::kIncompleteBody, "aws-chunked: more data than x-amz-decoded-content-length (" +
+                                          std::to_string(opts_.decoded_length) + ")"));
+  }
   std::string_view rest = line.substr(digits);
   if (Signed()) {
     if (!rest.starts_with(kSigPrefix) ||
@@ -278,12 +284,6 @@ Status AwsChunkedDecoder::Next(std::string_view in, size_t* consumed, std::strin
         decoded_ += n;
         remaining_ -= n;
         i += n;
-        if (opts_.decoded_length >= 0 && decoded_ > uint64_t(opts_.decoded_length)) {
-          *data = {};
-          return Fail(Status(Code::kIncompleteBody,
-                             "aws-chunked: more data than x-amz-decoded-content-length (" +
-                                 std::to_string(opts_.decoded_length) + ")"));
-        }
         if (remaining_ == 0) {
           Status st = EndOfChunk();
           if (!st.ok()) {
