@@ -79,7 +79,8 @@ struct ParsedAuthorization {
 Status ParseAuthorization(std::string_view header, ParsedAuthorization* out);
 std::string FormatAuthorization(const ParsedAuthorization& a);
 
-// The X-Amz-* parameters of a presigned query (values percent-decoded into `storage`).
+// The X-Amz-* parameters of a presigned query (values percent-decoded into `storage`). The views
+// point into `storage` once parsed: a copy of the struct still points into the original.
 struct ParsedPresign {
   std::string storage;  // holds the decoded values the views below point into
   CredentialScope credential;
