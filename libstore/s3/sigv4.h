@@ -18,8 +18,8 @@
 //    name `host`; every header it names must be present (kAccessDenied otherwise); every header of
 //    the request whose name starts with `x-amz-` must be signed, which covers x-amz-date and
 //    x-amz-content-sha256 (kAccessDenied "There were headers present in the request which were not
-//    signed"); other headers (Content-Type, User-Agent...) may be left unsigned, since minio-js and
-//    minio-go never sign Content-Type;
+//    signed"); other headers (Content-Type, User-Agent, Cache-Control...) may be left unsigned:
+//    clients differ on which of them they sign, and proxies add their own;
 //  - x-amz-content-sha256: a 64-digit hex SHA-256 (the caller checks the body against it while
 //    streaming), UNSIGNED-PAYLOAD, or one of the three STREAMING-* modes (header form only; the
 //    caller decodes the body with AwsChunkedDecoder). Without the header the payload is taken to be
