@@ -230,4 +230,84 @@ Result<ObjectInfo> ObjectStore::GetObject(const std::string& bucket, const std::
   return GetObject(bucket, key, sink, o);
 }
 
+namespace {
+
+// An open reader as the body of a PUT.
+class ReaderSource : public Source {
+ public:
+  explicit ReaderSource(ObjectReader& r) : r_(r) {}
+  Result<size_t> Read(void* buf, size_t n) override { return r_.Read(buf, n); }
+
+ private:
+  ObjectReader& r_;
+};
+
+Status NotImplementedHere(const char* what) {
+  return Status(Code::kNotImplemented,
+                std::string(what) + ": multipart uploads are not implemented");
+}
+
+}  // namespace
+
+Result<ObjectInfo> ObjectStore::CopyObject(const std::string& src_bucket,
+                                           const std::string& src_key,
+                                           const std::string& dst_bucket,
+                                           const std::string& dst_key, const CopyOptions& opts) {
+  if (src_bucket == dst_bucket && src_key == dst_key &&
+      opts.directive != MetadataDirective::kReplace) {
+    return InvalidArgument(src_bucket + "/" + src_key +
+                           ": a copy onto itself must replace the metadata");
+  }
+  // The source's version is fixed here; its conditions are decided on that version.
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> r, OpenObject(src_bucket, src_key, GetOptions()));
+  const ObjectInfo& src = r->info();
+  RETURN_IF_ERROR(
+      EvaluateConditions(opts.source_conditions, src.etag, src.mod_time_ns, /*for_read=*/false)
+          .WithContext("copy source " + src_bucket + "/" + src_key));
+  PutOptions po;
+  if (opts.directive == MetadataDirective::kReplace) {
+    po.content_type = opts.content_type;
+    po.user_meta = opts.user_meta;
+  } else {
+    po.content_type = src.content_type;
+    po.user_meta = src.user_meta;
+  }
+  po.etag = opts.etag;
+  po.fsync = opts.fsync;
+  ReaderSource body(*r);
+  return PutObject(dst_bucket, dst_key, body, po);
+}
+
+Result<MultipartUpload> ObjectStore::CreateMultipartUpload(const std::string&, const std::string&,
+                                                           const CreateMultipartOptions&) {
+  return NotImplementedHere("CreateMultipartUpload");
+}
+
+Result<PartInfo> ObjectStore::UploadPart(const std::string&, const std::string&, const std::string&,
+                                         int, Source&, const UploadPartOptions&) {
+  return NotImplementedHere("UploadPart");
+}
+
+Result<ObjectInfo> ObjectStore::CompleteMultipartUpload(const std::string&, const std::string&,
+                                                        const std::string&,
+                                                        const std::vector<CompletedPart>&,
+                                                        const CompleteMultipartOptions&) {
+  return NotImplementedHere("CompleteMultipartUpload");
+}
+
+Status ObjectStore::AbortMultipartUpload(const std::string&, const std::string&,
+                                         const std::string&) {
+  return NotImplementedHere("AbortMultipartUpload");
+}
+
+Result<ListPartsResult> ObjectStore::ListParts(const std::string&, const std::string&,
+                                               const std::string&, const ListPartsOptions&) {
+  return NotImplementedHere("ListParts");
+}
+
+Result<ListUploadsResult> ObjectStore::ListMultipartUploads(const std::string&,
+                                                            const ListUploadsOptions&) {
+  return NotImplementedHere("ListMultipartUploads");
+}
+
 }  // namespace cairn

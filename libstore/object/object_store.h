@@ -212,6 +212,113 @@ class ObjectReader {
   ByteRange range_;
 };
 
+// CopyObject's options (S3 CopyObject with x-amz-metadata-directive and x-amz-copy-source-if-*).
+enum class MetadataDirective {
+  kCopy,     // the destination gets the source's content type and user metadata
+  kReplace,  // the destination gets content_type and user_meta below
+};
+
+struct CopyOptions {
+  MetadataDirective directive = MetadataDirective::kCopy;
+  std::string content_type;                                    // kReplace only
+  std::vector<std::pair<std::string, std::string>> user_meta;  // kReplace only
+  // x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since, decided on the
+  // source version that is copied; every failure is kPreconditionFailed (never a 304).
+  GetConditions source_conditions;
+  EtagMode etag = EtagMode::kMd5;
+  bool fsync = true;
+};
+
+// ---- multipart uploads (issue 10). Declared here so that the S3 layer and both backends share one
+// seam; every store answers kNotImplemented until it implements them.
+
+// How the object checksum of a completed multipart upload is formed (x-amz-checksum-type).
+enum class ChecksumType {
+  kNone,        // no checksum algorithm was asked for
+  kComposite,   // checksum of the concatenated binary part checksums, "-N" suffix
+  kFullObject,  // the checksum of the whole object's bytes (CRC combine of the parts)
+};
+
+struct CreateMultipartOptions {
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> user_meta;
+  // x-amz-checksum-algorithm: "", "CRC32", "CRC32C", "CRC64NVME", "SHA1" or "SHA256" (the names
+  // of checksum.h's ChecksumAlgorithm), and x-amz-checksum-type.
+  std::string checksum_algorithm;
+  ChecksumType checksum_type = ChecksumType::kNone;
+  bool fsync = true;
+};
+
+struct MultipartUpload {
+  std::string bucket, key;
+  std::string upload_id;  // opaque, URL-safe, unique per upload
+  int64_t initiated_ns = 0;
+  std::string checksum_algorithm;
+  ChecksumType checksum_type = ChecksumType::kNone;
+};
+
+struct UploadPartOptions {
+  // What the client promised for this part: Content-MD5 (base64), one x-amz-checksum-<algo>
+  // value (base64; must be of the upload's algorithm when it has one), the signed payload's
+  // SHA-256 (hex). Checked before the part is kept: kBadDigest / kContentSha256Mismatch.
+  std::string content_md5;
+  std::string checksum_algorithm, checksum_value;
+  std::string payload_sha256;
+  bool fsync = true;
+};
+
+struct PartInfo {
+  int part_number = 0;  // 1..10000
+  std::string etag;     // MD5 hex of the part's bytes
+  uint64_t size = 0;
+  int64_t mod_time_ns = 0;
+  std::string checksum;  // base64, of the upload's algorithm ("" when it has none)
+};
+
+// One entry of CompleteMultipartUpload's list: the part number and the ETag (and checksum) the
+// client got back from UploadPart.
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;
+  std::string checksum;  // base64; required when the upload has a checksum algorithm
+};
+
+struct CompleteMultipartOptions {
+  // Conditions on the key the object lands on, as PutOptions'.
+  bool if_none_match_star = false;
+  std::optional<std::string> if_match;
+  // The whole object's checksum the client expects (FULL_OBJECT), base64, or "".
+  std::string checksum_value;
+  bool fsync = true;
+};
+
+struct ListPartsOptions {
+  int max_parts = 1000;        // 1..1000
+  int part_number_marker = 0;  // list parts numbered strictly after this one
+};
+
+struct ListPartsResult {
+  MultipartUpload upload;
+  std::vector<PartInfo> parts;  // ascending part numbers
+  bool truncated = false;
+  int next_part_number_marker = 0;
+};
+
+struct ListUploadsOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;        // uploads of keys after this one (or of this key, see below)
+  std::string upload_id_marker;  // with key_marker: uploads of key_marker after this id
+  int max_uploads = 1000;        // 1..1000
+};
+
+struct ListUploadsResult {
+  std::vector<MultipartUpload> uploads;  // in key order, then initiation order
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_key_marker, next_upload_id_marker;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -249,6 +356,47 @@ class ObjectStore {
                                         ObjectInfo* verdict = nullptr) = 0;
   virtual Status DeleteObject(const std::string& bucket, const std::string& key) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) = 0;
+
+  // Copies the source object's version (fixed when the copy starts) to the destination, with the
+  // source's or new metadata (opts.directive). Errors: those of OpenObject for the source (its
+  // conditions give kPreconditionFailed only) and of PutObject for the destination; a copy onto
+  // itself is kInvalidArgument unless kReplace (which rewrites the metadata). On failure the
+  // destination is as it was. The default streams the source through OpenObject into PutObject,
+  // a block at a time; a store that can copy cheaper (copy_file_range) overrides it.
+  virtual Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
+                                        const std::string& dst_bucket, const std::string& dst_key,
+                                        const CopyOptions& opts);
+
+  // ---- multipart (issue 10); each default returns kNotImplemented.
+  // Errors shared by all: kBucketNotFound; kUploadNotFound for an unknown, completed or aborted
+  // upload id (or one of another key).
+  //
+  // Starts an upload of bucket/key; nothing is visible under the key until Complete.
+  virtual Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket,
+                                                        const std::string& key,
+                                                        const CreateMultipartOptions& opts);
+  // Stores part `part_number` (1..10000; else kInvalidArgument) from src; a part uploaded twice
+  // keeps the last. Returns its ETag and checksum.
+  virtual Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id, int part_number, Source& src,
+                                      const UploadPartOptions& opts);
+  // Makes the object from the listed parts: ascending part numbers (kInvalidPartOrder), each
+  // uploaded with that ETag (kInvalidPart), all but the last at least 5 MiB (kEntityTooSmall).
+  // The result's ETag is "<MD5 of the binary part MD5s>-<N>". Repeating a Complete that
+  // succeeded returns the same object.
+  virtual Result<ObjectInfo> CompleteMultipartUpload(const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const CompleteMultipartOptions& opts);
+  // Drops the upload and its parts.
+  virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id);
+  virtual Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
+                                            const std::string& upload_id,
+                                            const ListPartsOptions& opts);
+  virtual Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
+                                                         const ListUploadsOptions& opts);
 };
 
 }  // namespace cairn
