@@ -1,5 +1,5 @@
-// PlainDir: buckets, PUT, GET, HEAD and DELETE. Listing is in plain_list.cc, the hash pass in
-// plain_hash.cc.
+// PlainDir: buckets, PUT and DELETE. Reads are in plain_read.cc, listing in plain_list.cc, the
+// hash pass in plain_hash.cc.
 #include "libstore/plain/plain_dir.h"
 
 #include <algorithm>
@@ -10,13 +10,6 @@
 #include "libstore/plain/plain_internal.h"
 
 namespace cairn {
-
-struct PlainDir::Opened {
-  std::unique_ptr<ReadableFile> file;  // nullptr for a folder marker or a HEAD
-  FileStamp stamp;
-  bool md5_known = false;
-  ObjectInfo info;
-};
 
 PlainDir::PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta)
     : vol_(vol), opts_(std::move(opts)), meta_(std::move(meta)) {}
@@ -105,116 +98,6 @@ Result<std::vector<BucketInfo>> PlainDir::ListBuckets() {
 Status PlainDir::BucketExists(const std::string& bucket) { return CheckBucket(bucket); }
 
 // ---------------------------------------------------------------------------------------------
-// Reading
-
-Result<ObjectInfo> PlainDir::Describe(const std::string& bucket, const std::string& key,
-                                      const FileInfo& fi) {
-  ObjectInfo info;
-  info.bucket = bucket;
-  info.key = key;
-  info.size = fi.kind == FileKind::kDir ? 0 : fi.size;
-  info.mod_time_ns = fi.mtime_ns;
-  const FileStamp stamp = FileStamp::Of(fi);
-  ASSIGN_OR_RETURN(auto rec, meta_->Get(bucket, key, stamp));
-  info.etag = PlainEtag(stamp, rec ? rec->md5_hex : std::string());
-  if (rec && rec->uploaded) {
-    info.content_type = rec->content_type;
-    info.user_meta = rec->user_meta;
-  }
-  if (info.content_type.empty()) {
-    info.content_type =
-        opts_.mime ? std::string(opts_.mime->TypeOf(key)) : std::string(kDefaultContentType);
-  }
-  return info;
-}
-
-Result<bool> PlainDir::IsMarkerDir(const std::string& bucket, const std::string& key,
-                                   const std::string& path, const FileInfo& fi) {
-  ASSIGN_OR_RETURN(auto rec, meta_->Get(bucket, key, FileStamp::Of(fi)));
-  if (rec) return true;
-  ASSIGN_OR_RETURN(auto entries, vol_->ListDir(path));
-  return entries.empty();
-}
-
-Result<PlainDir::Opened> PlainDir::Open(const std::string& bucket, const std::string& key,
-                                        bool open_file) {
-  ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
-  RETURN_IF_ERROR(CheckBucket(bucket));
-  auto missing = [&] { return NotFound("object " + bucket + "/" + key + " does not exist"); };
-  Opened o;
-  FileInfo fi;
-  if (kp.marker || !open_file) {
-    auto st = vol_->Stat(kp.path);
-    if (!st.ok()) return plain::IsAbsent(st.status()) ? missing() : st.status();
-    fi = *st;
-    if (kp.marker) {
-      if (fi.kind != FileKind::kDir) return missing();
-      ASSIGN_OR_RETURN(bool marker, IsMarkerDir(bucket, key, kp.path, fi));
-      if (!marker) return missing();
-    } else if (fi.kind != FileKind::kFile) {
-      return missing();
-    }
-  } else {
-    auto f = vol_->NewReadableFile(kp.path);
-    if (!f.ok()) return plain::IsAbsent(f.status()) ? missing() : f.status();
-    o.file = std::move(f).value();
-    ASSIGN_OR_RETURN(fi, o.file->StatOpen());
-  }
-  o.stamp = FileStamp::Of(fi);
-  ASSIGN_OR_RETURN(o.info, Describe(bucket, key, fi));
-  o.md5_known = o.info.etag.find('-') == std::string::npos;
-  return o;
-}
-
-Result<ObjectInfo> PlainDir::HeadObject(const std::string& bucket, const std::string& key) {
-  ASSIGN_OR_RETURN(Opened o, Open(bucket, key, false));
-  return std::move(o.info);
-}
-
-Result<ObjectInfo> PlainDir::GetObject(const std::string& bucket, const std::string& key,
-                                       Sink& sink, GetRange range) {
-  ASSIGN_OR_RETURN(Opened o, Open(bucket, key, true));
-  const uint64_t size = o.info.size;
-  if (size == 0 || o.file == nullptr) {
-    if (range.first > 0) return Status(Code::kInvalidRange, "range starts past the end of " + key);
-    return std::move(o.info);
-  }
-  if (range.first >= size) {
-    return Status(Code::kInvalidRange, "range starts at " + std::to_string(range.first) +
-                                           ", past the end of " + key + " (" +
-                                           std::to_string(size) + " bytes)");
-  }
-  const uint64_t last = std::min(range.last, size - 1);
-  if (last < range.first) return InvalidArgument("range ends before it starts");
-  const bool whole = range.first == 0 && last == size - 1;
-  const bool hash = whole && !o.md5_known;
-  Md5Stream md5;
-  char* buf = plain::IoBuffer();
-  uint64_t off = range.first;
-  while (off <= last) {
-    size_t want = size_t(std::min<uint64_t>(last + 1 - off, plain::kIoBufferSize));
-    ASSIGN_OR_RETURN(size_t got, o.file->ReadAt(off, buf, want));
-    if (got < want) {
-      return Status(Code::kIOError, vol_->Describe() + "/" + bucket + "/" + key +
-                                        ": the file shrank while it was read")
-          .WithRetryable();
-    }
-    if (hash) md5.Update(buf, got);
-    RETURN_IF_ERROR(sink.Write(buf, got));
-    off += got;
-  }
-  if (hash) {
-    // Recorded only if the file is still what it was when it was opened: then these bytes were it.
-    auto now = o.file->StatOpen();
-    if (now.ok() && FileStamp::Of(*now) == o.stamp) {
-      std::string hex = md5.FinalHex();
-      if (meta_->SetMd5(bucket, key, o.stamp, hex).ok()) o.info.etag = hex;
-    }
-  }
-  return std::move(o.info);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Writing
 
 Status PlainDir::CheckNoConflict(const std::string& key, const std::string& path, bool marker) {
@@ -252,10 +135,19 @@ Status PlainDir::CheckNoConflict(const std::string& key, const std::string& path
   return Status::Ok();
 }
 
+Status PlainDir::CheckPutConditionsAt(const std::string& bucket, const std::string& key,
+                                      const std::string& path, bool marker,
+                                      const PutOptions& opts) {
+  if (!opts.if_none_match_star && !opts.if_match) return Status::Ok();
+  ASSIGN_OR_RETURN(auto current, Current(bucket, key, path, marker));
+  return CheckPutConditions(opts, current ? &*current : nullptr).WithContext(bucket + "/" + key);
+}
+
 Status PlainDir::PutMarker(const std::string& bucket, const std::string& key,
                            const std::string& path, const PutOptions& opts, ObjectInfo* info) {
   RETURN_IF_ERROR(CheckNoConflict(key, path, true));
   std::lock_guard<std::mutex> l(KeyLock(path));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, true, opts));
   auto st = vol_->Stat(path);
   if (st.ok() && st->kind != FileKind::kDir) {
     return InvalidArgument("object key " + key + ": " + key.substr(0, key.size() - 1) +
@@ -297,6 +189,8 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
     return info;
   }
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
+  // Refused early, before the body is read; the check under the key's lock below decides.
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, opts));
 
   // Stream into a temp file; it is removed on every failure below, until the rename.
   const std::string tmp = TempName(plain::kTmpDir);
@@ -326,6 +220,7 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp));
 
   std::lock_guard<std::mutex> l(KeyLock(kp.path));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, opts));
   const std::string parent = ParentDir(kp.path);
   // A DELETE may prune a parent we just made (it was empty): make it again and retry.
   Status renamed;

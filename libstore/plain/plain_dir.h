@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "libstore/object/object_store.h"
@@ -72,11 +73,19 @@ class PlainDir : public ObjectStore {
 
   Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
                                const PutOptions& opts) override;
-  // A GET of a whole file records the MD5 of the bytes sent, when the file did not change
-  // meanwhile, so its ETag is a real MD5 from then on.
-  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
-                               GetRange range = {}) override;
-  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  // Opens the file once and answers from that open file: the info (stamped from the open handle)
+  // and every byte are of the file that was opened, even if another program replaces it
+  // meanwhile. Conditions are decided on that file's ETag and mtime. A read of the whole file
+  // records the MD5 of the bytes read when the file did not change meanwhile, so its ETag is a
+  // real MD5 from then on (and info().etag becomes it once the last byte has been read).
+  // ZeroCopy() offers the open file's descriptor on a LocalVolume (none for a folder marker, nor
+  // on volumes without descriptors); it does not record the MD5.
+  Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
+                                                   const std::string& key, const GetOptions& opts,
+                                                   ObjectInfo* verdict = nullptr) override;
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
+                                const GetOptions& opts = {},
+                                ObjectInfo* verdict = nullptr) override;
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
 
@@ -89,7 +98,8 @@ class PlainDir : public ObjectStore {
   MetaStore& meta() { return *meta_; }
 
  private:
-  struct Opened;  // an object opened for reading (plain_dir.cc)
+  struct Opened;  // an object opened for reading (plain_read.cc)
+  class Reader;   // its ObjectReader (plain_read.cc)
   class Lister;   // one listing page (plain_list.cc)
 
   PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta);
@@ -98,7 +108,15 @@ class PlainDir : public ObjectStore {
   // kBucketNotFound unless bucket is a directory with a valid bucket name.
   Status CheckBucket(const std::string& bucket);
   // The object at bucket/key: its file opened (markers: none) and its info filled.
+  // (plain_read.cc, with Describe and IsMarkerDir.)
   Result<Opened> Open(const std::string& bucket, const std::string& key, bool open_file);
+  // The object at path as a PUT's conditions see it (under the key's lock): its info, or
+  // nullopt when the key has no object.
+  Result<std::optional<ObjectInfo>> Current(const std::string& bucket, const std::string& key,
+                                            const std::string& path, bool marker);
+  // CheckPutConditions against Current(); Ok at once when opts has no condition.
+  Status CheckPutConditionsAt(const std::string& bucket, const std::string& key,
+                              const std::string& path, bool marker, const PutOptions& opts);
   // ObjectInfo of an entry: from its record when current, else derived.
   Result<ObjectInfo> Describe(const std::string& bucket, const std::string& key,
                               const FileInfo& fi);
