@@ -244,7 +244,10 @@ TEST_CASE("plain: a failed upload leaves the old file and no temp file", "[plain
   PlainFixture f("faulty");
   REQUIRE(f.store->MakeBucket("bkt").ok());
   const std::string old_data = RandomBytes(100000, 3);
-  REQUIRE(f.Put("bkt", "k", old_data).ok());
+  PutOptions old_po;
+  old_po.content_type = "old/type";
+  old_po.user_meta = {{"m", "old"}};
+  REQUIRE(f.Put("bkt", "k", old_data, old_po).ok());
   const std::string old_etag = f.store->HeadObject("bkt", "k")->etag;
   SECTION("ENOSPC mid-put") {
     FaultRule r;
@@ -277,6 +280,9 @@ TEST_CASE("plain: a failed upload leaves the old file and no temp file", "[plain
   f.faulty->ClearRules();
   CHECK(*f.Get("bkt", "k") == old_data);
   CHECK(f.store->HeadObject("bkt", "k")->etag == old_etag);
+  // Its record too: the new record written before the rename was taken back.
+  CHECK(f.store->HeadObject("bkt", "k")->content_type == "old/type");
+  CHECK(f.store->HeadObject("bkt", "k")->user_meta == old_po.user_meta);
   CHECK(f.base->ListDir(".cairn/tmp")->empty());
 }
 

@@ -3,6 +3,7 @@
 #include "libstore/plain/plain_dir.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 
 #include "libstore/common/hash.h"
@@ -24,6 +25,19 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
     if (!left.ok()) return left.status();
     for (const auto& e : *left) {
       RETURN_IF_ERROR(vol->RemoveAll(std::string(plain::kTmpDir) + "/" + e.name));
+    }
+  }
+  if (!opts.db_path.empty()) {
+    // The database's directory (.cairn/ beside the data, or a state directory) may not exist yet.
+    // In read-only mode it is the caller's state directory, never the served one.
+    const std::filesystem::path dir = std::filesystem::path(opts.db_path).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status(Code::kIOError, "cannot make the metadata database's directory " +
+                                          dir.string() + ": " + ec.message());
+      }
     }
   }
   ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path));
@@ -193,16 +207,8 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, opts));
 
   // Stream into a temp file; it is removed on every failure below, until the rename.
-  const std::string tmp = TempName(plain::kTmpDir);
-  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp));
-  struct RemoveTmp {
-    Volume* v;
-    const std::string* path;
-    bool armed = true;
-    ~RemoveTmp() {
-      if (armed) v->Remove(*path).IgnoreError();
-    }
-  } cleanup{vol_, &tmp};
+  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
+  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
   const bool want_md5 = opts.etag == EtagMode::kMd5;
   Md5Stream md5;
   uint64_t size = 0;
@@ -214,47 +220,70 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
     size += n;
     if (n < plain::kIoBufferSize) break;
   }
-  const bool sync = Sync(opts);
-  if (sync) RETURN_IF_ERROR(file->Sync());
+  if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   RETURN_IF_ERROR(file->Close());
-  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp));
+  return CommitTemp(bucket, key, kp.path, tmp, opts, want_md5 ? md5.FinalHex() : std::string(),
+                    size);
+}
 
-  std::lock_guard<std::mutex> l(KeyLock(kp.path));
-  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, opts));
-  const std::string parent = ParentDir(kp.path);
+Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::string& key,
+                                        const std::string& path, plain::TempFile& tmp,
+                                        const PutOptions& opts, const std::string& md5_hex,
+                                        uint64_t size) {
+  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
+  std::lock_guard<std::mutex> l(KeyLock(path));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, false, opts));
+  // The record goes in before the rename, stamped with the temp file's identity (a rename keeps
+  // the inode, size and mtime; only the ctime may change, so it is left pending): once the file
+  // is in place its metadata is too, and a database that cannot take the record fails the PUT
+  // while nothing has changed. The record it replaces is put back if the rename fails.
+  std::optional<ObjectRecord> old;
+  if (auto cur = vol_->Stat(path); cur.ok() && cur->kind == FileKind::kFile) {
+    ASSIGN_OR_RETURN(old, meta_->Get(bucket, key, FileStamp::Of(*cur)));
+  }
+  ObjectRecord rec;
+  rec.stamp = FileStamp::Of(tmp_st);
+  rec.stamp.ctime_ns = FileStamp::kCtimePending;
+  rec.uploaded = true;
+  rec.content_type = opts.content_type;
+  rec.user_meta = opts.user_meta;
+  rec.md5_hex = md5_hex;
+  RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
+  auto restore = [&] {
+    (old ? meta_->Put(bucket, key, *old) : meta_->Delete(bucket, key)).IgnoreError();
+  };
+  const std::string parent = ParentDir(path);
   // A DELETE may prune a parent we just made (it was empty): make it again and retry.
   Status renamed;
   for (int attempt = 0; attempt < 8; ++attempt) {
     Status made = vol_->MakeDirs(parent);
     if (!made.ok()) {
-      Status why = CheckNoConflict(key, kp.path, false);
+      restore();
+      Status why = CheckNoConflict(key, path, false);
       return why.ok() ? made : why;
     }
-    renamed = vol_->Rename(tmp, kp.path);
+    renamed = vol_->Rename(tmp.path(), path);
     if (renamed.code() != Code::kNotFound) break;
   }
   if (!renamed.ok()) {
-    Status why = CheckNoConflict(key, kp.path, false);
+    restore();
+    Status why = CheckNoConflict(key, path, false);
     return why.ok() ? renamed : why;
   }
-  cleanup.armed = false;
-  if (sync) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
-  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(kp.path));
-  ObjectRecord rec;
-  rec.stamp = FileStamp::Of(st);
-  rec.uploaded = true;
-  rec.content_type = opts.content_type;
-  rec.user_meta = opts.user_meta;
-  if (want_md5) rec.md5_hex = md5.FinalHex();
+  tmp.Disarm();
+  if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
+  // The full stamp now; if this write fails the pending record still describes the file.
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
-    RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
+    rec.stamp = FileStamp::Of(st);
+    meta_->Put(bucket, key, rec).IgnoreError();
   }
   ObjectInfo info;
   info.bucket = bucket;
   info.key = key;
   info.size = size;
   info.mod_time_ns = st.mtime_ns;
-  info.etag = PlainEtag(rec.stamp, rec.md5_hex);
+  info.etag = PlainEtag(FileStamp::Of(st), md5_hex);
   info.content_type = opts.content_type.empty() ? (opts_.mime ? std::string(opts_.mime->TypeOf(key))
                                                               : std::string(kDefaultContentType))
                                                 : opts.content_type;

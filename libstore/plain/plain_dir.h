@@ -8,9 +8,12 @@
 // types, user metadata, checksums and MD5s, each stamped with the file it describes.
 //
 // Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
-// syncs it, renames it over the key's file and syncs the directory: a failed or interrupted PUT
-// never leaves a torn file, nor removes the file it was replacing. Parent directories are made as
-// needed; a DELETE removes the directories it left empty, up to the bucket (never the bucket).
+// syncs it, records its metadata (stamped with the temp file's inode, size and mtime, which the
+// rename keeps), renames it over the key's file and syncs the directory: a failed or interrupted
+// PUT never leaves a torn file, nor removes the file it was replacing, and a file in place always
+// has its record (a database that refuses it fails the PUT before the rename). Parent directories
+// are made as needed; a DELETE removes the directories it left empty, up to the bucket (never the
+// bucket).
 //
 // Listing: in S3 order (the byte order of whole keys, so "a-b" comes before "a/b"), reading one
 // directory at a time (memory bounded by the largest directory, never by the tree), and each page
@@ -37,15 +40,20 @@
 namespace cairn {
 
 class RateLimiter;
+namespace plain {
+class TempFile;
+}
 
 struct PlainDirOptions {
   // Serve without ever writing to the directory: every write is kAccessDenied, no .cairn/ is
-  // made. (The metadata database may still be written when it lives elsewhere.)
+  // made. The metadata database (the hash cache, then) lives at db_path, which must then be in a
+  // state directory outside the served one (--state-dir), or in memory (db_path "").
   bool read_only = false;
   // No fsync at all, whatever PutOptions says (scratch directories).
   bool no_fsync = false;
-  // The metadata database file, e.g. "<root>/.cairn/meta.db", or one under a state directory
-  // when the served directory is read-only. "": in memory (nothing survives the process).
+  // The metadata database file (an OS path: SQLite does its own I/O), e.g. "<root>/.cairn/meta.db",
+  // or one under a state directory when the served directory is read-only; Open makes its
+  // directory when missing. "": in memory (nothing survives the process).
   std::string db_path;
   // Content types of files that did not arrive through cairn, by extension. Not owned; must
   // outlive the store. nullptr: every such file is kDefaultContentType.
@@ -87,6 +95,15 @@ class PlainDir : public ObjectStore {
                                 const GetOptions& opts = {},
                                 ObjectInfo* verdict = nullptr) override;
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  // Copies from the source file opened once (its version fixed, its conditions decided on it)
+  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom; through a
+  // buffer when the source's MD5 is not known yet, hashing it on the way), then renames it into
+  // place and records the metadata, as a PUT. A source that changes while it is copied fails the
+  // copy (kIOError, retryable). A copy onto itself (kReplace only) rewrites the metadata record
+  // alone, keeping the file and its MD5. A folder marker on either side goes through PutObject.
+  Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
+                                const std::string& dst_bucket, const std::string& dst_key,
+                                const CopyOptions& opts) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
 
   // Walks every bucket and hashes each file whose MD5 is not known, reading at most
@@ -98,8 +115,8 @@ class PlainDir : public ObjectStore {
   MetaStore& meta() { return *meta_; }
 
  private:
-  struct Opened;  // an object opened for reading (plain_read.cc)
-  class Reader;   // its ObjectReader (plain_read.cc)
+  struct Opened;  // an object opened for reading (plain_reader.h)
+  class Reader;   // its ObjectReader (plain_reader.h)
   class Lister;   // one listing page (plain_list.cc)
 
   PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta);
@@ -126,6 +143,14 @@ class PlainDir : public ObjectStore {
   // (a PUT of the marker made it) or it is empty.
   Result<bool> IsMarkerDir(const std::string& bucket, const std::string& key,
                            const std::string& path, const FileInfo& fi);
+  // Renames the finished temp file over path and records its metadata, under the key's lock and
+  // after opts' conditions passed there (plain_dir.cc says in which order, and why).
+  Result<ObjectInfo> CommitTemp(const std::string& bucket, const std::string& key,
+                                const std::string& path, plain::TempFile& tmp,
+                                const PutOptions& opts, const std::string& md5_hex, uint64_t size);
+  // A copy onto itself: the record of the file opened in o, with po's metadata (plain_copy.cc).
+  Result<ObjectInfo> RewriteRecord(const std::string& bucket, const std::string& key,
+                                   const std::string& path, const Opened& o, const PutOptions& po);
   Status PutMarker(const std::string& bucket, const std::string& key, const std::string& path,
                    const PutOptions& opts, ObjectInfo* info);
   // Removes empty directories from dir up to (not including) the bucket directory.
