@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "libstore/object/object_store.h"
+#include "libstore/common/io.h"
 
 namespace cairn::bench {
 

@@ -57,7 +57,8 @@ Status FlushStdout() {
 int ExitCode(const Status& s) {
   if (s.ok()) return 0;
   if (s.code() == Code::kDegraded) return 3;
-  return s.code() == Code::kInvalidArgument ? 2 : 1;
+  // A range past the end is a usage error of the command line, like a malformed one.
+  return s.code() == Code::kInvalidArgument || s.code() == Code::kInvalidRange ? 2 : 1;
 }
 
 void PrintError(const std::string& command, const Status& s) {

@@ -9,7 +9,7 @@
 
 #include "cli/json_out.h"
 #include "cli/progress.h"
-#include "libstore/object/object_store.h"
+#include "libstore/common/io.h"
 
 namespace cairn::cli {
 

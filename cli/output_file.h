@@ -7,8 +7,8 @@
 #include <string>
 
 #include "cli/progress.h"
+#include "libstore/common/io.h"  // Sink
 #include "libstore/common/status.h"
-#include "libstore/object/object_store.h"  // Sink
 
 namespace cairn::cli {
 

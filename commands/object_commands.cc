@@ -197,16 +197,27 @@ struct GetOptions {
 };
 
 Status ParseRange(const std::string& s, GetRange* r) {
-  auto bad = [&] { return InvalidArgument("--range expects FIRST-LAST (bytes, LAST inclusive and optional), got '" + s + "'"); };
+  auto bad = [&] {
+    return InvalidArgument(
+        "--range expects FIRST-LAST (bytes, LAST inclusive and optional) or -N (the last N "
+        "bytes), got '" +
+        s + "'");
+  };
   size_t dash = s.find('-');
-  if (dash == std::string::npos || dash == 0) return bad();
+  if (dash == std::string::npos) return bad();
   std::string a = s.substr(0, dash), b = s.substr(dash + 1);
   for (char c : a + b) {
     if (c < '0' || c > '9') return bad();
   }
   if (a.size() > 19 || b.size() > 19) return bad();
+  if (a.empty()) {
+    if (b.empty()) return bad();
+    *r = GetRange::Suffix(std::stoull(b));
+    return Status::Ok();
+  }
+  *r = GetRange{};
   r->first = std::stoull(a);
-  r->last = b.empty() ? UINT64_MAX : std::stoull(b);
+  r->last = b.empty() ? GetRange::kToEnd : std::stoull(b);
   if (r->last < r->first) return bad();
   return Status::Ok();
 }
@@ -216,8 +227,12 @@ Status RunGet(const GetOptions& o, Context& ctx) {
   RETURN_IF_ERROR(SplitPath(o.source, false, &bucket, &key));
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  GetRange range;
-  if (!o.range.empty()) RETURN_IF_ERROR(ParseRange(o.range, &range));
+  cairn::GetOptions get;
+  if (!o.range.empty()) {
+    GetRange range;
+    RETURN_IF_ERROR(ParseRange(o.range, &range));
+    get.range = range;
+  }
   std::string out = o.output;
   const bool typed = !out.empty();
   if (!typed) {
@@ -235,16 +250,17 @@ Status RunGet(const GetOptions& o, Context& ctx) {
     }
   }
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
+  // One metadata read: the reader knows the size before the first byte and sends that version.
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader, set.set->OpenObject(bucket, key, get));
   if (out == "-") {
     FdSink sink(1, "stdout", nullptr);
-    return set.set->GetObject(bucket, key, sink, range).status();
+    return reader->WriteTo(sink);
   }
-  auto head = set.set->HeadObject(bucket, key);
-  Progress progress("get " + key, head.ok() ? head->size : 0,
-                    ctx.ShowProgress() && head.ok() && head->size >= (8u << 20));
+  const uint64_t size = reader->range().length;
+  Progress progress("get " + key, size, ctx.ShowProgress() && size >= (8u << 20));
   // A regular file is written to a temp file and renamed: a failed get never leaves half a file.
   ASSIGN_OR_RETURN(auto file, OutputFile::Open(out, MayReplace(typed, o.force), &progress));
-  Status s = set.set->GetObject(bucket, key, file->sink(), range).status();
+  Status s = reader->WriteTo(file->sink());
   progress.Finish();
   if (s.ok()) s = file->Commit();
   return s;
@@ -253,7 +269,9 @@ Status RunGet(const GetOptions& o, Context& ctx) {
 void RegisterGet(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<GetOptions>();
   CLI::App* sub = app.add_subcommand("get", "Read an object to a file or stdout");
-  sub->add_option("--range", o->range, "Only bytes FIRST to LAST (inclusive)")->type_name("FIRST-LAST");
+  sub->add_option("--range", o->range,
+                  "Only bytes FIRST to LAST (inclusive), or -N: the last N bytes")
+      ->type_name("FIRST-LAST|-N");
   sub->add_flag("--force", o->force,
                 "Replace an existing file also when its name comes from the key (no FILE given)");
   sub->add_option("source", o->source, "The object")->required()->type_name("BUCKET/KEY");

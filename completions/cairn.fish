@@ -53,7 +53,7 @@ complete -c cairn -n '__fish_seen_subcommand_from put' -l no-fsync -d 'Do not wa
 complete -c cairn -n '__fish_seen_subcommand_from put' -F
 
 # get
-complete -c cairn -n '__fish_seen_subcommand_from get' -l range -d 'Only bytes FIRST to LAST (inclusive)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from get' -l range -d 'Only bytes FIRST to LAST (inclusive), or -N: the last N bytes' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from get' -l force -d 'Replace an existing file also when its name comes from the key (no FILE given)'
 complete -c cairn -n '__fish_seen_subcommand_from get' -F
 

@@ -140,10 +140,10 @@ TEST_CASE("mb below the write quorum fails and leaves no bucket", "[bucket]") {
   CHECK(s.message().find("nothing kept") != std::string::npos);
   CHECK(s.message().find("member 2") != std::string::npos);
   CHECK(warnings.empty());
-  CHECK(f.set->BucketExists("bkt").code() == Code::kNotFound);
+  CHECK(f.set->BucketExists("bkt").code() == Code::kBucketNotFound);
   CHECK(!HasDir(f, 0, "bkt"));
   CHECK(!HasDir(f, 1, "bkt"));
-  CHECK(f.Put("bkt", "k", "data").code() == Code::kNotFound);
+  CHECK(f.Put("bkt", "k", "data").code() == Code::kBucketNotFound);
   auto list = f.set->ListBuckets();
   REQUIRE(list.ok());
   CHECK(list->empty());

@@ -522,7 +522,7 @@ TEST_CASE("heal: scope limits the work to a bucket or prefix", "[heal]") {
   Verify(f, false, &v);
   CHECK(v.Unhealthy() == std::set<std::string>{"bkt/big/0", "bkt/big/1", "bkt/big/2"});
   o.bucket = "nosuchbucket";
-  CHECK(ScanSet(*f.set, o, c).status().code() == Code::kNotFound);
+  CHECK(ScanSet(*f.set, o, c).status().code() == Code::kBucketNotFound);
 }
 
 TEST_CASE("heal: max-rate throttles reads", "[heal]") {
@@ -972,7 +972,7 @@ TEST_CASE("heal: a bucket on too few members to have been made is removed", "[he
     f.Reopen();
     Collect v;
     auto vs = Verify(f, true, &v);
-    CHECK(f.set->BucketExists("half").code() == Code::kNotFound);
+    CHECK(f.set->BucketExists("half").code() == Code::kBucketNotFound);
     auto hs = Heal(f);
     if (!replaced) {
       CHECK(vs.unfinished_buckets == 1);

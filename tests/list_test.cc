@@ -91,5 +91,5 @@ TEST_CASE("bad continuation token is an invalid argument", "[list]") {
   ListOptions lo;
   lo.continuation_token = "garbage";
   CHECK(f.set->ListObjects("bkt", lo).status().code() == Code::kInvalidArgument);
-  CHECK(f.set->ListObjects("nope", ListOptions{}).status().code() == Code::kNotFound);
+  CHECK(f.set->ListObjects("nope", ListOptions{}).status().code() == Code::kBucketNotFound);
 }

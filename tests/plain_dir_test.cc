@@ -90,9 +90,10 @@ TEST_CASE("plain: put, get, head, delete; files are the objects", "[plain]") {
     CHECK(head->content_type == "text/x-test");
     CHECK(head->user_meta == po.user_meta);
     CHECK(*f.Get("bkt", "dir/sub/file.bin") == data);
-    CHECK(*f.Get("bkt", "dir/sub/file.bin", {5, 10}) == data.substr(5, 6));
-    CHECK(*f.Get("bkt", "dir/sub/file.bin", {699990}) == data.substr(699990));
-    CHECK(f.Get("bkt", "dir/sub/file.bin", {700000}).status().code() == Code::kInvalidRange);
+    CHECK(*f.Get("bkt", "dir/sub/file.bin", GetRange{5, 10}) == data.substr(5, 6));
+    CHECK(*f.Get("bkt", "dir/sub/file.bin", GetRange{699990}) == data.substr(699990));
+    CHECK(f.Get("bkt", "dir/sub/file.bin", GetRange{700000}).status().code() ==
+          Code::kInvalidRange);
     // Overwrite replaces content and metadata.
     REQUIRE(f.Put("bkt", "dir/sub/file.bin", "short").ok());
     head = f.store->HeadObject("bkt", "dir/sub/file.bin");
@@ -103,7 +104,7 @@ TEST_CASE("plain: put, get, head, delete; files are the objects", "[plain]") {
     REQUIRE(f.Put("bkt", "empty", "").ok());
     CHECK(f.Get("bkt", "empty")->empty());
     CHECK(f.store->HeadObject("bkt", "empty")->etag == Md5Hex(""));
-    CHECK(f.Get("bkt", "empty", {1}).status().code() == Code::kInvalidRange);
+    CHECK(f.Get("bkt", "empty", GetRange{1}).status().code() == Code::kInvalidRange);
     // Delete removes the emptied parents, never the bucket.
     REQUIRE(f.store->DeleteObject("bkt", "dir/sub/file.bin").ok());
     CHECK(f.vol->Stat("bkt/dir").status().code() == Code::kNotFound);
@@ -194,7 +195,7 @@ TEST_CASE("plain: files from elsewhere get real MD5 ETags by GET or by the hash 
     CHECK(head->etag.substr(32) == "-1");
     CHECK(f.store->HeadObject("bkt", "site/index.html")->etag == head->etag);  // stable
     // A ranged GET does not hash; a whole GET does, and the ETag becomes the MD5.
-    REQUIRE(f.Get("bkt", "site/index.html", {0, 10}).ok());
+    REQUIRE(f.Get("bkt", "site/index.html", GetRange{0, 10}).ok());
     CHECK(f.store->HeadObject("bkt", "site/index.html")->etag == head->etag);
     StringSink sink;
     auto got = f.store->GetObject("bkt", "site/index.html", sink);
@@ -243,7 +244,10 @@ TEST_CASE("plain: a failed upload leaves the old file and no temp file", "[plain
   PlainFixture f("faulty");
   REQUIRE(f.store->MakeBucket("bkt").ok());
   const std::string old_data = RandomBytes(100000, 3);
-  REQUIRE(f.Put("bkt", "k", old_data).ok());
+  PutOptions old_po;
+  old_po.content_type = "old/type";
+  old_po.user_meta = {{"m", "old"}};
+  REQUIRE(f.Put("bkt", "k", old_data, old_po).ok());
   const std::string old_etag = f.store->HeadObject("bkt", "k")->etag;
   SECTION("ENOSPC mid-put") {
     FaultRule r;
@@ -276,6 +280,9 @@ TEST_CASE("plain: a failed upload leaves the old file and no temp file", "[plain
   f.faulty->ClearRules();
   CHECK(*f.Get("bkt", "k") == old_data);
   CHECK(f.store->HeadObject("bkt", "k")->etag == old_etag);
+  // Its record too: the new record written before the rename was taken back.
+  CHECK(f.store->HeadObject("bkt", "k")->content_type == "old/type");
+  CHECK(f.store->HeadObject("bkt", "k")->user_meta == old_po.user_meta);
   CHECK(f.base->ListDir(".cairn/tmp")->empty());
 }
 

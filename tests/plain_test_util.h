@@ -55,9 +55,12 @@ struct PlainFixture {
     StringSource src(data, 70000);
     return store->PutObject(bucket, key, src, po).status();
   }
-  Result<std::string> Get(const std::string& bucket, const std::string& key, GetRange r = {}) {
+  Result<std::string> Get(const std::string& bucket, const std::string& key,
+                          std::optional<GetRange> r = std::nullopt) {
     StringSink sink;
-    auto info = store->GetObject(bucket, key, sink, r);
+    GetOptions o;
+    o.range = r;
+    auto info = store->GetObject(bucket, key, sink, o);
     if (!info.ok()) return info.status();
     return sink.out;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -115,9 +116,12 @@ struct SetFixture {
     po.fsync = true;
     return set->PutObject(bucket, key, src, po).status();
   }
-  Result<std::string> Get(const std::string& bucket, const std::string& key, GetRange r = {}) {
+  Result<std::string> Get(const std::string& bucket, const std::string& key,
+                          std::optional<GetRange> r = std::nullopt) {
     StringSink sink;
-    auto info = set->GetObject(bucket, key, sink, r);
+    GetOptions o;
+    o.range = r;
+    auto info = set->GetObject(bucket, key, sink, o);
     if (!info.ok()) return info.status();
     return sink.out;
   }

@@ -56,7 +56,7 @@ TEST_CASE("2+2 with K members online: every write fails and changes nothing", "[
   CHECK(*f.Get("bkt", "small") == small);
   CHECK(*f.Get("bkt", "three") == small);
   CHECK(f.set->HeadObject("bkt", "new").status().code() == Code::kNotFound);
-  CHECK(f.set->BucketExists("other").code() == Code::kNotFound);
+  CHECK(f.set->BucketExists("other").code() == Code::kBucketNotFound);
   CHECK(f.set->BucketExists("gone").ok());
   // Nothing was removed from the members that were online: every copy is whole.
   for (const char* key : {"big", "small"}) {

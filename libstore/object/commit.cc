@@ -136,7 +136,7 @@ Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::
   if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
   // The target's directory is missing. The bucket's is never made here: a write must not revive
   // a bucket that was removed meanwhile.
-  if (!v->Stat(bucket_).ok()) return NotFound("bucket " + bucket_ + " is gone");
+  if (!v->Stat(bucket_).ok()) return BucketNotFound("bucket " + bucket_ + " is gone");
   RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
   made_dir = true;
   return v->Rename(from, to);

@@ -114,18 +114,6 @@ Result<int> ErasureSet::ReadVersion(
   return pick;
 }
 
-Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::string& key) {
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
-  std::vector<MetaRead> metas;
-  auto pick = ReadVersion(bucket, key, &metas);
-  if (!pick.ok()) {
-    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
-    return pick.status();
-  }
-  return InfoFrom(bucket, metas[*pick].meta);
-}
-
 Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std::string& key) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
@@ -172,16 +160,6 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
 // ---------------------------------------------------------------------------------------------
 // PUT
 
-Result<size_t> ReadFull(Source& src, void* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ASSIGN_OR_RETURN(size_t r, src.Read(static_cast<uint8_t*>(buf) + got, n - got));
-    if (r == 0) break;
-    got += r;
-  }
-  return got;
-}
-
 ObjectMeta ErasureSet::BaseMeta(const std::string& key, uint64_t size, const PutOptions& opts,
                                 uint32_t rotation) const {
   ObjectMeta m;
@@ -214,6 +192,9 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   RETURN_IF_ERROR(ValidatePutOptions(opts));
   RETURN_IF_ERROR(CheckBucket(bucket));
   RETURN_IF_ERROR(CheckWriteQuorum());
+  // Conditions are decided at the commit; this early look only spares reading a body that would
+  // be refused.
+  RETURN_IF_ERROR(CheckPutConditionsNow(bucket, key, opts, /*locked=*/false));
   // Read up to inline_limit + 1 bytes: if the body ends within the limit it is stored inline.
   PooledBuffer head(params_.inline_limit + 1);
   ASSIGN_OR_RETURN(size_t got, ReadFull(src, head.data(), params_.inline_limit + 1));
@@ -255,7 +236,7 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
     }
   }
   ObjectInfo info = InfoFrom(bucket, base);
-  RETURN_IF_ERROR(CommitPut(commit, base, opts.fsync, &info));
+  RETURN_IF_ERROR(CommitPut(commit, base, opts, &info));
   return info;
 }
 
@@ -277,8 +258,27 @@ void ErasureSet::EncodeBlocksInto(const StripeLayout& lay, const uint8_t* data,
   }
 }
 
-Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, bool fsync,
+Status ErasureSet::CheckPutConditionsNow(const std::string& bucket, const std::string& key,
+                                         const PutOptions& opts, bool locked) {
+  if (!opts.if_none_match_star && !opts.if_match) return Status::Ok();
+  std::vector<MetaRead> metas;
+  Result<int> pick = 0;
+  if (locked) {
+    const std::string path = KeyPaths(bucket, key).meta;
+    metas = ReadAllMeta(path);
+    pick = ResolveReadable(path, &metas, bucket + "/" + key);
+  } else {
+    pick = ReadVersion(bucket, key, &metas);
+  }
+  if (!pick.ok() && pick.status().code() != Code::kNotFound) return pick.status();
+  ObjectInfo current;
+  if (pick.ok()) current = InfoFrom(bucket, metas[*pick].meta);
+  return CheckPutConditions(opts, pick.ok() ? &current : nullptr).WithContext(bucket + "/" + key);
+}
+
+Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, const PutOptions& opts,
                              ObjectInfo* info) {
+  const bool fsync = opts.fsync;
   if (c.staged() < write_quorum_) {
     const Status last = c.first_error();
     return QuorumError("write reached " + std::to_string(c.staged()) + " of " +
@@ -290,6 +290,7 @@ Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, bool fsyn
   if (fsync) RETURN_IF_ERROR(FlushCommits(*this, {&c}, VersionCommit::Step::kStaged));
   {
     KeyWriteGuard guard(*locks_, Stripe(c.bucket(), c.key()));
+    RETURN_IF_ERROR(CheckPutConditionsNow(c.bucket(), c.key(), opts, /*locked=*/true));
     RETURN_IF_ERROR(c.PublishWithQuorum(write_quorum_, fsync));
   }
   c.Finish();

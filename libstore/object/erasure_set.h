@@ -222,9 +222,15 @@ class ErasureSet : public ObjectStore, public SetCore {
   // MRF journal for heal.
   Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
                                const PutOptions& opts) override;
-  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
-                               GetRange range = {}) override;
-  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  // The reader rebuilds missing or corrupt data chunks from parity as it goes; a read that met a
+  // missing or corrupt shard on an online member queues the object in the MRF journal (once per
+  // version and process) when it ends or is dropped. It offers no ZeroCopy.
+  Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
+                                                   const std::string& key, const GetOptions& opts,
+                                                   ObjectInfo* verdict = nullptr) override;
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
+                                const GetOptions& opts = {},
+                                ObjectInfo* verdict = nullptr) override;
   // Commits a delete marker on every online member like a version (write quorum, rolled back
   // below it), then removes the deleted version's files and, when every member took the marker,
   // the markers. A delete that stops half way leaves markers that heal recognises and finishes;
@@ -293,6 +299,8 @@ class ErasureSet : public ObjectStore, public SetCore {
   Result<bool> SettleUnfinishedBucket(const std::string& bucket, bool dry_run);
 
  private:
+  class SetReader;  // OpenObject's reader (erasure_set_read.cc)
+
   ErasureSet(std::vector<Volume*> volumes, const SetParams& p, std::unique_ptr<ErasureCodec> codec,
              const std::string& lock_dir, Clock* clock);
 
@@ -324,7 +332,14 @@ class ErasureSet : public ObjectStore, public SetCore {
   // The commit half of a PUT: the version is staged in `c` (its temp files written); flushes,
   // publishes under the key's lock, rolls back below the write quorum, records members that
   // missed it in the MRF journal. info gets the missed members.
-  Status CommitPut(class VersionCommit& c, const ObjectMeta& base, bool fsync, ObjectInfo* info);
+  // PutOptions' conditions are checked under the key's lock, against the version the commit
+  // would replace; a failed one publishes nothing (the staged files are removed).
+  Status CommitPut(class VersionCommit& c, const ObjectMeta& base, const PutOptions& opts,
+                   ObjectInfo* info);
+  // The version a PUT with conditions would replace, decided now (null: none). Call under the
+  // key's write lock for a verdict that holds until the commit.
+  Status CheckPutConditionsNow(const std::string& bucket, const std::string& key,
+                               const PutOptions& opts, bool locked);
   void RecordMrf(const std::string& bucket, const std::string& key, const Uuid& version,
                  const std::vector<uint32_t>& positions);
   // DeleteObjects of keys[begin, end), its statuses into (*out)[begin, end).

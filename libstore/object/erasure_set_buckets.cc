@@ -64,7 +64,7 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
     return QuorumError("bucket " + bucket + ": only " + std::to_string(answered) +
                        " volumes answered, " + std::to_string(read_quorum_) + " needed");
   }
-  return NotFound("bucket " + bucket + " does not exist");
+  return BucketNotFound("bucket " + bucket + " does not exist");
 }
 
 Status ErasureSet::MakeBucket(const std::string& bucket) { return MakeBucket(bucket, nullptr); }

@@ -1,4 +1,4 @@
-// ErasureSet data paths: the streaming PUT pipeline and the verifying, rebuilding GET.
+// ErasureSet data path of a PUT: the streaming pipeline (GET: erasure_set_read.cc).
 //
 // PUT: the caller's thread reads a block, encodes it and checksums the chunks; a writer thread
 // appends chunk+checksum to the K+M temp shard files; a hash thread computes the ETag (MD5 costs
@@ -201,7 +201,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   }
   files.clear();
   ObjectInfo info = InfoFrom(bucket, base);
-  RETURN_IF_ERROR(CommitPut(commit, base, opts.fsync, &info));
+  RETURN_IF_ERROR(CommitPut(commit, base, opts, &info));
   return info;
 }
 
@@ -213,125 +213,6 @@ bool ErasureSet::FirstDegradedRead(const Uuid& version) {
   // Bounded: forgetting old versions only means one more journal entry for them.
   if (degraded_seen_.size() >= 4096) degraded_seen_.clear();
   return degraded_seen_.insert(version).second;
-}
-
-Result<ObjectInfo> ErasureSet::GetObject(const std::string& bucket, const std::string& key,
-                                         Sink& sink, GetRange range) {
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
-  const ObjectPaths paths = KeyPaths(bucket, key);
-  std::vector<MetaRead> metas;
-  std::vector<std::unique_ptr<ReadableFile>> shards(n());
-  // The shard files are opened under the same lock as the metadata was read, so a commit cannot
-  // remove them in between (in this process; across processes, ReadVersion retries under the
-  // write lock when too few could be opened). Reads then go on from open files.
-  auto pick = ReadVersion(bucket, key, &metas, [&](const std::vector<MetaRead>& ms, int p) {
-    const ObjectMeta& chosen = ms[p].meta;
-    uint32_t opened = 0;
-    for (auto& f : shards) f.reset();
-    for (uint32_t pos = 0; pos < n(); ++pos) {
-      const MetaRead& mr = ms[pos];
-      if (!mr.present || mr.meta.version_id != chosen.version_id) continue;
-      uint32_t si = mr.meta.shard_index;
-      if (si >= n() || shards[si]) continue;
-      if (mr.meta.is_inline()) {
-        shards[si] = std::make_unique<StringFile>(mr.meta.inline_shard);
-      } else {
-        auto f = volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
-        if (!f.ok()) continue;
-        shards[si] = std::move(f).value();
-      }
-      ++opened;
-    }
-    return opened >= k();
-  });
-  if (!pick.ok()) {
-    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
-    return pick.status();
-  }
-  const ObjectMeta chosen = metas[*pick].meta;
-  ObjectInfo info = InfoFrom(bucket, chosen);
-  if (chosen.size == 0) {
-    if (range.first > 0) return InvalidArgument("range starts past the end of the object");
-    return info;
-  }
-  if (range.first >= chosen.size) {
-    return InvalidArgument("range starts at " + std::to_string(range.first) +
-                           ", past the end of the object (" + std::to_string(chosen.size) + " bytes)");
-  }
-  uint64_t last = std::min<uint64_t>(range.last, chosen.size - 1);
-  if (last < range.first) return InvalidArgument("range ends before it starts");
-
-  const uint32_t k = params_.k, total = n();
-  StripeLayout lay{chosen.size, chosen.block_size, chosen.k};
-  if (chosen.k != k || chosen.m != params_.m) return Corruption("object coded with another K+M");
-  const uint64_t cs_full = lay.full_chunk_len();
-  PooledBuffer buf((cs_full + kChecksumLen) * total);
-  std::vector<bool> bad(total, false);  // shard indexes that were missing or corrupt
-  for (uint32_t si = 0; si < total; ++si) bad[si] = !shards[si];
-
-  Status result;
-  for (uint64_t b = range.first / lay.block_size; b <= last / lay.block_size; ++b) {
-    const uint64_t cs = lay.chunk_len(b), off = lay.shard_offset(b);
-    uint8_t* chunk[kMaxShards];
-    bool present[kMaxShards];
-    uint32_t good = 0;
-    auto load = [&](uint32_t si) {
-      chunk[si] = buf.data() + si * (cs_full + kChecksumLen);
-      present[si] = false;
-      if (!shards[si]) return;
-      if (ReadFramed(*shards[si], off, cs, 0, chunk[si]).state == ChunkState::kGood) {
-        present[si] = true;
-        ++good;
-        return;
-      }
-      bad[si] = true;
-    };
-    for (uint32_t si = 0; si < total; ++si) {
-      chunk[si] = buf.data() + si * (cs_full + kChecksumLen);
-      present[si] = false;
-    }
-    for (uint32_t si = 0; si < k; ++si) load(si);
-    for (uint32_t si = k; si < total && good < k; ++si) load(si);
-    if (good < k) {
-      result = DataLoss(bucket + "/" + key + ": block " + std::to_string(b) + ": only " +
-                        std::to_string(good) + " of " + std::to_string(total) +
-                        " shards readable, " + std::to_string(k) + " needed");
-      break;
-    }
-    bool want[kMaxShards] = {};
-    bool missing_data = false;
-    for (uint32_t si = 0; si < k; ++si) {
-      want[si] = !present[si];
-      missing_data |= want[si];
-    }
-    if (missing_data) {
-      result = codec_->Reconstruct(cs, chunk, present, want);
-      if (!result.ok()) break;
-    }
-    // Emit the part of this block inside the range, chunk by chunk.
-    uint64_t bstart = b * lay.block_size, blen = lay.block_len(b);
-    uint64_t from = std::max(range.first, bstart) - bstart;
-    uint64_t to = std::min(last, bstart + blen - 1) - bstart;  // inclusive
-    for (uint32_t si = from / cs; si < k && si * cs <= to; ++si) {
-      uint64_t cfrom = std::max<uint64_t>(from, si * cs) - si * cs;
-      uint64_t cto = std::min<uint64_t>(to, si * cs + cs - 1) - si * cs;
-      result = sink.Write(chunk[si] + cfrom, cto - cfrom + 1);
-      if (!result.ok()) break;
-    }
-    if (!result.ok()) break;
-  }
-  // Record online volumes whose shard was missing or corrupt, for heal.
-  std::vector<uint32_t> degraded;
-  for (uint32_t si = 0; si < total; ++si) {
-    uint32_t pos = chosen.distribution[si];
-    if (bad[si] && volumes_[pos] != nullptr) degraded.push_back(pos);
-  }
-  if (!degraded.empty() && result.code() != Code::kDataLoss && FirstDegradedRead(chosen.version_id)) {
-    RecordMrf(bucket, key, chosen.version_id, degraded);
-  }
-  if (!result.ok()) return result;
-  return info;
 }
 
 }  // namespace cairn

@@ -281,7 +281,7 @@ class Scan {
       out.push_back(name);
     }
     if (!o_.bucket.empty() && out.empty() && sum_.dangling_buckets == 0) {
-      return NotFound("bucket " + o_.bucket + " does not exist");
+      return BucketNotFound("bucket " + o_.bucket + " does not exist");
     }
     return out;
   }

@@ -10,6 +10,7 @@
 // Memory is bounded whatever the number of objects: keys stream; the journal holds one key.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -69,6 +70,33 @@ class ScanObserver {
 // Runs verify (o.heal false) or heal over the scope. Fails only when the scan itself cannot go on
 // (a volume's directory unreadable, below quorum); per-object trouble is in the summary.
 Result<ScanSummary> ScanSet(ErasureSet& set, const SetScanOptions& o, ScanObserver& obs);
+
+// ---- the background healer of a serving process (`cairn serve`): drains the MRF journal.
+
+struct HealQueuedOptions {
+  uint64_t max_rate = 0;  // bytes per second read (and rebuilt), 0 = unlimited
+  // Stops between objects when set (checked before each object); may be null.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct HealQueuedSummary {
+  uint64_t entries = 0;  // journal entries found
+  uint64_t objects = 0;  // distinct objects they named
+  uint64_t healed = 0;   // objects given a new shard or metadata copy
+  uint64_t cleared = 0;  // entries removed: their object is whole again, or gone
+  uint64_t left = 0;     // entries kept: still degraded (a member offline...), changed, failed
+  uint64_t bytes_read = 0, bytes_written = 0;
+  bool stopped = false;  // *stop was seen before every object was done
+};
+
+// Heals every object the MRF journal names (partial writes, degraded reads), oldest entries
+// first, each as HealObject does, and removes the entries of objects that are whole again or no
+// longer exist. Entries of objects it could not make whole stay for the next pass. Reads are
+// throttled to max_rate so that it never starves requests. Safe beside live traffic (heal commits
+// under the key's lock and leaves an object changed meanwhile to its writer). A server calls it
+// from one background thread every few seconds; two passes at once on one set are safe but waste
+// work. Fails only when the journal cannot be listed.
+Result<HealQueuedSummary> HealQueued(ErasureSet& set, const HealQueuedOptions& o);
 
 // Exit status for a finished scan: Ok, kDegraded (exit 3) or kDataLoss (exit 1), with a one-line
 // message saying what is left.

@@ -1,5 +1,6 @@
 #include "libstore/object/object_store.h"
 
+#include <algorithm>
 #include <cctype>
 #include <set>
 
@@ -102,6 +103,211 @@ Status ValidatePutOptions(const PutOptions& o) {
                            std::to_string(kMaxUserMetaBytes) + " allowed");
   }
   return Status::Ok();
+}
+
+}  // namespace cairn
+
+namespace cairn {
+
+Result<ByteRange> ResolveRange(const std::optional<GetRange>& range, uint64_t size) {
+  ByteRange out;
+  if (!range) {
+    out.length = size;
+    return out;
+  }
+  const GetRange& r = *range;
+  if (r.suffix) {
+    if (r.suffix_len == 0) return Status(Code::kInvalidRange, "a suffix range of 0 bytes");
+    out.length = std::min(r.suffix_len, size);
+    out.first = size - out.length;
+    out.partial = size > 0;
+    return out;
+  }
+  if (r.last < r.first) {  // not a byte-range-spec: ignored
+    out.length = size;
+    return out;
+  }
+  if (r.first >= size) {
+    return Status(Code::kInvalidRange, "range starts at " + std::to_string(r.first) +
+                                           ", past the end of the object (" + std::to_string(size) +
+                                           " bytes)");
+  }
+  out.first = r.first;
+  out.length = std::min(r.last, size - 1) - r.first + 1;
+  out.partial = true;
+  return out;
+}
+
+namespace {
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The opaque part of an entity tag: W/ and the quotes dropped.
+std::string_view Opaque(std::string_view t) {
+  t = Trim(t);
+  if (t.size() >= 2 && (t[0] == 'W' || t[0] == 'w') && t[1] == '/') t.remove_prefix(2);
+  if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
+  return t;
+}
+
+}  // namespace
+
+bool EtagListMatches(std::string_view list, std::string_view etag) {
+  const std::string_view want = Opaque(etag);
+  while (true) {
+    const size_t comma = list.find(',');
+    const std::string_view item = Trim(list.substr(0, comma));
+    if (item == "*") return true;
+    if (!item.empty() && Opaque(item) == want) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+Status EvaluateConditions(const GetConditions& c, const std::string& etag, int64_t mod_time_ns,
+                          bool for_read) {
+  // Floor to whole seconds, also before 1970.
+  const int64_t mod_s =
+      mod_time_ns >= 0 ? mod_time_ns / 1000000000 : -((-mod_time_ns + 999999999) / 1000000000);
+  if (c.if_match) {
+    if (!EtagListMatches(*c.if_match, etag)) {
+      return Status(Code::kPreconditionFailed, "If-Match: the ETag is \"" + etag + "\"");
+    }
+  } else if (c.if_unmodified_since && mod_s > *c.if_unmodified_since) {
+    return Status(Code::kPreconditionFailed, "If-Unmodified-Since: modified since");
+  }
+  const Code not_modified = for_read ? Code::kNotModified : Code::kPreconditionFailed;
+  if (c.if_none_match) {
+    if (EtagListMatches(*c.if_none_match, etag)) {
+      return Status(not_modified, "If-None-Match: the ETag is \"" + etag + "\"");
+    }
+  } else if (c.if_modified_since && mod_s <= *c.if_modified_since) {
+    return Status(not_modified, "If-Modified-Since: not modified since");
+  }
+  return Status::Ok();
+}
+
+Status CheckPutConditions(const PutOptions& o, const ObjectInfo* current) {
+  if (o.if_none_match_star && current != nullptr) {
+    return Status(Code::kPreconditionFailed, "If-None-Match: *: the object exists");
+  }
+  if (o.if_match) {
+    if (current == nullptr) {
+      return Status(Code::kPreconditionFailed, "If-Match: the object does not exist");
+    }
+    if (!EtagListMatches(*o.if_match, current->etag)) {
+      return Status(Code::kPreconditionFailed, "If-Match: the ETag is \"" + current->etag + "\"");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ObjectReader::WriteTo(Sink& sink) {
+  constexpr size_t kChunk = 256 << 10;
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kChunk]);
+  while (true) {
+    ASSIGN_OR_RETURN(size_t got, Read(buf.get(), kChunk));
+    if (got == 0) return Status::Ok();
+    RETURN_IF_ERROR(sink.Write(buf.get(), got));
+  }
+}
+
+Result<ObjectInfo> ObjectStore::GetObject(const std::string& bucket, const std::string& key,
+                                          Sink& sink, const GetOptions& opts) {
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> r, OpenObject(bucket, key, opts));
+  RETURN_IF_ERROR(r->WriteTo(sink));
+  return r->info();
+}
+
+Result<ObjectInfo> ObjectStore::GetObject(const std::string& bucket, const std::string& key,
+                                          Sink& sink, const GetRange& range) {
+  GetOptions o;
+  o.range = range;
+  return GetObject(bucket, key, sink, o);
+}
+
+namespace {
+
+// An open reader as the body of a PUT.
+class ReaderSource : public Source {
+ public:
+  explicit ReaderSource(ObjectReader& r) : r_(r) {}
+  Result<size_t> Read(void* buf, size_t n) override { return r_.Read(buf, n); }
+
+ private:
+  ObjectReader& r_;
+};
+
+Status NotImplementedHere(const char* what) {
+  return Status(Code::kNotImplemented,
+                std::string(what) + ": multipart uploads are not implemented");
+}
+
+}  // namespace
+
+Result<ObjectInfo> ObjectStore::CopyObject(const std::string& src_bucket,
+                                           const std::string& src_key,
+                                           const std::string& dst_bucket,
+                                           const std::string& dst_key, const CopyOptions& opts) {
+  if (src_bucket == dst_bucket && src_key == dst_key &&
+      opts.directive != MetadataDirective::kReplace) {
+    return InvalidArgument(src_bucket + "/" + src_key +
+                           ": a copy onto itself must replace the metadata");
+  }
+  // The source's version is fixed here; its conditions are decided on that version.
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> r, OpenObject(src_bucket, src_key, GetOptions()));
+  const ObjectInfo& src = r->info();
+  RETURN_IF_ERROR(
+      EvaluateConditions(opts.source_conditions, src.etag, src.mod_time_ns, /*for_read=*/false)
+          .WithContext("copy source " + src_bucket + "/" + src_key));
+  PutOptions po;
+  if (opts.directive == MetadataDirective::kReplace) {
+    po.content_type = opts.content_type;
+    po.user_meta = opts.user_meta;
+  } else {
+    po.content_type = src.content_type;
+    po.user_meta = src.user_meta;
+  }
+  po.etag = opts.etag;
+  po.fsync = opts.fsync;
+  ReaderSource body(*r);
+  return PutObject(dst_bucket, dst_key, body, po);
+}
+
+Result<MultipartUpload> ObjectStore::CreateMultipartUpload(const std::string&, const std::string&,
+                                                           const CreateMultipartOptions&) {
+  return NotImplementedHere("CreateMultipartUpload");
+}
+
+Result<PartInfo> ObjectStore::UploadPart(const std::string&, const std::string&, const std::string&,
+                                         int, Source&, const UploadPartOptions&) {
+  return NotImplementedHere("UploadPart");
+}
+
+Result<ObjectInfo> ObjectStore::CompleteMultipartUpload(const std::string&, const std::string&,
+                                                        const std::string&,
+                                                        const std::vector<CompletedPart>&,
+                                                        const CompleteMultipartOptions&) {
+  return NotImplementedHere("CompleteMultipartUpload");
+}
+
+Status ObjectStore::AbortMultipartUpload(const std::string&, const std::string&,
+                                         const std::string&) {
+  return NotImplementedHere("AbortMultipartUpload");
+}
+
+Result<ListPartsResult> ObjectStore::ListParts(const std::string&, const std::string&,
+                                               const std::string&, const ListPartsOptions&) {
+  return NotImplementedHere("ListParts");
+}
+
+Result<ListUploadsResult> ObjectStore::ListMultipartUploads(const std::string&,
+                                                            const ListUploadsOptions&) {
+  return NotImplementedHere("ListMultipartUploads");
 }
 
 }  // namespace cairn

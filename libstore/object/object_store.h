@@ -7,30 +7,17 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "libstore/common/io.h"
 #include "libstore/common/status.h"
 
 namespace cairn {
-
-// Where a PUT's body comes from. Read returns bytes read, 0 only at end of stream.
-class Source {
- public:
-  virtual ~Source() = default;
-  virtual Result<size_t> Read(void* buf, size_t n) = 0;
-};
-
-// Reads from src until n bytes arrived or the source ended; returns how many arrived.
-Result<size_t> ReadFull(Source& src, void* buf, size_t n);
-
-// Where a GET's body goes. A failed Write aborts the GET with that status.
-class Sink {
- public:
-  virtual ~Sink() = default;
-  virtual Status Write(const void* data, size_t n) = 0;
-};
 
 enum class EtagMode { kMd5, kFast };
 
@@ -39,7 +26,22 @@ struct PutOptions {
   std::vector<std::pair<std::string, std::string>> user_meta;
   EtagMode etag = EtagMode::kMd5;
   bool fsync = true;  // data, metadata and directories durable before success
+  // Conditional write (S3's conditional PUT), decided under the key's lock against the version
+  // the PUT replaces, so two writers cannot both pass (no HEAD-then-act race):
+  //   if_none_match_star  "If-None-Match: *": kPreconditionFailed when the key exists.
+  //   if_match            "If-Match: <etag list>" (as GetConditions::if_match, "*" included):
+  //                       kPreconditionFailed when the key does not exist or its ETag differs.
+  // A failed condition commits nothing and leaves the current object as it was. A store may
+  // also check before it reads the body (to refuse early); the check under the lock decides.
+  bool if_none_match_star = false;
+  std::optional<std::string> if_match;
 };
+
+struct ObjectInfo;
+
+// The verdict of PutOptions' conditions on the version a PUT would replace (null: the key has no
+// object): Ok, or kPreconditionFailed naming the condition. Stores call it under the key's lock.
+Status CheckPutConditions(const PutOptions& o, const ObjectInfo* current);
 
 // Limits of PutOptions, as S3 sets them: user metadata at most 2 KiB, counted as S3 counts it
 // (the bytes of every key and value, summed); keys are HTTP header tokens (they travel as
@@ -91,9 +93,230 @@ struct ListResult {
   std::string next_token;  // opaque; pass back as continuation_token
 };
 
+// A byte range as a GET asks for it (an HTTP Range header's one byte-range-spec), resolved
+// against the object's size inside the store (ResolveRange):
+//   GetRange{first, last}   bytes first..last inclusive ("first-last"); last past the end is
+//                           clipped to it;
+//   GetRange{first}         from first to the end ("first-"; last stays kToEnd);
+//   GetRange::Suffix(n)     the last n bytes ("-n"), the whole object when it is shorter.
 struct GetRange {
+  static constexpr uint64_t kToEnd = UINT64_MAX;
   uint64_t first = 0;
-  uint64_t last = UINT64_MAX;  // inclusive; clipped to the object size
+  uint64_t last = kToEnd;  // inclusive
+  bool suffix = false;     // true: the last `suffix_len` bytes; first and last unused
+  uint64_t suffix_len = 0;
+  static GetRange Suffix(uint64_t n) {
+    GetRange r;
+    r.suffix = true;
+    r.suffix_len = n;
+    return r;
+  }
+};
+
+// The bytes a GET sends: [first, first + length) of the object.
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t length = 0;
+  // True when a range was asked and the answer is a part (HTTP 206 with Content-Range
+  // "bytes first-(first+length-1)/size"); false for the whole object (200).
+  bool partial = false;
+};
+
+// Resolves a requested range against an object of `size` bytes, as RFC 9110 and S3 do:
+//  - no range: the whole object, not partial;
+//  - a range whose first byte is at or past the end, or any first-last / first- range of an empty
+//    object, or a suffix of 0 bytes: kInvalidRange (416);
+//  - last < first is not a valid byte-range-spec: the range is ignored (the whole object, not
+//    partial), as S3 answers "bytes=5-1";
+//  - a suffix range of an empty object: the whole (empty) object, not partial (there is no
+//    Content-Range to give for zero bytes).
+Result<ByteRange> ResolveRange(const std::optional<GetRange>& range, uint64_t size);
+
+// Conditions of a GET or HEAD (RFC 9110 section 13, as S3 applies them), decided by the store
+// against the very version it reads. ETag lists are header values as sent: comma-separated
+// entity tags, quoted or not, with or without the weak prefix W/ (S3 compares the opaque part
+// only, so W/"x" matches "x"), or "*" (matches any existing object). Times are seconds since the
+// epoch, the resolution of HTTP dates; the object's modification time is truncated to seconds
+// before comparing.
+struct GetConditions {
+  std::optional<std::string> if_match;
+  std::optional<std::string> if_none_match;
+  std::optional<int64_t> if_modified_since;
+  std::optional<int64_t> if_unmodified_since;
+  bool empty() const {
+    return !if_match && !if_none_match && !if_modified_since && !if_unmodified_since;
+  }
+};
+
+// True when etag (as stored: no quotes) is one of the entity tags in `list` (see GetConditions),
+// or list is "*".
+bool EtagListMatches(std::string_view list, std::string_view etag);
+
+// What the conditions say about an object with this ETag and modification time. Precedence as
+// RFC 9110 13.2.2 and S3:
+//  1. If-Match false -> failed. If-Match true makes If-Unmodified-Since ignored; without
+//     If-Match, If-Unmodified-Since false (modified after the date) -> failed.
+//  2. If-None-Match matching -> not modified (a GET or HEAD; `for_read` false: failed). If-None-
+//     Match not matching makes If-Modified-Since ignored; without If-None-Match, If-Modified-Since
+//     false (not modified after the date) -> not modified (GET/HEAD only: ignored otherwise).
+// Returns Ok, kNotModified (304) or kPreconditionFailed (412) with a message naming the condition.
+// for_read false is for the copy-source conditions of CopyObject: every failure is a 412 there.
+Status EvaluateConditions(const GetConditions& c, const std::string& etag, int64_t mod_time_ns,
+                          bool for_read);
+
+struct GetOptions {
+  std::optional<GetRange> range;
+  GetConditions conditions;
+};
+
+// An open GET: the version it reads is fixed when it opens (one quorum read of its metadata) and
+// every byte it sends is of that version, whatever writers do meanwhile.
+//
+// Use: info() and range() before the first byte; then either WriteTo(sink) once, or Read()
+// repeatedly until it returns 0, or (when ZeroCopy() offers one) send the file range yourself.
+// Not thread-safe: one thread at a time. Must not outlive the store that opened it. Dropping a
+// reader before its end is fine (a client that went away): it releases what it holds.
+class ObjectReader {
+ public:
+  virtual ~ObjectReader() = default;
+
+  // The version being read (the same for every byte).
+  const ObjectInfo& info() const { return info_; }
+  // The exact bytes it sends (resolved from GetOptions::range).
+  const ByteRange& range() const { return range_; }
+
+  // Pulls up to n more bytes of the range into buf; 0 once the range is all sent. Each byte is
+  // verified before it is returned; a block that cannot be rebuilt fails (kDataLoss) before any
+  // of its bytes is returned, and every later call fails the same way.
+  virtual Result<size_t> Read(void* buf, size_t n) = 0;
+  // Writes what is left of the range to sink, then returns. The default pulls through Read with a
+  // buffer of its own; a store may write straight from its blocks. A failed Write stops it with
+  // that status.
+  virtual Status WriteTo(Sink& sink);
+
+  // A file whose bytes [offset, offset + length) are exactly the range, for sendfile(2): a store
+  // that keeps objects as whole files offers it, others return nullopt. The descriptor stays
+  // open and valid (and its bytes are of the version described) while the reader lives; the
+  // caller must not close it, and reads it at explicit offsets only (sendfile with an offset
+  // pointer, pread), never through its file position. Using it replaces Read/WriteTo.
+  struct FileRange {
+    int fd = -1;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  virtual std::optional<FileRange> ZeroCopy() { return std::nullopt; }
+
+ protected:
+  ObjectReader(ObjectInfo info, ByteRange range) : info_(std::move(info)), range_(range) {}
+  ObjectInfo info_;
+  ByteRange range_;
+};
+
+// CopyObject's options (S3 CopyObject with x-amz-metadata-directive and x-amz-copy-source-if-*).
+enum class MetadataDirective {
+  kCopy,     // the destination gets the source's content type and user metadata
+  kReplace,  // the destination gets content_type and user_meta below
+};
+
+struct CopyOptions {
+  MetadataDirective directive = MetadataDirective::kCopy;
+  std::string content_type;                                    // kReplace only
+  std::vector<std::pair<std::string, std::string>> user_meta;  // kReplace only
+  // x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since, decided on the
+  // source version that is copied; every failure is kPreconditionFailed (never a 304).
+  GetConditions source_conditions;
+  EtagMode etag = EtagMode::kMd5;
+  bool fsync = true;
+};
+
+// ---- multipart uploads (issue 10). Declared here so that the S3 layer and both backends share one
+// seam; every store answers kNotImplemented until it implements them.
+
+// How the object checksum of a completed multipart upload is formed (x-amz-checksum-type).
+enum class ChecksumType {
+  kNone,        // no checksum algorithm was asked for
+  kComposite,   // checksum of the concatenated binary part checksums, "-N" suffix
+  kFullObject,  // the checksum of the whole object's bytes (CRC combine of the parts)
+};
+
+struct CreateMultipartOptions {
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> user_meta;
+  // x-amz-checksum-algorithm: "", "CRC32", "CRC32C", "CRC64NVME", "SHA1" or "SHA256" (the names
+  // of checksum.h's ChecksumAlgorithm), and x-amz-checksum-type.
+  std::string checksum_algorithm;
+  ChecksumType checksum_type = ChecksumType::kNone;
+  bool fsync = true;
+};
+
+struct MultipartUpload {
+  std::string bucket, key;
+  std::string upload_id;  // opaque, URL-safe, unique per upload
+  int64_t initiated_ns = 0;
+  std::string checksum_algorithm;
+  ChecksumType checksum_type = ChecksumType::kNone;
+};
+
+struct UploadPartOptions {
+  // What the client promised for this part: Content-MD5 (base64), one x-amz-checksum-<algo>
+  // value (base64; must be of the upload's algorithm when it has one), the signed payload's
+  // SHA-256 (hex). Checked before the part is kept: kBadDigest / kContentSha256Mismatch.
+  std::string content_md5;
+  std::string checksum_algorithm, checksum_value;
+  std::string payload_sha256;
+  bool fsync = true;
+};
+
+struct PartInfo {
+  int part_number = 0;  // 1..10000
+  std::string etag;     // MD5 hex of the part's bytes
+  uint64_t size = 0;
+  int64_t mod_time_ns = 0;
+  std::string checksum;  // base64, of the upload's algorithm ("" when it has none)
+};
+
+// One entry of CompleteMultipartUpload's list: the part number and the ETag (and checksum) the
+// client got back from UploadPart.
+struct CompletedPart {
+  int part_number = 0;
+  std::string etag;
+  std::string checksum;  // base64; required when the upload has a checksum algorithm
+};
+
+struct CompleteMultipartOptions {
+  // Conditions on the key the object lands on, as PutOptions'.
+  bool if_none_match_star = false;
+  std::optional<std::string> if_match;
+  // The whole object's checksum the client expects (FULL_OBJECT), base64, or "".
+  std::string checksum_value;
+  bool fsync = true;
+};
+
+struct ListPartsOptions {
+  int max_parts = 1000;        // 1..1000
+  int part_number_marker = 0;  // list parts numbered strictly after this one
+};
+
+struct ListPartsResult {
+  MultipartUpload upload;
+  std::vector<PartInfo> parts;  // ascending part numbers
+  bool truncated = false;
+  int next_part_number_marker = 0;
+};
+
+struct ListUploadsOptions {
+  std::string prefix;
+  std::string delimiter;
+  std::string key_marker;        // uploads of keys after this one (or of this key, see below)
+  std::string upload_id_marker;  // with key_marker: uploads of key_marker after this id
+  int max_uploads = 1000;        // 1..1000
+};
+
+struct ListUploadsResult {
+  std::vector<MultipartUpload> uploads;  // in key order, then initiation order
+  std::vector<std::string> common_prefixes;
+  bool truncated = false;
+  std::string next_key_marker, next_upload_id_marker;
 };
 
 class ObjectStore {
@@ -109,14 +332,71 @@ class ObjectStore {
   // Streams the body from src. On failure nothing is visible and an older object is intact.
   virtual Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
                                        const PutOptions& opts) = 0;
-  // Streams bytes [range.first, range.last] to sink, every byte verified. A range starting past
-  // the end is kInvalidArgument (S3: InvalidRange). If the data cannot be rebuilt the GET fails
-  // (kDataLoss) before writing any byte of the bad block.
-  virtual Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
-                                       GetRange range = {}) = 0;
-  virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) = 0;
+  // Opens the object for reading: reads its metadata once (a quorum read on a volume set),
+  // decides opts.conditions and opts.range against that version, and returns a reader of exactly
+  // that version. Errors: kBucketNotFound, kNotFound (no such object), kInvalidRange,
+  // kNotModified / kPreconditionFailed (a condition failed: then *verdict, when given, gets the
+  // info of the version they were decided on, for the 304's ETag and Last-Modified), kQuorum,
+  // kDataLoss. A reader's data errors come from its Read/WriteTo.
+  virtual Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
+                                                           const std::string& key,
+                                                           const GetOptions& opts,
+                                                           ObjectInfo* verdict = nullptr) = 0;
+  // OpenObject, then WriteTo(sink): streams the range to sink, every byte verified; returns the
+  // info of the version sent. If the data cannot be rebuilt the GET fails (kDataLoss) before
+  // writing any byte of the bad block.
+  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
+                               const GetOptions& opts = {});
+  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
+                               const GetRange& range);
+  // The info GET would describe, with the same conditions and errors as OpenObject (its range is
+  // not used: a HEAD with Range is answered by the caller from info.size). *verdict as there.
+  virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
+                                        const GetOptions& opts = {},
+                                        ObjectInfo* verdict = nullptr) = 0;
   virtual Status DeleteObject(const std::string& bucket, const std::string& key) = 0;
   virtual Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) = 0;
+
+  // Copies the source object's version (fixed when the copy starts) to the destination, with the
+  // source's or new metadata (opts.directive). Errors: those of OpenObject for the source (its
+  // conditions give kPreconditionFailed only) and of PutObject for the destination; a copy onto
+  // itself is kInvalidArgument unless kReplace (which rewrites the metadata). On failure the
+  // destination is as it was. The default streams the source through OpenObject into PutObject,
+  // a block at a time; a store that can copy cheaper (copy_file_range) overrides it.
+  virtual Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
+                                        const std::string& dst_bucket, const std::string& dst_key,
+                                        const CopyOptions& opts);
+
+  // ---- multipart (issue 10); each default returns kNotImplemented.
+  // Errors shared by all: kBucketNotFound; kUploadNotFound for an unknown, completed or aborted
+  // upload id (or one of another key).
+  //
+  // Starts an upload of bucket/key; nothing is visible under the key until Complete.
+  virtual Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket,
+                                                        const std::string& key,
+                                                        const CreateMultipartOptions& opts);
+  // Stores part `part_number` (1..10000; else kInvalidArgument) from src; a part uploaded twice
+  // keeps the last. Returns its ETag and checksum.
+  virtual Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id, int part_number, Source& src,
+                                      const UploadPartOptions& opts);
+  // Makes the object from the listed parts: ascending part numbers (kInvalidPartOrder), each
+  // uploaded with that ETag (kInvalidPart), all but the last at least 5 MiB (kEntityTooSmall).
+  // The result's ETag is "<MD5 of the binary part MD5s>-<N>". Repeating a Complete that
+  // succeeded returns the same object.
+  virtual Result<ObjectInfo> CompleteMultipartUpload(const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const CompleteMultipartOptions& opts);
+  // Drops the upload and its parts.
+  virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id);
+  virtual Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
+                                            const std::string& upload_id,
+                                            const ListPartsOptions& opts);
+  virtual Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
+                                                         const ListUploadsOptions& opts);
 };
 
 }  // namespace cairn

@@ -18,6 +18,11 @@ FileStamp FileStamp::Of(const FileInfo& fi) {
   return s;
 }
 
+bool FileStamp::Describes(const FileStamp& file) const {
+  if (ctime_ns != kCtimePending) return *this == file;
+  return dev == file.dev && ino == file.ino && size == file.size && mtime_ns == file.mtime_ns;
+}
+
 std::string PlainEtag(const FileStamp& st, const std::string& md5_hex) {
   if (!md5_hex.empty()) return md5_hex;
   // An MD5 of the stamp's fields, little-endian: stable while the file is unchanged.
@@ -105,9 +110,9 @@ Result<std::optional<ObjectRecord>> MetaStore::GetLocked(const std::string& buck
   r.checksums = get_->Text(8);
   r.md5_hex = get_->Text(9);
   get_->Reset();
-  if (!(r.stamp == stamp)) {
+  if (!r.stamp.Describes(stamp)) {
     // Stale: the file changed since. Forget it now rather than on some sweep.
-    RETURN_IF_ERROR(DeleteLocked(bucket, key));
+    if (r.stamp.ctime_ns != FileStamp::kCtimePending) RETURN_IF_ERROR(DeleteLocked(bucket, key));
     return std::optional<ObjectRecord>();
   }
   return std::optional<ObjectRecord>(std::move(r));

@@ -30,6 +30,13 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
   // A file's stamp; a directory's is its device and inode alone.
   static FileStamp Of(const FileInfo& fi);
+  // ctime_ns of a record written before its file reached its name (PlainDir writes an upload's
+  // record, then renames the temp file, which keeps the inode, size and mtime but may change the
+  // ctime): such a record describes the file with the same device, inode, size and mtime.
+  static constexpr int64_t kCtimePending = INT64_MIN;
+  // Whether a record stamped *this describes the file stamped `file` (equal, or equal but for a
+  // pending ctime).
+  bool Describes(const FileStamp& file) const;
 };
 
 struct ObjectRecord {
@@ -47,8 +54,9 @@ class MetaStore {
   // directory served without a state directory; nothing survives the process then).
   static Result<std::unique_ptr<MetaStore>> Open(const std::string& path);
 
-  // The record of bucket/key when its stamp equals `stamp`; nullopt when there is none or it is
-  // stale (a stale record is deleted on the way).
+  // The record of bucket/key when its stamp describes `stamp` (FileStamp::Describes); nullopt
+  // when there is none or it is stale (a stale record is deleted on the way, unless its ctime is
+  // pending: that one may be for an upload about to be renamed into place).
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
   // Stores rec for bucket/key, replacing any record.

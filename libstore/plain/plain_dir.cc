@@ -1,8 +1,9 @@
-// PlainDir: buckets, PUT, GET, HEAD and DELETE. Listing is in plain_list.cc, the hash pass in
-// plain_hash.cc.
+// PlainDir: buckets, PUT and DELETE. Reads are in plain_read.cc, listing in plain_list.cc, the
+// hash pass in plain_hash.cc.
 #include "libstore/plain/plain_dir.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 
 #include "libstore/common/hash.h"
@@ -10,13 +11,6 @@
 #include "libstore/plain/plain_internal.h"
 
 namespace cairn {
-
-struct PlainDir::Opened {
-  std::unique_ptr<ReadableFile> file;  // nullptr for a folder marker or a HEAD
-  FileStamp stamp;
-  bool md5_known = false;
-  ObjectInfo info;
-};
 
 PlainDir::PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta)
     : vol_(vol), opts_(std::move(opts)), meta_(std::move(meta)) {}
@@ -31,6 +25,19 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
     if (!left.ok()) return left.status();
     for (const auto& e : *left) {
       RETURN_IF_ERROR(vol->RemoveAll(std::string(plain::kTmpDir) + "/" + e.name));
+    }
+  }
+  if (!opts.db_path.empty()) {
+    // The database's directory (.cairn/ beside the data, or a state directory) may not exist yet.
+    // In read-only mode it is the caller's state directory, never the served one.
+    const std::filesystem::path dir = std::filesystem::path(opts.db_path).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status(Code::kIOError, "cannot make the metadata database's directory " +
+                                          dir.string() + ": " + ec.message());
+      }
     }
   }
   ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path));
@@ -105,116 +112,6 @@ Result<std::vector<BucketInfo>> PlainDir::ListBuckets() {
 Status PlainDir::BucketExists(const std::string& bucket) { return CheckBucket(bucket); }
 
 // ---------------------------------------------------------------------------------------------
-// Reading
-
-Result<ObjectInfo> PlainDir::Describe(const std::string& bucket, const std::string& key,
-                                      const FileInfo& fi) {
-  ObjectInfo info;
-  info.bucket = bucket;
-  info.key = key;
-  info.size = fi.kind == FileKind::kDir ? 0 : fi.size;
-  info.mod_time_ns = fi.mtime_ns;
-  const FileStamp stamp = FileStamp::Of(fi);
-  ASSIGN_OR_RETURN(auto rec, meta_->Get(bucket, key, stamp));
-  info.etag = PlainEtag(stamp, rec ? rec->md5_hex : std::string());
-  if (rec && rec->uploaded) {
-    info.content_type = rec->content_type;
-    info.user_meta = rec->user_meta;
-  }
-  if (info.content_type.empty()) {
-    info.content_type =
-        opts_.mime ? std::string(opts_.mime->TypeOf(key)) : std::string(kDefaultContentType);
-  }
-  return info;
-}
-
-Result<bool> PlainDir::IsMarkerDir(const std::string& bucket, const std::string& key,
-                                   const std::string& path, const FileInfo& fi) {
-  ASSIGN_OR_RETURN(auto rec, meta_->Get(bucket, key, FileStamp::Of(fi)));
-  if (rec) return true;
-  ASSIGN_OR_RETURN(auto entries, vol_->ListDir(path));
-  return entries.empty();
-}
-
-Result<PlainDir::Opened> PlainDir::Open(const std::string& bucket, const std::string& key,
-                                        bool open_file) {
-  ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
-  RETURN_IF_ERROR(CheckBucket(bucket));
-  auto missing = [&] { return NotFound("object " + bucket + "/" + key + " does not exist"); };
-  Opened o;
-  FileInfo fi;
-  if (kp.marker || !open_file) {
-    auto st = vol_->Stat(kp.path);
-    if (!st.ok()) return plain::IsAbsent(st.status()) ? missing() : st.status();
-    fi = *st;
-    if (kp.marker) {
-      if (fi.kind != FileKind::kDir) return missing();
-      ASSIGN_OR_RETURN(bool marker, IsMarkerDir(bucket, key, kp.path, fi));
-      if (!marker) return missing();
-    } else if (fi.kind != FileKind::kFile) {
-      return missing();
-    }
-  } else {
-    auto f = vol_->NewReadableFile(kp.path);
-    if (!f.ok()) return plain::IsAbsent(f.status()) ? missing() : f.status();
-    o.file = std::move(f).value();
-    ASSIGN_OR_RETURN(fi, o.file->StatOpen());
-  }
-  o.stamp = FileStamp::Of(fi);
-  ASSIGN_OR_RETURN(o.info, Describe(bucket, key, fi));
-  o.md5_known = o.info.etag.find('-') == std::string::npos;
-  return o;
-}
-
-Result<ObjectInfo> PlainDir::HeadObject(const std::string& bucket, const std::string& key) {
-  ASSIGN_OR_RETURN(Opened o, Open(bucket, key, false));
-  return std::move(o.info);
-}
-
-Result<ObjectInfo> PlainDir::GetObject(const std::string& bucket, const std::string& key,
-                                       Sink& sink, GetRange range) {
-  ASSIGN_OR_RETURN(Opened o, Open(bucket, key, true));
-  const uint64_t size = o.info.size;
-  if (size == 0 || o.file == nullptr) {
-    if (range.first > 0) return Status(Code::kInvalidRange, "range starts past the end of " + key);
-    return std::move(o.info);
-  }
-  if (range.first >= size) {
-    return Status(Code::kInvalidRange, "range starts at " + std::to_string(range.first) +
-                                           ", past the end of " + key + " (" +
-                                           std::to_string(size) + " bytes)");
-  }
-  const uint64_t last = std::min(range.last, size - 1);
-  if (last < range.first) return InvalidArgument("range ends before it starts");
-  const bool whole = range.first == 0 && last == size - 1;
-  const bool hash = whole && !o.md5_known;
-  Md5Stream md5;
-  char* buf = plain::IoBuffer();
-  uint64_t off = range.first;
-  while (off <= last) {
-    size_t want = size_t(std::min<uint64_t>(last + 1 - off, plain::kIoBufferSize));
-    ASSIGN_OR_RETURN(size_t got, o.file->ReadAt(off, buf, want));
-    if (got < want) {
-      return Status(Code::kIOError, vol_->Describe() + "/" + bucket + "/" + key +
-                                        ": the file shrank while it was read")
-          .WithRetryable();
-    }
-    if (hash) md5.Update(buf, got);
-    RETURN_IF_ERROR(sink.Write(buf, got));
-    off += got;
-  }
-  if (hash) {
-    // Recorded only if the file is still what it was when it was opened: then these bytes were it.
-    auto now = o.file->StatOpen();
-    if (now.ok() && FileStamp::Of(*now) == o.stamp) {
-      std::string hex = md5.FinalHex();
-      if (meta_->SetMd5(bucket, key, o.stamp, hex).ok()) o.info.etag = hex;
-    }
-  }
-  return std::move(o.info);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Writing
 
 Status PlainDir::CheckNoConflict(const std::string& key, const std::string& path, bool marker) {
@@ -252,10 +149,19 @@ Status PlainDir::CheckNoConflict(const std::string& key, const std::string& path
   return Status::Ok();
 }
 
+Status PlainDir::CheckPutConditionsAt(const std::string& bucket, const std::string& key,
+                                      const std::string& path, bool marker,
+                                      const PutOptions& opts) {
+  if (!opts.if_none_match_star && !opts.if_match) return Status::Ok();
+  ASSIGN_OR_RETURN(auto current, Current(bucket, key, path, marker));
+  return CheckPutConditions(opts, current ? &*current : nullptr).WithContext(bucket + "/" + key);
+}
+
 Status PlainDir::PutMarker(const std::string& bucket, const std::string& key,
                            const std::string& path, const PutOptions& opts, ObjectInfo* info) {
   RETURN_IF_ERROR(CheckNoConflict(key, path, true));
   std::lock_guard<std::mutex> l(KeyLock(path));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, true, opts));
   auto st = vol_->Stat(path);
   if (st.ok() && st->kind != FileKind::kDir) {
     return InvalidArgument("object key " + key + ": " + key.substr(0, key.size() - 1) +
@@ -297,18 +203,12 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
     return info;
   }
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
+  // Refused early, before the body is read; the check under the key's lock below decides.
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, opts));
 
   // Stream into a temp file; it is removed on every failure below, until the rename.
-  const std::string tmp = TempName(plain::kTmpDir);
-  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp));
-  struct RemoveTmp {
-    Volume* v;
-    const std::string* path;
-    bool armed = true;
-    ~RemoveTmp() {
-      if (armed) v->Remove(*path).IgnoreError();
-    }
-  } cleanup{vol_, &tmp};
+  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
+  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
   const bool want_md5 = opts.etag == EtagMode::kMd5;
   Md5Stream md5;
   uint64_t size = 0;
@@ -320,46 +220,70 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
     size += n;
     if (n < plain::kIoBufferSize) break;
   }
-  const bool sync = Sync(opts);
-  if (sync) RETURN_IF_ERROR(file->Sync());
+  if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   RETURN_IF_ERROR(file->Close());
-  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp));
+  return CommitTemp(bucket, key, kp.path, tmp, opts, want_md5 ? md5.FinalHex() : std::string(),
+                    size);
+}
 
-  std::lock_guard<std::mutex> l(KeyLock(kp.path));
-  const std::string parent = ParentDir(kp.path);
+Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::string& key,
+                                        const std::string& path, plain::TempFile& tmp,
+                                        const PutOptions& opts, const std::string& md5_hex,
+                                        uint64_t size) {
+  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
+  std::lock_guard<std::mutex> l(KeyLock(path));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, false, opts));
+  // The record goes in before the rename, stamped with the temp file's identity (a rename keeps
+  // the inode, size and mtime; only the ctime may change, so it is left pending): once the file
+  // is in place its metadata is too, and a database that cannot take the record fails the PUT
+  // while nothing has changed. The record it replaces is put back if the rename fails.
+  std::optional<ObjectRecord> old;
+  if (auto cur = vol_->Stat(path); cur.ok() && cur->kind == FileKind::kFile) {
+    ASSIGN_OR_RETURN(old, meta_->Get(bucket, key, FileStamp::Of(*cur)));
+  }
+  ObjectRecord rec;
+  rec.stamp = FileStamp::Of(tmp_st);
+  rec.stamp.ctime_ns = FileStamp::kCtimePending;
+  rec.uploaded = true;
+  rec.content_type = opts.content_type;
+  rec.user_meta = opts.user_meta;
+  rec.md5_hex = md5_hex;
+  RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
+  auto restore = [&] {
+    (old ? meta_->Put(bucket, key, *old) : meta_->Delete(bucket, key)).IgnoreError();
+  };
+  const std::string parent = ParentDir(path);
   // A DELETE may prune a parent we just made (it was empty): make it again and retry.
   Status renamed;
   for (int attempt = 0; attempt < 8; ++attempt) {
     Status made = vol_->MakeDirs(parent);
     if (!made.ok()) {
-      Status why = CheckNoConflict(key, kp.path, false);
+      restore();
+      Status why = CheckNoConflict(key, path, false);
       return why.ok() ? made : why;
     }
-    renamed = vol_->Rename(tmp, kp.path);
+    renamed = vol_->Rename(tmp.path(), path);
     if (renamed.code() != Code::kNotFound) break;
   }
   if (!renamed.ok()) {
-    Status why = CheckNoConflict(key, kp.path, false);
+    restore();
+    Status why = CheckNoConflict(key, path, false);
     return why.ok() ? renamed : why;
   }
-  cleanup.armed = false;
-  if (sync) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
-  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(kp.path));
-  ObjectRecord rec;
-  rec.stamp = FileStamp::Of(st);
-  rec.uploaded = true;
-  rec.content_type = opts.content_type;
-  rec.user_meta = opts.user_meta;
-  if (want_md5) rec.md5_hex = md5.FinalHex();
+  tmp.Disarm();
+  if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
+  // The full stamp now; if this write fails the pending record still describes the file.
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
-    RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
+    rec.stamp = FileStamp::Of(st);
+    meta_->Put(bucket, key, rec).IgnoreError();
   }
   ObjectInfo info;
   info.bucket = bucket;
   info.key = key;
   info.size = size;
   info.mod_time_ns = st.mtime_ns;
-  info.etag = PlainEtag(rec.stamp, rec.md5_hex);
+  info.etag = PlainEtag(FileStamp::Of(st), md5_hex);
   info.content_type = opts.content_type.empty() ? (opts_.mime ? std::string(opts_.mime->TypeOf(key))
                                                               : std::string(kDefaultContentType))
                                                 : opts.content_type;

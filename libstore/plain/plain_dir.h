@@ -8,9 +8,12 @@
 // types, user metadata, checksums and MD5s, each stamped with the file it describes.
 //
 // Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
-// syncs it, renames it over the key's file and syncs the directory: a failed or interrupted PUT
-// never leaves a torn file, nor removes the file it was replacing. Parent directories are made as
-// needed; a DELETE removes the directories it left empty, up to the bucket (never the bucket).
+// syncs it, records its metadata (stamped with the temp file's inode, size and mtime, which the
+// rename keeps), renames it over the key's file and syncs the directory: a failed or interrupted
+// PUT never leaves a torn file, nor removes the file it was replacing, and a file in place always
+// has its record (a database that refuses it fails the PUT before the rename). Parent directories
+// are made as needed; a DELETE removes the directories it left empty, up to the bucket (never the
+// bucket).
 //
 // Listing: in S3 order (the byte order of whole keys, so "a-b" comes before "a/b"), reading one
 // directory at a time (memory bounded by the largest directory, never by the tree), and each page
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "libstore/object/object_store.h"
@@ -36,15 +40,20 @@
 namespace cairn {
 
 class RateLimiter;
+namespace plain {
+class TempFile;
+}
 
 struct PlainDirOptions {
   // Serve without ever writing to the directory: every write is kAccessDenied, no .cairn/ is
-  // made. (The metadata database may still be written when it lives elsewhere.)
+  // made. The metadata database (the hash cache, then) lives at db_path, which must then be in a
+  // state directory outside the served one (--state-dir), or in memory (db_path "").
   bool read_only = false;
   // No fsync at all, whatever PutOptions says (scratch directories).
   bool no_fsync = false;
-  // The metadata database file, e.g. "<root>/.cairn/meta.db", or one under a state directory
-  // when the served directory is read-only. "": in memory (nothing survives the process).
+  // The metadata database file (an OS path: SQLite does its own I/O), e.g. "<root>/.cairn/meta.db",
+  // or one under a state directory when the served directory is read-only; Open makes its
+  // directory when missing. "": in memory (nothing survives the process).
   std::string db_path;
   // Content types of files that did not arrive through cairn, by extension. Not owned; must
   // outlive the store. nullptr: every such file is kDefaultContentType.
@@ -72,12 +81,29 @@ class PlainDir : public ObjectStore {
 
   Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
                                const PutOptions& opts) override;
-  // A GET of a whole file records the MD5 of the bytes sent, when the file did not change
-  // meanwhile, so its ETag is a real MD5 from then on.
-  Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
-                               GetRange range = {}) override;
-  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key) override;
+  // Opens the file once and answers from that open file: the info (stamped from the open handle)
+  // and every byte are of the file that was opened, even if another program replaces it
+  // meanwhile. Conditions are decided on that file's ETag and mtime. A read of the whole file
+  // records the MD5 of the bytes read when the file did not change meanwhile, so its ETag is a
+  // real MD5 from then on (and info().etag becomes it once the last byte has been read).
+  // ZeroCopy() offers the open file's descriptor on a LocalVolume (none for a folder marker, nor
+  // on volumes without descriptors); it does not record the MD5.
+  Result<std::unique_ptr<ObjectReader>> OpenObject(const std::string& bucket,
+                                                   const std::string& key, const GetOptions& opts,
+                                                   ObjectInfo* verdict = nullptr) override;
+  Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
+                                const GetOptions& opts = {},
+                                ObjectInfo* verdict = nullptr) override;
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
+  // Copies from the source file opened once (its version fixed, its conditions decided on it)
+  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom; through a
+  // buffer when the source's MD5 is not known yet, hashing it on the way), then renames it into
+  // place and records the metadata, as a PUT. A source that changes while it is copied fails the
+  // copy (kIOError, retryable). A copy onto itself (kReplace only) rewrites the metadata record
+  // alone, keeping the file and its MD5. A folder marker on either side goes through PutObject.
+  Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
+                                const std::string& dst_bucket, const std::string& dst_key,
+                                const CopyOptions& opts) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
 
   // Walks every bucket and hashes each file whose MD5 is not known, reading at most
@@ -89,7 +115,8 @@ class PlainDir : public ObjectStore {
   MetaStore& meta() { return *meta_; }
 
  private:
-  struct Opened;  // an object opened for reading (plain_dir.cc)
+  struct Opened;  // an object opened for reading (plain_reader.h)
+  class Reader;   // its ObjectReader (plain_reader.h)
   class Lister;   // one listing page (plain_list.cc)
 
   PlainDir(Volume* vol, PlainDirOptions opts, std::unique_ptr<MetaStore> meta);
@@ -98,7 +125,15 @@ class PlainDir : public ObjectStore {
   // kBucketNotFound unless bucket is a directory with a valid bucket name.
   Status CheckBucket(const std::string& bucket);
   // The object at bucket/key: its file opened (markers: none) and its info filled.
+  // (plain_read.cc, with Describe and IsMarkerDir.)
   Result<Opened> Open(const std::string& bucket, const std::string& key, bool open_file);
+  // The object at path as a PUT's conditions see it (under the key's lock): its info, or
+  // nullopt when the key has no object.
+  Result<std::optional<ObjectInfo>> Current(const std::string& bucket, const std::string& key,
+                                            const std::string& path, bool marker);
+  // CheckPutConditions against Current(); Ok at once when opts has no condition.
+  Status CheckPutConditionsAt(const std::string& bucket, const std::string& key,
+                              const std::string& path, bool marker, const PutOptions& opts);
   // ObjectInfo of an entry: from its record when current, else derived.
   Result<ObjectInfo> Describe(const std::string& bucket, const std::string& key,
                               const FileInfo& fi);
@@ -108,6 +143,14 @@ class PlainDir : public ObjectStore {
   // (a PUT of the marker made it) or it is empty.
   Result<bool> IsMarkerDir(const std::string& bucket, const std::string& key,
                            const std::string& path, const FileInfo& fi);
+  // Renames the finished temp file over path and records its metadata, under the key's lock and
+  // after opts' conditions passed there (plain_dir.cc says in which order, and why).
+  Result<ObjectInfo> CommitTemp(const std::string& bucket, const std::string& key,
+                                const std::string& path, plain::TempFile& tmp,
+                                const PutOptions& opts, const std::string& md5_hex, uint64_t size);
+  // A copy onto itself: the record of the file opened in o, with po's metadata (plain_copy.cc).
+  Result<ObjectInfo> RewriteRecord(const std::string& bucket, const std::string& key,
+                                   const std::string& path, const Opened& o, const PutOptions& po);
   Status PutMarker(const std::string& bucket, const std::string& key, const std::string& path,
                    const PutOptions& opts, ObjectInfo* info);
   // Removes empty directories from dir up to (not including) the bucket directory.

@@ -1,10 +1,12 @@
-// Shared by the files of PlainDir (plain_dir.cc, plain_list.cc, plain_hash.cc); not an API.
+// Shared by the files of PlainDir (plain_*.cc); not an API.
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "libstore/common/status.h"
+#include "libstore/volume/volume.h"
 
 namespace cairn::plain {
 
@@ -16,6 +18,25 @@ inline constexpr size_t kIoBufferSize = 256 << 10;
 // This thread's I/O buffer of kIoBufferSize bytes, made once per thread (no allocation per
 // request). One user at a time: never held across a call that may use it again.
 char* IoBuffer();
+
+// A temp file under kTmpDir, removed when this goes out of scope unless Disarm() was called
+// (after it was renamed into place).
+class TempFile {
+ public:
+  TempFile(Volume* vol, std::string path) : vol_(vol), path_(std::move(path)) {}
+  ~TempFile() {
+    if (armed_) vol_->Remove(path_).IgnoreError();
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  void Disarm() { armed_ = false; }
+
+ private:
+  Volume* vol_;
+  std::string path_;
+  bool armed_ = true;
+};
 
 // A path lookup that says "not there": absent, or a component on the way is not a directory
 // (ENOTDIR), or the entry is a symlink or a special file the volume refuses to open (kCorruption

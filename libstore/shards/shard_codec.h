@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "libstore/common/io.h"  // Source, Sink
 #include "libstore/format/shard_file.h"
-#include "libstore/object/object_store.h"  // Source, Sink
 #include "libstore/volume/volume.h"
 
 namespace cairn {

@@ -1,5 +1,6 @@
-// ParseRange on `get --range FIRST-LAST`. An accepted range has FIRST <= LAST, comes from decimal
-// digits only (no sign, no overflow), and prints back to an equivalent range.
+// ParseRange on `get --range FIRST-LAST|-N`. An accepted range is either a suffix (-N) or has
+// FIRST <= LAST, comes from decimal digits and one dash only (no sign, no overflow), and prints
+// back to an equivalent range.
 // Coverage: commands/object_commands.cc cairn::cli::ParseRange(
 #include "commands/commands.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -13,12 +14,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(st.code() == Code::kInvalidArgument);
     return 0;
   }
-  FUZZ_CHECK(r.first <= r.last);
   for (char c : s) FUZZ_CHECK((c >= '0' && c <= '9') || c == '-');
-  const std::string again =
-      std::to_string(r.first) + "-" + (r.last == UINT64_MAX ? "" : std::to_string(r.last));
+  std::string again;
+  if (r.suffix) {
+    again = "-" + std::to_string(r.suffix_len);
+  } else {
+    FUZZ_CHECK(r.first <= r.last);
+    again =
+        std::to_string(r.first) + "-" + (r.last == GetRange::kToEnd ? "" : std::to_string(r.last));
+  }
   GetRange r2;
   FUZZ_CHECK(cli::ParseRange(again, &r2).ok());
-  FUZZ_CHECK(r2.first == r.first && r2.last == r.last);
+  FUZZ_CHECK(r2.suffix == r.suffix && r2.suffix_len == r.suffix_len && r2.first == r.first &&
+             r2.last == r.last);
   return 0;
 }

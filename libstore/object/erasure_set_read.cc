@@ -1,0 +1,236 @@
+// ErasureSet reads: OpenObject's reader (verifying and rebuilding blocks as they are read), HEAD.
+//
+// The reader holds the version's shard files open from the moment its metadata was read (under
+// the key's read lock), so every byte it sends is of that version even when a writer replaces it
+// meanwhile: a commit unlinks the old shard files, open descriptors keep them. It decodes one block
+// at a time into one pooled buffer, so memory is a block whatever the object size.
+#include <algorithm>
+#include <cstring>
+
+#include "libstore/common/buffer_pool.h"
+#include "libstore/erasure/stripe.h"
+#include "libstore/format/framing.h"
+#include "libstore/format/key_path.h"
+#include "libstore/object/erasure_set.h"
+#include "libstore/object/erasure_set_internal.h"
+
+namespace cairn {
+
+class ErasureSet::SetReader : public ObjectReader {
+ public:
+  SetReader(ErasureSet& set, std::string bucket)
+      : ObjectReader({}, {}), set_(set), bucket_(std::move(bucket)) {}
+  ~SetReader() override { NoteDegraded(); }
+
+  // Opens the shard files of the version metas_[pick] names; false when fewer than K opened.
+  bool OpenShards(const ObjectPaths& paths, int pick) {
+    const ObjectMeta& chosen = metas_[pick].meta;
+    const uint32_t total = set_.n();
+    shards_.clear();
+    shards_.resize(total);
+    uint32_t opened = 0;
+    for (uint32_t pos = 0; pos < total; ++pos) {
+      const MetaRead& mr = metas_[pos];
+      if (!mr.present || mr.meta.version_id != chosen.version_id) continue;
+      const uint32_t si = mr.meta.shard_index;
+      if (si >= total || shards_[si]) continue;
+      if (mr.meta.is_inline()) {
+        // metas_ is not changed again once the version is picked: the string outlives the file.
+        shards_[si] = std::make_unique<StringFile>(mr.meta.inline_shard);
+      } else {
+        auto f = set_.volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
+        if (!f.ok()) continue;
+        shards_[si] = std::move(f).value();
+      }
+      ++opened;
+    }
+    return opened >= set_.k();
+  }
+
+  // After the pick: fixes the version, the range and the buffers.
+  Status Start(int pick, const ByteRange& range) {
+    meta_ = metas_[pick].meta;
+    info_ = set_.InfoFrom(bucket_, meta_);
+    range_ = range;
+    pos_ = range.first;
+    end_ = range.first + range.length;
+    if (meta_.k != set_.k() || meta_.m != set_.m())
+      return Corruption("object coded with another K+M");
+    lay_ = StripeLayout{meta_.size, meta_.block_size, meta_.k};
+    stride_ = lay_.full_chunk_len() + kChecksumLen;
+    bad_.assign(set_.n(), false);
+    for (uint32_t si = 0; si < set_.n(); ++si) bad_[si] = !shards_[si];
+    if (range.length > 0) buf_ = PooledBuffer(stride_ * set_.n());
+    return Status::Ok();
+  }
+
+  std::vector<MetaRead>* metas() { return &metas_; }
+
+  Result<size_t> Read(void* out, size_t n) override {
+    RETURN_IF_ERROR(error_);
+    size_t done = 0;
+    auto* dst = static_cast<uint8_t*>(out);
+    while (done < n && pos_ < end_) {
+      const uint64_t b = pos_ / lay_.block_size;
+      if (b != block_) {
+        if (Status s = Decode(b); !s.ok()) {
+          if (done > 0) return done;  // the bytes before the bad block; the error comes next
+          return s;
+        }
+      }
+      // Bytes of the block from pos_, chunk by chunk (chunks are not contiguous in buf_).
+      const uint64_t in_block = pos_ - b * lay_.block_size;
+      const uint64_t cs = lay_.chunk_len(b);
+      const uint64_t si = in_block / cs, off = in_block % cs;
+      const uint64_t block_left = lay_.block_len(b) - in_block;
+      const size_t c = size_t(std::min<uint64_t>({cs - off, block_left, end_ - pos_, n - done}));
+      std::memcpy(dst + done, buf_.data() + si * stride_ + off, c);
+      done += c;
+      pos_ += c;
+    }
+    if (pos_ == end_) NoteDegraded();
+    return done;
+  }
+
+  Status WriteTo(Sink& sink) override {
+    RETURN_IF_ERROR(error_);
+    while (pos_ < end_) {
+      const uint64_t b = pos_ / lay_.block_size;
+      if (b != block_) RETURN_IF_ERROR(Decode(b));
+      const uint64_t bstart = b * lay_.block_size;
+      const uint64_t cs = lay_.chunk_len(b);
+      const uint64_t to = std::min(end_, bstart + lay_.block_len(b));  // exclusive
+      while (pos_ < to) {
+        const uint64_t in_block = pos_ - bstart, si = in_block / cs, off = in_block % cs;
+        const uint64_t c = std::min(cs - off, to - pos_);
+        RETURN_IF_ERROR(sink.Write(buf_.data() + si * stride_ + off, c));
+        pos_ += c;
+      }
+    }
+    NoteDegraded();
+    return Status::Ok();
+  }
+
+ private:
+  // Reads block b's data chunks (rebuilding missing or corrupt ones from parity) into buf_.
+  Status Decode(uint64_t b) {
+    const uint32_t k = set_.k(), total = set_.n();
+    const uint64_t cs = lay_.chunk_len(b), off = lay_.shard_offset(b);
+    uint8_t* chunk[kMaxShards];
+    bool present[kMaxShards];
+    uint32_t good = 0;
+    for (uint32_t si = 0; si < total; ++si) {
+      chunk[si] = buf_.data() + si * stride_;
+      present[si] = false;
+    }
+    auto load = [&](uint32_t si) {
+      if (!shards_[si]) return;
+      if (ReadFramed(*shards_[si], off, cs, 0, chunk[si]).state == ChunkState::kGood) {
+        present[si] = true;
+        ++good;
+        return;
+      }
+      bad_[si] = true;
+    };
+    for (uint32_t si = 0; si < k; ++si) load(si);
+    for (uint32_t si = k; si < total && good < k; ++si) load(si);
+    block_ = UINT64_MAX;
+    if (good < k) {
+      error_ = DataLoss(bucket_ + "/" + meta_.key + ": block " + std::to_string(b) + ": only " +
+                        std::to_string(good) + " of " + std::to_string(total) +
+                        " shards readable, " + std::to_string(k) + " needed");
+      return error_;
+    }
+    bool want[kMaxShards] = {};
+    bool missing_data = false;
+    for (uint32_t si = 0; si < k; ++si) {
+      want[si] = !present[si];
+      missing_data |= want[si];
+    }
+    if (missing_data) {
+      error_ = set_.codec_->Reconstruct(cs, chunk, present, want);
+      RETURN_IF_ERROR(error_);
+    }
+    block_ = b;
+    return Status::Ok();
+  }
+
+  // Queues the object for heal (once per version and process) when a shard of an online member
+  // was missing or corrupt; not for data loss (heal cannot rebuild it; verify reports it).
+  void NoteDegraded() {
+    if (noted_ || meta_.distribution.empty()) return;
+    noted_ = true;
+    if (error_.code() == Code::kDataLoss) return;
+    std::vector<uint32_t> degraded;
+    for (uint32_t si = 0; si < bad_.size(); ++si) {
+      const uint32_t pos = meta_.distribution[si];
+      if (bad_[si] && set_.volumes_[pos] != nullptr) degraded.push_back(pos);
+    }
+    if (!degraded.empty() && set_.FirstDegradedRead(meta_.version_id)) {
+      set_.RecordMrf(bucket_, meta_.key, meta_.version_id, degraded);
+    }
+  }
+
+  ErasureSet& set_;
+  const std::string bucket_;
+  std::vector<MetaRead> metas_;
+  ObjectMeta meta_;
+  std::vector<std::unique_ptr<ReadableFile>> shards_;
+  std::vector<bool> bad_;  // shard indexes found missing or corrupt
+  StripeLayout lay_{0, 1, 1};
+  uint64_t stride_ = 0;
+  PooledBuffer buf_;
+  uint64_t pos_ = 0, end_ = 0;
+  uint64_t block_ = UINT64_MAX;  // the block decoded in buf_
+  Status error_;
+  bool noted_ = false;
+};
+
+Result<std::unique_ptr<ObjectReader>> ErasureSet::OpenObject(const std::string& bucket,
+                                                             const std::string& key,
+                                                             const GetOptions& opts,
+                                                             ObjectInfo* verdict) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  const ObjectPaths paths = KeyPaths(bucket, key);
+  auto r = std::make_unique<SetReader>(*this, bucket);
+  // The shard files are opened under the same lock as the metadata was read, so a commit cannot
+  // remove them in between (in this process; across processes, ReadVersion retries under the
+  // write lock when too few could be opened). Reads then go on from open files.
+  auto pick = ReadVersion(bucket, key, r->metas(), [&](const std::vector<MetaRead>&, int p) {
+    return r->OpenShards(paths, p);
+  });
+  if (!pick.ok()) {
+    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
+    return pick.status();
+  }
+  const ObjectMeta& chosen = (*r->metas())[*pick].meta;
+  if (Status c = EvaluateConditions(opts.conditions, chosen.etag, chosen.mod_time_ns, true);
+      !c.ok()) {
+    if (verdict != nullptr) *verdict = InfoFrom(bucket, chosen);
+    return c.WithContext(bucket + "/" + key);
+  }
+  ASSIGN_OR_RETURN(ByteRange range, ResolveRange(opts.range, chosen.size));
+  RETURN_IF_ERROR(r->Start(*pick, range));
+  return std::unique_ptr<ObjectReader>(std::move(r));
+}
+
+Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::string& key,
+                                          const GetOptions& opts, ObjectInfo* verdict) {
+  RETURN_IF_ERROR(ValidateBucketName(bucket));
+  RETURN_IF_ERROR(ValidateKey(key));
+  std::vector<MetaRead> metas;
+  auto pick = ReadVersion(bucket, key, &metas);
+  if (!pick.ok()) {
+    if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
+    return pick.status();
+  }
+  ObjectInfo info = InfoFrom(bucket, metas[*pick].meta);
+  if (Status c = EvaluateConditions(opts.conditions, info.etag, info.mod_time_ns, true); !c.ok()) {
+    if (verdict != nullptr) *verdict = info;
+    return c.WithContext(bucket + "/" + key);
+  }
+  return info;
+}
+
+}  // namespace cairn
