@@ -1,8 +1,9 @@
 #include "libstore/common/hash.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <xxh_x86dispatch.h>
 #include <xxhash.h>
 
@@ -109,11 +110,40 @@ std::string Sha256Hex(const void* data, size_t len) {
   return ToHex(d, 32);
 }
 
+namespace {
+// One HMAC-SHA256 context per thread, its digest set once: OpenSSL's one-shot HMAC() fetches the
+// algorithm on every call, and under many small calls (a chunk signature per aws-chunked chunk)
+// that fetch's locks were the top of the profile.
+class HmacCtx {
+ public:
+  HmacCtx() {
+    static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) std::abort();
+    ctx_ = EVP_MAC_CTX_new(mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (ctx_ == nullptr || EVP_MAC_CTX_set_params(ctx_, params) != 1) std::abort();
+  }
+  ~HmacCtx() { EVP_MAC_CTX_free(ctx_); }
+  HmacCtx(const HmacCtx&) = delete;
+  HmacCtx& operator=(const HmacCtx&) = delete;
+  void Mac(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]) {
+    size_t n = 0;
+    if (EVP_MAC_init(ctx_, static_cast<const unsigned char*>(key), key_len, nullptr) != 1 ||
+        EVP_MAC_update(ctx_, static_cast<const unsigned char*>(data), len) != 1 ||
+        EVP_MAC_final(ctx_, out, &n, 32) != 1 || n != 32)
+      std::abort();
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+}  // namespace
+
 void HmacSha256(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]) {
-  unsigned int n = 0;
-  if (HMAC(EVP_sha256(), key, static_cast<int>(key_len), static_cast<const unsigned char*>(data),
-           len, out, &n) == nullptr)
-    std::abort();
+  thread_local HmacCtx ctx;
+  ctx.Mac(key, key_len, data, len, out);
 }
 
 bool ConstantTimeEqual(const void* a, const void* b, size_t n) {
