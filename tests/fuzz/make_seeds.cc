@@ -271,5 +271,19 @@ int main(int argc, char** argv) {
                        "\xff\xfe", "x\xe2\x80\xaey", "~home", "#x", "tab\there\nnext", "50%/\x7f"});
   Strings("parse_meta", {"owner=ann\ncolour=grey", "Content-Language=en", "x=", "a=b\tc",
                          "note=h\xc3\xa9llo w\xc3\xb6rld", "emoji=\xf0\x9f\x90\x88"});
+  Strings("s3_xml",
+          {"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete "
+           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Object><Key>a/b.txt</Key></"
+           "Object><Object><Key>x &amp; "
+           "y</Key><VersionId>null</VersionId></Object><Quiet>true</Quiet></Delete>",
+           "<Delete><Object><Key>&#x0;&#xD;<![CDATA[<k>]]></Key></Object></Delete>",
+           "<CreateBucketConfiguration "
+           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</"
+           "LocationConstraint></CreateBucketConfiguration>",
+           "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"abc\"</"
+           "ETag><ChecksumCRC32>DUoRhQ==</ChecksumCRC32></Part><Part><PartNumber>2</"
+           "PartNumber><ETag>&quot;def&quot;</ETag><ChecksumCRC64NVME>jSnVw/bqjr4=</"
+           "ChecksumCRC64NVME></Part></CompleteMultipartUpload>",
+           "key one\377caf\303\251\377line\r\nbreak\377<&>\"'"});
   return 0;
 }
