@@ -48,6 +48,11 @@ json InfoJson(const ObjectInfo& i) {
   PutText(j, "key", i.key);
   if (!i.content_type.empty()) PutText(j, "content_type", i.content_type);
   PutMeta(j, i.user_meta);
+  if (i.checksum.algorithm != ChecksumAlgorithm::kNone) {
+    j["checksum"] = {{"algorithm", Name(i.checksum.algorithm)},
+                     {"value", i.ChecksumHeaderValue()},
+                     {"type", Name(i.checksum_type)}};
+  }
   return j;
 }
 
@@ -103,7 +108,7 @@ Status ParseMeta(const std::vector<std::string>& in,
 // ------------------------------------------------------------------------------------------ put
 
 struct PutOptions2 {
-  std::string file, target, content_type, etag = "md5";
+  std::string file, target, content_type, etag = "md5", checksum;
   std::vector<std::string> meta;
   bool no_fsync = false;
 };
@@ -119,6 +124,14 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
   if (o.etag == "md5") po.etag = EtagMode::kMd5;
   else if (o.etag == "fast") po.etag = EtagMode::kFast;
   else return InvalidArgument("--etag must be md5 or fast, got '" + o.etag + "'");
+  if (!o.checksum.empty()) {
+    auto a = ChecksumAlgorithmFromName(o.checksum);
+    if (!a.ok()) {
+      return InvalidArgument("--checksum must be crc32, crc32c, crc64nvme, sha1 or sha256, got '" +
+                             Cut(o.checksum) + "'");
+    }
+    po.checksum_algorithm = *a;
+  }
   RETURN_IF_ERROR(ValidateFieldValue("--content-type", o.content_type));
   RETURN_IF_ERROR(ParseMeta(o.meta, &po.user_meta));
   // Refused here, before the input is opened: the store never commits what it cannot read back.
@@ -183,6 +196,9 @@ void RegisterPut(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("--meta", o->meta, "User metadata (repeatable)")->type_name("KEY=VALUE");
   sub->add_option("--etag", o->etag, "ETag: md5 (S3 compatible, default) or fast (XXH3-128)")
       ->type_name("md5|fast");
+  sub->add_option("--checksum", o->checksum,
+                  "Also compute and store this checksum (S3's x-amz-checksum-*)")
+      ->type_name("crc32|crc32c|crc64nvme|sha1|sha256");
   sub->add_flag("--no-fsync", o->no_fsync, "Do not wait for the data to reach the disk (scratch use)");
   sub->add_option("file", o->file, "File to store, or - for stdin")->required()->type_name("FILE|-");
   sub->add_option("target", o->target, "Where to store it")->required()->type_name("BUCKET/KEY");
@@ -397,6 +413,10 @@ Status RunStat(const std::string& path, Context& ctx) {
   }
   for (const auto& [k, v] : d.info.user_meta) {
     std::printf("  meta          %s\n", Shown(k + "=" + v).c_str());
+  }
+  if (d.info.checksum.algorithm != ChecksumAlgorithm::kNone) {
+    std::printf("  checksum      %s %s (%s)\n", Name(d.info.checksum.algorithm),
+                d.info.ChecksumHeaderValue().c_str(), Name(d.info.checksum_type));
   }
   std::printf("  layout        %u+%u, %s blocks, %s\n", d.meta.k, d.meta.m,
               HumanBytes(d.meta.block_size).c_str(),

@@ -25,6 +25,7 @@ _cairn_takes_value() {
         '--content-type') return 0 ;;
         '--meta') return 0 ;;
         '--etag') return 0 ;;
+        '--checksum') return 0 ;;
       esac ;;
     'get')
       case "$2" in
@@ -102,6 +103,7 @@ _cairn_value() {
         '--content-type') COMPREPLY=(); return 0 ;;
         '--meta') COMPREPLY=(); return 0 ;;
         '--etag') _cairn_words 'md5 fast' "$cur"; return 0 ;;
+        '--checksum') _cairn_words 'crc32 crc32c crc64nvme sha1 sha256' "$cur"; return 0 ;;
       esac ;;
     'get')
       case "$2" in
@@ -205,7 +207,7 @@ _cairn() {
       'init') _cairn_words '--help -h --ec --block-size --inline-limit --force --set --json --no-progress --quiet -q' "$cur" ;;
       'mb') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'rb') _cairn_words '--help -h --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'put') _cairn_words '--help -h --content-type --meta --etag --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
+      'put') _cairn_words '--help -h --content-type --meta --etag --checksum --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
       'get') _cairn_words '--help -h --range --force --set --json --no-progress --quiet -q' "$cur" ;;
       'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
       'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;

@@ -49,6 +49,7 @@ complete -c cairn -n '__fish_seen_subcommand_from rb' -F
 complete -c cairn -n '__fish_seen_subcommand_from put' -l content-type -d 'Content-Type to record' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from put' -l meta -d 'User metadata (repeatable)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from put' -l etag -d 'ETag: md5 (S3 compatible, default) or fast (XXH3-128)' -r -f -a 'md5 fast'
+complete -c cairn -n '__fish_seen_subcommand_from put' -l checksum -d 'Also compute and store this checksum (S3\'s x-amz-checksum-*)' -r -f -a 'crc32 crc32c crc64nvme sha1 sha256'
 complete -c cairn -n '__fish_seen_subcommand_from put' -l no-fsync -d 'Do not wait for the data to reach the disk (scratch use)'
 complete -c cairn -n '__fish_seen_subcommand_from put' -F
 

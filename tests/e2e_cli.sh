@@ -340,6 +340,30 @@ for cmd in "ls -r bkt" "--json ls -r bkt" "get bkt/big -"; do
   check "'$cmd' into a closed pipe says nothing" test ! -s "$T/err"
 done
 
+echo "== put --checksum stores an S3 checksum; stat shows it"
+printf '123456789' >"$T/check.txt"
+expect 0 "put --checksum crc32" "$CAIRN" put --checksum crc32 "$T/check.txt" bkt/sum
+expect 0 "stat, checksum" "$CAIRN" stat bkt/sum
+check "stat shows the CRC32 of 123456789" grep -qxF "  checksum      CRC32 y/Q5Jg== (FULL_OBJECT)" "$T/out"
+expect 0 "put --checksum CRC64NVME --json" "$CAIRN" --json put --checksum CRC64NVME "$T/check.txt" bkt/sum
+check "put --json has the CRC64NVME check value" py '
+j = json.load(open(A[0], "rb"))["checksum"]
+sys.exit(0 if j == {"algorithm": "CRC64NVME", "value": "rosUhgp5mIg=", "type": "FULL_OBJECT"} else repr(j))' "$T/out"
+expect 0 "put --checksum sha256" "$CAIRN" put --checksum sha256 "$T/check.txt" bkt/sum
+expect 0 "stat --json, checksum" "$CAIRN" --json stat bkt/sum
+check "stat --json has the SHA-256" py '
+import base64, hashlib
+j = json.load(open(A[0], "rb"))["checksum"]
+want = base64.b64encode(hashlib.sha256(b"123456789").digest()).decode()
+sys.exit(0 if j == {"algorithm": "SHA256", "value": want, "type": "FULL_OBJECT"} else repr(j))' "$T/out"
+expect 0 "put without --checksum" "$CAIRN" put "$T/check.txt" bkt/sum
+expect 0 "stat --json, no checksum" "$CAIRN" --json stat bkt/sum
+check "a new version without --checksum has none" py '
+sys.exit(0 if "checksum" not in json.load(open(A[0], "rb")) else 1)' "$T/out"
+expect 2 "put --checksum md5 is a usage error" "$CAIRN" put --checksum md5 "$T/check.txt" bkt/sum2
+check "the error names the choices" grep -qF "crc64nvme" "$T/err"
+expect 1 "nothing stored by the refused put" "$CAIRN" stat bkt/sum2
+
 echo "== member paths in messages: as recorded, no doubled or lost slash"
 mv "$S/d3" "$S/d3.away"
 expect 0 "ls with a member offline, set named with extra slashes" "$CAIRN" --set "/$S//d1/" ls bkt

@@ -148,6 +148,116 @@ TEST_CASE("object metadata: golden bytes, round trip, damage detected", "[format
   }
 }
 
+TEST_CASE("object metadata: version 2's checksum section, golden bytes; version 1 still reads",
+          "[format][putsums]") {
+  ObjectMeta m;
+  m.key = "c";
+  m.version_id = Fill(0x66);
+  m.mod_time_ns = 7;
+  m.size = 2;
+  m.etag = "e";
+  m.k = 1;
+  m.m = 1;
+  m.block_size = 4096;
+  m.shard_index = 0;
+  m.distribution = {0, 1};
+  m.shard_size = 2;
+  m.inline_shard = "hi";
+  // An object stored without a checksum is written as version 1, as before this section.
+  std::string v1 = "CAIRNOBJ";
+  Le(&v1, 1, 4);  // version
+  Le(&v1, 1, 4);  // flags: inline
+  LeStr(&v1, "c");
+  v1 += std::string(16, '\x66');
+  Le(&v1, 7, 8);
+  Le(&v1, 2, 8);
+  LeStr(&v1, "e");
+  LeStr(&v1, "");
+  Le(&v1, 0, 4);
+  Le(&v1, 1, 4);
+  Le(&v1, 1, 4);
+  Le(&v1, 4096, 4);
+  Le(&v1, 0, 4);
+  Le(&v1, 2, 4);
+  v1 += std::string("\x00\x01", 2);
+  v1 += std::string(16, '\0');
+  Le(&v1, 2, 8);
+  LeStr(&v1, "hi");
+  std::string body = v1;  // without the file checksum
+  AppendChecksum(&v1);
+  REQUIRE(m.Encode().ok());
+  CHECK(*m.Encode() == v1);
+  auto old = ObjectMeta::Decode(v1);
+  REQUIRE(old.ok());
+  CHECK(old->checksum.algorithm == ChecksumAlgorithm::kNone);
+  CHECK(old->checksum_type == 0);
+
+  // With one: version 2, the section after the inline shard.
+  m.checksum.algorithm = ChecksumAlgorithm::kCrc32;
+  m.checksum.len = 4;
+  m.checksum.bytes = {0xde, 0xad, 0xbe, 0xef};
+  m.checksum_type = kMetaChecksumFullObject;
+  std::string v2 = body;
+  v2[8] = 2;                                     // version
+  v2 += std::string("\x01", 1);                  // algorithm: CRC32
+  v2 += std::string("\x01", 1);                  // type: FULL_OBJECT
+  Le(&v2, 0, 4);                                 // parts
+  v2 += std::string("\x04\xde\xad\xbe\xef", 5);  // length, big-endian CRC
+  AppendChecksum(&v2);
+  auto enc = m.Encode();
+  REQUIRE(enc.ok());
+  CHECK(*enc == v2);
+  auto back = ObjectMeta::Decode(v2);
+  REQUIRE(back.ok());
+  CHECK(back->checksum == m.checksum);
+  CHECK(back->checksum_type == kMetaChecksumFullObject);
+  CHECK(back->checksum_parts == 0);
+  for (size_t i = 0; i < v2.size(); ++i) {
+    std::string bad = v2;
+    bad[i] ^= 0x10;
+    CHECK(ObjectMeta::Decode(bad).status().code() == Code::kCorruption);
+  }
+  // One encoding per value: a version 2 file without its section, or a version 1 file with one,
+  // is refused; so is a section that breaks its own rules.
+  std::string no_section = body;
+  no_section[8] = 2;
+  AppendChecksum(&no_section);
+  CHECK(ObjectMeta::Decode(no_section).status().code() == Code::kCorruption);
+  std::string v1_with = v2.substr(0, v2.size() - 8);
+  v1_with[8] = 1;
+  AppendChecksum(&v1_with);
+  CHECK(ObjectMeta::Decode(v1_with).status().code() == Code::kCorruption);
+  auto refused = [&](auto edit) {
+    ObjectMeta x = m;
+    edit(x);
+    CHECK(x.Encode().status().code() == Code::kInvalidArgument);
+  };
+  refused([](ObjectMeta& x) { x.checksum.len = 8; });
+  refused([](ObjectMeta& x) { x.checksum_type = 0; });
+  refused([](ObjectMeta& x) { x.checksum_type = 3; });
+  refused([](ObjectMeta& x) { x.checksum_parts = 2; });  // a FULL_OBJECT has no parts
+  refused([](ObjectMeta& x) { x.checksum_type = kMetaChecksumComposite; });  // 0 parts
+  refused([](ObjectMeta& x) {
+    x.checksum_type = kMetaChecksumComposite;
+    x.checksum_parts = kMetaMaxChecksumParts + 1;
+  });
+  refused([](ObjectMeta& x) { x.checksum.algorithm = ChecksumAlgorithm::kNone; });
+  refused([](ObjectMeta& x) {
+    x.delete_marker = true;
+    x.size = 0;
+    x.shard_size = 0;
+    x.inline_shard.clear();
+  });
+  ObjectMeta comp = m;
+  comp.checksum_type = kMetaChecksumComposite;
+  comp.checksum_parts = 3;
+  auto ce = comp.Encode();
+  REQUIRE(ce.ok());
+  auto cd = ObjectMeta::Decode(*ce);
+  REQUIRE(cd.ok());
+  CHECK(cd->checksum_parts == 3);
+}
+
 TEST_CASE("object metadata: a delete marker's golden bytes", "[format]") {
   ObjectMeta m;
   m.key = "gone";

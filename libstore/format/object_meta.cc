@@ -7,6 +7,13 @@
 namespace cairn {
 namespace {
 
+// The checksum section stores ChecksumAlgorithm's values as bytes (docs/format.md): they are
+// part of the format.
+static_assert(int(ChecksumAlgorithm::kCrc32) == 1 && int(ChecksumAlgorithm::kCrc32c) == 2 &&
+              int(ChecksumAlgorithm::kCrc64Nvme) == 3 && int(ChecksumAlgorithm::kSha1) == 4 &&
+              int(ChecksumAlgorithm::kSha256) == 5 &&
+              kLastChecksumAlgorithm == ChecksumAlgorithm::kSha256);
+
 // The checks shared by Validate and Decode, on fields that both see. Returns "" when they hold,
 // else what is wrong.
 std::string Inconsistency(const ObjectMeta& m) {
@@ -28,6 +35,25 @@ std::string Inconsistency(const ObjectMeta& m) {
   }
   if (m.delete_marker && (!m.is_inline() || m.size != 0 || m.shard_size != 0)) {
     return "a delete marker must be empty and inline";
+  }
+  if (m.checksum.algorithm == ChecksumAlgorithm::kNone) {
+    if (m.checksum.len != 0 || m.checksum_type != 0 || m.checksum_parts != 0) {
+      return "a checksum type or length without an algorithm";
+    }
+  } else {
+    if (int(m.checksum.algorithm) < 0 || m.checksum.algorithm > kLastChecksumAlgorithm) {
+      return "unknown checksum algorithm";
+    }
+    if (m.checksum.len != DigestLength(m.checksum.algorithm)) {
+      return "checksum length does not match its algorithm";
+    }
+    if (m.checksum_type == kMetaChecksumFullObject ? m.checksum_parts != 0
+        : m.checksum_type == kMetaChecksumComposite
+            ? m.checksum_parts < 1 || m.checksum_parts > kMetaMaxChecksumParts
+            : true) {
+      return "checksum type or part count out of range";
+    }
+    if (m.delete_marker) return "a delete marker has no checksum";
   }
   return "";
 }
@@ -66,8 +92,9 @@ Result<std::string> ObjectMeta::Encode() const {
   std::string out;
   out.reserve(256 + key.size() + inline_shard.size());
   Writer w(&out);
+  const bool has_checksum = checksum.algorithm != ChecksumAlgorithm::kNone;
   w.Bytes(kObjectMetaMagic, 8);
-  w.U32(kObjectMetaVersion);
+  w.U32(has_checksum ? kObjectMetaVersion2 : kObjectMetaVersion1);
   w.U32((is_inline() ? kMetaFlagInline : 0) | (delete_marker ? kMetaFlagDeleteMarker : 0));
   w.Str(key);
   w.Bytes(version_id.b, 16);
@@ -89,6 +116,13 @@ Result<std::string> ObjectMeta::Encode() const {
   w.Bytes(data_id.b, 16);
   w.U64(shard_size);
   w.Str(inline_shard);
+  if (has_checksum) {
+    w.U8(uint8_t(checksum.algorithm));
+    w.U8(checksum_type);
+    w.U32(checksum_parts);
+    w.U8(checksum.len);
+    w.Bytes(checksum.bytes.data(), checksum.len);
+  }
   w.U64(Xxh3_64(out.data(), out.size()));
   if (out.size() > kMaxMetaFileSize) {
     return InvalidArgument("object metadata would be " + std::to_string(out.size()) +
@@ -112,7 +146,7 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   char magic[8];
   r.Bytes(magic, 8);
   uint32_t version = r.U32();
-  if (version != kObjectMetaVersion) {
+  if (version != kObjectMetaVersion1 && version != kObjectMetaVersion2) {
     return Corruption("object metadata: unsupported version " + std::to_string(version));
   }
   uint32_t flags = r.U32();
@@ -146,6 +180,21 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   r.Bytes(m.data_id.b, 16);
   m.shard_size = r.U64();
   m.inline_shard = r.Str(kMaxMetaFileSize);
+  if (version == kObjectMetaVersion2) {
+    // Only an object with a checksum is written as version 2 (one encoding per value).
+    const uint8_t alg = r.U8();
+    if (!r.ok() || alg == 0 || alg > uint8_t(kLastChecksumAlgorithm)) {
+      return Corruption("object metadata: bad checksum algorithm");
+    }
+    m.checksum.algorithm = ChecksumAlgorithm(alg);
+    m.checksum_type = r.U8();
+    m.checksum_parts = r.U32();
+    m.checksum.len = r.U8();
+    if (!r.ok() || m.checksum.len != DigestLength(m.checksum.algorithm)) {
+      return Corruption("object metadata: bad checksum length");
+    }
+    r.Bytes(m.checksum.bytes.data(), m.checksum.len);
+  }
   if (!r.ok() || r.remaining() != 0) return Corruption("object metadata: truncated or malformed");
   if (bool(flags & kMetaFlagInline) != m.is_inline()) {
     return Corruption("object metadata: inconsistent fields: inline flag");

@@ -8,13 +8,24 @@
 #include <utility>
 #include <vector>
 
+#include "libstore/common/checksum.h"
 #include "libstore/common/status.h"
 #include "libstore/format/encoding.h"
 
 namespace cairn {
 
 constexpr char kObjectMetaMagic[8] = {'C', 'A', 'I', 'R', 'N', 'O', 'B', 'J'};
-constexpr uint32_t kObjectMetaVersion = 1;
+// Version 1: no checksum section. Version 2: version 1 plus a checksum section (the object's
+// x-amz-checksum-*) before the file checksum. Encode writes version 1 for an object without a
+// checksum and version 2 only with one, so a copy has exactly one encoding and a binary that reads
+// only version 1 still reads every object stored without a checksum. Decode reads both.
+constexpr uint32_t kObjectMetaVersion1 = 1;
+constexpr uint32_t kObjectMetaVersion2 = 2;
+constexpr uint32_t kObjectMetaVersion = kObjectMetaVersion2;  // the newest
+// How the stored checksum covers the object (S3's x-amz-checksum-type).
+constexpr uint8_t kMetaChecksumFullObject = 1;  // of the whole object's bytes
+constexpr uint8_t kMetaChecksumComposite = 2;   // of the parts' checksums, "-N" (multipart)
+constexpr uint32_t kMetaMaxChecksumParts = 10000;
 constexpr uint32_t kMetaFlagInline = 1;        // the shard is inline (no shard file)
 constexpr uint32_t kMetaFlagDeleteMarker = 2;  // a delete marker (always inline and empty)
 // The format's limits: Decode refuses anything beyond them, and so Encode refuses to write it.
@@ -31,21 +42,27 @@ constexpr uint32_t kMetaMinBlockSize = 4096;
 constexpr uint32_t kMetaMaxBlockSize = 64u << 20;
 
 struct ObjectMeta {
-  std::string key;            // the object key (without bucket)
-  Uuid version_id;            // one per PUT; every volume's copy of one PUT carries the same
+  std::string key;  // the object key (without bucket)
+  Uuid version_id;  // one per PUT; every volume's copy of one PUT carries the same
   int64_t mod_time_ns = 0;
   uint64_t size = 0;
-  std::string etag;           // hex MD5 of the body, or "x" + hex XXH3-128 with --etag fast
+  std::string etag;  // hex MD5 of the body, or "x" + hex XXH3-128 with --etag fast
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
   uint32_t k = 1, m = 0;
   uint32_t block_size = 0;
-  uint32_t shard_index = 0;   // which shard (0..K+M-1) this volume holds
+  uint32_t shard_index = 0;           // which shard (0..K+M-1) this volume holds
   std::vector<uint8_t> distribution;  // distribution[shard] = volume position holding it
-  Uuid data_id;               // names the shard file (key_path.h); zero when inline
-  uint64_t shard_size = 0;    // framed shard bytes (chunks + checksums)
-  std::string inline_shard;   // framed shard bytes when inline
+  Uuid data_id;                       // names the shard file (key_path.h); zero when inline
+  uint64_t shard_size = 0;            // framed shard bytes (chunks + checksums)
+  std::string inline_shard;           // framed shard bytes when inline
   bool delete_marker = false;  // this copy marks the object deleted (size 0, inline, no shard)
+  // The x-amz-checksum-* the client sent or asked for; algorithm kNone: none (then type and
+  // parts are 0). Type kMetaChecksumFullObject (parts 0) or kMetaChecksumComposite (parts 1 to
+  // kMetaMaxChecksumParts).
+  ChecksumValue checksum;
+  uint8_t checksum_type = 0;
+  uint32_t checksum_parts = 0;
 
   bool is_inline() const { return data_id.IsZero(); }
   bool is_delete_marker() const { return delete_marker; }

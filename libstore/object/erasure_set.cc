@@ -78,6 +78,11 @@ ObjectInfo ErasureSet::InfoFrom(const std::string& bucket, const ObjectMeta& m) 
   i.mod_time_ns = m.mod_time_ns;
   i.content_type = m.content_type;
   i.user_meta = m.user_meta;
+  i.checksum = m.checksum;
+  i.checksum_parts = m.checksum_parts;
+  i.checksum_type = m.checksum_type == kMetaChecksumFullObject  ? ChecksumType::kFullObject
+                    : m.checksum_type == kMetaChecksumComposite ? ChecksumType::kComposite
+                                                                : ChecksumType::kNone;
   return i;
 }
 
@@ -179,6 +184,13 @@ ObjectMeta ErasureSet::BaseMeta(const std::string& key, uint64_t size, const Put
   return m;
 }
 
+void ErasureSet::SetChecksum(ObjectMeta* m, const ChecksumValue& v) {
+  if (v.algorithm == ChecksumAlgorithm::kNone) return;
+  m->checksum = v;
+  m->checksum_type = kMetaChecksumFullObject;
+  m->checksum_parts = 0;
+}
+
 Status ErasureSet::CheckWriteQuorum() const {
   if (online() >= write_quorum_) return Status::Ok();
   return QuorumError(std::to_string(online()) + " of " + std::to_string(n()) +
@@ -204,12 +216,17 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
   }
   // Inline: every volume's metadata carries its own framed shard.
   ObjectMeta base = BaseMeta(key, got, opts, Rotation(bucket, key));
+  // One pass for every digest: the MD5 serves both the ETag and Content-MD5.
+  BodyChecksums sums(ChecksumPlan(opts));
+  sums.Update(head.data(), got);
+  sums.Finish();
+  ASSIGN_OR_RETURN(ExpectedDigests expected, FinalExpectations(opts));
+  RETURN_IF_ERROR(VerifyBody(expected, sums, nullptr).WithContext(bucket + "/" + key));
+  SetChecksum(&base, sums.checksum());
   if (opts.etag == EtagMode::kFast) {
     base.etag = "x" + Xxh3_128(head.data(), got).Hex();
   } else {
-    Md5Stream md5;
-    md5.Update(head.data(), got);
-    base.etag = md5.FinalHex();
+    base.etag = ToHex(sums.md5().data(), 16);
   }
   std::vector<std::string> framed(n());
   for (auto& f : framed) f.reserve(base.shard_size);

@@ -49,7 +49,7 @@ struct ShardState {
 
 struct ObjectDetail {
   ObjectInfo info;
-  ObjectMeta meta;             // the chosen version (from one volume; shard_index is that volume's)
+  ObjectMeta meta;  // the chosen version (from one volume; shard_index is that volume's)
   std::vector<ShardState> shards;
 };
 
@@ -72,8 +72,8 @@ enum class ProblemKind {
 const char* Name(ProblemKind p);  // "offline", "missing-meta", ..., "delete-marker"
 
 struct ShardProblem {
-  uint32_t position = 0;   // volume position in the set
-  int shard_index = -1;    // the shard that volume holds for the object, -1 if unknown
+  uint32_t position = 0;  // volume position in the set
+  int shard_index = -1;   // the shard that volume holds for the object, -1 if unknown
   ProblemKind problem = ProblemKind::kOffline;
   std::vector<std::pair<uint64_t, uint64_t>> blocks;  // bad block ranges, inclusive (deep only)
 };
@@ -114,7 +114,7 @@ struct ObjectHealth {
     kWouldFinishDelete,
   };
   Action action = Action::kNone;
-  std::vector<uint32_t> healed;   // positions given a new shard or metadata copy
+  std::vector<uint32_t> healed;  // positions given a new shard or metadata copy
   uint64_t bytes_written = 0;
   Health after = Health::kHealthy;  // what is left once the heal committed
   std::string note;                 // why a heal failed or was skipped
@@ -326,6 +326,8 @@ class ErasureSet : public ObjectStore, public SetCore {
   // Metadata common to every volume's copy of a new version (shard_index and data fields unset).
   ObjectMeta BaseMeta(const std::string& key, uint64_t size, const PutOptions& opts,
                       uint32_t rotation) const;
+  // Records a computed x-amz-checksum-* in m as a single PUT's (FULL_OBJECT); kNone: nothing.
+  static void SetChecksum(ObjectMeta* m, const ChecksumValue& v);
   // Encodes a whole in-memory body into K+M framed shards (chunk + checksum per block).
   void EncodeBlocksInto(const struct StripeLayout& lay, const uint8_t* data,
                         std::vector<std::string>& framed) const;

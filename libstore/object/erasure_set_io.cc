@@ -80,8 +80,16 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   Slot slots[kSlots];
   for (auto& s : slots) s.buf = PooledBuffer(cs_full * total);
 
-  // Consumer 0 writes the shards, consumer 1 hashes the body for the ETag.
-  RingPipeline ring(kSlots, 2);
+  // Consumer 0 writes the shards, consumer 1 hashes the body for the ETag (and Content-MD5: one
+  // MD5 for both), consumer 2, when a checksum or a payload hash is asked for, computes those on
+  // a core of its own, so a CRC never slows the MD5 that bounds the PUT.
+  BodyChecksums::Plan plan = ChecksumPlan(opts);
+  BodyChecksums::Plan etag_plan, other_plan = plan;
+  etag_plan.md5 = plan.md5;
+  other_plan.md5 = false;
+  const bool other_side =
+      other_plan.checksum != ChecksumAlgorithm::kNone || other_plan.payload_sha256;
+  RingPipeline ring(kSlots, other_side ? 3 : 2);
   std::mutex mu;  // guards ok, errs and alive against first_error() below
   uint32_t alive = opened;
   std::thread writer([&] {
@@ -108,17 +116,27 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
       ring.Release(0, b);
     }
   });
-  Md5Stream md5;
+  BodyChecksums etag_sums(etag_plan), other_sums(other_plan);
   Xxh3_128Stream xxh;
   const bool fast = opts.etag == EtagMode::kFast;
   std::thread hasher([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       if (fast) xxh.Update(s.buf.data(), s.len);
-      else md5.Update(s.buf.data(), s.len);
+      if (etag_plan.md5) etag_sums.Update(s.buf.data(), s.len);
       ring.Release(1, b);
     }
   });
+  std::thread checksummer;
+  if (other_side) {
+    checksummer = std::thread([&] {
+      for (uint64_t b = 0; ring.WaitReady(b); ++b) {
+        Slot& s = slots[b % kSlots];
+        other_sums.Update(s.buf.data(), s.len);
+        ring.Release(2, b);
+      }
+    });
+  }
 
   Status read_error;
   uint64_t size = 0;
@@ -156,6 +174,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   ring.Finish();
   writer.join();
   hasher.join();
+  if (checksummer.joinable()) checksummer.join();
   const bool abort_all = ring.aborted();
 
   if (!read_error.ok() || abort_all) {
@@ -163,9 +182,22 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     if (!read_error.ok()) return read_error.WithContext("reading input");
     return QuorumError("writes failed on too many volumes" + first_error());
   }
+  // The body ended (the source said so): the promises, a trailer's included, decide now, before
+  // any metadata is written.
+  etag_sums.Finish();
+  other_sums.Finish();
+  Status promised = [&]() -> Status {
+    ASSIGN_OR_RETURN(ExpectedDigests expected, FinalExpectations(opts));
+    return VerifyBody(expected, etag_sums, &other_sums);
+  }();
+  if (!promised.ok()) {
+    remove_temps();
+    return promised.WithContext(bucket + "/" + key);
+  }
   base.size = size;
   base.shard_size = StripeLayout{size, bs, k}.shard_size();
-  base.etag = fast ? "x" + xxh.Digest().Hex() : md5.FinalHex();
+  base.etag = fast ? "x" + xxh.Digest().Hex() : ToHex(etag_sums.md5().data(), 16);
+  SetChecksum(&base, other_sums.checksum());
 
   VersionCommit commit(*this, bucket, key, base.data_id, /*new_version=*/true);
   ObjectMeta m = base;

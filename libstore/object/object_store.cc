@@ -102,7 +102,95 @@ Status ValidatePutOptions(const PutOptions& o) {
                            " bytes (keys and values), at most " +
                            std::to_string(kMaxUserMetaBytes) + " allowed");
   }
+  if (o.expected.checksum) {
+    const ChecksumAlgorithm a = o.expected.checksum->algorithm;
+    if (a == ChecksumAlgorithm::kNone || o.expected.checksum->len != DigestLength(a)) {
+      return InvalidArgument("the expected checksum is not a finished value");
+    }
+    if (o.checksum_algorithm != ChecksumAlgorithm::kNone && o.checksum_algorithm != a) {
+      return InvalidArgument(std::string("checksum algorithm ") + Name(o.checksum_algorithm) +
+                             " asked for, but a " + Name(a) + " value given");
+    }
+    if (o.trailing_checksum) {
+      return InvalidArgument("a checksum value given both before and after the body");
+    }
+  }
+  if (o.trailing_checksum && o.checksum_algorithm == ChecksumAlgorithm::kNone) {
+    return InvalidArgument("a trailing checksum needs its algorithm named before the body");
+  }
   return Status::Ok();
+}
+
+const char* Name(ChecksumType t) {
+  switch (t) {
+    case ChecksumType::kNone:
+      return "";
+    case ChecksumType::kComposite:
+      return "COMPOSITE";
+    case ChecksumType::kFullObject:
+      return "FULL_OBJECT";
+  }
+  return "";
+}
+
+std::string ObjectInfo::ChecksumHeaderValue() const {
+  if (checksum.algorithm == ChecksumAlgorithm::kNone) return "";
+  std::string v = checksum.Base64();
+  if (checksum_type == ChecksumType::kComposite) v += "-" + std::to_string(checksum_parts);
+  return v;
+}
+
+ChecksumAlgorithm StoredChecksumAlgorithm(const PutOptions& o) {
+  if (o.checksum_algorithm != ChecksumAlgorithm::kNone) return o.checksum_algorithm;
+  return o.expected.checksum ? o.expected.checksum->algorithm : ChecksumAlgorithm::kNone;
+}
+
+BodyChecksums::Plan ChecksumPlan(const PutOptions& o) {
+  BodyChecksums::Plan p;
+  p.md5 = o.etag == EtagMode::kMd5 || o.expected.content_md5.has_value();
+  p.checksum = StoredChecksumAlgorithm(o);
+  p.payload_sha256 = o.expected.payload_sha256.has_value();
+  return p;
+}
+
+Status VerifyBody(const ExpectedDigests& e, const BodyChecksums& a, const BodyChecksums* b) {
+  auto pick = [&](bool BodyChecksums::Plan::*planned) -> const BodyChecksums& {
+    return (b != nullptr && a.plan().*planned == false && b->plan().*planned) ? *b : a;
+  };
+  auto has_checksum = [&](const BodyChecksums& c) {
+    return c.plan().checksum != ChecksumAlgorithm::kNone;
+  };
+  if (e.payload_sha256) {
+    ExpectedDigests one;
+    one.payload_sha256 = e.payload_sha256;
+    RETURN_IF_ERROR(pick(&BodyChecksums::Plan::payload_sha256).Verify(one));
+  }
+  if (e.content_md5) {
+    ExpectedDigests one;
+    one.content_md5 = e.content_md5;
+    RETURN_IF_ERROR(pick(&BodyChecksums::Plan::md5).Verify(one));
+  }
+  if (e.checksum) {
+    ExpectedDigests one;
+    one.checksum = e.checksum;
+    const BodyChecksums& c = (b != nullptr && !has_checksum(a) && has_checksum(*b)) ? *b : a;
+    RETURN_IF_ERROR(c.Verify(one));
+  }
+  return Status::Ok();
+}
+
+Result<ExpectedDigests> FinalExpectations(const PutOptions& o) {
+  ExpectedDigests e = o.expected;
+  if (!o.trailing_checksum) return e;
+  ASSIGN_OR_RETURN(std::optional<ChecksumValue> late, o.trailing_checksum());
+  if (late) {
+    if (late->algorithm != o.checksum_algorithm) {
+      return InvalidArgument(std::string("the trailer holds a ") + Name(late->algorithm) +
+                             " checksum, " + Name(o.checksum_algorithm) + " was announced");
+    }
+    e.checksum = *late;
+  }
+  return e;
 }
 
 }  // namespace cairn
@@ -271,6 +359,12 @@ Result<ObjectInfo> ObjectStore::CopyObject(const std::string& src_bucket,
   } else {
     po.content_type = src.content_type;
     po.user_meta = src.user_meta;
+  }
+  if (opts.checksum_algorithm != ChecksumAlgorithm::kNone) {
+    po.checksum_algorithm = opts.checksum_algorithm;
+  } else if (src.checksum.algorithm != ChecksumAlgorithm::kNone) {
+    po.checksum_algorithm = src.checksum.algorithm;
+    if (src.checksum_type == ChecksumType::kFullObject) po.expected.checksum = src.checksum;
   }
   po.etag = opts.etag;
   po.fsync = opts.fsync;

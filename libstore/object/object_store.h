@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "libstore/common/checksum.h"
 #include "libstore/common/io.h"
 #include "libstore/common/status.h"
 
@@ -35,7 +37,41 @@ struct PutOptions {
   // also check before it reads the body (to refuse early); the check under the lock decides.
   bool if_none_match_star = false;
   std::optional<std::string> if_match;
+
+  // What the client promised about the body: Content-MD5, one x-amz-checksum-* value, the SHA-256
+  // of a signed payload. Each is computed while the body streams (one pass; the MD5 is the one the
+  // MD5 ETag uses) and checked after the body ended, before anything is committed: a mismatch is
+  // kContentSha256Mismatch (the payload hash, checked first) or kBadDigest, commits nothing and
+  // leaves an older version intact.
+  ExpectedDigests expected;
+  // The x-amz-checksum-* algorithm computed and stored with the object (returned in
+  // ObjectInfo::checksum, FULL_OBJECT), also when no value is promised (x-amz-sdk-checksum-
+  // algorithm; x-amz-trailer before its trailer arrived). kNone: expected.checksum's algorithm,
+  // if any; when both are set they must be the same (else kInvalidArgument).
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
+  // A checksum value that arrives after the body (aws-chunked's trailing x-amz-checksum-*). The
+  // store calls it once, after src.Read returned 0 (so a decoder has read its trailers) and
+  // before committing; it returns the promised value (of checksum_algorithm, which must then be
+  // set; another algorithm is kInvalidArgument), nullopt when the trailer carried none (the
+  // computed value is stored unchecked), or an error that fails the PUT, nothing committed. Not
+  // together with expected.checksum (kInvalidArgument). Called on the PutObject caller's thread.
+  std::function<Result<std::optional<ChecksumValue>>()> trailing_checksum;
 };
+
+// The x-amz-checksum-* algorithm a PUT with these options stores (see checksum_algorithm).
+ChecksumAlgorithm StoredChecksumAlgorithm(const PutOptions& o);
+// The digests such a PUT computes over its body: MD5 for Content-MD5 or an MD5 ETag, the stored
+// checksum algorithm, the payload SHA-256 when one is expected.
+BodyChecksums::Plan ChecksumPlan(const PutOptions& o);
+// After the body ended: what the client promised, the trailer's value (trailing_checksum) folded
+// in. Errors: the callback's, or kInvalidArgument for a trailer of another algorithm.
+Result<ExpectedDigests> FinalExpectations(const PutOptions& o);
+
+// Checks a finished body against what was promised, the digests computed by one BodyChecksums or
+// split over two (a store may run them on two threads): each expectation is checked by the one
+// whose plan computed it, the payload hash first, then Content-MD5, then the checksum (see
+// BodyChecksums::Verify for the codes). An expectation neither computed is kInternal.
+Status VerifyBody(const ExpectedDigests& e, const BodyChecksums& a, const BodyChecksums* b);
 
 struct ObjectInfo;
 
@@ -61,6 +97,16 @@ struct MissedWrite {
   std::string why;        // the error, for a failed write
 };
 
+// How an object's checksum is formed (x-amz-checksum-type).
+enum class ChecksumType {
+  kNone,        // no checksum algorithm was asked for
+  kComposite,   // checksum of the concatenated binary part checksums, "-N" suffix
+  kFullObject,  // the checksum of the whole object's bytes (a single PUT's; a multipart upload's
+                // from the CRC combine of the parts)
+};
+// "COMPOSITE", "FULL_OBJECT"; "" for kNone.
+const char* Name(ChecksumType t);
+
 struct ObjectInfo {
   std::string bucket, key;
   uint64_t size = 0;
@@ -68,6 +114,13 @@ struct ObjectInfo {
   int64_t mod_time_ns = 0;
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
+  // The x-amz-checksum-* stored with the object (sent or asked for by the client at PUT):
+  // checksum.algorithm kNone when none. checksum_parts: the N of a COMPOSITE checksum.
+  ChecksumValue checksum;
+  ChecksumType checksum_type = ChecksumType::kNone;
+  uint32_t checksum_parts = 0;
+  // The x-amz-checksum-<algorithm> header value: base64, with "-N" for COMPOSITE; "" for none.
+  std::string ChecksumHeaderValue() const;
   // PUT on a volume set: the members that missed the write (the object is queued for healing).
   // Empty when every member took it, and for every other call.
   std::vector<MissedWrite> missed;
@@ -225,19 +278,18 @@ struct CopyOptions {
   // x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since, decided on the
   // source version that is copied; every failure is kPreconditionFailed (never a 304).
   GetConditions source_conditions;
+  // x-amz-checksum-algorithm of the copy. kNone: the source's algorithm (none when it has none);
+  // its FULL_OBJECT value is carried over and, as the bytes are recomputed while they stream,
+  // checked (a copy that read anything else is kBadDigest, nothing committed); a COMPOSITE
+  // (multipart) source's is recomputed over the whole object (FULL_OBJECT). Another algorithm:
+  // computed over the bytes and stored instead. The same under either directive.
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
   EtagMode etag = EtagMode::kMd5;
   bool fsync = true;
 };
 
 // ---- multipart uploads (issue 10). Declared here so that the S3 layer and both backends share one
 // seam; every store answers kNotImplemented until it implements them.
-
-// How the object checksum of a completed multipart upload is formed (x-amz-checksum-type).
-enum class ChecksumType {
-  kNone,        // no checksum algorithm was asked for
-  kComposite,   // checksum of the concatenated binary part checksums, "-N" suffix
-  kFullObject,  // the checksum of the whole object's bytes (CRC combine of the parts)
-};
 
 struct CreateMultipartOptions {
   std::string content_type;
@@ -330,8 +382,8 @@ class ObjectStore {
   virtual Status BucketExists(const std::string& bucket) = 0;
 
   // Streams the body from src. On failure nothing is visible and an older object is intact.
-  virtual Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key, Source& src,
-                                       const PutOptions& opts) = 0;
+  virtual Result<ObjectInfo> PutObject(const std::string& bucket, const std::string& key,
+                                       Source& src, const PutOptions& opts) = 0;
   // Opens the object for reading: reads its metadata once (a quorum read on a volume set),
   // decides opts.conditions and opts.range against that version, and returns a reader of exactly
   // that version. Errors: kBucketNotFound, kNotFound (no such object), kInvalidRange,

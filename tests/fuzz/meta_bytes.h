@@ -14,7 +14,8 @@ inline std::string MetaBytes(const ObjectMeta& m) {
   std::string out;
   Writer w(&out);
   w.Bytes(kObjectMetaMagic, 8);
-  w.U32(kObjectMetaVersion);
+  const bool sum = m.checksum.algorithm != ChecksumAlgorithm::kNone;
+  w.U32(sum ? kObjectMetaVersion2 : kObjectMetaVersion1);
   w.U32((m.is_inline() ? kMetaFlagInline : 0) | (m.delete_marker ? kMetaFlagDeleteMarker : 0));
   w.Str(m.key);
   w.Bytes(m.version_id.b, 16);
@@ -36,6 +37,13 @@ inline std::string MetaBytes(const ObjectMeta& m) {
   w.Bytes(m.data_id.b, 16);
   w.U64(m.shard_size);
   w.Str(m.inline_shard);
+  if (sum) {
+    w.U8(uint8_t(m.checksum.algorithm));
+    w.U8(m.checksum_type);
+    w.U32(m.checksum_parts);
+    w.U8(m.checksum.len);
+    w.Bytes(m.checksum.bytes.data(), m.checksum.len);
+  }
   Seal(&out);
   return out;
 }

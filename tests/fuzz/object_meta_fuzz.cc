@@ -23,7 +23,9 @@ bool Same(const ObjectMeta& a, const ObjectMeta& b) {
          a.user_meta == b.user_meta && a.k == b.k && a.m == b.m && a.block_size == b.block_size &&
          a.shard_index == b.shard_index && a.distribution == b.distribution &&
          a.data_id == b.data_id && a.shard_size == b.shard_size &&
-         a.inline_shard == b.inline_shard && a.delete_marker == b.delete_marker;
+         a.inline_shard == b.inline_shard && a.delete_marker == b.delete_marker &&
+         a.checksum == b.checksum && a.checksum.algorithm == b.checksum.algorithm &&
+         a.checksum_type == b.checksum_type && a.checksum_parts == b.checksum_parts;
 }
 
 void CheckDecode(std::string_view in) {
@@ -46,6 +48,16 @@ void CheckDecode(std::string_view in) {
   FUZZ_CHECK(m.key.size() <= kMetaMaxKey && m.etag.size() <= kMetaMaxEtag &&
              m.content_type.size() <= kMetaMaxContentType);
   FUZZ_CHECK(m.user_meta.size() <= kMetaMaxUserEntries);
+  if (m.checksum.algorithm == ChecksumAlgorithm::kNone) {
+    FUZZ_CHECK(m.checksum.len == 0 && m.checksum_type == 0 && m.checksum_parts == 0);
+  } else {
+    FUZZ_CHECK(m.checksum.len == DigestLength(m.checksum.algorithm));
+    FUZZ_CHECK(m.checksum_type == kMetaChecksumFullObject
+                   ? m.checksum_parts == 0
+                   : m.checksum_type == kMetaChecksumComposite && m.checksum_parts >= 1 &&
+                         m.checksum_parts <= kMetaMaxChecksumParts);
+    FUZZ_CHECK(!m.delete_marker);
+  }
 
   FUZZ_CHECK(m.Validate().ok());
   auto enc = m.Encode();
@@ -84,6 +96,28 @@ void CheckEncode(const uint8_t* data, size_t size) {
   m.delete_marker = p.ConsumeBool();
   m.inline_shard = p.ConsumeRandomLengthString(64);
   m.shard_size = p.ConsumeBool() ? m.inline_shard.size() : p.ConsumeIntegral<uint64_t>();
+  if (p.ConsumeBool()) {
+    // Mostly well formed (an algorithm, its length, a type and part count that go together).
+    const bool wild = p.ConsumeIntegralInRange<int>(0, 7) == 0;
+    m.checksum.algorithm = ChecksumAlgorithm(p.ConsumeIntegralInRange<int>(0, wild ? 7 : 5));
+    m.checksum.len = wild ? p.ConsumeIntegralInRange<uint8_t>(0, kMaxChecksumLen)
+                          : uint8_t(DigestLength(m.checksum.algorithm));
+    for (uint8_t i = 0; i < m.checksum.len; ++i) m.checksum.bytes[i] = p.ConsumeIntegral<uint8_t>();
+    m.checksum_type = wild ? p.ConsumeIntegral<uint8_t>()
+                           : uint8_t(p.ConsumeIntegralInRange<int>(kMetaChecksumFullObject,
+                                                                   kMetaChecksumComposite));
+    m.checksum_parts = wild ? p.ConsumeIntegral<uint32_t>()
+                            : (m.checksum_type == kMetaChecksumComposite
+                                   ? p.ConsumeIntegralInRange<uint32_t>(1, kMetaMaxChecksumParts)
+                                   : 0);
+    // Without an algorithm the section is not written at all (version 1), so there is nothing
+    // for the other fields to disagree with.
+    if (m.checksum.algorithm == ChecksumAlgorithm::kNone) {
+      m.checksum.len = 0;
+      m.checksum_type = 0;
+      m.checksum_parts = 0;
+    }
+  }
 
   const std::string bytes = fuzz::MetaBytes(m);
   auto decoded = ObjectMeta::Decode(bytes);
