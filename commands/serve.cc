@@ -1,10 +1,11 @@
-// cairn serve: a volume set as an S3 endpoint (the plain-directory backend and SigV4 come later).
+// cairn serve: a plain directory or a volume set as an S3 endpoint (serve_backend.h says which).
 #include <unistd.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "commands/commands.h"
+#include "commands/serve_backend.h"
 #include "libstore/server/http_server.h"
 #include "libstore/server/store_handler.h"
 
@@ -34,8 +35,6 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return InvalidArgument("--tls-cert and --tls-key go together");
   }
-  if (!o.hash_rate.empty()) RETURN_IF_ERROR(ParseSize(o.hash_rate).status());
-  if (!o.heal_rate.empty()) RETURN_IF_ERROR(ParseSize(o.heal_rate).status());
   if (!o.no_auth) {
     return Status(Code::kNotImplemented,
                   "SigV4 authentication is not in this build yet; --no-auth serves without any "
@@ -47,27 +46,20 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
   so.tls_cert = o.tls_cert;
   so.tls_key = o.tls_key;
   so.handle_signals = true;
-  std::vector<std::string> dirs = o.dirs;
-  if (dirs.empty()) {
-    ASSIGN_OR_RETURN(dirs, ctx.SetDirs());
-  }
-  auto opened = OpenSet(dirs);
-  if (!opened.ok()) {
-    return opened.status().WithContext(
-        "serving a plain directory is not in this build yet; a volume set could not be opened");
-  }
-  for (const auto& w : opened->warnings) ctx.Warn("warning: " + w + " (serving degraded)");
+  ASSIGN_OR_RETURN(auto backend, OpenServeBackend(o, ctx));
+  so.health_body = [b = backend.get()] { return b->HealthJson(); };
   std::unique_ptr<server::AccessLog> log;
   if (!o.access_log.empty()) {
     ASSIGN_OR_RETURN(log, server::AccessLog::Open(o.access_log));
     so.access_log = log.get();
   }
-  server::StoreHandler handler(*opened->set, o.read_only, !o.no_fsync);
+  server::StoreHandler handler(backend->store(), o.read_only, !o.no_fsync);
   server::AllowAllAuthenticator auth;
   ASSIGN_OR_RETURN(auto srv, server::HttpServer::Start(so, &auth, &handler));
-  std::fprintf(stderr, "cairn: serve: a %u+%u volume set on %s://%s:%u (no authentication)\n",
-               unsigned(opened->format.k), unsigned(opened->format.m),
-               srv->tls() ? "https" : "http", so.host.c_str(), unsigned(srv->port()));
+  backend->StartBackground();
+  std::fprintf(stderr, "cairn: serve: %s on %s://%s:%u (no authentication)\n",
+               backend->Describe().c_str(), srv->tls() ? "https" : "http", so.host.c_str(),
+               unsigned(srv->port()));
   if (!o.port_file.empty()) {
     FILE* f = std::fopen(o.port_file.c_str(), "w");
     if (f == nullptr) return PosixError("--port-file " + o.port_file, errno);
@@ -82,7 +74,8 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
 
 void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<ServeOptions>();
-  CLI::App* sub = app.add_subcommand("serve", "Serve a volume set as an S3 endpoint");
+  CLI::App* sub =
+      app.add_subcommand("serve", "Serve a directory or a volume set as an S3 endpoint");
   sub->add_option("--address", o->address, "Where to listen (default 127.0.0.1:9000; port 0: any)")
       ->type_name("HOST:PORT");
   sub->add_option("--threads", o->threads, "Network threads")->type_name("N");
@@ -107,15 +100,17 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
                 "Do not wait for uploads to reach the disk (scratch use)");
   sub->add_option("--state-dir", o->state_dir, "Where a read-only directory's state lives")
       ->type_name("DIR");
-  sub->add_option("--hash-rate", o->hash_rate, "Background MD5 hashing rate (plain directories)")
+  sub->add_option("--hash-rate", o->hash_rate,
+                  "Background MD5 hashing rate of a plain directory (default 64MiB; 0: off)")
       ->type_name("SIZE");
-  sub->add_option("--heal-rate", o->heal_rate, "Background healing rate (volume sets)")
+  sub->add_option("--heal-rate", o->heal_rate,
+                  "Background healing rate of a volume set (default 64MiB; 0: off)")
       ->type_name("SIZE");
   sub->add_flag("--no-auth", o->no_auth,
                 "Serve without any authentication (tests only, until SigV4 lands)");
   sub->add_option("--port-file", o->port_file, "Write the port listened on to FILE")
       ->type_name("FILE");
-  sub->add_option("dirs", o->dirs, "The volume set's member directories (or --set)")
+  sub->add_option("dirs", o->dirs, "A directory to serve as-is, or volume set members (or --set)")
       ->type_name("DIR...");
   sub->callback([o, &ctx, result] { *result = RunServe(*o, ctx); });
 }

@@ -29,7 +29,7 @@ complete -c cairn -n '__fish_use_subcommand' -a gc -d 'Remove temp files of dead
 complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store, heal) against references'
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
-complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a volume set as an S3 endpoint'
+complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a directory or a volume set as an S3 endpoint'
 
 # init
 complete -c cairn -n '__fish_seen_subcommand_from init' -l ec -d 'Data+parity shards, e.g. 4+2 (default by member count)' -r -f
@@ -132,8 +132,8 @@ complete -c cairn -n '__fish_seen_subcommand_from serve' -l read-only -d 'Refuse
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l anonymous-read -d 'Allow reads without credentials'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-fsync -d 'Do not wait for uploads to reach the disk (scratch use)'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l state-dir -d 'Where a read-only directory\'s state lives' -r -f -a '(__fish_complete_directories)'
-complete -c cairn -n '__fish_seen_subcommand_from serve' -l hash-rate -d 'Background MD5 hashing rate (plain directories)' -r -f
-complete -c cairn -n '__fish_seen_subcommand_from serve' -l heal-rate -d 'Background healing rate (volume sets)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l hash-rate -d 'Background MD5 hashing rate of a plain directory (default 64MiB; 0: off)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l heal-rate -d 'Background healing rate of a volume set (default 64MiB; 0: off)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication (tests only, until SigV4 lands)'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l port-file -d 'Write the port listened on to FILE' -r -F
 complete -c cairn -n '__fish_seen_subcommand_from serve' -a '(__fish_complete_directories)'

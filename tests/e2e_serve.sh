@@ -79,4 +79,107 @@ if command -v openssl >/dev/null; then
   expect 2 "missing certificate" "$CAIRN" serve --no-auth --address 127.0.0.1:0 --tls-cert "$T/none" --tls-key "$T/key.pem" "$S/d1"
 fi
 
+echo "== volume set: /health names the backend and its members, offline ones too"
+start_server health
+U="http://127.0.0.1:$PORT"
+check "health 200" [ "$(code "$U/health")" = 200 ]
+check "health: volume set, 3 online" grep -q '"backend":"volume-set".*"online":3' "$T/body"
+kill -TERM "$SRV"; wait "$SRV"
+mv "$S/d3" "$S/d3.away"
+start_server degraded
+U="http://127.0.0.1:$PORT"
+check "offline member on stderr" grep -q 'offline' "$T/degraded.err"
+check "health: 2 online, the offline path named" [ "$(code "$U/health")" = 200 ]
+check "health body" grep -q '"online":2,"total":3' "$T/body"
+check "health names d3" grep -q 'd3' "$T/body"
+check "degraded GET still works" [ "$(code "$U/bkt/chunked")" = 200 ]
+kill -TERM "$SRV"; wait "$SRV"
+mv "$S/d3.away" "$S/d3"
+
+echo "== a plain directory"
+# start_plain NAME DIR ARGS...: like start_server, serving DIR as a plain directory.
+start_plain() {
+  local name=$1 dir=$2; shift 2
+  rm -f "$T/$name.port"
+  "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$dir" \
+    >"$T/$name.out" 2>"$T/$name.err" &
+  SRV=$!
+  PIDS+=("$SRV")
+  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
+  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
+  PORT=$(cat "$T/$name.port")
+}
+P="$T/plain"
+mkdir -p "$P/files/sub" "$T/outside"
+echo hello >"$P/files/hello.txt"
+echo nested >"$P/files/sub/n.txt"
+echo secret >"$T/outside/secret"
+randfile "$P/files/big.bin" 3000000
+ln -s "$T/outside/secret" "$P/files/link"
+ln -s "$T/outside" "$P/files/linkdir"
+start_plain plain "$P" --hash-rate 0
+U="http://127.0.0.1:$PORT"
+check "plain: started as a plain directory" grep -q 'plain directory' "$T/plain.err"
+check "plain: health" [ "$(code "$U/health")" = 200 ]
+check "plain: health names the backend" grep -q '"backend":"plain"' "$T/body"
+check "plain: the directory is a bucket" [ "$(code "$U/")" = 200 ]
+check "plain: bucket listed" grep -q '<Name>files</Name>' "$T/body"
+check "plain: .cairn is no bucket" bash -c "! grep -qF '<Name>.cairn' '$T/body'"
+check "plain: list" [ "$(code "$U/files?list-type=2")" = 200 ]
+check "plain: existing files listed" grep -q '<Key>sub/n.txt</Key>' "$T/body"
+check "plain: -1 ETags before hashing" grep -q '<Key>hello.txt</Key><LastModified>[^<]*</LastModified><ETag>&quot;[0-9a-f]*-1&quot;</ETag>' "$T/body"
+check "plain: symlinks not listed" bash -c "! grep -q '<Key>link' '$T/body'"
+etag_of() { curl -s -I "$U/$1" | tr -d '\r' | grep -i '^etag:' | cut -d' ' -f2; }
+check "plain: HEAD gives the -1 ETag" bash -c "[[ '$(etag_of files/hello.txt)' == *-1\\\" ]]"
+check "plain: existing file served" [ "$(code "$U/files/hello.txt")" = 200 ]
+check "plain: its bytes" [ "$(cat "$T/body")" = hello ]
+check "plain: content type by extension" curl -s -I "$U/files/hello.txt" | grep -qi '^content-type: text/plain'
+md5=$(md5sum "$P/files/hello.txt" | cut -d' ' -f1)
+check "plain: after a whole GET the ETag is the MD5" [ "$(etag_of files/hello.txt)" = "\"$md5\"" ]
+check "plain: big file (first read: hashed on the way)" [ "$(code "$U/files/big.bin")" = 200 ]
+check "plain: big file bytes" cmp -s "$T/body" "$P/files/big.bin"
+check "plain: big file again (MD5 known now: sendfile)" [ "$(code "$U/files/big.bin")" = 200 ]
+check "plain: same bytes again" cmp -s "$T/body" "$P/files/big.bin"
+check "plain: range (sendfile)" [ "$(code -r 1000000-1000099 "$U/files/big.bin")" = 206 ]
+check "plain: range bytes" cmp -s "$T/body" <(tail -c +1000001 "$P/files/big.bin" | head -c 100)
+echo added >"$P/files/added.txt"
+check "plain: a file added while serving shows at once" [ "$(code "$U/files/added.txt")" = 200 ]
+check "plain: added bytes" [ "$(cat "$T/body")" = added ]
+check "plain: and is listed" bash -c "curl -s '$U/files?list-type=2' | grep -q '<Key>added.txt</Key>'"
+check "plain: symlink out of the dir not served" [ "$(code "$U/files/link")" = 404 ]
+check "plain: nor through a linked directory" [ "$(code "$U/files/linkdir/secret")" = 404 ]
+check "plain: no secret in it" bash -c "! grep -q '^secret' '$T/body'"
+dotdot=$(code --path-as-is "$U/files/../outside/secret")
+check "plain: raw .. refused ($dotdot)" [ "${dotdot:0:1}" = 4 ]
+check "plain: raw .. no secret" bash -c "! grep -q '^secret' '$T/body'"
+dotdot=$(code --path-as-is "$U/files/%2e%2e/%2e%2e/outside/secret")
+check "plain: encoded .. refused ($dotdot)" [ "${dotdot:0:1}" = 4 ]
+check "plain: encoded .. no secret" bash -c "! grep -q '^secret' '$T/body'"
+dotdot=$(code --path-as-is -T "$T/empty" "$U/files/..%2F..%2Fescaped")
+check "plain: encoded .. PUT refused ($dotdot)" [ "${dotdot:0:1}" = 4 ]
+check "plain: nothing written outside" [ ! -e "$T/escaped" ] && [ ! -e "$P/escaped" ]
+check "plain: put" [ "$(code -T "$T/f1" -H 'Content-Type: text/x-e2e' -H 'Cache-Control: no-cache' "$U/files/up/loaded")" = 200 ]
+check "plain: put lands as a file" cmp -s "$P/files/up/loaded" "$T/f1"
+check "plain: put keeps its type and headers" bash -c "curl -s -I '$U/files/up/loaded' | tr -d '\r' | grep -qi '^cache-control: no-cache'"
+check "plain: metadata in .cairn" [ -f "$P/.cairn/meta.db" ]
+kill -TERM "$SRV"; wait "$SRV"
+check "plain: exit 0 after SIGTERM" [ $? -eq 0 ]
+
+echo "== a plain directory, read-only with a state directory, background hashing"
+chmod -R a-w "$P/files"
+start_plain ro "$P" --read-only --state-dir "$T/state" --hash-rate 64MiB
+U="http://127.0.0.1:$PORT"
+check "ro: GET" [ "$(code "$U/files/sub/n.txt")" = 200 ]
+check "ro: PUT refused" [ "$(code -T "$T/empty" "$U/files/new")" = 403 ]
+check "ro: state in the state dir" [ -f "$T/state/meta.db" ]
+big_md5=$(md5sum "$P/files/big.bin" | cut -d' ' -f1)
+for _ in $(seq 50); do
+  [ "$(etag_of files/big.bin)" = "\"$big_md5\"" ] && break
+  sleep 0.2
+done
+check "ro: the background pass hashed a file nobody read" [ "$(etag_of files/big.bin)" = "\"$big_md5\"" ]
+kill -TERM "$SRV"; wait "$SRV"
+check "ro: stops promptly with the hasher running" [ $? -eq 0 ]
+chmod -R u+w "$P/files"
+
 finish

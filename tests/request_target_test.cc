@@ -3,8 +3,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "libstore/server/local_xml.h"
-
 using namespace cairn;
 using namespace cairn::server;
 
@@ -118,22 +116,4 @@ TEST_CASE("HTTP dates: the three formats of RFC 7231, round trip", "[server][req
     FormatHttpDate(s, buf);
     CHECK(ParseHttpDate(buf) == s);
   }
-}
-
-TEST_CASE("local XML: every value escaped, error documents", "[server][request]") {
-  std::string out;
-  XmlEscape("a<b>&\"'\x01\xff\xc3\xa9", &out);
-  CHECK(out == "a&lt;b&gt;&amp;&quot;&apos;&#xFFFD;&#xFFFD;\xc3\xa9");
-  const std::string x = ErrorXml(Status(Code::kNotFound, "no <key>"), "/b/k", "ID1");
-  CHECK(x.find("<Code>NoSuchKey</Code>") != std::string::npos);
-  CHECK(x.find("<Message>no &lt;key&gt;</Message>") != std::string::npos);
-  CHECK(x.find("<RequestId>ID1</RequestId>") != std::string::npos);
-  for (int c = 0; c <= int(Code::kLastCode); ++c) {
-    const S3ErrorInfo i = ErrorInfoFor(Code(c));
-    CHECK(i.http_status >= 200);
-    CHECK(std::string(i.code).size() > 1);
-  }
-  CHECK(ErrorInfoFor(Code::kBucketNotFound).http_status == 404);
-  CHECK(std::string(ErrorInfoFor(Code::kKeyTooLong).code) == "KeyTooLongError");
-  CHECK(ErrorInfoFor(Code::kSlowDown).http_status == 503);
 }

@@ -1,6 +1,8 @@
 // The only file that includes Beast and Asio (a Beast translation unit takes ~10 s to compile).
 #include "libstore/server/http_server.h"
 
+#include <sys/sendfile.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -16,7 +18,7 @@
 #include <utility>  // before asio/awaitable.hpp: Boost 1.74 needs it under GCC 12 with coroutines
 #include <vector>
 
-#include "libstore/server/local_xml.h"
+#include "libstore/s3/errors.h"
 #include "libstore/server/request_target.h"
 
 namespace cairn::server {
@@ -345,6 +347,59 @@ class Connection<Stream>::Writer : public ResponseWriter {
     return Status::Ok();
   }
 
+  bool CanSendFile() const override { return !kTls; }
+
+  Status SendFile(int fd, uint64_t offset, uint64_t length) override {
+    if constexpr (kTls) {
+      return Status(Code::kNotImplemented, "sendfile is not available over TLS");
+    } else {
+      if (!x_.begun) return Internal("response body before its head");
+      if (x_.broken) return Status(Code::kAborted, "the client connection is closed");
+      if (x_.head || length == 0) return Status::Ok();
+      if (x_.bytes_out_body + length > x_.content_length) {
+        x_.broken = true;
+        return Internal("response body longer than its Content-Length");
+      }
+      off_t off = static_cast<off_t>(offset);
+      uint64_t left = length;
+      int file_error = 0;
+      while (left > 0) {
+        // Wait until the socket takes bytes, then sendfile what it takes, on the connection's
+        // strand (so a timer or a stop closing the socket cannot race the call).
+        auto [ec, w] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
+          auto& sock = c_.stream_;
+          sock.async_wait(
+              tcp::socket::wait_write, [&, done = std::move(done)](beast::error_code wec) mutable {
+                if (wec) return done(wec, size_t(0));
+                beast::error_code nb;
+                sock.native_non_blocking(true, nb);
+                if (nb) return done(nb, size_t(0));
+                const size_t chunk = size_t(std::min<uint64_t>(left, uint64_t(1) << 30));
+                const ssize_t n = ::sendfile(sock.native_handle(), fd, &off, chunk);
+                if (n > 0) return done(beast::error_code{}, size_t(n));
+                if (n == 0) {
+                  file_error = EIO;  // the file is shorter than the range it promised
+                  return done(asio::error::make_error_code(asio::error::eof), size_t(0));
+                }
+                if (errno == EAGAIN || errno == EINTR) return done(beast::error_code{}, size_t(0));
+                const int e = errno;
+                if (e == EBADF || e == EINVAL || e == EOVERFLOW || e == EIO) file_error = e;
+                done(beast::error_code(e, beast::system_category()), size_t(0));
+              });
+        });
+        if (file_error != 0) {
+          x_.broken = true;
+          return PosixError("sendfile from the object's file", file_error);
+        }
+        if (ec) return Broken(ec);
+        left -= w;
+        x_.bytes_out += w;
+      }
+      x_.bytes_out_body += length;
+      return Status::Ok();
+    }
+  }
+
   // After the handler: ends the body; marks the exchange broken when it cannot be ended.
   void Finish() {
     if (!x_.begun || x_.broken || x_.head) return;
@@ -446,7 +501,11 @@ void Connection<Stream>::Serve(Exchange& x) {
     }
   }
   if (st.ok() && req.method == "GET" && req.raw_path == "/health" && req.query.empty()) {
-    st = out.Send(200, {{"Content-Type", "text/plain"}}, "ok\n");
+    if (srv_.opt.health_body) {
+      st = out.Send(200, {{"Content-Type", "application/json"}}, srv_.opt.health_body());
+    } else {
+      st = out.Send(200, {{"Content-Type", "text/plain"}}, "ok\n");
+    }
   } else if (st.ok()) {
     Identity who;
     std::unique_ptr<Source> wrapped;
@@ -455,14 +514,14 @@ void Connection<Stream>::Serve(Exchange& x) {
   }
   if (st.ok() && !out.begun()) st = Internal("the handler sent no response");
   if (!st.ok() && !out.begun()) {
-    const S3ErrorInfo info = ErrorInfoFor(st.code());
+    const s3::S3Error& info = s3::S3ErrorFor(st.code());
     Fields h;
     if (info.http_status == 503 || st.code() == Code::kSlowDown) h.emplace_back("Retry-After", "1");
     if (info.http_status == 304 || x.head) {
       out.Begin(info.http_status, h, 0).IgnoreError();
     } else {
       h.emplace_back("Content-Type", "application/xml");
-      out.Send(info.http_status, h, ErrorXml(st, req.path, req.request_id)).IgnoreError();
+      out.Send(info.http_status, h, s3::ErrorXml(st, req.path, req.request_id)).IgnoreError();
     }
   }
   out.Finish();
@@ -496,7 +555,7 @@ asio::awaitable<void> Connection<Stream>::SendSimple(int status, const Status& e
   res.set(http::field::server, "cairn");
   res.set(http::field::content_type, "application/xml");
   if (status == 503) res.set(http::field::retry_after, "1");
-  res.body() = ErrorXml(err, resource, request_id);
+  res.body() = s3::ErrorXml(err, resource, request_id);
   res.keep_alive(false);
   res.prepare_payload();
   beast::error_code ec;

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,9 @@ struct ServerOptions {
   uint64_t discard_limit = 1 << 20;
   bool handle_signals = false;      // SIGINT/SIGTERM start a graceful Stop
   AccessLog* access_log = nullptr;  // not owned; may be null
+  // The body of GET /health (served as application/json); unset: "ok\n" as text/plain. Called on
+  // a storage pool thread, from many at once: it must be thread-safe and must not block long.
+  std::function<std::string()> health_body;
 };
 
 class HttpServer {

@@ -1,18 +1,148 @@
 #include "libstore/server/store_handler.h"
 
 #include <cctype>
+#include <ctime>
 
 #include "libstore/format/key_path.h"
-#include "libstore/server/local_xml.h"
 #include "libstore/server/request_target.h"
+#include "libstore/server/store_handler_internal.h"
 
 namespace cairn::server {
+namespace internal {
+
+std::string Quoted(std::string_view etag) {
+  std::string s;
+  s.reserve(etag.size() + 2);
+  s += '"';
+  s += etag;
+  s += '"';
+  return s;
+}
+
+std::string HttpDate(int64_t ns) {
+  char buf[32];
+  FormatHttpDate(ns / 1000000000, buf);
+  return buf;
+}
+
+std::string IsoTime(int64_t ns) {
+  const time_t secs = static_cast<time_t>(ns / 1000000000);
+  const int ms = static_cast<int>((ns % 1000000000) / 1000000);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms < 0 ? 0 : ms);
+  return buf;
+}
+
+Status MetaFromRequest(const HttpRequest& req, std::string* content_type,
+                       std::vector<std::pair<std::string, std::string>>* meta) {
+  if (const std::string* ct = req.Header("content-type")) *content_type = *ct;
+  for (const char* h : kStandardHeaders) {
+    if (const std::string* v = req.Header(h)) {
+      meta->emplace_back(std::string(kSystemMetaPrefix) + h, *v);
+    }
+  }
+  for (const auto& [n, v] : req.headers) {
+    if (n.size() > 11 && n.compare(0, 11, "x-amz-meta-") == 0) {
+      std::string key = n.substr(11);
+      if (key.compare(0, kSystemMetaPrefix.size(), kSystemMetaPrefix) == 0) {
+        return InvalidArgument("metadata names starting with x-amz-meta-" +
+                               std::string(kSystemMetaPrefix) + " are reserved");
+      }
+      meta->emplace_back(std::move(key), v);
+    }
+  }
+  return Status::Ok();
+}
+
+Fields ObjectHeaders(const ObjectInfo& info) {
+  Fields h;
+  h.reserve(6 + info.user_meta.size());
+  h.emplace_back("ETag", Quoted(info.etag));
+  h.emplace_back("Last-Modified", HttpDate(info.mod_time_ns));
+  h.emplace_back("Content-Type",
+                 info.content_type.empty() ? "binary/octet-stream" : info.content_type);
+  h.emplace_back("Accept-Ranges", "bytes");
+  for (size_t i = 0; i < std::size(kStandardHeaders); ++i) {
+    const std::string want = std::string(kSystemMetaPrefix) + kStandardHeaders[i];
+    for (const auto& [k, v] : info.user_meta) {
+      if (k == want) h.emplace_back(kStandardHeaderNames[i], v);
+    }
+  }
+  for (const auto& [k, v] : info.user_meta) {
+    if (k.compare(0, kSystemMetaPrefix.size(), kSystemMetaPrefix) == 0) continue;
+    h.emplace_back("x-amz-meta-" + k, v);
+  }
+  return h;
+}
+
+void SetHeader(Fields* h, std::string_view name, std::string value) {
+  auto iequal = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(a[i])) !=
+          std::tolower(static_cast<unsigned char>(b[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (auto& [n, v] : *h) {
+    if (iequal(n, name)) {
+      v = std::move(value);
+      return;
+    }
+  }
+  h->emplace_back(std::string(name), std::move(value));
+}
+
+Status SendXml(ResponseWriter& out, const std::string& xml, const s3::XmlWriter& w) {
+  if (!w.status().ok()) {
+    // A value XML cannot carry (a key that is not UTF-8): say so rather than send U+FFFD.
+    return InvalidArgument(w.status().message() + " (list with encoding-type=url)");
+  }
+  return out.Send(200, {{"Content-Type", "application/xml"}}, xml);
+}
+
+Result<std::string> ReadSmallBody(Source& body, size_t max, bool xml) {
+  std::string s;
+  char buf[16 << 10];
+  for (;;) {
+    ASSIGN_OR_RETURN(size_t n, body.Read(buf, sizeof(buf)));
+    if (n == 0) break;
+    if (s.size() + n > max) {
+      if (xml) return Status(Code::kMalformedXml, "the XML body is larger than the server takes");
+      return Status(Code::kEntityTooLarge, "the body is larger than this operation takes");
+    }
+    s.append(buf, n);
+  }
+  return s;
+}
+
+Status CheckBucketName(const std::string& bucket) {
+  Status s = ValidateBucketName(bucket);
+  if (!s.ok()) return Status(Code::kInvalidBucketName, s.message());
+  return s;
+}
+
+void WriteOwner(s3::XmlWriter& w, const char* element) {
+  w.Open(element);
+  w.Element("ID", kOwnerId);
+  w.Element("DisplayName", kOwnerName);
+  w.Close();
+}
+
+}  // namespace internal
+
+using namespace internal;
+
 namespace {
 
-constexpr uint64_t kMaxPutBytes = uint64_t(5) << 30;
-
 // Query parameters that name a sub-resource or an operation this handler does not do: with any
-// of them present, a request is NotImplemented rather than taken for a plain GET or PUT.
+// of them present, a request is NotImplemented rather than taken for a plain GET or PUT. (acl,
+// delete and versions are routed before this check, for the methods that have them.)
 constexpr const char* kSubresources[] = {"acl",
                                          "cors",
                                          "delete",
@@ -57,93 +187,13 @@ Status NotImplemented(std::string what) {
   return Status(Code::kNotImplemented, what + " is not implemented");
 }
 
-std::string Quoted(const std::string& etag) { return "\"" + etag + "\""; }
-
-std::string HttpDate(int64_t ns) {
-  char buf[32];
-  FormatHttpDate(ns / 1000000000, buf);
-  return buf;
-}
-
-bool EtagMatches(const std::string& header, const std::string& etag) {
-  // A list of entity tags, or '*'. Weak tags compare by their opaque part.
-  size_t i = 0;
-  while (i < header.size()) {
-    while (i < header.size() && (header[i] == ' ' || header[i] == ',' || header[i] == '\t')) ++i;
-    size_t j = header.find(',', i);
-    if (j == std::string::npos) j = header.size();
-    std::string_view t(header.data() + i, j - i);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (t == "*") return true;
-    if (t.substr(0, 2) == "W/") t.remove_prefix(2);
-    if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
-    if (!t.empty() && t == etag) return true;
-    i = j + 1;
+// Only one recognised sub-resource (and nothing else of kSubresources) on the request.
+bool Only(const HttpRequest& req, const char* sub) {
+  if (!req.HasQuery(sub)) return false;
+  for (const char* s : kSubresources) {
+    if (std::string_view(s) != sub && req.HasQuery(s)) return false;
   }
-  return false;
-}
-
-// S3's order: If-Match, then If-Unmodified-Since (only without If-Match), If-None-Match, then
-// If-Modified-Since (only without If-None-Match). kPreconditionFailed or kNotModified.
-Status CheckConditions(const HttpRequest& req, const ObjectInfo& info) {
-  const int64_t mtime = info.mod_time_ns / 1000000000;
-  const std::string* im = req.Header("if-match");
-  const std::string* inm = req.Header("if-none-match");
-  if (im != nullptr) {
-    if (!EtagMatches(*im, info.etag)) return Status(Code::kPreconditionFailed, "If-Match failed");
-  } else if (const std::string* ius = req.Header("if-unmodified-since")) {
-    if (auto t = ParseHttpDate(*ius); t && mtime > *t) {
-      return Status(Code::kPreconditionFailed, "If-Unmodified-Since failed");
-    }
-  }
-  if (inm != nullptr) {
-    if (EtagMatches(*inm, info.etag)) return Status(Code::kNotModified, "not modified");
-  } else if (const std::string* ims = req.Header("if-modified-since")) {
-    if (auto t = ParseHttpDate(*ims); t && mtime <= *t) {
-      return Status(Code::kNotModified, "not modified");
-    }
-  }
-  return Status::Ok();
-}
-
-Fields ObjectHeaders(const ObjectInfo& info) {
-  Fields h;
-  h.emplace_back("ETag", Quoted(info.etag));
-  h.emplace_back("Last-Modified", HttpDate(info.mod_time_ns));
-  h.emplace_back("Content-Type",
-                 info.content_type.empty() ? "binary/octet-stream" : info.content_type);
-  h.emplace_back("Accept-Ranges", "bytes");
-  for (const auto& [k, v] : info.user_meta) h.emplace_back("x-amz-meta-" + k, v);
-  return h;
-}
-
-// Sends the head on the first byte (or at Finish for an empty body), so a GET that fails before
-// its first byte can still be answered with an S3 error.
-class LazyBodySink : public Sink {
- public:
-  LazyBodySink(ResponseWriter& out, int status, Fields headers, uint64_t length)
-      : out_(out), status_(status), headers_(std::move(headers)), length_(length) {}
-  Status Write(const void* data, size_t n) override {
-    if (!out_.begun()) RETURN_IF_ERROR(out_.Begin(status_, headers_, length_));
-    return out_.Write(data, n);
-  }
-  Status Finish() { return out_.begun() ? Status::Ok() : out_.Begin(status_, headers_, length_); }
-
- private:
-  ResponseWriter& out_;
-  int status_;
-  Fields headers_;
-  uint64_t length_;
-};
-
-Status SendXml(ResponseWriter& out, const std::string& xml) {
-  return out.Send(200, {{"Content-Type", "application/xml"}}, xml);
-}
-
-Status CheckBucketName(const std::string& bucket) {
-  Status s = ValidateBucketName(bucket);
-  if (!s.ok()) return Status(Code::kInvalidBucketName, s.message());
-  return s;
+  return true;
 }
 
 }  // namespace
@@ -169,6 +219,23 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
                             ResponseWriter& out) {
   const std::string& m = req.method;
   const bool write = m == "PUT" || m == "POST" || m == "DELETE";
+  const bool object = !req.key.empty();
+  // Sub-resources this handler answers, each alone on its request.
+  if (!req.bucket.empty()) {
+    if (m == "GET" && Only(req, "acl")) {
+      RETURN_IF_ERROR(CheckBucketName(req.bucket));
+      return GetAcl(req, out);
+    }
+    if (!object && m == "POST" && Only(req, "delete")) {
+      if (read_only_) return Status(Code::kAccessDenied, "the server is read-only");
+      RETURN_IF_ERROR(CheckBucketName(req.bucket));
+      return DeleteObjects(req, body, out);
+    }
+    if (!object && m == "GET" && Only(req, "versions")) {
+      RETURN_IF_ERROR(CheckBucketName(req.bucket));
+      return ListObjectVersions(req, out);
+    }
+  }
   if (const char* sub = Unsupported(req)) {
     return NotImplemented(std::string("the '") + sub + "' sub-resource");
   }
@@ -178,8 +245,8 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
     return NotImplemented(m + " on the service");
   }
   RETURN_IF_ERROR(CheckBucketName(req.bucket));
-  if (req.key.empty()) {
-    if (m == "PUT") return CreateBucket(req, out);
+  if (!object) {
+    if (m == "PUT") return CreateBucket(req, body, out);
     if (m == "DELETE") return DeleteBucket(req, out);
     if (m == "HEAD") return HeadBucket(req, out);
     if (m == "GET") {
@@ -191,7 +258,7 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
     return NotImplemented(m + " on a bucket");
   }
   if (m == "PUT") {
-    if (req.Header("x-amz-copy-source") != nullptr) return NotImplemented("CopyObject");
+    if (req.Header("x-amz-copy-source") != nullptr) return CopyObject(req, out);
     return PutObject(req, body, out);
   }
   if (m == "GET") return GetObject(req, out, false);
@@ -200,36 +267,51 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
   return NotImplemented(m + " on an object");
 }
 
-Status StoreHandler::ObjectError(const HttpRequest& req, const Status& s) {
-  if (s.code() != Code::kNotFound) return s;
-  Status b = store_.BucketExists(req.bucket);
+Status StoreHandler::NeedBucket(const std::string& bucket) {
+  Status b = store_.BucketExists(bucket);
   if (b.code() == Code::kNotFound || b.code() == Code::kBucketNotFound) {
     return Status(Code::kBucketNotFound, "the bucket does not exist");
   }
+  return b;
+}
+
+Status StoreHandler::ObjectError(const std::string& bucket, const Status& s) {
+  if (s.code() != Code::kNotFound) return s;
+  Status b = NeedBucket(bucket);
+  if (!b.ok()) return b;
   return Status(Code::kNotFound, "the key does not exist");
+}
+
+Status StoreHandler::ObjectError(const HttpRequest& req, const Status& s) {
+  return ObjectError(req.bucket, s);
 }
 
 Status StoreHandler::ListBuckets(const HttpRequest&, ResponseWriter& out) {
   ASSIGN_OR_RETURN(auto buckets, store_.ListBuckets());
-  XmlWriter w;
-  w.Open("ListAllMyBucketsResult", true);
-  w.Open("Owner");
-  w.Element("ID", "cairn");
-  w.Element("DisplayName", "cairn");
-  w.Close("Owner");
+  std::string xml;
+  s3::XmlWriter w(&xml);
+  w.Declaration();
+  w.Open("ListAllMyBucketsResult", s3::kS3Namespace);
+  WriteOwner(w);
   w.Open("Buckets");
   for (const auto& b : buckets) {
     w.Open("Bucket");
     w.Element("Name", b.name);
     w.Element("CreationDate", IsoTime(b.created_ns));
-    w.Close("Bucket");
+    w.Close();
   }
-  w.Close("Buckets");
-  w.Close("ListAllMyBucketsResult");
-  return SendXml(out, w.str());
+  w.Finish();
+  return SendXml(out, xml, w);
 }
 
-Status StoreHandler::CreateBucket(const HttpRequest& req, ResponseWriter& out) {
+Status StoreHandler::CreateBucket(const HttpRequest& req, Source& body, ResponseWriter& out) {
+  ASSIGN_OR_RETURN(std::string text, ReadSmallBody(body, s3::XmlLimits{}.max_bytes, true));
+  ASSIGN_OR_RETURN(auto config, s3::ParseCreateBucketConfiguration(text));
+  const std::string& where = config.location_constraint;
+  if (!where.empty() && where != "us-east-1") {
+    return InvalidArgument("this server has one location, us-east-1; got LocationConstraint '" +
+                           where + "'");
+  }
   Status s = store_.MakeBucket(req.bucket);
   if (s.code() == Code::kAlreadyExists) {
     return Status(Code::kAlreadyExists, "you already own bucket " + req.bucket);
@@ -247,20 +329,18 @@ Status StoreHandler::DeleteBucket(const HttpRequest& req, ResponseWriter& out) {
 }
 
 Status StoreHandler::HeadBucket(const HttpRequest& req, ResponseWriter& out) {
-  Status s = store_.BucketExists(req.bucket);
-  if (s.code() == Code::kNotFound) return Status(Code::kBucketNotFound, "no such bucket");
-  RETURN_IF_ERROR(s);
+  RETURN_IF_ERROR(NeedBucket(req.bucket));
   return out.Send(200, {{"x-amz-bucket-region", "us-east-1"}}, "");
 }
 
 Status StoreHandler::GetBucketLocation(const HttpRequest& req, ResponseWriter& out) {
-  Status s = store_.BucketExists(req.bucket);
-  if (s.code() == Code::kNotFound) return Status(Code::kBucketNotFound, "no such bucket");
-  RETURN_IF_ERROR(s);
-  XmlWriter w;
-  w.Open("LocationConstraint", true);
-  w.Close("LocationConstraint");
-  return SendXml(out, w.str());
+  RETURN_IF_ERROR(NeedBucket(req.bucket));
+  std::string xml;
+  s3::XmlWriter w(&xml);
+  w.Declaration();
+  w.Open("LocationConstraint", s3::kS3Namespace);
+  w.Finish();
+  return SendXml(out, xml, w);
 }
 
 Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2) {
@@ -281,6 +361,7 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
     }
     max_keys = std::min(1000, std::stoi(*mk));
   }
+  const bool fetch_owner = v2 && q("fetch-owner") == "true";
   std::string token, start_after, marker;
   if (v2) {
     token = q("continuation-token");
@@ -295,29 +376,24 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
   if (max_keys > 0) {
     o.max_keys = max_keys;
     auto res = store_.ListObjects(req.bucket, o);
-    if (!res.ok()) {
-      if (res.status().code() == Code::kNotFound) {
-        return Status(Code::kBucketNotFound, "no such bucket");
-      }
-      return res.status();
-    }
+    if (!res.ok()) return ObjectError(req, res.status());
     r = std::move(*res);
   } else {
-    Status b = store_.BucketExists(req.bucket);
-    if (b.code() == Code::kNotFound) return Status(Code::kBucketNotFound, "no such bucket");
-    RETURN_IF_ERROR(b);
+    RETURN_IF_ERROR(NeedBucket(req.bucket));
   }
   auto text = [&](const std::string& s) { return url ? UrlEncodeKey(s) : s; };
-  XmlWriter w;
-  w.Open("ListBucketResult", true);
+  std::string xml;
+  s3::XmlWriter w(&xml);
+  w.Declaration();
+  w.Open("ListBucketResult", s3::kS3Namespace);
   w.Element("Name", req.bucket);
   w.Element("Prefix", text(o.prefix));
   if (!o.delimiter.empty()) w.Element("Delimiter", text(o.delimiter));
-  w.Element("MaxKeys", std::to_string(max_keys));
+  w.Element("MaxKeys", uint64_t(max_keys));
   if (url) w.Element("EncodingType", "url");
-  w.Element("IsTruncated", r.truncated ? "true" : "false");
+  w.Element("IsTruncated", r.truncated);
   if (v2) {
-    w.Element("KeyCount", std::to_string(r.objects.size() + r.common_prefixes.size()));
+    w.Element("KeyCount", uint64_t(r.objects.size() + r.common_prefixes.size()));
     if (!token.empty()) w.Element("ContinuationToken", token);
     if (!start_after.empty()) w.Element("StartAfter", text(start_after));
     if (r.truncated) w.Element("NextContinuationToken", r.next_token);
@@ -337,80 +413,18 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
     w.Element("Key", text(obj.key));
     w.Element("LastModified", IsoTime(obj.mod_time_ns));
     w.Element("ETag", Quoted(obj.etag));
-    w.Element("Size", std::to_string(obj.size));
+    w.Element("Size", obj.size);
+    if (!v2 || fetch_owner) WriteOwner(w);
     w.Element("StorageClass", "STANDARD");
-    w.Close("Contents");
+    w.Close();
   }
   for (const auto& p : r.common_prefixes) {
     w.Open("CommonPrefixes");
     w.Element("Prefix", text(p));
-    w.Close("CommonPrefixes");
+    w.Close();
   }
-  w.Close("ListBucketResult");
-  return SendXml(out, w.str());
-}
-
-Status StoreHandler::PutObject(const HttpRequest& req, Source& body, ResponseWriter& out) {
-  const std::string* decoded = req.Header("x-amz-decoded-content-length");
-  if (!req.content_length && !req.chunked && decoded == nullptr) {
-    return Status(Code::kMissingContentLength, "PUT needs a Content-Length");
-  }
-  if (req.content_length && *req.content_length > kMaxPutBytes) {
-    return Status(Code::kEntityTooLarge, "a single PUT takes at most 5 GiB");
-  }
-  PutOptions opts;
-  opts.fsync = fsync_;
-  if (const std::string* ct = req.Header("content-type")) opts.content_type = *ct;
-  for (const auto& [n, v] : req.headers) {
-    if (n.size() > 11 && n.compare(0, 11, "x-amz-meta-") == 0) {
-      opts.user_meta.emplace_back(n.substr(11), v);
-    }
-  }
-  RETURN_IF_ERROR(ValidatePutOptions(opts));
-  auto info = store_.PutObject(req.bucket, req.key, body, opts);
-  if (!info.ok()) return ObjectError(req, info.status());
-  return out.Send(200, {{"ETag", Quoted(info->etag)}}, "");
-}
-
-Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool head) {
-  auto info = store_.HeadObject(req.bucket, req.key);
-  if (!info.ok()) return ObjectError(req, info.status());
-  Status cond = CheckConditions(req, *info);
-  if (cond.code() == Code::kNotModified) {
-    Fields h = {{"ETag", Quoted(info->etag)}, {"Last-Modified", HttpDate(info->mod_time_ns)}};
-    return out.Begin(304, h, 0);
-  }
-  RETURN_IF_ERROR(cond);
-  Fields h = ObjectHeaders(*info);
-  ByteRange br;
-  if (const std::string* r = req.Header("range")) br = ParseRangeHeader(*r);
-  uint64_t first = 0, last = 0;
-  int status = 200;
-  if (br.kind != ByteRange::Kind::kNone) {
-    if (!ResolveRange(br, info->size, &first, &last)) {
-      return Status(Code::kInvalidRange, "the requested range is not satisfiable");
-    }
-    status = 206;
-    h.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) +
-                                        "/" + std::to_string(info->size));
-  } else if (info->size > 0) {
-    last = info->size - 1;
-  }
-  const uint64_t length = info->size == 0 ? 0 : last - first + 1;
-  if (head || length == 0) return out.Begin(status, h, length);
-  LazyBodySink sink(out, status, std::move(h), length);
-  auto got = store_.GetObject(req.bucket, req.key, sink, GetRange{first, last});
-  if (!got.ok()) return out.begun() ? got.status() : ObjectError(req, got.status());
-  return sink.Finish();
-}
-
-Status StoreHandler::DeleteObject(const HttpRequest& req, ResponseWriter& out) {
-  Status s = store_.DeleteObject(req.bucket, req.key);
-  if (!s.ok()) {
-    s = ObjectError(req, s);
-    if (s.code() != Code::kNotFound) return s;  // S3 deletes a missing key with success
-  }
-  return out.Send(204, {}, "");
+  w.Finish();
+  return SendXml(out, xml, w);
 }
 
 }  // namespace cairn::server

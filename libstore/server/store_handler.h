@@ -1,9 +1,21 @@
-// The first S3 operations, over any ObjectStore: ListBuckets, CreateBucket, DeleteBucket,
-// HeadBucket, GetBucketLocation, ListObjects (v1 and v2), PutObject, GetObject (Range and the
-// conditionals), HeadObject, DeleteObject. Anything else answers NotImplemented, never a wrong
-// success. Routing is by method, bucket, key and sub-resource query parameters; later groups of
-// operations (multipart, copy, batch delete) go into files of their own behind the same router.
+// The S3 operations over any ObjectStore: ListBuckets, CreateBucket (with a
+// CreateBucketConfiguration body), DeleteBucket, HeadBucket, GetBucketLocation, ListObjects (v1
+// and v2), ListObjectVersions (one version each, VersionId "null"), GetBucketAcl and
+// GetObjectAcl (the owner's FULL_CONTROL grant), PutObject (Content-Type, x-amz-meta-* and the
+// standard headers), GetObject and HeadObject (Range, the conditionals decided in the store,
+// response-* overrides, sendfile when the store offers a file range), DeleteObject,
+// DeleteObjects (XML batch, quiet mode, Content-MD5 or x-amz-checksum-* checked against the body)
+// and CopyObject (metadata directive, copy-source conditions). Anything else answers
+// NotImplemented, never a wrong success. Every value in a response is escaped (s3::XmlWriter);
+// errors go back as Status and the server renders them with the S3 error table (s3/errors.h).
+//
+// Routing is by method, bucket, key and sub-resource query parameters (store_handler.cc); object
+// operations are in store_handler_objects.cc, the batch and ACL answers in
+// store_handler_batch.cc. Multipart (issue 10) goes into a file of its own behind the same router.
 #pragma once
+
+#include <string>
+#include <string_view>
 
 #include "libstore/object/object_store.h"
 #include "libstore/server/http.h"
@@ -19,17 +31,29 @@ class StoreHandler : public S3Handler {
                 ResponseWriter& out) override;
 
  private:
+  // store_handler.cc
   Status ListBuckets(const HttpRequest& req, ResponseWriter& out);
-  Status CreateBucket(const HttpRequest& req, ResponseWriter& out);
+  Status CreateBucket(const HttpRequest& req, Source& body, ResponseWriter& out);
   Status DeleteBucket(const HttpRequest& req, ResponseWriter& out);
   Status HeadBucket(const HttpRequest& req, ResponseWriter& out);
   Status GetBucketLocation(const HttpRequest& req, ResponseWriter& out);
   Status ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2);
+  // kBucketNotFound when the bucket is missing.
+  Status NeedBucket(const std::string& bucket);
+  // kNotFound from an object call: NoSuchBucket when the bucket is missing, else NoSuchKey.
+  Status ObjectError(const HttpRequest& req, const Status& s);
+  Status ObjectError(const std::string& bucket, const Status& s);
+
+  // store_handler_objects.cc
   Status PutObject(const HttpRequest& req, Source& body, ResponseWriter& out);
   Status GetObject(const HttpRequest& req, ResponseWriter& out, bool head);
   Status DeleteObject(const HttpRequest& req, ResponseWriter& out);
-  // kNotFound from an object call: NoSuchBucket when the bucket is missing, else NoSuchKey.
-  Status ObjectError(const HttpRequest& req, const Status& s);
+  Status CopyObject(const HttpRequest& req, ResponseWriter& out);
+
+  // store_handler_batch.cc
+  Status DeleteObjects(const HttpRequest& req, Source& body, ResponseWriter& out);
+  Status ListObjectVersions(const HttpRequest& req, ResponseWriter& out);
+  Status GetAcl(const HttpRequest& req, ResponseWriter& out);
 
   ObjectStore& store_;
   const bool read_only_;

@@ -1,0 +1,37 @@
+// The store `cairn serve` serves, chosen from its directory arguments, with its background work:
+//  - one directory that is not a volume-set member (no .cairn/format): a PlainDir over it, its
+//    metadata database in DIR/.cairn/meta.db (or STATE_DIR/meta.db with --state-dir; in memory
+//    for --read-only without one), and a thread hashing files whose MD5 is not known yet
+//    (HashPass at --hash-rate, default 64 MiB/s; 0 disables it);
+//  - members of a volume set (or --set / CAIRN_SET): the ErasureSet, and a thread draining the
+//    MRF journal with HealQueued at --heal-rate (default 64 MiB/s; 0 disables it).
+// The threads stop (and are joined) when the backend is destroyed.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/context.h"
+#include "commands/commands.h"
+#include "libstore/object/object_store.h"
+
+namespace cairn::cli {
+
+class ServeBackend {
+ public:
+  virtual ~ServeBackend() = default;
+  virtual ObjectStore& store() = 0;
+  // One line for stderr at start: what is served ("a plain directory /srv/data", "a 4+2 volume
+  // set (1 of 6 members offline: /mnt/d3)").
+  virtual std::string Describe() const = 0;
+  // GET /health's body: {"status":"ok","backend":"plain"|"volume-set",...}; for a volume set
+  // also "members":{"total":N,"online":N,"offline":[{"position":P,"path":"..."}]}.
+  // Thread-safe.
+  virtual std::string HealthJson() const = 0;
+  // Starts the background thread (none when its rate is 0).
+  virtual void StartBackground() = 0;
+};
+
+Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Context& ctx);
+
+}  // namespace cairn::cli

@@ -1,0 +1,67 @@
+// Helpers shared by the files of StoreHandler (store_handler.cc: routing, buckets and listings;
+// store_handler_objects.cc: PUT, GET, HEAD, DELETE and COPY of one object;
+// store_handler_batch.cc: DeleteObjects, ListObjectVersions and the ACL answers). Not for use
+// outside libstore/server.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "libstore/object/object_store.h"
+#include "libstore/s3/xml.h"
+#include "libstore/server/http.h"
+
+namespace cairn::server::internal {
+
+// The one owner every bucket and object has (cairn has no per-user ownership): ListBuckets'
+// Owner, fetch-owner, ListObjectVersions and the ACL answers all name it.
+inline constexpr std::string_view kOwnerId = "cairn";
+inline constexpr std::string_view kOwnerName = "cairn";
+
+// The user_meta prefix under which the standard headers of a PUT (Cache-Control,
+// Content-Disposition, Content-Encoding, Content-Language, Expires) are kept, since PutOptions
+// has no field for them: "~cairn-" then the header's lower-case name. It is a valid header token
+// (ValidatePutOptions takes it), it is never shown as x-amz-meta-*, and a client's own
+// x-amz-meta-~cairn-* is refused with InvalidArgument so that nobody can forge one.
+inline constexpr std::string_view kSystemMetaPrefix = "~cairn-";
+// The standard headers kept that way, lower case, in the order they are returned.
+inline constexpr const char* kStandardHeaders[] = {
+    "cache-control", "content-disposition", "content-encoding", "content-language", "expires"};
+// Their names as S3 returns them.
+inline constexpr const char* kStandardHeaderNames[] = {
+    "Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"};
+
+std::string Quoted(std::string_view etag);
+// IMF-fixdate of a time in nanoseconds since the epoch.
+std::string HttpDate(int64_t ns);
+// ISO 8601 with milliseconds in UTC, as S3 lists times: "2006-02-03T16:45:09.000Z".
+std::string IsoTime(int64_t ns);
+
+// Content type, x-amz-meta-* and the standard headers of the request into *content_type and
+// *meta (standard headers under kSystemMetaPrefix). kInvalidArgument for an x-amz-meta- name
+// that uses the reserved prefix.
+Status MetaFromRequest(const HttpRequest& req, std::string* content_type,
+                       std::vector<std::pair<std::string, std::string>>* meta);
+
+// The headers of a GET or HEAD answer describing info: ETag, Last-Modified, Content-Type,
+// Accept-Ranges, the standard headers kept at PUT, then x-amz-meta-* (the reserved ones never).
+Fields ObjectHeaders(const ObjectInfo& info);
+
+// Sets (replacing or appending, case-insensitively) header `name` to value.
+void SetHeader(Fields* h, std::string_view name, std::string value);
+
+// A 200 with an XML body; kInternal when the writer could not carry a value (not sent then).
+Status SendXml(ResponseWriter& out, const std::string& xml, const s3::XmlWriter& w);
+
+// Reads the whole body up to max bytes; kMalformedXml (xml) or kEntityTooLarge beyond.
+Result<std::string> ReadSmallBody(Source& body, size_t max, bool xml);
+
+// kInvalidBucketName for a name S3 refuses.
+Status CheckBucketName(const std::string& bucket);
+
+// Writes the canonical owner (<Owner><ID/><DisplayName/></Owner>) with name as element.
+void WriteOwner(s3::XmlWriter& w, const char* element = "Owner");
+
+}  // namespace cairn::server::internal

@@ -1,0 +1,246 @@
+// PutObject, GetObject/HeadObject, DeleteObject and CopyObject of StoreHandler.
+#include <algorithm>
+
+#include "libstore/server/request_target.h"
+#include "libstore/server/store_handler.h"
+#include "libstore/server/store_handler_internal.h"
+
+namespace cairn::server {
+
+using namespace internal;
+
+namespace {
+
+constexpr uint64_t kMaxPutBytes = uint64_t(5) << 30;
+
+// response-* query parameters of a GET or HEAD and the header each one overrides.
+constexpr std::pair<const char*, const char*> kOverrides[] = {
+    {"response-content-type", "Content-Type"},
+    {"response-content-language", "Content-Language"},
+    {"response-expires", "Expires"},
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-content-encoding", "Content-Encoding"},
+};
+
+// The conditions of a request, from the four headers named with `prefix` ("if-" for a GET,
+// "x-amz-copy-source-if-" for a copy's source). A date that does not parse is ignored, as S3
+// does.
+GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix) {
+  GetConditions c;
+  if (const std::string* v = req.Header(prefix + "match")) c.if_match = *v;
+  if (const std::string* v = req.Header(prefix + "none-match")) c.if_none_match = *v;
+  if (const std::string* v = req.Header(prefix + "modified-since")) {
+    c.if_modified_since = ParseHttpDate(*v);
+  }
+  if (const std::string* v = req.Header(prefix + "unmodified-since")) {
+    c.if_unmodified_since = ParseHttpDate(*v);
+  }
+  return c;
+}
+
+// The Range header as the store takes it; none for a header S3 ignores (another unit, several
+// ranges, bad syntax: request_target.h's ParseRangeHeader).
+std::optional<GetRange> RangeFrom(const HttpRequest& req) {
+  const std::string* h = req.Header("range");
+  if (h == nullptr) return std::nullopt;
+  const ByteRange r = ParseRangeHeader(*h);
+  switch (r.kind) {
+    case ByteRange::Kind::kNone:
+      return std::nullopt;
+    case ByteRange::Kind::kFromTo:
+      return GetRange{r.first, r.last};
+    case ByteRange::Kind::kFrom:
+      return GetRange{r.first};
+    case ByteRange::Kind::kSuffix:
+      return GetRange::Suffix(r.suffix);
+  }
+  return std::nullopt;
+}
+
+// Sends the head on the first byte (or at Finish for an empty body), so a GET whose first block
+// cannot be read is still answered with an S3 error.
+class LazyBodySink : public Sink {
+ public:
+  LazyBodySink(ResponseWriter& out, int status, const Fields& headers, uint64_t length)
+      : out_(out), status_(status), headers_(headers), length_(length) {}
+  Status Write(const void* data, size_t n) override {
+    if (!out_.begun()) RETURN_IF_ERROR(out_.Begin(status_, headers_, length_));
+    return out_.Write(data, n);
+  }
+  Status Finish() { return out_.begun() ? Status::Ok() : out_.Begin(status_, headers_, length_); }
+
+ private:
+  ResponseWriter& out_;
+  int status_;
+  const Fields& headers_;
+  uint64_t length_;
+};
+
+}  // namespace
+
+Status StoreHandler::PutObject(const HttpRequest& req, Source& body, ResponseWriter& out) {
+  const std::string* decoded = req.Header("x-amz-decoded-content-length");
+  if (!req.content_length && !req.chunked && decoded == nullptr) {
+    return Status(Code::kMissingContentLength, "PUT needs a Content-Length");
+  }
+  if (req.content_length && *req.content_length > kMaxPutBytes) {
+    return Status(Code::kEntityTooLarge, "a single PUT takes at most 5 GiB");
+  }
+  PutOptions opts;
+  opts.fsync = fsync_;
+  RETURN_IF_ERROR(MetaFromRequest(req, &opts.content_type, &opts.user_meta));
+  if (const std::string* inm = req.Header("if-none-match")) {
+    if (*inm != "*") return Status(Code::kNotImplemented, "If-None-Match on a PUT takes only *");
+    opts.if_none_match_star = true;
+  }
+  if (const std::string* im = req.Header("if-match")) opts.if_match = *im;
+  RETURN_IF_ERROR(ValidatePutOptions(opts));
+  auto info = store_.PutObject(req.bucket, req.key, body, opts);
+  if (!info.ok()) return ObjectError(req, info.status());
+  return out.Send(200, {{"ETag", Quoted(info->etag)}}, "");
+}
+
+Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool head) {
+  GetOptions opts;
+  opts.conditions = ConditionsFrom(req, "if-");
+  opts.range = RangeFrom(req);
+  ObjectInfo verdict;
+  std::unique_ptr<ObjectReader> reader;
+  ObjectInfo head_info;
+  cairn::ByteRange range;
+  Status st;
+  if (head) {
+    auto r = store_.HeadObject(req.bucket, req.key, opts, &verdict);
+    if (r.ok()) {
+      head_info = std::move(*r);
+      auto br = ResolveRange(opts.range, head_info.size);
+      if (br.ok()) {
+        range = *br;
+      } else {
+        st = br.status();
+      }
+    } else {
+      st = r.status();
+    }
+  } else {
+    auto r = store_.OpenObject(req.bucket, req.key, opts, &verdict);
+    if (r.ok()) {
+      reader = std::move(*r);
+      range = reader->range();
+    } else {
+      st = r.status();
+    }
+  }
+  if (st.code() == Code::kNotModified) {
+    // 304: the validators of the version the condition was decided on, no body.
+    Fields h = {{"ETag", Quoted(verdict.etag)}, {"Last-Modified", HttpDate(verdict.mod_time_ns)}};
+    return out.Begin(304, h, 0);
+  }
+  if (!st.ok()) return ObjectError(req, st);
+  const ObjectInfo& info = head ? head_info : reader->info();
+  Fields h = ObjectHeaders(info);
+  for (const auto& [param, header] : kOverrides) {
+    if (const std::string* v = req.Query(param)) SetHeader(&h, header, *v);
+  }
+  int status = 200;
+  if (range.partial) {
+    status = 206;
+    h.emplace_back("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                        std::to_string(range.first + range.length - 1) + "/" +
+                                        std::to_string(info.size));
+  }
+  if (head || range.length == 0) return out.Begin(status, h, range.length);
+  // A whole read of an object whose MD5 is not known yet (a plain file's "-1" ETag) goes through
+  // the reader, which learns the MD5 as the bytes go out; sendfile would skip that.
+  const bool learns_md5 = !range.partial && info.etag.size() > 2 &&
+                          info.etag.compare(info.etag.size() - 2, 2, "-1") == 0;
+  if (out.CanSendFile() && !learns_md5) {
+    if (auto fr = reader->ZeroCopy()) {
+      RETURN_IF_ERROR(out.Begin(status, h, fr->length));
+      return out.SendFile(fr->fd, fr->offset, fr->length);
+    }
+  }
+  LazyBodySink sink(out, status, h, range.length);
+  Status s = reader->WriteTo(sink);
+  if (!s.ok()) return out.begun() ? s : ObjectError(req, s);
+  return sink.Finish();
+}
+
+Status StoreHandler::DeleteObject(const HttpRequest& req, ResponseWriter& out) {
+  Status s = store_.DeleteObject(req.bucket, req.key);
+  if (!s.ok()) {
+    s = ObjectError(req, s);
+    if (s.code() != Code::kNotFound) return s;  // S3 deletes a missing key with success
+  }
+  return out.Send(204, {}, "");
+}
+
+Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
+  // x-amz-copy-source: "[/]BUCKET/KEY[?versionId=V]", percent-encoded.
+  std::string_view raw = *req.Header("x-amz-copy-source");
+  std::string_view version;
+  if (const size_t q = raw.find('?'); q != std::string_view::npos) {
+    std::string_view query = raw.substr(q + 1);
+    raw = raw.substr(0, q);
+    if (query.compare(0, 10, "versionId=") != 0) {
+      return InvalidArgument("x-amz-copy-source takes only a versionId query");
+    }
+    version = query.substr(10);
+  }
+  if (!version.empty() && version != "null") {
+    return InvalidArgument("this server keeps one version of each object: versionId must be null");
+  }
+  std::string source;
+  RETURN_IF_ERROR(PercentDecode(raw, &source));
+  if (!source.empty() && source[0] == '/') source.erase(0, 1);
+  const size_t slash = source.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == source.size()) {
+    return InvalidArgument("x-amz-copy-source must name BUCKET/KEY");
+  }
+  const std::string src_bucket = source.substr(0, slash);
+  const std::string src_key = source.substr(slash + 1);
+  RETURN_IF_ERROR(CheckBucketName(src_bucket));
+  if (src_key.size() > kMaxKeyBytes) return Status(Code::kKeyTooLong, "the source key is too long");
+
+  CopyOptions opts;
+  opts.fsync = fsync_;
+  opts.source_conditions = ConditionsFrom(req, "x-amz-copy-source-if-");
+  const std::string* dir = req.Header("x-amz-metadata-directive");
+  if (dir == nullptr || *dir == "COPY") {
+    opts.directive = MetadataDirective::kCopy;
+  } else if (*dir == "REPLACE") {
+    opts.directive = MetadataDirective::kReplace;
+    RETURN_IF_ERROR(MetaFromRequest(req, &opts.content_type, &opts.user_meta));
+    PutOptions check;
+    check.content_type = opts.content_type;
+    check.user_meta = opts.user_meta;
+    RETURN_IF_ERROR(ValidatePutOptions(check));
+  } else {
+    return InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE");
+  }
+  if (opts.directive == MetadataDirective::kCopy && src_bucket == req.bucket &&
+      src_key == req.key) {
+    return InvalidArgument(
+        "This copy request is illegal because it is trying to copy an object to itself without "
+        "changing the object's metadata.");
+  }
+  RETURN_IF_ERROR(NeedBucket(req.bucket));
+  auto info = store_.CopyObject(src_bucket, src_key, req.bucket, req.key, opts);
+  if (!info.ok()) {
+    if (info.status().code() == Code::kNotModified) {
+      return Status(Code::kPreconditionFailed, info.status().message());
+    }
+    return ObjectError(src_bucket, info.status());
+  }
+  std::string xml;
+  s3::XmlWriter w(&xml);
+  w.Declaration();
+  w.Open("CopyObjectResult", s3::kS3Namespace);
+  w.Element("LastModified", IsoTime(info->mod_time_ns));
+  w.Element("ETag", Quoted(info->etag));
+  w.Finish();
+  return SendXml(out, xml, w);
+}
+
+}  // namespace cairn::server

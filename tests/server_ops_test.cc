@@ -1,0 +1,522 @@
+// The S3 operations of StoreHandler through the real HTTP server in process (no auth:
+// AllowAllAuthenticator), over both backends: a volume set (2+1 on memory volumes) and a plain
+// directory (a LocalVolume, so GETs go out with sendfile). Conditionals (304/412), ranges,
+// response-* overrides, metadata and standard headers, DeleteObjects, CopyObject,
+// ListObjectVersions, the ACL answers, CreateBucket's body and NotImplemented.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <sstream>
+
+#include "libstore/common/base64.h"
+#include "libstore/common/checksum.h"
+#include "libstore/common/hash.h"
+#include "libstore/server/http_server.h"
+#include "libstore/server/store_handler.h"
+#include "tests/plain_test_util.h"
+#include "tests/test_util.h"
+
+using namespace cairn;
+using namespace cairn::server;
+using namespace cairn::test;
+
+namespace {
+
+struct Response {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string H(const std::string& n) const {
+    auto it = headers.find(n);
+    return it == headers.end() ? "" : it->second;
+  }
+  bool Has(const std::string& part) const { return body.find(part) != std::string::npos; }
+};
+
+// One keep-alive connection speaking just enough HTTP/1.1 for these tests.
+class Conn {
+ public:
+  explicit Conn(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  }
+  ~Conn() { ::close(fd_); }
+
+  Response Do(const std::string& method, const std::string& target, const std::string& body = "",
+              const std::vector<std::string>& headers = {}) {
+    std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
+    for (const auto& h : headers) req += h + "\r\n";
+    if (method == "PUT" || method == "POST" || !body.empty()) {
+      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    req += "\r\n" + body;
+    std::string_view s = req;
+    while (!s.empty()) {
+      const ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      REQUIRE(n > 0);
+      s.remove_prefix(size_t(n));
+    }
+    return Read(method == "HEAD");
+  }
+
+ private:
+  bool More() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) return false;
+    char b[65536];
+    const ssize_t n = ::recv(fd_, b, sizeof(b), 0);
+    if (n <= 0) return false;
+    buf_.append(b, size_t(n));
+    return true;
+  }
+  Response Read(bool head) {
+    Response r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (!More()) return r;
+    }
+    std::istringstream in(buf_.substr(0, end));
+    buf_.erase(0, end + 4);
+    std::string line;
+    std::getline(in, line);
+    r.status = std::stoi(line.substr(9, 3));
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t c = line.find(':');
+      if (c == std::string::npos) continue;
+      std::string n = line.substr(0, c);
+      for (char& ch : n) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      std::string v = line.substr(c + 1);
+      while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+      r.headers[n] = v;
+    }
+    if (head || r.status == 304 || r.status == 204) return r;
+    const size_t len = std::stoul(r.H("content-length").empty() ? "0" : r.H("content-length"));
+    while (buf_.size() < len && More()) {
+    }
+    r.body = buf_.substr(0, std::min(len, buf_.size()));
+    buf_.erase(0, r.body.size());
+    return r;
+  }
+
+  int fd_ = -1;
+  std::string buf_;
+};
+
+// The server over one backend.
+struct Served {
+  explicit Served(const std::string& kind) {
+    if (kind == "set") {
+      set = std::make_unique<SetFixture>(2, 1);
+      store = set->set.get();
+    } else {
+      plain = std::make_unique<PlainFixture>("local");
+      store = plain->store.get();
+    }
+    handler = std::make_unique<StoreHandler>(*store, false, false);
+    ServerOptions o;
+    o.port = 0;
+    auto r = HttpServer::Start(o, &auth, handler.get());
+    REQUIRE(r.ok());
+    srv = std::move(r).value();
+    REQUIRE(store->MakeBucket("bkt").ok());
+  }
+  ~Served() { srv.reset(); }
+  uint16_t port() const { return srv->port(); }
+
+  std::unique_ptr<SetFixture> set;
+  std::unique_ptr<PlainFixture> plain;
+  ObjectStore* store = nullptr;
+  AllowAllAuthenticator auth;
+  std::unique_ptr<StoreHandler> handler;
+  std::unique_ptr<HttpServer> srv;
+};
+
+std::string Md5Base64(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  uint8_t d[16];
+  m.Final(d);
+  return Base64Encode(d, 16);
+}
+
+std::string Crc32Base64(const std::string& s) {
+  const uint32_t c = Crc32(0, s.data(), s.size());
+  const uint8_t b[4] = {uint8_t(c >> 24), uint8_t(c >> 16), uint8_t(c >> 8), uint8_t(c)};
+  return Base64Encode(b, 4);
+}
+
+std::string DeleteBody(const std::vector<std::string>& keys, bool quiet,
+                       const std::string& version = "") {
+  std::string b = "<Delete>";
+  if (quiet) b += "<Quiet>true</Quiet>";
+  for (const auto& k : keys) {
+    b += "<Object><Key>" + k + "</Key>";
+    if (!version.empty()) b += "<VersionId>" + version + "</VersionId>";
+    b += "</Object>";
+  }
+  return b + "</Delete>";
+}
+
+const char* kBackends[] = {"set", "plain"};
+
+}  // namespace
+
+TEST_CASE("server ops: GET and HEAD with conditions, 304 and 412", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  auto put = c.Do("PUT", "/bkt/doc.txt", "hello world",
+                  {"Content-Type: text/x-test", "x-amz-meta-color: blue"});
+  REQUIRE(put.status == 200);
+  const std::string etag = put.H("etag");
+  REQUIRE(etag.size() > 2);
+  auto get = c.Do("GET", "/bkt/doc.txt");
+  CHECK(get.status == 200);
+  CHECK(get.body == "hello world");
+  CHECK(get.H("etag") == etag);
+  CHECK(get.H("content-type") == "text/x-test");
+  CHECK(get.H("x-amz-meta-color") == "blue");
+  const std::string lm = get.H("last-modified");
+  CHECK(!lm.empty());
+
+  auto nm = c.Do("GET", "/bkt/doc.txt", "", {"If-None-Match: " + etag});
+  CHECK(nm.status == 304);
+  CHECK(nm.H("etag") == etag);
+  CHECK(nm.H("last-modified") == lm);
+  CHECK(nm.body.empty());
+  CHECK(c.Do("HEAD", "/bkt/doc.txt", "", {"If-None-Match: " + etag}).status == 304);
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-None-Match: \"other\""}).status == 200);
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-Match: " + etag}).status == 200);
+  auto pf = c.Do("GET", "/bkt/doc.txt", "", {"If-Match: \"other\""});
+  CHECK(pf.status == 412);
+  CHECK(pf.Has("<Code>PreconditionFailed</Code>"));
+  CHECK(c.Do("HEAD", "/bkt/doc.txt", "", {"If-Match: \"other\""}).status == 412);
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT"})
+            .status == 304);
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT"})
+            .status == 200);
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT"})
+            .status == 412);
+  // If-Match true makes If-Unmodified-Since ignored.
+  CHECK(c.Do("GET", "/bkt/doc.txt", "",
+             {"If-Match: " + etag, "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT"})
+            .status == 200);
+  // A date that does not parse is ignored.
+  CHECK(c.Do("GET", "/bkt/doc.txt", "", {"If-Modified-Since: yesterday"}).status == 200);
+  auto missing = c.Do("GET", "/bkt/none");
+  CHECK(missing.status == 404);
+  CHECK(missing.Has("<Code>NoSuchKey</Code>"));
+  CHECK(c.Do("GET", "/nob/none").Has("<Code>NoSuchBucket</Code>"));
+  // A conditional PUT.
+  CHECK(c.Do("PUT", "/bkt/doc.txt", "x", {"If-None-Match: *"}).status == 412);
+  CHECK(c.Do("PUT", "/bkt/doc.txt", "x", {"If-Match: \"nope\""}).status == 412);
+  CHECK(c.Do("PUT", "/bkt/doc.txt", "again", {"If-Match: " + etag}).status == 200);
+  CHECK(c.Do("GET", "/bkt/doc.txt").body == "again");
+}
+
+TEST_CASE("server ops: ranges", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  std::string data = RandomBytes(300000, 9);
+  REQUIRE(c.Do("PUT", "/bkt/big", data).status == 200);
+  auto whole = c.Do("GET", "/bkt/big");
+  CHECK(whole.status == 200);
+  CHECK(whole.body == data);
+  auto r = c.Do("GET", "/bkt/big", "", {"Range: bytes=100-199"});
+  CHECK(r.status == 206);
+  CHECK(r.H("content-range") == "bytes 100-199/300000");
+  CHECK(r.body == data.substr(100, 100));
+  r = c.Do("GET", "/bkt/big", "", {"Range: bytes=-10"});
+  CHECK(r.status == 206);
+  CHECK(r.body == data.substr(data.size() - 10));
+  r = c.Do("GET", "/bkt/big", "", {"Range: bytes=299990-"});
+  CHECK(r.status == 206);
+  CHECK(r.H("content-range") == "bytes 299990-299999/300000");
+  CHECK(r.body == data.substr(299990));
+  r = c.Do("GET", "/bkt/big", "", {"Range: bytes=299990-500000"});
+  CHECK(r.body == data.substr(299990));
+  // Several ranges, or a bad one: ignored, the whole object.
+  r = c.Do("GET", "/bkt/big", "", {"Range: bytes=0-1,5-6"});
+  CHECK(r.status == 200);
+  CHECK(r.body.size() == data.size());
+  CHECK(c.Do("GET", "/bkt/big", "", {"Range: bytes=5-1"}).status == 200);
+  r = c.Do("GET", "/bkt/big", "", {"Range: bytes=300000-"});
+  CHECK(r.status == 416);
+  CHECK(r.Has("<Code>InvalidRange</Code>"));
+  auto h = c.Do("HEAD", "/bkt/big", "", {"Range: bytes=0-9"});
+  CHECK(h.status == 206);
+  CHECK(h.H("content-length") == "10");
+  CHECK(h.H("content-range") == "bytes 0-9/300000");
+  // Range and conditions together.
+  CHECK(c.Do("GET", "/bkt/big", "", {"Range: bytes=0-9", "If-Match: \"x\""}).status == 412);
+  // The connection is still usable after all of that.
+  CHECK(c.Do("GET", "/bkt/big", "", {"Range: bytes=0-0"}).body == data.substr(0, 1));
+}
+
+TEST_CASE("server ops: metadata, standard headers and response-* overrides", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  REQUIRE(c.Do("PUT", "/bkt/page.html", "<p>",
+               {"Content-Type: text/html", "Cache-Control: max-age=60",
+                "Content-Disposition: attachment; filename=\"p.html\"",
+                "Content-Encoding: identity", "Content-Language: fr",
+                "Expires: Fri, 01 Jan 2100 00:00:00 GMT", "x-amz-meta-Owner-Name: ann"})
+              .status == 200);
+  auto g = c.Do("GET", "/bkt/page.html");
+  CHECK(g.H("content-type") == "text/html");
+  CHECK(g.H("cache-control") == "max-age=60");
+  CHECK(g.H("content-disposition") == "attachment; filename=\"p.html\"");
+  CHECK(g.H("content-encoding") == "identity");
+  CHECK(g.H("content-language") == "fr");
+  CHECK(g.H("expires") == "Fri, 01 Jan 2100 00:00:00 GMT");
+  CHECK(g.H("x-amz-meta-owner-name") == "ann");
+  for (const auto& [n, v] : g.headers) CHECK(n.find("cairn") == std::string::npos);
+  auto h = c.Do("HEAD", "/bkt/page.html");
+  CHECK(h.H("cache-control") == "max-age=60");
+  // Overrides replace what is stored, on GET and HEAD.
+  auto o = c.Do("GET",
+                "/bkt/page.html?response-content-type=application%2Fjson&response-cache-control="
+                "no-cache&response-content-disposition=inline&response-content-encoding=gzip&"
+                "response-content-language=de&response-expires=0");
+  CHECK(o.H("content-type") == "application/json");
+  CHECK(o.H("cache-control") == "no-cache");
+  CHECK(o.H("content-disposition") == "inline");
+  CHECK(o.H("content-encoding") == "gzip");
+  CHECK(o.H("content-language") == "de");
+  CHECK(o.H("expires") == "0");
+  CHECK(o.body == "<p>");
+  CHECK(c.Do("HEAD", "/bkt/page.html?response-content-type=a%2Fb").H("content-type") == "a/b");
+  // The reserved prefix cannot be forged.
+  auto bad = c.Do("PUT", "/bkt/forged", "x", {"x-amz-meta-~cairn-cache-control: evil"});
+  CHECK(bad.status == 400);
+  CHECK(bad.Has("reserved"));
+  // Without a type, binary/octet-stream (a set) or by extension (plain: none for this one).
+  REQUIRE(c.Do("PUT", "/bkt/notype", "x").status == 200);
+  CHECK(!c.Do("GET", "/bkt/notype").H("content-type").empty());
+}
+
+TEST_CASE("server ops: DeleteObjects", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  for (const char* k : {"a", "b", "c/d", "e"})
+    REQUIRE(c.Do("PUT", std::string("/bkt/") + k, k).status == 200);
+  const std::string body = DeleteBody({"a", "c/d", "missing"}, false);
+  // Content-MD5 or a checksum is required, and checked.
+  auto r = c.Do("POST", "/bkt?delete", body);
+  CHECK(r.status == 400);
+  CHECK(r.Has("Content-MD5"));
+  r = c.Do("POST", "/bkt?delete", body, {"Content-MD5: " + Md5Base64("other")});
+  CHECK(r.status == 400);
+  CHECK(r.Has("<Code>BadDigest</Code>"));
+  r = c.Do("POST", "/bkt?delete", body, {"Content-MD5: nope"});
+  CHECK(r.Has("<Code>InvalidDigest</Code>"));
+  r = c.Do("POST", "/bkt?delete", body, {"x-amz-checksum-crc32: " + Crc32Base64("other")});
+  CHECK(r.Has("<Code>BadDigest</Code>"));
+  CHECK(c.Do("GET", "/bkt/a").status == 200);  // nothing deleted by the refused batches
+
+  r = c.Do("POST", "/bkt?delete", body, {"Content-MD5: " + Md5Base64(body)});
+  CHECK(r.status == 200);
+  CHECK(r.Has("<Deleted><Key>a</Key></Deleted>"));
+  CHECK(r.Has("<Deleted><Key>c/d</Key></Deleted>"));
+  CHECK(r.Has("<Deleted><Key>missing</Key></Deleted>"));
+  CHECK(c.Do("GET", "/bkt/a").status == 404);
+  CHECK(c.Do("GET", "/bkt/c/d").status == 404);
+
+  // Quiet, with a CRC32 header (botocore 1.36+), and per-key errors.
+  const std::string long_key(1025, 'k');
+  const std::string q = DeleteBody({"b", long_key}, true);
+  r = c.Do("POST", "/bkt?delete", q,
+           {"x-amz-checksum-crc32: " + Crc32Base64(q), "x-amz-sdk-checksum-algorithm: CRC32"});
+  CHECK(r.status == 200);
+  CHECK(!r.Has("<Deleted>"));
+  CHECK(r.Has("<Error><Key>" + long_key + "</Key><Code>KeyTooLongError</Code>"));
+  CHECK(c.Do("GET", "/bkt/b").status == 404);
+  // A version other than null is an error for that key only.
+  const std::string v = DeleteBody({"e"}, false, "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY");
+  r = c.Do("POST", "/bkt?delete", v, {"Content-MD5: " + Md5Base64(v)});
+  CHECK(r.Has("<Error><Key>e</Key>"));
+  CHECK(r.Has("<Code>InvalidArgument</Code>"));
+  CHECK(c.Do("GET", "/bkt/e").status == 200);
+  const std::string vn = DeleteBody({"e"}, false, "null");
+  r = c.Do("POST", "/bkt?delete", vn, {"Content-MD5: " + Md5Base64(vn)});
+  CHECK(r.Has("<Deleted><Key>e</Key><VersionId>null</VersionId></Deleted>"));
+  // Escaped keys in the answer.
+  REQUIRE(c.Do("PUT", "/bkt/x%26y", "1").status == 200);
+  const std::string esc = DeleteBody({"x&amp;y"}, false);
+  r = c.Do("POST", "/bkt?delete", esc, {"Content-MD5: " + Md5Base64(esc)});
+  CHECK(r.Has("<Deleted><Key>x&amp;y</Key></Deleted>"));
+  // Malformed XML, a missing bucket.
+  const std::string junk = "<Delete><Object>";
+  CHECK(c.Do("POST", "/bkt?delete", junk, {"Content-MD5: " + Md5Base64(junk)})
+            .Has("<Code>MalformedXML</Code>"));
+  CHECK(c.Do("POST", "/nob?delete", esc, {"Content-MD5: " + Md5Base64(esc)})
+            .Has("<Code>NoSuchBucket</Code>"));
+}
+
+TEST_CASE("server ops: CopyObject", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  REQUIRE(s.store->MakeBucket("dst").ok());
+  auto put = c.Do("PUT", "/bkt/src%20file", "payload",
+                  {"Content-Type: text/plain", "x-amz-meta-k: v", "Cache-Control: no-store"});
+  REQUIRE(put.status == 200);
+  const std::string etag = put.H("etag");
+  // COPY (the default): the source's metadata, the source named percent-encoded.
+  auto r = c.Do("PUT", "/dst/copy1", "", {"x-amz-copy-source: /bkt/src%20file"});
+  CHECK(r.status == 200);
+  CHECK(r.Has("<CopyObjectResult"));
+  CHECK(r.Has("<ETag>&quot;"));
+  auto g = c.Do("GET", "/dst/copy1");
+  CHECK(g.body == "payload");
+  CHECK(g.H("content-type") == "text/plain");
+  CHECK(g.H("x-amz-meta-k") == "v");
+  CHECK(g.H("cache-control") == "no-store");
+  CHECK(g.H("etag") == etag);
+  // REPLACE: the request's metadata.
+  r = c.Do("PUT", "/dst/copy2", "",
+           {"x-amz-copy-source: bkt/src%20file", "x-amz-metadata-directive: REPLACE",
+            "Content-Type: text/x-new", "x-amz-meta-n: 2"});
+  CHECK(r.status == 200);
+  g = c.Do("GET", "/dst/copy2");
+  CHECK(g.H("content-type") == "text/x-new");
+  CHECK(g.H("x-amz-meta-n") == "2");
+  CHECK(g.H("x-amz-meta-k").empty());
+  CHECK(g.H("cache-control").empty());
+  // A copy onto itself needs REPLACE.
+  CHECK(c.Do("PUT", "/bkt/src%20file", "", {"x-amz-copy-source: bkt/src%20file"}).status == 400);
+  r = c.Do("PUT", "/bkt/src%20file", "",
+           {"x-amz-copy-source: bkt/src%20file", "x-amz-metadata-directive: REPLACE",
+            "x-amz-meta-self: 1"});
+  CHECK(r.status == 200);
+  CHECK(c.Do("HEAD", "/bkt/src%20file").H("x-amz-meta-self") == "1");
+  // Copy-source conditions: every failure is a 412.
+  CHECK(c.Do("PUT", "/dst/c3", "",
+             {"x-amz-copy-source: bkt/src%20file", "x-amz-copy-source-if-match: \"no\""})
+            .status == 412);
+  CHECK(c.Do("PUT", "/dst/c3", "",
+             {"x-amz-copy-source: bkt/src%20file", "x-amz-copy-source-if-none-match: " + etag})
+            .status == 412);
+  CHECK(c.Do("PUT", "/dst/c3", "",
+             {"x-amz-copy-source: bkt/src%20file",
+              "x-amz-copy-source-if-unmodified-since: Sun, 06 Nov 1994 08:49:37 GMT"})
+            .status == 412);
+  CHECK(c.Do("PUT", "/dst/c3", "",
+             {"x-amz-copy-source: bkt/src%20file", "x-amz-copy-source-if-match: " + etag})
+            .status == 200);
+  // Errors.
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: bkt/none"}).Has("<Code>NoSuchKey</Code>"));
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: nob/x"}).Has("<Code>NoSuchBucket</Code>"));
+  CHECK(c.Do("PUT", "/nob/c4", "", {"x-amz-copy-source: bkt/src%20file"})
+            .Has("<Code>NoSuchBucket</Code>"));
+  CHECK(c.Do("PUT", "/dst/c4", "",
+             {"x-amz-copy-source: bkt/src%20file", "x-amz-metadata-directive: MOVE"})
+            .status == 400);
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: bkt"}).status == 400);
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: bkt/src%zz"}).status == 400);
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: bkt/src%20file?versionId=7"}).status ==
+        400);
+  CHECK(c.Do("PUT", "/dst/c4", "", {"x-amz-copy-source: bkt/src%20file?versionId=null"}).status ==
+        200);
+  CHECK(c.Do("GET", "/dst/c4").body == "payload");
+}
+
+TEST_CASE("server ops: ListObjectVersions, ACLs, CreateBucket, NotImplemented", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  for (const char* k : {"a", "b", "d/e"})
+    REQUIRE(c.Do("PUT", std::string("/bkt/") + k, k).status == 200);
+  auto r = c.Do("GET", "/bkt?versions");
+  CHECK(r.status == 200);
+  CHECK(r.Has("<ListVersionsResult xmlns="));
+  CHECK(r.Has("<Version><Key>a</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>"));
+  CHECK(r.Has("<Key>d/e</Key>"));
+  CHECK(r.Has("<IsTruncated>false</IsTruncated>"));
+  r = c.Do("GET", "/bkt?versions&max-keys=1");
+  CHECK(r.Has("<IsTruncated>true</IsTruncated>"));
+  CHECK(r.Has("<NextKeyMarker>a</NextKeyMarker>"));
+  CHECK(r.Has("<NextVersionIdMarker>null</NextVersionIdMarker>"));
+  r = c.Do("GET", "/bkt?versions&max-keys=1&key-marker=a&version-id-marker=null");
+  CHECK(r.Has("<Key>b</Key>"));
+  CHECK(!r.Has("<Key>a</Key>"));
+  r = c.Do("GET", "/bkt?versions&delimiter=/");
+  CHECK(r.Has("<CommonPrefixes><Prefix>d/</Prefix></CommonPrefixes>"));
+  CHECK(c.Do("GET", "/bkt?versions&version-id-marker=null").status == 400);
+  CHECK(c.Do("GET", "/nob?versions").Has("<Code>NoSuchBucket</Code>"));
+
+  for (const char* t : {"/bkt?acl", "/bkt/a?acl"}) {
+    r = c.Do("GET", t);
+    INFO(t);
+    CHECK(r.status == 200);
+    CHECK(r.Has("<AccessControlPolicy xmlns="));
+    CHECK(r.Has("<Owner><ID>cairn</ID><DisplayName>cairn</DisplayName></Owner>"));
+    CHECK(
+        r.Has("<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+              "xsi:type=\"CanonicalUser\"><ID>cairn</ID>"));
+    CHECK(r.Has("<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>"));
+  }
+  CHECK(c.Do("GET", "/bkt/none?acl").Has("<Code>NoSuchKey</Code>"));
+  CHECK(c.Do("GET", "/nob?acl").Has("<Code>NoSuchBucket</Code>"));
+  CHECK(c.Do("PUT", "/bkt?acl", "").status == 501);
+
+  const std::string cfg =
+      "<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint>"
+      "</CreateBucketConfiguration>";
+  CHECK(c.Do("PUT", "/newb", cfg).status == 200);
+  r = c.Do("PUT", "/newb", cfg);
+  CHECK(r.status == 409);
+  CHECK(r.Has("<Code>BucketAlreadyOwnedByYou</Code>"));
+  CHECK(c.Do("PUT", "/other",
+             "<CreateBucketConfiguration><LocationConstraint>eu-west-3"
+             "</LocationConstraint></CreateBucketConfiguration>")
+            .status == 400);
+  CHECK(c.Do("PUT", "/other", "<nope").Has("<Code>MalformedXML</Code>"));
+  CHECK(c.Do("HEAD", "/other").status == 404);
+
+  for (const char* t : {"/bkt?tagging", "/bkt/a?tagging", "/bkt?uploads", "/bkt/a?versionId=1"}) {
+    INFO(t);
+    r = c.Do("GET", t);
+    CHECK(r.status == 501);
+    CHECK(r.Has("<Code>NotImplemented</Code>"));
+  }
+  CHECK(c.Do("POST", "/bkt/a?uploads", "").status == 501);
+}
+
+TEST_CASE("server ops: a read-only handler refuses every write", "[server][ops]") {
+  SetFixture f(2, 1);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  StoreHandler handler(*f.set, true, false);
+  AllowAllAuthenticator auth;
+  ServerOptions o;
+  o.port = 0;
+  auto srv = HttpServer::Start(o, &auth, &handler);
+  REQUIRE(srv.ok());
+  Conn c((*srv)->port());
+  const std::string b = DeleteBody({"a"}, false);
+  CHECK(c.Do("POST", "/bkt?delete", b, {"Content-MD5: " + Md5Base64(b)}).status == 403);
+  CHECK(c.Do("PUT", "/bkt/x", "1").status == 403);
+  CHECK(c.Do("PUT", "/bkt/y", "", {"x-amz-copy-source: bkt/x"}).status == 403);
+  CHECK(c.Do("GET", "/bkt?versions").status == 200);
+  CHECK(c.Do("GET", "/bkt?acl").status == 200);
+}
