@@ -63,6 +63,15 @@ _cairn_takes_value() {
         '--ec') return 0 ;;
         '--runs') return 0 ;;
         '--dir') return 0 ;;
+        '--endpoint') return 0 ;;
+        '--concurrency') return 0 ;;
+        '--duration') return 0 ;;
+        '--count') return 0 ;;
+        '--op') return 0 ;;
+        '--access-key') return 0 ;;
+        '--secret-key') return 0 ;;
+        '--region') return 0 ;;
+        '--bucket') return 0 ;;
       esac ;;
     'serve')
       case "$2" in
@@ -141,6 +150,15 @@ _cairn_value() {
         '--ec') COMPREPLY=(); return 0 ;;
         '--runs') COMPREPLY=(); return 0 ;;
         '--dir') _cairn_dirs "$cur"; return 0 ;;
+        '--endpoint') COMPREPLY=(); return 0 ;;
+        '--concurrency') COMPREPLY=(); return 0 ;;
+        '--duration') COMPREPLY=(); return 0 ;;
+        '--count') COMPREPLY=(); return 0 ;;
+        '--op') _cairn_words 'put get mixed' "$cur"; return 0 ;;
+        '--access-key') COMPREPLY=(); return 0 ;;
+        '--secret-key') COMPREPLY=(); return 0 ;;
+        '--region') COMPREPLY=(); return 0 ;;
+        '--bucket') COMPREPLY=(); return 0 ;;
       esac ;;
     'serve')
       case "$2" in
@@ -218,7 +236,7 @@ _cairn() {
       'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'heal') _cairn_words '--help -h --dry-run --remove-dangling --restart --jobs --max-rate --set --json --no-progress --quiet -q' "$cur" ;;
       'gc') _cairn_words '--help -h --dry-run --older-than --set --json --no-progress --quiet -q' "$cur" ;;
-      'bench') _cairn_words '--help -h --size --ec --runs --dir --set --json --no-progress --quiet -q' "$cur" ;;
+      'bench') _cairn_words '--help -h --size --ec --runs --dir --endpoint --concurrency --duration --count --op --access-key --secret-key --region --bucket --plain-http --no-verify-ssl --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q' "$cur" ;;
@@ -283,7 +301,7 @@ _cairn() {
     'gc') ;;  # no arguments
     'bench')
       case $npos in
-        *) _cairn_words 'codec hash store heal' "$cur" ;;
+        *) _cairn_words 'codec hash store heal s3' "$cur" ;;
       esac ;;
     'completion')
       case $npos in

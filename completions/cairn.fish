@@ -26,7 +26,7 @@ complete -c cairn -n '__fish_use_subcommand' -a verify -d 'Check a volume set, o
 complete -c cairn -n '__fish_use_subcommand' -a repair -d 'Regenerate missing or damaged shard files, then verify'
 complete -c cairn -n '__fish_use_subcommand' -a heal -d 'Rebuild missing or damaged shards and metadata, and replaced members; exit 0 all redundant, 3 some still degraded, 1 unrecoverable data found'
 complete -c cairn -n '__fish_use_subcommand' -a gc -d 'Remove temp files of dead writes, orphaned shard files and stale journal entries'
-complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store, heal) against references'
+complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (codec, hash, store, heal, s3) against references'
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
 complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a directory or a volume set as an S3 endpoint'
@@ -106,11 +106,23 @@ complete -c cairn -n '__fish_seen_subcommand_from gc' -l dry-run -d 'Report what
 complete -c cairn -n '__fish_seen_subcommand_from gc' -l older-than -d 'Grace period: keep anything younger (default 24h; e.g. 0, 90s, 30m, 7d)' -r -f
 
 # bench
-complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run, at least 1MiB (layer default if unset)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l size -d 'Data size per run, at least 1MiB (layer default if unset); the s3 layer\'s object size (default 4KiB)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l ec -d 'Erasure code for the store and heal layers (default 4+2)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l runs -d 'Runs per figure; the median is reported (default 5)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l dir -d 'Scratch directory for disk layers (default $TMPDIR or /var/tmp)' -r -f -a '(__fish_complete_directories)'
-complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store heal'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l endpoint -d 's3: the server to load (default: in-process servers, plain and 4+2)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l concurrency -d 's3: connections in parallel (default 16)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l duration -d 's3: how long each op runs (default 5s)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l count -d 's3: operations per op instead of a duration' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l op -d 's3: put, get, or mixed (a put then a get phase; default)' -r -f -a 'put get mixed'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l access-key -d 's3: access key (default $AWS_ACCESS_KEY_ID)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l secret-key -d 's3: secret key (default $AWS_SECRET_ACCESS_KEY)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l region -d 's3: signing region (default $AWS_REGION or us-east-1)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l bucket -d 's3: use this existing bucket (default: create cairn-bench-<random>)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l plain-http -d 's3: unsigned GET/PUT of URL/KEY, no bucket (nginx WebDAV, a discard sink)'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-verify-ssl -d 's3: do not verify the TLS certificate'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-fsync -d 's3: in-process servers write without fsync'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store heal s3'
 
 # completion
 complete -c cairn -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
