@@ -35,7 +35,8 @@ struct ServeOptions {
   std::string access_log, tls_cert, tls_key, domain;
   std::string access_key, secret_key, users, state_dir, hash_rate, heal_rate;
   bool read_only = false, anonymous_read = false, no_fsync = false;
-  bool no_auth = false;   // until SigV4 lands: the only way to start, and only for tests
+  std::string region = "us-east-1";
+  bool no_auth = false;   // AllowAllAuthenticator, with a warning
   std::string port_file;  // written with the port once listening (tests start on port 0)
   std::vector<std::string> dirs;
 };

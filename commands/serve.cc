@@ -2,11 +2,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "commands/commands.h"
 #include "commands/serve_backend.h"
+#include "libstore/server/credentials.h"
 #include "libstore/server/http_server.h"
+#include "libstore/server/sigv4_auth.h"
 #include "libstore/server/store_handler.h"
 
 namespace cairn::cli {
@@ -27,6 +30,61 @@ Status ParseAddress(const std::string& s, std::string* host, uint16_t* port) {
   return Status::Ok();
 }
 
+// Who may talk to the server (docs/serve.md "Authentication"): the users and the authenticator
+// over them, built before the server starts so that bad credentials fail at once (exit 2).
+struct ServeAuth {
+  std::unique_ptr<server::ResolvedCredentials> creds;  // null with --no-auth
+  std::unique_ptr<server::Authenticator> authenticator;
+};
+
+Result<ServeAuth> SetUpAuth(const ServeOptions& o, Context& ctx) {
+  ServeAuth a;
+  if (o.no_auth) {
+    if (!o.access_key.empty() || !o.secret_key.empty() || !o.users.empty() || o.anonymous_read) {
+      return InvalidArgument(
+          "--no-auth takes no --access-key, --secret-key, --users or --anonymous-read");
+    }
+    ctx.Warn("warning: --no-auth: anyone who can reach the server may read, write and delete");
+    a.authenticator = std::make_unique<server::AllowAllAuthenticator>();
+    return a;
+  }
+  if (o.region.empty()) return InvalidArgument("--region must not be empty");
+  server::CredentialSources src;
+  src.access_key = o.access_key;
+  src.secret_key = o.secret_key;
+  src.users_file = o.users;
+  if (const char* k = std::getenv("CAIRN_ACCESS_KEY")) src.env_access_key = k;
+  if (const char* s = std::getenv("CAIRN_SECRET_KEY")) src.env_secret_key = s;
+  ASSIGN_OR_RETURN(a.creds, server::ResolveCredentials(src));
+  for (const auto& w : a.creds->warnings) ctx.Warn("warning: " + w);
+  server::SigV4AuthOptions so;
+  so.region = o.region;
+  so.credentials = &a.creds->users;
+  so.anonymous_read = o.anonymous_read;
+  a.authenticator = std::make_unique<server::SigV4Authenticator>(so);
+  return a;
+}
+
+// Says how clients authenticate; a generated pair is printed with a line to paste.
+void PrintAuth(const ServeAuth& a, const ServeOptions& o, const std::string& host, uint16_t port,
+               bool tls) {
+  if (a.creds == nullptr) return;
+  std::fprintf(stderr, "cairn: serve: SigV4 (region %s), %zu user%s from %s%s\n", o.region.c_str(),
+               a.creds->users.size(), a.creds->users.size() == 1 ? "" : "s", a.creds->from.c_str(),
+               o.anonymous_read ? ", anonymous reads allowed" : "");
+  if (!a.creds->generated) return;
+  std::string h = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  std::fprintf(stderr,
+               "cairn: serve: no credentials given: generated a pair for this run (choose your "
+               "own with --access-key/--secret-key, CAIRN_ACCESS_KEY/CAIRN_SECRET_KEY or "
+               "--users)\n  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s%s aws --endpoint-url "
+               "%s://%s:%u s3 ls\n",
+               a.creds->generated->access_key.c_str(), a.creds->generated->secret_key.c_str(),
+               o.region == "us-east-1" ? "" : (" AWS_DEFAULT_REGION=" + o.region).c_str(),
+               tls ? "https" : "http", h.c_str(), unsigned(port));
+}
+
 Status RunServe(const ServeOptions& o, Context& ctx) {
   server::ServerOptions so;
   RETURN_IF_ERROR(ParseAddress(o.address, &so.host, &so.port));
@@ -35,11 +93,9 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return InvalidArgument("--tls-cert and --tls-key go together");
   }
-  if (!o.no_auth) {
-    return Status(Code::kNotImplemented,
-                  "SigV4 authentication is not in this build yet; --no-auth serves without any "
-                  "authentication (for tests only)");
-  }
+  if (!o.hash_rate.empty()) RETURN_IF_ERROR(ParseSize(o.hash_rate).status());
+  if (!o.heal_rate.empty()) RETURN_IF_ERROR(ParseSize(o.heal_rate).status());
+  ASSIGN_OR_RETURN(ServeAuth auth, SetUpAuth(o, ctx));
   so.threads = o.threads;
   so.max_connections = o.max_connections;
   so.domain = o.domain;
@@ -54,12 +110,11 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
     so.access_log = log.get();
   }
   server::StoreHandler handler(backend->store(), o.read_only, !o.no_fsync);
-  server::AllowAllAuthenticator auth;
-  ASSIGN_OR_RETURN(auto srv, server::HttpServer::Start(so, &auth, &handler));
+  ASSIGN_OR_RETURN(auto srv, server::HttpServer::Start(so, auth.authenticator.get(), &handler));
   backend->StartBackground();
-  std::fprintf(stderr, "cairn: serve: %s on %s://%s:%u (no authentication)\n",
-               backend->Describe().c_str(), srv->tls() ? "https" : "http", so.host.c_str(),
-               unsigned(srv->port()));
+  std::fprintf(stderr, "cairn: serve: %s on %s://%s:%u\n", backend->Describe().c_str(),
+               srv->tls() ? "https" : "http", so.host.c_str(), unsigned(srv->port()));
+  PrintAuth(auth, o, so.host, srv->port(), srv->tls());
   if (!o.port_file.empty()) {
     FILE* f = std::fopen(o.port_file.c_str(), "w");
     if (f == nullptr) return PosixError("--port-file " + o.port_file, errno);
@@ -95,7 +150,10 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("--users", o->users, "Users, one 'ACCESS SECRET [read-only]' a line")
       ->type_name("FILE");
   sub->add_flag("--read-only", o->read_only, "Refuse every write");
-  sub->add_flag("--anonymous-read", o->anonymous_read, "Allow reads without credentials");
+  sub->add_flag("--anonymous-read", o->anonymous_read,
+                "Allow GET and HEAD without credentials (objects and listings)");
+  sub->add_option("--region", o->region, "The region clients sign for (default us-east-1)")
+      ->type_name("REGION");
   sub->add_flag("--no-fsync", o->no_fsync,
                 "Do not wait for uploads to reach the disk (scratch use)");
   sub->add_option("--state-dir", o->state_dir, "Where a read-only directory's state lives")
@@ -107,7 +165,7 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
                   "Background healing rate of a volume set (default 64MiB; 0: off)")
       ->type_name("SIZE");
   sub->add_flag("--no-auth", o->no_auth,
-                "Serve without any authentication (tests only, until SigV4 lands)");
+                "Serve without any authentication: anyone may read, write and delete");
   sub->add_option("--port-file", o->port_file, "Write the port listened on to FILE")
       ->type_name("FILE");
   sub->add_option("dirs", o->dirs, "A directory to serve as-is, or volume set members (or --set)")

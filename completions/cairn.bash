@@ -85,6 +85,7 @@ _cairn_takes_value() {
         '--access-key') return 0 ;;
         '--secret-key') return 0 ;;
         '--users') return 0 ;;
+        '--region') return 0 ;;
         '--state-dir') return 0 ;;
         '--hash-rate') return 0 ;;
         '--heal-rate') return 0 ;;
@@ -172,6 +173,7 @@ _cairn_value() {
         '--access-key') COMPREPLY=(); return 0 ;;
         '--secret-key') COMPREPLY=(); return 0 ;;
         '--users') _cairn_files "$cur"; return 0 ;;
+        '--region') COMPREPLY=(); return 0 ;;
         '--state-dir') _cairn_dirs "$cur"; return 0 ;;
         '--hash-rate') COMPREPLY=(); return 0 ;;
         '--heal-rate') COMPREPLY=(); return 0 ;;
@@ -239,7 +241,7 @@ _cairn() {
       'bench') _cairn_words '--help -h --size --ec --runs --dir --endpoint --concurrency --duration --count --op --access-key --secret-key --region --bucket --plain-http --no-verify-ssl --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q' "$cur" ;;
+      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q' "$cur" ;;
     esac
     return 0
   fi

@@ -141,11 +141,12 @@ complete -c cairn -n '__fish_seen_subcommand_from serve' -l access-key -d 'Acces
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l secret-key -d 'Secret key of the one user' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l users -d 'Users, one \'ACCESS SECRET [read-only]\' a line' -r -F
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l read-only -d 'Refuse every write'
-complete -c cairn -n '__fish_seen_subcommand_from serve' -l anonymous-read -d 'Allow reads without credentials'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l anonymous-read -d 'Allow GET and HEAD without credentials (objects and listings)'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l region -d 'The region clients sign for (default us-east-1)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-fsync -d 'Do not wait for uploads to reach the disk (scratch use)'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l state-dir -d 'Where a read-only directory\'s state lives' -r -f -a '(__fish_complete_directories)'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l hash-rate -d 'Background MD5 hashing rate of a plain directory (default 64MiB; 0: off)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l heal-rate -d 'Background healing rate of a volume set (default 64MiB; 0: off)' -r -f
-complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication (tests only, until SigV4 lands)'
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication: anyone may read, write and delete'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l port-file -d 'Write the port listened on to FILE' -r -F
 complete -c cairn -n '__fish_seen_subcommand_from serve' -a '(__fish_complete_directories)'

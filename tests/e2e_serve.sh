@@ -23,8 +23,15 @@ start_server() {
 }
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 
-echo "== refuses to start without auth, and bad flags"
-expect 1 "no auth yet" "$CAIRN" serve --address 127.0.0.1:0 "$S/d1"
+echo "== bad flags and credentials"
+expect 2 "key without secret" "$CAIRN" serve --access-key AKHALF --address 127.0.0.1:0 "$S/d1"
+expect 2 "secret without key" "$CAIRN" serve --secret-key halfsecret --address 127.0.0.1:0 "$S/d1"
+expect 2 "env key without secret" env CAIRN_ACCESS_KEY=AKHALF CAIRN_SECRET_KEY= "$CAIRN" serve --address 127.0.0.1:0 "$S/d1"
+printf '# users\nAKGOOD goodsecret1\nAKBAD\n' >"$T/badusers"
+chmod 600 "$T/badusers"
+expect 2 "bad users file" "$CAIRN" serve --users "$T/badusers" --address 127.0.0.1:0 "$S/d1"
+check "names file and line" grep -q "badusers:3: expected 'ACCESS SECRET \[read-only\]'" "$T/err"
+expect 2 "no-auth with credentials" "$CAIRN" serve --no-auth --access-key AKX --secret-key secretsecret "$S/d1"
 expect 2 "bad address" "$CAIRN" serve --no-auth --address nope "$S/d1"
 expect 2 "cert without key" "$CAIRN" serve --no-auth --tls-cert x "$S/d1"
 
@@ -76,8 +83,93 @@ if command -v openssl >/dev/null; then
   kill -INT "$SRV"
   wait "$SRV"
   check "exit 0 after SIGINT" [ $? -eq 0 ]
-  expect 2 "missing certificate" "$CAIRN" serve --no-auth --address 127.0.0.1:0 --tls-cert "$T/none" --tls-key "$T/key.pem" "$S/d1"
+  expect 2 "missing certificate" "$CAIRN" serve --address 127.0.0.1:0 --tls-cert "$T/none" --tls-key "$T/key.pem" "$S/d1"
 fi
+
+echo "== SigV4: curl --aws-sigv4, presigned URLs, the aws cli"
+# start_auth_server NAME ARGS...: like start_server, with the authentication ARGS given (no --no-auth).
+start_auth_server() {
+  local name=$1; shift
+  rm -f "$T/$name.port"
+  "$CAIRN" serve --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$S/d1" \
+    >"$T/$name.out" 2>"$T/$name.err" &
+  SRV=$!
+  PIDS+=("$SRV")
+  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
+  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
+  PORT=$(cat "$T/$name.port")
+}
+AK=AKE2ETEST0001 SK=e2e-secret-0123456789
+printf 'AKREADER readersecret1 read-only\n' >"$T/users"
+chmod 644 "$T/users"
+start_auth_server sigv4 --access-key "$AK" --secret-key "$SK" --users "$T/users"
+check "world-readable users file warned" grep -q "chmod 600" "$T/sigv4.err"
+check "says how it authenticates" grep -q "SigV4 (region us-east-1), 2 users" "$T/sigv4.err"
+U="http://127.0.0.1:$PORT"
+sig() { curl -s -o "$T/body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" "$@"; }
+unsigned=(-H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+check "health needs no auth" [ "$(code "$U/health")" = 200 ]
+check "anonymous refused" [ "$(code "$U/")" = 403 ]
+check "AccessDenied XML" grep -q '<Code>AccessDenied</Code>' "$T/body"
+check "signed make bucket" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" -X PUT "$U/authbkt")" = 200 ]
+randfile "$T/a1" 100000
+randfile "$T/a2" 100000
+check "signed put, unsigned payload" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" -T "$T/a1" "$U/authbkt/a")" = 200 ]
+check "signed get" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" "$U/authbkt/a")" = 200 ]
+check "signed get bytes" cmp -s "$T/body" "$T/a1"
+H1=$(sha256sum "$T/a1" | cut -d' ' -f1)
+check "signed put, signed payload" [ "$(sig --user "$AK:$SK" -H "x-amz-content-sha256: $H1" -T "$T/a1" "$U/authbkt/b")" = 200 ]
+check "payload hash mismatch refused" [ "$(sig --user "$AK:$SK" -H "x-amz-content-sha256: $H1" -T "$T/a2" "$U/authbkt/b")" = 400 ]
+check "XAmzContentSHA256Mismatch" grep -q '<Code>XAmzContentSHA256Mismatch</Code>' "$T/body"
+MD5_OTHER=$(openssl md5 -binary "$T/a2" | base64)
+check "wrong Content-MD5 refused" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" -H "Content-MD5: $MD5_OTHER" -T "$T/a1" "$U/authbkt/b")" = 400 ]
+check "BadDigest" grep -q '<Code>BadDigest</Code>' "$T/body"
+check "older version intact" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" "$U/authbkt/b")" = 200 ]
+check "older bytes" cmp -s "$T/body" "$T/a1"
+check "wrong secret 403" [ "$(sig --user "$AK:wrong-secret" "${unsigned[@]}" "$U/authbkt/a")" = 403 ]
+check "SignatureDoesNotMatch" grep -q '<Code>SignatureDoesNotMatch</Code>' "$T/body"
+check "unknown key 403" [ "$(sig --user "AKNOBODY:whatever1" "${unsigned[@]}" "$U/authbkt/a")" = 403 ]
+check "InvalidAccessKeyId" grep -q '<Code>InvalidAccessKeyId</Code>' "$T/body"
+check "read-only user reads" [ "$(sig --user "AKREADER:readersecret1" "${unsigned[@]}" "$U/authbkt/a")" = 200 ]
+check "read-only user cannot write" [ "$(sig --user "AKREADER:readersecret1" "${unsigned[@]}" -T "$T/a2" "$U/authbkt/a")" = 403 ]
+check "read-only user cannot delete" [ "$(sig --user "AKREADER:readersecret1" "${unsigned[@]}" -X DELETE "$U/authbkt/a")" = 403 ]
+if command -v aws >/dev/null; then
+  # aws cli v1 presigns with SigV2 unless told otherwise.
+  printf '[default]\ns3 =\n  signature_version = s3v4\n' >"$T/aws_config"
+  awsenv=(env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_CA_BUNDLE AWS_ACCESS_KEY_ID="$AK"
+          AWS_SECRET_ACCESS_KEY="$SK" AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE="$T/aws_config"
+          AWS_SHARED_CREDENTIALS_FILE="$T/aws_config" AWS_EC2_METADATA_DISABLED=true)
+  check "aws s3 cp up" "${awsenv[@]}" aws --endpoint-url "$U" s3 cp --quiet "$T/a2" s3://authbkt/viaaws
+  check "aws s3 cp down" "${awsenv[@]}" aws --endpoint-url "$U" s3 cp --quiet s3://authbkt/viaaws "$T/a2.back"
+  check "aws bytes" cmp -s "$T/a2" "$T/a2.back"
+  "${awsenv[@]}" aws --endpoint-url "$U" s3 ls s3://authbkt/ >"$T/awsls" 2>&1
+  check "aws s3 ls" grep -q ' 100000 viaaws$' "$T/awsls"
+  fails() { ! "$@" >/dev/null 2>&1; }
+  check "aws with a wrong secret fails" fails "${awsenv[@]}" AWS_SECRET_ACCESS_KEY=nope aws --endpoint-url "$U" s3 ls s3://authbkt/
+  URL=$("${awsenv[@]}" aws --endpoint-url "$U" s3 presign s3://authbkt/a --expires-in 300)
+  check "presigned get" [ "$(code "$URL")" = 200 ]
+  check "presigned bytes" cmp -s "$T/body" "$T/a1"
+  check "tampered presigned url 403" [ "$(code "$(printf %s "$URL" | sed 's#/authbkt/a?#/authbkt/b?#')")" = 403 ]
+  URL=$("${awsenv[@]}" aws --endpoint-url "$U" s3 presign s3://authbkt/a --expires-in 1)
+  sleep 2
+  check "expired presigned url 403" [ "$(code "$URL")" = 403 ]
+  check "expired says so" grep -q 'expired' "$T/body"
+fi
+kill -TERM "$SRV"; wait "$SRV"
+
+start_auth_server anon --anonymous-read
+check "generated pair printed" grep -q 'AWS_ACCESS_KEY_ID=[A-Z0-9]\{20\} AWS_SECRET_ACCESS_KEY=[A-Za-z0-9]\{40\} aws --endpoint-url http://127.0.0.1:'"$PORT"' s3 ls' "$T/anon.err"
+GAK=$(grep -o 'AWS_ACCESS_KEY_ID=[A-Z0-9]*' "$T/anon.err" | cut -d= -f2)
+GSK=$(grep -o 'AWS_SECRET_ACCESS_KEY=[A-Za-z0-9]*' "$T/anon.err" | cut -d= -f2)
+U="http://127.0.0.1:$PORT"
+check "generated pair works" [ "$(sig --user "$GAK:$GSK" "${unsigned[@]}" -T "$T/a2" "$U/authbkt/anon")" = 200 ]
+check "anonymous get" [ "$(code "$U/authbkt/anon")" = 200 ]
+check "anonymous bytes" cmp -s "$T/body" "$T/a2"
+check "anonymous list" [ "$(code "$U/authbkt?list-type=2")" = 200 ]
+check "anonymous put refused" [ "$(code -T "$T/a1" "$U/authbkt/anon")" = 403 ]
+check "anonymous delete refused" [ "$(code -X DELETE "$U/authbkt/anon")" = 403 ]
+check "bad signature not served as anonymous" [ "$(sig --user "$GAK:wrong" "${unsigned[@]}" "$U/authbkt/anon")" = 403 ]
+kill -TERM "$SRV"; wait "$SRV"
 
 echo "== volume set: /health names the backend and its members, offline ones too"
 start_server health
