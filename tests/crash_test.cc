@@ -159,14 +159,16 @@ class Machine {
     StringSink sink;
     auto r = set_->GetObject(bucket, key, sink);
     if (r.ok()) return sink.out;
-    if (r.status().code() == Code::kNotFound) return kAbsent;
+    // An object in a bucket that is gone is absent too.
+    if (r.status().code() == Code::kNotFound || r.status().code() == Code::kBucketNotFound)
+      return kAbsent;
     return "<error: " + r.status().ToString() + ">";
   }
   // "yes", "no" or "<error: ...>".
   std::string Bucket(const std::string& bucket) {
     Status s = set_->BucketExists(bucket);
     if (s.ok()) return "yes";
-    if (s.code() == Code::kNotFound) return "no";
+    if (s.code() == Code::kBucketNotFound) return "no";
     return "<error: " + s.ToString() + ">";
   }
   Result<ScanSummary> Scan(bool heal, Silent* obs, const std::string& bucket = "") {
