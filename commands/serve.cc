@@ -110,6 +110,7 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
     so.access_log = log.get();
   }
   server::StoreHandler handler(backend->store(), o.read_only, !o.no_fsync);
+  handler.set_region(o.region);
   ASSIGN_OR_RETURN(auto srv, server::HttpServer::Start(so, auth.authenticator.get(), &handler));
   backend->StartBackground();
   std::fprintf(stderr, "cairn: serve: %s on %s://%s:%u\n", backend->Describe().c_str(),

@@ -520,3 +520,37 @@ TEST_CASE("server ops: a read-only handler refuses every write", "[server][ops]"
   CHECK(c.Do("GET", "/bkt?versions").status == 200);
   CHECK(c.Do("GET", "/bkt?acl").status == 200);
 }
+
+TEST_CASE("server ops: the region is the one serve was given", "[server][ops]") {
+  for (const std::string region : {"us-east-1", "eu-west-3"}) {
+    SetFixture f(2, 1);
+    REQUIRE(f.set->MakeBucket("bkt").ok());
+    StoreHandler handler(*f.set, false, false);
+    handler.set_region(region);
+    AllowAllAuthenticator auth;
+    ServerOptions o;
+    o.port = 0;
+    auto srv = HttpServer::Start(o, &auth, &handler);
+    REQUIRE(srv.ok());
+    Conn c((*srv)->port());
+    Response loc = c.Do("GET", "/bkt?location");
+    CHECK(loc.status == 200);
+    // S3 says us-east-1 with an empty element.
+    if (region == "us-east-1") {
+      CHECK_FALSE(loc.Has("us-east-1"));
+    } else {
+      CHECK(loc.Has(">eu-west-3</LocationConstraint>"));
+    }
+    CHECK(c.Do("HEAD", "/bkt").H("x-amz-bucket-region") == region);
+    const std::string here = "<CreateBucketConfiguration><LocationConstraint>" + region +
+                             "</LocationConstraint></CreateBucketConfiguration>";
+    CHECK(c.Do("PUT", "/new", here).status == 200);
+    const std::string elsewhere =
+        "<CreateBucketConfiguration><LocationConstraint>ap-south-1</LocationConstraint>"
+        "</CreateBucketConfiguration>";
+    Response refused = c.Do("PUT", "/other", elsewhere);
+    CHECK(refused.status == 400);
+    CHECK(refused.Has(region));
+    CHECK(f.set->BucketExists("other").code() == Code::kBucketNotFound);
+  }
+}

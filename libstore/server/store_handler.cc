@@ -308,9 +308,10 @@ Status StoreHandler::CreateBucket(const HttpRequest& req, Source& body, Response
   ASSIGN_OR_RETURN(std::string text, ReadSmallBody(body, s3::XmlLimits{}.max_bytes, true));
   ASSIGN_OR_RETURN(auto config, s3::ParseCreateBucketConfiguration(text));
   const std::string& where = config.location_constraint;
-  if (!where.empty() && where != "us-east-1") {
-    return InvalidArgument("this server has one location, us-east-1; got LocationConstraint '" +
-                           where + "'");
+  // us-east-1 is S3's empty location; any other must be this server's one region.
+  if (!where.empty() && where != region_) {
+    return InvalidArgument("this server has one location, " + region_ +
+                           "; got LocationConstraint '" + where + "'");
   }
   Status s = store_.MakeBucket(req.bucket);
   if (s.code() == Code::kAlreadyExists) {
@@ -330,7 +331,7 @@ Status StoreHandler::DeleteBucket(const HttpRequest& req, ResponseWriter& out) {
 
 Status StoreHandler::HeadBucket(const HttpRequest& req, ResponseWriter& out) {
   RETURN_IF_ERROR(NeedBucket(req.bucket));
-  return out.Send(200, {{"x-amz-bucket-region", "us-east-1"}}, "");
+  return out.Send(200, {{"x-amz-bucket-region", region_}}, "");
 }
 
 Status StoreHandler::GetBucketLocation(const HttpRequest& req, ResponseWriter& out) {
@@ -338,8 +339,17 @@ Status StoreHandler::GetBucketLocation(const HttpRequest& req, ResponseWriter& o
   std::string xml;
   s3::XmlWriter w(&xml);
   w.Declaration();
-  w.Open("LocationConstraint", s3::kS3Namespace);
-  w.Finish();
+  // S3 answers an empty element for us-east-1.
+  if (region_ == "us-east-1") {
+    w.Open("LocationConstraint", s3::kS3Namespace);
+    w.Finish();
+  } else {
+    xml += "<LocationConstraint xmlns=\"";
+    xml += s3::kS3Namespace;
+    xml += "\">";
+    if (!s3::XmlWriter::AppendEscaped(region_, &xml)) return InvalidArgument("bad region");
+    xml += "</LocationConstraint>";
+  }
   return SendXml(out, xml, w);
 }
 

@@ -29,6 +29,9 @@ class StoreHandler : public S3Handler {
       : store_(store), read_only_(read_only), fsync_(fsync) {}
   Status Handle(const HttpRequest& req, const Identity& who, Source& body,
                 ResponseWriter& out) override;
+  // The one region this server is in (serve --region): what GetBucketLocation, HeadBucket's
+  // x-amz-bucket-region and CreateBucket's LocationConstraint check use. Set before serving.
+  void set_region(std::string region) { region_ = std::move(region); }
 
  private:
   // store_handler.cc
@@ -58,6 +61,7 @@ class StoreHandler : public S3Handler {
   ObjectStore& store_;
   const bool read_only_;
   const bool fsync_;
+  std::string region_ = "us-east-1";
 };
 
 // Percent-encodes what S3's encoding-type=url encodes (everything but unreserved characters and
