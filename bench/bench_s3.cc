@@ -20,6 +20,7 @@
 #include "libstore/plain/plain_dir.h"
 #include "libstore/s3/sigv4.h"
 #include "libstore/server/http_server.h"
+#include "libstore/server/sigv4_auth.h"
 #include "libstore/server/store_handler.h"
 #include "libstore/volume/volume.h"
 
@@ -305,41 +306,19 @@ Status Measure(const S3Options& o, const Endpoint& ep, const std::string& target
   return s.ok() ? c : s;
 }
 
-// Checks SigV4 signatures of the header form (the payload hash is not checked: the bench server
-// stands in for `cairn serve`'s authenticator until that is wired).
-class BenchAuthenticator : public server::Authenticator {
- public:
-  BenchAuthenticator(const std::string& access, const std::string& secret,
-                     const std::string& region) {
-    table_.Add({access, secret, false}).IgnoreError();
-    s3::VerifierOptions vo;
-    vo.region = region;
-    vo.credentials = &table_;
-    verifier_ = std::make_unique<s3::Verifier>(vo);
-  }
-  Status Authenticate(const server::HttpRequest& req, Source&, server::Identity* who,
-                      std::unique_ptr<Source>*) override {
-    thread_local std::vector<s3::HttpHeader> hs;
-    hs.clear();
-    for (const auto& [k, v] : req.headers) hs.push_back({k, v});
-    ASSIGN_OR_RETURN(s3::AuthResult r, verifier_->Verify(req.method, req.target, hs));
-    who->access_key = r.access_key;
-    who->read_only = r.read_only;
-    return Status::Ok();
-  }
-
- private:
-  s3::CredentialTable table_;
-  std::unique_ptr<s3::Verifier> verifier_;
-};
-
 // One in-process server over a store, on a free loopback port.
 struct LocalServer {
-  std::unique_ptr<BenchAuthenticator> auth;
+  // The authenticator `cairn serve` runs, so the figures include every check it makes.
+  s3::CredentialTable credentials;
+  std::unique_ptr<server::SigV4Authenticator> auth;
   std::unique_ptr<server::StoreHandler> handler;
   std::unique_ptr<server::HttpServer> srv;
   Status Start(ObjectStore& store, const S3Options& o) {
-    auth = std::make_unique<BenchAuthenticator>(o.access_key, o.secret_key, o.region);
+    RETURN_IF_ERROR(credentials.Add({o.access_key, o.secret_key, false}));
+    server::SigV4AuthOptions ao;
+    ao.region = o.region;
+    ao.credentials = &credentials;
+    auth = std::make_unique<server::SigV4Authenticator>(ao);
     handler = std::make_unique<server::StoreHandler>(store, false, o.fsync);
     server::ServerOptions so;
     so.port = 0;
