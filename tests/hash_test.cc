@@ -50,3 +50,15 @@ TEST_CASE("SHA-1, SHA-256 and HMAC-SHA256 match published vectors", "[hash]") {
   e[31] ^= 1;
   CHECK_FALSE(ConstantTimeEqual(d, e, 32));
 }
+
+TEST_CASE("HMAC-SHA1 matches RFC 2202", "[hash]") {
+  const std::string key = "Jefe", data = "what do ya want for nothing?";
+  uint8_t d[20];
+  HmacSha1(key.data(), key.size(), data.data(), data.size(), d);
+  CHECK(ToHex(d, 20) == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  // Interleaved with SHA-256 on the same thread: each keeps its own context.
+  uint8_t e[32];
+  HmacSha256(key.data(), key.size(), data.data(), data.size(), e);
+  HmacSha1(key.data(), key.size(), data.data(), data.size(), d);
+  CHECK(ToHex(d, 20) == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+}

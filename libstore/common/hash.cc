@@ -7,6 +7,7 @@
 #include <xxh_x86dispatch.h>
 #include <xxhash.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace cairn {
@@ -111,16 +112,17 @@ std::string Sha256Hex(const void* data, size_t len) {
 }
 
 namespace {
-// One HMAC-SHA256 context per thread, its digest set once: OpenSSL's one-shot HMAC() fetches the
-// algorithm on every call, and under many small calls (a chunk signature per aws-chunked chunk)
+// One HMAC context per thread and digest, its digest set once: OpenSSL's one-shot HMAC() fetches
+// the algorithm on every call, and under many small calls (a chunk signature per aws-chunked chunk)
 // that fetch's locks were the top of the profile.
 class HmacCtx {
  public:
-  HmacCtx() {
+  explicit HmacCtx(const char* digest_name, size_t len) : len_(len) {
     static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     if (mac == nullptr) std::abort();
     ctx_ = EVP_MAC_CTX_new(mac);
-    char digest[] = "SHA256";
+    char digest[16];
+    std::snprintf(digest, sizeof(digest), "%s", digest_name);
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
                            OSSL_PARAM_construct_end()};
     if (ctx_ == nullptr || EVP_MAC_CTX_set_params(ctx_, params) != 1) std::abort();
@@ -128,21 +130,28 @@ class HmacCtx {
   ~HmacCtx() { EVP_MAC_CTX_free(ctx_); }
   HmacCtx(const HmacCtx&) = delete;
   HmacCtx& operator=(const HmacCtx&) = delete;
-  void Mac(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]) {
+  // Writes len bytes (the digest's length) to out.
+  void Mac(const void* key, size_t key_len, const void* data, size_t len, uint8_t* out) {
     size_t n = 0;
     if (EVP_MAC_init(ctx_, static_cast<const unsigned char*>(key), key_len, nullptr) != 1 ||
         EVP_MAC_update(ctx_, static_cast<const unsigned char*>(data), len) != 1 ||
-        EVP_MAC_final(ctx_, out, &n, 32) != 1 || n != 32)
+        EVP_MAC_final(ctx_, out, &n, len_) != 1 || n != len_)
       std::abort();
   }
 
  private:
+  size_t len_;
   EVP_MAC_CTX* ctx_ = nullptr;
 };
 }  // namespace
 
 void HmacSha256(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]) {
-  thread_local HmacCtx ctx;
+  thread_local HmacCtx ctx("SHA256", 32);
+  ctx.Mac(key, key_len, data, len, out);
+}
+
+void HmacSha1(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[20]) {
+  thread_local HmacCtx ctx("SHA1", 20);
   ctx.Mac(key, key_len, data, len, out);
 }
 

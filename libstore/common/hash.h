@@ -81,6 +81,9 @@ void Sha256(const void* data, size_t len, uint8_t out[32]);
 std::string Sha256Hex(const void* data, size_t len);
 // HMAC-SHA256 of data under key into out[32] (SigV4 signing keys and signatures).
 void HmacSha256(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[32]);
+// HMAC-SHA1 of data under key into out[20] (SigV2 presigned URLs, which boto3, the aws cli v1 and
+// s3cmd still make by default).
+void HmacSha1(const void* key, size_t key_len, const void* data, size_t len, uint8_t out[20]);
 // Compares n bytes in time that does not depend on where they differ (signature checks).
 bool ConstantTimeEqual(const void* a, const void* b, size_t n);
 

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "libstore/s3/aws_chunked.h"
+#include "libstore/s3/sigv2.h"
 
 namespace cairn::server {
 
@@ -199,7 +200,10 @@ Status SigV4Authenticator::Authenticate(const HttpRequest& req, Source& raw, Ide
   headers.clear();
   for (const auto& [n, v] : req.headers) headers.push_back({n, v});
   const bool read = IsRead(req.method);
-  if (!s3::Verifier::HasCredentials(req.target, headers)) {
+  const size_t qm = req.target.find('?');
+  const bool v2 =
+      qm != std::string::npos && s3::HasPresignV2(std::string_view(req.target).substr(qm + 1));
+  if (!v2 && !s3::Verifier::HasCredentials(req.target, headers)) {
     if (!opts_.anonymous_read) {
       return Status(Code::kAccessDenied,
                     "anonymous access is not allowed: sign the request with SigV4");
@@ -210,7 +214,12 @@ Status SigV4Authenticator::Authenticate(const HttpRequest& req, Source& raw, Ide
     *who = Identity{};
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(s3::AuthResult ar, verifier_.Verify(req.method, req.target, headers));
+  // SigV2 presigned URLs (boto3's, the aws cli v1's and s3cmd's default): the URL carries
+  // everything, the body is unsigned.
+  ASSIGN_OR_RETURN(s3::AuthResult ar,
+                   v2 ? s3::VerifyPresignV2(req.method, req.target, headers, *opts_.credentials,
+                                            opts_.clock->NowNs() / 1000000000)
+                      : verifier_.Verify(req.method, req.target, headers));
   if (ar.read_only && !read) {
     return Status(Code::kAccessDenied, "the access key " + ar.access_key + " is read-only");
   }
