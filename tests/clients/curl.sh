@@ -123,8 +123,10 @@ verdict put-1500 $? "$n of 1500 PUTs answered 200 ($(sort "$S/codes" | uniq -c |
 : >"$S/many.got"
 pages=0 next=""
 while :; do
-  code=$(s3 GET "/$b" -G ${next:+--data-urlencode "continuation-token=$next"} \
-    --data-urlencode list-type=2 --data-urlencode max-keys=1000 --data-urlencode prefix=many/)
+  # The query is written into the URL (curl 7.88 signs the URL before -G data is added to it).
+  token=""
+  [[ -n $next ]] && token="continuation-token=$(jq -rn --arg v "$next" '$v|@uri')&"
+  code=$(s3 GET "/$b?${token}list-type=2&max-keys=1000&prefix=many%2F")
   [[ $code == 200 ]] || break
   pages=$((pages + 1))
   keys "$S/body" | cut -d' ' -f1 >>"$S/many.got"
