@@ -353,24 +353,44 @@ Status StoreHandler::GetBucketLocation(const HttpRequest& req, ResponseWriter& o
   return SendXml(out, xml, w);
 }
 
-Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2) {
-  ListOptions o;
+Result<StoreHandler::ListQuery> StoreHandler::ParseListQuery(const HttpRequest& req) {
+  ListQuery lq;
   auto q = [&](const char* n) -> std::string {
     const std::string* v = req.Query(n);
     return v ? *v : std::string();
   };
-  o.prefix = q("prefix");
-  o.delimiter = q("delimiter");
+  lq.opts.prefix = q("prefix");
+  lq.opts.delimiter = q("delimiter");
   const std::string enc = q("encoding-type");
   if (!enc.empty() && enc != "url") return InvalidArgument("encoding-type must be url");
-  const bool url = enc == "url";
-  int max_keys = 1000;
+  lq.url = enc == "url";
   if (const std::string* mk = req.Query("max-keys")) {
     if (mk->empty() || mk->size() > 9 || mk->find_first_not_of("0123456789") != std::string::npos) {
       return InvalidArgument("max-keys must be a non-negative integer");
     }
-    max_keys = std::min(1000, std::stoi(*mk));
+    lq.max_keys = std::min(1000, std::stoi(*mk));
   }
+  return lq;
+}
+
+Status StoreHandler::ListPage(const HttpRequest& req, ListQuery& lq, ListResult* r) {
+  if (lq.max_keys == 0) return NeedBucket(req.bucket);
+  lq.opts.max_keys = lq.max_keys;
+  auto res = store_.ListObjects(req.bucket, lq.opts);
+  if (!res.ok()) return ObjectError(req, res.status());
+  *r = std::move(*res);
+  return Status::Ok();
+}
+
+Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2) {
+  ASSIGN_OR_RETURN(ListQuery lq, ParseListQuery(req));
+  ListOptions& o = lq.opts;
+  const bool url = lq.url;
+  const int max_keys = lq.max_keys;
+  auto q = [&](const char* n) -> std::string {
+    const std::string* v = req.Query(n);
+    return v ? *v : std::string();
+  };
   const bool fetch_owner = v2 && q("fetch-owner") == "true";
   std::string token, start_after, marker;
   if (v2) {
@@ -383,14 +403,7 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
     o.start_after = marker;
   }
   ListResult r;
-  if (max_keys > 0) {
-    o.max_keys = max_keys;
-    auto res = store_.ListObjects(req.bucket, o);
-    if (!res.ok()) return ObjectError(req, res.status());
-    r = std::move(*res);
-  } else {
-    RETURN_IF_ERROR(NeedBucket(req.bucket));
-  }
+  RETURN_IF_ERROR(ListPage(req, lq, &r));
   auto text = [&](const std::string& s) { return url ? UrlEncodeKey(s) : s; };
   std::string xml;
   s3::XmlWriter w(&xml);

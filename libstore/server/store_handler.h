@@ -41,6 +41,17 @@ class StoreHandler : public S3Handler {
   Status HeadBucket(const HttpRequest& req, ResponseWriter& out);
   Status GetBucketLocation(const HttpRequest& req, ResponseWriter& out);
   Status ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2);
+  // The query both listings share: prefix, delimiter, encoding-type (url or absent), max-keys
+  // (0..1000; more counts as 1000). kInvalidArgument on a bad value.
+  struct ListQuery {
+    ListOptions opts;
+    bool url = false;
+    int max_keys = 1000;
+  };
+  static Result<ListQuery> ParseListQuery(const HttpRequest& req);
+  // One page from the store into *r; max_keys 0 only checks that the bucket exists (S3 then
+  // answers an empty page).
+  Status ListPage(const HttpRequest& req, ListQuery& lq, ListResult* r);
   // kBucketNotFound when the bucket is missing.
   Status NeedBucket(const std::string& bucket);
   // kNotFound from an object call: NoSuchBucket when the bucket is missing, else NoSuchKey.

@@ -94,38 +94,22 @@ Status StoreHandler::ListObjectVersions(const HttpRequest& req, ResponseWriter& 
     const std::string* v = req.Query(n);
     return v ? *v : std::string();
   };
-  ListOptions o;
-  o.prefix = q("prefix");
-  o.delimiter = q("delimiter");
+  ASSIGN_OR_RETURN(ListQuery lq, ParseListQuery(req));
+  ListOptions& o = lq.opts;
+  const bool url = lq.url;
+  const int max_keys = lq.max_keys;
   const std::string key_marker = q("key-marker");
   const std::string version_marker = q("version-id-marker");
-  const std::string enc = q("encoding-type");
-  if (!enc.empty() && enc != "url") return InvalidArgument("encoding-type must be url");
   if (!version_marker.empty() && key_marker.empty()) {
     return InvalidArgument("A version-id marker cannot be specified without a key marker.");
   }
   if (!version_marker.empty() && version_marker != "null") {
     return InvalidArgument("Invalid version id specified");
   }
-  const bool url = enc == "url";
-  int max_keys = 1000;
-  if (const std::string* mk = req.Query("max-keys")) {
-    if (mk->empty() || mk->size() > 9 || mk->find_first_not_of("0123456789") != std::string::npos) {
-      return InvalidArgument("max-keys must be a non-negative integer");
-    }
-    max_keys = std::min(1000, std::stoi(*mk));
-  }
   // Each key has one version, so the version after (key-marker, "null") is the next key's.
   o.start_after = key_marker;
   ListResult r;
-  if (max_keys > 0) {
-    o.max_keys = max_keys;
-    auto res = store_.ListObjects(req.bucket, o);
-    if (!res.ok()) return ObjectError(req, res.status());
-    r = std::move(*res);
-  } else {
-    RETURN_IF_ERROR(NeedBucket(req.bucket));
-  }
+  RETURN_IF_ERROR(ListPage(req, lq, &r));
   auto text = [&](const std::string& s) { return url ? UrlEncodeKey(s) : s; };
   std::string xml;
   s3::XmlWriter w(&xml);
