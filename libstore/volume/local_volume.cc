@@ -397,9 +397,10 @@ class LocalVolume : public Volume {
     if (owned) ::close(cur);
     return s;
   }
-  Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
+  // The directory at path (beneath the root, no symlink followed), open for readdir; the caller
+  // closes it with closedir.
+  Result<DIR*> OpenDirBeneath(int root, const std::string& path) {
     if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
-    ASSIGN_OR_RETURN(int root, RootFd());
     int fd = path.empty() ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                           : OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
     if (path.empty() && fd < 0) fd = -errno;
@@ -410,6 +411,12 @@ class LocalVolume : public Volume {
       ::close(fd);
       return ErrorAt(root, path, e, ": list");
     }
+    return d;
+  }
+  Result<std::vector<DirEntry>> ListDir(const std::string& path) override {
+    ASSIGN_OR_RETURN(int root, RootFd());
+    ASSIGN_OR_RETURN(DIR * d, OpenDirBeneath(root, path));
+    const int fd = ::dirfd(d);
     std::vector<DirEntry> out;
     errno = 0;
     while (dirent* e = ::readdir(d)) {
@@ -447,18 +454,9 @@ class LocalVolume : public Volume {
   }
   // readdir, then fstatat on the open directory for each entry: one path resolution in all.
   Result<std::vector<StatEntry>> ListDirStat(const std::string& path) override {
-    if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
-    int fd = path.empty() ? ::openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                          : OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
-    if (path.empty() && fd < 0) fd = -errno;
-    if (fd < 0) return ErrorAt(root, path, -fd, ": list");
-    DIR* d = ::fdopendir(fd);
-    if (d == nullptr) {
-      int e = errno;
-      ::close(fd);
-      return ErrorAt(root, path, e, ": list");
-    }
+    ASSIGN_OR_RETURN(DIR * d, OpenDirBeneath(root, path));
+    const int fd = ::dirfd(d);
     std::vector<StatEntry> out;
     errno = 0;
     int err = 0;
