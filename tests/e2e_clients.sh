@@ -12,14 +12,16 @@
 #                cairn-plain  `cairn serve` on a plain directory (needs path/to/cairn)
 #                cairn-set    `cairn serve` on a member of a 4+2 volume set made by `cairn init`
 #   --only REGEX run only the drivers whose name matches (names: see DRIVERS below)
-#   --jobs N     drivers run at once (default 2)
+#   --jobs N     drivers run at once (default 3: the two aws cli drivers, the slowest, start first
+#                and the others share the third slot, so a phase lasts about as long as one aws
+#                driver)
 # Prints each driver's PASS/FAIL/SKIP lines, then a summary; exits 1 when a check failed that is
 # not an expected failure of this server, when an expected failure passed (the list is stale),
 # or when a driver stopped before reporting every check of the matrix.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CL=$HERE/clients
-jobs=2 only=.
+jobs=3 only=.
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --jobs) jobs=$2; shift 2 ;;
