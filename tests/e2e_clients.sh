@@ -83,7 +83,7 @@ py_other=$(type -ap python3 | while read -r p; do
 done)
 
 # The scratch directory: $TMPDIR, else /dev/shm when it is there (ctest runs this without
-# TMPDIR): a run writes and deletes about 17,000 objects (100,000 files on a 4+2 set), which on a
+# TMPDIR): a run writes about 17,000 objects (files on each of six members on a 4+2 set), which on a
 # disk mounted with `discard` took minutes to delete; the matrix tests protocols, not disks.
 tmp_base=${TMPDIR:-}
 if [[ -z $tmp_base ]]; then
