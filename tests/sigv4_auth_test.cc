@@ -575,7 +575,8 @@ TEST_CASE("sigv4 auth: a trailing checksum through the handler is stored by the 
       for (size_t at = 0; at < data.size(); at += 65536) {
         enc.AppendChunk(std::string_view(data).substr(at, 65536), wire);
       }
-      auto fin = enc.Final({{"x-amz-checksum-crc32", value}});
+      const std::vector<Trailer> t = {{"x-amz-checksum-crc32", value}};
+      auto fin = enc.Final(t);
       REQUIRE(fin.ok());
       wire->append(*fin);
       r.content_length = wire->size();
