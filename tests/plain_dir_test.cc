@@ -420,9 +420,9 @@ TEST_CASE("plain: the checksums column, its form and what cannot be read", "[pla
   CHECK(back.checksum_type == ChecksumType::kFullObject);
   CHECK(back.checksum_parts == 0);
   // Anything else is no checksum at all: never a wrong one.
-  for (const char* bad : {"", "CRC32", "MD4=yZRlqg==", "CRC32=yZRlqg", "CRC32=yZRlqg==-0",
-                          "CRC32=yZRlqg==-x", "CRC32=yZRlqg==-10001", "CRC32=yZRl==",
-                          "SHA1=yZRlqg=="}) {
+  for (const char* bad :
+       {"", "CRC32", "MD4=yZRlqg==", "CRC32=yZRlqg", "CRC32=yZRlqg==-0", "CRC32=yZRlqg==-x",
+        "CRC32=yZRlqg==-10001", "CRC32=yZRl==", "SHA1=yZRlqg=="}) {
     CAPTURE(bad);
     ObjectInfo none = info;
     DecodeChecksums(bad, &none);

@@ -440,7 +440,8 @@ TEST_CASE("server ops: CopyObject", "[server][ops]") {
   CHECK(c.Do("GET", "/dst/c4").body == "payload");
 }
 
-TEST_CASE("server ops: checksums stored at PUT, returned with x-amz-checksum-mode", "[server][ops]") {
+TEST_CASE("server ops: checksums stored at PUT, returned with x-amz-checksum-mode",
+          "[server][ops]") {
   const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
   Served s(kind);
   Conn c(s.port());
@@ -473,15 +474,17 @@ TEST_CASE("server ops: checksums stored at PUT, returned with x-amz-checksum-mod
   CHECK(c.Do("PUT", "/bkt/k", "other", {"Content-MD5: !!"}).Has("<Code>InvalidDigest</Code>"));
   CHECK(c.Do("PUT", "/bkt/k", "other", {"x-amz-checksum-crc32: AAAA"})
             .Has("<Code>InvalidDigest</Code>"));
-  CHECK(c.Do("PUT", "/bkt/k", "other",
-             {"x-amz-checksum-crc32: " + Crc32Base64("other"), "x-amz-sdk-checksum-algorithm: SHA1"})
-            .status == 400);
+  CHECK(
+      c.Do("PUT", "/bkt/k", "other",
+           {"x-amz-checksum-crc32: " + Crc32Base64("other"), "x-amz-sdk-checksum-algorithm: SHA1"})
+          .status == 400);
   CHECK(c.Do("PUT", "/bkt/k", "other", {"x-amz-sdk-checksum-algorithm: MD4"}).status == 400);
   CHECK(c.Do("GET", "/bkt/k").body == data);
   // The algorithm alone: computed and stored.
   REQUIRE(c.Do("PUT", "/bkt/named", "abc", {"x-amz-sdk-checksum-algorithm: crc32"}).status == 200);
-  CHECK(c.Do("HEAD", "/bkt/named", "", {"x-amz-checksum-mode: enabled"}).H("x-amz-checksum-crc32") ==
-        Crc32Base64("abc"));
+  CHECK(
+      c.Do("HEAD", "/bkt/named", "", {"x-amz-checksum-mode: enabled"}).H("x-amz-checksum-crc32") ==
+      Crc32Base64("abc"));
   // CopyObject keeps it, or computes the one asked for, and says so in its result.
   auto cp = c.Do("PUT", "/bkt/copy", "", {"x-amz-copy-source: bkt/k"});
   CHECK(cp.status == 200);
@@ -489,13 +492,15 @@ TEST_CASE("server ops: checksums stored at PUT, returned with x-amz-checksum-mod
   CHECK(cp.Has("<ChecksumType>FULL_OBJECT</ChecksumType>"));
   CHECK(c.Do("HEAD", "/bkt/copy", "", {"x-amz-checksum-mode: ENABLED"}).H("x-amz-checksum-crc32") ==
         Crc32Base64(data));
-  cp = c.Do("PUT", "/bkt/copy", "", {"x-amz-copy-source: bkt/k", "x-amz-checksum-algorithm: SHA256"});
+  cp = c.Do("PUT", "/bkt/copy", "",
+            {"x-amz-copy-source: bkt/k", "x-amz-checksum-algorithm: SHA256"});
   CHECK(cp.status == 200);
   uint8_t sha[32];
   Sha256(data.data(), data.size(), sha);
   CHECK(cp.Has("<ChecksumSHA256>" + Base64Encode(sha, 32) + "</ChecksumSHA256>"));
-  CHECK(c.Do("HEAD", "/bkt/copy", "", {"x-amz-checksum-mode: ENABLED"}).H("x-amz-checksum-sha256") ==
-        Base64Encode(sha, 32));
+  CHECK(
+      c.Do("HEAD", "/bkt/copy", "", {"x-amz-checksum-mode: ENABLED"}).H("x-amz-checksum-sha256") ==
+      Base64Encode(sha, 32));
   CHECK(c.Do("PUT", "/bkt/copy", "", {"x-amz-copy-source: bkt/k", "x-amz-checksum-algorithm: MD4"})
             .status == 400);
 }

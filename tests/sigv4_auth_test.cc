@@ -458,8 +458,8 @@ class CapturedResponse : public ResponseWriter {
 // Authenticates r and hands it to a StoreHandler, as the server does: the PUT's Content-MD5 and
 // checksum are checked by the store (the body hands them over). *checked: the body's own record
 // of checksums it verified (empty when handed over).
-Status HandlePut(Env& env, Store& st, HttpRequest r, const std::string& wire,
-                 CapturedResponse* out, std::vector<ChecksumValue>* checked = nullptr) {
+Status HandlePut(Env& env, Store& st, HttpRequest r, const std::string& wire, CapturedResponse* out,
+                 std::vector<ChecksumValue>* checked = nullptr) {
   r.bucket = "bkt";
   r.key = "k";
   SigV4Authenticator auth(env.opts);
@@ -481,10 +481,10 @@ TEST_CASE("sigv4 auth: a handed-over body leaves Content-MD5 and the checksum to
   Env env;
   Signer signer = env.MakeSigner();
   const std::string data = RandomBytes(100000, 12);
-  HttpRequest r = MakeRequest("PUT", "/bkt/k",
-                              {{"Content-MD5", Md5Base64("other")},
-                               {"x-amz-checksum-crc32", Crc32Base64("other")}},
-                              data.size());
+  HttpRequest r = MakeRequest(
+      "PUT", "/bkt/k",
+      {{"Content-MD5", Md5Base64("other")}, {"x-amz-checksum-crc32", Crc32Base64("other")}},
+      data.size());
   SignRequest(signer, r, kUnsignedPayload);
   auto read_all = [&](bool hand_over) -> Status {
     SigV4Authenticator auth(env.opts);
@@ -542,8 +542,9 @@ TEST_CASE("sigv4 auth: a PUT through the handler is checked and stored by the st
     CHECK(head->etag == Md5Hex(data));
     // Wrong Content-MD5, wrong checksum, wrong payload hash: refused, nothing committed.
     CapturedResponse bad;
-    CHECK(HandlePut(env, st, signed_put({{"Content-MD5", Md5Base64(data)}}, "x"), "x", &bad)
-              .code() == Code::kBadDigest);
+    CHECK(
+        HandlePut(env, st, signed_put({{"Content-MD5", Md5Base64(data)}}, "x"), "x", &bad).code() ==
+        Code::kBadDigest);
     CHECK(HandlePut(env, st, signed_put({{"x-amz-checksum-crc32", Crc32Base64(data)}}, "x"), "x",
                     &bad)
               .code() == Code::kBadDigest);

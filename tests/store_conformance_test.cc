@@ -598,9 +598,7 @@ TEST_CASE("conformance: checksums the client sent are stored and returned", "[co
       PutOptions trailed;
       trailed.checksum_algorithm = a;
       std::optional<ChecksumValue> trailer = ChecksumOf(a, data);
-      trailed.trailing_checksum = [&]() -> Result<std::optional<ChecksumValue>> {
-        return trailer;
-      };
+      trailed.trailing_checksum = [&]() -> Result<std::optional<ChecksumValue>> { return trailer; };
       REQUIRE(s.Put("trailed", data, trailed).ok());
       CHECK(HasChecksum(*s.store->HeadObject("bkt", "trailed"), ChecksumOf(a, data)));
       trailer = ChecksumOf(a, "not the body");
@@ -619,7 +617,8 @@ TEST_CASE("conformance: checksums the client sent are stored and returned", "[co
     marker.checksum_algorithm = ChecksumAlgorithm::kCrc32;
     auto m = s.Put("dir/", "", marker);
     REQUIRE(m.ok());
-    CHECK(HasChecksum(*s.store->HeadObject("bkt", "dir/"), ChecksumOf(ChecksumAlgorithm::kCrc32, "")));
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "dir/"),
+                      ChecksumOf(ChecksumAlgorithm::kCrc32, "")));
   }
 }
 
@@ -637,7 +636,8 @@ TEST_CASE("conformance: Content-MD5 is checked in the pass that makes the ETag",
       auto put = s.Put("k", data, po);
       REQUIRE(put.ok());
       // The MD5 the Content-MD5 check computed is the ETag, whatever the mode asked.
-      if (mode == EtagMode::kMd5 || std::string(kind) != "erasure") CHECK(put->etag == Md5Hex(data));
+      if (mode == EtagMode::kMd5 || std::string(kind) != "erasure")
+        CHECK(put->etag == Md5Hex(data));
       CHECK(HasChecksum(*s.store->HeadObject("bkt", "k"), *po.expected.checksum));
       po.expected.content_md5 = Md5Of("another body");
       auto bad = s.Put("k", "another", po);
@@ -759,7 +759,8 @@ TEST_CASE("conformance: the standard headers do not count toward the 2 KiB of us
     REQUIRE(s.store->MakeBucket("bkt").ok());
     // Exactly 2 KiB of user metadata (keys and values), plus every standard header.
     std::vector<std::pair<std::string, std::string>> user = {
-        {"first", std::string(1000, 'a')}, {"second", std::string(kMaxUserMetaBytes - 1000 - 11, 'b')}};
+        {"first", std::string(1000, 'a')},
+        {"second", std::string(kMaxUserMetaBytes - 1000 - 11, 'b')}};
     std::vector<std::pair<std::string, std::string>> system;
     for (const char* h : {"cache-control", "content-disposition", "content-encoding",
                           "content-language", "expires"}) {

@@ -45,7 +45,7 @@ struct ObjectRecord {
   bool uploaded = false;  // written by a PUT through cairn (content type and metadata are its)
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
-  std::string checksums;  // the x-amz-checksum-* kept with an upload (EncodeChecksums), or 
+  std::string checksums;  // the x-amz-checksum-* of an upload (EncodeChecksums); "" for none
   std::string md5_hex;    // 32 lowercase hex digits, or "" while unknown
 };
 

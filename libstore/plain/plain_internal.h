@@ -42,7 +42,7 @@ class TempFile {
 
 // What a commit records about an object's bytes besides their size.
 struct Digests {
-  std::string md5_hex;  // 32 lowercase hex digits, or "" when not computed
+  std::string md5_hex;     // 32 lowercase hex digits, or "" when not computed
   ChecksumValue checksum;  // the x-amz-checksum-* kept (algorithm kNone: none)
   ChecksumType checksum_type = ChecksumType::kNone;
   uint32_t checksum_parts = 0;  // COMPOSITE only
