@@ -440,6 +440,93 @@ TEST_CASE("server ops: CopyObject", "[server][ops]") {
   CHECK(c.Do("GET", "/dst/c4").body == "payload");
 }
 
+TEST_CASE("server ops: checksums stored at PUT, returned with x-amz-checksum-mode",
+          "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  const std::string data = RandomBytes(200000, 4);
+  auto put = c.Do("PUT", "/bkt/k", data,
+                  {"x-amz-checksum-crc32: " + Crc32Base64(data), "Content-MD5: " + Md5Base64(data),
+                   "x-amz-sdk-checksum-algorithm: CRC32"});
+  REQUIRE(put.status == 200);
+  CHECK(put.H("x-amz-checksum-crc32") == Crc32Base64(data));
+  CHECK(put.H("x-amz-checksum-type") == "FULL_OBJECT");
+  // Only when asked for, and only for the whole object.
+  CHECK(c.Do("HEAD", "/bkt/k").H("x-amz-checksum-crc32").empty());
+  auto h = c.Do("HEAD", "/bkt/k", "", {"x-amz-checksum-mode: ENABLED"});
+  CHECK(h.H("x-amz-checksum-crc32") == Crc32Base64(data));
+  CHECK(h.H("x-amz-checksum-type") == "FULL_OBJECT");
+  auto g = c.Do("GET", "/bkt/k", "", {"x-amz-checksum-mode: ENABLED"});
+  CHECK(g.body == data);
+  CHECK(g.H("x-amz-checksum-crc32") == Crc32Base64(data));
+  auto part = c.Do("GET", "/bkt/k", "", {"x-amz-checksum-mode: ENABLED", "Range: bytes=0-9"});
+  CHECK(part.status == 206);
+  CHECK(part.H("x-amz-checksum-crc32").empty());
+  // Wrong values commit nothing: the checksum, then Content-MD5.
+  auto bad = c.Do("PUT", "/bkt/k", "other", {"x-amz-checksum-crc32: " + Crc32Base64(data)});
+  CHECK(bad.status == 400);
+  CHECK(bad.Has("<Code>BadDigest</Code>"));
+  bad = c.Do("PUT", "/bkt/k", "other", {"Content-MD5: " + Md5Base64(data)});
+  CHECK(bad.status == 400);
+  CHECK(bad.Has("<Code>BadDigest</Code>"));
+  CHECK(c.Do("PUT", "/bkt/k", "other", {"Content-MD5: !!"}).Has("<Code>InvalidDigest</Code>"));
+  CHECK(c.Do("PUT", "/bkt/k", "other", {"x-amz-checksum-crc32: AAAA"})
+            .Has("<Code>InvalidDigest</Code>"));
+  CHECK(
+      c.Do("PUT", "/bkt/k", "other",
+           {"x-amz-checksum-crc32: " + Crc32Base64("other"), "x-amz-sdk-checksum-algorithm: SHA1"})
+          .status == 400);
+  CHECK(c.Do("PUT", "/bkt/k", "other", {"x-amz-sdk-checksum-algorithm: MD4"}).status == 400);
+  CHECK(c.Do("GET", "/bkt/k").body == data);
+  // The algorithm alone: computed and stored.
+  REQUIRE(c.Do("PUT", "/bkt/named", "abc", {"x-amz-sdk-checksum-algorithm: crc32"}).status == 200);
+  CHECK(
+      c.Do("HEAD", "/bkt/named", "", {"x-amz-checksum-mode: enabled"}).H("x-amz-checksum-crc32") ==
+      Crc32Base64("abc"));
+  // CopyObject keeps it, or computes the one asked for, and says so in its result.
+  auto cp = c.Do("PUT", "/bkt/copy", "", {"x-amz-copy-source: bkt/k"});
+  CHECK(cp.status == 200);
+  CHECK(cp.Has("<ChecksumCRC32>" + Crc32Base64(data) + "</ChecksumCRC32>"));
+  CHECK(cp.Has("<ChecksumType>FULL_OBJECT</ChecksumType>"));
+  CHECK(c.Do("HEAD", "/bkt/copy", "", {"x-amz-checksum-mode: ENABLED"}).H("x-amz-checksum-crc32") ==
+        Crc32Base64(data));
+  cp = c.Do("PUT", "/bkt/copy", "",
+            {"x-amz-copy-source: bkt/k", "x-amz-checksum-algorithm: SHA256"});
+  CHECK(cp.status == 200);
+  uint8_t sha[32];
+  Sha256(data.data(), data.size(), sha);
+  CHECK(cp.Has("<ChecksumSHA256>" + Base64Encode(sha, 32) + "</ChecksumSHA256>"));
+  CHECK(
+      c.Do("HEAD", "/bkt/copy", "", {"x-amz-checksum-mode: ENABLED"}).H("x-amz-checksum-sha256") ==
+      Base64Encode(sha, 32));
+  CHECK(c.Do("PUT", "/bkt/copy", "", {"x-amz-copy-source: bkt/k", "x-amz-checksum-algorithm: MD4"})
+            .status == 400);
+}
+
+TEST_CASE("server ops: standard headers beside 2 KiB of user metadata", "[server][ops]") {
+  const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
+  Served s(kind);
+  Conn c(s.port());
+  INFO(kind);
+  // x-amz-meta-a: 2047 bytes of value + 1 of name = 2 KiB, with long standard headers beside.
+  const std::vector<std::string> standard = {
+      "Cache-Control: " + std::string(900, 'c'), "Content-Disposition: " + std::string(900, 'd'),
+      "Content-Language: " + std::string(900, 'l'), "Expires: " + std::string(900, 'e')};
+  auto headers = standard;
+  headers.push_back("x-amz-meta-a: " + std::string(2047, 'v'));
+  REQUIRE(c.Do("PUT", "/bkt/full", "x", headers).status == 200);
+  auto g = c.Do("GET", "/bkt/full");
+  CHECK(g.H("x-amz-meta-a") == std::string(2047, 'v'));
+  CHECK(g.H("cache-control") == std::string(900, 'c'));
+  CHECK(g.H("expires") == std::string(900, 'e'));
+  headers.back() += "v";  // 2 KiB + 1
+  auto over = c.Do("PUT", "/bkt/over", "x", headers);
+  CHECK(over.status == 400);
+  CHECK(c.Do("HEAD", "/bkt/over").status == 404);
+}
+
 TEST_CASE("server ops: ListObjectVersions, ACLs, CreateBucket, NotImplemented", "[server][ops]") {
   const std::string kind = GENERATE(from_range(std::begin(kBackends), std::end(kBackends)));
   Served s(kind);

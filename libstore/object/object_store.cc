@@ -54,6 +54,11 @@ std::string Shown(const std::string& s) {
 
 }  // namespace
 
+bool IsSystemMetaKey(std::string_view key) {
+  return key.size() >= kSystemMetaPrefix.size() &&
+         key.compare(0, kSystemMetaPrefix.size(), kSystemMetaPrefix) == 0;
+}
+
 Status ValidatePutOptions(const PutOptions& o) {
   if (o.content_type.size() > kMaxContentTypeLen) {
     return InvalidArgument("content type is " + std::to_string(o.content_type.size()) +
@@ -69,7 +74,7 @@ Status ValidatePutOptions(const PutOptions& o) {
     return InvalidArgument(std::to_string(o.user_meta.size()) + " user metadata entries, at most " +
                            std::to_string(kMetaMaxUserEntries) + " allowed");
   }
-  size_t total = 0;
+  size_t total = 0, system_total = 0;
   std::set<std::string> seen;
   for (const auto& [k, v] : o.user_meta) {
     if (k.empty()) return InvalidArgument("user metadata key is empty");
@@ -95,12 +100,17 @@ Status ValidatePutOptions(const PutOptions& o) {
       return InvalidArgument("user metadata key '" + Shown(k) +
                              "' given twice (keys are compared ignoring case)");
     }
-    total += k.size() + v.size();
+    (IsSystemMetaKey(k) ? system_total : total) += k.size() + v.size();
   }
   if (total > kMaxUserMetaBytes) {
     return InvalidArgument("user metadata is " + std::to_string(total) +
                            " bytes (keys and values), at most " +
                            std::to_string(kMaxUserMetaBytes) + " allowed");
+  }
+  if (system_total > kMaxSystemMetaBytes) {
+    return InvalidArgument("the standard headers kept with the object are " +
+                           std::to_string(system_total) + " bytes, at most " +
+                           std::to_string(kMaxSystemMetaBytes) + " allowed");
   }
   if (o.expected.checksum) {
     const ChecksumAlgorithm a = o.expected.checksum->algorithm;

@@ -7,7 +7,9 @@
 // into place, and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
 // types, user metadata, checksums and MD5s, each stamped with the file it describes.
 //
-// Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
+// Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag, the client's Content-MD5
+// and x-amz-checksum-* computed in the one pass as bytes arrive and checked before anything is
+// committed; the checksum is kept in the record and returned in ObjectInfo),
 // syncs it, records its metadata (stamped with the temp file's inode, size and mtime, which the
 // rename keeps), renames it over the key's file and syncs the directory: a failed or interrupted
 // PUT never leaves a torn file, nor removes the file it was replacing, and a file in place always
@@ -42,6 +44,7 @@ namespace cairn {
 class RateLimiter;
 namespace plain {
 class TempFile;
+struct Digests;
 }
 
 struct PlainDirOptions {
@@ -96,11 +99,17 @@ class PlainDir : public ObjectStore {
                                 ObjectInfo* verdict = nullptr) override;
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
   // Copies from the source file opened once (its version fixed, its conditions decided on it)
-  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom; through a
-  // buffer when the source's MD5 is not known yet, hashing it on the way), then renames it into
-  // place and records the metadata, as a PUT. A source that changes while it is copied fails the
-  // copy (kIOError, retryable). A copy onto itself (kReplace only) rewrites the metadata record
-  // alone, keeping the file and its MD5. A folder marker on either side goes through PutObject.
+  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom), then
+  // renames it into place and records the metadata, as a PUT. The bytes go through a buffer
+  // instead, hashed on the way, when the source's MD5 is not known yet or a checksum must be
+  // computed (another algorithm than the source's, or the source has none); a FULL_OBJECT
+  // checksum of the source's algorithm is carried over, without reading the bytes when they are
+  // copied by copy_file_range (the source's record is stamped with the very file copied, and a
+  // source that changes while it is copied fails the copy: kIOError, retryable), checked when
+  // they go through the buffer (kBadDigest). A copy onto itself (kReplace only) rewrites the
+  // metadata record alone, keeping the file, its MD5 and its checksum (reading the file once if
+  // another checksum algorithm is asked for). A folder marker on either side goes through
+  // PutObject.
   Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
                                 const std::string& dst_bucket, const std::string& dst_key,
                                 const CopyOptions& opts) override;
@@ -147,12 +156,16 @@ class PlainDir : public ObjectStore {
   // after opts' conditions passed there (plain_dir.cc says in which order, and why).
   Result<ObjectInfo> CommitTemp(const std::string& bucket, const std::string& key,
                                 const std::string& path, plain::TempFile& tmp,
-                                const PutOptions& opts, const std::string& md5_hex, uint64_t size);
-  // A copy onto itself: the record of the file opened in o, with po's metadata (plain_copy.cc).
+                                const PutOptions& opts, const plain::Digests& digests,
+                                uint64_t size);
+  // A copy onto itself: the record of the file opened in o, with po's metadata and the checksum
+  // of algorithm `want` (kNone: none; the one recorded when it is of that algorithm, else read
+  // from the file) (plain_copy.cc).
   Result<ObjectInfo> RewriteRecord(const std::string& bucket, const std::string& key,
-                                   const std::string& path, const Opened& o, const PutOptions& po);
+                                   const std::string& path, const Opened& o, const PutOptions& po,
+                                   ChecksumAlgorithm want);
   Status PutMarker(const std::string& bucket, const std::string& key, const std::string& path,
-                   const PutOptions& opts, ObjectInfo* info);
+                   const PutOptions& opts, const plain::Digests& digests, ObjectInfo* info);
   // Removes empty directories from dir up to (not including) the bucket directory.
   void PruneEmptyDirs(const std::string& bucket, std::string dir);
   bool Sync(const PutOptions& o) const { return o.fsync && !opts_.no_fsync; }

@@ -5,7 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "libstore/common/checksum.h"
 #include "libstore/common/status.h"
+#include "libstore/object/object_store.h"
 #include "libstore/volume/volume.h"
 
 namespace cairn::plain {
@@ -37,6 +39,25 @@ class TempFile {
   std::string path_;
   bool armed_ = true;
 };
+
+// What a commit records about an object's bytes besides their size.
+struct Digests {
+  std::string md5_hex;     // 32 lowercase hex digits, or "" when not computed
+  ChecksumValue checksum;  // the x-amz-checksum-* kept (algorithm kNone: none)
+  ChecksumType checksum_type = ChecksumType::kNone;
+  uint32_t checksum_parts = 0;  // COMPOSITE only
+
+  // The finished digests of one pass over the whole body: its MD5 and checksum when planned (a
+  // single pass gives a FULL_OBJECT checksum).
+  static Digests Of(const BodyChecksums& sums);
+  // Sets info's checksum fields to these.
+  void ApplyTo(ObjectInfo* info) const;
+};
+
+// Feeds bytes [0, size) of f to sums through this thread's IoBuffer, appending each piece to out
+// when given. A file shorter than size is kIOError (retryable) naming `what`.
+Status ReadThrough(ReadableFile& f, uint64_t size, BodyChecksums& sums, WritableFile* out,
+                   const std::string& what);
 
 // A path lookup that says "not there": absent, or a component on the way is not a directory
 // (ENOTDIR), or the entry is a symlink or a special file the volume refuses to open (kCorruption

@@ -22,6 +22,7 @@ Result<ObjectInfo> PlainDir::Describe(const std::string& bucket, const std::stri
   if (rec && rec->uploaded) {
     info.content_type = rec->content_type;
     info.user_meta = rec->user_meta;
+    DecodeChecksums(rec->checksums, &info);
   }
   if (info.content_type.empty()) {
     info.content_type =
