@@ -38,24 +38,24 @@ std::array<uint8_t, 16> Md5Of(const std::string& s) {
   return d;
 }
 
-// A set with an upload of `key` in bucket "b".
+// A set with an upload of `key` in bucket "bkt".
 struct Mpu {
   SetFixture f;
   std::string upload;
   explicit Mpu(uint32_t k = 4, uint32_t m = 2, const CreateMultipartOptions& o = {})
       : f(k, m, 64 << 10) {
-    REQUIRE(f.set->MakeBucket("b").ok());
-    auto u = f.set->CreateMultipartUpload("b", "obj", o);
+    REQUIRE(f.set->MakeBucket("bkt").ok());
+    auto u = f.set->CreateMultipartUpload("bkt", "obj", o);
     REQUIRE(u.ok());
     upload = u->upload_id;
   }
   Result<PartInfo> Part(int n, const std::string& data, const UploadPartOptions& o = {}) {
     StringSource src(data, 70000);
-    return f.set->UploadPart("b", "obj", upload, n, src, o);
+    return f.set->UploadPart("bkt", "obj", upload, n, src, o);
   }
   Result<ObjectInfo> Complete(const std::vector<CompletedPart>& parts,
                               const CompleteMultipartOptions& o = {}) {
-    return f.set->CompleteMultipartUpload("b", "obj", upload, parts, o);
+    return f.set->CompleteMultipartUpload("bkt", "obj", upload, parts, o);
   }
   // Member i's files below the upload's staging directory.
   std::vector<std::string> Staged(size_t i) {
@@ -281,15 +281,15 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
     list.push_back({i + 1, "\"" + p->etag + "\"", ""});
   }
   // Nothing is visible before Complete.
-  CHECK(u.f.Get("b", "obj").status().code() == Code::kNotFound);
+  CHECK(u.f.Get("bkt", "obj").status().code() == Code::kNotFound);
   auto info = u.Complete(list);
   REQUIRE(info.ok());
   CHECK(info->etag == MultipartEtag(parts));
   CHECK(info->size == all.size());
-  auto head = u.f.set->HeadObject("b", "obj");
+  auto head = u.f.set->HeadObject("bkt", "obj");
   REQUIRE(head.ok());
   CHECK(head->etag == info->etag);
-  auto got = u.f.Get("b", "obj");
+  auto got = u.f.Get("bkt", "obj");
   REQUIRE(got.ok());
   CHECK(*got == all);
 
@@ -304,13 +304,13 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
     ranges.emplace_back(std::min(a, b), std::max(a, b));
   }
   for (auto [a, b] : ranges) {
-    auto r = u.f.Get("b", "obj", GetRange{a, b});
+    auto r = u.f.Get("bkt", "obj", GetRange{a, b});
     REQUIRE(r.ok());
     CHECK(*r == all.substr(a, b - a + 1));
   }
   // Read through Read() in odd pieces, too.
   {
-    auto rd = u.f.set->OpenObject("b", "obj", {});
+    auto rd = u.f.set->OpenObject("bkt", "obj", {});
     REQUIRE(rd.ok());
     std::string out;
     std::vector<char> buf(99991);
@@ -328,10 +328,10 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
   u.f.vols[4] = nullptr;
   u.f.Reopen();
   REQUIRE(u.f.set);
-  got = u.f.Get("b", "obj");
+  got = u.f.Get("bkt", "obj");
   REQUIRE(got.ok());
   CHECK(*got == all);
-  auto r = u.f.Get("b", "obj", GetRange{5 * kMiB - 10, 5 * kMiB + 10});
+  auto r = u.f.Get("bkt", "obj", GetRange{5 * kMiB - 10, 5 * kMiB + 10});
   REQUIRE(r.ok());
   CHECK(*r == all.substr(5 * kMiB - 10, 21));
   u.f.vols[1] = u.f.faulty[1].get();
@@ -347,7 +347,7 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
     }
   }
   CHECK(removed == 6);  // three parts on each of two members
-  got = u.f.Get("b", "obj");
+  got = u.f.Get("bkt", "obj");
   REQUIRE(got.ok());
   CHECK(*got == all);
   // A third member's files gone: more than M shards lost.
@@ -356,7 +356,7 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
       REQUIRE(u.f.mem[2]->Remove(path).ok());
     }
   }
-  CHECK(u.f.Get("b", "obj").status().code() == Code::kDataLoss);
+  CHECK(u.f.Get("bkt", "obj").status().code() == Code::kDataLoss);
 }
 
 TEST_CASE("multipart: S3's rules on parts, order, ETags and upload ids", "[erasure_set][multipart]") {
@@ -389,13 +389,13 @@ TEST_CASE("multipart: S3's rules on parts, order, ETags and upload ids", "[erasu
   CHECK(u.Complete({{1, p1->etag, ""}, {2, p2->etag, ""}}).status().code() == Code::kInvalidPart);
   // Unknown ids, ids of other keys.
   StringSource src(small);
-  CHECK(u.f.set->UploadPart("b", "obj", "nothex", 1, src, {}).status().code() ==
+  CHECK(u.f.set->UploadPart("bkt", "obj", "nothex", 1, src, {}).status().code() ==
         Code::kUploadNotFound);
-  CHECK(u.f.set->UploadPart("b", "obj", Uuid::Random().Hex(), 1, src, {}).status().code() ==
+  CHECK(u.f.set->UploadPart("bkt", "obj", Uuid::Random().Hex(), 1, src, {}).status().code() ==
         Code::kUploadNotFound);
-  CHECK(u.f.set->UploadPart("b", "other", u.upload, 1, src, {}).status().code() ==
+  CHECK(u.f.set->UploadPart("bkt", "other", u.upload, 1, src, {}).status().code() ==
         Code::kUploadNotFound);
-  CHECK(u.f.set->AbortMultipartUpload("b", "other", u.upload).code() == Code::kUploadNotFound);
+  CHECK(u.f.set->AbortMultipartUpload("bkt", "other", u.upload).code() == Code::kUploadNotFound);
   CHECK(u.f.set->UploadPart("nob", "obj", u.upload, 1, src, {}).status().code() ==
         Code::kBucketNotFound);
 
@@ -406,7 +406,7 @@ TEST_CASE("multipart: S3's rules on parts, order, ETags and upload ids", "[erasu
   auto done = u.Complete(list);
   REQUIRE(done.ok());
   CHECK(done->etag == MultipartEtag({big, big}));
-  CHECK(*u.f.Get("b", "obj") == big + big);
+  CHECK(*u.f.Get("bkt", "obj") == big + big);
   for (size_t v = 0; v < 6; ++v) {
     for (const auto& path : u.Staged(v)) CHECK(path.find("00003.part") == std::string::npos);
     CHECK(u.Staged(v).size() == 5);  // the record, two part records, two shard files
@@ -417,10 +417,10 @@ TEST_CASE("multipart: S3's rules on parts, order, ETags and upload ids", "[erasu
   CHECK(retry->etag == done->etag);
   CHECK(u.Complete({{1, again->etag, ""}}).status().code() == Code::kUploadNotFound);
   CHECK(u.Part(4, small).status().code() == Code::kUploadNotFound);
-  CHECK(u.f.set->AbortMultipartUpload("b", "obj", u.upload).code() == Code::kUploadNotFound);
-  CHECK(u.f.set->ListParts("b", "obj", u.upload, {}).status().code() == Code::kUploadNotFound);
+  CHECK(u.f.set->AbortMultipartUpload("bkt", "obj", u.upload).code() == Code::kUploadNotFound);
+  CHECK(u.f.set->ListParts("bkt", "obj", u.upload, {}).status().code() == Code::kUploadNotFound);
   // Once the object is replaced, a retry no longer finds it.
-  REQUIRE(u.f.Put("b", "obj", "new").ok());
+  REQUIRE(u.f.Put("bkt", "obj", "new").ok());
   CHECK(u.Complete(list).status().code() == Code::kUploadNotFound);
 }
 
@@ -430,39 +430,39 @@ TEST_CASE("multipart: abort removes the staging area; concurrent uploads, last C
   const std::string a = RandomBytes(3000, 21), b = RandomBytes(4000, 22);
   auto pa = u.Part(1, a);
   REQUIRE(pa.ok());
-  auto second = u.f.set->CreateMultipartUpload("b", "obj", {});
+  auto second = u.f.set->CreateMultipartUpload("bkt", "obj", {});
   REQUIRE(second.ok());
   StringSource src(b);
-  auto pb = u.f.set->UploadPart("b", "obj", second->upload_id, 1, src, {});
+  auto pb = u.f.set->UploadPart("bkt", "obj", second->upload_id, 1, src, {});
   REQUIRE(pb.ok());
-  auto third = u.f.set->CreateMultipartUpload("b", "obj", {});
+  auto third = u.f.set->CreateMultipartUpload("bkt", "obj", {});
   REQUIRE(third.ok());
-  REQUIRE(u.f.set->AbortMultipartUpload("b", "obj", third->upload_id).ok());
+  REQUIRE(u.f.set->AbortMultipartUpload("bkt", "obj", third->upload_id).ok());
   Uuid tid;
   Uuid::FromHex(third->upload_id, &tid);
   for (size_t v = 0; v < 6; ++v) CHECK_FALSE(u.f.mem[v]->Stat(UploadDir(tid)).ok());
-  CHECK(u.f.set->AbortMultipartUpload("b", "obj", third->upload_id).code() ==
+  CHECK(u.f.set->AbortMultipartUpload("bkt", "obj", third->upload_id).code() ==
         Code::kUploadNotFound);
 
   REQUIRE(u.Complete({{1, pa->etag, ""}}).ok());
-  CHECK(*u.f.Get("b", "obj") == a);
-  REQUIRE(u.f.set->CompleteMultipartUpload("b", "obj", second->upload_id, {{1, pb->etag, ""}}, {})
+  CHECK(*u.f.Get("bkt", "obj") == a);
+  REQUIRE(u.f.set->CompleteMultipartUpload("bkt", "obj", second->upload_id, {{1, pb->etag, ""}}, {})
               .ok());
-  CHECK(*u.f.Get("b", "obj") == b);
+  CHECK(*u.f.Get("bkt", "obj") == b);
 
   // Conditions of the Complete decide against the key's current version.
-  auto cond = u.f.set->CreateMultipartUpload("b", "obj", {});
+  auto cond = u.f.set->CreateMultipartUpload("bkt", "obj", {});
   REQUIRE(cond.ok());
   StringSource src2(a);
-  auto pc = u.f.set->UploadPart("b", "obj", cond->upload_id, 1, src2, {});
+  auto pc = u.f.set->UploadPart("bkt", "obj", cond->upload_id, 1, src2, {});
   REQUIRE(pc.ok());
   CompleteMultipartOptions none_match;
   none_match.if_none_match_star = true;
-  CHECK(u.f.set->CompleteMultipartUpload("b", "obj", cond->upload_id, {{1, pc->etag, ""}},
+  CHECK(u.f.set->CompleteMultipartUpload("bkt", "obj", cond->upload_id, {{1, pc->etag, ""}},
                                          none_match)
             .status()
             .code() == Code::kPreconditionFailed);
-  CHECK(*u.f.Get("b", "obj") == b);
+  CHECK(*u.f.Get("bkt", "obj") == b);
 }
 
 TEST_CASE("multipart: checksums per part, COMPOSITE and FULL_OBJECT", "[erasure_set][multipart]") {
@@ -506,7 +506,7 @@ TEST_CASE("multipart: checksums per part, COMPOSITE and FULL_OBJECT", "[erasure_
     wrong.checksum_algorithm = c.alg;
     wrong.checksum_value = sums[1].value.Base64();
     CHECK(u.Part(3, p1, wrong).status().code() == Code::kBadDigest);
-    auto listed = u.f.set->ListParts("b", "obj", u.upload, {});
+    auto listed = u.f.set->ListParts("bkt", "obj", u.upload, {});
     REQUIRE(listed.ok());
     CHECK(listed->parts.size() == 2);
     CHECK(listed->upload.checksum_type == c.stored);
@@ -535,25 +535,25 @@ TEST_CASE("multipart: checksums per part, COMPOSITE and FULL_OBJECT", "[erasure_
     REQUIRE(done.ok());
     CHECK(done->checksum_type == c.stored);
     CHECK(done->ChecksumHeaderValue() == expect);
-    auto head = u.f.set->HeadObject("b", "obj");
+    auto head = u.f.set->HeadObject("bkt", "obj");
     REQUIRE(head.ok());
     CHECK(head->ChecksumHeaderValue() == expect);
   }
   // Types S3 refuses.
   SetFixture f(2, 1);
-  REQUIRE(f.set->MakeBucket("b").ok());
+  REQUIRE(f.set->MakeBucket("bkt").ok());
   CreateMultipartOptions o;
   o.checksum_algorithm = "SHA256";
   o.checksum_type = ChecksumType::kFullObject;
-  CHECK(f.set->CreateMultipartUpload("b", "k", o).status().code() == Code::kInvalidArgument);
+  CHECK(f.set->CreateMultipartUpload("bkt", "k", o).status().code() == Code::kInvalidArgument);
   o.checksum_algorithm = "CRC64NVME";
   o.checksum_type = ChecksumType::kComposite;
-  CHECK(f.set->CreateMultipartUpload("b", "k", o).status().code() == Code::kInvalidArgument);
+  CHECK(f.set->CreateMultipartUpload("bkt", "k", o).status().code() == Code::kInvalidArgument);
   o.checksum_algorithm = "";
-  CHECK(f.set->CreateMultipartUpload("b", "k", o).status().code() == Code::kInvalidArgument);
+  CHECK(f.set->CreateMultipartUpload("bkt", "k", o).status().code() == Code::kInvalidArgument);
   o.checksum_algorithm = "MD5";
   o.checksum_type = ChecksumType::kNone;
-  CHECK(f.set->CreateMultipartUpload("b", "k", o).status().code() == Code::kInvalidArgument);
+  CHECK(f.set->CreateMultipartUpload("bkt", "k", o).status().code() == Code::kInvalidArgument);
   CHECK(f.set->CreateMultipartUpload("nob", "k", {}).status().code() == Code::kBucketNotFound);
 }
 
@@ -562,39 +562,39 @@ TEST_CASE("multipart: ListParts and ListMultipartUploads page and roll up", "[er
   for (int n : {1, 2, 5, 9}) REQUIRE(u.Part(n, RandomBytes(100 + n, uint64_t(n))).ok());
   ListPartsOptions lo;
   lo.max_parts = 3;
-  auto page = u.f.set->ListParts("b", "obj", u.upload, lo);
+  auto page = u.f.set->ListParts("bkt", "obj", u.upload, lo);
   REQUIRE(page.ok());
   REQUIRE(page->parts.size() == 3);
   CHECK(page->parts[2].part_number == 5);
   CHECK(page->truncated);
   CHECK(page->next_part_number_marker == 5);
   lo.part_number_marker = 5;
-  page = u.f.set->ListParts("b", "obj", u.upload, lo);
+  page = u.f.set->ListParts("bkt", "obj", u.upload, lo);
   REQUIRE(page.ok());
   REQUIRE(page->parts.size() == 1);
   CHECK(page->parts[0].part_number == 9);
   CHECK(page->parts[0].size == 109);
   CHECK_FALSE(page->truncated);
   lo.max_parts = 0;
-  CHECK(u.f.set->ListParts("b", "obj", u.upload, lo).status().code() == Code::kInvalidArgument);
+  CHECK(u.f.set->ListParts("bkt", "obj", u.upload, lo).status().code() == Code::kInvalidArgument);
 
-  REQUIRE(u.f.set->MakeBucket("c").ok());
+  REQUIRE(u.f.set->MakeBucket("ccc").ok());
   std::vector<std::string> ids;
   for (const char* key : {"a/1", "a/2", "b", "a/1", "z"}) {
-    auto up = u.f.set->CreateMultipartUpload("b", key, {});
+    auto up = u.f.set->CreateMultipartUpload("bkt", key, {});
     REQUIRE(up.ok());
     u.f.clock.Advance(1000);
     ids.push_back(up->upload_id);
   }
-  REQUIRE(u.f.set->CreateMultipartUpload("c", "a/3", {}).ok());  // another bucket
+  REQUIRE(u.f.set->CreateMultipartUpload("ccc", "a/3", {}).ok());  // another bucket
   ListUploadsOptions o;
-  auto all = u.f.set->ListMultipartUploads("b", o);
+  auto all = u.f.set->ListMultipartUploads("bkt", o);
   REQUIRE(all.ok());
   std::vector<std::string> keys;
   for (const auto& x : all->uploads) keys.push_back(x.key);
   CHECK(keys == std::vector<std::string>{"a/1", "a/1", "a/2", "b", "obj", "z"});
   o.delimiter = "/";
-  all = u.f.set->ListMultipartUploads("b", o);
+  all = u.f.set->ListMultipartUploads("bkt", o);
   REQUIRE(all.ok());
   CHECK(all->common_prefixes == std::vector<std::string>{"a/"});
   CHECK(all->uploads.size() == 3);
@@ -603,7 +603,7 @@ TEST_CASE("multipart: ListParts and ListMultipartUploads page and roll up", "[er
   pg.max_uploads = 2;
   std::vector<std::string> seen;
   for (int i = 0; i < 10; ++i) {
-    auto r = u.f.set->ListMultipartUploads("b", pg);
+    auto r = u.f.set->ListMultipartUploads("bkt", pg);
     REQUIRE(r.ok());
     for (const auto& x : r->uploads) seen.push_back(x.upload_id);
     if (!r->truncated) break;
@@ -615,12 +615,12 @@ TEST_CASE("multipart: ListParts and ListMultipartUploads page and roll up", "[er
   CHECK(std::unique(seen.begin(), seen.end()) == seen.end());
   ListUploadsOptions pre;
   pre.prefix = "a/";
-  auto r = u.f.set->ListMultipartUploads("b", pre);
+  auto r = u.f.set->ListMultipartUploads("bkt", pre);
   REQUIRE(r.ok());
   CHECK(r->uploads.size() == 3);
   // Aborted and completed uploads are not listed.
-  REQUIRE(u.f.set->AbortMultipartUpload("b", "z", ids[4]).ok());
-  r = u.f.set->ListMultipartUploads("b", {});
+  REQUIRE(u.f.set->AbortMultipartUpload("bkt", "z", ids[4]).ok());
+  r = u.f.set->ListMultipartUploads("bkt", {});
   REQUIRE(r.ok());
   CHECK(r->uploads.size() == 5);
 }
@@ -636,19 +636,19 @@ TEST_CASE("multipart: a Complete that fails below the write quorum leaves no obj
   for (size_t v : {0, 2, 4}) {
     FaultRule r;
     r.op = FaultOp::kRename;
-    r.path_glob = "b/obj=*";
+    r.path_glob = "bkt/obj=*";
     u.f.faulty[v]->AddRule(r);
   }
   CHECK(u.Complete({{1, p->etag, ""}}).status().code() == Code::kQuorum);
-  CHECK(u.f.Get("b", "obj").status().code() == Code::kNotFound);
+  CHECK(u.f.Get("bkt", "obj").status().code() == Code::kNotFound);
   for (size_t v : {0, 2, 4}) CHECK(u.f.faulty[v]->injected() > 0);
   for (size_t v : {0, 2, 4}) u.f.faulty[v]->ClearRules();
   // The upload is still open, its parts whole.
-  auto lp = u.f.set->ListParts("b", "obj", u.upload, {});
+  auto lp = u.f.set->ListParts("bkt", "obj", u.upload, {});
   REQUIRE(lp.ok());
   CHECK(lp->parts.size() == 1);
   REQUIRE(u.Complete({{1, p->etag, ""}}).ok());
-  CHECK(*u.f.Get("b", "obj") == data);
+  CHECK(*u.f.Get("bkt", "obj") == data);
 
   // A part whose shard files fail on three members is refused and the previous part stays.
   Mpu w;
@@ -663,7 +663,7 @@ TEST_CASE("multipart: a Complete that fails below the write quorum leaves no obj
   CHECK(w.Part(1, RandomBytes(9000, 42)).status().code() == Code::kQuorum);
   for (size_t v : {1, 3, 5}) w.f.faulty[v]->ClearRules();
   REQUIRE(w.Complete({{1, first->etag, ""}}).ok());
-  CHECK(*w.f.Get("b", "obj") == data);
+  CHECK(*w.f.Get("bkt", "obj") == data);
 
   // A crash after the commit, before the record was marked completed: the retry finds the object
   // its upload made.
@@ -684,8 +684,8 @@ TEST_CASE("multipart: a Complete that fails below the write quorum leaves no obj
     REQUIRE(c.f.mem[v]->WriteFile(UploadRecordPath(id), records[v], false).ok());
   }
   // Abort must not take the object's data; the retry answers the object.
-  CHECK(c.f.set->AbortMultipartUpload("b", "obj", c.upload).code() == Code::kUploadNotFound);
-  CHECK(*c.f.Get("b", "obj") == data);
+  CHECK(c.f.set->AbortMultipartUpload("bkt", "obj", c.upload).code() == Code::kUploadNotFound);
+  CHECK(*c.f.Get("bkt", "obj") == data);
   auto retry = c.Complete({{1, cp->etag, ""}});
   REQUIRE(retry.ok());
   CHECK(retry->etag == done->etag);
@@ -701,14 +701,14 @@ TEST_CASE("multipart: verify sees missing and corrupt part shards", "[erasure_se
   REQUIRE(u.Complete({{1, p1->etag, ""}, {2, p2->etag, ""}}).ok());
   CheckOptions deep;
   deep.deep = true;
-  auto h = u.f.set->CheckObject("b", "obj", deep);
+  auto h = u.f.set->CheckObject("bkt", "obj", deep);
   REQUIRE(h.ok());
   CHECK(h->health == Health::kHealthy);
   CHECK(h->blocks == 80 + 2);
   CHECK(h->bytes_read > 0);
 
   // One member's second part gone; another member's first part damaged in block 3.
-  auto detail = u.f.set->StatObject("b", "obj");
+  auto detail = u.f.set->StatObject("bkt", "obj");
   REQUIRE(detail.ok());
   const ObjectMeta& m = detail->meta;
   const uint32_t gone = m.distribution[0], hit = m.distribution[1];
@@ -721,7 +721,7 @@ TEST_CASE("multipart: verify sees missing and corrupt part shards", "[erasure_se
   (*bytes)[3 * stride + 10] ^= 1;
   REQUIRE(u.f.mem[hit]->WriteFile(path, *bytes, false).ok());
 
-  h = u.f.set->CheckObject("b", "obj", deep);
+  h = u.f.set->CheckObject("bkt", "obj", deep);
   REQUIRE(h.ok());
   CHECK(h->health == Health::kDegraded);
   bool missing = false, corrupt = false;
@@ -736,14 +736,14 @@ TEST_CASE("multipart: verify sees missing and corrupt part shards", "[erasure_se
   CHECK(corrupt);
   // Heal rebuilds both part files (checked by a deep verify after) and a lost metadata copy.
   const uint32_t lost_meta = m.distribution[2];
-  REQUIRE(u.f.mem[lost_meta]->Remove(KeyPaths("b", "obj").meta).ok());
+  REQUIRE(u.f.mem[lost_meta]->Remove(KeyPaths("bkt", "obj").meta).ok());
   CheckOptions dry;
   dry.dry_run = true;
-  auto would = u.f.set->HealObject("b", "obj", dry);
+  auto would = u.f.set->HealObject("bkt", "obj", dry);
   REQUIRE(would.ok());
   CHECK(would->action == ObjectHealth::Action::kWouldHeal);
   CHECK_FALSE(u.f.mem[gone]->Stat(PartShardPath(m.data_id, m.parts[1].data_id)).ok());
-  auto healed = u.f.set->HealObject("b", "obj", {});
+  auto healed = u.f.set->HealObject("bkt", "obj", {});
   REQUIRE(healed.ok());
   CHECK(healed->action == ObjectHealth::Action::kHealed);
   CHECK(healed->after == Health::kHealthy);
@@ -751,20 +751,20 @@ TEST_CASE("multipart: verify sees missing and corrupt part shards", "[erasure_se
   CHECK(std::find(healed->healed.begin(), healed->healed.end(), lost_meta) !=
         healed->healed.end());
   CHECK(u.f.mem[gone]->Stat(PartShardPath(m.data_id, m.parts[1].data_id)).ok());
-  CHECK(u.f.mem[lost_meta]->Stat(KeyPaths("b", "obj").meta).ok());
-  h = u.f.set->CheckObject("b", "obj", deep);
+  CHECK(u.f.mem[lost_meta]->Stat(KeyPaths("bkt", "obj").meta).ok());
+  h = u.f.set->CheckObject("bkt", "obj", deep);
   REQUIRE(h.ok());
   CHECK(h->health == Health::kHealthy);
-  CHECK(*u.f.Get("b", "obj") == data + tail);
+  CHECK(*u.f.Get("bkt", "obj") == data + tail);
   // With three members' part files gone (more than M), heal cannot rebuild and writes nothing.
   for (size_t i = 0; i < 3; ++i) {
     REQUIRE(u.f.mem[m.distribution[i]]->Remove(PartShardPath(m.data_id, m.parts[0].data_id)).ok());
   }
-  healed = u.f.set->HealObject("b", "obj", {});
+  healed = u.f.set->HealObject("bkt", "obj", {});
   REQUIRE(healed.ok());
   CHECK(healed->health == Health::kUnrecoverable);
   CHECK(healed->action == ObjectHealth::Action::kFailed);
-  CHECK(u.f.Get("b", "obj").status().code() == Code::kDataLoss);
+  CHECK(u.f.Get("bkt", "obj").status().code() == Code::kDataLoss);
 }
 
 TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced objects only",
@@ -773,15 +773,15 @@ TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced obje
   const int64_t day = 24LL * 3600 * 1000000000;
   const std::string data = RandomBytes(5000, 61);
   u.f.clock.Set(u.f.clock.NowNs());
-  auto live = u.f.set->CreateMultipartUpload("b", "live", {});
+  auto live = u.f.set->CreateMultipartUpload("bkt", "live", {});
   REQUIRE(live.ok());
   auto p = u.Part(1, data);
   REQUIRE(p.ok());
   REQUIRE(u.Complete({{1, p->etag, ""}}).ok());  // a multipart object, kept
-  auto abandoned = u.f.set->CreateMultipartUpload("b", "old", {});
+  auto abandoned = u.f.set->CreateMultipartUpload("bkt", "old", {});
   REQUIRE(abandoned.ok());
   StringSource src(data);
-  REQUIRE(u.f.set->UploadPart("b", "old", abandoned->upload_id, 1, src, {}).ok());
+  REQUIRE(u.f.set->UploadPart("bkt", "old", abandoned->upload_id, 1, src, {}).ok());
 
   GcOptions o;
   o.older_than_ns = day;
@@ -800,12 +800,12 @@ TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced obje
   size_t uploads = 0;
   for (const auto& it : items) uploads += it.what == GcKind::kUpload;
   CHECK(uploads == 2 * 6);
-  CHECK(*u.f.Get("b", "obj") == data);
-  auto lst = u.f.set->ListMultipartUploads("b", {});
+  CHECK(*u.f.Get("bkt", "obj") == data);
+  auto lst = u.f.set->ListMultipartUploads("bkt", {});
   REQUIRE(lst.ok());
   CHECK(lst->uploads.empty());
   // The object overwritten: its parts are garbage once the grace period has passed.
-  REQUIRE(u.f.Put("b", "obj", "small").ok());
+  REQUIRE(u.f.Put("bkt", "obj", "small").ok());
   u.f.clock.Advance(2 * day);
   run();
   uploads = 0;
@@ -814,5 +814,5 @@ TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced obje
   Uuid id;
   Uuid::FromHex(u.upload, &id);
   for (size_t v = 0; v < 6; ++v) CHECK_FALSE(u.f.mem[v]->Stat(UploadDir(id)).ok());
-  CHECK(*u.f.Get("b", "obj") == "small");
+  CHECK(*u.f.Get("bkt", "obj") == "small");
 }

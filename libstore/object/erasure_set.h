@@ -403,8 +403,10 @@ class ErasureSet : public ObjectStore, public SetCore {
   // The part as at least K members record it (the newest such); kInvalidPart when none.
   // *holders (if given): which members hold that record.
   Result<PartRecord> ReadPart(const Uuid& id, uint32_t number, std::vector<bool>* holders);
+  // Whether the key's current version is the object Complete made from upload `id` (with
+  // `parts`, if given: from that part list); *info gets it then.
   bool CompletedFrom(const std::string& bucket, const std::string& key, const Uuid& id,
-                     ObjectInfo* info);
+                     ObjectInfo* info, const std::vector<CompletedPart>* parts = nullptr);
   // Replaces the record on every online member that has the upload's directory (best effort).
   void WriteUploadRecord(const Uuid& id, const UploadRecord& rec);
   std::array<std::mutex, 64> upload_mu_;

@@ -13,13 +13,15 @@
 // Abort of that upload; the object's commit takes the key's lock as every PUT does, so of two
 // uploads of one key the last Complete wins.
 #include <algorithm>
-#include <map>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "libstore/common/hash.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/upload_record.h"
+#include "libstore/format/volume_format.h"
 #include "libstore/object/commit.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/key_locks.h"
@@ -154,15 +156,23 @@ Result<PartRecord> ErasureSet::ReadPart(const Uuid& id, uint32_t number,
   return *best;
 }
 
-// Whether the key's current version is the object Complete made from this upload (its data_id
-// names the upload); *info gets it then.
 bool ErasureSet::CompletedFrom(const std::string& bucket, const std::string& key, const Uuid& id,
-                               ObjectInfo* info) {
+                               ObjectInfo* info, const std::vector<CompletedPart>* parts) {
   std::vector<MetaRead> metas;
   auto pick = ReadVersion(bucket, key, &metas);
   if (!pick.ok()) return false;
   const ObjectMeta& m = metas[*pick].meta;
   if (!m.is_multipart() || m.data_id != id) return false;
+  if (parts != nullptr) {
+    // The same list as the one that made it: part numbers and ETags.
+    if (parts->size() != m.parts.size()) return false;
+    for (size_t i = 0; i < parts->size(); ++i) {
+      if (uint32_t((*parts)[i].part_number) != m.parts[i].number ||
+          Unquote((*parts)[i].etag) != ToHex(m.parts[i].md5.data(), 16)) {
+        return false;
+      }
+    }
+  }
   if (info != nullptr) *info = InfoFrom(bucket, m);
   return true;
 }
@@ -222,6 +232,10 @@ Result<MultipartUpload> ErasureSet::CreateMultipartUpload(const std::string& buc
     Volume* v = volumes_[pos];
     if (v == nullptr) continue;
     Status s = v->MakeDirs(UploadDir(id));
+    // The directory's own entry (and .cairn/multipart's, when it was just made) durable too:
+    // ReplaceFile syncs only the directory it writes in.
+    if (s.ok() && opts.fsync) s = v->SyncDir(kMultipartDir);
+    if (s.ok() && opts.fsync) s = v->SyncDir(kSysDir);
     if (s.ok()) s = ReplaceFile(*v, UploadRecordPath(id), bytes, kTmpDir);
     if (s.ok()) {
       ++written;
@@ -398,14 +412,12 @@ Result<ObjectInfo> ErasureSet::CompleteMultipartUpload(const std::string& bucket
   ASSIGN_OR_RETURN(UploadRecord rec, ReadUpload(id, bucket, key));
   ObjectInfo done;
   if (rec.state == UploadState::kCompleted) {
-    // A retried Complete: the same answer while the object it made is the key's version.
-    if (rec.completed_parts_hash == list_hash && CompletedFrom(bucket, key, id, &done) &&
-        done.etag == rec.completed_etag) {
-      return done;
-    }
+    // A retried Complete (the same part list): the same answer while the object it made is the
+    // key's version.
+    if (CompletedFrom(bucket, key, id, &done, &parts)) return done;
     return NoSuchUpload(upload_id);
   }
-  if (CompletedFrom(bucket, key, id, &done)) {
+  if (CompletedFrom(bucket, key, id, &done, &parts)) {
     // A crash after the commit, before the record was marked: finish marking it.
     rec.state = UploadState::kCompleted;
     rec.completed_etag = done.etag;
