@@ -816,3 +816,62 @@ TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced obje
   for (size_t v = 0; v < 6; ++v) CHECK_FALSE(u.f.mem[v]->Stat(UploadDir(id)).ok());
   CHECK(*u.f.Get("bkt", "obj") == "small");
 }
+
+TEST_CASE("multipart: gc takes what an abort cut short left, keeps uploads while a member is "
+          "offline; stat sees each part's shard files",
+          "[erasure_set][multipart][gc]") {
+  Mpu u;
+  const int64_t day = 24LL * 3600 * 1000000000;
+  u.f.clock.Set(u.f.clock.NowNs());
+  auto p = u.Part(1, RandomBytes(3000, 71));
+  REQUIRE(p.ok());
+  // An abort that removed the records and stopped: directories without a record.
+  Uuid id;
+  Uuid::FromHex(u.upload, &id);
+  for (size_t v = 0; v < 6; ++v) REQUIRE(u.f.mem[v]->Remove(UploadRecordPath(id)).ok());
+  CHECK(u.Part(2, "x").status().code() == Code::kUploadNotFound);
+  auto other = u.f.set->CreateMultipartUpload("bkt", "other", {});
+  REQUIRE(other.ok());
+  u.f.clock.Advance(2 * day);
+  // A member offline: the open upload stays (its copies there might name it), the directories
+  // without any record go.
+  u.f.vols[3] = nullptr;
+  u.f.Reopen();
+  REQUIRE(u.f.set);
+  GcOptions o;
+  o.older_than_ns = day;
+  std::vector<GcItem> items;
+  auto r = u.f.set->CollectGarbage(o, [&](const GcItem& it) { items.push_back(it); });
+  REQUIRE(r.ok());
+  size_t uploads = 0;
+  for (const auto& it : items) {
+    if (it.what != GcKind::kUpload) continue;
+    ++uploads;
+    CHECK(it.path == UploadDir(id));
+    CHECK(it.bytes > 0);
+  }
+  CHECK(uploads == 5);  // the five online members
+  CHECK_FALSE(r->notes.empty());
+  CHECK(std::string(Name(GcKind::kUpload)) == "upload");
+  Uuid oid;
+  Uuid::FromHex(other->upload_id, &oid);
+  CHECK(u.f.mem[0]->Stat(UploadDir(oid)).ok());
+
+  // stat: a member that lost one part's shard file says so.
+  u.f.vols[3] = u.f.faulty[3].get();
+  u.f.Reopen();
+  auto q = u.f.set->CreateMultipartUpload("bkt", "s", {});
+  REQUIRE(q.ok());
+  StringSource src(RandomBytes(100000, 72));
+  auto qp = u.f.set->UploadPart("bkt", "s", q->upload_id, 1, src, {});
+  REQUIRE(qp.ok());
+  REQUIRE(u.f.set->CompleteMultipartUpload("bkt", "s", q->upload_id, {{1, qp->etag, ""}}, {}).ok());
+  auto d = u.f.set->StatObject("bkt", "s");
+  REQUIRE(d.ok());
+  for (const auto& sh : d->shards) CHECK(sh.state == CopyState::kOk);
+  const uint32_t pos = d->meta.distribution[0];
+  REQUIRE(u.f.mem[pos]->Remove(PartShardPath(d->meta.data_id, d->meta.parts[0].data_id)).ok());
+  d = u.f.set->StatObject("bkt", "s");
+  REQUIRE(d.ok());
+  CHECK(d->shards[pos].state == CopyState::kMissingShard);
+}
