@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
+#include <thread>
 
 #include "libstore/common/hash.h"
 #include "libstore/format/key_path.h"
@@ -874,4 +875,54 @@ TEST_CASE("multipart: gc takes what an abort cut short left, keeps uploads while
   d = u.f.set->StatObject("bkt", "s");
   REQUIRE(d.ok());
   CHECK(d->shards[pos].state == CopyState::kMissingShard);
+}
+
+TEST_CASE("multipart: parts of one upload and Completes of one key run concurrently",
+          "[erasure_set][multipart]") {
+  Mpu u;
+  // Eight threads upload parts 1..16 of one upload, each part twice (the last upload of a number
+  // is the part); every part lands whole.
+  std::vector<std::string> bodies(17);
+  for (int n = 1; n <= 16; ++n) bodies[n] = RandomBytes(2000 + n, uint64_t(100 + n));
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 8; ++t) {
+    ts.emplace_back([&, t] {
+      for (int round = 0; round < 2; ++round) {
+        for (int n = 1 + t; n <= 16; n += 8) {
+          StringSource src(round == 0 ? RandomBytes(1500, uint64_t(n)) : bodies[n]);
+          CHECK(u.f.set->UploadPart("bkt", "obj", u.upload, n, src, {}).ok());
+        }
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  auto lp = u.f.set->ListParts("bkt", "obj", u.upload, {});
+  REQUIRE(lp.ok());
+  REQUIRE(lp->parts.size() == 16);
+  for (const auto& p : lp->parts) {
+    CHECK(p.etag == ToHex(Md5Of(bodies[p.part_number]).data(), 16));
+  }
+  // Four uploads of one key complete at once: the key ends up holding one of them, whole, and
+  // each Complete either succeeded or lost to no one (all succeed: the last wins).
+  std::vector<std::string> ids(4), etags(4), data(4);
+  for (int i = 0; i < 4; ++i) {
+    auto up = u.f.set->CreateMultipartUpload("bkt", "race", {});
+    REQUIRE(up.ok());
+    ids[i] = up->upload_id;
+    data[i] = RandomBytes(30000 + size_t(i), uint64_t(200 + i));
+    StringSource src(data[i]);
+    auto p = u.f.set->UploadPart("bkt", "race", ids[i], 1, src, {});
+    REQUIRE(p.ok());
+    etags[i] = p->etag;
+  }
+  std::vector<std::thread> cs;
+  for (int i = 0; i < 4; ++i) {
+    cs.emplace_back([&, i] {
+      CHECK(u.f.set->CompleteMultipartUpload("bkt", "race", ids[i], {{1, etags[i], ""}}, {}).ok());
+    });
+  }
+  for (auto& t : cs) t.join();
+  auto got = u.f.Get("bkt", "race");
+  REQUIRE(got.ok());
+  CHECK(std::find(data.begin(), data.end(), *got) != data.end());
 }
