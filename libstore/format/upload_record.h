@@ -49,7 +49,8 @@ struct UploadRecord {
   uint8_t checksum_type = 0;  // 0 none, kMetaChecksumFullObject or kMetaChecksumComposite
   UploadState state = UploadState::kOpen;
   // kCompleted: the version Complete published, its ETag, and the XXH3-64 of the part list it
-  // was asked for (a retried Complete with the same list answers the same object).
+  // was asked for (0 when a later call marked it; a retried Complete is matched against the
+  // object's own part list, not this).
   Uuid completed_version;
   std::string completed_etag;
   uint64_t completed_parts_hash = 0;
