@@ -45,7 +45,9 @@ struct ObjectRecord {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
   std::string checksums;  // opaque to the store ("name=value" lines), returned as stored
-  std::string md5_hex;    // 32 lowercase hex digits, or "" while unknown
+  // 32 lowercase hex digits, or "" while unknown; for an object made by a multipart upload its
+  // ETag "<hex>-<N>" (never replaced by SetMd5).
+  std::string md5_hex;
 };
 
 class MetaStore {
