@@ -27,6 +27,11 @@ const char* const kBackends[] = {"plain-mem", "plain-local"};
 struct MpuStore {
   explicit MpuStore(const std::string& kind) {
     plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
+    if (plain->kind == "local") {
+      // The database in the served directory, as `cairn serve` keeps it, so a restart finds it.
+      plain->opts.db_path = plain->root + "/.cairn/meta.db";
+      plain->Reopen();
+    }
     store = plain->store.get();
     REQUIRE(store->MakeBucket("bkt").ok());
   }
@@ -667,6 +672,8 @@ TEST_CASE("multipart: concurrent parts of one upload, and two uploads of one key
 TEST_CASE("multipart plain: uploads survive a restart; parts never show as objects",
           "[multipart][plain]") {
   PlainFixture f("local");
+  f.opts.db_path = f.root + "/.cairn/meta.db";
+  f.Reopen();
   REQUIRE(f.store->MakeBucket("bkt").ok());
   CreateMultipartOptions co;
   co.checksum_algorithm = "CRC64NVME";

@@ -48,11 +48,6 @@ Result<ChecksumAlgorithm> AlgorithmOf(const std::string& name) {
   return ChecksumAlgorithmFromName(name);
 }
 
-bool IsCrc(ChecksumAlgorithm a) {
-  return a == ChecksumAlgorithm::kCrc32 || a == ChecksumAlgorithm::kCrc32c ||
-         a == ChecksumAlgorithm::kCrc64Nvme;
-}
-
 Result<std::array<uint8_t, 16>> Md5FromHex(const std::string& hex) {
   std::array<uint8_t, 16> out{};
   if (hex.size() != 32) return Status(Code::kCorruption, "part ETag " + hex + " is not an MD5");

@@ -253,7 +253,7 @@ Status StoreHandler::ListParts(const HttpRequest& req, ResponseWriter& out) {
   w.Element("StorageClass", "STANDARD");
   w.Element("PartNumberMarker", uint64_t(o.part_number_marker));
   if (r->truncated) w.Element("NextPartNumberMarker", uint64_t(r->next_part_number_marker));
-  w.Element("MaxParts", uint64_t(max));
+  w.Element("MaxParts", uint64_t(o.max_parts));
   w.Element("IsTruncated", r->truncated);
   if (alg != ChecksumAlgorithm::kNone) {
     w.Element("ChecksumAlgorithm", Name(alg));
