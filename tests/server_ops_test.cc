@@ -709,6 +709,14 @@ TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]")
   CHECK(r.H("content-type") == "text/x-mpu");
   CHECK(r.H("x-amz-meta-color") == "blue");
   CHECK(c.Do("GET", base).Has("<Code>NoSuchUpload</Code>"));
+  // The checksum on request, for the whole object only.
+  r = c.Do("HEAD", "/bkt/dir/obj", "", {"x-amz-checksum-mode: ENABLED"});
+  CHECK(r.H("x-amz-checksum-crc32") == Crc32Base64(raw) + "-2");
+  CHECK(r.H("x-amz-checksum-type") == "COMPOSITE");
+  CHECK(c.Do("HEAD", "/bkt/dir/obj").H("x-amz-checksum-crc32").empty());
+  r = c.Do("GET", "/bkt/dir/obj", "", {"x-amz-checksum-mode: ENABLED", "Range: bytes=0-9"});
+  CHECK(r.status == 206);
+  CHECK(r.H("x-amz-checksum-crc32").empty());
 
   // Abort, and what follows it.
   r = c.Do("POST", "/bkt/gone?uploads", "");
