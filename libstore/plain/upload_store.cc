@@ -63,7 +63,7 @@ Status UploadStore::Prepare() {
 
 namespace {
 
-// Runs a statement built by `bind` to completion and resets it, whatever happens.
+// Runs a bound statement to completion and resets it, whatever happens.
 Status RunStmt(SqliteStmt& s) {
   Status st = s.Run();
   s.Reset();
@@ -181,18 +181,10 @@ Result<std::vector<PartRecord>> UploadStore::Parts(const std::string& upload_id,
   return out;
 }
 
-Status UploadStore::MarkCompleted(const std::string& upload_id, const std::string& completion) {
-  std::lock_guard<std::mutex> l(mu_);
+// Runs the statements of `body` in one transaction: all of them or none.
+Status UploadStore::Transaction(const std::function<Status()>& body) {
   RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE;"));
-  complete_->Reset();
-  complete_->Bind(1, upload_id);
-  complete_->Bind(2, completion);
-  Status st = RunStmt(*complete_);
-  if (st.ok()) {
-    del_parts_->Reset();
-    del_parts_->Bind(1, upload_id);
-    st = RunStmt(*del_parts_);
-  }
+  Status st = body();
   if (!st.ok()) {
     db_->Exec("ROLLBACK;").IgnoreError();
     return st;
@@ -200,22 +192,29 @@ Status UploadStore::MarkCompleted(const std::string& upload_id, const std::strin
   return db_->Exec("COMMIT;");
 }
 
+Status UploadStore::MarkCompleted(const std::string& upload_id, const std::string& completion) {
+  std::lock_guard<std::mutex> l(mu_);
+  return Transaction([&] {
+    complete_->Reset();
+    complete_->Bind(1, upload_id);
+    complete_->Bind(2, completion);
+    RETURN_IF_ERROR(RunStmt(*complete_));
+    del_parts_->Reset();
+    del_parts_->Bind(1, upload_id);
+    return RunStmt(*del_parts_);
+  });
+}
+
 Status UploadStore::Delete(const std::string& upload_id) {
   std::lock_guard<std::mutex> l(mu_);
-  RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE;"));
-  del_parts_->Reset();
-  del_parts_->Bind(1, upload_id);
-  Status st = RunStmt(*del_parts_);
-  if (st.ok()) {
+  return Transaction([&] {
+    del_parts_->Reset();
+    del_parts_->Bind(1, upload_id);
+    RETURN_IF_ERROR(RunStmt(*del_parts_));
     del_upload_->Reset();
     del_upload_->Bind(1, upload_id);
-    st = RunStmt(*del_upload_);
-  }
-  if (!st.ok()) {
-    db_->Exec("ROLLBACK;").IgnoreError();
-    return st;
-  }
-  return db_->Exec("COMMIT;");
+    return RunStmt(*del_upload_);
+  });
 }
 
 Status UploadStore::ListOpen(const std::string& bucket, const std::string& from_key,

@@ -91,6 +91,7 @@ class UploadStore {
   explicit UploadStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   Status Prepare();
   Result<UploadRecord> ReadUpload(SqliteStmt& s);
+  Status Transaction(const std::function<Status()>& body);  // under mu_
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
