@@ -726,6 +726,29 @@ TEST_CASE("multipart plain: uploads survive a restart; parts never show as objec
   CHECK(head->checksum.algorithm == ChecksumAlgorithm::kNone);
 }
 
+TEST_CASE("multipart plain: removing a bucket drops its uploads and their parts",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.store->MakeBucket("keep").ok());
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  auto other = f.store->CreateMultipartUpload("keep", "k", {});
+  REQUIRE((up.ok() && other.ok()));
+  StringSource s1("part");
+  REQUIRE(f.store->UploadPart("bkt", "k", up->upload_id, 1, s1, {}).ok());
+  REQUIRE(std::filesystem::is_directory(f.root + "/.cairn/uploads/" + up->upload_id));
+  REQUIRE(f.store->RemoveBucket("bkt", true).ok());
+  CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + up->upload_id));
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  auto uploads = f.store->ListMultipartUploads("bkt", {});
+  REQUIRE(uploads.ok());
+  CHECK(uploads->uploads.empty());
+  CHECK(f.store->ListParts("bkt", "k", up->upload_id, {}).status().code() ==
+        Code::kUploadNotFound);
+  // Another bucket's upload stays.
+  CHECK(f.store->ListParts("keep", "k", other->upload_id, {}).ok());
+}
+
 TEST_CASE("multipart plain: a failed Complete leaves the previous version and no temp file",
           "[multipart][plain]") {
   PlainFixture f("faulty");

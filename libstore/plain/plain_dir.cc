@@ -97,6 +97,7 @@ Status PlainDir::RemoveBucket(const std::string& bucket, bool force) {
     RETURN_IF_ERROR(s);
   }
   RETURN_IF_ERROR(meta_->DeleteBucket(bucket));
+  RETURN_IF_ERROR(DropUploads(bucket));
   if (!opts_.no_fsync) RETURN_IF_ERROR(vol_->SyncDir(""));
   return Status::Ok();
 }

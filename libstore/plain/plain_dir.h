@@ -190,6 +190,8 @@ class PlainDir : public ObjectStore {
   Result<plain::UploadRecord> OpenUpload(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id, bool want_open);
   std::mutex& UploadLock(const std::string& upload_id);
+  // Forgets every multipart upload of a removed bucket and removes their staged parts.
+  Status DropUploads(const std::string& bucket);
   // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.
   Status DescribeMultipart(const std::string& bucket, const std::string& key,
                            const FileStamp& stamp, ObjectInfo* info);

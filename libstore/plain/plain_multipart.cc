@@ -482,6 +482,16 @@ Result<ListUploadsResult> PlainDir::ListMultipartUploads(const std::string& buck
   return r;
 }
 
+Status PlainDir::DropUploads(const std::string& bucket) {
+  ASSIGN_OR_RETURN(std::vector<std::string> open, uploads_->DeleteBucket(bucket));
+  for (const std::string& id : open) {
+    std::lock_guard<std::mutex> l(UploadLock(id));
+    Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
+    if (!s.ok() && !plain::IsAbsent(s)) return s;
+  }
+  return Status::Ok();
+}
+
 Status PlainDir::DescribeMultipart(const std::string& bucket, const std::string& key,
                                    const FileStamp& stamp, ObjectInfo* info) {
   ASSIGN_OR_RETURN(auto layout, uploads_->GetObjectLayout(bucket, key, stamp));

@@ -52,6 +52,10 @@ Status UploadStore::Prepare() {
                                        " state=0 ORDER BY key, upload_id"));
   ASSIGN_OR_RETURN(prune_, db_->Prepare("DELETE FROM mpu_uploads WHERE state=1 AND"
                                         " initiated_ns<?1"));
+  ASSIGN_OR_RETURN(bucket_ids_, db_->Prepare("SELECT upload_id, state FROM mpu_uploads"
+                                             " WHERE bucket=?1"));
+  ASSIGN_OR_RETURN(del_bucket_uploads_, db_->Prepare("DELETE FROM mpu_uploads WHERE bucket=?1"));
+  ASSIGN_OR_RETURN(del_bucket_layouts_, db_->Prepare("DELETE FROM mpu_objects WHERE bucket=?1"));
   ASSIGN_OR_RETURN(put_layout_, db_->Prepare("INSERT OR REPLACE INTO mpu_objects VALUES"
                                              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   ASSIGN_OR_RETURN(get_layout_,
@@ -240,6 +244,41 @@ Status UploadStore::ListOpen(const std::string& bucket, const std::string& from_
   }
   s.Reset();
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> UploadStore::DeleteBucket(const std::string& bucket) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> ids, open;
+  {
+    SqliteStmt& s = *bucket_ids_;
+    s.Reset();
+    s.Bind(1, bucket);
+    for (;;) {
+      auto row = s.Step();
+      if (!row.ok()) {
+        s.Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      ids.push_back(s.Text(0));
+      if (s.Int(1) == int64_t(UploadState::kOpen)) open.push_back(ids.back());
+    }
+    s.Reset();
+  }
+  RETURN_IF_ERROR(Transaction([&] {
+    for (const std::string& id : ids) {
+      del_parts_->Reset();
+      del_parts_->Bind(1, id);
+      RETURN_IF_ERROR(RunStmt(*del_parts_));
+    }
+    del_bucket_uploads_->Reset();
+    del_bucket_uploads_->Bind(1, bucket);
+    RETURN_IF_ERROR(RunStmt(*del_bucket_uploads_));
+    del_bucket_layouts_->Reset();
+    del_bucket_layouts_->Bind(1, bucket);
+    return RunStmt(*del_bucket_layouts_);
+  }));
+  return open;
 }
 
 Status UploadStore::PruneCompleted(int64_t before_ns) {

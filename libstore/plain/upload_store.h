@@ -77,6 +77,10 @@ class UploadStore {
   // false.
   Status ListOpen(const std::string& bucket, const std::string& from_key,
                   const std::function<bool(const UploadRecord&)>& visit);
+  // Forgets every upload of bucket (open or completed), their parts and the bucket's multipart
+  // layouts; returns the ids of the uploads that were open (their staged parts are the caller's
+  // to remove).
+  Result<std::vector<std::string>> DeleteBucket(const std::string& bucket);
   // Forgets completed uploads older than before_ns (their answers are kept for retries only).
   Status PruneCompleted(int64_t before_ns);
 
@@ -96,7 +100,8 @@ class UploadStore {
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> create_, get_, put_part_, get_part_file_, parts_, complete_,
-      del_parts_, del_upload_, list_, prune_, put_layout_, get_layout_;
+      del_parts_, del_upload_, list_, prune_, put_layout_, get_layout_, bucket_ids_,
+      del_bucket_uploads_, del_bucket_layouts_;
 };
 
 // The answer of a completed upload as kept for a retried Complete: the digest of the parts list
