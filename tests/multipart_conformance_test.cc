@@ -346,6 +346,9 @@ TEST_CASE("multipart: UploadPart refuses bad numbers, bad digests and unknown up
     sum.checksum_algorithm = "CRC32";
     sum.checksum_value = Sum(ChecksumAlgorithm::kCrc32, "other").Base64();
     CHECK(s.Part("k", id, 1, "these bytes", sum).status().code() == Code::kBadDigest);
+    UploadPartOptions nameless;  // a value without its algorithm, on an upload without one
+    nameless.checksum_value = Sum(ChecksumAlgorithm::kCrc32, "these bytes").Base64();
+    CHECK(s.Part("k", id, 1, "these bytes", nameless).status().code() == Code::kInvalidArgument);
     UploadPartOptions sha;
     sha.payload_sha256 = Sha256Hex("other", 5);
     CHECK(s.Part("k", id, 1, "these bytes", sha).status().code() == Code::kContentSha256Mismatch);
@@ -747,6 +750,28 @@ TEST_CASE("multipart plain: removing a bucket drops its uploads and their parts"
         Code::kUploadNotFound);
   // Another bucket's upload stays.
   CHECK(f.store->ListParts("keep", "k", other->upload_id, {}).ok());
+}
+
+TEST_CASE("multipart plain: a staged part changed on disk fails Complete", "[multipart][plain]") {
+  PlainFixture f("local");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  REQUIRE(up.ok());
+  StringSource s1("original bytes");
+  auto p1 = f.store->UploadPart("bkt", "k", up->upload_id, 1, s1, {});
+  REQUIRE(p1.ok());
+  const std::string dir = f.root + "/.cairn/uploads/" + up->upload_id;
+  std::vector<std::filesystem::path> staged;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) staged.push_back(e.path());
+  REQUIRE(staged.size() == 1);
+  // File times tick with the kernel's coarse clock: let one tick pass so the write shows.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::ofstream(staged[0], std::ios::trunc) << "tampered bytes";  // same size, new content
+  }
+  auto done = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, {{1, p1->etag, ""}}, {});
+  CHECK(done.status().code() == Code::kDataLoss);
+  CHECK(f.store->HeadObject("bkt", "k").status().code() == Code::kNotFound);
 }
 
 TEST_CASE("multipart plain: a failed Complete leaves the previous version and no temp file",

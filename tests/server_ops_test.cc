@@ -644,6 +644,16 @@ TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]")
   CHECK(!r.Has("<UploadId>"));
   CHECK(c.Do("GET", "/bkt?uploads&prefix=zzz").Has("<IsTruncated>false</IsTruncated>"));
   CHECK(c.Do("GET", "/nob?uploads").Has("<Code>NoSuchBucket</Code>"));
+  CHECK(c.Do("GET", "/bkt?uploads&encoding-type=zip").status == 400);
+  CHECK(c.Do("GET", "/bkt?uploads&max-uploads=x").status == 400);
+  r = c.Do("GET", "/bkt?uploads&max-uploads=0");
+  CHECK(r.status == 200);
+  CHECK(!r.Has("<Upload>"));
+  CHECK(c.Do("GET", "/nob?uploads&max-uploads=0").status == 404);
+  CHECK(c.Do("POST", "/bkt/x?uploads", "", {"x-amz-checksum-algorithm: CRC32",
+                                             "x-amz-checksum-type: BOGUS"})
+            .status == 400);
+  CHECK(c.Do("POST", "/bkt/x?uploads", "", {"x-amz-meta-~cairn-x: 1"}).status == 400);
 
   auto part = [](int n, const std::string& etag, const std::string& sum) {
     return "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + etag +
@@ -673,6 +683,15 @@ TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]")
             .Has("<Code>BadDigest</Code>"));
   CHECK(c.Do("POST", "/bkt/dir/obj?uploadId=0123456789abcdef0123456789abcdef", good).status ==
         404);
+  CHECK(c.Do("POST", base, good, {"x-amz-checksum-type: BOGUS"}).status == 400);
+  CHECK(c.Do("POST", base, good, {"x-amz-checksum-sha256: " + Md5Base64("a") + "AAAAAAAAAAAAAAAAAAAA"})
+            .status == 400);  // another algorithm than the upload's
+  CHECK(c.Do("POST", base,
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 +
+                 "</ETag><ChecksumCRC32C>AAAAAA==</ChecksumCRC32C></Part>" +
+                 part(2, e2, Crc32Base64(p2)) + "</CompleteMultipartUpload>")
+            .Has("<Code>InvalidPart</Code>"));
+  CHECK(c.Do("POST", base, good, {"If-None-Match: \"abc\""}).status == 501);
   CHECK(c.Do("HEAD", "/bkt/dir/obj").status == 404);
 
   r = c.Do("POST", base, good, {"x-amz-checksum-type: COMPOSITE"});

@@ -359,6 +359,14 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(tmp.path()));
   for (const plain::PartRecord* p : chosen) {
     ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
+    // A staged part changed since it was uploaded (its size or mtime, which the rename into
+    // .cairn/uploads kept) is not what its ETag and checksum describe: refuse rather than serve it.
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns) {
+      return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
+                                         std::to_string(p->part_number) +
+                                         " changed on disk since it was uploaded");
+    }
     for (uint64_t off = 0; off < p->size;) {
       ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
       if (got == 0) {
