@@ -238,18 +238,17 @@ TEST_CASE("multipart: every error path of Complete, with nothing made", "[multip
     CHECK(code({{0, p1->etag, ""}}) == Code::kInvalidPart);
     CHECK(code({{10001, p1->etag, ""}}) == Code::kInvalidPart);
     // Part 2 is below 5 MiB and not last.
-    CHECK(code({{1, p1->etag, ""}, {2, p2->etag, ""}, {3, p3->etag, ""}}) ==
-          Code::kEntityTooSmall);
+    CHECK(code({{1, p1->etag, ""}, {2, p2->etag, ""}, {3, p3->etag, ""}}) == Code::kEntityTooSmall);
     // Unknown ids, another key's id, a missing bucket.
-    CHECK(s.Complete("k", "00000000000000000000000000000000", {{1, p1->etag, ""}})
-              .status()
-              .code() == Code::kUploadNotFound);
+    CHECK(
+        s.Complete("k", "00000000000000000000000000000000", {{1, p1->etag, ""}}).status().code() ==
+        Code::kUploadNotFound);
     CHECK(s.Complete("k", "../../etc", {{1, p1->etag, ""}}).status().code() ==
           Code::kUploadNotFound);
     CHECK(s.Complete("other", id, {{1, p1->etag, ""}}).status().code() == Code::kUploadNotFound);
-    CHECK(s.store->CompleteMultipartUpload("nob", "k", id, {{1, p1->etag, ""}}, {})
-              .status()
-              .code() == Code::kBucketNotFound);
+    CHECK(
+        s.store->CompleteMultipartUpload("nob", "k", id, {{1, p1->etag, ""}}, {}).status().code() ==
+        Code::kBucketNotFound);
     // The previous object is untouched by every failure, and the upload is still open.
     CHECK(*s.Get("k") == "old");
     auto lp = s.store->ListParts("bkt", "k", id, {});
@@ -283,8 +282,7 @@ TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are N
     CHECK(s.Complete("k", up->upload_id, {{1, p1->etag, ""}}).status().code() ==
           Code::kUploadNotFound);
     CHECK(s.Part("k", up->upload_id, 3, "x").status().code() == Code::kUploadNotFound);
-    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() ==
-          Code::kUploadNotFound);
+    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() == Code::kUploadNotFound);
     CHECK(s.store->ListParts("bkt", "k", up->upload_id, {}).status().code() ==
           Code::kUploadNotFound);
     if (s.CanRestart()) {
@@ -306,11 +304,9 @@ TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
     REQUIRE(p1.ok());
     CHECK(s.store->AbortMultipartUpload("bkt", "other", up->upload_id).code() ==
           Code::kUploadNotFound);
-    CHECK(s.store->AbortMultipartUpload("nob", "k", up->upload_id).code() ==
-          Code::kBucketNotFound);
+    CHECK(s.store->AbortMultipartUpload("nob", "k", up->upload_id).code() == Code::kBucketNotFound);
     REQUIRE(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).ok());
-    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() ==
-          Code::kUploadNotFound);
+    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() == Code::kUploadNotFound);
     CHECK(s.Part("k", up->upload_id, 2, "x").status().code() == Code::kUploadNotFound);
     CHECK(s.Complete("k", up->upload_id, {{1, p1->etag, ""}}).status().code() ==
           Code::kUploadNotFound);
@@ -454,8 +450,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
       auto missing = list;
       missing[1].checksum.clear();
       if (c.want == ChecksumType::kComposite) {
-        CHECK(s.Complete("sum", up->upload_id, missing).status().code() ==
-              Code::kInvalidArgument);
+        CHECK(s.Complete("sum", up->upload_id, missing).status().code() == Code::kInvalidArgument);
       }
       // A whole-object value that is not the object's.
       CompleteMultipartOptions bad;
@@ -654,7 +649,8 @@ TEST_CASE("multipart: concurrent parts of one upload, and two uploads of one key
     std::vector<Result<PartInfo>> got(4, Status(Code::kInternal, "not run"));
     std::vector<std::thread> th;
     for (int i = 0; i < 4; ++i) {
-      th.emplace_back([&, i] { got[size_t(i)] = s.Part("k", a->upload_id, i + 1, data[size_t(i)]); });
+      th.emplace_back(
+          [&, i] { got[size_t(i)] = s.Part("k", a->upload_id, i + 1, data[size_t(i)]); });
     }
     for (auto& t : th) t.join();
     std::vector<PartInfo> parts;
@@ -707,8 +703,8 @@ TEST_CASE("multipart plain: uploads survive a restart; parts never show as objec
   StringSource s2(d2);
   auto p2 = f.store->UploadPart("bkt", "dir/k", up->upload_id, 2, s2, {});
   REQUIRE(p2.ok());
-  auto done = f.store->CompleteMultipartUpload(
-      "bkt", "dir/k", up->upload_id, {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
+  auto done = f.store->CompleteMultipartUpload("bkt", "dir/k", up->upload_id,
+                                               {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
   REQUIRE(done.ok());
   // The staged parts are gone; the ETag, content type and checksum survive another restart.
   CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + up->upload_id));
@@ -720,9 +716,7 @@ TEST_CASE("multipart plain: uploads survive a restart; parts never show as objec
   CHECK(head->checksum.Base64() == Sum(ChecksumAlgorithm::kCrc64Nvme, d1 + d2).Base64());
   CHECK(head->checksum_type == ChecksumType::kFullObject);
   // A file written over it by another program is described afresh: no stale ETag or checksum.
-  {
-    std::ofstream(f.root + "/bkt/dir/k", std::ios::trunc) << "replaced";
-  }
+  { std::ofstream(f.root + "/bkt/dir/k", std::ios::trunc) << "replaced"; }
   head = f.store->HeadObject("bkt", "dir/k");
   REQUIRE(head.ok());
   CHECK(head->etag != MultipartEtag({d1, d2}));
@@ -746,8 +740,7 @@ TEST_CASE("multipart plain: removing a bucket drops its uploads and their parts"
   auto uploads = f.store->ListMultipartUploads("bkt", {});
   REQUIRE(uploads.ok());
   CHECK(uploads->uploads.empty());
-  CHECK(f.store->ListParts("bkt", "k", up->upload_id, {}).status().code() ==
-        Code::kUploadNotFound);
+  CHECK(f.store->ListParts("bkt", "k", up->upload_id, {}).status().code() == Code::kUploadNotFound);
   // Another bucket's upload stays.
   CHECK(f.store->ListParts("keep", "k", other->upload_id, {}).ok());
 }

@@ -89,8 +89,7 @@ std::mutex& PlainDir::UploadLock(const std::string& upload_id) {
   return upload_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
 }
 
-Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket,
-                                                 const std::string& key,
+Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
                                                  const std::string& upload_id, bool want_open) {
   RETURN_IF_ERROR(CheckBucket(bucket));
   if (!ValidUploadId(upload_id)) return NoUpload(upload_id);
@@ -145,8 +144,9 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   ASSIGN_OR_RETURN(ChecksumAlgorithm sent, AlgorithmOf(opts.checksum_algorithm));
   if (sent != ChecksumAlgorithm::kNone && alg != ChecksumAlgorithm::kNone && sent != alg) {
-    return InvalidArgument(std::string("Checksum Type mismatch occurred, expected checksum Type: ") +
-                           Name(alg) + ", actual checksum Type: " + Name(sent));
+    return InvalidArgument(
+        std::string("Checksum Type mismatch occurred, expected checksum Type: ") + Name(alg) +
+        ", actual checksum Type: " + Name(sent));
   }
   BodyChecksums::Plan plan;
   plan.md5 = true;
@@ -273,9 +273,8 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   std::vector<const plain::PartRecord*> chosen;
   chosen.reserve(parts.size());
   for (const CompletedPart& cp : parts) {
-    auto it = std::lower_bound(
-        stored.begin(), stored.end(), cp.part_number,
-        [](const plain::PartRecord& r, int n) { return r.part_number < n; });
+    auto it = std::lower_bound(stored.begin(), stored.end(), cp.part_number,
+                               [](const plain::PartRecord& r, int n) { return r.part_number < n; });
     const std::string n = std::to_string(cp.part_number);
     if (it == stored.end() || it->part_number != cp.part_number) {
       return Status(Code::kInvalidPart, "part " + n + " was not uploaded");
@@ -319,7 +318,8 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
     md5s.Update(bin.data(), bin.size());
     size += p->size;
     layout.part_sizes.push_back(p->size);
-    if (alg != ChecksumAlgorithm::kNone) sums.push_back(PartChecksum{ValueOf(alg, p->checksum), p->size});
+    if (alg != ChecksumAlgorithm::kNone)
+      sums.push_back(PartChecksum{ValueOf(alg, p->checksum), p->size});
   }
   const std::string etag = md5s.FinalHex() + "-" + std::to_string(chosen.size());
   std::string checksum_b64;
@@ -412,8 +412,8 @@ Result<ListPartsResult> PlainDir::ListParts(const std::string& bucket, const std
                                             const ListPartsOptions& opts) {
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   const int max = std::clamp(opts.max_parts, 1, 1000);
-  ASSIGN_OR_RETURN(auto parts, uploads_->Parts(upload_id, std::max(0, opts.part_number_marker),
-                                               max + 1));
+  ASSIGN_OR_RETURN(auto parts,
+                   uploads_->Parts(upload_id, std::max(0, opts.part_number_marker), max + 1));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   ListPartsResult r;
   r.upload = up.upload;
@@ -439,10 +439,9 @@ Result<ListUploadsResult> PlainDir::ListMultipartUploads(const std::string& buck
   const std::string& prefix = opts.prefix;
   const std::string& delim = opts.delimiter;
   // A key marker that is a common prefix (it ends in the delimiter) skips every key under it.
-  const bool marker_is_prefix = !delim.empty() && !opts.key_marker.empty() &&
-                                opts.key_marker.size() >= delim.size() &&
-                                opts.key_marker.compare(opts.key_marker.size() - delim.size(),
-                                                        delim.size(), delim) == 0;
+  const bool marker_is_prefix =
+      !delim.empty() && !opts.key_marker.empty() && opts.key_marker.size() >= delim.size() &&
+      opts.key_marker.compare(opts.key_marker.size() - delim.size(), delim.size(), delim) == 0;
   ListUploadsResult r;
   std::string last_prefix;
   size_t count = 0;

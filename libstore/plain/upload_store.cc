@@ -312,8 +312,9 @@ Status UploadStore::PutObjectLayout(const std::string& bucket, const std::string
   return RunStmt(s);
 }
 
-Result<std::optional<MultipartObjectRecord>> UploadStore::GetObjectLayout(
-    const std::string& bucket, const std::string& key, const FileStamp& file) {
+Result<std::optional<MultipartObjectRecord>> UploadStore::GetObjectLayout(const std::string& bucket,
+                                                                          const std::string& key,
+                                                                          const FileStamp& file) {
   std::lock_guard<std::mutex> l(mu_);
   SqliteStmt& s = *get_layout_;
   s.Reset();

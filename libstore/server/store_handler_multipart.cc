@@ -134,8 +134,8 @@ Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWr
   }
   if (alg != ChecksumAlgorithm::kNone) o.checksum_algorithm = Name(alg);
   o.checksum_value = value;
-  auto part = store_.UploadPart(req.bucket, req.key, *req.Query("uploadId"), std::stoi(*pn), body,
-                                o);
+  auto part =
+      store_.UploadPart(req.bucket, req.key, *req.Query("uploadId"), std::stoi(*pn), body, o);
   if (!part.ok()) return ObjectError(req, part.status());
   Fields h = {{"ETag", Quoted(part->etag)}};
   if (alg != ChecksumAlgorithm::kNone && !part->checksum.empty()) {
@@ -176,16 +176,15 @@ Status StoreHandler::CompleteMultipartUpload(const HttpRequest& req, Source& bod
     if (const std::string* t = req.Header("x-amz-checksum-type")) {
       ASSIGN_OR_RETURN(ChecksumType type, ChecksumTypeFrom(*t));
       if (type != lp->upload.checksum_type) {
-        return Status(Code::kBadDigest,
-                      "x-amz-checksum-type " + *t + " is not the upload's (" +
-                          (alg == ChecksumAlgorithm::kNone ? "none"
-                                                           : Name(lp->upload.checksum_type)) +
-                          ")");
+        return Status(
+            Code::kBadDigest,
+            "x-amz-checksum-type " + *t + " is not the upload's (" +
+                (alg == ChecksumAlgorithm::kNone ? "none" : Name(lp->upload.checksum_type)) + ")");
       }
     }
     if (whole_alg != ChecksumAlgorithm::kNone && whole_alg != alg) {
-      return Status(Code::kBadDigest, std::string("the upload's checksum is not ") +
-                                          Name(whole_alg));
+      return Status(Code::kBadDigest,
+                    std::string("the upload's checksum is not ") + Name(whole_alg));
     }
   } else if (lp.status().code() != Code::kUploadNotFound) {
     return ObjectError(req, lp.status());
