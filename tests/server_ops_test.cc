@@ -494,7 +494,8 @@ TEST_CASE("server ops: ListObjectVersions, ACLs, CreateBucket, NotImplemented", 
   CHECK(c.Do("PUT", "/other", "<nope").Has("<Code>MalformedXML</Code>"));
   CHECK(c.Do("HEAD", "/other").status == 404);
 
-  for (const char* t : {"/bkt?tagging", "/bkt/a?tagging", "/bkt/a?partNumber=1", "/bkt/a?versionId=1"}) {
+  for (const char* t :
+       {"/bkt?tagging", "/bkt/a?tagging", "/bkt/a?partNumber=1", "/bkt/a?versionId=1"}) {
     INFO(t);
     r = c.Do("GET", t);
     CHECK(r.status == 501);
@@ -581,9 +582,9 @@ std::string XmlValue(const std::string& xml, const std::string& name) {
 TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]") {
   Served s("plain");
   Conn c(s.port());
-  auto r = c.Do("POST", "/bkt/dir/obj?uploads", "",
-                {"Content-Type: text/x-mpu", "x-amz-meta-color: blue",
-                 "x-amz-checksum-algorithm: CRC32"});
+  auto r = c.Do(
+      "POST", "/bkt/dir/obj?uploads", "",
+      {"Content-Type: text/x-mpu", "x-amz-meta-color: blue", "x-amz-checksum-algorithm: CRC32"});
   REQUIRE(r.status == 200);
   CHECK(r.Has("<InitiateMultipartUploadResult xmlns="));
   CHECK(r.Has("<Key>dir/obj</Key>"));
@@ -650,8 +651,8 @@ TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]")
   CHECK(r.status == 200);
   CHECK(!r.Has("<Upload>"));
   CHECK(c.Do("GET", "/nob?uploads&max-uploads=0").status == 404);
-  CHECK(c.Do("POST", "/bkt/x?uploads", "", {"x-amz-checksum-algorithm: CRC32",
-                                             "x-amz-checksum-type: BOGUS"})
+  CHECK(c.Do("POST", "/bkt/x?uploads", "",
+             {"x-amz-checksum-algorithm: CRC32", "x-amz-checksum-type: BOGUS"})
             .status == 400);
   CHECK(c.Do("POST", "/bkt/x?uploads", "", {"x-amz-meta-~cairn-x: 1"}).status == 400);
 
@@ -674,17 +675,16 @@ TEST_CASE("server ops: multipart uploads over HTTP", "[server][ops][multipart]")
             .Has("<Code>InvalidPart</Code>"));
   CHECK(c.Do("POST", base,
              "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 +
-                 "</ETag></Part>" + part(2, e2, Crc32Base64(p2)) +
-                 "</CompleteMultipartUpload>")
+                 "</ETag></Part>" + part(2, e2, Crc32Base64(p2)) + "</CompleteMultipartUpload>")
             .Has("<Code>InvalidArgument</Code>"));  // COMPOSITE needs every part's checksum
-  CHECK(c.Do("POST", base, good, {"x-amz-checksum-type: FULL_OBJECT"})
-            .Has("<Code>BadDigest</Code>"));
+  CHECK(
+      c.Do("POST", base, good, {"x-amz-checksum-type: FULL_OBJECT"}).Has("<Code>BadDigest</Code>"));
   CHECK(c.Do("POST", base, good, {"x-amz-checksum-crc32: " + Crc32Base64("no")})
             .Has("<Code>BadDigest</Code>"));
-  CHECK(c.Do("POST", "/bkt/dir/obj?uploadId=0123456789abcdef0123456789abcdef", good).status ==
-        404);
+  CHECK(c.Do("POST", "/bkt/dir/obj?uploadId=0123456789abcdef0123456789abcdef", good).status == 404);
   CHECK(c.Do("POST", base, good, {"x-amz-checksum-type: BOGUS"}).status == 400);
-  CHECK(c.Do("POST", base, good, {"x-amz-checksum-sha256: " + Md5Base64("a") + "AAAAAAAAAAAAAAAAAAAA"})
+  CHECK(c.Do("POST", base, good,
+             {"x-amz-checksum-sha256: " + Md5Base64("a") + "AAAAAAAAAAAAAAAAAAAA"})
             .status == 400);  // another algorithm than the upload's
   CHECK(c.Do("POST", base,
              "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 +

@@ -143,15 +143,17 @@ Result<ChecksumType> MultipartChecksumType(ChecksumAlgorithm a, ChecksumType t) 
       return ChecksumType::kNone;
     case ChecksumAlgorithm::kCrc64Nvme:
       if (t == ChecksumType::kComposite) {
-        return InvalidArgument("The COMPOSITE checksum type cannot be used with the CRC64NVME "
-                               "checksum algorithm.");
+        return InvalidArgument(
+            "The COMPOSITE checksum type cannot be used with the CRC64NVME "
+            "checksum algorithm.");
       }
       return ChecksumType::kFullObject;
     case ChecksumAlgorithm::kSha1:
     case ChecksumAlgorithm::kSha256:
       if (t == ChecksumType::kFullObject) {
-        return InvalidArgument(std::string("The FULL_OBJECT checksum type cannot be used with the ") +
-                               Name(a) + " checksum algorithm.");
+        return InvalidArgument(
+            std::string("The FULL_OBJECT checksum type cannot be used with the ") + Name(a) +
+            " checksum algorithm.");
       }
       return ChecksumType::kComposite;
     case ChecksumAlgorithm::kCrc32:

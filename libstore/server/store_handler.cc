@@ -254,8 +254,7 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
     // Multipart: POST ?uploads; PUT ?partNumber&uploadId; POST, DELETE, GET ?uploadId.
     const bool create = m == "POST" && Only(req, "uploads");
     const bool part = m == "PUT" && OnlyPartUpload(req);
-    const bool on_upload =
-        (m == "POST" || m == "DELETE" || m == "GET") && Only(req, "uploadId");
+    const bool on_upload = (m == "POST" || m == "DELETE" || m == "GET") && Only(req, "uploadId");
     if (object && (create || part || on_upload)) {
       if (m != "GET" && read_only_) return Status(Code::kAccessDenied, "the server is read-only");
       RETURN_IF_ERROR(CheckBucketName(req.bucket));

@@ -7,8 +7,9 @@
 // DeleteObjects (XML batch, quiet mode, Content-MD5 or x-amz-checksum-* checked against the body)
 // and CopyObject (metadata directive, copy-source conditions), and multipart uploads (Create,
 // UploadPart, Complete, Abort, ListParts, ListMultipartUploads). Anything else (UploadPartCopy,
-// GetObject with partNumber, ...) answers NotImplemented, never a wrong success. Every value in a response is escaped (s3::XmlWriter);
-// errors go back as Status and the server renders them with the S3 error table (s3/errors.h).
+// GetObject with partNumber, ...) answers NotImplemented, never a wrong success. Every value in a
+// response is escaped (s3::XmlWriter); errors go back as Status and the server renders them with
+// the S3 error table (s3/errors.h).
 //
 // Routing is by method, bucket, key and sub-resource query parameters (store_handler.cc); object
 // operations are in store_handler_objects.cc, the batch and ACL answers in

@@ -149,9 +149,8 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
       mode != nullptr && (*mode == "ENABLED" || *mode == "enabled") && !range.partial &&
       info.checksum.algorithm != ChecksumAlgorithm::kNone) {
     h.emplace_back(HeaderName(info.checksum.algorithm), info.ChecksumHeaderValue());
-    h.emplace_back("x-amz-checksum-type", info.checksum_type == ChecksumType::kComposite
-                                              ? "COMPOSITE"
-                                              : "FULL_OBJECT");
+    h.emplace_back("x-amz-checksum-type",
+                   info.checksum_type == ChecksumType::kComposite ? "COMPOSITE" : "FULL_OBJECT");
   }
   int status = 200;
   if (range.partial) {
