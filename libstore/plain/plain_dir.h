@@ -4,7 +4,8 @@
 // the tree is cached: every call looks at the directory).
 //
 // What it keeps beside the files: `.cairn/tmp/` at the root holds uploads until they are renamed
-// into place, and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
+// into place, `.cairn/uploads/` the parts of multipart uploads (their state in an UploadStore,
+// upload_store.h, in the same database), and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
 // types, user metadata, checksums and MD5s, each stamped with the file it describes.
 //
 // Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
