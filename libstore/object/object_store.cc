@@ -143,6 +143,36 @@ const char* Name(ChecksumType t) {
   return "";
 }
 
+Result<ChecksumType> MultipartChecksumType(ChecksumAlgorithm a, ChecksumType t) {
+  switch (a) {
+    case ChecksumAlgorithm::kNone:
+      if (t != ChecksumType::kNone) {
+        return InvalidArgument(std::string("x-amz-checksum-type ") + Name(t) +
+                               " needs an x-amz-checksum-algorithm");
+      }
+      return ChecksumType::kNone;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      if (t == ChecksumType::kComposite) {
+        return InvalidArgument(
+            "The COMPOSITE checksum type cannot be used with the CRC64NVME "
+            "checksum algorithm.");
+      }
+      return ChecksumType::kFullObject;
+    case ChecksumAlgorithm::kSha1:
+    case ChecksumAlgorithm::kSha256:
+      if (t == ChecksumType::kFullObject) {
+        return InvalidArgument(
+            std::string("The FULL_OBJECT checksum type cannot be used with the ") + Name(a) +
+            " checksum algorithm.");
+      }
+      return ChecksumType::kComposite;
+    case ChecksumAlgorithm::kCrc32:
+    case ChecksumAlgorithm::kCrc32c:
+      return t == ChecksumType::kNone ? ChecksumType::kComposite : t;
+  }
+  return InvalidArgument("unknown checksum algorithm");
+}
+
 std::string ObjectInfo::ChecksumHeaderValue() const {
   if (checksum.algorithm == ChecksumAlgorithm::kNone) return "";
   std::string v = checksum.Base64();

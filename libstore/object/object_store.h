@@ -314,6 +314,12 @@ struct CreateMultipartOptions {
   bool fsync = true;
 };
 
+// The checksum type of an upload created with algorithm a (kNone: none) and x-amz-checksum-type
+// t (kNone: not sent), as S3 allows them: CRC64NVME only FULL_OBJECT (its default), SHA1 and
+// SHA256 only COMPOSITE (their default), CRC32 and CRC32C either (COMPOSITE by default); no
+// algorithm, no type. kInvalidArgument for a type without an algorithm or a pair S3 refuses.
+Result<ChecksumType> MultipartChecksumType(ChecksumAlgorithm a, ChecksumType t);
+
 struct MultipartUpload {
   std::string bucket, key;
   std::string upload_id;  // opaque, URL-safe, unique per upload

@@ -185,6 +185,8 @@ Status MetaStore::SetMd5(const std::string& bucket, const std::string& key, cons
                          const std::string& md5_hex) {
   std::lock_guard<std::mutex> l(mu_);
   ASSIGN_OR_RETURN(auto cur, GetLocked(bucket, key, stamp));
+  // A multipart object's ETag ("<md5 of part md5s>-N") stays its ETag, whatever its MD5 is.
+  if (cur && cur->md5_hex.find('-') != std::string::npos) return Status::Ok();
   ObjectRecord rec;
   if (cur) rec = std::move(*cur);
   rec.stamp = stamp;

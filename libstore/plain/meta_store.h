@@ -46,7 +46,9 @@ struct ObjectRecord {
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
   std::string checksums;  // the x-amz-checksum-* of an upload (EncodeChecksums); "" for none
-  std::string md5_hex;    // 32 lowercase hex digits, or "" while unknown
+  // 32 lowercase hex digits, or "" while unknown; for an object made by a multipart upload its
+  // ETag "<hex>-<N>" (never replaced by SetMd5).
+  std::string md5_hex;
 };
 
 class MetaStore {

@@ -9,6 +9,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/plain_internal.h"
+#include "libstore/plain/upload_store.h"
 
 namespace cairn {
 
@@ -41,7 +42,10 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
     }
   }
   ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path));
-  return std::unique_ptr<PlainDir>(new PlainDir(vol, std::move(opts), std::move(meta)));
+  ASSIGN_OR_RETURN(auto uploads, plain::UploadStore::Open(opts.db_path, !opts.no_fsync));
+  std::unique_ptr<PlainDir> dir(new PlainDir(vol, std::move(opts), std::move(meta)));
+  dir->uploads_ = std::move(uploads);
+  return dir;
 }
 
 Status PlainDir::CheckWritable(const char* what) const {
@@ -93,6 +97,7 @@ Status PlainDir::RemoveBucket(const std::string& bucket, bool force) {
     RETURN_IF_ERROR(s);
   }
   RETURN_IF_ERROR(meta_->DeleteBucket(bucket));
+  RETURN_IF_ERROR(DropUploads(bucket));
   if (!opts_.no_fsync) RETURN_IF_ERROR(vol_->SyncDir(""));
   return Status::Ok();
 }
