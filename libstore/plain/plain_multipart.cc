@@ -382,7 +382,12 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
   layout.stamp = FileStamp::Of(tmp_st);  // a rename keeps dev, ino, size and mtime
   RETURN_IF_ERROR(uploads_->PutObjectLayout(bucket, key, layout));
-  ASSIGN_OR_RETURN(ObjectInfo info, CommitTemp(bucket, key, kp.path, tmp, po, etag, size));
+  plain::Digests digests;  // the multipart ETag and the object's checksum, kept in its record
+  digests.md5_hex = etag;
+  digests.checksum = layout.checksum;
+  digests.checksum_type = layout.checksum_type;
+  digests.checksum_parts = layout.checksum_parts;
+  ASSIGN_OR_RETURN(ObjectInfo info, CommitTemp(bucket, key, kp.path, tmp, po, digests, size));
 
   plain::Completion c;
   c.parts_digest = digest;
