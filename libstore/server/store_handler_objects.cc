@@ -223,15 +223,6 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
   for (const auto& [param, header] : kOverrides) {
     if (const std::string* v = req.Query(param)) SetHeader(&h, header, *v);
   }
-  // x-amz-checksum-mode: ENABLED asks for the object's checksum, sent for a whole object only (a
-  // part of it has another one), as S3 does.
-  if (const std::string* mode = req.Header("x-amz-checksum-mode");
-      mode != nullptr && (*mode == "ENABLED" || *mode == "enabled") && !range.partial &&
-      info.checksum.algorithm != ChecksumAlgorithm::kNone) {
-    h.emplace_back(HeaderName(info.checksum.algorithm), info.ChecksumHeaderValue());
-    h.emplace_back("x-amz-checksum-type",
-                   info.checksum_type == ChecksumType::kComposite ? "COMPOSITE" : "FULL_OBJECT");
-  }
   int status = 200;
   if (range.partial) {
     status = 206;
