@@ -211,15 +211,8 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
   const bool want_md5 = opts.etag == EtagMode::kMd5;
   Md5Stream md5;
-  uint64_t size = 0;
-  while (true) {
-    ASSIGN_OR_RETURN(size_t n, ReadFull(src, buf, plain::kIoBufferSize));
-    if (n == 0) break;
-    if (want_md5) md5.Update(buf, n);
-    RETURN_IF_ERROR(file->Append(buf, n));
-    size += n;
-    if (n < plain::kIoBufferSize) break;
-  }
+  ASSIGN_OR_RETURN(uint64_t size,
+                   plain::StreamIntoFile(src, *file, Sync(opts), want_md5 ? &md5 : nullptr));
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   RETURN_IF_ERROR(file->Close());
   return CommitTemp(bucket, key, kp.path, tmp, opts, want_md5 ? md5.FinalHex() : std::string(),

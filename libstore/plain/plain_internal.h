@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "libstore/common/hash.h"
+#include "libstore/common/io.h"
 #include "libstore/common/status.h"
 #include "libstore/volume/volume.h"
 
@@ -18,6 +20,13 @@ inline constexpr size_t kIoBufferSize = 256 << 10;
 // This thread's I/O buffer of kIoBufferSize bytes, made once per thread (no allocation per
 // request). One user at a time: never held across a call that may use it again.
 char* IoBuffer();
+
+// Streams src into file (a PUT's temp file) and returns the bytes written; computes their MD5 into
+// md5 unless it is null. A body of one I/O buffer or less is copied on this thread; a larger one
+// through a ring of 1 MiB blocks: this thread reads, one thread appends, one hashes (MD5 is the
+// slowest stage, so it runs beside the rest, not in series with it). With fsync, writeback
+// starts every 8 MiB so the final flush is short. The first read or write failure.
+Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Md5Stream* md5);
 
 // A temp file under kTmpDir, removed when this goes out of scope unless Disarm() was called
 // (after it was renamed into place).
