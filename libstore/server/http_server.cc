@@ -1,13 +1,13 @@
 // The only file that includes Beast and Asio (a Beast translation unit takes ~10 s to compile).
 #include "libstore/server/http_server.h"
 
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <cstring>
-
 #include <atomic>
+#include <cstring>
 #include <utility>  // before asio/awaitable.hpp: Boost 1.74 needs it under GCC 12 with coroutines
 
 // Boost 1.74 enables co_await under clang only with <experimental/coroutine> (libc++), but clang 14
@@ -253,8 +253,8 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   uint64_t BodyRemaining(const Exchange& x) const {
     return x.direct ? x.body_left : parser_->content_length_remaining().value_or(0);
   }
-  // Plain HTTP, on the pool thread: waits (with the I/O timeout) until the socket can be read
-  // or written; false (and x.dead) when it cannot.
+  // Plain HTTP, on the pool thread: waits (at most the I/O timeout) until the socket can be
+  // read or written; false (and x.dead) when it cannot.
   bool WaitSocket(Exchange& x, bool write, beast::error_code* ec);
   // Plain HTTP, on the pool thread: sends all of iov directly (non-blocking sends, waiting for
   // the socket when it is full). flags: e.g. MSG_MORE.
@@ -298,9 +298,10 @@ struct Connection<Stream>::Exchange {
   // thread (Beast parsed the head; the body is counted here), body_left bytes still to come.
   bool direct = false;
   uint64_t body_left = 0;
-  // A direct read or write failed, or waiting for the socket did: the descriptor may be closed
-  // (a timeout) and is not touched again by this exchange.
+  // A direct read or write failed, or waiting for the socket did (timed_out: for io_timeout):
+  // the descriptor is not used again by this exchange.
   bool dead = false;
+  bool timed_out = false;
   // Plain HTTP: the serialized head waits here for the first body bytes, so head and body leave
   // in one system call.
   bool head_pending = false;
@@ -511,7 +512,7 @@ class Connection<Stream>::Writer : public ResponseWriter {
  private:
   Status Broken(const beast::error_code& ec) {
     x_.broken = true;
-    if (c_.timed_out_) {
+    if (c_.timed_out_ || x_.timed_out) {
       return Status(Code::kRequestTimeout, "the client did not read the response in time");
     }
     return Status(Code::kAborted, "writing the response: " + ec.message());
@@ -523,15 +524,25 @@ class Connection<Stream>::Writer : public ResponseWriter {
 
 template <class Stream>
 bool Connection<Stream>::WaitSocket(Exchange& x, bool write, beast::error_code* ec) {
-  auto [wec, unused] = Blocking(srv_.opt.io_timeout, [&](auto done) {
-    beast::get_lowest_layer(stream_).async_wait(write ? tcp::socket::wait_write : tcp::socket::wait_read,
-                       [done = std::move(done)](beast::error_code e) mutable { done(e, 0); });
-  });
-  (void)unused;
-  if (!wec && !timed_out_) return true;
-  x.dead = true;
-  *ec = wec ? wec : asio::error::make_error_code(asio::error::timed_out);
-  return false;
+  // poll(2) on this thread: no round trip through the strand. A forced stop shuts the socket
+  // down, which ends the wait; silence for io_timeout ends it too.
+  struct pollfd pfd = {};
+  pfd.fd = beast::get_lowest_layer(stream_).native_handle();
+  pfd.events = write ? POLLOUT : POLLIN;
+  const int timeout_ms = int(std::min<int64_t>(srv_.opt.io_timeout.count(), INT32_MAX));
+  for (;;) {
+    const int r = ::poll(&pfd, 1, timeout_ms);
+    if (r > 0) return true;  // ready, or an error/hangup the next call reports
+    if (r < 0 && errno == EINTR) continue;
+    x.dead = true;
+    if (r == 0) {
+      x.timed_out = true;
+      *ec = asio::error::make_error_code(asio::error::timed_out);
+    } else {
+      *ec = beast::error_code(errno, beast::system_category());
+    }
+    return false;
+  }
 }
 
 template <class Stream>
@@ -605,7 +616,9 @@ Status Connection<Stream>::ReadBodyDirect(Exchange& x, void* buf, size_t n, size
       // An end or a reset leaves the descriptor open (the answer may still go out); a failed
       // wait marked the exchange dead already.
       x.keep_alive = false;
-      if (timed_out_) return Status(Code::kRequestTimeout, "the client stopped sending the body");
+      if (x.timed_out) {
+        return Status(Code::kRequestTimeout, "the client stopped sending the body");
+      }
       if (e == 0 || e == ECONNRESET) {
         return Status(Code::kIncompleteBody, "the body ended before its announced length");
       }
