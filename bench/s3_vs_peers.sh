@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures S3 (and plain HTTP) servers side by side in one run with `cairn bench s3`: cairn serve
-# on a plain directory and on a 4+2 set, nginx (static GET with sendfile, WebDAV PUT), a raw TCP
+# on a plain directory and on a 4+2 set (for PUTs also with --no-fsync), nginx (static GET with sendfile, WebDAV PUT), a raw TCP
 # discard sink (the PUT ceiling) and s3rver (npm), each on a random free loopback port, for 4 KiB
 # objects (at --small-conc connections) and big objects (default 1 GiB, at 1 connection); beside
 # the big PUTs, `openssl md5` over the same bytes (the MD5 ETag's ceiling). Each figure is the
@@ -79,6 +79,11 @@ if [[ -z ${URL[cairn-4+2]:-} ]]; then
   echo "s3_vs_peers: serving 4+2 with --no-auth instead (SigV4 is not wired into serve yet)" >&2
   start_cairn cairn-4+2 "$T/set/d1" --no-auth
 fi
+# The same two with --no-fsync, for the PUT rows (nginx WebDAV does not flush either).
+mkdir -p "$T/plain-nf"
+start_cairn cairn-plain-nf "$T/plain-nf" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
+"$CAIRN" init --ec 4+2 "$T"/set-nf/d{1..6} >/dev/null
+start_cairn cairn-4+2-nf "$T/set-nf/d1" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
 
 # nginx: static GET with sendfile, WebDAV PUT, as the current user.
 NPORT=$(free_port)
@@ -199,10 +204,11 @@ trap 'cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
-printf '%-22s %-12s %12s %10s %9s %9s %9s %9s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
+printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
 for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
   read -r op size conc <<<"$c"
   names=("${NAMES[@]}")
+  [[ $op == put ]] && names=(cairn-plain cairn-plain-nf cairn-4+2 cairn-4+2-nf nginx sink s3rver)
   [[ $op == put && $size == "$BIG" ]] && names+=(md5)
   declare -A OPS=() MB=()
   # Runs interleaved (each server once per round), so a busy moment falls on all of them alike.
@@ -224,7 +230,7 @@ for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
         python3 -c "print('%.2f' % (${MB[$n]} / ${MB[$1]}))"
       fi
     }
-    printf '%-22s %-12s %12s %10s %9s %9s %9s %9s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
+    printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
       "${MB[$n]}" "$(ratio nginx)" "$(ratio sink)" "$(ratio md5)" "$(ratio s3rver)"
   done
 done
