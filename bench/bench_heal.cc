@@ -1,6 +1,6 @@
 // Layer "heal": deep verify and heal of a 4+2 set holding 2 GiB in 1 MiB objects (bucket "large")
-// plus 10,000 small, inline objects of 4 KiB (bucket "small"), beside plain file I/O of the same
-// bytes in the same run:
+// plus 10,000 small, inline objects of 4 KiB (bucket "small"; --size scales both), beside plain
+// file I/O of the same bytes in the same run:
 //   - deep verify of both vs plainly reading every file of every member;
 //   - heal of one wiped member, per bucket, vs plainly writing that member's share of it: for the
 //     large objects the same bytes as one sequential file + fsync, for the small ones the same
@@ -122,9 +122,13 @@ Result<std::vector<Row>> RunHeal(const Options& o) {
     uint64_t v = rng();
     std::memcpy(&pattern[i], &v, 8);
   }
-  const uint64_t total = o.size ? o.size : (uint64_t(2) << 30);
+  const uint64_t kDefaultTotal = uint64_t(2) << 30;
+  const uint64_t total = o.size ? o.size : kDefaultTotal;
   const int big = int(std::max<uint64_t>(1, total >> 20));
-  const int small = 10000;
+  // 10,000 small objects per 2 GiB of large ones: --size scales both buckets (at least one).
+  const uint64_t small_n =
+      total / kDefaultTotal * 10000 + total % kDefaultTotal * 10000 / kDefaultTotal;  // no overflow
+  const int small = int(std::max<uint64_t>(1, small_n));
   PutOptions po;
   po.fsync = false;
   po.etag = EtagMode::kFast;

@@ -93,6 +93,11 @@ Status ParseMeta(const std::vector<std::string>& in,
       }
       c = char(std::tolower(static_cast<unsigned char>(c)));
     }
+    if (IsSystemMetaKey(name)) {
+      return InvalidArgument("--meta " + name + ": names starting with " +
+                             std::string(kSystemMetaPrefix) +
+                             " are reserved (the standard headers kept by cairn serve)");
+    }
     RETURN_IF_ERROR(ValidateFieldValue("--meta " + name, value));
     for (const auto& [seen, v] : *out) {
       if (seen == name) {

@@ -12,14 +12,16 @@
 #                cairn-plain  `cairn serve` on a plain directory (needs path/to/cairn)
 #                cairn-set    `cairn serve` on a member of a 4+2 volume set made by `cairn init`
 #   --only REGEX run only the drivers whose name matches (names: see DRIVERS below)
-#   --jobs N     drivers run at once (default 2)
+#   --jobs N     drivers run at once (default 3: the two aws cli drivers, the slowest, start first
+#                and the others share the third slot, so a phase lasts about as long as one aws
+#                driver)
 # Prints each driver's PASS/FAIL/SKIP lines, then a summary; exits 1 when a check failed that is
 # not an expected failure of this server, when an expected failure passed (the list is stale),
 # or when a driver stopped before reporting every check of the matrix.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CL=$HERE/clients
-jobs=2 only=.
+jobs=3 only=.
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --jobs) jobs=$2; shift 2 ;;
@@ -80,7 +82,15 @@ py_other=$(type -ap python3 | while read -r p; do
   [[ -n $r && $r != /usr/bin/python3* ]] && "$r" -c 'import boto3' 2>/dev/null && { echo "$r"; break; }
 done)
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-e2e-clients.XXXXXX")
+# The scratch directory: $TMPDIR, else /dev/shm when it is there (ctest runs this without
+# TMPDIR): a run writes about 17,000 objects (files on each of six members on a 4+2 set), which on a
+# disk mounted with `discard` took minutes to delete; the matrix tests protocols, not disks.
+tmp_base=${TMPDIR:-}
+if [[ -z $tmp_base ]]; then
+  tmp_base=/tmp
+  [[ -d /dev/shm && -w /dev/shm ]] && tmp_base=/dev/shm
+fi
+T=$(mktemp -d "$tmp_base/cairn-e2e-clients.XXXXXX")
 SERVER_PID=""
 DRIVER_PIDS=()
 # stop PID: SIGTERM, up to 5 s to exit, then SIGKILL.
@@ -189,6 +199,7 @@ run_phase() {
   ((${#selected[@]})) || return 0
   start_server "$scheme"
   echo "== $KIND over $scheme at $ENDPOINT"
+  local phase_start=$EPOCHREALTIME
   for d in "${selected[@]}"; do
     read -r name sch cmd <<<"$d"
     if [[ $cmd == *MISSING* ]]; then
@@ -203,8 +214,14 @@ run_phase() {
     done
     (
       [[ $scheme == https ]] && export NODE_EXTRA_CA_CERTS=$T/cert.pem CURL_CA_BUNDLE=$T/cert.pem
+      start=$EPOCHREALTIME
       timeout -k 10 900 "${argv[@]}" >"$T/logs/$name.out" 2>"$T/logs/$name.err"
       echo $? >"$T/logs/$name.rc"
+      # Wall seconds, and the CPU seconds (user + system) of the driver and every client it ran.
+      # (times in this shell: in a pipeline it would run in a child without children.)
+      times >"$T/logs/$name.times"
+      awk -v a="$start" -v b="$EPOCHREALTIME" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, m, "m"); c += m[1] * 60 + m[2] }
+        printf "%.0f %.0f\n", b - a, c }' "$T/logs/$name.times" >"$T/logs/$name.time"
     ) &
     DRIVER_PIDS+=($!)
     n=$((n + 1))
@@ -216,10 +233,14 @@ run_phase() {
     read -r name _ <<<"$d"
     [[ -f $T/logs/$name.out ]] && cat "$T/logs/$name.out" && RAN+=("$name")
   done
+  # The server's CPU seconds (user + system, fields 14 and 15 of /proc/PID/stat, in clock ticks).
+  PHASES+=("$(awk -v a="$phase_start" -v b="$EPOCHREALTIME" -v s="$scheme" -v hz="$(getconf CLK_TCK)" \
+    '{ sub(/.*\) /, ""); printf "%s phase %.0f s, server %.0f s CPU", s, b - a, ($12 + $13) / hz }' \
+    "/proc/$SERVER_PID/stat")")
   stop "$SERVER_PID"
   SERVER_PID=""
 }
-RAN=()
+RAN=() PHASES=()
 run_phase http
 run_phase https
 
@@ -260,8 +281,11 @@ for name in "${RAN[@]}"; do
   if [[ $rc -ne 0 && $f -eq 0 && $x -eq 0 ]]; then
     note FAIL "$name: exit $rc without a failed check: $(tail -c 300 "$T/logs/$name.err" | tr '\n' ' ')"
   fi
-  printf '%-14s %3d passed %3d failed %3d expected failures %3d skipped\n' "$name" "$p" "$f" "$x" "$s"
+  read -r wall cpu <"$T/logs/$name.time"
+  printf '%-14s %3d passed %3d failed %3d expected failures %3d skipped %4d s (%d s CPU)\n' "$name" "$p" "$f" "$x" "$s" \
+    "$wall" "$cpu"
   pass=$((pass + p)) fail=$((fail + f)) xfail=$((xfail + x)) skip=$((skip + s))
 done
+printf '%s\n' "${PHASES[@]}"
 echo "e2e_clients $KIND: $pass passed, $fail failed, $xfail expected failures, $skip skipped, ${#RAN[@]} drivers"
 [[ $fail -eq 0 && $runner_fail -eq 0 ]]

@@ -46,6 +46,12 @@ check "get it back" [ "$(code "$U/bkt/dir/f1")" = 200 ]
 check "same bytes" cmp -s "$T/body" "$T/f1"
 check "range" [ "$(code -r 10-19 "$U/bkt/dir/f1")" = 206 ]
 check "range bytes" cmp -s "$T/body" <(tail -c +11 "$T/f1" | head -c 10)
+sha1_b64=$(openssl dgst -sha1 -binary "$T/f1" | base64)
+md5_b64=$(openssl dgst -md5 -binary "$T/f1" | base64)
+check "put with Content-MD5 and x-amz-checksum-sha1" [ "$(code -T "$T/f1" -H "Content-MD5: $md5_b64" -H "x-amz-checksum-sha1: $sha1_b64" "$U/bkt/summed")" = 200 ]
+check "HEAD returns the checksum with checksum mode" bash -c "curl -s -I -H 'x-amz-checksum-mode: ENABLED' '$U/bkt/summed' | tr -d '\r' | grep -qxF 'x-amz-checksum-sha1: $sha1_b64'"
+check "a wrong Content-MD5 is BadDigest" [ "$(code -T "$T/f1" -H "Content-MD5: $(printf x | openssl dgst -md5 -binary | base64)" "$U/bkt/summed")" = 400 ]
+check "BadDigest said" grep -q '<Code>BadDigest</Code>' "$T/body"
 : >"$T/empty"
 check "put empty" [ "$(code -T "$T/empty" "$U/bkt/empty")" = 200 ]
 check "get empty" [ "$(code "$U/bkt/empty")" = 200 ]
@@ -254,6 +260,14 @@ check "plain: put" [ "$(code -T "$T/f1" -H 'Content-Type: text/x-e2e' -H 'Cache-
 check "plain: put lands as a file" cmp -s "$P/files/up/loaded" "$T/f1"
 check "plain: put keeps its type and headers" bash -c "curl -s -I '$U/files/up/loaded' | tr -d '\r' | grep -qi '^cache-control: no-cache'"
 check "plain: metadata in .cairn" [ -f "$P/.cairn/meta.db" ]
+sha_b64=$(openssl dgst -sha256 -binary "$T/f1" | base64)
+check "plain: put with x-amz-checksum-sha256" [ "$(code -T "$T/f1" -H "x-amz-checksum-sha256: $sha_b64" "$U/files/summed")" = 200 ]
+check "plain: HEAD returns it with checksum mode" bash -c "curl -s -I -H 'x-amz-checksum-mode: ENABLED' '$U/files/summed' | tr -d '\r' | grep -qxF 'x-amz-checksum-sha256: $sha_b64'"
+check "plain: not without it" bash -c "! curl -s -I '$U/files/summed' | grep -qi '^x-amz-checksum-sha256'"
+check "plain: a wrong checksum is BadDigest" [ "$(code -T "$T/f1" -H "x-amz-checksum-sha256: $(printf x | openssl dgst -sha256 -binary | base64)" "$U/files/summed")" = 400 ]
+check "plain: BadDigest said" grep -q '<Code>BadDigest</Code>' "$T/body"
+printf 'changed' >>"$P/files/summed"
+check "plain: a file changed by another program returns no checksum" bash -c "! curl -s -I -H 'x-amz-checksum-mode: ENABLED' '$U/files/summed' | grep -qi '^x-amz-checksum-sha256'"
 kill -TERM "$SRV"; wait "$SRV"
 check "plain: exit 0 after SIGTERM" [ $? -eq 0 ]
 

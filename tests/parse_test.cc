@@ -63,7 +63,9 @@ TEST_CASE("ParseMeta: HTTP header names, lower-cased, each once", "[parse]") {
                                                                             {"k=csi\xC2\x9B"},
                                                                             {"k= lead"},
                                                                             {"k=trail\t"},
-                                                                            {"k=\x7F"}}) {
+                                                                            {"k=\x7F"},
+                                                                            {"~cairn-expires=0"},
+                                                                            {"~CAIRN-x=1"}}) {
     INFO(bad.back());
     Meta out;
     CHECK(ParseMeta(bad, &out).code() == Code::kInvalidArgument);

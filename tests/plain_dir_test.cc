@@ -399,3 +399,58 @@ TEST_CASE("plain: paging through 100,000 files costs about one walk", "[plain][l
   INFO("ListDir calls: " << counting.lists);
   CHECK(counting.lists <= 101 + 2 * pages + 2);
 }
+
+TEST_CASE("plain: the checksums column, its form and what cannot be read", "[plain]") {
+  // The documented form (docs/plain.md): "ALGORITHM=base64", "-N" for COMPOSITE.
+  ObjectInfo info;
+  CHECK(EncodeChecksums(info).empty());
+  info.checksum = *ParseChecksum(ChecksumAlgorithm::kCrc32, "yZRlqg==");
+  info.checksum_type = ChecksumType::kFullObject;
+  CHECK(EncodeChecksums(info) == "CRC32=yZRlqg==");
+  info.checksum_type = ChecksumType::kComposite;
+  info.checksum_parts = 3;
+  CHECK(EncodeChecksums(info) == "CRC32=yZRlqg==-3");
+  ObjectInfo back;
+  DecodeChecksums("CRC32=yZRlqg==-3", &back);
+  CHECK(back.checksum == info.checksum);
+  CHECK(back.checksum_type == ChecksumType::kComposite);
+  CHECK(back.checksum_parts == 3);
+  DecodeChecksums("SHA1=qZk+NkcGgWq6PiVxeFDCbJzQ2J0=", &back);
+  CHECK(back.checksum.algorithm == ChecksumAlgorithm::kSha1);
+  CHECK(back.checksum_type == ChecksumType::kFullObject);
+  CHECK(back.checksum_parts == 0);
+  // Anything else is no checksum at all: never a wrong one.
+  for (const char* bad :
+       {"", "CRC32", "MD4=yZRlqg==", "CRC32=yZRlqg", "CRC32=yZRlqg==-0", "CRC32=yZRlqg==-x",
+        "CRC32=yZRlqg==-10001", "CRC32=yZRl==", "SHA1=yZRlqg=="}) {
+    CAPTURE(bad);
+    ObjectInfo none = info;
+    DecodeChecksums(bad, &none);
+    CHECK(none.checksum.algorithm == ChecksumAlgorithm::kNone);
+    CHECK(none.checksum_type == ChecksumType::kNone);
+    CHECK(none.checksum_parts == 0);
+  }
+}
+
+TEST_CASE("plain: a record written before checksums were kept reads as having none", "[plain]") {
+  PlainFixture f("mem");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  PutOptions po;
+  po.content_type = "text/x-old";
+  po.expected.checksum = *ParseChecksum(ChecksumAlgorithm::kCrc32, "NSRBwg==");  // of "abc"
+  REQUIRE(f.Put("bkt", "old", "abc", po).ok());
+  auto st = f.vol->Stat("bkt/old");
+  REQUIRE(st.ok());
+  auto rec = f.store->meta().Get("bkt", "old", FileStamp::Of(*st));
+  REQUIRE(rec.ok());
+  REQUIRE(rec->has_value());
+  CHECK((*rec)->checksums == "CRC32=NSRBwg==");
+  // The row as an older cairn wrote it: the same, with the column empty.
+  (*rec)->checksums.clear();
+  REQUIRE(f.store->meta().Put("bkt", "old", **rec).ok());
+  auto h = f.store->HeadObject("bkt", "old");
+  REQUIRE(h.ok());
+  CHECK(h->content_type == "text/x-old");
+  CHECK(h->etag == Md5Hex("abc"));
+  CHECK(h->checksum.algorithm == ChecksumAlgorithm::kNone);
+}

@@ -11,6 +11,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/s3/aws_chunked.h"
 #include "libstore/s3/sigv4_canonical.h"
+#include "libstore/server/store_handler.h"
 #include "tests/plain_test_util.h"
 
 using namespace cairn;
@@ -88,6 +89,12 @@ std::string Md5Base64(const std::string& s) {
   v.len = 16;
   m.Final(v.bytes.data());
   return v.Base64();
+}
+
+std::string Md5Hex(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  return m.FinalHex();
 }
 
 std::string Crc32Base64(const std::string& s) {
@@ -419,4 +426,180 @@ TEST_CASE("sigv4 auth: the last bytes are never handed out unverified", "[sigv4a
   }
   CHECK(got == data);
   CHECK(dynamic_cast<VerifiedBody*>(body2.get())->verified());
+}
+
+namespace {
+
+// Keeps what a handler answered.
+class CapturedResponse : public ResponseWriter {
+ public:
+  Status Begin(int status, const Fields& headers, uint64_t) override {
+    status_ = status;
+    headers_ = headers;
+    begun_ = true;
+    return Status::Ok();
+  }
+  bool begun() const override { return begun_; }
+  Status Write(const void*, size_t) override { return Status::Ok(); }
+  int status() const { return status_; }
+  std::string H(std::string_view name) const {
+    for (const auto& [n, v] : headers_) {
+      if (IEquals(n, name)) return v;
+    }
+    return "";
+  }
+
+ private:
+  int status_ = 0;
+  Fields headers_;
+  bool begun_ = false;
+};
+
+// Authenticates r and hands it to a StoreHandler, as the server does: the PUT's Content-MD5 and
+// checksum are checked by the store (the body hands them over). *checked: the body's own record
+// of checksums it verified (empty when handed over).
+Status HandlePut(Env& env, Store& st, HttpRequest r, const std::string& wire, CapturedResponse* out,
+                 std::vector<ChecksumValue>* checked = nullptr) {
+  r.bucket = "bkt";
+  r.key = "k";
+  SigV4Authenticator auth(env.opts);
+  StringSource raw(wire, 5000);
+  Identity who;
+  std::unique_ptr<Source> body;
+  RETURN_IF_ERROR(auth.Authenticate(r, raw, &who, &body));
+  REQUIRE(body != nullptr);
+  StoreHandler handler(*st.store, false, false);
+  Status s = handler.Handle(r, who, *body, *out);
+  if (checked != nullptr) *checked = dynamic_cast<VerifiedBody&>(*body).checksums();
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("sigv4 auth: a handed-over body leaves Content-MD5 and the checksum to its reader",
+          "[sigv4auth]") {
+  Env env;
+  Signer signer = env.MakeSigner();
+  const std::string data = RandomBytes(100000, 12);
+  HttpRequest r = MakeRequest(
+      "PUT", "/bkt/k",
+      {{"Content-MD5", Md5Base64("other")}, {"x-amz-checksum-crc32", Crc32Base64("other")}},
+      data.size());
+  SignRequest(signer, r, kUnsignedPayload);
+  auto read_all = [&](bool hand_over) -> Status {
+    SigV4Authenticator auth(env.opts);
+    StringSource raw(data, 7000);
+    Identity who;
+    std::unique_ptr<Source> body;
+    RETURN_IF_ERROR(auth.Authenticate(r, raw, &who, &body));
+    auto& checked = dynamic_cast<CheckedBody&>(*body);
+    if (hand_over) checked.HandOverDigests();
+    std::string got;
+    char buf[9000];
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, body->Read(buf, sizeof(buf)));
+      if (n == 0) break;
+      got.append(buf, n);
+    }
+    CHECK(got == data);
+    CHECK_FALSE(checked.TrailingChecksum().has_value());
+    return Status::Ok();
+  };
+  // Checked by the body itself, the wrong digests fail it; handed over, they are not computed.
+  CHECK(read_all(false).code() == Code::kBadDigest);
+  CHECK(read_all(true).ok());
+}
+
+TEST_CASE("sigv4 auth: a PUT through the handler is checked and stored by the store",
+          "[sigv4auth]") {
+  const std::string data = RandomBytes(150000, 13);
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    Env env;
+    Store st(kind);
+    Signer signer = env.MakeSigner();
+    auto signed_put = [&](Fields extra, const std::string& body) {
+      HttpRequest r = MakeRequest("PUT", "/bkt/k", std::move(extra), body.size());
+      SignRequest(signer, r, Sha256Of(body));
+      return r;
+    };
+    CapturedResponse out;
+    std::vector<ChecksumValue> by_body;
+    // Right: committed, the checksum stored; the body verified none itself.
+    REQUIRE(HandlePut(env, st,
+                      signed_put({{"Content-MD5", Md5Base64(data)},
+                                  {"x-amz-checksum-crc32", Crc32Base64(data)}},
+                                 data),
+                      data, &out, &by_body)
+                .ok());
+    CHECK(out.status() == 200);
+    CHECK(out.H("x-amz-checksum-crc32") == Crc32Base64(data));
+    CHECK(by_body.empty());
+    CHECK(st.Get() == data);
+    auto head = st.store->HeadObject("bkt", "k");
+    REQUIRE(head.ok());
+    CHECK(head->ChecksumHeaderValue() == Crc32Base64(data));
+    CHECK(head->etag == Md5Hex(data));
+    // Wrong Content-MD5, wrong checksum, wrong payload hash: refused, nothing committed.
+    CapturedResponse bad;
+    CHECK(
+        HandlePut(env, st, signed_put({{"Content-MD5", Md5Base64(data)}}, "x"), "x", &bad).code() ==
+        Code::kBadDigest);
+    CHECK(HandlePut(env, st, signed_put({{"x-amz-checksum-crc32", Crc32Base64(data)}}, "x"), "x",
+                    &bad)
+              .code() == Code::kBadDigest);
+    HttpRequest tampered = signed_put({{"Content-MD5", Md5Base64("y")}}, "y");
+    CHECK(HandlePut(env, st, tampered, "z", &bad).code() == Code::kContentSha256Mismatch);
+    CHECK(st.Get() == data);
+    CHECK(st.store->HeadObject("bkt", "k")->ChecksumHeaderValue() == Crc32Base64(data));
+  }
+}
+
+TEST_CASE("sigv4 auth: a trailing checksum through the handler is stored by the store",
+          "[sigv4auth]") {
+  const std::string data = RandomBytes(150000, 14);
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    Env env;
+    Store st(kind);
+    Signer signer = env.MakeSigner();
+    auto build = [&](const std::string& value, std::string* wire) {
+      HttpRequest r = MakeRequest("PUT", "/bkt/k",
+                                  {{"Content-Encoding", "aws-chunked"},
+                                   {"x-amz-decoded-content-length", std::to_string(data.size())},
+                                   {"x-amz-trailer", "x-amz-checksum-crc32"},
+                                   {"x-amz-sdk-checksum-algorithm", "CRC32"}});
+      const SigningContext c =
+          SignRequest(signer, r, PayloadModeName(PayloadMode::kStreamingSignedTrailer));
+      AwsChunkedEncoder enc(PayloadMode::kStreamingSignedTrailer, c);
+      wire->clear();
+      for (size_t at = 0; at < data.size(); at += 65536) {
+        enc.AppendChunk(std::string_view(data).substr(at, 65536), wire);
+      }
+      const std::vector<Trailer> t = {{"x-amz-checksum-crc32", value}};
+      auto fin = enc.Final(t);
+      REQUIRE(fin.ok());
+      wire->append(*fin);
+      r.content_length = wire->size();
+      r.headers.emplace_back("content-length", std::to_string(wire->size()));
+      return r;
+    };
+    std::string wire;
+    CapturedResponse out;
+    std::vector<ChecksumValue> by_body;
+    HttpRequest r = build(Crc32Base64(data), &wire);
+    REQUIRE(HandlePut(env, st, r, wire, &out, &by_body).ok());
+    CHECK(out.H("x-amz-checksum-crc32") == Crc32Base64(data));
+    CHECK(by_body.empty());
+    CHECK(st.Get() == data);
+    CHECK(st.store->HeadObject("bkt", "k")->ChecksumHeaderValue() == Crc32Base64(data));
+    StringSource again("older version");
+    REQUIRE(st.store->PutObject("bkt", "k", again, {}).ok());
+    r = build(Crc32Base64("other"), &wire);
+    CHECK(HandlePut(env, st, r, wire, &out).code() == Code::kBadDigest);
+    r = build("***", &wire);
+    CHECK(HandlePut(env, st, r, wire, &out).code() == Code::kInvalidDigest);
+    CHECK(st.Get() == "older version");
+    CHECK(st.store->HeadObject("bkt", "k")->checksum.algorithm == ChecksumAlgorithm::kNone);
+  }
 }

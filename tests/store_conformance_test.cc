@@ -524,3 +524,275 @@ TEST_CASE("conformance: CopyObject with COPY and REPLACE metadata and source con
     CHECK(s.store->HeadObject("dst", "x").status().code() == Code::kNotFound);
   }
 }
+
+namespace {
+
+ChecksumValue ChecksumOf(ChecksumAlgorithm a, const std::string& data) {
+  ChecksumStream c(a);
+  c.Update(data.data(), data.size());
+  return c.FinalValue();
+}
+
+const ChecksumAlgorithm kAlgorithms[] = {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
+                                         ChecksumAlgorithm::kCrc64Nvme, ChecksumAlgorithm::kSha1,
+                                         ChecksumAlgorithm::kSha256};
+
+std::array<uint8_t, 16> Md5Of(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  std::array<uint8_t, 16> d;
+  m.Final(d.data());
+  return d;
+}
+
+// Whether info carries exactly this FULL_OBJECT checksum.
+bool HasChecksum(const ObjectInfo& info, const ChecksumValue& v) {
+  return info.checksum == v && info.checksum_type == ChecksumType::kFullObject &&
+         info.checksum_parts == 0 && info.ChecksumHeaderValue() == v.Base64();
+}
+
+}  // namespace
+
+TEST_CASE("conformance: checksums the client sent are stored and returned", "[conformance]") {
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    AnyStore s(kind);
+    REQUIRE(s.store->MakeBucket("bkt").ok());
+    for (ChecksumAlgorithm a : kAlgorithms) {
+      CAPTURE(Name(a));
+      for (size_t size : {size_t(0), size_t(5000), size_t(600000)}) {
+        CAPTURE(size);
+        const std::string data = RandomBytes(size, size + uint64_t(a));
+        const ChecksumValue want = ChecksumOf(a, data);
+        // A value sent with the body: checked, stored, returned by PUT, HEAD, GET.
+        PutOptions po;
+        po.expected.checksum = want;
+        auto put = s.Put("obj", data, po);
+        REQUIRE(put.ok());
+        CHECK(HasChecksum(*put, want));
+        CHECK(put->etag == Md5Hex(data));
+        auto head = s.store->HeadObject("bkt", "obj");
+        REQUIRE(head.ok());
+        CHECK(HasChecksum(*head, want));
+        auto reader = s.store->OpenObject("bkt", "obj", GetOptions());
+        REQUIRE(reader.ok());
+        CHECK(HasChecksum((*reader)->info(), want));
+        reader->reset();
+        // A wrong value: kBadDigest naming the algorithm, nothing committed.
+        const std::string other = data + "x";
+        auto bad = s.Put("obj", other, po);
+        CHECK(bad.status().code() == Code::kBadDigest);
+        CHECK(bad.status().message().find(Name(a)) != std::string::npos);
+        CHECK(*s.Get("obj") == data);
+        CHECK(HasChecksum(*s.store->HeadObject("bkt", "obj"), want));
+        // Only the algorithm named (x-amz-sdk-checksum-algorithm): computed and stored.
+        PutOptions named;
+        named.checksum_algorithm = a;
+        auto computed = s.Put("named", other, named);
+        REQUIRE(computed.ok());
+        CHECK(HasChecksum(*computed, ChecksumOf(a, other)));
+        CHECK(HasChecksum(*s.store->HeadObject("bkt", "named"), ChecksumOf(a, other)));
+      }
+      // A trailing value (aws-chunked), read after the body: checked and stored; wrong: refused.
+      const std::string data = RandomBytes(70000, 3);
+      PutOptions trailed;
+      trailed.checksum_algorithm = a;
+      std::optional<ChecksumValue> trailer = ChecksumOf(a, data);
+      trailed.trailing_checksum = [&]() -> Result<std::optional<ChecksumValue>> { return trailer; };
+      REQUIRE(s.Put("trailed", data, trailed).ok());
+      CHECK(HasChecksum(*s.store->HeadObject("bkt", "trailed"), ChecksumOf(a, data)));
+      trailer = ChecksumOf(a, "not the body");
+      CHECK(s.Put("trailed", "new body", trailed).status().code() == Code::kBadDigest);
+      CHECK(*s.Get("trailed") == data);
+    }
+    // A PUT without a checksum replaces the object and its checksum.
+    REQUIRE(s.Put("obj", "plain body").ok());
+    auto head = s.store->HeadObject("bkt", "obj");
+    REQUIRE(head.ok());
+    CHECK(head->checksum.algorithm == ChecksumAlgorithm::kNone);
+    CHECK(head->checksum_type == ChecksumType::kNone);
+    CHECK(head->ChecksumHeaderValue().empty());
+    // A folder marker keeps the checksum of no bytes.
+    PutOptions marker;
+    marker.checksum_algorithm = ChecksumAlgorithm::kCrc32;
+    auto m = s.Put("dir/", "", marker);
+    REQUIRE(m.ok());
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "dir/"),
+                      ChecksumOf(ChecksumAlgorithm::kCrc32, "")));
+  }
+}
+
+TEST_CASE("conformance: Content-MD5 is checked in the pass that makes the ETag", "[conformance]") {
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    AnyStore s(kind);
+    REQUIRE(s.store->MakeBucket("bkt").ok());
+    const std::string data = RandomBytes(400000, 21);
+    for (EtagMode mode : {EtagMode::kMd5, EtagMode::kFast}) {
+      PutOptions po;
+      po.etag = mode;
+      po.expected.content_md5 = Md5Of(data);
+      po.expected.checksum = ChecksumOf(ChecksumAlgorithm::kCrc32c, data);
+      auto put = s.Put("k", data, po);
+      REQUIRE(put.ok());
+      // The MD5 the Content-MD5 check computed is the ETag, whatever the mode asked.
+      if (mode == EtagMode::kMd5 || std::string(kind) != "erasure")
+        CHECK(put->etag == Md5Hex(data));
+      CHECK(HasChecksum(*s.store->HeadObject("bkt", "k"), *po.expected.checksum));
+      po.expected.content_md5 = Md5Of("another body");
+      auto bad = s.Put("k", "another", po);
+      CHECK(bad.status().code() == Code::kBadDigest);
+      CHECK(*s.Get("k") == data);
+    }
+    // A folder marker's Content-MD5 is that of no bytes.
+    PutOptions marker;
+    marker.expected.content_md5 = Md5Of("x");
+    CHECK(s.Put("d/", "", marker).status().code() == Code::kBadDigest);
+    CHECK(s.store->HeadObject("bkt", "d/").status().code() == Code::kNotFound);
+    marker.expected.content_md5 = Md5Of("");
+    CHECK(s.Put("d/", "", marker).ok());
+  }
+}
+
+TEST_CASE("conformance: a plain file changed by another program loses its checksum",
+          "[conformance]") {
+  for (const char* kind : {"plain-mem", "plain-local"}) {
+    CAPTURE(kind);
+    AnyStore s(kind);
+    REQUIRE(s.store->MakeBucket("bkt").ok());
+    const std::string data = RandomBytes(100000, 5);
+    PutOptions po;
+    po.content_type = "app/x";
+    po.user_meta = {{"m", "1"}};
+    po.expected.checksum = ChecksumOf(ChecksumAlgorithm::kSha256, data);
+    REQUIRE(s.Put("f.bin", data, po).ok());
+    auto before = s.store->HeadObject("bkt", "f.bin");
+    REQUIRE(before.ok());
+    REQUIRE(HasChecksum(*before, *po.expected.checksum));
+    // Rewritten in place by another program: same inode, same size, other bytes and times.
+    std::string changed = data;
+    changed[0] ^= 1;
+    {
+      auto f = s.plain->vol->NewWritableFile("bkt/f.bin");
+      REQUIRE(f.ok());
+      REQUIRE((*f)->Append(changed.data(), changed.size()).ok());
+      REQUIRE((*f)->Close().ok());
+    }
+    auto after = s.store->HeadObject("bkt", "f.bin");
+    REQUIRE(after.ok());
+    CHECK(after->size == data.size());
+    CHECK(after->checksum.algorithm == ChecksumAlgorithm::kNone);
+    CHECK(after->ChecksumHeaderValue().empty());
+    CHECK(after->user_meta.empty());
+    CHECK(after->content_type != "app/x");
+    CHECK(after->etag != before->etag);
+    auto reader = s.store->OpenObject("bkt", "f.bin", GetOptions());
+    REQUIRE(reader.ok());
+    CHECK((*reader)->info().checksum.algorithm == ChecksumAlgorithm::kNone);
+    reader->reset();
+    // The record went with it: a copy carries nothing stale either.
+    REQUIRE(s.store->CopyObject("bkt", "f.bin", "bkt", "copy", CopyOptions()).ok());
+    CHECK(s.store->HeadObject("bkt", "copy")->checksum.algorithm == ChecksumAlgorithm::kNone);
+    CHECK(s.store->HeadObject("bkt", "copy")->etag == Md5Hex(changed));
+  }
+}
+
+TEST_CASE("conformance: CopyObject keeps or computes the checksum", "[conformance]") {
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    AnyStore s(kind);
+    REQUIRE(s.store->MakeBucket("bkt").ok());
+    const std::string data = RandomBytes(300000, 8);
+    const ChecksumValue c32c = ChecksumOf(ChecksumAlgorithm::kCrc32c, data);
+    PutOptions po;
+    po.expected.checksum = c32c;
+    REQUIRE(s.Put("src", data, po).ok());
+    REQUIRE(s.Put("nosum", data).ok());
+
+    // The source's checksum is kept, under either directive.
+    auto kept = s.store->CopyObject("bkt", "src", "bkt", "kept", CopyOptions());
+    REQUIRE(kept.ok());
+    CHECK(HasChecksum(*kept, c32c));
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "kept"), c32c));
+    CopyOptions rep;
+    rep.directive = MetadataDirective::kReplace;
+    rep.user_meta = {{"x", "y"}};
+    REQUIRE(s.store->CopyObject("bkt", "src", "bkt", "replaced", rep).ok());
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "replaced"), c32c));
+    // Another algorithm asked for: computed from the bytes.
+    for (ChecksumAlgorithm a : kAlgorithms) {
+      CAPTURE(Name(a));
+      CopyOptions o;
+      o.checksum_algorithm = a;
+      auto c = s.store->CopyObject("bkt", "src", "bkt", "other", o);
+      REQUIRE(c.ok());
+      CHECK(HasChecksum(*c, ChecksumOf(a, data)));
+      CHECK(HasChecksum(*s.store->HeadObject("bkt", "other"), ChecksumOf(a, data)));
+      CHECK(*s.Get("other") == data);
+      // From a source without one.
+      REQUIRE(s.store->CopyObject("bkt", "nosum", "bkt", "fromnone", o).ok());
+      CHECK(HasChecksum(*s.store->HeadObject("bkt", "fromnone"), ChecksumOf(a, data)));
+    }
+    // No checksum at the source, none asked: none.
+    REQUIRE(s.store->CopyObject("bkt", "nosum", "bkt", "none", CopyOptions()).ok());
+    CHECK(s.store->HeadObject("bkt", "none")->checksum.algorithm == ChecksumAlgorithm::kNone);
+    // Onto itself (REPLACE): the checksum stays; another algorithm replaces it.
+    REQUIRE(s.store->CopyObject("bkt", "src", "bkt", "src", rep).ok());
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "src"), c32c));
+    CopyOptions self = rep;
+    self.checksum_algorithm = ChecksumAlgorithm::kCrc64Nvme;
+    auto again = s.store->CopyObject("bkt", "src", "bkt", "src", self);
+    REQUIRE(again.ok());
+    const ChecksumValue c64 = ChecksumOf(ChecksumAlgorithm::kCrc64Nvme, data);
+    CHECK(HasChecksum(*again, c64));
+    CHECK(HasChecksum(*s.store->HeadObject("bkt", "src"), c64));
+    CHECK(s.store->HeadObject("bkt", "src")->etag == Md5Hex(data));
+    CHECK(*s.Get("src") == data);
+  }
+}
+
+TEST_CASE("conformance: the standard headers do not count toward the 2 KiB of user metadata",
+          "[conformance]") {
+  for (const char* kind : kKinds) {
+    CAPTURE(kind);
+    AnyStore s(kind);
+    REQUIRE(s.store->MakeBucket("bkt").ok());
+    // Exactly 2 KiB of user metadata (keys and values), plus every standard header.
+    std::vector<std::pair<std::string, std::string>> user = {
+        {"first", std::string(1000, 'a')},
+        {"second", std::string(kMaxUserMetaBytes - 1000 - 11, 'b')}};
+    std::vector<std::pair<std::string, std::string>> system;
+    for (const char* h : {"cache-control", "content-disposition", "content-encoding",
+                          "content-language", "expires"}) {
+      system.emplace_back(std::string(kSystemMetaPrefix) + h, std::string(1000, 'h'));
+    }
+    PutOptions po;
+    po.user_meta = user;
+    po.user_meta.insert(po.user_meta.end(), system.begin(), system.end());
+    auto put = s.Put("full", "body", po);
+    REQUIRE(put.ok());
+    auto head = s.store->HeadObject("bkt", "full");
+    REQUIRE(head.ok());
+    CHECK(head->user_meta == po.user_meta);
+    // A copy keeps them all.
+    REQUIRE(s.store->CopyObject("bkt", "full", "bkt", "copy", CopyOptions()).ok());
+    CHECK(s.store->HeadObject("bkt", "copy")->user_meta == po.user_meta);
+    // One byte more of user metadata is refused, before anything is written.
+    PutOptions over = po;
+    over.user_meta[0].second += "a";
+    auto refused = s.Put("over", "body", over);
+    CHECK(refused.status().code() == Code::kInvalidArgument);
+    CHECK(refused.status().message().find("2048") != std::string::npos);
+    CHECK(s.store->HeadObject("bkt", "over").status().code() == Code::kNotFound);
+    CopyOptions rep;
+    rep.directive = MetadataDirective::kReplace;
+    rep.user_meta = over.user_meta;
+    CHECK(s.store->CopyObject("bkt", "full", "bkt", "over", rep).status().code() ==
+          Code::kInvalidArgument);
+    // The standard headers have their own budget (8 KiB).
+    PutOptions sys = po;
+    sys.user_meta.emplace_back(std::string(kSystemMetaPrefix) + "x", std::string(4000, 's'));
+    CHECK(s.Put("sys", "body", sys).status().code() == Code::kInvalidArgument);
+    CHECK(s.store->HeadObject("bkt", "sys").status().code() == Code::kNotFound);
+  }
+}

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "libstore/common/hash.h"
+#include "libstore/erasure/stripe.h"
 
 namespace cairn {
 namespace {
@@ -55,10 +56,41 @@ std::string Inconsistency(const ObjectMeta& m) {
     }
     if (m.delete_marker) return "a delete marker has no checksum";
   }
+  if (m.is_multipart()) {
+    if (m.parts.size() > kMetaMaxParts) return "more than " + std::to_string(kMetaMaxParts) + " parts";
+    if (m.is_inline() || m.delete_marker) return "a multipart object is neither inline nor a marker";
+    uint64_t size = 0, shard_size = 0;
+    uint32_t last = 0;
+    for (const ObjectPart& p : m.parts) {
+      if (p.number <= last || p.number > kMetaMaxParts) return "part numbers out of order or range";
+      last = p.number;
+      if (p.data_id.IsZero()) return "a part without a data id";
+      if (p.shard_size != StripeLayout{p.size, m.block_size, m.k}.shard_size()) {
+        return "a part's shard size does not match its size";
+      }
+      const uint8_t want = m.checksum.algorithm == ChecksumAlgorithm::kNone
+                               ? 0
+                               : uint8_t(DigestLength(m.checksum.algorithm));
+      if (p.checksum.len != want ||
+          (want != 0 && p.checksum.algorithm != m.checksum.algorithm) ||
+          (want == 0 && p.checksum.algorithm != ChecksumAlgorithm::kNone)) {
+        return "a part's checksum does not match the object's algorithm";
+      }
+      size += p.size;
+      shard_size += p.shard_size;
+    }
+    if (size != m.size) return "the parts' sizes do not add up to the size";
+    if (shard_size != m.shard_size) return "the parts' shard sizes do not add up to the shard size";
+  }
   return "";
 }
 
 }  // namespace
+
+bool ObjectPart::operator==(const ObjectPart& o) const {
+  return number == o.number && size == o.size && data_id == o.data_id &&
+         shard_size == o.shard_size && md5 == o.md5 && checksum == o.checksum;
+}
 
 Status ObjectMeta::Validate() const {
   auto over = [](const char* what, size_t len, size_t max) {
@@ -94,7 +126,10 @@ Result<std::string> ObjectMeta::Encode() const {
   Writer w(&out);
   const bool has_checksum = checksum.algorithm != ChecksumAlgorithm::kNone;
   w.Bytes(kObjectMetaMagic, 8);
-  w.U32(has_checksum ? kObjectMetaVersion2 : kObjectMetaVersion1);
+  const uint32_t version = is_multipart() ? kObjectMetaVersion3
+                           : has_checksum ? kObjectMetaVersion2
+                                          : kObjectMetaVersion1;
+  w.U32(version);
   w.U32((is_inline() ? kMetaFlagInline : 0) | (delete_marker ? kMetaFlagDeleteMarker : 0));
   w.Str(key);
   w.Bytes(version_id.b, 16);
@@ -116,12 +151,24 @@ Result<std::string> ObjectMeta::Encode() const {
   w.Bytes(data_id.b, 16);
   w.U64(shard_size);
   w.Str(inline_shard);
-  if (has_checksum) {
+  if (version >= kObjectMetaVersion2) {
     w.U8(uint8_t(checksum.algorithm));
     w.U8(checksum_type);
     w.U32(checksum_parts);
     w.U8(checksum.len);
     w.Bytes(checksum.bytes.data(), checksum.len);
+  }
+  if (version == kObjectMetaVersion3) {
+    w.U32(uint32_t(parts.size()));
+    for (const ObjectPart& p : parts) {
+      w.U32(p.number);
+      w.U64(p.size);
+      w.Bytes(p.data_id.b, 16);
+      w.U64(p.shard_size);
+      w.Bytes(p.md5.data(), 16);
+      w.U8(p.checksum.len);
+      w.Bytes(p.checksum.bytes.data(), p.checksum.len);
+    }
   }
   w.U64(Xxh3_64(out.data(), out.size()));
   if (out.size() > kMaxMetaFileSize) {
@@ -146,7 +193,8 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   char magic[8];
   r.Bytes(magic, 8);
   uint32_t version = r.U32();
-  if (version != kObjectMetaVersion1 && version != kObjectMetaVersion2) {
+  if (version != kObjectMetaVersion1 && version != kObjectMetaVersion2 &&
+      version != kObjectMetaVersion3) {
     return Corruption("object metadata: unsupported version " + std::to_string(version));
   }
   uint32_t flags = r.U32();
@@ -180,10 +228,12 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
   r.Bytes(m.data_id.b, 16);
   m.shard_size = r.U64();
   m.inline_shard = r.Str(kMaxMetaFileSize);
-  if (version == kObjectMetaVersion2) {
-    // Only an object with a checksum is written as version 2 (one encoding per value).
+  if (version >= kObjectMetaVersion2) {
+    // Only an object with a checksum is written as version 2 (one encoding per value); version 3
+    // always has the section, algorithm 0 saying none.
     const uint8_t alg = r.U8();
-    if (!r.ok() || alg == 0 || alg > uint8_t(kLastChecksumAlgorithm)) {
+    if (!r.ok() || (alg == 0 && version == kObjectMetaVersion2) ||
+        alg > uint8_t(kLastChecksumAlgorithm)) {
       return Corruption("object metadata: bad checksum algorithm");
     }
     m.checksum.algorithm = ChecksumAlgorithm(alg);
@@ -194,6 +244,26 @@ Result<ObjectMeta> ObjectMeta::Decode(std::string_view bytes) {
       return Corruption("object metadata: bad checksum length");
     }
     r.Bytes(m.checksum.bytes.data(), m.checksum.len);
+  }
+  if (version == kObjectMetaVersion3) {
+    const uint32_t np = r.U32();
+    if (!r.ok() || np == 0 || np > kMetaMaxParts) {
+      return Corruption("object metadata: bad part count");
+    }
+    m.parts.resize(np);
+    for (ObjectPart& p : m.parts) {
+      p.number = r.U32();
+      p.size = r.U64();
+      r.Bytes(p.data_id.b, 16);
+      p.shard_size = r.U64();
+      r.Bytes(p.md5.data(), 16);
+      p.checksum.len = r.U8();
+      if (!r.ok() || p.checksum.len > kMaxChecksumLen) {
+        return Corruption("object metadata: bad part checksum length");
+      }
+      if (p.checksum.len != 0) p.checksum.algorithm = m.checksum.algorithm;
+      r.Bytes(p.checksum.bytes.data(), p.checksum.len);
+    }
   }
   if (!r.ok() || r.remaining() != 0) return Corruption("object metadata: truncated or malformed");
   if (bool(flags & kMetaFlagInline) != m.is_inline()) {

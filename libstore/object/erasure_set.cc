@@ -12,6 +12,7 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/upload_record.h"
 #include "libstore/object/commit.h"
 #include "libstore/object/erasure_set_internal.h"
 #include "libstore/object/key_locks.h"
@@ -148,7 +149,17 @@ Result<ObjectDetail> ErasureSet::StatObject(const std::string& bucket, const std
       s.shard_index = int(mr.meta.shard_index);
       s.shard_bytes = mr.meta.shard_size;
       s.state = CopyState::kOk;
-      if (!mr.meta.is_inline()) {
+      if (mr.meta.is_multipart()) {
+        // One shard file per part, in the upload's directory.
+        for (const ObjectPart& p : mr.meta.parts) {
+          auto fi = volumes_[i]->Stat(PartShardPath(mr.meta.data_id, p.data_id));
+          if (!fi.ok()) {
+            s.state = CopyState::kMissingShard;
+            break;
+          }
+          if (fi->size != p.shard_size) s.state = CopyState::kShortShard;
+        }
+      } else if (!mr.meta.is_inline()) {
         auto fi = volumes_[i]->Stat(paths.ShardPath(mr.meta.data_id.Hex()));
         if (!fi.ok()) {
           s.state = CopyState::kMissingShard;

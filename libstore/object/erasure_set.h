@@ -11,6 +11,7 @@
 // MRF journal for healing.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -147,8 +148,10 @@ enum class GcKind {
   kStaleMrf,     // an MRF journal entry for a version that is gone
   kBadMrf,       // an MRF journal entry that cannot be decoded
   kDisplaced,    // a metadata copy a commit moved aside, left by a crash, no longer needed
+  kUpload,       // a multipart upload's staging directory: abandoned, aborted half way, or the
+                 // data of a multipart object that was overwritten or deleted
 };
-// "temp", "orphan-shard", "empty-dir", "stale-mrf", "bad-mrf", "displaced-copy"
+// "temp", "orphan-shard", "empty-dir", "stale-mrf", "bad-mrf", "displaced-copy", "upload"
 const char* Name(GcKind k);
 
 // One thing gc removed (or, dry run, would remove).
@@ -166,6 +169,8 @@ struct GcReport {
 };
 
 class ObjectExam;
+struct UploadRecord;
+struct PartRecord;
 
 // Objects rebuilt into temp files and waiting for their commit, so that many objects share each
 // flush (ErasureSet::HealObject with a batch, then CommitHeals). Dropping a batch removes its temp
@@ -244,6 +249,28 @@ class ErasureSet : public ObjectStore, public SetCore {
   std::vector<Status> DeleteObjects(const std::string& bucket,
                                     const std::vector<std::string>& keys);
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
+
+  // ---- multipart uploads (erasure_set_multipart.cc): the ObjectStore contract. Each part is
+  // erasure-coded as it streams into the upload's staging directory on every member
+  // (upload_record.h); Complete commits metadata naming the parts, no data is copied. The data
+  // of an object that was overwritten or deleted, and of uploads nobody finished, is removed by
+  // gc (CollectGarbage) once older than its grace period.
+  Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
+                                                const CreateMultipartOptions& opts) override;
+  Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id, int part_number, Source& src,
+                              const UploadPartOptions& opts) override;
+  Result<ObjectInfo> CompleteMultipartUpload(const std::string& bucket, const std::string& key,
+                                             const std::string& upload_id,
+                                             const std::vector<CompletedPart>& parts,
+                                             const CompleteMultipartOptions& opts) override;
+  Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id) override;
+  Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id,
+                                    const ListPartsOptions& opts) override;
+  Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
+                                                 const ListUploadsOptions& opts) override;
 
   // Per-volume shard state of an object (reads metadata everywhere, stats shard files).
   Result<ObjectDetail> StatObject(const std::string& bucket, const std::string& key);
@@ -348,9 +375,41 @@ class ErasureSet : public ObjectStore, public SetCore {
   void DeleteBatch(const std::string& bucket, const std::vector<std::string>& keys, size_t begin,
                    size_t end, std::vector<Status>* out);
 
+  // The body of a PUT or an UploadPart streamed into K+M shard files (one per online member, at
+  // shard_path, not flushed), the promises of opts checked (errors with context `what`). On
+  // failure nothing is left on the members. out->files stay open for the caller to close.
+  struct StreamedShards {
+    std::vector<std::unique_ptr<WritableFile>> files;  // by member position
+    std::vector<bool> ok;                              // the member took every block
+    std::vector<Status> errs;                          // why not
+    uint64_t size = 0;
+    std::array<uint8_t, 16> md5{};  // when opts' plan computed it
+    std::string etag;
+    ChecksumValue checksum;  // StoredChecksumAlgorithm(opts)'s value, or none
+  };
+  Status StreamShards(Source& src, std::string_view head, const PutOptions& opts,
+                      const std::vector<uint8_t>& distribution, const std::string& shard_path,
+                      const std::string& what, StreamedShards* out);
   // Streams the shard data of one object version, verifying and rebuilding blocks.
   Result<ObjectInfo> PutStreaming(const std::string& bucket, const std::string& key, Source& src,
                                   const PutOptions& opts, std::string_view head);
+
+  // Multipart helpers (erasure_set_multipart.cc).
+  std::mutex& UploadMutex(const Uuid& upload);
+  // The upload's record as a read quorum has it (a completed copy anywhere wins);
+  // kUploadNotFound when there is none or it is of another bucket or key.
+  Result<UploadRecord> ReadUpload(const Uuid& id, const std::string& bucket,
+                                         const std::string& key);
+  // The part as at least K members record it (the newest such); kInvalidPart when none.
+  // *holders (if given): which members hold that record.
+  Result<PartRecord> ReadPart(const Uuid& id, uint32_t number, std::vector<bool>* holders);
+  // Whether the key's current version is the object Complete made from upload `id` (with
+  // `parts`, if given: from that part list); *info gets it then.
+  bool CompletedFrom(const std::string& bucket, const std::string& key, const Uuid& id,
+                     ObjectInfo* info, const std::vector<CompletedPart>* parts = nullptr);
+  // Replaces the record on every online member that has the upload's directory (best effort).
+  void WriteUploadRecord(const Uuid& id, const UploadRecord& rec);
+  std::array<std::mutex, 64> upload_mu_;
 
   // True the first time this process reads `version` degraded, so a hot degraded object is
   // journaled once, not on every GET.

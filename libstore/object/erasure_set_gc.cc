@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 
 #include "libstore/format/key_path.h"
 #include "libstore/format/mrf_entry.h"
+#include "libstore/format/upload_record.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
@@ -352,6 +354,45 @@ void CollectMrf(GcRun& run, const std::vector<Volume*>& vols,
   }
 }
 
+// What to do with one upload's staging directory (.cairn/multipart/<id>), decided across members.
+using UploadCheck = std::function<bool(const Uuid& id)>;
+
+// The staging directories of multipart uploads: those `keep` does not claim are removed on every
+// online member (`keep` decides from every member's records and the key's metadata).
+void CollectUploads(GcRun& run, const std::vector<Volume*>& vols, const UploadCheck& remove) {
+  std::set<std::string> ids;
+  for (Volume* v : vols) {
+    if (v == nullptr) continue;
+    auto entries = v->ListDir(kMultipartDir);
+    if (!entries.ok()) {
+      if (entries.status().code() != Code::kNotFound) run.Error(v, kMultipartDir, entries.status());
+      continue;
+    }
+    Uuid id;
+    for (const auto& e : *entries) {
+      if (e.is_dir() && Uuid::FromHex(e.name, &id)) ids.insert(e.name);
+    }
+  }
+  for (const std::string& hex : ids) {
+    Uuid id;
+    Uuid::FromHex(hex, &id);
+    if (!remove(id)) continue;
+    const std::string dir = UploadDir(id);
+    for (uint32_t pos = 0; pos < vols.size(); ++pos) {
+      Volume* v = vols[pos];
+      if (v == nullptr || !v->Stat(dir).ok()) continue;
+      uint64_t bytes = 0;
+      AddTreeBytes(v, dir, &bytes).IgnoreError();
+      Status s = run.dry_run() ? Status::Ok() : v->RemoveAll(dir);
+      if (s.ok()) {
+        run.Item(pos, dir, GcKind::kUpload, bytes);
+      } else {
+        run.Error(v, dir, s);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const char* Name(GcKind k) {
@@ -368,6 +409,8 @@ const char* Name(GcKind k) {
       return "bad-mrf";
     case GcKind::kDisplaced:
       return "displaced-copy";
+    case GcKind::kUpload:
+      return "upload";
   }
   return "?";
 }
@@ -443,6 +486,48 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     }
   }
 
+  // An upload's staging directory goes when nobody can still use it: no record on any member
+  // (an abort or a create cut short) and older than the grace period; an open upload begun
+  // before the grace period (abandoned: never completed nor aborted); a completed one whose
+  // object no metadata copy names any more (overwritten or deleted), completed before the grace
+  // period. Anything an object's metadata names stays, and so does everything while a member is
+  // offline (its copies might name it). Decided under the upload's lock and then the key's, the
+  // order Complete takes them, so a Complete is never caught half way.
+  bool kept_uploads = false;
+  const UploadCheck upload = [&](const Uuid& id) {
+    std::lock_guard<std::mutex> ul(UploadMutex(id));
+    std::optional<UploadRecord> rec;
+    int64_t newest = INT64_MIN;  // the latest change to the directory or its record
+    for (Volume* v : volumes_) {
+      if (v == nullptr) continue;
+      if (auto st = v->Stat(UploadDir(id)); st.ok()) newest = std::max(newest, st->mtime_ns);
+      if (auto st = v->Stat(UploadRecordPath(id)); st.ok()) {
+        newest = std::max(newest, st->mtime_ns);
+      }
+      auto raw = v->ReadFile(UploadRecordPath(id), kMaxUploadRecordSize);
+      if (!raw.ok()) continue;
+      auto r = UploadRecord::Decode(*raw);
+      if (r.ok() && (!rec || r->state == UploadState::kCompleted)) rec = std::move(r).value();
+    }
+    if (!run.Old(newest)) return false;
+    if (!rec) return true;
+    if (rec->state == UploadState::kOpen && !run.Old(rec->initiated_ns)) return false;
+    if (online() < n()) {
+      kept_uploads = true;
+      return false;
+    }
+    KeyWriteGuard guard(*locks_, Stripe(rec->bucket, rec->key));
+    const ObjectPaths paths = KeyPaths(rec->bucket, rec->key);
+    for (const std::string& path : {paths.meta, paths.DisplacedPath()}) {
+      for (const MetaRead& mr : ReadAllMeta(path)) {
+        if (mr.present && mr.meta.is_multipart() && mr.meta.data_id == id) return false;
+        if (mr.unknown() && mr.error.code() != Code::kNotFound) return false;
+      }
+    }
+    return true;
+  };
+  CollectUploads(run, volumes_, upload);
+
   // A version is gone when the object is gone or its current version is another one. Entries of
   // versions that exist but cannot be read on a quorum are kept: heal has to see those.
   auto gone = [&](const MrfEntry& e) {
@@ -457,6 +542,10 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
   if (kept_offline) {
     report.notes.push_back("shard files without metadata on the online members were kept: a "
                            "member is offline, and its metadata copies may still name them");
+  }
+  if (kept_uploads) {
+    report.notes.push_back("multipart uploads past the grace period were kept: a member is "
+                           "offline, and its metadata copies may still name them");
   }
   return report;
 }

@@ -153,6 +153,10 @@ class ObjectExam {
       if (heal) Dangling();
       return h_;
     }
+    if (ref_.is_multipart()) {
+      ExamineMultipart(core_, o_, h_.bucket, h_.key, ref_, metas_, heal, &h_);
+      return h_;
+    }
     Plan();
     if (!heal && !o_.deep) {
       Summarize();

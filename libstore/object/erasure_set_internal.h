@@ -28,3 +28,18 @@ class StringFile : public ReadableFile {
 };
 
 }  // namespace cairn
+
+#include "libstore/object/erasure_set.h"
+
+namespace cairn {
+
+// Verify, and with `heal` heal, of a multipart object `ref` (the version picked from metas, as
+// read): the metadata copies, every part's shard files (size; deep, and always when healing:
+// every block's checksum). Fills h's problems, blocks, lost blocks and health; heal rebuilds
+// damaged part files and metadata copies and sets action, healed and after
+// (erasure_set_heal_multipart.cc).
+void ExamineMultipart(SetCore& core, const CheckOptions& o, const std::string& bucket,
+                      const std::string& key, const ObjectMeta& ref,
+                      const std::vector<MetaRead>& metas, bool heal, ObjectHealth* h);
+
+}  // namespace cairn

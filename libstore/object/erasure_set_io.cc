@@ -32,23 +32,24 @@ struct Slot {
 
 }  // namespace
 
-Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std::string& key,
-                                            Source& src, const PutOptions& opts,
-                                            std::string_view head) {
+Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOptions& opts,
+                                const std::vector<uint8_t>& distribution,
+                                const std::string& shard_path, const std::string& what,
+                                StreamedShards* out) {
   const uint32_t k = params_.k, total = n();
   const uint64_t bs = params_.block_size;
   const uint64_t cs_full = StripeLayout::ChunkLen(bs, k);
-  ObjectMeta base = BaseMeta(key, 0, opts, Rotation(bucket, key));
-  base.data_id = Uuid::Random();
-  const std::string tmp = TempName(kTmpDir);
-
-  std::vector<std::unique_ptr<WritableFile>> files(total);
-  std::vector<bool> ok(total, false);
-  std::vector<Status> errs(total);
+  std::vector<std::unique_ptr<WritableFile>>& files = out->files;
+  std::vector<bool>& ok = out->ok;
+  std::vector<Status>& errs = out->errs;
+  files.clear();
+  files.resize(total);
+  ok.assign(total, false);
+  errs.assign(total, Status::Ok());
   uint32_t opened = 0;
   for (uint32_t pos = 0; pos < total; ++pos) {
     if (volumes_[pos] == nullptr) continue;
-    auto f = volumes_[pos]->NewWritableFile(tmp + ".shard");
+    auto f = volumes_[pos]->NewWritableFile(shard_path);
     if (f.ok()) {
       files[pos] = std::move(f).value();
       ok[pos] = true;
@@ -61,8 +62,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     for (uint32_t pos = 0; pos < total; ++pos) {
       if (volumes_[pos] == nullptr) continue;
       files[pos].reset();
-      volumes_[pos]->Remove(tmp + ".shard").IgnoreError();
-      volumes_[pos]->Remove(tmp + ".meta").IgnoreError();
+      volumes_[pos]->Remove(shard_path).IgnoreError();
     }
   };
   auto first_error = [&]() -> std::string {
@@ -96,7 +96,7 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       for (uint32_t si = 0; si < total; ++si) {
-        uint32_t pos = base.distribution[si];
+        uint32_t pos = distribution[si];
         if (!ok[pos]) continue;
         Status st = AppendFramed(*files[pos], s.buf.data() + si * s.cs, s.cs, s.sums[si]);
         if (!st.ok()) {
@@ -192,12 +192,35 @@ Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std
   }();
   if (!promised.ok()) {
     remove_temps();
-    return promised.WithContext(bucket + "/" + key);
+    return promised.WithContext(what);
   }
+  out->size = size;
+  out->md5 = etag_sums.md5();
+  out->etag = fast ? "x" + xxh.Digest().Hex() : ToHex(etag_sums.md5().data(), 16);
+  out->checksum = other_sums.checksum();
+  return Status::Ok();
+}
+
+Result<ObjectInfo> ErasureSet::PutStreaming(const std::string& bucket, const std::string& key,
+                                            Source& src, const PutOptions& opts,
+                                            std::string_view head) {
+  const uint32_t total = n();
+  ObjectMeta base = BaseMeta(key, 0, opts, Rotation(bucket, key));
+  base.data_id = Uuid::Random();
+  const std::string tmp = TempName(kTmpDir);
+  StreamedShards body;
+  RETURN_IF_ERROR(
+      StreamShards(src, head, opts, base.distribution, tmp + ".shard", bucket + "/" + key, &body));
+  std::vector<std::unique_ptr<WritableFile>>& files = body.files;
+  std::vector<bool>& ok = body.ok;
+  std::vector<Status>& errs = body.errs;
+  const uint64_t size = body.size;
+  const uint64_t bs = params_.block_size;
+  const uint32_t k = params_.k;
   base.size = size;
   base.shard_size = StripeLayout{size, bs, k}.shard_size();
-  base.etag = fast ? "x" + xxh.Digest().Hex() : ToHex(etag_sums.md5().data(), 16);
-  SetChecksum(&base, other_sums.checksum());
+  base.etag = body.etag;
+  SetChecksum(&base, body.checksum);
 
   VersionCommit commit(*this, bucket, key, base.data_id, /*new_version=*/true);
   ObjectMeta m = base;

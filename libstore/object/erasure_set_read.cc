@@ -11,6 +11,7 @@
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
+#include "libstore/format/upload_record.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
 
@@ -23,8 +24,12 @@ class ErasureSet::SetReader : public ObjectReader {
   ~SetReader() override { NoteDegraded(); }
 
   // Opens the shard files of the version metas_[pick] names; false when fewer than K opened.
+  // A multipart object's part files are opened part by part as the read reaches them (OpenPart):
+  // they are removed only by gc, after its grace period, never by the commit that replaces the
+  // object.
   bool OpenShards(const ObjectPaths& paths, int pick) {
     const ObjectMeta& chosen = metas_[pick].meta;
+    if (chosen.is_multipart()) return true;
     const uint32_t total = set_.n();
     shards_.clear();
     shards_.resize(total);
@@ -59,7 +64,17 @@ class ErasureSet::SetReader : public ObjectReader {
     lay_ = StripeLayout{meta_.size, meta_.block_size, meta_.k};
     stride_ = lay_.full_chunk_len() + kChecksumLen;
     bad_.assign(set_.n(), false);
-    for (uint32_t si = 0; si < set_.n(); ++si) bad_[si] = !shards_[si];
+    if (meta_.is_multipart()) {
+      part_start_.clear();
+      uint64_t at = 0;
+      for (const ObjectPart& p : meta_.parts) {
+        part_start_.push_back(at);
+        at += p.size;
+      }
+      part_ = SIZE_MAX;
+    } else {
+      for (uint32_t si = 0; si < set_.n(); ++si) bad_[si] = !shards_[si];
+    }
     if (range.length > 0) buf_ = PooledBuffer(stride_ * set_.n());
     return Status::Ok();
   }
@@ -71,7 +86,8 @@ class ErasureSet::SetReader : public ObjectReader {
     size_t done = 0;
     auto* dst = static_cast<uint8_t*>(out);
     while (done < n && pos_ < end_) {
-      const uint64_t b = pos_ / lay_.block_size;
+      EnterPart();
+      const uint64_t b = (pos_ - seg_start_) / lay_.block_size;
       if (b != block_) {
         if (Status s = Decode(b); !s.ok()) {
           if (done > 0) return done;  // the bytes before the bad block; the error comes next
@@ -79,7 +95,7 @@ class ErasureSet::SetReader : public ObjectReader {
         }
       }
       // Bytes of the block from pos_, chunk by chunk (chunks are not contiguous in buf_).
-      const uint64_t in_block = pos_ - b * lay_.block_size;
+      const uint64_t in_block = pos_ - seg_start_ - b * lay_.block_size;
       const uint64_t cs = lay_.chunk_len(b);
       const uint64_t si = in_block / cs, off = in_block % cs;
       const uint64_t block_left = lay_.block_len(b) - in_block;
@@ -95,9 +111,10 @@ class ErasureSet::SetReader : public ObjectReader {
   Status WriteTo(Sink& sink) override {
     RETURN_IF_ERROR(error_);
     while (pos_ < end_) {
-      const uint64_t b = pos_ / lay_.block_size;
+      EnterPart();
+      const uint64_t b = (pos_ - seg_start_) / lay_.block_size;
       if (b != block_) RETURN_IF_ERROR(Decode(b));
-      const uint64_t bstart = b * lay_.block_size;
+      const uint64_t bstart = seg_start_ + b * lay_.block_size;
       const uint64_t cs = lay_.chunk_len(b);
       const uint64_t to = std::min(end_, bstart + lay_.block_len(b));  // exclusive
       while (pos_ < to) {
@@ -112,6 +129,32 @@ class ErasureSet::SetReader : public ObjectReader {
   }
 
  private:
+  // A multipart object: makes the part holding pos_ the one read (its layout and shard files).
+  // Every member whose copy is of this version holds its shard index of every part.
+  void EnterPart() {
+    if (!meta_.is_multipart()) return;
+    const size_t p = size_t(std::upper_bound(part_start_.begin(), part_start_.end(), pos_) -
+                            part_start_.begin()) - 1;
+    if (p == part_) return;
+    part_ = p;
+    const ObjectPart& part = meta_.parts[p];
+    seg_start_ = part_start_[p];
+    lay_ = StripeLayout{part.size, meta_.block_size, meta_.k};
+    block_ = UINT64_MAX;
+    const uint32_t total = set_.n();
+    shards_.clear();
+    shards_.resize(total);
+    for (uint32_t pos = 0; pos < total; ++pos) {
+      const MetaRead& mr = metas_[pos];
+      if (!mr.present || mr.meta.version_id != meta_.version_id) continue;
+      const uint32_t si = mr.meta.shard_index;
+      if (si >= total || shards_[si] || set_.volumes_[pos] == nullptr) continue;
+      auto f = set_.volumes_[pos]->NewReadableFile(PartShardPath(meta_.data_id, part.data_id));
+      if (f.ok()) shards_[si] = std::move(f).value();
+    }
+    for (uint32_t si = 0; si < total; ++si) bad_[si] = bad_[si] || !shards_[si];
+  }
+
   // Reads block b's data chunks (rebuilding missing or corrupt ones from parity) into buf_.
   Status Decode(uint64_t b) {
     const uint32_t k = set_.k(), total = set_.n();
@@ -136,7 +179,9 @@ class ErasureSet::SetReader : public ObjectReader {
     for (uint32_t si = k; si < total && good < k; ++si) load(si);
     block_ = UINT64_MAX;
     if (good < k) {
-      error_ = DataLoss(bucket_ + "/" + meta_.key + ": block " + std::to_string(b) + ": only " +
+      const std::string where =
+          meta_.is_multipart() ? " part " + std::to_string(meta_.parts[part_].number) : "";
+      error_ = DataLoss(bucket_ + "/" + meta_.key + where + ": block " + std::to_string(b) + ": only " +
                         std::to_string(good) + " of " + std::to_string(total) +
                         " shards readable, " + std::to_string(k) + " needed");
       return error_;
@@ -177,8 +222,12 @@ class ErasureSet::SetReader : public ObjectReader {
   ObjectMeta meta_;
   std::vector<std::unique_ptr<ReadableFile>> shards_;
   std::vector<bool> bad_;  // shard indexes found missing or corrupt
-  StripeLayout lay_{0, 1, 1};
+  StripeLayout lay_{0, 1, 1};  // of the object, or of the part being read
   uint64_t stride_ = 0;
+  // Multipart: where each part starts in the object, the part being read, and its start.
+  std::vector<uint64_t> part_start_;
+  size_t part_ = SIZE_MAX;
+  uint64_t seg_start_ = 0;
   PooledBuffer buf_;
   uint64_t pos_ = 0, end_ = 0;
   uint64_t block_ = UINT64_MAX;  // the block decoded in buf_

@@ -54,6 +54,11 @@ std::string Shown(const std::string& s) {
 
 }  // namespace
 
+bool IsSystemMetaKey(std::string_view key) {
+  return key.size() >= kSystemMetaPrefix.size() &&
+         key.compare(0, kSystemMetaPrefix.size(), kSystemMetaPrefix) == 0;
+}
+
 Status ValidatePutOptions(const PutOptions& o) {
   if (o.content_type.size() > kMaxContentTypeLen) {
     return InvalidArgument("content type is " + std::to_string(o.content_type.size()) +
@@ -69,7 +74,7 @@ Status ValidatePutOptions(const PutOptions& o) {
     return InvalidArgument(std::to_string(o.user_meta.size()) + " user metadata entries, at most " +
                            std::to_string(kMetaMaxUserEntries) + " allowed");
   }
-  size_t total = 0;
+  size_t total = 0, system_total = 0;
   std::set<std::string> seen;
   for (const auto& [k, v] : o.user_meta) {
     if (k.empty()) return InvalidArgument("user metadata key is empty");
@@ -95,12 +100,17 @@ Status ValidatePutOptions(const PutOptions& o) {
       return InvalidArgument("user metadata key '" + Shown(k) +
                              "' given twice (keys are compared ignoring case)");
     }
-    total += k.size() + v.size();
+    (IsSystemMetaKey(k) ? system_total : total) += k.size() + v.size();
   }
   if (total > kMaxUserMetaBytes) {
     return InvalidArgument("user metadata is " + std::to_string(total) +
                            " bytes (keys and values), at most " +
                            std::to_string(kMaxUserMetaBytes) + " allowed");
+  }
+  if (system_total > kMaxSystemMetaBytes) {
+    return InvalidArgument("the standard headers kept with the object are " +
+                           std::to_string(system_total) + " bytes, at most " +
+                           std::to_string(kMaxSystemMetaBytes) + " allowed");
   }
   if (o.expected.checksum) {
     const ChecksumAlgorithm a = o.expected.checksum->algorithm;
@@ -131,6 +141,36 @@ const char* Name(ChecksumType t) {
       return "FULL_OBJECT";
   }
   return "";
+}
+
+Result<ChecksumType> MultipartChecksumType(ChecksumAlgorithm a, ChecksumType t) {
+  switch (a) {
+    case ChecksumAlgorithm::kNone:
+      if (t != ChecksumType::kNone) {
+        return InvalidArgument(std::string("x-amz-checksum-type ") + Name(t) +
+                               " needs an x-amz-checksum-algorithm");
+      }
+      return ChecksumType::kNone;
+    case ChecksumAlgorithm::kCrc64Nvme:
+      if (t == ChecksumType::kComposite) {
+        return InvalidArgument(
+            "The COMPOSITE checksum type cannot be used with the CRC64NVME "
+            "checksum algorithm.");
+      }
+      return ChecksumType::kFullObject;
+    case ChecksumAlgorithm::kSha1:
+    case ChecksumAlgorithm::kSha256:
+      if (t == ChecksumType::kFullObject) {
+        return InvalidArgument(
+            std::string("The FULL_OBJECT checksum type cannot be used with the ") + Name(a) +
+            " checksum algorithm.");
+      }
+      return ChecksumType::kComposite;
+    case ChecksumAlgorithm::kCrc32:
+    case ChecksumAlgorithm::kCrc32c:
+      return t == ChecksumType::kNone ? ChecksumType::kComposite : t;
+  }
+  return InvalidArgument("unknown checksum algorithm");
 }
 
 std::string ObjectInfo::ChecksumHeaderValue() const {

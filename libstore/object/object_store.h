@@ -79,13 +79,26 @@ struct ObjectInfo;
 // object): Ok, or kPreconditionFailed naming the condition. Stores call it under the key's lock.
 Status CheckPutConditions(const PutOptions& o, const ObjectInfo* current);
 
-// Limits of PutOptions, as S3 sets them: user metadata at most 2 KiB, counted as S3 counts it
-// (the bytes of every key and value, summed); keys are HTTP header tokens (they travel as
-// x-amz-meta-KEY) of at most 1 KiB, unique ignoring case, at most 1024 of them; values hold no
-// control characters; a content type of at most 256 bytes without control characters. Every
-// store refuses more, before reading the body. (Within these limits every object metadata copy
-// can be written and read back: see the format's limits in object_meta.h.)
+// System metadata: entries of PutOptions::user_meta whose key starts with kSystemMetaPrefix carry
+// what S3 keeps beside the user's own metadata (the S3 server keeps the standard headers
+// Cache-Control, Content-Disposition, Content-Encoding, Content-Language and Expires as
+// "~cairn-<header>"). Stores keep them as any user metadata entry (so every stored format reads
+// them as before), but they are not user-defined metadata: they do not count toward
+// kMaxUserMetaBytes, and have a budget of their own, kMaxSystemMetaBytes. The prefix is a valid
+// header token; the S3 server refuses a client's own x-amz-meta-~cairn-*, so none can be forged.
+inline constexpr std::string_view kSystemMetaPrefix = "~cairn-";
+bool IsSystemMetaKey(std::string_view key);
+
+// Limits of PutOptions, as S3 sets them: user-defined metadata at most 2 KiB, counted as S3
+// counts it (the bytes of every key and value, summed; system entries apart); keys are HTTP
+// header tokens (they travel as x-amz-meta-KEY) of at most 1 KiB, unique ignoring case, at most
+// 1024 of them (system entries included); values hold no control characters; system entries at
+// most 8 KiB (keys and values, summed: S3 takes at most 8 KB of request headers); a content type
+// of at most 256 bytes without control characters. Every store refuses more, before reading the
+// body. (Within these limits every object metadata copy can be written and read back: see the
+// format's limits in object_meta.h.)
 constexpr size_t kMaxUserMetaBytes = 2048;
+constexpr size_t kMaxSystemMetaBytes = 8192;
 constexpr size_t kMaxContentTypeLen = 256;
 // kInvalidArgument naming the first limit broken.
 Status ValidatePutOptions(const PutOptions& o);
@@ -300,6 +313,12 @@ struct CreateMultipartOptions {
   ChecksumType checksum_type = ChecksumType::kNone;
   bool fsync = true;
 };
+
+// The checksum type of an upload created with algorithm a (kNone: none) and x-amz-checksum-type
+// t (kNone: not sent), as S3 allows them: CRC64NVME only FULL_OBJECT (its default), SHA1 and
+// SHA256 only COMPOSITE (their default), CRC32 and CRC32C either (COMPOSITE by default); no
+// algorithm, no type. kInvalidArgument for a type without an algorithm or a pair S3 refuses.
+Result<ChecksumType> MultipartChecksumType(ChecksumAlgorithm a, ChecksumType t);
 
 struct MultipartUpload {
   std::string bucket, key;

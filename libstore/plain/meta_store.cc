@@ -61,6 +61,38 @@ std::vector<std::pair<std::string, std::string>> DecodeUserMeta(const std::strin
   return out;
 }
 
+std::string EncodeChecksums(const ObjectInfo& info) {
+  if (info.checksum.algorithm == ChecksumAlgorithm::kNone) return "";
+  return std::string(Name(info.checksum.algorithm)) + "=" + info.ChecksumHeaderValue();
+}
+
+void DecodeChecksums(const std::string& text, ObjectInfo* info) {
+  info->checksum = ChecksumValue();
+  info->checksum_type = ChecksumType::kNone;
+  info->checksum_parts = 0;
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) return;
+  auto alg = ChecksumAlgorithmFromName(std::string_view(text).substr(0, eq));
+  if (!alg.ok()) return;
+  std::string_view value = std::string_view(text).substr(eq + 1);
+  uint32_t parts = 0;
+  if (const size_t dash = value.find('-'); dash != std::string_view::npos) {
+    const std::string_view n = value.substr(dash + 1);
+    if (n.empty() || n.size() > 5) return;
+    for (char c : n) {
+      if (c < '0' || c > '9') return;
+      parts = parts * 10 + uint32_t(c - '0');
+    }
+    if (parts == 0 || parts > 10000) return;
+    value = value.substr(0, dash);
+  }
+  auto v = ParseChecksum(*alg, value);
+  if (!v.ok()) return;
+  info->checksum = *v;
+  info->checksum_type = parts != 0 ? ChecksumType::kComposite : ChecksumType::kFullObject;
+  info->checksum_parts = parts;
+}
+
 Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& path) {
   ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
   std::unique_ptr<MetaStore> ms(new MetaStore(std::move(db)));
@@ -153,6 +185,8 @@ Status MetaStore::SetMd5(const std::string& bucket, const std::string& key, cons
                          const std::string& md5_hex) {
   std::lock_guard<std::mutex> l(mu_);
   ASSIGN_OR_RETURN(auto cur, GetLocked(bucket, key, stamp));
+  // A multipart object's ETag ("<md5 of part md5s>-N") stays its ETag, whatever its MD5 is.
+  if (cur && cur->md5_hex.find('-') != std::string::npos) return Status::Ok();
   ObjectRecord rec;
   if (cur) rec = std::move(*cur);
   rec.stamp = stamp;

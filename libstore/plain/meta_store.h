@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "libstore/object/object_store.h"
 #include "libstore/plain/sqlite_db.h"
 #include "libstore/volume/volume.h"
 
@@ -44,8 +45,10 @@ struct ObjectRecord {
   bool uploaded = false;  // written by a PUT through cairn (content type and metadata are its)
   std::string content_type;
   std::vector<std::pair<std::string, std::string>> user_meta;
-  std::string checksums;  // opaque to the store ("name=value" lines), returned as stored
-  std::string md5_hex;    // 32 lowercase hex digits, or "" while unknown
+  std::string checksums;  // the x-amz-checksum-* of an upload (EncodeChecksums); "" for none
+  // 32 lowercase hex digits, or "" while unknown; for an object made by a multipart upload its
+  // ETag "<hex>-<N>" (never replaced by SetMd5).
+  std::string md5_hex;
 };
 
 class MetaStore {
@@ -93,5 +96,15 @@ std::string PlainEtag(const FileStamp& stamp, const std::string& md5_hex);
 // HTTP header text), and back.
 std::string EncodeUserMeta(const std::vector<std::pair<std::string, std::string>>& meta);
 std::vector<std::pair<std::string, std::string>> DecodeUserMeta(const std::string& bytes);
+
+// The checksums column: "ALGORITHM=VALUE", S3's algorithm name (checksum.h) and the value as the
+// x-amz-checksum-<algorithm> header carries it (base64, then "-N" for a COMPOSITE checksum of N
+// parts; without it the checksum is FULL_OBJECT), or "" when info has none. Written under the
+// record's stamp like the rest of it, so it is never returned for a file that changed since.
+std::string EncodeChecksums(const ObjectInfo& info);
+// Fills info's checksum, checksum_type and checksum_parts from a column written by
+// EncodeChecksums. "" leaves them empty (kNone); so does text this version cannot read (a later
+// version's form, a damaged value): a checksum is returned only when it is known to be right.
+void DecodeChecksums(const std::string& text, ObjectInfo* info);
 
 }  // namespace cairn

@@ -9,6 +9,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/plain_internal.h"
+#include "libstore/plain/upload_store.h"
 
 namespace cairn {
 
@@ -41,7 +42,10 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
     }
   }
   ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path));
-  return std::unique_ptr<PlainDir>(new PlainDir(vol, std::move(opts), std::move(meta)));
+  ASSIGN_OR_RETURN(auto uploads, plain::UploadStore::Open(opts.db_path, !opts.no_fsync));
+  std::unique_ptr<PlainDir> dir(new PlainDir(vol, std::move(opts), std::move(meta)));
+  dir->uploads_ = std::move(uploads);
+  return dir;
 }
 
 Status PlainDir::CheckWritable(const char* what) const {
@@ -93,6 +97,7 @@ Status PlainDir::RemoveBucket(const std::string& bucket, bool force) {
     RETURN_IF_ERROR(s);
   }
   RETURN_IF_ERROR(meta_->DeleteBucket(bucket));
+  RETURN_IF_ERROR(DropUploads(bucket));
   if (!opts_.no_fsync) RETURN_IF_ERROR(vol_->SyncDir(""));
   return Status::Ok();
 }
@@ -158,7 +163,8 @@ Status PlainDir::CheckPutConditionsAt(const std::string& bucket, const std::stri
 }
 
 Status PlainDir::PutMarker(const std::string& bucket, const std::string& key,
-                           const std::string& path, const PutOptions& opts, ObjectInfo* info) {
+                           const std::string& path, const PutOptions& opts,
+                           const plain::Digests& digests, ObjectInfo* info) {
   RETURN_IF_ERROR(CheckNoConflict(key, path, true));
   std::lock_guard<std::mutex> l(KeyLock(path));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, true, opts));
@@ -178,8 +184,15 @@ Status PlainDir::PutMarker(const std::string& bucket, const std::string& key,
   rec.uploaded = true;
   rec.content_type = opts.content_type;
   rec.user_meta = opts.user_meta;
-  Md5Stream md5;
-  rec.md5_hex = md5.FinalHex();  // of no bytes
+  if (digests.md5_hex.empty()) {
+    Md5Stream md5;
+    rec.md5_hex = md5.FinalHex();  // of no bytes
+  } else {
+    rec.md5_hex = digests.md5_hex;
+  }
+  ObjectInfo sums;
+  digests.ApplyTo(&sums);
+  rec.checksums = EncodeChecksums(sums);
   RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
   ASSIGN_OR_RETURN(*info, Describe(bucket, key, *st));
   return Status::Ok();
@@ -192,14 +205,23 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
   RETURN_IF_ERROR(CheckBucket(bucket));
   char* buf = plain::IoBuffer();
+  // Every digest of the body in one pass: the MD5 serves both the ETag and Content-MD5.
+  BodyChecksums sums(ChecksumPlan(opts));
+  // After the body ended (a trailer's value is known then): what the client promised.
+  auto verify = [&]() -> Status {
+    sums.Finish();
+    ASSIGN_OR_RETURN(ExpectedDigests expected, FinalExpectations(opts));
+    return VerifyBody(expected, sums, nullptr).WithContext(bucket + "/" + key);
+  };
   if (kp.marker) {
     ASSIGN_OR_RETURN(size_t n, ReadFull(src, buf, 1));
     if (n != 0) {
       return InvalidArgument("object key " + key +
                              ": a key ending in '/' is a directory here and holds no bytes");
     }
+    RETURN_IF_ERROR(verify());
     ObjectInfo info;
-    RETURN_IF_ERROR(PutMarker(bucket, key, kp.path, opts, &info));
+    RETURN_IF_ERROR(PutMarker(bucket, key, kp.path, opts, plain::Digests::Of(sums), &info));
     return info;
   }
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
@@ -209,20 +231,22 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   // Stream into a temp file; it is removed on every failure below, until the rename.
   plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
   ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
-  const bool want_md5 = opts.etag == EtagMode::kMd5;
-  Md5Stream md5;
-  ASSIGN_OR_RETURN(uint64_t size,
-                   plain::StreamIntoFile(src, *file, Sync(opts), want_md5 ? &md5 : nullptr));
+  ASSIGN_OR_RETURN(uint64_t size, plain::StreamIntoFile(src, *file, Sync(opts), sums));
+  // Checked before the file is synced or committed: a mismatch leaves only the temp file, which
+  // goes with tmp.
+  RETURN_IF_ERROR(verify());
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   RETURN_IF_ERROR(file->Close());
-  return CommitTemp(bucket, key, kp.path, tmp, opts, want_md5 ? md5.FinalHex() : std::string(),
-                    size);
+  return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size);
 }
 
 Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::string& key,
                                         const std::string& path, plain::TempFile& tmp,
-                                        const PutOptions& opts, const std::string& md5_hex,
+                                        const PutOptions& opts, const plain::Digests& digests,
                                         uint64_t size) {
+  const std::string& md5_hex = digests.md5_hex;
+  ObjectInfo info;
+  digests.ApplyTo(&info);
   ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
   std::lock_guard<std::mutex> l(KeyLock(path));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, false, opts));
@@ -241,6 +265,7 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   rec.content_type = opts.content_type;
   rec.user_meta = opts.user_meta;
   rec.md5_hex = md5_hex;
+  rec.checksums = EncodeChecksums(info);
   RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
   auto restore = [&] {
     (old ? meta_->Put(bucket, key, *old) : meta_->Delete(bucket, key)).IgnoreError();
@@ -271,7 +296,6 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
     rec.stamp = FileStamp::Of(st);
     meta_->Put(bucket, key, rec).IgnoreError();
   }
-  ObjectInfo info;
   info.bucket = bucket;
   info.key = key;
   info.size = size;

@@ -4,10 +4,13 @@
 // the tree is cached: every call looks at the directory).
 //
 // What it keeps beside the files: `.cairn/tmp/` at the root holds uploads until they are renamed
-// into place, and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
+// into place, `.cairn/uploads/` the parts of multipart uploads (their state in an UploadStore,
+// upload_store.h, in the same database), and a MetaStore (meta_store.h, SQLite, at PlainDirOptions::db_path) holds content
 // types, user metadata, checksums and MD5s, each stamped with the file it describes.
 //
-// Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag computed as bytes arrive),
+// Writes: a PUT streams into a temp file under .cairn/tmp (the MD5 ETag, the client's Content-MD5
+// and x-amz-checksum-* computed in the one pass as bytes arrive and checked before anything is
+// committed; the checksum is kept in the record and returned in ObjectInfo),
 // syncs it, records its metadata (stamped with the temp file's inode, size and mtime, which the
 // rename keeps), renames it over the key's file and syncs the directory: a failed or interrupted
 // PUT never leaves a torn file, nor removes the file it was replacing, and a file in place always
@@ -42,7 +45,10 @@ namespace cairn {
 class RateLimiter;
 namespace plain {
 class TempFile;
-}
+struct Digests;
+class UploadStore;
+struct UploadRecord;
+}  // namespace plain
 
 struct PlainDirOptions {
   // Serve without ever writing to the directory: every write is kAccessDenied, no .cairn/ is
@@ -96,15 +102,47 @@ class PlainDir : public ObjectStore {
                                 ObjectInfo* verdict = nullptr) override;
   Status DeleteObject(const std::string& bucket, const std::string& key) override;
   // Copies from the source file opened once (its version fixed, its conditions decided on it)
-  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom; through a
-  // buffer when the source's MD5 is not known yet, hashing it on the way), then renames it into
-  // place and records the metadata, as a PUT. A source that changes while it is copied fails the
-  // copy (kIOError, retryable). A copy onto itself (kReplace only) rewrites the metadata record
-  // alone, keeping the file and its MD5. A folder marker on either side goes through PutObject.
+  // into a temp file under .cairn/tmp with copy_file_range (WritableFile::AppendFrom), then
+  // renames it into place and records the metadata, as a PUT. The bytes go through a buffer
+  // instead, hashed on the way, when the source's MD5 is not known yet or a checksum must be
+  // computed (another algorithm than the source's, or the source has none); a FULL_OBJECT
+  // checksum of the source's algorithm is carried over, without reading the bytes when they are
+  // copied by copy_file_range (the source's record is stamped with the very file copied, and a
+  // source that changes while it is copied fails the copy: kIOError, retryable), checked when
+  // they go through the buffer (kBadDigest). A copy onto itself (kReplace only) rewrites the
+  // metadata record alone, keeping the file, its MD5 and its checksum (reading the file once if
+  // another checksum algorithm is asked for). A folder marker on either side goes through
+  // PutObject.
   Result<ObjectInfo> CopyObject(const std::string& src_bucket, const std::string& src_key,
                                 const std::string& dst_bucket, const std::string& dst_key,
                                 const CopyOptions& opts) override;
   Result<ListResult> ListObjects(const std::string& bucket, const ListOptions& opts) override;
+
+  // Multipart uploads (plain_multipart.cc). Each part streams into a temp file, is checked
+  // (Content-MD5, x-amz-checksum-*, payload hash) and synced, then renamed to
+  // .cairn/uploads/<upload id>/ and recorded in the UploadStore (upload_store.h: SQLite, so an
+  // upload survives restarts); nothing under .cairn/ is ever an object or listed. Complete
+  // assembles the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under
+  // .cairn/tmp, syncs it, and renames it into place as a PUT does (CommitTemp): a crash leaves no
+  // object or the whole one, and the version it replaces stays whole until the rename. The
+  // multipart ETag is kept in the object's record; its checksum and part sizes in the
+  // UploadStore. A completed upload's answer is kept for a day for a retried Complete.
+  Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
+                                                const CreateMultipartOptions& opts) override;
+  Result<PartInfo> UploadPart(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id, int part_number, Source& src,
+                              const UploadPartOptions& opts) override;
+  Result<ObjectInfo> CompleteMultipartUpload(const std::string& bucket, const std::string& key,
+                                             const std::string& upload_id,
+                                             const std::vector<CompletedPart>& parts,
+                                             const CompleteMultipartOptions& opts) override;
+  Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                              const std::string& upload_id) override;
+  Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
+                                    const std::string& upload_id,
+                                    const ListPartsOptions& opts) override;
+  Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
+                                                 const ListUploadsOptions& opts) override;
 
   // Walks every bucket and hashes each file whose MD5 is not known, reading at most
   // bytes_per_second (0: unlimited), until done or until *stop becomes true (checked between
@@ -147,15 +185,30 @@ class PlainDir : public ObjectStore {
   // after opts' conditions passed there (plain_dir.cc says in which order, and why).
   Result<ObjectInfo> CommitTemp(const std::string& bucket, const std::string& key,
                                 const std::string& path, plain::TempFile& tmp,
-                                const PutOptions& opts, const std::string& md5_hex, uint64_t size);
-  // A copy onto itself: the record of the file opened in o, with po's metadata (plain_copy.cc).
+                                const PutOptions& opts, const plain::Digests& digests,
+                                uint64_t size);
+  // A copy onto itself: the record of the file opened in o, with po's metadata and the checksum
+  // of algorithm `want` (kNone: none; the one recorded when it is of that algorithm, else read
+  // from the file) (plain_copy.cc).
   Result<ObjectInfo> RewriteRecord(const std::string& bucket, const std::string& key,
-                                   const std::string& path, const Opened& o, const PutOptions& po);
+                                   const std::string& path, const Opened& o, const PutOptions& po,
+                                   ChecksumAlgorithm want);
   Status PutMarker(const std::string& bucket, const std::string& key, const std::string& path,
-                   const PutOptions& opts, ObjectInfo* info);
+                   const PutOptions& opts, const plain::Digests& digests, ObjectInfo* info);
   // Removes empty directories from dir up to (not including) the bucket directory.
   void PruneEmptyDirs(const std::string& bucket, std::string dir);
   bool Sync(const PutOptions& o) const { return o.fsync && !opts_.no_fsync; }
+  bool Sync(bool fsync) const { return fsync && !opts_.no_fsync; }
+  // The upload of bucket/key with that id, open (else kUploadNotFound), after the bucket was
+  // checked (plain_multipart.cc).
+  Result<plain::UploadRecord> OpenUpload(const std::string& bucket, const std::string& key,
+                                         const std::string& upload_id, bool want_open);
+  std::mutex& UploadLock(const std::string& upload_id);
+  // Forgets every multipart upload of a removed bucket and removes their staged parts.
+  Status DropUploads(const std::string& bucket);
+  // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.
+  Status DescribeMultipart(const std::string& bucket, const std::string& key,
+                           const FileStamp& stamp, ObjectInfo* info);
   std::mutex& KeyLock(const std::string& path);
   Status HashFile(const std::string& bucket, const std::string& key, RateLimiter* limiter,
                   const std::atomic<bool>* stop, HashPassStats* stats);
@@ -165,6 +218,8 @@ class PlainDir : public ObjectStore {
   std::unique_ptr<MetaStore> meta_;
   static constexpr size_t kKeyLocks = 64;
   std::mutex key_locks_[kKeyLocks];  // serialize commit + record of one path
+  std::unique_ptr<plain::UploadStore> uploads_;
+  std::mutex upload_locks_[kKeyLocks];  // a part's commit against Complete and Abort
 };
 
 }  // namespace cairn

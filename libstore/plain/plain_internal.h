@@ -5,9 +5,10 @@
 #include <string>
 #include <utility>
 
-#include "libstore/common/hash.h"
+#include "libstore/common/checksum.h"
 #include "libstore/common/io.h"
 #include "libstore/common/status.h"
+#include "libstore/object/object_store.h"
 #include "libstore/volume/volume.h"
 
 namespace cairn::plain {
@@ -21,12 +22,13 @@ inline constexpr size_t kIoBufferSize = 256 << 10;
 // request). One user at a time: never held across a call that may use it again.
 char* IoBuffer();
 
-// Streams src into file (a PUT's temp file) and returns the bytes written; computes their MD5 into
-// md5 unless it is null. A body of one I/O buffer or less is copied on this thread; a larger one
-// through a ring of 1 MiB blocks: this thread reads, one thread appends, one hashes (MD5 is the
-// slowest stage, so it runs beside the rest, not in series with it). With fsync, writeback
-// starts every 8 MiB so the final flush is short. The first read or write failure.
-Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Md5Stream* md5);
+// Streams src into file (a PUT's temp file) and returns the bytes written; feeds them to sums
+// (every digest its plan names, in one pass). A body of one I/O buffer or less is copied on this
+// thread; a larger one through a ring of 1 MiB blocks: this thread reads, one thread appends, one
+// computes the digests (MD5 and the checksums are the slowest stage, so they run beside the rest,
+// not in series with it). With fsync, writeback starts every 8 MiB so the final flush is short.
+// The first read or write failure. sums is not finished here.
+Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, BodyChecksums& sums);
 
 // A temp file under kTmpDir, removed when this goes out of scope unless Disarm() was called
 // (after it was renamed into place).
@@ -46,6 +48,25 @@ class TempFile {
   std::string path_;
   bool armed_ = true;
 };
+
+// What a commit records about an object's bytes besides their size.
+struct Digests {
+  std::string md5_hex;     // 32 lowercase hex digits, or "" when not computed
+  ChecksumValue checksum;  // the x-amz-checksum-* kept (algorithm kNone: none)
+  ChecksumType checksum_type = ChecksumType::kNone;
+  uint32_t checksum_parts = 0;  // COMPOSITE only
+
+  // The finished digests of one pass over the whole body: its MD5 and checksum when planned (a
+  // single pass gives a FULL_OBJECT checksum).
+  static Digests Of(const BodyChecksums& sums);
+  // Sets info's checksum fields to these.
+  void ApplyTo(ObjectInfo* info) const;
+};
+
+// Feeds bytes [0, size) of f to sums through this thread's IoBuffer, appending each piece to out
+// when given. A file shorter than size is kIOError (retryable) naming `what`.
+Status ReadThrough(ReadableFile& f, uint64_t size, BodyChecksums& sums, WritableFile* out,
+                   const std::string& what);
 
 // A path lookup that says "not there": absent, or a component on the way is not a directory
 // (ENOTDIR), or the entry is a symlink or a special file the volume refuses to open (kCorruption

@@ -3,7 +3,6 @@
 #include <thread>
 
 #include "libstore/common/buffer_pool.h"
-#include "libstore/common/hash.h"
 #include "libstore/common/ring_pipeline.h"
 #include "libstore/plain/plain_internal.h"
 
@@ -21,20 +20,22 @@ struct Slot {
 
 }  // namespace
 
-Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Md5Stream* md5) {
+Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, BodyChecksums& sums) {
+  const BodyChecksums::Plan& plan = sums.plan();
+  const bool hash = plan.md5 || plan.checksum != ChecksumAlgorithm::kNone || plan.payload_sha256;
   // A body that fits one I/O buffer is copied on this thread: no threads for a small PUT.
   char* first = IoBuffer();
   ASSIGN_OR_RETURN(size_t n, ReadFull(src, first, kIoBufferSize));
   if (n < kIoBufferSize) {
-    if (md5 != nullptr) md5->Update(first, n);
+    sums.Update(first, n);
     if (n > 0) RETURN_IF_ERROR(file.Append(first, n));
     return uint64_t(n);
   }
   // Larger: a ring of kSlots blocks. This thread reads (and the source checks what it checks,
-  // e.g. a signed payload's SHA-256), a writer thread appends, a hash thread computes the MD5.
+  // e.g. a signed payload's SHA-256), a writer thread appends, a hash thread computes the digests.
   Slot slots[kSlots];
   for (auto& s : slots) s.buf = PooledBuffer(kBlock);
-  RingPipeline ring(kSlots, md5 != nullptr ? 2 : 1);
+  RingPipeline ring(kSlots, hash ? 2 : 1);
   Status write_error;
   std::thread writer([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
@@ -51,11 +52,11 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Md5
     }
   });
   std::thread hasher;
-  if (md5 != nullptr) {
+  if (hash) {
     hasher = std::thread([&] {
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         const Slot& s = slots[b % kSlots];
-        md5->Update(s.buf.data(), s.len);
+        sums.Update(s.buf.data(), s.len);
         ring.Release(1, b);
       }
     });

@@ -19,9 +19,13 @@ Result<ObjectInfo> PlainDir::Describe(const std::string& bucket, const std::stri
   const FileStamp stamp = FileStamp::Of(fi);
   ASSIGN_OR_RETURN(auto rec, meta_->Get(bucket, key, stamp));
   info.etag = PlainEtag(stamp, rec ? rec->md5_hex : std::string());
+  if (rec && rec->md5_hex.find('-') != std::string::npos) {
+    RETURN_IF_ERROR(DescribeMultipart(bucket, key, stamp, &info));
+  }
   if (rec && rec->uploaded) {
     info.content_type = rec->content_type;
     info.user_meta = rec->user_meta;
+    DecodeChecksums(rec->checksums, &info);
   }
   if (info.content_type.empty()) {
     info.content_type =

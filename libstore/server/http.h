@@ -71,6 +71,23 @@ struct Identity {
   bool read_only = false;
 };
 
+// A request body wrapped by an authenticator that checks, while it streams, what the request
+// promised about it: Content-MD5, one x-amz-checksum-* header or trailer, and more (see
+// sigv4_auth.h). A handler whose store computes and checks those digests in its own pass over
+// the body (PutOptions::expected: the MD5 there is the one the ETag needs) takes them over, so
+// that no digest is computed twice.
+class CheckedBody : public Source {
+ public:
+  // Before the first Read: Content-MD5 and the x-amz-checksum-* value are no longer computed
+  // nor compared here; the caller must check them. A trailer's value is still decoded, parsed
+  // (kInvalidDigest when malformed) and required when declared, then kept for
+  // TrailingChecksum(). Every other check stays.
+  virtual void HandOverDigests() = 0;
+  // After Read returned 0, once handed over: the value of the declared trailing x-amz-checksum-*,
+  // nullopt when the request declared none.
+  virtual std::optional<ChecksumValue> TrailingChecksum() const = 0;
+};
+
 // Called once per request (except GET /health), on a storage pool thread, after the headers
 // arrived and before the handler. OK: the request proceeds as *who; *body may be set to a Source
 // wrapping `raw` (aws-chunked decoding, a signed payload's hash checked as it streams) that the

@@ -259,6 +259,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   // Plain HTTP, on the pool thread: sends all of iov directly (non-blocking sends, waiting for
   // the socket when it is full). flags: e.g. MSG_MORE.
   beast::error_code SendAll(Exchange& x, struct iovec* iov, int iovcnt, int flags);
+  Status SendContinue(Exchange& x);
   void Discard(Exchange& x);
 
   asio::awaitable<void> SendSimple(int status, const Status& err, std::string_view resource,
@@ -355,6 +356,18 @@ class Connection<Stream>::Writer : public ResponseWriter {
     res.set(http::field::date, date);
     if (status != 304 && !(status >= 100 && status < 200) && status != 204) {
       res.set(http::field::content_length, std::to_string(content_length));
+    }
+    // An "Expect: 100-continue" request without a body (Content-Length: 0) gets its 100 first, as
+    // if the empty body had been read. RFC 9110 lets a server omit it there, but botocore (boto3,
+    // aws cli) takes a final status in place of the 100 as the answer to the headers and keeps
+    // that status line for the next request on the connection that also expects a 100: that
+    // response is then read with its own status line as a header, without a length, until the
+    // connection closes (a 60 s stall after every empty PUT).
+    if (x_.expect_continue && !x_.continue_sent && c_.BodyDone(x_)) {
+      if (Status st = c_.SendContinue(x_); !st.ok()) {
+        x_.broken = true;
+        return st;
+      }
     }
     // A body the handler left unread that cannot be dropped cheaply ends the connection.
     if (!c_.BodyDone(x_)) {
@@ -523,6 +536,27 @@ class Connection<Stream>::Writer : public ResponseWriter {
 };
 
 template <class Stream>
+Status Connection<Stream>::SendContinue(Exchange& x) {
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  x.continue_sent = true;
+  beast::error_code ec;
+  if (x.direct) {
+    struct iovec iov[1] = {{const_cast<char*>(kContinue), sizeof(kContinue) - 1}};
+    ec = SendAll(x, iov, 1, 0);
+  } else {
+    ec = Blocking(srv_.opt.io_timeout, [&](auto done) {
+           asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                             std::move(done));
+         }).first;
+  }
+  if (ec) {
+    x.keep_alive = false;
+    return Status(Code::kAborted, "sending 100 Continue: " + ec.message());
+  }
+  return Status::Ok();
+}
+
+template <class Stream>
 bool Connection<Stream>::WaitSocket(Exchange& x, bool write, beast::error_code* ec) {
   // poll(2) on this thread: no round trip through the strand. A forced stop shuts the socket
   // down, which ends the wait; silence for io_timeout ends it too.
@@ -585,15 +619,7 @@ Status Connection<Stream>::ReadBodyDirect(Exchange& x, void* buf, size_t n, size
   *got = 0;
   if (n == 0 || x.body_left == 0) return Status::Ok();
   if (x.dead) return Status(Code::kIncompleteBody, "the connection failed");
-  if (x.expect_continue && !x.continue_sent) {
-    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    x.continue_sent = true;
-    struct iovec iov[1] = {{const_cast<char*>(kContinue), sizeof(kContinue) - 1}};
-    if (auto ec = SendAll(x, iov, 1, 0)) {
-      x.keep_alive = false;
-      return Status(Code::kAborted, "sending 100 Continue: " + ec.message());
-    }
-  }
+  if (x.expect_continue && !x.continue_sent) RETURN_IF_ERROR(SendContinue(x));
   n = size_t(std::min<uint64_t>(n, x.body_left));
   if (buf_.size() > 0) {
     // Body bytes that arrived with the head.
@@ -637,17 +663,7 @@ Status Connection<Stream>::ReadBody(Exchange& x, void* buf, size_t n, size_t* go
   *got = 0;
   auto& p = *parser_;
   if (n == 0 || p.is_done()) return Status::Ok();
-  if (x.expect_continue && !x.continue_sent) {
-    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    x.continue_sent = true;
-    auto [ec, w] = Blocking(srv_.opt.io_timeout, [&](auto done) {
-      asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), std::move(done));
-    });
-    if (ec) {
-      x.keep_alive = false;
-      return Status(Code::kAborted, "sending 100 Continue: " + ec.message());
-    }
-  }
+  if (x.expect_continue && !x.continue_sent) RETURN_IF_ERROR(SendContinue(x));
   while (*got == 0 && !p.is_done()) {
     p.get().body().data = buf;
     p.get().body().size = n;
@@ -903,7 +919,8 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
     }
     x.keep_alive = parser_->keep_alive();
     x.head = method == "HEAD";
-    if (const std::string* e = x.req.Header("expect")) {
+    // No 1xx to an HTTP/1.0 client (RFC 9110 15.2).
+    if (const std::string* e = x.req.Header("expect"); e != nullptr && h.version() == 11) {
       x.expect_continue = IEquals(*e, "100-continue");
     }
     co_await RunOnPool(srv_.pool, [&] { Serve(x); });

@@ -45,6 +45,8 @@ struct VerifiedBody::State {
   bool done = false;
   Status error;
   std::vector<ChecksumValue> checksums;
+  bool handed_over = false;  // Content-MD5 and x-amz-checksum-* are the handler's (HandOverDigests)
+  std::optional<ChecksumValue> trailer_value;  // handed over: the trailer's checksum
 
   State() { checksums.reserve(1); }
 
@@ -62,9 +64,9 @@ struct VerifiedBody::State {
         for (const s3::Trailer& t : dec->trailers()) {
           if (t.name != want) continue;
           ASSIGN_OR_RETURN(ChecksumValue v, ParseChecksum(trailer_alg, t.value));
-          expected.checksum = v;
+          (handed_over ? trailer_value : expected.checksum) = v;
         }
-        if (!expected.checksum) {
+        if (!expected.checksum && !trailer_value) {
           return Status(Code::kInvalidArgument, "the trailer " + std::string(want) + " is missing");
         }
       }
@@ -171,6 +173,23 @@ Result<size_t> VerifiedBody::Read(void* buf, size_t n) {
   if (s.done) return size_t(0);
   if (n == 0) return s.Fail(InvalidArgument("a body read of 0 bytes"));
   return s.streaming ? s.ReadStreaming(buf, n) : s.ReadPlain(buf, n);
+}
+
+void VerifiedBody::HandOverDigests() {
+  State& s = *state_;
+  // Once bytes were read the streams hold them: both then check (never neither).
+  if (s.bytes != 0 || s.done || !s.error.ok()) return;
+  BodyChecksums::Plan plan = s.sums.plan();
+  plan.md5 = false;
+  plan.checksum = ChecksumAlgorithm::kNone;
+  s.sums.Reset(plan);
+  s.expected.content_md5.reset();
+  s.expected.checksum.reset();
+  s.handed_over = true;
+}
+
+std::optional<ChecksumValue> VerifiedBody::TrailingChecksum() const {
+  return state_->trailer_value;
 }
 
 bool VerifiedBody::verified() const { return state_->done && state_->error.ok(); }
@@ -299,6 +318,8 @@ Status SigV4Authenticator::Authenticate(const HttpRequest& req, Source& raw, Ide
   s->done = false;
   s->error = Status::Ok();
   s->checksums.clear();
+  s->handed_over = false;
+  s->trailer_value.reset();
   if (streaming) {
     s->announced = ar.decoded_content_length;
     s3::AwsChunkedDecoder::Options o;

@@ -17,7 +17,10 @@
 // THE CONTRACT of VerifiedBody::Read, which a store relies on to commit nothing unverified: Read
 // never returns 0 (end of stream) before every check passed, and it does not hand out the last
 // bytes of a body of known length before the end was confirmed and every check passed: a failed
-// check is the error of that Read, so the store's PutObject fails and commits nothing.
+// check is the error of that Read, so the store's PutObject fails and commits nothing. A handler
+// may take Content-MD5 and the x-amz-checksum-* over (CheckedBody::HandOverDigests, before the
+// first Read) when its store checks them in its own pass before committing (PutObject does: the
+// MD5 is then computed once, for the ETag and Content-MD5 alike).
 //
 // Allocation: a request without a body and without a digest to check gets no body Source at all.
 // A body's Source is a small handle over per-thread state (digest streams, the raw-read buffer)
@@ -47,7 +50,7 @@ struct SigV4AuthOptions {
 };
 
 // A body Source that verifies what its request promised (see the file comment).
-class VerifiedBody : public Source {
+class VerifiedBody : public CheckedBody {
  public:
   struct State;  // per-thread, reused; defined in the .cc
   ~VerifiedBody() override;
@@ -55,11 +58,16 @@ class VerifiedBody : public Source {
   VerifiedBody& operator=(const VerifiedBody&) = delete;
 
   Result<size_t> Read(void* buf, size_t n) override;
+  // CheckedBody: before the first Read, Content-MD5 and the x-amz-checksum-* header or trailer
+  // become the caller's to check (the store's PutObject does, in its own pass). After a Read it
+  // does nothing (this body keeps checking them).
+  void HandOverDigests() override;
+  std::optional<ChecksumValue> TrailingChecksum() const override;
 
   // True once Read returned 0: every check passed.
   bool verified() const;
   // The x-amz-checksum-* values the client sent (header or trailer), each verified against the
-  // body; empty until verified(). For the store to keep and return on GET/HEAD.
+  // body; empty until verified(), and when handed over.
   const std::vector<ChecksumValue>& checksums() const;
   // Decoded body bytes handed out so far.
   uint64_t bytes() const;

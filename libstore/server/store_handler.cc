@@ -196,6 +196,18 @@ bool Only(const HttpRequest& req, const char* sub) {
   return true;
 }
 
+// UploadPart's pair of query parameters, and nothing else of kSubresources.
+bool OnlyPartUpload(const HttpRequest& req) {
+  if (!req.HasQuery("partNumber") || !req.HasQuery("uploadId")) return false;
+  for (const char* s : kSubresources) {
+    if (std::string_view(s) != "partNumber" && std::string_view(s) != "uploadId" &&
+        req.HasQuery(s)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string UrlEncodeKey(std::string_view s) {
@@ -234,6 +246,23 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
     if (!object && m == "GET" && Only(req, "versions")) {
       RETURN_IF_ERROR(CheckBucketName(req.bucket));
       return ListObjectVersions(req, out);
+    }
+    if (!object && m == "GET" && Only(req, "uploads")) {
+      RETURN_IF_ERROR(CheckBucketName(req.bucket));
+      return ListMultipartUploads(req, out);
+    }
+    // Multipart: POST ?uploads; PUT ?partNumber&uploadId; POST, DELETE, GET ?uploadId.
+    const bool create = m == "POST" && Only(req, "uploads");
+    const bool part = m == "PUT" && OnlyPartUpload(req);
+    const bool on_upload = (m == "POST" || m == "DELETE" || m == "GET") && Only(req, "uploadId");
+    if (object && (create || part || on_upload)) {
+      if (m != "GET" && read_only_) return Status(Code::kAccessDenied, "the server is read-only");
+      RETURN_IF_ERROR(CheckBucketName(req.bucket));
+      if (create) return CreateMultipartUpload(req, out);
+      if (part) return UploadPart(req, body, out);
+      if (m == "POST") return CompleteMultipartUpload(req, body, out);
+      if (m == "DELETE") return AbortMultipartUpload(req, out);
+      return ListParts(req, out);
     }
   }
   if (const char* sub = Unsupported(req)) {

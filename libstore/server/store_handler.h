@@ -5,13 +5,15 @@
 // standard headers), GetObject and HeadObject (Range, the conditionals decided in the store,
 // response-* overrides, sendfile when the store offers a file range), DeleteObject,
 // DeleteObjects (XML batch, quiet mode, Content-MD5 or x-amz-checksum-* checked against the body)
-// and CopyObject (metadata directive, copy-source conditions). Anything else answers
-// NotImplemented, never a wrong success. Every value in a response is escaped (s3::XmlWriter);
-// errors go back as Status and the server renders them with the S3 error table (s3/errors.h).
+// and CopyObject (metadata directive, copy-source conditions), and multipart uploads (Create,
+// UploadPart, Complete, Abort, ListParts, ListMultipartUploads). Anything else (UploadPartCopy,
+// GetObject with partNumber, ...) answers NotImplemented, never a wrong success. Every value in a
+// response is escaped (s3::XmlWriter); errors go back as Status and the server renders them with
+// the S3 error table (s3/errors.h).
 //
 // Routing is by method, bucket, key and sub-resource query parameters (store_handler.cc); object
 // operations are in store_handler_objects.cc, the batch and ACL answers in
-// store_handler_batch.cc. Multipart (issue 10) goes into a file of its own behind the same router.
+// store_handler_batch.cc, multipart uploads in store_handler_multipart.cc.
 #pragma once
 
 #include <string>
@@ -68,6 +70,14 @@ class StoreHandler : public S3Handler {
   Status DeleteObjects(const HttpRequest& req, Source& body, ResponseWriter& out);
   Status ListObjectVersions(const HttpRequest& req, ResponseWriter& out);
   Status GetAcl(const HttpRequest& req, ResponseWriter& out);
+
+  // store_handler_multipart.cc
+  Status CreateMultipartUpload(const HttpRequest& req, ResponseWriter& out);
+  Status UploadPart(const HttpRequest& req, Source& body, ResponseWriter& out);
+  Status CompleteMultipartUpload(const HttpRequest& req, Source& body, ResponseWriter& out);
+  Status AbortMultipartUpload(const HttpRequest& req, ResponseWriter& out);
+  Status ListParts(const HttpRequest& req, ResponseWriter& out);
+  Status ListMultipartUploads(const HttpRequest& req, ResponseWriter& out);
 
   ObjectStore& store_;
   const bool read_only_;

@@ -20,12 +20,12 @@ namespace cairn::server::internal {
 inline constexpr std::string_view kOwnerId = "cairn";
 inline constexpr std::string_view kOwnerName = "cairn";
 
-// The user_meta prefix under which the standard headers of a PUT (Cache-Control,
-// Content-Disposition, Content-Encoding, Content-Language, Expires) are kept, since PutOptions
-// has no field for them: "~cairn-" then the header's lower-case name. It is a valid header token
-// (ValidatePutOptions takes it), it is never shown as x-amz-meta-*, and a client's own
-// x-amz-meta-~cairn-* is refused with InvalidArgument so that nobody can forge one.
-inline constexpr std::string_view kSystemMetaPrefix = "~cairn-";
+// The standard headers of a PUT (Cache-Control, Content-Disposition, Content-Encoding,
+// Content-Language, Expires) are kept as system metadata, since PutOptions has no field for them:
+// user_meta entries named kSystemMetaPrefix ("~cairn-", object_store.h) then the header's
+// lower-case name. They are never shown as x-amz-meta-*, do not count toward the 2 KiB of user
+// metadata, and a client's own x-amz-meta-~cairn-* is refused with InvalidArgument so that nobody
+// can forge one.
 // The standard headers kept that way, lower case, in the order they are returned.
 inline constexpr const char* kStandardHeaders[] = {
     "cache-control", "content-disposition", "content-encoding", "content-language", "expires"};

@@ -1,6 +1,8 @@
 // PutObject, GetObject/HeadObject, DeleteObject and CopyObject of StoreHandler.
 #include <algorithm>
+#include <optional>
 
+#include "libstore/s3/sigv4_canonical.h"
 #include "libstore/server/request_target.h"
 #include "libstore/server/store_handler.h"
 #include "libstore/server/store_handler_internal.h"
@@ -77,6 +79,65 @@ class LazyBodySink : public Sink {
   uint64_t length_;
 };
 
+// What a PUT promises about its body, into opts for the store to compute in its one pass and
+// check before it commits (PutOptions::expected): Content-MD5, one x-amz-checksum-* header, or the
+// algorithm of a trailing one (x-amz-trailer); x-amz-sdk-checksum-algorithm (or
+// x-amz-checksum-algorithm) names the checksum to store when no value comes with it. *trailer:
+// whether a trailer was declared. kInvalidDigest for a malformed value, kInvalidArgument for two
+// checksums or an unknown algorithm.
+Status DigestsFrom(const HttpRequest& req, PutOptions* opts, bool* trailer) {
+  if (const std::string* md5 = req.Header("content-md5")) {
+    ASSIGN_OR_RETURN(auto d, ParseContentMd5(*md5));
+    opts->expected.content_md5 = d;
+  }
+  const char* const kSingle = "expecting a single x-amz-checksum- header (or trailer)";
+  for (const auto& [n, v] : req.headers) {
+    if (n.compare(0, 15, "x-amz-checksum-") != 0) continue;
+    auto alg = ChecksumAlgorithmFromHeader(n);
+    if (!alg.ok()) continue;  // x-amz-checksum-algorithm, -type, -mode
+    if (opts->expected.checksum) return InvalidArgument(kSingle);
+    ASSIGN_OR_RETURN(opts->expected.checksum, ParseChecksum(*alg, v));
+  }
+  *trailer = false;
+  if (const std::string* t = req.Header("x-amz-trailer")) {
+    std::string_view list = *t;
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      std::string_view name = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+      auto alg = ChecksumAlgorithmFromHeader(name);
+      if (!alg.ok()) continue;
+      if (opts->expected.checksum || *trailer) return InvalidArgument(kSingle);
+      opts->checksum_algorithm = *alg;
+      *trailer = true;
+    }
+  }
+  for (const char* h : {"x-amz-sdk-checksum-algorithm", "x-amz-checksum-algorithm"}) {
+    const std::string* a = req.Header(h);
+    if (a == nullptr) continue;
+    ASSIGN_OR_RETURN(ChecksumAlgorithm alg, ChecksumAlgorithmFromName(*a));
+    const ChecksumAlgorithm named = opts->checksum_algorithm != ChecksumAlgorithm::kNone
+                                        ? opts->checksum_algorithm
+                                    : opts->expected.checksum ? opts->expected.checksum->algorithm
+                                                              : alg;
+    if (named != alg) {
+      return InvalidArgument(std::string(h) + " is " + Name(alg) + " but the checksum sent is " +
+                             Name(named));
+    }
+    opts->checksum_algorithm = alg;
+  }
+  return Status::Ok();
+}
+
+// x-amz-checksum-<algorithm> and x-amz-checksum-type of info, when it has a checksum.
+void AddChecksumHeaders(Fields* h, const ObjectInfo& info) {
+  if (info.checksum.algorithm == ChecksumAlgorithm::kNone) return;
+  h->emplace_back(HeaderName(info.checksum.algorithm), info.ChecksumHeaderValue());
+  h->emplace_back("x-amz-checksum-type", Name(info.checksum_type));
+}
+
 }  // namespace
 
 Status StoreHandler::PutObject(const HttpRequest& req, Source& body, ResponseWriter& out) {
@@ -95,10 +156,24 @@ Status StoreHandler::PutObject(const HttpRequest& req, Source& body, ResponseWri
     opts.if_none_match_star = true;
   }
   if (const std::string* im = req.Header("if-match")) opts.if_match = *im;
+  bool trailer = false;
+  RETURN_IF_ERROR(DigestsFrom(req, &opts, &trailer));
+  // The store computes Content-MD5 and the checksum in the pass that makes the ETag: the body
+  // (when the authenticator checks digests) hands them over instead of computing them again.
+  if (auto* checked = dynamic_cast<CheckedBody*>(&body)) {
+    checked->HandOverDigests();
+    if (trailer) {
+      opts.trailing_checksum = [checked]() -> Result<std::optional<ChecksumValue>> {
+        return checked->TrailingChecksum();
+      };
+    }
+  }
   RETURN_IF_ERROR(ValidatePutOptions(opts));
   auto info = store_.PutObject(req.bucket, req.key, body, opts);
   if (!info.ok()) return ObjectError(req, info.status());
-  return out.Send(200, {{"ETag", Quoted(info->etag)}}, "");
+  Fields h = {{"ETag", Quoted(info->etag)}};
+  AddChecksumHeaders(&h, *info);
+  return out.Send(200, h, "");
 }
 
 Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool head) {
@@ -140,8 +215,22 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
   if (!st.ok()) return ObjectError(req, st);
   const ObjectInfo& info = head ? head_info : reader->info();
   Fields h = ObjectHeaders(info);
+  // The stored checksum describes the whole object: S3 returns it when asked, never for a part.
+  const std::string* mode = req.Header("x-amz-checksum-mode");
+  if (mode != nullptr && s3::IEquals(*mode, "ENABLED") && !range.partial) {
+    AddChecksumHeaders(&h, info);
+  }
   for (const auto& [param, header] : kOverrides) {
     if (const std::string* v = req.Query(param)) SetHeader(&h, header, *v);
+  }
+  // x-amz-checksum-mode: ENABLED asks for the object's checksum, sent for a whole object only (a
+  // part of it has another one), as S3 does.
+  if (const std::string* mode = req.Header("x-amz-checksum-mode");
+      mode != nullptr && (*mode == "ENABLED" || *mode == "enabled") && !range.partial &&
+      info.checksum.algorithm != ChecksumAlgorithm::kNone) {
+    h.emplace_back(HeaderName(info.checksum.algorithm), info.ChecksumHeaderValue());
+    h.emplace_back("x-amz-checksum-type",
+                   info.checksum_type == ChecksumType::kComposite ? "COMPOSITE" : "FULL_OBJECT");
   }
   int status = 200;
   if (range.partial) {
@@ -219,6 +308,9 @@ Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
   } else {
     return InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE");
   }
+  if (const std::string* a = req.Header("x-amz-checksum-algorithm")) {
+    ASSIGN_OR_RETURN(opts.checksum_algorithm, ChecksumAlgorithmFromName(*a));
+  }
   if (opts.directive == MetadataDirective::kCopy && src_bucket == req.bucket &&
       src_key == req.key) {
     return InvalidArgument(
@@ -239,6 +331,11 @@ Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
   w.Open("CopyObjectResult", s3::kS3Namespace);
   w.Element("LastModified", IsoTime(info->mod_time_ns));
   w.Element("ETag", Quoted(info->etag));
+  if (info->checksum.algorithm != ChecksumAlgorithm::kNone) {
+    w.Element(std::string("Checksum") + Name(info->checksum.algorithm),
+              info->ChecksumHeaderValue());
+    w.Element("ChecksumType", Name(info->checksum_type));
+  }
   w.Finish();
   return SendXml(out, xml, w);
 }

@@ -1,0 +1,517 @@
+// PlainDir's multipart uploads: parts staged under .cairn/uploads/<id>/, their state in the
+// UploadStore, Complete assembling them with copy_file_range and renaming the result into place
+// (plain_dir.h says why and in which order).
+#include <algorithm>
+
+#include "libstore/common/clock.h"
+#include "libstore/common/hash.h"
+#include "libstore/plain/key_map.h"
+#include "libstore/plain/plain_dir.h"
+#include "libstore/plain/plain_internal.h"
+#include "libstore/plain/upload_store.h"
+
+namespace cairn {
+namespace {
+
+constexpr const char* kUploadsDir = ".cairn/uploads";
+constexpr uint64_t kMinPartSize = uint64_t(5) << 20;
+constexpr int kMaxPartNumber = 10000;
+// How long a completed upload's answer is kept for a retried Complete.
+constexpr int64_t kKeepCompletedNs = int64_t(24) * 3600 * 1000000000;
+
+// 16 hex digits of the initiation time, then 16 random ones: unique, URL-safe, and in initiation
+// order when sorted (what ListMultipartUploads lists by within one key).
+std::string NewUploadId(int64_t now_ns) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  uint64_t t = uint64_t(now_ns);
+  for (int i = 15; i >= 0; --i, t >>= 4) id[size_t(i)] = kHex[t & 15];
+  return id + TempName("").substr(0, 16);
+}
+
+bool ValidUploadId(const std::string& id) {
+  return id.size() == 32 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+Status NoUpload(const std::string& id) {
+  return Status(Code::kUploadNotFound,
+                "upload " + id.substr(0, 64) + " does not exist, or was completed or aborted");
+}
+
+std::string StripQuotes(std::string s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
+Result<ChecksumAlgorithm> AlgorithmOf(const std::string& name) {
+  if (name.empty()) return ChecksumAlgorithm::kNone;
+  return ChecksumAlgorithmFromName(name);
+}
+
+Result<std::array<uint8_t, 16>> Md5FromHex(const std::string& hex) {
+  std::array<uint8_t, 16> out{};
+  if (hex.size() != 32) return Status(Code::kCorruption, "part ETag " + hex + " is not an MD5");
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < 16; ++i) {
+    const int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Status(Code::kCorruption, "part ETag " + hex + " is not an MD5");
+    out[i] = uint8_t(hi << 4 | lo);
+  }
+  return out;
+}
+
+ChecksumValue ValueOf(ChecksumAlgorithm a, std::string_view raw) {
+  ChecksumValue v;
+  v.algorithm = a;
+  v.len = uint8_t(std::min(raw.size(), kMaxChecksumLen));
+  std::copy(raw.begin(), raw.begin() + v.len, v.bytes.begin());
+  return v;
+}
+
+// The digest of a Complete's parts list, to recognise a retry of the same request.
+std::string PartsDigest(const std::vector<CompletedPart>& parts) {
+  Md5Stream md5;
+  for (const auto& p : parts) {
+    const std::string line =
+        std::to_string(p.part_number) + " " + StripQuotes(p.etag) + " " + p.checksum + "\n";
+    md5.Update(line.data(), line.size());
+  }
+  return md5.FinalHex();
+}
+
+}  // namespace
+
+std::mutex& PlainDir::UploadLock(const std::string& upload_id) {
+  return upload_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
+}
+
+Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
+                                                 const std::string& upload_id, bool want_open) {
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  if (!ValidUploadId(upload_id)) return NoUpload(upload_id);
+  ASSIGN_OR_RETURN(auto rec, uploads_->Get(upload_id));
+  if (!rec || rec->upload.bucket != bucket || rec->upload.key != key ||
+      (want_open && rec->state != plain::UploadState::kOpen)) {
+    return NoUpload(upload_id);
+  }
+  return std::move(*rec);
+}
+
+Result<MultipartUpload> PlainDir::CreateMultipartUpload(const std::string& bucket,
+                                                        const std::string& key,
+                                                        const CreateMultipartOptions& opts) {
+  RETURN_IF_ERROR(CheckWritable("create multipart upload"));
+  ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  if (kp.marker) {
+    return InvalidArgument("object key " + key +
+                           ": a key ending in '/' is a directory here and holds no bytes");
+  }
+  PutOptions po;
+  po.content_type = opts.content_type;
+  po.user_meta = opts.user_meta;
+  RETURN_IF_ERROR(ValidatePutOptions(po));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(opts.checksum_algorithm));
+  ASSIGN_OR_RETURN(ChecksumType type, MultipartChecksumType(alg, opts.checksum_type));
+
+  plain::UploadRecord rec;
+  const int64_t now = Clock::Real()->NowNs();
+  rec.upload.bucket = bucket;
+  rec.upload.key = key;
+  rec.upload.upload_id = NewUploadId(now);
+  rec.upload.initiated_ns = now;
+  rec.upload.checksum_algorithm = alg == ChecksumAlgorithm::kNone ? "" : Name(alg);
+  rec.upload.checksum_type = type;
+  rec.content_type = opts.content_type;
+  rec.user_meta = opts.user_meta;
+  uploads_->PruneCompleted(now - kKeepCompletedNs).IgnoreError();  // answers for retries only
+  RETURN_IF_ERROR(uploads_->Create(rec));
+  return rec.upload;
+}
+
+Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id, int part_number, Source& src,
+                                      const UploadPartOptions& opts) {
+  RETURN_IF_ERROR(CheckWritable("upload part"));
+  if (part_number < 1 || part_number > kMaxPartNumber) {
+    return InvalidArgument("Part number must be an integer between 1 and 10000, inclusive");
+  }
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm sent, AlgorithmOf(opts.checksum_algorithm));
+  if (sent != ChecksumAlgorithm::kNone && alg != ChecksumAlgorithm::kNone && sent != alg) {
+    return InvalidArgument(
+        std::string("Checksum Type mismatch occurred, expected checksum Type: ") + Name(alg) +
+        ", actual checksum Type: " + Name(sent));
+  }
+  BodyChecksums::Plan plan;
+  plan.md5 = true;
+  plan.checksum = alg != ChecksumAlgorithm::kNone ? alg : sent;
+  ExpectedDigests want;
+  if (!opts.content_md5.empty()) {
+    ASSIGN_OR_RETURN(want.content_md5, ParseContentMd5(opts.content_md5));
+  }
+  if (!opts.checksum_value.empty()) {
+    if (plan.checksum == ChecksumAlgorithm::kNone) {
+      return InvalidArgument("a part checksum value needs its algorithm");
+    }
+    ASSIGN_OR_RETURN(want.checksum, ParseChecksum(plan.checksum, opts.checksum_value));
+  }
+  if (!opts.payload_sha256.empty()) {
+    ASSIGN_OR_RETURN(want.payload_sha256, ParsePayloadSha256Hex(opts.payload_sha256));
+    plan.payload_sha256 = true;
+  }
+
+  // Stream into a temp file (removed on every failure below until its rename).
+  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
+  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
+  BodyChecksums sums(plan);
+  char* buf = plain::IoBuffer();
+  uint64_t size = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(size_t n, ReadFull(src, buf, plain::kIoBufferSize));
+    if (n == 0) break;
+    sums.Update(buf, n);
+    RETURN_IF_ERROR(file->Append(buf, n));
+    size += n;
+    if (n < plain::kIoBufferSize) break;
+  }
+  sums.Finish();
+  RETURN_IF_ERROR(sums.Verify(want).WithContext("part " + std::to_string(part_number)));
+  if (Sync(opts.fsync)) RETURN_IF_ERROR(file->Sync());
+  RETURN_IF_ERROR(file->Close());
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(tmp.path()));
+
+  plain::PartRecord p;
+  p.part_number = part_number;
+  p.etag = ToHex(sums.md5().data(), sums.md5().size());
+  p.size = size;
+  p.mod_time_ns = st.mtime_ns;
+  if (alg != ChecksumAlgorithm::kNone) p.checksum = std::string(sums.checksum().raw());
+
+  // Under the upload's lock: a Complete or Abort running now sees the part before or not at all.
+  std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  ASSIGN_OR_RETURN(up, OpenUpload(bucket, key, upload_id, true));
+  const std::string dir = std::string(kUploadsDir) + "/" + upload_id;
+  RETURN_IF_ERROR(vol_->MakeDirs(dir));
+  p.file = TempName(dir, "." + std::to_string(part_number));
+  RETURN_IF_ERROR(vol_->Rename(tmp.path(), p.file));
+  tmp.Disarm();
+  plain::TempFile staged(vol_, p.file);  // removed unless recorded
+  if (Sync(opts.fsync)) {
+    RETURN_IF_ERROR(vol_->SyncDir(dir));
+    RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
+  }
+  ASSIGN_OR_RETURN(std::string replaced, uploads_->PutPart(upload_id, p));
+  staged.Disarm();
+  if (!replaced.empty()) vol_->Remove(replaced).IgnoreError();  // the part uploaded before
+
+  PartInfo out;
+  out.part_number = part_number;
+  out.etag = p.etag;
+  out.size = size;
+  out.mod_time_ns = p.mod_time_ns;
+  if (alg != ChecksumAlgorithm::kNone) out.checksum = sums.checksum().Base64();
+  return out;
+}
+
+Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
+                                                     const std::string& key,
+                                                     const std::string& upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const CompleteMultipartOptions& opts) {
+  RETURN_IF_ERROR(CheckWritable("complete multipart upload"));
+  ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
+  std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, false));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
+  const ChecksumType type = up.upload.checksum_type;
+  const std::string digest = PartsDigest(parts);
+
+  auto answer = [&](const plain::Completion& c) -> Result<ObjectInfo> {
+    ObjectInfo info;
+    info.bucket = bucket;
+    info.key = key;
+    info.etag = c.etag;
+    info.size = c.size;
+    info.mod_time_ns = c.mod_time_ns;
+    info.content_type = up.content_type;
+    info.user_meta = up.user_meta;
+    if (!c.checksum_b64.empty()) {
+      ASSIGN_OR_RETURN(info.checksum, ParseChecksum(alg, c.checksum_b64));
+      info.checksum_type = type;
+      if (type == ChecksumType::kComposite) info.checksum_parts = uint32_t(parts.size());
+    }
+    return info;
+  };
+  if (up.state == plain::UploadState::kCompleted) {
+    // A retry of the request that completed it gets the same answer; anything else, none.
+    ASSIGN_OR_RETURN(plain::Completion c, plain::DecodeCompletion(up.completion));
+    if (c.parts_digest != digest) return NoUpload(upload_id);
+    return answer(c);
+  }
+
+  if (parts.empty()) {
+    return Status(Code::kMalformedXml, "Complete must name at least one part");
+  }
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].part_number < 1 || parts[i].part_number > kMaxPartNumber) {
+      return Status(Code::kInvalidPart,
+                    "part number " + std::to_string(parts[i].part_number) + " is out of range");
+    }
+    if (i > 0 && parts[i].part_number <= parts[i - 1].part_number) {
+      return Status(Code::kInvalidPartOrder, "part " + std::to_string(parts[i].part_number) +
+                                                 " comes after part " +
+                                                 std::to_string(parts[i - 1].part_number));
+    }
+  }
+  ASSIGN_OR_RETURN(std::vector<plain::PartRecord> stored, uploads_->Parts(upload_id, 0, 0));
+  std::vector<const plain::PartRecord*> chosen;
+  chosen.reserve(parts.size());
+  for (const CompletedPart& cp : parts) {
+    auto it = std::lower_bound(stored.begin(), stored.end(), cp.part_number,
+                               [](const plain::PartRecord& r, int n) { return r.part_number < n; });
+    const std::string n = std::to_string(cp.part_number);
+    if (it == stored.end() || it->part_number != cp.part_number) {
+      return Status(Code::kInvalidPart, "part " + n + " was not uploaded");
+    }
+    if (StripQuotes(cp.etag) != it->etag) {
+      return Status(Code::kInvalidPart, "part " + n + " was uploaded with another ETag");
+    }
+    if (alg != ChecksumAlgorithm::kNone) {
+      if (cp.checksum.empty()) {
+        if (type == ChecksumType::kComposite) {
+          return InvalidArgument(std::string("The upload was created using a ") + Name(alg) +
+                                 " checksum. The complete request must include the checksum for "
+                                 "each part. It was missing for part " +
+                                 n + " in the request.");
+        }
+      } else {
+        auto v = ParseChecksum(alg, cp.checksum);
+        if (!v.ok() || v->raw() != it->checksum) {
+          return Status(Code::kInvalidPart, "part " + n + " was uploaded with another checksum");
+        }
+      }
+    }
+    chosen.push_back(&*it);
+  }
+  for (size_t i = 0; i + 1 < chosen.size(); ++i) {
+    if (chosen[i]->size < kMinPartSize) {
+      return Status(Code::kEntityTooSmall,
+                    "part " + std::to_string(chosen[i]->part_number) + " has " +
+                        std::to_string(chosen[i]->size) +
+                        " bytes; every part but the last must have at least 5 MiB");
+    }
+  }
+
+  // The ETag S3 gives: the MD5 of the parts' binary MD5s, "-N".
+  Md5Stream md5s;
+  uint64_t size = 0;
+  std::vector<PartChecksum> sums;
+  plain::MultipartObjectRecord layout;
+  for (const plain::PartRecord* p : chosen) {
+    ASSIGN_OR_RETURN(auto bin, Md5FromHex(p->etag));
+    md5s.Update(bin.data(), bin.size());
+    size += p->size;
+    layout.part_sizes.push_back(p->size);
+    if (alg != ChecksumAlgorithm::kNone)
+      sums.push_back(PartChecksum{ValueOf(alg, p->checksum), p->size});
+  }
+  const std::string etag = md5s.FinalHex() + "-" + std::to_string(chosen.size());
+  std::string checksum_b64;
+  if (alg != ChecksumAlgorithm::kNone) {
+    if (type == ChecksumType::kFullObject) {
+      ASSIGN_OR_RETURN(layout.checksum, CombineFullObject(alg, sums));
+      checksum_b64 = layout.checksum.Base64();
+    } else {
+      ASSIGN_OR_RETURN(std::string composite, CompositeChecksum(alg, sums));
+      checksum_b64 = composite.substr(0, composite.rfind('-'));
+      ASSIGN_OR_RETURN(layout.checksum, ParseChecksum(alg, checksum_b64));
+      layout.checksum_parts = uint32_t(chosen.size());
+    }
+    layout.checksum_type = type;
+  }
+  if (!opts.checksum_value.empty()) {
+    std::string given = opts.checksum_value;
+    if (const size_t dash = given.rfind('-'); dash != std::string::npos) given.resize(dash);
+    if (alg == ChecksumAlgorithm::kNone || given != checksum_b64) {
+      return Status(Code::kBadDigest, std::string("the object's checksum is ") +
+                                          (checksum_b64.empty() ? "none" : checksum_b64) +
+                                          ", not the " + opts.checksum_value + " sent");
+    }
+  }
+
+  PutOptions po;
+  po.content_type = up.content_type;
+  po.user_meta = up.user_meta;
+  po.if_none_match_star = opts.if_none_match_star;
+  po.if_match = opts.if_match;
+  po.fsync = opts.fsync;
+  RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
+  RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, po));
+
+  // Assemble: copy_file_range from each staged part, no byte through user space on a LocalVolume.
+  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
+  ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(tmp.path()));
+  for (const plain::PartRecord* p : chosen) {
+    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
+    // A staged part changed since it was uploaded (its size or mtime, which the rename into
+    // .cairn/uploads kept) is not what its ETag and checksum describe: refuse rather than serve it.
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns) {
+      return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
+                                         std::to_string(p->part_number) +
+                                         " changed on disk since it was uploaded");
+    }
+    for (uint64_t off = 0; off < p->size;) {
+      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
+      if (got == 0) {
+        return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
+                                          std::to_string(p->part_number) + " is shorter than " +
+                                          std::to_string(p->size) + " bytes");
+      }
+      off += got;
+    }
+  }
+  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
+  RETURN_IF_ERROR(out->Close());
+  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
+  layout.stamp = FileStamp::Of(tmp_st);  // a rename keeps dev, ino, size and mtime
+  RETURN_IF_ERROR(uploads_->PutObjectLayout(bucket, key, layout));
+  plain::Digests digests;  // the multipart ETag and the object's checksum, kept in its record
+  digests.md5_hex = etag;
+  digests.checksum = layout.checksum;
+  digests.checksum_type = layout.checksum_type;
+  digests.checksum_parts = layout.checksum_parts;
+  ASSIGN_OR_RETURN(ObjectInfo info, CommitTemp(bucket, key, kp.path, tmp, po, digests, size));
+
+  plain::Completion c;
+  c.parts_digest = digest;
+  c.etag = info.etag;
+  c.size = info.size;
+  c.mod_time_ns = info.mod_time_ns;
+  c.checksum_b64 = checksum_b64;
+  // Until this is recorded the upload stays open: a retried Complete assembles it again.
+  RETURN_IF_ERROR(uploads_->MarkCompleted(upload_id, plain::EncodeCompletion(c)));
+  vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id).IgnoreError();
+  return answer(c);
+}
+
+Status PlainDir::AbortMultipartUpload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id) {
+  RETURN_IF_ERROR(CheckWritable("abort multipart upload"));
+  std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  RETURN_IF_ERROR(uploads_->Delete(upload_id));
+  Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id);
+  if (!s.ok() && !plain::IsAbsent(s)) return s;
+  return Status::Ok();
+}
+
+Result<ListPartsResult> PlainDir::ListParts(const std::string& bucket, const std::string& key,
+                                            const std::string& upload_id,
+                                            const ListPartsOptions& opts) {
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  const int max = std::clamp(opts.max_parts, 1, 1000);
+  ASSIGN_OR_RETURN(auto parts,
+                   uploads_->Parts(upload_id, std::max(0, opts.part_number_marker), max + 1));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
+  ListPartsResult r;
+  r.upload = up.upload;
+  r.truncated = parts.size() > size_t(max);
+  if (r.truncated) parts.resize(size_t(max));
+  for (const auto& p : parts) {
+    PartInfo pi;
+    pi.part_number = p.part_number;
+    pi.etag = p.etag;
+    pi.size = p.size;
+    pi.mod_time_ns = p.mod_time_ns;
+    if (alg != ChecksumAlgorithm::kNone) pi.checksum = ValueOf(alg, p.checksum).Base64();
+    r.parts.push_back(std::move(pi));
+  }
+  if (r.truncated) r.next_part_number_marker = r.parts.back().part_number;
+  return r;
+}
+
+Result<ListUploadsResult> PlainDir::ListMultipartUploads(const std::string& bucket,
+                                                         const ListUploadsOptions& opts) {
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  const size_t max = size_t(std::clamp(opts.max_uploads, 1, 1000));
+  const std::string& prefix = opts.prefix;
+  const std::string& delim = opts.delimiter;
+  // A key marker that is a common prefix (it ends in the delimiter) skips every key under it.
+  const bool marker_is_prefix =
+      !delim.empty() && !opts.key_marker.empty() && opts.key_marker.size() >= delim.size() &&
+      opts.key_marker.compare(opts.key_marker.size() - delim.size(), delim.size(), delim) == 0;
+  ListUploadsResult r;
+  std::string last_prefix;
+  size_t count = 0;
+  Status st = uploads_->ListOpen(
+      bucket, std::max(prefix, opts.key_marker), [&](const plain::UploadRecord& u) {
+        const std::string& k = u.upload.key;
+        if (k.compare(0, prefix.size(), prefix) != 0) return false;  // past the prefix
+        if (!opts.key_marker.empty()) {
+          if (k == opts.key_marker &&
+              (opts.upload_id_marker.empty() || u.upload.upload_id <= opts.upload_id_marker)) {
+            return true;
+          }
+          if (marker_is_prefix && k.compare(0, opts.key_marker.size(), opts.key_marker) == 0) {
+            return true;
+          }
+        }
+        std::string cp;
+        if (!delim.empty()) {
+          const size_t d = k.find(delim, prefix.size());
+          if (d != std::string::npos) cp = k.substr(0, d + delim.size());
+        }
+        if (!cp.empty() && cp == last_prefix) return true;  // rolled up already
+        if (count == max) {
+          r.truncated = true;
+          return false;
+        }
+        ++count;
+        if (!cp.empty()) {
+          last_prefix = cp;
+          r.common_prefixes.push_back(cp);
+          r.next_key_marker = cp;
+          r.next_upload_id_marker.clear();
+        } else {
+          r.uploads.push_back(u.upload);
+          r.next_key_marker = k;
+          r.next_upload_id_marker = u.upload.upload_id;
+        }
+        return true;
+      });
+  RETURN_IF_ERROR(st);
+  if (!r.truncated) {
+    r.next_key_marker.clear();
+    r.next_upload_id_marker.clear();
+  }
+  return r;
+}
+
+Status PlainDir::DropUploads(const std::string& bucket) {
+  ASSIGN_OR_RETURN(std::vector<std::string> open, uploads_->DeleteBucket(bucket));
+  for (const std::string& id : open) {
+    std::lock_guard<std::mutex> l(UploadLock(id));
+    Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
+    if (!s.ok() && !plain::IsAbsent(s)) return s;
+  }
+  return Status::Ok();
+}
+
+Status PlainDir::DescribeMultipart(const std::string& bucket, const std::string& key,
+                                   const FileStamp& stamp, ObjectInfo* info) {
+  ASSIGN_OR_RETURN(auto layout, uploads_->GetObjectLayout(bucket, key, stamp));
+  if (!layout || layout->checksum.algorithm == ChecksumAlgorithm::kNone) return Status::Ok();
+  info->checksum = layout->checksum;
+  info->checksum_type = layout->checksum_type;
+  info->checksum_parts = layout->checksum_parts;
+  return Status::Ok();
+}
+
+}  // namespace cairn

@@ -1,0 +1,119 @@
+// UploadStore: the state of PlainDir's multipart uploads, in SQLite (sqlite_db.h), so that an
+// upload survives a restart: the uploads (key, content type, metadata, checksum algorithm and
+// type, open or completed), the parts each holds (the staged file under .cairn/uploads, ETag,
+// size, checksum), and for each completed multipart object its checksum and part sizes (what the
+// object's ETag alone does not say).
+//
+// Its tables (mpu_uploads, mpu_parts, mpu_objects) live in the same database file as MetaStore's
+// objects table, through a connection of their own; they are separate tables so that neither
+// schema depends on the other. The connection runs with synchronous=FULL when `durable`: an
+// acknowledged part or upload is on disk, not only in the WAL's page cache.
+//
+// Thread safety: every method may be called concurrently (one mutex around the connection).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "libstore/object/object_store.h"
+#include "libstore/plain/meta_store.h"
+#include "libstore/plain/sqlite_db.h"
+
+namespace cairn::plain {
+
+enum class UploadState { kOpen = 0, kCompleted = 1 };
+
+struct UploadRecord {
+  MultipartUpload upload;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> user_meta;
+  UploadState state = UploadState::kOpen;
+  // kCompleted: the answer Complete gave (EncodeCompletion), for a retried Complete.
+  std::string completion;
+};
+
+struct PartRecord {
+  int part_number = 0;
+  std::string file;  // the staged file, a path on the volume
+  std::string etag;  // MD5 hex
+  uint64_t size = 0;
+  int64_t mod_time_ns = 0;
+  std::string checksum;  // raw bytes of the upload's algorithm; "" when it has none
+};
+
+// A completed multipart object's layout, stamped with its file (dev, ino, size, mtime).
+struct MultipartObjectRecord {
+  FileStamp stamp;
+  ChecksumValue checksum;  // kNone: no checksum
+  ChecksumType checksum_type = ChecksumType::kNone;
+  uint32_t checksum_parts = 0;
+  std::vector<uint64_t> part_sizes;
+};
+
+class UploadStore {
+ public:
+  // Opens (creates) the tables in the database at path ("": a private in-memory one).
+  static Result<std::unique_ptr<UploadStore>> Open(const std::string& path, bool durable);
+
+  Status Create(const UploadRecord& rec);
+  // nullopt when no upload has that id.
+  Result<std::optional<UploadRecord>> Get(const std::string& upload_id);
+  // Stores a part, replacing one of the same number; returns the file of the part it replaced
+  // ("" when none), which the caller removes.
+  Result<std::string> PutPart(const std::string& upload_id, const PartRecord& p);
+  // Parts numbered after `after`, ascending, at most limit (<= 0: all).
+  Result<std::vector<PartRecord>> Parts(const std::string& upload_id, int after, int limit);
+  // Marks the upload completed with its answer and forgets its parts (in one transaction).
+  Status MarkCompleted(const std::string& upload_id, const std::string& completion);
+  // Forgets the upload and its parts.
+  Status Delete(const std::string& upload_id);
+  // Open uploads of bucket with key >= from_key, in (key, upload_id) order, until visit returns
+  // false.
+  Status ListOpen(const std::string& bucket, const std::string& from_key,
+                  const std::function<bool(const UploadRecord&)>& visit);
+  // Forgets every upload of bucket (open or completed), their parts and the bucket's multipart
+  // layouts; returns the ids of the uploads that were open (their staged parts are the caller's
+  // to remove).
+  Result<std::vector<std::string>> DeleteBucket(const std::string& bucket);
+  // Forgets completed uploads older than before_ns (their answers are kept for retries only).
+  Status PruneCompleted(int64_t before_ns);
+
+  Status PutObjectLayout(const std::string& bucket, const std::string& key,
+                         const MultipartObjectRecord& rec);
+  // The layout of bucket/key if its stamp's dev, ino, size and mtime are those of `file`.
+  Result<std::optional<MultipartObjectRecord>> GetObjectLayout(const std::string& bucket,
+                                                               const std::string& key,
+                                                               const FileStamp& file);
+
+ private:
+  explicit UploadStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  Status Prepare();
+  Result<UploadRecord> ReadUpload(SqliteStmt& s);
+  Status Transaction(const std::function<Status()>& body);  // under mu_
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteStmt> create_, get_, put_part_, get_part_file_, parts_, complete_,
+      del_parts_, del_upload_, list_, prune_, put_layout_, get_layout_, bucket_ids_,
+      del_bucket_uploads_, del_bucket_layouts_;
+};
+
+// The answer of a completed upload as kept for a retried Complete: the digest of the parts list
+// it was given, and the object it made.
+struct Completion {
+  std::string parts_digest;  // MD5 hex of the canonical parts list
+  std::string etag;
+  uint64_t size = 0;
+  int64_t mod_time_ns = 0;
+  std::string checksum_b64;  // "" when none
+};
+std::string EncodeCompletion(const Completion& c);
+Result<Completion> DecodeCompletion(const std::string& s);
+
+}  // namespace cairn::plain

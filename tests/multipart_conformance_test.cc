@@ -1,0 +1,802 @@
+// Multipart uploads, one suite over every ObjectStore that implements them (kBackends): S3's rules
+// for parts and Complete, every error path, idempotent retries, checksums (COMPOSITE and
+// FULL_OBJECT for each algorithm, checked against values computed here from the bytes), listings
+// of parts and uploads, conditions, and what survives a restart. Expected values are computed
+// here independently (the ETag from the parts' MD5s, the checksums with ChecksumStream over the
+// bytes), never taken from the store.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "libstore/common/base64.h"
+#include "libstore/common/checksum.h"
+#include "libstore/common/hash.h"
+#include "tests/plain_test_util.h"
+
+using namespace cairn;
+using namespace cairn::test;
+
+namespace {
+
+constexpr size_t kMiB = size_t(1) << 20;
+
+// The backends under test. The volume set joins this list once it implements multipart.
+const char* const kBackends[] = {"plain-mem", "plain-local"};
+
+struct MpuStore {
+  explicit MpuStore(const std::string& kind) {
+    plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
+    if (plain->kind == "local") {
+      // The database in the served directory, as `cairn serve` keeps it, so a restart finds it.
+      plain->opts.db_path = plain->root + "/.cairn/meta.db";
+      plain->Reopen();
+    }
+    store = plain->store.get();
+    REQUIRE(store->MakeBucket("bkt").ok());
+  }
+  // A restart: the store closed and opened again over the same directory and database. Only
+  // backends whose state outlives the process can (a MemVolume's plain store keeps its database
+  // in memory, so its uploads do not survive by design).
+  bool CanRestart() const { return plain && plain->kind == "local"; }
+  void Restart() {
+    plain->Reopen();
+    store = plain->store.get();
+  }
+  Result<MultipartUpload> Create(const std::string& key, CreateMultipartOptions o = {}) {
+    return store->CreateMultipartUpload("bkt", key, o);
+  }
+  Result<PartInfo> Part(const std::string& key, const std::string& id, int n,
+                        const std::string& data, UploadPartOptions o = {}) {
+    StringSource src(data, 100000);
+    return store->UploadPart("bkt", key, id, n, src, o);
+  }
+  Result<ObjectInfo> Complete(const std::string& key, const std::string& id,
+                              const std::vector<CompletedPart>& parts,
+                              CompleteMultipartOptions o = {}) {
+    return store->CompleteMultipartUpload("bkt", key, id, parts, o);
+  }
+  Result<std::string> Get(const std::string& key) {
+    StringSink sink;
+    auto info = store->GetObject("bkt", key, sink);
+    if (!info.ok()) return info.status();
+    return sink.out;
+  }
+  std::unique_ptr<PlainFixture> plain;
+  ObjectStore* store = nullptr;
+};
+
+std::string Md5Hex(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  return m.FinalHex();
+}
+
+// S3's multipart ETag, from the parts' bytes.
+std::string MultipartEtag(const std::vector<std::string>& parts) {
+  Md5Stream all;
+  for (const auto& p : parts) {
+    Md5Stream m;
+    m.Update(p.data(), p.size());
+    uint8_t d[16];
+    m.Final(d);
+    all.Update(d, 16);
+  }
+  return all.FinalHex() + "-" + std::to_string(parts.size());
+}
+
+ChecksumValue Sum(ChecksumAlgorithm a, const std::string& s) {
+  ChecksumStream c(a);
+  c.Update(s.data(), s.size());
+  return c.FinalValue();
+}
+
+std::string Md5B64(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  uint8_t d[16];
+  m.Final(d);
+  return Base64Encode(d, 16);
+}
+
+std::vector<CompletedPart> Listed(const std::vector<PartInfo>& parts) {
+  std::vector<CompletedPart> out;
+  for (const auto& p : parts) out.push_back(CompletedPart{p.part_number, p.etag, p.checksum});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    CreateMultipartOptions co;
+    co.content_type = "video/x-test";
+    co.user_meta = {{"who", "me"}};
+    auto up = s.Create("dir/big", co);
+    REQUIRE(up.ok());
+    CHECK(up->bucket == "bkt");
+    CHECK(up->key == "dir/big");
+    CHECK_FALSE(up->upload_id.empty());
+    const std::vector<std::string> data = {RandomBytes(5 * kMiB, 1), RandomBytes(5 * kMiB + 7, 2),
+                                           RandomBytes(1000, 3)};
+    std::vector<PartInfo> parts;
+    for (int i = 0; i < 3; ++i) {
+      auto p = s.Part("dir/big", up->upload_id, i + 1, data[size_t(i)]);
+      REQUIRE(p.ok());
+      CHECK(p->etag == Md5Hex(data[size_t(i)]));
+      CHECK(p->size == data[size_t(i)].size());
+      CHECK(p->checksum.empty());
+      parts.push_back(*p);
+    }
+    // Nothing is visible before Complete.
+    CHECK(s.store->HeadObject("bkt", "dir/big").status().code() == Code::kNotFound);
+    auto listed = s.store->ListObjects("bkt", {});
+    REQUIRE(listed.ok());
+    CHECK(listed->objects.empty());
+    CHECK(listed->common_prefixes.empty());
+
+    auto done = s.Complete("dir/big", up->upload_id, Listed(parts));
+    REQUIRE(done.ok());
+    CHECK(done->etag == MultipartEtag(data));
+    CHECK(done->size == data[0].size() + data[1].size() + data[2].size());
+    auto got = s.Get("dir/big");
+    REQUIRE(got.ok());
+    CHECK(*got == data[0] + data[1] + data[2]);
+    auto head = s.store->HeadObject("bkt", "dir/big");
+    REQUIRE(head.ok());
+    CHECK(head->etag == done->etag);
+    CHECK(head->content_type == "video/x-test");
+    CHECK(head->user_meta == co.user_meta);
+    // A whole GET does not turn the multipart ETag into an MD5.
+    CHECK(s.store->HeadObject("bkt", "dir/big")->etag == MultipartEtag(data));
+    ListOptions lo;
+    lo.prefix = "dir/";
+    listed = s.store->ListObjects("bkt", lo);
+    REQUIRE(listed.ok());
+    REQUIRE(listed->objects.size() == 1);
+    CHECK(listed->objects[0].etag == MultipartEtag(data));
+    // The upload is gone.
+    CHECK(s.store->ListParts("bkt", "dir/big", up->upload_id, {}).status().code() ==
+          Code::kUploadNotFound);
+    auto uploads = s.store->ListMultipartUploads("bkt", {});
+    REQUIRE(uploads.ok());
+    CHECK(uploads->uploads.empty());
+    // A single part (also below 5 MiB: the last one may be anything).
+    auto one = s.Create("small");
+    REQUIRE(one.ok());
+    auto p1 = s.Part("small", one->upload_id, 1, "tiny");
+    REQUIRE(p1.ok());
+    auto d1 = s.Complete("small", one->upload_id, {{1, p1->etag, ""}});
+    REQUIRE(d1.ok());
+    CHECK(d1->etag == MultipartEtag({"tiny"}));
+    CHECK(*s.Get("small") == "tiny");
+    // An empty part alone makes an empty object.
+    auto zero = s.Create("zero");
+    REQUIRE(zero.ok());
+    auto p0 = s.Part("zero", zero->upload_id, 1, "");
+    REQUIRE(p0.ok());
+    auto d0 = s.Complete("zero", zero->upload_id, {{1, p0->etag, ""}});
+    REQUIRE(d0.ok());
+    CHECK(d0->size == 0);
+    CHECK(*s.Get("zero") == "");
+  }
+}
+
+TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    const std::string a = RandomBytes(5 * kMiB, 10), b = RandomBytes(5 * kMiB, 11);
+    auto first = s.Part("k", up->upload_id, 1, a);
+    REQUIRE(first.ok());
+    auto second = s.Part("k", up->upload_id, 1, b);
+    REQUIRE(second.ok());
+    auto last = s.Part("k", up->upload_id, 2, "end");
+    REQUIRE(last.ok());
+    auto lp = s.store->ListParts("bkt", "k", up->upload_id, {});
+    REQUIRE(lp.ok());
+    REQUIRE(lp->parts.size() == 2);
+    CHECK(lp->parts[0].etag == Md5Hex(b));
+    // The first upload's ETag no longer names part 1.
+    CHECK(s.Complete("k", up->upload_id, {{1, first->etag, ""}, {2, last->etag, ""}})
+              .status()
+              .code() == Code::kInvalidPart);
+    auto done =
+        s.Complete("k", up->upload_id, {{1, "\"" + second->etag + "\"", ""}, {2, last->etag, ""}});
+    REQUIRE(done.ok());
+    CHECK(*s.Get("k") == b + "end");
+    CHECK(done->etag == MultipartEtag({b, "end"}));
+  }
+}
+
+TEST_CASE("multipart: every error path of Complete, with nothing made", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    StringSource old("old");
+    REQUIRE(s.store->PutObject("bkt", "k", old, {}).ok());
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    const std::string big = RandomBytes(5 * kMiB, 20);
+    auto p1 = s.Part("k", up->upload_id, 1, big);
+    auto p2 = s.Part("k", up->upload_id, 2, "small");
+    auto p3 = s.Part("k", up->upload_id, 3, "last");
+    REQUIRE((p1.ok() && p2.ok() && p3.ok()));
+    const std::string id = up->upload_id;
+    auto code = [&](const std::vector<CompletedPart>& parts) {
+      return s.Complete("k", id, parts).status().code();
+    };
+    CHECK(code({}) == Code::kMalformedXml);
+    CHECK(code({{2, p2->etag, ""}, {1, p1->etag, ""}}) == Code::kInvalidPartOrder);
+    CHECK(code({{1, p1->etag, ""}, {1, p1->etag, ""}}) == Code::kInvalidPartOrder);
+    CHECK(code({{1, p1->etag, ""}, {4, p1->etag, ""}}) == Code::kInvalidPart);  // not uploaded
+    CHECK(code({{1, p2->etag, ""}, {2, p2->etag, ""}}) == Code::kInvalidPart);  // wrong ETag
+    CHECK(code({{0, p1->etag, ""}}) == Code::kInvalidPart);
+    CHECK(code({{10001, p1->etag, ""}}) == Code::kInvalidPart);
+    // Part 2 is below 5 MiB and not last.
+    CHECK(code({{1, p1->etag, ""}, {2, p2->etag, ""}, {3, p3->etag, ""}}) == Code::kEntityTooSmall);
+    // Unknown ids, another key's id, a missing bucket.
+    CHECK(
+        s.Complete("k", "00000000000000000000000000000000", {{1, p1->etag, ""}}).status().code() ==
+        Code::kUploadNotFound);
+    CHECK(s.Complete("k", "../../etc", {{1, p1->etag, ""}}).status().code() ==
+          Code::kUploadNotFound);
+    CHECK(s.Complete("other", id, {{1, p1->etag, ""}}).status().code() == Code::kUploadNotFound);
+    CHECK(
+        s.store->CompleteMultipartUpload("nob", "k", id, {{1, p1->etag, ""}}, {}).status().code() ==
+        Code::kBucketNotFound);
+    // The previous object is untouched by every failure, and the upload is still open.
+    CHECK(*s.Get("k") == "old");
+    auto lp = s.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts.size() == 3);
+    // Parts may be left out: 1 and 3 make the object.
+    auto done = s.Complete("k", id, {{1, p1->etag, ""}, {3, p3->etag, ""}});
+    REQUIRE(done.ok());
+    CHECK(*s.Get("k") == big + "last");
+  }
+}
+
+TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are NoSuchUpload",
+          "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    auto p1 = s.Part("k", up->upload_id, 1, RandomBytes(5 * kMiB, 30));
+    auto p2 = s.Part("k", up->upload_id, 2, "tail");
+    REQUIRE((p1.ok() && p2.ok()));
+    const std::vector<CompletedPart> list = {{1, p1->etag, ""}, {2, p2->etag, ""}};
+    auto a = s.Complete("k", up->upload_id, list);
+    REQUIRE(a.ok());
+    auto b = s.Complete("k", up->upload_id, list);
+    REQUIRE(b.ok());
+    CHECK(b->etag == a->etag);
+    CHECK(b->size == a->size);
+    // Another list is not a retry.
+    CHECK(s.Complete("k", up->upload_id, {{1, p1->etag, ""}}).status().code() ==
+          Code::kUploadNotFound);
+    CHECK(s.Part("k", up->upload_id, 3, "x").status().code() == Code::kUploadNotFound);
+    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() == Code::kUploadNotFound);
+    CHECK(s.store->ListParts("bkt", "k", up->upload_id, {}).status().code() ==
+          Code::kUploadNotFound);
+    if (s.CanRestart()) {
+      s.Restart();
+      auto c = s.Complete("k", up->upload_id, list);
+      REQUIRE(c.ok());
+      CHECK(c->etag == a->etag);
+    }
+  }
+}
+
+TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    auto p1 = s.Part("k", up->upload_id, 1, "data");
+    REQUIRE(p1.ok());
+    CHECK(s.store->AbortMultipartUpload("bkt", "other", up->upload_id).code() ==
+          Code::kUploadNotFound);
+    CHECK(s.store->AbortMultipartUpload("nob", "k", up->upload_id).code() == Code::kBucketNotFound);
+    REQUIRE(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).ok());
+    CHECK(s.store->AbortMultipartUpload("bkt", "k", up->upload_id).code() == Code::kUploadNotFound);
+    CHECK(s.Part("k", up->upload_id, 2, "x").status().code() == Code::kUploadNotFound);
+    CHECK(s.Complete("k", up->upload_id, {{1, p1->etag, ""}}).status().code() ==
+          Code::kUploadNotFound);
+    CHECK(s.store->HeadObject("bkt", "k").status().code() == Code::kNotFound);
+    auto uploads = s.store->ListMultipartUploads("bkt", {});
+    REQUIRE(uploads.ok());
+    CHECK(uploads->uploads.empty());
+  }
+}
+
+TEST_CASE("multipart: UploadPart refuses bad numbers, bad digests and unknown uploads",
+          "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    const std::string id = up->upload_id;
+    CHECK(s.Part("k", id, 0, "x").status().code() == Code::kInvalidArgument);
+    CHECK(s.Part("k", id, 10001, "x").status().code() == Code::kInvalidArgument);
+    CHECK(s.Part("k", "ffffffffffffffffffffffffffffffff", 1, "x").status().code() ==
+          Code::kUploadNotFound);
+    CHECK(s.Part("k2", id, 1, "x").status().code() == Code::kUploadNotFound);
+    CHECK(s.store->UploadPart("nob", "k", id, 1, *std::make_unique<StringSource>("x"), {})
+              .status()
+              .code() == Code::kBucketNotFound);
+    UploadPartOptions md5;
+    md5.content_md5 = Md5B64("other bytes");
+    CHECK(s.Part("k", id, 1, "these bytes", md5).status().code() == Code::kBadDigest);
+    md5.content_md5 = "not base64!";
+    CHECK(s.Part("k", id, 1, "these bytes", md5).status().code() == Code::kInvalidDigest);
+    UploadPartOptions sum;
+    sum.checksum_algorithm = "CRC32";
+    sum.checksum_value = Sum(ChecksumAlgorithm::kCrc32, "other").Base64();
+    CHECK(s.Part("k", id, 1, "these bytes", sum).status().code() == Code::kBadDigest);
+    UploadPartOptions nameless;  // a value without its algorithm, on an upload without one
+    nameless.checksum_value = Sum(ChecksumAlgorithm::kCrc32, "these bytes").Base64();
+    CHECK(s.Part("k", id, 1, "these bytes", nameless).status().code() == Code::kInvalidArgument);
+    UploadPartOptions sha;
+    sha.payload_sha256 = Sha256Hex("other", 5);
+    CHECK(s.Part("k", id, 1, "these bytes", sha).status().code() == Code::kContentSha256Mismatch);
+    FailingSource broken(RandomBytes(300000, 5), 150000);
+    CHECK_FALSE(s.store->UploadPart("bkt", "k", id, 1, broken, {}).ok());
+    // None of them left a part.
+    auto lp = s.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts.empty());
+    // Matching digests are taken.
+    UploadPartOptions good;
+    good.content_md5 = Md5B64("these bytes");
+    good.checksum_algorithm = "SHA256";
+    good.checksum_value = Sum(ChecksumAlgorithm::kSha256, "these bytes").Base64();
+    good.payload_sha256 = Sha256Hex("these bytes", 11);
+    CHECK(s.Part("k", id, 1, "these bytes", good).ok());
+    // Create's own refusals.
+    CHECK(s.store->CreateMultipartUpload("nob", "k", {}).status().code() == Code::kBucketNotFound);
+    CreateMultipartOptions bad;
+    bad.checksum_algorithm = "MD4";
+    CHECK(s.Create("k", bad).status().code() == Code::kInvalidArgument);
+    CreateMultipartOptions meta;
+    meta.user_meta = {{"k", std::string(3000, 'v')}};
+    CHECK(s.Create("k", meta).status().code() == Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm", "[multipart]") {
+  struct Case {
+    ChecksumAlgorithm alg;
+    ChecksumType asked;
+    ChecksumType want;  // kNone: Create refuses
+  };
+  const Case cases[] = {
+      {ChecksumAlgorithm::kCrc32, ChecksumType::kNone, ChecksumType::kComposite},
+      {ChecksumAlgorithm::kCrc32, ChecksumType::kComposite, ChecksumType::kComposite},
+      {ChecksumAlgorithm::kCrc32, ChecksumType::kFullObject, ChecksumType::kFullObject},
+      {ChecksumAlgorithm::kCrc32c, ChecksumType::kNone, ChecksumType::kComposite},
+      {ChecksumAlgorithm::kCrc32c, ChecksumType::kFullObject, ChecksumType::kFullObject},
+      {ChecksumAlgorithm::kCrc64Nvme, ChecksumType::kNone, ChecksumType::kFullObject},
+      {ChecksumAlgorithm::kCrc64Nvme, ChecksumType::kFullObject, ChecksumType::kFullObject},
+      {ChecksumAlgorithm::kCrc64Nvme, ChecksumType::kComposite, ChecksumType::kNone},
+      {ChecksumAlgorithm::kSha1, ChecksumType::kNone, ChecksumType::kComposite},
+      {ChecksumAlgorithm::kSha1, ChecksumType::kFullObject, ChecksumType::kNone},
+      {ChecksumAlgorithm::kSha256, ChecksumType::kNone, ChecksumType::kComposite},
+      {ChecksumAlgorithm::kSha256, ChecksumType::kFullObject, ChecksumType::kNone},
+  };
+  const std::vector<std::string> data = {RandomBytes(5 * kMiB, 40), RandomBytes(5 * kMiB + 3, 41),
+                                         RandomBytes(12345, 42)};
+  const std::string whole = data[0] + data[1] + data[2];
+  for (const char* kind : kBackends) {
+    MpuStore s(kind);
+    for (const Case& c : cases) {
+      CAPTURE(kind, Name(c.alg), Name(c.asked));
+      CreateMultipartOptions co;
+      co.checksum_algorithm = Name(c.alg);
+      co.checksum_type = c.asked;
+      auto up = s.Create("sum", co);
+      if (c.want == ChecksumType::kNone) {
+        CHECK(up.status().code() == Code::kInvalidArgument);
+        continue;
+      }
+      REQUIRE(up.ok());
+      CHECK(up->checksum_algorithm == Name(c.alg));
+      CHECK(up->checksum_type == c.want);
+      // Another algorithm on a part is refused.
+      UploadPartOptions other;
+      other.checksum_algorithm = c.alg == ChecksumAlgorithm::kSha1 ? "SHA256" : "SHA1";
+      CHECK(s.Part("sum", up->upload_id, 1, data[0], other).status().code() ==
+            Code::kInvalidArgument);
+      std::vector<PartInfo> parts;
+      std::string concat;  // the parts' raw checksums
+      for (size_t i = 0; i < data.size(); ++i) {
+        UploadPartOptions po;
+        // Part 1 names its checksum; the others let the store compute it.
+        if (i == 0) {
+          po.checksum_algorithm = Name(c.alg);
+          po.checksum_value = Sum(c.alg, data[i]).Base64();
+        }
+        auto p = s.Part("sum", up->upload_id, int(i + 1), data[i], po);
+        REQUIRE(p.ok());
+        CHECK(p->checksum == Sum(c.alg, data[i]).Base64());
+        concat += Sum(c.alg, data[i]).raw();
+        parts.push_back(*p);
+      }
+      auto lp = s.store->ListParts("bkt", "sum", up->upload_id, {});
+      REQUIRE(lp.ok());
+      REQUIRE(lp->parts.size() == 3);
+      CHECK(lp->parts[2].checksum == Sum(c.alg, data[2]).Base64());
+      CHECK(lp->upload.checksum_type == c.want);
+
+      std::string want_value;
+      if (c.want == ChecksumType::kComposite) {
+        want_value = Sum(c.alg, concat).Base64();
+      } else {
+        want_value = Sum(c.alg, whole).Base64();
+      }
+      auto list = Listed(parts);
+      // A wrong part checksum is InvalidPart; a missing one only COMPOSITE requires.
+      auto wrong = list;
+      wrong[1].checksum = Sum(c.alg, "nope").Base64();
+      CHECK(s.Complete("sum", up->upload_id, wrong).status().code() == Code::kInvalidPart);
+      auto missing = list;
+      missing[1].checksum.clear();
+      if (c.want == ChecksumType::kComposite) {
+        CHECK(s.Complete("sum", up->upload_id, missing).status().code() == Code::kInvalidArgument);
+      }
+      // A whole-object value that is not the object's.
+      CompleteMultipartOptions bad;
+      bad.checksum_value = Sum(c.alg, "nope").Base64();
+      CHECK(s.Complete("sum", up->upload_id, list, bad).status().code() == Code::kBadDigest);
+      CHECK(s.store->HeadObject("bkt", "sum").status().code() == Code::kNotFound);
+
+      CompleteMultipartOptions good;
+      good.checksum_value =
+          want_value + (c.want == ChecksumType::kComposite ? "-3" : std::string());
+      auto done = s.Complete("sum", up->upload_id,
+                             c.want == ChecksumType::kFullObject ? missing : list, good);
+      REQUIRE(done.ok());
+      CHECK(done->checksum.algorithm == c.alg);
+      CHECK(done->checksum.Base64() == want_value);
+      CHECK(done->checksum_type == c.want);
+      CHECK(done->ChecksumHeaderValue() ==
+            want_value + (c.want == ChecksumType::kComposite ? "-3" : ""));
+      auto head = s.store->HeadObject("bkt", "sum");
+      REQUIRE(head.ok());
+      CHECK(head->ChecksumHeaderValue() == done->ChecksumHeaderValue());
+      CHECK(head->checksum_type == c.want);
+      CHECK(*s.Get("sum") == whole);
+      REQUIRE(s.store->DeleteObject("bkt", "sum").ok());
+    }
+  }
+}
+
+TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    for (int n : {1, 2, 3, 5, 8, 13, 10000}) {
+      REQUIRE(s.Part("k", up->upload_id, n, "p" + std::to_string(n)).ok());
+    }
+    std::vector<int> seen;
+    ListPartsOptions o;
+    o.max_parts = 3;
+    int pages = 0;
+    for (;;) {
+      auto r = s.store->ListParts("bkt", "k", up->upload_id, o);
+      REQUIRE(r.ok());
+      ++pages;
+      CHECK(r->parts.size() <= 3);
+      for (const auto& p : r->parts) {
+        seen.push_back(p.part_number);
+        CHECK(p.etag == Md5Hex("p" + std::to_string(p.part_number)));
+        CHECK(p.size == ("p" + std::to_string(p.part_number)).size());
+        CHECK(p.mod_time_ns > 0);
+      }
+      if (!r->truncated) break;
+      CHECK(r->next_part_number_marker == r->parts.back().part_number);
+      o.part_number_marker = r->next_part_number_marker;
+    }
+    CHECK(pages == 3);
+    CHECK(seen == std::vector<int>{1, 2, 3, 5, 8, 13, 10000});
+    CHECK(s.store->ListParts("nob", "k", up->upload_id, {}).status().code() ==
+          Code::kBucketNotFound);
+    CHECK(s.store->ListParts("bkt", "k2", up->upload_id, {}).status().code() ==
+          Code::kUploadNotFound);
+  }
+}
+
+TEST_CASE("multipart: ListMultipartUploads with prefix, delimiter, markers and pages",
+          "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    // Two uploads of "a/x", one each of the others.
+    std::map<std::string, std::vector<std::string>> ids;
+    for (const char* k : {"a/x", "a/x", "a/y", "b", "c/d/e", "c/f"}) {
+      auto up = s.Create(k);
+      REQUIRE(up.ok());
+      ids[k].push_back(up->upload_id);
+    }
+    auto all = s.store->ListMultipartUploads("bkt", {});
+    REQUIRE(all.ok());
+    REQUIRE(all->uploads.size() == 6);
+    CHECK(all->uploads[0].key == "a/x");
+    CHECK(all->uploads[0].upload_id == ids["a/x"][0]);  // initiation order within a key
+    CHECK(all->uploads[1].upload_id == ids["a/x"][1]);
+    CHECK(all->uploads[5].key == "c/f");
+    CHECK_FALSE(all->truncated);
+
+    ListUploadsOptions o;
+    o.prefix = "c/";
+    auto pre = s.store->ListMultipartUploads("bkt", o);
+    REQUIRE(pre.ok());
+    REQUIRE(pre->uploads.size() == 2);
+    CHECK(pre->uploads[0].key == "c/d/e");
+
+    o = {};
+    o.delimiter = "/";
+    auto del = s.store->ListMultipartUploads("bkt", o);
+    REQUIRE(del.ok());
+    REQUIRE(del->uploads.size() == 1);
+    CHECK(del->uploads[0].key == "b");
+    CHECK(del->common_prefixes == std::vector<std::string>{"a/", "c/"});
+
+    o = {};
+    o.prefix = "c/";
+    o.delimiter = "/";
+    del = s.store->ListMultipartUploads("bkt", o);
+    REQUIRE(del.ok());
+    CHECK(del->common_prefixes == std::vector<std::string>{"c/d/"});
+    REQUIRE(del->uploads.size() == 1);
+    CHECK(del->uploads[0].key == "c/f");
+
+    // Pages of two, resumed with both markers: every upload once, in order.
+    o = {};
+    o.max_uploads = 2;
+    std::vector<std::string> seen;
+    for (int guard = 0; guard < 10; ++guard) {
+      auto r = s.store->ListMultipartUploads("bkt", o);
+      REQUIRE(r.ok());
+      for (const auto& u : r->uploads) seen.push_back(u.key + "#" + u.upload_id);
+      if (!r->truncated) break;
+      CHECK_FALSE(r->next_key_marker.empty());
+      o.key_marker = r->next_key_marker;
+      o.upload_id_marker = r->next_upload_id_marker;
+    }
+    std::vector<std::string> want;
+    for (const auto& u : all->uploads) want.push_back(u.key + "#" + u.upload_id);
+    CHECK(seen == want);
+
+    // A key marker alone skips every upload of that key.
+    o = {};
+    o.key_marker = "a/x";
+    auto after = s.store->ListMultipartUploads("bkt", o);
+    REQUIRE(after.ok());
+    REQUIRE(after->uploads.size() == 4);
+    CHECK(after->uploads[0].key == "a/y");
+    // With an upload-id marker: that key's later uploads too.
+    o.upload_id_marker = ids["a/x"][0];
+    after = s.store->ListMultipartUploads("bkt", o);
+    REQUIRE(after.ok());
+    REQUIRE(after->uploads.size() == 5);
+    CHECK(after->uploads[0].upload_id == ids["a/x"][1]);
+    // Pages with a delimiter: a rolled-up prefix is one entry, and the next page starts after it.
+    o = {};
+    o.delimiter = "/";
+    o.max_uploads = 1;
+    std::vector<std::string> entries;
+    for (int guard = 0; guard < 10; ++guard) {
+      auto r = s.store->ListMultipartUploads("bkt", o);
+      REQUIRE(r.ok());
+      for (const auto& u : r->uploads) entries.push_back(u.key);
+      for (const auto& p : r->common_prefixes) entries.push_back(p);
+      if (!r->truncated) break;
+      o.key_marker = r->next_key_marker;
+      o.upload_id_marker = r->next_upload_id_marker;
+    }
+    CHECK(entries == std::vector<std::string>{"a/", "b", "c/"});
+    CHECK(s.store->ListMultipartUploads("nob", {}).status().code() == Code::kBucketNotFound);
+  }
+}
+
+TEST_CASE("multipart: Complete's conditions decide on the key's current object", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    StringSource old("old");
+    auto put = s.store->PutObject("bkt", "k", old, {});
+    REQUIRE(put.ok());
+    auto up = s.Create("k");
+    REQUIRE(up.ok());
+    auto p = s.Part("k", up->upload_id, 1, "new");
+    REQUIRE(p.ok());
+    CompleteMultipartOptions inm;
+    inm.if_none_match_star = true;
+    CHECK(s.Complete("k", up->upload_id, {{1, p->etag, ""}}, inm).status().code() ==
+          Code::kPreconditionFailed);
+    CompleteMultipartOptions im;
+    im.if_match = "\"0123\"";
+    CHECK(s.Complete("k", up->upload_id, {{1, p->etag, ""}}, im).status().code() ==
+          Code::kPreconditionFailed);
+    CHECK(*s.Get("k") == "old");
+    im.if_match = "\"" + put->etag + "\"";
+    REQUIRE(s.Complete("k", up->upload_id, {{1, p->etag, ""}}, im).ok());
+    CHECK(*s.Get("k") == "new");
+  }
+}
+
+TEST_CASE("multipart: concurrent parts of one upload, and two uploads of one key", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto a = s.Create("k");
+    auto b = s.Create("k");
+    REQUIRE((a.ok() && b.ok()));
+    CHECK(a->upload_id != b->upload_id);
+    std::vector<std::string> data;
+    for (int i = 0; i < 4; ++i) data.push_back(RandomBytes(5 * kMiB, 60 + uint64_t(i)));
+    std::vector<Result<PartInfo>> got(4, Status(Code::kInternal, "not run"));
+    std::vector<std::thread> th;
+    for (int i = 0; i < 4; ++i) {
+      th.emplace_back(
+          [&, i] { got[size_t(i)] = s.Part("k", a->upload_id, i + 1, data[size_t(i)]); });
+    }
+    for (auto& t : th) t.join();
+    std::vector<PartInfo> parts;
+    for (auto& g : got) {
+      REQUIRE(g.ok());
+      parts.push_back(*g);
+    }
+    auto pb = s.Part("k", b->upload_id, 1, "from b");
+    REQUIRE(pb.ok());
+    REQUIRE(s.Complete("k", a->upload_id, Listed(parts)).ok());
+    CHECK(*s.Get("k") == data[0] + data[1] + data[2] + data[3]);
+    // The other upload of the key is still open; the last Complete wins.
+    REQUIRE(s.Complete("k", b->upload_id, {{1, pb->etag, ""}}).ok());
+    CHECK(*s.Get("k") == "from b");
+  }
+}
+
+TEST_CASE("multipart plain: uploads survive a restart; parts never show as objects",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  f.opts.db_path = f.root + "/.cairn/meta.db";
+  f.Reopen();
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  CreateMultipartOptions co;
+  co.checksum_algorithm = "CRC64NVME";
+  co.content_type = "text/x-restart";
+  auto up = f.store->CreateMultipartUpload("bkt", "dir/k", co);
+  REQUIRE(up.ok());
+  const std::string d1 = RandomBytes(5 * kMiB, 70), d2 = RandomBytes(3000, 71);
+  StringSource s1(d1);
+  auto p1 = f.store->UploadPart("bkt", "dir/k", up->upload_id, 1, s1, {});
+  REQUIRE(p1.ok());
+  // Staged parts are under .cairn/, not in the bucket.
+  auto listed = f.store->ListObjects("bkt", {});
+  REQUIRE(listed.ok());
+  CHECK(listed->objects.empty());
+  CHECK(listed->common_prefixes.empty());
+  auto buckets = f.store->ListBuckets();
+  REQUIRE(buckets.ok());
+  CHECK(buckets->size() == 1);
+  REQUIRE(std::filesystem::is_directory(f.root + "/.cairn/uploads/" + up->upload_id));
+
+  f.Reopen();
+  auto lp = f.store->ListParts("bkt", "dir/k", up->upload_id, {});
+  REQUIRE(lp.ok());
+  REQUIRE(lp->parts.size() == 1);
+  CHECK(lp->parts[0].etag == p1->etag);
+  CHECK(lp->upload.checksum_algorithm == "CRC64NVME");
+  CHECK(lp->upload.checksum_type == ChecksumType::kFullObject);
+  StringSource s2(d2);
+  auto p2 = f.store->UploadPart("bkt", "dir/k", up->upload_id, 2, s2, {});
+  REQUIRE(p2.ok());
+  auto done = f.store->CompleteMultipartUpload("bkt", "dir/k", up->upload_id,
+                                               {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
+  REQUIRE(done.ok());
+  // The staged parts are gone; the ETag, content type and checksum survive another restart.
+  CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + up->upload_id));
+  f.Reopen();
+  auto head = f.store->HeadObject("bkt", "dir/k");
+  REQUIRE(head.ok());
+  CHECK(head->etag == MultipartEtag({d1, d2}));
+  CHECK(head->content_type == "text/x-restart");
+  CHECK(head->checksum.Base64() == Sum(ChecksumAlgorithm::kCrc64Nvme, d1 + d2).Base64());
+  CHECK(head->checksum_type == ChecksumType::kFullObject);
+  // A file written over it by another program is described afresh: no stale ETag or checksum.
+  { std::ofstream(f.root + "/bkt/dir/k", std::ios::trunc) << "replaced"; }
+  head = f.store->HeadObject("bkt", "dir/k");
+  REQUIRE(head.ok());
+  CHECK(head->etag != MultipartEtag({d1, d2}));
+  CHECK(head->checksum.algorithm == ChecksumAlgorithm::kNone);
+}
+
+TEST_CASE("multipart plain: removing a bucket drops its uploads and their parts",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.store->MakeBucket("keep").ok());
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  auto other = f.store->CreateMultipartUpload("keep", "k", {});
+  REQUIRE((up.ok() && other.ok()));
+  StringSource s1("part");
+  REQUIRE(f.store->UploadPart("bkt", "k", up->upload_id, 1, s1, {}).ok());
+  REQUIRE(std::filesystem::is_directory(f.root + "/.cairn/uploads/" + up->upload_id));
+  REQUIRE(f.store->RemoveBucket("bkt", true).ok());
+  CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + up->upload_id));
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  auto uploads = f.store->ListMultipartUploads("bkt", {});
+  REQUIRE(uploads.ok());
+  CHECK(uploads->uploads.empty());
+  CHECK(f.store->ListParts("bkt", "k", up->upload_id, {}).status().code() == Code::kUploadNotFound);
+  // Another bucket's upload stays.
+  CHECK(f.store->ListParts("keep", "k", other->upload_id, {}).ok());
+}
+
+TEST_CASE("multipart plain: a staged part changed on disk fails Complete", "[multipart][plain]") {
+  PlainFixture f("local");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  REQUIRE(up.ok());
+  StringSource s1("original bytes");
+  auto p1 = f.store->UploadPart("bkt", "k", up->upload_id, 1, s1, {});
+  REQUIRE(p1.ok());
+  const std::string dir = f.root + "/.cairn/uploads/" + up->upload_id;
+  std::vector<std::filesystem::path> staged;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) staged.push_back(e.path());
+  REQUIRE(staged.size() == 1);
+  // File times tick with the kernel's coarse clock: let one tick pass so the write shows.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::ofstream(staged[0], std::ios::trunc) << "tampered bytes";  // same size, new content
+  }
+  auto done = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, {{1, p1->etag, ""}}, {});
+  CHECK(done.status().code() == Code::kDataLoss);
+  CHECK(f.store->HeadObject("bkt", "k").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("multipart plain: a failed Complete leaves the previous version and no temp file",
+          "[multipart][plain]") {
+  PlainFixture f("faulty");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", "previous").ok());
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  REQUIRE(up.ok());
+  StringSource s1(RandomBytes(5 * kMiB, 80));
+  auto p1 = f.store->UploadPart("bkt", "k", up->upload_id, 1, s1, {});
+  REQUIRE(p1.ok());
+  StringSource s2("end");
+  auto p2 = f.store->UploadPart("bkt", "k", up->upload_id, 2, s2, {});
+  REQUIRE(p2.ok());
+  // The rename into place fails.
+  FaultRule rule;
+  rule.op = FaultOp::kRename;
+  rule.path_glob = "bkt/k";
+  f.faulty->AddRule(rule);
+  auto done = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id,
+                                               {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
+  CHECK_FALSE(done.ok());
+  CHECK(f.faulty->injected() > 0);
+  f.faulty->ClearRules();
+  CHECK(*f.Get("bkt", "k") == "previous");
+  auto tmp = f.vol->ListDir(".cairn/tmp");
+  REQUIRE(tmp.ok());
+  CHECK(tmp->empty());
+  // The upload is still open and completes now.
+  done = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id,
+                                          {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
+  REQUIRE(done.ok());
+  CHECK(f.Get("bkt", "k")->size() == 5 * kMiB + 3);
+}
