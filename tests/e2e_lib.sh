@@ -33,12 +33,14 @@ expect() {
   ok
 }
 randfile() { head -c "$2" /dev/urandom >"$1"; }
-# serve_bg NAME DIR ARGS...: `cairn serve --no-auth` of DIR on a free loopback port in the
-# background (stdout and stderr in $T/NAME.out and $T/NAME.err); sets SRV (its pid) and PORT.
-serve_bg() {
+# serve_auth_bg NAME DIR ARGS...: `cairn serve ARGS DIR` on a free loopback port in the background
+# (stdout and stderr in $T/NAME.out and $T/NAME.err); sets SRV (its pid) and PORT.
+# serve_bg NAME DIR ARGS...: the same with --no-auth.
+serve_bg() { serve_auth_bg "$1" "$2" --no-auth "${@:3}"; }
+serve_auth_bg() {
   local name=$1 dir=$2; shift 2
   rm -f "$T/$name.port"
-  "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$dir" \
+  "$CAIRN" serve --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$dir" \
     >"$T/$name.out" 2>"$T/$name.err" &
   SRV=$!
   PIDS+=("$SRV")
