@@ -61,6 +61,8 @@ class StoreHandler : public S3Handler {
   // kNotFound from an object call: NoSuchBucket when the bucket is missing, else NoSuchKey.
   Status ObjectError(const HttpRequest& req, const Status& s);
   Status ObjectError(const std::string& bucket, const Status& s);
+  // An error of a copy whose source is in src_bucket: ObjectError's, and 412 for a 304.
+  Status CopySourceError(const std::string& src_bucket, const Status& s);
 
   // store_handler_objects.cc
   Status PutObject(const HttpRequest& req, Source& body, ResponseWriter& out);

@@ -77,6 +77,11 @@ GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix);
 // kInvalidArgument, kInvalidBucketName or kKeyTooLong for one S3 refuses.
 Status ParseCopySource(const HttpRequest& req, std::string* bucket, std::string* key);
 
+// A copy's answer: <element> (CopyObjectResult, CopyPartResult) with LastModified and ETag, and
+// the checksum of with_checksum when given and it has one.
+Status SendCopyResult(ResponseWriter& out, const char* element, int64_t mod_time_ns,
+                      const std::string& etag, const ObjectInfo* with_checksum);
+
 // Writes the canonical owner (<Owner><ID/><DisplayName/></Owner>) with name as element.
 void WriteOwner(s3::XmlWriter& w, const char* element = "Owner");
 

@@ -117,22 +117,10 @@ Status StoreHandler::UploadPartCopy(const HttpRequest& req, int part_number,
   RETURN_IF_ERROR(NeedBucket(req.bucket));
   auto part = store_.UploadPartCopy(src_bucket, src_key, req.bucket, req.key,
                                     *req.Query("uploadId"), part_number, o);
-  if (!part.ok()) {
-    // Errors of the source name the source (NoSuchKey for it, NoSuchBucket for its bucket); the
-    // destination bucket was checked above, and its upload answers NoSuchUpload.
-    if (part.status().code() == Code::kNotModified) {
-      return Status(Code::kPreconditionFailed, part.status().message());
-    }
-    return ObjectError(src_bucket, part.status());
-  }
-  std::string xml;
-  s3::XmlWriter w(&xml);
-  w.Declaration();
-  w.Open("CopyPartResult", s3::kS3Namespace);
-  w.Element("LastModified", IsoTime(part->mod_time_ns));
-  w.Element("ETag", Quoted(part->etag));
-  w.Finish();
-  return SendXml(out, xml, w);
+  // Errors of the source name the source (NoSuchKey for it, NoSuchBucket for its bucket); the
+  // destination bucket was checked above, and its upload answers NoSuchUpload.
+  if (!part.ok()) return CopySourceError(src_bucket, part.status());
+  return SendCopyResult(out, "CopyPartResult", part->mod_time_ns, part->etag, nullptr);
 }
 
 Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWriter& out) {

@@ -333,25 +333,35 @@ Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
   }
   RETURN_IF_ERROR(NeedBucket(req.bucket));
   auto info = store_.CopyObject(src_bucket, src_key, req.bucket, req.key, opts);
-  if (!info.ok()) {
-    if (info.status().code() == Code::kNotModified) {
-      return Status(Code::kPreconditionFailed, info.status().message());
-    }
-    return ObjectError(src_bucket, info.status());
-  }
+  if (!info.ok()) return CopySourceError(src_bucket, info.status());
+  return SendCopyResult(out, "CopyObjectResult", info->mod_time_ns, info->etag, &*info);
+}
+
+Status StoreHandler::CopySourceError(const std::string& src_bucket, const Status& s) {
+  // The copy-source conditions never answer 304.
+  if (s.code() == Code::kNotModified) return Status(Code::kPreconditionFailed, s.message());
+  return ObjectError(src_bucket, s);
+}
+
+namespace internal {
+
+Status SendCopyResult(ResponseWriter& out, const char* element, int64_t mod_time_ns,
+                      const std::string& etag, const ObjectInfo* with_checksum) {
   std::string xml;
   s3::XmlWriter w(&xml);
   w.Declaration();
-  w.Open("CopyObjectResult", s3::kS3Namespace);
-  w.Element("LastModified", IsoTime(info->mod_time_ns));
-  w.Element("ETag", Quoted(info->etag));
-  if (info->checksum.algorithm != ChecksumAlgorithm::kNone) {
-    w.Element(std::string("Checksum") + Name(info->checksum.algorithm),
-              info->ChecksumHeaderValue());
-    w.Element("ChecksumType", Name(info->checksum_type));
+  w.Open(element, s3::kS3Namespace);
+  w.Element("LastModified", IsoTime(mod_time_ns));
+  w.Element("ETag", Quoted(etag));
+  if (with_checksum != nullptr && with_checksum->checksum.algorithm != ChecksumAlgorithm::kNone) {
+    w.Element(std::string("Checksum") + Name(with_checksum->checksum.algorithm),
+              with_checksum->ChecksumHeaderValue());
+    w.Element("ChecksumType", Name(with_checksum->checksum_type));
   }
   w.Finish();
   return SendXml(out, xml, w);
 }
+
+}  // namespace internal
 
 }  // namespace cairn::server
