@@ -1030,13 +1030,15 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
     REQUIRE(old_up.ok());
     REQUIRE(s.Part("old", old_up->upload_id, 1, "abandoned bytes").ok());
     REQUIRE(s.Upload("done", {"completed"}).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    // Margins wide enough for a busy machine: "old" is 600 ms older than "young", the expiry
+    // 300 ms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
     auto young = s.Create("young");
     REQUIRE(young.ok());
     REQUIRE(s.Part("young", young->upload_id, 1, "kept").ok());
 
     CHECK(s.store->AbortStaleUploads(-1).status().code() == Code::kInvalidArgument);
-    auto removed = s.store->AbortStaleUploads(int64_t(75) * 1000000);
+    auto removed = s.store->AbortStaleUploads(int64_t(300) * 1000000);
     REQUIRE(removed.ok());
     CHECK(*removed == 1);
     CHECK(s.store->ListParts("bkt", "old", old_up->upload_id, {}).status().code() ==
@@ -1055,9 +1057,10 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
         CHECK_FALSE(e.ok());
       }
     }
-    // Nothing older is left: a second pass removes nothing.
-    removed = s.store->AbortStaleUploads(int64_t(75) * 1000000);
+    // A pass with a long expiry removes nothing.
+    removed = s.store->AbortStaleUploads(int64_t(3600) * 1000000000);
     REQUIRE(removed.ok());
     CHECK(*removed == 0);
+    CHECK(s.store->ListParts("bkt", "young", young->upload_id, {}).ok());
   }
 }
