@@ -137,14 +137,14 @@ for backend in plain set; do
   echo "== $backend: abandoned uploads expire in the background"
   start "$backend-keep" "$dir" --upload-expiry 0
   check "$backend: upload left" [ "$(python3 "$T/expiry.py" "$URL" leave)" = 1 ]
-  sleep 2
+  sleep 3
   check "$backend: --upload-expiry 0 keeps it" [ "$(python3 "$T/expiry.py" "$URL" 1)" = 1 ]
   kill -TERM "$SRV"; wait "$SRV"
-  # Older than 1s by now: the pass at start removes it.
-  start "$backend-start" "$dir" --upload-expiry 1s
+  # Older than 2s by now: the pass at start removes it.
+  start "$backend-start" "$dir" --upload-expiry 2s
   check "$backend: removed at start" [ "$(python3 "$T/expiry.py" "$URL" 5)" = 0 ]
   check "$backend: said on stderr" grep -q 'removed 1 abandoned multipart upload' "$T/$backend-start.err"
-  # And while it runs: a new one goes within a pass or two (every 1s here).
+  # And while it runs: a new one goes within a pass or two (every 2s here).
   check "$backend: another left" [ "$(python3 "$T/expiry.py" "$URL" leave)" = 1 ]
   check "$backend: removed while serving" [ "$(python3 "$T/expiry.py" "$URL" 10)" = 0 ]
   kill -TERM "$SRV"; wait "$SRV"
