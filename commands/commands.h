@@ -34,6 +34,7 @@ struct ServeOptions {
   int max_connections = 1024;
   std::string access_log, tls_cert, tls_key, domain;
   std::string access_key, secret_key, users, state_dir, hash_rate, heal_rate;
+  std::string upload_expiry = "7d";  // abandoned multipart uploads older than this go; 0: never
   bool read_only = false, anonymous_read = false, no_fsync = false;
   std::string region = "us-east-1";
   bool no_auth = false;   // AllowAllAuthenticator, with a warning

@@ -95,6 +95,9 @@ Status RunServe(const ServeOptions& o, Context& ctx) {
   }
   if (!o.hash_rate.empty()) RETURN_IF_ERROR(ParseSize(o.hash_rate).status());
   if (!o.heal_rate.empty()) RETURN_IF_ERROR(ParseSize(o.heal_rate).status());
+  if (auto e = ParseDuration(o.upload_expiry); !e.ok()) {
+    return e.status().WithContext("--upload-expiry");
+  }
   ASSIGN_OR_RETURN(ServeAuth auth, SetUpAuth(o, ctx));
   so.threads = o.threads;
   so.max_connections = o.max_connections;
@@ -165,6 +168,9 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("--heal-rate", o->heal_rate,
                   "Background healing rate of a volume set (default 64MiB; 0: off)")
       ->type_name("SIZE");
+  sub->add_option("--upload-expiry", o->upload_expiry,
+                  "Abort multipart uploads not completed within this time (default 7d; 0: never)")
+      ->type_name("DURATION");
   sub->add_flag("--no-auth", o->no_auth,
                 "Serve without any authentication: anyone may read, write and delete");
   sub->add_option("--port-file", o->port_file, "Write the port listened on to FILE")

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -21,19 +22,19 @@ namespace {
 constexpr uint64_t kDefaultRate = uint64_t(64) << 20;
 constexpr auto kPassInterval = std::chrono::seconds(5);
 
-// A thread that runs `pass` (given the stop flag) every few seconds until destroyed.
+// A thread that runs `pass` (given the stop flag) every `interval` until destroyed.
 class Background {
  public:
   ~Background() { Stop(); }
   template <class F>
-  void Start(F pass) {
-    thread_ = std::thread([this, pass = std::move(pass)]() mutable {
+  void Start(F pass, std::chrono::nanoseconds interval = kPassInterval) {
+    thread_ = std::thread([this, pass = std::move(pass), interval]() mutable {
       std::unique_lock<std::mutex> lk(mu_);
       while (!stop_.load()) {
         lk.unlock();
         pass(&stop_);
         lk.lock();
-        cv_.wait_for(lk, kPassInterval, [&] { return stop_.load(); });
+        cv_.wait_for(lk, interval, [&] { return stop_.load(); });
       }
     });
   }
@@ -53,6 +54,28 @@ class Background {
   std::thread thread_;
 };
 
+constexpr auto kExpiryInterval = std::chrono::hours(1);
+
+// Aborts the store's uploads older than expiry_ns at once and then every hour (or every
+// expiry_ns when shorter); nothing when expiry_ns is 0.
+void StartUploadExpiry(Background& bg, ObjectStore& store, int64_t expiry_ns) {
+  if (expiry_ns <= 0) return;
+  const auto interval =
+      std::min<std::chrono::nanoseconds>(kExpiryInterval, std::chrono::nanoseconds(expiry_ns));
+  bg.Start(
+      [&store, expiry_ns](const std::atomic<bool>*) {
+        auto r = store.AbortStaleUploads(expiry_ns);
+        if (!r.ok()) {
+          std::fprintf(stderr, "cairn: serve: removing abandoned uploads: %s\n",
+                       r.status().ToString().c_str());
+        } else if (*r > 0) {
+          std::fprintf(stderr, "cairn: serve: removed %llu abandoned multipart upload(s)\n",
+                       static_cast<unsigned long long>(*r));
+        }
+      },
+      interval);
+}
+
 Result<uint64_t> Rate(const std::string& flag, const std::string& value) {
   if (value.empty()) return kDefaultRate;
   auto r = ParseSize(value);
@@ -71,6 +94,7 @@ class PlainBackend : public ServeBackend {
     return j.dump() + "\n";
   }
   void StartBackground() override {
+    StartUploadExpiry(expiry_bg_, *store_, expiry_ns_);
     if (rate_ == 0) return;
     PlainDir* store = store_.get();
     const uint64_t rate = rate_;
@@ -89,7 +113,9 @@ class PlainBackend : public ServeBackend {
   MimeTypes mime_;
   std::unique_ptr<Volume> vol_;
   std::unique_ptr<PlainDir> store_;
-  Background bg_;  // last: stopped before the store goes
+  int64_t expiry_ns_ = 0;
+  Background bg_;         // last: stopped before the store goes
+  Background expiry_bg_;
 };
 
 class SetBackend : public ServeBackend {
@@ -126,6 +152,7 @@ class SetBackend : public ServeBackend {
     return j.dump() + "\n";
   }
   void StartBackground() override {
+    StartUploadExpiry(expiry_bg_, *set_.set, expiry_ns_);
     if (rate_ == 0) return;
     ErasureSet* set = set_.set.get();
     const uint64_t rate = rate_;
@@ -151,7 +178,9 @@ class SetBackend : public ServeBackend {
 
   OpenedSet set_;
   uint64_t rate_ = 0;
+  int64_t expiry_ns_ = 0;
   Background bg_;  // last: stopped before the set goes
+  Background expiry_bg_;
 };
 
 bool IsDirectory(const std::string& p) {
@@ -169,6 +198,9 @@ bool IsSetMember(const std::string& dir) {
 Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(const uint64_t hash_rate, Rate("--hash-rate", o.hash_rate));
   ASSIGN_OR_RETURN(const uint64_t heal_rate, Rate("--heal-rate", o.heal_rate));
+  auto expiry = ParseDuration(o.upload_expiry);
+  if (!expiry.ok()) return expiry.status().WithContext("--upload-expiry");
+  const int64_t expiry_ns = o.read_only ? 0 : *expiry;
   if (o.dirs.size() == 1 && !IsSetMember(o.dirs[0])) {
     const std::string& root = o.dirs[0];
     if (!IsDirectory(root)) return InvalidArgument(root + " is not a directory");
@@ -176,6 +208,7 @@ Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Co
     b->root_ = root;
     b->read_only_ = o.read_only;
     b->rate_ = hash_rate;
+    b->expiry_ns_ = expiry_ns;
     ASSIGN_OR_RETURN(b->mime_, MimeTypes::Load("/etc/mime.types"));
     PlainDirOptions po;
     po.read_only = o.read_only;
@@ -203,6 +236,7 @@ Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Co
   auto b = std::make_unique<SetBackend>();
   b->set_ = std::move(*opened);
   b->rate_ = o.read_only ? 0 : heal_rate;
+  b->expiry_ns_ = expiry_ns;
   return std::unique_ptr<ServeBackend>(std::move(b));
 }
 

@@ -4,7 +4,11 @@
 //    for --read-only without one), and a thread hashing files whose MD5 is not known yet
 //    (HashPass at --hash-rate, default 64 MiB/s; 0 disables it);
 //  - members of a volume set (or --set / CAIRN_SET): the ErasureSet, and a thread draining the
-//    MRF journal with HealQueued at --heal-rate (default 64 MiB/s; 0 disables it).
+//    MRF journal with HealQueued at --heal-rate (default 64 MiB/s; 0 disables it);
+//  - on both, unless --read-only: a thread that aborts multipart uploads begun more than
+//    --upload-expiry ago (default 7d; 0 disables it) and never completed nor aborted
+//    (ObjectStore::AbortStaleUploads), at start and then every hour (every --upload-expiry when
+//    that is shorter).
 // The threads stop (and are joined) when the backend is destroyed.
 #pragma once
 
@@ -28,7 +32,7 @@ class ServeBackend {
   // also "members":{"total":N,"online":N,"offline":[{"position":P,"path":"..."}]}.
   // Thread-safe.
   virtual std::string HealthJson() const = 0;
-  // Starts the background thread (none when its rate is 0).
+  // Starts the background threads (none for a rate or expiry of 0).
   virtual void StartBackground() = 0;
 };
 

@@ -147,6 +147,7 @@ complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-fsync -d 'Do not 
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l state-dir -d 'Where a read-only directory\'s state lives' -r -f -a '(__fish_complete_directories)'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l hash-rate -d 'Background MD5 hashing rate of a plain directory (default 64MiB; 0: off)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l heal-rate -d 'Background healing rate of a volume set (default 64MiB; 0: off)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from serve' -l upload-expiry -d 'Abort multipart uploads not completed within this time (default 7d; 0: never)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication: anyone may read, write and delete'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l port-file -d 'Write the port listened on to FILE' -r -F
 complete -c cairn -n '__fish_seen_subcommand_from serve' -a '(__fish_complete_directories)'

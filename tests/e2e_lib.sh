@@ -33,6 +33,21 @@ expect() {
   ok
 }
 randfile() { head -c "$2" /dev/urandom >"$1"; }
+# serve_auth_bg NAME DIR ARGS...: `cairn serve ARGS DIR` on a free loopback port in the background
+# (stdout and stderr in $T/NAME.out and $T/NAME.err); sets SRV (its pid) and PORT.
+# serve_bg NAME DIR ARGS...: the same with --no-auth.
+serve_bg() { serve_auth_bg "$1" "$2" --no-auth "${@:3}"; }
+serve_auth_bg() {
+  local name=$1 dir=$2; shift 2
+  rm -f "$T/$name.port"
+  "$CAIRN" serve --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$dir" \
+    >"$T/$name.out" 2>"$T/$name.err" &
+  SRV=$!
+  PIDS+=("$SRV")
+  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
+  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
+  PORT=$(cat "$T/$name.port")
+}
 # kill_put_midway BUCKET/KEY BYTES: a `cairn put -` that has read BYTES from a FIFO held open
 # (so it waits for more), killed with SIGKILL.
 kill_put_midway() {

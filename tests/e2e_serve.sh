@@ -12,14 +12,7 @@ S="$T/set"
 # start_server NAME ARGS...: starts serve in the background; sets URL and SRV (its pid).
 start_server() {
   local name=$1; shift
-  rm -f "$T/$name.port"
-  "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$S/d1" \
-    >"$T/$name.out" 2>"$T/$name.err" &
-  SRV=$!
-  PIDS+=("$SRV")
-  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
-  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
-  PORT=$(cat "$T/$name.port")
+  serve_bg "$name" "$S/d1" "$@"
 }
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 
@@ -96,14 +89,7 @@ echo "== SigV4: curl --aws-sigv4, presigned URLs, the aws cli"
 # start_auth_server NAME ARGS...: like start_server, with the authentication ARGS given (no --no-auth).
 start_auth_server() {
   local name=$1; shift
-  rm -f "$T/$name.port"
-  "$CAIRN" serve --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$S/d1" \
-    >"$T/$name.out" 2>"$T/$name.err" &
-  SRV=$!
-  PIDS+=("$SRV")
-  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
-  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
-  PORT=$(cat "$T/$name.port")
+  serve_auth_bg "$name" "$S/d1" "$@"
 }
 AK=AKE2ETEST0001 SK=e2e-secret-0123456789
 printf 'AKREADER readersecret1 read-only\n' >"$T/users"
@@ -207,17 +193,7 @@ mv "$S/d3.away" "$S/d3"
 
 echo "== a plain directory"
 # start_plain NAME DIR ARGS...: like start_server, serving DIR as a plain directory.
-start_plain() {
-  local name=$1 dir=$2; shift 2
-  rm -f "$T/$name.port"
-  "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/$name.port" "$@" "$dir" \
-    >"$T/$name.out" 2>"$T/$name.err" &
-  SRV=$!
-  PIDS+=("$SRV")
-  for _ in $(seq 100); do [[ -s "$T/$name.port" ]] && break; sleep 0.1; done
-  [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
-  PORT=$(cat "$T/$name.port")
-}
+start_plain() { serve_bg "$@"; }
 P="$T/plain"
 mkdir -p "$P/files/sub" "$T/outside"
 echo hello >"$P/files/hello.txt"

@@ -381,7 +381,7 @@ TEST_CASE("multipart: S3's rules on parts, order, ETags and upload ids", "[erasu
   // ETags as given; parts that exist.
   CHECK(u.Complete({{2, p1->etag, ""}}).status().code() == Code::kInvalidPart);
   CHECK(u.Complete({{3, p1->etag, ""}}).status().code() == Code::kInvalidPart);
-  CHECK(u.Complete({}).status().code() == Code::kInvalidArgument);
+  CHECK(u.Complete({}).status().code() == Code::kMalformedXml);
   // A part uploaded twice keeps the last, and the first one's shard files go.
   const size_t staged_before = u.Staged(0).size();
   auto again = u.Part(1, big);

@@ -12,6 +12,7 @@
 #include "libstore/common/base64.h"
 #include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
+#include "libstore/object/erasure_set.h"
 #include "tests/plain_test_util.h"
 
 using namespace cairn;
@@ -21,27 +22,68 @@ namespace {
 
 constexpr size_t kMiB = size_t(1) << 20;
 
-// The backends under test. The volume set joins this list once it implements multipart.
-const char* const kBackends[] = {"plain-mem", "plain-local"};
+// The backends under test: the plain directory over a MemVolume and over a local directory, and
+// a 4+2 volume set over six local directories.
+const char* const kBackends[] = {"plain-mem", "plain-local", "set"};
+
+// A 4+2 ErasureSet over LocalVolumes in a temp directory; Reopen() is a restart.
+struct LocalSet {
+  PlainTmpDir tmp;
+  std::vector<std::unique_ptr<Volume>> vols;
+  std::unique_ptr<ErasureSet> set;
+  LocalSet() {
+    for (int i = 0; i < 6; ++i) {
+      const std::string dir = tmp.path() + "/v" + std::to_string(i);
+      std::filesystem::create_directory(dir);
+      vols.push_back(NewLocalVolume(dir));
+      REQUIRE(vols.back()->MakeDirs(".cairn/tmp").ok());
+      REQUIRE(vols.back()->MakeDirs(".cairn/mrf").ok());
+    }
+    Reopen();
+  }
+  void Reopen() {
+    set.reset();
+    SetParams p;
+    p.k = 4;
+    p.m = 2;
+    p.block_size = 256 << 10;  // parts of 5 MiB span several blocks
+    p.inline_limit = 16 << 10;
+    std::vector<Volume*> v;
+    for (auto& u : vols) v.push_back(u.get());
+    auto r = ErasureSet::Open(v, p);
+    REQUIRE(r.ok());
+    set = std::move(r).value();
+  }
+};
 
 struct MpuStore {
   explicit MpuStore(const std::string& kind) {
-    plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
-    if (plain->kind == "local") {
-      // The database in the served directory, as `cairn serve` keeps it, so a restart finds it.
-      plain->opts.db_path = plain->root + "/.cairn/meta.db";
-      plain->Reopen();
+    if (kind == "set") {
+      set = std::make_unique<LocalSet>();
+      store = set->set.get();
+    } else {
+      plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
+      if (plain->kind == "local") {
+        // The database in the served directory, as `cairn serve` keeps it, so a restart finds it.
+        plain->opts.db_path = plain->root + "/.cairn/meta.db";
+        plain->Reopen();
+      }
+      store = plain->store.get();
     }
-    store = plain->store.get();
     REQUIRE(store->MakeBucket("bkt").ok());
   }
-  // A restart: the store closed and opened again over the same directory and database. Only
+  // A restart: the store closed and opened again over the same directories (and database). Only
   // backends whose state outlives the process can (a MemVolume's plain store keeps its database
   // in memory, so its uploads do not survive by design).
-  bool CanRestart() const { return plain && plain->kind == "local"; }
+  bool CanRestart() const { return set || (plain && plain->kind == "local"); }
   void Restart() {
-    plain->Reopen();
-    store = plain->store.get();
+    if (set) {
+      set->Reopen();
+      store = set->set.get();
+    } else {
+      plain->Reopen();
+      store = plain->store.get();
+    }
   }
   Result<MultipartUpload> Create(const std::string& key, CreateMultipartOptions o = {}) {
     return store->CreateMultipartUpload("bkt", key, o);
@@ -56,6 +98,16 @@ struct MpuStore {
                               CompleteMultipartOptions o = {}) {
     return store->CompleteMultipartUpload("bkt", key, id, parts, o);
   }
+  // An upload of key made of these parts (numbered from 1), completed.
+  Result<ObjectInfo> Upload(const std::string& key, const std::vector<std::string>& data) {
+    ASSIGN_OR_RETURN(MultipartUpload up, Create(key));
+    std::vector<CompletedPart> list;
+    for (size_t i = 0; i < data.size(); ++i) {
+      ASSIGN_OR_RETURN(PartInfo p, Part(key, up.upload_id, int(i + 1), data[i]));
+      list.push_back({p.part_number, p.etag, p.checksum});
+    }
+    return Complete(key, up.upload_id, list);
+  }
   Result<std::string> Get(const std::string& key) {
     StringSink sink;
     auto info = store->GetObject("bkt", key, sink);
@@ -63,6 +115,7 @@ struct MpuStore {
     return sink.out;
   }
   std::unique_ptr<PlainFixture> plain;
+  std::unique_ptr<LocalSet> set;
   ObjectStore* store = nullptr;
 };
 
@@ -799,4 +852,215 @@ TEST_CASE("multipart plain: a failed Complete leaves the previous version and no
                                           {{1, p1->etag, ""}, {2, p2->etag, ""}}, {});
   REQUIRE(done.ok());
   CHECK(f.Get("bkt", "k")->size() == 5 * kMiB + 3);
+}
+
+namespace {
+
+// GET ?partNumber=n of bucket "bkt": the bytes, and the reader's range and info.
+struct PartRead {
+  std::string bytes;
+  ByteRange range;
+  ObjectInfo info;
+};
+Result<PartRead> ReadPart(ObjectStore& st, const std::string& key, int n, GetOptions o = {}) {
+  o.part_number = n;
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> r, st.OpenObject("bkt", key, o));
+  PartRead out;
+  out.range = r->range();
+  out.info = r->info();
+  StringSink sink;
+  RETURN_IF_ERROR(r->WriteTo(sink));
+  out.bytes = sink.out;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    const std::vector<std::string> data = {RandomBytes(5 * kMiB, 41), RandomBytes(5 * kMiB + 7, 42),
+                                           RandomBytes(1000, 43)};
+    REQUIRE(s.Upload("big", data).ok());
+    for (int round = 0; round < 2; ++round) {
+      CAPTURE(round);
+      uint64_t first = 0;
+      for (int n = 1; n <= 3; ++n) {
+        CAPTURE(n);
+        auto got = ReadPart(*s.store, "big", n);
+        REQUIRE(got.ok());
+        CHECK(got->bytes == data[size_t(n - 1)]);
+        CHECK(got->range.first == first);
+        CHECK(got->range.length == data[size_t(n - 1)].size());
+        CHECK(got->range.partial);  // several parts: a 206
+        CHECK(got->info.parts_count == 3);
+        CHECK(got->info.size == data[0].size() + data[1].size() + data[2].size());
+        first += data[size_t(n - 1)].size();
+      }
+      CHECK(ReadPart(*s.store, "big", 4).status().code() == Code::kInvalidPartNumber);
+      CHECK(ReadPart(*s.store, "big", 10000).status().code() == Code::kInvalidPartNumber);
+      GetOptions ranged;
+      ranged.range = GetRange{0, 10};
+      CHECK(ReadPart(*s.store, "big", 1, ranged).status().code() == Code::kInvalidRequest);
+      // Conditions are decided first, on the whole object's ETag.
+      GetOptions cond;
+      cond.conditions.if_match = "\"nope\"";
+      CHECK(ReadPart(*s.store, "big", 1, cond).status().code() == Code::kPreconditionFailed);
+      cond.conditions.if_match = MultipartEtag(data);
+      CHECK(ReadPart(*s.store, "big", 2, cond).ok());
+      auto head = s.store->HeadObject("bkt", "big");
+      REQUIRE(head.ok());
+      CHECK(head->parts_count == 3);
+      if (!s.CanRestart()) break;
+      s.Restart();  // the layout is kept with the object
+    }
+    // An object of one PUT is one part: part 1 is all of it, with a 200.
+    StringSource one("single object");
+    REQUIRE(s.store->PutObject("bkt", "one", one, {}).ok());
+    auto whole = ReadPart(*s.store, "one", 1);
+    REQUIRE(whole.ok());
+    CHECK(whole->bytes == "single object");
+    CHECK_FALSE(whole->range.partial);
+    CHECK(whole->info.parts_count == 0);
+    CHECK(ReadPart(*s.store, "one", 2).status().code() == Code::kInvalidPartNumber);
+    StringSource none("");
+    REQUIRE(s.store->PutObject("bkt", "empty", none, {}).ok());
+    auto empty = ReadPart(*s.store, "empty", 1);
+    REQUIRE(empty.ok());
+    CHECK(empty->bytes.empty());
+    CHECK(ReadPart(*s.store, "missing", 1).status().code() == Code::kNotFound);
+    // A multipart object of one part: a 200 with that part.
+    REQUIRE(s.Upload("mp1", {"just one part"}).ok());
+    auto mp1 = ReadPart(*s.store, "mp1", 1);
+    REQUIRE(mp1.ok());
+    CHECK(mp1->bytes == "just one part");
+    CHECK_FALSE(mp1->range.partial);
+    CHECK(mp1->info.parts_count == 1);
+  }
+}
+
+TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a part",
+          "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    const std::string src = RandomBytes(6 * kMiB + 5, 51);
+    StringSource body(src);
+    auto put = s.store->PutObject("bkt", "src", body, {});
+    REQUIRE(put.ok());
+    auto up = s.Create("dst");
+    REQUIRE(up.ok());
+    auto copy = [&](int n, std::optional<GetRange> range, const std::string& key = "src",
+                    GetConditions c = {}) {
+      CopyPartOptions o;
+      o.range = range;
+      o.source_conditions = c;
+      return s.store->UploadPartCopy("bkt", key, "bkt", "dst", up->upload_id, n, o);
+    };
+    auto p1 = copy(1, std::nullopt);
+    REQUIRE(p1.ok());
+    CHECK(p1->etag == Md5Hex(src));
+    CHECK(p1->size == src.size());
+    CHECK(p1->mod_time_ns > 0);
+    auto p2 = copy(2, GetRange{100, 100 + 5 * kMiB - 1});
+    REQUIRE(p2.ok());
+    CHECK(p2->etag == Md5Hex(src.substr(100, 5 * kMiB)));
+    auto p3 = s.Part("dst", up->upload_id, 3, "tail");
+    REQUIRE(p3.ok());
+
+    // Errors, none of which stores a part.
+    CHECK(copy(4, std::nullopt, "missing").status().code() == Code::kNotFound);
+    CHECK(s.store->UploadPartCopy("nob", "src", "bkt", "dst", up->upload_id, 4, {})
+              .status()
+              .code() == Code::kBucketNotFound);
+    CHECK(copy(4, GetRange{0, src.size()}).status().code() == Code::kInvalidArgument);
+    CHECK(copy(4, GetRange{src.size(), src.size() + 5}).status().code() ==
+          Code::kInvalidArgument);
+    GetConditions no_match;
+    no_match.if_match = "\"other\"";
+    CHECK(copy(4, std::nullopt, "src", no_match).status().code() == Code::kPreconditionFailed);
+    GetConditions none_match;
+    none_match.if_none_match = put->etag;
+    CHECK(copy(4, std::nullopt, "src", none_match).status().code() == Code::kPreconditionFailed);
+    GetConditions match;
+    match.if_match = "\"" + put->etag + "\"";
+    CHECK(copy(0, std::nullopt, "src", match).status().code() == Code::kInvalidArgument);
+    CHECK(s.store
+              ->UploadPartCopy("bkt", "src", "bkt", "dst", "00000000000000000000000000000000", 4,
+                               {})
+              .status()
+              .code() == Code::kUploadNotFound);
+    auto lp = s.store->ListParts("bkt", "dst", up->upload_id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts.size() == 3);
+
+    auto done = s.Complete("dst", up->upload_id, Listed({*p1, *p2, *p3}));
+    REQUIRE(done.ok());
+    const std::string want = src + src.substr(100, 5 * kMiB) + "tail";
+    CHECK(*s.Get("dst") == want);
+    CHECK(done->etag ==
+          MultipartEtag({src, src.substr(100, 5 * kMiB), std::string("tail")}));
+
+    // A range of a multipart source that crosses its part boundary, into an upload with a
+    // checksum: the part's checksum is computed over the bytes copied.
+    CreateMultipartOptions co;
+    co.checksum_algorithm = "CRC32C";
+    auto up2 = s.Create("dst2", co);
+    REQUIRE(up2.ok());
+    CopyPartOptions o;
+    const uint64_t from = src.size() - 10;
+    o.range = GetRange{from, from + 99};
+    auto cp = s.store->UploadPartCopy("bkt", "dst", "bkt", "dst2", up2->upload_id, 1, o);
+    REQUIRE(cp.ok());
+    const std::string crossed = want.substr(from, 100);
+    CHECK(cp->etag == Md5Hex(crossed));
+    CHECK(cp->checksum == Sum(ChecksumAlgorithm::kCrc32c, crossed).Base64());
+    REQUIRE(s.Complete("dst2", up2->upload_id, Listed({*cp})).ok());
+    CHECK(*s.Get("dst2") == crossed);
+  }
+}
+
+TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, only those",
+          "[multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    auto old_up = s.Create("old");
+    REQUIRE(old_up.ok());
+    REQUIRE(s.Part("old", old_up->upload_id, 1, "abandoned bytes").ok());
+    REQUIRE(s.Upload("done", {"completed"}).ok());
+    // Margins wide enough for a busy machine: "old" is 600 ms older than "young", the expiry
+    // 300 ms.
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    auto young = s.Create("young");
+    REQUIRE(young.ok());
+    REQUIRE(s.Part("young", young->upload_id, 1, "kept").ok());
+
+    CHECK(s.store->AbortStaleUploads(-1).status().code() == Code::kInvalidArgument);
+    auto removed = s.store->AbortStaleUploads(int64_t(300) * 1000000);
+    REQUIRE(removed.ok());
+    CHECK(*removed == 1);
+    CHECK(s.store->ListParts("bkt", "old", old_up->upload_id, {}).status().code() ==
+          Code::kUploadNotFound);
+    auto listed = s.store->ListMultipartUploads("bkt", {});
+    REQUIRE(listed.ok());
+    REQUIRE(listed->uploads.size() == 1);
+    CHECK(listed->uploads[0].upload_id == young->upload_id);
+    CHECK(*s.Get("done") == "completed");
+    if (s.plain && s.plain->kind == "local") {
+      CHECK_FALSE(std::filesystem::exists(s.plain->root + "/.cairn/uploads/" + old_up->upload_id));
+    }
+    if (s.set) {
+      for (size_t i = 0; i < s.set->vols.size(); ++i) {
+        auto e = s.set->vols[i]->ListDir(".cairn/multipart/" + old_up->upload_id);
+        CHECK_FALSE(e.ok());
+      }
+    }
+    // A pass with a long expiry removes nothing.
+    removed = s.store->AbortStaleUploads(int64_t(3600) * 1000000000);
+    REQUIRE(removed.ok());
+    CHECK(*removed == 0);
+    CHECK(s.store->ListParts("bkt", "young", young->upload_id, {}).ok());
+  }
 }

@@ -64,6 +64,8 @@ TEST_CASE("the S3 codes and statuses clients depend on", "[s3errors]") {
       {Code::kAuthHeaderMalformed, {400, "AuthorizationHeaderMalformed"}},
       {Code::kAuthQueryMalformed, {400, "AuthorizationQueryParametersError"}},
       {Code::kInvalidArgument, {400, "InvalidArgument"}},
+      {Code::kInvalidPartNumber, {416, "InvalidPartNumber"}},
+      {Code::kInvalidRequest, {400, "InvalidRequest"}},
       {Code::kIOError, {500, "InternalError"}},
       {Code::kInternal, {500, "InternalError"}},
       {Code::kCorruption, {500, "InternalError"}},

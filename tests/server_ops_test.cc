@@ -581,16 +581,13 @@ TEST_CASE("server ops: ListObjectVersions, ACLs, CreateBucket, NotImplemented", 
   CHECK(c.Do("PUT", "/other", "<nope").Has("<Code>MalformedXML</Code>"));
   CHECK(c.Do("HEAD", "/other").status == 404);
 
-  for (const char* t :
-       {"/bkt?tagging", "/bkt/a?tagging", "/bkt/a?partNumber=1", "/bkt/a?versionId=1"}) {
+  for (const char* t : {"/bkt?tagging", "/bkt/a?tagging", "/bkt/a?versionId=1",
+                        "/bkt/a?partNumber=1&tagging"}) {
     INFO(t);
     r = c.Do("GET", t);
     CHECK(r.status == 501);
     CHECK(r.Has("<Code>NotImplemented</Code>"));
   }
-  // UploadPartCopy.
-  CHECK(c.Do("PUT", "/bkt/a?partNumber=1&uploadId=x", "", {"x-amz-copy-source: /bkt/b"}).status ==
-        501);
 }
 
 TEST_CASE("server ops: a read-only handler refuses every write", "[server][ops]") {
@@ -861,4 +858,105 @@ TEST_CASE("server ops: a read-only handler refuses multipart writes", "[server][
   // Listing is a read.
   CHECK(c.Do("GET", q).status == 200);
   CHECK(c.Do("GET", "/bkt?uploads").status == 200);
+}
+
+TEST_CASE("server ops: GET and HEAD ?partNumber, UploadPartCopy", "[server][ops][multipart]") {
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    Served s(kind);
+    Conn c(s.port());
+    const std::string p1 = RandomBytes(5 << 20, 95), p2 = "the second and last part";
+    auto r = c.Do("POST", "/bkt/mp?uploads");
+    REQUIRE(r.status == 200);
+    const std::string id = XmlValue(r.body, "UploadId");
+    r = c.Do("PUT", "/bkt/mp?partNumber=1&uploadId=" + id, p1);
+    REQUIRE(r.status == 200);
+    const std::string e1 = r.H("etag");
+    r = c.Do("PUT", "/bkt/mp?partNumber=2&uploadId=" + id, p2);
+    REQUIRE(r.status == 200);
+    const std::string e2 = r.H("etag");
+    r = c.Do("POST", "/bkt/mp?uploadId=" + id,
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + e1 +
+                 "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + e2 +
+                 "</ETag></Part></CompleteMultipartUpload>");
+    REQUIRE(r.status == 200);
+    const std::string total = std::to_string(p1.size() + p2.size());
+
+    // GET and HEAD of each part: 206, Content-Range, x-amz-mp-parts-count.
+    r = c.Do("GET", "/bkt/mp?partNumber=2");
+    CHECK(r.status == 206);
+    CHECK(r.body == p2);
+    CHECK(r.H("content-range") == "bytes " + std::to_string(p1.size()) + "-" +
+                                      std::to_string(p1.size() + p2.size() - 1) + "/" + total);
+    CHECK(r.H("x-amz-mp-parts-count") == "2");
+    r = c.Do("HEAD", "/bkt/mp?partNumber=1");
+    CHECK(r.status == 206);
+    CHECK(r.H("content-length") == std::to_string(p1.size()));
+    CHECK(r.H("content-range") == "bytes 0-" + std::to_string(p1.size() - 1) + "/" + total);
+    CHECK(r.H("x-amz-mp-parts-count") == "2");
+    r = c.Do("GET", "/bkt/mp?partNumber=1");
+    CHECK(r.status == 206);
+    CHECK(r.body == p1);
+    // Past the last part, malformed, with a Range, missing.
+    r = c.Do("GET", "/bkt/mp?partNumber=3");
+    CHECK(r.status == 416);
+    CHECK(r.Has("<Code>InvalidPartNumber</Code>"));
+    CHECK(c.Do("HEAD", "/bkt/mp?partNumber=3").status == 416);
+    CHECK(c.Do("GET", "/bkt/mp?partNumber=0").Has("<Code>InvalidArgument</Code>"));
+    CHECK(c.Do("GET", "/bkt/mp?partNumber=x").status == 400);
+    r = c.Do("GET", "/bkt/mp?partNumber=1", "", {"Range: bytes=0-9"});
+    CHECK(r.status == 400);
+    CHECK(r.Has("<Code>InvalidRequest</Code>"));
+    CHECK(c.Do("GET", "/bkt/none?partNumber=1").Has("<Code>NoSuchKey</Code>"));
+    CHECK(c.Do("GET", "/bkt/mp?partNumber=1", "", {"If-Match: \"x\""}).status == 412);
+    // An object of one PUT: part 1 is the whole object, a 200 without a parts count.
+    REQUIRE(c.Do("PUT", "/bkt/single", "one piece").status == 200);
+    r = c.Do("GET", "/bkt/single?partNumber=1");
+    CHECK(r.status == 200);
+    CHECK(r.body == "one piece");
+    CHECK(r.H("content-range").empty());
+    CHECK(r.H("x-amz-mp-parts-count").empty());
+    CHECK(c.Do("GET", "/bkt/single?partNumber=2").status == 416);
+
+    // UploadPartCopy: the whole source, a range of it, and its refusals.
+    r = c.Do("POST", "/bkt/cp?uploads");
+    REQUIRE(r.status == 200);
+    const std::string cid = XmlValue(r.body, "UploadId");
+    const std::string part1 = "/bkt/cp?partNumber=1&uploadId=" + cid;
+    r = c.Do("PUT", part1, "", {"x-amz-copy-source: /bkt/mp"});
+    REQUIRE(r.status == 200);
+    CHECK(r.Has("<CopyPartResult xmlns="));
+    CHECK(r.Has("<LastModified>"));
+    const std::string ce1 = XmlValue(r.body, "ETag");
+    CHECK(ce1 == "&quot;" + Md5Hex(p1 + p2) + "&quot;");
+    const std::string part2 = "/bkt/cp?partNumber=2&uploadId=" + cid;
+    r = c.Do("PUT", part2, "",
+             {"x-amz-copy-source: bkt/mp", "x-amz-copy-source-range: bytes=10-19"});
+    REQUIRE(r.status == 200);
+    CHECK(XmlValue(r.body, "ETag") == "&quot;" + Md5Hex(p1.substr(10, 10)) + "&quot;");
+    CHECK(c.Do("PUT", part2, "", {"x-amz-copy-source: bkt/mp", "x-amz-copy-source-range: 10-19"})
+              .Has("<Code>InvalidArgument</Code>"));
+    CHECK(c.Do("PUT", part2, "", {"x-amz-copy-source: bkt/mp", "x-amz-copy-source-range: bytes=9-1"})
+              .Has("<Code>InvalidArgument</Code>"));
+    CHECK(c.Do("PUT", part2, "",
+               {"x-amz-copy-source: bkt/mp", "x-amz-copy-source-range: bytes=0-" + total})
+              .Has("<Code>InvalidArgument</Code>"));
+    CHECK(c.Do("PUT", part2, "", {"x-amz-copy-source: bkt/nothing"}).Has("<Code>NoSuchKey</Code>"));
+    CHECK(c.Do("PUT", part2, "", {"x-amz-copy-source: nob/mp"}).Has("<Code>NoSuchBucket</Code>"));
+    CHECK(c.Do("PUT", part2, "", {"x-amz-copy-source: bkt/mp", "x-amz-copy-source-if-match: \"no\""})
+              .status == 412);
+    CHECK(c.Do("PUT", "/bkt/cp?partNumber=2&uploadId=0123456789abcdef0123456789abcdef", "",
+               {"x-amz-copy-source: bkt/mp"})
+              .Has("<Code>NoSuchUpload</Code>"));
+    CHECK(c.Do("PUT", "/bkt/cp?partNumber=0&uploadId=" + cid, "", {"x-amz-copy-source: bkt/mp"})
+              .status == 400);
+    r = c.Do("POST", "/bkt/cp?uploadId=" + cid,
+             "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + Md5Hex(p1 + p2) +
+                 "</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + Md5Hex(p1.substr(10, 10)) +
+                 "</ETag></Part></CompleteMultipartUpload>");
+    REQUIRE(r.status == 200);
+    r = c.Do("GET", "/bkt/cp");
+    CHECK(r.status == 200);
+    CHECK(r.body == p1 + p2 + p1.substr(10, 10));
+  }
 }

@@ -84,6 +84,10 @@ const char* CodeName(Code c) {
       return "AuthHeaderMalformed";
     case Code::kAuthQueryMalformed:
       return "AuthQueryMalformed";
+    case Code::kInvalidPartNumber:
+      return "InvalidPartNumber";
+    case Code::kInvalidRequest:
+      return "InvalidRequest";
   }
   return "Unknown";
 }
@@ -132,6 +136,8 @@ ErrorClass ClassOf(Code c) {
     case Code::kRequestTimeTooSkewed:
     case Code::kAuthHeaderMalformed:
     case Code::kAuthQueryMalformed:
+    case Code::kInvalidPartNumber:
+    case Code::kInvalidRequest:
       return ErrorClass::kRequest;
     case Code::kInternal:
       return ErrorClass::kBug;

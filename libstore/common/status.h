@@ -57,7 +57,9 @@ enum class Code {
   kRequestTimeTooSkewed,   // the request's date is more than 15 minutes from the server's clock
   kAuthHeaderMalformed,    // an Authorization header that cannot be parsed
   kAuthQueryMalformed,     // presigned-URL query parameters that cannot be parsed
-  kLastCode = kAuthQueryMalformed,  // for tables and tests that walk every code
+  kInvalidPartNumber,      // GET/HEAD ?partNumber=N past the object's last part (416)
+  kInvalidRequest,         // a request whose parameters do not go together (S3 InvalidRequest)
+  kLastCode = kInvalidRequest,  // for tables and tests that walk every code
 };
 
 const char* CodeName(Code c);

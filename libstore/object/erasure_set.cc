@@ -84,6 +84,7 @@ ObjectInfo ErasureSet::InfoFrom(const std::string& bucket, const ObjectMeta& m) 
   i.checksum_type = m.checksum_type == kMetaChecksumFullObject  ? ChecksumType::kFullObject
                     : m.checksum_type == kMetaChecksumComposite ? ChecksumType::kComposite
                                                                 : ChecksumType::kNone;
+  i.parts_count = uint32_t(m.parts.size());
   return i;
 }
 

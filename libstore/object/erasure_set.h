@@ -138,6 +138,7 @@ struct CheckOptions {
 struct GcOptions {
   int64_t older_than_ns = 24LL * 3600 * 1000000000;  // grace period: younger things are kept
   bool dry_run = false;
+  bool uploads_only = false;  // only multipart uploads' staging directories (GcKind::kUpload)
 };
 
 // What gc removes.
@@ -271,6 +272,9 @@ class ErasureSet : public ObjectStore, public SetCore {
                                     const ListPartsOptions& opts) override;
   Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
                                                  const ListUploadsOptions& opts) override;
+  // The gc of uploads alone (CollectGarbage with uploads_only): open uploads initiated before
+  // older_than_ns ago, and what they staged, are removed. Returns the number of uploads removed.
+  Result<uint64_t> AbortStaleUploads(int64_t older_than_ns) override;
 
   // Per-volume shard state of an object (reads metadata everywhere, stats shard files).
   Result<ObjectDetail> StatObject(const std::string& bucket, const std::string& key);

@@ -470,7 +470,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     return s.ok();
   };
 
-  for (uint32_t pos = 0; pos < n(); ++pos) {
+  for (uint32_t pos = 0; pos < n() && !o.uploads_only; ++pos) {
     Volume* v = volumes_[pos];
     if (v == nullptr) continue;
     CollectTemp(run, pos, v);
@@ -537,7 +537,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     if (!pick.ok()) return pick.status().code() == Code::kNotFound;
     return metas[*pick].meta.version_id != e.version_id;
   };
-  CollectMrf(run, volumes_, gone);
+  if (!o.uploads_only) CollectMrf(run, volumes_, gone);
   GcReport report = run.Take();
   if (kept_offline) {
     report.notes.push_back("shard files without metadata on the online members were kept: a "
@@ -548,6 +548,24 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
                            "offline, and its metadata copies may still name them");
   }
   return report;
+}
+
+Result<uint64_t> ErasureSet::AbortStaleUploads(int64_t older_than_ns) {
+  GcOptions o;
+  o.older_than_ns = older_than_ns;
+  o.uploads_only = true;
+  // One item per member that held the upload's directory: count the uploads.
+  std::set<std::string> dirs;
+  ASSIGN_OR_RETURN(GcReport report, CollectGarbage(o, [&](const GcItem& item) {
+                     if (item.what == GcKind::kUpload) dirs.insert(item.path);
+                   }));
+  if (!report.errors.empty()) {
+    return IOError("removing abandoned uploads: " + report.errors.front() +
+                   (report.errors.size() > 1 ? " (and " + std::to_string(report.errors.size() - 1) +
+                                                   " more)"
+                                             : std::string()));
+  }
+  return uint64_t(dirs.size());
 }
 
 }  // namespace cairn

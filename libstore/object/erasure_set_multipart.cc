@@ -25,21 +25,13 @@
 #include "libstore/object/commit.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/key_locks.h"
+#include "libstore/object/multipart.h"
 
 namespace cairn {
 namespace {
 
-constexpr uint64_t kMinPartSize = 5ull << 20;  // S3: every part but the last
-constexpr int kMaxPartNumber = 10000;
-
 Status NoSuchUpload(const std::string& id) {
   return Status(Code::kUploadNotFound, "no such upload: " + id);
-}
-
-// An etag as a client sends it back: quotes dropped.
-std::string_view Unquote(std::string_view e) {
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') return e.substr(1, e.size() - 2);
-  return e;
 }
 
 uint8_t MetaChecksumType(ChecksumType t) {
@@ -71,7 +63,7 @@ uint64_t PartListHash(const std::vector<CompletedPart>& parts) {
   for (const auto& p : parts) {
     s += std::to_string(p.part_number);
     s += ':';
-    s += Unquote(p.etag);
+    s += UnquoteEtag(p.etag);
     s += '\n';
   }
   return Xxh3_64(s.data(), s.size());
@@ -168,7 +160,7 @@ bool ErasureSet::CompletedFrom(const std::string& bucket, const std::string& key
     if (parts->size() != m.parts.size()) return false;
     for (size_t i = 0; i < parts->size(); ++i) {
       if (uint32_t((*parts)[i].part_number) != m.parts[i].number ||
-          Unquote((*parts)[i].etag) != ToHex(m.parts[i].md5.data(), 16)) {
+          UnquoteEtag((*parts)[i].etag) != ToHex(m.parts[i].md5.data(), 16)) {
         return false;
       }
     }
@@ -204,22 +196,8 @@ Result<MultipartUpload> ErasureSet::CreateMultipartUpload(const std::string& buc
   if (!opts.checksum_algorithm.empty()) {
     ASSIGN_OR_RETURN(rec.checksum_algorithm, ChecksumAlgorithmFromName(opts.checksum_algorithm));
   }
-  const ChecksumAlgorithm a = rec.checksum_algorithm;
-  const bool is_crc = a == ChecksumAlgorithm::kCrc32 || a == ChecksumAlgorithm::kCrc32c ||
-                      a == ChecksumAlgorithm::kCrc64Nvme;
-  ChecksumType type = opts.checksum_type;
-  if (a == ChecksumAlgorithm::kNone) {
-    if (type != ChecksumType::kNone) {
-      return InvalidArgument("x-amz-checksum-type needs x-amz-checksum-algorithm");
-    }
-  } else if (type == ChecksumType::kNone) {
-    // S3's defaults: CRC64NVME is only ever FULL_OBJECT, the others COMPOSITE.
-    type = a == ChecksumAlgorithm::kCrc64Nvme ? ChecksumType::kFullObject : ChecksumType::kComposite;
-  } else if (type == ChecksumType::kFullObject && !is_crc) {
-    return InvalidArgument(std::string("checksum type FULL_OBJECT is not supported for ") + Name(a));
-  } else if (type == ChecksumType::kComposite && a == ChecksumAlgorithm::kCrc64Nvme) {
-    return InvalidArgument("checksum type COMPOSITE is not supported for CRC64NVME");
-  }
+  ASSIGN_OR_RETURN(const ChecksumType type,
+                   MultipartChecksumType(rec.checksum_algorithm, opts.checksum_type));
   rec.checksum_type = MetaChecksumType(type);
   RETURN_IF_ERROR(CheckBucket(bucket));
   RETURN_IF_ERROR(CheckWriteQuorum());
@@ -286,9 +264,12 @@ Result<PartInfo> ErasureSet::UploadPart(const std::string& bucket, const std::st
                              Name(rec.checksum_algorithm) + ", the part sent " + Name(a));
     }
     po.checksum_algorithm = a;  // without one for the upload: checked, not kept
-    if (!opts.checksum_value.empty()) {
-      ASSIGN_OR_RETURN(po.expected.checksum, ParseChecksum(a, opts.checksum_value));
+  }
+  if (!opts.checksum_value.empty()) {
+    if (po.checksum_algorithm == ChecksumAlgorithm::kNone) {
+      return InvalidArgument("a part checksum value needs its algorithm");
     }
+    ASSIGN_OR_RETURN(po.expected.checksum, ParseChecksum(po.checksum_algorithm, opts.checksum_value));
   }
   const std::string what = bucket + "/" + key + " part " + std::to_string(part_number);
   ObjectMeta layout = BaseMeta(key, 0, po, Rotation(bucket, key));
@@ -427,44 +408,29 @@ Result<ObjectInfo> ErasureSet::CompleteMultipartUpload(const std::string& bucket
   }
   RETURN_IF_ERROR(CheckWriteQuorum());
 
-  if (parts.empty()) return InvalidArgument("Complete needs at least one part");
-  if (parts.size() > size_t(kMaxPartNumber)) return InvalidArgument("more than 10000 parts");
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i].part_number <= parts[i - 1].part_number) {
-      return Status(Code::kInvalidPartOrder,
-                    "parts must be listed in ascending order of part number (part " +
-                        std::to_string(parts[i].part_number) + " after " +
-                        std::to_string(parts[i - 1].part_number) + ")");
-    }
-  }
+  // The part records the list names, read once each as the rules are checked.
+  std::vector<PartRecord> records;
+  records.reserve(parts.size());
+  std::vector<bool> holders, missing(n(), false);
+  const ChecksumAlgorithm alg = rec.checksum_algorithm;
+  RETURN_IF_ERROR(CheckCompleteList(
+      parts, alg, TypeFromMeta(rec.checksum_type), [&](int number) -> Result<UploadedPart> {
+        ASSIGN_OR_RETURN(PartRecord pr, ReadPart(id, uint32_t(number), &holders));
+        for (uint32_t pos = 0; pos < n(); ++pos) missing[pos] = missing[pos] || !holders[pos];
+        UploadedPart up;
+        up.etag = ToHex(pr.md5.data(), 16);
+        up.size = pr.size;
+        if (pr.checksum.algorithm != ChecksumAlgorithm::kNone) up.checksum = pr.checksum.Base64();
+        records.push_back(std::move(pr));
+        return up;
+      }));
   ObjectMeta base;
   base.parts.reserve(parts.size());
-  std::vector<bool> holders, missing(n(), false);
   std::string md5s;
   md5s.reserve(parts.size() * 16);
   std::vector<PartChecksum> sums;
-  const ChecksumAlgorithm alg = rec.checksum_algorithm;
   uint64_t size = 0, shard_size = 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const CompletedPart& cp = parts[i];
-    const std::string which = "part " + std::to_string(cp.part_number);
-    if (cp.part_number < 1 || cp.part_number > kMaxPartNumber) {
-      return Status(Code::kInvalidPart, which + ": no such part number");
-    }
-    ASSIGN_OR_RETURN(PartRecord pr, ReadPart(id, uint32_t(cp.part_number), &holders));
-    if (Unquote(cp.etag) != ToHex(pr.md5.data(), 16)) {
-      return Status(Code::kInvalidPart, which + ": the ETag does not match the part uploaded");
-    }
-    if (!cp.checksum.empty() && alg != ChecksumAlgorithm::kNone &&
-        cp.checksum != pr.checksum.Base64()) {
-      return Status(Code::kInvalidPart, which + ": the checksum does not match the part uploaded");
-    }
-    if (i + 1 < parts.size() && pr.size < kMinPartSize) {
-      return Status(Code::kEntityTooSmall,
-                    which + " is " + std::to_string(pr.size) +
-                        " bytes; every part but the last must be at least 5 MiB");
-    }
-    for (uint32_t pos = 0; pos < n(); ++pos) missing[pos] = missing[pos] || !holders[pos];
+  for (const PartRecord& pr : records) {
     ObjectPart op;
     op.number = pr.number;
     op.size = pr.size;
@@ -490,11 +456,7 @@ Result<ObjectInfo> ErasureSet::CompleteMultipartUpload(const std::string& bucket
   base.parts = object_parts;
   base.data_id = id;
   base.shard_size = shard_size;
-  uint8_t digest[16];
-  Md5Stream md5;
-  md5.Update(md5s.data(), md5s.size());
-  md5.Final(digest);
-  base.etag = ToHex(digest, 16) + "-" + std::to_string(parts.size());
+  base.etag = MultipartEtag(md5s);
   if (alg != ChecksumAlgorithm::kNone) {
     base.checksum_type = rec.checksum_type;
     if (rec.checksum_type == kMetaChecksumFullObject) {

@@ -14,6 +14,7 @@
 #include "libstore/format/upload_record.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/object/erasure_set_internal.h"
+#include "libstore/object/multipart.h"
 
 namespace cairn {
 
@@ -259,7 +260,12 @@ Result<std::unique_ptr<ObjectReader>> ErasureSet::OpenObject(const std::string& 
     if (verdict != nullptr) *verdict = InfoFrom(bucket, chosen);
     return c.WithContext(bucket + "/" + key);
   }
-  ASSIGN_OR_RETURN(ByteRange range, ResolveRange(opts.range, chosen.size));
+  std::vector<uint64_t> part_sizes;
+  if (opts.part_number != 0) {
+    for (const ObjectPart& p : chosen.parts) part_sizes.push_back(p.size);
+  }
+  ASSIGN_OR_RETURN(ByteRange range, ResolveGetBytes(opts, chosen.size,
+                                                    chosen.is_multipart() ? &part_sizes : nullptr));
   RETURN_IF_ERROR(r->Start(*pick, range));
   return std::unique_ptr<ObjectReader>(std::move(r));
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "libstore/format/object_meta.h"
+#include "libstore/object/multipart.h"
 
 namespace cairn {
 namespace {
@@ -437,6 +438,24 @@ Status ObjectStore::AbortMultipartUpload(const std::string&, const std::string&,
 Result<ListPartsResult> ObjectStore::ListParts(const std::string&, const std::string&,
                                                const std::string&, const ListPartsOptions&) {
   return NotImplementedHere("ListParts");
+}
+
+Result<PartInfo> ObjectStore::UploadPartCopy(const std::string& src_bucket,
+                                             const std::string& src_key, const std::string& bucket,
+                                             const std::string& key, const std::string& upload_id,
+                                             int part_number, const CopyPartOptions& opts) {
+  // The source's version is fixed here; its conditions and the range are decided on it.
+  auto r = OpenObject(src_bucket, src_key, CopyPartSource(opts));
+  if (!r.ok()) return CopyPartSourceError(opts, r.status());
+  RETURN_IF_ERROR(CheckCopyPartSource(opts, (*r)->info(), (*r)->range()));
+  ReaderSource body(**r);
+  UploadPartOptions po;
+  po.fsync = opts.fsync;
+  return UploadPart(bucket, key, upload_id, part_number, body, po);
+}
+
+Result<uint64_t> ObjectStore::AbortStaleUploads(int64_t) {
+  return NotImplementedHere("AbortStaleUploads");
 }
 
 Result<ListUploadsResult> ObjectStore::ListMultipartUploads(const std::string&,

@@ -137,6 +137,9 @@ struct ObjectInfo {
   // PUT on a volume set: the members that missed the write (the object is queued for healing).
   // Empty when every member took it, and for every other call.
   std::vector<MissedWrite> missed;
+  // A multipart object's number of parts (what GET ?partNumber=N selects from and S3 returns as
+  // x-amz-mp-parts-count); 0 for an object made by one PUT or copy.
+  uint32_t parts_count = 0;
 };
 
 struct BucketInfo {
@@ -233,6 +236,11 @@ Status EvaluateConditions(const GetConditions& c, const std::string& etag, int64
 struct GetOptions {
   std::optional<GetRange> range;
   GetConditions conditions;
+  // GET / HEAD ?partNumber=N (1..10000; 0: not asked): the bytes of part N of a multipart object,
+  // as it was completed (PartByteRange in multipart.h; an object of one PUT is one part). Not
+  // together with range (kInvalidRequest). A part past the last is kInvalidPartNumber, decided
+  // after the conditions.
+  int part_number = 0;
 };
 
 // An open GET: the version it reads is fixed when it opens (one quorum read of its metadata) and
@@ -354,6 +362,18 @@ struct CompletedPart {
   std::string checksum;  // base64; required when the upload has a checksum algorithm
 };
 
+// UploadPartCopy's options (UploadPart with x-amz-copy-source).
+struct CopyPartOptions {
+  // x-amz-copy-source-range "bytes=first-last" (both given, first <= last; the store checks
+  // last against the source's size: kInvalidArgument past its end, as S3 answers); none: the
+  // whole source (at most 5 GiB, else kInvalidRequest).
+  std::optional<GetRange> range;
+  // x-amz-copy-source-if-*, decided on the source version that is copied; every failure is
+  // kPreconditionFailed (never a 304).
+  GetConditions source_conditions;
+  bool fsync = true;
+};
+
 struct CompleteMultipartOptions {
   // Conditions on the key the object lands on, as PutOptions'.
   bool if_none_match_star = false;
@@ -463,6 +483,20 @@ class ObjectStore {
   // Drops the upload and its parts.
   virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
                                       const std::string& upload_id);
+  // Stores part `part_number` of the upload from bytes of an object (S3 UploadPartCopy): the
+  // source's version is fixed when the copy starts; its conditions and range as CopyPartOptions
+  // says. Errors: the source's as OpenObject's (kNotFound, kBucketNotFound, kPreconditionFailed,
+  // kInvalidRange) and the destination's as UploadPart's. The default streams the range through
+  // OpenObject into UploadPart, a block at a time; a store that can copy cheaper overrides it.
+  virtual Result<PartInfo> UploadPartCopy(const std::string& src_bucket, const std::string& src_key,
+                                          const std::string& bucket, const std::string& key,
+                                          const std::string& upload_id, int part_number,
+                                          const CopyPartOptions& opts);
+  // Removes the uploads begun more than older_than_ns ago (on the store's clock) that were
+  // neither completed nor aborted, with their parts, as AbortMultipartUpload would (what S3's
+  // AbortIncompleteMultipartUpload lifecycle rule does; `cairn serve` runs it in the background).
+  // Returns how many uploads were removed. older_than_ns < 0: kInvalidArgument.
+  virtual Result<uint64_t> AbortStaleUploads(int64_t older_than_ns);
   virtual Result<ListPartsResult> ListParts(const std::string& bucket, const std::string& key,
                                             const std::string& upload_id,
                                             const ListPartsOptions& opts);

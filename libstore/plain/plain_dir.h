@@ -48,6 +48,7 @@ class TempFile;
 struct Digests;
 class UploadStore;
 struct UploadRecord;
+struct PartRecord;
 }  // namespace plain
 
 struct PlainDirOptions {
@@ -143,6 +144,15 @@ class PlainDir : public ObjectStore {
                                     const ListPartsOptions& opts) override;
   Result<ListUploadsResult> ListMultipartUploads(const std::string& bucket,
                                                  const ListUploadsOptions& opts) override;
+  // UploadPartCopy: the part file is made with copy_file_range from the source's file (a
+  // reflink where the file system can); its bytes are read once for the part's MD5 and checksum
+  // unless the whole source is copied and its MD5 is known (and no checksum is needed).
+  Result<PartInfo> UploadPartCopy(const std::string& src_bucket, const std::string& src_key,
+                                  const std::string& bucket, const std::string& key,
+                                  const std::string& upload_id, int part_number,
+                                  const CopyPartOptions& opts) override;
+  // Aborts the open uploads initiated more than older_than_ns ago (by the real clock).
+  Result<uint64_t> AbortStaleUploads(int64_t older_than_ns) override;
 
   // Walks every bucket and hashes each file whose MD5 is not known, reading at most
   // bytes_per_second (0: unlimited), until done or until *stop becomes true (checked between
@@ -204,6 +214,13 @@ class PlainDir : public ObjectStore {
   Result<plain::UploadRecord> OpenUpload(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id, bool want_open);
   std::mutex& UploadLock(const std::string& upload_id);
+  // UploadPart's last step, shared with UploadPartCopy: under the upload's lock (the upload still
+  // open, else kUploadNotFound) the finished part file tmp moves into the upload's staging
+  // directory and p (its number, ETag, size, checksum) is recorded, replacing an earlier part of
+  // that number (whose file is removed). tmp is removed on failure.
+  Result<PartInfo> StagePart(const std::string& bucket, const std::string& key,
+                             const std::string& upload_id, plain::TempFile& tmp,
+                             plain::PartRecord& p, bool fsync);
   // Forgets every multipart upload of a removed bucket and removes their staged parts.
   Status DropUploads(const std::string& bucket);
   // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.

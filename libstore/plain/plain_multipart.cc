@@ -5,17 +5,17 @@
 
 #include "libstore/common/clock.h"
 #include "libstore/common/hash.h"
+#include "libstore/object/multipart.h"
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/plain_dir.h"
 #include "libstore/plain/plain_internal.h"
+#include "libstore/plain/plain_reader.h"
 #include "libstore/plain/upload_store.h"
 
 namespace cairn {
 namespace {
 
 constexpr const char* kUploadsDir = ".cairn/uploads";
-constexpr uint64_t kMinPartSize = uint64_t(5) << 20;
-constexpr int kMaxPartNumber = 10000;
 // How long a completed upload's answer is kept for a retried Complete.
 constexpr int64_t kKeepCompletedNs = int64_t(24) * 3600 * 1000000000;
 
@@ -36,11 +36,6 @@ bool ValidUploadId(const std::string& id) {
 Status NoUpload(const std::string& id) {
   return Status(Code::kUploadNotFound,
                 "upload " + id.substr(0, 64) + " does not exist, or was completed or aborted");
-}
-
-std::string StripQuotes(std::string s) {
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
-  return s;
 }
 
 Result<ChecksumAlgorithm> AlgorithmOf(const std::string& name) {
@@ -77,7 +72,7 @@ std::string PartsDigest(const std::vector<CompletedPart>& parts) {
   Md5Stream md5;
   for (const auto& p : parts) {
     const std::string line =
-        std::to_string(p.part_number) + " " + StripQuotes(p.etag) + " " + p.checksum + "\n";
+        std::to_string(p.part_number) + " " + std::string(UnquoteEtag(p.etag)) + " " + p.checksum + "\n";
     md5.Update(line.data(), line.size());
   }
   return md5.FinalHex();
@@ -192,17 +187,23 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
   p.size = size;
   p.mod_time_ns = st.mtime_ns;
   if (alg != ChecksumAlgorithm::kNone) p.checksum = std::string(sums.checksum().raw());
+  return StagePart(bucket, key, upload_id, tmp, p, opts.fsync);
+}
 
+Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::string& key,
+                                     const std::string& upload_id, plain::TempFile& tmp,
+                                     plain::PartRecord& p, bool fsync) {
   // Under the upload's lock: a Complete or Abort running now sees the part before or not at all.
   std::lock_guard<std::mutex> l(UploadLock(upload_id));
-  ASSIGN_OR_RETURN(up, OpenUpload(bucket, key, upload_id, true));
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const std::string dir = std::string(kUploadsDir) + "/" + upload_id;
   RETURN_IF_ERROR(vol_->MakeDirs(dir));
-  p.file = TempName(dir, "." + std::to_string(part_number));
+  p.file = TempName(dir, "." + std::to_string(p.part_number));
   RETURN_IF_ERROR(vol_->Rename(tmp.path(), p.file));
   tmp.Disarm();
   plain::TempFile staged(vol_, p.file);  // removed unless recorded
-  if (Sync(opts.fsync)) {
+  if (Sync(fsync)) {
     RETURN_IF_ERROR(vol_->SyncDir(dir));
     RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
   }
@@ -211,12 +212,110 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
   if (!replaced.empty()) vol_->Remove(replaced).IgnoreError();  // the part uploaded before
 
   PartInfo out;
-  out.part_number = part_number;
+  out.part_number = p.part_number;
   out.etag = p.etag;
-  out.size = size;
+  out.size = p.size;
   out.mod_time_ns = p.mod_time_ns;
-  if (alg != ChecksumAlgorithm::kNone) out.checksum = sums.checksum().Base64();
+  if (alg != ChecksumAlgorithm::kNone) out.checksum = ValueOf(alg, p.checksum).Base64();
   return out;
+}
+
+Result<PartInfo> PlainDir::UploadPartCopy(const std::string& src_bucket,
+                                          const std::string& src_key, const std::string& bucket,
+                                          const std::string& key, const std::string& upload_id,
+                                          int part_number, const CopyPartOptions& opts) {
+  RETURN_IF_ERROR(CheckWritable("upload part copy"));
+  if (part_number < 1 || part_number > kMaxPartNumber) {
+    return InvalidArgument("Part number must be an integer between 1 and 10000, inclusive");
+  }
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
+  // The source's file stays open, so the bytes copied are of the version its info describes
+  // whatever writers do meanwhile (a PUT renames a new file over the key's path).
+  auto opened = Open(src_bucket, src_key, true);
+  if (!opened.ok()) return CopyPartSourceError(opts, opened.status());
+  Opened& o = *opened;
+  if (!o.file) {
+    return InvalidArgument("copy source " + src_bucket + "/" + src_key +
+                           " is a folder and holds no bytes");
+  }
+  auto resolved = ResolveRange(opts.range, o.info.size);
+  if (!resolved.ok()) return CopyPartSourceError(opts, resolved.status());
+  const ByteRange range = *resolved;
+  RETURN_IF_ERROR(CheckCopyPartSource(opts, o.info, range));
+
+  plain::PartRecord p;
+  p.part_number = part_number;
+  p.size = range.length;
+  // The part's MD5 (its ETag) and checksum: the source's when it is copied whole and they are
+  // known, else read from the range once (the copy itself never passes through user space).
+  const bool whole = range.first == 0 && range.length == o.info.size;
+  if (whole && o.md5_known && alg == ChecksumAlgorithm::kNone) {
+    p.etag = o.info.etag;
+  } else {
+    BodyChecksums::Plan plan;
+    plan.md5 = true;
+    plan.checksum = alg;
+    BodyChecksums sums(plan);
+    char* buf = plain::IoBuffer();
+    for (uint64_t off = 0; off < range.length;) {
+      const size_t want = size_t(std::min<uint64_t>(plain::kIoBufferSize, range.length - off));
+      ASSIGN_OR_RETURN(size_t got, o.file->ReadAt(range.first + off, buf, want));
+      if (got == 0) {
+        return Status(Code::kIOError, "copy source " + src_bucket + "/" + src_key +
+                                          " ended before its size");
+      }
+      sums.Update(buf, got);
+      off += got;
+    }
+    sums.Finish();
+    p.etag = ToHex(sums.md5().data(), sums.md5().size());
+    if (alg != ChecksumAlgorithm::kNone) p.checksum = std::string(sums.checksum().raw());
+  }
+
+  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
+  ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
+  for (uint64_t off = 0; off < range.length;) {
+    ASSIGN_OR_RETURN(uint64_t got,
+                     file->AppendFrom(*o.file, range.first + off, range.length - off));
+    if (got == 0) {
+      return Status(Code::kIOError, "copy source " + src_bucket + "/" + src_key +
+                                        " ended before its size");
+    }
+    off += got;
+  }
+  if (Sync(opts.fsync)) RETURN_IF_ERROR(file->Sync());
+  RETURN_IF_ERROR(file->Close());
+  // The source changed while it was read (a program wrote into the file in place): the part
+  // would not be what its ETag says.
+  ASSIGN_OR_RETURN(FileInfo now, o.file->StatOpen());
+  if (!(FileStamp::Of(now) == o.stamp)) {
+    return Status(Code::kPreconditionFailed, "copy source " + src_bucket + "/" + src_key +
+                                                 " changed while it was copied");
+  }
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(tmp.path()));
+  p.mod_time_ns = st.mtime_ns;
+  return StagePart(bucket, key, upload_id, tmp, p, opts.fsync);
+}
+
+Result<uint64_t> PlainDir::AbortStaleUploads(int64_t older_than_ns) {
+  if (older_than_ns < 0) return InvalidArgument("upload expiry must not be negative");
+  RETURN_IF_ERROR(CheckWritable("abort stale uploads"));
+  const int64_t cutoff = Clock::Real()->NowNs() - older_than_ns;
+  ASSIGN_OR_RETURN(std::vector<plain::UploadRecord> stale, uploads_->OpenBefore(cutoff));
+  uint64_t removed = 0;
+  Status first;
+  for (const plain::UploadRecord& u : stale) {
+    Status s = AbortMultipartUpload(u.upload.bucket, u.upload.key, u.upload.upload_id);
+    if (s.ok()) {
+      ++removed;
+    } else if (s.code() != Code::kUploadNotFound && s.code() != Code::kBucketNotFound &&
+               first.ok()) {
+      first = s.WithContext("upload " + u.upload.upload_id);  // completed meanwhile: fine
+    }
+  }
+  if (!first.ok()) return first;
+  return removed;
 }
 
 Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
@@ -255,73 +354,40 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
     return answer(c);
   }
 
-  if (parts.empty()) {
-    return Status(Code::kMalformedXml, "Complete must name at least one part");
-  }
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i].part_number < 1 || parts[i].part_number > kMaxPartNumber) {
-      return Status(Code::kInvalidPart,
-                    "part number " + std::to_string(parts[i].part_number) + " is out of range");
-    }
-    if (i > 0 && parts[i].part_number <= parts[i - 1].part_number) {
-      return Status(Code::kInvalidPartOrder, "part " + std::to_string(parts[i].part_number) +
-                                                 " comes after part " +
-                                                 std::to_string(parts[i - 1].part_number));
-    }
-  }
   ASSIGN_OR_RETURN(std::vector<plain::PartRecord> stored, uploads_->Parts(upload_id, 0, 0));
   std::vector<const plain::PartRecord*> chosen;
   chosen.reserve(parts.size());
-  for (const CompletedPart& cp : parts) {
-    auto it = std::lower_bound(stored.begin(), stored.end(), cp.part_number,
-                               [](const plain::PartRecord& r, int n) { return r.part_number < n; });
-    const std::string n = std::to_string(cp.part_number);
-    if (it == stored.end() || it->part_number != cp.part_number) {
-      return Status(Code::kInvalidPart, "part " + n + " was not uploaded");
-    }
-    if (StripQuotes(cp.etag) != it->etag) {
-      return Status(Code::kInvalidPart, "part " + n + " was uploaded with another ETag");
-    }
-    if (alg != ChecksumAlgorithm::kNone) {
-      if (cp.checksum.empty()) {
-        if (type == ChecksumType::kComposite) {
-          return InvalidArgument(std::string("The upload was created using a ") + Name(alg) +
-                                 " checksum. The complete request must include the checksum for "
-                                 "each part. It was missing for part " +
-                                 n + " in the request.");
+  RETURN_IF_ERROR(
+      CheckCompleteList(parts, alg, type, [&](int number) -> Result<UploadedPart> {
+        auto it = std::lower_bound(
+            stored.begin(), stored.end(), number,
+            [](const plain::PartRecord& r, int n) { return r.part_number < n; });
+        if (it == stored.end() || it->part_number != number) {
+          return Status(Code::kInvalidPart, "part " + std::to_string(number) + " was not uploaded");
         }
-      } else {
-        auto v = ParseChecksum(alg, cp.checksum);
-        if (!v.ok() || v->raw() != it->checksum) {
-          return Status(Code::kInvalidPart, "part " + n + " was uploaded with another checksum");
-        }
-      }
-    }
-    chosen.push_back(&*it);
-  }
-  for (size_t i = 0; i + 1 < chosen.size(); ++i) {
-    if (chosen[i]->size < kMinPartSize) {
-      return Status(Code::kEntityTooSmall,
-                    "part " + std::to_string(chosen[i]->part_number) + " has " +
-                        std::to_string(chosen[i]->size) +
-                        " bytes; every part but the last must have at least 5 MiB");
-    }
-  }
+        chosen.push_back(&*it);
+        UploadedPart up;
+        up.etag = it->etag;
+        up.size = it->size;
+        if (alg != ChecksumAlgorithm::kNone) up.checksum = ValueOf(alg, it->checksum).Base64();
+        return up;
+      }));
 
   // The ETag S3 gives: the MD5 of the parts' binary MD5s, "-N".
-  Md5Stream md5s;
+  std::string md5s;
+  md5s.reserve(chosen.size() * 16);
   uint64_t size = 0;
   std::vector<PartChecksum> sums;
   plain::MultipartObjectRecord layout;
   for (const plain::PartRecord* p : chosen) {
     ASSIGN_OR_RETURN(auto bin, Md5FromHex(p->etag));
-    md5s.Update(bin.data(), bin.size());
+    md5s.append(reinterpret_cast<const char*>(bin.data()), bin.size());
     size += p->size;
     layout.part_sizes.push_back(p->size);
     if (alg != ChecksumAlgorithm::kNone)
       sums.push_back(PartChecksum{ValueOf(alg, p->checksum), p->size});
   }
-  const std::string etag = md5s.FinalHex() + "-" + std::to_string(chosen.size());
+  const std::string etag = MultipartEtag(md5s);
   std::string checksum_b64;
   if (alg != ChecksumAlgorithm::kNone) {
     if (type == ChecksumType::kFullObject) {
@@ -507,7 +573,9 @@ Status PlainDir::DropUploads(const std::string& bucket) {
 Status PlainDir::DescribeMultipart(const std::string& bucket, const std::string& key,
                                    const FileStamp& stamp, ObjectInfo* info) {
   ASSIGN_OR_RETURN(auto layout, uploads_->GetObjectLayout(bucket, key, stamp));
-  if (!layout || layout->checksum.algorithm == ChecksumAlgorithm::kNone) return Status::Ok();
+  if (!layout) return Status::Ok();
+  info->parts_count = uint32_t(layout->part_sizes.size());
+  if (layout->checksum.algorithm == ChecksumAlgorithm::kNone) return Status::Ok();
   info->checksum = layout->checksum;
   info->checksum_type = layout->checksum_type;
   info->checksum_parts = layout->checksum_parts;

@@ -2,10 +2,12 @@
 #include <algorithm>
 
 #include "libstore/common/hash.h"
+#include "libstore/object/multipart.h"
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/plain_dir.h"
 #include "libstore/plain/plain_internal.h"
 #include "libstore/plain/plain_reader.h"
+#include "libstore/plain/upload_store.h"
 
 namespace cairn {
 
@@ -93,7 +95,12 @@ Result<std::unique_ptr<ObjectReader>> PlainDir::OpenObject(const std::string& bu
     if (verdict != nullptr) *verdict = o.info;
     return c.WithContext(bucket + "/" + key);
   }
-  ASSIGN_OR_RETURN(ByteRange range, ResolveRange(opts.range, o.info.size));
+  std::optional<plain::MultipartObjectRecord> layout;
+  if (opts.part_number != 0 && o.info.parts_count != 0) {
+    ASSIGN_OR_RETURN(layout, uploads_->GetObjectLayout(bucket, key, o.stamp));
+  }
+  ASSIGN_OR_RETURN(ByteRange range,
+                   ResolveGetBytes(opts, o.info.size, layout ? &layout->part_sizes : nullptr));
   return std::unique_ptr<ObjectReader>(new Reader(this, std::move(o), range));
 }
 

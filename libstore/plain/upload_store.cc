@@ -50,6 +50,8 @@ Status UploadStore::Prepare() {
   ASSIGN_OR_RETURN(list_, db_->Prepare(std::string("SELECT ") + kUploadCols +
                                        " FROM mpu_uploads WHERE bucket=?1 AND key>=?2 AND"
                                        " state=0 ORDER BY key, upload_id"));
+  ASSIGN_OR_RETURN(stale_, db_->Prepare(std::string("SELECT ") + kUploadCols +
+                                        " FROM mpu_uploads WHERE state=0 AND initiated_ns<?1"));
   ASSIGN_OR_RETURN(prune_, db_->Prepare("DELETE FROM mpu_uploads WHERE state=1 AND"
                                         " initiated_ns<?1"));
   ASSIGN_OR_RETURN(bucket_ids_, db_->Prepare("SELECT upload_id, state FROM mpu_uploads"
@@ -67,9 +69,43 @@ Status UploadStore::Prepare() {
 
 namespace {
 
-// Runs a bound statement to completion and resets it, whatever happens.
-Status RunStmt(SqliteStmt& s) {
+// A value bound as a BLOB (keys: any bytes, compared bytewise).
+struct Blob {
+  std::string_view bytes;
+};
+void BindOne(SqliteStmt& s, int i, int64_t v) { s.Bind(i, v); }
+void BindOne(SqliteStmt& s, int i, const std::string& v) { s.Bind(i, v); }
+void BindOne(SqliteStmt& s, int i, Blob v) { s.BindBlob(i, v.bytes); }
+
+// Resets s and binds args to ?1, ?2, ... in order.
+template <typename... A>
+void BindAll(SqliteStmt& s, const A&... args) {
+  s.Reset();
+  int i = 0;
+  (BindOne(s, ++i, args), ...);
+}
+
+// Binds args, runs the statement to completion and resets it, whatever happens.
+template <typename... A>
+Status RunStmt(SqliteStmt& s, const A&... args) {
+  BindAll(s, args...);
   Status st = s.Run();
+  s.Reset();
+  return st;
+}
+
+// Binds args, then calls row(s) for each row the statement yields until it returns false (or an
+// error, which is returned); resets s whatever happens.
+template <typename F, typename... A>
+Status EachRow(SqliteStmt& s, F&& row, const A&... args) {
+  BindAll(s, args...);
+  Status st;
+  for (;;) {
+    auto more = s.Step();
+    if (more.ok() && *more) more = row(s);
+    if (!more.ok()) st = more.status();
+    if (!more.ok() || !*more) break;
+  }
   s.Reset();
   return st;
 }
@@ -77,20 +113,13 @@ Status RunStmt(SqliteStmt& s) {
 }  // namespace
 
 Status UploadStore::Create(const UploadRecord& rec) {
+  const std::string meta = EncodeUserMeta(rec.user_meta);
   std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *create_;
-  s.Reset();
-  s.Bind(1, rec.upload.upload_id);
-  s.Bind(2, rec.upload.bucket);
-  s.BindBlob(3, rec.upload.key);
-  s.Bind(4, rec.upload.initiated_ns);
-  s.Bind(5, rec.content_type);
-  s.BindBlob(6, EncodeUserMeta(rec.user_meta));
-  s.Bind(7, rec.upload.checksum_algorithm);
-  s.Bind(8, int64_t(rec.upload.checksum_type));
-  s.Bind(9, int64_t(rec.state));
-  s.Bind(10, rec.completion);
-  return RunStmt(s);
+  return RunStmt(*create_, rec.upload.upload_id, rec.upload.bucket,
+                 Blob{rec.upload.key}, rec.upload.initiated_ns, rec.content_type,
+                 Blob{meta}, rec.upload.checksum_algorithm,
+                 int64_t(rec.upload.checksum_type), int64_t(rec.state),
+                 rec.completion);
 }
 
 Result<UploadRecord> UploadStore::ReadUpload(SqliteStmt& s) {
@@ -115,63 +144,39 @@ Result<UploadRecord> UploadStore::ReadUpload(SqliteStmt& s) {
 
 Result<std::optional<UploadRecord>> UploadStore::Get(const std::string& upload_id) {
   std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *get_;
-  s.Reset();
-  s.Bind(1, upload_id);
-  auto row = s.Step();
-  if (!row.ok() || !*row) {
-    s.Reset();
-    if (!row.ok()) return row.status();
-    return std::optional<UploadRecord>();
-  }
-  auto rec = ReadUpload(s);
-  s.Reset();
-  if (!rec.ok()) return rec.status();
-  return std::optional<UploadRecord>(std::move(*rec));
+  std::optional<UploadRecord> out;
+  RETURN_IF_ERROR(EachRow(
+      *get_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        ASSIGN_OR_RETURN(out, ReadUpload(s));
+        return false;
+      },
+      upload_id));
+  return out;
 }
 
 Result<std::string> UploadStore::PutPart(const std::string& upload_id, const PartRecord& p) {
   std::lock_guard<std::mutex> l(mu_);
   std::string old;
-  {
-    SqliteStmt& s = *get_part_file_;
-    s.Reset();
-    s.Bind(1, upload_id);
-    s.Bind(2, int64_t(p.part_number));
-    auto row = s.Step();
-    if (row.ok() && *row) old = s.Text(0);
-    s.Reset();
-    if (!row.ok()) return row.status();
-  }
-  SqliteStmt& s = *put_part_;
-  s.Reset();
-  s.Bind(1, upload_id);
-  s.Bind(2, int64_t(p.part_number));
-  s.Bind(3, p.file);
-  s.Bind(4, p.etag);
-  s.Bind(5, int64_t(p.size));
-  s.Bind(6, p.mod_time_ns);
-  s.BindBlob(7, p.checksum);
-  RETURN_IF_ERROR(RunStmt(s));
+  const std::string& id = upload_id;
+  RETURN_IF_ERROR(EachRow(
+      *get_part_file_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        old = s.Text(0);
+        return false;
+      },
+      id, int64_t(p.part_number)));
+  RETURN_IF_ERROR(RunStmt(*put_part_, id, int64_t(p.part_number), p.file,
+                          p.etag, int64_t(p.size), p.mod_time_ns,
+                          Blob{p.checksum}));
   return old;
 }
 
 Result<std::vector<PartRecord>> UploadStore::Parts(const std::string& upload_id, int after,
                                                    int limit) {
   std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *parts_;
-  s.Reset();
-  s.Bind(1, upload_id);
-  s.Bind(2, int64_t(after));
-  s.Bind(3, int64_t(limit <= 0 ? -1 : limit));
   std::vector<PartRecord> out;
-  for (;;) {
-    auto row = s.Step();
-    if (!row.ok()) {
-      s.Reset();
-      return row.status();
-    }
-    if (!*row) break;
+  auto read = [&](SqliteStmt& s) -> Result<bool> {
     PartRecord p;
     p.part_number = int(s.Int(0));
     p.file = s.Text(1);
@@ -180,8 +185,10 @@ Result<std::vector<PartRecord>> UploadStore::Parts(const std::string& upload_id,
     p.mod_time_ns = s.Int(4);
     p.checksum = s.Text(5);
     out.push_back(std::move(p));
-  }
-  s.Reset();
+    return true;
+  };
+  RETURN_IF_ERROR(EachRow(*parts_, read, upload_id, int64_t(after),
+                          int64_t(limit <= 0 ? -1 : limit)));
   return out;
 }
 
@@ -199,93 +206,67 @@ Status UploadStore::Transaction(const std::function<Status()>& body) {
 Status UploadStore::MarkCompleted(const std::string& upload_id, const std::string& completion) {
   std::lock_guard<std::mutex> l(mu_);
   return Transaction([&] {
-    complete_->Reset();
-    complete_->Bind(1, upload_id);
-    complete_->Bind(2, completion);
-    RETURN_IF_ERROR(RunStmt(*complete_));
-    del_parts_->Reset();
-    del_parts_->Bind(1, upload_id);
-    return RunStmt(*del_parts_);
+    RETURN_IF_ERROR(RunStmt(*complete_, upload_id, completion));
+    return RunStmt(*del_parts_, upload_id);
   });
 }
 
 Status UploadStore::Delete(const std::string& upload_id) {
   std::lock_guard<std::mutex> l(mu_);
   return Transaction([&] {
-    del_parts_->Reset();
-    del_parts_->Bind(1, upload_id);
-    RETURN_IF_ERROR(RunStmt(*del_parts_));
-    del_upload_->Reset();
-    del_upload_->Bind(1, upload_id);
-    return RunStmt(*del_upload_);
+    RETURN_IF_ERROR(RunStmt(*del_parts_, upload_id));
+    return RunStmt(*del_upload_, upload_id);
   });
 }
 
 Status UploadStore::ListOpen(const std::string& bucket, const std::string& from_key,
                              const std::function<bool(const UploadRecord&)>& visit) {
   std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *list_;
-  s.Reset();
-  s.Bind(1, bucket);
-  s.BindBlob(2, from_key);
-  for (;;) {
-    auto row = s.Step();
-    if (!row.ok()) {
-      s.Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    auto rec = ReadUpload(s);
-    if (!rec.ok()) {
-      s.Reset();
-      return rec.status();
-    }
-    if (!visit(*rec)) break;
-  }
-  s.Reset();
-  return Status::Ok();
+  return EachRow(
+      *list_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        ASSIGN_OR_RETURN(UploadRecord rec, ReadUpload(s));
+        return visit(rec);
+      },
+      bucket, Blob{from_key});
 }
 
 Result<std::vector<std::string>> UploadStore::DeleteBucket(const std::string& bucket) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> ids, open;
-  {
-    SqliteStmt& s = *bucket_ids_;
-    s.Reset();
-    s.Bind(1, bucket);
-    for (;;) {
-      auto row = s.Step();
-      if (!row.ok()) {
-        s.Reset();
-        return row.status();
-      }
-      if (!*row) break;
-      ids.push_back(s.Text(0));
-      if (s.Int(1) == int64_t(UploadState::kOpen)) open.push_back(ids.back());
-    }
-    s.Reset();
-  }
+  RETURN_IF_ERROR(EachRow(
+      *bucket_ids_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        ids.push_back(s.Text(0));
+        if (s.Int(1) == int64_t(UploadState::kOpen)) open.push_back(ids.back());
+        return true;
+      },
+      bucket));
   RETURN_IF_ERROR(Transaction([&] {
-    for (const std::string& id : ids) {
-      del_parts_->Reset();
-      del_parts_->Bind(1, id);
-      RETURN_IF_ERROR(RunStmt(*del_parts_));
-    }
-    del_bucket_uploads_->Reset();
-    del_bucket_uploads_->Bind(1, bucket);
-    RETURN_IF_ERROR(RunStmt(*del_bucket_uploads_));
-    del_bucket_layouts_->Reset();
-    del_bucket_layouts_->Bind(1, bucket);
-    return RunStmt(*del_bucket_layouts_);
+    for (const std::string& id : ids) RETURN_IF_ERROR(RunStmt(*del_parts_, id));
+    RETURN_IF_ERROR(RunStmt(*del_bucket_uploads_, bucket));
+    return RunStmt(*del_bucket_layouts_, bucket);
   }));
   return open;
 }
 
+Result<std::vector<UploadRecord>> UploadStore::OpenBefore(int64_t before_ns) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<UploadRecord> out;
+  RETURN_IF_ERROR(EachRow(
+      *stale_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        ASSIGN_OR_RETURN(UploadRecord rec, ReadUpload(s));
+        out.push_back(std::move(rec));
+        return true;
+      },
+      before_ns));
+  return out;
+}
+
 Status UploadStore::PruneCompleted(int64_t before_ns) {
   std::lock_guard<std::mutex> l(mu_);
-  prune_->Reset();
-  prune_->Bind(1, before_ns);
-  return RunStmt(*prune_);
+  return RunStmt(*prune_, before_ns);
 }
 
 Status UploadStore::PutObjectLayout(const std::string& bucket, const std::string& key,
@@ -296,47 +277,39 @@ Status UploadStore::PutObjectLayout(const std::string& bucket, const std::string
     sizes += std::to_string(v);
   }
   std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *put_layout_;
-  s.Reset();
-  s.Bind(1, bucket);
-  s.BindBlob(2, key);
-  s.Bind(3, int64_t(rec.stamp.dev));
-  s.Bind(4, int64_t(rec.stamp.ino));
-  s.Bind(5, int64_t(rec.stamp.size));
-  s.Bind(6, rec.stamp.mtime_ns);
-  s.Bind(7, int64_t(rec.checksum.algorithm));
-  s.BindBlob(8, rec.checksum.raw());
-  s.Bind(9, int64_t(rec.checksum_type));
-  s.Bind(10, int64_t(rec.checksum_parts));
-  s.Bind(11, sizes);
-  return RunStmt(s);
+  return RunStmt(*put_layout_, bucket, Blob{key}, int64_t(rec.stamp.dev),
+                 int64_t(rec.stamp.ino), int64_t(rec.stamp.size), rec.stamp.mtime_ns,
+                 int64_t(rec.checksum.algorithm), Blob{rec.checksum.raw()},
+                 int64_t(rec.checksum_type), int64_t(rec.checksum_parts), sizes);
 }
 
 Result<std::optional<MultipartObjectRecord>> UploadStore::GetObjectLayout(const std::string& bucket,
                                                                           const std::string& key,
                                                                           const FileStamp& file) {
-  std::lock_guard<std::mutex> l(mu_);
-  SqliteStmt& s = *get_layout_;
-  s.Reset();
-  s.Bind(1, bucket);
-  s.BindBlob(2, key);
-  auto row = s.Step();
-  if (!row.ok() || !*row) {
-    s.Reset();
-    if (!row.ok()) return row.status();
-    return std::optional<MultipartObjectRecord>();
-  }
   MultipartObjectRecord r;
-  r.stamp.dev = uint64_t(s.Int(0));
-  r.stamp.ino = uint64_t(s.Int(1));
-  r.stamp.size = uint64_t(s.Int(2));
-  r.stamp.mtime_ns = s.Int(3);
-  const int64_t alg = s.Int(4);
-  const std::string raw = s.Text(5);
-  const int64_t type = s.Int(6);
-  r.checksum_parts = uint32_t(s.Int(7));
-  const std::string sizes = s.Text(8);
-  s.Reset();
+  int64_t alg = 0, type = 0;
+  std::string raw, sizes;
+  bool found = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    RETURN_IF_ERROR(EachRow(
+        *get_layout_,
+        [&](SqliteStmt& s) -> Result<bool> {
+          found = true;
+          r.stamp.dev = uint64_t(s.Int(0));
+          r.stamp.ino = uint64_t(s.Int(1));
+          r.stamp.size = uint64_t(s.Int(2));
+          r.stamp.mtime_ns = s.Int(3);
+          alg = s.Int(4);
+          raw = s.Text(5);
+          type = s.Int(6);
+          r.checksum_parts = uint32_t(s.Int(7));
+          sizes = s.Text(8);
+          return false;
+        },
+        bucket, Blob{key}));
+  }
+  if (!found) return std::optional<MultipartObjectRecord>();
   if (r.stamp.dev != file.dev || r.stamp.ino != file.ino || r.stamp.size != file.size ||
       r.stamp.mtime_ns != file.mtime_ns) {
     return std::optional<MultipartObjectRecord>();

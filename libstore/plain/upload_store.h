@@ -81,6 +81,8 @@ class UploadStore {
   // layouts; returns the ids of the uploads that were open (their staged parts are the caller's
   // to remove).
   Result<std::vector<std::string>> DeleteBucket(const std::string& bucket);
+  // Open uploads initiated before before_ns, of every bucket (what has been abandoned).
+  Result<std::vector<UploadRecord>> OpenBefore(int64_t before_ns);
   // Forgets completed uploads older than before_ns (their answers are kept for retries only).
   Status PruneCompleted(int64_t before_ns);
 
@@ -100,7 +102,7 @@ class UploadStore {
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> create_, get_, put_part_, get_part_file_, parts_, complete_,
-      del_parts_, del_upload_, list_, prune_, put_layout_, get_layout_, bucket_ids_,
+      del_parts_, del_upload_, list_, stale_, prune_, put_layout_, get_layout_, bucket_ids_,
       del_bucket_uploads_, del_bucket_layouts_;
 };
 

@@ -109,6 +109,8 @@ constexpr Row kRows[] = {
      {400, "AuthorizationQueryParametersError",
       "The authorization query parameters you "
       "provided are not valid."}},
+    {Code::kInvalidPartNumber, {416, "InvalidPartNumber", "The requested partnumber is not satisfiable."}},
+    {Code::kInvalidRequest, {400, "InvalidRequest", "The request is not valid."}},
 };
 
 constexpr bool RowsMatchEnum() {

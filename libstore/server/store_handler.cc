@@ -127,6 +127,19 @@ Status CheckBucketName(const std::string& bucket) {
   return s;
 }
 
+std::string QueryValue(const HttpRequest& req, const char* name) {
+  const std::string* v = req.Query(name);
+  return v ? *v : std::string();
+}
+
+void WriteCommonPrefixes(s3::XmlWriter& w, const std::vector<std::string>& prefixes, bool url) {
+  for (const auto& p : prefixes) {
+    w.Open("CommonPrefixes");
+    w.Element("Prefix", url ? UrlEncodeKey(p) : p);
+    w.Close();
+  }
+}
+
 void WriteOwner(s3::XmlWriter& w, const char* element) {
   w.Open(element);
   w.Element("ID", kOwnerId);
@@ -265,6 +278,11 @@ Status StoreHandler::Handle(const HttpRequest& req, const Identity& /*who*/, Sou
       return ListParts(req, out);
     }
   }
+  // GET / HEAD ?partNumber=N: one part of an object.
+  if (object && (m == "GET" || m == "HEAD") && Only(req, "partNumber")) {
+    RETURN_IF_ERROR(CheckBucketName(req.bucket));
+    return GetObject(req, out, m == "HEAD");
+  }
   if (const char* sub = Unsupported(req)) {
     return NotImplemented(std::string("the '") + sub + "' sub-resource");
   }
@@ -382,20 +400,17 @@ Status StoreHandler::GetBucketLocation(const HttpRequest& req, ResponseWriter& o
   return SendXml(out, xml, w);
 }
 
-Result<StoreHandler::ListQuery> StoreHandler::ParseListQuery(const HttpRequest& req) {
+Result<StoreHandler::ListQuery> StoreHandler::ParseListQuery(const HttpRequest& req,
+                                                             const char* max_name) {
   ListQuery lq;
-  auto q = [&](const char* n) -> std::string {
-    const std::string* v = req.Query(n);
-    return v ? *v : std::string();
-  };
-  lq.opts.prefix = q("prefix");
-  lq.opts.delimiter = q("delimiter");
-  const std::string enc = q("encoding-type");
+  lq.opts.prefix = QueryValue(req, "prefix");
+  lq.opts.delimiter = QueryValue(req, "delimiter");
+  const std::string enc = QueryValue(req, "encoding-type");
   if (!enc.empty() && enc != "url") return InvalidArgument("encoding-type must be url");
   lq.url = enc == "url";
-  if (const std::string* mk = req.Query("max-keys")) {
+  if (const std::string* mk = req.Query(max_name)) {
     if (mk->empty() || mk->size() > 9 || mk->find_first_not_of("0123456789") != std::string::npos) {
-      return InvalidArgument("max-keys must be a non-negative integer");
+      return InvalidArgument(std::string(max_name) + " must be a non-negative integer");
     }
     lq.max_keys = std::min(1000, std::stoi(*mk));
   }
@@ -416,10 +431,7 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
   ListOptions& o = lq.opts;
   const bool url = lq.url;
   const int max_keys = lq.max_keys;
-  auto q = [&](const char* n) -> std::string {
-    const std::string* v = req.Query(n);
-    return v ? *v : std::string();
-  };
+  auto q = [&](const char* n) { return QueryValue(req, n); };
   const bool fetch_owner = v2 && q("fetch-owner") == "true";
   std::string token, start_after, marker;
   if (v2) {
@@ -470,11 +482,7 @@ Status StoreHandler::ListObjects(const HttpRequest& req, ResponseWriter& out, bo
     w.Element("StorageClass", "STANDARD");
     w.Close();
   }
-  for (const auto& p : r.common_prefixes) {
-    w.Open("CommonPrefixes");
-    w.Element("Prefix", text(p));
-    w.Close();
-  }
+  WriteCommonPrefixes(w, r.common_prefixes, url);
   w.Finish();
   return SendXml(out, xml, w);
 }

@@ -6,8 +6,8 @@
 // response-* overrides, sendfile when the store offers a file range), DeleteObject,
 // DeleteObjects (XML batch, quiet mode, Content-MD5 or x-amz-checksum-* checked against the body)
 // and CopyObject (metadata directive, copy-source conditions), and multipart uploads (Create,
-// UploadPart, Complete, Abort, ListParts, ListMultipartUploads). Anything else (UploadPartCopy,
-// GetObject with partNumber, ...) answers NotImplemented, never a wrong success. Every value in a
+// UploadPart, UploadPartCopy, Complete, Abort, ListParts, ListMultipartUploads), GetObject and
+// HeadObject with partNumber. Anything else answers NotImplemented, never a wrong success. Every value in a
 // response is escaped (s3::XmlWriter); errors go back as Status and the server renders them with
 // the S3 error table (s3/errors.h).
 //
@@ -43,14 +43,16 @@ class StoreHandler : public S3Handler {
   Status HeadBucket(const HttpRequest& req, ResponseWriter& out);
   Status GetBucketLocation(const HttpRequest& req, ResponseWriter& out);
   Status ListObjects(const HttpRequest& req, ResponseWriter& out, bool v2);
-  // The query both listings share: prefix, delimiter, encoding-type (url or absent), max-keys
-  // (0..1000; more counts as 1000). kInvalidArgument on a bad value.
+  // The query every listing shares: prefix, delimiter, encoding-type (url or absent), and the page
+  // size named max_name (max-keys, max-uploads: 0..1000; more counts as 1000). kInvalidArgument
+  // on a bad value.
   struct ListQuery {
     ListOptions opts;
     bool url = false;
     int max_keys = 1000;
   };
-  static Result<ListQuery> ParseListQuery(const HttpRequest& req);
+  static Result<ListQuery> ParseListQuery(const HttpRequest& req,
+                                          const char* max_name = "max-keys");
   // One page from the store into *r; max_keys 0 only checks that the bucket exists (S3 then
   // answers an empty page).
   Status ListPage(const HttpRequest& req, ListQuery& lq, ListResult* r);
@@ -59,6 +61,8 @@ class StoreHandler : public S3Handler {
   // kNotFound from an object call: NoSuchBucket when the bucket is missing, else NoSuchKey.
   Status ObjectError(const HttpRequest& req, const Status& s);
   Status ObjectError(const std::string& bucket, const Status& s);
+  // An error of a copy whose source is in src_bucket: ObjectError's, and 412 for a 304.
+  Status CopySourceError(const std::string& src_bucket, const Status& s);
 
   // store_handler_objects.cc
   Status PutObject(const HttpRequest& req, Source& body, ResponseWriter& out);
@@ -74,6 +78,8 @@ class StoreHandler : public S3Handler {
   // store_handler_multipart.cc
   Status CreateMultipartUpload(const HttpRequest& req, ResponseWriter& out);
   Status UploadPart(const HttpRequest& req, Source& body, ResponseWriter& out);
+  // UploadPart with x-amz-copy-source: CopyPartResult with the part's ETag and time.
+  Status UploadPartCopy(const HttpRequest& req, int part_number, ResponseWriter& out);
   Status CompleteMultipartUpload(const HttpRequest& req, Source& body, ResponseWriter& out);
   Status AbortMultipartUpload(const HttpRequest& req, ResponseWriter& out);
   Status ListParts(const HttpRequest& req, ResponseWriter& out);

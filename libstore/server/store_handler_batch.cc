@@ -92,10 +92,7 @@ Status StoreHandler::DeleteObjects(const HttpRequest& req, Source& body, Respons
 }
 
 Status StoreHandler::ListObjectVersions(const HttpRequest& req, ResponseWriter& out) {
-  auto q = [&](const char* n) -> std::string {
-    const std::string* v = req.Query(n);
-    return v ? *v : std::string();
-  };
+  auto q = [&](const char* n) { return QueryValue(req, n); };
   ASSIGN_OR_RETURN(ListQuery lq, ParseListQuery(req));
   ListOptions& o = lq.opts;
   const bool url = lq.url;
@@ -145,11 +142,7 @@ Status StoreHandler::ListObjectVersions(const HttpRequest& req, ResponseWriter& 
     w.Element("StorageClass", "STANDARD");
     w.Close();
   }
-  for (const auto& p : r.common_prefixes) {
-    w.Open("CommonPrefixes");
-    w.Element("Prefix", text(p));
-    w.Close();
-  }
+  WriteCommonPrefixes(w, r.common_prefixes, url);
   w.Finish();
   return SendXml(out, xml, w);
 }

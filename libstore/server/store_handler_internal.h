@@ -61,6 +61,27 @@ Result<std::string> ReadSmallBody(Source& body, size_t max, bool xml);
 // kInvalidBucketName for a name S3 refuses.
 Status CheckBucketName(const std::string& bucket);
 
+// The value of query parameter `name`, or "" when the request has none.
+std::string QueryValue(const HttpRequest& req, const char* name);
+
+// Each common prefix of a listing page as <CommonPrefixes><Prefix>p</Prefix></CommonPrefixes>,
+// URL-encoded when url (encoding-type=url).
+void WriteCommonPrefixes(s3::XmlWriter& w, const std::vector<std::string>& prefixes, bool url);
+
+// The conditions of a request, from the four headers named with `prefix` ("if-" for a GET,
+// "x-amz-copy-source-if-" for a copy's source). A date that does not parse is ignored, as S3
+// does.
+GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix);
+
+// x-amz-copy-source ("[/]BUCKET/KEY[?versionId=null]", percent-encoded) into *bucket and *key;
+// kInvalidArgument, kInvalidBucketName or kKeyTooLong for one S3 refuses.
+Status ParseCopySource(const HttpRequest& req, std::string* bucket, std::string* key);
+
+// A copy's answer: <element> (CopyObjectResult, CopyPartResult) with LastModified and ETag, and
+// the checksum of with_checksum when given and it has one.
+Status SendCopyResult(ResponseWriter& out, const char* element, int64_t mod_time_ns,
+                      const std::string& etag, const ObjectInfo* with_checksum);
+
 // Writes the canonical owner (<Owner><ID/><DisplayName/></Owner>) with name as element.
 void WriteOwner(s3::XmlWriter& w, const char* element = "Owner");
 

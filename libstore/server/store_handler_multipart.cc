@@ -1,9 +1,10 @@
 // Multipart uploads of StoreHandler: CreateMultipartUpload (POST ?uploads), UploadPart (PUT
 // ?partNumber&uploadId), CompleteMultipartUpload (POST ?uploadId), AbortMultipartUpload (DELETE
 // ?uploadId), ListParts (GET ?uploadId) and ListMultipartUploads (GET on a bucket ?uploads).
-// UploadPartCopy (UploadPart with x-amz-copy-source) answers NotImplemented.
+// UploadPartCopy (UploadPart with x-amz-copy-source, optionally x-amz-copy-source-range).
 #include <algorithm>
 
+#include "libstore/object/multipart.h"
 #include "libstore/server/request_target.h"
 #include "libstore/server/store_handler.h"
 #include "libstore/server/store_handler_internal.h"
@@ -96,15 +97,35 @@ Status StoreHandler::CreateMultipartUpload(const HttpRequest& req, ResponseWrite
   return out.Send(200, h, xml);
 }
 
+Status StoreHandler::UploadPartCopy(const HttpRequest& req, int part_number,
+                                    ResponseWriter& out) {
+  std::string src_bucket, src_key;
+  RETURN_IF_ERROR(ParseCopySource(req, &src_bucket, &src_key));
+  CopyPartOptions o;
+  o.fsync = fsync_;
+  o.source_conditions = ConditionsFrom(req, "x-amz-copy-source-if-");
+  if (const std::string* r = req.Header("x-amz-copy-source-range")) {
+    // Only "bytes=first-last", both given, first <= last.
+    const ByteRange br = ParseRangeHeader(*r);
+    if (br.kind != ByteRange::Kind::kFromTo || br.last < br.first) {
+      return InvalidArgument(
+          "The x-amz-copy-source-range value must be of the form bytes=first-last where first and "
+          "last are the zero-based offsets of the first and last bytes to copy");
+    }
+    o.range = GetRange{br.first, br.last};
+  }
+  RETURN_IF_ERROR(NeedBucket(req.bucket));
+  auto part = store_.UploadPartCopy(src_bucket, src_key, req.bucket, req.key,
+                                    *req.Query("uploadId"), part_number, o);
+  // Errors of the source name the source (NoSuchKey for it, NoSuchBucket for its bucket); the
+  // destination bucket was checked above, and its upload answers NoSuchUpload.
+  if (!part.ok()) return CopySourceError(src_bucket, part.status());
+  return SendCopyResult(out, "CopyPartResult", part->mod_time_ns, part->etag, nullptr);
+}
+
 Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWriter& out) {
-  if (req.Header("x-amz-copy-source") != nullptr) {
-    return Status(Code::kNotImplemented, "UploadPartCopy is not implemented");
-  }
-  const std::string* pn = req.Query("partNumber");
-  if (pn->empty() || pn->size() > 5 || pn->find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(*pn) < 1 || std::stoi(*pn) > 10000) {
-    return InvalidArgument("Part number must be an integer between 1 and 10000, inclusive");
-  }
+  ASSIGN_OR_RETURN(const int part_number, ParsePartNumber(*req.Query("partNumber")));
+  if (req.Header("x-amz-copy-source") != nullptr) return UploadPartCopy(req, part_number, out);
   const std::string* decoded = req.Header("x-amz-decoded-content-length");
   if (!req.content_length && !req.chunked && decoded == nullptr) {
     return Status(Code::kMissingContentLength, "UploadPart needs a Content-Length");
@@ -134,8 +155,7 @@ Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWr
   }
   if (alg != ChecksumAlgorithm::kNone) o.checksum_algorithm = Name(alg);
   o.checksum_value = value;
-  auto part =
-      store_.UploadPart(req.bucket, req.key, *req.Query("uploadId"), std::stoi(*pn), body, o);
+  auto part = store_.UploadPart(req.bucket, req.key, *req.Query("uploadId"), part_number, body, o);
   if (!part.ok()) return ObjectError(req, part.status());
   Fields h = {{"ETag", Quoted(part->etag)}};
   if (alg != ChecksumAlgorithm::kNone && !part->checksum.empty()) {
@@ -274,20 +294,14 @@ Status StoreHandler::ListParts(const HttpRequest& req, ResponseWriter& out) {
 }
 
 Status StoreHandler::ListMultipartUploads(const HttpRequest& req, ResponseWriter& out) {
-  auto q = [&](const char* n) -> std::string {
-    const std::string* v = req.Query(n);
-    return v ? *v : std::string();
-  };
+  ASSIGN_OR_RETURN(ListQuery lq, ParseListQuery(req, "max-uploads"));
   ListUploadsOptions o;
-  o.prefix = q("prefix");
-  o.delimiter = q("delimiter");
-  o.key_marker = q("key-marker");
-  o.upload_id_marker = q("upload-id-marker");
-  const std::string enc = q("encoding-type");
-  if (!enc.empty() && enc != "url") return InvalidArgument("encoding-type must be url");
-  const bool url = enc == "url";
-  ASSIGN_OR_RETURN(int max, QueryInt(req, "max-uploads", 1000));
-  max = std::min(max, 1000);
+  o.prefix = lq.opts.prefix;
+  o.delimiter = lq.opts.delimiter;
+  o.key_marker = QueryValue(req, "key-marker");
+  o.upload_id_marker = QueryValue(req, "upload-id-marker");
+  const bool url = lq.url;
+  const int max = lq.max_keys;
   // S3 ignores an upload-id-marker without a key-marker.
   if (o.key_marker.empty()) o.upload_id_marker.clear();
   ListUploadsResult r;
@@ -329,11 +343,7 @@ Status StoreHandler::ListMultipartUploads(const HttpRequest& req, ResponseWriter
     }
     w.Close();
   }
-  for (const auto& p : r.common_prefixes) {
-    w.Open("CommonPrefixes");
-    w.Element("Prefix", text(p));
-    w.Close();
-  }
+  WriteCommonPrefixes(w, r.common_prefixes, url);
   w.Finish();
   return SendXml(out, xml, w);
 }

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "libstore/object/multipart.h"
 #include "libstore/s3/sigv4_canonical.h"
 #include "libstore/server/request_target.h"
 #include "libstore/server/store_handler.h"
@@ -25,9 +26,10 @@ constexpr std::pair<const char*, const char*> kOverrides[] = {
     {"response-content-encoding", "Content-Encoding"},
 };
 
-// The conditions of a request, from the four headers named with `prefix` ("if-" for a GET,
-// "x-amz-copy-source-if-" for a copy's source). A date that does not parse is ignored, as S3
-// does.
+}  // namespace
+
+namespace internal {
+
 GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix) {
   GetConditions c;
   if (const std::string* v = req.Header(prefix + "match")) c.if_match = *v;
@@ -40,6 +42,39 @@ GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix) 
   }
   return c;
 }
+
+Status ParseCopySource(const HttpRequest& req, std::string* bucket, std::string* key) {
+  // x-amz-copy-source: "[/]BUCKET/KEY[?versionId=V]", percent-encoded.
+  std::string_view raw = *req.Header("x-amz-copy-source");
+  std::string_view version;
+  if (const size_t q = raw.find('?'); q != std::string_view::npos) {
+    std::string_view query = raw.substr(q + 1);
+    raw = raw.substr(0, q);
+    if (query.compare(0, 10, "versionId=") != 0) {
+      return InvalidArgument("x-amz-copy-source takes only a versionId query");
+    }
+    version = query.substr(10);
+  }
+  if (!version.empty() && version != "null") {
+    return InvalidArgument("this server keeps one version of each object: versionId must be null");
+  }
+  std::string source;
+  RETURN_IF_ERROR(PercentDecode(raw, &source));
+  if (!source.empty() && source[0] == '/') source.erase(0, 1);
+  const size_t slash = source.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == source.size()) {
+    return InvalidArgument("x-amz-copy-source must name BUCKET/KEY");
+  }
+  *bucket = source.substr(0, slash);
+  *key = source.substr(slash + 1);
+  RETURN_IF_ERROR(CheckBucketName(*bucket));
+  if (key->size() > kMaxKeyBytes) return Status(Code::kKeyTooLong, "the source key is too long");
+  return Status::Ok();
+}
+
+}  // namespace internal
+
+namespace {
 
 // The Range header as the store takes it; none for a header S3 ignores (another unit, several
 // ranges, bad syntax: request_target.h's ParseRangeHeader).
@@ -180,12 +215,19 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
   GetOptions opts;
   opts.conditions = ConditionsFrom(req, "if-");
   opts.range = RangeFrom(req);
+  if (const std::string* pn = req.Query("partNumber")) {
+    ASSIGN_OR_RETURN(opts.part_number, ParsePartNumber(*pn));
+    if (req.Header("range") != nullptr) {
+      return Status(Code::kInvalidRequest,
+                    "Cannot specify both Range header and partNumber query parameter");
+    }
+  }
   ObjectInfo verdict;
   std::unique_ptr<ObjectReader> reader;
   ObjectInfo head_info;
   cairn::ByteRange range;
   Status st;
-  if (head) {
+  if (head && opts.part_number == 0) {
     auto r = store_.HeadObject(req.bucket, req.key, opts, &verdict);
     if (r.ok()) {
       head_info = std::move(*r);
@@ -203,6 +245,7 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
     if (r.ok()) {
       reader = std::move(*r);
       range = reader->range();
+      if (head) head_info = reader->info();  // HEAD ?partNumber: the part's bytes, none sent
     } else {
       st = r.status();
     }
@@ -219,6 +262,9 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
   const std::string* mode = req.Header("x-amz-checksum-mode");
   if (mode != nullptr && s3::IEquals(*mode, "ENABLED") && !range.partial) {
     AddChecksumHeaders(&h, info);
+  }
+  if (opts.part_number != 0 && info.parts_count != 0) {
+    h.emplace_back("x-amz-mp-parts-count", std::to_string(info.parts_count));
   }
   for (const auto& [param, header] : kOverrides) {
     if (const std::string* v = req.Query(param)) SetHeader(&h, header, *v);
@@ -257,31 +303,8 @@ Status StoreHandler::DeleteObject(const HttpRequest& req, ResponseWriter& out) {
 }
 
 Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
-  // x-amz-copy-source: "[/]BUCKET/KEY[?versionId=V]", percent-encoded.
-  std::string_view raw = *req.Header("x-amz-copy-source");
-  std::string_view version;
-  if (const size_t q = raw.find('?'); q != std::string_view::npos) {
-    std::string_view query = raw.substr(q + 1);
-    raw = raw.substr(0, q);
-    if (query.compare(0, 10, "versionId=") != 0) {
-      return InvalidArgument("x-amz-copy-source takes only a versionId query");
-    }
-    version = query.substr(10);
-  }
-  if (!version.empty() && version != "null") {
-    return InvalidArgument("this server keeps one version of each object: versionId must be null");
-  }
-  std::string source;
-  RETURN_IF_ERROR(PercentDecode(raw, &source));
-  if (!source.empty() && source[0] == '/') source.erase(0, 1);
-  const size_t slash = source.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == source.size()) {
-    return InvalidArgument("x-amz-copy-source must name BUCKET/KEY");
-  }
-  const std::string src_bucket = source.substr(0, slash);
-  const std::string src_key = source.substr(slash + 1);
-  RETURN_IF_ERROR(CheckBucketName(src_bucket));
-  if (src_key.size() > kMaxKeyBytes) return Status(Code::kKeyTooLong, "the source key is too long");
+  std::string src_bucket, src_key;
+  RETURN_IF_ERROR(ParseCopySource(req, &src_bucket, &src_key));
 
   CopyOptions opts;
   opts.fsync = fsync_;
@@ -310,25 +333,35 @@ Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
   }
   RETURN_IF_ERROR(NeedBucket(req.bucket));
   auto info = store_.CopyObject(src_bucket, src_key, req.bucket, req.key, opts);
-  if (!info.ok()) {
-    if (info.status().code() == Code::kNotModified) {
-      return Status(Code::kPreconditionFailed, info.status().message());
-    }
-    return ObjectError(src_bucket, info.status());
-  }
+  if (!info.ok()) return CopySourceError(src_bucket, info.status());
+  return SendCopyResult(out, "CopyObjectResult", info->mod_time_ns, info->etag, &*info);
+}
+
+Status StoreHandler::CopySourceError(const std::string& src_bucket, const Status& s) {
+  // The copy-source conditions never answer 304.
+  if (s.code() == Code::kNotModified) return Status(Code::kPreconditionFailed, s.message());
+  return ObjectError(src_bucket, s);
+}
+
+namespace internal {
+
+Status SendCopyResult(ResponseWriter& out, const char* element, int64_t mod_time_ns,
+                      const std::string& etag, const ObjectInfo* with_checksum) {
   std::string xml;
   s3::XmlWriter w(&xml);
   w.Declaration();
-  w.Open("CopyObjectResult", s3::kS3Namespace);
-  w.Element("LastModified", IsoTime(info->mod_time_ns));
-  w.Element("ETag", Quoted(info->etag));
-  if (info->checksum.algorithm != ChecksumAlgorithm::kNone) {
-    w.Element(std::string("Checksum") + Name(info->checksum.algorithm),
-              info->ChecksumHeaderValue());
-    w.Element("ChecksumType", Name(info->checksum_type));
+  w.Open(element, s3::kS3Namespace);
+  w.Element("LastModified", IsoTime(mod_time_ns));
+  w.Element("ETag", Quoted(etag));
+  if (with_checksum != nullptr && with_checksum->checksum.algorithm != ChecksumAlgorithm::kNone) {
+    w.Element(std::string("Checksum") + Name(with_checksum->checksum.algorithm),
+              with_checksum->ChecksumHeaderValue());
+    w.Element("ChecksumType", Name(with_checksum->checksum_type));
   }
   w.Finish();
   return SendXml(out, xml, w);
 }
+
+}  // namespace internal
 
 }  // namespace cairn::server

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# End-to-end tests of the multipart operations beside the upload itself, with boto3 against the
+# real `cairn serve` on both backends (a plain directory and a 4+2 volume set): UploadPartCopy
+# (whole source and x-amz-copy-source-range, its errors), GetObject / HeadObject with partNumber,
+# and the background removal of abandoned uploads (--upload-expiry).
+# Usage: tests/e2e_mpu_ops.sh path/to/cairn
+source "$(dirname "$0")/e2e_lib.sh"
+unset AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
+export AWS_ACCESS_KEY_ID=AKE2EMPUOPS AWS_SECRET_ACCESS_KEY=e2e-mpu-ops-secret AWS_DEFAULT_REGION=us-east-1
+
+if ! python3 -c 'import boto3' 2>/dev/null; then
+  echo "e2e_mpu_ops: boto3 is not installed" >&2
+  exit 1
+fi
+
+S="$T/set"
+"$CAIRN" init --ec 4+2 "$S/d1" "$S/d2" "$S/d3" "$S/d4" "$S/d5" "$S/d6" >/dev/null ||
+  { echo "init failed"; exit 1; }
+mkdir -p "$T/plain"
+
+# start NAME DIR ARGS...: serve DIR in the background; sets URL and SRV (its pid).
+start() {
+  serve_bg "$@"
+  URL="http://127.0.0.1:$PORT"
+}
+
+# The boto3 checks: one line "ok NAME" or "FAIL NAME: why" each.
+cat >"$T/ops.py" <<'EOF'
+import hashlib, os, sys
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+url = sys.argv[1]
+s3 = boto3.client("s3", endpoint_url=url,
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def check(name, cond, why=""):
+    print(("ok " if cond else "FAIL ") + name + ("" if cond else ": " + str(why)))
+
+def code_of(fn):
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None, 200
+
+md5 = lambda b: hashlib.md5(b).hexdigest()
+s3.create_bucket(Bucket="ops")
+src = os.urandom(6 * 1024 * 1024 + 3)
+s3.put_object(Bucket="ops", Key="src", Body=src)
+up = s3.create_multipart_upload(Bucket="ops", Key="dst")["UploadId"]
+c1 = s3.upload_part_copy(Bucket="ops", Key="dst", UploadId=up, PartNumber=1,
+                         CopySource={"Bucket": "ops", "Key": "src"})
+check("copy whole: ETag is the MD5", c1["CopyPartResult"]["ETag"].strip('"') == md5(src), c1)
+check("copy whole: LastModified", "LastModified" in c1["CopyPartResult"], c1)
+c2 = s3.upload_part_copy(Bucket="ops", Key="dst", UploadId=up, PartNumber=2,
+                         CopySource={"Bucket": "ops", "Key": "src"},
+                         CopySourceRange="bytes=1000-1048575")
+part2 = src[1000:1048576]
+check("copy range: ETag is the MD5", c2["CopyPartResult"]["ETag"].strip('"') == md5(part2), c2)
+got = code_of(lambda: s3.upload_part_copy(Bucket="ops", Key="dst", UploadId=up, PartNumber=3,
+                                          CopySource={"Bucket": "ops", "Key": "src"},
+                                          CopySourceRange="bytes=0-99999999"))
+check("copy range past the source: InvalidArgument", got == ("InvalidArgument", 400), got)
+got = code_of(lambda: s3.upload_part_copy(Bucket="ops", Key="dst", UploadId=up, PartNumber=3,
+                                          CopySource={"Bucket": "ops", "Key": "nothing"}))
+check("copy of a missing source: NoSuchKey", got == ("NoSuchKey", 404), got)
+got = code_of(lambda: s3.upload_part_copy(Bucket="ops", Key="dst", UploadId=up, PartNumber=3,
+                                          CopySource={"Bucket": "ops", "Key": "src"},
+                                          CopySourceIfMatch='"not-it"'))
+check("copy-source-if-match: 412", got == ("PreconditionFailed", 412), got)
+s3.complete_multipart_upload(Bucket="ops", Key="dst", UploadId=up, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": c1["CopyPartResult"]["ETag"]},
+    {"PartNumber": 2, "ETag": c2["CopyPartResult"]["ETag"]}]})
+body = s3.get_object(Bucket="ops", Key="dst")["Body"].read()
+check("the copied object's bytes", body == src + part2, len(body))
+
+total = len(src) + len(part2)
+h = s3.head_object(Bucket="ops", Key="dst", PartNumber=1)
+check("HEAD partNumber=1: length", h["ContentLength"] == len(src), h)
+check("HEAD partNumber=1: parts count", h.get("PartsCount") == 2, h)
+g = s3.get_object(Bucket="ops", Key="dst", PartNumber=2)
+check("GET partNumber=2: bytes", g["Body"].read() == part2)
+check("GET partNumber=2: Content-Range",
+      g.get("ContentRange") == "bytes %d-%d/%d" % (len(src), total - 1, total), g.get("ContentRange"))
+check("GET partNumber=2: 206", g["ResponseMetadata"]["HTTPStatusCode"] == 206)
+got = code_of(lambda: s3.get_object(Bucket="ops", Key="dst", PartNumber=3))
+check("GET partNumber=3: InvalidPartNumber", got == ("InvalidPartNumber", 416), got)
+got = code_of(lambda: s3.get_object(Bucket="ops", Key="dst", PartNumber=1, Range="bytes=0-1"))
+check("partNumber with Range: InvalidRequest", got == ("InvalidRequest", 400), got)
+one = s3.get_object(Bucket="ops", Key="src", PartNumber=1)
+check("partNumber=1 of a single PUT: the whole object",
+      one["Body"].read() == src and one["ResponseMetadata"]["HTTPStatusCode"] == 200)
+EOF
+
+# The expiry checks: an upload (with a part) is left, then listed until the server removes it.
+cat >"$T/expiry.py" <<'EOF'
+import sys, time
+import boto3
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], config=Config(s3={"addressing_style": "path"}))
+step = sys.argv[2]
+if step == "leave":
+    if "exp" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket="exp")
+    up = s3.create_multipart_upload(Bucket="exp", Key="left")["UploadId"]
+    s3.upload_part(Bucket="exp", Key="left", UploadId=up, PartNumber=1, Body=b"abandoned part")
+    print(len(s3.list_multipart_uploads(Bucket="exp").get("Uploads", [])))
+else:
+    deadline = time.time() + float(step)
+    n = -1
+    while time.time() < deadline:
+        n = len(s3.list_multipart_uploads(Bucket="exp").get("Uploads", []))
+        if n == 0:
+            break
+        time.sleep(0.2)
+    print(n)
+EOF
+
+# run_ops NAME: the boto3 checks against URL, each line counted.
+run_ops() {
+  python3 "$T/ops.py" "$URL" >"$T/$1.ops" 2>"$T/$1.ops.err" || bad "$1: ops.py failed: $(tail -3 "$T/$1.ops.err")"
+  while read -r verdict rest; do
+    if [[ $verdict == ok ]]; then ok; else bad "$1: $rest"; fi
+  done <"$T/$1.ops"
+}
+
+for backend in plain set; do
+  dir="$T/plain"
+  [[ $backend == set ]] && dir="$S/d1"
+  echo "== $backend: UploadPartCopy and partNumber with boto3"
+  start "$backend" "$dir"
+  run_ops "$backend"
+  kill -TERM "$SRV"; wait "$SRV"
+
+  echo "== $backend: abandoned uploads expire in the background"
+  start "$backend-keep" "$dir" --upload-expiry 0
+  check "$backend: upload left" [ "$(python3 "$T/expiry.py" "$URL" leave)" = 1 ]
+  sleep 3
+  check "$backend: --upload-expiry 0 keeps it" [ "$(python3 "$T/expiry.py" "$URL" 1)" = 1 ]
+  kill -TERM "$SRV"; wait "$SRV"
+  # Older than 2s by now: the pass at start removes it.
+  start "$backend-start" "$dir" --upload-expiry 2s
+  check "$backend: removed at start" [ "$(python3 "$T/expiry.py" "$URL" 5)" = 0 ]
+  check "$backend: said on stderr" grep -q 'removed 1 abandoned multipart upload' "$T/$backend-start.err"
+  # And while it runs: a new one goes within a pass or two (every 2s here).
+  check "$backend: another left" [ "$(python3 "$T/expiry.py" "$URL" leave)" = 1 ]
+  check "$backend: removed while serving" [ "$(python3 "$T/expiry.py" "$URL" 10)" = 0 ]
+  kill -TERM "$SRV"; wait "$SRV"
+done
+if [[ -d "$T/plain/.cairn/uploads" ]]; then
+  check "plain: no staged parts left" [ -z "$(ls -A "$T/plain/.cairn/uploads")" ]
+fi
+# On the set, only the completed object's data stays in .cairn/multipart (the copy test's "dst").
+check "set: only the multipart object's directory left" [ "$(ls -A "$S/d1/.cairn/multipart" | wc -l)" = 1 ]
+
+echo "== bad flag"
+expect 2 "bad --upload-expiry" "$CAIRN" serve --no-auth --upload-expiry soon --address 127.0.0.1:0 "$T/plain"
+finish
