@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Measures S3 (and plain HTTP) servers side by side in one run with `cairn bench s3`: cairn serve
-# on a plain directory and on a 4+2 set, nginx (static GET with sendfile, WebDAV PUT), a raw TCP
+# on a plain directory and on a 4+2 set (for PUTs also with --no-fsync), nginx (static GET with sendfile, WebDAV PUT), a raw TCP
 # discard sink (the PUT ceiling) and s3rver (npm), each on a random free loopback port, for 4 KiB
-# objects (at --small-conc connections) and big objects (default 1 GiB, at 1 connection). Each
-# figure is the median of --runs runs; the table gives ratios to nginx, the sink and s3rver.
+# objects (at --small-conc connections) and big objects (default 1 GiB, at 1 connection); beside
+# the big PUTs, `openssl md5` over the same bytes (the MD5 ETag's ceiling). Each figure is the
+# median of --runs runs, the runs of all servers interleaved; the table gives ratios to nginx,
+# the sink, MD5 and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
+# --rss-conc concurrent GETs and PUTs of one big object each, and with --rss-idle idle keep-alive
+# connections (bench/idle_conns.py); --rss-conc 0 skips it.
+# Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
+# 4+2 write 24 GiB there for a moment.
 # Usage: bench/s3_vs_peers.sh [--cairn PATH] [--big SIZE] [--runs N] [--duration D]
-#                             [--small-conc N]
+#                             [--small-conc N] [--rss-conc N] [--rss-idle N]
 # A peer that cannot start (s3rver not installed: scripts/bootstrap --client-deps; cairn serve
 # without auth or the plain backend in this build) is reported as "n/a" with the reason on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16
+CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
@@ -18,6 +24,8 @@ while (($#)); do
     --runs) RUNS=$2; shift 2 ;;
     --duration) DUR=$2; shift 2 ;;
     --small-conc) CONC=$2; shift 2 ;;
+    --rss-conc) RSS_CONC=$2; shift 2 ;;
+    --rss-idle) RSS_IDLE=$2; shift 2 ;;
     *) echo "s3_vs_peers: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -71,6 +79,11 @@ if [[ -z ${URL[cairn-4+2]:-} ]]; then
   echo "s3_vs_peers: serving 4+2 with --no-auth instead (SigV4 is not wired into serve yet)" >&2
   start_cairn cairn-4+2 "$T/set/d1" --no-auth
 fi
+# The same two with --no-fsync, for the PUT rows (nginx WebDAV does not flush either).
+mkdir -p "$T/plain-nf"
+start_cairn cairn-plain-nf "$T/plain-nf" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
+"$CAIRN" init --ec 4+2 "$T"/set-nf/d{1..6} >/dev/null
+start_cairn cairn-4+2-nf "$T/set-nf/d1" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
 
 # nginx: static GET with sendfile, WebDAV PUT, as the current user.
 NPORT=$(free_port)
@@ -149,42 +162,148 @@ else
   echo "s3_vs_peers: s3rver not installed (scripts/bootstrap --client-deps): n/a" >&2
 fi
 
-# median NAME OP SIZE CONC: ops/s and MB/s (medians of RUNS), "n/a" when the peer is missing.
-measure() {
-  local name=$1 op=$2 size=$3 conc=$4 r args=()
-  [[ -n ${URL[$name]:-} ]] || { echo "n/a n/a"; return; }
+# once NAME OP SIZE CONC: "ops/s MB/s errors" of one run; "n/a" when the peer is missing.
+once() {
+  local name=$1 op=$2 size=$3 conc=$4 args=()
+  [[ -n ${URL[$name]:-} ]] || { echo "n/a n/a 0"; return; }
+  [[ $name == sink && $op == get ]] && { echo "n/a n/a 0"; return; }
   [[ ${MODE[$name]} == plain ]] && args=(--plain-http)
-  [[ $name == sink && $op == get ]] && { echo "n/a n/a"; return; }
-  for ((r = 0; r < RUNS; r++)); do
-    sync; sleep 1
-    "$CAIRN" --json bench s3 --endpoint "${URL[$name]}" "${args[@]}" --op "$op" --size "$size" \
-      --concurrency "$conc" --duration "$DUR" 2>>"$T/bench.err" |
-      python3 -c 'import json,sys; f=json.load(sys.stdin)[0]; print(f["ops_per_sec"], f["mb_per_sec"], f["errors"])' \
-      2>/dev/null || echo "0 0 1"
-  done | python3 -c '
+  sync; sleep 1
+  "$CAIRN" --json bench s3 --endpoint "${URL[$name]}" "${args[@]}" --op "$op" --size "$size" \
+    --concurrency "$conc" --duration "$DUR" 2>>"$T/bench.err" |
+    python3 -c 'import json,sys; f=json.load(sys.stdin)[0]; print(f["ops_per_sec"], f["mb_per_sec"], f["errors"])' \
+    2>/dev/null || echo "0 0 1"
+}
+# Ratios are of MB/s (the same sizes on both sides, so the same as of ops/s).
+# The reference of a big PUT: `openssl md5` over a file of the same bytes in /dev/shm (the page
+# cache), timed as a whole process: "ops/s MB/s 0".
+md5_once() {
+  local t0 t1
+  sync; sleep 1
+  t0=$(date +%s.%N)
+  openssl md5 <"$MD5FILE" >/dev/null
+  t1=$(date +%s.%N)
+  python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
+}
+median() {  # lines of "ops MB errors" on stdin: "ops MB[ errors]", medians
+  python3 -c '
 import statistics, sys
-rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+rows = [l.split() for l in sys.stdin if l.strip()]
+if not rows or rows[0][0] == "n/a": print("n/a n/a"); sys.exit()
+rows = [list(map(float, r)) for r in rows]
 bad = sum(r[2] for r in rows)
-print("%.1f %.1f%s" % (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), "" if not bad else " errors"))'
+print("%.3g %.1f%s" % (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), "" if not bad else " errors"))'
 }
 
 NAMES=(cairn-plain cairn-4+2 nginx sink s3rver)
+BIGBYTES=$(numfmt --from=auto "${BIG%B}" 2>/dev/null || numfmt --from=iec "${BIG%iB}")
+# The bench's PUT body is BIG bytes of 7.
+MD5FILE=/dev/shm/s3peers-md5.$$
+head -c "$BIGBYTES" /dev/zero | tr '\0' '\7' >"$MD5FILE"
+trap 'cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC"
-printf '%-22s %-12s %12s %10s %9s %9s %9s\n' case server ops/s MB/s x-nginx x-sink x-s3rver
+echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
+printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
 for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
   read -r op size conc <<<"$c"
+  names=("${NAMES[@]}")
+  [[ $op == put ]] && names=(cairn-plain cairn-plain-nf cairn-4+2 cairn-4+2-nf nginx sink s3rver)
+  [[ $op == put && $size == "$BIG" ]] && names+=(md5)
   declare -A OPS=() MB=()
-  for n in "${NAMES[@]}"; do
-    read -r o m _ <<<"$(measure "$n" "$op" "$size" "$conc")"
+  # Runs interleaved (each server once per round), so a busy moment falls on all of them alike.
+  for n in "${names[@]}"; do : >"$T/runs.$n"; done
+  for ((r = 0; r < RUNS; r++)); do
+    for n in "${names[@]}"; do
+      if [[ $n == md5 ]]; then md5_once; else once "$n" "$op" "$size" "$conc"; fi >>"$T/runs.$n"
+    done
+  done
+  for n in "${names[@]}"; do
+    read -r o m _ <<<"$(median <"$T/runs.$n")"
     OPS[$n]=$o MB[$n]=$m
   done
-  for n in "${NAMES[@]}"; do
-    ratio() { [[ ${OPS[$1]} == n/a || ${OPS[$n]} == n/a || ${OPS[$1]} == 0.0 ]] && echo - ||
-      python3 -c "print('%.2f' % (${OPS[$n]} / ${OPS[$1]}))"; }
-    printf '%-22s %-12s %12s %10s %9s %9s %9s\n' "$op $size c$conc" "$n" "${OPS[$n]}" "${MB[$n]}" \
-      "$(ratio nginx)" "$(ratio sink)" "$(ratio s3rver)"
+  for n in "${names[@]}"; do
+    ratio() {
+      if [[ -z ${MB[$1]:-} || ${MB[$1]} == n/a || ${MB[$n]} == n/a || ${MB[$1]} == 0.0 ]]; then
+        echo -
+      else
+        python3 -c "print('%.2f' % (${MB[$n]} / ${MB[$1]}))"
+      fi
+    }
+    printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
+      "${MB[$n]}" "$(ratio nginx)" "$(ratio sink)" "$(ratio md5)" "$(ratio s3rver)"
   done
 done
+rm -f "$MD5FILE"
+
+# Peak RSS (VmHWM) of a fresh `cairn serve` per case, so that no case inherits another's peak:
+# RSS_CONC concurrent GETs, then PUTs, of a BIG object each (--count RSS_CONC), and RSS_IDLE idle
+# keep-alive connections (each made one request, then waits) held by bench/idle_conns.py.
+rss_case() {  # BACKEND CASE: "peak-RSS-KiB open-fds" of a fresh server (or n/a)
+  local backend=$1 kase=$2 dir port pid helper i
+  dir=$T/rss-$backend
+  rm -rf "$dir"
+  if [[ $backend == plain ]]; then
+    mkdir -p "$dir"
+  else
+    "$CAIRN" init --ec 4+2 "$dir"/d{1..6} >/dev/null
+    dir=$dir/d1
+  fi
+  port=$(free_port)
+  "$CAIRN" serve --address "127.0.0.1:$port" --access-key "$ACCESS" --secret-key "$SECRET" "$dir" \
+    >"$T/rss.log" 2>&1 &
+  pid=$!
+  if ! wait_port "$pid" "$port"; then
+    echo "s3_vs_peers: rss $backend: $(tail -c 300 "$T/rss.log")" >&2
+    echo n/a
+    return
+  fi
+  local fds=-
+  case $kase in
+    idle)
+      rm -f "$T/idle.ready"
+      python3 bench/idle_conns.py "$port" "$RSS_IDLE" "$T/idle.ready" 2>>"$T/rss.err" &
+      helper=$!
+      for ((i = 0; i < 600; i++)); do
+        [[ -e $T/idle.ready ]] && break
+        kill -0 "$helper" 2>/dev/null || break
+        sleep 0.1
+      done
+      [[ -e $T/idle.ready ]] || echo "s3_vs_peers: rss idle: the connections did not open" >&2
+      sleep 1
+      fds=$(ls "/proc/$pid/fd" | wc -l)
+      kill "$helper" 2>/dev/null
+      wait "$helper" 2>/dev/null || true
+      ;;
+    get | put)
+      sync; sleep 1
+      "$CAIRN" --json bench s3 --endpoint "http://127.0.0.1:$port" --op "$kase" --size "$BIG" \
+        --concurrency "$RSS_CONC" --count "$RSS_CONC" >"$T/rss.json" 2>>"$T/rss.err" ||
+        echo "s3_vs_peers: rss $backend $kase: the bench failed" >&2
+      ;;
+  esac
+  echo "$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status") $fds"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$T/rss-$backend"
+}
+if ((RSS_CONC > 0)); then
+  echo
+  echo "peak RSS (VmHWM) of a fresh cairn serve per case; targets: < 256 MiB with $RSS_CONC x $BIG, < 64 MiB idle"
+  printf '%-36s %-8s %10s %10s\n' case backend "MiB" "open fds"
+  for b in plain 4+2; do
+    for k in idle get put; do
+      read -r kib fds <<<"$(rss_case "$b" "$k")"
+      case $k in
+        idle) label="$RSS_IDLE idle keep-alive connections" ;;
+        *) label="$RSS_CONC concurrent ${k^^}s of $BIG" ;;
+      esac
+      mib=n/a
+      [[ $kib != n/a ]] && mib=$(python3 -c "print('%.1f' % ($kib / 1024))")
+      printf '%-36s %-8s %10s %10s\n' "$label" "$b" "$mib" "${fds:--}"
+    done
+  done
+fi
 [[ -s $T/bench.err ]] && { echo "errors (first lines):" >&2; head -5 "$T/bench.err" >&2; }
+[[ -s $T/rss.err ]] && { echo "rss errors (first lines):" >&2; head -5 "$T/rss.err" >&2; }
 exit 0

@@ -455,6 +455,26 @@ TEST_CASE("server: a reader that stops reading is cut off", "[server]") {
   CHECK(ts.srv->connections() == 1);
 }
 
+TEST_CASE("server: a stop ends a request whose body stalled, and commits nothing", "[server]") {
+  // The pool thread waits for the body on the socket itself (poll, io_timeout 30 s): the forced
+  // stop after the grace must wake it, not the timeout.
+  ServerOptions o;
+  o.shutdown_grace = 200ms;
+  TestServer ts(o);
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  Client stalled(ts.port());
+  stalled.Send("PUT /bkt/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n" +
+               std::string(300000, 'x'));
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  ts.srv->Stop();
+  CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+  CHECK(stalled.ClosedWithin(1s));
+  CHECK(ts.srv->connections() == 0);
+  CHECK(!ts.f.set->HeadObject("bkt", "stalled").ok());
+}
+
 TEST_CASE("server: graceful stop, access log", "[server]") {
   char tmpl[] = "/tmp/cairn-access-XXXXXX";
   const int fd = ::mkstemp(tmpl);

@@ -231,16 +231,7 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   // Stream into a temp file; it is removed on every failure below, until the rename.
   plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
   ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
-  uint64_t size = 0;
-  while (true) {
-    // ReadFull stops short only at the end of the body (the source returned 0).
-    ASSIGN_OR_RETURN(size_t n, ReadFull(src, buf, plain::kIoBufferSize));
-    if (n == 0) break;
-    sums.Update(buf, n);
-    RETURN_IF_ERROR(file->Append(buf, n));
-    size += n;
-    if (n < plain::kIoBufferSize) break;
-  }
+  ASSIGN_OR_RETURN(uint64_t size, plain::StreamIntoFile(src, *file, Sync(opts), sums));
   // Checked before the file is synced or committed: a mismatch leaves only the temp file, which
   // goes with tmp.
   RETURN_IF_ERROR(verify());

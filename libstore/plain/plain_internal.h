@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "libstore/common/checksum.h"
+#include "libstore/common/io.h"
 #include "libstore/common/status.h"
 #include "libstore/object/object_store.h"
 #include "libstore/volume/volume.h"
@@ -20,6 +21,14 @@ inline constexpr size_t kIoBufferSize = 256 << 10;
 // This thread's I/O buffer of kIoBufferSize bytes, made once per thread (no allocation per
 // request). One user at a time: never held across a call that may use it again.
 char* IoBuffer();
+
+// Streams src into file (a PUT's temp file) and returns the bytes written; feeds them to sums
+// (every digest its plan names, in one pass). A body of one I/O buffer or less is copied on this
+// thread; a larger one through a ring of 1 MiB blocks: this thread reads, one thread appends, one
+// computes the digests (MD5 and the checksums are the slowest stage, so they run beside the rest,
+// not in series with it). With fsync, writeback starts every 8 MiB so the final flush is short.
+// The first read or write failure. sums is not finished here.
+Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, BodyChecksums& sums);
 
 // A temp file under kTmpDir, removed when this goes out of scope unless Disarm() was called
 // (after it was renamed into place).

@@ -1,9 +1,13 @@
 // The only file that includes Beast and Asio (a Beast translation unit takes ~10 s to compile).
 #include "libstore/server/http_server.h"
 
+#include <poll.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <atomic>
+#include <cstring>
 #include <utility>  // before asio/awaitable.hpp: Boost 1.74 needs it under GCC 12 with coroutines
 
 // Boost 1.74 enables co_await under clang only with <experimental/coroutine> (libc++), but clang 14
@@ -168,7 +172,18 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   void RequestStop(bool force) override {
     auto self = this->shared_from_this();
     asio::post(ex_, [self, force] {
-      if (force || self->idle_) self->CloseSocket();
+      if (self->idle_) {
+        self->CloseSocket();
+      } else if (force) {
+        // A pool thread may be reading or writing the descriptor directly (plain HTTP): shut
+        // the socket down so those calls fail, and leave closing it to the coroutine.
+        if constexpr (kTls) {
+          self->CloseSocket();
+        } else {
+          beast::error_code ignored;
+          self->stream_.shutdown(tcp::socket::shutdown_both, ignored);
+        }
+      }
     });
   }
 
@@ -233,6 +248,17 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   class Writer;
   void Serve(Exchange& x);
   Status ReadBody(Exchange& x, void* buf, size_t n, size_t* got);
+  Status ReadBodyDirect(Exchange& x, void* buf, size_t n, size_t* got);
+  bool BodyDone(const Exchange& x) const { return x.direct ? x.body_left == 0 : parser_->is_done(); }
+  uint64_t BodyRemaining(const Exchange& x) const {
+    return x.direct ? x.body_left : parser_->content_length_remaining().value_or(0);
+  }
+  // Plain HTTP, on the pool thread: waits (at most the I/O timeout) until the socket can be
+  // read or written; false (and x.dead) when it cannot.
+  bool WaitSocket(Exchange& x, bool write, beast::error_code* ec);
+  // Plain HTTP, on the pool thread: sends all of iov directly (non-blocking sends, waiting for
+  // the socket when it is full). flags: e.g. MSG_MORE.
+  beast::error_code SendAll(Exchange& x, struct iovec* iov, int iovcnt, int flags);
   Status SendContinue(Exchange& x);
   void Discard(Exchange& x);
 
@@ -248,6 +274,7 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   bool timed_out_ = false;
   bool idle_ = true;
   beast::flat_buffer buf_;
+  std::string head_buf_;  // a serialized response head (plain HTTP), reused across requests
   std::optional<http::request_parser<http::buffer_body>> parser_;
   std::string remote_;
 
@@ -268,6 +295,17 @@ struct Connection<Stream>::Exchange {
   bool continue_sent = false;
   bool head = false;
   uint64_t bytes_in = 0;
+  // Plain HTTP with a Content-Length: the body is read straight from the socket on the pool
+  // thread (Beast parsed the head; the body is counted here), body_left bytes still to come.
+  bool direct = false;
+  uint64_t body_left = 0;
+  // A direct read or write failed, or waiting for the socket did (timed_out: for io_timeout):
+  // the descriptor is not used again by this exchange.
+  bool dead = false;
+  bool timed_out = false;
+  // Plain HTTP: the serialized head waits here for the first body bytes, so head and body leave
+  // in one system call.
+  bool head_pending = false;
   // response
   // The head goes through Beast's serializer; the body (Content-Length framed) is written to the
   // stream directly, one write_some at a time, so the timeout bounds a stall, not a slow reader.
@@ -325,28 +363,62 @@ class Connection<Stream>::Writer : public ResponseWriter {
     // that status line for the next request on the connection that also expects a 100: that
     // response is then read with its own status line as a header, without a length, until the
     // connection closes (a 60 s stall after every empty PUT).
-    if (x_.expect_continue && !x_.continue_sent && c_.parser_->is_done()) {
+    if (x_.expect_continue && !x_.continue_sent && c_.BodyDone(x_)) {
       if (Status st = c_.SendContinue(x_); !st.ok()) {
         x_.broken = true;
         return st;
       }
     }
     // A body the handler left unread that cannot be dropped cheaply ends the connection.
-    if (!c_.parser_->is_done()) {
+    if (!c_.BodyDone(x_)) {
       const bool can_discard =
           !(x_.expect_continue && !x_.continue_sent) &&
-          (c_.parser_->chunked() ||
-           c_.parser_->content_length_remaining().value_or(0) <= c_.srv_.opt.discard_limit);
+          (c_.parser_->chunked() || c_.BodyRemaining(x_) <= c_.srv_.opt.discard_limit);
       if (!can_discard) x_.keep_alive = false;
     }
     if (c_.srv_.stopping.load()) x_.keep_alive = false;
     res.keep_alive(x_.keep_alive);
     x_.sr.emplace(res);
-    auto [ec, n] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
-      http::async_write_header(c_.stream_, *x_.sr, std::move(done));
-    });
-    if (ec) return Broken(ec);
-    x_.bytes_out += n;
+    if constexpr (!kTls) {
+      // Serialized here, sent with the first body bytes (or now, when no body follows).
+      std::string& hb = c_.head_buf_;
+      hb.clear();
+      x_.sr->split(true);
+      beast::error_code sec;
+      while (!sec && !x_.sr->is_header_done()) {
+        x_.sr->next(sec, [&](beast::error_code&, const auto& buffers) {
+          size_t n = 0;
+          for (auto b : beast::buffers_range_ref(buffers)) {
+            hb.append(static_cast<const char*>(b.data()), b.size());
+            n += b.size();
+          }
+          x_.sr->consume(n);
+        });
+      }
+      if (sec) {
+        x_.broken = true;
+        return Internal("serializing the response head: " + sec.message());
+      }
+      x_.head_pending = true;
+      if (x_.head || content_length == 0 || status == 304 || status == 204) return FlushHead();
+      return Status::Ok();
+    } else {
+      auto [ec, n] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
+        http::async_write_header(c_.stream_, *x_.sr, std::move(done));
+      });
+      if (ec) return Broken(ec);
+      x_.bytes_out += n;
+      return Status::Ok();
+    }
+  }
+
+  // Plain HTTP: sends the head if it still waits.
+  Status FlushHead(int flags = 0) {
+    if (!x_.head_pending) return Status::Ok();
+    x_.head_pending = false;
+    struct iovec iov[1] = {{c_.head_buf_.data(), c_.head_buf_.size()}};
+    if (auto ec = c_.SendAll(x_, iov, 1, flags)) return Broken(ec);
+    x_.bytes_out += c_.head_buf_.size();
     return Status::Ok();
   }
 
@@ -358,16 +430,28 @@ class Connection<Stream>::Writer : public ResponseWriter {
       x_.broken = true;
       return Internal("response body longer than its Content-Length");
     }
-    const char* p = static_cast<const char*>(data);
-    size_t left = n;
-    while (left > 0) {
-      auto [ec, w] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
-        c_.stream_.async_write_some(asio::buffer(p, left), std::move(done));
-      });
-      if (ec) return Broken(ec);
-      p += w;
-      left -= w;
-      x_.bytes_out += w;
+    if constexpr (!kTls) {
+      // Straight from this thread: the head (if it still waits) and these bytes in one call.
+      struct iovec iov[2];
+      int cnt = 0;
+      const size_t head = x_.head_pending ? c_.head_buf_.size() : 0;
+      if (head > 0) iov[cnt++] = {c_.head_buf_.data(), head};
+      iov[cnt++] = {const_cast<void*>(data), n};
+      x_.head_pending = false;
+      if (auto ec = c_.SendAll(x_, iov, cnt, 0)) return Broken(ec);
+      x_.bytes_out += head + n;
+    } else {
+      const char* p = static_cast<const char*>(data);
+      size_t left = n;
+      while (left > 0) {
+        auto [ec, w] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
+          c_.stream_.async_write_some(asio::buffer(p, left), std::move(done));
+        });
+        if (ec) return Broken(ec);
+        p += w;
+        left -= w;
+        x_.bytes_out += w;
+      }
     }
     x_.bytes_out_body += n;
     return Status::Ok();
@@ -386,40 +470,38 @@ class Connection<Stream>::Writer : public ResponseWriter {
         x_.broken = true;
         return Internal("response body longer than its Content-Length");
       }
+      // The head first (held back for the body), with MSG_MORE so it leaves with the file's
+      // first bytes; then sendfile straight from this thread, waiting only when the socket is
+      // full.
+      RETURN_IF_ERROR(FlushHead(MSG_MORE));
       off_t off = static_cast<off_t>(offset);
       uint64_t left = length;
-      int file_error = 0;
+      const int sock = c_.stream_.native_handle();
       while (left > 0) {
-        // Wait until the socket takes bytes, then sendfile what it takes, on the connection's
-        // strand (so a timer or a stop closing the socket cannot race the call).
-        auto [ec, w] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
-          auto& sock = c_.stream_;
-          sock.async_wait(
-              tcp::socket::wait_write, [&, done = std::move(done)](beast::error_code wec) mutable {
-                if (wec) return done(wec, size_t(0));
-                beast::error_code nb;
-                sock.native_non_blocking(true, nb);
-                if (nb) return done(nb, size_t(0));
-                const size_t chunk = size_t(std::min<uint64_t>(left, uint64_t(1) << 30));
-                const ssize_t n = ::sendfile(sock.native_handle(), fd, &off, chunk);
-                if (n > 0) return done(beast::error_code{}, size_t(n));
-                if (n == 0) {
-                  file_error = EIO;  // the file is shorter than the range it promised
-                  return done(asio::error::make_error_code(asio::error::eof), size_t(0));
-                }
-                if (errno == EAGAIN || errno == EINTR) return done(beast::error_code{}, size_t(0));
-                const int e = errno;
-                if (e == EBADF || e == EINVAL || e == EOVERFLOW || e == EIO) file_error = e;
-                done(beast::error_code(e, beast::system_category()), size_t(0));
-              });
-        });
-        if (file_error != 0) {
-          x_.broken = true;
-          return PosixError("sendfile from the object's file", file_error);
+        const size_t chunk = size_t(std::min<uint64_t>(left, uint64_t(1) << 30));
+        const ssize_t n = ::sendfile(sock, fd, &off, chunk);
+        if (n > 0) {
+          left -= uint64_t(n);
+          x_.bytes_out += uint64_t(n);
+          continue;
         }
-        if (ec) return Broken(ec);
-        left -= w;
-        x_.bytes_out += w;
+        if (n == 0) {
+          x_.broken = true;  // the file is shorter than the range it promised
+          return PosixError("sendfile from the object's file", EIO);
+        }
+        const int e = errno;
+        if (e == EINTR) continue;
+        if (e == EAGAIN) {
+          beast::error_code ec;
+          if (!c_.WaitSocket(x_, true, &ec)) return Broken(ec);
+          continue;
+        }
+        if (e == EBADF || e == EINVAL || e == EOVERFLOW || e == EIO) {
+          x_.broken = true;
+          return PosixError("sendfile from the object's file", e);
+        }
+        x_.dead = true;
+        return Broken(beast::error_code(e, beast::system_category()));
       }
       x_.bytes_out_body += length;
       return Status::Ok();
@@ -428,6 +510,11 @@ class Connection<Stream>::Writer : public ResponseWriter {
 
   // After the handler: ends the body; marks the exchange broken when it cannot be ended.
   void Finish() {
+    if constexpr (!kTls) {
+      // A head still held back (the handler failed before its first body byte): send it, so
+      // the client sees the answer begin, then a short body.
+      if (x_.begun && !x_.broken && x_.head_pending) FlushHead().IgnoreError();
+    }
     if (!x_.begun || x_.broken || x_.head) return;
     if (x_.bytes_out_body != x_.content_length) {
       x_.broken = true;  // the client waits for bytes that will not come
@@ -438,7 +525,7 @@ class Connection<Stream>::Writer : public ResponseWriter {
  private:
   Status Broken(const beast::error_code& ec) {
     x_.broken = true;
-    if (c_.timed_out_) {
+    if (c_.timed_out_ || x_.timed_out) {
       return Status(Code::kRequestTimeout, "the client did not read the response in time");
     }
     return Status(Code::kAborted, "writing the response: " + ec.message());
@@ -452,9 +539,16 @@ template <class Stream>
 Status Connection<Stream>::SendContinue(Exchange& x) {
   static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
   x.continue_sent = true;
-  auto [ec, w] = Blocking(srv_.opt.io_timeout, [&](auto done) {
-    asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1), std::move(done));
-  });
+  beast::error_code ec;
+  if (x.direct) {
+    struct iovec iov[1] = {{const_cast<char*>(kContinue), sizeof(kContinue) - 1}};
+    ec = SendAll(x, iov, 1, 0);
+  } else {
+    ec = Blocking(srv_.opt.io_timeout, [&](auto done) {
+           asio::async_write(stream_, asio::buffer(kContinue, sizeof(kContinue) - 1),
+                             std::move(done));
+         }).first;
+  }
   if (ec) {
     x.keep_alive = false;
     return Status(Code::kAborted, "sending 100 Continue: " + ec.message());
@@ -463,7 +557,109 @@ Status Connection<Stream>::SendContinue(Exchange& x) {
 }
 
 template <class Stream>
+bool Connection<Stream>::WaitSocket(Exchange& x, bool write, beast::error_code* ec) {
+  // poll(2) on this thread: no round trip through the strand. A forced stop shuts the socket
+  // down, which ends the wait; silence for io_timeout ends it too.
+  struct pollfd pfd = {};
+  pfd.fd = beast::get_lowest_layer(stream_).native_handle();
+  pfd.events = write ? POLLOUT : POLLIN;
+  const int timeout_ms = int(std::min<int64_t>(srv_.opt.io_timeout.count(), INT32_MAX));
+  for (;;) {
+    const int r = ::poll(&pfd, 1, timeout_ms);
+    if (r > 0) return true;  // ready, or an error/hangup the next call reports
+    if (r < 0 && errno == EINTR) continue;
+    x.dead = true;
+    if (r == 0) {
+      x.timed_out = true;
+      *ec = asio::error::make_error_code(asio::error::timed_out);
+    } else {
+      *ec = beast::error_code(errno, beast::system_category());
+    }
+    return false;
+  }
+}
+
+template <class Stream>
+beast::error_code Connection<Stream>::SendAll(Exchange& x, struct iovec* iov, int iovcnt,
+                                              int flags) {
+  if (x.dead) return asio::error::make_error_code(asio::error::broken_pipe);
+  const int sock = beast::get_lowest_layer(stream_).native_handle();
+  while (iovcnt > 0) {
+    struct msghdr m = {};
+    m.msg_iov = iov;
+    m.msg_iovlen = size_t(iovcnt);
+    const ssize_t n = ::sendmsg(sock, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      const int e = errno;
+      if (e == EINTR) continue;
+      if (e == EAGAIN) {
+        beast::error_code ec;
+        if (!WaitSocket(x, true, &ec)) return ec;
+        continue;
+      }
+      x.dead = true;
+      return beast::error_code(e, beast::system_category());
+    }
+    size_t left = size_t(n);
+    while (iovcnt > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --iovcnt;
+    }
+    if (iovcnt > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return {};
+}
+
+template <class Stream>
+Status Connection<Stream>::ReadBodyDirect(Exchange& x, void* buf, size_t n, size_t* got) {
+  *got = 0;
+  if (n == 0 || x.body_left == 0) return Status::Ok();
+  if (x.dead) return Status(Code::kIncompleteBody, "the connection failed");
+  if (x.expect_continue && !x.continue_sent) RETURN_IF_ERROR(SendContinue(x));
+  n = size_t(std::min<uint64_t>(n, x.body_left));
+  if (buf_.size() > 0) {
+    // Body bytes that arrived with the head.
+    const size_t k = std::min(n, buf_.size());
+    std::memcpy(buf, buf_.data().data(), k);
+    buf_.consume(k);
+    *got = k;
+  } else {
+    const int sock = beast::get_lowest_layer(stream_).native_handle();
+    for (;;) {
+      const ssize_t r = ::recv(sock, buf, n, MSG_DONTWAIT);
+      if (r > 0) {
+        *got = size_t(r);
+        break;
+      }
+      const int e = r == 0 ? 0 : errno;
+      if (e == EINTR) continue;
+      beast::error_code ec;
+      if (e == EAGAIN && WaitSocket(x, false, &ec)) continue;
+      // An end or a reset leaves the descriptor open (the answer may still go out); a failed
+      // wait marked the exchange dead already.
+      x.keep_alive = false;
+      if (x.timed_out) {
+        return Status(Code::kRequestTimeout, "the client stopped sending the body");
+      }
+      if (e == 0 || e == ECONNRESET) {
+        return Status(Code::kIncompleteBody, "the body ended before its announced length");
+      }
+      return Status(Code::kIncompleteBody,
+                    "reading the body: " + (e == EAGAIN ? ec.message() : std::strerror(e)));
+    }
+  }
+  x.body_left -= *got;
+  x.bytes_in += *got;
+  return Status::Ok();
+}
+
+template <class Stream>
 Status Connection<Stream>::ReadBody(Exchange& x, void* buf, size_t n, size_t* got) {
+  if (x.direct) return ReadBodyDirect(x, buf, n, got);
   *got = 0;
   auto& p = *parser_;
   if (n == 0 || p.is_done()) return Status::Ok();
@@ -494,10 +690,10 @@ Status Connection<Stream>::ReadBody(Exchange& x, void* buf, size_t n, size_t* go
 
 template <class Stream>
 void Connection<Stream>::Discard(Exchange& x) {
-  if (!x.keep_alive || parser_->is_done()) return;
+  if (!x.keep_alive || BodyDone(x)) return;
   char sink[16 << 10];
   uint64_t dropped = 0;
-  while (!parser_->is_done()) {
+  while (!BodyDone(x)) {
     size_t got = 0;
     if (!ReadBody(x, sink, sizeof(sink), &got).ok()) return;  // keep_alive already false
     dropped += got;
@@ -555,7 +751,7 @@ void Connection<Stream>::Serve(Exchange& x) {
     }
   }
   out.Finish();
-  if (x.broken) x.keep_alive = false;
+  if (x.broken || x.dead) x.keep_alive = false;
   Discard(x);
   if (srv_.opt.access_log) {
     AccessRecord r;
@@ -612,6 +808,8 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
   beast::error_code ec;
   auto& sock = beast::get_lowest_layer(stream_);
   sock.set_option(tcp::no_delay(true), ec);
+  // Plain HTTP: pool threads read and write the descriptor directly and must never block on it.
+  if constexpr (!kTls) sock.native_non_blocking(true, ec);
   {
     auto ep = sock.remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -713,6 +911,12 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
     }
     x.req.chunked = parser_->chunked();
     if (auto cl = parser_->content_length()) x.req.content_length = *cl;
+    if constexpr (!kTls) {
+      if (!x.req.chunked && x.req.content_length) {
+        x.direct = true;
+        x.body_left = *x.req.content_length;
+      }
+    }
     x.keep_alive = parser_->keep_alive();
     x.head = method == "HEAD";
     // No 1xx to an HTTP/1.0 client (RFC 9110 15.2).

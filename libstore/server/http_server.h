@@ -4,8 +4,11 @@
 // its own with one timer, re-armed around every read and write, that closes the socket when it
 // fires (header read, keep-alive idle, and per-operation timeouts: a client that stops sending or
 // reading is cut off). Every request is served on a bounded storage pool: the handler blocks on
-// the store there while the connection's reads and writes still run on the network threads, so
-// a slow disk or a slow client holds one pool thread, never a network thread.
+// the store there, so a slow disk or a slow client holds one pool thread, never a network thread.
+// Over plain HTTP the pool thread moves a Content-Length body and the response itself, with
+// non-blocking recv/sendmsg/sendfile on the socket and poll(2) (bounded by io_timeout) when it
+// is empty or full: no hand-off to the network threads per piece of body. Over TLS the reads and
+// writes run on the network threads and the pool thread waits for each.
 //
 // Limits: the request line and headers together at most header_limit bytes (431 and close), at
 // most max_header_count fields (431), a request target of at most max_target_bytes (414), a body
