@@ -64,13 +64,12 @@ wait_port() { # PID PORT
   done
   return 1
 }
-declare -A URL PID
+declare -A URL
 start() { # NAME CMD...
   local name=$1 port
   shift
   port=$(free_port)
   "${@//@PORT@/$port}" >"$T/$name.log" 2>&1 &
-  PID[$name]=$!
   PIDS+=($!)
   wait_port $! "$port" || { echo "multipart_bench: $name did not start: $(tail -c 300 "$T/$name.log")" >&2; exit 1; }
   URL[$name]=http://127.0.0.1:$port
