@@ -4,6 +4,9 @@
 # 20 MiB file up (three parts) and back byte-identical, then the s3api calls one by one (create
 # with a checksum algorithm, parts, list-parts, list-multipart-uploads, complete, abort) and their
 # errors. Runs with every aws found (/usr/bin/aws and a pyenv one), each against its own bucket.
+# Then the faults, with curl, on a plain directory and on a member of a 4+2 volume set (see
+# `faults` below): kill -9 of the server during UploadPart and during Complete, restart, resume or
+# abort; abandoned uploads (gc on the set); staged parts tampered with on disk.
 # Usage: tests/e2e_multipart.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
 for v in $(compgen -e); do
@@ -124,42 +127,248 @@ check "no staged part left" [ -z "$(ls -A "$T/plain/.cairn/uploads" 2>/dev/null)
 kill -TERM "$SRV"
 wait "$SRV"
 
-echo "== kill -9 during UploadPart, then restart: the upload resumes"
-mkdir -p "$T/crash/bkt"
-start_noauth() {
+# ---- Faults, on a plain directory and on a member of a 4+2 volume set: kill -9 of the server
+# during UploadPart and during Complete, then a restart (the upload resumes, or is aborted; a
+# completed object is whole); abandoned uploads and gc; parts tampered with on disk.
+# start_srv DIR [ENV...]: `cairn serve --no-auth` on DIR (with ENV, e.g. a kill point), sets SRV2
+# and U; returns 1 when the server did not come up (a kill point may stop it on the way).
+start_srv() {
+  local dir=$1
+  shift
   rm -f "$T/port2"
-  "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/port2" "$T/crash" \
-    >"$T/server2.out" 2>"$T/server2.err" &
+  env "$@" "$CAIRN" serve --no-auth --address 127.0.0.1:0 --port-file "$T/port2" "$dir" \
+    >>"$T/server2.out" 2>>"$T/server2.err" &
   SRV2=$!
   PIDS+=("$SRV2")
-  for _ in $(seq 100); do [[ -s "$T/port2" ]] && break; sleep 0.1; done
-  [[ -s "$T/port2" ]] || { echo "server did not start: $(cat "$T/server2.err")"; exit 1; }
+  for _ in $(seq 200); do
+    [[ -s "$T/port2" ]] && break
+    kill -0 "$SRV2" 2>/dev/null || break
+    sleep 0.05
+  done
+  [[ -s "$T/port2" ]] || return 1
   U="http://127.0.0.1:$(cat "$T/port2")"
 }
-start_noauth
-id=$(curl -s -X POST "$U/bkt/k?uploads" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
-check "crash: create" [ -n "$id" ]
-check "crash: part 1" [ "$(curl -s -o /dev/null -w '%{http_code}' -T "$T/p1" "$U/bkt/k?partNumber=1&uploadId=$id")" = 200 ]
-# Part 2 trickles in (1 MiB/s of 20 MiB) and the server is killed on the way.
-curl -s -o /dev/null --limit-rate 1M -T "$T/big" "$U/bkt/k?partNumber=2&uploadId=$id" &
-CURL=$!
-sleep 2
-kill -9 "$SRV2"
-wait "$SRV2" 2>/dev/null
-wait "$CURL" 2>/dev/null
-start_noauth
-curl -s "$U/bkt/k?uploadId=$id" >"$T/lp.xml"
-check "crash: part 1 survived" grep -q '<PartNumber>1</PartNumber>' "$T/lp.xml"
-check "crash: no torn part 2" bash -c "! grep -q '<PartNumber>2</PartNumber>' '$T/lp.xml'"
-check "crash: no object yet" [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/bkt/k")" = 404 ]
-e1=$(md5sum <"$T/p1" | cut -d' ' -f1)
-e2=$(curl -s -D - -o /dev/null -T "$T/p2" "$U/bkt/k?partNumber=2&uploadId=$id" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: "\(.*\)"/\1/p')
-body="<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>$e1</ETag></Part><Part><PartNumber>2</PartNumber><ETag>$e2</ETag></Part></CompleteMultipartUpload>"
-check "crash: complete after restart" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$body" "$U/bkt/k?uploadId=$id")" = 200 ]
-curl -s -o "$T/k.back" "$U/bkt/k"
-check "crash: whole object" cmp -s "$T/k.back" <(cat "$T/p1" "$T/p2")
-check "crash: no temp file left" [ -z "$(ls -A "$T/crash/.cairn/tmp")" ]
-check "crash: no staged part left" [ -z "$(ls -A "$T/crash/.cairn/uploads" 2>/dev/null)" ]
-kill -TERM "$SRV2"
-wait "$SRV2"
+must_start() { start_srv "$@" || { echo "server did not start: $(tail -c 500 "$T/server2.err")"; exit 1; }; }
+# kill_srv: SIGKILL; the exit status of the server (137 when it died by SIGKILL).
+kill_srv() { kill -9 "$SRV2" 2>/dev/null; wait "$SRV2" 2>/dev/null; }
+code_of() { curl -s -o "${2:-/dev/null}" -w '%{http_code}' "${@:3}" "$1"; }
+create() { curl -s -X POST "$U/bkt/$1?uploads" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p'; }
+# put_part KEY ID N FILE: uploads a part, prints its ETag (unquoted).
+put_part() {
+  curl -s -D - -o /dev/null -T "$4" "$U/bkt/$1?partNumber=$3&uploadId=$2" | tr -d '\r' |
+    sed -n 's/^[Ee][Tt][Aa][Gg]: "\(.*\)"/\1/p'
+}
+# body_of ETAG...: a CompleteMultipartUpload body naming parts 1..N with these ETags.
+body_of() {
+  local n=0 e b="<CompleteMultipartUpload>"
+  for e in "$@"; do n=$((n + 1)); b+="<Part><PartNumber>$n</PartNumber><ETag>$e</ETag></Part>"; done
+  echo "$b</CompleteMultipartUpload>"
+}
+nparts() { curl -s "$U/bkt/$1?uploadId=$2&max-parts=1000" | grep -o '<PartNumber>' | wc -l; }
+# get_whole WHAT KEY FILE: GET KEY is 200 and byte-identical to FILE.
+get_whole() {
+  rm -f "$T/got"
+  local c
+  c=$(code_of "$U/bkt/$2" "$T/got")
+  check "$1 (HTTP $c)" [ "$c" = 200 ]
+  check "$1: byte-identical" cmp -s "$T/got" "$3"
+}
+# get_not_bad WHAT KEY FILE: GET KEY fails loudly (an error status, or a transfer cut short) or
+# gives exactly FILE; never a whole body of other bytes.
+get_not_bad() {
+  rm -f "$T/got"
+  local c rc
+  c=$(curl -s -o "$T/got" -w '%{http_code}' "$U/bkt/$2")
+  rc=$?
+  if [[ $c == 200 && $rc -eq 0 ]]; then
+    check "$1: served 200 in full, so the bytes must be right" cmp -s "$T/got" "$3"
+  else
+    ok
+    echo "   $1: refused (HTTP $c, curl exit $rc, $(stat -c %s "$T/got" 2>/dev/null || echo 0) bytes)"
+  fi
+}
+# flip FILE OFFSET: inverts one byte of FILE in place.
+flip() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xff]))
+PY
+}
+
+randfile "$T/mp" $((16 * 5 << 20))  # 16 parts of 5 MiB for the Complete kills
+split -b 5M -d -a 2 "$T/mp" "$T/mp."
+
+# faults KIND DIR MEMBER_ROOT...: the fault tests against `cairn serve DIR`; the members' roots
+# (DIR alone for a plain directory) are where staged parts live on disk.
+faults() {
+  local kind=$1 dir=$2
+  shift 2
+  local roots=("$@") id e1 e2 c f i
+  echo "== faults on $kind"
+  must_start "$dir"
+  check "$kind: make bucket" [ "$(code_of "$U/bkt" /dev/null -X PUT)" = 200 ]
+
+  # kill -9 during UploadPart: part 2 trickles in (1 MiB/s of 20 MiB) and the server is killed.
+  id=$(create k)
+  check "$kind crash part: create" [ -n "$id" ]
+  e1=$(put_part k "$id" 1 "$T/p1")
+  check "$kind crash part: part 1" [ "$e1" = "$(md5sum <"$T/p1" | cut -d' ' -f1)" ]
+  curl -s -o /dev/null --limit-rate 1M -T "$T/big" "$U/bkt/k?partNumber=2&uploadId=$id" &
+  CURL=$!
+  sleep 1
+  kill_srv
+  wait "$CURL" 2>/dev/null
+  must_start "$dir"
+  curl -s "$U/bkt/k?uploadId=$id" >"$T/lp.xml"
+  check "$kind crash part: part 1 survived" grep -q '<PartNumber>1</PartNumber>' "$T/lp.xml"
+  check "$kind crash part: no torn part 2" bash -c "! grep -q '<PartNumber>2</PartNumber>' '$T/lp.xml'"
+  check "$kind crash part: no object yet" [ "$(code_of "$U/bkt/k")" = 404 ]
+  e2=$(put_part k "$id" 2 "$T/p2")
+  check "$kind crash part: resumed, complete" [ "$(code_of "$U/bkt/k?uploadId=$id" /dev/null -X POST --data "$(body_of "$e1" "$e2")")" = 200 ]
+  cat "$T/p1" "$T/p2" >"$T/p12"
+  get_whole "$kind crash part: object" k "$T/p12"
+
+  # kill -9 during UploadPart, then the upload is aborted.
+  id=$(create gone)
+  put_part gone "$id" 1 "$T/p1" >/dev/null
+  curl -s -o /dev/null --limit-rate 1M -T "$T/big" "$U/bkt/gone?partNumber=2&uploadId=$id" &
+  CURL=$!
+  sleep 1
+  kill_srv
+  wait "$CURL" 2>/dev/null
+  must_start "$dir"
+  check "$kind crash then abort: 204" [ "$(code_of "$U/bkt/gone?uploadId=$id" /dev/null -X DELETE)" = 204 ]
+  check "$kind crash then abort: NoSuchUpload" [ "$(code_of "$U/bkt/gone?uploadId=$id")" = 404 ]
+  check "$kind crash then abort: no object" [ "$(code_of "$U/bkt/gone")" = 404 ]
+  for r in "${roots[@]}"; do
+    check "$kind crash then abort: staging removed in $r" [ -z "$(ls -d "$r/.cairn/uploads/$id" "$r/.cairn/multipart/$id" 2>/dev/null)" ]
+  done
+
+  # kill -9 during Complete of 16 parts. On the set the kill is exact: the server is restarted
+  # with CAIRN_TEST_KILL_AT=any:N (libstore/volume/kill_point.h) for N = 1, 2, ... until a Complete
+  # gets through, so every volume call of Complete is a kill point once. On the plain directory
+  # (whose volume has no kill points) the kill is timed, 0, 8, 16, ... ms after the request, until
+  # the object exists; a temp file left in .cairn/tmp shows a kill in the middle of assembling.
+  # After each kill and a restart: either no object and the upload open with its 16 parts (then
+  # the next try resumes it), or the whole object.
+  id=$(create big)
+  local etags=()
+  for f in "$T"/mp.??; do etags+=("$(put_part big "$id" $((10#${f##*.} + 1)) "$f")"); done
+  body_of "${etags[@]}" >"$T/cbody"
+  local try=0 done=0 inflight=0 assembling=0 before=0 after=0 answered=0
+  kill_srv
+  while ((!done && try < 60)); do
+    try=$((try + 1))
+    if [[ $kind == set ]]; then
+      start_srv "$dir" CAIRN_TEST_KILL_AT=any:$try || { before=$((before + 1)); continue; }
+      c=$(code_of "$U/bkt/big?uploadId=$id" /dev/null -X POST --data-binary "@$T/cbody")
+      kill_srv
+    else
+      must_start "$dir"
+      code_of "$U/bkt/big?uploadId=$id" /dev/null -X POST --data-binary "@$T/cbody" >"$T/ccode" &
+      CURL=$!
+      sleep "$(awk -v t=$try 'BEGIN { printf "%.3f", (t - 1) * 0.008 }')"
+      kill_srv
+      wait "$CURL" 2>/dev/null
+      c=$(cat "$T/ccode")
+      [[ -n $(ls -A "$dir/.cairn/tmp" 2>/dev/null) ]] && assembling=$((assembling + 1))
+    fi
+    [[ $c == 200 ]] && answered=$((answered + 1))
+    [[ $c == 000 ]] && inflight=$((inflight + 1))
+    must_start "$dir"
+    c=$(code_of "$U/bkt/big" "$T/got")
+    if [[ $c == 200 ]]; then
+      done=1
+      after=$((after + 1))
+      check "$kind kill in Complete (try $try): the object is whole" cmp -s "$T/got" "$T/mp"
+      check "$kind kill in Complete: a retried Complete answers 200" \
+        [ "$(code_of "$U/bkt/big?uploadId=$id" /dev/null -X POST --data-binary "@$T/cbody")" = 200 ]
+    else
+      check "$kind kill in Complete (try $try): no object (HTTP $c) and the upload open" \
+        [ "$c" = 404 -a "$(nparts big "$id")" = 16 ]
+    fi
+    kill_srv
+  done
+  local how="$before killed before serving"
+  [[ $kind == plain ]] && how="$assembling left a half-assembled temp file"
+  echo "   $kind: $try tries of Complete, $inflight killed unanswered, $answered answered, $how"
+  check "$kind kill in Complete: completed in the end" [ "$done" = 1 ]
+  check "$kind kill in Complete: some kill hit a Complete in flight" [ "$inflight" -ge 1 ]
+  must_start "$dir"
+  get_whole "$kind kill in Complete: object after restart" big "$T/mp"
+
+  # Tampered parts. A part's bytes changed on disk after its upload.
+  if [[ $kind == plain ]]; then
+    # Truncated, and one byte flipped: Complete refuses (the size or mtime differs from the record).
+    for how in truncate flip; do
+      id=$(create "t-$how")
+      e1=$(put_part "t-$how" "$id" 1 "$T/p1")
+      e2=$(put_part "t-$how" "$id" 2 "$T/p2")
+      f=$(ls "$dir/.cairn/uploads/$id/"*.1)
+      if [[ $how == truncate ]]; then truncate -s -1 "$f"; else sleep 0.01; flip "$f" 1000; fi
+      c=$(code_of "$U/bkt/t-$how?uploadId=$id" "$T/cout" -X POST --data "$(body_of "$e1" "$e2")")
+      check "$kind tampered part ($how): Complete refuses (HTTP $c: $(head -c 200 "$T/cout"))" [ "$c" -ge 400 ]
+      check "$kind tampered part ($how): no object" [ "$(code_of "$U/bkt/t-$how")" = 404 ]
+    done
+  else
+    # One member's part file flipped: the set reads around it (every block is checked), the bytes
+    # are right. Three members' (more than the 2 parity shards): the GET fails, never bad bytes.
+    id=$(create t-one)
+    e1=$(put_part t-one "$id" 1 "$T/p1")
+    e2=$(put_part t-one "$id" 2 "$T/p2")
+    local shards=()
+    for r in "${roots[@]}"; do
+      shards+=("$(find "$r/.cairn/multipart/$id" -type f -size +1M | head -1)")
+    done
+    check "$kind tampered: a 5 MiB part's file on each member" [ "$(printf '%s\n' "${shards[@]}" | grep -c .)" = 6 ]
+    flip "${shards[0]}" 300000
+    check "$kind tampered (1 member): Complete" [ "$(code_of "$U/bkt/t-one?uploadId=$id" /dev/null -X POST --data "$(body_of "$e1" "$e2")")" = 200 ]
+    get_whole "$kind tampered (1 member): GET reads around it" t-one "$T/p12"
+    flip "${shards[1]}" 300000
+    flip "${shards[2]}" 300000
+    get_not_bad "$kind tampered (3 members)" t-one "$T/p12"
+    # Truncated on three members before Complete.
+    id=$(create t-cut)
+    e1=$(put_part t-cut "$id" 1 "$T/p1")
+    e2=$(put_part t-cut "$id" 2 "$T/p2")
+    for i in 3 4 5; do
+      f=$(find "${roots[$i]}/.cairn/multipart/$id" -type f -size +1M | head -1)
+      truncate -s 500000 "$f"
+    done
+    c=$(code_of "$U/bkt/t-cut?uploadId=$id" /dev/null -X POST --data "$(body_of "$e1" "$e2")")
+    echo "   $kind: Complete over parts truncated on 3 members: HTTP $c"
+    get_not_bad "$kind truncated (3 members)" t-cut "$T/p12"
+  fi
+
+  # Abandoned: an upload with a part, and one killed in a part, left open.
+  id=$(create left)
+  put_part left "$id" 1 "$T/p1" >/dev/null
+  curl -s -o /dev/null --limit-rate 1M -T "$T/big" "$U/bkt/left?partNumber=2&uploadId=$id" &
+  CURL=$!
+  sleep 1
+  kill_srv
+  wait "$CURL" 2>/dev/null
+  if [[ $kind == set ]]; then
+    expect 0 "$kind: gc --older-than 0" env CAIRN_SET="$dir" "$CAIRN" gc --older-than 0
+    check "$kind gc: removed the abandoned upload" grep -q "upload .*$id" "$T/out"
+    for r in "${roots[@]}"; do
+      check "$kind gc: no staging of the abandoned upload in $r" [ ! -e "$r/.cairn/multipart/$id" ]
+      check "$kind gc: $r/.cairn/tmp empty" [ -z "$(ls -A "$r/.cairn/tmp")" ]
+    done
+    must_start "$dir"
+    check "$kind gc: the abandoned upload is gone" [ "$(code_of "$U/bkt/left?uploadId=$id")" = 404 ]
+  else
+    must_start "$dir"
+    check "$kind: the abandoned upload is listed" bash -c "curl -s '$U/bkt?uploads' | grep -q '$id'"
+    check "$kind: temp files of the kill removed at start" [ -z "$(ls -A "$dir/.cairn/tmp")" ]
+  fi
+  get_whole "$kind after gc: completed object" big "$T/mp"
+  get_whole "$kind after gc: resumed object" k "$T/p12"
+  kill_srv
+}
+mkdir -p "$T/fplain"
+faults plain "$T/fplain" "$T/fplain"
+"$CAIRN" init --ec 4+2 "$T"/fset/m{1..6} >/dev/null || { echo "cairn init failed"; exit 1; }
+faults set "$T/fset/m1" "$T"/fset/m{1..6}
 finish

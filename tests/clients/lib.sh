@@ -64,6 +64,38 @@ check_many_listing() {
     fail "$1" "1500 keys but not the expected ones: $(diff "$S/many.expected" "$2" | head -3 | tr '\n' ' ')" "${3:-}"
   fi
 }
+# The multipart checks (mpu-put-SIZE, mpu-get-SIZE): an object above the client's multipart
+# threshold, uploaded and downloaded at the client's defaults, compared byte for byte. In CI one
+# modest size per client; CAIRN_LARGE=1 runs issue 10's sizes (100 MiB and 1 GiB, and the extra
+# sizes a driver names) instead.
+# mpu_sizes CI_MIB [LARGE_EXTRA_MIB...]: the sizes in MiB, one a word.
+mpu_sizes() {
+  local ci=$1
+  shift
+  if [[ ${CAIRN_LARGE:-0} == 1 ]]; then echo 100 1024 "$@"; else echo "$ci"; fi
+}
+# mpu_file FILE MIB: MIB MiB of random bytes.
+mpu_file() { head -c $(($2 << 20)) /dev/urandom >"$1"; }
+# mpu_etag KEY: the ETag of object KEY of the bucket, from a HEAD signed by curl (so that every
+# shell driver reads the part count the server recorded the same way), quotes removed.
+mpu_etag() {
+  curl -sS -I --aws-sigv4 "aws:amz:$REGION:s3" --user "$ACCESS:$SECRET" \
+    -H "x-amz-content-sha256: $(sha /dev/null)" "$ENDPOINT/$BUCKET/$1" 2>/dev/null |
+    awk 'tolower($1) == "etag:" {gsub(/[\r"]/, "", $2); print $2}'
+}
+# mpu_parts ETAG: the part count of a multipart ETag (MD5-N), 0 for a single-part one.
+mpu_parts() { if [[ $1 == *-* ]]; then echo "${1##*-}"; else echo 0; fi; }
+# mpu_verdict CHECK RC KEY MIN_PARTS DETAIL [CLIENT]: PASS when RC is 0 and KEY's ETag names at
+# least MIN_PARTS parts (the client did go multipart; MIN_PARTS 0 accepts a single PUT).
+mpu_verdict() {
+  local etag parts
+  etag=$(mpu_etag "$3")
+  parts=$(mpu_parts "$etag")
+  if [[ $2 -ne 0 ]]; then fail "$1" "exit $2: $5" "${6:-}"
+  elif [[ -z $etag ]]; then fail "$1" "no ETag on a HEAD of $3 after the upload" "${6:-}"
+  elif ((parts < $4)); then fail "$1" "ETag '$etag': $parts parts, want at least $4" "${6:-}"
+  else echo "PASS ${6:-$CLIENT} $1 $parts parts"; fi
+}
 matrix_finish() {
   [[ $FAILED -eq 0 ]]
 }

@@ -107,6 +107,19 @@ verdict put-1500 $? "$(first_err "$E")"
 s3c ls --recursive "s3://$b/many/" | awk '{sub("s3://[^/]*/", "", $4); print $4}' >"$S/many.got"
 check_many_listing list-1500 "$S/many.got"
 
+# Multipart at the defaults (multipart_chunk_size_mb 15: a file above 15 MiB goes in parts).
+for mb in $(mpu_sizes 20); do
+  mpu_file "$S/mpu" "$mb"
+  s3c put "$S/mpu" "s3://$b/mpu/$mb" >/dev/null
+  mpu_verdict "mpu-put-${mb}m" $? "mpu/$mb" 2 "$(first_err "$E")"
+  rm -f "$S/got"
+  s3c get "s3://$b/mpu/$mb" "$S/got" >/dev/null
+  cmp -s "$S/mpu" "$S/got"
+  verdict "mpu-get-${mb}m" $? "bytes differ or missing ($(first_err "$E"))"
+  s3c del "s3://$b/mpu/$mb" >/dev/null
+  rm -f "$S/mpu" "$S/got"
+done
+
 wait_expired
 code=$(curl_status "$expired_url" "$S/got")
 [[ $code == 403 ]]

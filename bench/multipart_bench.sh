@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Multipart uploads against single PUTs (issue 10, "Benchmark"), on `cairn serve` over a plain
+# directory and over a 4+2 set (both with fsync), and s3rver (npm) as the peer. Every upload goes
+# through bench/mpu_driver.py (SigV4 with UNSIGNED-PAYLOAD, bodies read with pread: the same
+# client cost for both shapes), except the `aws s3 cp` row (the aws cli at its defaults). Rounds
+# are interleaved (each case once per round) and each figure is the median of --runs rounds:
+#   put     one PutObject of SIZE (default 1 GiB)
+#   mpu     the same bytes in 8 MiB parts, 16 parts in flight, then Complete
+#   awscp   `aws s3 cp FILE s3://...` at the cli's defaults (8 MiB parts, 10 threads)
+#   s3rver  mpu against s3rver
+#   complete-small / complete-big: the Complete alone of 16 parts making SMALL (100 MiB) and BIG
+#           (4 GiB) objects (every part holds the file's first bytes); on the plain directory
+#           beside `copy_file_range` of BIG bytes into a new file on the same filesystem (python
+#           os.copy_file_range, the reference of the plain Complete, which assembles with it)
+# Scratch and served data: $TMPDIR, else /dev/shm (the figures are the servers', not a disk's).
+# Usage: bench/multipart_bench.sh [--cairn PATH] [--runs N] [--size MIB] [--small MIB] [--big MIB]
+# Prints each round's figures, then the medians and ratios as a markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CAIRN=build/cairn RUNS=3 SIZE=1024 SMALL=100 BIG=4096 CPARTS=16
+while (($#)); do
+  case $1 in
+    --cairn) CAIRN=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
+    --small) SMALL=$2; shift 2 ;;
+    --big) BIG=$2; shift 2 ;;
+    *) echo "multipart_bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x $CAIRN ]] || { echo "multipart_bench: $CAIRN missing" >&2; exit 2; }
+CAIRN=$(realpath "$CAIRN")
+S3RVER=$ROOT/tests/clients/s3rver_serve.js
+[[ -f $ROOT/tests/clients/node_modules/s3rver/package.json ]] ||
+  { echo "multipart_bench: s3rver missing: scripts/bootstrap --client-deps" >&2; exit 2; }
+for v in $(compgen -e); do case $v in AWS_* | *_proxy | *_PROXY) unset "$v" ;; esac; done
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost AWS_PAGER=""
+base=${TMPDIR:-/dev/shm}
+T=$(mktemp -d "$base/mpu-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+ACCESS=AKMPUBENCH$RANDOM SECRET=mpubenchsecret$RANDOM$RANDOM$RANDOM
+export HOME=$T/home AWS_CONFIG_FILE=$T/aws.conf AWS_SHARED_CREDENTIALS_FILE=$T/aws.cred
+mkdir -p "$HOME"
+printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ACCESS" "$SECRET" >"$AWS_SHARED_CREDENTIALS_FILE"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_port() { # PID PORT
+  local i
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$1" 2>/dev/null || return 1
+    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") != 000 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+declare -A URL
+start() { # NAME CMD...
+  local name=$1 port
+  shift
+  port=$(free_port)
+  "${@//@PORT@/$port}" >"$T/$name.log" 2>&1 &
+  PIDS+=($!)
+  wait_port $! "$port" || { echo "multipart_bench: $name did not start: $(tail -c 300 "$T/$name.log")" >&2; exit 1; }
+  URL[$name]=http://127.0.0.1:$port
+}
+mkdir -p "$T/plain" "$T/s3rver"
+"$CAIRN" init --ec 4+2 "$T"/set/m{1..6} >/dev/null
+start plain "$CAIRN" serve --address 127.0.0.1:@PORT@ --access-key "$ACCESS" --secret-key "$SECRET" "$T/plain"
+start set "$CAIRN" serve --address 127.0.0.1:@PORT@ --access-key "$ACCESS" --secret-key "$SECRET" "$T/set/m1"
+start s3rver node --openssl-legacy-provider "$S3RVER" 127.0.0.1 @PORT@ "$T/s3rver" "$ACCESS" "$SECRET"
+for s in plain set s3rver; do aws --endpoint-url "${URL[$s]}" s3 mb s3://bench >/dev/null; done
+
+head -c $((SIZE << 20)) /dev/urandom >"$T/src"
+drv() { python3 "$ROOT/bench/mpu_driver.py" "${URL[$1]}" "$ACCESS" "$SECRET" bench "${@:2}"; }
+del() { aws --endpoint-url "${URL[$1]}" s3 rm "s3://bench/$2" >/dev/null; }
+# The parts of deleted multipart objects stay on the set until gc.
+gc_set() { CAIRN_SET=$T/set/m1 "$CAIRN" gc --older-than 0 >/dev/null; }
+declare -A F # "case backend" -> space-separated seconds, one per round
+add() { F["$1"]="${F["$1"]:-} $2"; }
+now() { date +%s.%N; }
+echo "# $(date -u +%FT%TZ), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+for ((r = 1; r <= RUNS; r++)); do
+  for s in plain set; do
+    add "put $s" "$(drv "$s" put "$T/src" --single)"
+    del "$s" put
+    read -r tot _ <<<"$(drv "$s" mpu "$T/src" --part-size $((8 << 20)) --conc 16)"
+    add "mpu $s" "$tot"
+    del "$s" mpu
+    t0=$(now)
+    aws --endpoint-url "${URL[$s]}" s3 cp "$T/src" s3://bench/awscp --only-show-errors
+    add "awscp $s" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')"
+    del "$s" awscp
+    [[ $s == set ]] && gc_set
+  done
+  read -r tot _ <<<"$(drv s3rver mpu "$T/src" --part-size $((8 << 20)) --conc 16)"
+  add "mpu s3rver" "$tot"
+  del s3rver mpu
+  for s in plain set; do
+    for sz in "$SMALL" "$BIG"; do
+      read -r _ c <<<"$(drv "$s" "c$sz" "$T/src" --parts "$CPARTS" --part-size $(((sz << 20) / CPARTS)) --conc 4)"
+      add "complete-$sz $s" "$c"
+      if [[ $s == plain && $sz == "$BIG" ]]; then
+        add "cfr-$sz plain" "$(python3 - "$T/plain/bench/c$sz" "$T/plain/cfr.tmp" <<'PY'
+import os, sys, time
+src, dst = sys.argv[1:]
+fi, fo = os.open(src, os.O_RDONLY), os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+n, t = os.fstat(fi).st_size, time.monotonic()
+off = 0
+while off < n:
+    off += os.copy_file_range(fi, fo, n - off, off, off)
+os.fsync(fo)
+print(f"{time.monotonic() - t:.3f}")
+os.unlink(dst)
+PY
+)"
+      fi
+      del "$s" "c$sz"
+    done
+    [[ $s == set ]] && gc_set
+  done
+  echo "round $r: $(for k in "${!F[@]}"; do printf '%s=%s ' "${k// /:}" "${F[$k]##* }"; done)"
+done
+
+med() { tr ' ' '\n' <<<"${F["$1"]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mbs() { awk -v s="$1" -v m="$SIZE" 'BEGIN { printf "%.0f", m * 1.048576 / s }'; }
+echo
+echo "medians of $RUNS rounds (seconds; MB/s of the $SIZE MiB object):"
+echo
+echo "| case | backend | median s | MB/s | reference | ref median s | ratio | target |"
+echo "|---|---|---|---|---|---|---|---|"
+for s in plain set; do
+  p=$(med "put $s") m=$(med "mpu $s") a=$(med "awscp $s")
+  echo "| multipart, 8 MiB parts x 16 in flight | $s | $m | $(mbs "$m") | single PUT | $p | $(ratio "$p" "$m") | >= 0.8 |"
+  echo "| aws s3 cp (defaults) | $s | $a | $(mbs "$a") | single PUT | $p | $(ratio "$p" "$a") | >= 0.8 |"
+  echo "| multipart vs s3rver | $s | $m | $(mbs "$m") | s3rver multipart | $(med "mpu s3rver") | $(ratio "$(med "mpu s3rver")" "$m") | >= 5 |"
+done
+for s in plain set; do
+  cs=$(med "complete-$SMALL $s") cb=$(med "complete-$BIG $s")
+  echo "| Complete of $CPARTS parts, $BIG MiB | $s | $cb | | Complete of $CPARTS parts, $SMALL MiB | $cs | $(ratio "$cb" "$cs") | set: does not grow |"
+done
+cf=$(med "cfr-$BIG plain")
+echo "| Complete of $CPARTS parts, $BIG MiB | plain | $(med "complete-$BIG plain") | | copy_file_range of $BIG MiB + fsync | $cf | $(ratio "$(med "complete-$BIG plain")" "$cf") | <= 1 |"
