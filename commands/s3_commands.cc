@@ -1,6 +1,7 @@
 // The S3 client commands: ls and rm on s3:// arguments (dispatched from object_commands.cc), cat,
 // presign and cp of one file. Endpoint, region and credentials: Context::OpenS3 (s3_config.h).
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -235,6 +236,31 @@ struct CpOptions {
 };
 
 constexpr uint64_t kMaxParts = 10000;
+
+// SIGINT / SIGTERM while a multipart upload runs: no part is started after it, the upload is
+// aborted (no parts left on the server) and the command fails with kAborted.
+volatile sig_atomic_t g_interrupted = 0;
+void OnInterrupt(int) { g_interrupted = 1; }
+
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted = 0;
+    struct sigaction sa {};
+    sa.sa_handler = OnInterrupt;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptScope() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  bool interrupted() const { return g_interrupted != 0; }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 constexpr uint64_t kMinPart = uint64_t(5) << 20;
 
 // Uploads fd (size bytes) as one PUT or, above part_size, as a multipart upload with `jobs` parts
@@ -253,6 +279,7 @@ Result<std::string> Upload(s3::S3Client& client, int fd, uint64_t size, const st
   // No object needs more than 10,000 parts: the part size grows for large files.
   part_size = std::max(part_size, (size + kMaxParts - 1) / kMaxParts);
   const uint32_t parts = uint32_t((size + part_size - 1) / part_size);
+  InterruptScope interrupt;
   ASSIGN_OR_RETURN(std::string id, client.CreateMultipartUpload(bucket, key));
   std::vector<s3::CompletedUploadPart> done(parts);
   std::atomic<uint32_t> next{0};
@@ -264,6 +291,10 @@ Result<std::string> Upload(s3::S3Client& client, int fd, uint64_t size, const st
       if (i >= parts) return;
       {
         std::lock_guard<std::mutex> l(mu);
+        if (first.ok() && interrupt.interrupted()) {
+          first = Status(Code::kAborted, "interrupted: the multipart upload of " +
+                                             Url(bucket, key) + " was aborted");
+        }
         if (!first.ok()) return;
       }
       s3::Payload p;

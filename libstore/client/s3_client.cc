@@ -115,8 +115,9 @@ std::string PercentDecode(std::string_view s) {
 
 std::string Describe(std::string_view op, const std::string& bucket, const std::string& key) {
   std::string s(op);
+  if (bucket.empty()) return s;  // ListBuckets
   s += ' ';
-  s += bucket.empty() ? "/" : bucket;
+  s += bucket;
   if (!key.empty()) s += "/" + key;
   return s;
 }
