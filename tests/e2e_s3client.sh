@@ -124,6 +124,31 @@ check "all below dir/ gone" bash -c "[ -z \"\$(find '$T/data/bkt/dir' -type f 2>
 expect 0 "ls after rm" c ls -r s3://bkt/dir/
 check "nothing listed" [ ! -s "$T/out" ]
 
+echo "== HTTPS: UNSIGNED-PAYLOAD, --ca-bundle, AWS_CA_BUNDLE, --no-verify-ssl"
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+  "$CAIRN" serve --no-fsync --address 127.0.0.1:0 --port-file "$T/tport" --access-key "$AK" \
+    --secret-key "$SK" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" "$T/data" \
+    >"$T/tserve.out" 2>"$T/tserve.err" &
+  PIDS+=("$!")
+  for _ in $(seq 100); do [[ -s "$T/tport" ]] && break; sleep 0.1; done
+  TU="https://127.0.0.1:$(cat "$T/tport")"
+  tls=(env AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" AWS_ENDPOINT_URL="$TU")
+  randfile "$T/tls.bin" 9000000
+  expect 0 "https multipart upload with --ca-bundle" "${tls[@]}" "$CAIRN" --ca-bundle "$T/cert.pem" cp --part-size 5MiB "$T/tls.bin" s3://other/tls.bin
+  check "https upload byte-identical" cmp -s "$T/data/other/tls.bin" "$T/tls.bin"
+  expect 0 "https cat with AWS_CA_BUNDLE" "${tls[@]}" AWS_CA_BUNDLE="$T/cert.pem" "$CAIRN" cat s3://other/tls.bin
+  check "https cat byte-identical" cmp -s "$T/out" "$T/tls.bin"
+  expect 0 "https small upload with --no-verify-ssl" "${tls[@]}" "$CAIRN" --no-verify-ssl cp "$T/data/bkt/copied-again" s3://other/tls-small
+  check "https small upload" cmp -s "$T/data/other/tls-small" "$T/data/bkt/copied-again"
+  expect 1 "an unknown certificate is refused" "${tls[@]}" "$CAIRN" --retries 0 ls s3://
+  check "says why" grep -qi 'certificate' "$T/err"
+else
+  echo "openssl missing: HTTPS section not run" >&2
+  bad "openssl is needed for the HTTPS section"
+fi
+
 echo "== errors"
 expect 1 "wrong secret" env AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY=wrong AWS_ENDPOINT_URL="$U" "$CAIRN" ls s3://
 check "one clear line" grep -q '^cairn: ls: ListBuckets: SignatureDoesNotMatch' "$T/err"
