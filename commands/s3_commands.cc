@@ -371,13 +371,23 @@ Status RunCp(const CpOptions& o, Context& ctx) {
       if (target.back() != '/') target += '/';
       target += BaseName(sk);
     }
-    // A body that does not match its ETag is fetched again (into a new temp file) like any other
+    // Large objects come as parallel ranged GETs written in place; small ones as one GET. A body
+    // that does not match its ETag is fetched again (into a new temp file) like any other
     // failure worth repeating; the temp file never becomes the target.
+    ASSIGN_OR_RETURN(const s3::ObjectHead head, client->HeadObject(sb, sk));
     Status last;
     for (int attempt = 0; attempt <= ctx.retries; ++attempt) {
-      Progress progress("cp " + BaseName(sk), 0, ctx.ShowProgress());
+      Progress progress("cp " + BaseName(sk), head.size,
+                        ctx.ShowProgress() && head.size >= (8u << 20));
       ASSIGN_OR_RETURN(auto file, OutputFile::Open(target, true, &progress));
-      auto got = client->GetObject(sb, sk, file->sink());
+      Result<s3::ObjectHead> got = head;
+      if (head.size > part_size && file->positional_fd() >= 0) {
+        Status s = client->DownloadRanges(sb, sk, head, file->positional_fd(), part_size, o.jobs,
+                                          [&progress](uint64_t n) { progress.Add(n); });
+        if (!s.ok()) got = s;
+      } else {
+        got = client->GetObject(sb, sk, file->sink());
+      }
       progress.Finish();
       last = got.status();
       if (got.ok()) {

@@ -89,8 +89,15 @@ echo "== cp"
 randfile "$T/up.bin" 20000000
 expect 0 "cp upload (multipart, parallel parts)" c cp --part-size 5MiB --jobs 3 "$T/up.bin" s3://bkt/up/
 check "uploaded byte-identical" cmp -s "$T/data/bkt/up/up.bin" "$T/up.bin"
-expect 0 "cp download" c cp s3://bkt/up/up.bin "$T/down.bin"
+expect 0 "cp download (parallel ranges)" c cp --jobs 3 s3://bkt/up/up.bin "$T/down.bin"
 check "downloaded byte-identical" cmp -s "$T/down.bin" "$T/up.bin"
+# A file put beside the server: once read whole, its ETag is its MD5 (docs/plain.md, "ETags").
+cp "$T/up.bin" "$T/data/bkt/up/plain.bin"
+expect 0 "a whole read teaches the server the MD5" c cat s3://bkt/up/plain.bin
+expect 0 "its ETag is an MD5" c --json ls s3://bkt/up/plain.bin
+check "MD5 ETag" grep -q "\"etag\":\"$(md5sum <"$T/up.bin" | cut -c1-32)\"" "$T/out"
+expect 0 "cp download of an MD5-ETag object in ranges, checked" c cp --part-size 5MiB s3://bkt/up/plain.bin "$T/"
+check "downloaded into the directory, byte-identical" cmp -s "$T/plain.bin" "$T/up.bin"
 check "no temp file left" bash -c "[ -z \"\$(ls -A '$T' | grep cairn-)\" ]"
 expect 0 "cp small upload" c cp "$T/data/bkt/dir/a.bin" s3://other/copied.bin
 check "small upload" cmp -s "$T/data/other/copied.bin" "$T/data/bkt/dir/a.bin"

@@ -94,6 +94,8 @@ struct GetOptions {
   // Bytes [first, last] (last inclusive); none: the whole object.
   std::optional<std::pair<uint64_t, uint64_t>> range;
   bool verify_md5 = true;  // check the body against an MD5 ETag (whole objects only)
+  // Sent as If-Match (a quoted ETag): the ranges of one download all come from one version.
+  std::string if_match;
 };
 
 // A request body: memory, or a range of an open file read with pread (re-readable for retries).
@@ -138,6 +140,14 @@ class S3Client {
   // Streams the object into sink; see the file comment for retries and verification.
   Result<ObjectHead> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
                                const GetOptions& o = {});
+  // Downloads the object `head` describes (HeadObject's answer) into fd at its offsets: ranged
+  // GETs of part_size, `jobs` at a time, each pinned to head.etag with If-Match; then, when the
+  // ETag is an MD5, reads fd back and fails with kCorruption on a mismatch (fd must be open for
+  // reading and writing). on_bytes (may be empty) is told of every write, one call at a time.
+  // On failure fd holds a partial object: the caller removes it.
+  Status DownloadRanges(const std::string& bucket, const std::string& key, const ObjectHead& head,
+                        int fd, uint64_t part_size, int jobs,
+                        const std::function<void(uint64_t)>& on_bytes);
   // Uploads body with Content-MD5; returns the ETag (quotes removed). A returned MD5 ETag that
   // differs from the body's MD5 is kCorruption.
   Result<std::string> PutObject(const std::string& bucket, const std::string& key,
