@@ -38,6 +38,14 @@ Result<OpenedSet> Context::OpenVolumeSet() {
   return opened;
 }
 
+Result<std::unique_ptr<s3::S3Client>> Context::OpenS3() {
+  if (retries < 0 || retries > 100) return InvalidArgument("--retries must be between 0 and 100");
+  s3::S3ClientOptions o;
+  ASSIGN_OR_RETURN(o.config, s3::ResolveS3Config(s3, s3::ProcessEnv()));
+  o.max_attempts = retries + 1;
+  return s3::S3Client::Create(std::move(o));
+}
+
 bool Context::ShowProgress() const { return !no_progress && !json && ::isatty(2); }
 
 void Context::Warn(const std::string& msg) const {
@@ -79,6 +87,22 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   app->add_flag("--json", ctx.json, "Machine-readable output (JSON)");
   app->add_flag("--no-progress", ctx.no_progress, "Never draw progress bars");
   app->add_flag("-q,--quiet", ctx.quiet, "No warnings on stderr");
+  app->add_option("--endpoint-url", ctx.s3.endpoint_url,
+                  "S3 endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, the profile's "
+                  "endpoint_url, else AWS)")
+      ->type_name("URL");
+  app->add_option("--region", ctx.s3.region, "S3 region (default: $AWS_REGION, the profile's)")
+      ->type_name("REGION");
+  app->add_option("--profile", ctx.s3.profile,
+                  "Profile of ~/.aws/credentials and ~/.aws/config (default: $AWS_PROFILE)")
+      ->type_name("NAME");
+  app->add_option("--ca-bundle", ctx.s3.ca_bundle, "CA certificates for HTTPS (PEM)")
+      ->type_name("FILE");
+  app->add_flag("--no-verify-ssl", ctx.s3.no_verify_ssl,
+                "Do not verify the S3 endpoint's TLS certificate");
+  app->add_option("--retries", ctx.retries,
+                  "Retries of a failed S3 request that is safe to repeat (default 4)")
+      ->type_name("N");
   RegisterInit(*app, ctx, result);
   RegisterBucketCommands(*app, ctx, result);
   RegisterPut(*app, ctx, result);
@@ -96,6 +120,9 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   RegisterCompletion(*app, ctx, result);
   RegisterVersion(*app, ctx, result);
   RegisterServe(*app, ctx, result);
+  RegisterCat(*app, ctx, result);
+  RegisterPresign(*app, ctx, result);
+  RegisterCp(*app, ctx, result);
   for (CLI::App* sub : app->get_subcommands({})) {
     sub->fallthrough();
     sub->parse_complete_callback([&ctx, sub] { ctx.command = sub->get_name(); });

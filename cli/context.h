@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "libstore/client/s3_client.h"
 #include "libstore/common/status.h"
 #include "libstore/object/set_open.h"
 
@@ -19,11 +20,17 @@ struct Context {
   bool no_progress = false;            // --no-progress
   bool quiet = false;                  // -q: no warnings
   std::string command;                 // the subcommand being run, for error messages
+  // S3 client flags (--endpoint-url, --region, --profile, --ca-bundle, --no-verify-ssl) and
+  // --retries (attempts after the first on retryable failures).
+  s3::S3Flags s3;
+  int retries = 4;
 
   // The member directories named by --set / CAIRN_SET.
   Result<std::vector<std::string>> SetDirs() const;
   // Opens the volume set named by --set / CAIRN_SET, printing warnings about offline members.
   Result<OpenedSet> OpenVolumeSet();
+  // An S3 client configured from the flags, the environment and the AWS files (s3_config.h).
+  Result<std::unique_ptr<s3::S3Client>> OpenS3();
   // True when stderr is a terminal and progress bars are allowed.
   bool ShowProgress() const;
   // Prints "cairn: <command>: <msg>" on stderr unless --quiet; unprintable characters (keys may

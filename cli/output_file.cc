@@ -158,7 +158,7 @@ Result<std::unique_ptr<OutputFile>> OutputFile::Open(const std::string& path, bo
       (dir == "/" ? "" : dir) + "/." + BaseOf(target).substr(0, 200) + ".cairn-" + TempName("");
   // Tracked before it exists: a signal at any moment finds it.
   out->tracked_ = TrackTempFile(out->tmp_);
-  out->fd_ = ::open(out->tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  out->fd_ = ::open(out->tmp_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (out->fd_ < 0) {
     int e = errno;
     out->tmp_.clear();  // not ours: never unlink a name we did not create

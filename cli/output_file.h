@@ -39,6 +39,11 @@ class OutputFile {
 
   // Where to write the content.
   Sink& sink() { return *sink_; }
+  // The temp file's descriptor, for writers that fill it at offsets (pwrite: parallel ranged
+  // downloads) instead of through sink(); -1 when the output is written in place (a device or a
+  // FIFO, which only take a stream). Open for reading too (a download is read back to check it).
+  // Owned by this object.
+  int positional_fd() const { return tmp_.empty() ? -1 : fd_; }
   // Makes the content the file's: fsync and rename (regular files), or just close (devices,
   // FIFOs; a block device is fsynced). On failure the temp file is removed and the old file stays.
   Status Commit();

@@ -25,6 +25,17 @@ void RegisterBench(CLI::App& app, Context& ctx, Status* result);
 void RegisterCompletion(CLI::App& app, Context& ctx, Status* result);
 void RegisterVersion(CLI::App& app, Context& ctx, Status* result);
 void RegisterServe(CLI::App& app, Context& ctx, Status* result);
+void RegisterCat(CLI::App& app, Context& ctx, Status* result);      // s3://
+void RegisterPresign(CLI::App& app, Context& ctx, Status* result);  // s3://
+void RegisterCp(CLI::App& app, Context& ctx, Status* result);       // local <-> s3://
+
+// S3 paths (s3_commands.cc): "s3://BUCKET/KEY"; allow_empty lets BUCKET and KEY be empty
+// ("s3://", "s3://bkt", "s3://bkt/"). kInvalidArgument (usage) for anything else.
+bool IsS3Url(const std::string& arg);
+Status ParseS3Url(const std::string& arg, bool allow_empty, std::string* bucket, std::string* key);
+// ls and rm on s3:// arguments.
+Status RunS3Ls(const std::string& url, bool recursive, Context& ctx);
+Status RunS3Rm(const std::string& url, bool recursive, Context& ctx);
 
 // cairn serve's flags (CLI.md). The credential, --read-only/--state-dir and rate flags are parsed
 // here for the backends and the authenticator that come later.

@@ -310,9 +310,7 @@ struct LsOptions {
 };
 
 Status RunLs(const LsOptions& o, Context& ctx) {
-  if (o.path.rfind("s3://", 0) == 0) {
-    return InvalidArgument("s3:// paths need the S3 client commands, which this build does not have");
-  }
+  if (IsS3Url(o.path)) return RunS3Ls(o.path, o.recursive, ctx);
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
   if (o.path.empty()) {
     ASSIGN_OR_RETURN(auto buckets, set.set->ListBuckets());
@@ -371,7 +369,8 @@ void RegisterLs(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<LsOptions>();
   CLI::App* sub = app.add_subcommand("ls", "List buckets, or the objects of a bucket");
   sub->add_flag("-r,--recursive", o->recursive, "List every key below the prefix (no '/' roll-up)");
-  sub->add_option("path", o->path, "Bucket and optional key prefix")->type_name("BUCKET[/PREFIX]");
+  sub->add_option("path", o->path, "Bucket and optional key prefix (or s3://[BUCKET[/PREFIX]])")
+      ->type_name("BUCKET[/PREFIX]");
   sub->callback([o, &ctx, result] { *result = RunLs(*o, ctx); });
 }
 
@@ -454,6 +453,7 @@ struct RmOptions {
 // Text: nothing for one object (as rm), "deleted N objects" for -r whether or not stdout is a
 // terminal, each failure on stderr. --json: one document with the counts, also when some failed.
 Status RunRm(const RmOptions& o, Context& ctx) {
+  if (IsS3Url(o.path)) return RunS3Rm(o.path, o.recursive, ctx);
   std::string bucket, key;
   RETURN_IF_ERROR(SplitPath(o.path, o.recursive, &bucket, &key));
   RETURN_IF_ERROR(ValidateBucketName(bucket));
@@ -517,7 +517,9 @@ void RegisterRm(CLI::App& app, Context& ctx, Status* result) {
   auto o = std::make_shared<RmOptions>();
   CLI::App* sub = app.add_subcommand("rm", "Remove an object, or every object below a prefix (-r)");
   sub->add_flag("-r,--recursive", o->recursive, "Remove every object whose key starts with PREFIX");
-  sub->add_option("path", o->path, "The object, or BUCKET/PREFIX with -r")->required()->type_name("BUCKET/KEY");
+  sub->add_option("path", o->path, "The object, or BUCKET/PREFIX with -r (or s3://BUCKET/KEY)")
+      ->required()
+      ->type_name("BUCKET/KEY");
   sub->callback([o, &ctx, result] { *result = RunRm(*o, ctx); });
 }
 

@@ -89,12 +89,25 @@ _cairn_takes_value() {
         '--state-dir') return 0 ;;
         '--hash-rate') return 0 ;;
         '--heal-rate') return 0 ;;
-        '--upload-expiry') return 0 ;;
         '--port-file') return 0 ;;
+      esac ;;
+    'presign')
+      case "$2" in
+        '--expires') return 0 ;;
+      esac ;;
+    'cp')
+      case "$2" in
+        '--part-size') return 0 ;;
+        '--jobs') return 0 ;;
       esac ;;
   esac
   case "$2" in
     '--set') return 0 ;;
+    '--endpoint-url') return 0 ;;
+    '--region') return 0 ;;
+    '--profile') return 0 ;;
+    '--ca-bundle') return 0 ;;
+    '--retries') return 0 ;;
   esac
   return 1
 }
@@ -178,12 +191,25 @@ _cairn_value() {
         '--state-dir') _cairn_dirs "$cur"; return 0 ;;
         '--hash-rate') COMPREPLY=(); return 0 ;;
         '--heal-rate') COMPREPLY=(); return 0 ;;
-        '--upload-expiry') COMPREPLY=(); return 0 ;;
         '--port-file') _cairn_files "$cur"; return 0 ;;
+      esac ;;
+    'presign')
+      case "$2" in
+        '--expires') COMPREPLY=(); return 0 ;;
+      esac ;;
+    'cp')
+      case "$2" in
+        '--part-size') COMPREPLY=(); return 0 ;;
+        '--jobs') COMPREPLY=(); return 0 ;;
       esac ;;
   esac
   case "$2" in
     '--set') _cairn_dirs "$cur"; return 0 ;;
+    '--endpoint-url') COMPREPLY=(); return 0 ;;
+    '--region') COMPREPLY=(); return 0 ;;
+    '--profile') COMPREPLY=(); return 0 ;;
+    '--ca-bundle') _cairn_files "$cur"; return 0 ;;
+    '--retries') COMPREPLY=(); return 0 ;;
   esac
   return 1
 }
@@ -218,32 +244,35 @@ _cairn() {
   if ((dashdash == 0)) && _cairn_value "$cmd" "$prev" "$cur"; then return 0; fi
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then
-      _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur"
+      _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur"
     else
-      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version serve' "$cur"
+      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version serve cat presign cp' "$cur"
     fi
     return 0
   fi
   if ((dashdash == 0)) && [[ $cur == -* ]]; then
     case "$cmd" in
-      'init') _cairn_words '--help -h --ec --block-size --inline-limit --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'mb') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'rb') _cairn_words '--help -h --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'put') _cairn_words '--help -h --content-type --meta --etag --checksum --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
-      'get') _cairn_words '--help -h --range --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
-      'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q' "$cur" ;;
-      'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
-      'decode') _cairn_words '--help -h --output -o --force --set --json --no-progress --quiet -q' "$cur" ;;
-      'verify') _cairn_words '--help -h --deep --jobs --max-rate --set --json --no-progress --quiet -q' "$cur" ;;
-      'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'heal') _cairn_words '--help -h --dry-run --remove-dangling --restart --jobs --max-rate --set --json --no-progress --quiet -q' "$cur" ;;
-      'gc') _cairn_words '--help -h --dry-run --older-than --set --json --no-progress --quiet -q' "$cur" ;;
-      'bench') _cairn_words '--help -h --size --ec --runs --dir --endpoint --concurrency --duration --count --op --access-key --secret-key --region --bucket --plain-http --no-verify-ssl --no-fsync --set --json --no-progress --quiet -q' "$cur" ;;
-      'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'version') _cairn_words '--help -h --set --json --no-progress --quiet -q' "$cur" ;;
-      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --upload-expiry --no-auth --port-file --set --json --no-progress --quiet -q' "$cur" ;;
+      'init') _cairn_words '--help -h --ec --block-size --inline-limit --force --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'mb') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'rb') _cairn_words '--help -h --force --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'put') _cairn_words '--help -h --content-type --meta --etag --checksum --no-fsync --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'get') _cairn_words '--help -h --range --force --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'ls') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'stat') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'rm') _cairn_words '--help -h --recursive -r --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'encode') _cairn_words '--help -h -k -m --block-size --output -o --name --force --no-fsync --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'decode') _cairn_words '--help -h --output -o --force --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'verify') _cairn_words '--help -h --deep --jobs --max-rate --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'repair') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'heal') _cairn_words '--help -h --dry-run --remove-dangling --restart --jobs --max-rate --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'gc') _cairn_words '--help -h --dry-run --older-than --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'bench') _cairn_words '--help -h --size --ec --runs --dir --endpoint --concurrency --duration --count --op --access-key --secret-key --region --bucket --plain-http --no-verify-ssl --no-fsync --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --retries' "$cur" ;;
+      'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'version') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'cat') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'presign') _cairn_words '--help -h --expires --put --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'cp') _cairn_words '--help -h --part-size --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
     esac
     return 0
   fi
@@ -315,6 +344,19 @@ _cairn() {
     'serve')
       case $npos in
         *) _cairn_dirs "$cur" ;;
+      esac ;;
+    'cat')
+      case $npos in
+        0) _cairn_files "$cur" ;;
+      esac ;;
+    'presign')
+      case $npos in
+        0) _cairn_files "$cur" ;;
+      esac ;;
+    'cp')
+      case $npos in
+        0) _cairn_files "$cur" ;;
+        1) _cairn_files "$cur" ;;
       esac ;;
   esac
   return 0

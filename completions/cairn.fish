@@ -10,6 +10,12 @@ complete -c cairn -l set -d 'A member directory of the volume set (repeatable; d
 complete -c cairn -l json -d 'Machine-readable output (JSON)'
 complete -c cairn -l no-progress -d 'Never draw progress bars'
 complete -c cairn -l quiet -s q -d 'No warnings on stderr'
+complete -c cairn -l endpoint-url -d 'S3 endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, the profile\'s endpoint_url, else AWS)' -r -f
+complete -c cairn -l region -d 'S3 region (default: $AWS_REGION, the profile\'s)' -r -f
+complete -c cairn -l profile -d 'Profile of ~/.aws/credentials and ~/.aws/config (default: $AWS_PROFILE)' -r -f
+complete -c cairn -l ca-bundle -d 'CA certificates for HTTPS (PEM)' -r -F
+complete -c cairn -l no-verify-ssl -d 'Do not verify the S3 endpoint\'s TLS certificate'
+complete -c cairn -l retries -d 'Retries of a failed S3 request that is safe to repeat (default 4)' -r -f
 
 # Commands.
 complete -c cairn -n '__fish_use_subcommand' -a init -d 'Format N empty directories (one per disk) as one volume set'
@@ -30,6 +36,9 @@ complete -c cairn -n '__fish_use_subcommand' -a bench -d 'Measure the layers (co
 complete -c cairn -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script'
 complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
 complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a directory or a volume set as an S3 endpoint'
+complete -c cairn -n '__fish_use_subcommand' -a cat -d 'Write an S3 object to stdout (checked against its ETag when that is an MD5)'
+complete -c cairn -n '__fish_use_subcommand' -a presign -d 'Print a presigned URL for an S3 object'
+complete -c cairn -n '__fish_use_subcommand' -a cp -d 'Copy one file to or from S3, or an object within S3 (server-side)'
 
 # init
 complete -c cairn -n '__fish_seen_subcommand_from init' -l ec -d 'Data+parity shards, e.g. 4+2 (default by member count)' -r -f
@@ -151,3 +160,16 @@ complete -c cairn -n '__fish_seen_subcommand_from serve' -l upload-expiry -d 'Ab
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l no-auth -d 'Serve without any authentication: anyone may read, write and delete'
 complete -c cairn -n '__fish_seen_subcommand_from serve' -l port-file -d 'Write the port listened on to FILE' -r -F
 complete -c cairn -n '__fish_seen_subcommand_from serve' -a '(__fish_complete_directories)'
+
+# cat
+complete -c cairn -n '__fish_seen_subcommand_from cat' -F
+
+# presign
+complete -c cairn -n '__fish_seen_subcommand_from presign' -l expires -d 'How long the URL is valid (up to 7d; default 1h)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from presign' -l put -d 'A URL to upload the object (PUT) instead of reading it'
+complete -c cairn -n '__fish_seen_subcommand_from presign' -F
+
+# cp
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l part-size -d 'Multipart above this size, in parts of this size (default 8MiB)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l jobs -d 'Parts in flight (default 4)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -F

@@ -341,3 +341,49 @@ TEST_CASE("http client: connections work from many threads at once", "[http_clie
   for (auto& t : ts) t.join();
   CHECK(good == 4);
 }
+
+TEST_CASE("http client: errors_to_body keeps an error answer out of the sink", "[http_client]") {
+  Server s;
+  auto client = HttpClient::Create();
+  REQUIRE(client.ok());
+  auto conn = (*client)->Connect();
+  REQUIRE(conn.ok());
+  Response r;
+  Request mk;
+  mk.method = "PUT";
+  const std::string mk_url = s.Url("/errs");
+  mk.url = mk_url;
+  REQUIRE((*conn)->Do(mk, &r).ok());
+  Request put = mk;
+  const std::string obj = s.Url("/errs/obj");
+  put.url = obj;
+  put.body_data = "abc";
+  put.body_size = 3;
+  REQUIRE((*conn)->Do(put, &r).ok());
+
+  const std::string missing = s.Url("/errs/missing");
+  Request get;
+  get.url = missing;
+  CollectSink sink;
+  get.sink = &sink;
+  get.errors_to_body = true;
+  REQUIRE((*conn)->Do(get, &r).ok());
+  CHECK(r.status == 404);
+  CHECK(sink.data.empty());
+  CHECK(r.body.find("<Code>NoSuchKey</Code>") != std::string::npos);
+  // A success still streams into the sink, on the same connection.
+  get.url = obj;
+  REQUIRE((*conn)->Do(get, &r).ok());
+  CHECK(r.status == 200);
+  CHECK(sink.data == "abc");
+  CHECK(r.body.empty());
+  // Without the flag the sink takes whatever body comes, as before.
+  CollectSink raw;
+  Request plain;
+  plain.url = missing;
+  plain.sink = &raw;
+  REQUIRE((*conn)->Do(plain, &r).ok());
+  CHECK(r.status == 404);
+  CHECK(raw.data.find("NoSuchKey") != std::string::npos);
+  CHECK((*conn)->connects() == 1);
+}

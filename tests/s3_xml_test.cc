@@ -219,3 +219,24 @@ TEST_CASE("CompleteMultipartUpload parts, numbers, order and checksums", "[s3xml
         Code::kMalformedXml);
   CHECK(std::string(ChecksumElementName(ChecksumAlgorithm::kCrc64Nvme)) == "ChecksumCRC64NVME");
 }
+
+TEST_CASE("xml tree: client responses parse into elements with decoded text", "[s3xml]") {
+  auto doc = ParseXmlTree(
+      "<?xml version=\"1.0\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<IsTruncated>false</IsTruncated><Contents><Key>a&amp;b&#x1;</Key><Size>3</Size></Contents>"
+      "<Contents><Key><![CDATA[c<d]]></Key></Contents></ListBucketResult>",
+      "ListBucketResult");
+  REQUIRE(doc.ok());
+  CHECK(doc->name == "ListBucketResult");
+  CHECK(doc->ChildText("IsTruncated") == "false");
+  CHECK(doc->ChildText("Missing").empty());
+  REQUIRE(doc->children.size() == 3);
+  CHECK(doc->children[1].ChildText("Key") == std::string("a&b\x01"));
+  CHECK(doc->children[1].ChildText("Size") == "3");
+  CHECK(doc->children[2].ChildText("Key") == "c<d");
+  CHECK(doc->Child("Contents") == &doc->children[1]);
+  // The wrong root, text beside elements, an unknown entity: refused.
+  CHECK(ParseXmlTree("<Error/>", "ListBucketResult").status().code() == Code::kMalformedXml);
+  CHECK(ParseXmlTree("<A>x<B/></A>", "A").status().code() == Code::kMalformedXml);
+  CHECK(ParseXmlTree("<A><B>&foo;</B></A>", "A").status().code() == Code::kMalformedXml);
+}

@@ -139,6 +139,7 @@ struct HttpConnection::Impl {
   const Request* req = nullptr;
   Response* resp = nullptr;
   uint64_t sent = 0;
+  bool error_body = false;  // Request::errors_to_body and an error status: body to Response::body
   Status cb_status;
 
   ~Impl() {
@@ -170,7 +171,12 @@ struct HttpConnection::Impl {
   static size_t OnWrite(char* data, size_t size, size_t n, void* user) {
     auto* c = static_cast<Impl*>(user);
     const size_t len = size * n;
-    if (c->req->sink != nullptr) {
+    if (c->req->sink != nullptr && c->req->errors_to_body && c->resp->body_bytes == 0) {
+      long code = 0;  // the headers are in when the body starts
+      curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
+      c->error_body = code >= 300;
+    }
+    if (c->req->sink != nullptr && !c->error_body) {
       Status s = c->req->sink->Write(data, len);
       if (!s.ok()) {
         c->cb_status = std::move(s);
@@ -243,6 +249,8 @@ Result<std::unique_ptr<HttpConnection>> HttpClient::Connect() {
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, opts_.verify_tls ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, opts_.verify_tls ? 2L : 0L);
   if (!opts_.ca_bundle.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, opts_.ca_bundle.c_str());
+  // Object keys may hold "/../" or "/./": send the path as given, never squashed.
+  curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(e, CURLOPT_MAXCONNECTS, 1L);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L << 10);
   curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
@@ -318,6 +326,7 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
   c.req = &req;
   c.resp = resp;
   c.sent = 0;
+  c.error_body = false;
   c.cb_status = Status::Ok();
   c.hdr_offsets.clear();
   c.errbuf[0] = '\0';
@@ -329,6 +338,17 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
   c.req = nullptr;
   c.resp = nullptr;
 
+  // The status and headers that arrived, also when the transfer then failed (a GET cut short
+  // resumes with a Range pinned to the ETag it had).
+  long code = 0;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+  resp->status = int(code);
+  resp->headers.reserve(c.hdr_offsets.size());
+  const std::string& raw = resp->raw_headers;
+  for (const auto& o : c.hdr_offsets) {
+    resp->headers.push_back(
+        {std::string_view(raw).substr(o[0], o[1]), std::string_view(raw).substr(o[2], o[3])});
+  }
   // A body or sink that failed fails the request even when a response arrived anyway (a server
   // may answer before it read the whole body).
   if (!c.cb_status.ok()) return c.cb_status;
@@ -353,15 +373,6 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
       default:
         return IOError(std::move(msg));
     }
-  }
-  long code = 0;
-  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-  resp->status = int(code);
-  resp->headers.reserve(c.hdr_offsets.size());
-  const std::string& raw = resp->raw_headers;
-  for (const auto& o : c.hdr_offsets) {
-    resp->headers.push_back(
-        {std::string_view(raw).substr(o[0], o[1]), std::string_view(raw).substr(o[2], o[3])});
   }
   return Status::Ok();
 }

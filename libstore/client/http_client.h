@@ -68,6 +68,9 @@ struct Request {
   // Where the response body goes: into sink when set (Response::body stays empty), else into
   // Response::body. A HEAD has none.
   Sink* sink = nullptr;
+  // With a sink: the body of an answer whose status is 300 or above (an S3 error document) goes
+  // into Response::body instead of the sink, so a failed GET never writes its error into a file.
+  bool errors_to_body = false;
   std::chrono::milliseconds timeout{0};  // the whole request; 0: ClientOptions::request_timeout
 };
 
@@ -101,7 +104,8 @@ class HttpConnection {
   HttpConnection& operator=(const HttpConnection&) = delete;
 
   // Sends req and fills *resp (cleared first). OK whenever a complete response arrived, whatever
-  // its status; see the file comment for errors. A failing body_source or sink fails the request
+  // its status; see the file comment for errors. On a failure resp->status and headers hold what
+  // arrived before it (0 and none when nothing did). A failing body_source or sink fails the request
   // with the status it returned. kInvalidArgument for a malformed request (no URL, a header name
   // or value with CR/LF).
   Status Do(const Request& req, Response* resp);

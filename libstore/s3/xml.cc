@@ -483,4 +483,50 @@ Result<CompleteMultipartUploadRequest> ParseCompleteMultipartUpload(std::string_
   return req;
 }
 
+// ---- Tree (client responses) ---------------------------------------------------------------
+
+const XmlElement* XmlElement::Child(std::string_view n) const {
+  for (const auto& c : children) {
+    if (c.name == n) return &c;
+  }
+  return nullptr;
+}
+
+std::string_view XmlElement::ChildText(std::string_view n) const {
+  const XmlElement* c = Child(n);
+  return c == nullptr ? std::string_view() : std::string_view(c->text);
+}
+
+namespace {
+
+// Copies e (already checked for depth by Load) into out; leaf text decoded by TextOf.
+Status CopyTree(const pugi::xml_node& e, XmlElement* out) {
+  out->name = LocalName(e);
+  bool has_element = false;
+  for (pugi::xml_node c = e.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element) {
+      has_element = true;
+      out->children.emplace_back();
+      RETURN_IF_ERROR(CopyTree(c, &out->children.back()));
+    }
+  }
+  if (!has_element) {
+    ASSIGN_OR_RETURN(out->text, TextOf(e));
+  } else {
+    RETURN_IF_ERROR(CheckContainer(e));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<XmlElement> ParseXmlTree(std::string_view body, std::string_view root,
+                                const XmlLimits& lim) {
+  pugi::xml_document doc;
+  ASSIGN_OR_RETURN(pugi::xml_node top, Load(doc, body, lim, root));
+  XmlElement out;
+  RETURN_IF_ERROR(CopyTree(top, &out));
+  return out;
+}
+
 }  // namespace cairn::s3

@@ -108,6 +108,23 @@ struct CompleteMultipartUploadRequest {
 Result<CompleteMultipartUploadRequest> ParseCompleteMultipartUpload(std::string_view body,
                                                                     const XmlLimits& lim = {});
 
+// A parsed document as a tree, for the S3 client's responses (ListBuckets, ListObjectsV2,
+// DeleteObjects, multipart, CopyObject results and <Error>). Names are local (no namespace
+// prefix); `text` is the decoded character data of a leaf (empty for a container).
+struct XmlElement {
+  std::string name;
+  std::string text;
+  std::vector<XmlElement> children;
+  // The first child named `name`, or null.
+  const XmlElement* Child(std::string_view name) const;
+  // The text of the first child named `name`, or "" when there is none.
+  std::string_view ChildText(std::string_view name) const;
+};
+// Parses `body` whose root element must be named `root` (kMalformedXml otherwise, and for
+// anything the request parsers refuse: bytes that are not UTF-8, unknown entities, limits).
+Result<XmlElement> ParseXmlTree(std::string_view body, std::string_view root,
+                                const XmlLimits& lim = {});
+
 // The element name S3 uses for a checksum in XML ("ChecksumCRC64NVME"); "" for kNone.
 const char* ChecksumElementName(ChecksumAlgorithm a);
 
