@@ -89,6 +89,7 @@ _cairn_takes_value() {
         '--state-dir') return 0 ;;
         '--hash-rate') return 0 ;;
         '--heal-rate') return 0 ;;
+        '--upload-expiry') return 0 ;;
         '--port-file') return 0 ;;
       esac ;;
     'presign')
@@ -191,6 +192,7 @@ _cairn_value() {
         '--state-dir') _cairn_dirs "$cur"; return 0 ;;
         '--hash-rate') COMPREPLY=(); return 0 ;;
         '--heal-rate') COMPREPLY=(); return 0 ;;
+        '--upload-expiry') COMPREPLY=(); return 0 ;;
         '--port-file') _cairn_files "$cur"; return 0 ;;
       esac ;;
     'presign')
@@ -269,7 +271,7 @@ _cairn() {
       'bench') _cairn_words '--help -h --size --ec --runs --dir --endpoint --concurrency --duration --count --op --access-key --secret-key --region --bucket --plain-http --no-verify-ssl --no-fsync --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --retries' "$cur" ;;
       'completion') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'version') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
-      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --no-auth --port-file --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --upload-expiry --no-auth --port-file --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'cat') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'presign') _cairn_words '--help -h --expires --put --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'cp') _cairn_words '--help -h --part-size --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;

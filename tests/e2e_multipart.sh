@@ -121,7 +121,7 @@ EOF
   check "nothing made" [ "$(a s3 ls "s3://$B/gone" | wc -l)" = 0 ]
   a s3api upload-part-copy --bucket "$B" --key x --upload-id "$id" --part-number 1 \
     --copy-source "$B/hand" >/dev/null 2>"$T/err"
-  check "upload-part-copy: NotImplemented" grep -q NotImplemented "$T/err"
+  check "upload-part-copy to an aborted upload: NoSuchUpload" grep -q NoSuchUpload "$T/err"
 done
 check "no staged part left" [ -z "$(ls -A "$T/plain/.cairn/uploads" 2>/dev/null)" ]
 kill -TERM "$SRV"
@@ -300,13 +300,18 @@ faults() {
 
   # Tampered parts. A part's bytes changed on disk after its upload.
   if [[ $kind == plain ]]; then
-    # Truncated, and one byte flipped: Complete refuses (the size or mtime differs from the record).
-    for how in truncate flip; do
+    # Truncated, one byte flipped, and one byte flipped with the mtime put back (touch -r): Complete
+    # refuses (the size, mtime or ctime differs from the part's stamp).
+    for how in truncate flip rewrite; do
       id=$(create "t-$how")
       e1=$(put_part "t-$how" "$id" 1 "$T/p1")
       e2=$(put_part "t-$how" "$id" 2 "$T/p2")
       f=$(ls "$dir/.cairn/uploads/$id/"*.1)
-      if [[ $how == truncate ]]; then truncate -s -1 "$f"; else sleep 0.01; flip "$f" 1000; fi
+      case $how in
+        truncate) truncate -s -1 "$f" ;;
+        flip) sleep 0.01; flip "$f" 1000 ;;
+        rewrite) touch -r "$f" "$T/stamp"; sleep 0.01; flip "$f" 1000; touch -r "$T/stamp" "$f" ;;
+      esac
       c=$(code_of "$U/bkt/t-$how?uploadId=$id" "$T/cout" -X POST --data "$(body_of "$e1" "$e2")")
       check "$kind tampered part ($how): Complete refuses (HTTP $c: $(head -c 200 "$T/cout"))" [ "$c" -ge 400 ]
       check "$kind tampered part ($how): no object" [ "$(code_of "$U/bkt/t-$how")" = 404 ]

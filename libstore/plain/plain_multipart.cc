@@ -203,6 +203,10 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
   RETURN_IF_ERROR(vol_->Rename(tmp.path(), p.file));
   tmp.Disarm();
   plain::TempFile staged(vol_, p.file);  // removed unless recorded
+  // Stamped in place (the rename changed the ctime): Complete compares the stamp.
+  ASSIGN_OR_RETURN(FileInfo placed, vol_->Stat(p.file));
+  p.ino = placed.ino;
+  p.ctime_ns = placed.ctime_ns;
   if (Sync(fsync)) {
     RETURN_IF_ERROR(vol_->SyncDir(dir));
     RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
@@ -425,10 +429,14 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(tmp.path()));
   for (const plain::PartRecord* p : chosen) {
     ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
-    // A staged part changed since it was uploaded (its size or mtime, which the rename into
-    // .cairn/uploads kept) is not what its ETag and checksum describe: refuse rather than serve it.
+    // A staged part changed since it was uploaded (its size, mtime, inode or ctime differ from
+    // the stamp taken when it was put in place) is not what its ETag and checksum describe:
+    // refuse rather than serve it. A rewrite that keeps the size and puts the mtime back still
+    // moves the ctime. (A part recorded by an older cairn has no inode/ctime: 0.)
     ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
-    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns) {
+    const bool restamped =
+        p->ctime_ns != 0 && (pst.ctime_ns != p->ctime_ns || pst.ino != p->ino);
+    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns || restamped) {
       return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
                                          std::to_string(p->part_number) +
                                          " changed on disk since it was uploaded");

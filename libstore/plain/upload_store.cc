@@ -23,12 +23,27 @@ Status UploadStore::Prepare() {
       "CREATE TABLE IF NOT EXISTS mpu_parts ("
       " upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, file TEXT NOT NULL,"
       " etag TEXT NOT NULL, size INTEGER NOT NULL, mod_time_ns INTEGER NOT NULL,"
-      " checksum BLOB NOT NULL, PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID;"
+      " checksum BLOB NOT NULL, ino INTEGER NOT NULL DEFAULT 0,"
+      " ctime_ns INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (upload_id, part_number))"
+      " WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS mpu_objects ("
       " bucket TEXT NOT NULL, key BLOB NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
       " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, checksum_algorithm INTEGER NOT NULL,"
       " checksum BLOB NOT NULL, checksum_type INTEGER NOT NULL, checksum_parts INTEGER NOT NULL,"
       " part_sizes TEXT NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID;"));
+  // A meta.db made before parts were stamped with their inode and ctime gains the two columns
+  // (0: not recorded; such a part is checked by size and mtime only).
+  {
+    ASSIGN_OR_RETURN(auto has,
+                     db_->Prepare("SELECT 1 FROM pragma_table_info('mpu_parts') WHERE name='ctime_ns'"));
+    ASSIGN_OR_RETURN(bool found, has->Step());
+    has->Reset();
+    if (!found) {
+      RETURN_IF_ERROR(db_->Exec(
+          "ALTER TABLE mpu_parts ADD COLUMN ino INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE mpu_parts ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;"));
+    }
+  }
   const char* kUploadCols =
       "upload_id, bucket, key, initiated_ns, content_type, user_meta, checksum_algorithm,"
       " checksum_type, state, completion";
@@ -38,10 +53,13 @@ Status UploadStore::Prepare() {
                                       " FROM mpu_uploads WHERE upload_id=?1"));
   ASSIGN_OR_RETURN(get_part_file_, db_->Prepare("SELECT file FROM mpu_parts WHERE upload_id=?1"
                                                 " AND part_number=?2"));
-  ASSIGN_OR_RETURN(put_part_, db_->Prepare("INSERT OR REPLACE INTO mpu_parts VALUES"
-                                           " (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  ASSIGN_OR_RETURN(put_part_, db_->Prepare("INSERT OR REPLACE INTO mpu_parts (upload_id,"
+                                           " part_number, file, etag, size, mod_time_ns,"
+                                           " checksum, ino, ctime_ns) VALUES"
+                                           " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   ASSIGN_OR_RETURN(parts_, db_->Prepare("SELECT part_number, file, etag, size, mod_time_ns,"
-                                        " checksum FROM mpu_parts WHERE upload_id=?1 AND"
+                                        " checksum, ino, ctime_ns FROM mpu_parts WHERE"
+                                        " upload_id=?1 AND"
                                         " part_number>?2 ORDER BY part_number LIMIT ?3"));
   ASSIGN_OR_RETURN(complete_, db_->Prepare("UPDATE mpu_uploads SET state=1, completion=?2"
                                            " WHERE upload_id=?1"));
@@ -168,7 +186,7 @@ Result<std::string> UploadStore::PutPart(const std::string& upload_id, const Par
       id, int64_t(p.part_number)));
   RETURN_IF_ERROR(RunStmt(*put_part_, id, int64_t(p.part_number), p.file,
                           p.etag, int64_t(p.size), p.mod_time_ns,
-                          Blob{p.checksum}));
+                          Blob{p.checksum}, int64_t(p.ino), p.ctime_ns));
   return old;
 }
 
@@ -184,6 +202,8 @@ Result<std::vector<PartRecord>> UploadStore::Parts(const std::string& upload_id,
     p.size = uint64_t(s.Int(3));
     p.mod_time_ns = s.Int(4);
     p.checksum = s.Text(5);
+    p.ino = uint64_t(s.Int(6));
+    p.ctime_ns = s.Int(7);
     out.push_back(std::move(p));
     return true;
   };

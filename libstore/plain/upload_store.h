@@ -45,6 +45,11 @@ struct PartRecord {
   uint64_t size = 0;
   int64_t mod_time_ns = 0;
   std::string checksum;  // raw bytes of the upload's algorithm; "" when it has none
+  // The staged file's inode and ctime once in place (0: not recorded, by an older cairn). With
+  // size and mtime they tell whether the file is still the one uploaded: a rewrite in place that
+  // keeps the size and puts the mtime back still changes the ctime.
+  uint64_t ino = 0;
+  int64_t ctime_ns = 0;
 };
 
 // A completed multipart object's layout, stamped with its file (dev, ino, size, mtime).
