@@ -11,7 +11,7 @@ upstream. Per request it draws one fault (seeded, so a run can be replayed):
   slowdown  answer 503 SlowDown without forwarding
   reset     reset the connection (RST), half of the time before forwarding, half of the time
             after the upstream answered (a GET then loses its body part way through)
-  corrupt   forward, but flip one byte of a 200 GET body (at most --corrupt-count times, only
+  corrupt   forward, but flip one byte of a 200 or 206 GET body (at most --corrupt-count times, only
             bodies of at least --corrupt-min bytes)
 
 Each injected fault is one line in --log ("FAULT kind METHOD TARGET"); the tests count them to
@@ -217,7 +217,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # no length: the end of the connection ends the body
         self.end_headers()
         flip = None
-        if fault == "corrupt" and self.command == "GET" and resp.status == 200 and length:
+        if fault == "corrupt" and self.command == "GET" and resp.status in (200, 206) and length:
             flip = faults.take_corruption(length)
             if flip is not None:
                 faults.note("corrupt", self.command, self.path)

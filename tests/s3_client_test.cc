@@ -433,11 +433,47 @@ TEST_CASE("s3 client: retries with backoff, only what is safe to repeat", "[s3cl
     CHECK(srv.Requests().size() == 1);
     CHECK(sleeps.empty());
   }
-  SECTION("CreateMultipartUpload (POST) is sent once") {
+  SECTION("CreateMultipartUpload (POST) is repeated after a SlowDown") {
     srv.Push(CannedServer::Error(503, "SlowDown"));
+    srv.Push(CannedServer::Http(200, "", "<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+                                         "</InitiateMultipartUploadResult>"));
     auto id = c->CreateMultipartUpload("b", "k");
-    REQUIRE_FALSE(id.ok());
-    CHECK(id.status().code() == Code::kSlowDown);
+    REQUIRE(id.ok());
+    CHECK(*id == "u1");
+    CHECK(srv.Requests().size() == 2);
+  }
+  // The ETag S3 gives two parts whose MD5s are those of "a" and "b".
+  const std::string e1 = "\"" + Md5Of("a") + "\"", e2 = "\"" + Md5Of("b") + "\"";
+  std::string both;
+  for (const std::string& e : {e1, e2}) {
+    uint8_t bin[16];
+    for (int i = 0; i < 16; ++i) bin[i] = uint8_t(std::stoi(e.substr(1 + 2 * i, 2), nullptr, 16));
+    both.append(reinterpret_cast<const char*>(bin), 16);
+  }
+  const std::string mp_etag = Md5Of(both) + "-2";
+  SECTION("a Complete whose answer was lost: NoSuchUpload on the repeat, the object is ours") {
+    srv.Push(CannedServer::Error(500, "InternalError"));
+    srv.Push(CannedServer::Error(404, "NoSuchUpload"));
+    srv.Push(CannedServer::Http(200, "ETag: \"" + mp_etag + "\"\r\n", ""));  // the HEAD
+    auto done = c->CompleteMultipartUpload("b", "k", "u1", {{1, e1}, {2, e2}});
+    REQUIRE(done.ok());
+    CHECK(*done == mp_etag);
+    REQUIRE(srv.Requests().size() == 3);
+    CHECK(srv.Requests()[2].rfind("HEAD /b/k", 0) == 0);
+  }
+  SECTION("a Complete repeated into NoSuchUpload, and another object there: it failed") {
+    srv.Push(CannedServer::Error(500, "InternalError"));
+    srv.Push(CannedServer::Error(404, "NoSuchUpload"));
+    srv.Push(CannedServer::Http(200, "ETag: \"" + Md5Of("other") + "\"\r\n", ""));
+    auto done = c->CompleteMultipartUpload("b", "k", "u1", {{1, e1}, {2, e2}});
+    REQUIRE_FALSE(done.ok());
+    CHECK(done.status().code() == Code::kUploadNotFound);
+  }
+  SECTION("NoSuchUpload at the first attempt is not looked into") {
+    srv.Push(CannedServer::Error(404, "NoSuchUpload"));
+    auto done = c->CompleteMultipartUpload("b", "k", "u1", {{1, e1}, {2, e2}});
+    REQUIRE_FALSE(done.ok());
+    CHECK(done.status().code() == Code::kUploadNotFound);
     CHECK(srv.Requests().size() == 1);
   }
   SECTION("a reset connection is retried") {

@@ -175,6 +175,40 @@ class PwriteSink : public Sink {
 
 }  // namespace
 
+namespace {
+
+// Feeds bytes [off, off + len) of fd to md5, through buf.
+Status Md5OfRange(int fd, uint64_t off, uint64_t len, Md5Stream& md5, std::vector<char>& buf,
+                  const std::string& what) {
+  for (const uint64_t end = off + len; off < end;) {
+    const ssize_t r =
+        ::pread(fd, buf.data(), size_t(std::min<uint64_t>(buf.size(), end - off)), off_t(off));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return PosixError(what + ": reading the download back", r == 0 ? EIO : errno);
+    md5.Update(buf.data(), size_t(r));
+    off += uint64_t(r);
+  }
+  return Status::Ok();
+}
+
+// The multipart ETag of fd's bytes cut into parts of these sizes: the MD5 of their binary MD5s.
+Result<std::string> MultipartEtagOf(int fd, const std::vector<uint64_t>& sizes,
+                                    std::vector<char>& buf, const std::string& what) {
+  Md5Stream outer, part;
+  uint64_t off = 0;
+  for (uint64_t len : sizes) {
+    part.Reset();
+    RETURN_IF_ERROR(Md5OfRange(fd, off, len, part, buf, what));
+    uint8_t bin[16];
+    part.Final(bin);
+    outer.Update(bin, sizeof bin);
+    off += len;
+  }
+  return outer.FinalHex() + "-" + std::to_string(sizes.size());
+}
+
+}  // namespace
+
 Status S3Client::DownloadRanges(const std::string& bucket, const std::string& key,
                                 const ObjectHead& head, int fd, uint64_t part_size, int jobs,
                                 const std::function<void(uint64_t)>& on_bytes) {
@@ -217,18 +251,11 @@ Status S3Client::DownloadRanges(const std::string& bucket, const std::string& ke
   for (int t = 0; t < n; ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   RETURN_IF_ERROR(first);
-  if (!IsMd5Etag(head.etag)) return Status::Ok();
+  if (!IsMd5Etag(head.etag)) return VerifyMultipartEtag(bucket, key, head, fd, what);
   // The ranges arrived out of order: the MD5 is taken from the file.
   Md5Stream md5;
   std::vector<char> buf(kHashBuffer);
-  for (uint64_t off = 0; off < head.size;) {
-    const ssize_t r =
-        ::pread(fd, buf.data(), size_t(std::min<uint64_t>(buf.size(), head.size - off)), off_t(off));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return PosixError(what + ": reading the download back", r == 0 ? EIO : errno);
-    md5.Update(buf.data(), size_t(r));
-    off += uint64_t(r);
-  }
+  RETURN_IF_ERROR(Md5OfRange(fd, 0, head.size, md5, buf, what));
   const std::string got = md5.FinalHex();
   if (got != Lower(head.etag)) {
     return Corruption(what + ": the body's MD5 " + got + " does not match the ETag " + head.etag +
@@ -244,6 +271,15 @@ bool IsMd5Etag(std::string_view etag) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
   }
   return true;
+}
+
+// The 16 bytes of a 32-digit hex MD5 (IsMd5Etag(hex) must hold).
+void Md5Bytes(std::string_view hex, uint8_t out[16]) {
+  auto nib = [](char c) -> uint8_t {
+    if (c >= '0' && c <= '9') return uint8_t(c - '0');
+    return uint8_t((c | 0x20) - 'a' + 10);
+  };
+  for (size_t i = 0; i < 16; ++i) out[i] = uint8_t(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
 }
 
 Status ErrorFromResponse(int http_status, std::string_view body, std::string_view context) {
@@ -280,6 +316,7 @@ struct S3Client::Call {
   std::string payload_hash;  // hex SHA-256 or UNSIGNED-PAYLOAD; empty: the empty body's
   Sink* sink = nullptr;
   bool idempotent = true;
+  int attempts = 0;  // set by Execute: how many times it was sent
   // Called before a retry with the failed attempt's response; false: do not retry.
   std::function<bool(const http::Response&)> before_retry;
   std::string context() const { return Describe(op, bucket, key); }
@@ -407,6 +444,7 @@ Status S3Client::Execute(Call& call, http::Response* resp) {
   int attempt = 1;
   for (;; ++attempt) {
     ASSIGN_OR_RETURN(auto conn, Lease());
+    call.attempts = attempt;
     last = Attempt(call, *conn, resp);
     Return(std::move(conn));
     if (last.ok()) return last;
@@ -419,6 +457,63 @@ Status S3Client::Execute(Call& call, http::Response* resp) {
   if (attempt == 1) return last;
   return Status(last.code(), last.message() + " (after " + std::to_string(attempt) + " attempts)")
       .WithRetryable(last.retryable());
+}
+
+Status S3Client::VerifyMultipartEtag(const std::string& bucket, const std::string& key,
+                                     const ObjectHead& head, int fd, const std::string& what) {
+  const std::string etag = Lower(head.etag);
+  const size_t dash = etag.find('-');
+  if (dash != 32 || !IsMd5Etag(etag.substr(0, 32)) || dash + 1 >= etag.size()) {
+    return Status::Ok();  // neither an MD5 nor a multipart ETag: nothing to check against
+  }
+  const std::string count_text = etag.substr(dash + 1);
+  if (count_text.find_first_not_of("0123456789") != std::string::npos || count_text.size() > 5) {
+    return Status::Ok();
+  }
+  const uint64_t count = std::strtoull(count_text.c_str(), nullptr, 10);
+  if (count == 0 || count > 10000) return Status::Ok();
+  // The size of part n, from HEAD ?partNumber=n (pinned to the same object); 0: not told.
+  auto part_size = [&](uint64_t n, bool* counted) -> uint64_t {
+    Call c;
+    c.method = "HEAD";
+    c.op = "HEAD";
+    c.bucket = bucket;
+    c.key = key;
+    c.query = "partNumber=" + std::to_string(n);
+    c.headers.push_back({"If-Match", "\"" + head.etag + "\""});
+    http::Response resp;
+    if (!Execute(c, &resp).ok()) return 0;
+    *counted = std::strtoull(std::string(resp.Get("x-amz-mp-parts-count")).c_str(), nullptr,
+                             10) == count;
+    return std::strtoull(std::string(resp.Get("Content-Length")).c_str(), nullptr, 10);
+  };
+  bool counted = false;
+  const uint64_t first = part_size(1, &counted);
+  if (!counted || first == 0) return Status::Ok();  // the server does not say: unchecked
+  std::vector<char> buf(kHashBuffer);
+  std::vector<uint64_t> sizes;
+  // Most uploaders cut equal parts: try that first (one HEAD), then ask for every part's size.
+  if (first * (count - 1) < head.size && head.size - first * (count - 1) <= first) {
+    sizes.assign(count - 1, first);
+    sizes.push_back(head.size - first * (count - 1));
+    ASSIGN_OR_RETURN(std::string got, MultipartEtagOf(fd, sizes, buf, what));
+    if (got == etag) return Status::Ok();
+  }
+  sizes.assign(1, first);
+  uint64_t total = first;
+  for (uint64_t n = 2; n <= count; ++n) {
+    bool ok = false;
+    const uint64_t len = part_size(n, &ok);
+    if (!ok || len == 0) return Status::Ok();
+    sizes.push_back(len);
+    total += len;
+  }
+  if (total == head.size) {
+    ASSIGN_OR_RETURN(std::string got, MultipartEtagOf(fd, sizes, buf, what));
+    if (got == etag) return Status::Ok();
+  }
+  return Corruption(what + ": the body does not match the multipart ETag " + head.etag +
+                    " (corrupted in transit)");
 }
 
 // ---- operations ---------------------------------------------------------------------------
@@ -695,7 +790,8 @@ Result<std::string> S3Client::CreateMultipartUpload(const std::string& bucket,
   c.bucket = bucket;
   c.key = key;
   c.query = "uploads=";
-  c.idempotent = false;  // a repeat would start a second upload
+  // Repeated when the answer is lost, as the AWS SDKs do: at worst the first attempt left an
+  // empty upload open, which the server's expiry of abandoned uploads removes.
   if (!content_type.empty()) c.headers.push_back({"Content-Type", content_type});
   http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
@@ -754,7 +850,9 @@ Result<std::string> S3Client::CompleteMultipartUpload(
   c.bucket = bucket;
   c.key = key;
   c.query = "uploadId=" + UriEncodeQueryComponent(upload_id);
-  c.idempotent = false;
+  // Repeated on a retryable failure: S3 (and cairn serve) answer a repeat of a Complete that
+  // succeeded as they answered it. A server that no longer knows the upload then says
+  // NoSuchUpload: the object is checked below.
   RETURN_IF_ERROR(w.status().WithContext(c.context()));
   Payload body;
   body.data = xml.data();
@@ -764,7 +862,24 @@ Result<std::string> S3Client::CompleteMultipartUpload(
   RETURN_IF_ERROR(HashPayload(body, md5, &c.payload_hash));
   c.headers.push_back({"Content-Type", "application/xml"});
   http::Response resp;
-  RETURN_IF_ERROR(Execute(c, &resp));
+  Status st = Execute(c, &resp);
+  if (st.code() == Code::kUploadNotFound && c.attempts > 1) {
+    // An earlier attempt may have completed the upload and lost its answer: the object is ours
+    // when its ETag is the one these parts make (the MD5 of their binary MD5s, "-N").
+    Md5Stream md5;
+    for (const auto& p : parts) {
+      const std::string hex = Unquote(p.etag);
+      uint8_t bin[16];
+      if (!IsMd5Etag(hex)) return st;
+      Md5Bytes(hex, bin);
+      md5.Update(bin, sizeof bin);
+    }
+    const std::string want = md5.FinalHex() + "-" + std::to_string(parts.size());
+    auto head = HeadObject(bucket, key);
+    if (head.ok() && Lower(head->etag) == want) return head->etag;
+    return st;
+  }
+  RETURN_IF_ERROR(st);
   auto doc = ParseXmlTree(resp.body, "CompleteMultipartUploadResult", kResponseLimits);
   if (!doc.ok()) return ErrorFromResponse(resp.status, resp.body, c.context());
   return Unquote(doc->ChildText("ETag"));

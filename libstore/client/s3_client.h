@@ -10,8 +10,11 @@
 // refused connections; http_client.h and ErrorFromResponse decide, nobody else) is repeated up to
 // `max_attempts` in all, with exponential backoff and full jitter (base 100 ms, cap 10 s), but only
 // for requests that are safe to repeat: GET, HEAD, PUT (object, part, copy), DELETE, ListObjects,
-// and DeleteObjects (deleting a key twice leaves the same state). CreateMultipartUpload and
-// CompleteMultipartUpload (POST) are sent once. A GET whose body was cut short resumes with a
+// and DeleteObjects (deleting a key twice leaves the same state), and the multipart POSTs as the
+// AWS SDKs repeat them: a repeated CreateMultipartUpload at worst leaves an empty upload for the
+// server's expiry; a repeated Complete is answered as the first by S3, and when a server answers
+// NoSuchUpload after an earlier attempt, the object counts as completed if its ETag is the one
+// the parts make. A GET whose body was cut short resumes with a
 // Range from the byte it reached, pinned to the same object with If-Match on its ETag.
 //
 // Errors: every failure names the operation, bucket and key ("GET bkt/key: NoSuchKey: The
@@ -141,9 +144,11 @@ class S3Client {
   Result<ObjectHead> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
                                const GetOptions& o = {});
   // Downloads the object `head` describes (HeadObject's answer) into fd at its offsets: ranged
-  // GETs of part_size, `jobs` at a time, each pinned to head.etag with If-Match; then, when the
-  // ETag is an MD5, reads fd back and fails with kCorruption on a mismatch (fd must be open for
-  // reading and writing). on_bytes (may be empty) is told of every write, one call at a time.
+  // GETs of part_size, `jobs` at a time, each pinned to head.etag with If-Match; then reads fd
+  // back and fails with kCorruption when it does not match the ETag: an MD5, or a multipart
+  // ETag (the MD5 of the parts' MD5s, "-N"; the parts' sizes come from HEADs with partNumber, and
+  // a server that does not answer those leaves such an object unchecked). fd must be open for
+  // reading and writing. on_bytes (may be empty) is told of every write, one call at a time.
   // On failure fd holds a partial object: the caller removes it.
   Status DownloadRanges(const std::string& bucket, const std::string& key, const ObjectHead& head,
                         int fd, uint64_t part_size, int jobs,
@@ -188,6 +193,9 @@ class S3Client {
   Status Execute(Call& call, http::Response* resp);
   Status Attempt(Call& call, http::HttpConnection& conn, http::Response* resp);
   std::chrono::milliseconds Backoff(int attempt);
+  // After DownloadRanges of an object with a multipart ETag: checks fd's bytes against it.
+  Status VerifyMultipartEtag(const std::string& bucket, const std::string& key,
+                             const ObjectHead& head, int fd, const std::string& what);
 
   S3ClientOptions opts_;
   std::unique_ptr<http::HttpClient> http_;
