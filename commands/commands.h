@@ -36,6 +36,10 @@ Status ParseS3Url(const std::string& arg, bool allow_empty, std::string* bucket,
 // ls and rm on s3:// arguments.
 Status RunS3Ls(const std::string& url, bool recursive, Context& ctx);
 Status RunS3Rm(const std::string& url, bool recursive, Context& ctx);
+// The summary of `rm -r` (a volume set or S3): one line, or one JSON object, of what was deleted
+// below prefix; then the listing's failure, or an error when any object could not be deleted.
+Status ReportRemoval(const std::string& bucket, const std::string& prefix, uint64_t deleted,
+                     uint64_t failed, const Status& listing, Context& ctx);
 
 // cairn serve's flags (CLI.md). The credential, --read-only/--state-dir and rate flags are parsed
 // here for the backends and the authenticator that come later.

@@ -496,9 +496,14 @@ Status RunRm(const RmOptions& o, Context& ctx) {
     if (!page->truncated) break;
     lo.continuation_token = page->next_token;
   }
+  return ReportRemoval(bucket, key, deleted, failed, listing, ctx);
+}
+
+Status ReportRemoval(const std::string& bucket, const std::string& prefix, uint64_t deleted,
+                     uint64_t failed, const Status& listing, Context& ctx) {
   if (ctx.json) {
     json j = {{"bucket", bucket}, {"deleted", deleted}, {"failed", failed}};
-    PutText(j, "prefix", key);
+    PutText(j, "prefix", prefix);
     std::printf("%s\n", Dump(j).c_str());
   } else {
     std::printf("deleted %llu object%s%s\n", static_cast<unsigned long long>(deleted),

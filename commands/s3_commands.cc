@@ -155,21 +155,7 @@ Status RunS3Rm(const std::string& url, bool recursive, Context& ctx) {
     return Status::Ok();
   });
   if (!listing.ok() && deleted + failed == 0) return listing;
-  if (ctx.json) {
-    json j = {{"bucket", bucket}, {"deleted", deleted}, {"failed", failed}};
-    PutText(j, "prefix", key);
-    std::printf("%s\n", Dump(j).c_str());
-  } else {
-    std::printf("deleted %llu object%s%s\n", static_cast<unsigned long long>(deleted),
-                deleted == 1 ? "" : "s",
-                failed == 0 ? "" : (", " + std::to_string(failed) + " failed").c_str());
-  }
-  if (!listing.ok()) return listing;
-  if (failed > 0) {
-    return IOError(std::to_string(failed) + " object" + (failed == 1 ? "" : "s") +
-                   " could not be deleted (see above)");
-  }
-  return Status::Ok();
+  return ReportRemoval(bucket, key, deleted, failed, listing, ctx);
 }
 
 // ------------------------------------------------------------------------------------------ cat

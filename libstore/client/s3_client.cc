@@ -516,6 +516,16 @@ Status S3Client::VerifyMultipartEtag(const std::string& bucket, const std::strin
                     " (corrupted in transit)");
 }
 
+Status S3Client::AttachBody(Call& c, const Payload& body, uint8_t md5[16]) {
+  c.body = &body;
+  const bool sign_body = !opts_.config.endpoint.https;
+  RETURN_IF_ERROR(HashPayload(body, md5, sign_body ? &c.payload_hash : nullptr)
+                      .WithContext(c.context()));
+  if (!sign_body) c.payload_hash = std::string(kUnsignedPayload);
+  c.headers.push_back({"Content-MD5", Base64Encode(md5, 16)});
+  return Status::Ok();
+}
+
 // ---- operations ---------------------------------------------------------------------------
 
 Result<std::vector<BucketEntry>> S3Client::ListBuckets() {
@@ -671,13 +681,8 @@ Result<std::string> S3Client::PutObject(const std::string& bucket, const std::st
   c.op = "PUT";
   c.bucket = bucket;
   c.key = key;
-  c.body = &body;
   uint8_t md5[16];
-  const bool sign_body = !opts_.config.endpoint.https;
-  RETURN_IF_ERROR(HashPayload(body, md5, sign_body ? &c.payload_hash : nullptr)
-                      .WithContext(c.context()));
-  if (!sign_body) c.payload_hash = std::string(kUnsignedPayload);
-  c.headers.push_back({"Content-MD5", Base64Encode(md5, 16)});
+  RETURN_IF_ERROR(AttachBody(c, body, md5));
   if (!body.content_type.empty()) c.headers.push_back({"Content-Type", body.content_type});
   http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
@@ -812,13 +817,8 @@ Result<std::string> S3Client::UploadPart(const std::string& bucket, const std::s
   c.key = key;
   c.query = "partNumber=" + std::to_string(part_number) +
             "&uploadId=" + UriEncodeQueryComponent(upload_id);
-  c.body = &body;
   uint8_t md5[16];
-  const bool sign_body = !opts_.config.endpoint.https;
-  RETURN_IF_ERROR(HashPayload(body, md5, sign_body ? &c.payload_hash : nullptr)
-                      .WithContext(c.context()));
-  if (!sign_body) c.payload_hash = std::string(kUnsignedPayload);
-  c.headers.push_back({"Content-MD5", Base64Encode(md5, 16)});
+  RETURN_IF_ERROR(AttachBody(c, body, md5));
   http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
   std::string etag(resp.Get("ETag"));

@@ -193,6 +193,9 @@ class S3Client {
   Status Execute(Call& call, http::Response* resp);
   Status Attempt(Call& call, http::HttpConnection& conn, http::Response* resp);
   std::chrono::milliseconds Backoff(int attempt);
+  // Sends body with c: its MD5 into md5 and Content-MD5; its SHA-256 signed over HTTP,
+  // UNSIGNED-PAYLOAD over HTTPS.
+  Status AttachBody(Call& c, const Payload& body, uint8_t md5[16]);
   // After DownloadRanges of an object with a multipart ETag: checks fd's bytes against it.
   Status VerifyMultipartEtag(const std::string& bucket, const std::string& key,
                              const ObjectHead& head, int fd, const std::string& what);
