@@ -99,6 +99,16 @@ class CollectSink : public Sink {
   bool fail = false;
 };
 
+// Makes bucket `path` ("/name") on s through c.
+void MakeBucket(HttpConnection& c, Server& s, const std::string& path) {
+  Response r;
+  Request mk;
+  mk.method = "PUT";
+  const std::string url = s.Url(path);
+  mk.url = url;
+  REQUIRE(c.Do(mk, &r).ok());
+}
+
 }  // namespace
 
 TEST_CASE("http client: PUT and GET over one kept-alive connection", "[http_client]") {
@@ -308,12 +318,7 @@ TEST_CASE("http client: connections work from many threads at once", "[http_clie
   {
     auto c = (*client)->Connect();
     REQUIRE(c.ok());
-    Response r;
-    Request mk;
-    mk.method = "PUT";
-    const std::string mk_url = s.Url("/ttt");
-    mk.url = mk_url;
-    REQUIRE((*c)->Do(mk, &r).ok());
+    MakeBucket(**c, s, "/ttt");
   }
   std::vector<std::thread> ts;
   std::atomic<int> good{0};
@@ -348,13 +353,10 @@ TEST_CASE("http client: errors_to_body keeps an error answer out of the sink", "
   REQUIRE(client.ok());
   auto conn = (*client)->Connect();
   REQUIRE(conn.ok());
+  MakeBucket(**conn, s, "/errs");
   Response r;
-  Request mk;
-  mk.method = "PUT";
-  const std::string mk_url = s.Url("/errs");
-  mk.url = mk_url;
-  REQUIRE((*conn)->Do(mk, &r).ok());
-  Request put = mk;
+  Request put;
+  put.method = "PUT";
   const std::string obj = s.Url("/errs/obj");
   put.url = obj;
   put.body_data = "abc";
