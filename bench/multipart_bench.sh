@@ -35,45 +35,15 @@ S3RVER=$ROOT/tests/clients/s3rver_serve.js
 [[ -f $ROOT/tests/clients/node_modules/s3rver/package.json ]] ||
   { echo "multipart_bench: s3rver missing: scripts/bootstrap --client-deps" >&2; exit 2; }
 for v in $(compgen -e); do case $v in AWS_* | *_proxy | *_PROXY) unset "$v" ;; esac; done
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost AWS_PAGER=""
-base=${TMPDIR:-/dev/shm}
-T=$(mktemp -d "$base/mpu-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
+BENCH_NAME=multipart_bench
+. bench/lib.sh
+bench_scratch "${TMPDIR:-/dev/shm}"
 ACCESS=AKMPUBENCH$RANDOM SECRET=mpubenchsecret$RANDOM$RANDOM$RANDOM
 export HOME=$T/home AWS_CONFIG_FILE=$T/aws.conf AWS_SHARED_CREDENTIALS_FILE=$T/aws.cred
 mkdir -p "$HOME"
 printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ACCESS" "$SECRET" >"$AWS_SHARED_CREDENTIALS_FILE"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() { # PID PORT
-  local i
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$1" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") != 000 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-declare -A URL
-start() { # NAME CMD...
-  local name=$1 port
-  shift
-  port=$(free_port)
-  "${@//@PORT@/$port}" >"$T/$name.log" 2>&1 &
-  PIDS+=($!)
-  wait_port $! "$port" || { echo "multipart_bench: $name did not start: $(tail -c 300 "$T/$name.log")" >&2; exit 1; }
-  URL[$name]=http://127.0.0.1:$port
-}
+start() { bench_start "$@" || exit 1; }
 mkdir -p "$T/plain" "$T/s3rver"
 "$CAIRN" init --ec 4+2 "$T"/set/m{1..6} >/dev/null
 start plain "$CAIRN" serve --address 127.0.0.1:@PORT@ --access-key "$ACCESS" --secret-key "$SECRET" "$T/plain"
@@ -132,7 +102,7 @@ PY
   echo "round $r: $(for k in "${!F[@]}"; do printf '%s=%s ' "${k// /:}" "${F[$k]##* }"; done)"
 done
 
-med() { tr ' ' '\n' <<<"${F["$1"]}" | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+med() { median ${F["$1"]}; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 mbs() { awk -v s="$1" -v m="$SIZE" 'BEGIN { printf "%.0f", m * 1.048576 / s }'; }
 echo

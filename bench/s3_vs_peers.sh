@@ -31,45 +31,17 @@ while (($#)); do
 done
 [[ -x $CAIRN ]] || { echo "s3_vs_peers: $CAIRN missing (scripts/bootstrap)" >&2; exit 2; }
 CAIRN=$(realpath "$CAIRN")
-T=$(mktemp -d "${TMPDIR:-/var/tmp}/s3peers.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+BENCH_NAME=s3_vs_peers
+. bench/lib.sh
+bench_scratch "${TMPDIR:-/var/tmp}"
 ACCESS=BENCHPEERS$RANDOM SECRET=benchpeerssecret$RANDOM$RANDOM
 export AWS_ACCESS_KEY_ID=$ACCESS AWS_SECRET_ACCESS_KEY=$SECRET
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# wait_port PID PORT: until something answers HTTP on PORT (or PID died).
-wait_port() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$1" 2>/dev/null || return 1
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") != 000 ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-
-declare -A URL MODE
+declare -A MODE
 start_cairn() {  # NAME DIR ARGS...
-  local name=$1 dir=$2 port
+  local name=$1 dir=$2
   shift 2
-  port=$(free_port)
-  "$CAIRN" serve --address "127.0.0.1:$port" "$@" "$dir" >"$T/$name.log" 2>&1 &
-  PIDS+=($!)
-  if wait_port $! "$port"; then
-    URL[$name]=http://127.0.0.1:$port MODE[$name]=s3
-  else
-    echo "s3_vs_peers: $name: $(tail -c 300 "$T/$name.log")" >&2
-  fi
+  bench_start "$name" "$CAIRN" serve --address 127.0.0.1:@PORT@ "$@" "$dir" && MODE[$name]=s3 || true
 }
 mkdir -p "$T/plain"
 start_cairn cairn-plain "$T/plain" --access-key "$ACCESS" --secret-key "$SECRET"
@@ -185,7 +157,7 @@ md5_once() {
   t1=$(date +%s.%N)
   python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
 }
-median() {  # lines of "ops MB errors" on stdin: "ops MB[ errors]", medians
+median_rows() {  # lines of "ops MB errors" on stdin: "ops MB[ errors]", medians
   python3 -c '
 import statistics, sys
 rows = [l.split() for l in sys.stdin if l.strip()]
@@ -200,7 +172,7 @@ BIGBYTES=$(numfmt --from=auto "${BIG%B}" 2>/dev/null || numfmt --from=iec "${BIG
 # The bench's PUT body is BIG bytes of 7.
 MD5FILE=/dev/shm/s3peers-md5.$$
 head -c "$BIGBYTES" /dev/zero | tr '\0' '\7' >"$MD5FILE"
-trap 'cleanup; rm -f "$MD5FILE"' EXIT
+trap 'bench_cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
@@ -219,7 +191,7 @@ for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
     done
   done
   for n in "${names[@]}"; do
-    read -r o m _ <<<"$(median <"$T/runs.$n")"
+    read -r o m _ <<<"$(median_rows <"$T/runs.$n")"
     OPS[$n]=$o MB[$n]=$m
   done
   for n in "${names[@]}"; do

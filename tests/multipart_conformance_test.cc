@@ -13,6 +13,7 @@
 #include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
 #include "libstore/object/erasure_set.h"
+#include "libstore/plain/sqlite_db.h"
 #include "tests/plain_test_util.h"
 
 using namespace cairn;
@@ -774,6 +775,18 @@ TEST_CASE("multipart plain: uploads survive a restart; parts never show as objec
   REQUIRE(head.ok());
   CHECK(head->etag != MultipartEtag({d1, d2}));
   CHECK(head->checksum.algorithm == ChecksumAlgorithm::kNone);
+  // Deleting the object forgets its part layout too (the table does not grow with deleted keys).
+  auto layouts = [&] {
+    auto db = SqliteDb::Open(f.opts.db_path);
+    REQUIRE(db.ok());
+    auto q = (*db)->Prepare("SELECT count(*) FROM mpu_objects WHERE bucket='bkt'");
+    REQUIRE(q.ok());
+    REQUIRE(*(*q)->Step());
+    return (*q)->Int(0);
+  };
+  CHECK(layouts() == 1);
+  REQUIRE(f.store->DeleteObject("bkt", "dir/k").ok());
+  CHECK(layouts() == 0);
 }
 
 TEST_CASE("multipart plain: removing a bucket drops its uploads and their parts",

@@ -440,8 +440,9 @@ class ObjectStore {
                                const GetOptions& opts = {});
   Result<ObjectInfo> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
                                const GetRange& range);
-  // The info GET would describe, with the same conditions and errors as OpenObject (its range is
-  // not used: a HEAD with Range is answered by the caller from info.size). *verdict as there.
+  // The info GET would describe, with the same conditions and errors as OpenObject. Its range and
+  // part_number are not used: a HEAD with Range is answered by the caller from info.size, and a
+  // HEAD with partNumber opens the object (OpenObject) for the part's range. *verdict as there.
   virtual Result<ObjectInfo> HeadObject(const std::string& bucket, const std::string& key,
                                         const GetOptions& opts = {},
                                         ObjectInfo* verdict = nullptr) = 0;

@@ -340,6 +340,7 @@ Status PlainDir::DeleteObject(const std::string& bucket, const std::string& key)
     if (st->kind != FileKind::kFile) return missing();
     RETURN_IF_ERROR(vol_->Remove(kp.path));
     RETURN_IF_ERROR(meta_->Delete(bucket, key));
+    RETURN_IF_ERROR(uploads_->DeleteObjectLayout(bucket, key));
   }
   const std::string parent = ParentDir(kp.path);
   PruneEmptyDirs(bucket, parent);

@@ -76,6 +76,8 @@ Status UploadStore::Prepare() {
                                              " WHERE bucket=?1"));
   ASSIGN_OR_RETURN(del_bucket_uploads_, db_->Prepare("DELETE FROM mpu_uploads WHERE bucket=?1"));
   ASSIGN_OR_RETURN(del_bucket_layouts_, db_->Prepare("DELETE FROM mpu_objects WHERE bucket=?1"));
+  ASSIGN_OR_RETURN(del_layout_,
+                   db_->Prepare("DELETE FROM mpu_objects WHERE bucket=?1 AND key=?2"));
   ASSIGN_OR_RETURN(put_layout_, db_->Prepare("INSERT OR REPLACE INTO mpu_objects VALUES"
                                              " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
   ASSIGN_OR_RETURN(get_layout_,
@@ -301,6 +303,11 @@ Status UploadStore::PutObjectLayout(const std::string& bucket, const std::string
                  int64_t(rec.stamp.ino), int64_t(rec.stamp.size), rec.stamp.mtime_ns,
                  int64_t(rec.checksum.algorithm), Blob{rec.checksum.raw()},
                  int64_t(rec.checksum_type), int64_t(rec.checksum_parts), sizes);
+}
+
+Status UploadStore::DeleteObjectLayout(const std::string& bucket, const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  return RunStmt(*del_layout_, bucket, Blob{key});
 }
 
 Result<std::optional<MultipartObjectRecord>> UploadStore::GetObjectLayout(const std::string& bucket,

@@ -93,6 +93,9 @@ class UploadStore {
 
   Status PutObjectLayout(const std::string& bucket, const std::string& key,
                          const MultipartObjectRecord& rec);
+  // Forgets the layout of bucket/key (the object was deleted; a stale layout would be ignored by
+  // its stamp anyway, this keeps the table from growing with deleted keys).
+  Status DeleteObjectLayout(const std::string& bucket, const std::string& key);
   // The layout of bucket/key if its stamp's dev, ino, size and mtime are those of `file`.
   Result<std::optional<MultipartObjectRecord>> GetObjectLayout(const std::string& bucket,
                                                                const std::string& key,
@@ -107,7 +110,7 @@ class UploadStore {
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> create_, get_, put_part_, get_part_file_, parts_, complete_,
-      del_parts_, del_upload_, list_, stale_, prune_, put_layout_, get_layout_, bucket_ids_,
+      del_parts_, del_upload_, list_, stale_, prune_, put_layout_, get_layout_, del_layout_, bucket_ids_,
       del_bucket_uploads_, del_bucket_layouts_;
 };
 
