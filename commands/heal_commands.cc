@@ -310,6 +310,7 @@ Status RunGc(const GcCli& c, Context& ctx) {
   GcOptions o;
   o.dry_run = c.dry_run;
   ASSIGN_OR_RETURN(o.older_than_ns, ParseDuration(c.older_than));
+  o.released_older_than_ns = std::min(o.older_than_ns, kReleasedUploadGraceNs);
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
   auto report = set.set->CollectGarbage(o, [&](const GcItem& i) {
     const std::string& root = set.member_paths[i.position];

@@ -818,6 +818,50 @@ TEST_CASE("multipart: gc removes abandoned uploads and the data of replaced obje
   CHECK(*u.f.Get("bkt", "obj") == "small");
 }
 
+TEST_CASE("multipart: the parts of a deleted or overwritten object go after the release grace",
+          "[erasure_set][multipart][gc]") {
+  Mpu u;
+  const int64_t hour = 3600LL * 1000000000;
+  // The set's clock where the MemVolumes' fake one starts (it ticks a microsecond per change), so
+  // that the release mark's mtime reads as just now.
+  const int64_t start = 1'700'000'000'000'000'000;
+  u.f.clock.Set(start);
+  const std::string data = RandomBytes(5000, 62);
+  auto p = u.Part(1, data);
+  REQUIRE(p.ok());
+  REQUIRE(u.Complete({{1, p->etag, ""}}).ok());
+  Uuid id;
+  Uuid::FromHex(u.upload, &id);
+  GcOptions o;
+  o.older_than_ns = 24 * hour;
+  o.released_older_than_ns = hour;
+  size_t uploads = 0;
+  auto run = [&] {
+    uploads = 0;
+    auto r = u.f.set->CollectGarbage(o, [&](const GcItem& it) { uploads += it.what == GcKind::kUpload; });
+    REQUIRE(r.ok());
+  };
+  // Named by the object: kept however old, and never marked.
+  u.f.clock.Advance(2 * hour);
+  run();
+  CHECK(uploads == 0);
+  for (size_t v = 0; v < 6; ++v) CHECK_FALSE(u.f.mem[v]->Stat(UploadReleasedPath(id)).ok());
+  // Back to the MemVolumes' time (a second on, past their ticks so far): the mark is made now.
+  u.f.clock.Set(start + 1000000000);
+  SECTION("deleted") { REQUIRE(u.f.set->DeleteObject("bkt", "obj").ok()); }
+  SECTION("overwritten") { REQUIRE(u.f.Put("bkt", "obj", "small").ok()); }
+  for (size_t v = 0; v < 6; ++v) CHECK(u.f.mem[v]->Stat(UploadReleasedPath(id)).ok());
+  // Just released: a GET that opened the old version may still read the parts.
+  run();
+  CHECK(uploads == 0);
+  for (size_t v = 0; v < 6; ++v) CHECK(u.f.mem[v]->Stat(UploadDir(id)).ok());
+  // An hour and more on (far short of the 24 h grace): gone from every member.
+  u.f.clock.Advance(2 * hour);
+  run();
+  CHECK(uploads == 6);
+  for (size_t v = 0; v < 6; ++v) CHECK_FALSE(u.f.mem[v]->Stat(UploadDir(id)).ok());
+}
+
 TEST_CASE("multipart: gc takes what an abort cut short left, keeps uploads while a member is "
           "offline; stat sees each part's shard files",
           "[erasure_set][multipart][gc]") {

@@ -14,6 +14,7 @@ std::string PartRecordPath(const Uuid& upload, uint32_t number) {
   std::snprintf(name, sizeof name, "/%05u.part", number);
   return UploadDir(upload) + name;
 }
+std::string UploadReleasedPath(const Uuid& upload) { return UploadDir(upload) + "/released"; }
 std::string PartShardPath(const Uuid& upload, const Uuid& part_data) {
   return UploadDir(upload) + "/" + part_data.Hex();
 }

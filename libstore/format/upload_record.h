@@ -32,6 +32,9 @@ std::string UploadDir(const Uuid& upload);                              // .cair
 std::string UploadRecordPath(const Uuid& upload);                       // <dir>/upload
 std::string PartRecordPath(const Uuid& upload, uint32_t number);        // <dir>/00042.part
 std::string PartShardPath(const Uuid& upload, const Uuid& part_data);   // <dir>/<data hex>
+// An empty file a commit writes when the multipart object made from the upload is deleted or
+// overwritten: its mtime tells gc since when no current version needs the parts.
+std::string UploadReleasedPath(const Uuid& upload);                     // <dir>/released
 // The part number of a part record's file name ("00042.part" -> 42); false for any other name.
 bool ParsePartRecordName(std::string_view name, uint32_t* number);
 

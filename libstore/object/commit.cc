@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "libstore/common/group_sync.h"
+#include "libstore/format/upload_record.h"
 #include "libstore/format/volume_format.h"
 
 namespace cairn {
@@ -174,7 +175,10 @@ void VersionCommit::Publish() {
     Volume* v = core_.volume(pos);
     if (!m.staged || v == nullptr) continue;
     const MetaRead& cur = now[pos];
-    if (cur.present && !cur.meta.is_inline()) m.old_data = cur.meta.data_id;
+    if (cur.present && !cur.meta.is_inline()) {
+      m.old_data = cur.meta.data_id;
+      m.old_multipart = cur.meta.is_multipart();
+    }
     Status s;
     if (!m.shard_tmp.empty()) {
       s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir);
@@ -252,6 +256,7 @@ void VersionCommit::Rollback(bool flush) {
     if (!shard_path.empty() && new_version_) v->Remove(shard_path).IgnoreError();
     m.published = false;
     m.old_data = Uuid();
+    m.old_multipart = false;
     m.kept_data = Uuid();
   }
   // Best effort: the rollback is what the members hold now either way.
@@ -290,7 +295,14 @@ void VersionCommit::Finish() {
       continue;
     }
     if (!m.old_data.IsZero() && m.old_data != data_id_) {
-      v->Remove(paths_.ShardPath(m.old_data.Hex())).IgnoreError();
+      if (m.old_multipart) {
+        // Its parts may still be read by a GET that opened the old version (a multipart reader
+        // opens part files as it reaches them): gc removes them after a grace period counted
+        // from this mark (GcOptions::released_older_than_ns).
+        v->WriteFile(UploadReleasedPath(m.old_data), "", false).IgnoreError();
+      } else {
+        v->Remove(paths_.ShardPath(m.old_data.Hex())).IgnoreError();
+      }
     }
     if (!m.kept_data.IsZero() && m.kept_data != data_id_) {
       v->Remove(paths_.ShardPath(m.kept_data.Hex())).IgnoreError();

@@ -115,6 +115,9 @@ class VersionCommit {
     std::string meta_tmp, shard_tmp;
     std::string spare;  // a temp file that the swap beside the file left holding stale bytes
     Uuid old_data;  // the previous copy's shard file id (zero: none, or inline)
+    // The previous copy was a multipart object: old_data is its upload, whose staging directory
+    // holds the parts (marked released by Finish, removed by gc after a short grace).
+    bool old_multipart = false;
     // Publishing over a cut-off commit (kept): the shard file of the version kept beside the
     // file, superseded once this commit is done.
     Uuid kept_data;

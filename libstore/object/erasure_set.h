@@ -135,10 +135,19 @@ struct CheckOptions {
   std::function<void(uint64_t)> on_read;
 };
 
+// The release grace `cairn gc` and serve's background pass give the parts of deleted or
+// overwritten multipart objects (GcOptions::released_older_than_ns): an hour, or the run's own
+// grace period when that is shorter.
+constexpr int64_t kReleasedUploadGraceNs = 3600LL * 1000000000;
+
 struct GcOptions {
   int64_t older_than_ns = 24LL * 3600 * 1000000000;  // grace period: younger things are kept
   bool dry_run = false;
   bool uploads_only = false;  // only multipart uploads' staging directories (GcKind::kUpload)
+  // The parts of a multipart object that was deleted or overwritten (its upload marked released
+  // by the commit) go once the mark is this old, whatever older_than_ns says: only GETs that
+  // opened the old version before the mark still read them. Negative: older_than_ns.
+  int64_t released_older_than_ns = -1;
 };
 
 // What gc removes.

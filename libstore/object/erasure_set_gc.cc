@@ -37,11 +37,17 @@ constexpr size_t kDataIdHexLen = 32;  // Uuid::Hex()
 class GcRun {
  public:
   GcRun(const GcOptions& o, int64_t now_ns, const std::function<void(const GcItem&)>& fn)
-      : dry_run_(o.dry_run), cutoff_ns_(now_ns - o.older_than_ns), fn_(fn) {}
+      : dry_run_(o.dry_run),
+        cutoff_ns_(now_ns - o.older_than_ns),
+        released_cutoff_ns_(now_ns - (o.released_older_than_ns < 0 ? o.older_than_ns
+                                                                    : o.released_older_than_ns)),
+        fn_(fn) {}
 
   bool dry_run() const { return dry_run_; }
   // True when something last changed at t_ns is past the grace period.
   bool Old(int64_t t_ns) const { return t_ns < cutoff_ns_; }
+  // True when an upload marked released at t_ns is past its (shorter) grace period.
+  bool OldRelease(int64_t t_ns) const { return t_ns < released_cutoff_ns_; }
 
   void Item(uint32_t pos, const std::string& path, GcKind what, uint64_t bytes) {
     GcItem it;
@@ -66,6 +72,7 @@ class GcRun {
  private:
   const bool dry_run_;
   const int64_t cutoff_ns_;
+  const int64_t released_cutoff_ns_;
   const std::function<void(const GcItem&)>& fn_;
   GcReport report_;
 };
@@ -490,7 +497,8 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
   // (an abort or a create cut short) and older than the grace period; an open upload begun
   // before the grace period (abandoned: never completed nor aborted); a completed one whose
   // object no metadata copy names any more (overwritten or deleted), completed before the grace
-  // period. Anything an object's metadata names stays, and so does everything while a member is
+  // period, or marked released by the commit that deleted or overwrote it before the release
+  // grace period (GcOptions::released_older_than_ns). Anything an object's metadata names stays, and so does everything while a member is
   // offline (its copies might name it). Decided under the upload's lock and then the key's, the
   // order Complete takes them, so a Complete is never caught half way.
   bool kept_uploads = false;
@@ -498,18 +506,25 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     std::lock_guard<std::mutex> ul(UploadMutex(id));
     std::optional<UploadRecord> rec;
     int64_t newest = INT64_MIN;  // the latest change to the directory or its record
+    int64_t released = INT64_MIN;  // the latest release mark (INT64_MIN: none)
     for (Volume* v : volumes_) {
       if (v == nullptr) continue;
       if (auto st = v->Stat(UploadDir(id)); st.ok()) newest = std::max(newest, st->mtime_ns);
       if (auto st = v->Stat(UploadRecordPath(id)); st.ok()) {
         newest = std::max(newest, st->mtime_ns);
       }
+      if (auto st = v->Stat(UploadReleasedPath(id)); st.ok()) {
+        released = std::max(released, st->mtime_ns);
+      }
       auto raw = v->ReadFile(UploadRecordPath(id), kMaxUploadRecordSize);
       if (!raw.ok()) continue;
       auto r = UploadRecord::Decode(*raw);
       if (r.ok() && (!rec || r->state == UploadState::kCompleted)) rec = std::move(r).value();
     }
-    if (!run.Old(newest)) return false;
+    const bool released_old =
+        released != INT64_MIN && rec && rec->state == UploadState::kCompleted &&
+        run.OldRelease(released);
+    if (!run.Old(newest) && !released_old) return false;
     if (!rec) return true;
     if (rec->state == UploadState::kOpen && !run.Old(rec->initiated_ns)) return false;
     if (online() < n()) {
@@ -518,7 +533,16 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
     }
     KeyWriteGuard guard(*locks_, Stripe(rec->bucket, rec->key));
     const ObjectPaths paths = KeyPaths(rec->bucket, rec->key);
+    // Released: the previous metadata copy an overwrite keeps beside the file still names the
+    // upload, but it is needed only while no other version stands on a read quorum.
+    bool superseded = false;
+    if (released_old) {
+      auto now = ReadAllMeta(paths.meta);
+      auto pick = PickVersion(now, rec->bucket + "/" + rec->key);
+      superseded = pick.ok() && now[*pick].meta.data_id != id;
+    }
     for (const std::string& path : {paths.meta, paths.DisplacedPath()}) {
+      if (superseded && path != paths.meta) continue;
       for (const MetaRead& mr : ReadAllMeta(path)) {
         if (mr.present && mr.meta.is_multipart() && mr.meta.data_id == id) return false;
         if (mr.unknown() && mr.error.code() != Code::kNotFound) return false;
@@ -553,6 +577,7 @@ Result<GcReport> ErasureSet::CollectGarbage(const GcOptions& o,
 Result<uint64_t> ErasureSet::AbortStaleUploads(int64_t older_than_ns) {
   GcOptions o;
   o.older_than_ns = older_than_ns;
+  o.released_older_than_ns = std::min(older_than_ns, kReleasedUploadGraceNs);
   o.uploads_only = true;
   // One item per member that held the upload's directory: count the uploads.
   std::set<std::string> dirs;
