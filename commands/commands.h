@@ -28,6 +28,7 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result);
 void RegisterCat(CLI::App& app, Context& ctx, Status* result);      // s3://
 void RegisterPresign(CLI::App& app, Context& ctx, Status* result);  // s3://
 void RegisterCp(CLI::App& app, Context& ctx, Status* result);       // local <-> s3://
+void RegisterSync(CLI::App& app, Context& ctx, Status* result);     // local <-> s3:// trees
 
 // S3 paths (s3_commands.cc): "s3://BUCKET/KEY"; allow_empty lets BUCKET and KEY be empty
 // ("s3://", "s3://bkt", "s3://bkt/"). kInvalidArgument (usage) for anything else.
