@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <condition_variable>
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
-#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
+#include <unordered_map>
 
 #include "cli/json_out.h"
 #include "cli/output_file.h"
@@ -20,6 +20,7 @@
 #include "cli/text_out.h"
 #include "commands/commands.h"
 #include "libstore/client/sync_plan.h"
+#include "libstore/client/transfer.h"
 
 namespace cairn::cli {
 namespace {
@@ -29,18 +30,17 @@ using s3::ActionKind;
 using s3::SyncAction;
 
 constexpr uint64_t kMinPart = uint64_t(5) << 20;
-constexpr uint64_t kMaxParts = 10000;
 constexpr size_t kDeleteBatch = 1000;  // keys in one DeleteObjects request
 
-// SIGINT / SIGTERM: no new action starts; what runs finishes (a multipart upload stops at its
-// next part and is aborted); the summary says what was done.
-volatile sig_atomic_t g_stop = 0;
-void OnStop(int) { g_stop = 1; }
+// SIGINT / SIGTERM: no new action starts; the engine aborts multipart uploads in flight and
+// removes partial downloads; the summary says what was done.
+std::atomic<bool> g_stop{false};
+void OnStop(int) { g_stop.store(true); }
 
 class StopScope {
  public:
   StopScope() {
-    g_stop = 0;
+    g_stop = false;
     struct sigaction sa {};
     sa.sa_handler = OnStop;
     sigemptyset(&sa.sa_mask);
@@ -96,255 +96,221 @@ Status ParseSide(const std::string& arg, Side* side) {
 struct SyncOptions {
   std::string src, dst, part_size = "8MiB";
   bool delete_extra = false, dry_run = false, checksum = false;
-  int jobs = 16;
+  int jobs = 32;
   std::vector<s3::FilterRule> filters;  // in command-line order
 };
 
-// A unit of work for the pool: one action, or a batch of S3 deletions.
-struct Task {
-  SyncAction action;
-  std::vector<std::string> delete_keys;  // relative keys, a batch for DeleteObjects
-};
+// Creates the directories of rel below root, refusing to go through anything that is not a real
+// directory (a symlink there could lead outside the root).
+Status MakeParents(const std::string& root, const std::string& rel) {
+  std::string path = root;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) return Status::Ok();
+    path += "/" + rel.substr(start, slash - start);
+    start = slash + 1;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      return Status(Code::kAlreadyExists,
+                    path + ": not a directory (a file or a symlink is in the way)");
+    }
+    if (errno != ENOENT) return PosixError(path, errno);
+    if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) return PosixError(path, errno);
+  }
+}
 
+// Carries out the plan's actions: copies through the transfer engine (libstore/client/
+// transfer.h), deletions of objects in DeleteObjects batches and of files with unlink on the
+// planning thread; prints one line (or JSON line) per action.
 class Executor {
  public:
   Executor(s3::S3Client& client, const Side& src, const Side& dst, Direction dir,
-           const SyncOptions& o, uint64_t part_size, Context& ctx)
-      : client_(client), src_(src), dst_(dst), dir_(dir), o_(o), part_size_(part_size),
-        ctx_(ctx), progress_("sync", 0, ctx.ShowProgress()) {}
+           const SyncOptions& o, Context& ctx)
+      : client_(client), src_(src), dst_(dst), dir_(dir), o_(o), ctx_(ctx),
+        progress_("sync", ctx.ShowProgress()) {}
 
-  void Start() {
-    for (int i = 0; i < o_.jobs; ++i) threads_.emplace_back([this] { Work(); });
-  }
-  // Blocks while the queue is full (2 x jobs tasks): the plan runs ahead of the transfers by at
-  // most that much.
-  void Submit(Task t) {
-    std::unique_lock<std::mutex> l(qmu_);
-    qcv_.wait(l, [this] { return queue_.size() < size_t(2 * o_.jobs); });
-    queue_.push_back(std::move(t));
-    qcv_.notify_all();
-  }
-  void Finish() {
-    {
-      std::lock_guard<std::mutex> l(qmu_);
-      closed_ = true;
+  Status Start(uint64_t part_size) {
+    if (o_.dry_run) return Status::Ok();
+    s3::TransferOptions to;
+    to.jobs = o_.jobs;
+    to.part_size = part_size;
+    to.object_attempts = std::max(1, std::min(ctx_.retries + 1, 5));
+    to.cancel = &g_stop;
+    to.on_result = [this](const s3::TransferResult& r) { OnResult(r); };
+    if (!dst_.s3) {
+      const std::string root = dst_.dir;
+      to.open_download = [root](const s3::TransferTask& t)
+          -> Result<std::unique_ptr<s3::DownloadTarget>> {
+        RETURN_IF_ERROR(MakeParents(root, t.local.substr(root.size() + 1)));
+        return s3::OpenLocalDownload(t.local, false);
+      };
     }
-    qcv_.notify_all();
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-    progress_.Finish();
-  }
-  // Runs a task on the calling thread (--dry-run, refusals).
-  void RunHere(Task t) { Run(t); }
-
-  uint64_t copied = 0, copied_bytes = 0, deleted = 0, failed = 0;
-
- private:
-  void Work() {
-    while (true) {
-      Task t;
-      {
-        std::unique_lock<std::mutex> l(qmu_);
-        qcv_.wait(l, [this] { return closed_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        t = std::move(queue_.front());
-        queue_.pop_front();
-        qcv_.notify_all();
-      }
-      if (g_stop) continue;  // drain without starting anything
-      Run(t);
-    }
+    ASSIGN_OR_RETURN(engine_, s3::TransferEngine::Create(client_, std::move(to)));
+    return Status::Ok();
   }
 
-  void Run(Task& t) {
-    if (!t.delete_keys.empty()) {
-      DeleteBatch(t.delete_keys);
-      return;
-    }
-    SyncAction& a = t.action;
+  // Carries out (or with --dry-run prints) one action. Only kAborted (the stop flag) fails.
+  Status Do(const SyncAction& a) {
     if (a.kind == ActionKind::kRefuse) {
-      Report("refuse", a, src_.Where(a.src.key), "",
+      Report("refuse", a.reason, a.src.size, src_.Where(a.src.key), "",
              Status(Code::kInvalidArgument,
                     "not a safe relative path: it would be written outside " + dst_.dir));
-      return;
+      return Status::Ok();
     }
     if (a.kind == ActionKind::kDelete) {
+      if (dst_.s3) {
+        deletes_.push_back(a.dst.key);
+        if (deletes_.size() == kDeleteBatch) FlushDeletes();
+        return Status::Ok();
+      }
       Status s;
-      if (!o_.dry_run) {
-        if (::unlink(a.dst.path.c_str()) != 0 && errno != ENOENT) s = PosixError(a.dst.path, errno);
+      if (!o_.dry_run && ::unlink(a.dst.path.c_str()) != 0 && errno != ENOENT) {
+        s = PosixError(a.dst.path, errno);
       }
-      Report("delete", a, "", dst_.Where(a.dst.key), s);
-      return;
+      Report("delete", a.reason, 0, "", dst_.Where(a.dst.key), s);
+      return Status::Ok();
     }
-    Status s;
-    if (!o_.dry_run) {
-      switch (dir_) {
-        case Direction::kUpload: s = Upload(a.src); break;
-        case Direction::kDownload: s = Download(a.src); break;
-        case Direction::kCopy:
-          s = client_.CopyObject(src_.bucket, src_.prefix + a.src.key, dst_.bucket,
-                                 dst_.prefix + a.src.key)
-                  .status();
-          break;
-      }
+    if (o_.dry_run) {
+      Report(Name(dir_), a.reason, a.src.size, src_.Where(a.src.key), dst_.Where(a.src.key),
+             Status::Ok());
+      return Status::Ok();
     }
-    Report(Name(dir_), a, src_.Where(a.src.key), dst_.Where(a.src.key), s);
+    s3::TransferTask t;
+    switch (dir_) {
+      case Direction::kUpload:
+        t.kind = s3::TransferKind::kUpload;
+        t.local = a.src.path;
+        break;
+      case Direction::kDownload:
+        t.kind = s3::TransferKind::kDownload;
+        t.local = dst_.dir + "/" + a.src.key;
+        break;
+      case Direction::kCopy:
+        t.kind = s3::TransferKind::kCopy;
+        break;
+    }
+    if (src_.s3) {
+      t.src_bucket = src_.bucket;
+      t.src_key = src_.prefix + a.src.key;
+      t.size = a.src.size;
+      t.etag = a.src.etag;
+    }
+    if (dst_.s3) {
+      t.dst_bucket = dst_.bucket;
+      t.dst_key = dst_.prefix + a.src.key;
+    }
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      t.tag = next_tag_++;
+      pending_[t.tag] = {a.reason, a.src.mtime_ns};
+    }
+    engine_->AddExpectedBytes(a.src.size);
+    Status s = engine_->Submit(std::move(t));
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      pending_.erase(next_tag_ - 1);
+    }
+    return s;
   }
 
-  void DeleteBatch(const std::vector<std::string>& rel) {
+  void Finish() {
+    if (!g_stop) FlushDeletes();
+    if (engine_) stats_ = engine_->Finish();
+    std::lock_guard<std::mutex> l(mu_);
+    progress_.Clear();
+  }
+
+  uint64_t copied = 0, copied_bytes = 0, deleted = 0, failed = 0;
+  uint64_t not_started() const { return stats_.cancelled; }
+
+ private:
+  struct Pending {
+    s3::Reason reason;
+    int64_t mtime_ns;
+  };
+
+  void OnResult(const s3::TransferResult& r) {
+    Pending p{};
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = pending_.find(r.task.tag);
+      if (it != pending_.end()) {
+        p = it->second;
+        pending_.erase(it);
+      }
+    }
+    Status s = r.status;
+    if (s.ok() && r.task.kind == s3::TransferKind::kDownload) {
+      // The object's LastModified becomes the file's mtime: the next sync finds it unchanged.
+      struct timespec ts[2];
+      ts[0].tv_sec = 0;
+      ts[0].tv_nsec = UTIME_NOW;
+      ts[1].tv_sec = time_t(p.mtime_ns / 1000000000);
+      ts[1].tv_nsec = long(p.mtime_ns % 1000000000);
+      if (::utimensat(AT_FDCWD, r.task.local.c_str(), ts, 0) != 0) {
+        s = PosixError(r.task.local, errno).WithContext("setting its mtime");
+      }
+    }
+    const std::string from = src_.s3 ? "s3://" + r.task.src_bucket + "/" + r.task.src_key : r.task.local;
+    const std::string to = dst_.s3 ? "s3://" + r.task.dst_bucket + "/" + r.task.dst_key : r.task.local;
+    Report(Name(dir_), p.reason, r.task.size.value_or(r.bytes), from, to, s, r.etag);
+    if (engine_) {
+      const s3::TransferStats st = engine_->stats();
+      std::lock_guard<std::mutex> l(mu_);
+      progress_.Update(st.bytes, st.bytes_total, st.done + st.failed, st.submitted, st.failed);
+    }
+  }
+
+  void FlushDeletes() {
+    if (deletes_.empty()) return;
     std::vector<std::string> keys;
-    keys.reserve(rel.size());
-    for (const auto& k : rel) keys.push_back(dst_.prefix + k);
+    keys.reserve(deletes_.size());
+    for (const auto& k : deletes_) keys.push_back(dst_.prefix + k);
     std::vector<s3::DeleteResult> results;
-    Status whole = o_.dry_run ? Status::Ok() : client_.DeleteObjects(dst_.bucket, keys, &results);
-    SyncAction a;
-    a.kind = ActionKind::kDelete;
-    a.reason = s3::Reason::kNotInSource;
-    for (size_t i = 0; i < rel.size(); ++i) {
-      a.dst.key = rel[i];
+    const Status whole =
+        o_.dry_run ? Status::Ok() : client_.DeleteObjects(dst_.bucket, keys, &results);
+    for (size_t i = 0; i < deletes_.size(); ++i) {
       Status s = whole;
       if (!o_.dry_run && whole.ok()) {
         s = i < results.size() ? results[i].status
                                : Status(Code::kInternal, "DeleteObjects gave no answer for it");
         if (s.code() == Code::kNotFound) s = Status::Ok();
       }
-      Report("delete", a, "", dst_.Where(rel[i]), s);
+      Report("delete", s3::Reason::kNotInSource, 0, "", dst_.Where(deletes_[i]), s);
     }
+    deletes_.clear();
   }
 
-  Status Upload(const s3::SyncEntry& e) {
-    const int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError(e.path, errno);
-    struct stat st;
-    Status s;
-    if (::fstat(fd, &st) != 0) {
-      s = PosixError(e.path, errno);
-    } else {
-      s = PutFile(fd, uint64_t(st.st_size), dst_.prefix + e.key);
-    }
-    ::close(fd);
-    return s;
-  }
-
-  // One PUT, or above the part size a multipart upload of sequential parts (the pool's other
-  // threads carry the other files); a failed or interrupted one is aborted.
-  Status PutFile(int fd, uint64_t size, const std::string& key) {
-    s3::Payload p;
-    p.fd = fd;
-    if (size <= part_size_) {
-      p.size = size;
-      return client_.PutObject(dst_.bucket, key, p).status();
-    }
-    const uint64_t part = std::max(part_size_, (size + kMaxParts - 1) / kMaxParts);
-    ASSIGN_OR_RETURN(std::string id, client_.CreateMultipartUpload(dst_.bucket, key));
-    std::vector<s3::CompletedUploadPart> done;
-    Status s;
-    for (uint64_t off = 0; off < size && s.ok(); off += part) {
-      if (g_stop) {
-        s = Status(Code::kAborted, "interrupted: the multipart upload was aborted");
-        break;
-      }
-      p.offset = off;
-      p.size = std::min(part, size - off);
-      const uint32_t n = uint32_t(done.size() + 1);
-      auto etag = client_.UploadPart(dst_.bucket, key, id, n, p);
-      if (!etag.ok()) {
-        s = etag.status();
-      } else {
-        done.push_back({n, *etag});
-      }
-    }
-    if (s.ok()) s = client_.CompleteMultipartUpload(dst_.bucket, key, id, done).status();
-    if (!s.ok()) {
-      Status a = client_.AbortMultipartUpload(dst_.bucket, key, id);
-      if (!a.ok()) return s.WithContext("(and the upload " + id + " could not be aborted: " + a.message() + ")");
-    }
-    return s;
-  }
-
-  // Creates the directories of rel below the destination root, refusing to go through anything
-  // that is not a real directory (a symlink could lead outside the root).
-  Status MakeParents(const std::string& rel) {
-    std::string path = dst_.dir;
-    size_t start = 0;
-    while (true) {
-      const size_t slash = rel.find('/', start);
-      if (slash == std::string::npos) return Status::Ok();
-      path += "/" + rel.substr(start, slash - start);
-      start = slash + 1;
-      struct stat st;
-      if (::lstat(path.c_str(), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) continue;
-        return Status(Code::kAlreadyExists,
-                      path + ": not a directory (a file or symlink is in the way)");
-      }
-      if (errno != ENOENT) return PosixError(path, errno);
-      if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) return PosixError(path, errno);
-    }
-  }
-
-  Status Download(const s3::SyncEntry& e) {
-    RETURN_IF_ERROR(MakeParents(e.key));
-    const std::string target = dst_.dir + "/" + e.key;
-    const std::string key = src_.prefix + e.key;
-    Status last;
-    // A body that does not match its ETag is fetched again, like cp does.
-    for (int attempt = 0; attempt <= ctx_.retries; ++attempt) {
-      ASSIGN_OR_RETURN(auto file, OutputFile::Open(target, true));
-      if (e.size > part_size_ && file->positional_fd() >= 0) {
-        s3::ObjectHead head;
-        head.size = e.size;
-        head.etag = e.etag;
-        last = client_.DownloadRanges(src_.bucket, key, head, file->positional_fd(), part_size_, 4,
-                                      {});
-      } else {
-        last = client_.GetObject(src_.bucket, key, file->sink()).status();
-      }
-      if (last.ok()) {
-        last = file->Commit();
-        break;
-      }
-      if (last.code() != Code::kCorruption) break;
-      ctx_.Warn(last.message() + ": fetching it again");
-    }
-    RETURN_IF_ERROR(last);
-    // The object's LastModified becomes the file's mtime, so the next sync finds it unchanged.
-    struct timespec ts[2];
-    ts[0].tv_sec = 0;
-    ts[0].tv_nsec = UTIME_NOW;
-    ts[1].tv_sec = time_t(e.mtime_ns / 1000000000);
-    ts[1].tv_nsec = long(e.mtime_ns % 1000000000);
-    if (::utimensat(AT_FDCWD, target.c_str(), ts, 0) != 0) return PosixError(target, errno);
-    return Status::Ok();
-  }
-
-  void Report(const char* what, const SyncAction& a, const std::string& from,
-              const std::string& to, const Status& s) {
-    std::lock_guard<std::mutex> l(out_mu_);
+  void Report(const char* what, s3::Reason reason, uint64_t size, const std::string& from,
+              const std::string& to, const Status& s, const std::string& etag = "") {
+    std::lock_guard<std::mutex> l(mu_);
     progress_.Clear();
-    const bool copy = a.kind == ActionKind::kCopy;
+    const bool del = std::string_view(what) == "delete";
+    const std::string shown =
+        to.empty() ? Shown(from) : from.empty() ? Shown(to) : Shown(from) + " -> " + Shown(to);
     if (!s.ok()) {
       ++failed;
-      ctx_.Warn(std::string(what) + " " + (from.empty() ? to : to.empty() ? from : from + " -> " + to) +
-                ": " + s.message());
-    } else if (copy) {
-      ++copied;
-      copied_bytes += a.src.size;
-      progress_.Add(a.src.size);
-    } else {
+      ctx_.Warn(std::string(what) + " " + shown + ": " + s.message());
+    } else if (del) {
       ++deleted;
+    } else {
+      ++copied;
+      copied_bytes += size;
     }
     if (ctx_.json) {
-      json j = {{"action", what}, {"reason", s3::Name(a.reason)}, {"ok", s.ok()}};
+      json j = {{"action", what}, {"reason", s3::Name(reason)},
+                {"status", s.ok() ? "ok" : "failed"}};
+      if (s.ok() && !etag.empty()) j["etag"] = etag;
       if (o_.dry_run) j["dry_run"] = true;
-      if (copy || a.kind == ActionKind::kRefuse) j["size"] = a.src.size;
+      if (!del) j["size"] = size;
       if (!from.empty()) PutText(j, "source", from);
       if (!to.empty()) PutText(j, "target", to);
       if (!s.ok()) PutText(j, "error", s.message());
       std::printf("%s\n", Dump(j).c_str());
     } else if (s.ok()) {
-      std::printf("%s%s: %s\n", o_.dry_run ? "(dry run) " : "", what,
-                  (to.empty() ? Shown(from) : from.empty() ? Shown(to) : Shown(from) + " -> " + Shown(to)).c_str());
+      std::printf("%s%s: %s\n", o_.dry_run ? "(dry run) " : "", what, shown.c_str());
     }
   }
 
@@ -353,14 +319,14 @@ class Executor {
   const Side& dst_;
   const Direction dir_;
   const SyncOptions& o_;
-  const uint64_t part_size_;
   Context& ctx_;
-  std::mutex qmu_, out_mu_;
-  std::condition_variable qcv_;
-  std::deque<Task> queue_;
-  bool closed_ = false;
-  std::vector<std::thread> threads_;
-  Progress progress_;
+  std::unique_ptr<s3::TransferEngine> engine_;
+  s3::TransferStats stats_;
+  std::mutex mu_;  // output, counters, progress and pending_
+  std::unordered_map<uint64_t, Pending> pending_;  // tasks in the engine: at most its queue + jobs
+  uint64_t next_tag_ = 0;
+  std::vector<std::string> deletes_;  // the next DeleteObjects batch (planning thread only)
+  TransferProgress progress_;
 };
 
 Status RunSync(const SyncOptions& o, Context& ctx) {
@@ -368,7 +334,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   RETURN_IF_ERROR(ParseSide(o.src, &src));
   RETURN_IF_ERROR(ParseSide(o.dst, &dst));
   if (!src.s3 && !dst.s3) return InvalidArgument("sync needs an s3:// source or destination");
-  if (o.jobs < 1 || o.jobs > 256) return InvalidArgument("--jobs must be between 1 and 256");
+  if (o.jobs < 1 || o.jobs > 1024) return InvalidArgument("--jobs must be between 1 and 1024");
   ASSIGN_OR_RETURN(uint64_t part_size, ParseSize(o.part_size));
   if (part_size < kMinPart || part_size > (uint64_t(5) << 30)) {
     return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + o.part_size + "'");
@@ -434,54 +400,40 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   s3::SyncPlanner planner(*src_stream, *dst_stream, std::move(po));
 
   StopScope stop;
-  Executor ex(*client, src, dst, dir, o, part_size, ctx);
-  if (!o.dry_run) ex.Start();
+  Executor ex(*client, src, dst, dir, o, ctx);
+  RETURN_IF_ERROR(ex.Start(part_size));
   Status plan_status;
-  Task deletes;
-  auto flush_deletes = [&] {
-    if (deletes.delete_keys.empty()) return;
-    if (o.dry_run) {
-      ex.RunHere(std::move(deletes));
-    } else {
-      ex.Submit(std::move(deletes));
-    }
-    deletes = Task();
-  };
   uint64_t planned = 0;
+  SyncAction a;
   while (!g_stop) {
-    Task t;
-    auto more = planner.Next(&t.action);
+    auto more = planner.Next(&a);
     if (!more.ok()) {
       plan_status = more.status();
       break;
     }
     if (!*more) break;
     ++planned;
-    if (t.action.kind == ActionKind::kDelete && dst.s3) {
-      deletes.delete_keys.push_back(t.action.dst.key);
-      if (deletes.delete_keys.size() == kDeleteBatch) flush_deletes();
-      continue;
-    }
-    if (o.dry_run || t.action.kind == ActionKind::kRefuse) {
-      ex.RunHere(std::move(t));
-    } else {
-      ex.Submit(std::move(t));
-    }
+    if (!ex.Do(a).ok()) break;  // stopped
   }
-  if (!g_stop && plan_status.ok()) flush_deletes();
   ex.Finish();
-  const bool interrupted = g_stop != 0;
+  const bool interrupted = g_stop.load();
   RETURN_IF_ERROR(FlushStdout());
 
   const uint64_t failed = ex.failed + walk_problems;
-  if (!ctx.quiet) {
-    std::fprintf(stderr, "cairn: sync: %s%llu %s (%s), %llu %s, %llu unchanged, %llu failed%s\n",
-                 o.dry_run ? "dry run: " : "", static_cast<unsigned long long>(ex.copied),
-                 o.dry_run ? "to copy" : "copied", HumanBytes(double(ex.copied_bytes)).c_str(),
-                 static_cast<unsigned long long>(ex.deleted), o.dry_run ? "to delete" : "deleted",
-                 static_cast<unsigned long long>(planner.unchanged()),
-                 static_cast<unsigned long long>(failed),
-                 interrupted ? " (interrupted: the rest was not done)" : "");
+  // A plan that failed before its first action (a missing bucket, say): its error says it all.
+  const bool nothing_done = !plan_status.ok() && planned == 0 && failed == 0;
+  if (!ctx.quiet && !nothing_done) {
+    std::string line = std::string(o.dry_run ? "dry run: " : "") + std::to_string(ex.copied) +
+                       (o.dry_run ? " to copy (" : " copied (") +
+                       HumanBytes(double(ex.copied_bytes)) + "), " + std::to_string(ex.deleted) +
+                       (o.dry_run ? " to delete, " : " deleted, ") +
+                       std::to_string(planner.unchanged()) + " unchanged, " +
+                       std::to_string(failed) + " failed";
+    if (interrupted) {
+      line += "; interrupted: " + std::to_string(ex.not_started()) +
+              " queued not started, the rest not planned";
+    }
+    std::fprintf(stderr, "cairn: sync: %s\n", line.c_str());
   }
   if (interrupted) return Status(Code::kAborted, "interrupted");
   if (!plan_status.ok()) return plan_status;
@@ -510,7 +462,7 @@ void RegisterSync(CLI::App& app, Context& ctx, Status* result) {
                  ->type_name("PATTERN");
   ex->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
   in->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
-  sub->add_option("--jobs", o->jobs, "Objects in flight (default 16)")->type_name("N");
+  sub->add_option("--jobs", o->jobs, "Requests in flight: objects, or parts of large ones (default 32)")->type_name("N");
   sub->add_option("--part-size", o->part_size,
                   "Multipart above this size, in parts of this size (default 8MiB)")
       ->type_name("SIZE");
