@@ -199,4 +199,25 @@ EXPECT_WARNINGS=1 expect 1 "a symlinked directory in the destination" c sync s3:
 check "nothing written through the symlink" [ -z "$(ls -A "$T/outside")" ]
 check "says what is in the way" grep -q "a file or a symlink is in the way" "$T/err"
 
+# ---- SIGINT while a multipart upload runs: aborted, nothing left open, the summary says so
+echo "== SIGINT"
+mkdir -p "$T/intsrc"
+randfile "$T/intsrc/huge.bin" 62914560
+# Started directly (not through the function c, whose subshell would take the signal).
+env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="$SET_URL" "$CAIRN" sync --jobs 1 \
+  --part-size 5MiB "$T/intsrc" s3://bkt/int >"$T/int.out" 2>"$T/int.err" &
+spid=$!
+PIDS+=("$spid")
+for _ in $(seq 200); do curl -s "$SET_URL/bkt?uploads" | grep -q '<UploadId>' && break; sleep 0.05; done
+check "an upload was in progress" bash -c "curl -s '$SET_URL/bkt?uploads' | grep -q '<UploadId>'"
+kill -INT "$spid"
+wait "$spid"
+rc=$?
+check "interrupted sync exits 1 (got $rc: $(tail -2 "$T/int.err"))" [ $rc = 1 ]
+check "the summary says it was interrupted" grep -q "^cairn: sync: 0 copied .* 1 failed; interrupted" "$T/int.err"
+check "the upload says it was aborted" grep -q "^cairn: sync: upload .*huge.bin: interrupted: the multipart upload of s3://bkt/int/huge.bin was aborted" "$T/int.err"
+check "no multipart upload left open" bash -c "! curl -s '$SET_URL/bkt?uploads' | grep -q '<UploadId>'"
+expect 0 "nothing was made" c ls -r s3://bkt/int/
+check "no object" [ ! -s "$T/out" ]
+
 finish
