@@ -130,7 +130,8 @@ assert len(rows)==2, rows"
   # The same size and the same mtime, other bytes: only the MD5 tells.
   for f in small.bin big.bin; do
     cp -p "$T/$name-down/$f" "$T/ref"
-    printf 'Z' | dd of="$T/$name-down/$f" bs=1 seek=100 conv=notrunc status=none
+    python3 -c "
+f=open('$T/$name-down/$f','r+b'); f.seek(100); b=f.read(1); f.seek(100); f.write(bytes([b[0]^1]))"
     touch -r "$T/ref" "$T/$name-down/$f"
   done
   expect 0 "$name: without --checksum" c --json sync s3://bkt/tree "$T/$name-down"
@@ -145,6 +146,19 @@ assert rows==[('big.bin','checksum'),('small.bin','checksum')], rows"
   mkdir "$SRC/empty-dir"
   expect 0 "$name: --checksum again" c --json sync --checksum s3://bkt/tree "$T/$name-down"
   check "$name: --checksum run on equal trees transfers nothing" nlines 0
+
+  # Upwards too: a local file changed in place with its size and mtime kept.
+  cp -p "$SRC/small.bin" "$T/ref"
+  python3 -c "
+f=open('$SRC/small.bin','r+b'); f.seek(7); b=f.read(1); f.seek(7); f.write(bytes([b[0]^1]))"
+  touch -r "$T/ref" "$SRC/small.bin"
+  expect 0 "$name: up without --checksum" c --json sync "$SRC" s3://bkt/tree
+  check "$name: up: size and time see no change" nlines 0
+  expect 0 "$name: up with --checksum" c --json sync --checksum "$SRC" s3://bkt/tree
+  check "$name: up: --checksum sends it" python3 -c "
+import json
+rows=[(r['action'],r['target'],r['reason']) for r in map(json.loads, open('$T/out'))]
+assert rows==[('upload','s3://bkt/tree/small.bin','checksum')], rows"
 
   echo "== $name: s3 to s3"
   expect 0 "$name: s3 -> s3" c --json sync s3://bkt/tree s3://other/copy
@@ -191,6 +205,15 @@ rows=[json.loads(l) for l in open('$T/out')]
 bad=sorted(r['source'] for r in rows if r['action']=='refuse' and r['status']=='failed')
 assert bad==['s3://bkt/evil/../../escape','s3://bkt/evil/./dot','s3://bkt/evil/a//b'], rows"
 check "the error names the refusal" grep -q "^cairn: sync: 3 of 4 entries failed" "$T/err"
+
+# ---- a source with a FIFO: reported, counted as failed, the rest is sent
+mkdir -p "$T/fifosrc/d"
+mkfifo "$T/fifosrc/d/pipe"
+randfile "$T/fifosrc/d/file" 10
+EXPECT_WARNINGS=1 expect 1 "a FIFO in the source" c sync "$T/fifosrc" s3://bkt/fifo
+check "says it skipped the FIFO" grep -q "pipe: skipped: a FIFO, not a regular file" "$T/err"
+check "the rest was sent" grep -qF "upload: $T/fifosrc/d/file -> s3://bkt/fifo/d/file" "$T/out"
+check "the FIFO counts as failed" grep -q "^cairn: sync: 1 copied .* 1 failed" "$T/err"
 
 # ---- a destination that is a symlink to elsewhere is never written through
 mkdir -p "$T/outside" "$T/link-down"
