@@ -10,6 +10,10 @@
 #include <set>
 
 #include "libstore/common/hash.h"
+#include "libstore/server/http.h"
+#include "libstore/server/http_server.h"
+#include "libstore/server/store_handler.h"
+#include "test_util.h"
 
 using namespace cairn;
 using namespace cairn::s3;
@@ -326,4 +330,90 @@ TEST_CASE("--checksum: MD5 and multipart ETags against a local file", "[sync]") 
   CHECK(EtagsMatch(whole, other) == std::optional<bool>(false));
   CHECK(EtagsMatch(mp, mp) == std::optional<bool>(true));
   CHECK_FALSE(EtagsMatch(mp, whole).has_value());
+}
+
+// ---------------------------------------------------------------------- RemoteStream over serve
+
+namespace {
+
+// The serve stack over a 2+1 set in memory, no authentication.
+struct ListServer {
+  test::SetFixture f{2, 1};
+  server::AllowAllAuthenticator auth;
+  server::StoreHandler handler{*f.set, false, false};
+  std::unique_ptr<server::HttpServer> srv;
+  std::unique_ptr<S3Client> client;
+  ListServer() {
+    server::ServerOptions o;
+    o.port = 0;
+    auto r = server::HttpServer::Start(o, &auth, &handler);
+    REQUIRE(r.ok());
+    srv = std::move(r).value();
+    S3ClientOptions co;
+    co.config.endpoint.https = false;
+    co.config.endpoint.host = "127.0.0.1:" + std::to_string(srv->port());
+    co.config.endpoint.path_style = true;
+    co.config.region = "us-east-1";
+    co.max_attempts = 1;
+    auto c = S3Client::Create(std::move(co));
+    REQUIRE(c.ok());
+    client = std::move(c).value();
+  }
+  void Put(const std::string& key, const std::string& body) {
+    Payload p;
+    p.data = body.data();
+    p.size = body.size();
+    REQUIRE(client->PutObject("bkt", key, p).ok());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("RemoteStream: a listing in pages, keys relative to the prefix, in order", "[sync]") {
+  ListServer s;
+  REQUIRE(s.f.set->MakeBucket("bkt").ok());
+  std::vector<std::string> want;
+  for (int i = 0; i < 23; ++i) {
+    const std::string rel = (i % 3 == 0 ? "a-b" : i % 3 == 1 ? "a/b" : "\xc3\xa9") + std::to_string(i);
+    s.Put("p/" + rel, std::string(size_t(i), 'x'));
+    want.push_back(rel);
+  }
+  s.Put("o", "outside before");
+  s.Put("p0", "beside the prefix");
+  s.Put("q/x", "outside after");
+  std::sort(want.begin(), want.end());
+
+  RemoteStream rs(*s.client, "bkt", "p/", 4);  // 6 pages
+  std::vector<std::string> got;
+  SyncEntry e;
+  while (true) {
+    auto more = rs.Next(&e);
+    REQUIRE(more.ok());
+    if (!*more) break;
+    got.push_back(e.key);
+    CHECK(e.size == uint64_t(std::stoi(e.key.substr(e.key.find_first_of("0123456789")))));
+    CHECK(e.etag.size() == 32);
+    CHECK(e.mtime_ns > int64_t(1700000000) * kSec);
+    CHECK(e.path.empty());
+  }
+  CHECK(got == want);
+
+  SECTION("stopped half way: the destructor ends the listing thread") {
+    auto early = std::make_unique<RemoteStream>(*s.client, "bkt", "p/", 2);
+    for (int i = 0; i < 3; ++i) REQUIRE(*early->Next(&e));
+    early.reset();  // would hang if the listing thread waited for a reader forever
+    SUCCEED();
+  }
+  SECTION("a missing bucket is the stream's error") {
+    RemoteStream missing(*s.client, "nope", "");
+    auto r = missing.Next(&e);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Code::kBucketNotFound);
+  }
+  SECTION("an empty prefix lists the whole bucket") {
+    RemoteStream all(*s.client, "bkt", "", 1000);
+    int n = 0;
+    while (*all.Next(&e)) ++n;
+    CHECK(n == 26);
+  }
 }

@@ -24,8 +24,8 @@ Result<bool> LocalStream::Next(SyncEntry* e) {
   return true;
 }
 
-RemoteStream::RemoteStream(S3Client& client, std::string bucket, std::string prefix)
-    : client_(client), bucket_(std::move(bucket)), prefix_(std::move(prefix)) {}
+RemoteStream::RemoteStream(S3Client& client, std::string bucket, std::string prefix, int max_keys)
+    : client_(client), bucket_(std::move(bucket)), prefix_(std::move(prefix)), max_keys_(max_keys) {}
 
 RemoteStream::~RemoteStream() {
   {
@@ -39,6 +39,7 @@ RemoteStream::~RemoteStream() {
 void RemoteStream::Produce() {
   ListParams p;
   p.prefix = prefix_;
+  p.max_keys = max_keys_;
   Status s = client_.ListObjects(bucket_, p, [this](const ListPage& page) -> Status {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [this] { return !has_ready_ || cancel_; });

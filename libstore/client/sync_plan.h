@@ -79,7 +79,8 @@ class EmptyStream : public EntryStream {
 // the listing (at the next page boundary) and joins the thread.
 class RemoteStream : public EntryStream {
  public:
-  RemoteStream(S3Client& client, std::string bucket, std::string prefix);
+  // max_keys: the page size asked of the server (tests use small pages).
+  RemoteStream(S3Client& client, std::string bucket, std::string prefix, int max_keys = 1000);
   ~RemoteStream() override;
   Result<bool> Next(SyncEntry* e) override;
 
@@ -87,6 +88,7 @@ class RemoteStream : public EntryStream {
   void Produce();
   S3Client& client_;
   const std::string bucket_, prefix_;
+  const int max_keys_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
