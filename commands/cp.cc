@@ -107,8 +107,12 @@ class Reporter {
     progress_.Clear();
     const uint64_t failed = st.failed + early_failed_;
     const uint64_t total = st.submitted + early_failed_;
-    if (failed == 1 && total == 1 && st.cancelled == 0) return held_;
-    if (!held_.ok()) Print(held_);
+    if (failed == 1 && total == 1 && st.cancelled == 0) {
+      // An object that failed is an operation that failed (exit 1), whatever the reason.
+      if (held_.code() == Code::kInvalidArgument) return Status(Code::kIOError, held_.message());
+      return held_;
+    }
+    if (!held_.ok() && !held_printed_) Print(held_);
     char line[256];
     std::snprintf(line, sizeof line, "%llu of %llu objects copied, %s in %.1f s (%s/s)",
                   static_cast<unsigned long long>(st.done), static_cast<unsigned long long>(total),

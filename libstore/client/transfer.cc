@@ -447,6 +447,12 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     }
     CountingCancelSink sink(target->sink(), bytes_, opts_.cancel, what);
     auto got = client_.GetObject(task.src_bucket, task.src_key, sink);
+    if (got.ok() && !IsMd5Etag(got->etag) && target->positional_fd() >= 0) {
+      // GetObject checks an MD5 ETag; a multipart one ("-N") is checked from the file.
+      Status v = client_.VerifyDownload(task.src_bucket, task.src_key, *got,
+                                        target->positional_fd());
+      if (!v.ok()) got = v;
+    }
     if (got.ok()) {
       RETURN_IF_ERROR(target->Commit());
       *bytes = got->size;
