@@ -289,7 +289,14 @@ Status QueueS3(Plan& p, s3::S3Client& client, const std::string& bucket, const s
   });
   if (!stop.ok()) return stop;  // interrupted
   if (!s.ok()) p.out->Fail(Url(bucket, key), p.dst, s);
-  else if (matched == 0) {
+  else if (matched == 0 && !wild && !key.empty() && key.back() != '/') {
+    // -r of a name with nothing below it: the object of that name (cp -r of a file).
+    s3::TransferTask t;
+    t.kind = s3::TransferKind::kDownload;
+    t.src_bucket = bucket;
+    t.src_key = key;
+    return Queue(p, std::move(t), BaseName(key));
+  } else if (matched == 0) {
     p.out->Fail(Url(bucket, key), p.dst, NotFound(Url(bucket, key) + ": no object matches"));
   }
   return Status::Ok();

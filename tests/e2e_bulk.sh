@@ -124,7 +124,7 @@ assert {r['size'] for r in rows}=={10,200,70000,11}, rows
 
   echo "== $name: run"
   printf '%s\n' "# a comment" "" "cp '$SRC/zero' s3://bkt/run/zero" \
-    "cp \"$SRC/sp ace/with space.txt\" s3://bkt/run/" "cairn cp s3://bkt/run/zero '$T/$name-run0'" \
+    "cp \"$SRC/sp ace/with space.txt\" s3://bkt/run/" "cairn cp s3://bkt/single/small.bin '$T/$name-run0'" \
     >"$T/cmds"
   expect 0 "$name: run ok" c run --jobs 4 "$T/cmds"
   check "$name: run did every line" bash -c "[ -f '$T/$name-run0' ] && grep -q . <(env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL='$url' '$CAIRN' ls 's3://bkt/run/with space.txt')"
