@@ -107,8 +107,12 @@ class Reporter {
     progress_.Clear();
     const uint64_t failed = st.failed + early_failed_;
     const uint64_t total = st.submitted + early_failed_;
-    if (failed == 1 && total == 1 && st.cancelled == 0) return held_;
-    if (!held_.ok()) Print(held_);
+    if (failed == 1 && total == 1 && st.cancelled == 0) {
+      // An object that failed is an operation that failed (exit 1), whatever the reason.
+      if (held_.code() == Code::kInvalidArgument) return Status(Code::kIOError, held_.message());
+      return held_;
+    }
+    if (!held_.ok() && !held_printed_) Print(held_);
     char line[256];
     std::snprintf(line, sizeof line, "%llu of %llu objects copied, %s in %.1f s (%s/s)",
                   static_cast<unsigned long long>(st.done), static_cast<unsigned long long>(total),
@@ -285,7 +289,14 @@ Status QueueS3(Plan& p, s3::S3Client& client, const std::string& bucket, const s
   });
   if (!stop.ok()) return stop;  // interrupted
   if (!s.ok()) p.out->Fail(Url(bucket, key), p.dst, s);
-  else if (matched == 0) {
+  else if (matched == 0 && !wild && !key.empty() && key.back() != '/') {
+    // -r of a name with nothing below it: the object of that name (cp -r of a file).
+    s3::TransferTask t;
+    t.kind = s3::TransferKind::kDownload;
+    t.src_bucket = bucket;
+    t.src_key = key;
+    return Queue(p, std::move(t), BaseName(key));
+  } else if (matched == 0) {
     p.out->Fail(Url(bucket, key), p.dst, NotFound(Url(bucket, key) + ": no object matches"));
   }
   return Status::Ok();

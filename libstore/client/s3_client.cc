@@ -659,6 +659,13 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
   h.etag = Unquote(resp.Get("ETag"));
   h.last_modified = resp.Get("Last-Modified");
   h.content_type = resp.Get("Content-Type");
+  h.total_size = h.size;
+  if (const std::string_view cr = resp.Get("Content-Range"); resp.status == 206 && !cr.empty()) {
+    const size_t slash = cr.rfind('/');
+    if (slash != std::string_view::npos && slash + 1 < cr.size() && cr[slash + 1] != '*') {
+      h.total_size = std::strtoull(std::string(cr.substr(slash + 1)).c_str(), nullptr, 10);
+    }
+  }
   if (!o.range) {
     const std::string_view len = resp.Get("Content-Length");
     const uint64_t expect =

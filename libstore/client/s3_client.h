@@ -88,6 +88,8 @@ struct ListPage {
 
 struct ObjectHead {
   uint64_t size = 0;  // Content-Length of the object (of the range for a ranged GET)
+  // GetObject: the whole object's size (a 206's Content-Range total; else as size).
+  uint64_t total_size = 0;
   std::string etag;   // without quotes
   std::string last_modified;
   std::string content_type;

@@ -419,34 +419,81 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     if (opts_.open_download) return opts_.open_download(task);
     return OpenLocalDownload(task.local, opts_.fsync_downloads);
   };
+  // Parallel ranges of the object: the first `have` parts are in the file already.
+  auto ranged = [&](std::unique_ptr<DownloadTarget> target, uint64_t size, std::string etag,
+                    int attempt, uint32_t have) -> Status {
+    auto m = std::make_shared<Multi>();
+    m->size = size;
+    m->head.size = size;
+    m->head.etag = std::move(etag);
+    m->part_size = PartSizeFor(m->size, opts_.part_size);
+    m->parts = uint32_t((m->size + m->part_size - 1) / m->part_size);
+    m->what = what;
+    m->attempt = attempt;
+    m->next = m->finished = m->part_size == opts_.part_size ? have : 0;
+    if (::ftruncate(target->positional_fd(), off_t(m->size)) != 0) {
+      return PosixError(task.local + ": sizing the file", errno);
+    }
+    m->target = std::move(target);
+    m->task = std::move(task);
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      multis_.push_back(std::move(m));
+    }
+    work_cv_.notify_all();
+    *handed = true;
+    return Status::Ok();
+  };
   Status last;
   for (int attempt = 1; attempt <= opts_.object_attempts; ++attempt) {
     if (Cancelled()) return Interrupted("the download of " + what + " was stopped");
     ASSIGN_OR_RETURN(std::unique_ptr<DownloadTarget> target, open());
-    if (task.size && *task.size > opts_.part_size && target->positional_fd() >= 0) {
-      auto m = std::make_shared<Multi>();
-      m->size = *task.size;
-      m->head.size = *task.size;
-      m->head.etag = task.etag;
-      m->part_size = PartSizeFor(m->size, opts_.part_size);
-      m->parts = uint32_t((m->size + m->part_size - 1) / m->part_size);
-      m->what = what;
-      m->attempt = attempt;
-      if (::ftruncate(target->positional_fd(), off_t(m->size)) != 0) {
-        return PosixError(task.local + ": sizing the file", errno);
+    const int fd = target->positional_fd();
+    if (task.size && *task.size > opts_.part_size && fd >= 0) {
+      return ranged(std::move(target), *task.size, task.etag, attempt, 0);
+    }
+    if (!task.size && fd >= 0) {
+      // Size unknown (a named object): the first part's range, whose answer tells the size. A
+      // small object is then whole in one GET; a large one goes on in parallel ranges.
+      GetOptions go;
+      go.range = std::make_pair(uint64_t(0), opts_.part_size - 1);
+      PositionalSink pos(fd, 0, task.local);
+      CountingCancelSink sink(pos, bytes_, opts_.cancel, what);
+      auto got = client_.GetObject(task.src_bucket, task.src_key, sink, go);
+      if (got.ok() && got->total_size > got->size) {
+        bytes_total_.fetch_add(got->total_size, std::memory_order_relaxed);
+        return ranged(std::move(target), got->total_size, got->etag, attempt, 1);
       }
-      m->target = std::move(target);
-      m->task = std::move(task);
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        multis_.push_back(std::move(m));
+      if (got.ok()) {
+        ObjectHead whole = *got;
+        whole.size = whole.total_size;
+        Status v = client_.VerifyDownload(task.src_bucket, task.src_key, whole, fd);
+        if (v.ok()) {
+          RETURN_IF_ERROR(target->Commit());
+          *bytes = whole.size;
+          *etag = whole.etag;
+          return Status::Ok();
+        }
+        got = v;
       }
-      work_cv_.notify_all();
-      *handed = true;
-      return Status::Ok();
+      last = got.status();
+      if (Cancelled()) return Interrupted("the download of " + what + " was stopped");
+      if (last.code() == Code::kCorruption) continue;
+      // An empty object has no byte 0: S3 answers 416 InvalidRange; a plain GET follows.
+      if (last.code() != Code::kInvalidRange &&
+          last.message().find(": InvalidRange") == std::string::npos) {
+        return last;
+      }
+      ASSIGN_OR_RETURN(target, open());
     }
     CountingCancelSink sink(target->sink(), bytes_, opts_.cancel, what);
     auto got = client_.GetObject(task.src_bucket, task.src_key, sink);
+    if (got.ok() && !IsMd5Etag(got->etag) && target->positional_fd() >= 0) {
+      // GetObject checks an MD5 ETag; a multipart one ("-N") is checked from the file.
+      Status v = client_.VerifyDownload(task.src_bucket, task.src_key, *got,
+                                        target->positional_fd());
+      if (!v.ok()) got = v;
+    }
     if (got.ok()) {
       RETURN_IF_ERROR(target->Commit());
       *bytes = got->size;

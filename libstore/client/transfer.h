@@ -18,7 +18,8 @@
 //              the body has been checked; removed on failure or cancellation. When task.size is
 //              known (from a listing) and above part_size: parallel ranged GETs pinned to the
 //              ETag with If-Match, written with pwrite, the file then checked against the ETag;
-//              otherwise one GET (no HEAD first), checked against an MD5 ETag. A body that fails
+//              otherwise one GET (no HEAD first), checked against its ETag (an MD5 as it
+//              streams; a multipart "-N" one read back from the file). A body that fails
 //              its check (kCorruption) is fetched again, like any retryable failure, up to
 //              object_attempts times in all.
 //  - copy:     CopyObject (server-side) up to 5 GiB (or when the size is unknown); above, a
@@ -61,8 +62,10 @@ struct TransferTask {
   std::string src_bucket, src_key;
   // upload, copy and delete: the object written (or deleted).
   std::string dst_bucket, dst_key;
-  // download and copy: the source's size and ETag when a listing gave them (no HEAD is needed
-  // then, and a large object is fetched in parallel ranges). Unknown: one GET / one CopyObject.
+  // The object's size when known: download and copy, from a listing (no HEAD is needed then,
+  // and a large object is fetched in parallel ranges; unknown: one GET / one CopyObject);
+  // upload, the file's size from a walk (for progress only: the size at open is what is sent).
+  // etag: download, the listing's ETag (the ranges are pinned to it).
   std::optional<uint64_t> size;
   std::string etag;
   std::string content_type;  // upload: sent as Content-Type when not empty
