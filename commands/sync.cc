@@ -182,6 +182,7 @@ class Executor {
       case Direction::kUpload:
         t.kind = s3::TransferKind::kUpload;
         t.local = a.src.path;
+        t.size = a.src.size;  // for progress; the size at open is what is sent
         break;
       case Direction::kDownload:
         t.kind = s3::TransferKind::kDownload;
@@ -255,7 +256,8 @@ class Executor {
     }
     const std::string from = src_.s3 ? "s3://" + r.task.src_bucket + "/" + r.task.src_key : r.task.local;
     const std::string to = dst_.s3 ? "s3://" + r.task.dst_bucket + "/" + r.task.dst_key : r.task.local;
-    Report(Name(dir_), p.reason, r.task.size.value_or(r.bytes), from, to, s, r.etag);
+    Report(Name(dir_), p.reason, r.status.ok() ? r.bytes : r.task.size.value_or(r.bytes), from, to, s,
+           r.etag);
     if (engine_) {
       const s3::TransferStats st = engine_->stats();
       std::lock_guard<std::mutex> l(mu_);
