@@ -207,7 +207,6 @@ class Executor {
       t.tag = next_tag_++;
       pending_[t.tag] = {a.reason, a.src.mtime_ns};
     }
-    engine_->AddExpectedBytes(a.src.size);
     Status s = engine_->Submit(std::move(t));
     if (!s.ok()) {
       std::lock_guard<std::mutex> l(mu_);
