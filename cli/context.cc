@@ -123,6 +123,8 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   RegisterCat(*app, ctx, result);
   RegisterPresign(*app, ctx, result);
   RegisterCp(*app, ctx, result);
+  RegisterSync(*app, ctx, result);
+  RegisterRun(*app, ctx, result);
   for (CLI::App* sub : app->get_subcommands({})) {
     sub->fallthrough();
     sub->parse_complete_callback([&ctx, sub] { ctx.command = sub->get_name(); });

@@ -76,4 +76,40 @@ void Progress::Finish() {
   enabled_ = false;
 }
 
+TransferProgress::TransferProgress(std::string label, bool enabled)
+    : label_(EscapeUnprintable(label)), enabled_(enabled) {
+  start_ = std::chrono::steady_clock::now();
+  last_ = start_ - std::chrono::seconds(1);
+}
+
+void TransferProgress::Update(uint64_t bytes, uint64_t bytes_total, uint64_t done, uint64_t total,
+                              uint64_t failed) {
+  if (!enabled_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  const double secs = std::chrono::duration<double>(now - start_).count();
+  const double rate = secs > 0 ? double(bytes) / secs : 0;
+  std::string line = "\r" + label_ + "  " + HumanBytes(double(bytes));
+  if (bytes_total > 0) line += " / " + HumanBytes(double(bytes_total));
+  line += "  " + HumanBytes(rate) + "/s";
+  if (bytes_total > bytes && rate > 0) {
+    line += "  ETA " + std::to_string(uint64_t(double(bytes_total - bytes) / rate)) + "s";
+  }
+  line += "  " + std::to_string(done) + "/" + std::to_string(total) + " objects";
+  if (failed > 0) line += ", " + std::to_string(failed) + " failed";
+  line += "\033[K";
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void TransferProgress::Clear() {
+  if (drawn_) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    drawn_ = false;
+  }
+}
+
 }  // namespace cairn::cli

@@ -28,6 +28,12 @@ void RegisterServe(CLI::App& app, Context& ctx, Status* result);
 void RegisterCat(CLI::App& app, Context& ctx, Status* result);      // s3://
 void RegisterPresign(CLI::App& app, Context& ctx, Status* result);  // s3://
 void RegisterCp(CLI::App& app, Context& ctx, Status* result);       // local <-> s3://
+void RegisterSync(CLI::App& app, Context& ctx, Status* result);     // local <-> s3:// trees
+void RegisterRun(CLI::App& app, Context& ctx, Status* result);      // commands from a file
+// A line of `cairn run` split into words as a POSIX shell would, without expansions: blanks
+// separate words, '...' is literal, "..." keeps blanks (\ \" \$ \` escaped), \c is c, and a
+// '#' starting a word comments out the rest. kInvalidArgument for an unterminated quote.
+Result<std::vector<std::string>> SplitCommandLine(std::string_view line);
 
 // S3 paths (s3_commands.cc): "s3://BUCKET/KEY"; allow_empty lets BUCKET and KEY be empty
 // ("s3://", "s3://bkt", "s3://bkt/"). kInvalidArgument (usage) for anything else.

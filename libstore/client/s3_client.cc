@@ -251,6 +251,12 @@ Status S3Client::DownloadRanges(const std::string& bucket, const std::string& ke
   for (int t = 0; t < n; ++t) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   RETURN_IF_ERROR(first);
+  return VerifyDownload(bucket, key, head, fd);
+}
+
+Status S3Client::VerifyDownload(const std::string& bucket, const std::string& key,
+                                const ObjectHead& head, int fd) {
+  const std::string what = Describe("GET", bucket, key);
   if (!IsMd5Etag(head.etag)) return VerifyMultipartEtag(bucket, key, head, fd, what);
   // The ranges arrived out of order: the MD5 is taken from the file.
   Md5Stream md5;
@@ -653,6 +659,13 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
   h.etag = Unquote(resp.Get("ETag"));
   h.last_modified = resp.Get("Last-Modified");
   h.content_type = resp.Get("Content-Type");
+  h.total_size = h.size;
+  if (const std::string_view cr = resp.Get("Content-Range"); resp.status == 206 && !cr.empty()) {
+    const size_t slash = cr.rfind('/');
+    if (slash != std::string_view::npos && slash + 1 < cr.size() && cr[slash + 1] != '*') {
+      h.total_size = std::strtoull(std::string(cr.substr(slash + 1)).c_str(), nullptr, 10);
+    }
+  }
   if (!o.range) {
     const std::string_view len = resp.Get("Content-Length");
     const uint64_t expect =
@@ -827,6 +840,36 @@ Result<std::string> S3Client::UploadPart(const std::string& bucket, const std::s
   if (IsMd5Etag(bare) && Lower(bare) != ToHex(md5, 16)) {
     return Corruption(c.context() + ": the server's ETag " + bare + " is not the part's MD5");
   }
+  return etag;
+}
+
+Result<std::string> S3Client::UploadPartCopy(const std::string& src_bucket,
+                                             const std::string& src_key,
+                                             const std::string& dst_bucket,
+                                             const std::string& dst_key,
+                                             const std::string& upload_id, uint32_t part_number,
+                                             uint64_t first, uint64_t last) {
+  Call c;
+  c.method = "PUT";
+  c.op = "UploadPartCopy " + std::to_string(part_number) + " of";
+  c.bucket = dst_bucket;
+  c.key = dst_key;
+  c.query = "partNumber=" + std::to_string(part_number) +
+            "&uploadId=" + UriEncodeQueryComponent(upload_id);
+  std::string source = "/";
+  AppendUriEncoded(src_bucket, true, &source);
+  source.push_back('/');
+  AppendUriEncoded(src_key, false, &source);
+  c.headers.push_back({"x-amz-copy-source", source});
+  c.headers.push_back({"x-amz-copy-source-range",
+                       "bytes=" + std::to_string(first) + "-" + std::to_string(last)});
+  http::Response resp;
+  RETURN_IF_ERROR(Execute(c, &resp));
+  auto doc = ParseXmlTree(resp.body, "CopyPartResult", kResponseLimits);
+  if (!doc.ok()) return ErrorFromResponse(resp.status, resp.body, c.context());
+  std::string etag(doc->ChildText("ETag"));
+  if (etag.empty()) return IOError(c.context() + ": no ETag in the answer");
+  if (etag.front() != '"') etag = "\"" + etag + "\"";
   return etag;
 }
 

@@ -88,6 +88,8 @@ struct ListPage {
 
 struct ObjectHead {
   uint64_t size = 0;  // Content-Length of the object (of the range for a ranged GET)
+  // GetObject: the whole object's size (a 206's Content-Range total; else as size).
+  uint64_t total_size = 0;
   std::string etag;   // without quotes
   std::string last_modified;
   std::string content_type;
@@ -153,6 +155,10 @@ class S3Client {
   Status DownloadRanges(const std::string& bucket, const std::string& key, const ObjectHead& head,
                         int fd, uint64_t part_size, int jobs,
                         const std::function<void(uint64_t)>& on_bytes);
+  // The check DownloadRanges ends with: fd's first head.size bytes against head.etag (an MD5, or
+  // a multipart ETag as above); kCorruption on a mismatch. For writers that fill fd themselves.
+  Status VerifyDownload(const std::string& bucket, const std::string& key, const ObjectHead& head,
+                        int fd);
   // Uploads body with Content-MD5; returns the ETag (quotes removed). A returned MD5 ETag that
   // differs from the body's MD5 is kCorruption.
   Result<std::string> PutObject(const std::string& bucket, const std::string& key,
@@ -171,6 +177,12 @@ class S3Client {
   Result<std::string> UploadPart(const std::string& bucket, const std::string& key,
                                  const std::string& upload_id, uint32_t part_number,
                                  const Payload& body);
+  // Copies bytes [first, last] of src as part part_number of a multipart upload to dst
+  // (server-side); returns the part's ETag (quotes kept).
+  Result<std::string> UploadPartCopy(const std::string& src_bucket, const std::string& src_key,
+                                     const std::string& dst_bucket, const std::string& dst_key,
+                                     const std::string& upload_id, uint32_t part_number,
+                                     uint64_t first, uint64_t last);
   Result<std::string> CompleteMultipartUpload(const std::string& bucket, const std::string& key,
                                               const std::string& upload_id,
                                               const std::vector<CompletedUploadPart>& parts);

@@ -1,0 +1,390 @@
+// The transfer engine against the in-process serve stack (a 2+1 set in memory): uploads (single
+// PUT and multipart), downloads (one GET and parallel ranges), server-side copies (CopyObject and
+// UploadPartCopy), deletes, per-object failures, cancellation and the bounded queue.
+#include "libstore/client/transfer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+
+#include "libstore/server/http.h"
+#include "libstore/server/http_server.h"
+#include "libstore/server/store_handler.h"
+#include "test_util.h"
+
+using namespace cairn;
+using namespace cairn::s3;
+
+namespace {
+
+struct Server {
+  test::SetFixture f{2, 1};
+  server::AllowAllAuthenticator auth;
+  server::StoreHandler handler{*f.set, false, false};
+  std::unique_ptr<server::HttpServer> srv;
+  std::unique_ptr<S3Client> client;
+  Server() {
+    REQUIRE(f.set->MakeBucket("bkt").ok());
+    server::ServerOptions o;
+    o.port = 0;
+    auto r = server::HttpServer::Start(o, &auth, &handler);
+    REQUIRE(r.ok());
+    srv = std::move(r).value();
+    S3ClientOptions co;
+    co.config.endpoint.https = false;
+    co.config.endpoint.host = "127.0.0.1:" + std::to_string(srv->port());
+    co.config.endpoint.path_style = true;
+    co.config.region = "us-east-1";
+    co.sleep = [](std::chrono::milliseconds) {};
+    auto c = S3Client::Create(co);
+    REQUIRE(c.ok());
+    client = std::move(c).value();
+  }
+  size_t OpenUploads() {
+    auto r = f.set->ListMultipartUploads("bkt", {});
+    REQUIRE(r.ok());
+    return r->uploads.size();
+  }
+};
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = "/tmp/cairn-transfer-XXXXXX";
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() { [[maybe_unused]] int r = std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+std::string Random(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = char(rng());
+  return s;
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class StringSinkForTest : public Sink {
+ public:
+  Status Write(const void* d, size_t n) override {
+    data.append(static_cast<const char*>(d), n);
+    return Status::Ok();
+  }
+  std::string data;
+};
+
+// Results by tag.
+struct Collected {
+  std::map<uint64_t, Status> status;
+  std::map<uint64_t, std::string> etag;
+  std::map<uint64_t, uint64_t> bytes;
+  std::function<void(const TransferResult&)> Callback() {
+    return [this](const TransferResult& r) {
+      REQUIRE(status.count(r.task.tag) == 0);  // exactly one report per task
+      status[r.task.tag] = r.status;
+      etag[r.task.tag] = r.etag;
+      bytes[r.task.tag] = r.bytes;
+    };
+  }
+};
+
+size_t EntriesIn(const std::string& dir) {
+  size_t n = 0;
+  for (auto* d = ::opendir(dir.c_str()); d != nullptr;) {
+    struct dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      ::closedir(d);
+      break;
+    }
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[transfer]") {
+  Server s;
+  TempDir t;
+  const uint64_t part = uint64_t(5) << 20;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 40; ++i) bodies.push_back(Random(size_t(i * 97), uint64_t(i)));
+  bodies.push_back(Random(size_t(part * 2 + 12345), 99));  // three parts
+  for (size_t i = 0; i < bodies.size(); ++i) WriteFile(t.path + "/f" + std::to_string(i), bodies[i]);
+
+  Collected up;
+  TransferOptions o;
+  o.jobs = 4;
+  o.part_size = part;
+  o.queue_limit = 2;  // producers block: the test would hang if Submit lost a wakeup
+  o.on_result = up.Callback();
+  auto e = TransferEngine::Create(*s.client, o);
+  REQUIRE(e.ok());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    TransferTask task;
+    task.kind = TransferKind::kUpload;
+    task.local = t.path + "/f" + std::to_string(i);
+    task.dst_bucket = "bkt";
+    task.dst_key = "dir/k " + std::to_string(i);
+    task.tag = i;
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+  }
+  TransferStats st = (*e)->Finish();
+  CHECK(st.done == bodies.size());
+  CHECK(st.failed == 0);
+  CHECK(st.submitted == bodies.size());
+  uint64_t total = 0;
+  for (const auto& b : bodies) total += b.size();
+  CHECK(st.bytes == total);
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    INFO(i);
+    REQUIRE(up.status.count(i) == 1);
+    CHECK(up.status[i].ok());
+    CHECK(up.bytes[i] == bodies[i].size());
+  }
+  CHECK(up.etag[40].find("-3") != std::string::npos);  // a multipart ETag: three parts
+  CHECK(s.OpenUploads() == 0);
+
+  // Downloads: sizes and ETags as a listing gives them (the big one in parallel ranges).
+  Collected down;
+  o.on_result = down.Callback();
+  e = TransferEngine::Create(*s.client, o);
+  REQUIRE(e.ok());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    TransferTask task;
+    task.kind = TransferKind::kDownload;
+    task.src_bucket = "bkt";
+    task.src_key = "dir/k " + std::to_string(i);
+    task.local = t.path + "/out/sub/g" + std::to_string(i);
+    if (i % 2 == 0) {  // half with a known size, half without
+      task.size = bodies[i].size();
+      task.etag = up.etag[i];
+    }
+    task.tag = i;
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+  }
+  st = (*e)->Finish();
+  CHECK(st.done == bodies.size());
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    INFO(i);
+    CHECK(down.status[i].ok());
+    CHECK(ReadFile(t.path + "/out/sub/g" + std::to_string(i)) == bodies[i]);
+  }
+  CHECK(EntriesIn(t.path + "/out/sub") == bodies.size());  // no temp file left
+
+  // Copies and deletes.
+  Collected cp;
+  o.on_result = cp.Callback();
+  e = TransferEngine::Create(*s.client, o);
+  REQUIRE(e.ok());
+  for (uint64_t i : {3, 40}) {
+    TransferTask task;
+    task.kind = TransferKind::kCopy;
+    task.src_bucket = "bkt";
+    task.src_key = "dir/k " + std::to_string(i);
+    task.dst_bucket = "bkt";
+    task.dst_key = "copy/" + std::to_string(i);
+    task.size = bodies[i].size();
+    task.tag = i;
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+  }
+  TransferTask del;
+  del.kind = TransferKind::kDelete;
+  del.dst_bucket = "bkt";
+  del.dst_key = "dir/k 5";
+  del.tag = 5;
+  REQUIRE((*e)->Submit(del).ok());
+  st = (*e)->Finish();
+  CHECK(st.done == 3);
+  CHECK(cp.status[3].ok());
+  CHECK(cp.status[40].ok());
+  CHECK(cp.status[5].ok());
+  for (uint64_t i : {3, 40}) {
+    StringSinkForTest sink;
+    REQUIRE(s.client->GetObject("bkt", "copy/" + std::to_string(i), sink).ok());
+    CHECK(sink.data == bodies[i]);
+  }
+  CHECK(s.client->HeadObject("bkt", "dir/k 5").status().code() == Code::kNotFound);
+  CHECK((*e)->Submit(del).code() == Code::kInvalidArgument);  // after Finish
+}
+
+TEST_CASE("transfer: a failed object is reported, the others succeed", "[transfer]") {
+  Server s;
+  TempDir t;
+  WriteFile(t.path + "/a", "alpha");
+  ::mkfifo((t.path + "/fifo").c_str(), 0600);
+  Collected c;
+  TransferOptions o;
+  o.jobs = 2;
+  o.on_result = c.Callback();
+  auto e = TransferEngine::Create(*s.client, o);
+  REQUIRE(e.ok());
+  auto up = [&](const std::string& local, uint64_t tag) {
+    TransferTask task;
+    task.local = local;
+    task.dst_bucket = "bkt";
+    task.dst_key = "k" + std::to_string(tag);
+    task.tag = tag;
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+  };
+  up(t.path + "/a", 1);
+  up(t.path + "/missing", 2);
+  up(t.path, 3);  // a directory
+  TransferTask get;
+  get.kind = TransferKind::kDownload;
+  get.src_bucket = "bkt";
+  get.src_key = "nope";
+  get.local = t.path + "/got";
+  get.tag = 4;
+  REQUIRE((*e)->Submit(get).ok());
+  TransferTask nobucket;
+  nobucket.local = t.path + "/a";
+  nobucket.dst_bucket = "nobucket";
+  nobucket.dst_key = "x";
+  nobucket.tag = 5;
+  REQUIRE((*e)->Submit(nobucket).ok());
+  TransferStats st = (*e)->Finish();
+  CHECK(st.done == 1);
+  CHECK(st.failed == 4);
+  CHECK(c.status[1].ok());
+  CHECK(c.status[2].code() == Code::kNotFound);
+  CHECK(c.status[2].message().find("/missing") != std::string::npos);
+  CHECK(c.status[3].message().find("is a directory") != std::string::npos);
+  CHECK(c.status[4].code() == Code::kNotFound);
+  CHECK(c.status[4].message().find("bkt/nope") != std::string::npos);
+  CHECK(c.status[5].code() == Code::kBucketNotFound);
+  CHECK(::access((t.path + "/got").c_str(), F_OK) != 0);
+  CHECK(EntriesIn(t.path) == 2);  // a and fifo: no temp file of the failed download
+}
+
+TEST_CASE("transfer: cancellation", "[transfer]") {
+  Server s;
+  TempDir t;
+  const uint64_t part = uint64_t(5) << 20;
+  const std::string big = Random(size_t(part * 3), 5);
+  WriteFile(t.path + "/big", big);
+  WriteFile(t.path + "/small", "x");
+  REQUIRE(s.client->PutObject("bkt", "big", Payload{big.data(), -1, 0, big.size(), {}}).ok());
+
+  SECTION("tasks queued when the flag is seen are not started; Submit refuses more") {
+    std::atomic<bool> cancel{false};
+    Collected c;
+    TransferOptions o;
+    o.jobs = 1;
+    o.cancel = &cancel;
+    o.on_result = [&](const TransferResult& r) {
+      c.Callback()(r);
+      cancel = true;  // after the first object
+    };
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    for (uint64_t i = 0; i < 3; ++i) {
+      TransferTask task;
+      task.local = t.path + "/small";
+      task.dst_bucket = "bkt";
+      task.dst_key = "s" + std::to_string(i);
+      task.tag = i;
+      Status st = (*e)->Submit(std::move(task));
+      if (!st.ok()) CHECK(st.code() == Code::kAborted);
+    }
+    TransferStats st = (*e)->Finish();
+    CHECK(st.done == 1);
+    CHECK(st.done + st.failed + st.cancelled == st.submitted);
+    CHECK(c.status.size() == 1);
+  }
+
+  SECTION("a ranged download stopped part way leaves no file") {
+    std::atomic<bool> cancel{false};
+    Collected c;
+    TransferOptions o;
+    o.jobs = 2;
+    o.part_size = part;
+    o.cancel = &cancel;
+    o.on_result = c.Callback();
+    std::string tmp_seen;
+    o.open_download = [&](const TransferTask& task) {
+      auto r = OpenLocalDownload(task.local, false);
+      cancel = true;  // as if Ctrl-C came right after the download began
+      return r;
+    };
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    TransferTask task;
+    task.kind = TransferKind::kDownload;
+    task.src_bucket = "bkt";
+    task.src_key = "big";
+    task.size = big.size();
+    task.local = t.path + "/down/big";
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+    (*e)->Finish();
+    REQUIRE(c.status.size() == 1);
+    CHECK(c.status[0].code() == Code::kAborted);
+    CHECK(EntriesIn(t.path + "/down") == 0);
+  }
+
+  SECTION("a multipart upload stopped part way is aborted") {
+    std::atomic<bool> cancel{false};
+    Collected c;
+    TransferOptions o;
+    o.jobs = 1;
+    o.part_size = part;
+    o.cancel = &cancel;
+    o.on_result = c.Callback();
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    TransferTask task;
+    task.local = t.path + "/big";
+    task.dst_bucket = "bkt";
+    task.dst_key = "up-big";
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+    // Stop once the first part is in: the upload exists on the server then.
+    while ((*e)->stats().bytes == 0 && (*e)->stats().done + (*e)->stats().failed == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    cancel = true;
+    (*e)->Finish();
+    REQUIRE(c.status.size() == 1);
+    if (!c.status[0].ok()) {  // the last parts may have been under way already
+      CHECK(c.status[0].code() == Code::kAborted);
+      CHECK(c.status[0].message().find("aborted") != std::string::npos);
+      CHECK(s.client->HeadObject("bkt", "up-big").status().code() == Code::kNotFound);
+    }
+    CHECK(s.OpenUploads() == 0);
+  }
+}
+
+TEST_CASE("transfer: part sizes and options", "[transfer]") {
+  CHECK(TransferEngine::PartSizeFor(100, 8 << 20) == 8 << 20);
+  const uint64_t huge = uint64_t(5) << 40;  // 5 TiB: parts of at least 5 TiB / 10,000
+  CHECK(TransferEngine::PartSizeFor(huge, 8 << 20) * 10000 >= huge);
+  CHECK((huge + TransferEngine::PartSizeFor(huge, 8 << 20) - 1) /
+            TransferEngine::PartSizeFor(huge, 8 << 20) <=
+        10000);
+  Server s;
+  TransferOptions o;
+  o.jobs = 0;
+  CHECK(TransferEngine::Create(*s.client, o).status().code() == Code::kInvalidArgument);
+  o.jobs = 1;
+  o.part_size = 1 << 20;
+  CHECK(TransferEngine::Create(*s.client, o).status().code() == Code::kInvalidArgument);
+  CHECK(Name(TransferKind::kCopy) == std::string("copy"));
+}
