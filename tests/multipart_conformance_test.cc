@@ -14,6 +14,7 @@
 #include "libstore/common/hash.h"
 #include "libstore/object/erasure_set.h"
 #include "tests/plain_test_util.h"
+#include "tests/remote_store.h"
 
 using namespace cairn;
 using namespace cairn::test;
@@ -61,6 +62,10 @@ struct MpuStore {
     if (kind == "set") {
       set = std::make_unique<LocalSet>();
       store = set->set.get();
+    } else if (kind == "remote") {
+      server = std::make_unique<RemoteServer>();
+      remote = server->Store();
+      store = remote.get();
     } else {
       plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
       if (plain->kind == "local") {
@@ -116,6 +121,8 @@ struct MpuStore {
   }
   std::unique_ptr<PlainFixture> plain;
   std::unique_ptr<LocalSet> set;
+  std::unique_ptr<RemoteServer> server;
+  std::unique_ptr<s3::S3ObjectStore> remote;
   ObjectStore* store = nullptr;
 };
 
@@ -161,7 +168,7 @@ std::vector<CompletedPart> Listed(const std::vector<PartInfo>& parts) {
 }  // namespace
 
 TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     CreateMultipartOptions co;
@@ -238,7 +245,7 @@ TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", 
 }
 
 TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -267,7 +274,7 @@ TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not"
 }
 
 TEST_CASE("multipart: every error path of Complete, with nothing made", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     StringSource old("old");
@@ -316,7 +323,7 @@ TEST_CASE("multipart: every error path of Complete, with nothing made", "[multip
 
 TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are NoSuchUpload",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -348,7 +355,7 @@ TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are N
 }
 
 TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -372,7 +379,7 @@ TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
 
 TEST_CASE("multipart: UploadPart refuses bad numbers, bad digests and unknown uploads",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -448,7 +455,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
   const std::vector<std::string> data = {RandomBytes(5 * kMiB, 40), RandomBytes(5 * kMiB + 3, 41),
                                          RandomBytes(12345, 42)};
   const std::string whole = data[0] + data[1] + data[2];
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     MpuStore s(kind);
     for (const Case& c : cases) {
       CAPTURE(kind, Name(c.alg), Name(c.asked));
@@ -533,7 +540,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
 }
 
 TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -571,7 +578,7 @@ TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[
 
 TEST_CASE("multipart: ListMultipartUploads with prefix, delimiter, markers and pages",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     // Two uploads of "a/x", one each of the others.
@@ -664,7 +671,7 @@ TEST_CASE("multipart: ListMultipartUploads with prefix, delimiter, markers and p
 }
 
 TEST_CASE("multipart: Complete's conditions decide on the key's current object", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     StringSource old("old");
@@ -690,7 +697,7 @@ TEST_CASE("multipart: Complete's conditions decide on the key's current object",
 }
 
 TEST_CASE("multipart: concurrent parts of one upload, and two uploads of one key", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto a = s.Create("k");
@@ -877,7 +884,7 @@ Result<PartRead> ReadPart(ObjectStore& st, const std::string& key, int n, GetOpt
 }  // namespace
 
 TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     const std::vector<std::string> data = {RandomBytes(5 * kMiB, 41), RandomBytes(5 * kMiB + 7, 42),
@@ -942,7 +949,7 @@ TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "
 
 TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a part",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     const std::string src = RandomBytes(6 * kMiB + 5, 51);
@@ -1023,7 +1030,7 @@ TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a par
 
 TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, only those",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto old_up = s.Create("old");
