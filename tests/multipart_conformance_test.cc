@@ -295,8 +295,12 @@ TEST_CASE("multipart: every error path of Complete, with nothing made", "[multip
     CHECK(code({{1, p1->etag, ""}, {1, p1->etag, ""}}) == Code::kInvalidPartOrder);
     CHECK(code({{1, p1->etag, ""}, {4, p1->etag, ""}}) == Code::kInvalidPart);  // not uploaded
     CHECK(code({{1, p2->etag, ""}, {2, p2->etag, ""}}) == Code::kInvalidPart);  // wrong ETag
-    CHECK(code({{0, p1->etag, ""}}) == Code::kInvalidPart);
-    CHECK(code({{10001, p1->etag, ""}}) == Code::kInvalidPart);
+    // Differs over the network: S3 (and cairn serve) refuse a part number outside 1..10000 while
+    // reading the request's XML, with InvalidArgument, before any store sees it.
+    const Code out_of_range =
+        std::string(kind) == "remote" ? Code::kInvalidArgument : Code::kInvalidPart;
+    CHECK(code({{0, p1->etag, ""}}) == out_of_range);
+    CHECK(code({{10001, p1->etag, ""}}) == out_of_range);
     // Part 2 is below 5 MiB and not last.
     CHECK(code({{1, p1->etag, ""}, {2, p2->etag, ""}, {3, p3->etag, ""}}) == Code::kEntityTooSmall);
     // Unknown ids, another key's id, a missing bucket.
@@ -523,6 +527,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
           want_value + (c.want == ChecksumType::kComposite ? "-3" : std::string());
       auto done = s.Complete("sum", up->upload_id,
                              c.want == ChecksumType::kFullObject ? missing : list, good);
+      INFO(done.status().message());
       REQUIRE(done.ok());
       CHECK(done->checksum.algorithm == c.alg);
       CHECK(done->checksum.Base64() == want_value);
@@ -918,6 +923,12 @@ TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "
       CHECK(ReadPart(*s.store, "big", 2, cond).ok());
       auto head = s.store->HeadObject("bkt", "big");
       REQUIRE(head.ok());
+      // Differs over the network: S3 tells the number of parts (x-amz-mp-parts-count) only to a
+      // HEAD or GET with partNumber.
+      GetOptions part1;
+      part1.part_number = 1;
+      if (std::string(kind) == "remote") head = s.store->HeadObject("bkt", "big", part1);
+      REQUIRE(head.ok());
       CHECK(head->parts_count == 3);
       if (!s.CanRestart()) break;
       s.Restart();  // the layout is kept with the object
@@ -1045,6 +1056,16 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
     REQUIRE(s.Part("young", young->upload_id, 1, "kept").ok());
 
     CHECK(s.store->AbortStaleUploads(-1).status().code() == Code::kInvalidArgument);
+    if (std::string(kind) == "remote") {
+      // Differs over the network: S3 has no call for it (a bucket lifecycle rule does it on the
+      // server); the store says so (s3_store.h) and leaves every upload as it was.
+      CHECK(s.store->AbortStaleUploads(int64_t(300) * 1000000).status().code() ==
+            Code::kNotImplemented);
+      auto all = s.store->ListMultipartUploads("bkt", {});
+      REQUIRE(all.ok());
+      CHECK(all->uploads.size() == 2);
+      continue;
+    }
     auto removed = s.store->AbortStaleUploads(int64_t(300) * 1000000);
     REQUIRE(removed.ok());
     CHECK(*removed == 1);

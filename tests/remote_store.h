@@ -6,13 +6,13 @@
 // fixture goes, whatever path the test took; it also dies with the test process (PR_SET_PDEATHSIG).
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -47,10 +47,9 @@ class RemoteServer {
     data_ = tmp_.path() + "/data";
     std::filesystem::create_directory(data_);
     const std::string port_file = tmp_.path() + "/port", log = tmp_.path() + "/serve.log";
-    std::vector<std::string> args = {bin,           "serve",       "--no-fsync",
-                                     "--address",   "127.0.0.1:0", "--port-file",
-                                     port_file,     "--access-key", kAccessKey,
-                                     "--secret-key", kSecretKey,   data_};
+    std::vector<std::string> args = {bin,           "serve",        "--no-fsync", "--address",
+                                     "127.0.0.1:0", "--port-file",  port_file,    "--access-key",
+                                     kAccessKey,    "--secret-key", kSecretKey,   data_};
     const pid_t parent = ::getpid();
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);

@@ -220,7 +220,15 @@ TEST_CASE("conformance: OpenObject gives the info and range before the first byt
     CHECK_FALSE(reader.range().partial);
     // Replaced after the open: the reader still sends the version it described.
     REQUIRE(s.Put("k", "new").ok());
-    CHECK(Drain(reader, 7777) == data);
+    if (std::string(kind) == "remote") {
+      // Differs over the network: a remote reader cannot hold a version the server replaced. Its
+      // GETs are pinned to the ETag it described (If-Match), so it fails instead of sending
+      // bytes of another version (s3_store.h).
+      std::string buf(7777, '\0');
+      CHECK(reader.Read(buf.data(), buf.size()).status().code() == Code::kPreconditionFailed);
+    } else {
+      CHECK(Drain(reader, 7777) == data);
+    }
     CHECK(reader.info().etag == Md5Hex(data));
     CHECK(*reader.Read(nullptr, 0) == 0);  // the end stays the end
     CHECK(*s.Get("k") == "new");
@@ -640,6 +648,12 @@ TEST_CASE("conformance: Content-MD5 is checked in the pass that makes the ETag",
       po.etag = mode;
       po.expected.content_md5 = Md5Of(data);
       po.expected.checksum = ChecksumOf(ChecksumAlgorithm::kCrc32c, data);
+      if (mode == EtagMode::kFast && std::string(kind) == "remote") {
+        // Differs over the network: an S3 server makes the ETag, a client cannot ask for a
+        // fast one; the store says so rather than store an MD5 ETag silently (s3_store.h).
+        CHECK(s.Put("k", data, po).status().code() == Code::kNotImplemented);
+        continue;
+      }
       auto put = s.Put("k", data, po);
       REQUIRE(put.ok());
       // The MD5 the Content-MD5 check computed is the ETag, whatever the mode asked.

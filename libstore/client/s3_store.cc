@@ -153,8 +153,9 @@ void InfoFromHeaders(const http::Response& r, ObjectInfo* info) {
     }
   }
   if (alg != ChecksumAlgorithm::kNone) SetChecksum(alg, checksum_value, info);
-  info->user_meta = std::move(standard);
-  for (auto& m : user) info->user_meta.push_back(std::move(m));
+  // The user's entries, then the standard headers (HTTP keeps no order between the two).
+  info->user_meta = std::move(user);
+  for (auto& m : standard) info->user_meta.push_back(std::move(m));
 }
 
 // Checksum<ALG> and ChecksumType elements of an answer document into info.
@@ -448,12 +449,14 @@ Result<ObjectInfo> S3ObjectStore::PutObject(const std::string& bucket, const std
   info.size = have;
   info.mod_time_ns = NsOfHttpDate(resp.Get("Date"), NowNs());
   InfoFromHeaders(resp, &info);
-  info.content_type = opts.content_type;
-  info.user_meta = opts.user_meta;
   if (IsMd5Etag(info.etag) && info.etag != ToHex(sums.md5().data(), 16)) {
     return Corruption("PUT " + bucket + "/" + key + ": the server's ETag " + info.etag +
                       " is not the body's MD5");
   }
+  // The answer has no Last-Modified: the version's own time (and the rest) from a HEAD.
+  info.mod_time_ns = 0;
+  CompleteInfo(&info);
+  if (info.mod_time_ns == 0) info.mod_time_ns = NsOfHttpDate(resp.Get("Date"), NowNs());
   return info;
 }
 
@@ -545,12 +548,11 @@ Result<ObjectInfo> S3ObjectStore::Head(const std::string& bucket, const std::str
   if (!s.ok()) {
     if (s.code() == Code::kNotModified || s.code() == Code::kPreconditionFailed) {
       if (verdict != nullptr) {
+        // A 304 or 412 answer names the version (ETag, Last-Modified) but not its size or
+        // metadata: those come from a HEAD without conditions, when it finds the same version.
         InfoFromHeaders(resp, &info);
-        if (info.etag.empty()) {
-          // The 412 named no version: the current one's, from a HEAD without conditions.
-          auto now = Head(bucket, key, {}, nullptr, nullptr);
-          if (now.ok()) info = std::move(*now);
-        }
+        auto now = Head(bucket, key, {}, nullptr, nullptr);
+        if (now.ok() && (info.etag.empty() || now->etag == info.etag)) info = std::move(*now);
         *verdict = std::move(info);
       }
       return s;
@@ -636,13 +638,12 @@ void S3ObjectStore::CompleteInfo(ObjectInfo* info) {
   go.conditions.if_match = Quote(info->etag);
   auto h = Head(info->bucket, info->key, go, nullptr, nullptr);
   if (!h.ok()) return;
-  const int64_t t = info->mod_time_ns;
   const ChecksumValue sum = info->checksum;
   const ChecksumType type = info->checksum_type;
   const uint32_t parts = info->checksum_parts;
   *info = std::move(*h);
-  if (t != 0) info->mod_time_ns = t;
-  if (sum.algorithm != ChecksumAlgorithm::kNone) {
+  if (info->checksum.algorithm == ChecksumAlgorithm::kNone &&
+      sum.algorithm != ChecksumAlgorithm::kNone) {
     info->checksum = sum;
     info->checksum_type = type;
     info->checksum_parts = parts;
@@ -751,14 +752,23 @@ Result<ChecksumAlgorithm> S3ObjectStore::UploadAlgorithm(const std::string& buck
   ListPartsOptions o;
   o.max_parts = 1;
   ASSIGN_OR_RETURN(ListPartsResult r, ListParts(bucket, key, upload_id, o));
-  if (r.upload.checksum_algorithm.empty()) return ChecksumAlgorithm::kNone;
-  return ChecksumAlgorithmFromName(r.upload.checksum_algorithm);
+  ChecksumAlgorithm alg = ChecksumAlgorithm::kNone;
+  if (!r.upload.checksum_algorithm.empty()) {
+    ASSIGN_OR_RETURN(alg, ChecksumAlgorithmFromName(r.upload.checksum_algorithm));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  upload_algorithms_[upload_id] = alg;
+  return alg;
 }
 
 Result<PartInfo> S3ObjectStore::SendPart(const std::string& bucket, const std::string& key,
                                          const std::string& upload_id, int part_number,
                                          const void* data, size_t len,
                                          const UploadPartOptions& opts) {
+  if (opts.checksum_algorithm.empty() && !opts.checksum_value.empty()) {
+    return InvalidArgument("UploadPart " + bucket + "/" + key +
+                           ": a checksum value without its algorithm");
+  }
   if (!opts.payload_sha256.empty()) {
     ASSIGN_OR_RETURN(auto want, ParsePayloadSha256Hex(opts.payload_sha256));
     ShaStream sha(ShaStream::Kind::kSha256);
@@ -818,7 +828,21 @@ Result<PartInfo> S3ObjectStore::UploadPart(const std::string& bucket, const std:
     }
     data.append(chunk, n);
   }
-  return SendPart(bucket, key, upload_id, part_number, data.data(), data.size(), opts);
+  if (!opts.checksum_algorithm.empty() || !opts.checksum_value.empty()) {
+    return SendPart(bucket, key, upload_id, part_number, data.data(), data.size(), opts);
+  }
+  // No checksum named: one of the upload's algorithm is computed here and sent, as the AWS SDKs
+  // do (the server checks it, and Complete needs every part's).
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, UploadAlgorithm(bucket, key, upload_id));
+  if (alg == ChecksumAlgorithm::kNone) {
+    return SendPart(bucket, key, upload_id, part_number, data.data(), data.size(), opts);
+  }
+  UploadPartOptions with = opts;
+  ChecksumStream sum(alg);
+  sum.Update(data.data(), data.size());
+  with.checksum_algorithm = Name(alg);
+  with.checksum_value = sum.FinalValue().Base64();
+  return SendPart(bucket, key, upload_id, part_number, data.data(), data.size(), with);
 }
 
 Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
@@ -861,7 +885,49 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
   if (opts.if_none_match_star) r.headers.push_back({"If-None-Match", "*"});
   if (opts.if_match) r.headers.push_back({"If-Match", *opts.if_match});
   if (!opts.checksum_value.empty() && alg != ChecksumAlgorithm::kNone) {
-    r.headers.push_back({HeaderName(alg), opts.checksum_value});
+    // The whole object's checksum the caller expects, checked here before Complete from the
+    // parts' stored checksums and sizes (ListParts): FULL_OBJECT combined from the CRCs,
+    // COMPOSITE ("<base64>-N") the checksum of the parts' checksums. Not sent as
+    // x-amz-checksum-<alg>: cairn serve reads that header on a POST as the checksum of the
+    // request's own body (the XML), as its authenticator does for every request.
+    std::map<int, PartChecksum> stored;
+    ChecksumType type = ChecksumType::kNone;
+    ListPartsOptions lo;
+    while (true) {
+      ASSIGN_OR_RETURN(ListPartsResult lp, ListParts(bucket, key, upload_id, lo));
+      type = lp.upload.checksum_type;
+      for (const auto& p : lp.parts) {
+        if (p.checksum.empty()) continue;
+        ASSIGN_OR_RETURN(ChecksumValue v, ParseChecksum(alg, p.checksum));
+        stored[p.part_number] = PartChecksum{v, p.size};
+      }
+      if (!lp.truncated) break;
+      lo.part_number_marker = lp.next_part_number_marker;
+    }
+    std::vector<PartChecksum> sums;
+    bool all = !parts.empty();
+    for (const auto& p : parts) {
+      auto it = stored.find(p.part_number);
+      if (it == stored.end()) {
+        all = false;  // Complete refuses it (InvalidPart)
+      } else {
+        sums.push_back(it->second);
+      }
+    }
+    if (all) {
+      std::string whole;
+      if (type == ChecksumType::kFullObject) {
+        ASSIGN_OR_RETURN(ChecksumValue v, CombineFullObject(alg, sums));
+        whole = v.Base64();
+      } else {
+        ASSIGN_OR_RETURN(whole, CompositeChecksum(alg, sums));
+        if (opts.checksum_value.find('-') == std::string::npos) whole.resize(whole.find('-'));
+      }
+      if (whole != opts.checksum_value) {
+        return Status(Code::kBadDigest, what + ": the " + Name(alg) + " " + opts.checksum_value +
+                                            " is not the object's " + whole);
+      }
+    }
   }
   http::Response resp;
   RETURN_IF_ERROR(client_->Send(r, &resp));
@@ -878,6 +944,8 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
   ChecksumFromXml(*doc, &info);
   CompleteInfo(&info);
   info.parts_count = uint32_t(parts.size());
+  std::lock_guard<std::mutex> l(mu_);
+  upload_algorithms_.erase(upload_id);
   return info;
 }
 
@@ -931,6 +999,19 @@ Result<PartInfo> S3ObjectStore::UploadPartCopy(const std::string& src_bucket,
     // The answer does not say how many bytes were copied: the source's size, from a HEAD.
     auto h = Head(src_bucket, src_key, {}, nullptr, nullptr);
     if (h.ok()) p.size = h->size;
+  }
+  if (p.checksum.empty()) {
+    // An answer without the part's checksum (cairn serve sends none): ListParts has it.
+    ASSIGN_OR_RETURN(ChecksumAlgorithm alg, UploadAlgorithm(bucket, key, upload_id));
+    if (alg != ChecksumAlgorithm::kNone) {
+      ListPartsOptions lo;
+      lo.max_parts = 1;
+      lo.part_number_marker = part_number - 1;
+      ASSIGN_OR_RETURN(ListPartsResult lp, ListParts(bucket, key, upload_id, lo));
+      if (!lp.parts.empty() && lp.parts[0].part_number == part_number) {
+        p.checksum = lp.parts[0].checksum;
+      }
+    }
   }
   return p;
 }
