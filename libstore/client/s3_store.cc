@@ -560,8 +560,12 @@ Result<ObjectInfo> S3ObjectStore::Head(const std::string& bucket, const std::str
     if (s.code() == Code::kNotFound) {
       // A HEAD answer has no error document: whether the bucket is missing takes one more.
       Status b = BucketExists(bucket);
-      if (b.code() == Code::kBucketNotFound) return b;
-      return NotFound("HEAD " + bucket + "/" + key + ": NoSuchKey");
+      if (b.code() == Code::kBucketNotFound) {
+        return BucketNotFound("HEAD " + bucket + "/" + key +
+                              ": NoSuchBucket: The specified bucket does not exist.");
+      }
+      return NotFound("HEAD " + bucket + "/" + key +
+                      ": NoSuchKey: The specified key does not exist.");
     }
     if (s.code() == Code::kInvalidRange && opts.part_number != 0) {
       return Status(Code::kInvalidPartNumber, "HEAD " + bucket + "/" + key + "?partNumber=" +
