@@ -27,7 +27,10 @@
 // whole-object GET also asks for the stored checksum (x-amz-checksum-mode: ENABLED) and checks
 // the body against the x-amz-checksum-crc32/crc32c/crc64nvme/sha1/sha256 the server returns, in
 // the same pass (kCorruption on a mismatch); a COMPOSITE value ("...-N", a checksum of the parts'
-// checksums) cannot be checked from the bytes alone and is skipped.
+// checksums) cannot be checked from the bytes alone and is skipped. A multipart ETag ("MD5-N")
+// is not checked by GetObject: it needs the parts' sizes (a HEAD ?partNumber per part) and the
+// bytes again, which a sink such as stdout cannot give back; DownloadRanges, which writes to a
+// file, checks it.
 //
 // Thread safety: an S3Client may be used from any number of threads; each call takes a pooled
 // connection for its duration, so N threads get N connections kept alive.

@@ -616,6 +616,8 @@ Result<ListResult> S3ObjectStore::ListObjects(const std::string& bucket, const L
   p.continuation_token = opts.continuation_token;
   ListPage page;
   Status s = client_->ListObjectsPage(bucket, p, &page);
+  // The typed listing reports a refused request (a bad continuation token: InvalidArgument) as
+  // kIOError, for the command line; the store's callers get the code.
   if (s.code() == Code::kIOError && s.message().find("InvalidArgument") != std::string::npos) {
     return InvalidArgument(s.message());
   }
