@@ -325,15 +325,8 @@ void Md5Bytes(std::string_view hex, uint8_t out[16]) {
 }
 
 namespace {
-Status ErrorFromAnswer(int http_status, std::string_view body, std::string_view context,
-                      bool exact_codes);
-}  // namespace
 
-Status ErrorFromResponse(int http_status, std::string_view body, std::string_view context) {
-  return ErrorFromAnswer(http_status, body, context, false);
-}
-
-namespace {
+// ErrorFromResponse; exact_codes: RawRequest::exact_codes.
 Status ErrorFromAnswer(int http_status, std::string_view body, std::string_view context,
                       bool exact_codes) {
   const Status by_http = http::StatusForHttp(http_status, context);
@@ -359,7 +352,12 @@ Status ErrorFromAnswer(int http_status, std::string_view body, std::string_view 
                      s3code == "InternalError" || s3code == "RequestTimeout";
   return Status(code, std::move(msg)).WithRetryable(retry);
 }
+
 }  // namespace
+
+Status ErrorFromResponse(int http_status, std::string_view body, std::string_view context) {
+  return ErrorFromAnswer(http_status, body, context, false);
+}
 
 // One logical request (sent once, or again on a retryable failure).
 struct S3Client::Call {
