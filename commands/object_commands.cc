@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "cli/fd_io.h"
@@ -14,6 +15,7 @@
 #include "cli/progress.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
+#include "libstore/client/s3_store.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/shard_file.h"  // CheckBaseName
@@ -54,6 +56,56 @@ json InfoJson(const ObjectInfo& i) {
                      {"type", Name(i.checksum_type)}};
   }
   return j;
+}
+
+// The store an object command works on: the volume set of --set / CAIRN_SET, or for an s3://
+// URL the S3 endpoint (S3ObjectStore, configured as every s3:// command is).
+struct OpenedStore {
+  std::optional<OpenedSet> set;
+  std::unique_ptr<s3::S3ObjectStore> remote;
+  ObjectStore* store = nullptr;
+};
+
+// Splits the object argument (BUCKET/KEY or s3://BUCKET/KEY), checked as its store names objects:
+// cairn's bucket and key rules for a volume set; any non-empty bucket and key for S3 (the server
+// decides).
+Status SplitObject(const std::string& arg, std::string* bucket, std::string* key) {
+  if (IsS3Url(arg)) return ParseS3Url(arg, false, bucket, key);
+  RETURN_IF_ERROR(SplitPath(arg, false, bucket, key));
+  RETURN_IF_ERROR(ValidateBucketName(*bucket));
+  return ValidateKey(*key);
+}
+
+Result<OpenedStore> OpenStore(const std::string& arg, Context& ctx) {
+  OpenedStore o;
+  if (IsS3Url(arg)) {
+    ASSIGN_OR_RETURN(auto client, ctx.OpenS3());
+    ASSIGN_OR_RETURN(o.remote, s3::S3ObjectStore::Create(std::move(client)));
+    o.store = o.remote.get();
+  } else {
+    ASSIGN_OR_RETURN(o.set, ctx.OpenVolumeSet());
+    o.store = o.set->set.get();
+  }
+  return o;
+}
+
+// stat's lines for what every store tells (the volume set adds its layout and health).
+void PrintInfo(const std::string& bucket, const std::string& key, const ObjectInfo& info) {
+  std::printf("%s\n", Shown(bucket + "/" + key).c_str());
+  std::printf("  size          %llu (%s)\n", static_cast<unsigned long long>(info.size),
+              HumanBytes(double(info.size)).c_str());
+  std::printf("  etag          %s\n", Shown(info.etag).c_str());
+  std::printf("  modified      %s\n", TimeString(info.mod_time_ns).c_str());
+  if (!info.content_type.empty()) {
+    std::printf("  content-type  %s\n", Shown(info.content_type).c_str());
+  }
+  for (const auto& [k, v] : info.user_meta) {
+    std::printf("  meta          %s\n", Shown(k + "=" + v).c_str());
+  }
+  if (info.checksum.algorithm != ChecksumAlgorithm::kNone) {
+    std::printf("  checksum      %s %s (%s)\n", Name(info.checksum.algorithm),
+                info.ChecksumHeaderValue().c_str(), Name(info.checksum_type));
+  }
 }
 
 }  // namespace
@@ -120,9 +172,7 @@ struct PutOptions2 {
 
 Status RunPut(const PutOptions2& o, Context& ctx) {
   std::string bucket, key;
-  RETURN_IF_ERROR(SplitPath(o.target, false, &bucket, &key));
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(SplitObject(o.target, &bucket, &key));
   PutOptions po;
   po.content_type = o.content_type;
   po.fsync = !o.no_fsync;
@@ -155,14 +205,14 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
       total = uint64_t(st.st_size);
     }
   }
-  auto set = ctx.OpenVolumeSet();
-  if (!set.ok()) {
+  auto opened = OpenStore(o.target, ctx);
+  if (!opened.ok()) {
     if (fd > 0) ::close(fd);
-    return set.status();
+    return opened.status();
   }
   Progress progress("put " + key, total, ctx.ShowProgress() && total >= (8u << 20));
   FdSource src(fd, o.file == "-" ? "stdin" : o.file, &progress);
-  auto info = set->set->PutObject(bucket, key, src, po);
+  auto info = opened->store->PutObject(bucket, key, src, po);
   progress.Finish();
   if (fd > 0) ::close(fd);
   if (!info.ok()) return info.status();
@@ -174,11 +224,11 @@ Status RunPut(const PutOptions2& o, Context& ctx) {
     if (w.offline) continue;
     ++missed_failed;
     failed += (failed.empty() ? "" : ", ") + std::to_string(w.position + 1) + " (" +
-              set->member_paths[w.position] + ")";
+              opened->set->member_paths[w.position] + ")";
     if (why.empty()) why = w.why;
   }
-  if (missed_failed > 0) {
-    const size_t n = set->member_paths.size();
+  if (missed_failed > 0) {  // only a volume set misses members
+    const size_t n = opened->set->member_paths.size();
     ctx.Warn("warning: " + bucket + "/" + key + ": written to " +
              std::to_string(n - info->missed.size()) + " of " + std::to_string(n) +
              " members; member" + (missed_failed > 1 ? "s " : " ") + failed + " failed: " + why +
@@ -206,7 +256,9 @@ void RegisterPut(CLI::App& app, Context& ctx, Status* result) {
       ->type_name("crc32|crc32c|crc64nvme|sha1|sha256");
   sub->add_flag("--no-fsync", o->no_fsync, "Do not wait for the data to reach the disk (scratch use)");
   sub->add_option("file", o->file, "File to store, or - for stdin")->required()->type_name("FILE|-");
-  sub->add_option("target", o->target, "Where to store it")->required()->type_name("BUCKET/KEY");
+  sub->add_option("target", o->target, "Where to store it (or s3://BUCKET/KEY)")
+      ->required()
+      ->type_name("BUCKET/KEY");
   sub->callback([o, &ctx, result] { *result = RunPut(*o, ctx); });
 }
 
@@ -245,9 +297,7 @@ Status ParseRange(const std::string& s, GetRange* r) {
 
 Status RunGet(const GetOptions& o, Context& ctx) {
   std::string bucket, key;
-  RETURN_IF_ERROR(SplitPath(o.source, false, &bucket, &key));
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(SplitObject(o.source, &bucket, &key));
   cairn::GetOptions get;
   if (!o.range.empty()) {
     GetRange range;
@@ -270,9 +320,11 @@ Status RunGet(const GetOptions& o, Context& ctx) {
       }
     }
   }
-  ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
-  // One metadata read: the reader knows the size before the first byte and sends that version.
-  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader, set.set->OpenObject(bucket, key, get));
+  ASSIGN_OR_RETURN(OpenedStore opened, OpenStore(o.source, ctx));
+  // One metadata read: the reader knows the size before the first byte and sends that version
+  // (over S3: a HEAD, then GETs pinned to that version's ETag).
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader,
+                   opened.store->OpenObject(bucket, key, get));
   if (out == "-") {
     FdSink sink(1, "stdout", nullptr);
     return reader->WriteTo(sink);
@@ -295,7 +347,9 @@ void RegisterGet(CLI::App& app, Context& ctx, Status* result) {
       ->type_name("FIRST-LAST|-N");
   sub->add_flag("--force", o->force,
                 "Replace an existing file also when its name comes from the key (no FILE given)");
-  sub->add_option("source", o->source, "The object")->required()->type_name("BUCKET/KEY");
+  sub->add_option("source", o->source, "The object (or s3://BUCKET/KEY)")
+      ->required()
+      ->type_name("BUCKET/KEY");
   sub->add_option("output", o->output,
                   "Output file, - for stdout (default: stdout if not a terminal, else ./KEY's basename)")
       ->type_name("FILE|-");
@@ -378,9 +432,18 @@ void RegisterLs(CLI::App& app, Context& ctx, Status* result) {
 
 Status RunStat(const std::string& path, Context& ctx) {
   std::string bucket, key;
-  RETURN_IF_ERROR(SplitPath(path, false, &bucket, &key));
-  RETURN_IF_ERROR(ValidateBucketName(bucket));
-  RETURN_IF_ERROR(ValidateKey(key));
+  RETURN_IF_ERROR(SplitObject(path, &bucket, &key));
+  if (IsS3Url(path)) {
+    // What S3 tells of an object (HEAD): no layout or shard health to show.
+    ASSIGN_OR_RETURN(OpenedStore opened, OpenStore(path, ctx));
+    ASSIGN_OR_RETURN(ObjectInfo info, opened.store->HeadObject(bucket, key));
+    if (ctx.json) {
+      std::printf("%s\n", Dump(InfoJson(info)).c_str());
+    } else {
+      PrintInfo(bucket, key, info);
+    }
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(OpenedSet set, ctx.OpenVolumeSet());
   ASSIGN_OR_RETURN(ObjectDetail d, set.set->StatObject(bucket, key));
   int healthy = 0;
@@ -407,21 +470,7 @@ Status RunStat(const std::string& path, Context& ctx) {
     std::printf("%s\n", Dump(j).c_str());
     return Status::Ok();
   }
-  std::printf("%s\n", Shown(bucket + "/" + key).c_str());
-  std::printf("  size          %llu (%s)\n", static_cast<unsigned long long>(d.info.size),
-              HumanBytes(double(d.info.size)).c_str());
-  std::printf("  etag          %s\n", Shown(d.info.etag).c_str());
-  std::printf("  modified      %s\n", TimeString(d.info.mod_time_ns).c_str());
-  if (!d.info.content_type.empty()) {
-    std::printf("  content-type  %s\n", Shown(d.info.content_type).c_str());
-  }
-  for (const auto& [k, v] : d.info.user_meta) {
-    std::printf("  meta          %s\n", Shown(k + "=" + v).c_str());
-  }
-  if (d.info.checksum.algorithm != ChecksumAlgorithm::kNone) {
-    std::printf("  checksum      %s %s (%s)\n", Name(d.info.checksum.algorithm),
-                d.info.ChecksumHeaderValue().c_str(), Name(d.info.checksum_type));
-  }
+  PrintInfo(bucket, key, d.info);
   std::printf("  layout        %u+%u, %s blocks, %s\n", d.meta.k, d.meta.m,
               HumanBytes(d.meta.block_size).c_str(),
               d.meta.is_inline() ? "inline in metadata" : "one shard file per volume");
@@ -439,7 +488,9 @@ Status RunStat(const std::string& path, Context& ctx) {
 void RegisterStat(CLI::App& app, Context& ctx, Status* result) {
   auto path = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("stat", "Show an object's size, ETag, EC layout and shard health");
-  sub->add_option("object", *path, "The object")->required()->type_name("BUCKET/KEY");
+  sub->add_option("object", *path, "The object (or s3://BUCKET/KEY)")
+      ->required()
+      ->type_name("BUCKET/KEY");
   sub->callback([path, &ctx, result] { *result = RunStat(*path, ctx); });
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests of the S3 client commands (ls, cat, rm, presign, cp on s3:// URLs) against a
-# `cairn serve` of a plain directory on a free loopback port, with SigV4 credentials given through
-# the environment and through a profile file in a temporary HOME.
+# End-to-end tests of the S3 client commands (ls, cat, rm, presign, cp, and stat/get/put on s3://
+# URLs) against a `cairn serve` of a plain directory on a free loopback port, with SigV4
+# credentials given through the environment and through a profile file in a temporary HOME.
 # Usage: tests/e2e_s3client.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
@@ -62,6 +62,51 @@ check "cat empty is empty" [ ! -s "$T/out" ]
 expect 1 "cat a missing key" c cat s3://bkt/nope
 check "names the key and NoSuchKey" grep -q '^cairn: cat: GET bkt/nope: NoSuchKey' "$T/err"
 check "nothing on stdout" [ ! -s "$T/out" ]
+
+echo "== stat, get, put on s3:// (the volume-set commands over S3ObjectStore)"
+expect 0 "put with type, meta and checksum" c put --content-type text/x-e2e --meta color=blue --checksum crc32c "$T/data/bkt/dir/a.bin" s3://other/put/a.bin
+check "put byte-identical" cmp -s "$T/data/other/put/a.bin" "$T/data/bkt/dir/a.bin"
+expect 0 "stat" c stat s3://other/put/a.bin
+check "stat: name and size" bash -c "grep -qx 'other/put/a.bin' '$T/out' && grep -q '^  size          1000 ' '$T/out'"
+check "stat: MD5 ETag" grep -q "^  etag          $(md5sum <"$T/data/bkt/dir/a.bin" | cut -c1-32)\$" "$T/out"
+check "stat: type, meta, checksum" bash -c "grep -q '^  content-type  text/x-e2e\$' '$T/out' && grep -q '^  meta          color=blue\$' '$T/out' && grep -q '^  checksum      CRC32C .* (FULL_OBJECT)\$' '$T/out'"
+check "stat: no layout (not a volume set)" bash -c "! grep -q layout '$T/out'"
+expect 0 "stat --json" c --json stat s3://other/put/a.bin
+check "stat json" python3 -c "
+import json
+j=json.loads(open('$T/out').read())
+assert j['bucket']=='other' and j['key']=='put/a.bin' and j['size']==1000, j
+assert j['meta']=={'color':'blue'} and j['content_type']=='text/x-e2e', j
+assert j['checksum']['algorithm']=='CRC32C' and j['checksum']['type']=='FULL_OBJECT', j"
+expect 0 "get to a file" c get s3://other/put/a.bin "$T/got.bin"
+check "get byte-identical" cmp -s "$T/got.bin" "$T/data/bkt/dir/a.bin"
+expect 0 "get --range to stdout" c get --range 10-19 s3://other/put/a.bin -
+check "the range's bytes" cmp -s "$T/out" <(tail -c +11 "$T/data/bkt/dir/a.bin" | head -c 10)
+expect 0 "get --range -N" c get --range -7 s3://other/put/a.bin -
+check "the last 7 bytes" cmp -s "$T/out" <(tail -c 7 "$T/data/bkt/dir/a.bin")
+randfile "$T/pipe.bin" 12000000
+expect 0 "put from stdin (multipart above 8 MiB), with a checksum" bash -c "$(printf '%q ' "${envc[@]}" "$CAIRN") put --checksum crc32c - s3://other/pipe.bin <'$T/pipe.bin'"
+check "stdin upload byte-identical" cmp -s "$T/data/other/pipe.bin" "$T/pipe.bin"
+expect 0 "stat of the multipart object" c stat s3://other/pipe.bin
+check "a two-part ETag and a FULL_OBJECT checksum" bash -c "grep -q '^  etag          [0-9a-f]\{32\}-2\$' '$T/out' && grep -q '^  checksum      CRC32C .* (FULL_OBJECT)\$' '$T/out'"
+expect 0 "get of the multipart object" c get s3://other/pipe.bin "$T/pipe.got"
+check "multipart get byte-identical" cmp -s "$T/pipe.got" "$T/pipe.bin"
+expect 1 "stat of a missing key" c stat s3://other/nope
+check "stat names NoSuchKey" grep -q '^cairn: stat: HEAD other/nope: NoSuchKey' "$T/err"
+expect 1 "get from a missing bucket" c get s3://nobucket/x "$T/nofile"
+check "get names NoSuchBucket" grep -q 'NoSuchBucket' "$T/err"
+check "get made no file" [ ! -e "$T/nofile" ]
+expect 0 "get to stdout when it is not a terminal" c get s3://other/put/a.bin
+check "stdout byte-identical" cmp -s "$T/out" "$T/data/bkt/dir/a.bin"
+expect 2 "put without a key" c put "$T/got.bin" s3://other
+expect 2 "get without a key" c get s3://other/ -
+expect 1 "put --etag fast is not for S3" c put --etag fast "$T/got.bin" s3://other/fast
+check "says why" grep -q 'an S3 server makes the ETag' "$T/err"
+check "nothing stored" [ ! -e "$T/data/other/fast" ]
+expect 1 "put of a missing file" c put "$T/no-such-file" s3://other/x
+expect 1 "put with a wrong secret" env AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY=wrong AWS_ENDPOINT_URL="$U" "$CAIRN" put "$T/got.bin" s3://other/denied
+check "SignatureDoesNotMatch" grep -q 'SignatureDoesNotMatch' "$T/err"
+check "nothing stored with a wrong secret" [ ! -e "$T/data/other/denied" ]
 
 echo "== credentials from a profile file"
 printf '[default]\nregion = us-east-1\n[profile e2e]\nendpoint_url = %s\n' "$U" >"$HOME/.aws/config"
@@ -193,5 +238,23 @@ expect 0 "cp down through faults (single)" fc cp s3://bkt/faults/sp.bin "$T/sp.g
 check "single download byte-identical" cmp -s "$T/sp.bin" "$T/sp.got"
 check "a body was corrupted on the way" grep -q "FAULT corrupt" "$T/faults"
 check "some requests failed on the way" grep -qE "FAULT (error|slowdown|reset)" "$T/faults"
+
+# A download whose body is corrupted on the way and whose ETag is not an MD5 (multipart): the
+# x-amz-checksum-crc32c the server returns catches it, for get and for cat.
+python3 "$(dirname "$0")/fault_proxy.py" --upstream "$U" --port-file "$T/cport" --seed 5 \
+  --corrupt-count 2 --corrupt-min 1000000 --log "$T/cfaults" &
+PIDS+=("$!")
+for _ in $(seq 200); do [[ -s "$T/cport" ]] && break; sleep 0.1; done
+check "corrupting proxy started" [ -s "$T/cport" ]
+cc() { env AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK" \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$T/cport")" "$CAIRN" "$@"; }
+expect 1 "get of a corrupted multipart body" cc get s3://other/pipe.bin "$T/pipe.bad"
+check "caught by the checksum" grep -q "^cairn: get: GET other/pipe.bin: the body's x-amz-checksum-crc32c .* does not match" "$T/err"
+check "no file left" bash -c "[ ! -e '$T/pipe.bad' ] && [ -z \"\$(ls -A '$T' | grep cairn-)\" ]"
+expect 1 "cat of a corrupted multipart body" cc cat s3://other/pipe.bin
+check "cat: caught by the checksum" grep -q "x-amz-checksum-crc32c .* does not match" "$T/err"
+check "both bodies were corrupted" [ "$(grep -c 'FAULT corrupt' "$T/cfaults")" = 2 ]
+expect 0 "the next get (not corrupted) passes" cc get s3://other/pipe.bin "$T/pipe.ok"
+check "byte-identical" cmp -s "$T/pipe.ok" "$T/pipe.bin"
 
 finish

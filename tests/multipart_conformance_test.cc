@@ -15,6 +15,7 @@
 #include "libstore/object/erasure_set.h"
 #include "libstore/plain/sqlite_db.h"
 #include "tests/plain_test_util.h"
+#include "tests/remote_store.h"
 
 using namespace cairn;
 using namespace cairn::test;
@@ -62,6 +63,10 @@ struct MpuStore {
     if (kind == "set") {
       set = std::make_unique<LocalSet>();
       store = set->set.get();
+    } else if (kind == "remote") {
+      server = std::make_unique<RemoteServer>();
+      remote = server->Store();
+      store = remote.get();
     } else {
       plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
       if (plain->kind == "local") {
@@ -117,6 +122,8 @@ struct MpuStore {
   }
   std::unique_ptr<PlainFixture> plain;
   std::unique_ptr<LocalSet> set;
+  std::unique_ptr<RemoteServer> server;
+  std::unique_ptr<s3::S3ObjectStore> remote;
   ObjectStore* store = nullptr;
 };
 
@@ -162,7 +169,7 @@ std::vector<CompletedPart> Listed(const std::vector<PartInfo>& parts) {
 }  // namespace
 
 TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     CreateMultipartOptions co;
@@ -239,7 +246,7 @@ TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", 
 }
 
 TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -268,7 +275,7 @@ TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not"
 }
 
 TEST_CASE("multipart: every error path of Complete, with nothing made", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     StringSource old("old");
@@ -289,8 +296,12 @@ TEST_CASE("multipart: every error path of Complete, with nothing made", "[multip
     CHECK(code({{1, p1->etag, ""}, {1, p1->etag, ""}}) == Code::kInvalidPartOrder);
     CHECK(code({{1, p1->etag, ""}, {4, p1->etag, ""}}) == Code::kInvalidPart);  // not uploaded
     CHECK(code({{1, p2->etag, ""}, {2, p2->etag, ""}}) == Code::kInvalidPart);  // wrong ETag
-    CHECK(code({{0, p1->etag, ""}}) == Code::kInvalidPart);
-    CHECK(code({{10001, p1->etag, ""}}) == Code::kInvalidPart);
+    // Differs over the network: S3 (and cairn serve) refuse a part number outside 1..10000 while
+    // reading the request's XML, with InvalidArgument, before any store sees it.
+    const Code out_of_range =
+        std::string(kind) == "remote" ? Code::kInvalidArgument : Code::kInvalidPart;
+    CHECK(code({{0, p1->etag, ""}}) == out_of_range);
+    CHECK(code({{10001, p1->etag, ""}}) == out_of_range);
     // Part 2 is below 5 MiB and not last.
     CHECK(code({{1, p1->etag, ""}, {2, p2->etag, ""}, {3, p3->etag, ""}}) == Code::kEntityTooSmall);
     // Unknown ids, another key's id, a missing bucket.
@@ -317,7 +328,7 @@ TEST_CASE("multipart: every error path of Complete, with nothing made", "[multip
 
 TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are NoSuchUpload",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -349,7 +360,7 @@ TEST_CASE("multipart: Complete is idempotent for a retry; finished uploads are N
 }
 
 TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -373,7 +384,7 @@ TEST_CASE("multipart: abort drops the upload and its parts", "[multipart]") {
 
 TEST_CASE("multipart: UploadPart refuses bad numbers, bad digests and unknown uploads",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -449,7 +460,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
   const std::vector<std::string> data = {RandomBytes(5 * kMiB, 40), RandomBytes(5 * kMiB + 3, 41),
                                          RandomBytes(12345, 42)};
   const std::string whole = data[0] + data[1] + data[2];
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     MpuStore s(kind);
     for (const Case& c : cases) {
       CAPTURE(kind, Name(c.alg), Name(c.asked));
@@ -517,6 +528,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
           want_value + (c.want == ChecksumType::kComposite ? "-3" : std::string());
       auto done = s.Complete("sum", up->upload_id,
                              c.want == ChecksumType::kFullObject ? missing : list, good);
+      INFO(done.status().message());
       REQUIRE(done.ok());
       CHECK(done->checksum.algorithm == c.alg);
       CHECK(done->checksum.Base64() == want_value);
@@ -534,7 +546,7 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
 }
 
 TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto up = s.Create("k");
@@ -572,7 +584,7 @@ TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[
 
 TEST_CASE("multipart: ListMultipartUploads with prefix, delimiter, markers and pages",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     // Two uploads of "a/x", one each of the others.
@@ -665,7 +677,7 @@ TEST_CASE("multipart: ListMultipartUploads with prefix, delimiter, markers and p
 }
 
 TEST_CASE("multipart: Complete's conditions decide on the key's current object", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     StringSource old("old");
@@ -691,7 +703,7 @@ TEST_CASE("multipart: Complete's conditions decide on the key's current object",
 }
 
 TEST_CASE("multipart: concurrent parts of one upload, and two uploads of one key", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto a = s.Create("k");
@@ -890,7 +902,7 @@ Result<PartRead> ReadPart(ObjectStore& st, const std::string& key, int n, GetOpt
 }  // namespace
 
 TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     const std::vector<std::string> data = {RandomBytes(5 * kMiB, 41), RandomBytes(5 * kMiB + 7, 42),
@@ -924,6 +936,12 @@ TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "
       CHECK(ReadPart(*s.store, "big", 2, cond).ok());
       auto head = s.store->HeadObject("bkt", "big");
       REQUIRE(head.ok());
+      // Differs over the network: S3 tells the number of parts (x-amz-mp-parts-count) only to a
+      // HEAD or GET with partNumber.
+      GetOptions part1;
+      part1.part_number = 1;
+      if (std::string(kind) == "remote") head = s.store->HeadObject("bkt", "big", part1);
+      REQUIRE(head.ok());
       CHECK(head->parts_count == 3);
       if (!s.CanRestart()) break;
       s.Restart();  // the layout is kept with the object
@@ -955,7 +973,7 @@ TEST_CASE("multipart: GET ?partNumber=N reads one part, also after a restart", "
 
 TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a part",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     const std::string src = RandomBytes(6 * kMiB + 5, 51);
@@ -1036,7 +1054,7 @@ TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a par
 
 TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, only those",
           "[multipart]") {
-  for (const char* kind : kBackends) {
+  for (const char* kind : BackendsOr(kBackends)) {
     CAPTURE(kind);
     MpuStore s(kind);
     auto old_up = s.Create("old");
@@ -1051,6 +1069,16 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
     REQUIRE(s.Part("young", young->upload_id, 1, "kept").ok());
 
     CHECK(s.store->AbortStaleUploads(-1).status().code() == Code::kInvalidArgument);
+    if (std::string(kind) == "remote") {
+      // Differs over the network: S3 has no call for it (a bucket lifecycle rule does it on the
+      // server); the store says so (s3_store.h) and leaves every upload as it was.
+      CHECK(s.store->AbortStaleUploads(int64_t(300) * 1000000).status().code() ==
+            Code::kNotImplemented);
+      auto all = s.store->ListMultipartUploads("bkt", {});
+      REQUIRE(all.ok());
+      CHECK(all->uploads.size() == 2);
+      continue;
+    }
     auto removed = s.store->AbortStaleUploads(int64_t(300) * 1000000);
     REQUIRE(removed.ok());
     CHECK(*removed == 1);

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
 #include "libstore/server/http_server.h"
 #include "libstore/server/sigv4_auth.h"
@@ -500,6 +501,61 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
     REQUIRE_FALSE(g.ok());
     CHECK(g.status().code() == Code::kCorruption);
     CHECK(g.status().message().find("GET b/k: the body's MD5") == 0);
+  }
+  // x-amz-checksum-*: asked for, and checked in the same pass, for every algorithm; a multipart
+  // ETag leaves the checksum as the only check of the bytes.
+  const std::string multipart_etag = "ETag: \"" + md5 + "-2\"\r\n";
+  SECTION("a body that does not match its x-amz-checksum-* fails as corruption") {
+    for (ChecksumAlgorithm a : {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
+                                ChecksumAlgorithm::kCrc64Nvme, ChecksumAlgorithm::kSha1,
+                                ChecksumAlgorithm::kSha256}) {
+      CAPTURE(Name(a));
+      ChecksumStream sum(a);
+      sum.Update(body.data(), body.size());
+      const std::string header =
+          std::string(HeaderName(a)) + ": " + sum.FinalValue().Base64() + "\r\n";
+      std::string bad = body;
+      bad[5] = 'Y';
+      srv.Push(CannedServer::Http(200, multipart_etag + header, bad));
+      StringSink sink;
+      auto g = c->GetObject("b", "k", sink);
+      REQUIRE_FALSE(g.ok());
+      CHECK(g.status().code() == Code::kCorruption);
+      CHECK(g.status().message().find("GET b/k: the body's " + std::string(HeaderName(a))) == 0);
+      // The right bytes pass, and the answer says the checksum was checked.
+      srv.Push(CannedServer::Http(200, multipart_etag + header, body));
+      StringSink good;
+      auto ok = c->GetObject("b", "k", good);
+      REQUIRE(ok.ok());
+      CHECK(ok->checksum_verified);
+      CHECK(ok->checksum_header == HeaderName(a));
+      CHECK(good.data == body);
+    }
+    for (const auto& r : srv.Requests()) CHECK(r.find("x-amz-checksum-mode: ENABLED") != std::string::npos);
+  }
+  SECTION("an empty body is checked against its checksum too") {
+    srv.Push(CannedServer::Http(200, multipart_etag + "x-amz-checksum-crc32c: AAAAAQ==\r\n", ""));
+    StringSink sink;
+    CHECK(c->GetObject("b", "k", sink).status().code() == Code::kCorruption);
+  }
+  SECTION("a COMPOSITE checksum (of the parts' checksums) is not checked against the bytes") {
+    srv.Push(CannedServer::Http(
+        200, multipart_etag + "x-amz-checksum-crc32: AAAAAA==-2\r\nx-amz-checksum-type: COMPOSITE\r\n",
+        body));
+    StringSink sink;
+    auto g = c->GetObject("b", "k", sink);
+    REQUIRE(g.ok());
+    CHECK_FALSE(g->checksum_verified);
+    CHECK(sink.data == body);
+  }
+  SECTION("a ranged GET does not ask for the checksum") {
+    srv.Push(CannedServer::Http(206, "ETag: \"" + md5 + "\"\r\nContent-Range: bytes 0-3/20\r\n",
+                                body.substr(0, 4)));
+    StringSink sink;
+    s3::GetOptions go;
+    go.range = std::make_pair(uint64_t{0}, uint64_t{3});
+    REQUIRE(c->GetObject("b", "k", sink, go).ok());
+    CHECK(srv.Requests()[0].find("x-amz-checksum-mode") == std::string::npos);
   }
   SECTION("a multipart ETag is not taken for an MD5") {
     srv.Push(CannedServer::Http(200, "ETag: \"" + md5 + "-2\"\r\n", body));

@@ -8,6 +8,7 @@
 #include "libstore/common/hash.h"
 #include "tests/list_model.h"
 #include "tests/plain_test_util.h"
+#include "tests/remote_store.h"
 
 using namespace cairn;
 using namespace cairn::test;
@@ -20,6 +21,10 @@ struct AnyStore {
     if (kind == "erasure") {
       set = std::make_unique<SetFixture>(2, 1);
       store = set->set.get();
+    } else if (kind == "remote") {
+      server = std::make_unique<RemoteServer>();
+      remote = server->Store();
+      store = remote.get();
     } else {
       plain = std::make_unique<PlainFixture>(kind == "plain-local" ? "local" : "mem");
       store = plain->store.get();
@@ -39,6 +44,8 @@ struct AnyStore {
   }
   std::unique_ptr<SetFixture> set;
   std::unique_ptr<PlainFixture> plain;
+  std::unique_ptr<RemoteServer> server;
+  std::unique_ptr<s3::S3ObjectStore> remote;
   ObjectStore* store = nullptr;
 };
 
@@ -55,7 +62,7 @@ const char* const kKinds[] = {"erasure", "plain-mem", "plain-local"};
 }  // namespace
 
 TEST_CASE("conformance: bucket lifecycle", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     CHECK(BucketMissing(s.store->BucketExists("bkt").code()));
@@ -79,7 +86,7 @@ TEST_CASE("conformance: bucket lifecycle", "[conformance]") {
 }
 
 TEST_CASE("conformance: objects round trip with metadata", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -124,7 +131,7 @@ TEST_CASE("conformance: objects round trip with metadata", "[conformance]") {
 }
 
 TEST_CASE("conformance: a failed upload keeps the previous object", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -137,7 +144,7 @@ TEST_CASE("conformance: a failed upload keeps the previous object", "[conformanc
 }
 
 TEST_CASE("conformance: listing pages, prefixes and delimiters", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -190,7 +197,7 @@ GetOptions WithRange(GetRange r) {
 
 TEST_CASE("conformance: OpenObject gives the info and range before the first byte",
           "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -213,7 +220,15 @@ TEST_CASE("conformance: OpenObject gives the info and range before the first byt
     CHECK_FALSE(reader.range().partial);
     // Replaced after the open: the reader still sends the version it described.
     REQUIRE(s.Put("k", "new").ok());
-    CHECK(Drain(reader, 7777) == data);
+    if (std::string(kind) == "remote") {
+      // Differs over the network: a remote reader cannot hold a version the server replaced. Its
+      // GETs are pinned to the ETag it described (If-Match), so it fails instead of sending
+      // bytes of another version (s3_store.h).
+      std::string buf(7777, '\0');
+      CHECK(reader.Read(buf.data(), buf.size()).status().code() == Code::kPreconditionFailed);
+    } else {
+      CHECK(Drain(reader, 7777) == data);
+    }
     CHECK(reader.info().etag == Md5Hex(data));
     CHECK(*reader.Read(nullptr, 0) == 0);  // the end stays the end
     CHECK(*s.Get("k") == "new");
@@ -238,7 +253,7 @@ TEST_CASE("conformance: OpenObject gives the info and range before the first byt
 
 TEST_CASE("conformance: ranges resolved in the store (suffix, open, past the end)",
           "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -285,7 +300,7 @@ TEST_CASE("conformance: ranges resolved in the store (suffix, open, past the end
 
 TEST_CASE("conformance: GET and HEAD conditions, with the info a 304 or 412 needs",
           "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -343,7 +358,7 @@ TEST_CASE("conformance: GET and HEAD conditions, with the info a 304 or 412 need
 }
 
 TEST_CASE("conformance: conditional PUT commits nothing when refused", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -380,7 +395,7 @@ TEST_CASE("conformance: conditional PUT commits nothing when refused", "[conform
 TEST_CASE(
     "conformance: concurrent If-None-Match * writers, one wins; If-Match swaps each version once",
     "[conformance][concurrent]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -438,7 +453,7 @@ TEST_CASE(
 
 TEST_CASE("conformance: CopyObject with COPY and REPLACE metadata and source conditions",
           "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -554,7 +569,7 @@ bool HasChecksum(const ObjectInfo& info, const ChecksumValue& v) {
 }  // namespace
 
 TEST_CASE("conformance: checksums the client sent are stored and returned", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -623,7 +638,7 @@ TEST_CASE("conformance: checksums the client sent are stored and returned", "[co
 }
 
 TEST_CASE("conformance: Content-MD5 is checked in the pass that makes the ETag", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -633,6 +648,12 @@ TEST_CASE("conformance: Content-MD5 is checked in the pass that makes the ETag",
       po.etag = mode;
       po.expected.content_md5 = Md5Of(data);
       po.expected.checksum = ChecksumOf(ChecksumAlgorithm::kCrc32c, data);
+      if (mode == EtagMode::kFast && std::string(kind) == "remote") {
+        // Differs over the network: an S3 server makes the ETag, a client cannot ask for a
+        // fast one; the store says so rather than store an MD5 ETag silently (s3_store.h).
+        CHECK(s.Put("k", data, po).status().code() == Code::kNotImplemented);
+        continue;
+      }
       auto put = s.Put("k", data, po);
       REQUIRE(put.ok());
       // The MD5 the Content-MD5 check computed is the ETag, whatever the mode asked.
@@ -698,7 +719,7 @@ TEST_CASE("conformance: a plain file changed by another program loses its checks
 }
 
 TEST_CASE("conformance: CopyObject keeps or computes the checksum", "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());
@@ -753,7 +774,7 @@ TEST_CASE("conformance: CopyObject keeps or computes the checksum", "[conformanc
 
 TEST_CASE("conformance: the standard headers do not count toward the 2 KiB of user metadata",
           "[conformance]") {
-  for (const char* kind : kKinds) {
+  for (const char* kind : BackendsOr(kKinds)) {
     CAPTURE(kind);
     AnyStore s(kind);
     REQUIRE(s.store->MakeBucket("bkt").ok());

@@ -168,6 +168,17 @@ struct HttpConnection::Impl {
     return len;
   }
 
+  // Response::headers from what arrived: when the body starts (so a sink may look at them) and
+  // again when the request ends.
+  void FillHeaders() {
+    resp->headers.clear();
+    resp->headers.reserve(hdr_offsets.size());
+    const std::string_view raw = resp->raw_headers;
+    for (const auto& o : hdr_offsets) {
+      resp->headers.push_back({raw.substr(o[0], o[1]), raw.substr(o[2], o[3])});
+    }
+  }
+
   static size_t OnWrite(char* data, size_t size, size_t n, void* user) {
     auto* c = static_cast<Impl*>(user);
     const size_t len = size * n;
@@ -176,6 +187,7 @@ struct HttpConnection::Impl {
       curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
       c->error_body = code >= 300;
     }
+    if (c->resp->body_bytes == 0 && c->resp->headers.empty()) c->FillHeaders();
     if (c->req->sink != nullptr && !c->error_body) {
       Status s = c->req->sink->Write(data, len);
       if (!s.ok()) {
@@ -335,20 +347,14 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
   long new_conns = 0;
   curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_conns);
   connects_ += uint64_t(new_conns);
-  c.req = nullptr;
-  c.resp = nullptr;
-
   // The status and headers that arrived, also when the transfer then failed (a GET cut short
   // resumes with a Range pinned to the ETag it had).
+  c.FillHeaders();
+  c.req = nullptr;
+  c.resp = nullptr;
   long code = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
   resp->status = int(code);
-  resp->headers.reserve(c.hdr_offsets.size());
-  const std::string& raw = resp->raw_headers;
-  for (const auto& o : c.hdr_offsets) {
-    resp->headers.push_back(
-        {std::string_view(raw).substr(o[0], o[1]), std::string_view(raw).substr(o[2], o[3])});
-  }
   // A body or sink that failed fails the request even when a response arrived anyway (a server
   // may answer before it read the whole body).
   if (!c.cb_status.ok()) return c.cb_status;

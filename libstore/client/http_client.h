@@ -78,7 +78,8 @@ struct Request {
 struct Response {
   int status = 0;
   // Headers of the final response (a 100 Continue's are dropped), names as sent; views into
-  // raw_headers, valid until the next request on the connection that filled it.
+  // raw_headers, valid until the next request on the connection that filled it. Filled when the
+  // body starts, so a Request::sink may read them (and status is still 0 then) during its writes.
   std::vector<http::Header> headers;
   std::string raw_headers;
   std::string body;         // when Request::sink was null

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "libstore/common/base64.h"
+#include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
 #include "libstore/s3/errors.h"
 #include "libstore/s3/sigv4_canonical.h"
@@ -83,15 +84,6 @@ Status HashPayload(const Payload& p, uint8_t md5[16], std::string* sha256) {
   return Status::Ok();
 }
 
-// The cairn Code of an S3 error code (the first row of the shared table that names it).
-Code CodeOfS3Error(std::string_view s3code) {
-  if (s3code == "NoSuchKey") return Code::kNotFound;
-  for (int c = 1; c <= int(Code::kLastCode); ++c) {
-    if (s3code == S3ErrorFor(Code(c)).code) return Code(c);
-  }
-  return Code::kIOError;
-}
-
 std::string PercentDecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -123,23 +115,64 @@ std::string Describe(std::string_view op, const std::string& bucket, const std::
   return s;
 }
 
-// Hashes what passes through and counts it; a GET's sink.
+// Hashes what passes through and counts it; a GET's sink. With `answer` (the response being
+// received, whose headers are in when the body starts), it also computes the full-object
+// x-amz-checksum-* the first answer carries, to check it at the end.
 class CountingSink : public Sink {
  public:
-  CountingSink(Sink& inner, bool hash) : inner_(inner), hash_(hash) {}
+  CountingSink(Sink& inner, bool hash, const http::Response* answer = nullptr)
+      : inner_(inner), hash_(hash), answer_(answer) {}
   Status Write(const void* data, size_t n) override {
+    if (delivered_ == 0 && answer_ != nullptr && checksum_header_.empty()) PickChecksum();
     if (hash_) md5_.Update(data, n);
+    if (checksum_.algorithm() != ChecksumAlgorithm::kNone) checksum_.Update(data, n);
     RETURN_IF_ERROR(inner_.Write(data, n));
     delivered_ += n;
     return Status::Ok();
   }
   uint64_t delivered() const { return delivered_; }
   std::string Md5Hex() { return md5_.FinalHex(); }
+  // The checksum header of the first answer (also of an empty body) and its value; "" for none.
+  void PickChecksum() {
+    for (const auto& h : answer_->headers) {
+      if (h.name.size() <= 15 || !IEquals(h.name.substr(0, 15), "x-amz-checksum-")) continue;
+      auto a = ChecksumAlgorithmFromHeader(h.name);
+      if (!a.ok()) continue;  // -type, -mode
+      checksum_header_ = std::string(h.name);
+      checksum_value_ = std::string(h.value);
+      // A COMPOSITE value ("<base64>-N") is a checksum of the parts' checksums: the bytes alone
+      // cannot give it (the part sizes are not known here), so only full-object values are
+      // computed and checked.
+      if (checksum_value_.find('-') == std::string::npos) checksum_.Reset(*a);
+      return;
+    }
+    checksum_header_ = "-";  // looked: none
+  }
+  // After the body: kCorruption when a full-object checksum was sent and the bytes differ.
+  // *checked: whether there was one to check.
+  Status VerifyChecksum(const std::string& what, bool* checked) {
+    *checked = false;
+    if (answer_ != nullptr && checksum_header_.empty()) PickChecksum();
+    if (checksum_.algorithm() == ChecksumAlgorithm::kNone) return Status::Ok();
+    const std::string got = checksum_.FinalValue().Base64();
+    if (got != checksum_value_) {
+      return Corruption(what + ": the body's " + checksum_header_ + " " + got +
+                        " does not match the server's " + checksum_value_ +
+                        " (corrupted in transit)");
+    }
+    *checked = true;
+    return Status::Ok();
+  }
+  const std::string& checksum_header() const { return checksum_header_; }
+  const std::string& checksum_value() const { return checksum_value_; }
 
  private:
   Sink& inner_;
   bool hash_;
+  const http::Response* answer_;
   Md5Stream md5_;
+  ChecksumStream checksum_;
+  std::string checksum_header_, checksum_value_;
   uint64_t delivered_ = 0;
 };
 
@@ -271,6 +304,15 @@ Status S3Client::VerifyDownload(const std::string& bucket, const std::string& ke
 }
 
 
+// The first row of the shared table that names the S3 code.
+Code CodeOfS3Error(std::string_view s3code) {
+  if (s3code == "NoSuchKey") return Code::kNotFound;
+  for (int c = 1; c <= int(Code::kLastCode); ++c) {
+    if (s3code == S3ErrorFor(Code(c)).code) return Code(c);
+  }
+  return Code::kIOError;
+}
+
 bool IsMd5Etag(std::string_view etag) {
   if (etag.size() != 32) return false;
   for (char c : etag) {
@@ -288,7 +330,11 @@ void Md5Bytes(std::string_view hex, uint8_t out[16]) {
   for (size_t i = 0; i < 16; ++i) out[i] = uint8_t(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
 }
 
-Status ErrorFromResponse(int http_status, std::string_view body, std::string_view context) {
+namespace {
+
+// ErrorFromResponse; exact_codes: RawRequest::exact_codes.
+Status ErrorFromAnswer(int http_status, std::string_view body, std::string_view context,
+                      bool exact_codes) {
   const Status by_http = http::StatusForHttp(http_status, context);
   auto doc = ParseXmlTree(body, "Error", kResponseLimits);
   if (!doc.ok() || doc->ChildText("Code").empty()) {
@@ -302,13 +348,21 @@ Status ErrorFromResponse(int http_status, std::string_view body, std::string_vie
   Code code = CodeOfS3Error(s3code);
   // The server refused what it was sent: for the user an operation that failed (exit 1), not a
   // usage error of the command line.
-  if (code == Code::kInvalidArgument || code == Code::kInvalidRange) code = Code::kIOError;
+  if (!exact_codes && (code == Code::kInvalidArgument || code == Code::kInvalidRange)) {
+    code = Code::kIOError;
+  }
   std::string msg(context);
   msg += ": " + s3code;
   if (!doc->ChildText("Message").empty()) msg += ": " + std::string(doc->ChildText("Message"));
   const bool retry = by_http.retryable() || RetryableByDefault(code) || s3code == "SlowDown" ||
                      s3code == "InternalError" || s3code == "RequestTimeout";
   return Status(code, std::move(msg)).WithRetryable(retry);
+}
+
+}  // namespace
+
+Status ErrorFromResponse(int http_status, std::string_view body, std::string_view context) {
+  return ErrorFromAnswer(http_status, body, context, false);
 }
 
 // One logical request (sent once, or again on a retryable failure).
@@ -322,6 +376,7 @@ struct S3Client::Call {
   std::string payload_hash;  // hex SHA-256 or UNSIGNED-PAYLOAD; empty: the empty body's
   Sink* sink = nullptr;
   bool idempotent = true;
+  bool exact_codes = false;  // RawRequest::exact_codes
   int attempts = 0;  // set by Execute: how many times it was sent
   // Called before a retry with the failed attempt's response; false: do not retry.
   std::function<bool(const http::Response&)> before_retry;
@@ -442,7 +497,7 @@ Status S3Client::Attempt(Call& call, http::HttpConnection& conn, http::Response*
   Status s = conn.Do(q, resp);
   if (!s.ok()) return s.WithContext(call.context());
   if (resp->status >= 200 && resp->status < 300) return Status::Ok();
-  return ErrorFromResponse(resp->status, resp->body, call.context());
+  return ErrorFromAnswer(resp->status, resp->body, call.context(), call.exact_codes);
 }
 
 Status S3Client::Execute(Call& call, http::Response* resp) {
@@ -554,53 +609,84 @@ Result<std::vector<BucketEntry>> S3Client::ListBuckets() {
 
 Status S3Client::ListObjects(const std::string& bucket, const ListParams& p,
                              const std::function<Status(const ListPage&)>& on_page) {
-  std::string token;
+  ListParams q = p;
+  q.continuation_token.clear();
   ListPage page;
-  http::Response resp;
   while (true) {
-    Call c;
-    c.method = "GET";
-    c.op = "ListObjectsV2";
-    c.bucket = bucket;
-    // Parameters in sorted order (the signer sorts anyway); keys come back URL-encoded so that
-    // any byte survives the XML.
-    std::string& q = c.query;
-    if (!token.empty()) q += "continuation-token=" + UriEncodeQueryComponent(token) + "&";
-    if (!p.delimiter.empty()) q += "delimiter=" + UriEncodeQueryComponent(p.delimiter) + "&";
-    q += "encoding-type=url&list-type=2";
-    q += "&max-keys=" + std::to_string(p.max_keys);
-    if (!p.prefix.empty()) q += "&prefix=" + UriEncodeQueryComponent(p.prefix);
-    if (!p.start_after.empty() && token.empty())
-      q += "&start-after=" + UriEncodeQueryComponent(p.start_after);
-    RETURN_IF_ERROR(Execute(c, &resp));
-    auto doc = ParseXmlTree(resp.body, "ListBucketResult", kResponseLimits);
-    if (!doc.ok()) return doc.status().WithContext(c.context());
-    const bool url = doc->ChildText("EncodingType") == "url";
-    auto text = [url](std::string_view s) { return url ? PercentDecode(s) : std::string(s); };
-    page.objects.clear();
-    page.common_prefixes.clear();
-    for (const auto& e : doc->children) {
-      if (e.name == "Contents") {
-        ObjectEntry o;
-        o.key = text(e.ChildText("Key"));
-        o.etag = Unquote(e.ChildText("ETag"));
-        o.last_modified = e.ChildText("LastModified");
-        o.storage_class = e.ChildText("StorageClass");
-        const std::string_view size = e.ChildText("Size");
-        o.size = std::strtoull(std::string(size).c_str(), nullptr, 10);
-        page.objects.push_back(std::move(o));
-      } else if (e.name == "CommonPrefixes") {
-        page.common_prefixes.push_back(text(e.ChildText("Prefix")));
-      }
-    }
+    RETURN_IF_ERROR(ListObjectsPage(bucket, q, &page));
     RETURN_IF_ERROR(on_page(page));
-    if (doc->ChildText("IsTruncated") != "true") return Status::Ok();
-    std::string next(doc->ChildText("NextContinuationToken"));
-    if (next.empty() || next == token) {
-      return IOError(c.context() + ": a truncated listing without a new continuation token");
-    }
-    token = std::move(next);
+    if (!page.truncated) return Status::Ok();
+    q.continuation_token = std::move(page.next_token);
   }
+}
+
+Status S3Client::ListObjectsPage(const std::string& bucket, const ListParams& p, ListPage* page) {
+  const std::string& token = p.continuation_token;
+  http::Response resp;
+  Call c;
+  c.method = "GET";
+  c.op = "ListObjectsV2";
+  c.bucket = bucket;
+  // Parameters in sorted order (the signer sorts anyway); keys come back URL-encoded so that
+  // any byte survives the XML.
+  std::string& q = c.query;
+  if (!token.empty()) q += "continuation-token=" + UriEncodeQueryComponent(token) + "&";
+  if (!p.delimiter.empty()) q += "delimiter=" + UriEncodeQueryComponent(p.delimiter) + "&";
+  q += "encoding-type=url&list-type=2";
+  q += "&max-keys=" + std::to_string(p.max_keys);
+  if (!p.prefix.empty()) q += "&prefix=" + UriEncodeQueryComponent(p.prefix);
+  if (!p.start_after.empty() && token.empty())
+    q += "&start-after=" + UriEncodeQueryComponent(p.start_after);
+  RETURN_IF_ERROR(Execute(c, &resp));
+  auto doc = ParseXmlTree(resp.body, "ListBucketResult", kResponseLimits);
+  if (!doc.ok()) return doc.status().WithContext(c.context());
+  const bool url = doc->ChildText("EncodingType") == "url";
+  auto text = [url](std::string_view s) { return url ? PercentDecode(s) : std::string(s); };
+  page->objects.clear();
+  page->common_prefixes.clear();
+  for (const auto& e : doc->children) {
+    if (e.name == "Contents") {
+      ObjectEntry o;
+      o.key = text(e.ChildText("Key"));
+      o.etag = Unquote(e.ChildText("ETag"));
+      o.last_modified = e.ChildText("LastModified");
+      o.storage_class = e.ChildText("StorageClass");
+      const std::string_view size = e.ChildText("Size");
+      o.size = std::strtoull(std::string(size).c_str(), nullptr, 10);
+      page->objects.push_back(std::move(o));
+    } else if (e.name == "CommonPrefixes") {
+      page->common_prefixes.push_back(text(e.ChildText("Prefix")));
+    }
+  }
+  page->truncated = doc->ChildText("IsTruncated") == "true";
+  page->next_token.clear();
+  if (!page->truncated) return Status::Ok();
+  page->next_token = std::string(doc->ChildText("NextContinuationToken"));
+  if (page->next_token.empty() || page->next_token == token) {
+    return IOError(c.context() + ": a truncated listing without a new continuation token");
+  }
+  return Status::Ok();
+}
+
+Status S3Client::Send(const RawRequest& r, http::Response* resp) {
+  Call c;
+  c.method = r.method;
+  c.op = r.op;
+  c.bucket = r.bucket;
+  c.key = r.key;
+  c.query = r.query;
+  c.headers = r.headers;
+  c.sink = r.sink;
+  c.idempotent = r.idempotent;
+  c.exact_codes = r.exact_codes;
+  if (r.body != nullptr) {
+    bool has_md5 = false;
+    for (const auto& h : r.headers) has_md5 |= IEquals(h.first, "content-md5");
+    uint8_t md5[16];
+    RETURN_IF_ERROR(AttachBody(c, *r.body, md5));
+    if (has_md5) c.headers.pop_back();  // the caller's own Content-MD5 (AttachBody added one last)
+  }
+  return Execute(c, resp);
 }
 
 Result<ObjectHead> S3Client::HeadObject(const std::string& bucket, const std::string& key) {
@@ -621,13 +707,17 @@ Result<ObjectHead> S3Client::HeadObject(const std::string& bucket, const std::st
 
 Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::string& key,
                                        Sink& sink, const GetOptions& o) {
-  CountingSink counting(sink, o.verify_md5 && !o.range);
+  http::Response resp;
+  const bool whole = !o.range;
+  const bool check_sum = o.verify_checksum && whole;
+  CountingSink counting(sink, o.verify_md5 && whole, check_sum ? &resp : nullptr);
   Call c;
   c.method = "GET";
   c.op = "GET";
   c.bucket = bucket;
   c.key = key;
   c.sink = &counting;
+  if (check_sum) c.headers.push_back({"x-amz-checksum-mode", "ENABLED"});
   auto range = [&](uint64_t first) {
     std::string r = "bytes=" + std::to_string(first) + "-";
     if (o.range) r += std::to_string(o.range->second);
@@ -648,7 +738,6 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
     c.headers.push_back({"Range", range((o.range ? o.range->first : 0) + resumed_at)});
     return true;
   };
-  http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
   if (resumed_at > 0 && resp.status != 206) {
     return IOError(c.context() + ": the resumed download was answered with HTTP " +
@@ -666,7 +755,7 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
       h.total_size = std::strtoull(std::string(cr.substr(slash + 1)).c_str(), nullptr, 10);
     }
   }
-  if (!o.range) {
+  if (whole) {
     const std::string_view len = resp.Get("Content-Length");
     const uint64_t expect =
         resumed_at + (len.empty() ? counting.delivered() - resumed_at
@@ -681,6 +770,13 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
       if (got != h.etag && got != Lower(h.etag)) {
         return Corruption(c.context() + ": the body's MD5 " + got +
                           " does not match the ETag " + h.etag + " (corrupted in transit)");
+      }
+    }
+    if (check_sum) {
+      RETURN_IF_ERROR(counting.VerifyChecksum(c.context(), &h.checksum_verified));
+      if (counting.checksum_header() != "-") {
+        h.checksum_header = counting.checksum_header();
+        h.checksum_value = counting.checksum_value();
       }
     }
   }

@@ -23,7 +23,14 @@
 //
 // Integrity: PutObject and UploadPart send Content-MD5; GetObject checks the body against the
 // ETag when the ETag is an MD5 (not a multipart "-N" ETag, and not for a range) and fails with
-// kCorruption on a mismatch (the sink then holds bad bytes: callers write to a temp file).
+// kCorruption on a mismatch (the sink then holds bad bytes: callers write to a temp file). A
+// whole-object GET also asks for the stored checksum (x-amz-checksum-mode: ENABLED) and checks
+// the body against the x-amz-checksum-crc32/crc32c/crc64nvme/sha1/sha256 the server returns, in
+// the same pass (kCorruption on a mismatch); a COMPOSITE value ("...-N", a checksum of the parts'
+// checksums) cannot be checked from the bytes alone and is skipped. A multipart ETag ("MD5-N")
+// is not checked by GetObject: it needs the parts' sizes (a HEAD ?partNumber per part) and the
+// bytes again, which a sink such as stdout cannot give back; DownloadRanges, which writes to a
+// file, checks it.
 //
 // Thread safety: an S3Client may be used from any number of threads; each call takes a pooled
 // connection for its duration, so N threads get N connections kept alive.
@@ -78,12 +85,15 @@ struct ListParams {
   std::string delimiter;
   std::string start_after;
   int max_keys = 1000;
+  std::string continuation_token;  // ListObjectsPage only: the previous page's next_token
 };
 
 // One page of ListObjectsV2; views are valid during the callback only.
 struct ListPage {
   std::vector<ObjectEntry> objects;
   std::vector<std::string> common_prefixes;
+  bool truncated = false;  // ListObjectsPage: more pages follow (next_token)
+  std::string next_token;
 };
 
 struct ObjectHead {
@@ -93,6 +103,10 @@ struct ObjectHead {
   std::string etag;   // without quotes
   std::string last_modified;
   std::string content_type;
+  // The x-amz-checksum-<algorithm> header and its value the server sent ("" when none), and
+  // whether GetObject checked the body against it.
+  std::string checksum_header, checksum_value;
+  bool checksum_verified = false;
 };
 
 struct GetOptions {
@@ -101,6 +115,9 @@ struct GetOptions {
   bool verify_md5 = true;  // check the body against an MD5 ETag (whole objects only)
   // Sent as If-Match (a quoted ETag): the ranges of one download all come from one version.
   std::string if_match;
+  // Check a whole object's body against the x-amz-checksum-* the server returns (asked for with
+  // x-amz-checksum-mode: ENABLED).
+  bool verify_checksum = true;
 };
 
 // A request body: memory, or a range of an open file read with pread (re-readable for retries).
@@ -111,6 +128,28 @@ struct Payload {
   uint64_t size = 0;
   std::string content_type;
 };
+
+// A request the typed calls do not cover (S3ObjectStore's conditions, metadata, checksums and
+// multipart listings), sent with the same signing, retries and error mapping.
+struct RawRequest {
+  std::string_view method = "GET";
+  std::string op;  // for messages
+  std::string bucket, key;
+  std::string query;  // encoded, without '?'
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The body: sent with its SHA-256 signed (plain HTTP) and a Content-MD5 computed from it unless
+  // headers carry one already.
+  const Payload* body = nullptr;
+  Sink* sink = nullptr;     // where a 2xx answer's body goes (else Response::body)
+  bool idempotent = true;   // false: never repeated
+  // The server's error codes as they map to cairn Codes, kInvalidArgument and kInvalidRange
+  // included (the typed calls report those as kIOError: for a command line user the server
+  // refused, not a usage error; an ObjectStore caller wants the code).
+  bool exact_codes = false;
+};
+
+// The cairn Code of an S3 error code (NoSuchKey -> kNotFound; the shared table, errors.h).
+Code CodeOfS3Error(std::string_view s3code);
 
 // Per-key result of DeleteObjects: OK or the server's error for that key.
 struct DeleteResult {
@@ -141,6 +180,11 @@ class S3Client {
   // status is returned). Memory: one page at a time.
   Status ListObjects(const std::string& bucket, const ListParams& p,
                      const std::function<Status(const ListPage&)>& on_page);
+  // One page of ListObjectsV2 (from p.continuation_token when set) into *page.
+  Status ListObjectsPage(const std::string& bucket, const ListParams& p, ListPage* page);
+  // Sends r (see RawRequest); OK only for a 2xx answer, which is in *resp. A 304 is OK too
+  // (resp->status says so): the caller decides what a condition's answer means.
+  Status Send(const RawRequest& r, http::Response* resp);
   Result<ObjectHead> HeadObject(const std::string& bucket, const std::string& key);
   // Streams the object into sink; see the file comment for retries and verification.
   Result<ObjectHead> GetObject(const std::string& bucket, const std::string& key, Sink& sink,
