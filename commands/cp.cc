@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/json_out.h"
+#include "cli/output_file.h"
 #include "cli/progress.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
@@ -166,6 +167,25 @@ class Reporter {
   Status held_;
   bool held_printed_ = false;
 };
+
+// A download to the one file the user named goes through OutputFile, the rule every command
+// writes a named file by (docs/commands.md, "Output files"): devices and FIFOs such as
+// /dev/stdout written in place, a symlink's file replaced beside it, permission bits kept.
+class NamedFileTarget : public s3::DownloadTarget {
+ public:
+  explicit NamedFileTarget(std::unique_ptr<OutputFile> f) : f_(std::move(f)) {}
+  Sink& sink() override { return f_->sink(); }
+  int positional_fd() const override { return f_->positional_fd(); }
+  Status Commit() override { return f_->Commit(); }
+
+ private:
+  std::unique_ptr<OutputFile> f_;
+};
+
+Result<std::unique_ptr<s3::DownloadTarget>> OpenNamedFile(const s3::TransferTask& t) {
+  ASSIGN_OR_RETURN(auto f, OutputFile::Open(t.local, /*replace=*/true));
+  return std::unique_ptr<s3::DownloadTarget>(new NamedFileTarget(std::move(f)));
+}
 
 struct Plan {
   bool dst_s3 = false, into = false;
@@ -351,6 +371,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
   to.object_attempts = std::max(1, ctx.retries + 1);
   to.cancel = &g_cancel;
   to.on_result = [&out](const s3::TransferResult& r) { out.Result(r); };
+  if (!p.dst_s3 && !p.into) to.open_download = OpenNamedFile;
   ASSIGN_OR_RETURN(auto engine, s3::TransferEngine::Create(*client, to));
   p.engine = engine.get();
   const auto start = std::chrono::steady_clock::now();

@@ -101,6 +101,10 @@ _cairn_takes_value() {
         '--part-size') return 0 ;;
         '--jobs') return 0 ;;
       esac ;;
+    'run')
+      case "$2" in
+        '--jobs') return 0 ;;
+      esac ;;
   esac
   case "$2" in
     '--set') return 0 ;;
@@ -204,6 +208,10 @@ _cairn_value() {
         '--part-size') COMPREPLY=(); return 0 ;;
         '--jobs') COMPREPLY=(); return 0 ;;
       esac ;;
+    'run')
+      case "$2" in
+        '--jobs') COMPREPLY=(); return 0 ;;
+      esac ;;
   esac
   case "$2" in
     '--set') _cairn_dirs "$cur"; return 0 ;;
@@ -248,7 +256,7 @@ _cairn() {
     if [[ $cur == -* ]]; then
       _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur"
     else
-      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version serve cat presign cp' "$cur"
+      _cairn_words 'init mb rb put get ls stat rm encode decode verify repair heal gc bench completion version serve cat presign cp run' "$cur"
     fi
     return 0
   fi
@@ -274,7 +282,8 @@ _cairn() {
       'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --upload-expiry --no-auth --port-file --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'cat') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'presign') _cairn_words '--help -h --expires --put --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
-      'cp') _cairn_words '--help -h --part-size --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'cp') _cairn_words '--help -h --recursive -r --part-size --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'run') _cairn_words '--help -h --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
     esac
     return 0
   fi
@@ -357,8 +366,11 @@ _cairn() {
       esac ;;
     'cp')
       case $npos in
+        *) _cairn_files "$cur" ;;
+      esac ;;
+    'run')
+      case $npos in
         0) _cairn_files "$cur" ;;
-        1) _cairn_files "$cur" ;;
       esac ;;
   esac
   return 0

@@ -38,7 +38,8 @@ complete -c cairn -n '__fish_use_subcommand' -a version -d 'Print the version'
 complete -c cairn -n '__fish_use_subcommand' -a serve -d 'Serve a directory or a volume set as an S3 endpoint'
 complete -c cairn -n '__fish_use_subcommand' -a cat -d 'Write an S3 object to stdout (checked against its ETag when that is an MD5)'
 complete -c cairn -n '__fish_use_subcommand' -a presign -d 'Print a presigned URL for an S3 object'
-complete -c cairn -n '__fish_use_subcommand' -a cp -d 'Copy one file to or from S3, or an object within S3 (server-side)'
+complete -c cairn -n '__fish_use_subcommand' -a cp -d 'Copy files to and from S3, or objects within S3 (server-side): one, many, -r, wildcards'
+complete -c cairn -n '__fish_use_subcommand' -a run -d 'Run cairn commands read one a line from FILE or stdin, several at once'
 
 # init
 complete -c cairn -n '__fish_seen_subcommand_from init' -l ec -d 'Data+parity shards, e.g. 4+2 (default by member count)' -r -f
@@ -170,6 +171,11 @@ complete -c cairn -n '__fish_seen_subcommand_from presign' -l put -d 'A URL to u
 complete -c cairn -n '__fish_seen_subcommand_from presign' -F
 
 # cp
-complete -c cairn -n '__fish_seen_subcommand_from cp' -l part-size -d 'Multipart above this size, in parts of this size (default 8MiB)' -r -f
-complete -c cairn -n '__fish_seen_subcommand_from cp' -l jobs -d 'Parts in flight (default 4)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l recursive -s r -d 'Copy directories and prefixes: everything below them, keys relative to them'
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l part-size -d 'Multipart (and parallel ranges) above this size, in parts of this size (default 8MiB; grown so no object needs more than 10,000 parts)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l jobs -d 'Requests in flight: objects, or parts of large ones (default 32)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from cp' -F
+
+# run
+complete -c cairn -n '__fish_seen_subcommand_from run' -l jobs -d 'Commands running at once (default 8)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from run' -F

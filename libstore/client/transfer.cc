@@ -185,8 +185,10 @@ Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& pat
   }
   RETURN_IF_ERROR(MakeDirs(dir));
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return InvalidArgument(path + ": is a directory");
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // Never renamed over a device, a FIFO or a socket (nor a directory).
+    return InvalidArgument(path + (S_ISDIR(st.st_mode) ? ": is a directory"
+                                                       : ": exists and is not a regular file"));
   }
   // ".<name>.cairn-<hex>": the name cut so that the temp name fits in NAME_MAX (255).
   std::string tmp = (dir.empty() ? "" : dir + "/") + "." + name.substr(0, 200) + ".cairn-" +

@@ -107,8 +107,8 @@ using DownloadOpener =
     std::function<Result<std::unique_ptr<DownloadTarget>>(const TransferTask& task)>;
 // The default opener: parent directories of task.local created as needed; a temp file
 // ".<name>.cairn-<32 hex digits>" beside it (O_EXCL | O_NOFOLLOW), renamed over task.local on
-// Commit (an fsync first when fsync is true); an existing directory at task.local is
-// kInvalidArgument for that object.
+// Commit (an fsync first when fsync is true); an existing directory, device, FIFO or socket at
+// task.local is kInvalidArgument for that object (a symlink there is replaced, not followed).
 Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path, bool fsync);
 
 struct TransferOptions {
