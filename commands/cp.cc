@@ -284,6 +284,9 @@ Status QueueS3(Plan& p, s3::S3Client& client, const std::string& bucket, const s
   if (wild) {
     lp.prefix = key.substr(0, key.find_first_of("*?"));
     base = WildcardBase(key);
+    // No '/' after the first wildcard: matches lie at one level, so the listing stops at '/'
+    // (s3://b/logs/*.gz does not list everything below logs/).
+    if (key.find('/', lp.prefix.size()) == std::string::npos) lp.delimiter = "/";
   } else {
     lp.prefix = key.empty() || key.back() == '/' ? key : key + "/";
     base = lp.prefix;

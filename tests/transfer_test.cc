@@ -194,6 +194,7 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
   // Copies and deletes.
   Collected cp;
   o.on_result = cp.Callback();
+  o.multipart_copy_above = part;  // the big one as UploadPartCopy parts
   e = TransferEngine::Create(*s.client, o);
   REQUIRE(e.ok());
   for (uint64_t i : {3, 40}) {
@@ -224,6 +225,10 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
     CHECK(sink.data == bodies[i]);
   }
   CHECK(s.client->HeadObject("bkt", "dir/k 5").status().code() == Code::kNotFound);
+  auto copied = s.client->HeadObject("bkt", "copy/40");
+  REQUIRE(copied.ok());
+  CHECK(copied->etag.find("-3") != std::string::npos);  // three UploadPartCopy parts
+  CHECK(cp.bytes[40] == bodies[40].size());
   CHECK((*e)->Submit(del).code() == Code::kInvalidArgument);  // after Finish
 }
 

@@ -231,6 +231,9 @@ Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(S3Client& client,
     return InvalidArgument("the part size must be between 5MiB and 5GiB");
   }
   if (opts.object_attempts < 1) return InvalidArgument("object_attempts must be at least 1");
+  if (opts.multipart_copy_above > kMaxSingleCopy || opts.multipart_copy_above < kMinPart) {
+    return InvalidArgument("multipart_copy_above must be between 5MiB and 5GiB");
+  }
   if (opts.queue_limit == 0) opts.queue_limit = size_t(opts.jobs) * 4;
   std::unique_ptr<TransferEngine> e(new TransferEngine(client, std::move(opts)));
   e->workers_.reserve(size_t(e->opts_.jobs));
@@ -510,7 +513,7 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
 }
 
 Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed) {
-  if (!task.size || *task.size <= kMaxSingleCopy) {
+  if (!task.size || *task.size <= opts_.multipart_copy_above) {
     ASSIGN_OR_RETURN(*etag, client_.CopyObject(task.src_bucket, task.src_key, task.dst_bucket,
                                                task.dst_key));
     bytes_.fetch_add(task.size.value_or(0), std::memory_order_relaxed);
@@ -518,7 +521,8 @@ Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed)
   }
   auto m = std::make_shared<Multi>();
   m->size = *task.size;
-  m->part_size = PartSizeFor(m->size, std::max(opts_.part_size, kMinCopyPart));
+  m->part_size = PartSizeFor(
+      m->size, std::max(opts_.part_size, std::min(kMinCopyPart, opts_.multipart_copy_above)));
   m->parts = uint32_t((m->size + m->part_size - 1) / m->part_size);
   m->what = Url(task.dst_bucket, task.dst_key);
   ASSIGN_OR_RETURN(m->upload_id, client_.CreateMultipartUpload(task.dst_bucket, task.dst_key));

@@ -22,8 +22,8 @@
 //              streams; a multipart "-N" one read back from the file). A body that fails
 //              its check (kCorruption) is fetched again, like any retryable failure, up to
 //              object_attempts times in all.
-//  - copy:     CopyObject (server-side) up to 5 GiB (or when the size is unknown); above, a
-//              multipart upload of UploadPartCopy parts.
+//  - copy:     CopyObject (server-side) up to 5 GiB (multipart_copy_above; or when the size is
+//              unknown); above, a multipart upload of UploadPartCopy parts.
 //  - delete:   DeleteObject.
 // Every task ends in exactly one call of on_result, unless it was still queued when the cancel
 // flag was seen (then it is counted in Stats::cancelled and not reported).
@@ -117,6 +117,9 @@ struct TransferOptions {
   size_t queue_limit = 0;                    // tasks waiting in Submit's queue; 0: 4 x jobs
   int object_attempts = 3;                   // whole-object attempts on kCorruption / retryable
   bool fsync_downloads = false;              // for the default opener
+  // Copies above this size are multipart (UploadPartCopy parts of at least part_size, up to
+  // 256 MiB); at most 5 GiB, S3's limit for CopyObject. Tests lower it.
+  uint64_t multipart_copy_above = uint64_t(5) << 30;
   // Set (from a signal handler, say) to stop: no task or part is started after it is seen,
   // multipart uploads in flight are aborted, partial downloads removed. May be null.
   const std::atomic<bool>* cancel = nullptr;
