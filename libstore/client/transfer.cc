@@ -408,11 +408,7 @@ Status TransferEngine::Upload(TransferTask& task, std::vector<char>& buf, uint64
   m->upload_id = std::move(id).value();
   m->done.resize(m->parts);
   m->task = std::move(task);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    multis_.push_back(std::move(m));
-  }
-  work_cv_.notify_all();
+  Start(std::move(m));
   *handed = true;
   return Status::Ok();
 }
@@ -441,11 +437,7 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     }
     m->target = std::move(target);
     m->task = std::move(task);
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      multis_.push_back(std::move(m));
-    }
-    work_cv_.notify_all();
+    Start(std::move(m));
     *handed = true;
     return Status::Ok();
   };
@@ -528,13 +520,17 @@ Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed)
   ASSIGN_OR_RETURN(m->upload_id, client_.CreateMultipartUpload(task.dst_bucket, task.dst_key));
   m->done.resize(m->parts);
   m->task = std::move(task);
+  Start(std::move(m));
+  *handed = true;
+  return Status::Ok();
+}
+
+void TransferEngine::Start(std::shared_ptr<Multi> m) {
   {
     std::lock_guard<std::mutex> l(mu_);
     multis_.push_back(std::move(m));
   }
   work_cv_.notify_all();
-  *handed = true;
-  return Status::Ok();
 }
 
 void TransferEngine::RunPart(const std::shared_ptr<Multi>& m, uint32_t index) {
@@ -622,11 +618,7 @@ void TransferEngine::FinishMulti(const std::shared_ptr<Multi>& m) {
         n->attempt = m->attempt + 1;
         n->target = std::move(again).value();
         m->target.reset();
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          multis_.push_back(std::move(n));
-        }
-        work_cv_.notify_all();
+        Start(std::move(n));
         return;
       }
       if (!again.ok()) s = again.status();

@@ -158,6 +158,7 @@ class TransferEngine {
   void Worker();
   bool Cancelled() const;
   void RunTask(TransferTask& task, std::vector<char>& buf);
+  void Start(std::shared_ptr<Multi> m);  // its parts are handed to idle workers
   void RunPart(const std::shared_ptr<Multi>& m, uint32_t index);
   void FinishMulti(const std::shared_ptr<Multi>& m);
   void Report(const TransferTask& task, Status status, uint64_t bytes, std::string etag);
