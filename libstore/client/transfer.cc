@@ -446,10 +446,11 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     if (Cancelled()) return Interrupted("the download of " + what + " was stopped");
     ASSIGN_OR_RETURN(std::unique_ptr<DownloadTarget> target, open());
     const int fd = target->positional_fd();
-    if (task.size && *task.size > opts_.part_size && fd >= 0) {
+    if (task.size && *task.size > opts_.part_size && fd >= 0 && !task.etag.empty()) {
       return ranged(std::move(target), *task.size, task.etag, attempt, 0);
     }
-    if (!task.size && fd >= 0) {
+    // Without an ETag to pin the ranges to (and check against), large objects are probed too.
+    if ((!task.size || (*task.size > opts_.part_size && task.etag.empty())) && fd >= 0) {
       // Size unknown (a named object): the first part's range, whose answer tells the size. A
       // small object is then whole in one GET; a large one goes on in parallel ranges.
       GetOptions go;

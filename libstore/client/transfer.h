@@ -65,7 +65,8 @@ struct TransferTask {
   // The object's size when known: download and copy, from a listing (no HEAD is needed then,
   // and a large object is fetched in parallel ranges; unknown: one GET / one CopyObject);
   // upload, the file's size from a walk (for progress only: the size at open is what is sent).
-  // etag: download, the listing's ETag (the ranges are pinned to it).
+  // etag: download, the listing's ETag (the ranges are pinned to it; a large object without
+  // one is fetched as if its size were unknown, which learns the ETag from the first range).
   std::optional<uint64_t> size;
   std::string etag;
   std::string content_type;  // upload: sent as Content-Type when not empty
