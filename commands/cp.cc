@@ -19,6 +19,7 @@
 #include "commands/commands.h"
 #include "commands/cp_sources.h"
 #include "libstore/client/transfer.h"
+#include "libstore/plain/mime_types.h"
 
 namespace cairn::cli {
 namespace {
@@ -193,6 +194,7 @@ struct Plan {
   std::string db, dk;       // S3 target (dk the key, or the prefix ending in '/' with into)
   s3::TransferEngine* engine = nullptr;
   Reporter* out = nullptr;
+  MimeTypes mime;  // uploads get a Content-Type from the file's extension, as the aws cli does
 };
 
 // Queues one object; `rel` names it below DST when copying into a directory or prefix.
@@ -200,6 +202,10 @@ Status Queue(Plan& p, s3::TransferTask t, const std::string& rel) {
   if (p.dst_s3) {
     t.dst_bucket = p.db;
     t.dst_key = p.into ? p.dk + rel : p.dk;
+    if (t.kind == s3::TransferKind::kUpload) {
+      const std::string_view type = p.mime.TypeOf(t.dst_key);
+      if (type != kDefaultContentType) t.content_type = type;
+    }
     if (t.kind == s3::TransferKind::kDownload) t.kind = s3::TransferKind::kCopy;
   } else {
     if (p.into) {
@@ -364,6 +370,10 @@ Status RunCp(const CpOptions& o, Context& ctx) {
     }
   }
   ASSIGN_OR_RETURN(auto client, ctx.OpenS3());
+  if (p.dst_s3) {
+    auto mime = MimeTypes::Load("/etc/mime.types");  // missing: no types, not an error
+    if (mime.ok()) p.mime = std::move(mime).value();
+  }
 
   CancelScope cancel_scope;
   Reporter out(ctx);
