@@ -17,7 +17,9 @@
 //              ".<name>.cairn-<hex>", parent directories created), renamed over the target when
 //              the body has been checked; removed on failure or cancellation. When task.size is
 //              known (from a listing) and above part_size: parallel ranged GETs pinned to the
-//              ETag with If-Match, written with pwrite, the file then checked against the ETag;
+//              ETag with If-Match, written with pwrite; each range's MD5 taken as it arrives, and
+//              when they make the multipart ETag (the object's parts were cut where ours are)
+//              that is the check, else the file is read back and checked against the ETag;
 //              otherwise one GET (no HEAD first), checked against its ETag (an MD5 as it
 //              streams; a multipart "-N" one read back from the file). A body that fails
 //              its check (kCorruption) is fetched again, like any retryable failure, up to
