@@ -13,11 +13,13 @@
 #include <thread>
 
 #include "cli/json_out.h"
+#include "cli/output_file.h"
 #include "cli/progress.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
 #include "commands/cp_sources.h"
 #include "libstore/client/transfer.h"
+#include "libstore/plain/mime_types.h"
 
 namespace cairn::cli {
 namespace {
@@ -167,12 +169,32 @@ class Reporter {
   bool held_printed_ = false;
 };
 
+// A download to the one file the user named goes through OutputFile, the rule every command
+// writes a named file by (docs/commands.md, "Output files"): devices and FIFOs such as
+// /dev/stdout written in place, a symlink's file replaced beside it, permission bits kept.
+class NamedFileTarget : public s3::DownloadTarget {
+ public:
+  explicit NamedFileTarget(std::unique_ptr<OutputFile> f) : f_(std::move(f)) {}
+  Sink& sink() override { return f_->sink(); }
+  int positional_fd() const override { return f_->positional_fd(); }
+  Status Commit() override { return f_->Commit(); }
+
+ private:
+  std::unique_ptr<OutputFile> f_;
+};
+
+Result<std::unique_ptr<s3::DownloadTarget>> OpenNamedFile(const s3::TransferTask& t) {
+  ASSIGN_OR_RETURN(auto f, OutputFile::Open(t.local, /*replace=*/true));
+  return std::unique_ptr<s3::DownloadTarget>(new NamedFileTarget(std::move(f)));
+}
+
 struct Plan {
   bool dst_s3 = false, into = false;
   std::string dst;          // local target (a file, or the directory with into)
   std::string db, dk;       // S3 target (dk the key, or the prefix ending in '/' with into)
   s3::TransferEngine* engine = nullptr;
   Reporter* out = nullptr;
+  MimeTypes mime;  // uploads get a Content-Type from the file's extension, as the aws cli does
 };
 
 // Queues one object; `rel` names it below DST when copying into a directory or prefix.
@@ -180,6 +202,10 @@ Status Queue(Plan& p, s3::TransferTask t, const std::string& rel) {
   if (p.dst_s3) {
     t.dst_bucket = p.db;
     t.dst_key = p.into ? p.dk + rel : p.dk;
+    if (t.kind == s3::TransferKind::kUpload) {
+      const std::string_view type = p.mime.TypeOf(t.dst_key);
+      if (type != kDefaultContentType) t.content_type = type;
+    }
     if (t.kind == s3::TransferKind::kDownload) t.kind = s3::TransferKind::kCopy;
   } else {
     if (p.into) {
@@ -264,6 +290,9 @@ Status QueueS3(Plan& p, s3::S3Client& client, const std::string& bucket, const s
   if (wild) {
     lp.prefix = key.substr(0, key.find_first_of("*?"));
     base = WildcardBase(key);
+    // No '/' after the first wildcard: matches lie at one level, so the listing stops at '/'
+    // (s3://b/logs/*.gz does not list everything below logs/).
+    if (key.find('/', lp.prefix.size()) == std::string::npos) lp.delimiter = "/";
   } else {
     lp.prefix = key.empty() || key.back() == '/' ? key : key + "/";
     base = lp.prefix;
@@ -341,6 +370,10 @@ Status RunCp(const CpOptions& o, Context& ctx) {
     }
   }
   ASSIGN_OR_RETURN(auto client, ctx.OpenS3());
+  if (p.dst_s3) {
+    auto mime = MimeTypes::Load("/etc/mime.types");  // missing: no types, not an error
+    if (mime.ok()) p.mime = std::move(mime).value();
+  }
 
   CancelScope cancel_scope;
   Reporter out(ctx);
@@ -351,6 +384,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
   to.object_attempts = std::max(1, ctx.retries + 1);
   to.cancel = &g_cancel;
   to.on_result = [&out](const s3::TransferResult& r) { out.Result(r); };
+  if (!p.dst_s3 && !p.into) to.open_download = OpenNamedFile;
   ASSIGN_OR_RETURN(auto engine, s3::TransferEngine::Create(*client, to));
   p.engine = engine.get();
   const auto start = std::chrono::steady_clock::now();

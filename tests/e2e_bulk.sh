@@ -37,6 +37,7 @@ bulk_suite() {
   echo "== $name: cp -r up and down"
   expect 0 "$name: cp -r upload" c cp -r --part-size 5MiB "$SRC" s3://bkt/tree
   check "$name: summary on stderr" grep -q "^$NFILES of $NFILES objects copied" "$T/err"
+  check "$name: Content-Type from the extension" bash -c "curl -sI '$url/bkt/tree/a/one.txt' | grep -qi '^content-type: text/plain'"
   expect 0 "$name: ls -r" c ls -r s3://bkt/tree/
   check "$name: every file became a key below the prefix" [ "$(wc -l <"$T/out")" = "$NFILES" ]
   expect 0 "$name: cp -r download" c cp -r --part-size 5MiB s3://bkt/tree/ "$T/$name-down"

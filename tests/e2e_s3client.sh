@@ -236,6 +236,11 @@ expect 0 "cp down through faults (multipart)" fc cp s3://bkt/faults/mp.bin "$T/m
 check "multipart download byte-identical" cmp -s "$T/mp.bin" "$T/mp.got"
 expect 0 "cp down through faults (single)" fc cp s3://bkt/faults/sp.bin "$T/sp.got"
 check "single download byte-identical" cmp -s "$T/sp.bin" "$T/sp.got"
+# Many small objects (about 40 requests more, so that faults are drawn whatever the order).
+mkdir -p "$T/many"; for i in $(seq 20); do randfile "$T/many/f$i" $((i * 100)); done
+expect 0 "cp -r of small files up through faults" fc cp -r "$T/many" s3://bkt/faults/many
+expect 0 "cp -r of small files down through faults" fc cp -r s3://bkt/faults/many "$T/many.got"
+check "small files byte-identical" diff -r "$T/many" "$T/many.got"
 check "a body was corrupted on the way" grep -q "FAULT corrupt" "$T/faults"
 check "some requests failed on the way" grep -qE "FAULT (error|slowdown|reset)" "$T/faults"
 

@@ -128,7 +128,9 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
   const uint64_t part = uint64_t(5) << 20;
   std::vector<std::string> bodies;
   for (int i = 0; i < 40; ++i) bodies.push_back(Random(size_t(i * 97), uint64_t(i)));
-  bodies.push_back(Random(size_t(part * 2 + 12345), 99));  // three parts
+  // Three parts each: 40 downloaded with its size but no ETag, 41 with neither (both probed by
+  // the first part's range), 42 with both (ranged from the start).
+  for (uint64_t seed : {99, 98, 97}) bodies.push_back(Random(size_t(part * 2 + 12345), seed));
   for (size_t i = 0; i < bodies.size(); ++i) WriteFile(t.path + "/f" + std::to_string(i), bodies[i]);
 
   Collected up;
@@ -177,7 +179,7 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
     task.local = t.path + "/out/sub/g" + std::to_string(i);
     if (i % 2 == 0) {  // half with a known size, half without
       task.size = bodies[i].size();
-      task.etag = up.etag[i];
+      if (i != 40) task.etag = up.etag[i];
     }
     task.tag = i;
     REQUIRE((*e)->Submit(std::move(task)).ok());
@@ -194,6 +196,7 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
   // Copies and deletes.
   Collected cp;
   o.on_result = cp.Callback();
+  o.multipart_copy_above = part;  // the big one as UploadPartCopy parts
   e = TransferEngine::Create(*s.client, o);
   REQUIRE(e.ok());
   for (uint64_t i : {3, 40}) {
@@ -224,6 +227,10 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
     CHECK(sink.data == bodies[i]);
   }
   CHECK(s.client->HeadObject("bkt", "dir/k 5").status().code() == Code::kNotFound);
+  auto copied = s.client->HeadObject("bkt", "copy/40");
+  REQUIRE(copied.ok());
+  CHECK(copied->etag.find("-3") != std::string::npos);  // three UploadPartCopy parts
+  CHECK(cp.bytes[40] == bodies[40].size());
   CHECK((*e)->Submit(del).code() == Code::kInvalidArgument);  // after Finish
 }
 
@@ -387,4 +394,92 @@ TEST_CASE("transfer: part sizes and options", "[transfer]") {
   o.part_size = 1 << 20;
   CHECK(TransferEngine::Create(*s.client, o).status().code() == Code::kInvalidArgument);
   CHECK(Name(TransferKind::kCopy) == std::string("copy"));
+}
+
+// The first file each download writes is spoiled where the check reads it back (O_APPEND sends
+// every pwrite to the end, after a junk byte): the check must fail, and the object be fetched
+// again into a new file, or fail for good when no attempt is left.
+TEST_CASE("transfer: a download that fails its check is fetched again", "[transfer]") {
+  Server s;
+  TempDir t;
+  const uint64_t part = uint64_t(5) << 20;
+  const std::string big = Random(size_t(part * 2 + 777), 11), small = Random(3000, 12);
+  WriteFile(t.path + "/big", big);
+  {
+    TransferOptions o;
+    o.part_size = part;
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    TransferTask up;
+    up.local = t.path + "/big";
+    up.dst_bucket = "bkt";
+    up.dst_key = "big";
+    REQUIRE((*e)->Submit(up).ok());
+    REQUIRE((*e)->Finish().done == 1);
+  }
+  Payload p;
+  p.data = small.data();
+  p.size = small.size();
+  auto small_etag = s.client->PutObject("bkt", "small", p);
+  REQUIRE(small_etag.ok());
+  auto big_head = s.client->HeadObject("bkt", "big");
+  REQUIRE(big_head.ok());
+
+  for (int attempts : {1, 3}) {
+    INFO(attempts);
+    std::mutex mu;
+    std::map<std::string, int> opened;
+    Collected c;
+    TransferOptions o;
+    o.jobs = 3;
+    // Ranges of 6 MiB, not the upload's 5 MiB parts: the ranges' MD5s cannot make the ETag, so
+    // the file is read back to check it (the check the spoiled file must fail).
+    o.part_size = part + (1 << 20);
+    o.object_attempts = attempts;
+    o.on_result = c.Callback();
+    o.open_download = [&](const TransferTask& task) {
+      auto r = OpenLocalDownload(task.local, false);
+      std::lock_guard<std::mutex> l(mu);
+      if (r.ok() && opened[task.local]++ == 0) {
+        const int fd = (*r)->positional_fd();
+        REQUIRE(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_APPEND) == 0);
+        REQUIRE(::write(fd, "!", 1) == 1);
+      }
+      return r;
+    };
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    const std::string dir = t.path + "/d" + std::to_string(attempts);
+    auto get = [&](const std::string& key, uint64_t tag, bool known) {
+      TransferTask task;
+      task.kind = TransferKind::kDownload;
+      task.src_bucket = "bkt";
+      task.src_key = key;
+      task.local = dir + "/" + std::to_string(tag);
+      if (known) {
+        task.size = key == "big" ? big.size() : small.size();
+        task.etag = key == "big" ? big_head->etag : *small_etag;
+      }
+      task.tag = tag;
+      REQUIRE((*e)->Submit(std::move(task)).ok());
+    };
+    get("big", 1, true);    // parallel ranges from the start
+    get("big", 2, false);   // probed, then ranges
+    get("small", 3, false); // probed: whole in one range, checked from the file
+    TransferStats st = (*e)->Finish();
+    for (uint64_t tag : {1, 2, 3}) {
+      INFO(tag);
+      const std::string path = dir + "/" + std::to_string(tag);
+      CHECK(opened[path] == std::min(attempts, 2));
+      if (attempts == 1) {
+        CHECK(c.status[tag].code() == Code::kCorruption);
+        CHECK(::access(path.c_str(), F_OK) != 0);
+      } else {
+        CHECK(c.status[tag].ok());
+        CHECK(ReadFile(path) == (tag == 3 ? small : big));
+      }
+    }
+    CHECK(EntriesIn(dir) == (attempts == 1 ? 0u : 3u));  // no temp file either way
+    CHECK(st.failed == (attempts == 1 ? 3u : 0u));
+  }
 }

@@ -106,6 +106,15 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
+// The x-amz-copy-source header's value: "/bucket/key", URI-encoded.
+std::string CopySource(const std::string& bucket, const std::string& key) {
+  std::string source = "/";
+  AppendUriEncoded(bucket, true, &source);
+  source.push_back('/');
+  AppendUriEncoded(key, false, &source);
+  return source;
+}
+
 std::string Describe(std::string_view op, const std::string& bucket, const std::string& key) {
   std::string s(op);
   if (bucket.empty()) return s;  // ListBuckets
@@ -882,11 +891,7 @@ Result<std::string> S3Client::CopyObject(const std::string& src_bucket, const st
   c.op = "COPY";
   c.bucket = dst_bucket;
   c.key = dst_key;
-  std::string source = "/";
-  AppendUriEncoded(src_bucket, true, &source);
-  source.push_back('/');
-  AppendUriEncoded(src_key, false, &source);
-  c.headers.push_back({"x-amz-copy-source", source});
+  c.headers.push_back({"x-amz-copy-source", CopySource(src_bucket, src_key)});
   http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
   // S3 may answer 200 and still fail the copy: the document says.
@@ -952,11 +957,7 @@ Result<std::string> S3Client::UploadPartCopy(const std::string& src_bucket,
   c.key = dst_key;
   c.query = "partNumber=" + std::to_string(part_number) +
             "&uploadId=" + UriEncodeQueryComponent(upload_id);
-  std::string source = "/";
-  AppendUriEncoded(src_bucket, true, &source);
-  source.push_back('/');
-  AppendUriEncoded(src_key, false, &source);
-  c.headers.push_back({"x-amz-copy-source", source});
+  c.headers.push_back({"x-amz-copy-source", CopySource(src_bucket, src_key)});
   c.headers.push_back({"x-amz-copy-source-range",
                        "bytes=" + std::to_string(first) + "-" + std::to_string(last)});
   http::Response resp;

@@ -5,8 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <random>
+
+#include "libstore/common/hash.h"
 
 namespace cairn::s3 {
 
@@ -150,6 +155,32 @@ class PositionalSink : public Sink {
   const std::string& path_;
 };
 
+// Hashes what passes through (one range of a download, in order).
+class Md5Sink : public Sink {
+ public:
+  explicit Md5Sink(Sink& inner) : inner_(inner) {}
+  Status Write(const void* data, size_t n) override {
+    md5_.Update(data, n);
+    return inner_.Write(data, n);
+  }
+  void Final(std::array<uint8_t, 16>& out) { md5_.Final(out.data()); }
+
+ private:
+  Sink& inner_;
+  Md5Stream md5_;
+};
+
+// The number of parts a multipart ETag ("<md5>-N") names; 0 for any other ETag.
+uint32_t EtagParts(const std::string& etag) {
+  const size_t dash = etag.find('-');
+  if (dash != 32 || !IsMd5Etag(etag.substr(0, 32)) || dash + 1 >= etag.size() ||
+      etag.size() - dash - 1 > 5 ||
+      etag.find_first_not_of("0123456789", dash + 1) != std::string::npos) {
+    return 0;
+  }
+  return uint32_t(std::strtoul(etag.c_str() + dash + 1, nullptr, 10));
+}
+
 // Reads exactly n bytes at offset 0 of fd into buf.
 Status ReadWhole(int fd, char* buf, size_t n, const std::string& path) {
   size_t got = 0;
@@ -185,8 +216,10 @@ Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& pat
   }
   RETURN_IF_ERROR(MakeDirs(dir));
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return InvalidArgument(path + ": is a directory");
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    // Never renamed over a device, a FIFO or a socket (nor a directory).
+    return InvalidArgument(path + (S_ISDIR(st.st_mode) ? ": is a directory"
+                                                       : ": exists and is not a regular file"));
   }
   // ".<name>.cairn-<hex>": the name cut so that the temp name fits in NAME_MAX (255).
   std::string tmp = (dir.empty() ? "" : dir + "/") + "." + name.substr(0, 200) + ".cairn-" +
@@ -213,6 +246,10 @@ struct TransferEngine::Multi {
   uint32_t finished = 0;  // under mu
   Status first;           // under mu
   std::vector<CompletedUploadPart> done;
+  // Download of a multipart-ETag object in as many ranges as it has parts: each range's MD5 as
+  // it arrived (under mu). When they make the ETag, the parts were cut where ours are and the
+  // bytes are as sent: the file need not be read back. Otherwise VerifyDownload decides.
+  std::vector<std::array<uint8_t, 16>> md5s;
   ~Multi() {
     if (fd >= 0) ::close(fd);
   }
@@ -229,6 +266,9 @@ Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(S3Client& client,
     return InvalidArgument("the part size must be between 5MiB and 5GiB");
   }
   if (opts.object_attempts < 1) return InvalidArgument("object_attempts must be at least 1");
+  if (opts.multipart_copy_above > kMaxSingleCopy || opts.multipart_copy_above < kMinPart) {
+    return InvalidArgument("multipart_copy_above must be between 5MiB and 5GiB");
+  }
   if (opts.queue_limit == 0) opts.queue_limit = size_t(opts.jobs) * 4;
   std::unique_ptr<TransferEngine> e(new TransferEngine(client, std::move(opts)));
   e->workers_.reserve(size_t(e->opts_.jobs));
@@ -403,11 +443,7 @@ Status TransferEngine::Upload(TransferTask& task, std::vector<char>& buf, uint64
   m->upload_id = std::move(id).value();
   m->done.resize(m->parts);
   m->task = std::move(task);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    multis_.push_back(std::move(m));
-  }
-  work_cv_.notify_all();
+  Start(std::move(m));
   *handed = true;
   return Status::Ok();
 }
@@ -421,7 +457,7 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
   };
   // Parallel ranges of the object: the first `have` parts are in the file already.
   auto ranged = [&](std::unique_ptr<DownloadTarget> target, uint64_t size, std::string etag,
-                    int attempt, uint32_t have) -> Status {
+                    int attempt, uint32_t have, const std::array<uint8_t, 16>* first_md5) -> Status {
     auto m = std::make_shared<Multi>();
     m->size = size;
     m->head.size = size;
@@ -431,16 +467,16 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     m->what = what;
     m->attempt = attempt;
     m->next = m->finished = m->part_size == opts_.part_size ? have : 0;
+    if (EtagParts(m->head.etag) == m->parts) {
+      m->md5s.resize(m->parts);
+      if (m->next == 1 && first_md5 != nullptr) m->md5s[0] = *first_md5;
+    }
     if (::ftruncate(target->positional_fd(), off_t(m->size)) != 0) {
       return PosixError(task.local + ": sizing the file", errno);
     }
     m->target = std::move(target);
     m->task = std::move(task);
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      multis_.push_back(std::move(m));
-    }
-    work_cv_.notify_all();
+    Start(std::move(m));
     *handed = true;
     return Status::Ok();
   };
@@ -449,20 +485,24 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
     if (Cancelled()) return Interrupted("the download of " + what + " was stopped");
     ASSIGN_OR_RETURN(std::unique_ptr<DownloadTarget> target, open());
     const int fd = target->positional_fd();
-    if (task.size && *task.size > opts_.part_size && fd >= 0) {
-      return ranged(std::move(target), *task.size, task.etag, attempt, 0);
+    if (task.size && *task.size > opts_.part_size && fd >= 0 && !task.etag.empty()) {
+      return ranged(std::move(target), *task.size, task.etag, attempt, 0, nullptr);
     }
-    if (!task.size && fd >= 0) {
+    // Without an ETag to pin the ranges to (and check against), large objects are probed too.
+    if ((!task.size || (*task.size > opts_.part_size && task.etag.empty())) && fd >= 0) {
       // Size unknown (a named object): the first part's range, whose answer tells the size. A
       // small object is then whole in one GET; a large one goes on in parallel ranges.
       GetOptions go;
       go.range = std::make_pair(uint64_t(0), opts_.part_size - 1);
       PositionalSink pos(fd, 0, task.local);
-      CountingCancelSink sink(pos, bytes_, opts_.cancel, what);
+      Md5Sink hashed(pos);
+      CountingCancelSink sink(hashed, bytes_, opts_.cancel, what);
       auto got = client_.GetObject(task.src_bucket, task.src_key, sink, go);
       if (got.ok() && got->total_size > got->size) {
         bytes_total_.fetch_add(got->total_size, std::memory_order_relaxed);
-        return ranged(std::move(target), got->total_size, got->etag, attempt, 1);
+        std::array<uint8_t, 16> first{};
+        hashed.Final(first);
+        return ranged(std::move(target), got->total_size, got->etag, attempt, 1, &first);
       }
       if (got.ok()) {
         ObjectHead whole = *got;
@@ -508,7 +548,7 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
 }
 
 Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed) {
-  if (!task.size || *task.size <= kMaxSingleCopy) {
+  if (!task.size || *task.size <= opts_.multipart_copy_above) {
     ASSIGN_OR_RETURN(*etag, client_.CopyObject(task.src_bucket, task.src_key, task.dst_bucket,
                                                task.dst_key));
     bytes_.fetch_add(task.size.value_or(0), std::memory_order_relaxed);
@@ -516,19 +556,24 @@ Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed)
   }
   auto m = std::make_shared<Multi>();
   m->size = *task.size;
-  m->part_size = PartSizeFor(m->size, std::max(opts_.part_size, kMinCopyPart));
+  m->part_size = PartSizeFor(
+      m->size, std::max(opts_.part_size, std::min(kMinCopyPart, opts_.multipart_copy_above)));
   m->parts = uint32_t((m->size + m->part_size - 1) / m->part_size);
   m->what = Url(task.dst_bucket, task.dst_key);
   ASSIGN_OR_RETURN(m->upload_id, client_.CreateMultipartUpload(task.dst_bucket, task.dst_key));
   m->done.resize(m->parts);
   m->task = std::move(task);
+  Start(std::move(m));
+  *handed = true;
+  return Status::Ok();
+}
+
+void TransferEngine::Start(std::shared_ptr<Multi> m) {
   {
     std::lock_guard<std::mutex> l(mu_);
     multis_.push_back(std::move(m));
   }
   work_cv_.notify_all();
-  *handed = true;
-  return Status::Ok();
 }
 
 void TransferEngine::RunPart(const std::shared_ptr<Multi>& m, uint32_t index) {
@@ -572,9 +617,16 @@ void TransferEngine::RunPart(const std::shared_ptr<Multi>& m, uint32_t index) {
       go.range = std::make_pair(off, off + len - 1);
       if (!m->head.etag.empty()) go.if_match = "\"" + m->head.etag + "\"";
       PositionalSink pos(m->target->positional_fd(), off, t.local);
-      CountingCancelSink sink(pos, bytes_, opts_.cancel, m->what);
+      Md5Sink hashed(pos);
+      CountingCancelSink sink(hashed, bytes_, opts_.cancel, m->what);
       auto r = client_.GetObject(t.src_bucket, t.src_key, sink, go);
       s = r.status();
+      if (s.ok() && !m->md5s.empty()) {
+        std::array<uint8_t, 16> d;
+        hashed.Final(d);
+        std::lock_guard<std::mutex> l(m->mu);
+        m->md5s[index] = d;
+      }
       if (s.ok() && r->size != len) {
         s = Status(Code::kIncompleteBody, "GET " + t.src_bucket + "/" + t.src_key +
                                               ": the range at " + std::to_string(off) +
@@ -600,7 +652,15 @@ void TransferEngine::FinishMulti(const std::shared_ptr<Multi>& m) {
   std::string etag;
   if (t.kind == TransferKind::kDownload) {
     const int fd = m->target->positional_fd();
-    if (s.ok()) s = client_.VerifyDownload(t.src_bucket, t.src_key, m->head, fd);
+    bool streamed = false;
+    if (s.ok() && !m->md5s.empty()) {
+      Md5Stream outer;
+      for (const auto& d : m->md5s) outer.Update(d.data(), d.size());
+      std::string etag_lower = m->head.etag;
+      for (char& ch : etag_lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+      streamed = outer.FinalHex() + "-" + std::to_string(m->md5s.size()) == etag_lower;
+    }
+    if (s.ok() && !streamed) s = client_.VerifyDownload(t.src_bucket, t.src_key, m->head, fd);
     if (s.code() == Code::kCorruption && m->attempt < opts_.object_attempts && !Cancelled()) {
       // Fetched again, into a new temp file (the old one is removed with its target).
       auto again = opts_.open_download ? opts_.open_download(t)
@@ -616,11 +676,7 @@ void TransferEngine::FinishMulti(const std::shared_ptr<Multi>& m) {
         n->attempt = m->attempt + 1;
         n->target = std::move(again).value();
         m->target.reset();
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          multis_.push_back(std::move(n));
-        }
-        work_cv_.notify_all();
+        Start(std::move(n));
         return;
       }
       if (!again.ok()) s = again.status();

@@ -17,13 +17,15 @@
 //              ".<name>.cairn-<hex>", parent directories created), renamed over the target when
 //              the body has been checked; removed on failure or cancellation. When task.size is
 //              known (from a listing) and above part_size: parallel ranged GETs pinned to the
-//              ETag with If-Match, written with pwrite, the file then checked against the ETag;
+//              ETag with If-Match, written with pwrite; each range's MD5 taken as it arrives, and
+//              when they make the multipart ETag (the object's parts were cut where ours are)
+//              that is the check, else the file is read back and checked against the ETag;
 //              otherwise one GET (no HEAD first), checked against its ETag (an MD5 as it
 //              streams; a multipart "-N" one read back from the file). A body that fails
 //              its check (kCorruption) is fetched again, like any retryable failure, up to
 //              object_attempts times in all.
-//  - copy:     CopyObject (server-side) up to 5 GiB (or when the size is unknown); above, a
-//              multipart upload of UploadPartCopy parts.
+//  - copy:     CopyObject (server-side) up to 5 GiB (multipart_copy_above; or when the size is
+//              unknown); above, a multipart upload of UploadPartCopy parts.
 //  - delete:   DeleteObject.
 // Every task ends in exactly one call of on_result, unless it was still queued when the cancel
 // flag was seen (then it is counted in Stats::cancelled and not reported).
@@ -65,7 +67,8 @@ struct TransferTask {
   // The object's size when known: download and copy, from a listing (no HEAD is needed then,
   // and a large object is fetched in parallel ranges; unknown: one GET / one CopyObject);
   // upload, the file's size from a walk (for progress only: the size at open is what is sent).
-  // etag: download, the listing's ETag (the ranges are pinned to it).
+  // etag: download, the listing's ETag (the ranges are pinned to it; a large object without
+  // one is fetched as if its size were unknown, which learns the ETag from the first range).
   std::optional<uint64_t> size;
   std::string etag;
   std::string content_type;  // upload: sent as Content-Type when not empty
@@ -107,8 +110,8 @@ using DownloadOpener =
     std::function<Result<std::unique_ptr<DownloadTarget>>(const TransferTask& task)>;
 // The default opener: parent directories of task.local created as needed; a temp file
 // ".<name>.cairn-<32 hex digits>" beside it (O_EXCL | O_NOFOLLOW), renamed over task.local on
-// Commit (an fsync first when fsync is true); an existing directory at task.local is
-// kInvalidArgument for that object.
+// Commit (an fsync first when fsync is true); an existing directory, device, FIFO or socket at
+// task.local is kInvalidArgument for that object (a symlink there is replaced, not followed).
 Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path, bool fsync);
 
 struct TransferOptions {
@@ -117,6 +120,9 @@ struct TransferOptions {
   size_t queue_limit = 0;                    // tasks waiting in Submit's queue; 0: 4 x jobs
   int object_attempts = 3;                   // whole-object attempts on kCorruption / retryable
   bool fsync_downloads = false;              // for the default opener
+  // Copies above this size are multipart (UploadPartCopy parts of at least part_size, up to
+  // 256 MiB); at most 5 GiB, S3's limit for CopyObject. Tests lower it.
+  uint64_t multipart_copy_above = uint64_t(5) << 30;
   // Set (from a signal handler, say) to stop: no task or part is started after it is seen,
   // multipart uploads in flight are aborted, partial downloads removed. May be null.
   const std::atomic<bool>* cancel = nullptr;
@@ -155,6 +161,7 @@ class TransferEngine {
   void Worker();
   bool Cancelled() const;
   void RunTask(TransferTask& task, std::vector<char>& buf);
+  void Start(std::shared_ptr<Multi> m);  // its parts are handed to idle workers
   void RunPart(const std::shared_ptr<Multi>& m, uint32_t index);
   void FinishMulti(const std::shared_ptr<Multi>& m);
   void Report(const TransferTask& task, Status status, uint64_t bytes, std::string etag);
