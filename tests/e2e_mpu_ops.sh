@@ -18,6 +18,11 @@ S="$T/set"
 "$CAIRN" init --ec 4+2 "$S/d1" "$S/d2" "$S/d3" "$S/d4" "$S/d5" "$S/d6" >/dev/null ||
   { echo "init failed"; exit 1; }
 mkdir -p "$T/plain"
+S2="$T/set-sums"
+"$CAIRN" init --ec 4+2 "$S2/d1" "$S2/d2" "$S2/d3" "$S2/d4" "$S2/d5" "$S2/d6" >/dev/null ||
+  { echo "init failed"; exit 1; }
+mkdir -p "$T/plain-sums"
+declare -A sums_dir=([plain]="$T/plain-sums" [set]="$S2/d1")
 
 # start NAME DIR ARGS...: serve DIR in the background; sets URL and SRV (its pid).
 start() {
@@ -229,7 +234,11 @@ for backend in plain set; do
   echo "== $backend: UploadPartCopy and partNumber with boto3"
   start "$backend" "$dir"
   run_ops "$backend"
+  kill -TERM "$SRV"; wait "$SRV"
+
+  # On a store of its own: the expiry and leftover checks below count this loop's uploads only.
   echo "== $backend: the object checksum on Complete, with each boto3"
+  start "$backend-sums" "${sums_dir[$backend]}"
   run_sums "$backend" python3
   if /usr/bin/python3 -c 'import boto3' 2>/dev/null; then run_sums "$backend-sys" /usr/bin/python3; fi
   kill -TERM "$SRV"; wait "$SRV"

@@ -245,7 +245,7 @@ TEST_CASE("sigv4 auth: on CompleteMultipartUpload x-amz-checksum-* is not the bo
     std::unique_ptr<Source> body;
     RETURN_IF_ERROR(auth.Authenticate(r, raw, &who, &body));
     StringSink sink;
-    Source& src = body ? *body : raw;
+    Source& src = body ? *body : static_cast<Source&>(raw);
     char buf[64];
     while (true) {
       ASSIGN_OR_RETURN(size_t n, src.Read(buf, sizeof buf));
