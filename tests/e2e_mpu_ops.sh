@@ -2,7 +2,8 @@
 # End-to-end tests of the multipart operations beside the upload itself, with boto3 against the
 # real `cairn serve` on both backends (a plain directory and a 4+2 volume set): UploadPartCopy
 # (whole source and x-amz-copy-source-range, its errors), GetObject / HeadObject with partNumber,
-# and the background removal of abandoned uploads (--upload-expiry).
+# the object checksum a Complete expects (ChecksumCRC32 / ChecksumType), and the background removal
+# of abandoned uploads (--upload-expiry).
 # Usage: tests/e2e_mpu_ops.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
 unset AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
@@ -17,6 +18,11 @@ S="$T/set"
 "$CAIRN" init --ec 4+2 "$S/d1" "$S/d2" "$S/d3" "$S/d4" "$S/d5" "$S/d6" >/dev/null ||
   { echo "init failed"; exit 1; }
 mkdir -p "$T/plain"
+S2="$T/set-sums"
+"$CAIRN" init --ec 4+2 "$S2/d1" "$S2/d2" "$S2/d3" "$S2/d4" "$S2/d5" "$S2/d6" >/dev/null ||
+  { echo "init failed"; exit 1; }
+mkdir -p "$T/plain-sums"
+declare -A sums_dir=([plain]="$T/plain-sums" [set]="$S2/d1")
 
 # start NAME DIR ARGS...: serve DIR in the background; sets URL and SRV (its pid).
 start() {
@@ -94,6 +100,93 @@ check("partNumber=1 of a single PUT: the whole object",
       one["Body"].read() == src and one["ResponseMetadata"]["HTTPStatusCode"] == 200)
 EOF
 
+# The object checksum on Complete (ChecksumCRC32 ..., ChecksumType): the whole object's value for
+# a FULL_OBJECT upload, the composite one for a COMPOSITE upload; a wrong value is BadDigest, a
+# type or algorithm that is not the upload's InvalidRequest, and then the upload stays open and
+# no object appears. Run with each boto3 there is (an older one has no ChecksumType: the
+# FULL_OBJECT cases need it).
+cat >"$T/sums.py" <<'EOF'
+import base64, os, sys, zlib
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+url, tag = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=url,
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+complete_in = s3.meta.service_model.operation_model("CompleteMultipartUpload").input_shape.members
+has_type = "ChecksumType" in complete_in
+
+def check(name, cond, why=""):
+    print(("ok " if cond else "FAIL ") + tag + ": " + name + ("" if cond else ": " + str(why)))
+
+def code_of(fn):
+    try:
+        fn()
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None, 200
+
+crc = lambda b: zlib.crc32(b).to_bytes(4, "big")
+b64 = lambda b: base64.b64encode(b).decode()
+bucket = "sums-" + tag
+s3.create_bucket(Bucket=bucket)
+data = [os.urandom(5 * 1024 * 1024 + 1), os.urandom(4321)]
+whole = b"".join(data)
+
+# upload(key, type): an upload with CRC32 parts; its id and the list for Complete.
+def upload(key, ctype):
+    extra = {"ChecksumType": ctype} if ctype else {}
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32",
+                                    **extra)["UploadId"]
+    parts = []
+    for i, d in enumerate(data):
+        r = s3.upload_part(Bucket=bucket, Key=key, UploadId=up, PartNumber=i + 1, Body=d,
+                           ChecksumCRC32=b64(crc(d)))
+        parts.append({"PartNumber": i + 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    return up, {"Parts": parts}
+
+def still_open(key, up):
+    parts = s3.list_parts(Bucket=bucket, Key=key, UploadId=up).get("Parts", [])
+    gone = code_of(lambda: s3.head_object(Bucket=bucket, Key=key))[1] == 404
+    return len(parts) == 2 and gone
+
+def complete(key, up, mpu, **kw):
+    return code_of(lambda: s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=up,
+                                                        MultipartUpload=mpu, **kw))
+
+composite = b64(crc(b"".join(crc(d) for d in data))) + "-2"
+up, mpu = upload("comp", None)
+got = complete("comp", up, mpu, ChecksumCRC32=b64(crc(b"nope")) + "-2")
+check("COMPOSITE, a wrong value: BadDigest", got == ("BadDigest", 400), got)
+got = complete("comp", up, mpu, ChecksumCRC32=b64(crc(whole)))
+check("COMPOSITE, the whole object's CRC32: BadDigest", got == ("BadDigest", 400), got)
+got = complete("comp", up, mpu, ChecksumSHA256=b64(os.urandom(32)))
+check("another algorithm: InvalidRequest", got == ("InvalidRequest", 400), got)
+check("after the refusals the upload is open, no object", still_open("comp", up))
+r = s3.complete_multipart_upload(Bucket=bucket, Key="comp", UploadId=up, MultipartUpload=mpu,
+                                 ChecksumCRC32=composite)
+check("COMPOSITE, the right value: completed", r.get("ChecksumCRC32") == composite, r)
+check("COMPOSITE: the bytes", s3.get_object(Bucket=bucket, Key="comp")["Body"].read() == whole)
+
+if has_type:
+    up, mpu = upload("full", "FULL_OBJECT")
+    got = complete("full", up, mpu, ChecksumCRC32=b64(crc(b"nope")), ChecksumType="FULL_OBJECT")
+    check("FULL_OBJECT, a wrong value: BadDigest", got == ("BadDigest", 400), got)
+    got = complete("full", up, mpu, ChecksumCRC32=b64(crc(whole)), ChecksumType="COMPOSITE")
+    check("a type that is not the upload's: InvalidRequest", got == ("InvalidRequest", 400), got)
+    check("after the refusals the upload is open, no object", still_open("full", up))
+    r = s3.complete_multipart_upload(Bucket=bucket, Key="full", UploadId=up, MultipartUpload=mpu,
+                                     ChecksumCRC32=b64(crc(whole)), ChecksumType="FULL_OBJECT")
+    check("FULL_OBJECT, the right value: completed",
+          r.get("ChecksumCRC32") == b64(crc(whole)) and r.get("ChecksumType") == "FULL_OBJECT", r)
+    h = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    check("FULL_OBJECT: HEAD gives the value", h.get("ChecksumCRC32") == b64(crc(whole)), h)
+    s3.delete_object(Bucket=bucket, Key="full")
+s3.delete_object(Bucket=bucket, Key="comp")
+s3.delete_bucket(Bucket=bucket)
+EOF
+
 # The expiry checks: an upload (with a part) is left, then listed until the server removes it.
 cat >"$T/expiry.py" <<'EOF'
 import sys, time
@@ -126,12 +219,28 @@ run_ops() {
   done <"$T/$1.ops"
 }
 
+# run_sums NAME PYTHON: sums.py against URL with that interpreter's boto3.
+run_sums() {
+  "$2" "$T/sums.py" "$URL" "$1" >"$T/$1.sums" 2>"$T/$1.sums.err" ||
+    bad "$1: sums.py failed: $(tail -3 "$T/$1.sums.err")"
+  while read -r verdict rest; do
+    if [[ $verdict == ok ]]; then ok; else bad "$rest"; fi
+  done <"$T/$1.sums"
+}
+
 for backend in plain set; do
   dir="$T/plain"
   [[ $backend == set ]] && dir="$S/d1"
   echo "== $backend: UploadPartCopy and partNumber with boto3"
   start "$backend" "$dir"
   run_ops "$backend"
+  kill -TERM "$SRV"; wait "$SRV"
+
+  # On a store of its own: the expiry and leftover checks below count this loop's uploads only.
+  echo "== $backend: the object checksum on Complete, with each boto3"
+  start "$backend-sums" "${sums_dir[$backend]}"
+  run_sums "$backend" python3
+  if /usr/bin/python3 -c 'import boto3' 2>/dev/null; then run_sums "$backend-sys" /usr/bin/python3; fi
   kill -TERM "$SRV"; wait "$SRV"
 
   echo "== $backend: abandoned uploads expire in the background"

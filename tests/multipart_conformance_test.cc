@@ -519,11 +519,49 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
       }
       // A whole-object value that is not the object's.
       CompleteMultipartOptions bad;
+      bad.checksum_algorithm = c.alg;
       bad.checksum_value = Sum(c.alg, "nope").Base64();
       CHECK(s.Complete("sum", up->upload_id, list, bad).status().code() == Code::kBadDigest);
+      bad.checksum_type = c.want;
+      CHECK(s.Complete("sum", up->upload_id, list, bad).status().code() == Code::kBadDigest);
+      CHECK(s.store->HeadObject("bkt", "sum").status().code() == Code::kNotFound);
+      // The other type's value (the composite one on a FULL_OBJECT upload, the whole object's
+      // on a COMPOSITE one) is not this object's checksum.
+      CompleteMultipartOptions other_value;
+      other_value.checksum_algorithm = c.alg;
+      other_value.checksum_value = c.want == ChecksumType::kComposite
+                                       ? Sum(c.alg, whole).Base64()
+                                       : Sum(c.alg, concat).Base64() + "-3";
+      CHECK(s.Complete("sum", up->upload_id, list, other_value).status().code() ==
+            Code::kBadDigest);
+      // The right value with a wrong part count is refused too.
+      CompleteMultipartOptions wrong_count;
+      wrong_count.checksum_algorithm = c.alg;
+      wrong_count.checksum_value = want_value + "-2";
+      CHECK(s.Complete("sum", up->upload_id, list, wrong_count).status().code() ==
+            Code::kBadDigest);
+      // x-amz-checksum-type that is not the upload's: InvalidRequest, even with the right value.
+      CompleteMultipartOptions wrong_type;
+      wrong_type.checksum_algorithm = c.alg;
+      wrong_type.checksum_value = want_value;
+      wrong_type.checksum_type = c.want == ChecksumType::kComposite ? ChecksumType::kFullObject
+                                                                    : ChecksumType::kComposite;
+      CHECK(s.Complete("sum", up->upload_id, list, wrong_type).status().code() ==
+            Code::kInvalidRequest);
+      // A value of another algorithm than the upload's: InvalidRequest, whatever its value.
+      const ChecksumAlgorithm other_alg =
+          c.alg == ChecksumAlgorithm::kCrc32 ? ChecksumAlgorithm::kCrc32c : ChecksumAlgorithm::kCrc32;
+      CompleteMultipartOptions wrong_alg;
+      wrong_alg.checksum_algorithm = other_alg;
+      wrong_alg.checksum_value = Sum(other_alg, whole).Base64();
+      CHECK(s.Complete("sum", up->upload_id, list, wrong_alg).status().code() ==
+            Code::kInvalidRequest);
       CHECK(s.store->HeadObject("bkt", "sum").status().code() == Code::kNotFound);
 
+      // The upload is still open: the right value (with its type) completes it.
       CompleteMultipartOptions good;
+      good.checksum_algorithm = c.alg;
+      good.checksum_type = c.want;
       good.checksum_value =
           want_value + (c.want == ChecksumType::kComposite ? "-3" : std::string());
       auto done = s.Complete("sum", up->upload_id,
@@ -541,6 +579,77 @@ TEST_CASE("multipart: checksums, COMPOSITE and FULL_OBJECT, for every algorithm"
       CHECK(head->checksum_type == c.want);
       CHECK(*s.Get("sum") == whole);
       REQUIRE(s.store->DeleteObject("bkt", "sum").ok());
+    }
+  }
+}
+
+TEST_CASE("multipart: the object checksum a Complete expects, with and without the type",
+          "[multipart]") {
+  const std::vector<std::string> data = {RandomBytes(5 * kMiB, 50), RandomBytes(777, 51)};
+  const std::string whole = data[0] + data[1];
+  for (const char* kind : kBackends) {
+    CAPTURE(kind);
+    MpuStore s(kind);
+    // An upload without a checksum: a value or a type on Complete contradicts it.
+    {
+      auto up = s.Create("none");
+      REQUIRE(up.ok());
+      std::vector<PartInfo> parts;
+      for (size_t i = 0; i < data.size(); ++i) {
+        auto p = s.Part("none", up->upload_id, int(i + 1), data[i]);
+        REQUIRE(p.ok());
+        parts.push_back(*p);
+      }
+      CompleteMultipartOptions value;
+      value.checksum_algorithm = ChecksumAlgorithm::kCrc32;
+      value.checksum_value = Sum(ChecksumAlgorithm::kCrc32, whole).Base64();
+      CHECK(s.Complete("none", up->upload_id, Listed(parts), value).status().code() ==
+            Code::kInvalidRequest);
+      CompleteMultipartOptions type;
+      type.checksum_type = ChecksumType::kFullObject;
+      CHECK(s.Complete("none", up->upload_id, Listed(parts), type).status().code() ==
+            Code::kInvalidRequest);
+      CHECK(s.store->HeadObject("bkt", "none").status().code() == Code::kNotFound);
+      auto done = s.Complete("none", up->upload_id, Listed(parts));
+      REQUIRE(done.ok());
+      CHECK(done->checksum.algorithm == ChecksumAlgorithm::kNone);
+    }
+    // A FULL_OBJECT CRC32 upload completed with its value and no type (the type is optional), a
+    // COMPOSITE SHA256 one with its value without the "-N" suffix.
+    struct Case {
+      ChecksumAlgorithm alg;
+      ChecksumType type;
+    };
+    for (const Case c : {Case{ChecksumAlgorithm::kCrc32, ChecksumType::kFullObject},
+                         Case{ChecksumAlgorithm::kSha256, ChecksumType::kComposite}}) {
+      CAPTURE(Name(c.alg));
+      CreateMultipartOptions co;
+      co.checksum_algorithm = Name(c.alg);
+      co.checksum_type = c.type;
+      auto up = s.Create("k", co);
+      REQUIRE(up.ok());
+      std::vector<PartInfo> parts;
+      std::string concat;
+      for (size_t i = 0; i < data.size(); ++i) {
+        auto p = s.Part("k", up->upload_id, int(i + 1), data[i]);
+        REQUIRE(p.ok());
+        parts.push_back(*p);
+        concat += Sum(c.alg, data[i]).raw();
+      }
+      const std::string want = c.type == ChecksumType::kFullObject ? Sum(c.alg, whole).Base64()
+                                                                   : Sum(c.alg, concat).Base64();
+      CompleteMultipartOptions o;
+      o.checksum_algorithm = c.alg;
+      o.checksum_value = want;
+      auto done = s.Complete("k", up->upload_id, Listed(parts), o);
+      REQUIRE(done.ok());
+      CHECK(done->checksum.Base64() == want);
+      CHECK(done->checksum_type == c.type);
+      CHECK(*s.Get("k") == whole);
+      // A retry of the request gets the same answer.
+      auto again = s.Complete("k", up->upload_id, Listed(parts), o);
+      REQUIRE(again.ok());
+      CHECK(again->etag == done->etag);
     }
   }
 }

@@ -221,6 +221,63 @@ TEST_CASE("sigv4 auth: header-signed PUT with every body promise", "[sigv4auth]"
   }
 }
 
+TEST_CASE("sigv4 auth: on CompleteMultipartUpload x-amz-checksum-* is not the body's",
+          "[sigv4auth]") {
+  // There the header is the checksum expected of the whole object (the store checks it); the
+  // XML body is still checked against Content-MD5 and the signed hash.
+  Env env;
+  Signer signer = env.MakeSigner();
+  const std::string xml = "<CompleteMultipartUpload></CompleteMultipartUpload>";
+  auto read = [&](const std::string& method, const std::string& key, Fields query, Fields extra,
+                  std::string_view payload) -> Status {
+    std::string target = "/bkt/" + key;
+    for (size_t i = 0; i < query.size(); ++i) {
+      target += (i == 0 ? "?" : "&") + query[i].first + "=" + query[i].second;
+    }
+    HttpRequest r = MakeRequest(method, target, std::move(extra), xml.size());
+    r.bucket = "bkt";
+    r.key = key;
+    r.query = std::move(query);
+    SignRequest(signer, r, payload);
+    SigV4Authenticator auth(env.opts);
+    StringSource raw(xml, 7);
+    Identity who;
+    std::unique_ptr<Source> body;
+    RETURN_IF_ERROR(auth.Authenticate(r, raw, &who, &body));
+    StringSink sink;
+    Source& src = body ? *body : static_cast<Source&>(raw);
+    char buf[64];
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, src.Read(buf, sizeof buf));
+      if (n == 0) break;
+      sink.out.append(buf, n);
+    }
+    CHECK(sink.out == xml);
+    return Status::Ok();
+  };
+  const Fields complete = {{"uploadId", "abc"}};
+  const std::string whole = Crc32Base64("the object, not the XML");
+  CHECK(read("POST", "k", complete, {{"x-amz-checksum-crc32", whole}}, Sha256Of(xml)).ok());
+  CHECK(read("POST", "k", complete,
+             {{"x-amz-checksum-crc32", whole}, {"Content-MD5", Md5Base64(xml)}}, kUnsignedPayload)
+            .ok());
+  CHECK(read("POST", "k", complete,
+             {{"x-amz-checksum-crc32", whole}, {"Content-MD5", Md5Base64("other")}},
+             kUnsignedPayload)
+            .code() == Code::kBadDigest);
+  CHECK(read("POST", "k", complete, {{"x-amz-checksum-crc32", whole}}, Sha256Of("other"))
+            .code() == Code::kContentSha256Mismatch);
+  // Any other request's body is checked against it: a POST without uploadId, a PUT with one.
+  CHECK(read("POST", "k", {{"uploads", ""}}, {{"x-amz-checksum-crc32", whole}}, kUnsignedPayload)
+            .code() == Code::kBadDigest);
+  CHECK(read("PUT", "k", {{"partNumber", "1"}, {"uploadId", "abc"}},
+             {{"x-amz-checksum-crc32", whole}}, kUnsignedPayload)
+            .code() == Code::kBadDigest);
+  CHECK(read("PUT", "k", {{"partNumber", "1"}, {"uploadId", "abc"}},
+             {{"x-amz-checksum-crc32", Crc32Base64(xml)}}, kUnsignedPayload)
+            .ok());
+}
+
 TEST_CASE("sigv4 auth: who may do what", "[sigv4auth]") {
   Env env;
   Store st("plain");

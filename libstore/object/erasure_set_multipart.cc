@@ -391,6 +391,8 @@ Result<ObjectInfo> ErasureSet::CompleteMultipartUpload(const std::string& bucket
 
   std::lock_guard<std::mutex> lock(UploadMutex(id));
   ASSIGN_OR_RETURN(UploadRecord rec, ReadUpload(id, bucket, key));
+  RETURN_IF_ERROR(
+      CheckCompleteChecksumMode(opts, rec.checksum_algorithm, TypeFromMeta(rec.checksum_type)));
   ObjectInfo done;
   if (rec.state == UploadState::kCompleted) {
     // A retried Complete (the same part list): the same answer while the object it made is the
@@ -468,19 +470,8 @@ Result<ObjectInfo> ErasureSet::CompleteMultipartUpload(const std::string& bucket
       base.checksum_parts = uint32_t(sums.size());
     }
   }
-  if (!opts.checksum_value.empty()) {
-    const std::string have = base.checksum.algorithm == ChecksumAlgorithm::kNone
-                                 ? std::string()
-                                 : base.checksum.Base64();
-    std::string_view want = opts.checksum_value;
-    if (const size_t dash = want.find('-'); dash != std::string_view::npos) {
-      want = want.substr(0, dash);
-    }
-    if (have.empty() || want != have) {
-      return Status(Code::kBadDigest,
-                    "the object's checksum does not match the one the Complete request gave");
-    }
-  }
+  RETURN_IF_ERROR(
+      CheckCompleteChecksum(opts, base.checksum, TypeFromMeta(rec.checksum_type), parts.size()));
 
   VersionCommit commit(*this, bucket, key, id, /*new_version=*/true);
   const std::string tmp = TempName(kTmpDir);

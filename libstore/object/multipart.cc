@@ -62,6 +62,56 @@ Status CheckCompleteList(const std::vector<CompletedPart>& parts, ChecksumAlgori
   return Status::Ok();
 }
 
+namespace {
+
+// "crc32", ..., or "null": how S3 names an algorithm in these messages.
+std::string LowerName(ChecksumAlgorithm a) {
+  if (a == ChecksumAlgorithm::kNone) return "null";
+  std::string s = Name(a);
+  for (char& c : s) c = char(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return s;
+}
+
+}  // namespace
+
+Status CheckCompleteChecksumMode(const CompleteMultipartOptions& o, ChecksumAlgorithm alg,
+                                 ChecksumType type) {
+  if (alg == ChecksumAlgorithm::kNone) type = ChecksumType::kNone;
+  if (o.checksum_type != ChecksumType::kNone && o.checksum_type != type) {
+    return Status(Code::kInvalidRequest,
+                  std::string("The upload was created using the ") +
+                      (type == ChecksumType::kNone ? "null" : Name(type)) +
+                      " checksum mode. The complete request must use the same checksum mode.");
+  }
+  if (o.checksum_algorithm != ChecksumAlgorithm::kNone && o.checksum_algorithm != alg) {
+    return Status(Code::kInvalidRequest,
+                  "Checksum Type mismatch occurred, expected checksum Type: " + LowerName(alg) +
+                      ", actual checksum Type: " + LowerName(o.checksum_algorithm));
+  }
+  return Status::Ok();
+}
+
+Status CheckCompleteChecksum(const CompleteMultipartOptions& o, const ChecksumValue& computed,
+                             ChecksumType type, size_t nparts) {
+  if (o.checksum_value.empty()) return Status::Ok();
+  std::string_view given = o.checksum_value;
+  bool ok = computed.algorithm != ChecksumAlgorithm::kNone;
+  if (const size_t dash = given.rfind('-'); dash != std::string_view::npos) {
+    // Only a COMPOSITE value has a part count, and it must be this object's.
+    ok = ok && type == ChecksumType::kComposite &&
+         given.substr(dash + 1) == std::to_string(nparts);
+    given = given.substr(0, dash);
+  }
+  if (!ok || given != computed.Base64()) {
+    return Status(Code::kBadDigest,
+                  "The " + LowerName(o.checksum_algorithm == ChecksumAlgorithm::kNone
+                                         ? computed.algorithm
+                                         : o.checksum_algorithm) +
+                      " you specified did not match the calculated checksum.");
+  }
+  return Status::Ok();
+}
+
 std::string MultipartEtag(std::string_view md5s) {
   Md5Stream md5;
   md5.Update(md5s.data(), md5s.size());

@@ -41,6 +41,21 @@ Status CheckCompleteList(const std::vector<CompletedPart>& parts, ChecksumAlgori
                          ChecksumType type,
                          const std::function<Result<UploadedPart>(int number)>& lookup);
 
+// The checksum a Complete request expects of the object (CompleteMultipartOptions), against an
+// upload created with algorithm alg and type (kNone, kNone: none), as S3 decides it; every error
+// comes before anything is published, so the upload stays open:
+//  - CheckCompleteChecksumMode, before the part list is checked: an x-amz-checksum-type that is
+//    not the upload's ("The upload was created using the ... checksum mode"), or a value of
+//    another algorithm than the upload's (none included), is kInvalidRequest;
+//  - CheckCompleteChecksum, once the parts' checksums are combined into `computed` (the object's
+//    FULL_OBJECT or COMPOSITE checksum, of nparts parts): a value that is not computed's is
+//    kBadDigest. A COMPOSITE value may carry the "-N" suffix, then N must be nparts. No value:
+//    OK (the type need not be sent either).
+Status CheckCompleteChecksumMode(const CompleteMultipartOptions& o, ChecksumAlgorithm alg,
+                                 ChecksumType type);
+Status CheckCompleteChecksum(const CompleteMultipartOptions& o, const ChecksumValue& computed,
+                             ChecksumType type, size_t nparts);
+
 // S3's multipart ETag: "<MD5 hex of the concatenated binary part MD5s>-<N>"; md5s holds the N
 // binary digests end to end (16 bytes each).
 std::string MultipartEtag(std::string_view md5s);

@@ -378,8 +378,14 @@ struct CompleteMultipartOptions {
   // Conditions on the key the object lands on, as PutOptions'.
   bool if_none_match_star = false;
   std::optional<std::string> if_match;
-  // The whole object's checksum the client expects (FULL_OBJECT), base64, or "".
+  // What the client expects of the object's checksum (x-amz-checksum-<alg> and
+  // x-amz-checksum-type on Complete; CheckCompleteChecksum in multipart.h has the rules):
+  // checksum_algorithm kNone with checksum_value "" when no value was sent; the value is base64,
+  // the FULL_OBJECT checksum of the whole object or the COMPOSITE one (of the concatenated part
+  // checksums, "-N" allowed). checksum_type kNone: not sent.
+  ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
   std::string checksum_value;
+  ChecksumType checksum_type = ChecksumType::kNone;
   bool fsync = true;
 };
 

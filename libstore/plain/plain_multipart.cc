@@ -334,6 +334,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const ChecksumType type = up.upload.checksum_type;
   const std::string digest = PartsDigest(parts);
+  RETURN_IF_ERROR(CheckCompleteChecksumMode(opts, alg, type));
 
   auto answer = [&](const plain::Completion& c) -> Result<ObjectInfo> {
     ObjectInfo info;
@@ -405,15 +406,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
     }
     layout.checksum_type = type;
   }
-  if (!opts.checksum_value.empty()) {
-    std::string given = opts.checksum_value;
-    if (const size_t dash = given.rfind('-'); dash != std::string::npos) given.resize(dash);
-    if (alg == ChecksumAlgorithm::kNone || given != checksum_b64) {
-      return Status(Code::kBadDigest, std::string("the object's checksum is ") +
-                                          (checksum_b64.empty() ? "none" : checksum_b64) +
-                                          ", not the " + opts.checksum_value + " sent");
-    }
-  }
+  RETURN_IF_ERROR(CheckCompleteChecksum(opts, layout.checksum, type, chosen.size()));
 
   PutOptions po;
   po.content_type = up.content_type;

@@ -252,8 +252,12 @@ Status SigV4Authenticator::Authenticate(const HttpRequest& req, Source& raw, Ide
     plan.md5 = true;
   }
   const char* const kSingle = "expecting a single x-amz-checksum- header (or trailer)";
+  // On CompleteMultipartUpload (POST on a key ?uploadId) an x-amz-checksum-<alg> header is the
+  // checksum the client expects of the whole object, not one of the XML body: the handler hands
+  // it to the store.
+  const bool complete = req.method == "POST" && !req.key.empty() && req.HasQuery("uploadId");
   for (const auto& [n, v] : req.headers) {
-    if (!StartsWith(n, "x-amz-checksum-")) continue;
+    if (complete || !StartsWith(n, "x-amz-checksum-")) continue;
     auto alg = ChecksumAlgorithmFromHeader(n);
     if (!alg.ok()) continue;  // x-amz-checksum-algorithm, -type, -mode
     if (plan.checksum != ChecksumAlgorithm::kNone) return InvalidArgument(kSingle);

@@ -10,7 +10,8 @@
 // What the body is checked against (VerifiedBody): the signed payload's SHA-256
 // (kContentSha256Mismatch), Content-MD5 (kBadDigest; a malformed one is kInvalidDigest before the
 // body is read), one x-amz-checksum-* header or trailer (kBadDigest naming the algorithm;
-// malformed: kInvalidDigest; more than one: kInvalidArgument), the announced length
+// malformed: kInvalidDigest; more than one: kInvalidArgument; not on CompleteMultipartUpload,
+// where that header describes the whole object and the store checks it), the announced length
 // (Content-Length, or x-amz-decoded-content-length for aws-chunked: kIncompleteBody), and for the
 // STREAMING-* modes every chunk and trailer signature (AwsChunkedDecoder).
 //

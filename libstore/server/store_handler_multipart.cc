@@ -177,12 +177,22 @@ Status StoreHandler::CompleteMultipartUpload(const HttpRequest& req, Source& bod
     o.if_none_match_star = true;
   }
   if (const std::string* im = req.Header("if-match")) o.if_match = *im;
-  ChecksumAlgorithm whole_alg;
-  RETURN_IF_ERROR(ChecksumHeader(req, &whole_alg, &o.checksum_value));
+  // x-amz-checksum-<alg> here is the checksum the client expects of the whole object (the
+  // authenticator does not check the XML body against it), x-amz-checksum-type the upload's type;
+  // the store decides both against the upload before it publishes anything.
+  RETURN_IF_ERROR(ChecksumHeader(req, &o.checksum_algorithm, &o.checksum_value));
+  if (o.checksum_algorithm != ChecksumAlgorithm::kNone) {
+    // Well-formed base64 of the algorithm's length (a COMPOSITE value may end in "-N").
+    const std::string_view v = o.checksum_value;
+    RETURN_IF_ERROR(ParseChecksum(o.checksum_algorithm, v.substr(0, v.rfind('-'))).status());
+  }
+  if (const std::string* t = req.Header("x-amz-checksum-type")) {
+    ASSIGN_OR_RETURN(o.checksum_type, ChecksumTypeFrom(*t));
+  }
 
-  // What the upload was created with, to check the request against: the parts' checksums must be
-  // of its algorithm, x-amz-checksum-type (when sent) its type. An upload that is not open (a
-  // retried Complete of one that succeeded) is the store's to answer.
+  // The upload's algorithm, to check the parts' checksums in the list against: they must be of
+  // it. An upload that is not open (a retried Complete of one that succeeded) is the store's to
+  // answer.
   ChecksumAlgorithm alg = ChecksumAlgorithm::kNone;
   bool known = false;
   ListPartsOptions probe;
@@ -192,19 +202,6 @@ Status StoreHandler::CompleteMultipartUpload(const HttpRequest& req, Source& bod
     known = true;
     if (!lp->upload.checksum_algorithm.empty()) {
       ASSIGN_OR_RETURN(alg, ChecksumAlgorithmFromName(lp->upload.checksum_algorithm));
-    }
-    if (const std::string* t = req.Header("x-amz-checksum-type")) {
-      ASSIGN_OR_RETURN(ChecksumType type, ChecksumTypeFrom(*t));
-      if (type != lp->upload.checksum_type) {
-        return Status(
-            Code::kBadDigest,
-            "x-amz-checksum-type " + *t + " is not the upload's (" +
-                (alg == ChecksumAlgorithm::kNone ? "none" : Name(lp->upload.checksum_type)) + ")");
-      }
-    }
-    if (whole_alg != ChecksumAlgorithm::kNone && whole_alg != alg) {
-      return Status(Code::kBadDigest,
-                    std::string("the upload's checksum is not ") + Name(whole_alg));
     }
   } else if (lp.status().code() != Code::kUploadNotFound) {
     return ObjectError(req, lp.status());
