@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 
 #include "libstore/object/object_store.h"
@@ -162,6 +163,16 @@ class PlainDir : public ObjectStore {
 
   MetaStore& meta() { return *meta_; }
 
+  // What the speculative assembly of multipart uploads did since this PlainDir was opened (for
+  // tests and diagnostics): parts copied into an assembly file as they arrived, Completes that
+  // took the assembly file as it was, Completes that copied every part.
+  struct AssemblyCounters {
+    std::atomic<uint64_t> parts_assembled{0};
+    std::atomic<uint64_t> fast_completes{0};
+    std::atomic<uint64_t> full_copies{0};
+  };
+  const AssemblyCounters& assembly_counters() const { return assembly_counters_; }
+
  private:
   struct Opened;  // an object opened for reading (plain_reader.h)
   class Reader;   // its ObjectReader (plain_reader.h)
@@ -221,6 +232,27 @@ class PlainDir : public ObjectStore {
   Result<PartInfo> StagePart(const std::string& bucket, const std::string& key,
                              const std::string& upload_id, plain::TempFile& tmp,
                              plain::PartRecord& p, bool fsync);
+  // The speculative assembly (plain_multipart.cc): after part p is staged, copies it into the
+  // upload's assembly file at offset (n-1)*part_size and marks it assembled by this session, when
+  // it fits (part_size != 0, p.size <= part_size) and is still the part's current version. Runs
+  // in the UploadPart request's thread; any failure only leaves the slot unmarked.
+  void AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
+                    uint64_t part_size);
+  // Complete's test of the speculative assembly (plain_multipart.cc says when it is usable), its
+  // last steps on the assembly file (unmark, truncate to size, sync), and the full copy of the
+  // chosen parts into the file at path otherwise.
+  bool AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
+                      const std::vector<const plain::PartRecord*>& chosen, uint64_t size);
+  Status FinishAssembly(const std::string& upload_id, plain::TempFile& file, uint64_t size,
+                        const PutOptions& po);
+  Status CopyParts(const std::string& upload_id,
+                   const std::vector<const plain::PartRecord*>& chosen, const std::string& path,
+                   const PutOptions& po);
+  // Shared by AssemblePart, exclusive for Complete, Abort and bucket removal: nobody writes into an
+  // upload's assembly file while it is consumed or removed.
+  std::shared_mutex& AssemblyLock(const std::string& upload_id);
+  // One slot of one upload's assembly file: its copy and its mark, one writer at a time.
+  std::mutex& SlotLock(const std::string& upload_id, int part_number);
   // Forgets every multipart upload of a removed bucket and removes their staged parts.
   Status DropUploads(const std::string& bucket);
   // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.
@@ -237,6 +269,12 @@ class PlainDir : public ObjectStore {
   std::mutex key_locks_[kKeyLocks];  // serialize commit + record of one path
   std::unique_ptr<plain::UploadStore> uploads_;
   std::mutex upload_locks_[kKeyLocks];  // a part's commit against Complete and Abort
+  std::shared_mutex assembly_locks_[kKeyLocks];
+  std::mutex slot_locks_[kKeyLocks];
+  // This instance's id in the parts' assembled marks: a mark left by another (before a restart
+  // or a crash, whose copy may not have reached the disk) is not trusted.
+  const std::string session_ = TempName("");
+  AssemblyCounters assembly_counters_;
 };
 
 }  // namespace cairn

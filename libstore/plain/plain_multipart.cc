@@ -1,7 +1,21 @@
 // PlainDir's multipart uploads: parts staged under .cairn/uploads/<id>/, their state in the
 // UploadStore, Complete assembling them with copy_file_range and renaming the result into place
 // (plain_dir.h says why and in which order).
+//
+// Speculative assembly: while parts arrive, each one that fits a uniform layout (every part of
+// the upload's size S, recorded at the first part of at least 5 MiB; the last one smaller) is
+// copied, in its UploadPart's own thread, to offset (n-1)*S of one assembly file per upload
+// (.cairn/uploads/<id>/assembly), and its part row is marked as assembled by this PlainDir's
+// session. A part uploaded again is a new row, unmarked until its own copy is done; the copy and
+// the mark of one slot happen under the slot's lock, after checking that the staged file is still
+// the part's. Complete takes the assembly file as it is (truncated to the object's size, synced,
+// renamed into place) only when the parts it names are 1..N, uniform, each marked by this session
+// for the very staged file it uses, and each staged file still as uploaded; in any other case, or
+// on any failure before the rename, it copies every part as before. Marks of another session
+// (before a restart or a crash) are never trusted.
 #include <algorithm>
+#include <optional>
+#include <shared_mutex>
 
 #include "libstore/common/clock.h"
 #include "libstore/common/hash.h"
@@ -16,6 +30,25 @@ namespace cairn {
 namespace {
 
 constexpr const char* kUploadsDir = ".cairn/uploads";
+constexpr const char* kAssemblyName = "assembly";  // staged parts are <32 hex>.<n>
+
+std::string AssemblyPath(const std::string& upload_id) {
+  return std::string(kUploadsDir) + "/" + upload_id + "/" + kAssemblyName;
+}
+
+// A staged part changed since it was uploaded (its size, mtime, inode or ctime differ from the
+// stamp taken when it was put in place) is not what its ETag and checksum describe: refuse rather
+// than serve it. A rewrite that keeps the size and puts the mtime back still moves the ctime. (A
+// part recorded by an older cairn has no inode/ctime: 0.)
+Status CheckStaged(const std::string& upload_id, const plain::PartRecord& p, const FileInfo& st) {
+  const bool restamped = p.ctime_ns != 0 && (st.ctime_ns != p.ctime_ns || st.ino != p.ino);
+  if (st.size != p.size || st.mtime_ns != p.mod_time_ns || restamped) {
+    return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
+                                       std::to_string(p.part_number) +
+                                       " changed on disk since it was uploaded");
+  }
+  return Status::Ok();
+}
 // How long a completed upload's answer is kept for a retried Complete.
 constexpr int64_t kKeepCompletedNs = int64_t(24) * 3600 * 1000000000;
 
@@ -82,6 +115,38 @@ std::string PartsDigest(const std::vector<CompletedPart>& parts) {
 
 std::mutex& PlainDir::UploadLock(const std::string& upload_id) {
   return upload_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
+}
+
+std::shared_mutex& PlainDir::AssemblyLock(const std::string& upload_id) {
+  return assembly_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
+}
+
+std::mutex& PlainDir::SlotLock(const std::string& upload_id, int part_number) {
+  return slot_locks_[(std::hash<std::string>()(upload_id) + size_t(part_number)) % kKeyLocks];
+}
+
+void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
+                            uint64_t part_size) {
+  if (part_size == 0 || p.size > part_size) return;  // no uniform layout for it
+  std::shared_lock<std::shared_mutex> consumers(AssemblyLock(upload_id));
+  std::lock_guard<std::mutex> slot(SlotLock(upload_id, p.part_number));
+  // Still the part's version: not replaced, the upload neither completed nor aborted meanwhile
+  // (a later version's copy waits for this lock, then overwrites the slot and marks its own).
+  auto current = uploads_->PartFile(upload_id, p.part_number);
+  if (!current.ok() || *current != p.file) return;
+  auto in = vol_->NewReadableFile(p.file);
+  if (!in.ok()) return;
+  auto out = vol_->OpenForUpdate(AssemblyPath(upload_id));
+  if (!out.ok()) return;  // a volume that cannot: Complete copies every part
+  const uint64_t at = uint64_t(p.part_number - 1) * part_size;
+  for (uint64_t off = 0; off < p.size;) {
+    auto got = (*out)->CopyAt(**in, off, at + off, p.size - off);
+    if (!got.ok() || *got == 0) return;
+    off += *got;
+  }
+  if (!(*out)->Close().ok()) return;
+  if (!uploads_->MarkAssembled(upload_id, p.part_number, p.file, session_).ok()) return;
+  assembly_counters_.parts_assembled.fetch_add(1, std::memory_order_relaxed);
 }
 
 Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
@@ -194,7 +259,7 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
                                      const std::string& upload_id, plain::TempFile& tmp,
                                      plain::PartRecord& p, bool fsync) {
   // Under the upload's lock: a Complete or Abort running now sees the part before or not at all.
-  std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  std::unique_lock<std::mutex> l(UploadLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const std::string dir = std::string(kUploadsDir) + "/" + upload_id;
@@ -211,9 +276,16 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
     RETURN_IF_ERROR(vol_->SyncDir(dir));
     RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
   }
+  uint64_t assembly_size = up.assembly_part_size;
+  if (assembly_size == 0 && p.size >= kMinPartSize) {
+    auto set = uploads_->SetAssemblyPartSize(upload_id, p.size);
+    if (set.ok()) assembly_size = *set;  // else: no assembly for this part
+  }
   ASSIGN_OR_RETURN(std::string replaced, uploads_->PutPart(upload_id, p));
   staged.Disarm();
   if (!replaced.empty()) vol_->Remove(replaced).IgnoreError();  // the part uploaded before
+  l.unlock();
+  AssemblePart(upload_id, p, assembly_size);
 
   PartInfo out;
   out.part_number = p.part_number;
@@ -322,6 +394,58 @@ Result<uint64_t> PlainDir::AbortStaleUploads(int64_t older_than_ns) {
   return removed;
 }
 
+bool PlainDir::AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
+                              const std::vector<const plain::PartRecord*>& chosen,
+                              uint64_t size) {
+  const uint64_t s = up.assembly_part_size;
+  if (s == 0 || chosen.empty()) return false;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const plain::PartRecord& p = *chosen[i];
+    const bool last = i + 1 == chosen.size();
+    if (p.part_number != int(i + 1) || p.assembled != session_ ||
+        (last ? p.size > s : p.size != s)) {
+      return false;
+    }
+    auto st = vol_->Stat(p.file);
+    if (!st.ok() || !CheckStaged(upload_id, p, *st).ok()) return false;  // the copy says why
+  }
+  auto st = vol_->Stat(AssemblyPath(upload_id));
+  return st.ok() && st->kind == FileKind::kFile && st->size >= size;
+}
+
+Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& file,
+                                uint64_t size, const PutOptions& po) {
+  // Unmarked first: whatever happens next, the file is never taken again as it is.
+  RETURN_IF_ERROR(uploads_->ClearAssembled(upload_id));
+  ASSIGN_OR_RETURN(auto out, vol_->OpenForUpdate(file.path()));
+  RETURN_IF_ERROR(out->Truncate(size));
+  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
+Status PlainDir::CopyParts(const std::string& upload_id,
+                           const std::vector<const plain::PartRecord*>& chosen,
+                           const std::string& path, const PutOptions& po) {
+  // copy_file_range from each staged part, no byte through user space on a LocalVolume.
+  ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(path));
+  for (const plain::PartRecord* p : chosen) {
+    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    RETURN_IF_ERROR(CheckStaged(upload_id, *p, pst));
+    for (uint64_t off = 0; off < p->size;) {
+      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
+      if (got == 0) {
+        return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
+                                          std::to_string(p->part_number) + " is shorter than " +
+                                          std::to_string(p->size) + " bytes");
+      }
+      off += got;
+    }
+  }
+  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
 Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
                                                      const std::string& key,
                                                      const std::string& upload_id,
@@ -330,6 +454,8 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   RETURN_IF_ERROR(CheckWritable("complete multipart upload"));
   ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
   std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  // No part is copied into the assembly file while it is looked at, consumed or removed.
+  std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, false));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const ChecksumType type = up.upload.checksum_type;
@@ -424,35 +550,25 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, po));
 
-  // Assemble: copy_file_range from each staged part, no byte through user space on a LocalVolume.
-  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
-  ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(tmp.path()));
-  for (const plain::PartRecord* p : chosen) {
-    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
-    // A staged part changed since it was uploaded (its size, mtime, inode or ctime differ from
-    // the stamp taken when it was put in place) is not what its ETag and checksum describe:
-    // refuse rather than serve it. A rewrite that keeps the size and puts the mtime back still
-    // moves the ctime. (A part recorded by an older cairn has no inode/ctime: 0.)
-    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
-    const bool restamped =
-        p->ctime_ns != 0 && (pst.ctime_ns != p->ctime_ns || pst.ino != p->ino);
-    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns || restamped) {
-      return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
-                                         std::to_string(p->part_number) +
-                                         " changed on disk since it was uploaded");
-    }
-    for (uint64_t off = 0; off < p->size;) {
-      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
-      if (got == 0) {
-        return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
-                                          std::to_string(p->part_number) + " is shorter than " +
-                                          std::to_string(p->size) + " bytes");
-      }
-      off += got;
+  // The assembly file as the parts arrived, when it holds exactly the parts named (header);
+  // else (or on any failure before the rename) every part copied into a temp file.
+  std::optional<plain::TempFile> taken;
+  if (AssemblyUsable(upload_id, up, chosen, size)) {
+    taken.emplace(vol_, AssemblyPath(upload_id));
+    Status s = FinishAssembly(upload_id, *taken, size, po);
+    if (s.ok()) {
+      assembly_counters_.fast_completes.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      taken->Disarm();  // unmarked now: left for the upload's removal
+      taken.reset();
     }
   }
-  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
-  RETURN_IF_ERROR(out->Close());
+  if (!taken) {
+    taken.emplace(vol_, TempName(plain::kTmpDir));
+    RETURN_IF_ERROR(CopyParts(upload_id, chosen, taken->path(), po));
+    assembly_counters_.full_copies.fetch_add(1, std::memory_order_relaxed);
+  }
+  plain::TempFile& tmp = *taken;
   ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
   layout.stamp = FileStamp::Of(tmp_st);  // a rename keeps dev, ino, size and mtime
   RETURN_IF_ERROR(uploads_->PutObjectLayout(bucket, key, layout));
@@ -479,6 +595,7 @@ Status PlainDir::AbortMultipartUpload(const std::string& bucket, const std::stri
                                       const std::string& upload_id) {
   RETURN_IF_ERROR(CheckWritable("abort multipart upload"));
   std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   RETURN_IF_ERROR(uploads_->Delete(upload_id));
   Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id);
@@ -572,6 +689,7 @@ Status PlainDir::DropUploads(const std::string& bucket) {
   ASSIGN_OR_RETURN(std::vector<std::string> open, uploads_->DeleteBucket(bucket));
   for (const std::string& id : open) {
     std::lock_guard<std::mutex> l(UploadLock(id));
+    std::unique_lock<std::shared_mutex> assembly(AssemblyLock(id));
     Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
     if (!s.ok() && !plain::IsAbsent(s)) return s;
   }
