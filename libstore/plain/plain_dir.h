@@ -165,9 +165,11 @@ class PlainDir : public ObjectStore {
 
   // What the speculative assembly of multipart uploads did since this PlainDir was opened (for
   // tests and diagnostics): parts copied into an assembly file as they arrived, Completes that
-  // took the assembly file as it was, Completes that copied every part.
+  // took the assembly file, the parts those had to copy into it themselves, and Completes that
+  // copied every part into a new file.
   struct AssemblyCounters {
     std::atomic<uint64_t> parts_assembled{0};
+    std::atomic<uint64_t> parts_copied_at_complete{0};
     std::atomic<uint64_t> fast_completes{0};
     std::atomic<uint64_t> full_copies{0};
   };
@@ -238,13 +240,16 @@ class PlainDir : public ObjectStore {
   // in the UploadPart request's thread; any failure only leaves the slot unmarked.
   void AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
                     uint64_t part_size);
-  // Complete's test of the speculative assembly (plain_multipart.cc says when it is usable), its
-  // last steps on the assembly file (unmark, truncate to size, sync), and the full copy of the
+  // Complete's test of the speculative assembly (plain_multipart.cc says when it is usable; sets
+  // missing[i] for the chosen parts not in their slot yet), its last steps on the assembly file
+  // (unmark, copy the missing parts, truncate to size, sync), and the full copy of the
   // chosen parts into the file at path otherwise.
   bool AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
-                      const std::vector<const plain::PartRecord*>& chosen, uint64_t size);
-  Status FinishAssembly(const std::string& upload_id, plain::TempFile& file, uint64_t size,
-                        const PutOptions& po);
+                      const std::vector<const plain::PartRecord*>& chosen,
+                      std::vector<bool>* missing);
+  Status FinishAssembly(const std::string& upload_id, plain::TempFile& file,
+                        const std::vector<const plain::PartRecord*>& chosen,
+                        const std::vector<bool>& missing, uint64_t size, const PutOptions& po);
   Status CopyParts(const std::string& upload_id,
                    const std::vector<const plain::PartRecord*>& chosen, const std::string& path,
                    const PutOptions& po);

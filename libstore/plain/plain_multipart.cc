@@ -9,10 +9,12 @@
 // session. A part uploaded again is a new row, unmarked until its own copy is done; the copy and
 // the mark of one slot happen under the slot's lock, after checking that the staged file is still
 // the part's. Complete takes the assembly file as it is (truncated to the object's size, synced,
-// renamed into place) only when the parts it names are 1..N, uniform, each marked by this session
-// for the very staged file it uses, and each staged file still as uploaded; in any other case, or
-// on any failure before the rename, it copies every part as before. Marks of another session
-// (before a restart or a crash) are never trusted.
+// renamed into place) when the parts it names are 1..N, uniform, and each staged file still as
+// uploaded: a part whose row is not marked by this session for the very staged file it uses (it
+// came before S was known, or before a restart: marks of another session are never trusted, that
+// copy may not have reached the disk) is copied into its slot then, under the lock that keeps
+// every other writer out. In any other case, or on any failure before the rename, it copies every
+// part into a new temp file as before.
 #include <algorithm>
 #include <optional>
 #include <shared_mutex>
@@ -396,28 +398,45 @@ Result<uint64_t> PlainDir::AbortStaleUploads(int64_t older_than_ns) {
 
 bool PlainDir::AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
                               const std::vector<const plain::PartRecord*>& chosen,
-                              uint64_t size) {
+                              std::vector<bool>* missing) {
   const uint64_t s = up.assembly_part_size;
   if (s == 0 || chosen.empty()) return false;
+  // Without the file, no mark holds (it was removed, or taken by a Complete that failed after).
+  const bool have = vol_->Stat(AssemblyPath(upload_id)).ok();
+  missing->assign(chosen.size(), true);
   for (size_t i = 0; i < chosen.size(); ++i) {
     const plain::PartRecord& p = *chosen[i];
     const bool last = i + 1 == chosen.size();
-    if (p.part_number != int(i + 1) || p.assembled != session_ ||
-        (last ? p.size > s : p.size != s)) {
-      return false;
-    }
+    if (p.part_number != int(i + 1) || (last ? p.size > s : p.size != s)) return false;
     auto st = vol_->Stat(p.file);
     if (!st.ok() || !CheckStaged(upload_id, p, *st).ok()) return false;  // the copy says why
+    (*missing)[i] = !have || p.assembled != session_;
   }
-  auto st = vol_->Stat(AssemblyPath(upload_id));
-  return st.ok() && st->kind == FileKind::kFile && st->size >= size;
+  return true;
 }
 
 Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& file,
-                                uint64_t size, const PutOptions& po) {
+                                const std::vector<const plain::PartRecord*>& chosen,
+                                const std::vector<bool>& missing, uint64_t size,
+                                const PutOptions& po) {
   // Unmarked first: whatever happens next, the file is never taken again as it is.
   RETURN_IF_ERROR(uploads_->ClearAssembled(upload_id));
   ASSIGN_OR_RETURN(auto out, vol_->OpenForUpdate(file.path()));
+  // The parts not copied while they arrived (uploaded before S was known, or before a restart).
+  const uint64_t s = chosen.front()->size;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (!missing[i]) continue;
+    const plain::PartRecord& p = *chosen[i];
+    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p.file));
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    RETURN_IF_ERROR(CheckStaged(upload_id, p, pst));
+    for (uint64_t off = 0; off < p.size;) {
+      ASSIGN_OR_RETURN(uint64_t got, out->CopyAt(*in, off, i * s + off, p.size - off));
+      if (got == 0) return Status(Code::kIOError, "upload " + upload_id + ": short staged part");
+      off += got;
+    }
+    assembly_counters_.parts_copied_at_complete.fetch_add(1, std::memory_order_relaxed);
+  }
   RETURN_IF_ERROR(out->Truncate(size));
   if (Sync(po)) RETURN_IF_ERROR(out->Sync());
   return out->Close();
@@ -553,9 +572,10 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   // The assembly file as the parts arrived, when it holds exactly the parts named (header);
   // else (or on any failure before the rename) every part copied into a temp file.
   std::optional<plain::TempFile> taken;
-  if (AssemblyUsable(upload_id, up, chosen, size)) {
+  std::vector<bool> missing;
+  if (AssemblyUsable(upload_id, up, chosen, &missing)) {
     taken.emplace(vol_, AssemblyPath(upload_id));
-    Status s = FinishAssembly(upload_id, *taken, size, po);
+    Status s = FinishAssembly(upload_id, *taken, chosen, missing, size, po);
     if (s.ok()) {
       assembly_counters_.fast_completes.fetch_add(1, std::memory_order_relaxed);
     } else {
