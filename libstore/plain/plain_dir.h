@@ -123,10 +123,12 @@ class PlainDir : public ObjectStore {
   // Multipart uploads (plain_multipart.cc). Each part streams into a temp file, is checked
   // (Content-MD5, x-amz-checksum-*, payload hash) and synced, then renamed to
   // .cairn/uploads/<upload id>/ and recorded in the UploadStore (upload_store.h: SQLite, so an
-  // upload survives restarts); nothing under .cairn/ is ever an object or listed. Complete
-  // assembles the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under
-  // .cairn/tmp, syncs it, and renames it into place as a PUT does (CommitTemp): a crash leaves no
-  // object or the whole one, and the version it replaces stays whole until the rename. The
+  // upload survives restarts); nothing under .cairn/ is ever an object or listed. Parts of a
+  // uniform size are copied into the upload's assembly file as they arrive (AssemblePart), and
+  // Complete renames that file into place when the parts it names fit it; otherwise it assembles
+  // the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under .cairn/tmp.
+  // Either way the file is synced and renamed into place as a PUT does (CommitTemp): a crash
+  // leaves no object or the whole one, and the version it replaces stays whole until the rename. The
   // multipart ETag is kept in the object's record; its checksum and part sizes in the
   // UploadStore. A completed upload's answer is kept for a day for a retried Complete.
   Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
