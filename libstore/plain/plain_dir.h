@@ -35,6 +35,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "libstore/object/object_store.h"
 #include "libstore/plain/meta_store.h"
@@ -242,9 +243,16 @@ class PlainDir : public ObjectStore {
   // in the UploadPart request's thread; any failure only leaves the slot unmarked.
   void AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
                     uint64_t part_size);
+  // This session's open assembly file of the upload; made (empty) when absent and create is set;
+  // nullptr when there is none or it cannot be made. Dropped when the upload ends.
+  std::shared_ptr<WritableFile> AssemblyFile(const std::string& upload_id, bool create);
+  void DropAssemblyFile(const std::string& upload_id);
+  // Copies the staged part p (opened as in) to offset at of out, through this thread's buffer.
+  Status CopyIntoSlot(const std::string& upload_id, const plain::PartRecord& p, ReadableFile& in,
+                      WritableFile& out, uint64_t at);
   // Complete's test of the speculative assembly (plain_multipart.cc says when it is usable; sets
   // missing[i] for the chosen parts not in their slot yet), its last steps on the assembly file
-  // (unmark, copy the missing parts, truncate to size, sync), and the full copy of the
+  // (unmark, copy the missing parts, check its size, sync), and the full copy of the
   // chosen parts into the file at path otherwise.
   bool AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
                       const std::vector<const plain::PartRecord*>& chosen,
@@ -281,6 +289,10 @@ class PlainDir : public ObjectStore {
   // This instance's id in the parts' assembled marks: a mark left by another (before a restart
   // or a crash, whose copy may not have reached the disk) is not trusted.
   const std::string session_ = TempName("");
+  std::mutex assembly_files_mu_;
+  // The assembly files this session opened, by upload id: kept open (WritableFile has no way to
+  // reopen a file without truncating it) until the upload is completed or aborted.
+  std::unordered_map<std::string, std::shared_ptr<WritableFile>> assembly_files_;
   AssemblyCounters assembly_counters_;
 };
 

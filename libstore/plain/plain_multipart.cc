@@ -5,8 +5,9 @@
 // Speculative assembly: while parts arrive, each one that fits a uniform layout (every part of
 // the upload's size S, recorded at the first part of at least 5 MiB; the last one smaller) is
 // copied, in its UploadPart's own thread, to offset (n-1)*S of one assembly file per upload
-// (.cairn/uploads/<id>/assembly), and its part row is marked as assembled by this PlainDir's
-// session. A part uploaded again is a new row, unmarked until its own copy is done; the copy and
+// (.cairn/uploads/<id>/assembly, made by the session's first copy and kept open until the upload
+// ends; the copy goes through the thread's buffer with ReadAt/WriteAt, the part's pages being
+// still in the page cache), and its part row is marked as assembled by this PlainDir's session. A part uploaded again is a new row, unmarked until its own copy is done; the copy and
 // the mark of one slot happen under the slot's lock, after checking that the staged file is still
 // the part's. Complete takes the assembly file as it is (truncated to the object's size, synced,
 // renamed into place) when the parts it names are 1..N, uniform, and each staged file still as
@@ -16,6 +17,7 @@
 // every other writer out. In any other case, or on any failure before the rename, it copies every
 // part into a new temp file as before.
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 
@@ -127,6 +129,42 @@ std::mutex& PlainDir::SlotLock(const std::string& upload_id, int part_number) {
   return slot_locks_[(std::hash<std::string>()(upload_id) + size_t(part_number)) % kKeyLocks];
 }
 
+std::shared_ptr<WritableFile> PlainDir::AssemblyFile(const std::string& upload_id, bool create) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  auto it = assembly_files_.find(upload_id);
+  if (it != assembly_files_.end()) return it->second;
+  if (!create) return nullptr;
+  // Made afresh by the first copy of this session (a file an earlier run left is cut to nothing:
+  // its marks are not trusted anyway).
+  auto made = vol_->NewWritableFile(AssemblyPath(upload_id));
+  if (!made.ok()) return nullptr;
+  std::shared_ptr<WritableFile> f(std::move(made).value());
+  assembly_files_.emplace(upload_id, f);
+  return f;
+}
+
+void PlainDir::DropAssemblyFile(const std::string& upload_id) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  assembly_files_.erase(upload_id);
+}
+
+Status PlainDir::CopyIntoSlot(const std::string& upload_id, const plain::PartRecord& p,
+                              ReadableFile& in, WritableFile& out, uint64_t at) {
+  char* buf = plain::IoBuffer();
+  for (uint64_t off = 0; off < p.size;) {
+    const size_t want = size_t(std::min<uint64_t>(plain::kIoBufferSize, p.size - off));
+    ASSIGN_OR_RETURN(size_t got, in.ReadAt(off, buf, want));
+    if (got == 0) {
+      return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
+                                        std::to_string(p.part_number) + " is shorter than " +
+                                        std::to_string(p.size) + " bytes");
+    }
+    RETURN_IF_ERROR(out.WriteAt(at + off, buf, got));
+    off += got;
+  }
+  return Status::Ok();
+}
+
 void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
                             uint64_t part_size) {
   if (part_size == 0 || p.size > part_size) return;  // no uniform layout for it
@@ -138,29 +176,12 @@ void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecor
   if (!current.ok() || *current != p.file) return;
   auto in = vol_->NewReadableFile(p.file);
   if (!in.ok()) return;
-  auto out = vol_->OpenForUpdate(AssemblyPath(upload_id));
-  if (!out.ok()) return;  // a volume that cannot: Complete copies every part
+  std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
+  if (!out) return;
   const uint64_t at = uint64_t(p.part_number - 1) * part_size;
-  for (uint64_t off = 0; off < p.size;) {
-    auto got = (*out)->CopyAt(**in, off, at + off, p.size - off);
-    if (!got.ok() || *got == 0) return;
-    off += *got;
-  }
-  if (!(*out)->Close().ok()) return;
+  if (!CopyIntoSlot(upload_id, p, **in, *out, at).ok()) return;
   if (!uploads_->MarkAssembled(upload_id, p.part_number, p.file, session_).ok()) return;
   assembly_counters_.parts_assembled.fetch_add(1, std::memory_order_relaxed);
-}
-
-Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
-                                                 const std::string& upload_id, bool want_open) {
-  RETURN_IF_ERROR(CheckBucket(bucket));
-  if (!ValidUploadId(upload_id)) return NoUpload(upload_id);
-  ASSIGN_OR_RETURN(auto rec, uploads_->Get(upload_id));
-  if (!rec || rec->upload.bucket != bucket || rec->upload.key != key ||
-      (want_open && rec->state != plain::UploadState::kOpen)) {
-    return NoUpload(upload_id);
-  }
-  return std::move(*rec);
 }
 
 Result<MultipartUpload> PlainDir::CreateMultipartUpload(const std::string& bucket,
@@ -401,8 +422,8 @@ bool PlainDir::AssemblyUsable(const std::string& upload_id, const plain::UploadR
                               std::vector<bool>* missing) {
   const uint64_t s = up.assembly_part_size;
   if (s == 0 || chosen.empty()) return false;
-  // Without the file, no mark holds (it was removed, or taken by a Complete that failed after).
-  const bool have = vol_->Stat(AssemblyPath(upload_id)).ok();
+  // Without this session's open file, no mark holds.
+  const bool have = AssemblyFile(upload_id, false) != nullptr;
   missing->assign(chosen.size(), true);
   for (size_t i = 0; i < chosen.size(); ++i) {
     const plain::PartRecord& p = *chosen[i];
@@ -419,10 +440,13 @@ Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& f
                                 const std::vector<const plain::PartRecord*>& chosen,
                                 const std::vector<bool>& missing, uint64_t size,
                                 const PutOptions& po) {
-  // Unmarked first: whatever happens next, the file is never taken again as it is.
+  // Unmarked and out of the session's files first: whatever happens next, the file is never
+  // taken again as it is.
   RETURN_IF_ERROR(uploads_->ClearAssembled(upload_id));
-  ASSIGN_OR_RETURN(auto out, vol_->OpenForUpdate(file.path()));
-  // The parts not copied while they arrived (uploaded before S was known, or before a restart).
+  std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
+  DropAssemblyFile(upload_id);
+  if (!out) return Status(Code::kIOError, "upload " + upload_id + ": no assembly file");
+  // The parts not copied while they arrived (sent before S was known, or before a restart).
   const uint64_t s = chosen.front()->size;
   for (size_t i = 0; i < chosen.size(); ++i) {
     if (!missing[i]) continue;
@@ -430,14 +454,17 @@ Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& f
     ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p.file));
     ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
     RETURN_IF_ERROR(CheckStaged(upload_id, p, pst));
-    for (uint64_t off = 0; off < p.size;) {
-      ASSIGN_OR_RETURN(uint64_t got, out->CopyAt(*in, off, i * s + off, p.size - off));
-      if (got == 0) return Status(Code::kIOError, "upload " + upload_id + ": short staged part");
-      off += got;
-    }
+    RETURN_IF_ERROR(CopyIntoSlot(upload_id, p, *in, *out, i * s));
     assembly_counters_.parts_copied_at_complete.fetch_add(1, std::memory_order_relaxed);
   }
-  RETURN_IF_ERROR(out->Truncate(size));
+  // Longer than the object when a slot held a larger part before, or parts after the last were
+  // copied: then the full copy (no truncate in WritableFile).
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(file.path()));
+  if (st.size != size) {
+    return Status(Code::kFailedPrecondition, "upload " + upload_id + ": the assembly file holds " +
+                                                 std::to_string(st.size) + " bytes, not " +
+                                                 std::to_string(size));
+  }
   if (Sync(po)) RETURN_IF_ERROR(out->Sync());
   return out->Close();
 }
@@ -569,7 +596,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, po));
 
-  // The assembly file as the parts arrived, when it holds exactly the parts named (header);
+  // The assembly file as the parts arrived, when the parts named fit its layout (top of file);
   // else (or on any failure before the rename) every part copied into a temp file.
   std::optional<plain::TempFile> taken;
   std::vector<bool> missing;
@@ -607,6 +634,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   c.checksum_b64 = checksum_b64;
   // Until this is recorded the upload stays open: a retried Complete assembles it again.
   RETURN_IF_ERROR(uploads_->MarkCompleted(upload_id, plain::EncodeCompletion(c)));
+  DropAssemblyFile(upload_id);
   vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id).IgnoreError();
   return answer(c);
 }
@@ -618,6 +646,7 @@ Status PlainDir::AbortMultipartUpload(const std::string& bucket, const std::stri
   std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   RETURN_IF_ERROR(uploads_->Delete(upload_id));
+  DropAssemblyFile(upload_id);
   Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id);
   if (!s.ok() && !plain::IsAbsent(s)) return s;
   return Status::Ok();
@@ -710,6 +739,7 @@ Status PlainDir::DropUploads(const std::string& bucket) {
   for (const std::string& id : open) {
     std::lock_guard<std::mutex> l(UploadLock(id));
     std::unique_lock<std::shared_mutex> assembly(AssemblyLock(id));
+    DropAssemblyFile(id);
     Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
     if (!s.ok() && !plain::IsAbsent(s)) return s;
   }

@@ -102,33 +102,6 @@ class LocalWritableFile : public WritableFile {
     ASSIGN_OR_RETURN(uint64_t rest, WritableFile::AppendFrom(src, offset + done, len - done));
     return done + rest;
   }
-  Result<uint64_t> CopyAt(ReadableFile& src, uint64_t src_offset, uint64_t dst_offset,
-                          uint64_t len) override {
-    if (fd_ < 0) return IOError(name_ + ": file is closed");
-    const int in = src.NativeFd();
-    uint64_t done = 0;
-    while (in >= 0 && done < len) {
-      loff_t from = loff_t(src_offset + done), to = loff_t(dst_offset + done);
-      ssize_t n = ::copy_file_range(in, &from, fd_, &to,
-                                    size_t(std::min<uint64_t>(len - done, 1u << 30)), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
-        return PosixError(name_ + ": copy_file_range", errno);
-      }
-      if (n == 0) return done;  // src ended
-      done += uint64_t(n);
-    }
-    if (done == len) return done;
-    ASSIGN_OR_RETURN(uint64_t rest,
-                     WritableFile::CopyAt(src, src_offset + done, dst_offset + done, len - done));
-    return done + rest;
-  }
-  Status Truncate(uint64_t size) override {
-    if (fd_ < 0) return IOError(name_ + ": file is closed");
-    if (::ftruncate(fd_, off_t(size)) != 0) return PosixError(name_ + ": truncate", errno);
-    return Status::Ok();
-  }
   Status Close() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     int rc = ::close(fd_);
@@ -246,13 +219,6 @@ class LocalVolume : public Volume {
     RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
     int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
-    if (fd < 0) return OpenError(root, path, -fd);
-    return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, Full(path)));
-  }
-  Result<std::unique_ptr<WritableFile>> OpenForUpdate(const std::string& path) override {
-    RETURN_IF_ERROR(ValidateRelPath(path));
-    ASSIGN_OR_RETURN(int root, RootFd());
-    int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK, 0644);
     if (fd < 0) return OpenError(root, path, -fd);
     return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, Full(path)));
   }

@@ -91,13 +91,6 @@ class MemWritableFile final : public WritableFile {
     s_->Touch(*ino_);
     return Status::Ok();
   }
-  Status Truncate(uint64_t size) override {
-    if (closed_) return Closed();
-    std::lock_guard<std::mutex> l(s_->mu);
-    ino_->data.resize(size, '\0');
-    s_->Touch(*ino_);
-    return Status::Ok();
-  }
   Status Sync() override { return closed_ ? Closed() : Status::Ok(); }
   Status Close() override {
     if (closed_) return Closed();
@@ -160,21 +153,6 @@ class MemVolume final : public Volume {
     }
     slot->data.clear();  // O_TRUNC: the same inode, seen by anyone who has it open
     s_->Touch(*slot);
-    return std::unique_ptr<WritableFile>(new MemWritableFile(s_, slot, path));
-  }
-
-  Result<std::unique_ptr<WritableFile>> OpenForUpdate(const std::string& path) override {
-    RETURN_IF_ERROR(Validate(path));
-    std::lock_guard<std::mutex> l(s_->mu);
-    if (int err = CheckParents(path)) return PosixError(s_->Where(path), err);
-    auto& slot = s_->nodes[path];
-    if (slot == nullptr) {
-      slot = s_->NewInode(false);
-      TouchParent(path);
-      s_->Touch(*slot);
-    } else if (slot->is_dir) {
-      return PosixError(s_->Where(path), EISDIR);
-    }
     return std::unique_ptr<WritableFile>(new MemWritableFile(s_, slot, path));
   }
 

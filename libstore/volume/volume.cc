@@ -126,31 +126,6 @@ Status Volume::RemoveAll(const std::string& path) {
 
 namespace cairn {
 
-Result<std::unique_ptr<WritableFile>> Volume::OpenForUpdate(const std::string& path) {
-  return Status(Code::kNotImplemented, Describe() + ": " + path + ": open for update is not supported");
-}
-
-Status WritableFile::Truncate(uint64_t size) {
-  (void)size;
-  return Status(Code::kNotImplemented, "truncate is not supported here");
-}
-
-Result<uint64_t> WritableFile::CopyAt(ReadableFile& src, uint64_t src_offset, uint64_t dst_offset,
-                                      uint64_t len) {
-  constexpr size_t kChunk = 256 << 10;
-  std::unique_ptr<char[]> buf(new char[size_t(std::min<uint64_t>(len, kChunk)) + 1]);
-  uint64_t done = 0;
-  while (done < len) {
-    const size_t want = size_t(std::min<uint64_t>(len - done, kChunk));
-    ASSIGN_OR_RETURN(size_t got, src.ReadAt(src_offset + done, buf.get(), want));
-    if (got == 0) break;
-    RETURN_IF_ERROR(WriteAt(dst_offset + done, buf.get(), got));
-    done += got;
-    if (got < want) break;
-  }
-  return done;
-}
-
 Result<uint64_t> WritableFile::AppendFrom(ReadableFile& src, uint64_t offset, uint64_t len) {
   constexpr size_t kChunk = 256 << 10;  // a syscall per 256 KiB at least (PERFORMANCE.md)
   std::unique_ptr<char[]> buf(new char[size_t(std::min<uint64_t>(len, kChunk)) + 1]);

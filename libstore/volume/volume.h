@@ -91,15 +91,6 @@ class WritableFile {
   // a kernel that refuses, goes through a buffer with ReadAt and Append. On failure the file
   // content is undefined, as for AppendV.
   virtual Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t offset, uint64_t len);
-  // For a file opened with Volume::OpenForUpdate: copies len bytes of src from src_offset into
-  // this file at dst_offset (the file grows as needed; the append position is not used), returns
-  // how many were copied (fewer only when src ends first). LocalVolume uses copy_file_range(2)
-  // with both offsets (reflinks where the file system has them); the default goes through a
-  // buffer with ReadAt and WriteAt.
-  virtual Result<uint64_t> CopyAt(ReadableFile& src, uint64_t src_offset, uint64_t dst_offset,
-                                  uint64_t len);
-  // Sets the file's size (ftruncate). Default: kNotImplemented.
-  virtual Status Truncate(uint64_t size);
 };
 
 class ReadableFile {
@@ -127,9 +118,6 @@ class Volume {
   // Creates or truncates path for writing. The parent directory must exist.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) = 0;
   virtual Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& path) = 0;
-  // Opens path for writing at any offset (WriteAt, CopyAt, Truncate), creating it empty when
-  // absent and never truncating it. Default: kNotImplemented (callers then do without).
-  virtual Result<std::unique_ptr<WritableFile>> OpenForUpdate(const std::string& path);
   // Reads a whole file of at most max_size bytes (kCorruption if larger).
   virtual Result<std::string> ReadFile(const std::string& path, size_t max_size);
   // Writes a whole file (create or truncate), synced when sync is true.
@@ -210,9 +198,6 @@ class VolumeWrapper : public Volume {
   std::string Describe() const override { return target_->Describe(); }
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
     return target_->NewWritableFile(p);
-  }
-  Result<std::unique_ptr<WritableFile>> OpenForUpdate(const std::string& p) override {
-    return target_->OpenForUpdate(p);
   }
   Result<std::unique_ptr<ReadableFile>> NewReadableFile(const std::string& p) override {
     return target_->NewReadableFile(p);
