@@ -129,8 +129,8 @@ class PlainDir : public ObjectStore {
   // Complete renames that file into place when the parts it names fit it; otherwise it assembles
   // the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under .cairn/tmp.
   // Either way the file is synced and renamed into place as a PUT does (CommitTemp): a crash
-  // leaves no object or the whole one, and the version it replaces stays whole until the rename. The
-  // multipart ETag is kept in the object's record; its checksum and part sizes in the
+  // leaves no object or the whole one, and the version it replaces stays whole until the rename.
+  // The multipart ETag is kept in the object's record; its checksum and part sizes in the
   // UploadStore. A completed upload's answer is kept for a day for a retried Complete.
   Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
                                                 const CreateMultipartOptions& opts) override;

@@ -6,16 +6,17 @@
 // the upload's size S, recorded at the first part of at least 5 MiB; the last one smaller) is
 // copied, in its UploadPart's own thread, to offset (n-1)*S of one assembly file per upload
 // (.cairn/uploads/<id>/assembly, made by the session's first copy and kept open until the upload
-// ends; the copy goes through the thread's buffer with ReadAt/WriteAt, the part's pages being
-// still in the page cache), and its part row is marked as assembled by this PlainDir's session. A part uploaded again is a new row, unmarked until its own copy is done; the copy and
-// the mark of one slot happen under the slot's lock, after checking that the staged file is still
-// the part's. Complete takes the assembly file as it is (truncated to the object's size, synced,
-// renamed into place) when the parts it names are 1..N, uniform, and each staged file still as
-// uploaded: a part whose row is not marked by this session for the very staged file it uses (it
-// came before S was known, or before a restart: marks of another session are never trusted, that
-// copy may not have reached the disk) is copied into its slot then, under the lock that keeps
-// every other writer out. In any other case, or on any failure before the rename, it copies every
-// part into a new temp file as before.
+// ends; the copy goes through the thread's buffer with ReadAt/WriteAt while the part's pages are
+// still cached), and its part row is marked as assembled by this PlainDir's session. A part
+// uploaded again is a new row, unmarked until its own copy is done; the copy and the mark of one
+// slot happen under the slot's lock, after checking that the staged file is still the part's.
+// Complete takes the assembly file (synced, renamed into place) when the parts it names are
+// 1..N, uniform, each staged file still as uploaded, and the file exactly the object's size: a
+// part whose row is not marked by this session for the very staged file it uses (it came before S
+// was known, or before a restart: marks of another session are never trusted, that copy may not
+// have reached the disk) is copied into its slot then, under the lock that keeps every other
+// writer out. In any other case, or on any failure before the rename, it copies every part into a
+// new temp file as before.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -182,6 +183,18 @@ void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecor
   if (!CopyIntoSlot(upload_id, p, **in, *out, at).ok()) return;
   if (!uploads_->MarkAssembled(upload_id, p.part_number, p.file, session_).ok()) return;
   assembly_counters_.parts_assembled.fetch_add(1, std::memory_order_relaxed);
+}
+
+Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
+                                                 const std::string& upload_id, bool want_open) {
+  RETURN_IF_ERROR(CheckBucket(bucket));
+  if (!ValidUploadId(upload_id)) return NoUpload(upload_id);
+  ASSIGN_OR_RETURN(auto rec, uploads_->Get(upload_id));
+  if (!rec || rec->upload.bucket != bucket || rec->upload.key != key ||
+      (want_open && rec->state != plain::UploadState::kOpen)) {
+    return NoUpload(upload_id);
+  }
+  return std::move(*rec);
 }
 
 Result<MultipartUpload> PlainDir::CreateMultipartUpload(const std::string& bucket,
@@ -461,9 +474,9 @@ Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& f
   // copied: then the full copy (no truncate in WritableFile).
   ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(file.path()));
   if (st.size != size) {
-    return Status(Code::kFailedPrecondition, "upload " + upload_id + ": the assembly file holds " +
-                                                 std::to_string(st.size) + " bytes, not " +
-                                                 std::to_string(size));
+    return Status(Code::kIOError, "upload " + upload_id + ": the assembly file holds " +
+                                      std::to_string(st.size) + " bytes, not " +
+                                      std::to_string(size));
   }
   if (Sync(po)) RETURN_IF_ERROR(out->Sync());
   return out->Close();
