@@ -1199,7 +1199,9 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
   SECTION("a part re-uploaded with other bytes after it was assembled") {
     auto up = f.store->CreateMultipartUpload("bkt", "k", {});
     REQUIRE(up.ok());
-    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2, 3}, {a, a, tail});
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1}, {a});  // S first: all assembled
+    auto e1 = UploadParallel(*f.store, "k", up->upload_id, {2, 3}, {a, tail});
+    e.insert(e1.begin(), e1.end());
     // Part 2 again: its slot is overwritten and marked for the new bytes.
     auto e2 = UploadParallel(*f.store, "k", up->upload_id, {2}, {b});
     e[2] = e2[2];
@@ -1233,7 +1235,9 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
   SECTION("the first parts only: the assembly file is longer than the object") {
     auto up = f.store->CreateMultipartUpload("bkt", "k", {});
     REQUIRE(up.ok());
-    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2, 3}, {a, b, tail});
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1}, {a});  // S first: all assembled
+    auto e1 = UploadParallel(*f.store, "k", up->upload_id, {2, 3}, {b, tail});
+    e.insert(e1.begin(), e1.end());
     REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2}), {})
                 .ok());
     CHECK(counters() == P{0, 1});
