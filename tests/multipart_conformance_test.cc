@@ -1158,15 +1158,16 @@ TEST_CASE("multipart plain: parts are assembled as they arrive and Complete take
     CHECK(again->etag == done->etag);
     CHECK(c.fast_completes + c.full_copies == 1);
 
-    // The same parts through the full copy (part 1 shorter than S: no uniform layout) give the
-    // same bytes for the same layout of sizes.
+    // Through the full copy (part 2 larger than S: no uniform layout), the bytes are as right.
     auto up2 = f.store->CreateMultipartUpload("bkt", "k2", {});
     REQUIRE(up2.ok());
-    auto e2 = UploadParallel(*f.store, "k2", up2->upload_id, {1, 2}, {data[3], data[0]});
+    auto e2 = UploadParallel(*f.store, "k2", up2->upload_id, {1}, {data[1]});
+    auto e3 = UploadParallel(*f.store, "k2", up2->upload_id, {2}, {data[0] + data[3]});
+    e2.insert(e3.begin(), e3.end());
     REQUIRE(f.store->CompleteMultipartUpload("bkt", "k2", up2->upload_id, ListOf(e2, {1, 2}), {})
                 .ok());
     CHECK(c.full_copies == 1);
-    CHECK(*f.Get("bkt", "k2") == data[3] + data[0]);
+    CHECK(*f.Get("bkt", "k2") == data[1] + data[0] + data[3]);
   }
 }
 
