@@ -1214,3 +1214,235 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
     CHECK(s.store->ListParts("bkt", "young", young->upload_id, {}).ok());
   }
 }
+
+namespace {
+
+std::string Concat(const std::vector<std::string>& parts) {
+  std::string all;
+  for (const auto& p : parts) all += p;
+  return all;
+}
+
+// Uploads data[i] as part numbers[i] of upload id, each in a thread of its own (as a client sends
+// parts in parallel); returns the parts' ETags by number.
+std::map<int, std::string> UploadParallel(PlainDir& st, const std::string& key,
+                                          const std::string& id, const std::vector<int>& numbers,
+                                          const std::vector<std::string>& data) {
+  std::vector<std::string> etags(numbers.size());
+  std::vector<Status> status(numbers.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      StringSource src(data[i], 100000);
+      auto p = st.UploadPart("bkt", key, id, numbers[i], src, {});
+      status[i] = p.status();
+      if (p.ok()) etags[i] = p->etag;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::map<int, std::string> out;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    REQUIRE(status[i].ok());
+    out[numbers[i]] = etags[i];
+  }
+  return out;
+}
+
+std::vector<CompletedPart> ListOf(const std::map<int, std::string>& etags,
+                                  const std::vector<int>& numbers) {
+  std::vector<CompletedPart> list;
+  for (int n : numbers) list.push_back({n, etags.at(n), ""});
+  return list;
+}
+
+}  // namespace
+
+TEST_CASE("multipart plain: parts are assembled as they arrive and Complete takes the result",
+          "[multipart][plain]") {
+  for (const char* kind : {"local", "mem"}) {
+    CAPTURE(kind);
+    PlainFixture f(kind);
+    REQUIRE(f.store->MakeBucket("bkt").ok());
+    REQUIRE(f.Put("bkt", "k", "previous").ok());
+    const std::vector<std::string> data = {RandomBytes(5 * kMiB, 90), RandomBytes(5 * kMiB, 91),
+                                           RandomBytes(5 * kMiB, 92), RandomBytes(4321, 93)};
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    // Out of order and in parallel, the last part first.
+    auto etags = UploadParallel(*f.store, "k", up->upload_id, {4, 2, 1, 3},
+                                {data[3], data[1], data[0], data[2]});
+    // Parts 1-3 are in their slots; part 4 too unless it came before the first part of 5 MiB
+    // (which sets S): Complete then copies it.
+    const auto& c = f.store->assembly_counters();
+    CHECK(c.parts_assembled >= 3);
+    auto assembly = f.vol->Stat(".cairn/uploads/" + up->upload_id + "/assembly");
+    REQUIRE(assembly.ok());
+    CHECK(assembly->size >= 15 * kMiB);
+    CHECK(*f.Get("bkt", "k") == "previous");  // never visible before Complete
+    auto done = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id,
+                                                 ListOf(etags, {1, 2, 3, 4}), {});
+    REQUIRE(done.ok());
+    CHECK(c.fast_completes == 1);
+    CHECK(c.full_copies == 0);
+    CHECK(c.parts_assembled + c.parts_copied_at_complete == 4);
+    CHECK(done->etag == MultipartEtag(data));
+    CHECK(*f.Get("bkt", "k") == Concat(data));
+    CHECK(f.vol->Stat(".cairn/uploads/" + up->upload_id).status().code() == Code::kNotFound);
+    // A retried Complete answers the same without assembling anything.
+    auto again = f.store->CompleteMultipartUpload("bkt", "k", up->upload_id,
+                                                  ListOf(etags, {1, 2, 3, 4}), {});
+    REQUIRE(again.ok());
+    CHECK(again->etag == done->etag);
+    CHECK(c.fast_completes + c.full_copies == 1);
+
+    // Through the full copy (part 2 larger than S: no uniform layout), the bytes are as right.
+    auto up2 = f.store->CreateMultipartUpload("bkt", "k2", {});
+    REQUIRE(up2.ok());
+    auto e2 = UploadParallel(*f.store, "k2", up2->upload_id, {1}, {data[1]});
+    auto e3 = UploadParallel(*f.store, "k2", up2->upload_id, {2}, {data[0] + data[3]});
+    e2.insert(e3.begin(), e3.end());
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k2", up2->upload_id, ListOf(e2, {1, 2}), {})
+                .ok());
+    CHECK(c.full_copies == 1);
+    CHECK(*f.Get("bkt", "k2") == data[1] + data[0] + data[3]);
+  }
+}
+
+TEST_CASE("multipart plain: Complete copies every part when the assembly does not fit",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  f.opts.db_path = f.root + "/.cairn/meta.db";
+  f.Reopen();
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  const std::string a = RandomBytes(5 * kMiB, 100), b = RandomBytes(5 * kMiB, 101),
+                    big = RandomBytes(6 * kMiB, 102), tail = RandomBytes(777, 103),
+                    c = RandomBytes(5 * kMiB, 104);
+  auto counters = [&] {
+    const auto& c = f.store->assembly_counters();
+    return std::make_pair(uint64_t(c.fast_completes), uint64_t(c.full_copies));
+  };
+  using P = std::pair<uint64_t, uint64_t>;
+
+  SECTION("a part larger than S") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1}, {a});
+    auto e2 = UploadParallel(*f.store, "k", up->upload_id, {2, 3}, {big, tail});
+    e.insert(e2.begin(), e2.end());
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2, 3}), {})
+                .ok());
+    CHECK(counters() == P{0, 1});
+    CHECK(*f.Get("bkt", "k") == a + big + tail);
+  }
+  SECTION("a part re-uploaded with other bytes after it was assembled") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1}, {a});  // S first: all assembled
+    auto e1 = UploadParallel(*f.store, "k", up->upload_id, {2, 3}, {a, tail});
+    e.insert(e1.begin(), e1.end());
+    // Part 2 again: its slot is overwritten and marked for the new bytes.
+    auto e2 = UploadParallel(*f.store, "k", up->upload_id, {2}, {b});
+    e[2] = e2[2];
+    CHECK(f.store->assembly_counters().parts_assembled == 4);
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2, 3}), {})
+                .ok());
+    CHECK(counters() == P{1, 0});
+    CHECK(f.store->assembly_counters().parts_copied_at_complete == 0);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("a part re-uploaded too large for its slot") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2}, {a, tail});
+    auto e2 = UploadParallel(*f.store, "k", up->upload_id, {2}, {big});  // not copied: unmarked
+    e[2] = e2[2];
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2}), {})
+                .ok());
+    CHECK(counters() == P{0, 1});
+    CHECK(*f.Get("bkt", "k") == a + big);
+  }
+  SECTION("parts missing from the list") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2, 3, 4}, {a, b, a, tail});
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 3, 4}), {})
+                .ok());
+    CHECK(counters() == P{0, 1});
+    CHECK(*f.Get("bkt", "k") == a + a + tail);
+  }
+  SECTION("the first parts only: the assembly file is longer than the object") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1}, {a});  // S first: all assembled
+    auto e1 = UploadParallel(*f.store, "k", up->upload_id, {2, 3}, {b, tail});
+    e.insert(e1.begin(), e1.end());
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2}), {})
+                .ok());
+    CHECK(counters() == P{0, 1});
+    CHECK(*f.Get("bkt", "k") == a + b);
+  }
+  SECTION("a restart between parts: marks of another session are not trusted, Complete copies") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2}, {a, b});
+    f.Reopen();
+    auto e2 = UploadParallel(*f.store, "k", up->upload_id, {3}, {tail});
+    e.insert(e2.begin(), e2.end());
+    CHECK(f.store->assembly_counters().parts_assembled == 1);  // S survived the restart
+    REQUIRE(f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2, 3}), {})
+                .ok());
+    CHECK(counters() == P{1, 0});
+    CHECK(f.store->assembly_counters().parts_copied_at_complete == 2);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("a staged part changed on disk after it was assembled fails Complete") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    auto e = UploadParallel(*f.store, "k", up->upload_id, {1, 2}, {a, tail});
+    const std::string dir = f.root + "/.cairn/uploads/" + up->upload_id;
+    std::filesystem::path staged;
+    for (const auto& de : std::filesystem::directory_iterator(dir)) {
+      if (de.path().extension() == ".1") staged = de.path();
+    }
+    REQUIRE(!staged.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    {
+      std::fstream io(staged, std::ios::in | std::ios::out | std::ios::binary);
+      io.seekp(100);
+      io << "tampered";  // same size
+    }
+    auto done =
+        f.store->CompleteMultipartUpload("bkt", "k", up->upload_id, ListOf(e, {1, 2}), {});
+    CHECK(done.status().code() == Code::kDataLoss);
+    CHECK(f.store->HeadObject("bkt", "k").status().code() == Code::kNotFound);
+    CHECK(counters().first == 0);
+  }
+  SECTION("abort removes the assembly file") {
+    auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(up.ok());
+    UploadParallel(*f.store, "k", up->upload_id, {1, 2}, {a, tail});
+    const std::string dir = f.root + "/.cairn/uploads/" + up->upload_id;
+    REQUIRE(std::filesystem::exists(dir + "/assembly"));
+    REQUIRE(f.store->AbortMultipartUpload("bkt", "k", up->upload_id).ok());
+    CHECK_FALSE(std::filesystem::exists(dir));
+  }
+  SECTION("the same part uploaded concurrently: the slot holds what the part's record says") {
+    for (int round = 0; round < 4; ++round) {
+      CAPTURE(round);
+      const std::string key = "race" + std::to_string(round);
+      auto up = f.store->CreateMultipartUpload("bkt", key, {});
+      REQUIRE(up.ok());
+      UploadParallel(*f.store, key, up->upload_id, {1, 2, 2, 2, 3}, {a, a, b, c, tail});
+      auto lp = f.store->ListParts("bkt", key, up->upload_id, {});
+      REQUIRE(lp.ok());
+      REQUIRE(lp->parts.size() == 3);
+      std::map<int, std::string> e;
+      for (const auto& p : lp->parts) e[p.part_number] = p.etag;
+      const std::string two = e[2] == Md5Hex(a) ? a : e[2] == Md5Hex(b) ? b : c;
+      REQUIRE(f.store
+                  ->CompleteMultipartUpload("bkt", key, up->upload_id, ListOf(e, {1, 2, 3}), {})
+                  .ok());
+      CHECK(*f.Get("bkt", key) == a + two + tail);
+    }
+  }
+}

@@ -33,7 +33,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "libstore/object/object_store.h"
 #include "libstore/plain/meta_store.h"
@@ -122,11 +124,13 @@ class PlainDir : public ObjectStore {
   // Multipart uploads (plain_multipart.cc). Each part streams into a temp file, is checked
   // (Content-MD5, x-amz-checksum-*, payload hash) and synced, then renamed to
   // .cairn/uploads/<upload id>/ and recorded in the UploadStore (upload_store.h: SQLite, so an
-  // upload survives restarts); nothing under .cairn/ is ever an object or listed. Complete
-  // assembles the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under
-  // .cairn/tmp, syncs it, and renames it into place as a PUT does (CommitTemp): a crash leaves no
-  // object or the whole one, and the version it replaces stays whole until the rename. The
-  // multipart ETag is kept in the object's record; its checksum and part sizes in the
+  // upload survives restarts); nothing under .cairn/ is ever an object or listed. Parts of a
+  // uniform size are copied into the upload's assembly file as they arrive (AssemblePart), and
+  // Complete renames that file into place when the parts it names fit it; otherwise it assembles
+  // the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under .cairn/tmp.
+  // Either way the file is synced and renamed into place as a PUT does (CommitTemp): a crash
+  // leaves no object or the whole one, and the version it replaces stays whole until the rename.
+  // The multipart ETag is kept in the object's record; its checksum and part sizes in the
   // UploadStore. A completed upload's answer is kept for a day for a retried Complete.
   Result<MultipartUpload> CreateMultipartUpload(const std::string& bucket, const std::string& key,
                                                 const CreateMultipartOptions& opts) override;
@@ -161,6 +165,18 @@ class PlainDir : public ObjectStore {
   Result<HashPassStats> HashPass(uint64_t bytes_per_second, const std::atomic<bool>* stop);
 
   MetaStore& meta() { return *meta_; }
+
+  // What the speculative assembly of multipart uploads did since this PlainDir was opened (for
+  // tests and diagnostics): parts copied into an assembly file as they arrived, Completes that
+  // took the assembly file, the parts those had to copy into it themselves, and Completes that
+  // copied every part into a new file.
+  struct AssemblyCounters {
+    std::atomic<uint64_t> parts_assembled{0};
+    std::atomic<uint64_t> parts_copied_at_complete{0};
+    std::atomic<uint64_t> fast_completes{0};
+    std::atomic<uint64_t> full_copies{0};
+  };
+  const AssemblyCounters& assembly_counters() const { return assembly_counters_; }
 
  private:
   struct Opened;  // an object opened for reading (plain_reader.h)
@@ -221,6 +237,37 @@ class PlainDir : public ObjectStore {
   Result<PartInfo> StagePart(const std::string& bucket, const std::string& key,
                              const std::string& upload_id, plain::TempFile& tmp,
                              plain::PartRecord& p, bool fsync);
+  // The speculative assembly (plain_multipart.cc): after part p is staged, copies it into the
+  // upload's assembly file at offset (n-1)*part_size and marks it assembled by this session, when
+  // it fits (part_size != 0, p.size <= part_size) and is still the part's current version. Runs
+  // in the UploadPart request's thread; any failure only leaves the slot unmarked.
+  void AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
+                    uint64_t part_size);
+  // This session's open assembly file of the upload; made (empty) when absent and create is set;
+  // nullptr when there is none or it cannot be made. Dropped when the upload ends.
+  std::shared_ptr<WritableFile> AssemblyFile(const std::string& upload_id, bool create);
+  void DropAssemblyFile(const std::string& upload_id);
+  // Copies the staged part p (opened as in) to offset at of out, through this thread's buffer.
+  Status CopyIntoSlot(const std::string& upload_id, const plain::PartRecord& p, ReadableFile& in,
+                      WritableFile& out, uint64_t at);
+  // Complete's test of the speculative assembly (plain_multipart.cc says when it is usable; sets
+  // missing[i] for the chosen parts not in their slot yet), its last steps on the assembly file
+  // (unmark, copy the missing parts, check its size, sync), and the full copy of the
+  // chosen parts into the file at path otherwise.
+  bool AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
+                      const std::vector<const plain::PartRecord*>& chosen,
+                      std::vector<bool>* missing);
+  Status FinishAssembly(const std::string& upload_id, plain::TempFile& file,
+                        const std::vector<const plain::PartRecord*>& chosen,
+                        const std::vector<bool>& missing, uint64_t size, const PutOptions& po);
+  Status CopyParts(const std::string& upload_id,
+                   const std::vector<const plain::PartRecord*>& chosen, const std::string& path,
+                   const PutOptions& po);
+  // Shared by AssemblePart, exclusive for Complete, Abort and bucket removal: nobody writes into an
+  // upload's assembly file while it is consumed or removed.
+  std::shared_mutex& AssemblyLock(const std::string& upload_id);
+  // One slot of one upload's assembly file: its copy and its mark, one writer at a time.
+  std::mutex& SlotLock(const std::string& upload_id, int part_number);
   // Forgets every multipart upload of a removed bucket and removes their staged parts.
   Status DropUploads(const std::string& bucket);
   // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.
@@ -237,6 +284,16 @@ class PlainDir : public ObjectStore {
   std::mutex key_locks_[kKeyLocks];  // serialize commit + record of one path
   std::unique_ptr<plain::UploadStore> uploads_;
   std::mutex upload_locks_[kKeyLocks];  // a part's commit against Complete and Abort
+  std::shared_mutex assembly_locks_[kKeyLocks];
+  std::mutex slot_locks_[kKeyLocks];
+  // This instance's id in the parts' assembled marks: a mark left by another (before a restart
+  // or a crash, whose copy may not have reached the disk) is not trusted.
+  const std::string session_ = TempName("");
+  std::mutex assembly_files_mu_;
+  // The assembly files this session opened, by upload id: kept open (WritableFile has no way to
+  // reopen a file without truncating it) until the upload is completed or aborted.
+  std::unordered_map<std::string, std::shared_ptr<WritableFile>> assembly_files_;
+  AssemblyCounters assembly_counters_;
 };
 
 }  // namespace cairn

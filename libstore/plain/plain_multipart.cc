@@ -1,7 +1,26 @@
 // PlainDir's multipart uploads: parts staged under .cairn/uploads/<id>/, their state in the
 // UploadStore, Complete assembling them with copy_file_range and renaming the result into place
 // (plain_dir.h says why and in which order).
+//
+// Speculative assembly: while parts arrive, each one that fits a uniform layout (every part of
+// the upload's size S, recorded at the first part of at least 5 MiB; the last one smaller) is
+// copied, in its UploadPart's own thread, to offset (n-1)*S of one assembly file per upload
+// (.cairn/uploads/<id>/assembly, made by the session's first copy and kept open until the upload
+// ends; the copy goes through the thread's buffer with ReadAt/WriteAt while the part's pages are
+// still cached), and its part row is marked as assembled by this PlainDir's session. A part
+// uploaded again is a new row, unmarked until its own copy is done; the copy and the mark of one
+// slot happen under the slot's lock, after checking that the staged file is still the part's.
+// Complete takes the assembly file (synced, renamed into place) when the parts it names are
+// 1..N, uniform, each staged file still as uploaded, and the file exactly the object's size: a
+// part whose row is not marked by this session for the very staged file it uses (it came before S
+// was known, or before a restart: marks of another session are never trusted, that copy may not
+// have reached the disk) is copied into its slot then, under the lock that keeps every other
+// writer out. In any other case, or on any failure before the rename, it copies every part into a
+// new temp file as before.
 #include <algorithm>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
 
 #include "libstore/common/clock.h"
 #include "libstore/common/hash.h"
@@ -16,6 +35,25 @@ namespace cairn {
 namespace {
 
 constexpr const char* kUploadsDir = ".cairn/uploads";
+constexpr const char* kAssemblyName = "assembly";  // staged parts are <32 hex>.<n>
+
+std::string AssemblyPath(const std::string& upload_id) {
+  return std::string(kUploadsDir) + "/" + upload_id + "/" + kAssemblyName;
+}
+
+// A staged part changed since it was uploaded (its size, mtime, inode or ctime differ from the
+// stamp taken when it was put in place) is not what its ETag and checksum describe: refuse rather
+// than serve it. A rewrite that keeps the size and puts the mtime back still moves the ctime. (A
+// part recorded by an older cairn has no inode/ctime: 0.)
+Status CheckStaged(const std::string& upload_id, const plain::PartRecord& p, const FileInfo& st) {
+  const bool restamped = p.ctime_ns != 0 && (st.ctime_ns != p.ctime_ns || st.ino != p.ino);
+  if (st.size != p.size || st.mtime_ns != p.mod_time_ns || restamped) {
+    return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
+                                       std::to_string(p.part_number) +
+                                       " changed on disk since it was uploaded");
+  }
+  return Status::Ok();
+}
 // How long a completed upload's answer is kept for a retried Complete.
 constexpr int64_t kKeepCompletedNs = int64_t(24) * 3600 * 1000000000;
 
@@ -82,6 +120,69 @@ std::string PartsDigest(const std::vector<CompletedPart>& parts) {
 
 std::mutex& PlainDir::UploadLock(const std::string& upload_id) {
   return upload_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
+}
+
+std::shared_mutex& PlainDir::AssemblyLock(const std::string& upload_id) {
+  return assembly_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
+}
+
+std::mutex& PlainDir::SlotLock(const std::string& upload_id, int part_number) {
+  return slot_locks_[(std::hash<std::string>()(upload_id) + size_t(part_number)) % kKeyLocks];
+}
+
+std::shared_ptr<WritableFile> PlainDir::AssemblyFile(const std::string& upload_id, bool create) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  auto it = assembly_files_.find(upload_id);
+  if (it != assembly_files_.end()) return it->second;
+  if (!create) return nullptr;
+  // Made afresh by the first copy of this session (a file an earlier run left is cut to nothing:
+  // its marks are not trusted anyway).
+  auto made = vol_->NewWritableFile(AssemblyPath(upload_id));
+  if (!made.ok()) return nullptr;
+  std::shared_ptr<WritableFile> f(std::move(made).value());
+  assembly_files_.emplace(upload_id, f);
+  return f;
+}
+
+void PlainDir::DropAssemblyFile(const std::string& upload_id) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  assembly_files_.erase(upload_id);
+}
+
+Status PlainDir::CopyIntoSlot(const std::string& upload_id, const plain::PartRecord& p,
+                              ReadableFile& in, WritableFile& out, uint64_t at) {
+  char* buf = plain::IoBuffer();
+  for (uint64_t off = 0; off < p.size;) {
+    const size_t want = size_t(std::min<uint64_t>(plain::kIoBufferSize, p.size - off));
+    ASSIGN_OR_RETURN(size_t got, in.ReadAt(off, buf, want));
+    if (got == 0) {
+      return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
+                                        std::to_string(p.part_number) + " is shorter than " +
+                                        std::to_string(p.size) + " bytes");
+    }
+    RETURN_IF_ERROR(out.WriteAt(at + off, buf, got));
+    off += got;
+  }
+  return Status::Ok();
+}
+
+void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
+                            uint64_t part_size) {
+  if (part_size == 0 || p.size > part_size) return;  // no uniform layout for it
+  std::shared_lock<std::shared_mutex> consumers(AssemblyLock(upload_id));
+  std::lock_guard<std::mutex> slot(SlotLock(upload_id, p.part_number));
+  // Still the part's version: not replaced, the upload neither completed nor aborted meanwhile
+  // (a later version's copy waits for this lock, then overwrites the slot and marks its own).
+  auto current = uploads_->PartFile(upload_id, p.part_number);
+  if (!current.ok() || *current != p.file) return;
+  auto in = vol_->NewReadableFile(p.file);
+  if (!in.ok()) return;
+  std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
+  if (!out) return;
+  const uint64_t at = uint64_t(p.part_number - 1) * part_size;
+  if (!CopyIntoSlot(upload_id, p, **in, *out, at).ok()) return;
+  if (!uploads_->MarkAssembled(upload_id, p.part_number, p.file, session_).ok()) return;
+  assembly_counters_.parts_assembled.fetch_add(1, std::memory_order_relaxed);
 }
 
 Result<plain::UploadRecord> PlainDir::OpenUpload(const std::string& bucket, const std::string& key,
@@ -194,7 +295,7 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
                                      const std::string& upload_id, plain::TempFile& tmp,
                                      plain::PartRecord& p, bool fsync) {
   // Under the upload's lock: a Complete or Abort running now sees the part before or not at all.
-  std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  std::unique_lock<std::mutex> l(UploadLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const std::string dir = std::string(kUploadsDir) + "/" + upload_id;
@@ -211,9 +312,16 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
     RETURN_IF_ERROR(vol_->SyncDir(dir));
     RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
   }
+  uint64_t assembly_size = up.assembly_part_size;
+  if (assembly_size == 0 && p.size >= kMinPartSize) {
+    auto set = uploads_->SetAssemblyPartSize(upload_id, p.size);
+    if (set.ok()) assembly_size = *set;  // else: no assembly for this part
+  }
   ASSIGN_OR_RETURN(std::string replaced, uploads_->PutPart(upload_id, p));
   staged.Disarm();
   if (!replaced.empty()) vol_->Remove(replaced).IgnoreError();  // the part uploaded before
+  l.unlock();
+  AssemblePart(upload_id, p, assembly_size);
 
   PartInfo out;
   out.part_number = p.part_number;
@@ -322,6 +430,81 @@ Result<uint64_t> PlainDir::AbortStaleUploads(int64_t older_than_ns) {
   return removed;
 }
 
+bool PlainDir::AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
+                              const std::vector<const plain::PartRecord*>& chosen,
+                              std::vector<bool>* missing) {
+  const uint64_t s = up.assembly_part_size;
+  if (s == 0 || chosen.empty()) return false;
+  // Without this session's open file, no mark holds.
+  const bool have = AssemblyFile(upload_id, false) != nullptr;
+  missing->assign(chosen.size(), true);
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const plain::PartRecord& p = *chosen[i];
+    const bool last = i + 1 == chosen.size();
+    if (p.part_number != int(i + 1) || (last ? p.size > s : p.size != s)) return false;
+    auto st = vol_->Stat(p.file);
+    if (!st.ok() || !CheckStaged(upload_id, p, *st).ok()) return false;  // the copy says why
+    (*missing)[i] = !have || p.assembled != session_;
+  }
+  return true;
+}
+
+Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& file,
+                                const std::vector<const plain::PartRecord*>& chosen,
+                                const std::vector<bool>& missing, uint64_t size,
+                                const PutOptions& po) {
+  // Unmarked and out of the session's files first: whatever happens next, the file is never
+  // taken again as it is.
+  RETURN_IF_ERROR(uploads_->ClearAssembled(upload_id));
+  std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
+  DropAssemblyFile(upload_id);
+  if (!out) return Status(Code::kIOError, "upload " + upload_id + ": no assembly file");
+  // The parts not copied while they arrived (sent before S was known, or before a restart).
+  const uint64_t s = chosen.front()->size;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (!missing[i]) continue;
+    const plain::PartRecord& p = *chosen[i];
+    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p.file));
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    RETURN_IF_ERROR(CheckStaged(upload_id, p, pst));
+    RETURN_IF_ERROR(CopyIntoSlot(upload_id, p, *in, *out, i * s));
+    assembly_counters_.parts_copied_at_complete.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Longer than the object when a slot held a larger part before, or parts after the last were
+  // copied: then the full copy (no truncate in WritableFile).
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(file.path()));
+  if (st.size != size) {
+    return Status(Code::kIOError, "upload " + upload_id + ": the assembly file holds " +
+                                      std::to_string(st.size) + " bytes, not " +
+                                      std::to_string(size));
+  }
+  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
+Status PlainDir::CopyParts(const std::string& upload_id,
+                           const std::vector<const plain::PartRecord*>& chosen,
+                           const std::string& path, const PutOptions& po) {
+  // copy_file_range from each staged part, no byte through user space on a LocalVolume.
+  ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(path));
+  for (const plain::PartRecord* p : chosen) {
+    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
+    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
+    RETURN_IF_ERROR(CheckStaged(upload_id, *p, pst));
+    for (uint64_t off = 0; off < p->size;) {
+      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
+      if (got == 0) {
+        return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
+                                          std::to_string(p->part_number) + " is shorter than " +
+                                          std::to_string(p->size) + " bytes");
+      }
+      off += got;
+    }
+  }
+  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
+  return out->Close();
+}
+
 Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
                                                      const std::string& key,
                                                      const std::string& upload_id,
@@ -330,6 +513,8 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   RETURN_IF_ERROR(CheckWritable("complete multipart upload"));
   ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
   std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  // No part is copied into the assembly file while it is looked at, consumed or removed.
+  std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, false));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const ChecksumType type = up.upload.checksum_type;
@@ -417,35 +602,26 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   RETURN_IF_ERROR(CheckNoConflict(key, kp.path, false));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, kp.path, false, po));
 
-  // Assemble: copy_file_range from each staged part, no byte through user space on a LocalVolume.
-  plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
-  ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(tmp.path()));
-  for (const plain::PartRecord* p : chosen) {
-    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
-    // A staged part changed since it was uploaded (its size, mtime, inode or ctime differ from
-    // the stamp taken when it was put in place) is not what its ETag and checksum describe:
-    // refuse rather than serve it. A rewrite that keeps the size and puts the mtime back still
-    // moves the ctime. (A part recorded by an older cairn has no inode/ctime: 0.)
-    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
-    const bool restamped =
-        p->ctime_ns != 0 && (pst.ctime_ns != p->ctime_ns || pst.ino != p->ino);
-    if (pst.size != p->size || pst.mtime_ns != p->mod_time_ns || restamped) {
-      return Status(Code::kDataLoss, "upload " + upload_id + ": the staged part " +
-                                         std::to_string(p->part_number) +
-                                         " changed on disk since it was uploaded");
-    }
-    for (uint64_t off = 0; off < p->size;) {
-      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
-      if (got == 0) {
-        return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
-                                          std::to_string(p->part_number) + " is shorter than " +
-                                          std::to_string(p->size) + " bytes");
-      }
-      off += got;
+  // The assembly file as the parts arrived, when the parts named fit its layout (top of file);
+  // else (or on any failure before the rename) every part copied into a temp file.
+  std::optional<plain::TempFile> taken;
+  std::vector<bool> missing;
+  if (AssemblyUsable(upload_id, up, chosen, &missing)) {
+    taken.emplace(vol_, AssemblyPath(upload_id));
+    Status s = FinishAssembly(upload_id, *taken, chosen, missing, size, po);
+    if (s.ok()) {
+      assembly_counters_.fast_completes.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      taken->Disarm();  // unmarked now: left for the upload's removal
+      taken.reset();
     }
   }
-  if (Sync(po)) RETURN_IF_ERROR(out->Sync());
-  RETURN_IF_ERROR(out->Close());
+  if (!taken) {
+    taken.emplace(vol_, TempName(plain::kTmpDir));
+    RETURN_IF_ERROR(CopyParts(upload_id, chosen, taken->path(), po));
+    assembly_counters_.full_copies.fetch_add(1, std::memory_order_relaxed);
+  }
+  plain::TempFile& tmp = *taken;
   ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
   layout.stamp = FileStamp::Of(tmp_st);  // a rename keeps dev, ino, size and mtime
   RETURN_IF_ERROR(uploads_->PutObjectLayout(bucket, key, layout));
@@ -464,6 +640,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   c.checksum_b64 = checksum_b64;
   // Until this is recorded the upload stays open: a retried Complete assembles it again.
   RETURN_IF_ERROR(uploads_->MarkCompleted(upload_id, plain::EncodeCompletion(c)));
+  DropAssemblyFile(upload_id);
   vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id).IgnoreError();
   return answer(c);
 }
@@ -472,8 +649,10 @@ Status PlainDir::AbortMultipartUpload(const std::string& bucket, const std::stri
                                       const std::string& upload_id) {
   RETURN_IF_ERROR(CheckWritable("abort multipart upload"));
   std::lock_guard<std::mutex> l(UploadLock(upload_id));
+  std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   RETURN_IF_ERROR(uploads_->Delete(upload_id));
+  DropAssemblyFile(upload_id);
   Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id);
   if (!s.ok() && !plain::IsAbsent(s)) return s;
   return Status::Ok();
@@ -565,6 +744,8 @@ Status PlainDir::DropUploads(const std::string& bucket) {
   ASSIGN_OR_RETURN(std::vector<std::string> open, uploads_->DeleteBucket(bucket));
   for (const std::string& id : open) {
     std::lock_guard<std::mutex> l(UploadLock(id));
+    std::unique_lock<std::shared_mutex> assembly(AssemblyLock(id));
+    DropAssemblyFile(id);
     Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
     if (!s.ok() && !plain::IsAbsent(s)) return s;
   }

@@ -1,5 +1,6 @@
 #include "libstore/plain/upload_store.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace cairn::plain {
@@ -44,11 +45,24 @@ Status UploadStore::Prepare() {
           "ALTER TABLE mpu_parts ADD COLUMN ctime_ns INTEGER NOT NULL DEFAULT 0;"));
     }
   }
+  // The speculative assembly's columns (an older meta.db gains them: nothing assembled).
+  {
+    ASSIGN_OR_RETURN(auto has, db_->Prepare("SELECT 1 FROM pragma_table_info('mpu_parts')"
+                                            " WHERE name='assembled'"));
+    ASSIGN_OR_RETURN(bool found, has->Step());
+    has->Reset();
+    if (!found) {
+      RETURN_IF_ERROR(db_->Exec(
+          "ALTER TABLE mpu_parts ADD COLUMN assembled TEXT NOT NULL DEFAULT '';"
+          "ALTER TABLE mpu_uploads ADD COLUMN asm_part_size INTEGER NOT NULL DEFAULT 0;"));
+    }
+  }
   const char* kUploadCols =
       "upload_id, bucket, key, initiated_ns, content_type, user_meta, checksum_algorithm,"
-      " checksum_type, state, completion";
-  ASSIGN_OR_RETURN(create_, db_->Prepare("INSERT INTO mpu_uploads VALUES"
-                                         " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+      " checksum_type, state, completion, asm_part_size";
+  ASSIGN_OR_RETURN(create_, db_->Prepare(std::string("INSERT INTO mpu_uploads (") + kUploadCols +
+                                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                                         " ?11)"));
   ASSIGN_OR_RETURN(get_, db_->Prepare(std::string("SELECT ") + kUploadCols +
                                       " FROM mpu_uploads WHERE upload_id=?1"));
   ASSIGN_OR_RETURN(get_part_file_, db_->Prepare("SELECT file FROM mpu_parts WHERE upload_id=?1"
@@ -58,7 +72,7 @@ Status UploadStore::Prepare() {
                                            " checksum, ino, ctime_ns) VALUES"
                                            " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   ASSIGN_OR_RETURN(parts_, db_->Prepare("SELECT part_number, file, etag, size, mod_time_ns,"
-                                        " checksum, ino, ctime_ns FROM mpu_parts WHERE"
+                                        " checksum, ino, ctime_ns, assembled FROM mpu_parts WHERE"
                                         " upload_id=?1 AND"
                                         " part_number>?2 ORDER BY part_number LIMIT ?3"));
   ASSIGN_OR_RETURN(complete_, db_->Prepare("UPDATE mpu_uploads SET state=1, completion=?2"
@@ -84,6 +98,12 @@ Status UploadStore::Prepare() {
                    db_->Prepare("SELECT dev, ino, size, mtime_ns, checksum_algorithm, checksum,"
                                 " checksum_type, checksum_parts, part_sizes FROM mpu_objects"
                                 " WHERE bucket=?1 AND key=?2"));
+  ASSIGN_OR_RETURN(set_asm_size_, db_->Prepare("UPDATE mpu_uploads SET asm_part_size=?2"
+                                                " WHERE upload_id=?1 AND asm_part_size=0"));
+  ASSIGN_OR_RETURN(mark_asm_, db_->Prepare("UPDATE mpu_parts SET assembled=?4 WHERE upload_id=?1"
+                                           " AND part_number=?2 AND file=?3"));
+  ASSIGN_OR_RETURN(clear_asm_, db_->Prepare("UPDATE mpu_parts SET assembled='' WHERE"
+                                            " upload_id=?1"));
   return Status::Ok();
 }
 
@@ -139,7 +159,7 @@ Status UploadStore::Create(const UploadRecord& rec) {
                  Blob{rec.upload.key}, rec.upload.initiated_ns, rec.content_type,
                  Blob{meta}, rec.upload.checksum_algorithm,
                  int64_t(rec.upload.checksum_type), int64_t(rec.state),
-                 rec.completion);
+                 rec.completion, int64_t(rec.assembly_part_size));
 }
 
 Result<UploadRecord> UploadStore::ReadUpload(SqliteStmt& s) {
@@ -159,6 +179,7 @@ Result<UploadRecord> UploadStore::ReadUpload(SqliteStmt& s) {
   r.upload.checksum_type = ChecksumType(t);
   r.state = s.Int(8) == 1 ? UploadState::kCompleted : UploadState::kOpen;
   r.completion = s.Text(9);
+  r.assembly_part_size = uint64_t(std::max<int64_t>(0, s.Int(10)));
   return r;
 }
 
@@ -206,12 +227,51 @@ Result<std::vector<PartRecord>> UploadStore::Parts(const std::string& upload_id,
     p.checksum = s.Text(5);
     p.ino = uint64_t(s.Int(6));
     p.ctime_ns = s.Int(7);
+    p.assembled = s.Text(8);
     out.push_back(std::move(p));
     return true;
   };
   RETURN_IF_ERROR(EachRow(*parts_, read, upload_id, int64_t(after),
                           int64_t(limit <= 0 ? -1 : limit)));
   return out;
+}
+
+Result<uint64_t> UploadStore::SetAssemblyPartSize(const std::string& upload_id, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(RunStmt(*set_asm_size_, upload_id, int64_t(size)));
+  uint64_t out = 0;
+  RETURN_IF_ERROR(EachRow(
+      *get_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        out = uint64_t(std::max<int64_t>(0, s.Int(10)));
+        return false;
+      },
+      upload_id));
+  return out;
+}
+
+Result<std::string> UploadStore::PartFile(const std::string& upload_id, int part_number) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string file;
+  RETURN_IF_ERROR(EachRow(
+      *get_part_file_,
+      [&](SqliteStmt& s) -> Result<bool> {
+        file = s.Text(0);
+        return false;
+      },
+      upload_id, int64_t(part_number)));
+  return file;
+}
+
+Status UploadStore::MarkAssembled(const std::string& upload_id, int part_number,
+                                  const std::string& file, const std::string& session) {
+  std::lock_guard<std::mutex> l(mu_);
+  return RunStmt(*mark_asm_, upload_id, int64_t(part_number), file, session);
+}
+
+Status UploadStore::ClearAssembled(const std::string& upload_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  return RunStmt(*clear_asm_, upload_id);
 }
 
 // Runs the statements of `body` in one transaction: all of them or none.

@@ -36,6 +36,9 @@ struct UploadRecord {
   UploadState state = UploadState::kOpen;
   // kCompleted: the answer Complete gave (EncodeCompletion), for a retried Complete.
   std::string completion;
+  // The part size S of the upload's speculative assembly (the first part size >= 5 MiB staged):
+  // part n is copied to offset (n-1)*S of the assembly file as it arrives. 0: none yet.
+  uint64_t assembly_part_size = 0;
 };
 
 struct PartRecord {
@@ -50,6 +53,9 @@ struct PartRecord {
   // keeps the size and puts the mtime back still changes the ctime.
   uint64_t ino = 0;
   int64_t ctime_ns = 0;
+  // The session (PlainDir instance) that copied this very staged file into the upload's assembly
+  // file, at its slot; "" when not copied. Replacing the part clears it (a new row).
+  std::string assembled;
 };
 
 // A completed multipart object's layout, stamped with its file (dev, ino, size, mtime).
@@ -72,6 +78,16 @@ class UploadStore {
   // Stores a part, replacing one of the same number; returns the file of the part it replaced
   // ("" when none), which the caller removes.
   Result<std::string> PutPart(const std::string& upload_id, const PartRecord& p);
+  // Records S for the upload's assembly unless one is recorded already; returns the one in force.
+  Result<uint64_t> SetAssemblyPartSize(const std::string& upload_id, uint64_t size);
+  // The staged file of part `part_number` ("" when the upload has no such part).
+  Result<std::string> PartFile(const std::string& upload_id, int part_number);
+  // Records that session copied the staged `file` into the assembly slot of part_number, if that
+  // file is still the part's (a part replaced meanwhile is left unmarked).
+  Status MarkAssembled(const std::string& upload_id, int part_number, const std::string& file,
+                       const std::string& session);
+  // Forgets every assembled mark of the upload (its assembly file is being consumed).
+  Status ClearAssembled(const std::string& upload_id);
   // Parts numbered after `after`, ascending, at most limit (<= 0: all).
   Result<std::vector<PartRecord>> Parts(const std::string& upload_id, int after, int limit);
   // Marks the upload completed with its answer and forgets its parts (in one transaction).
@@ -111,7 +127,7 @@ class UploadStore {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> create_, get_, put_part_, get_part_file_, parts_, complete_,
       del_parts_, del_upload_, list_, stale_, prune_, put_layout_, get_layout_, del_layout_, bucket_ids_,
-      del_bucket_uploads_, del_bucket_layouts_;
+      del_bucket_uploads_, del_bucket_layouts_, set_asm_size_, mark_asm_, clear_asm_;
 };
 
 // The answer of a completed upload as kept for a retried Complete: the digest of the parts list
