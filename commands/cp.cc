@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/cancel.h"
 #include "cli/json_out.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
@@ -36,30 +37,6 @@ struct CpOptions {
   int jobs = 32;
 };
 
-// SIGINT / SIGTERM: the engine starts nothing more, aborts multipart uploads in flight and
-// removes partial downloads; a second signal kills as usual (the handler resets itself).
-std::atomic<bool> g_cancel{false};
-void OnCancel(int) { g_cancel.store(true); }
-
-class CancelScope {
- public:
-  CancelScope() {
-    g_cancel = false;
-    struct sigaction sa {};
-    sa.sa_handler = OnCancel;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, &old_int_);
-    ::sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~CancelScope() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 std::string Url(const std::string& bucket, const std::string& key) {
   return "s3://" + bucket + "/" + key;
@@ -122,11 +99,11 @@ class Reporter {
                   HumanBytes(secs > 0 ? double(st.bytes) / secs : 0).c_str());
     std::string text = line;
     if (failed > 0) text += ", " + std::to_string(failed) + " failed";
-    if (g_cancel.load()) {
+    if (CancelScope::cancelled()) {
       text = "interrupted: " + text;
       if (st.cancelled > 0) text += ", " + std::to_string(st.cancelled) + " not started";
     }
-    if (failed > 0 || g_cancel.load()) return Status(Code::kAborted, text);
+    if (failed > 0 || CancelScope::cancelled()) return Status(Code::kAborted, text);
     if (!ctx_.quiet) std::fprintf(stderr, "%s\n", text.c_str());
     return Status::Ok();
   }
@@ -382,7 +359,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
   to.jobs = o.jobs;
   to.part_size = part_size;
   to.object_attempts = std::max(1, ctx.retries + 1);
-  to.cancel = &g_cancel;
+  to.cancel = &CancelScope::flag();
   to.on_result = [&out](const s3::TransferResult& r) { out.Result(r); };
   if (!p.dst_s3 && !p.into) to.open_download = OpenNamedFile;
   ASSIGN_OR_RETURN(auto engine, s3::TransferEngine::Create(*client, to));

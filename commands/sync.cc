@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "cli/cancel.h"
 #include "cli/json_out.h"
 #include "cli/output_file.h"
 #include "cli/progress.h"
@@ -32,31 +33,6 @@ using s3::SyncAction;
 constexpr uint64_t kMinPart = uint64_t(5) << 20;
 constexpr size_t kDeleteBatch = 1000;  // keys in one DeleteObjects request
 
-// SIGINT / SIGTERM: no new action starts; the engine aborts multipart uploads in flight and
-// removes partial downloads; the summary says what was done.
-std::atomic<bool> g_stop{false};
-void OnStop(int) { g_stop.store(true); }
-
-class StopScope {
- public:
-  StopScope() {
-    g_stop = false;
-    struct sigaction sa {};
-    sa.sa_handler = OnStop;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, &old_int_);
-    ::sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopScope() {
-    ::sigaction(SIGINT, &old_int_, nullptr);
-    ::sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopScope(const StopScope&) = delete;
-  StopScope& operator=(const StopScope&) = delete;
-
- private:
-  struct sigaction old_int_ {}, old_term_ {};
-};
 
 enum class Direction { kUpload, kDownload, kCopy };
 const char* Name(Direction d) {
@@ -137,7 +113,7 @@ class Executor {
     to.jobs = o_.jobs;
     to.part_size = part_size;
     to.object_attempts = std::max(1, std::min(ctx_.retries + 1, 5));
-    to.cancel = &g_stop;
+    to.cancel = &CancelScope::flag();
     to.on_result = [this](const s3::TransferResult& r) { OnResult(r); };
     if (!dst_.s3) {
       const std::string root = dst_.dir;
@@ -216,7 +192,7 @@ class Executor {
   }
 
   void Finish() {
-    if (!g_stop) FlushDeletes();
+    if (!CancelScope::cancelled()) FlushDeletes();
     if (engine_) stats_ = engine_->Finish();
     std::lock_guard<std::mutex> l(mu_);
     progress_.Clear();
@@ -400,13 +376,13 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   }
   s3::SyncPlanner planner(*src_stream, *dst_stream, std::move(po));
 
-  StopScope stop;
+  CancelScope stop;
   Executor ex(*client, src, dst, dir, o, ctx);
   RETURN_IF_ERROR(ex.Start(part_size));
   Status plan_status;
   uint64_t planned = 0;
   SyncAction a;
-  while (!g_stop) {
+  while (!CancelScope::cancelled()) {
     auto more = planner.Next(&a);
     if (!more.ok()) {
       plan_status = more.status();
@@ -417,7 +393,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
     if (!ex.Do(a).ok()) break;  // stopped
   }
   ex.Finish();
-  const bool interrupted = g_stop.load();
+  const bool interrupted = CancelScope::cancelled();
   RETURN_IF_ERROR(FlushStdout());
 
   const uint64_t failed = ex.failed + walk_problems;

@@ -4,28 +4,12 @@
 # directory and on a member of a 4+2 volume set, then through tests/fault_proxy.py.
 # Usage: tests/e2e_bulk.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
-  AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CONFIG_FILE \
-  AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
-export HOME="$T/home"
-mkdir -p "$HOME"
+client_env
 
-# The tree: empty, small and multipart-size files, nested directories, names with spaces,
-# unicode and shell metacharacters.
+# The tree (transfer_tree), with a 20 MiB file for multipart.
 SRC="$T/src"
-mkdir -p "$SRC/a/b/c" "$SRC/sp ace" "$SRC/ünï" "$SRC/empty-dir"
-: >"$SRC/zero"
-randfile "$SRC/small.bin" 3000
-randfile "$SRC/a/one.txt" 10
-randfile "$SRC/a/b/two.txt" 200
-randfile "$SRC/a/b/c/three.dat" 70000
-randfile "$SRC/sp ace/with space.txt" 5
-randfile "$SRC/ünï/ñame ☃.txt" 7
-randfile "$SRC/a/"'$(echo hi);&|*?'"'\"x" 11
-randfile "$SRC/big.bin" 20971520
+transfer_tree "$SRC" 20971520
 NFILES=$(find "$SRC" -type f | wc -l)
-same_tree() { diff -r "$1" "$2" >/dev/null 2>&1 || { diff -rq "$1" "$2" | head -5 >&2; return 1; }; }
-no_temps() { [ -z "$(find "$1" -name '.*.cairn-*')" ]; }
 
 # bulk_suite NAME URL DATA_DIR: the cp and run tests against one server.
 bulk_suite() {

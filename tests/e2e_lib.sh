@@ -33,6 +33,35 @@ expect() {
   ok
 }
 randfile() { head -c "$2" /dev/urandom >"$1"; }
+
+# client_env: for tests of cairn's S3 client: no AWS_* settings or proxies from the caller, and a
+# HOME in $T (so no ~/.aws of the user's).
+client_env() {
+  unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
+    AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CONFIG_FILE \
+    AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
+  export HOME="$T/home"
+  mkdir -p "$HOME"
+}
+# transfer_tree DIR BIG_BYTES: the bulk-transfer tests' tree: an empty file, small files, nested
+# directories, names with spaces, unicode and shell metacharacters, an empty directory, and
+# big.bin of BIG_BYTES.
+transfer_tree() {
+  mkdir -p "$1/a/b/c" "$1/sp ace" "$1/ünï" "$1/empty-dir"
+  : >"$1/zero"
+  randfile "$1/small.bin" 3000
+  randfile "$1/a/one.txt" 10
+  randfile "$1/a/b/two.txt" 200
+  randfile "$1/a/b/c/three.dat" 70000
+  randfile "$1/sp ace/with space.txt" 5
+  randfile "$1/ünï/ñame ☃.txt" 7
+  randfile "$1/a/"'$(echo hi);&|*?'"'\"x" 11
+  randfile "$1/big.bin" "$2"
+}
+# same_tree A B: the two trees hold the same files with the same bytes (the differences on stderr).
+same_tree() { diff -r "$1" "$2" >/dev/null 2>&1 || { diff -rq "$1" "$2" | head -5 >&2; return 1; }; }
+# no_temps DIR: no download temp file (".NAME.cairn-HEX") left below DIR.
+no_temps() { [ -z "$(find "$1" -name '.*.cairn-*')" ]; }
 # serve_auth_bg NAME DIR ARGS...: `cairn serve ARGS DIR` on a free loopback port in the background
 # (stdout and stderr in $T/NAME.out and $T/NAME.err); sets SRV (its pid) and PORT.
 # serve_bg NAME DIR ARGS...: the same with --no-auth.

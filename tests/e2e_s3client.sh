@@ -4,10 +4,7 @@
 # credentials given through the environment and through a profile file in a temporary HOME.
 # Usage: tests/e2e_s3client.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE \
-  AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_CONFIG_FILE \
-  AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
-export HOME="$T/home"
+client_env
 mkdir -p "$HOME/.aws" "$T/data/bkt/dir/sub" "$T/data/other"
 
 AK=AKS3CLIENT0001 SK=s3client-secret-0123456789

@@ -890,50 +890,19 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
   r.headers.push_back({"Content-Type", "application/xml"});
   if (opts.if_none_match_star) r.headers.push_back({"If-None-Match", "*"});
   if (opts.if_match) r.headers.push_back({"If-Match", *opts.if_match});
-  if (!opts.checksum_value.empty() && alg != ChecksumAlgorithm::kNone) {
-    // The whole object's checksum the caller expects, checked here before Complete from the
-    // parts' stored checksums and sizes (ListParts): FULL_OBJECT combined from the CRCs,
-    // COMPOSITE ("<base64>-N") the checksum of the parts' checksums. Not sent as
-    // x-amz-checksum-<alg>: cairn serve reads that header on a POST as the checksum of the
-    // request's own body (the XML), as its authenticator does for every request.
-    std::map<int, PartChecksum> stored;
-    ChecksumType type = ChecksumType::kNone;
-    ListPartsOptions lo;
-    while (true) {
-      ASSIGN_OR_RETURN(ListPartsResult lp, ListParts(bucket, key, upload_id, lo));
-      type = lp.upload.checksum_type;
-      for (const auto& p : lp.parts) {
-        if (p.checksum.empty()) continue;
-        ASSIGN_OR_RETURN(ChecksumValue v, ParseChecksum(alg, p.checksum));
-        stored[p.part_number] = PartChecksum{v, p.size};
-      }
-      if (!lp.truncated) break;
-      lo.part_number_marker = lp.next_part_number_marker;
+  // The whole object's checksum the caller expects, and its type: the server checks them against
+  // what the parts make (FULL_OBJECT, or COMPOSITE with "-N") before it publishes anything.
+  if (!opts.checksum_value.empty()) {
+    const ChecksumAlgorithm named =
+        opts.checksum_algorithm != ChecksumAlgorithm::kNone ? opts.checksum_algorithm : alg;
+    if (named == ChecksumAlgorithm::kNone) {
+      return Status(Code::kInvalidRequest,
+                    what + ": a checksum value for an upload created without a checksum");
     }
-    std::vector<PartChecksum> sums;
-    bool all = !parts.empty();
-    for (const auto& p : parts) {
-      auto it = stored.find(p.part_number);
-      if (it == stored.end()) {
-        all = false;  // Complete refuses it (InvalidPart)
-      } else {
-        sums.push_back(it->second);
-      }
-    }
-    if (all) {
-      std::string whole;
-      if (type == ChecksumType::kFullObject) {
-        ASSIGN_OR_RETURN(ChecksumValue v, CombineFullObject(alg, sums));
-        whole = v.Base64();
-      } else {
-        ASSIGN_OR_RETURN(whole, CompositeChecksum(alg, sums));
-        if (opts.checksum_value.find('-') == std::string::npos) whole.resize(whole.find('-'));
-      }
-      if (whole != opts.checksum_value) {
-        return Status(Code::kBadDigest, what + ": the " + Name(alg) + " " + opts.checksum_value +
-                                            " is not the object's " + whole);
-      }
-    }
+    r.headers.push_back({HeaderName(named), opts.checksum_value});
+  }
+  if (opts.checksum_type != ChecksumType::kNone) {
+    r.headers.push_back({"x-amz-checksum-type", Name(opts.checksum_type)});
   }
   http::Response resp;
   RETURN_IF_ERROR(client_->Send(r, &resp));
