@@ -10,10 +10,7 @@
 #include <set>
 
 #include "libstore/common/hash.h"
-#include "libstore/server/http.h"
-#include "libstore/server/http_server.h"
-#include "libstore/server/store_handler.h"
-#include "test_util.h"
+#include "serve_fixture.h"
 
 using namespace cairn;
 using namespace cairn::s3;
@@ -337,28 +334,8 @@ TEST_CASE("--checksum: MD5 and multipart ETags against a local file", "[sync]") 
 namespace {
 
 // The serve stack over a 2+1 set in memory, no authentication.
-struct ListServer {
-  test::SetFixture f{2, 1};
-  server::AllowAllAuthenticator auth;
-  server::StoreHandler handler{*f.set, false, false};
-  std::unique_ptr<server::HttpServer> srv;
-  std::unique_ptr<S3Client> client;
-  ListServer() {
-    server::ServerOptions o;
-    o.port = 0;
-    auto r = server::HttpServer::Start(o, &auth, &handler);
-    REQUIRE(r.ok());
-    srv = std::move(r).value();
-    S3ClientOptions co;
-    co.config.endpoint.https = false;
-    co.config.endpoint.host = "127.0.0.1:" + std::to_string(srv->port());
-    co.config.endpoint.path_style = true;
-    co.config.region = "us-east-1";
-    co.max_attempts = 1;
-    auto c = S3Client::Create(std::move(co));
-    REQUIRE(c.ok());
-    client = std::move(c).value();
-  }
+struct ListServer : test::ServeFixture {
+  ListServer() : ServeFixture(/*max_attempts=*/1) {}
   void Put(const std::string& key, const std::string& body) {
     Payload p;
     p.data = body.data();

@@ -15,39 +15,16 @@
 #include <random>
 #include <sstream>
 
-#include "libstore/server/http.h"
-#include "libstore/server/http_server.h"
-#include "libstore/server/store_handler.h"
-#include "test_util.h"
+#include "serve_fixture.h"
 
 using namespace cairn;
 using namespace cairn::s3;
 
 namespace {
 
-struct Server {
-  test::SetFixture f{2, 1};
-  server::AllowAllAuthenticator auth;
-  server::StoreHandler handler{*f.set, false, false};
-  std::unique_ptr<server::HttpServer> srv;
-  std::unique_ptr<S3Client> client;
-  Server() {
-    REQUIRE(f.set->MakeBucket("bkt").ok());
-    server::ServerOptions o;
-    o.port = 0;
-    auto r = server::HttpServer::Start(o, &auth, &handler);
-    REQUIRE(r.ok());
-    srv = std::move(r).value();
-    S3ClientOptions co;
-    co.config.endpoint.https = false;
-    co.config.endpoint.host = "127.0.0.1:" + std::to_string(srv->port());
-    co.config.endpoint.path_style = true;
-    co.config.region = "us-east-1";
-    co.sleep = [](std::chrono::milliseconds) {};
-    auto c = S3Client::Create(co);
-    REQUIRE(c.ok());
-    client = std::move(c).value();
-  }
+// The serve stack in process with a bucket "bkt".
+struct Server : test::ServeFixture {
+  Server() { REQUIRE(f.set->MakeBucket("bkt").ok()); }
   size_t OpenUploads() {
     auto r = f.set->ListMultipartUploads("bkt", {});
     REQUIRE(r.ok());
