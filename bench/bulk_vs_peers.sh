@@ -58,6 +58,7 @@ mkdir -p "$T/served"
 bench_start cairn "$CAIRN" serve --address 127.0.0.1:@PORT@ --no-fsync --access-key "$ACCESS" \
   --secret-key "$SECRET" "$T/served" || exit 1
 EP=${URL[cairn]}
+# cairn finds the endpoint in AWS_ENDPOINT_URL; Debian's aws cli (2.9) does not read it.
 export AWS_ENDPOINT_URL=$EP
 export RCLONE_CONFIG_B_TYPE=s3 RCLONE_CONFIG_B_PROVIDER=Other RCLONE_CONFIG_B_ENDPOINT=$EP \
   RCLONE_CONFIG_B_ACCESS_KEY_ID=$ACCESS RCLONE_CONFIG_B_SECRET_ACCESS_KEY=$SECRET \
@@ -105,7 +106,7 @@ same() {  # DIR1 DIR2: byte-identical trees
 up() {  # TOOL SET PREFIX
   case $1 in
     cairn) timed "up $2 $1" "$CAIRN" cp -r "${jobs_flag[@]}" "$T/src/$2/" "s3://bench/$3/" ;;
-    aws) timed "up $2 $1" "$AWS" s3 cp --recursive --only-show-errors "$T/src/$2/" "s3://bench/$3/" ;;
+    aws) timed "up $2 $1" "$AWS" --endpoint-url "$EP" s3 cp --recursive --only-show-errors "$T/src/$2/" "s3://bench/$3/" ;;
     rclone) timed "up $2 $1" "$RCLONE" copy --transfers "$RCLONE_CONC" --checkers "$RCLONE_CONC" \
       --s3-no-check-bucket "$T/src/$2/" "B:bench/$3/" ;;
   esac
@@ -113,7 +114,7 @@ up() {  # TOOL SET PREFIX
 down() {  # TOOL SET PREFIX DIR
   case $1 in
     cairn) timed "down $2 $1" "$CAIRN" cp -r "${jobs_flag[@]}" "s3://bench/$3/" "$4/" ;;
-    aws) timed "down $2 $1" "$AWS" s3 cp --recursive --only-show-errors "s3://bench/$3/" "$4/" ;;
+    aws) timed "down $2 $1" "$AWS" --endpoint-url "$EP" s3 cp --recursive --only-show-errors "s3://bench/$3/" "$4/" ;;
     rclone) timed "down $2 $1" "$RCLONE" copy --transfers "$RCLONE_CONC" --checkers "$RCLONE_CONC" \
       "B:bench/$3/" "$4/" ;;
   esac
@@ -151,7 +152,7 @@ PY
     timed "sync cairn" "$CAIRN" sync "$T/src/sync/" s3://bench/sync/
     [[ $(grep -c . "$T/out" || true) -eq 0 ]] ||
       { echo "bulk_vs_peers: cairn sync transferred something: $(head -3 "$T/out")" >&2; exit 1; }
-    timed "sync aws" "$AWS" s3 sync --only-show-errors "$T/src/sync/" s3://bench/sync/
+    timed "sync aws" "$AWS" --endpoint-url "$EP" s3 sync --only-show-errors "$T/src/sync/" s3://bench/sync/
     timed "sync rclone" "$RCLONE" copy --update --use-server-modtime --transfers "$RCLONE_CONC" \
       --checkers "$RCLONE_CONC" --s3-no-check-bucket "$T/src/sync/" B:bench/sync/
     echo "sync round $r: cairn=${F["sync cairn"]##* } aws=${F["sync aws"]##* } rclone=${F["sync rclone"]##* }"
