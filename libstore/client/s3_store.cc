@@ -309,14 +309,26 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Create(std::unique_ptr<S3C
   return std::unique_ptr<S3ObjectStore>(new S3ObjectStore(std::move(client), opts));
 }
 
+namespace {
+
+// A request of this store: the server's error codes kept as they map to cairn Codes.
+RawRequest Request(std::string_view method, std::string op, const std::string& bucket,
+                   const std::string& key = {}) {
+  RawRequest r;
+  r.method = method;
+  r.op = std::move(op);
+  r.bucket = bucket;
+  r.key = key;
+  r.exact_codes = true;
+  return r;
+}
+
+}  // namespace
+
 // ---- buckets ---------------------------------------------------------------------------------
 
 Status S3ObjectStore::MakeBucket(const std::string& bucket) {
-  RawRequest r;
-  r.method = "PUT";
-  r.op = "CreateBucket";
-  r.bucket = bucket;
-  r.exact_codes = true;
+  RawRequest r = Request("PUT", "CreateBucket", bucket);
   http::Response resp;
   Status s = client_->Send(r, &resp);
   // S3's two answers for a bucket that exists (ours or another account's): one code here.
@@ -328,11 +340,7 @@ Status S3ObjectStore::MakeBucket(const std::string& bucket) {
 }
 
 Status S3ObjectStore::BucketExists(const std::string& bucket) {
-  RawRequest r;
-  r.method = "HEAD";
-  r.op = "HEAD";
-  r.bucket = bucket;
-  r.exact_codes = true;
+  RawRequest r = Request("HEAD", "HEAD", bucket);
   http::Response resp;
   Status s = client_->Send(r, &resp);
   if (s.code() == Code::kNotFound) return BucketNotFound("HEAD " + bucket + ": no such bucket");
@@ -377,11 +385,7 @@ Status S3ObjectStore::RemoveBucket(const std::string& bucket, bool force) {
       lo.upload_id_marker = ups.next_upload_id_marker;
     }
   }
-  RawRequest r;
-  r.method = "DELETE";
-  r.op = "DeleteBucket";
-  r.bucket = bucket;
-  r.exact_codes = true;
+  RawRequest r = Request("DELETE", "DeleteBucket", bucket);
   http::Response resp;
   return client_->Send(r, &resp);
 }
@@ -427,13 +431,8 @@ Result<ObjectInfo> S3ObjectStore::PutObject(const std::string& bucket, const std
   Payload body;
   body.data = buf.data();
   body.size = have;
-  RawRequest r;
-  r.method = "PUT";
-  r.op = "PUT";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("PUT", "PUT", bucket, key);
   r.body = &body;
-  r.exact_codes = true;
   AddMeta(opts.content_type, opts.user_meta, &r.headers);
   if (opts.if_none_match_star) r.headers.push_back({"If-None-Match", "*"});
   if (opts.if_match) r.headers.push_back({"If-Match", *opts.if_match});
@@ -528,12 +527,7 @@ Result<ObjectInfo> S3ObjectStore::Head(const std::string& bucket, const std::str
     return Status(Code::kInvalidRequest,
                   "Cannot specify both Range header and partNumber query parameter");
   }
-  RawRequest r;
-  r.method = "HEAD";
-  r.op = "HEAD";
-  r.bucket = bucket;
-  r.key = key;
-  r.exact_codes = true;
+  RawRequest r = Request("HEAD", "HEAD", bucket, key);
   AddConditions(opts.conditions, "If-", &r.headers);
   r.headers.push_back({"x-amz-checksum-mode", "ENABLED"});
   if (opts.part_number != 0) r.query = "partNumber=" + std::to_string(opts.part_number);
@@ -663,12 +657,7 @@ Result<ObjectInfo> S3ObjectStore::CopyObject(const std::string& src_bucket,
   if (opts.etag == EtagMode::kFast) {
     return Status(Code::kNotImplemented, "COPY: an S3 server makes the ETag");
   }
-  RawRequest r;
-  r.method = "PUT";
-  r.op = "COPY";
-  r.bucket = dst_bucket;
-  r.key = dst_key;
-  r.exact_codes = true;
+  RawRequest r = Request("PUT", "COPY", dst_bucket, dst_key);
   r.headers.push_back({"x-amz-copy-source", CopySource(src_bucket, src_key)});
   if (opts.directive == MetadataDirective::kReplace) {
     PutOptions check;
@@ -709,13 +698,8 @@ Result<MultipartUpload> S3ObjectStore::CreateMultipartUpload(const std::string& 
   check.content_type = opts.content_type;
   check.user_meta = opts.user_meta;
   RETURN_IF_ERROR(ValidatePutOptions(check));
-  RawRequest r;
-  r.method = "POST";
-  r.op = "CreateMultipartUpload";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("POST", "CreateMultipartUpload", bucket, key);
   r.query = "uploads=";
-  r.exact_codes = true;
   AddMeta(opts.content_type, opts.user_meta, &r.headers);
   if (!opts.checksum_algorithm.empty()) {
     r.headers.push_back({"x-amz-checksum-algorithm", opts.checksum_algorithm});
@@ -789,15 +773,10 @@ Result<PartInfo> S3ObjectStore::SendPart(const std::string& bucket, const std::s
   Payload body;
   body.data = data;
   body.size = len;
-  RawRequest r;
-  r.method = "PUT";
-  r.op = "UploadPart " + std::to_string(part_number) + " of";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("PUT", "UploadPart " + std::to_string(part_number) + " of", bucket, key);
   r.query = "partNumber=" + std::to_string(part_number) +
             "&uploadId=" + UriEncodeQueryComponent(upload_id);
   r.body = &body;
-  r.exact_codes = true;
   if (!opts.content_md5.empty()) r.headers.push_back({"Content-MD5", opts.content_md5});
   if (!opts.checksum_algorithm.empty()) {
     ASSIGN_OR_RETURN(ChecksumAlgorithm a, ChecksumAlgorithmFromName(opts.checksum_algorithm));
@@ -879,14 +858,9 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
   Payload body;
   body.data = xml.data();
   body.size = xml.size();
-  RawRequest r;
-  r.method = "POST";
-  r.op = "CompleteMultipartUpload";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("POST", "CompleteMultipartUpload", bucket, key);
   r.query = "uploadId=" + UriEncodeQueryComponent(upload_id);
   r.body = &body;
-  r.exact_codes = true;
   r.headers.push_back({"Content-Type", "application/xml"});
   if (opts.if_none_match_star) r.headers.push_back({"If-None-Match", "*"});
   if (opts.if_match) r.headers.push_back({"If-Match", *opts.if_match});
@@ -926,13 +900,8 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
 
 Status S3ObjectStore::AbortMultipartUpload(const std::string& bucket, const std::string& key,
                                            const std::string& upload_id) {
-  RawRequest r;
-  r.method = "DELETE";
-  r.op = "AbortMultipartUpload";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("DELETE", "AbortMultipartUpload", bucket, key);
   r.query = "uploadId=" + UriEncodeQueryComponent(upload_id);
-  r.exact_codes = true;
   http::Response resp;
   RETURN_IF_ERROR(client_->Send(r, &resp));
   std::lock_guard<std::mutex> l(mu_);
@@ -945,14 +914,9 @@ Result<PartInfo> S3ObjectStore::UploadPartCopy(const std::string& src_bucket,
                                                const std::string& bucket, const std::string& key,
                                                const std::string& upload_id, int part_number,
                                                const CopyPartOptions& opts) {
-  RawRequest r;
-  r.method = "PUT";
-  r.op = "UploadPartCopy " + std::to_string(part_number) + " of";
-  r.bucket = bucket;
-  r.key = key;
+  RawRequest r = Request("PUT", "UploadPartCopy " + std::to_string(part_number) + " of", bucket, key);
   r.query = "partNumber=" + std::to_string(part_number) +
             "&uploadId=" + UriEncodeQueryComponent(upload_id);
-  r.exact_codes = true;
   r.headers.push_back({"x-amz-copy-source", CopySource(src_bucket, src_key)});
   if (opts.range) {
     r.headers.push_back({"x-amz-copy-source-range", "bytes=" + std::to_string(opts.range->first) +
