@@ -106,15 +106,6 @@ std::string PercentDecode(std::string_view s) {
   return out;
 }
 
-// The x-amz-copy-source header's value: "/bucket/key", URI-encoded.
-std::string CopySource(const std::string& bucket, const std::string& key) {
-  std::string source = "/";
-  AppendUriEncoded(bucket, true, &source);
-  source.push_back('/');
-  AppendUriEncoded(key, false, &source);
-  return source;
-}
-
 std::string Describe(std::string_view op, const std::string& bucket, const std::string& key) {
   std::string s(op);
   if (bucket.empty()) return s;  // ListBuckets
@@ -1055,6 +1046,14 @@ Result<std::string> S3Client::Presign(std::string_view method, const std::string
   auto r = signer_->Presign(method, target, hs, expires_sec);
   if (!r.ok()) return r.status().WithContext("presign " + bucket + "/" + key);
   return (ep.https ? "https://" : "http://") + host + *r;
+}
+
+std::string CopySource(const std::string& bucket, const std::string& key) {
+  std::string source = "/";
+  AppendUriEncoded(bucket, true, &source);
+  source.push_back('/');
+  AppendUriEncoded(key, false, &source);
+  return source;
 }
 
 }  // namespace cairn::s3

@@ -164,6 +164,8 @@ struct CompletedUploadPart {
 
 // True when an ETag (quotes removed) is the hex MD5 of the whole body: 32 hex digits.
 bool IsMd5Etag(std::string_view etag);
+// The x-amz-copy-source header's value: "/bucket/key", URI-encoded.
+std::string CopySource(const std::string& bucket, const std::string& key);
 // The Status for an S3 error answer: the <Error> document's code mapped to a cairn Code (via the
 // shared error table, errors.h), retryable as StatusForHttp says, the message "context: Code:
 // Message". Without a document (HEAD) it falls back on the HTTP status.

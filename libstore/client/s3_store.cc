@@ -190,14 +190,6 @@ bool ParseContentRange(std::string_view s, ByteRange* range, uint64_t* size) {
   return true;
 }
 
-std::string CopySource(const std::string& bucket, const std::string& key) {
-  std::string s = "/";
-  AppendUriEncoded(bucket, true, &s);
-  s.push_back('/');
-  AppendUriEncoded(key, false, &s);
-  return s;
-}
-
 std::string Query(std::initializer_list<std::pair<const char*, std::string>> params) {
   std::string q;
   for (const auto& [n, v] : params) {
