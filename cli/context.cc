@@ -132,60 +132,6 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
   return app;
 }
 
-namespace {
-
-// True when [begin, end) holds only digits and dots (strtod then took a plain decimal number).
-bool PlainNumber(const char* begin, const char* end) {
-  for (const char* p = begin; p < end; ++p) {
-    if (!((*p >= '0' && *p <= '9') || *p == '.')) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-Result<uint64_t> ParseSize(const std::string& s) {
-  auto bad = [&] { return InvalidArgument("invalid size '" + s + "' (examples: 4096, 64K, 1MiB, 2G)"); };
-  if (s.empty()) return bad();
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  // A plain decimal number: strtod would also take blanks, a sign, hex, exponents, nan and inf.
-  if (end == s.c_str() || !PlainNumber(s.c_str(), end) || !(v >= 0)) return bad();
-  std::string unit = s.substr(size_t(end - s.c_str()));  // all of it, also past a NUL
-  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
-  double mul = 1;
-  if (unit.empty() || unit == "B") mul = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") mul = 1024.0;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") mul = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") mul = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "TB" || unit == "TIB") mul = 1024.0 * 1024 * 1024 * 1024;
-  else return bad();
-  double bytes = v * mul;
-  if (!(bytes <= 1.8e19)) return bad();
-  return uint64_t(bytes);
-}
-
-Result<int64_t> ParseDuration(const std::string& s) {
-  auto bad = [&] {
-    return InvalidArgument("invalid duration '" + s + "' (examples: 0, 90s, 30m, 24h, 7d)");
-  };
-  if (s.empty()) return bad();
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || !PlainNumber(s.c_str(), end) || !(v >= 0)) return bad();
-  std::string unit = s.substr(size_t(end - s.c_str()));
-  double mul;
-  if (unit.empty() && v == 0) mul = 0;
-  else if (unit == "s") mul = 1;
-  else if (unit == "m" || unit == "min") mul = 60;
-  else if (unit == "h") mul = 3600;
-  else if (unit == "d") mul = 86400;
-  else return bad();
-  double ns = v * mul * 1e9;
-  if (!(ns <= 9e18)) return bad();
-  return int64_t(ns);
-}
-
 Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket,
                  std::string* key) {
   size_t slash = arg.find('/');

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/context.h"
+#include "cli/parse.h"
 
 namespace cairn::cli {
 
@@ -78,21 +79,6 @@ struct SetVerifyCli {
 void AddSetVerifyFlags(CLI::App& sub, SetVerifyCli& o);
 Status RunSetVerify(const SetVerifyCli& o, Context& ctx);
 
-// Parses durations such as 0, 90s, 30m, 24h, 7d into nanoseconds.
-Result<int64_t> ParseDuration(const std::string& s);
-// Parses sizes such as 4096, 64K, 64KiB, 1M, 1.5G (powers of 1024).
-Result<uint64_t> ParseSize(const std::string& s);
-// put's --meta NAME=VALUE items, checked as S3 would take them over HTTP: NAME is an HTTP header
-// name (RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~), kept in lower case as S3 keeps it,
-// and given at most once (case-insensitively); VALUE as ValidateFieldValue. kInvalidArgument
-// naming the bad item otherwise. Size limits are the store's (PutObject).
-Status ParseMeta(const std::vector<std::string>& in,
-                 std::vector<std::pair<std::string, std::string>>* out);
-// A value that must travel unchanged in an HTTP header (--meta values, --content-type): UTF-8,
-// no control characters but tab, no leading or trailing blanks. `what` names it in the error.
-Status ValidateFieldValue(const std::string& what, const std::string& value);
-// Parses get's --range "FIRST-LAST" (bytes; LAST inclusive, and when left out: to the end).
-Status ParseRange(const std::string& s, GetRange* r);
 // Splits "BUCKET/KEY" (key may be empty when allow_empty_key).
 Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket, std::string* key);
 

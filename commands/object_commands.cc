@@ -34,14 +34,6 @@ std::string TimeString(int64_t ns) {
   return buf;
 }
 
-// s for an error message: at most 64 bytes of it.
-std::string Cut(const std::string& s) { return s.size() <= 64 ? s : s.substr(0, 61) + "..."; }
-
-bool TokenChar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos;
-}
-
 json InfoJson(const ObjectInfo& i) {
   json j = {{"bucket", i.bucket},
             {"size", i.size},
@@ -109,58 +101,6 @@ void PrintInfo(const std::string& bucket, const std::string& key, const ObjectIn
 }
 
 }  // namespace
-
-Status ValidateFieldValue(const std::string& what, const std::string& value) {
-  auto bad = [&](const std::string& why) {
-    return InvalidArgument(what + " '" + Cut(value) + "': " + why);
-  };
-  if (!IsUtf8(value)) return bad("not UTF-8");
-  for (size_t i = 0; i < value.size();) {
-    uint32_t c = 0;
-    i += Utf8Length(value, i, &c);
-    if ((c < 0x20 && c != '\t') || c == 0x7F || (c >= 0x80 && c <= 0x9F)) {
-      return bad("control characters cannot travel in an HTTP header");
-    }
-  }
-  if (!value.empty() && (value.front() == ' ' || value.front() == '\t' || value.back() == ' ' ||
-                         value.back() == '\t')) {
-    return bad("leading or trailing blanks would be lost in an HTTP header");
-  }
-  return Status::Ok();
-}
-
-Status ParseMeta(const std::vector<std::string>& in,
-                 std::vector<std::pair<std::string, std::string>>* out) {
-  for (const auto& kv : in) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return InvalidArgument("--meta expects NAME=VALUE, got '" + Cut(kv) + "'");
-    }
-    std::string name = kv.substr(0, eq), value = kv.substr(eq + 1);
-    for (char& c : name) {
-      if (!TokenChar(static_cast<unsigned char>(c))) {
-        return InvalidArgument("--meta '" + Cut(kv) +
-                               "': a name is an HTTP header name: letters, digits and "
-                               "!#$%&'*+-.^_`|~ only");
-      }
-      c = char(std::tolower(static_cast<unsigned char>(c)));
-    }
-    if (IsSystemMetaKey(name)) {
-      return InvalidArgument("--meta " + name + ": names starting with " +
-                             std::string(kSystemMetaPrefix) +
-                             " are reserved (the standard headers kept by cairn serve)");
-    }
-    RETURN_IF_ERROR(ValidateFieldValue("--meta " + name, value));
-    for (const auto& [seen, v] : *out) {
-      if (seen == name) {
-        return InvalidArgument("--meta " + name +
-                               " given twice (names are HTTP header names: case does not count)");
-      }
-    }
-    out->emplace_back(std::move(name), std::move(value));
-  }
-  return Status::Ok();
-}
 
 // ------------------------------------------------------------------------------------------ put
 
@@ -268,32 +208,6 @@ struct GetOptions {
   std::string source, output, range;
   bool force = false;
 };
-
-Status ParseRange(const std::string& s, GetRange* r) {
-  auto bad = [&] {
-    return InvalidArgument(
-        "--range expects FIRST-LAST (bytes, LAST inclusive and optional) or -N (the last N "
-        "bytes), got '" +
-        s + "'");
-  };
-  size_t dash = s.find('-');
-  if (dash == std::string::npos) return bad();
-  std::string a = s.substr(0, dash), b = s.substr(dash + 1);
-  for (char c : a + b) {
-    if (c < '0' || c > '9') return bad();
-  }
-  if (a.size() > 19 || b.size() > 19) return bad();
-  if (a.empty()) {
-    if (b.empty()) return bad();
-    *r = GetRange::Suffix(std::stoull(b));
-    return Status::Ok();
-  }
-  *r = GetRange{};
-  r->first = std::stoull(a);
-  r->last = b.empty() ? GetRange::kToEnd : std::stoull(b);
-  if (r->last < r->first) return bad();
-  return Status::Ok();
-}
 
 Status RunGet(const GetOptions& o, Context& ctx) {
   std::string bucket, key;

@@ -1,10 +1,10 @@
 // ParseDuration on command-line durations (gc --older-than). An accepted duration is never the
 // result of nan, inf, a negative number or an overflow: it is a count of nanoseconds >= 0, and
 // whole seconds print and parse back to themselves.
-// Coverage: cli/context.cc cairn::cli::ParseDuration(
+// Coverage: cli/parse.cc cairn::cli::ParseDuration(
 #include <cmath>
 
-#include "commands/commands.h"
+#include "cli/parse.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

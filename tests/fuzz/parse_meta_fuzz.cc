@@ -2,11 +2,11 @@
 // HTTP token names, each once, and values that are well-formed UTF-8 (checked here against a
 // validator of our own) with no control character and no blank at either end; printed back as
 // NAME=VALUE they parse to the same pairs.
-// Coverage: commands/object_commands.cc cairn::cli::ParseMeta(
-// Coverage: commands/object_commands.cc cairn::cli::ValidateFieldValue(
+// Coverage: cli/parse.cc cairn::cli::ParseMeta(
+// Coverage: cli/parse.cc cairn::cli::ValidateFieldValue(
 #include <set>
 
-#include "commands/commands.h"
+#include "cli/parse.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/utf8_ref.h"
 

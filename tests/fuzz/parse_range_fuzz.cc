@@ -1,8 +1,8 @@
 // ParseRange on `get --range FIRST-LAST|-N`. An accepted range is either a suffix (-N) or has
 // FIRST <= LAST, comes from decimal digits and one dash only (no sign, no overflow), and prints
 // back to an equivalent range.
-// Coverage: commands/object_commands.cc cairn::cli::ParseRange(
-#include "commands/commands.h"
+// Coverage: cli/parse.cc cairn::cli::ParseRange(
+#include "cli/parse.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,8 +1,8 @@
 // ParseSize on command-line sizes (--block-size, --inline-limit, --max-rate, bench --size). An
 // accepted size is never the result of nan, inf, a negative number or an overflow (UBSan traps a
 // float-to-integer cast out of range), and the plain number it gives parses back to itself.
-// Coverage: cli/context.cc cairn::cli::ParseSize(
-#include "commands/commands.h"
+// Coverage: cli/parse.cc cairn::cli::ParseSize(
+#include "cli/parse.h"
 #include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
