@@ -178,29 +178,37 @@ profile_suite() {
   check "$name: the refused uploads made no object" bash -c "! grep -q denied '$T/out'"
 }
 
-# ---- s3rver (a foreign server): the suite, then the profile checks
+# faults_suite NAME URL SEED: the tree up and down through tests/fault_proxy.py in front of URL:
+# 5% 500/503, 1% SlowDown, 1% resets, one corrupted body (only bodies of 60,000 bytes or more:
+# object bodies, not the listing pages, which no checksum covers).
+faults_suite() {
+  local name=$1
+  echo "== $name: faults"
+  python3 "$(dirname "$0")/fault_proxy.py" --upstream "$2" --port-file "$T/pport" --seed "$3" \
+    --error-rate 0.05 --slowdown-rate 0.01 --reset-rate 0.01 --corrupt-count 1 --corrupt-min 60000 \
+    --log "$T/faults" &
+  PIDS+=("$!")
+  for _ in $(seq 200); do [[ -s "$T/pport" ]] && break; sleep 0.1; done
+  check "$name: fault proxy started" [ -s "$T/pport" ]
+  fc() { env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$T/pport")" "$CAIRN" --retries 8 "$@"; }
+  expect 0 "$name: cp -r up through faults" fc cp -r --part-size 5MiB "$SRC" s3://bkt/faults
+  expect 0 "$name: cp -r down through faults" fc cp -r --part-size 5MiB s3://bkt/faults/ "$T/fdown"
+  rmdir "$SRC/empty-dir"
+  check "$name: through faults byte-identical" same_tree "$SRC" "$T/fdown"
+  mkdir "$SRC/empty-dir"
+  check "$name: a body was corrupted on the way (and fetched again)" grep -q "FAULT corrupt" "$T/faults"
+  check "$name: requests failed on the way" grep -qE "FAULT (error|slowdown|reset)" "$T/faults"
+  check "$name: no temp files" no_temps "$T/fdown"
+}
+
+# ---- s3rver (a foreign server): the suites, then the profile checks
 if [[ $SERVERS == s3rver ]]; then
   s3rver_bg s3rver "$T/s3rver" AK SK
   bulk_suite s3rver "http://127.0.0.1:$PORT"
   profile_suite s3rver "http://127.0.0.1:$PORT" AK SK
   skip "s3rver: SIGINT" "s3rver has no ListMultipartUploads (NotImplemented) and answers AbortMultipartUpload with 405, so nothing can abort or show an open upload; the checks run against cairn serve"
-  # Through the fault proxy as below, with the 100 MiB file: an answer of s3rver's to a repeated
-  # request may differ from cairn's.
-  echo "== s3rver: faults"
-  python3 "$(dirname "$0")/fault_proxy.py" --upstream "http://127.0.0.1:$PORT" --port-file "$T/pport" \
-    --seed 7 --error-rate 0.05 --slowdown-rate 0.01 --reset-rate 0.01 --corrupt-count 1 \
-    --corrupt-min 60000 --log "$T/faults" &
-  PIDS+=("$!")
-  for _ in $(seq 200); do [[ -s "$T/pport" ]] && break; sleep 0.1; done
-  check "s3rver: fault proxy started" [ -s "$T/pport" ]
-  fc() { env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$T/pport")" "$CAIRN" --retries 8 "$@"; }
-  expect 0 "s3rver: cp -r up through faults" fc cp -r --part-size 5MiB "$SRC" s3://bkt/faults
-  expect 0 "s3rver: cp -r down through faults" fc cp -r --part-size 5MiB s3://bkt/faults/ "$T/fdown"
-  rmdir "$SRC/empty-dir"
-  check "s3rver: through faults byte-identical" same_tree "$SRC" "$T/fdown"
-  check "s3rver: a body was corrupted on the way (and fetched again)" grep -q "FAULT corrupt" "$T/faults"
-  check "s3rver: requests failed on the way" grep -qE "FAULT (error|slowdown|reset)" "$T/faults"
-  check "s3rver: no temp files" no_temps "$T/fdown"
+  # The fault proxy with the 100 MiB file: s3rver's answers to repeated requests are not cairn's.
+  faults_suite s3rver "http://127.0.0.1:$PORT" 7
   finish
   exit
 fi
@@ -251,23 +259,7 @@ mkdir -p "$T/prof"
 serve_auth_bg prof "$T/prof" --no-fsync --access-key AKPROFILE --secret-key profile-secret-0123
 profile_suite prof "http://127.0.0.1:$PORT" AKPROFILE profile-secret-0123
 
-# ---- through the fault proxy (plain): 5% 500/503, 1% SlowDown, 1% resets, one corrupted body
-# (only bodies of 60,000 bytes or more: object bodies, not the listing pages, which no checksum
-# covers)
-echo "== faults"
-python3 "$(dirname "$0")/fault_proxy.py" --upstream "$PLAIN_URL" --port-file "$T/pport" --seed 5 \
-  --error-rate 0.05 --slowdown-rate 0.01 --reset-rate 0.01 --corrupt-count 1 --corrupt-min 60000 \
-  --log "$T/faults" &
-PIDS+=("$!")
-for _ in $(seq 200); do [[ -s "$T/pport" ]] && break; sleep 0.1; done
-check "fault proxy started" [ -s "$T/pport" ]
-fc() { env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$T/pport")" "$CAIRN" --retries 8 "$@"; }
-expect 0 "cp -r up through faults" fc cp -r --part-size 5MiB "$SRC" s3://bkt/faults
-expect 0 "cp -r down through faults" fc cp -r --part-size 5MiB s3://bkt/faults/ "$T/fdown"
-rmdir "$SRC/empty-dir"
-check "through faults byte-identical" same_tree "$SRC" "$T/fdown"
-check "a body was corrupted on the way (and fetched again)" grep -q "FAULT corrupt" "$T/faults"
-check "requests failed on the way" grep -qE "FAULT (error|slowdown|reset)" "$T/faults"
-check "no temp files" no_temps "$T/fdown"
+# ---- through the fault proxy (plain)
+faults_suite plain "$PLAIN_URL" 5
 
 finish
