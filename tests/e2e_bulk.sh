@@ -259,6 +259,64 @@ mkdir -p "$T/prof"
 serve_auth_bg prof "$T/prof" --no-fsync --access-key AKPROFILE --secret-key profile-secret-0123
 profile_suite prof "http://127.0.0.1:$PORT" AKPROFILE profile-secret-0123
 
+# ---- a kept-alive connection reset under a PUT whose body curl cannot rewind (a file above
+# 1 MiB, read with pread): a server that answers the first PUT and resets the connection on the
+# second once it has read it; the PUT is sent again on a new connection.
+echo "== connection reset under a PUT"
+cat >"$T/reset_server.py" <<'PY'
+import hashlib, os, socket, struct, sys
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+log = open(sys.argv[2], "a", buffering=1)
+def request(c, buf):  # (head, body, rest) of the next request, or Nones at the end
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(1 << 16)
+        if not d:
+            return None, None, b""
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    while len(rest) < n:
+        d = c.recv(1 << 16)
+        if not d:
+            return None, None, b""
+        rest += d
+    return head, rest[:n], rest[n:]
+open(sys.argv[1] + ".tmp", "w").write(str(srv.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+puts = 0
+while True:
+    c, _ = srv.accept()
+    buf = b""
+    while True:
+        head, body, buf = request(c, buf)
+        if head is None:
+            c.close()
+            break
+        line = head.split(b"\r\n")[0].decode()
+        log.write(line + "\n")
+        puts += line.startswith("PUT ")
+        if puts == 2 and line.startswith("PUT "):
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+            break
+        c.sendall(b'HTTP/1.1 200 OK\r\nETag: "%s"\r\nContent-Length: 0\r\n\r\n' % hashlib.md5(body).hexdigest().encode())
+PY
+python3 "$T/reset_server.py" "$T/rport" "$T/rlog" &
+PIDS+=("$!")
+for _ in $(seq 100); do [[ -s "$T/rport" ]] && break; sleep 0.1; done
+randfile "$T/r1" 2097152
+randfile "$T/r2" 2097152
+expect 0 "a PUT on a kept-alive connection that is reset is sent again" env AWS_ACCESS_KEY_ID=AK \
+  AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$T/rport")" "$CAIRN" cp --jobs 1 \
+  "$T/r1" "$T/r2" s3://bkt/r/
+check "the reset PUT was sent twice, the other once" bash -c "[ \"\$(cat '$T/rlog')\" = \"\$(printf 'PUT /bkt/r/r1 HTTP/1.1\nPUT /bkt/r/r2 HTTP/1.1\nPUT /bkt/r/r2 HTTP/1.1')\" ]"
+
 # ---- through the fault proxy (plain)
 faults_suite plain "$PLAIN_URL" 5
 
