@@ -13,8 +13,11 @@ cleanup() {
 trap cleanup EXIT
 pass=0
 fail=0
+skipped=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# skip WHAT REASON: a check this server cannot make, printed with the reason and counted.
+skip() { skipped=$((skipped + 1)); echo "SKIP: $1: $2"; }
 check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 # expect CODE WHAT CMD...: runs CMD (stdout in $T/out, stderr in $T/err), checks the exit code
 # and, for failures, a "cairn: ..." error on stderr: exactly one line of it, unless
@@ -77,6 +80,37 @@ serve_auth_bg() {
   [[ -s "$T/$name.port" ]] || { echo "server $name did not start: $(cat "$T/$name.err")"; exit 1; }
   PORT=$(cat "$T/$name.port")
 }
+# s3rver_bg NAME DIR ACCESS SECRET: s3rver (the npm peer S3 server, through
+# tests/clients/s3rver_serve.js) storing in DIR, knowing the one key pair ACCESS/SECRET, on a free
+# loopback port in the background (output in $T/NAME.out and $T/NAME.err); sets SRV and PORT.
+# Without s3rver installed the test stops as a failure, saying how to install it.
+s3rver_bg() {
+  local name=$1 dir=$2 cl try
+  cl=$(cd "$(dirname "${BASH_SOURCE[0]}")/clients" && pwd)
+  if [[ ! -f $cl/node_modules/s3rver/package.json ]] || ! command -v node >/dev/null; then
+    echo "FAIL: s3rver missing: run scripts/bootstrap --client-deps" >&2
+    exit 1
+  fi
+  mkdir -p "$dir"
+  for try in 1 2 3; do
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 keeps in its legacy
+    # provider.
+    node --openssl-legacy-provider "$cl/s3rver_serve.js" 127.0.0.1 "$PORT" "$dir" "$3" "$4" \
+      >"$T/$name.out" 2>"$T/$name.err" &
+    SRV=$!
+    PIDS+=("$SRV")
+    for _ in $(seq 150); do
+      grep -q '^ready' "$T/$name.out" 2>/dev/null && return 0
+      kill -0 "$SRV" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$SRV" 2>/dev/null
+    wait "$SRV" 2>/dev/null
+  done
+  echo "FAIL: s3rver $name did not start (try $try): $(head -c 400 "$T/$name.err")" >&2
+  exit 1
+}
 # kill_put_midway BUCKET/KEY BYTES: a `cairn put -` that has read BYTES from a FIFO held open
 # (so it waits for more), killed with SIGKILL.
 kill_put_midway() {
@@ -94,6 +128,6 @@ kill_put_midway() {
 }
 # finish: prints the tally and exits non-zero on any failure.
 finish() {
-  echo "$(basename "$0" .sh): $pass passed, $fail failed"
+  echo "$(basename "$0" .sh): $pass passed, $fail failed$([[ $skipped -eq 0 ]] || echo ", $skipped skipped")"
   [[ $fail -eq 0 ]]
 }

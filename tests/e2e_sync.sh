@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # End-to-end tests of `cairn sync` (local -> s3, s3 -> local, s3 -> s3; --delete, --dry-run,
-# --checksum, --exclude/--include, --json) against `cairn serve` on a plain directory and on a
-# member of a 4+2 volume set.
-# Usage: tests/e2e_sync.sh path/to/cairn
+# --checksum, --exclude/--include, --json).
+# Usage: tests/e2e_sync.sh path/to/cairn [SERVERS]
+#   SERVERS  cairn (default)  `cairn serve` on a plain directory and on a member of a 4+2 volume set
+#            s3rver           s3rver (npm, a foreign server; scripts/bootstrap --client-deps); what
+#                             s3rver cannot do is a printed SKIP line
+# Scratch space on /dev/shm unless TMPDIR says otherwise.
+if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 source "$(dirname "$0")/e2e_lib.sh"
 client_env
+SERVERS=${2:-cairn}
+[[ $SERVERS == cairn || $SERVERS == s3rver ]] || { echo "usage: $0 path/to/cairn [cairn|s3rver]" >&2; exit 2; }
 
 # The tree (transfer_tree, a 12 MiB file for multipart), and names whose order differs from their
 # directories' ("a-b" sorts between "a" and "a/..." as a key).
 SRC="$T/src"
 transfer_tree "$SRC" 12582912
-randfile "$SRC/a-b" 12
+if [[ $SERVERS == s3rver ]]; then
+  skip "s3rver: the key a-b beside the directory a/" "s3rver lists keys in the order it walks its directories, 'a/one.txt' before 'a-b', not in key order; the sync of a tree with such a name must stop (checked below)"
+else
+  randfile "$SRC/a-b" 12
+fi
 randfile "$SRC/ab" 13
 NFILES=$(find "$SRC" -type f | wc -l)
 # jcount ACTION: the number of --json lines of that action in $T/out.
@@ -29,7 +39,7 @@ sync_suite() {
   curl -sf -X PUT "$url/bkt" >/dev/null || bad "$name: make bucket"
   curl -sf -X PUT "$url/other" >/dev/null || bad "$name: make bucket other"
   # A key beside the prefix that --delete must never touch ("tree2/" is not below "tree/").
-  c cp "$SRC/a-b" s3://bkt/tree2/keep >/dev/null 2>&1 || bad "$name: cp keep"
+  c cp "$SRC/ab" s3://bkt/tree2/keep >/dev/null 2>&1 || bad "$name: cp keep"
 
   echo "== $name: sync up, twice"
   expect 0 "$name: sync up" c --json sync --part-size 5MiB "$SRC" s3://bkt/tree
@@ -145,10 +155,29 @@ rows=[(r['action'],r['target'],r['reason']) for r in map(json.loads, open('$T/ou
 assert rows==[('upload','s3://bkt/tree/small.bin','checksum')], rows"
 
   echo "== $name: s3 to s3"
-  expect 0 "$name: s3 -> s3" c --json sync s3://bkt/tree s3://other/copy
-  check "$name: one copy per object" [ "$(jcount copy)" = "$NFILES" ]
-  expect 0 "$name: s3 -> s3 again" c --json sync s3://bkt/tree s3://other/copy
-  check "$name: the second s3 run transfers nothing" nlines 0
+  if [ "$name" = s3rver ]; then
+    skip "$name: s3 -> s3 copy of the key with shell metacharacters" "s3rver decodes x-amz-copy-source with decodeURI, which keeps reserved characters such as \$ & ; ? percent-encoded: NoSuchKey (the other keys are checked)"
+    EXPECT_WARNINGS=1 expect 1 "$name: s3 -> s3" c --json sync s3://bkt/tree s3://other/copy
+    check "$name: one copy per object, all but that one ok" python3 -c "
+import json
+rows=[json.loads(l) for l in open('$T/out')]
+assert len(rows)==$NFILES and all(r['action']=='copy' for r in rows), rows
+bad=[r['source'] for r in rows if r['status']!='ok']
+assert bad==['s3://bkt/tree/a/\$(echo hi);&|*?\'\"x'], bad"
+  else
+    expect 0 "$name: s3 -> s3" c --json sync s3://bkt/tree s3://other/copy
+    check "$name: one copy per object" [ "$(jcount copy)" = "$NFILES" ]
+  fi
+  if [ "$name" = s3rver ]; then
+    EXPECT_WARNINGS=1 expect 1 "$name: s3 -> s3 again" c --json sync s3://bkt/tree s3://other/copy
+    check "$name: the second s3 run tries only the key s3rver cannot copy" python3 -c "
+import json
+rows=[(r['action'],r['status']) for r in map(json.loads, open('$T/out'))]
+assert rows==[('copy','failed')], rows"
+  else
+    expect 0 "$name: s3 -> s3 again" c --json sync s3://bkt/tree s3://other/copy
+    check "$name: the second s3 run transfers nothing" nlines 0
+  fi
   expect 0 "$name: cat a copied object" c cat s3://other/copy/big.bin
   check "$name: server-side copy byte-identical" cmp -s "$T/out" "$SRC/big.bin"
   expect 2 "$name: a prefix inside the other" c sync s3://bkt/tree s3://bkt/tree/sub
@@ -157,6 +186,28 @@ assert rows==[('upload','s3://bkt/tree/small.bin','checksum')], rows"
   check "$name: names the bucket" grep -q "NoSuchBucket" "$T/err"
   rm -rf "$T/$name-down"
 }
+
+# ---- s3rver (a foreign server)
+if [[ $SERVERS == s3rver ]]; then
+  s3rver_bg s3rver "$T/s3rver" AK SK
+  sync_suite s3rver "http://127.0.0.1:$PORT"
+  # A listing out of key order: sync merges two sorted listings, so it must stop (exit 1, saying
+  # why), never take a key it has not reached yet for one the other side lacks and delete it.
+  echo "== s3rver: a listing out of key order"
+  c() { env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" "$CAIRN" "$@"; }
+  mkdir -p "$T/order/a"
+  randfile "$T/order/a-b" 5
+  randfile "$T/order/a/x" 6
+  expect 0 "s3rver: sync up (nothing listed yet)" c sync "$T/order" s3://bkt/order
+  EXPECT_WARNINGS=1 expect 1 "s3rver: sync --delete over the listing out of order" c sync --delete "$T/order" s3://bkt/order
+  check "s3rver: says the listing is out of key order" grep -q "^cairn: sync: the destination listing is out of key order: 'a-b' after 'a/x'" "$T/err"
+  check "s3rver: deleted nothing" bash -c "[ \"\$(env AWS_ACCESS_KEY_ID=AK AWS_SECRET_ACCESS_KEY=SK AWS_ENDPOINT_URL='http://127.0.0.1:$PORT' '$CAIRN' ls -r s3://bkt/order/ | wc -l)\" = 2 ]"
+  skip "s3rver: unsafe keys" "s3rver stores a key as a file path (path.join), so it cannot hold keys with .. or //; the checks run against a cairn volume set"
+  skip "s3rver: FIFO source, symlinked destination" "local-side checks, run against cairn serve"
+  skip "s3rver: SIGINT" "s3rver has no ListMultipartUploads (NotImplemented) and answers AbortMultipartUpload with 405, so nothing can abort or show an open upload; the checks run against cairn serve"
+  finish
+  exit
+fi
 
 # ---- plain directory
 mkdir -p "$T/plain"

@@ -365,6 +365,10 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
       case CURLE_OPERATION_TIMEDOUT:
         return Status(Code::kRequestTimeout, std::move(msg)).WithRetryable();
       case CURLE_COULDNT_CONNECT:
+      // A kept-alive connection the peer had reset: curl resends on a new one only when it can
+      // rewind the body, which a body_source cannot; a new attempt makes a new source. (The
+      // message is then curl's first error, the reset.)
+      case CURLE_SEND_FAIL_REWIND:
       case CURLE_SEND_ERROR:
       case CURLE_RECV_ERROR:
       case CURLE_GOT_NOTHING:
