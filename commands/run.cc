@@ -82,8 +82,8 @@ struct RunOptions {
 struct Child {
   pid_t pid = 0;
   uint64_t line = 0;
-  int err_fd = -1;  // a memfd holding the child's stderr
-  int out_fd = -1;  // the read end of the child's stdout pipe
+  int err_fd = -1;              // a memfd holding the child's stderr
+  int out_fd = -1;              // the read end of the child's stdout pipe
   std::unique_ptr<char[]> buf;  // kLineBuffer bytes: its stdout not forwarded yet
   size_t len = 0;
   bool mid_line = false;  // a piece of a long line went out: stdout is this child's until '\n'
@@ -310,9 +310,14 @@ class Children {
     const bool ok = got == c.pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok) {
       ++failed;
-      std::string why = got != c.pid         ? std::string("lost: ") + std::strerror(wait_errno)
-                        : WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
-                                            : "killed by signal " + std::to_string(WTERMSIG(status));
+      std::string why;
+      if (got != c.pid) {
+        why = std::string("lost: ") + std::strerror(wait_errno);
+      } else if (WIFEXITED(status)) {
+        why = "exit " + std::to_string(WEXITSTATUS(status));
+      } else {
+        why = "killed by signal " + std::to_string(WTERMSIG(status));
+      }
       std::fprintf(stderr, "cairn: run: line %llu failed (%s)\n",
                    static_cast<unsigned long long>(c.line), why.c_str());
     }

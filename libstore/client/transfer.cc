@@ -269,8 +269,11 @@ void DirSync::SyncLocked(const std::unordered_set<std::string>& dirs) {
       if (::fsync(fd) != 0) s = PosixError(name + ": fsync", errno);
       ::close(fd);
     }
-    if (s.ok()) synced_.fetch_add(1, std::memory_order_relaxed);
-    else if (held_.ok()) held_ = s;
+    if (s.ok()) {
+      synced_.fetch_add(1, std::memory_order_relaxed);
+    } else if (held_.ok()) {
+      held_ = s;
+    }
   }
 }
 

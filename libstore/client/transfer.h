@@ -93,7 +93,7 @@ struct TransferStats {
   uint64_t bytes = 0;       // bytes moved so far (parts and partial objects included)
   uint64_t bytes_total = 0; // sizes of the submitted tasks, as far as known
   uint64_t retries = 0;     // request attempts beyond the first, over the client's life
-  uint64_t dirs_synced = 0; // directory fsyncs of downloads (DirSync)
+  uint64_t dirs_synced = 0;  // directory fsyncs of downloads (DirSync)
   // Finish: OK, or the first directory fsync that failed (the downloads into it may not have
   // lasted a crash: the command fails).
   Status durable;
