@@ -35,6 +35,8 @@ struct CpOptions {
   bool recursive = false;
   std::string part_size = "8MiB";
   int jobs = 32;
+  bool no_fsync = false;
+  s3::KeyFilter filter;  // --exclude / --include, matched against the key or path below the root
 };
 
 
@@ -86,7 +88,14 @@ class Reporter {
     progress_.Clear();
     const uint64_t failed = st.failed + early_failed_;
     const uint64_t total = st.submitted + early_failed_;
-    if (failed == 1 && total == 1 && st.cancelled == 0) {
+    if (!st.durable.ok()) {
+      // Every object may have arrived, but not durably: the command failed.
+      if (!held_.ok() && !held_printed_) Print(held_);
+      held_printed_ = true;
+      Print(st.durable);
+      ++failures_;
+    }
+    if (failed == 1 && total == 1 && st.cancelled == 0 && st.durable.ok()) {
       // An object that failed is an operation that failed (exit 1), whatever the reason.
       if (held_.code() == Code::kInvalidArgument) return Status(Code::kIOError, held_.message());
       return held_;
@@ -103,7 +112,10 @@ class Reporter {
       text = "interrupted: " + text;
       if (st.cancelled > 0) text += ", " + std::to_string(st.cancelled) + " not started";
     }
-    if (failed > 0 || CancelScope::cancelled()) return Status(Code::kAborted, text);
+    if (!st.durable.ok()) text += ", not made durable (see above)";
+    if (failed > 0 || CancelScope::cancelled() || !st.durable.ok()) {
+      return Status(Code::kAborted, text);
+    }
     if (!ctx_.quiet) std::fprintf(stderr, "%s\n", text.c_str());
     return Status::Ok();
   }
@@ -160,7 +172,8 @@ class NamedFileTarget : public s3::DownloadTarget {
   std::unique_ptr<OutputFile> f_;
 };
 
-Result<std::unique_ptr<s3::DownloadTarget>> OpenNamedFile(const s3::TransferTask& t) {
+Result<std::unique_ptr<s3::DownloadTarget>> OpenNamedFile(const s3::TransferTask& t,
+                                                          s3::DirSync* /*durable*/) {
   ASSIGN_OR_RETURN(auto f, OutputFile::Open(t.local, /*replace=*/true));
   return std::unique_ptr<s3::DownloadTarget>(new NamedFileTarget(std::move(f)));
 }
@@ -171,11 +184,14 @@ struct Plan {
   std::string db, dk;       // S3 target (dk the key, or the prefix ending in '/' with into)
   s3::TransferEngine* engine = nullptr;
   Reporter* out = nullptr;
+  const s3::KeyFilter* filter = nullptr;
   MimeTypes mime;  // uploads get a Content-Type from the file's extension, as the aws cli does
 };
 
-// Queues one object; `rel` names it below DST when copying into a directory or prefix.
+// Queues one object; `rel` names it below DST when copying into a directory or prefix, and is
+// what --exclude / --include match (an object they leave out is skipped, not counted).
 Status Queue(Plan& p, s3::TransferTask t, const std::string& rel) {
+  if (p.filter != nullptr && !p.filter->Included(rel)) return Status::Ok();
   if (p.dst_s3) {
     t.dst_bucket = p.db;
     t.dst_key = p.into ? p.dk + rel : p.dk;
@@ -333,6 +349,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
     any_wild |= HasWildcard(s);
   }
   p.into = srcs.size() > 1 || o.recursive || any_wild;
+  if (!o.filter.empty()) p.filter = &o.filter;
   if (p.dst_s3) {
     RETURN_IF_ERROR(ParseS3Url(p.dst, true, &p.db, &p.dk));
     if (p.db.empty()) return InvalidArgument("expected s3://BUCKET[/KEY], got '" + p.dst + "'");
@@ -360,6 +377,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
   to.part_size = part_size;
   to.object_attempts = std::max(1, ctx.retries + 1);
   to.cancel = &CancelScope::flag();
+  to.fsync_downloads = !o.no_fsync;
   to.on_result = [&out](const s3::TransferResult& r) { out.Result(r); };
   if (!p.dst_s3 && !p.into) to.open_download = OpenNamedFile;
   ASSIGN_OR_RETURN(auto engine, s3::TransferEngine::Create(*client, to));
@@ -418,12 +436,20 @@ void RegisterCp(CLI::App& app, Context& ctx, Status* result) {
       ->type_name("SIZE");
   sub->add_option("--jobs", o->jobs, "Requests in flight: objects, or parts of large ones (default 32)")
       ->type_name("N");
+  sub->add_flag("--no-fsync", o->no_fsync,
+                "Do not wait for downloads to reach the disk (scratch use: a crash may leave "
+                "empty or torn files)");
+  auto filters = std::make_shared<FilterFlags>();
+  filters->Bind(sub);
   sub->add_option("paths", o->args,
                   "SRC... DST: local paths, s3://BUCKET/KEY, s3://BUCKET/PREFIX/; sources may hold "
                   "wildcards (* and ? within a path segment, ** across)")
       ->required()
       ->type_name("SRC... DST");
-  sub->callback([o, &ctx, result] { *result = RunCp(*o, ctx); });
+  sub->callback([o, filters, &ctx, result] {
+    o->filter = s3::KeyFilter(filters->Rules());
+    *result = RunCp(*o, ctx);
+  });
 }
 
 }  // namespace cairn::cli

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <vector>
 
@@ -147,6 +148,32 @@ Status WalkLocal(const std::string& root, int max_depth,
   }
   for (Level& l : stack) ::closedir(l.dir);
   return result;
+}
+
+void FilterFlags::Bind(CLI::App* sub) {
+  sub_ = sub;
+  exclude_ = sub->add_option("--exclude", "Leave out keys matching this glob (repeatable)")
+                 ->type_name("PATTERN");
+  include_ = sub->add_option("--include",
+                             "Take keys matching this glob even if excluded before; "
+                             "the last matching flag wins (repeatable)")
+                 ->type_name("PATTERN");
+  exclude_->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
+  include_->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
+}
+
+std::vector<s3::FilterRule> FilterFlags::Rules() const {
+  // CLI11 keeps each option's values apart; the parse order says how they interleave.
+  std::vector<s3::FilterRule> rules;
+  size_t ei = 0, ii = 0;
+  for (const CLI::Option* opt : sub_->parse_order()) {
+    if (opt == exclude_ && ei < exclude_->results().size()) {
+      rules.push_back({s3::FilterKind::kExclude, exclude_->results()[ei++]});
+    } else if (opt == include_ && ii < include_->results().size()) {
+      rules.push_back({s3::FilterKind::kInclude, include_->results()[ii++]});
+    }
+  }
+  return rules;
 }
 
 }  // namespace cairn::cli

@@ -8,8 +8,15 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "libstore/client/key_filter.h"
 #include "libstore/common/status.h"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
 namespace cairn::cli {
 
@@ -42,5 +49,19 @@ struct LocalEntry {
 // when on_entry returns an error (returned). A root that cannot be read: its error.
 Status WalkLocal(const std::string& root, int max_depth,
                  const std::function<Status(LocalEntry&&)>& on_entry);
+
+// The --exclude / --include flags of the bulk commands (cp, sync; libstore/client/key_filter.h).
+// Bind adds both (repeatable) to a subcommand; Rules, once it is parsed, gives them in the order
+// they were given on the command line (the last rule that matches decides).
+class FilterFlags {
+ public:
+  void Bind(CLI::App* sub);
+  std::vector<s3::FilterRule> Rules() const;
+
+ private:
+  CLI::App* sub_ = nullptr;
+  CLI::Option* exclude_ = nullptr;
+  CLI::Option* include_ = nullptr;
+};
 
 }  // namespace cairn::cli

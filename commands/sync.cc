@@ -20,6 +20,7 @@
 #include "cli/progress.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
+#include "commands/cp_sources.h"
 #include "libstore/client/sync_plan.h"
 #include "libstore/client/transfer.h"
 
@@ -71,14 +72,15 @@ Status ParseSide(const std::string& arg, Side* side) {
 
 struct SyncOptions {
   std::string src, dst, part_size = "8MiB";
-  bool delete_extra = false, dry_run = false, checksum = false;
+  bool delete_extra = false, dry_run = false, checksum = false, no_fsync = false;
   int jobs = 32;
   std::vector<s3::FilterRule> filters;  // in command-line order
 };
 
 // Creates the directories of rel below root, refusing to go through anything that is not a real
-// directory (a symlink there could lead outside the root).
-Status MakeParents(const std::string& root, const std::string& rel) {
+// directory (a symlink there could lead outside the root). The parent of each directory made is
+// owed an fsync (durable, when not null).
+Status MakeParents(const std::string& root, const std::string& rel, s3::DirSync* durable) {
   std::string path = root;
   size_t start = 0;
   while (true) {
@@ -93,7 +95,11 @@ Status MakeParents(const std::string& root, const std::string& rel) {
                     path + ": not a directory (a file or a symlink is in the way)");
     }
     if (errno != ENOENT) return PosixError(path, errno);
-    if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST) return PosixError(path, errno);
+    if (::mkdir(path.c_str(), 0777) != 0) {
+      if (errno != EEXIST) return PosixError(path, errno);
+    } else if (durable != nullptr) {
+      durable->Add(path.substr(0, path.rfind('/')));
+    }
   }
 }
 
@@ -117,10 +123,11 @@ class Executor {
     to.on_result = [this](const s3::TransferResult& r) { OnResult(r); };
     if (!dst_.s3) {
       const std::string root = dst_.dir;
-      to.open_download = [root](const s3::TransferTask& t)
+      to.fsync_downloads = !o_.no_fsync;
+      to.open_download = [root](const s3::TransferTask& t, s3::DirSync* durable)
           -> Result<std::unique_ptr<s3::DownloadTarget>> {
-        RETURN_IF_ERROR(MakeParents(root, t.local.substr(root.size() + 1)));
-        return s3::OpenLocalDownload(t.local, false);
+        RETURN_IF_ERROR(MakeParents(root, t.local.substr(root.size() + 1), durable));
+        return s3::OpenLocalDownload(t.local, durable);
       };
     }
     ASSIGN_OR_RETURN(engine_, s3::TransferEngine::Create(client_, std::move(to)));
@@ -200,6 +207,8 @@ class Executor {
 
   uint64_t copied = 0, copied_bytes = 0, deleted = 0, failed = 0;
   uint64_t not_started() const { return stats_.cancelled; }
+  // OK, or why the downloads were not made durable (a directory fsync failed).
+  const Status& durable() const { return stats_.durable; }
 
  private:
   struct Pending {
@@ -326,6 +335,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   auto warn = [&ctx](const Status& s) { ctx.Warn(s.message()); };
   uint64_t walk_problems = 0;
   std::unique_ptr<s3::EntryStream> src_stream, dst_stream;
+  s3::DirSync root_sync;  // the parent of a destination directory sync makes
   if (src.s3) {
     src_stream = std::make_unique<s3::RemoteStream>(*client, src.bucket, src.prefix);
   } else {
@@ -346,7 +356,17 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
       dst_stream = std::make_unique<s3::EmptyStream>();
       if (!o.dry_run) {
         // mkdir -p of the root (its parents are the user's to have made: only the last level).
-        if (::mkdir(dst.dir.c_str(), 0777) != 0 && errno != EEXIST) return PosixError(dst.dir, errno);
+        if (::mkdir(dst.dir.c_str(), 0777) == 0) {
+          // Its new name is synced with the downloads (after them: Flush below).
+          const size_t slash = dst.dir.rfind('/');
+          if (!o.no_fsync) {
+            root_sync.Add(slash == std::string::npos ? ""
+                          : slash == 0               ? "/"
+                                                     : dst.dir.substr(0, slash));
+          }
+        } else if (errno != EEXIST) {
+          return PosixError(dst.dir, errno);
+        }
       }
     } else {
       // The destination's symlinked directories are not entered: --delete stays inside it.
@@ -393,10 +413,14 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
     if (!ex.Do(a).ok()) break;  // stopped
   }
   ex.Finish();
+  Status durable = ex.durable();
+  Status root_synced = root_sync.Flush();
+  if (durable.ok() && !root_synced.ok()) durable = root_synced;
   const bool interrupted = CancelScope::cancelled();
   RETURN_IF_ERROR(FlushStdout());
 
   const uint64_t failed = ex.failed + walk_problems;
+  if (!durable.ok() && failed > 0) ctx.Warn(durable.message());
   // A plan that failed before its first action (a missing bucket, say): its error says it all.
   const bool nothing_done = !plan_status.ok() && planned == 0 && failed == 0;
   if (!ctx.quiet && !nothing_done) {
@@ -419,6 +443,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
                                       std::to_string(planned + walk_problems) +
                                       " entries failed (listed above)");
   }
+  if (!durable.ok()) return Status(Code::kIOError, durable.message());
   return Status::Ok();
 }
 
@@ -432,14 +457,12 @@ void RegisterSync(CLI::App& app, Context& ctx, Status* result) {
   sub->add_flag("--dry-run", o->dry_run, "Print what would be done; change nothing");
   sub->add_flag("--checksum", o->checksum,
                 "Compare MD5s (ETags) instead of modification times where the ETag allows it");
-  auto* ex = sub->add_option("--exclude", "Leave out keys matching this glob (repeatable)")
-                 ->type_name("PATTERN");
-  auto* in = sub->add_option("--include", "Take keys matching this glob even if excluded before; "
-                                          "the last matching flag wins (repeatable)")
-                 ->type_name("PATTERN");
-  ex->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
-  in->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
+  auto filters = std::make_shared<FilterFlags>();
+  filters->Bind(sub);
   sub->add_option("--jobs", o->jobs, "Requests in flight: objects, or parts of large ones (default 32)")->type_name("N");
+  sub->add_flag("--no-fsync", o->no_fsync,
+                "Do not wait for downloads to reach the disk (scratch use: a crash may leave "
+                "empty or torn files)");
   sub->add_option("--part-size", o->part_size,
                   "Multipart above this size, in parts of this size (default 8MiB)")
       ->type_name("SIZE");
@@ -449,18 +472,8 @@ void RegisterSync(CLI::App& app, Context& ctx, Status* result) {
   sub->add_option("target", o->dst, "A local directory or s3://BUCKET[/PREFIX]")
       ->required()
       ->type_name("DST");
-  sub->callback([o, sub, ex, in, &ctx, result] {
-    // The filters in the order they were given: CLI11 keeps each option's values apart, and the
-    // parse order says how they interleave.
-    o->filters.clear();
-    size_t ei = 0, ii = 0;
-    for (const CLI::Option* opt : sub->parse_order()) {
-      if (opt == ex && ei < ex->results().size()) {
-        o->filters.push_back({s3::FilterKind::kExclude, ex->results()[ei++]});
-      } else if (opt == in && ii < in->results().size()) {
-        o->filters.push_back({s3::FilterKind::kInclude, in->results()[ii++]});
-      }
-    }
+  sub->callback([o, filters, &ctx, result] {
+    o->filters = filters->Rules();
     *result = RunSync(*o, ctx);
   });
 }

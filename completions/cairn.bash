@@ -100,6 +100,8 @@ _cairn_takes_value() {
       case "$2" in
         '--part-size') return 0 ;;
         '--jobs') return 0 ;;
+        '--exclude') return 0 ;;
+        '--include') return 0 ;;
       esac ;;
     'sync')
       case "$2" in
@@ -214,6 +216,8 @@ _cairn_value() {
       case "$2" in
         '--part-size') COMPREPLY=(); return 0 ;;
         '--jobs') COMPREPLY=(); return 0 ;;
+        '--exclude') COMPREPLY=(); return 0 ;;
+        '--include') COMPREPLY=(); return 0 ;;
       esac ;;
     'sync')
       case "$2" in
@@ -296,8 +300,8 @@ _cairn() {
       'serve') _cairn_words '--help -h --address --threads --max-connections --access-log --tls-cert --tls-key --domain --access-key --secret-key --users --read-only --anonymous-read --region --no-fsync --state-dir --hash-rate --heal-rate --upload-expiry --no-auth --port-file --set --json --no-progress --quiet -q --endpoint-url --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'cat') _cairn_words '--help -h --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'presign') _cairn_words '--help -h --expires --put --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
-      'cp') _cairn_words '--help -h --recursive -r --part-size --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
-      'sync') _cairn_words '--help -h --delete --dry-run --checksum --exclude --include --jobs --part-size --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'cp') _cairn_words '--help -h --recursive -r --part-size --jobs --no-fsync --exclude --include --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
+      'sync') _cairn_words '--help -h --delete --dry-run --checksum --exclude --include --jobs --no-fsync --part-size --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
       'run') _cairn_words '--help -h --jobs --set --json --no-progress --quiet -q --endpoint-url --region --profile --ca-bundle --no-verify-ssl --retries' "$cur" ;;
     esac
     return 0

@@ -175,6 +175,9 @@ complete -c cairn -n '__fish_seen_subcommand_from presign' -F
 complete -c cairn -n '__fish_seen_subcommand_from cp' -l recursive -s r -d 'Copy directories and prefixes: everything below them, keys relative to them'
 complete -c cairn -n '__fish_seen_subcommand_from cp' -l part-size -d 'Multipart (and parallel ranges) above this size, in parts of this size (default 8MiB; grown so no object needs more than 10,000 parts)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from cp' -l jobs -d 'Requests in flight: objects, or parts of large ones (default 32)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l no-fsync -d 'Do not wait for downloads to reach the disk (scratch use: a crash may leave empty or torn files)'
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l exclude -d 'Leave out keys matching this glob (repeatable)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from cp' -l include -d 'Take keys matching this glob even if excluded before; the last matching flag wins (repeatable)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from cp' -F
 
 # sync
@@ -184,6 +187,7 @@ complete -c cairn -n '__fish_seen_subcommand_from sync' -l checksum -d 'Compare 
 complete -c cairn -n '__fish_seen_subcommand_from sync' -l exclude -d 'Leave out keys matching this glob (repeatable)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from sync' -l include -d 'Take keys matching this glob even if excluded before; the last matching flag wins (repeatable)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from sync' -l jobs -d 'Requests in flight: objects, or parts of large ones (default 32)' -r -f
+complete -c cairn -n '__fish_seen_subcommand_from sync' -l no-fsync -d 'Do not wait for downloads to reach the disk (scratch use: a crash may leave empty or torn files)'
 complete -c cairn -n '__fish_seen_subcommand_from sync' -l part-size -d 'Multipart above this size, in parts of this size (default 8MiB)' -r -f
 complete -c cairn -n '__fish_seen_subcommand_from sync' -F
 

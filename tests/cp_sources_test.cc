@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -126,4 +127,36 @@ TEST_CASE("run: lines split like a shell's words", "[transfer]") {
   CHECK(split("cp a#b # rest") == V{"cp", "a#b"});
   CHECK(SplitCommandLine("cp 'open").status().code() == Code::kInvalidArgument);
   CHECK(SplitCommandLine("cp \"open").status().code() == Code::kInvalidArgument);
+}
+
+TEST_CASE("cp and sync: --exclude/--include in command-line order", "[transfer]") {
+  CLI::App app("t");
+  CLI::App* sub = app.add_subcommand("cp", "");
+  FilterFlags f;
+  f.Bind(sub);
+  std::vector<std::string> rest;
+  sub->add_option("paths", rest);
+  std::vector<std::string> args{"cp",        "--exclude", "*", "--exclude", "a/*", "x",
+                                "--include", "*.txt",     "s3://b/"};
+  std::reverse(args.begin(), args.end());  // CLI11 takes them from the back
+  app.parse(args);
+  const std::vector<s3::FilterRule> rules = f.Rules();
+  REQUIRE(rules.size() == 3);
+  CHECK(rules[0].kind == s3::FilterKind::kExclude);
+  CHECK(rules[0].pattern == "*");
+  CHECK(rules[1].kind == s3::FilterKind::kExclude);
+  CHECK(rules[1].pattern == "a/*");
+  CHECK(rules[2].kind == s3::FilterKind::kInclude);
+  CHECK(rules[2].pattern == "*.txt");
+  const s3::KeyFilter filter(rules);
+  CHECK(filter.Included("a/b.txt"));  // the last rule that matches decides
+  CHECK(!filter.Included("a/b.dat"));
+  CHECK(!filter.Included("c"));
+  CHECK(rest == std::vector<std::string>{"x", "s3://b/"});
+
+  CLI::App none("t");
+  FilterFlags g;
+  g.Bind(&none);
+  none.parse(std::vector<std::string>{});
+  CHECK(g.Rules().empty());
 }

@@ -169,6 +169,10 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
     CHECK(ReadFile(t.path + "/out/sub/g" + std::to_string(i)) == bodies[i]);
   }
   CHECK(EntriesIn(t.path + "/out/sub") == bodies.size());  // no temp file left
+  // Durable by default: the directories made (their parents t.path and out) and the one renamed
+  // into (out/sub), each fsynced once however many files went in.
+  CHECK(st.durable.ok());
+  CHECK(st.dirs_synced == 3);
 
   // Copies and deletes.
   Collected cp;
@@ -305,8 +309,8 @@ TEST_CASE("transfer: cancellation", "[transfer]") {
     o.cancel = &cancel;
     o.on_result = c.Callback();
     std::string tmp_seen;
-    o.open_download = [&](const TransferTask& task) {
-      auto r = OpenLocalDownload(task.local, false);
+    o.open_download = [&](const TransferTask& task, DirSync* durable) {
+      auto r = OpenLocalDownload(task.local, durable);
       cancel = true;  // as if Ctrl-C came right after the download began
       return r;
     };
@@ -414,8 +418,8 @@ TEST_CASE("transfer: a download that fails its check is fetched again", "[transf
     o.part_size = part + (1 << 20);
     o.object_attempts = attempts;
     o.on_result = c.Callback();
-    o.open_download = [&](const TransferTask& task) {
-      auto r = OpenLocalDownload(task.local, false);
+    o.open_download = [&](const TransferTask& task, DirSync* durable) {
+      auto r = OpenLocalDownload(task.local, durable);
       std::lock_guard<std::mutex> l(mu);
       if (r.ok() && opened[task.local]++ == 0) {
         const int fd = (*r)->positional_fd();
@@ -458,5 +462,133 @@ TEST_CASE("transfer: a download that fails its check is fetched again", "[transf
     }
     CHECK(EntriesIn(dir) == (attempts == 1 ? 0u : 3u));  // no temp file either way
     CHECK(st.failed == (attempts == 1 ? 3u : 0u));
+  }
+}
+
+TEST_CASE("transfer: DirSync fsyncs each directory once, and reports failures", "[transfer]") {
+  TempDir t;
+  REQUIRE(::mkdir((t.path + "/a").c_str(), 0777) == 0);
+  REQUIRE(::mkdir((t.path + "/b").c_str(), 0777) == 0);
+  SECTION("once per directory, however often added") {
+    DirSync d;
+    for (int i = 0; i < 100; ++i) d.Add(t.path + (i % 3 == 0 ? "/a" : "/b"));
+    CHECK(d.synced() == 0);  // nothing before Flush (under the limit)
+    REQUIRE(d.Flush().ok());
+    CHECK(d.synced() == 2);
+    REQUIRE(d.Flush().ok());  // nothing owed any more
+    CHECK(d.synced() == 2);
+    d.Add(t.path + "/a");  // owed again after another rename
+    REQUIRE(d.Flush().ok());
+    CHECK(d.synced() == 3);
+  }
+  SECTION("the limit syncs early: memory stays bounded") {
+    DirSync d(2);
+    d.Add(t.path + "/a");
+    d.Add(t.path + "/a");
+    CHECK(d.synced() == 0);
+    d.Add(t.path + "/b");  // two held: synced now
+    CHECK(d.synced() == 2);
+    REQUIRE(d.Flush().ok());
+    CHECK(d.synced() == 2);
+  }
+  SECTION("a directory that cannot be synced fails the Flush, once, naming it") {
+    DirSync d;
+    d.Add(t.path + "/gone");
+    d.Add(t.path + "/a");
+    Status st = d.Flush();
+    CHECK(st.code() == Code::kNotFound);
+    CHECK(st.message().find("/gone") != std::string::npos);
+    CHECK(d.synced() == 1);  // the others were still synced
+    CHECK(d.Flush().ok());
+  }
+  SECTION("a failure of a sync that the limit ran is kept for Flush") {
+    DirSync d(1);
+    d.Add(t.path + "/gone");
+    CHECK(d.synced() == 0);
+    CHECK(d.Flush().code() == Code::kNotFound);
+    CHECK(d.Flush().ok());
+  }
+}
+
+TEST_CASE("transfer: OpenLocalDownload owes syncs only when durable", "[transfer]") {
+  TempDir t;
+  const std::string path = t.path + "/x/y/f";
+  for (bool durable : {true, false}) {
+    INFO(durable);
+    REQUIRE(std::system(("rm -rf '" + t.path + "/x'").c_str()) == 0);
+    DirSync d;
+    auto target = OpenLocalDownload(path, durable ? &d : nullptr);
+    REQUIRE(target.ok());
+    REQUIRE((*target)->sink().Write("hello", 5).ok());
+    REQUIRE((*target)->Commit().ok());
+    CHECK(ReadFile(path) == "hello");
+    REQUIRE(d.Flush().ok());
+    // Made x (in t.path) and y (in x), renamed into y.
+    CHECK(d.synced() == (durable ? 3u : 0u));
+  }
+  // Over an existing file: only its directory is owed.
+  DirSync d;
+  auto target = OpenLocalDownload(path, &d);
+  REQUIRE(target.ok());
+  REQUIRE((*target)->Commit().ok());
+  CHECK(ReadFile(path).empty());
+  REQUIRE(d.Flush().ok());
+  CHECK(d.synced() == 1);
+  // Not committed: nothing renamed, nothing owed.
+  target = OpenLocalDownload(path, &d);
+  REQUIRE(target.ok());
+  target->reset();
+  REQUIRE(d.Flush().ok());
+  CHECK(d.synced() == 1);
+  CHECK(EntriesIn(t.path + "/x/y") == 1);
+}
+
+TEST_CASE("transfer: downloads without fsync, and a directory sync that fails", "[transfer]") {
+  Server s;
+  TempDir t;
+  const std::string body = Random(1000, 7);
+  REQUIRE(s.client->PutObject("bkt", "k", Payload{body.data(), -1, 0, body.size(), {}}).ok());
+  for (int mode = 0; mode < 3; ++mode) {
+    INFO(mode);
+    Collected c;
+    TransferOptions o;
+    o.jobs = 2;
+    o.on_result = c.Callback();
+    o.fsync_downloads = mode != 1;
+    if (mode == 2) {
+      // An opener that owes a sync to a directory that is gone by the end.
+      o.open_download = [&](const TransferTask& task, DirSync* durable) {
+        REQUIRE(durable != nullptr);
+        durable->Add(t.path + "/gone");
+        return OpenLocalDownload(task.local, durable);
+      };
+    }
+    auto e = TransferEngine::Create(*s.client, o);
+    REQUIRE(e.ok());
+    for (uint64_t i = 0; i < 5; ++i) {
+      TransferTask task;
+      task.kind = TransferKind::kDownload;
+      task.src_bucket = "bkt";
+      task.src_key = "k";
+      task.local = t.path + "/m" + std::to_string(mode) + "/f" + std::to_string(i);
+      task.tag = i;
+      REQUIRE((*e)->Submit(std::move(task)).ok());
+    }
+    TransferStats st = (*e)->Finish();
+    CHECK(st.done == 5);
+    for (uint64_t i = 0; i < 5; ++i) {
+      CHECK(ReadFile(t.path + "/m" + std::to_string(mode) + "/f" + std::to_string(i)) == body);
+    }
+    if (mode == 0) {
+      CHECK(st.durable.ok());
+      CHECK(st.dirs_synced == 2);  // t.path (m0 made in it) and m0
+    } else if (mode == 1) {
+      CHECK(st.durable.ok());
+      CHECK(st.dirs_synced == 0);
+    } else {
+      CHECK(st.durable.code() == Code::kNotFound);
+      CHECK(st.durable.message().find("not made durable") != std::string::npos);
+      CHECK(st.dirs_synced == 2);
+    }
   }
 }

@@ -60,8 +60,13 @@ class FdWriteSink : public Sink {
 // The default download target: a temp file beside the target, renamed over it by Commit.
 class LocalDownload : public DownloadTarget {
  public:
-  LocalDownload(std::string path, std::string tmp, int fd, bool fsync)
-      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd), fsync_(fsync), sink_(fd_, path_) {}
+  LocalDownload(std::string path, std::string dir, std::string tmp, int fd, DirSync* durable)
+      : path_(std::move(path)),
+        dir_(std::move(dir)),
+        tmp_(std::move(tmp)),
+        fd_(fd),
+        durable_(durable),
+        sink_(fd_, path_) {}
   ~LocalDownload() override {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(tmp_.c_str());
@@ -70,23 +75,35 @@ class LocalDownload : public DownloadTarget {
   int positional_fd() const override { return fd_; }
   Status Commit() override {
     Status s;
-    if (fsync_ && ::fsync(fd_) != 0) s = PosixError(path_ + ": fsync", errno);
+    // The data first: a crash after the rename must not show an empty or torn file under the
+    // name (nor have replaced an older good copy with one).
+    if (durable_ != nullptr && ::fsync(fd_) != 0) s = PosixError(path_ + ": fsync", errno);
     if (::close(fd_) != 0 && s.ok()) s = PosixError(path_ + ": close", errno);
     fd_ = -1;
     if (s.ok() && ::rename(tmp_.c_str(), path_.c_str()) != 0) s = PosixError(path_, errno);
     committed_ = s.ok();
+    if (committed_ && durable_ != nullptr) durable_->Add(dir_);
     return s;
   }
 
  private:
-  std::string path_, tmp_;
+  std::string path_, dir_, tmp_;
   int fd_;
-  bool fsync_, committed_ = false;
+  DirSync* durable_;
+  bool committed_ = false;
   FdWriteSink sink_;
 };
 
-// Creates every missing directory of `dir` (like mkdir -p).
-Status MakeDirs(const std::string& dir) {
+// The directory holding `path` ("" for a bare name: the working directory; "/" for "/x").
+std::string ParentOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return "";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Creates every missing directory of `dir` (like mkdir -p); the parent of each one made is owed
+// an fsync (durable, when not null), or the new directory may vanish in a crash.
+Status MakeDirs(const std::string& dir, DirSync* durable) {
   if (dir.empty()) return Status::Ok();
   struct stat st;
   if (::stat(dir.c_str(), &st) == 0) {
@@ -94,8 +111,14 @@ Status MakeDirs(const std::string& dir) {
                                : Status(Code::kInvalidArgument, dir + ": not a directory");
   }
   const size_t slash = dir.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) RETURN_IF_ERROR(MakeDirs(dir.substr(0, slash)));
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) return PosixError(dir, errno);
+  if (slash != std::string::npos && slash > 0) {
+    RETURN_IF_ERROR(MakeDirs(dir.substr(0, slash), durable));
+  }
+  if (::mkdir(dir.c_str(), 0777) != 0) {
+    if (errno != EEXIST) return PosixError(dir, errno);
+  } else if (durable != nullptr) {
+    durable->Add(ParentOf(dir));
+  }
   return Status::Ok();
 }
 
@@ -206,7 +229,56 @@ const char* Name(TransferKind k) {
   return "?";
 }
 
-Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path, bool fsync) {
+void DirSync::Add(std::string dir) {
+  std::unordered_set<std::string> full;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (dir == last_) return;
+    last_ = dir;
+    pending_.insert(std::move(dir));
+    if (pending_.size() < limit_) return;
+    full.swap(pending_);
+    last_.clear();
+  }
+  std::lock_guard<std::mutex> f(flush_mu_);
+  SyncLocked(full);
+}
+
+Status DirSync::Flush() {
+  std::unordered_set<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    dirs.swap(pending_);
+    last_.clear();
+  }
+  std::lock_guard<std::mutex> f(flush_mu_);
+  SyncLocked(dirs);
+  Status s = std::move(held_);
+  held_ = Status::Ok();
+  return s;
+}
+
+void DirSync::SyncLocked(const std::unordered_set<std::string>& dirs) {
+  for (const std::string& d : dirs) {
+    const std::string name = d.empty() ? "." : d;
+    const int fd = ::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    Status s;
+    if (fd < 0) {
+      s = PosixError(name + ": opening the directory to fsync it", errno);
+    } else {
+      if (::fsync(fd) != 0) s = PosixError(name + ": fsync", errno);
+      ::close(fd);
+    }
+    if (s.ok()) {
+      synced_.fetch_add(1, std::memory_order_relaxed);
+    } else if (held_.ok()) {
+      held_ = s;
+    }
+  }
+}
+
+Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path,
+                                                          DirSync* durable) {
   if (path.empty()) return InvalidArgument("an empty download path");
   const size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
@@ -214,7 +286,7 @@ Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& pat
   if (name.empty() || name == "." || name == "..") {
     return InvalidArgument(path + ": not a file name");
   }
-  RETURN_IF_ERROR(MakeDirs(dir));
+  RETURN_IF_ERROR(MakeDirs(dir, durable));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // Never renamed over a device, a FIFO or a socket (nor a directory).
@@ -226,7 +298,8 @@ Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& pat
                     RandomHex();
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) return PosixError(path + ": creating a temp file", errno);
-  return std::unique_ptr<DownloadTarget>(new LocalDownload(path, std::move(tmp), fd, fsync));
+  return std::unique_ptr<DownloadTarget>(
+      new LocalDownload(path, ParentOf(path), std::move(tmp), fd, durable));
 }
 
 // One multipart object in flight: an upload, a ranged download or a multipart copy. Parts are
@@ -311,6 +384,9 @@ TransferStats TransferEngine::stats() const {
   s.bytes = bytes_.load();
   s.bytes_total = bytes_total_.load();
   s.retries = client_.retries();
+  s.dirs_synced = dir_sync_.synced();
+  std::lock_guard<std::mutex> l(mu_);
+  s.durable = durable_;
   return s;
 }
 
@@ -325,6 +401,13 @@ TransferStats TransferEngine::Finish() {
     if (t.joinable()) t.join();
   }
   workers_.clear();
+  // Every rename is done: the directories they went into (downloads only; nothing was added
+  // without fsync_downloads).
+  Status d = dir_sync_.Flush();
+  if (!d.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (durable_.ok()) durable_ = d.WithContext("the downloads were not made durable");
+  }
   return stats();
 }
 
@@ -452,8 +535,9 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
                                 bool* handed) {
   const std::string what = Url(task.src_bucket, task.src_key);
   auto open = [&]() -> Result<std::unique_ptr<DownloadTarget>> {
-    if (opts_.open_download) return opts_.open_download(task);
-    return OpenLocalDownload(task.local, opts_.fsync_downloads);
+    DirSync* durable = opts_.fsync_downloads ? &dir_sync_ : nullptr;
+    if (opts_.open_download) return opts_.open_download(task, durable);
+    return OpenLocalDownload(task.local, durable);
   };
   // Parallel ranges of the object: the first `have` parts are in the file already.
   auto ranged = [&](std::unique_ptr<DownloadTarget> target, uint64_t size, std::string etag,
@@ -663,8 +747,9 @@ void TransferEngine::FinishMulti(const std::shared_ptr<Multi>& m) {
     if (s.ok() && !streamed) s = client_.VerifyDownload(t.src_bucket, t.src_key, m->head, fd);
     if (s.code() == Code::kCorruption && m->attempt < opts_.object_attempts && !Cancelled()) {
       // Fetched again, into a new temp file (the old one is removed with its target).
-      auto again = opts_.open_download ? opts_.open_download(t)
-                                       : OpenLocalDownload(t.local, opts_.fsync_downloads);
+      DirSync* durable = opts_.fsync_downloads ? &dir_sync_ : nullptr;
+      auto again = opts_.open_download ? opts_.open_download(t, durable)
+                                       : OpenLocalDownload(t.local, durable);
       if (again.ok() && ::ftruncate((*again)->positional_fd(), off_t(m->size)) == 0) {
         auto n = std::make_shared<Multi>();
         n->task = std::move(t);

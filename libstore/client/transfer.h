@@ -14,8 +14,9 @@
 //              size grown so that no object needs more than 10,000 parts. A failed or cancelled
 //              multipart upload is aborted (no parts left on the server).
 //  - download: to a temp file in the target's directory (the DownloadOpener's; by default
-//              ".<name>.cairn-<hex>", parent directories created), renamed over the target when
-//              the body has been checked; removed on failure or cancellation. When task.size is
+//              ".<name>.cairn-<hex>", parent directories created), fsynced and renamed over the
+//              target when the body has been checked (its directory fsynced by Finish: DirSync);
+//              removed on failure or cancellation. When task.size is
 //              known (from a listing) and above part_size: parallel ranged GETs pinned to the
 //              ETag with If-Match, written with pwrite; each range's MD5 taken as it arrives, and
 //              when they make the multipart ETag (the object's parts were cut where ours are)
@@ -45,6 +46,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "libstore/client/s3_client.h"
@@ -91,6 +93,10 @@ struct TransferStats {
   uint64_t bytes = 0;       // bytes moved so far (parts and partial objects included)
   uint64_t bytes_total = 0; // sizes of the submitted tasks, as far as known
   uint64_t retries = 0;     // request attempts beyond the first, over the client's life
+  uint64_t dirs_synced = 0;  // directory fsyncs of downloads (DirSync)
+  // Finish: OK, or the first directory fsync that failed (the downloads into it may not have
+  // lasted a crash: the command fails).
+  Status durable;
 };
 
 // Where a download's bytes go. Destroyed without Commit: whatever was written is removed.
@@ -105,21 +111,62 @@ class DownloadTarget {
   // partial content is removed.
   virtual Status Commit() = 0;
 };
+// The directories that downloads were renamed into (or made in) whose fsync is still owed: a
+// download is durable once its temp file was fsynced before the rename (so a crash shows the old
+// file or the whole new one, never a torn one) and its directory was fsynced after (so the new
+// name survives). Directory syncs are gathered here and done once per directory: many small files
+// into one directory cost one directory fsync, not one each. Add() syncs what it holds when it
+// holds `limit` directories, so memory stays bounded whatever the number of directories.
+//
+// Thread safety: Add and Flush may be called from any thread. A directory added after a Flush
+// began is synced by the next Flush (Add is called after the rename it covers).
+class DirSync {
+ public:
+  explicit DirSync(size_t limit = 4096) : limit_(limit) {}
+  // Owes an fsync to `dir` ("" is the working directory).
+  void Add(std::string dir);
+  // Fsyncs every directory added since the last Flush, once each (every one is tried). Returns
+  // the first failure of this Flush or of one that Add ran (the error is kept until returned).
+  Status Flush();
+  uint64_t synced() const { return synced_.load(std::memory_order_relaxed); }
+
+ private:
+  size_t limit_;
+  // Syncs `dirs`; records a failure in held_. Called with flush_mu_ held.
+  void SyncLocked(const std::unordered_set<std::string>& dirs);
+
+  std::mutex mu_;
+  std::unordered_set<std::string> pending_;  // under mu_
+  std::string last_;                         // under mu_: the last one added (the common case)
+  std::mutex flush_mu_;  // held while syncing, so a Flush also waits for one that Add runs
+  Status held_;          // under flush_mu_: the first failure not yet returned
+  std::atomic<uint64_t> synced_{0};
+};
+
 // Opens the target of one download attempt (called once per attempt, from a worker thread).
-using DownloadOpener =
-    std::function<Result<std::unique_ptr<DownloadTarget>>(const TransferTask& task)>;
+// `durable` is the engine's DirSync when TransferOptions::fsync_downloads, else null; an opener
+// of local files passes it on to OpenLocalDownload.
+using DownloadOpener = std::function<Result<std::unique_ptr<DownloadTarget>>(
+    const TransferTask& task, DirSync* durable)>;
 // The default opener: parent directories of task.local created as needed; a temp file
 // ".<name>.cairn-<32 hex digits>" beside it (O_EXCL | O_NOFOLLOW), renamed over task.local on
-// Commit (an fsync first when fsync is true); an existing directory, device, FIFO or socket at
-// task.local is kInvalidArgument for that object (a symlink there is replaced, not followed).
-Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path, bool fsync);
+// Commit; an existing directory, device, FIFO or socket at task.local is kInvalidArgument for
+// that object (a symlink there is replaced, not followed). With `durable` (not null): the temp
+// file is fsynced before the rename, and the directory renamed into (and the parent of each
+// directory made) is added to `durable`, whose Flush makes the names last. Null: no fsync at all
+// (scratch use: a crash may leave an empty or torn file under the name, even over an older copy).
+Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path,
+                                                          DirSync* durable);
 
 struct TransferOptions {
   int jobs = 32;                             // requests in flight (objects or parts), 1..1024
   uint64_t part_size = uint64_t(8) << 20;    // multipart / ranges above this; 5 MiB..5 GiB
   size_t queue_limit = 0;                    // tasks waiting in Submit's queue; 0: 4 x jobs
   int object_attempts = 3;                   // whole-object attempts on kCorruption / retryable
-  bool fsync_downloads = false;              // for the default opener
+  // Downloads are durable (see DirSync): each temp file fsynced before its rename, and the
+  // directories that received them fsynced by Finish (or sooner, past DirSync's limit). False:
+  // no fsync (--no-fsync).
+  bool fsync_downloads = true;
   // Copies above this size are multipart (UploadPartCopy parts of at least part_size, up to
   // 256 MiB); at most 5 GiB, S3's limit for CopyObject. Tests lower it.
   uint64_t multipart_copy_above = uint64_t(5) << 30;
@@ -128,7 +175,7 @@ struct TransferOptions {
   const std::atomic<bool>* cancel = nullptr;
   // One call per finished task; see the file comment. May be empty.
   std::function<void(const TransferResult&)> on_result;
-  DownloadOpener open_download;  // empty: OpenLocalDownload(task.local, fsync_downloads)
+  DownloadOpener open_download;  // empty: OpenLocalDownload(task.local, durable)
 };
 
 class TransferEngine {
@@ -146,7 +193,9 @@ class TransferEngine {
   Status Submit(TransferTask task);
   // Adds to Stats::bytes_total for progress (tasks whose size the producer knows ahead).
   void AddExpectedBytes(uint64_t n);
-  // Waits until every queued task has finished; no Submit after it. Returns the final counters.
+  // Waits until every queued task has finished, then fsyncs the directories downloads were
+  // renamed into (fsync_downloads); no Submit after it. Returns the final counters, with
+  // TransferStats::durable saying whether those syncs succeeded.
   TransferStats Finish();
   TransferStats stats() const;
 
@@ -184,6 +233,8 @@ class TransferEngine {
   std::atomic<uint64_t> submitted_{0}, done_{0}, failed_{0}, cancelled_{0}, bytes_{0},
       bytes_total_{0};
   std::vector<std::thread> workers_;
+  DirSync dir_sync_;
+  Status durable_;  // set by Finish
 };
 
 }  // namespace cairn::s3
