@@ -7,16 +7,19 @@
 # median of --runs runs, the runs of all servers interleaved; the table gives ratios to nginx,
 # the sink, MD5 and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
 # --rss-conc concurrent GETs and PUTs of one big object each, and with --rss-idle idle keep-alive
-# connections (bench/idle_conns.py); --rss-conc 0 skips it.
+# connections (bench/idle_conns.py); --rss-conc 0 skips it. --small-only: the 4 KiB rows only
+# (no big objects, no RSS). --cairn-b PATH: a second cairn build served beside the first (rows
+# "cairn-plain-b", ...; the same bench client, --cairn's, loads both), for a before/after.
 # Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
 # 4+2 write 24 GiB there for a moment.
 # Usage: bench/s3_vs_peers.sh [--cairn PATH] [--big SIZE] [--runs N] [--duration D]
-#                             [--small-conc N] [--rss-conc N] [--rss-idle N]
+#                             [--small-conc N] [--rss-conc N] [--rss-idle N] [--small-only]
+#                             [--cairn-b PATH]
 # A peer that cannot start (s3rver not installed: scripts/bootstrap --client-deps; cairn serve
 # without auth or the plain backend in this build) is reported as "n/a" with the reason on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000
+CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B=
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
@@ -26,11 +29,17 @@ while (($#)); do
     --small-conc) CONC=$2; shift 2 ;;
     --rss-conc) RSS_CONC=$2; shift 2 ;;
     --rss-idle) RSS_IDLE=$2; shift 2 ;;
+    --small-only) SMALL_ONLY=1 RSS_CONC=0; shift ;;
+    --cairn-b) CAIRN_B=$2; shift 2 ;;
     *) echo "s3_vs_peers: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [[ -x $CAIRN ]] || { echo "s3_vs_peers: $CAIRN missing (scripts/bootstrap)" >&2; exit 2; }
 CAIRN=$(realpath "$CAIRN")
+if [[ -n $CAIRN_B ]]; then
+  [[ -x $CAIRN_B ]] || { echo "s3_vs_peers: $CAIRN_B missing" >&2; exit 2; }
+  CAIRN_B=$(realpath "$CAIRN_B")
+fi
 BENCH_NAME=s3_vs_peers
 . bench/lib.sh
 bench_scratch "${TMPDIR:-/var/tmp}"
@@ -38,24 +47,29 @@ ACCESS=BENCHPEERS$RANDOM SECRET=benchpeerssecret$RANDOM$RANDOM
 export AWS_ACCESS_KEY_ID=$ACCESS AWS_SECRET_ACCESS_KEY=$SECRET
 
 declare -A MODE
+SERVE_BIN=$CAIRN
 start_cairn() {  # NAME DIR ARGS...
   local name=$1 dir=$2
   shift 2
-  bench_start "$name" "$CAIRN" serve --address 127.0.0.1:@PORT@ "$@" "$dir" && MODE[$name]=s3 || true
+  bench_start "$name" "$SERVE_BIN" serve --address 127.0.0.1:@PORT@ "$@" "$dir" && MODE[$name]=s3 || true
 }
-mkdir -p "$T/plain"
-start_cairn cairn-plain "$T/plain" --access-key "$ACCESS" --secret-key "$SECRET"
-"$CAIRN" init "$T"/set/d{1..6} --ec 4+2 >/dev/null 2>&1 || "$CAIRN" init --ec 4+2 "$T"/set/d{1..6} >/dev/null
-start_cairn cairn-4+2 "$T/set/d1" --access-key "$ACCESS" --secret-key "$SECRET"
-if [[ -z ${URL[cairn-4+2]:-} ]]; then
-  echo "s3_vs_peers: serving 4+2 with --no-auth instead (SigV4 is not wired into serve yet)" >&2
-  start_cairn cairn-4+2 "$T/set/d1" --no-auth
+start_cairns() {  # SUFFIX: the four cairn servers of SERVE_BIN, named cairn-*SUFFIX
+  local s=$1
+  mkdir -p "$T/plain$s"
+  start_cairn "cairn-plain$s" "$T/plain$s" --access-key "$ACCESS" --secret-key "$SECRET"
+  "$SERVE_BIN" init --ec 4+2 "$T/set$s"/d{1..6} >/dev/null
+  start_cairn "cairn-4+2$s" "$T/set$s/d1" --access-key "$ACCESS" --secret-key "$SECRET"
+  # The same two with --no-fsync, for the PUT rows (nginx WebDAV does not flush either).
+  mkdir -p "$T/plain-nf$s"
+  start_cairn "cairn-plain-nf$s" "$T/plain-nf$s" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
+  "$SERVE_BIN" init --ec 4+2 "$T/set-nf$s"/d{1..6} >/dev/null
+  start_cairn "cairn-4+2-nf$s" "$T/set-nf$s/d1" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
+}
+start_cairns ""
+if [[ -n $CAIRN_B ]]; then
+  SERVE_BIN=$CAIRN_B
+  start_cairns -b
 fi
-# The same two with --no-fsync, for the PUT rows (nginx WebDAV does not flush either).
-mkdir -p "$T/plain-nf"
-start_cairn cairn-plain-nf "$T/plain-nf" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
-"$CAIRN" init --ec 4+2 "$T"/set-nf/d{1..6} >/dev/null
-start_cairn cairn-4+2-nf "$T/set-nf/d1" --no-fsync --access-key "$ACCESS" --secret-key "$SECRET"
 
 # nginx: static GET with sendfile, WebDAV PUT, as the current user.
 NPORT=$(free_port)
@@ -167,20 +181,28 @@ bad = sum(r[2] for r in rows)
 print("%.3g %.1f%s" % (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows), "" if not bad else " errors"))'
 }
 
-NAMES=(cairn-plain cairn-4+2 nginx sink s3rver)
+NAMES=(cairn-plain cairn-4+2)
+PUTNAMES=(cairn-plain cairn-plain-nf cairn-4+2 cairn-4+2-nf)
+[[ -n $CAIRN_B ]] && NAMES+=(cairn-plain-b cairn-4+2-b) &&
+  PUTNAMES+=(cairn-plain-b cairn-plain-nf-b cairn-4+2-b cairn-4+2-nf-b)
+NAMES+=(nginx sink s3rver)
+PUTNAMES+=(nginx sink s3rver)
 BIGBYTES=$(numfmt --from=auto "${BIG%B}" 2>/dev/null || numfmt --from=iec "${BIG%iB}")
 # The bench's PUT body is BIG bytes of 7.
 MD5FILE=/dev/shm/s3peers-md5.$$
-head -c "$BIGBYTES" /dev/zero | tr '\0' '\7' >"$MD5FILE"
+((SMALL_ONLY)) || head -c "$BIGBYTES" /dev/zero | tr '\0' '\7' >"$MD5FILE"
 trap 'bench_cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
-echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC"
+echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC$(
+  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B}"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
-printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
-for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
+printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
+CASES=("get 4KiB $CONC" "put 4KiB $CONC")
+((SMALL_ONLY)) || CASES+=("get $BIG 1" "put $BIG 1")
+for c in "${CASES[@]}"; do
   read -r op size conc <<<"$c"
   names=("${NAMES[@]}")
-  [[ $op == put ]] && names=(cairn-plain cairn-plain-nf cairn-4+2 cairn-4+2-nf nginx sink s3rver)
+  [[ $op == put ]] && names=("${PUTNAMES[@]}")
   [[ $op == put && $size == "$BIG" ]] && names+=(md5)
   declare -A OPS=() MB=()
   # Runs interleaved (each server once per round), so a busy moment falls on all of them alike.
@@ -202,7 +224,7 @@ for c in "get 4KiB $CONC" "put 4KiB $CONC" "get $BIG 1" "put $BIG 1"; do
         python3 -c "print('%.2f' % (${MB[$n]} / ${MB[$1]}))"
       fi
     }
-    printf '%-20s %-15s %10s %9s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
+    printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
       "${MB[$n]}" "$(ratio nginx)" "$(ratio sink)" "$(ratio md5)" "$(ratio s3rver)"
   done
 done

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "libstore/server/http_server.h"
 #include "libstore/server/store_handler.h"
@@ -437,6 +439,135 @@ TEST_CASE("server: a slow reader does not stall other clients", "[server]") {
   reader.join();
   CHECK(ok == 100);
   CHECK(took < 3s);
+}
+
+TEST_CASE("server: a connection's back-to-back requests stay on the pool thread, fairly",
+          "[server][keepalive]") {
+  // One pool thread: a connection pipelining many requests must not keep it while another
+  // connection's request waits (the pool thread serves a connection's next requests itself only
+  // while no other request waits for it).
+  ServerOptions o;
+  o.storage_threads = 1;
+  TestServer ts(o);
+  Client setup(ts.port());
+  REQUIRE(setup.Request("PUT", "/bkt").status == 200);
+  for (int k = 0; k < 4; ++k) {
+    REQUIRE(setup.Request("PUT", "/bkt/k" + std::to_string(k), "body" + std::to_string(k))
+                .status == 200);
+  }
+  SECTION("pipelined GETs are answered in order while another connection is served") {
+    constexpr int kPipelined = 3000;
+    Client busy(ts.port());
+    std::string reqs;
+    for (int i = 0; i < kPipelined; ++i) {
+      reqs += "GET /bkt/k" + std::to_string(i % 4) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    }
+    std::atomic<int> answered{0};
+    std::atomic<bool> in_order{true};
+    std::thread reader([&] {
+      for (int i = 0; i < kPipelined; ++i) {
+        auto r = busy.Read();
+        if (r.status != 200 || r.body != "body" + std::to_string(i % 4)) {
+          in_order = false;
+          return;
+        }
+        answered.fetch_add(1);
+      }
+    });
+    std::thread sender([&] { busy.Send(reqs); });
+    while (answered.load() < 50 && in_order.load()) std::this_thread::sleep_for(1ms);
+    // While the busy connection's requests keep coming, the other one's are answered between
+    // two of them, not after a turn of many.
+    Client other(ts.port());
+    std::vector<int> passed;
+    for (int i = 0; i < 20 && answered.load() < kPipelined; ++i) {
+      const int before = answered.load();
+      CHECK(other.Request("GET", "/bkt/k1").body == "body1");
+      passed.push_back(answered.load() - before);
+    }
+    const int at_end = answered.load();
+    sender.join();
+    reader.join();
+    CHECK(in_order.load());
+    CHECK(answered.load() == kPipelined);
+    REQUIRE(passed.size() >= 5);
+    CHECK(at_end < kPipelined);
+    std::sort(passed.begin(), passed.end());
+    INFO("the busy connection's answers during each request of the other: median "
+         << passed[passed.size() / 2] << ", most " << passed.back());
+    CHECK(passed[passed.size() / 2] < 32);  // at most a turn (64), and usually 1
+  }
+  SECTION("a head over a limit behind a served one is answered by the network thread") {
+    Client c(ts.port());
+    std::string many = "GET /bkt/k0 HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 150; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+    c.Send("GET /bkt/k0 HTTP/1.1\r\nHost: x\r\n\r\n" + many + "\r\n");
+    CHECK(c.Read().body == "body0");
+    CHECK(c.Read().status == 431);
+    CHECK(c.ClosedWithin(2s));
+    Client d(ts.port());
+    d.Send("GET /bkt/k0 HTTP/1.1\r\nHost: x\r\n\r\nGET /" + std::string(9000, 'a') +
+           " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(d.Read().body == "body0");
+    CHECK(d.Read().status == 414);
+    Client e(ts.port());
+    e.Send("GET /bkt/k0 HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n");
+    CHECK(e.Read().body == "body0");
+    CHECK(e.Read().status == 400);
+    CHECK(e.ClosedWithin(2s));
+  }
+  SECTION("a head split across reads, a body after the head, and a close") {
+    Client c(ts.port());
+    CHECK(c.Request("GET", "/bkt/k2").body == "body2");
+    // The next head in two pieces, the second after the pool thread's wait (1 ms) is over.
+    c.Send("GET /bkt/k3 HTTP/1.1\r\nHo");
+    std::this_thread::sleep_for(50ms);
+    c.Send("st: x\r\n\r\n");
+    CHECK(c.Read().body == "body3");
+    // A PUT whose body comes after its head, then a GET of it, pipelined.
+    c.Send("PUT /bkt/k9 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+    std::this_thread::sleep_for(20ms);
+    c.Send("helloGET /bkt/k9 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(c.Read().status == 200);
+    CHECK(c.Read().body == "hello");
+    // Connection: close on a request served in the pool thread's turn ends the connection.
+    c.Send("GET /bkt/k0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    CHECK(c.Read().body == "body0");
+    CHECK(c.ClosedWithin(2s));
+  }
+}
+
+TEST_CASE("server: a pipelining client that does not read does not stall others",
+          "[server][keepalive]") {
+  ServerOptions o;
+  o.storage_threads = 2;
+  o.io_timeout = 2s;
+  o.shutdown_grace = 500ms;
+  TestServer ts(o);
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  REQUIRE(c.Request("PUT", "/bkt/obj", RandomBytes(64 << 10, 5)).status == 200);
+  REQUIRE(c.Request("PUT", "/bkt/small", "tiny").status == 200);
+  // Pipelines many GETs of 64 KiB and reads nothing: its responses fill the socket and its pool
+  // thread waits on it (for io_timeout at most).
+  Client stuck(ts.port(), 4096);
+  std::string reqs;
+  for (int i = 0; i < 200; ++i) reqs += "GET /bkt/obj HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::thread sender([&] { stuck.Send(reqs); });
+  std::this_thread::sleep_for(200ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  int ok = 0;
+  for (int i = 0; i < 50; ++i) {
+    ok += c.Request("GET", "/bkt/small").body == "tiny";
+    ok += c.Request("GET", "/health").status == 200;
+  }
+  const auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(ok == 100);
+  CHECK(took < 1500ms);  // below io_timeout: not waiting for the stuck one to be cut off
+  // Still not reading past io_timeout: the server gave up on it.
+  std::this_thread::sleep_until(t0 + 2500ms);
+  CHECK(stuck.ClosedWithin(10s));
+  sender.join();
 }
 
 TEST_CASE("server: a reader that stops reading is cut off", "[server]") {

@@ -106,6 +106,11 @@ struct HttpServer::Impl {
   std::vector<std::thread> io_threads;
   std::atomic<int> connections{0};
   std::atomic<bool> stopping{false};
+  // Tasks posted to the pool that no pool thread has started yet, tasks running, and pool threads
+  // waiting on a connection for its next request (plain HTTP, see Connection::ServeMore).
+  std::atomic<int> pool_queued{0};
+  std::atomic<int> pool_busy{0};
+  std::atomic<int> lingering{0};
   std::mutex conns_mu;
   std::unordered_set<ConnBase*> conns;
   std::mutex stop_mu;
@@ -133,11 +138,15 @@ namespace {
 
 // Runs f on the storage pool and resumes the awaiting coroutine on its own executor afterwards.
 template <class F>
-asio::awaitable<void> RunOnPool(asio::thread_pool& pool, F f) {
+asio::awaitable<void> RunOnPool(HttpServer::Impl& srv, F f) {
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [&pool, &f](auto handler) {
-        asio::post(pool, [&f, handler = std::move(handler)]() mutable {
+      [&srv, &f](auto handler) {
+        srv.pool_queued.fetch_add(1, std::memory_order_relaxed);
+        asio::post(srv.pool, [&srv, &f, handler = std::move(handler)]() mutable {
+          srv.pool_queued.fetch_sub(1, std::memory_order_relaxed);
+          srv.pool_busy.fetch_add(1, std::memory_order_relaxed);
           f();
+          srv.pool_busy.fetch_sub(1, std::memory_order_relaxed);
           auto ex = asio::get_associated_executor(handler);
           asio::post(ex, std::move(handler));
         });
@@ -261,6 +270,21 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   beast::error_code SendAll(Exchange& x, struct iovec* iov, int iovcnt, int flags);
   Status SendContinue(Exchange& x);
   void Discard(Exchange& x);
+
+  // Checks the head parser_ holds against the limits: 0 when it may be served, else the status
+  // to answer (and close) with, err its reason. *fields: the head's field count.
+  int CheckHead(bool over_limit, size_t* fields, Status* err) const;
+  // Fills x from the head parser_ holds (after CheckHead).
+  void StartExchange(Exchange& x, size_t fields);
+  // Plain HTTP, on the pool thread after a response that keeps the connection: serves the
+  // connection's next requests on this thread while they come back to back, instead of a hop to
+  // the network thread and back per request. False when the connection is to be closed.
+  bool ServeMore();
+  // Plain HTTP, on the pool thread: a whole next request head parsed into parser_ from buf_, read
+  // without blocking (or waiting until linger_until when may_linger); *used: its length, still in
+  // buf_. False when there is none, or it is malformed or over a limit (the network thread
+  // parses it again and answers those).
+  bool NextHead(Clock::time_point linger_until, bool may_linger, size_t* used);
 
   asio::awaitable<void> SendSimple(int status, const Status& err, std::string_view resource,
                                    const char* request_id, int64_t start_ns, Clock::time_point t0,
@@ -769,6 +793,142 @@ void Connection<Stream>::Serve(Exchange& x) {
 }
 
 template <class Stream>
+int Connection<Stream>::CheckHead(bool over_limit, size_t* fields, Status* err) const {
+  const auto& h = parser_->get();
+  *fields = 0;
+  for (auto it = h.begin(); it != h.end(); ++it) ++*fields;
+  if (*fields > srv_.opt.max_header_count) {
+    *err = Status(Code::kInvalidArgument, "too many request header fields");
+    return 431;
+  }
+  if (h.target().size() > srv_.opt.max_target_bytes) {
+    *err = Status(Code::kInvalidArgument, "the request target is too long");
+    return 414;
+  }
+  if (over_limit) {
+    *err = Status(Code::kSlowDown, "too many connections; reduce your request rate");
+    return 503;
+  }
+  if (h.version() != 11 && h.version() != 10) {
+    *err = Status(Code::kNotImplemented, "HTTP version not supported");
+    return 505;
+  }
+  return 0;
+}
+
+template <class Stream>
+void Connection<Stream>::StartExchange(Exchange& x, size_t fields) {
+  const auto& h = parser_->get();
+  x.req.method.assign(h.method_string().data(), h.method_string().size());
+  x.req.target.assign(h.target().data(), h.target().size());
+  x.req.remote = remote_;
+  x.req.headers.reserve(fields);
+  for (auto it = h.begin(); it != h.end(); ++it) {
+    std::string name(it->name_string().data(), it->name_string().size());
+    for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+    x.req.headers.emplace_back(std::move(name),
+                               std::string(it->value().data(), it->value().size()));
+  }
+  x.req.chunked = parser_->chunked();
+  if (auto cl = parser_->content_length()) x.req.content_length = *cl;
+  if constexpr (!kTls) {
+    if (!x.req.chunked && x.req.content_length) {
+      x.direct = true;
+      x.body_left = *x.req.content_length;
+    }
+  }
+  x.keep_alive = parser_->keep_alive();
+  x.head = x.req.method == "HEAD";
+  // No 1xx to an HTTP/1.0 client (RFC 9110 15.2).
+  if (const std::string* e = x.req.Header("expect"); e != nullptr && h.version() == 11) {
+    x.expect_continue = IEquals(*e, "100-continue");
+  }
+}
+
+template <class Stream>
+bool Connection<Stream>::NextHead(Clock::time_point linger_until, bool may_linger,
+                                  size_t* used) {
+  const int sock = beast::get_lowest_layer(stream_).native_handle();
+  for (;;) {
+    if (buf_.size() > 0) {
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
+      parser_->body_limit(srv_.opt.max_body_bytes);
+      beast::error_code ec;
+      // Beast takes a head only when it is whole (it consumes nothing before), and stops at its
+      // end (the parser is not eager): the body stays in buf_, as after async_read_header.
+      *used = parser_->put(buf_.data(), ec);
+      if (!ec && parser_->is_header_done()) return true;
+      if (ec != http::error::need_more) return false;  // the network thread answers it
+      if (buf_.size() >= srv_.opt.header_limit) return false;
+    }
+    const ssize_t r = ::recv(sock, buf_.prepare(4096).data(), 4096, MSG_DONTWAIT);
+    if (r > 0) {
+      buf_.commit(size_t(r));
+      continue;
+    }
+    // An end or an error: the network thread meets it again on its own read and closes.
+    if (r == 0 || (errno != EAGAIN && errno != EINTR)) return false;
+    if (errno == EINTR) continue;
+    if (!may_linger) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(linger_until -
+                                                                            Clock::now());
+    if (left.count() <= 0) return false;
+    struct pollfd pfd = {};
+    pfd.fd = sock;
+    pfd.events = POLLIN;
+    struct timespec ts = {time_t(left.count() / 1000000), long(left.count() % 1000000) * 1000};
+    srv_.lingering.fetch_add(1, std::memory_order_relaxed);
+    const int pr = ::ppoll(&pfd, 1, &ts, nullptr);
+    srv_.lingering.fetch_sub(1, std::memory_order_relaxed);
+    if (pr == 0) return false;
+    if (pr < 0 && errno != EINTR) return false;
+    if (srv_.stopping.load()) return false;
+  }
+}
+
+template <class Stream>
+bool Connection<Stream>::ServeMore() {
+  // A turn: at most kTurnRequests requests or kTurnTime, and only while no other task waits for
+  // a pool thread (queued with every thread busy); then the connection goes back to the network
+  // thread, and its next request queues behind the others', so a busy connection does not hold
+  // a pool thread from them. Between requests the thread waits at most kLinger for the next one
+  // (the client reads the answer and sends again), and only while fewer than half the pool's
+  // threads wait so; a head that is not whole by then goes back with its bytes in buf_.
+  static constexpr int kTurnRequests = 64;
+  static constexpr Millis kTurnTime{20};
+  static constexpr std::chrono::microseconds kLinger{1000};
+  const Clock::time_point turn_end = Clock::now() + kTurnTime;
+  const int max_lingering = srv_.opt.storage_threads / 2;
+  for (int served = 1; served < kTurnRequests; ++served) {
+    if (srv_.stopping.load() || srv_.pool_queued.load(std::memory_order_relaxed) +
+                                        srv_.pool_busy.load(std::memory_order_relaxed) >
+                                    srv_.opt.storage_threads) {
+      break;
+    }
+    const Clock::time_point now = Clock::now();
+    if (now >= turn_end) break;
+    const bool may_linger = srv_.lingering.load(std::memory_order_relaxed) < max_lingering;
+    size_t used = 0;
+    if (!NextHead(std::min(turn_end, now + kLinger), may_linger, &used)) break;
+    size_t fields = 0;
+    Status err;
+    if (CheckHead(false, &fields, &err) != 0) break;  // still in buf_: the network thread answers
+    buf_.consume(used);
+    Exchange x;
+    x.start_ns = WallNs();
+    x.t0 = Clock::now();
+    char request_id[17];
+    srv_.NewRequestId(request_id);
+    x.req.request_id = request_id;
+    StartExchange(x, fields);
+    Serve(x);
+    if (!x.keep_alive) return false;
+  }
+  return true;
+}
+
+template <class Stream>
 asio::awaitable<void> Connection<Stream>::SendSimple(int status, const Status& err,
                                                      std::string_view resource,
                                                      const char* request_id, int64_t start_ns,
@@ -868,63 +1028,30 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
       }
       break;
     }
-    const auto& h = parser_->get();
-    const std::string_view method(h.method_string().data(), h.method_string().size());
-    const std::string_view target(h.target().data(), h.target().size());
     size_t fields = 0;
-    for (auto it = h.begin(); it != h.end(); ++it) ++fields;
-    if (fields > srv_.opt.max_header_count) {
-      co_await SendSimple(431, Status(Code::kInvalidArgument, "too many request header fields"), "",
-                          request_id, start_ns, t0, method, target);
+    Status err;
+    if (const int status = CheckHead(over_limit, &fields, &err); status != 0) {
+      const auto& h = parser_->get();
+      const std::string_view method(h.method_string().data(), h.method_string().size());
+      const std::string_view target(h.target().data(), h.target().size());
+      co_await SendSimple(status, err, "", request_id, start_ns, t0, method,
+                          status == 414 ? std::string_view("-") : target);
       break;
     }
-    if (target.size() > srv_.opt.max_target_bytes) {
-      co_await SendSimple(414, Status(Code::kInvalidArgument, "the request target is too long"), "",
-                          request_id, start_ns, t0, method, "-");
-      break;
-    }
-    if (over_limit) {
-      co_await SendSimple(503,
-                          Status(Code::kSlowDown, "too many connections; reduce your request rate"),
-                          "", request_id, start_ns, t0, method, target);
-      break;
-    }
-    if (h.version() != 11 && h.version() != 10) {
-      co_await SendSimple(505, Status(Code::kNotImplemented, "HTTP version not supported"), "",
-                          request_id, start_ns, t0, method, target);
-      break;
-    }
-
     Exchange x;
     x.start_ns = start_ns;
     x.t0 = t0;
-    x.req.method = std::string(method);
-    x.req.target = std::string(target);
-    x.req.remote = remote_;
     x.req.request_id = request_id;
-    x.req.headers.reserve(fields);
-    for (auto it = h.begin(); it != h.end(); ++it) {
-      std::string name(it->name_string().data(), it->name_string().size());
-      for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-      x.req.headers.emplace_back(std::move(name),
-                                 std::string(it->value().data(), it->value().size()));
-    }
-    x.req.chunked = parser_->chunked();
-    if (auto cl = parser_->content_length()) x.req.content_length = *cl;
-    if constexpr (!kTls) {
-      if (!x.req.chunked && x.req.content_length) {
-        x.direct = true;
-        x.body_left = *x.req.content_length;
+    StartExchange(x, fields);
+    bool keep = true;
+    co_await RunOnPool(srv_, [&] {
+      Serve(x);
+      keep = x.keep_alive;
+      if constexpr (!kTls) {
+        if (keep) keep = ServeMore();
       }
-    }
-    x.keep_alive = parser_->keep_alive();
-    x.head = method == "HEAD";
-    // No 1xx to an HTTP/1.0 client (RFC 9110 15.2).
-    if (const std::string* e = x.req.Header("expect"); e != nullptr && h.version() == 11) {
-      x.expect_continue = IEquals(*e, "100-continue");
-    }
-    co_await RunOnPool(srv_.pool, [&] { Serve(x); });
-    if (!x.keep_alive) break;
+    });
+    if (!keep) break;
   }
   Disarm();
   if constexpr (kTls) {
