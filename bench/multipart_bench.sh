@@ -2,26 +2,32 @@
 # Multipart uploads against single PUTs (issue 10, "Benchmark"), on `cairn serve` over a plain
 # directory and over a 4+2 set (both with fsync), and s3rver (npm) as the peer. Every upload goes
 # through bench/mpu_driver.py (SigV4 with UNSIGNED-PAYLOAD, bodies read with pread: the same
-# client cost for both shapes), except the `aws s3 cp` row (the aws cli at its defaults). Rounds
-# are interleaved (each case once per round) and each figure is the median of --runs rounds:
+# client cost for both shapes), except the two `aws s3 cp` rows. Rounds are interleaved (each case
+# once per round) and each figure is the median of --runs rounds:
 #   put     one PutObject of SIZE (default 1 GiB)
 #   mpu     the same bytes in 8 MiB parts, 16 parts in flight, then Complete
 #   awscp   `aws s3 cp FILE s3://...` at the cli's defaults (8 MiB parts, 10 threads)
+#   awsput  the same command with multipart_threshold above SIZE (its own AWS_CONFIG_FILE): one
+#           PutObject by the same client, the reference that separates the cli's own cost
+#           (its Python hashing) from the server's; the object's ETag is checked to be a
+#           single-part one
 #   s3rver  mpu against s3rver
 #   complete-small / complete-big: the Complete alone of 16 parts making SMALL (100 MiB) and BIG
 #           (4 GiB) objects (every part holds the file's first bytes); on the plain directory
 #           beside `copy_file_range` of BIG bytes into a new file on the same filesystem (python
 #           os.copy_file_range, the reference of the plain Complete, which assembles with it)
 # Scratch and served data: $TMPDIR, else /dev/shm (the figures are the servers', not a disk's).
-# Usage: bench/multipart_bench.sh [--cairn PATH] [--runs N] [--size MIB] [--small MIB] [--big MIB]
+# Usage: bench/multipart_bench.sh [--cairn PATH] [--aws PATH] [--runs N] [--size MIB] [--small MIB]
+#            [--big MIB]
 # Prints each round's figures, then the medians and ratios as a markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-CAIRN=build/cairn RUNS=3 SIZE=1024 SMALL=100 BIG=4096 CPARTS=16
+CAIRN=build/cairn AWS=aws RUNS=3 SIZE=1024 SMALL=100 BIG=4096 CPARTS=16
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
+    --aws) AWS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
     --small) SMALL=$2; shift 2 ;;
@@ -42,6 +48,10 @@ ACCESS=AKMPUBENCH$RANDOM SECRET=mpubenchsecret$RANDOM$RANDOM$RANDOM
 export HOME=$T/home AWS_CONFIG_FILE=$T/aws.conf AWS_SHARED_CREDENTIALS_FILE=$T/aws.cred
 mkdir -p "$HOME"
 printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n' >"$AWS_CONFIG_FILE"
+# For awsput: the same, with no multipart below SIZE + 1 MiB.
+printf '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n    multipart_threshold = %dMB\n' \
+  $((SIZE + 1)) >"$T/aws-single.conf"
+aws() { command "$AWS" "$@"; }
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$ACCESS" "$SECRET" >"$AWS_SHARED_CREDENTIALS_FILE"
 start() { bench_start "$@" || exit 1; }
 mkdir -p "$T/plain" "$T/s3rver"
@@ -59,7 +69,7 @@ gc_set() { CAIRN_SET=$T/set/m1 "$CAIRN" gc --older-than 0 >/dev/null; }
 declare -A F # "case backend" -> space-separated seconds, one per round
 add() { F["$1"]="${F["$1"]:-} $2"; }
 now() { date +%s.%N; }
-echo "# $(date -u +%FT%TZ), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD)"
+echo "# $(date -u +%FT%TZ), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git -C "$ROOT" rev-parse --short HEAD), $(aws --version 2>&1 | cut -d' ' -f1)"
 for ((r = 1; r <= RUNS; r++)); do
   for s in plain set; do
     add "put $s" "$(drv "$s" put "$T/src" --single)"
@@ -71,6 +81,12 @@ for ((r = 1; r <= RUNS; r++)); do
     aws --endpoint-url "${URL[$s]}" s3 cp "$T/src" s3://bench/awscp --only-show-errors
     add "awscp $s" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')"
     del "$s" awscp
+    t0=$(now)
+    AWS_CONFIG_FILE=$T/aws-single.conf aws --endpoint-url "${URL[$s]}" s3 cp "$T/src" s3://bench/awsput --only-show-errors
+    add "awsput $s" "$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }')"
+    etag=$(aws --endpoint-url "${URL[$s]}" s3api head-object --bucket bench --key awsput --query ETag --output text)
+    [[ $etag != *-* ]] || { echo "multipart_bench: awsput made a multipart object ($etag)" >&2; exit 1; }
+    del "$s" awsput
     [[ $s == set ]] && gc_set
   done
   read -r tot _ <<<"$(drv s3rver mpu "$T/src" --part-size $((8 << 20)) --conc 16)"
@@ -99,7 +115,7 @@ PY
     done
     [[ $s == set ]] && gc_set
   done
-  echo "round $r: $(for k in "${!F[@]}"; do printf '%s=%s ' "${k// /:}" "${F[$k]##* }"; done)"
+  echo "round $r (load $(cut -d' ' -f1 /proc/loadavg)): $(for k in "${!F[@]}"; do printf '%s=%s ' "${k// /:}" "${F[$k]##* }"; done)"
 done
 
 med() { median ${F["$1"]}; }
@@ -111,9 +127,10 @@ echo
 echo "| case | backend | median s | MB/s | reference | ref median s | ratio | target |"
 echo "|---|---|---|---|---|---|---|---|"
 for s in plain set; do
-  p=$(med "put $s") m=$(med "mpu $s") a=$(med "awscp $s")
+  p=$(med "put $s") m=$(med "mpu $s") a=$(med "awscp $s") ap=$(med "awsput $s")
   echo "| multipart, 8 MiB parts x 16 in flight | $s | $m | $(mbs "$m") | single PUT | $p | $(ratio "$p" "$m") | >= 0.8 |"
   echo "| aws s3 cp (defaults) | $s | $a | $(mbs "$a") | single PUT | $p | $(ratio "$p" "$a") | >= 0.8 |"
+  echo "| aws s3 cp (defaults) | $s | $a | $(mbs "$a") | aws s3 cp, single PUT | $ap | $(ratio "$ap" "$a") | >= 0.8 |"
   echo "| multipart vs s3rver | $s | $m | $(mbs "$m") | s3rver multipart | $(med "mpu s3rver") | $(ratio "$(med "mpu s3rver")" "$m") | >= 5 |"
 done
 for s in plain set; do

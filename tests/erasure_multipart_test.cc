@@ -626,6 +626,51 @@ TEST_CASE("multipart: ListParts and ListMultipartUploads page and roll up", "[er
   CHECK(r->uploads.size() == 5);
 }
 
+// The steps that make a part durable and recorded (shard flush, record temp file written and
+// flushed, record renamed, staging directory flushed), each failing on some members: on three
+// (below the 4+2 write quorum) the part is refused and the previous one stays; on two the part
+// is kept and reads back.
+TEST_CASE("multipart: a part whose flush or record fails on some members", "[erasure_set][multipart]") {
+  struct Step {
+    const char* what;
+    FaultOp op;
+    std::string glob;
+  };
+  const std::string tmp = std::string(kTmpDir) + "/*";
+  const Step steps[] = {{"shard flush", FaultOp::kSync, ".cairn/multipart/*"},
+                        {"record write", FaultOp::kOpenWrite, tmp},
+                        {"record flush", FaultOp::kSync, tmp},
+                        {"record rename", FaultOp::kRename, ".cairn/multipart/*"},
+                        {"directory flush", FaultOp::kSyncDir, ".cairn/multipart/*"}};
+  const std::string first_data = RandomBytes(9000, 43), second_data = RandomBytes(11000, 44);
+  for (const Step& st : steps) {
+    for (const std::vector<size_t>& failing : {std::vector<size_t>{0, 2, 4}, {1, 5}}) {
+      INFO(st.what << " failing on " << failing.size() << " members");
+      Mpu u;
+      auto first = u.Part(1, first_data);
+      REQUIRE(first.ok());
+      for (size_t v : failing) {
+        FaultRule r;
+        r.op = st.op;
+        r.path_glob = st.glob;
+        u.f.faulty[v]->AddRule(r);
+      }
+      auto second = u.Part(1, second_data);
+      for (size_t v : failing) CHECK(u.f.faulty[v]->injected() > 0);
+      for (size_t v : failing) u.f.faulty[v]->ClearRules();
+      if (failing.size() == 3) {
+        CHECK(second.status().code() == Code::kQuorum);
+        REQUIRE(u.Complete({{1, first->etag, ""}}).ok());
+        CHECK(*u.f.Get("bkt", "obj") == first_data);
+      } else {
+        REQUIRE(second.ok());
+        REQUIRE(u.Complete({{1, second->etag, ""}}).ok());
+        CHECK(*u.f.Get("bkt", "obj") == second_data);
+      }
+    }
+  }
+}
+
 TEST_CASE("multipart: a Complete that fails below the write quorum leaves no object and can be "
           "retried; a part below quorum is not kept",
           "[erasure_set][multipart][crash]") {

@@ -413,8 +413,10 @@ class ErasureSet : public ObjectStore, public SetCore {
   // kUploadNotFound when there is none or it is of another bucket or key.
   Result<UploadRecord> ReadUpload(const Uuid& id, const std::string& bucket,
                                          const std::string& key);
-  // The part as at least K members record it (the newest such); kInvalidPart when none.
-  // *holders (if given): which members hold that record.
+  // The part as at least K members record it (the newest such); when no version of its record is
+  // on K members (a replacement cut short), the newest recorded version whose shard files are on
+  // K members. kInvalidPart when none. *holders (if given): which members hold that record (in
+  // the second case, that version's shard file).
   Result<PartRecord> ReadPart(const Uuid& id, uint32_t number, std::vector<bool>* holders);
   // Whether the key's current version is the object Complete made from upload `id` (with
   // `parts`, if given: from that part list); *info gets it then.

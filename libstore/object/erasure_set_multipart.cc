@@ -17,6 +17,7 @@
 #include <set>
 #include <tuple>
 
+#include "libstore/common/group_sync.h"
 #include "libstore/common/hash.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/key_path.h"
@@ -137,13 +138,39 @@ Result<PartRecord> ErasureSet::ReadPart(const Uuid& id, uint32_t number,
       best = &*recs[i];
     }
   }
+  // A replacement that a crash cut short can leave the records split between two versions, on
+  // fewer than K members each (4+2: three and three). Both versions' shard files are still there
+  // (a part's shards are durable before any record names them; the replaced part's go only once
+  // the replacement is recorded on the write quorum), so the newest version whose shard files
+  // are on K members is the part.
+  std::vector<bool> shards;
+  if (best == nullptr) {
+    std::vector<bool> have(n());
+    for (uint32_t i = 0; i < n(); ++i) {
+      if (!recs[i] || (best != nullptr && std::tie(recs[i]->mod_time_ns, recs[i]->data_id) <=
+                                              std::tie(best->mod_time_ns, best->data_id))) {
+        continue;
+      }
+      uint32_t copies = 0;
+      for (uint32_t j = 0; j < n(); ++j) {
+        have[j] = volumes_[j] != nullptr &&
+                  volumes_[j]->Stat(PartShardPath(id, recs[i]->data_id)).ok();
+        copies += have[j];
+      }
+      if (copies < k()) continue;
+      best = &*recs[i];
+      shards = have;
+    }
+  }
   if (best == nullptr) {
     return Status(Code::kInvalidPart, "part " + std::to_string(number) + " of upload " +
                                           id.Hex() + " was not uploaded");
   }
   if (holders != nullptr) {
     holders->assign(n(), false);
-    for (uint32_t i = 0; i < n(); ++i) (*holders)[i] = recs[i] && recs[i]->SameAs(*best);
+    for (uint32_t i = 0; i < n(); ++i) {
+      (*holders)[i] = shards.empty() ? recs[i] && recs[i]->SameAs(*best) : bool(shards[i]);
+    }
   }
   return *best;
 }
@@ -283,32 +310,6 @@ Result<PartInfo> ErasureSet::UploadPart(const std::string& bucket, const std::st
     }
   };
   const std::vector<bool> all(n(), true);
-  // The shard files are durable before any record names them.
-  uint32_t good = 0;
-  Status last;
-  for (uint32_t pos = 0; pos < n(); ++pos) {
-    if (!body.files[pos]) continue;
-    Status s = body.errs[pos];
-    if (body.ok[pos]) {
-      if (opts.fsync) s = body.files[pos]->Sync();
-      Status c = body.files[pos]->Close();
-      if (s.ok()) s = c;
-    }
-    body.files[pos].reset();
-    body.ok[pos] = s.ok();
-    if (s.ok()) {
-      ++good;
-    } else {
-      last = s;
-      volumes_[pos]->Remove(shard_path).IgnoreError();
-    }
-  }
-  if (good < write_quorum_) {
-    remove_shards(all);
-    return QuorumError(what + ": written on " + std::to_string(good) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : ": " + last.message()));
-  }
   PartRecord pr;
   pr.number = uint32_t(part_number);
   pr.size = body.size;
@@ -320,30 +321,108 @@ Result<PartInfo> ErasureSet::UploadPart(const std::string& bucket, const std::st
   const std::string record = pr.Encode();
   const std::string record_path = PartRecordPath(id, pr.number);
 
+  // Each member's record is staged in a temp file beside its closed shard file, and the two are
+  // made durable on every member at once (as a PUT's commit does): no record names shards that a
+  // crash could lose, and a part costs one parallel flush instead of a file flush, a record flush
+  // and a directory flush per member in turn. Only the renames and one directory flush per member
+  // run under the upload's lock, which every part of the upload takes.
+  const std::string record_tmp = TempName(kTmpDir, ".new");
+  std::vector<bool> staged(n(), false);
+  uint32_t good = 0;
+  Status last;
+  auto fail = [&](uint32_t pos, const Status& s) {
+    last = s.WithContext(volumes_[pos]->Describe());
+    volumes_[pos]->Remove(shard_path).IgnoreError();
+    if (staged[pos]) volumes_[pos]->Remove(record_tmp).IgnoreError();
+    staged[pos] = false;
+  };
+  for (uint32_t pos = 0; pos < n(); ++pos) {
+    if (!body.files[pos]) continue;
+    Status s = body.errs[pos];
+    if (body.ok[pos]) {
+      s = body.files[pos]->Close();
+      if (s.ok()) s = volumes_[pos]->WriteFile(record_tmp, record, /*sync=*/false);
+    }
+    body.files[pos].reset();
+    if (s.ok()) {
+      staged[pos] = true;
+    } else {
+      fail(pos, s);
+    }
+  }
+  if (opts.fsync) {
+    std::vector<uint32_t> members;
+    for (uint32_t pos = 0; pos < n(); ++pos) {
+      if (staged[pos]) members.push_back(pos);
+    }
+    // Two flushes a member: its shard file (index 2i) and its record's temp file (2i + 1).
+    std::vector<Status> flushed(members.size() * 2);
+    FlushInParallel(flushed.size(), [&](size_t i) {
+      Volume& v = *volumes_[members[i / 2]];
+      flushed[i] = v.SyncFile(i % 2 == 0 ? shard_path : record_tmp);
+      return flushed[i];
+    }).IgnoreError();  // each member's outcome is read from flushed below
+    for (size_t i = 0; i < members.size(); ++i) {
+      const Status& s = !flushed[2 * i].ok() ? flushed[2 * i] : flushed[2 * i + 1];
+      if (!s.ok()) fail(members[i], s);
+    }
+  }
+  for (uint32_t pos = 0; pos < n(); ++pos) good += staged[pos];
+  auto remove_staged = [&] {
+    for (uint32_t pos = 0; pos < n(); ++pos) {
+      if (staged[pos]) volumes_[pos]->Remove(record_tmp).IgnoreError();
+    }
+  };
+  if (good < write_quorum_) {
+    remove_staged();
+    remove_shards(all);
+    return QuorumError(what + ": written on " + std::to_string(good) + " volumes, " +
+                       std::to_string(write_quorum_) + " needed" +
+                       (last.ok() ? std::string() : ": " + last.message()));
+  }
+
   std::lock_guard<std::mutex> lock(UploadMutex(id));
   // Completed or aborted while the part streamed: it belongs to nothing.
   auto again = ReadUpload(id, bucket, key);
   if (!again.ok() || again->state != UploadState::kOpen) {
+    remove_staged();
     remove_shards(all);
     return again.ok() ? NoSuchUpload(upload_id) : again.status();
   }
   std::vector<std::optional<PartRecord>> old(n());
   std::vector<std::string> old_raw(n());
-  std::vector<bool> took(n(), false);
-  uint32_t recorded = 0;
+  std::vector<bool> took(n(), false);  // the record was renamed into place
+  std::vector<uint32_t> renamed;
   for (uint32_t pos = 0; pos < n(); ++pos) {
+    if (!staged[pos]) continue;
     Volume* v = volumes_[pos];
-    if (v == nullptr || !body.ok[pos]) continue;
     if (auto raw = v->ReadFile(record_path, kMaxPartRecordSize); raw.ok()) {
       old_raw[pos] = *raw;
       if (auto o = PartRecord::Decode(*raw); o.ok()) old[pos] = *o;
     }
-    Status s = ReplaceFile(*v, record_path, record, kTmpDir);
+    Status s = v->Rename(record_tmp, record_path);
     if (s.ok()) {
       took[pos] = true;
+      renamed.push_back(pos);
+    } else {
+      v->Remove(record_tmp).IgnoreError();
+      last = s.WithContext(v->Describe());
+    }
+  }
+  // The renames (and the shard files' names, in the same directory) durable, all members at once.
+  std::vector<Status> dir_synced(renamed.size());
+  if (opts.fsync) {
+    FlushInParallel(renamed.size(), [&](size_t i) {
+      dir_synced[i] = volumes_[renamed[i]]->SyncDir(UploadDir(id));
+      return dir_synced[i];
+    }).IgnoreError();  // each member's outcome is read from dir_synced below
+  }
+  uint32_t recorded = 0;
+  for (size_t i = 0; i < renamed.size(); ++i) {
+    if (dir_synced[i].ok()) {
       ++recorded;
     } else {
-      last = s.WithContext(v->Describe());
+      last = dir_synced[i].WithContext(volumes_[renamed[i]]->Describe());
     }
   }
   if (recorded < write_quorum_) {
