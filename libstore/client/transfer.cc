@@ -280,9 +280,8 @@ void DirSync::SyncLocked(const std::unordered_set<std::string>& dirs) {
 Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& path,
                                                           DirSync* durable) {
   if (path.empty()) return InvalidArgument("an empty download path");
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
-  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string dir = ParentOf(path);
+  const std::string name = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0
   if (name.empty() || name == "." || name == "..") {
     return InvalidArgument(path + ": not a file name");
   }
@@ -299,8 +298,21 @@ Result<std::unique_ptr<DownloadTarget>> OpenLocalDownload(const std::string& pat
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) return PosixError(path + ": creating a temp file", errno);
   return std::unique_ptr<DownloadTarget>(
-      new LocalDownload(path, ParentOf(path), std::move(tmp), fd, durable));
+      new LocalDownload(path, dir, std::move(tmp), fd, durable));
 }
+
+namespace {
+
+// The target of a download: the options' opener, else a local temp file; their renames owe the
+// receiving directories an fsync unless the downloads are not to be flushed.
+Result<std::unique_ptr<DownloadTarget>> OpenTarget(const TransferOptions& opts, DirSync& dirs,
+                                                   const TransferTask& task) {
+  DirSync* durable = opts.fsync_downloads ? &dirs : nullptr;
+  if (opts.open_download) return opts.open_download(task, durable);
+  return OpenLocalDownload(task.local, durable);
+}
+
+}  // namespace
 
 // One multipart object in flight: an upload, a ranged download or a multipart copy. Parts are
 // handed out under the engine's mutex (next); results are gathered under mu.
@@ -534,11 +546,7 @@ Status TransferEngine::Upload(TransferTask& task, std::vector<char>& buf, uint64
 Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string* etag,
                                 bool* handed) {
   const std::string what = Url(task.src_bucket, task.src_key);
-  auto open = [&]() -> Result<std::unique_ptr<DownloadTarget>> {
-    DirSync* durable = opts_.fsync_downloads ? &dir_sync_ : nullptr;
-    if (opts_.open_download) return opts_.open_download(task, durable);
-    return OpenLocalDownload(task.local, durable);
-  };
+  auto open = [&] { return OpenTarget(opts_, dir_sync_, task); };
   // Parallel ranges of the object: the first `have` parts are in the file already.
   auto ranged = [&](std::unique_ptr<DownloadTarget> target, uint64_t size, std::string etag,
                     int attempt, uint32_t have, const std::array<uint8_t, 16>* first_md5) -> Status {
@@ -747,9 +755,7 @@ void TransferEngine::FinishMulti(const std::shared_ptr<Multi>& m) {
     if (s.ok() && !streamed) s = client_.VerifyDownload(t.src_bucket, t.src_key, m->head, fd);
     if (s.code() == Code::kCorruption && m->attempt < opts_.object_attempts && !Cancelled()) {
       // Fetched again, into a new temp file (the old one is removed with its target).
-      DirSync* durable = opts_.fsync_downloads ? &dir_sync_ : nullptr;
-      auto again = opts_.open_download ? opts_.open_download(t, durable)
-                                       : OpenLocalDownload(t.local, durable);
+      auto again = OpenTarget(opts_, dir_sync_, t);
       if (again.ok() && ::ftruncate((*again)->positional_fd(), off_t(m->size)) == 0) {
         auto n = std::make_shared<Multi>();
         n->task = std::move(t);
