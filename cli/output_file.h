@@ -47,6 +47,9 @@ class OutputFile {
   // Makes the content the file's: fsync and rename (regular files), or just close (devices,
   // FIFOs; a block device is fsynced). On failure the temp file is removed and the old file stays.
   Status Commit();
+  // Commit without its fsyncs (of the file and of its directory): for --no-fsync, scratch data
+  // that a crash may lose. Set before Commit.
+  void set_fsync(bool on) { fsync_ = on; }
 
  private:
   OutputFile() = default;
@@ -57,6 +60,7 @@ class OutputFile {
   std::string tmp_;      // the temp file ("" when written in place)
   bool replace_ = true;  // may the rename replace an existing target
   bool sync_in_place_ = false;
+  bool fsync_ = true;
   int fd_ = -1;
   int tracked_ = -1;  // TrackTempFile slot
   std::unique_ptr<Sink> sink_;

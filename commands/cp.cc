@@ -172,9 +172,11 @@ class NamedFileTarget : public s3::DownloadTarget {
   std::unique_ptr<OutputFile> f_;
 };
 
+// durable is null under --no-fsync (TransferOptions::fsync_downloads false).
 Result<std::unique_ptr<s3::DownloadTarget>> OpenNamedFile(const s3::TransferTask& t,
-                                                          s3::DirSync* /*durable*/) {
+                                                          s3::DirSync* durable) {
   ASSIGN_OR_RETURN(auto f, OutputFile::Open(t.local, /*replace=*/true));
+  f->set_fsync(durable != nullptr);
   return std::unique_ptr<s3::DownloadTarget>(new NamedFileTarget(std::move(f)));
 }
 

@@ -108,9 +108,10 @@ Status MakeParents(const std::string& root, const std::string& rel, s3::DirSync*
 // planning thread; prints one line (or JSON line) per action.
 class Executor {
  public:
+  // removed: owed the fsync of each local directory a file was deleted from (null: none).
   Executor(s3::S3Client& client, const Side& src, const Side& dst, Direction dir,
-           const SyncOptions& o, Context& ctx)
-      : client_(client), src_(src), dst_(dst), dir_(dir), o_(o), ctx_(ctx),
+           const SyncOptions& o, Context& ctx, s3::DirSync* removed)
+      : client_(client), src_(src), dst_(dst), dir_(dir), o_(o), ctx_(ctx), removed_(removed),
         progress_("sync", ctx.ShowProgress()) {}
 
   Status Start(uint64_t part_size) {
@@ -149,8 +150,15 @@ class Executor {
         return Status::Ok();
       }
       Status s;
-      if (!o_.dry_run && ::unlink(a.dst.path.c_str()) != 0 && errno != ENOENT) {
-        s = PosixError(a.dst.path, errno);
+      if (!o_.dry_run) {
+        if (::unlink(a.dst.path.c_str()) == 0) {
+          const size_t slash = a.dst.path.rfind('/');
+          if (removed_ != nullptr) {
+            removed_->Add(slash == std::string::npos ? "" : a.dst.path.substr(0, slash));
+          }
+        } else if (errno != ENOENT) {
+          s = PosixError(a.dst.path, errno);
+        }
       }
       Report("delete", a.reason, 0, "", dst_.Where(a.dst.key), s);
       return Status::Ok();
@@ -306,6 +314,7 @@ class Executor {
   const Direction dir_;
   const SyncOptions& o_;
   Context& ctx_;
+  s3::DirSync* removed_;
   std::unique_ptr<s3::TransferEngine> engine_;
   s3::TransferStats stats_;
   std::mutex mu_;  // output, counters, progress and pending_
@@ -335,7 +344,9 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   auto warn = [&ctx](const Status& s) { ctx.Warn(s.message()); };
   uint64_t walk_problems = 0;
   std::unique_ptr<s3::EntryStream> src_stream, dst_stream;
-  s3::DirSync root_sync;  // the parent of a destination directory sync makes
+  // The parent of a destination directory sync makes, and the directories --delete removed
+  // files from (a removal that a crash undid would come back as a file the source lacks).
+  s3::DirSync root_sync;
   if (src.s3) {
     src_stream = std::make_unique<s3::RemoteStream>(*client, src.bucket, src.prefix);
   } else {
@@ -397,7 +408,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   s3::SyncPlanner planner(*src_stream, *dst_stream, std::move(po));
 
   CancelScope stop;
-  Executor ex(*client, src, dst, dir, o, ctx);
+  Executor ex(*client, src, dst, dir, o, ctx, o.no_fsync ? nullptr : &root_sync);
   RETURN_IF_ERROR(ex.Start(part_size));
   Status plan_status;
   uint64_t planned = 0;

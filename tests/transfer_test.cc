@@ -213,6 +213,57 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
   CHECK(copied->etag.find("-3") != std::string::npos);  // three UploadPartCopy parts
   CHECK(cp.bytes[40] == bodies[40].size());
   CHECK((*e)->Submit(del).code() == Code::kInvalidArgument);  // after Finish
+
+  // A named source (size unknown, as `cp s3://b/k s3://b/k2` has it) that the server refuses to
+  // copy in one CopyObject (S3 above 5 GiB; here above 1 MiB): its size is asked, then parts.
+  s.handler.set_max_copy_source(uint64_t(1) << 20);
+  Collected named;
+  o.on_result = named.Callback();
+  e = TransferEngine::Create(*s.client, o);
+  REQUIRE(e.ok());
+  for (uint64_t i : {39, 41}) {  // 3,783 bytes: copied whole; 10 MiB: refused, then 3 parts
+    TransferTask task;
+    task.kind = TransferKind::kCopy;
+    task.src_bucket = "bkt";
+    task.src_key = "dir/k " + std::to_string(i);
+    task.dst_bucket = "bkt";
+    task.dst_key = "named/" + std::to_string(i);
+    task.tag = i;
+    REQUIRE((*e)->Submit(std::move(task)).ok());
+  }
+  st = (*e)->Finish();
+  CHECK(st.done == 2);
+  for (uint64_t i : {39, 41}) {
+    INFO(i);
+    CHECK(named.status[i].ok());
+    StringSinkForTest sink;
+    REQUIRE(s.client->GetObject("bkt", "named/" + std::to_string(i), sink).ok());
+    CHECK(sink.data == bodies[i]);
+  }
+  auto whole = s.client->HeadObject("bkt", "named/39");
+  REQUIRE(whole.ok());
+  CHECK(whole->etag.find('-') == std::string::npos);
+  auto parted = s.client->HeadObject("bkt", "named/41");
+  REQUIRE(parted.ok());
+  CHECK(parted->etag.find("-3") != std::string::npos);
+  // The server's refusal as S3 words it, and the source pinned: a part copy of another version
+  // is refused.
+  auto refused = s.client->CopyObject("bkt", "dir/k 41", "bkt", "named/again");
+  CHECK(refused.status().code() == Code::kInvalidRequest);
+  CHECK(refused.status().message().find("larger than the maximum allowable size") !=
+        std::string::npos);
+  auto id = s.client->CreateMultipartUpload("bkt", "named/pinned", "");
+  REQUIRE(id.ok());
+  CHECK(s.client->UploadPartCopy("bkt", "dir/k 41", "bkt", "named/pinned", *id, 1, 0, 99,
+                                 "0123456789abcdef0123456789abcdef")
+            .status()
+            .code() == Code::kPreconditionFailed);
+  auto src = s.client->HeadObject("bkt", "dir/k 41");
+  REQUIRE(src.ok());
+  CHECK(s.client->UploadPartCopy("bkt", "dir/k 41", "bkt", "named/pinned", *id, 1, 0, 99,
+                                 src->etag)
+            .ok());
+  CHECK(s.client->AbortMultipartUpload("bkt", "named/pinned", *id).ok());
 }
 
 TEST_CASE("transfer: a failed object is reported, the others succeed", "[transfer]") {

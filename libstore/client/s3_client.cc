@@ -940,7 +940,8 @@ Result<std::string> S3Client::UploadPartCopy(const std::string& src_bucket,
                                              const std::string& dst_bucket,
                                              const std::string& dst_key,
                                              const std::string& upload_id, uint32_t part_number,
-                                             uint64_t first, uint64_t last) {
+                                             uint64_t first, uint64_t last,
+                                             const std::string& src_etag) {
   Call c;
   c.method = "PUT";
   c.op = "UploadPartCopy " + std::to_string(part_number) + " of";
@@ -951,6 +952,7 @@ Result<std::string> S3Client::UploadPartCopy(const std::string& src_bucket,
   c.headers.push_back({"x-amz-copy-source", CopySource(src_bucket, src_key)});
   c.headers.push_back({"x-amz-copy-source-range",
                        "bytes=" + std::to_string(first) + "-" + std::to_string(last)});
+  if (!src_etag.empty()) c.headers.push_back({"x-amz-copy-source-if-match", "\"" + src_etag + "\""});
   http::Response resp;
   RETURN_IF_ERROR(Execute(c, &resp));
   auto doc = ParseXmlTree(resp.body, "CopyPartResult", kResponseLimits);

@@ -224,11 +224,14 @@ class S3Client {
                                  const std::string& upload_id, uint32_t part_number,
                                  const Payload& body);
   // Copies bytes [first, last] of src as part part_number of a multipart upload to dst
-  // (server-side); returns the part's ETag (quotes kept).
+  // (server-side); returns the part's ETag (quotes kept). src_etag (quotes removed; empty: any
+  // version) pins the source with x-amz-copy-source-if-match, so that the parts of one copy all
+  // come from one version (another one: kPreconditionFailed).
   Result<std::string> UploadPartCopy(const std::string& src_bucket, const std::string& src_key,
                                      const std::string& dst_bucket, const std::string& dst_key,
                                      const std::string& upload_id, uint32_t part_number,
-                                     uint64_t first, uint64_t last);
+                                     uint64_t first, uint64_t last,
+                                     const std::string& src_etag = "");
   Result<std::string> CompleteMultipartUpload(const std::string& bucket, const std::string& key,
                                               const std::string& upload_id,
                                               const std::vector<CompletedUploadPart>& parts);

@@ -641,10 +641,19 @@ Status TransferEngine::Download(TransferTask& task, uint64_t* bytes, std::string
 
 Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed) {
   if (!task.size || *task.size <= opts_.multipart_copy_above) {
-    ASSIGN_OR_RETURN(*etag, client_.CopyObject(task.src_bucket, task.src_key, task.dst_bucket,
-                                               task.dst_key));
-    bytes_.fetch_add(task.size.value_or(0), std::memory_order_relaxed);
-    return Status::Ok();
+    auto r = client_.CopyObject(task.src_bucket, task.src_key, task.dst_bucket, task.dst_key);
+    if (r.ok()) {
+      *etag = std::move(r).value();
+      bytes_.fetch_add(task.size.value_or(0), std::memory_order_relaxed);
+      return Status::Ok();
+    }
+    // A named source's size is not known before it is copied, and S3 refuses one CopyObject of
+    // more than 5 GiB (InvalidRequest): its size, asked now, decides as a listing's would have.
+    if (task.size || r.status().code() != Code::kInvalidRequest) return r.status();
+    auto head = client_.HeadObject(task.src_bucket, task.src_key);
+    if (!head.ok() || head->size <= kMinPart) return r.status();
+    task.size = head->size;
+    task.etag = head->etag;
   }
   auto m = std::make_shared<Multi>();
   m->size = *task.size;
@@ -698,7 +707,7 @@ void TransferEngine::RunPart(const std::shared_ptr<Multi>& m, uint32_t index) {
       }
     } else if (t.kind == TransferKind::kCopy) {
       auto r = client_.UploadPartCopy(t.src_bucket, t.src_key, t.dst_bucket, t.dst_key,
-                                      m->upload_id, index + 1, off, off + len - 1);
+                                      m->upload_id, index + 1, off, off + len - 1, t.etag);
       s = r.status();
       if (r.ok()) {
         etag = std::move(r).value();

@@ -26,7 +26,10 @@
 //              its check (kCorruption) is fetched again, like any retryable failure, up to
 //              object_attempts times in all.
 //  - copy:     CopyObject (server-side) up to 5 GiB (multipart_copy_above; or when the size is
-//              unknown); above, a multipart upload of UploadPartCopy parts.
+//              unknown); above, a multipart upload of UploadPartCopy parts, each pinned to the
+//              source's ETag when known (x-amz-copy-source-if-match). A source of unknown size
+//              that the server refuses to copy whole (InvalidRequest: S3 above 5 GiB) is asked
+//              its size with a HEAD and copied in parts.
 //  - delete:   DeleteObject.
 // Every task ends in exactly one call of on_result, unless it was still queued when the cancel
 // flag was seen (then it is counted in Stats::cancelled and not reported).

@@ -174,11 +174,7 @@ Status CheckCopyPartSource(const CopyPartOptions& o, const ObjectInfo& src, cons
     return BadSourceRange(src.size);
   }
   constexpr uint64_t kMaxCopy = uint64_t(5) << 30;
-  if (range.length > kMaxCopy) {
-    return Status(Code::kInvalidRequest,
-                  "The specified copy source is larger than the maximum allowable size for a copy "
-                  "source: 5368709120");
-  }
+  if (range.length > kMaxCopy) return CopySourceTooLarge(kMaxCopy);
   return Status::Ok();
 }
 

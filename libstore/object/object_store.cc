@@ -297,6 +297,20 @@ bool EtagListMatches(std::string_view list, std::string_view etag) {
   }
 }
 
+Status CheckCopySource(const CopyOptions& opts, const ObjectInfo& src, const std::string& name) {
+  RETURN_IF_ERROR(
+      EvaluateConditions(opts.source_conditions, src.etag, src.mod_time_ns, /*for_read=*/false)
+          .WithContext("copy source " + name));
+  if (src.size > opts.max_source_size) return CopySourceTooLarge(opts.max_source_size);
+  return Status::Ok();
+}
+
+Status CopySourceTooLarge(uint64_t max_bytes) {
+  return Status(Code::kInvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy "
+                "source: " + std::to_string(max_bytes));
+}
+
 Status EvaluateConditions(const GetConditions& c, const std::string& etag, int64_t mod_time_ns,
                           bool for_read) {
   // Floor to whole seconds, also before 1970.
@@ -390,9 +404,7 @@ Result<ObjectInfo> ObjectStore::CopyObject(const std::string& src_bucket,
   // The source's version is fixed here; its conditions are decided on that version.
   ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> r, OpenObject(src_bucket, src_key, GetOptions()));
   const ObjectInfo& src = r->info();
-  RETURN_IF_ERROR(
-      EvaluateConditions(opts.source_conditions, src.etag, src.mod_time_ns, /*for_read=*/false)
-          .WithContext("copy source " + src_bucket + "/" + src_key));
+  RETURN_IF_ERROR(CheckCopySource(opts, src, src_bucket + "/" + src_key));
   PutOptions po;
   if (opts.directive == MetadataDirective::kReplace) {
     po.content_type = opts.content_type;

@@ -307,7 +307,17 @@ struct CopyOptions {
   ChecksumAlgorithm checksum_algorithm = ChecksumAlgorithm::kNone;
   EtagMode etag = EtagMode::kMd5;
   bool fsync = true;
+  // The largest source one copy takes: a larger one is kInvalidRequest, nothing written. S3
+  // refuses a CopyObject of more than 5 GiB (its callers then copy in UploadPartCopy parts), and
+  // so does `cairn serve`; a local copy has no limit.
+  uint64_t max_source_size = UINT64_MAX;
 };
+
+// The source checks of CopyObject, on the version that is copied (name: "bucket/key", for
+// messages): its conditions (EvaluateConditions, for_read false) and opts.max_source_size.
+Status CheckCopySource(const CopyOptions& opts, const ObjectInfo& src, const std::string& name);
+// S3's answer (InvalidRequest) to a copy of a source larger than max_bytes.
+Status CopySourceTooLarge(uint64_t max_bytes);
 
 // ---- multipart uploads (issue 10). Declared here so that the S3 layer and both backends share one
 // seam; every store answers kNotImplemented until it implements them.

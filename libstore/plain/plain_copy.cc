@@ -37,9 +37,7 @@ Result<ObjectInfo> PlainDir::CopyObject(const std::string& src_bucket, const std
   const std::string src_name = src_bucket + "/" + src_key;
   // The source version is fixed here (its file stays open); its conditions are decided on it.
   ASSIGN_OR_RETURN(Opened o, Open(src_bucket, src_key, true));
-  RETURN_IF_ERROR(EvaluateConditions(opts.source_conditions, o.info.etag, o.info.mod_time_ns,
-                                     /*for_read=*/false)
-                      .WithContext("copy source " + src_name));
+  RETURN_IF_ERROR(CheckCopySource(opts, o.info, src_name));
   PutOptions po;
   if (opts.directive == MetadataDirective::kReplace) {
     po.content_type = opts.content_type;

@@ -34,6 +34,9 @@ class StoreHandler : public S3Handler {
   // The one region this server is in (serve --region): what GetBucketLocation, HeadBucket's
   // x-amz-bucket-region and CreateBucket's LocationConstraint check use. Set before serving.
   void set_region(std::string region) { region_ = std::move(region); }
+  // The largest source one CopyObject copies (CopyOptions::max_source_size): S3's 5 GiB, which
+  // clients expect (above it they copy in UploadPartCopy parts); tests lower it.
+  void set_max_copy_source(uint64_t bytes) { max_copy_source_ = bytes; }
 
  private:
   // store_handler.cc
@@ -89,6 +92,7 @@ class StoreHandler : public S3Handler {
   const bool read_only_;
   const bool fsync_;
   std::string region_ = "us-east-1";
+  uint64_t max_copy_source_ = uint64_t(5) << 30;
 };
 
 // Percent-encodes what S3's encoding-type=url encodes (everything but unreserved characters and

@@ -308,6 +308,7 @@ Status StoreHandler::CopyObject(const HttpRequest& req, ResponseWriter& out) {
 
   CopyOptions opts;
   opts.fsync = fsync_;
+  opts.max_source_size = max_copy_source_;
   opts.source_conditions = ConditionsFrom(req, "x-amz-copy-source-if-");
   const std::string* dir = req.Header("x-amz-metadata-directive");
   if (dir == nullptr || *dir == "COPY") {
