@@ -619,3 +619,54 @@ TEST_CASE("a delete whose last flush fails reports it and leaves markers for hea
   CHECK(h->after == Health::kHealthy);
   CHECK(f.set->HealObject("bkt", "k", CheckOptions()).status().code() == Code::kNotFound);
 }
+
+TEST_CASE("a DELETE keeps its files as spares; the next new key reuses them", "[erasure_set]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  auto temps = [&](size_t i) {
+    auto v = f.Files(i, ".cairn/tmp");
+    return std::set<std::string>(v.begin(), v.end());
+  };
+  REQUIRE(f.Put("bkt", "a", "first small object").ok());
+  std::vector<std::set<std::string>> before(6);
+  for (size_t i = 0; i < 6; ++i) before[i] = temps(i);
+  REQUIRE(f.set->DeleteObject("bkt", "a").ok());
+  CHECK(f.Get("bkt", "a").status().code() == Code::kNotFound);
+  std::vector<std::set<std::string>> after_delete(6);
+  for (size_t i = 0; i < 6; ++i) {
+    after_delete[i] = temps(i);
+    // No spare yet, so the marker was a new file; it and the deleted version's copy are now
+    // spares, and the key's files are gone.
+    CHECK(before[i].empty());
+    CHECK(after_delete[i].size() == 2);
+    CHECK(f.Files(i, "bkt") == std::vector<std::string>{"bkt/bucket.meta"});
+  }
+  // A new key's PUT writes its metadata into a spare: no new file in the temp directory, one less.
+  REQUIRE(f.Put("bkt", "b", "second small object").ok());
+  for (size_t i = 0; i < 6; ++i) {
+    const auto now = temps(i);
+    CHECK(now.size() + 1 == after_delete[i].size());
+    for (const auto& p : now) CHECK(after_delete[i].count(p) == 1);
+  }
+  auto got = f.Get("bkt", "b");
+  REQUIRE(got.ok());
+  CHECK(*got == "second small object");
+}
+
+TEST_CASE("spares above kMaxSpareBytes are removed, not kept", "[erasure_set]") {
+  // k=2 and a 128 KiB inline limit: a 100 KiB object's metadata file holds a 50 KiB shard.
+  SetFixture f(2, 1, 1 << 20, 128 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "big", RandomBytes(100 << 10, 5)).ok());
+  REQUIRE(f.Put("bkt", "big", RandomBytes(100 << 10, 6)).ok());  // swaps the old copy out
+  REQUIRE(f.set->DeleteObject("bkt", "big").ok());
+  for (size_t i = 0; i < 3; ++i) {
+    const auto files = f.Files(i, ".cairn/tmp");
+    CHECK(!files.empty());  // the marker's file, small, is kept
+    for (const auto& p : files) {
+      auto st = f.mem[i]->Stat(p);
+      REQUIRE(st.ok());
+      CHECK(st->size <= ErasureSet::kMaxSpareBytes);
+    }
+  }
+}

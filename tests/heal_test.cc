@@ -571,6 +571,13 @@ TEST_CASE("heal: a delete that failed after some members is finished, not taken 
       r.op = FaultOp::kRemove;
       r.path_glob = "bkt/*";
       f.faulty[i]->AddRule(r);
+      // The marker is moved into the spare pool rather than removed: that fails too. The first
+      // matching call, the publish's exchange over the key's metadata file, passes.
+      FaultRule mv;
+      mv.op = FaultOp::kRename;
+      mv.path_glob = "bkt/*/1=";  // the key's metadata file, not the "=.prev" copy beside it
+      mv.after_calls = 1;
+      f.faulty[i]->AddRule(mv);
     }
     Status del = f.set->DeleteObject("bkt", key);
     for (size_t i : {3, 4, 5}) f.faulty[i]->ClearRules();

@@ -340,6 +340,11 @@ Status ErasureSet::DeleteObject(const std::string& bucket, const std::string& ke
   return DeleteObjects(bucket, {key}).front();
 }
 
+namespace {
+// Deletes that share their flushes (DeleteObjects).
+constexpr size_t kDeleteBatch = 64;
+}  // namespace
+
 std::vector<Status> ErasureSet::DeleteObjects(const std::string& bucket,
                                               const std::vector<std::string>& keys) {
   std::vector<Status> out(keys.size());
@@ -347,11 +352,12 @@ std::vector<Status> ErasureSet::DeleteObjects(const std::string& bucket,
     std::fill(out.begin(), out.end(), b);
     return out;
   }
-  // In batches no larger than the spare pool: each batch's markers are written into the spare
-  // files the previous batch's swapped-out copies became, so a long rm -r allocates and frees one
-  // inode per member and key (the marker, removed at the end), like a plain unlink would.
-  for (size_t first = 0; first < keys.size(); first += kMaxSpares) {
-    DeleteBatch(bucket, keys, first, std::min(keys.size(), first + kMaxSpares), &out);
+  // In batches of at most kDeleteBatch: each batch's markers are written into the spare files the
+  // previous batch's swapped-out copies and markers became, so a long rm -r allocates no inode
+  // once the pool holds a batch, and frees one per member and key (the deleted version's copy)
+  // only once the pool is full.
+  for (size_t first = 0; first < keys.size(); first += kDeleteBatch) {
+    DeleteBatch(bucket, keys, first, std::min(keys.size(), first + kDeleteBatch), &out);
   }
   return out;
 }
@@ -467,9 +473,15 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
         }
         for (uint32_t pos = 0; ours && pos < n(); ++pos) {
           Volume* v = volumes_[pos];
-          v->Remove(paths.meta).IgnoreError();
-          // The deleted version's copy, beside the marker: its inode becomes a spare temp file
-          // (freeing and allocating inodes is what small writes pay most for on ext4).
+          // The marker and the deleted version's copy beside it: their inodes become spare temp
+          // files, for the next writes (freeing and allocating inodes is what small writes pay
+          // most for on ext4). Moved aside, the marker is gone from the key as if removed.
+          const std::string marker_spare = TempName(kTmpDir, ".meta");
+          if (v->Rename(paths.meta, marker_spare).ok()) {
+            GiveSpare(pos, marker_spare);
+          } else {
+            v->Remove(paths.meta).IgnoreError();
+          }
           const std::string spare = TempName(kTmpDir, ".meta");
           if (v->Rename(paths.DisplacedPath(), spare).ok()) GiveSpare(pos, spare);
           RemoveEmptyParents(v, bucket, paths.dir);

@@ -255,7 +255,8 @@ std::string SetCore::TakeSpare(uint32_t pos, const std::string& fallback) {
 }
 
 void SetCore::GiveSpare(uint32_t pos, const std::string& path) {
-  {
+  auto st = volumes_[pos]->Stat(path);
+  if (st.ok() && st->kind == FileKind::kFile && st->size <= kMaxSpareBytes) {
     std::lock_guard<std::mutex> l(spare_mu_);
     if (spares_[pos].size() < kMaxSpares) {
       spares_[pos].push_back(path);
