@@ -1446,3 +1446,241 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
     }
   }
 }
+
+namespace {
+
+// UploadPart with the part's size declared, as `cairn serve` passes a request's Content-Length.
+Result<PartInfo> UploadSized(ObjectStore& st, const std::string& key, const std::string& id,
+                             int n, Source& src, uint64_t size, UploadPartOptions o = {}) {
+  o.size = size;
+  return st.UploadPart("bkt", key, id, n, src, o);
+}
+
+std::map<int, std::string> UploadSizedParallel(ObjectStore& st, const std::string& key,
+                                               const std::string& id,
+                                               const std::vector<int>& numbers,
+                                               const std::vector<std::string>& data) {
+  std::vector<std::string> etags(numbers.size());
+  std::vector<Status> status(numbers.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      StringSource src(data[i], 100000);
+      auto p = UploadSized(st, key, id, numbers[i], src, data[i].size());
+      status[i] = p.status();
+      if (p.ok()) etags[i] = p->etag;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::map<int, std::string> out;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    REQUIRE(status[i].ok());
+    out[numbers[i]] = etags[i];
+  }
+  return out;
+}
+
+std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Overwrites bytes of a file in place (same size).
+void Scribble(const std::string& path, uint64_t at, const std::string& bytes) {
+  std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+  io.seekp(std::streamoff(at));
+  io << bytes;
+}
+
+}  // namespace
+
+TEST_CASE("multipart plain: parts of a declared size go straight into their slot",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  f.opts.db_path = f.root + "/.cairn/meta.db";
+  f.Reopen();
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", "previous").ok());
+  const std::string a = RandomBytes(5 * kMiB, 200), b = RandomBytes(5 * kMiB, 201),
+                    b2 = RandomBytes(5 * kMiB, 202), tail = RandomBytes(4321, 203);
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  REQUIRE(up.ok());
+  const std::string& id = up->upload_id;
+  const std::string dir = f.root + "/.cairn/uploads/" + id;
+  const std::string assembly = dir + "/assembly";
+  auto c = [&]() -> const PlainDir::AssemblyCounters& { return f.store->assembly_counters(); };
+  auto complete = [&](const std::map<int, std::string>& e, const std::vector<int>& n) {
+    return f.store->CompleteMultipartUpload("bkt", "k", id, ListOf(e, n), {});
+  };
+
+  SECTION("each byte written once: no staged file, Complete takes the assembly file") {
+    // Part 1 first (its size sets S), then the others in parallel, the last one first.
+    auto e = UploadSizedParallel(*f.store, "k", id, {1}, {a});
+    auto e2 = UploadSizedParallel(*f.store, "k", id, {3, 2}, {tail, b});
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    CHECK(c().parts_assembled == 0);
+    CHECK(FilesIn(dir) == std::vector<std::string>{"assembly"});
+    CHECK(std::filesystem::file_size(assembly) == 2 * 5 * kMiB + tail.size());
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    REQUIRE(lp->parts.size() == 3);
+    CHECK(lp->parts[1].etag == Md5Hex(b));
+    CHECK(lp->parts[2].size == tail.size());
+    CHECK(*f.Get("bkt", "k") == "previous");  // never visible before Complete
+    auto done = complete(e, {1, 2, 3});
+    REQUIRE(done.ok());
+    CHECK(done->etag == MultipartEtag({a, b, tail}));
+    CHECK(c().fast_completes == 1);
+    CHECK(c().full_copies == 0);
+    CHECK(c().slot_parts_verified == 0);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+    auto p2 = ReadPart(*f.store, "k", 2);
+    REQUIRE(p2.ok());
+    CHECK(p2->bytes == b);
+    CHECK_FALSE(std::filesystem::exists(dir));
+    auto again = complete(e, {1, 2, 3});
+    REQUIRE(again.ok());
+    CHECK(again->etag == done->etag);
+  }
+  SECTION("a part uploaded again is staged, then copied into its slot: the last one is kept") {
+    auto e = UploadSizedParallel(*f.store, "k", id, {1, 2, 3}, {a, b, tail});
+    auto e2 = UploadSizedParallel(*f.store, "k", id, {2}, {b2});
+    e[2] = e2[2];
+    CHECK(c().parts_in_slot == 3);
+    CHECK(c().parts_assembled == 1);
+    CHECK(FilesIn(dir).size() == 2);  // the assembly file and part 2's staged file
+    // A third upload of part 2 failing midway: part 2 stays the second one.
+    FailingSource bad(a, 3 * kMiB);
+    CHECK_FALSE(UploadSized(*f.store, "k", id, 2, bad, a.size()).ok());
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts[1].etag == Md5Hex(b2));
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().fast_completes == 1);
+    CHECK(*f.Get("bkt", "k") == a + b2 + tail);
+  }
+  SECTION("a body that fails in a free slot records nothing") {
+    auto e = UploadSizedParallel(*f.store, "k", id, {1}, {a});
+    {
+      FailingSource cut(b, 3 * kMiB);  // the client went away
+      CHECK(UploadSized(*f.store, "k", id, 2, cut, b.size()).status().code() == Code::kIOError);
+    }
+    {
+      StringSource wrong(b);  // a Content-MD5 of other bytes
+      UploadPartOptions o;
+      o.content_md5 = Md5B64(a);
+      CHECK(UploadSized(*f.store, "k", id, 2, wrong, b.size(), o).status().code() ==
+            Code::kBadDigest);
+    }
+    {
+      StringSource longer(tail + "x");  // more bytes than declared
+      CHECK(UploadSized(*f.store, "k", id, 3, longer, tail.size()).status().code() ==
+            Code::kInvalidArgument);
+    }
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts.size() == 1);
+    CHECK(f.store
+              ->CompleteMultipartUpload("bkt", "k", id, {{1, e[1], ""}, {2, Md5Hex(b), ""}}, {})
+              .status()
+              .code() == Code::kInvalidPart);
+    // The slots were left as scribbled over; the parts uploaded now are what Complete takes.
+    auto e2 = UploadSizedParallel(*f.store, "k", id, {2, 3}, {b, tail});
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().fast_completes == 1);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("the same part uploaded concurrently: never interleaved, the record says which") {
+    for (int round = 0; round < 4; ++round) {
+      CAPTURE(round);
+      const std::string key = "race" + std::to_string(round);
+      auto u = f.store->CreateMultipartUpload("bkt", key, {});
+      REQUIRE(u.ok());
+      UploadSizedParallel(*f.store, key, u->upload_id, {1, 2, 2, 2, 3}, {a, a, b, b2, tail});
+      auto lp = f.store->ListParts("bkt", key, u->upload_id, {});
+      REQUIRE(lp.ok());
+      REQUIRE(lp->parts.size() == 3);
+      std::map<int, std::string> e;
+      for (const auto& p : lp->parts) e[p.part_number] = p.etag;
+      const std::string two = e[2] == Md5Hex(a) ? a : e[2] == Md5Hex(b) ? b : b2;
+      REQUIRE(f.store
+                  ->CompleteMultipartUpload("bkt", key, u->upload_id, ListOf(e, {1, 2, 3}), {})
+                  .ok());
+      CHECK(*f.Get("bkt", key) == a + two + tail);
+    }
+  }
+  SECTION("after a restart the slots are read back and checked") {
+    auto e = UploadSizedParallel(*f.store, "k", id, {1, 2}, {a, b});
+    f.Reopen();
+    // Part 3 cannot reopen the file (WritableFile truncates): it is staged.
+    auto e3 = UploadSizedParallel(*f.store, "k", id, {3}, {tail});
+    e.insert(e3.begin(), e3.end());
+    CHECK(c().parts_in_slot == 0);
+    CHECK(std::filesystem::file_size(assembly) == 2 * 5 * kMiB);  // not cut
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().full_copies == 1);
+    CHECK(c().slot_parts_verified == 2);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("after a restart, a slot changed on disk fails Complete") {
+    auto e = UploadSizedParallel(*f.store, "k", id, {1, 2}, {a, tail});
+    f.Reopen();
+    Scribble(assembly, 5 * kMiB + 100, "tampered");
+    auto done = complete(e, {1, 2});
+    CHECK(done.status().code() == Code::kDataLoss);
+    CHECK(*f.Get("bkt", "k") == "previous");
+  }
+  SECTION("the assembly file changed in this session: read back, bad bytes refused") {
+    auto e = UploadSizedParallel(*f.store, "k", id, {1, 2}, {a, tail});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a ctime tick
+    SECTION("bytes changed") {
+      Scribble(assembly, 100, "tampered");
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "previous");
+      CHECK(c().fast_completes == 0);
+    }
+    SECTION("truncated") {
+      std::filesystem::resize_file(assembly, 5 * kMiB + 10);
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "previous");
+    }
+    SECTION("rewritten with the same bytes: checked, then used") {
+      Scribble(assembly, 100, a.substr(100, 8));
+      REQUIRE(complete(e, {1, 2}).ok());
+      CHECK(c().slot_parts_verified == 2);
+      CHECK(c().full_copies == 1);
+      CHECK(*f.Get("bkt", "k") == a + tail);
+    }
+  }
+  SECTION("staged and slot-held parts mixed, and a full copy of a list that skips one") {
+    auto e = UploadParallel(*f.store, "k", id, {1}, {a});  // no size declared: staged
+    auto e2 = UploadSizedParallel(*f.store, "k", id, {2, 3, 4}, {b, b2, tail});
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    REQUIRE(complete(e, {1, 3, 4}).ok());
+    CHECK(c().full_copies == 1);
+    CHECK(c().slot_parts_verified == 0);
+    CHECK(*f.Get("bkt", "k") == a + b2 + tail);
+  }
+  SECTION("abort and gc remove an assembly file holding parts") {
+    UploadSizedParallel(*f.store, "k", id, {1, 2}, {a, tail});
+    REQUIRE(std::filesystem::exists(assembly));
+    REQUIRE(f.store->AbortMultipartUpload("bkt", "k", id).ok());
+    CHECK_FALSE(std::filesystem::exists(dir));
+    auto old = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(old.ok());
+    UploadSizedParallel(*f.store, "k", old->upload_id, {1}, {a});
+    REQUIRE(std::filesystem::exists(f.root + "/.cairn/uploads/" + old->upload_id + "/assembly"));
+    auto removed = f.store->AbortStaleUploads(0);
+    REQUIRE(removed.ok());
+    CHECK(*removed == 1);
+    CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + old->upload_id));
+  }
+}
