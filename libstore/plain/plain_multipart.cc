@@ -153,17 +153,14 @@ void PlainDir::ReleaseSlot(const std::string& upload_id, int part_number) {
 }
 
 namespace {
-// Holds a slot claim until the scope ends.
-class SlotClaim {
- public:
-  SlotClaim(std::function<void()> release) : release_(std::move(release)) {}
-  ~SlotClaim() { release_(); }
-  SlotClaim(const SlotClaim&) = delete;
-  SlotClaim& operator=(const SlotClaim&) = delete;
-
- private:
-  std::function<void()> release_;
+// Runs f when the scope ends (releases a slot claim).
+template <class F>
+struct AtExit {
+  F f;
+  ~AtExit() { f(); }
 };
+template <class F>
+AtExit(F) -> AtExit<F>;
 }  // namespace
 
 std::shared_ptr<WritableFile> PlainDir::AssemblyFile(const std::string& upload_id, bool create) {
@@ -241,7 +238,7 @@ void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecor
   // Another writer in the slot (a later version's copy or body): this one stays unmarked, and
   // Complete copies it if it is still the part's then.
   if (!ClaimSlot(upload_id, p.part_number)) return;
-  SlotClaim claim([&] { ReleaseSlot(upload_id, p.part_number); });
+  AtExit claim{[&] { ReleaseSlot(upload_id, p.part_number); }};
   // Still the part's version: not replaced, the upload neither completed nor aborted meanwhile.
   auto current = uploads_->PartFile(upload_id, p.part_number);
   if (!current.ok() || *current != p.file) return;
@@ -343,7 +340,11 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
       auto set = uploads_->SetAssemblyPartSize(upload_id, *opts.size);
       if (set.ok()) slot = *set;
     }
-    if (slot != 0 && *opts.size <= slot) {
+    // A slot past S3's largest object (5 TiB) holds no part of a valid layout, and the file
+    // system may refuse that offset (ext4 files end at 16 TiB).
+    constexpr uint64_t kMaxSlotEnd = uint64_t(5) << 40;
+    if (slot != 0 && *opts.size <= slot &&
+        uint64_t(part_number - 1) * slot + *opts.size <= kMaxSlotEnd) {
       ASSIGN_OR_RETURN(std::optional<PartInfo> placed,
                        UploadPartToSlot(bucket, key, upload_id, part_number, slot, src, sums, want,
                                         *opts.size, opts.fsync));
@@ -388,7 +389,7 @@ Result<std::optional<PartInfo>> PlainDir::UploadPartToSlot(
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   if (!ClaimSlot(upload_id, part_number)) return std::optional<PartInfo>();  // the loser stages
-  SlotClaim claim([&] { ReleaseSlot(upload_id, part_number); });
+  AtExit claim{[&] { ReleaseSlot(upload_id, part_number); }};
   // Free only while no part of that number is recorded: a recorded part may be held by the slot,
   // and if this body failed midway S3 keeps that part.
   ASSIGN_OR_RETURN(std::string current, uploads_->PartFile(upload_id, part_number));
