@@ -117,6 +117,17 @@ ChecksumValue ValueOf(ChecksumAlgorithm a, std::string_view raw) {
   return v;
 }
 
+// What UploadPart and ListParts answer for a recorded part.
+PartInfo InfoOf(const plain::PartRecord& p, ChecksumAlgorithm alg) {
+  PartInfo info;
+  info.part_number = p.part_number;
+  info.etag = p.etag;
+  info.size = p.size;
+  info.mod_time_ns = p.mod_time_ns;
+  if (alg != ChecksumAlgorithm::kNone) info.checksum = ValueOf(alg, p.checksum).Base64();
+  return info;
+}
+
 // The digest of a Complete's parts list, to recognise a retry of the same request.
 std::string PartsDigest(const std::vector<CompletedPart>& parts) {
   Md5Stream md5;
@@ -447,13 +458,7 @@ Result<std::optional<PartInfo>> PlainDir::UploadPartToSlot(
     if (!replaced.empty() && replaced != p.file) vol_->Remove(replaced).IgnoreError();
   }
   assembly_counters_.parts_in_slot.fetch_add(1, std::memory_order_relaxed);
-  PartInfo info;
-  info.part_number = p.part_number;
-  info.etag = p.etag;
-  info.size = p.size;
-  info.mod_time_ns = p.mod_time_ns;
-  if (alg != ChecksumAlgorithm::kNone) info.checksum = ValueOf(alg, p.checksum).Base64();
-  return std::optional<PartInfo>(std::move(info));
+  return std::optional<PartInfo>(InfoOf(p, alg));
 }
 
 Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::string& key,
@@ -489,13 +494,7 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
   l.unlock();
   AssemblePart(upload_id, p, assembly_size);
 
-  PartInfo out;
-  out.part_number = p.part_number;
-  out.etag = p.etag;
-  out.size = p.size;
-  out.mod_time_ns = p.mod_time_ns;
-  if (alg != ChecksumAlgorithm::kNone) out.checksum = ValueOf(alg, p.checksum).Base64();
-  return out;
+  return InfoOf(p, alg);
 }
 
 Result<PartInfo> PlainDir::UploadPartCopy(const std::string& src_bucket,
@@ -915,15 +914,7 @@ Result<ListPartsResult> PlainDir::ListParts(const std::string& bucket, const std
   r.upload = up.upload;
   r.truncated = parts.size() > size_t(max);
   if (r.truncated) parts.resize(size_t(max));
-  for (const auto& p : parts) {
-    PartInfo pi;
-    pi.part_number = p.part_number;
-    pi.etag = p.etag;
-    pi.size = p.size;
-    pi.mod_time_ns = p.mod_time_ns;
-    if (alg != ChecksumAlgorithm::kNone) pi.checksum = ValueOf(alg, p.checksum).Base64();
-    r.parts.push_back(std::move(pi));
-  }
+  for (const auto& p : parts) r.parts.push_back(InfoOf(p, alg));
   if (r.truncated) r.next_part_number_marker = r.parts.back().part_number;
   return r;
 }
