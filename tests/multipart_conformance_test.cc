@@ -1496,6 +1496,17 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
   const std::string dir = f.root + "/.cairn/uploads/" + id;
   const std::string assembly = dir + "/assembly";
   auto c = [&]() -> const PlainDir::AssemblyCounters& { return f.store->assembly_counters(); };
+  // Parts with their sizes declared: the first one alone (its size sets S; a smaller part that
+  // came before it would be staged), then the others in parallel.
+  auto slots = [&](const std::vector<int>& n, const std::vector<std::string>& d) {
+    auto e = UploadParallel(*f.store, "k", id, {n[0]}, {d[0]}, true);
+    if (n.size() > 1) {
+      auto more = UploadParallel(*f.store, "k", id, std::vector<int>(n.begin() + 1, n.end()),
+                                 std::vector<std::string>(d.begin() + 1, d.end()), true);
+      e.insert(more.begin(), more.end());
+    }
+    return e;
+  };
   auto complete = [&](const std::map<int, std::string>& e, const std::vector<int>& n) {
     return f.store->CompleteMultipartUpload("bkt", "k", id, ListOf(e, n), {});
   };
@@ -1531,7 +1542,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(again->etag == done->etag);
   }
   SECTION("a part uploaded again is staged, then copied into its slot: the last one is kept") {
-    auto e = UploadParallel(*f.store, "k", id, {1, 2, 3}, {a, b, tail}, true);
+    auto e = slots({1, 2, 3}, {a, b, tail});
     auto e2 = UploadParallel(*f.store, "k", id, {2}, {b2}, true);
     e[2] = e2[2];
     CHECK(c().parts_in_slot == 3);
@@ -1581,7 +1592,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(*f.Get("bkt", "k") == a + b + tail);
   }
   SECTION("after a restart the slots are read back and checked") {
-    auto e = UploadParallel(*f.store, "k", id, {1, 2}, {a, b}, true);
+    auto e = slots({1, 2}, {a, b});
     f.Reopen();
     // Part 3 cannot reopen the file (WritableFile truncates): it is staged.
     auto e3 = UploadParallel(*f.store, "k", id, {3}, {tail}, true);
@@ -1594,7 +1605,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(*f.Get("bkt", "k") == a + b + tail);
   }
   SECTION("after a restart, a slot changed on disk fails Complete") {
-    auto e = UploadParallel(*f.store, "k", id, {1, 2}, {a, tail}, true);
+    auto e = slots({1, 2}, {a, tail});
     f.Reopen();
     Scribble(assembly, 5 * kMiB + 100, "tampered");
     auto done = complete(e, {1, 2});
@@ -1602,7 +1613,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(*f.Get("bkt", "k") == "previous");
   }
   SECTION("the assembly file changed in this session: read back, bad bytes refused") {
-    auto e = UploadParallel(*f.store, "k", id, {1, 2}, {a, tail}, true);
+    auto e = slots({1, 2}, {a, tail});
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a ctime tick
     SECTION("bytes changed") {
       Scribble(assembly, 100, "tampered");
@@ -1634,7 +1645,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(*f.Get("bkt", "k") == a + b2 + tail);
   }
   SECTION("abort and gc remove an assembly file holding parts") {
-    UploadParallel(*f.store, "k", id, {1, 2}, {a, tail}, true);
+    slots({1, 2}, {a, tail});
     REQUIRE(std::filesystem::exists(assembly));
     REQUIRE(f.store->AbortMultipartUpload("bkt", "k", id).ok());
     CHECK_FALSE(std::filesystem::exists(dir));
