@@ -1644,6 +1644,45 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK(c().slot_parts_verified == 0);
     CHECK(*f.Get("bkt", "k") == a + b2 + tail);
   }
+  SECTION("a Complete that renamed the file but did not record it: its retry") {
+    auto e = slots({1, 2}, {a, tail});
+    auto done = complete(e, {1, 2});
+    REQUIRE(done.ok());
+    // The database as a crash between the rename and the record leaves it: the object recorded,
+    // the upload open with its slot-held parts, whose assembly file is now the object.
+    f.store.reset();
+    {
+      auto db = SqliteDb::Open(f.opts.db_path);
+      REQUIRE(db.ok());
+      REQUIRE((*db)->Exec("UPDATE mpu_uploads SET state=0, completion='' WHERE upload_id='" + id +
+                          "'").ok());
+      const std::vector<std::string> parts = {a, tail};
+      for (size_t i = 0; i < parts.size(); ++i) {
+        REQUIRE((*db)->Exec("INSERT INTO mpu_parts (upload_id, part_number, file, etag, size,"
+                            " mod_time_ns, checksum, ino, ctime_ns, assembled) VALUES ('" + id +
+                            "', " + std::to_string(i + 1) + ", '.cairn/uploads/" + id +
+                            "/assembly', '" + Md5Hex(parts[i]) + "', " +
+                            std::to_string(parts[i].size()) + ", 1, x'', 0, 0, 'gone')")
+                    .ok());
+      }
+    }
+    f.Reopen();
+    REQUIRE(f.store->ListParts("bkt", "k", id, {}).ok());  // open again
+    SECTION("the object is the one it made: the retry answers as the Complete did") {
+      auto again = complete(e, {1, 2});
+      REQUIRE(again.ok());
+      CHECK(again->etag == done->etag);
+      CHECK(again->size == done->size);
+      CHECK(*f.Get("bkt", "k") == a + tail);
+      CHECK(f.store->ListParts("bkt", "k", id, {}).status().code() == Code::kUploadNotFound);
+      CHECK(c().full_copies + c().fast_completes == 0);
+    }
+    SECTION("the object was replaced since: the parts are gone, refused") {
+      REQUIRE(f.Put("bkt", "k", "newer").ok());
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "newer");
+    }
+  }
   SECTION("abort and gc remove an assembly file holding parts") {
     slots({1, 2}, {a, tail});
     REQUIRE(std::filesystem::exists(assembly));
