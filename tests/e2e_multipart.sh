@@ -237,6 +237,26 @@ faults() {
   cat "$T/p1" "$T/p2" >"$T/p12"
   get_whole "$kind crash part: object" k "$T/p12"
 
+  # kill -9 during an UploadPart going straight into its slot of the assembly file (plain: a part
+  # of the declared size S, 5 MiB here, set by part 1): after the restart, part 1 (held by its
+  # slot, written before the restart) is read back and checked by Complete, part 2 is not there.
+  id=$(create slot)
+  e1=$(put_part slot "$id" 1 "$T/p1")
+  [[ $kind == plain ]] && check "$kind crash slot part: part 1 held by its slot (no staged file)" \
+    [ "$(ls "$dir/.cairn/uploads/$id")" = assembly ]
+  curl -s -o /dev/null --limit-rate 1M -T "$T/p1" "$U/bkt/slot?partNumber=2&uploadId=$id" &
+  CURL=$!
+  sleep 1
+  kill_srv
+  wait "$CURL" 2>/dev/null
+  must_start "$dir"
+  curl -s "$U/bkt/slot?uploadId=$id" >"$T/lp.xml"
+  check "$kind crash slot part: part 1 survived" grep -q '<PartNumber>1</PartNumber>' "$T/lp.xml"
+  check "$kind crash slot part: no torn part 2" bash -c "! grep -q '<PartNumber>2</PartNumber>' '$T/lp.xml'"
+  e2=$(put_part slot "$id" 2 "$T/p2")
+  check "$kind crash slot part: resumed, complete" [ "$(code_of "$U/bkt/slot?uploadId=$id" /dev/null -X POST --data "$(body_of "$e1" "$e2")")" = 200 ]
+  get_whole "$kind crash slot part: object" slot "$T/p12"
+
   # kill -9 during UploadPart, then the upload is aborted.
   id=$(create gone)
   put_part gone "$id" 1 "$T/p1" >/dev/null
@@ -309,20 +329,32 @@ faults() {
   # Tampered parts. A part's bytes changed on disk after its upload.
   if [[ $kind == plain ]]; then
     # Truncated, one byte flipped, and one byte flipped with the mtime put back (touch -r): Complete
-    # refuses (the size, mtime or ctime differs from the part's stamp).
-    for how in truncate flip rewrite; do
-      id=$(create "t-$how")
-      e1=$(put_part "t-$how" "$id" 1 "$T/p1")
-      e2=$(put_part "t-$how" "$id" 2 "$T/p2")
-      f=$(ls "$dir/.cairn/uploads/$id/"*.1)
-      case $how in
-        truncate) truncate -s -1 "$f" ;;
-        flip) sleep 0.01; flip "$f" 1000 ;;
-        rewrite) touch -r "$f" "$T/stamp"; sleep 0.01; flip "$f" 1000; touch -r "$T/stamp" "$f" ;;
-      esac
-      c=$(code_of "$U/bkt/t-$how?uploadId=$id" "$T/cout" -X POST --data "$(body_of "$e1" "$e2")")
-      check "$kind tampered part ($how): Complete refuses (HTTP $c: $(head -c 200 "$T/cout"))" [ "$c" -ge 400 ]
-      check "$kind tampered part ($how): no object" [ "$(code_of "$U/bkt/t-$how")" = 404 ]
+    # refuses. A staged part (part 1 uploaded twice: the second is staged, its slot's part being
+    # recorded): its size, mtime or ctime differs from its stamp. A part held by its slot of the
+    # assembly file: the file changed since the server last wrote it (its ctime), so the slots
+    # are read back and part 1's (or part 2's, cut) bytes do not match its ETag.
+    for where in slot staged; do
+      for how in truncate flip rewrite; do
+        local k="t-$where-$how"
+        id=$(create "$k")
+        e1=$(put_part "$k" "$id" 1 "$T/p1")
+        e2=$(put_part "$k" "$id" 2 "$T/p2")
+        if [[ $where == staged ]]; then
+          e1=$(put_part "$k" "$id" 1 "$T/p1")
+          f=$(ls "$dir/.cairn/uploads/$id/"*.1)
+        else
+          f=$dir/.cairn/uploads/$id/assembly
+          check "$kind tampered slot: parts held by their slots" [ "$(ls "$dir/.cairn/uploads/$id")" = assembly ]
+        fi
+        case $how in
+          truncate) truncate -s -1 "$f" ;;
+          flip) sleep 0.01; flip "$f" 1000 ;;
+          rewrite) touch -r "$f" "$T/stamp"; sleep 0.01; flip "$f" 1000; touch -r "$T/stamp" "$f" ;;
+        esac
+        c=$(code_of "$U/bkt/$k?uploadId=$id" "$T/cout" -X POST --data "$(body_of "$e1" "$e2")")
+        check "$kind tampered $where part ($how): Complete refuses (HTTP $c: $(head -c 200 "$T/cout"))" [ "$c" -ge 400 ]
+        check "$kind tampered $where part ($how): no object" [ "$(code_of "$U/bkt/$k")" = 404 ]
+      done
     done
   else
     # One member's part file flipped: the set reads around it (every block is checked), the bytes

@@ -1225,16 +1225,20 @@ std::string Concat(const std::vector<std::string>& parts) {
 
 // Uploads data[i] as part numbers[i] of upload id, each in a thread of its own (as a client sends
 // parts in parallel); returns the parts' ETags by number.
+// With declare, each part's size is declared, as `cairn serve` passes a request's Content-Length.
 std::map<int, std::string> UploadParallel(PlainDir& st, const std::string& key,
                                           const std::string& id, const std::vector<int>& numbers,
-                                          const std::vector<std::string>& data) {
+                                          const std::vector<std::string>& data,
+                                          bool declare = false) {
   std::vector<std::string> etags(numbers.size());
   std::vector<Status> status(numbers.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < numbers.size(); ++i) {
     threads.emplace_back([&, i] {
       StringSource src(data[i], 100000);
-      auto p = st.UploadPart("bkt", key, id, numbers[i], src, {});
+      UploadPartOptions o;
+      if (declare) o.size = data[i].size();
+      auto p = st.UploadPart("bkt", key, id, numbers[i], src, o);
       status[i] = p.status();
       if (p.ok()) etags[i] = p->etag;
     });
@@ -1427,12 +1431,15 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
     CHECK_FALSE(std::filesystem::exists(dir));
   }
   SECTION("the same part uploaded concurrently: the slot holds what the part's record says") {
-    for (int round = 0; round < 4; ++round) {
-      CAPTURE(round);
+    // Staged then copied, or (sizes declared) straight into the slot for the first writer and
+    // staged for the others: never interleaved in the slot.
+    for (int round = 0; round < 8; ++round) {
+      const bool declare = round % 2 == 1;
+      CAPTURE(round, declare);
       const std::string key = "race" + std::to_string(round);
       auto up = f.store->CreateMultipartUpload("bkt", key, {});
       REQUIRE(up.ok());
-      UploadParallel(*f.store, key, up->upload_id, {1, 2, 2, 2, 3}, {a, a, b, c, tail});
+      UploadParallel(*f.store, key, up->upload_id, {1, 2, 2, 2, 3}, {a, a, b, c, tail}, declare);
       auto lp = f.store->ListParts("bkt", key, up->upload_id, {});
       REQUIRE(lp.ok());
       REQUIRE(lp->parts.size() == 3);
@@ -1444,5 +1451,250 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
                   .ok());
       CHECK(*f.Get("bkt", key) == a + two + tail);
     }
+  }
+}
+
+namespace {
+
+// UploadPart with the part's size declared, as `cairn serve` passes a request's Content-Length.
+Result<PartInfo> UploadSized(ObjectStore& st, const std::string& key, const std::string& id,
+                             int n, Source& src, uint64_t size, UploadPartOptions o = {}) {
+  o.size = size;
+  return st.UploadPart("bkt", key, id, n, src, o);
+}
+
+std::vector<std::string> FilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Overwrites bytes of a file in place (same size).
+void Scribble(const std::string& path, uint64_t at, const std::string& bytes) {
+  std::fstream io(path, std::ios::in | std::ios::out | std::ios::binary);
+  io.seekp(std::streamoff(at));
+  io << bytes;
+}
+
+}  // namespace
+
+TEST_CASE("multipart plain: parts of a declared size go straight into their slot",
+          "[multipart][plain]") {
+  PlainFixture f("local");
+  f.opts.db_path = f.root + "/.cairn/meta.db";
+  f.Reopen();
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", "previous").ok());
+  const std::string a = RandomBytes(5 * kMiB, 200), b = RandomBytes(5 * kMiB, 201),
+                    b2 = RandomBytes(5 * kMiB, 202), tail = RandomBytes(4321, 203);
+  auto up = f.store->CreateMultipartUpload("bkt", "k", {});
+  REQUIRE(up.ok());
+  const std::string& id = up->upload_id;
+  const std::string dir = f.root + "/.cairn/uploads/" + id;
+  const std::string assembly = dir + "/assembly";
+  auto c = [&]() -> const PlainDir::AssemblyCounters& { return f.store->assembly_counters(); };
+  // Parts with their sizes declared: the first one alone (its size sets S; a smaller part that
+  // came before it would be staged), then the others in parallel.
+  auto slots = [&](const std::vector<int>& n, const std::vector<std::string>& d) {
+    auto e = UploadParallel(*f.store, "k", id, {n[0]}, {d[0]}, true);
+    if (n.size() > 1) {
+      auto more = UploadParallel(*f.store, "k", id, std::vector<int>(n.begin() + 1, n.end()),
+                                 std::vector<std::string>(d.begin() + 1, d.end()), true);
+      e.insert(more.begin(), more.end());
+    }
+    return e;
+  };
+  auto complete = [&](const std::map<int, std::string>& e, const std::vector<int>& n) {
+    return f.store->CompleteMultipartUpload("bkt", "k", id, ListOf(e, n), {});
+  };
+
+  SECTION("each byte written once: no staged file, Complete takes the assembly file") {
+    // Part 1 first (its size sets S), then the others in parallel, the last one first.
+    auto e = UploadParallel(*f.store, "k", id, {1}, {a}, true);
+    auto e2 = UploadParallel(*f.store, "k", id, {3, 2}, {tail, b}, true);
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    CHECK(c().parts_assembled == 0);
+    CHECK(FilesIn(dir) == std::vector<std::string>{"assembly"});
+    CHECK(std::filesystem::file_size(assembly) == 2 * 5 * kMiB + tail.size());
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    REQUIRE(lp->parts.size() == 3);
+    CHECK(lp->parts[1].etag == Md5Hex(b));
+    CHECK(lp->parts[2].size == tail.size());
+    CHECK(*f.Get("bkt", "k") == "previous");  // never visible before Complete
+    auto done = complete(e, {1, 2, 3});
+    REQUIRE(done.ok());
+    CHECK(done->etag == MultipartEtag({a, b, tail}));
+    CHECK(c().fast_completes == 1);
+    CHECK(c().full_copies == 0);
+    CHECK(c().slot_parts_verified == 0);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+    auto p2 = ReadPart(*f.store, "k", 2);
+    REQUIRE(p2.ok());
+    CHECK(p2->bytes == b);
+    CHECK_FALSE(std::filesystem::exists(dir));
+    auto again = complete(e, {1, 2, 3});
+    REQUIRE(again.ok());
+    CHECK(again->etag == done->etag);
+  }
+  SECTION("a part uploaded again is staged, then copied into its slot: the last one is kept") {
+    auto e = slots({1, 2, 3}, {a, b, tail});
+    auto e2 = UploadParallel(*f.store, "k", id, {2}, {b2}, true);
+    e[2] = e2[2];
+    CHECK(c().parts_in_slot == 3);
+    CHECK(c().parts_assembled == 1);
+    CHECK(FilesIn(dir).size() == 2);  // the assembly file and part 2's staged file
+    // A third upload of part 2 failing midway: part 2 stays the second one.
+    FailingSource bad(a, 3 * kMiB);
+    CHECK_FALSE(UploadSized(*f.store, "k", id, 2, bad, a.size()).ok());
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts[1].etag == Md5Hex(b2));
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().fast_completes == 1);
+    CHECK(*f.Get("bkt", "k") == a + b2 + tail);
+  }
+  SECTION("a body that fails in a free slot records nothing") {
+    auto e = UploadParallel(*f.store, "k", id, {1}, {a}, true);
+    {
+      FailingSource cut(b, 3 * kMiB);  // the client went away
+      CHECK(UploadSized(*f.store, "k", id, 2, cut, b.size()).status().code() == Code::kIOError);
+    }
+    {
+      StringSource wrong(b);  // a Content-MD5 of other bytes
+      UploadPartOptions o;
+      o.content_md5 = Md5B64(a);
+      CHECK(UploadSized(*f.store, "k", id, 2, wrong, b.size(), o).status().code() ==
+            Code::kBadDigest);
+    }
+    {
+      StringSource longer(tail + "x");  // more bytes than declared
+      CHECK(UploadSized(*f.store, "k", id, 3, longer, tail.size()).status().code() ==
+            Code::kInvalidArgument);
+    }
+    auto lp = f.store->ListParts("bkt", "k", id, {});
+    REQUIRE(lp.ok());
+    CHECK(lp->parts.size() == 1);
+    CHECK(f.store
+              ->CompleteMultipartUpload("bkt", "k", id, {{1, e[1], ""}, {2, Md5Hex(b), ""}}, {})
+              .status()
+              .code() == Code::kInvalidPart);
+    // The slots were left as scribbled over; the parts uploaded now are what Complete takes.
+    auto e2 = UploadParallel(*f.store, "k", id, {2, 3}, {b, tail}, true);
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().fast_completes == 1);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("after a restart the slots are read back and checked") {
+    auto e = slots({1, 2}, {a, b});
+    f.Reopen();
+    // Part 3 cannot reopen the file (WritableFile truncates): it is staged.
+    auto e3 = UploadParallel(*f.store, "k", id, {3}, {tail}, true);
+    e.insert(e3.begin(), e3.end());
+    CHECK(c().parts_in_slot == 0);
+    CHECK(std::filesystem::file_size(assembly) == 2 * 5 * kMiB);  // not cut
+    REQUIRE(complete(e, {1, 2, 3}).ok());
+    CHECK(c().full_copies == 1);
+    CHECK(c().slot_parts_verified == 2);
+    CHECK(*f.Get("bkt", "k") == a + b + tail);
+  }
+  SECTION("after a restart, a slot changed on disk fails Complete") {
+    auto e = slots({1, 2}, {a, tail});
+    f.Reopen();
+    Scribble(assembly, 5 * kMiB + 100, "tampered");
+    auto done = complete(e, {1, 2});
+    CHECK(done.status().code() == Code::kDataLoss);
+    CHECK(*f.Get("bkt", "k") == "previous");
+  }
+  SECTION("the assembly file changed in this session: read back, bad bytes refused") {
+    auto e = slots({1, 2}, {a, tail});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a ctime tick
+    SECTION("bytes changed") {
+      Scribble(assembly, 100, "tampered");
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "previous");
+      CHECK(c().fast_completes == 0);
+    }
+    SECTION("truncated") {
+      std::filesystem::resize_file(assembly, 5 * kMiB + 10);
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "previous");
+    }
+    SECTION("rewritten with the same bytes: checked, then used") {
+      Scribble(assembly, 100, a.substr(100, 8));
+      REQUIRE(complete(e, {1, 2}).ok());
+      CHECK(c().slot_parts_verified == 2);
+      CHECK(c().full_copies == 1);
+      CHECK(*f.Get("bkt", "k") == a + tail);
+    }
+  }
+  SECTION("staged and slot-held parts mixed, and a full copy of a list that skips one") {
+    auto e = UploadParallel(*f.store, "k", id, {1}, {a});  // no size declared: staged
+    auto e2 = UploadParallel(*f.store, "k", id, {2, 3, 4}, {b, b2, tail}, true);
+    e.insert(e2.begin(), e2.end());
+    CHECK(c().parts_in_slot == 3);
+    REQUIRE(complete(e, {1, 3, 4}).ok());
+    CHECK(c().full_copies == 1);
+    CHECK(c().slot_parts_verified == 0);
+    CHECK(*f.Get("bkt", "k") == a + b2 + tail);
+  }
+  SECTION("a Complete that renamed the file but did not record it: its retry") {
+    auto e = slots({1, 2}, {a, tail});
+    auto done = complete(e, {1, 2});
+    REQUIRE(done.ok());
+    // The database as a crash between the rename and the record leaves it: the object recorded,
+    // the upload open with its slot-held parts, whose assembly file is now the object.
+    f.store.reset();
+    {
+      auto db = SqliteDb::Open(f.opts.db_path);
+      REQUIRE(db.ok());
+      REQUIRE((*db)->Exec("UPDATE mpu_uploads SET state=0, completion='' WHERE upload_id='" + id +
+                          "'").ok());
+      const std::vector<std::string> parts = {a, tail};
+      for (size_t i = 0; i < parts.size(); ++i) {
+        REQUIRE((*db)->Exec("INSERT INTO mpu_parts (upload_id, part_number, file, etag, size,"
+                            " mod_time_ns, checksum, ino, ctime_ns, assembled) VALUES ('" + id +
+                            "', " + std::to_string(i + 1) + ", '.cairn/uploads/" + id +
+                            "/assembly', '" + Md5Hex(parts[i]) + "', " +
+                            std::to_string(parts[i].size()) + ", 1, x'', 0, 0, 'gone')")
+                    .ok());
+      }
+    }
+    f.Reopen();
+    REQUIRE(f.store->ListParts("bkt", "k", id, {}).ok());  // open again
+    SECTION("the object is the one it made: the retry answers as the Complete did") {
+      auto again = complete(e, {1, 2});
+      REQUIRE(again.ok());
+      CHECK(again->etag == done->etag);
+      CHECK(again->size == done->size);
+      CHECK(*f.Get("bkt", "k") == a + tail);
+      CHECK(f.store->ListParts("bkt", "k", id, {}).status().code() == Code::kUploadNotFound);
+      CHECK(c().full_copies + c().fast_completes == 0);
+    }
+    SECTION("the object was replaced since: the parts are gone, refused") {
+      REQUIRE(f.Put("bkt", "k", "newer").ok());
+      CHECK(complete(e, {1, 2}).status().code() == Code::kDataLoss);
+      CHECK(*f.Get("bkt", "k") == "newer");
+    }
+  }
+  SECTION("abort and gc remove an assembly file holding parts") {
+    slots({1, 2}, {a, tail});
+    REQUIRE(std::filesystem::exists(assembly));
+    REQUIRE(f.store->AbortMultipartUpload("bkt", "k", id).ok());
+    CHECK_FALSE(std::filesystem::exists(dir));
+    auto old = f.store->CreateMultipartUpload("bkt", "k", {});
+    REQUIRE(old.ok());
+    UploadParallel(*f.store, "k", old->upload_id, {1}, {a}, true);
+    REQUIRE(std::filesystem::exists(f.root + "/.cairn/uploads/" + old->upload_id + "/assembly"));
+    auto removed = f.store->AbortStaleUploads(0);
+    REQUIRE(removed.ok());
+    CHECK(*removed == 1);
+    CHECK_FALSE(std::filesystem::exists(f.root + "/.cairn/uploads/" + old->upload_id));
   }
 }

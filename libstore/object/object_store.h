@@ -354,6 +354,10 @@ struct UploadPartOptions {
   std::string checksum_algorithm, checksum_value;
   std::string payload_sha256;
   bool fsync = true;
+  // The part's size as the request declared it (Content-Length, or x-amz-decoded-content-length
+  // of an aws-chunked body), when it did: lets a store place the part before its bytes arrive. A
+  // body that turns out longer fails the part.
+  std::optional<uint64_t> size;
 };
 
 struct PartInfo {

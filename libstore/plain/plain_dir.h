@@ -36,6 +36,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "libstore/object/object_store.h"
 #include "libstore/plain/meta_store.h"
@@ -125,8 +126,10 @@ class PlainDir : public ObjectStore {
   // (Content-MD5, x-amz-checksum-*, payload hash) and synced, then renamed to
   // .cairn/uploads/<upload id>/ and recorded in the UploadStore (upload_store.h: SQLite, so an
   // upload survives restarts); nothing under .cairn/ is ever an object or listed. Parts of a
-  // uniform size are copied into the upload's assembly file as they arrive (AssemblePart), and
-  // Complete renames that file into place when the parts it names fit it; otherwise it assembles
+  // uniform size go into the upload's assembly file: straight from the body into their slot when
+  // the request declared a size that fits it (UploadPartToSlot: each byte written once), else
+  // copied there once staged (AssemblePart); Complete renames that file into place when the parts
+  // it names fit it; otherwise it assembles
   // the parts with copy_file_range (WritableFile::AppendFrom) into a temp file under .cairn/tmp.
   // Either way the file is synced and renamed into place as a PUT does (CommitTemp): a crash
   // leaves no object or the whole one, and the version it replaces stays whole until the rename.
@@ -171,6 +174,8 @@ class PlainDir : public ObjectStore {
   // took the assembly file, the parts those had to copy into it themselves, and Completes that
   // copied every part into a new file.
   struct AssemblyCounters {
+    std::atomic<uint64_t> parts_in_slot{0};  // streamed straight into their slot, never staged
+    std::atomic<uint64_t> slot_parts_verified{0};  // slot parts Complete read back (MD5) first
     std::atomic<uint64_t> parts_assembled{0};
     std::atomic<uint64_t> parts_copied_at_complete{0};
     std::atomic<uint64_t> fast_completes{0};
@@ -243,10 +248,31 @@ class PlainDir : public ObjectStore {
   // in the UploadPart request's thread; any failure only leaves the slot unmarked.
   void AssemblePart(const std::string& upload_id, const plain::PartRecord& p,
                     uint64_t part_size);
-  // This session's open assembly file of the upload; made (empty) when absent and create is set;
-  // nullptr when there is none or it cannot be made. Dropped when the upload ends.
+  // UploadPart's direct path (plain_multipart.cc): when the part's declared size fits the slot of
+  // a known S and the slot is free (no part of that number recorded, nobody writing it), streams
+  // the body into the assembly file at (n-1)*S, hashing as it goes, and records the part as held
+  // by its slot only once every byte is written (and synced). nullopt: the slot is not usable,
+  // nothing was read from src (the caller stages the part). An error: the part is not recorded.
+  Result<std::optional<PartInfo>> UploadPartToSlot(const std::string& bucket,
+                                                   const std::string& key,
+                                                   const std::string& upload_id, int part_number,
+                                                   uint64_t part_size, Source& src,
+                                                   BodyChecksums& sums, const ExpectedDigests& want,
+                                                   uint64_t declared, bool fsync);
+  // A claim on one slot (upload id, part number) by one writer at a time; false: claimed already.
+  bool ClaimSlot(const std::string& upload_id, int part_number);
+  void ReleaseSlot(const std::string& upload_id, int part_number);
+  // This session's open assembly file of the upload; made (empty) when absent and create is set,
+  // or when the file on disk holds no recorded part; nullptr when there is none or it cannot be
+  // made (a file holding parts recorded before, by another session or before a failed Complete,
+  // is never reopened: WritableFile cannot reopen without truncating). Dropped when the upload
+  // ends.
   std::shared_ptr<WritableFile> AssemblyFile(const std::string& upload_id, bool create);
   void DropAssemblyFile(const std::string& upload_id);
+  // After this session wrote into the open assembly file: remembers its latest stamp (inode,
+  // ctime), and at Complete (no writer in flight) tells whether anything else changed it since.
+  void NoteAssemblyWrite(const std::string& upload_id);
+  bool AssemblyUnchanged(const std::string& upload_id);
   // Copies the staged part p (opened as in) to offset at of out, through this thread's buffer.
   Status CopyIntoSlot(const std::string& upload_id, const plain::PartRecord& p, ReadableFile& in,
                       WritableFile& out, uint64_t at);
@@ -256,18 +282,23 @@ class PlainDir : public ObjectStore {
   // chosen parts into the file at path otherwise.
   bool AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
                       const std::vector<const plain::PartRecord*>& chosen,
-                      std::vector<bool>* missing);
+                      const std::vector<bool>& trusted, std::vector<bool>* missing);
   Status FinishAssembly(const std::string& upload_id, plain::TempFile& file,
                         const std::vector<const plain::PartRecord*>& chosen,
                         const std::vector<bool>& missing, uint64_t size, const PutOptions& po);
-  Status CopyParts(const std::string& upload_id,
-                   const std::vector<const plain::PartRecord*>& chosen, const std::string& path,
+  // trusted[i]: chosen[i], if held by its slot, is known to this session as written (else its
+  // slot is read back and its MD5 checked against its ETag first: kDataLoss when it differs).
+  Status CopyParts(const std::string& upload_id, const plain::UploadRecord& up,
+                   const std::vector<const plain::PartRecord*>& chosen,
+                   const std::vector<bool>& trusted, const std::string& path,
                    const PutOptions& po);
+  // Whether part p lives in its slot of the upload's assembly file (no staged file of its own).
+  static bool InSlot(const std::string& upload_id, const plain::PartRecord& p);
+  Status VerifySlot(const std::string& upload_id, const plain::PartRecord& p, ReadableFile& in,
+                    uint64_t at);
   // Shared by AssemblePart, exclusive for Complete, Abort and bucket removal: nobody writes into an
   // upload's assembly file while it is consumed or removed.
   std::shared_mutex& AssemblyLock(const std::string& upload_id);
-  // One slot of one upload's assembly file: its copy and its mark, one writer at a time.
-  std::mutex& SlotLock(const std::string& upload_id, int part_number);
   // Forgets every multipart upload of a removed bucket and removes their staged parts.
   Status DropUploads(const std::string& bucket);
   // Describe's addition for a multipart object (its record's ETag has a '-'): the checksum.
@@ -285,14 +316,20 @@ class PlainDir : public ObjectStore {
   std::unique_ptr<plain::UploadStore> uploads_;
   std::mutex upload_locks_[kKeyLocks];  // a part's commit against Complete and Abort
   std::shared_mutex assembly_locks_[kKeyLocks];
-  std::mutex slot_locks_[kKeyLocks];
   // This instance's id in the parts' assembled marks: a mark left by another (before a restart
   // or a crash, whose copy may not have reached the disk) is not trusted.
   const std::string session_ = TempName("");
   std::mutex assembly_files_mu_;
   // The assembly files this session opened, by upload id: kept open (WritableFile has no way to
   // reopen a file without truncating it) until the upload is completed or aborted.
-  std::unordered_map<std::string, std::shared_ptr<WritableFile>> assembly_files_;
+  struct AssemblyEntry {
+    std::shared_ptr<WritableFile> file;
+    uint64_t ino = 0;  // the stamp after this session's latest write (0: none yet)
+    int64_t ctime_ns = 0;
+  };
+  std::unordered_map<std::string, AssemblyEntry> assembly_files_;
+  // The slots being written (upload id, '/', part number), under assembly_files_mu_.
+  std::unordered_set<std::string> slot_claims_;
   AssemblyCounters assembly_counters_;
 };
 

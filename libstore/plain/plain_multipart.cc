@@ -2,21 +2,33 @@
 // UploadStore, Complete assembling them with copy_file_range and renaming the result into place
 // (plain_dir.h says why and in which order).
 //
-// Speculative assembly: while parts arrive, each one that fits a uniform layout (every part of
-// the upload's size S, recorded at the first part of at least 5 MiB; the last one smaller) is
-// copied, in its UploadPart's own thread, to offset (n-1)*S of one assembly file per upload
-// (.cairn/uploads/<id>/assembly, made by the session's first copy and kept open until the upload
-// ends; the copy goes through the thread's buffer with ReadAt/WriteAt while the part's pages are
-// still cached), and its part row is marked as assembled by this PlainDir's session. A part
-// uploaded again is a new row, unmarked until its own copy is done; the copy and the mark of one
-// slot happen under the slot's lock, after checking that the staged file is still the part's.
-// Complete takes the assembly file (synced, renamed into place) when the parts it names are
-// 1..N, uniform, each staged file still as uploaded, and the file exactly the object's size: a
-// part whose row is not marked by this session for the very staged file it uses (it came before S
-// was known, or before a restart: marks of another session are never trusted, that copy may not
-// have reached the disk) is copied into its slot then, under the lock that keeps every other
-// writer out. In any other case, or on any failure before the rename, it copies every part into a
-// new temp file as before.
+// Assembly as parts arrive: every part that fits a uniform layout (every part of the upload's
+// size S, recorded from the first part of at least 5 MiB, by its declared size or once staged;
+// the last one smaller) goes to offset (n-1)*S of one assembly file per upload
+// (.cairn/uploads/<id>/assembly, made by the session's first write and kept open until the upload
+// ends). Two ways:
+// - Straight from the body (UploadPartToSlot), when the request declared the part's size, it fits
+//   S and the slot is free: no part of that number recorded and no other writer (a claim per
+//   slot; the loser stages). The part is hashed as it streams and recorded as held by its slot
+//   (its file is the assembly file) only once every byte is written, checked and, with fsync,
+//   synced. A part of that number uploaded again is staged, so a failed re-upload never spoils a
+//   slot a record points at.
+// - Staged first (a declared size that does not fit, the slot taken, no size declared, or
+//   UploadPartCopy), then copied, in its UploadPart's own thread, into its slot through the
+//   thread's buffer while its pages are still cached, and its part row marked as assembled by
+//   this PlainDir's session (under the slot's claim, after checking the staged file is still the
+//   part's).
+// Complete takes the assembly file (synced, renamed into place) when the parts it names are 1..N,
+// uniform, each staged file still as uploaded, every slot-held part known to this session and
+// the file unchanged since this session's last write (its inode and ctime), and the file exactly
+// the object's size: a staged part not marked by this session (it came before S was known, or
+// before a restart: marks of another session are never trusted) is copied into its slot then,
+// under the lock that keeps every other writer out. In any other case, or on any failure before
+// the rename, it copies every part into a new temp file as before, reading a slot-held part from
+// the assembly file; one this session cannot vouch for (written before a restart, or the file
+// changed) is read back first and its MD5 compared with its ETag (kDataLoss when it differs). A
+// Complete that renamed the file but stopped before recording it (a crash) is recognised on retry
+// by the object's ETag and size.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -105,6 +117,17 @@ ChecksumValue ValueOf(ChecksumAlgorithm a, std::string_view raw) {
   return v;
 }
 
+// What UploadPart and ListParts answer for a recorded part.
+PartInfo InfoOf(const plain::PartRecord& p, ChecksumAlgorithm alg) {
+  PartInfo info;
+  info.part_number = p.part_number;
+  info.etag = p.etag;
+  info.size = p.size;
+  info.mod_time_ns = p.mod_time_ns;
+  if (alg != ChecksumAlgorithm::kNone) info.checksum = ValueOf(alg, p.checksum).Base64();
+  return info;
+}
+
 // The digest of a Complete's parts list, to recognise a retry of the same request.
 std::string PartsDigest(const std::vector<CompletedPart>& parts) {
   Md5Stream md5;
@@ -126,22 +149,75 @@ std::shared_mutex& PlainDir::AssemblyLock(const std::string& upload_id) {
   return assembly_locks_[std::hash<std::string>()(upload_id) % kKeyLocks];
 }
 
-std::mutex& PlainDir::SlotLock(const std::string& upload_id, int part_number) {
-  return slot_locks_[(std::hash<std::string>()(upload_id) + size_t(part_number)) % kKeyLocks];
+bool PlainDir::InSlot(const std::string& upload_id, const plain::PartRecord& p) {
+  return p.file == AssemblyPath(upload_id);
 }
+
+bool PlainDir::ClaimSlot(const std::string& upload_id, int part_number) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  return slot_claims_.insert(upload_id + "/" + std::to_string(part_number)).second;
+}
+
+void PlainDir::ReleaseSlot(const std::string& upload_id, int part_number) {
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  slot_claims_.erase(upload_id + "/" + std::to_string(part_number));
+}
+
+namespace {
+// Runs f when the scope ends (releases a slot claim).
+template <class F>
+struct AtExit {
+  F f;
+  ~AtExit() { f(); }
+};
+template <class F>
+AtExit(F) -> AtExit<F>;
+}  // namespace
 
 std::shared_ptr<WritableFile> PlainDir::AssemblyFile(const std::string& upload_id, bool create) {
   std::lock_guard<std::mutex> l(assembly_files_mu_);
   auto it = assembly_files_.find(upload_id);
-  if (it != assembly_files_.end()) return it->second;
+  if (it != assembly_files_.end()) return it->second.file;
   if (!create) return nullptr;
-  // Made afresh by the first copy of this session (a file an earlier run left is cut to nothing:
-  // its marks are not trusted anyway).
+  // Made afresh by the first write of this session. A file already there (an earlier run's, or
+  // one a failed Complete let go) is cut to nothing only when no recorded part lives in it: the
+  // marks of its staged copies are not trusted anyway, but a slot-held part has no other copy.
+  if (vol_->Stat(AssemblyPath(upload_id)).ok()) {
+    auto parts = uploads_->Parts(upload_id, 0, 0);
+    if (!parts.ok()) return nullptr;
+    for (const plain::PartRecord& p : *parts) {
+      if (InSlot(upload_id, p)) return nullptr;
+    }
+  }
   auto made = vol_->NewWritableFile(AssemblyPath(upload_id));
   if (!made.ok()) return nullptr;
-  std::shared_ptr<WritableFile> f(std::move(made).value());
-  assembly_files_.emplace(upload_id, f);
-  return f;
+  AssemblyEntry e;
+  e.file = std::shared_ptr<WritableFile>(std::move(made).value());
+  assembly_files_.emplace(upload_id, e);
+  return e.file;
+}
+
+void PlainDir::NoteAssemblyWrite(const std::string& upload_id) {
+  auto st = vol_->Stat(AssemblyPath(upload_id));
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  auto it = assembly_files_.find(upload_id);
+  if (it == assembly_files_.end()) return;
+  if (!st.ok() || (it->second.ino != 0 && st->ino != it->second.ino)) {
+    it->second.ino = ~uint64_t(0);  // not the file this session opened: never unchanged again
+    return;
+  }
+  if (it->second.ino != ~uint64_t(0)) it->second.ino = st->ino;
+  it->second.ctime_ns = std::max(it->second.ctime_ns, st->ctime_ns);
+}
+
+bool PlainDir::AssemblyUnchanged(const std::string& upload_id) {
+  // Called with no writer in flight (under the exclusive assembly lock): the last write's own
+  // note saw the ctime it left, so a later change shows as a newer one.
+  auto st = vol_->Stat(AssemblyPath(upload_id));
+  std::lock_guard<std::mutex> l(assembly_files_mu_);
+  auto it = assembly_files_.find(upload_id);
+  if (it == assembly_files_.end() || !st.ok()) return false;
+  return it->second.ino == st->ino && it->second.ctime_ns == st->ctime_ns;
 }
 
 void PlainDir::DropAssemblyFile(const std::string& upload_id) {
@@ -170,9 +246,11 @@ void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecor
                             uint64_t part_size) {
   if (part_size == 0 || p.size > part_size) return;  // no uniform layout for it
   std::shared_lock<std::shared_mutex> consumers(AssemblyLock(upload_id));
-  std::lock_guard<std::mutex> slot(SlotLock(upload_id, p.part_number));
-  // Still the part's version: not replaced, the upload neither completed nor aborted meanwhile
-  // (a later version's copy waits for this lock, then overwrites the slot and marks its own).
+  // Another writer in the slot (a later version's copy or body): this one stays unmarked, and
+  // Complete copies it if it is still the part's then.
+  if (!ClaimSlot(upload_id, p.part_number)) return;
+  AtExit claim{[&] { ReleaseSlot(upload_id, p.part_number); }};
+  // Still the part's version: not replaced, the upload neither completed nor aborted meanwhile.
   auto current = uploads_->PartFile(upload_id, p.part_number);
   if (!current.ok() || *current != p.file) return;
   auto in = vol_->NewReadableFile(p.file);
@@ -180,7 +258,9 @@ void PlainDir::AssemblePart(const std::string& upload_id, const plain::PartRecor
   std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
   if (!out) return;
   const uint64_t at = uint64_t(p.part_number - 1) * part_size;
-  if (!CopyIntoSlot(upload_id, p, **in, *out, at).ok()) return;
+  const Status copied = CopyIntoSlot(upload_id, p, **in, *out, at);
+  NoteAssemblyWrite(upload_id);
+  if (!copied.ok()) return;
   if (!uploads_->MarkAssembled(upload_id, p.part_number, p.file, session_).ok()) return;
   assembly_counters_.parts_assembled.fetch_add(1, std::memory_order_relaxed);
 }
@@ -262,10 +342,30 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
     plan.payload_sha256 = true;
   }
 
+  BodyChecksums sums(plan);
+  // Straight into its slot of the assembly file when the declared size fits one (S set by the
+  // first declared size of at least 5 MiB, if none yet).
+  if (opts.size && *opts.size > 0) {
+    uint64_t slot = up.assembly_part_size;
+    if (slot == 0 && *opts.size >= kMinPartSize) {
+      auto set = uploads_->SetAssemblyPartSize(upload_id, *opts.size);
+      if (set.ok()) slot = *set;
+    }
+    // A slot past S3's largest object (5 TiB) holds no part of a valid layout, and the file
+    // system may refuse that offset (ext4 files end at 16 TiB).
+    constexpr uint64_t kMaxSlotEnd = uint64_t(5) << 40;
+    if (slot != 0 && *opts.size <= slot &&
+        uint64_t(part_number - 1) * slot + *opts.size <= kMaxSlotEnd) {
+      ASSIGN_OR_RETURN(std::optional<PartInfo> placed,
+                       UploadPartToSlot(bucket, key, upload_id, part_number, slot, src, sums, want,
+                                        *opts.size, opts.fsync));
+      if (placed) return std::move(*placed);
+    }
+  }
+
   // Stream into a temp file (removed on every failure below until its rename).
   plain::TempFile tmp(vol_, TempName(plain::kTmpDir));
   ASSIGN_OR_RETURN(auto file, vol_->NewWritableFile(tmp.path()));
-  BodyChecksums sums(plan);
   char* buf = plain::IoBuffer();
   uint64_t size = 0;
   while (true) {
@@ -289,6 +389,76 @@ Result<PartInfo> PlainDir::UploadPart(const std::string& bucket, const std::stri
   p.mod_time_ns = st.mtime_ns;
   if (alg != ChecksumAlgorithm::kNone) p.checksum = std::string(sums.checksum().raw());
   return StagePart(bucket, key, upload_id, tmp, p, opts.fsync);
+}
+
+Result<std::optional<PartInfo>> PlainDir::UploadPartToSlot(
+    const std::string& bucket, const std::string& key, const std::string& upload_id,
+    int part_number, uint64_t part_size, Source& src, BodyChecksums& sums,
+    const ExpectedDigests& want, uint64_t declared, bool fsync) {
+  // Shared with the other writers of the upload's slots; Complete and Abort wait for the body.
+  std::shared_lock<std::shared_mutex> consumers(AssemblyLock(upload_id));
+  ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
+  ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
+  if (!ClaimSlot(upload_id, part_number)) return std::optional<PartInfo>();  // the loser stages
+  AtExit claim{[&] { ReleaseSlot(upload_id, part_number); }};
+  // Free only while no part of that number is recorded: a recorded part may be held by the slot,
+  // and if this body failed midway S3 keeps that part.
+  ASSIGN_OR_RETURN(std::string current, uploads_->PartFile(upload_id, part_number));
+  if (!current.empty()) return std::optional<PartInfo>();
+  const std::string dir = std::string(kUploadsDir) + "/" + upload_id;
+  RETURN_IF_ERROR(vol_->MakeDirs(dir));
+  std::shared_ptr<WritableFile> out = AssemblyFile(upload_id, true);
+  if (!out) return std::optional<PartInfo>();
+
+  // Nothing records the slot until every byte is in, checked and (with fsync) synced: a body
+  // that fails midway leaves bytes nobody points at.
+  const uint64_t at = uint64_t(part_number - 1) * part_size;
+  char* buf = plain::IoBuffer();
+  uint64_t size = 0;
+  Status streamed = [&]() -> Status {
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, ReadFull(src, buf, plain::kIoBufferSize));
+      if (n == 0) return Status::Ok();
+      if (size + n > declared) {
+        return InvalidArgument("part " + std::to_string(part_number) +
+                               ": the body is longer than the " + std::to_string(declared) +
+                               " bytes declared");
+      }
+      sums.Update(buf, n);
+      RETURN_IF_ERROR(out->WriteAt(at + size, buf, n));
+      size += n;
+      if (n < plain::kIoBufferSize) return Status::Ok();
+    }
+  }();
+  NoteAssemblyWrite(upload_id);
+  RETURN_IF_ERROR(streamed);
+  sums.Finish();
+  RETURN_IF_ERROR(sums.Verify(want).WithContext("part " + std::to_string(part_number)));
+  if (Sync(fsync)) {
+    // As a staged part: its bytes, then the names leading to them, before the record.
+    RETURN_IF_ERROR(out->Sync());
+    RETURN_IF_ERROR(vol_->SyncDir(dir));
+    RETURN_IF_ERROR(vol_->SyncDir(kUploadsDir));
+  }
+
+  plain::PartRecord p;
+  p.part_number = part_number;
+  p.file = AssemblyPath(upload_id);
+  p.etag = ToHex(sums.md5().data(), sums.md5().size());
+  p.size = size;
+  p.mod_time_ns = Clock::Real()->NowNs();
+  if (alg != ChecksumAlgorithm::kNone) p.checksum = std::string(sums.checksum().raw());
+  p.assembled = session_;
+  {
+    std::lock_guard<std::mutex> l(UploadLock(upload_id));
+    RETURN_IF_ERROR(OpenUpload(bucket, key, upload_id, true).status());
+    // A part staged meanwhile (a concurrent upload of the same number) is replaced: this one
+    // finished last.
+    ASSIGN_OR_RETURN(std::string replaced, uploads_->PutPart(upload_id, p));
+    if (!replaced.empty() && replaced != p.file) vol_->Remove(replaced).IgnoreError();
+  }
+  assembly_counters_.parts_in_slot.fetch_add(1, std::memory_order_relaxed);
+  return std::optional<PartInfo>(InfoOf(p, alg));
 }
 
 Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::string& key,
@@ -319,17 +489,12 @@ Result<PartInfo> PlainDir::StagePart(const std::string& bucket, const std::strin
   }
   ASSIGN_OR_RETURN(std::string replaced, uploads_->PutPart(upload_id, p));
   staged.Disarm();
-  if (!replaced.empty()) vol_->Remove(replaced).IgnoreError();  // the part uploaded before
+  // The part uploaded before (its file; a slot-held one's bytes are simply no longer pointed at).
+  if (!replaced.empty() && replaced != AssemblyPath(upload_id)) vol_->Remove(replaced).IgnoreError();
   l.unlock();
   AssemblePart(upload_id, p, assembly_size);
 
-  PartInfo out;
-  out.part_number = p.part_number;
-  out.etag = p.etag;
-  out.size = p.size;
-  out.mod_time_ns = p.mod_time_ns;
-  if (alg != ChecksumAlgorithm::kNone) out.checksum = ValueOf(alg, p.checksum).Base64();
-  return out;
+  return InfoOf(p, alg);
 }
 
 Result<PartInfo> PlainDir::UploadPartCopy(const std::string& src_bucket,
@@ -432,21 +597,49 @@ Result<uint64_t> PlainDir::AbortStaleUploads(int64_t older_than_ns) {
 
 bool PlainDir::AssemblyUsable(const std::string& upload_id, const plain::UploadRecord& up,
                               const std::vector<const plain::PartRecord*>& chosen,
-                              std::vector<bool>* missing) {
+                              const std::vector<bool>& trusted, std::vector<bool>* missing) {
   const uint64_t s = up.assembly_part_size;
   if (s == 0 || chosen.empty()) return false;
-  // Without this session's open file, no mark holds.
-  const bool have = AssemblyFile(upload_id, false) != nullptr;
+  // Without this session's open file, as this session left it, no mark holds.
+  const bool have = AssemblyFile(upload_id, false) != nullptr && AssemblyUnchanged(upload_id);
   missing->assign(chosen.size(), true);
   for (size_t i = 0; i < chosen.size(); ++i) {
     const plain::PartRecord& p = *chosen[i];
     const bool last = i + 1 == chosen.size();
     if (p.part_number != int(i + 1) || (last ? p.size > s : p.size != s)) return false;
+    if (InSlot(upload_id, p)) {
+      if (!trusted[i]) return false;  // the copy reads it back
+      (*missing)[i] = false;
+      continue;
+    }
     auto st = vol_->Stat(p.file);
     if (!st.ok() || !CheckStaged(upload_id, p, *st).ok()) return false;  // the copy says why
     (*missing)[i] = !have || p.assembled != session_;
   }
   return true;
+}
+
+Status PlainDir::VerifySlot(const std::string& upload_id, const plain::PartRecord& p,
+                            ReadableFile& in, uint64_t at) {
+  Md5Stream md5;
+  char* buf = plain::IoBuffer();
+  for (uint64_t off = 0; off < p.size;) {
+    const size_t want = size_t(std::min<uint64_t>(plain::kIoBufferSize, p.size - off));
+    ASSIGN_OR_RETURN(size_t got, in.ReadAt(at + off, buf, want));
+    if (got == 0) {
+      return DataLoss("upload " + upload_id + ": the assembly file ends inside part " +
+                      std::to_string(p.part_number));
+    }
+    md5.Update(buf, got);
+    off += got;
+  }
+  assembly_counters_.slot_parts_verified.fetch_add(1, std::memory_order_relaxed);
+  if (md5.FinalHex() != p.etag) {
+    return DataLoss("upload " + upload_id + ": part " + std::to_string(p.part_number) +
+                    " changed on disk since it was uploaded (its bytes in the assembly file do"
+                    " not match its ETag)");
+  }
+  return Status::Ok();
 }
 
 Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& file,
@@ -482,17 +675,38 @@ Status PlainDir::FinishAssembly(const std::string& upload_id, plain::TempFile& f
   return out->Close();
 }
 
-Status PlainDir::CopyParts(const std::string& upload_id,
+Status PlainDir::CopyParts(const std::string& upload_id, const plain::UploadRecord& up,
                            const std::vector<const plain::PartRecord*>& chosen,
-                           const std::string& path, const PutOptions& po) {
-  // copy_file_range from each staged part, no byte through user space on a LocalVolume.
+                           const std::vector<bool>& trusted, const std::string& path,
+                           const PutOptions& po) {
+  // copy_file_range from each staged part or slot, no byte through user space on a LocalVolume
+  // (but for the slots read back to check them).
   ASSIGN_OR_RETURN(auto out, vol_->NewWritableFile(path));
-  for (const plain::PartRecord* p : chosen) {
-    ASSIGN_OR_RETURN(auto in, vol_->NewReadableFile(p->file));
-    ASSIGN_OR_RETURN(FileInfo pst, in->StatOpen());
-    RETURN_IF_ERROR(CheckStaged(upload_id, *p, pst));
+  std::unique_ptr<ReadableFile> assembly;  // opened once, for the slot-held parts
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const plain::PartRecord* p = chosen[i];
+    std::unique_ptr<ReadableFile> staged;
+    ReadableFile* in = nullptr;
+    uint64_t from = 0;
+    if (InSlot(upload_id, *p)) {
+      if (up.assembly_part_size == 0) {
+        return DataLoss("upload " + upload_id + ": part " + std::to_string(p->part_number) +
+                        " is recorded in a slot of no layout");
+      }
+      if (!assembly) {
+        ASSIGN_OR_RETURN(assembly, vol_->NewReadableFile(p->file));
+      }
+      in = assembly.get();
+      from = uint64_t(p->part_number - 1) * up.assembly_part_size;
+      if (!trusted[i]) RETURN_IF_ERROR(VerifySlot(upload_id, *p, *in, from));
+    } else {
+      ASSIGN_OR_RETURN(staged, vol_->NewReadableFile(p->file));
+      ASSIGN_OR_RETURN(FileInfo pst, staged->StatOpen());
+      RETURN_IF_ERROR(CheckStaged(upload_id, *p, pst));
+      in = staged.get();
+    }
     for (uint64_t off = 0; off < p->size;) {
-      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, off, p->size - off));
+      ASSIGN_OR_RETURN(uint64_t got, out->AppendFrom(*in, from + off, p->size - off));
       if (got == 0) {
         return Status(Code::kIOError, "upload " + upload_id + ": the staged part " +
                                           std::to_string(p->part_number) + " is shorter than " +
@@ -512,9 +726,10 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
                                                      const CompleteMultipartOptions& opts) {
   RETURN_IF_ERROR(CheckWritable("complete multipart upload"));
   ASSIGN_OR_RETURN(KeyPath kp, MapPlainKey(bucket, key));
-  std::lock_guard<std::mutex> l(UploadLock(upload_id));
-  // No part is copied into the assembly file while it is looked at, consumed or removed.
+  // No part is written into the assembly file while it is looked at, consumed or removed (a slot
+  // writer holds the shared side across its body, then takes the upload's lock: this order).
   std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
+  std::lock_guard<std::mutex> l(UploadLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, false));
   ASSIGN_OR_RETURN(ChecksumAlgorithm alg, AlgorithmOf(up.upload.checksum_algorithm));
   const ChecksumType type = up.upload.checksum_type;
@@ -593,6 +808,35 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   }
   RETURN_IF_ERROR(CheckCompleteChecksum(opts, layout.checksum, type, chosen.size()));
 
+  // The slot-held parts this session vouches for: written by it into the file it holds open,
+  // which nothing else changed since (the others are read back before they are used).
+  const bool vouched = AssemblyFile(upload_id, false) != nullptr && AssemblyUnchanged(upload_id);
+  std::vector<bool> trusted(chosen.size(), true);
+  bool in_slots = false;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    if (!InSlot(upload_id, *chosen[i])) continue;
+    in_slots = true;
+    trusted[i] = vouched && chosen[i]->assembled == session_;
+  }
+  if (in_slots && vol_->Stat(AssemblyPath(upload_id)).status().code() == Code::kNotFound) {
+    // The only copy of those parts is gone: a Complete renamed the file into place and stopped
+    // before recording it (a crash), and this is its retry, if the object is what it made.
+    auto cur = HeadObject(bucket, key);
+    if (!cur.ok() || UnquoteEtag(cur->etag) != etag || cur->size != size) {
+      return DataLoss("upload " + upload_id + ": the assembly file holding its parts is gone");
+    }
+    plain::Completion c;
+    c.parts_digest = digest;
+    c.etag = cur->etag;
+    c.size = cur->size;
+    c.mod_time_ns = cur->mod_time_ns;
+    c.checksum_b64 = checksum_b64;
+    RETURN_IF_ERROR(uploads_->MarkCompleted(upload_id, plain::EncodeCompletion(c)));
+    DropAssemblyFile(upload_id);
+    vol_->RemoveAll(std::string(kUploadsDir) + "/" + upload_id).IgnoreError();
+    return answer(c);
+  }
+
   PutOptions po;
   po.content_type = up.content_type;
   po.user_meta = up.user_meta;
@@ -606,7 +850,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   // else (or on any failure before the rename) every part copied into a temp file.
   std::optional<plain::TempFile> taken;
   std::vector<bool> missing;
-  if (AssemblyUsable(upload_id, up, chosen, &missing)) {
+  if (AssemblyUsable(upload_id, up, chosen, trusted, &missing)) {
     taken.emplace(vol_, AssemblyPath(upload_id));
     Status s = FinishAssembly(upload_id, *taken, chosen, missing, size, po);
     if (s.ok()) {
@@ -618,7 +862,7 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   }
   if (!taken) {
     taken.emplace(vol_, TempName(plain::kTmpDir));
-    RETURN_IF_ERROR(CopyParts(upload_id, chosen, taken->path(), po));
+    RETURN_IF_ERROR(CopyParts(upload_id, up, chosen, trusted, taken->path(), po));
     assembly_counters_.full_copies.fetch_add(1, std::memory_order_relaxed);
   }
   plain::TempFile& tmp = *taken;
@@ -648,8 +892,8 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
 Status PlainDir::AbortMultipartUpload(const std::string& bucket, const std::string& key,
                                       const std::string& upload_id) {
   RETURN_IF_ERROR(CheckWritable("abort multipart upload"));
-  std::lock_guard<std::mutex> l(UploadLock(upload_id));
   std::unique_lock<std::shared_mutex> assembly(AssemblyLock(upload_id));
+  std::lock_guard<std::mutex> l(UploadLock(upload_id));
   ASSIGN_OR_RETURN(plain::UploadRecord up, OpenUpload(bucket, key, upload_id, true));
   RETURN_IF_ERROR(uploads_->Delete(upload_id));
   DropAssemblyFile(upload_id);
@@ -670,15 +914,7 @@ Result<ListPartsResult> PlainDir::ListParts(const std::string& bucket, const std
   r.upload = up.upload;
   r.truncated = parts.size() > size_t(max);
   if (r.truncated) parts.resize(size_t(max));
-  for (const auto& p : parts) {
-    PartInfo pi;
-    pi.part_number = p.part_number;
-    pi.etag = p.etag;
-    pi.size = p.size;
-    pi.mod_time_ns = p.mod_time_ns;
-    if (alg != ChecksumAlgorithm::kNone) pi.checksum = ValueOf(alg, p.checksum).Base64();
-    r.parts.push_back(std::move(pi));
-  }
+  for (const auto& p : parts) r.parts.push_back(InfoOf(p, alg));
   if (r.truncated) r.next_part_number_marker = r.parts.back().part_number;
   return r;
 }
@@ -743,8 +979,8 @@ Result<ListUploadsResult> PlainDir::ListMultipartUploads(const std::string& buck
 Status PlainDir::DropUploads(const std::string& bucket) {
   ASSIGN_OR_RETURN(std::vector<std::string> open, uploads_->DeleteBucket(bucket));
   for (const std::string& id : open) {
-    std::lock_guard<std::mutex> l(UploadLock(id));
     std::unique_lock<std::shared_mutex> assembly(AssemblyLock(id));
+    std::lock_guard<std::mutex> l(UploadLock(id));
     DropAssemblyFile(id);
     Status s = vol_->RemoveAll(std::string(kUploadsDir) + "/" + id);
     if (!s.ok() && !plain::IsAbsent(s)) return s;

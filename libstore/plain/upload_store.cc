@@ -69,8 +69,8 @@ Status UploadStore::Prepare() {
                                                 " AND part_number=?2"));
   ASSIGN_OR_RETURN(put_part_, db_->Prepare("INSERT OR REPLACE INTO mpu_parts (upload_id,"
                                            " part_number, file, etag, size, mod_time_ns,"
-                                           " checksum, ino, ctime_ns) VALUES"
-                                           " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                                           " checksum, ino, ctime_ns, assembled) VALUES"
+                                           " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
   ASSIGN_OR_RETURN(parts_, db_->Prepare("SELECT part_number, file, etag, size, mod_time_ns,"
                                         " checksum, ino, ctime_ns, assembled FROM mpu_parts WHERE"
                                         " upload_id=?1 AND"
@@ -209,7 +209,7 @@ Result<std::string> UploadStore::PutPart(const std::string& upload_id, const Par
       id, int64_t(p.part_number)));
   RETURN_IF_ERROR(RunStmt(*put_part_, id, int64_t(p.part_number), p.file,
                           p.etag, int64_t(p.size), p.mod_time_ns,
-                          Blob{p.checksum}, int64_t(p.ino), p.ctime_ns));
+                          Blob{p.checksum}, int64_t(p.ino), p.ctime_ns, p.assembled));
   return old;
 }
 

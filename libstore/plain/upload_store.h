@@ -36,14 +36,16 @@ struct UploadRecord {
   UploadState state = UploadState::kOpen;
   // kCompleted: the answer Complete gave (EncodeCompletion), for a retried Complete.
   std::string completion;
-  // The part size S of the upload's speculative assembly (the first part size >= 5 MiB staged):
+  // The part size S of the upload's assembly (the first part size >= 5 MiB declared or staged):
   // part n is copied to offset (n-1)*S of the assembly file as it arrives. 0: none yet.
   uint64_t assembly_part_size = 0;
 };
 
 struct PartRecord {
   int part_number = 0;
-  std::string file;  // the staged file, a path on the volume
+  // The staged file, a path on the volume; or the upload's assembly file, when the part went
+  // straight into its slot there (offset (n-1)*S, S the upload's assembly_part_size).
+  std::string file;
   std::string etag;  // MD5 hex
   uint64_t size = 0;
   int64_t mod_time_ns = 0;
@@ -54,7 +56,8 @@ struct PartRecord {
   uint64_t ino = 0;
   int64_t ctime_ns = 0;
   // The session (PlainDir instance) that copied this very staged file into the upload's assembly
-  // file, at its slot; "" when not copied. Replacing the part clears it (a new row).
+  // file, at its slot, or wrote the slot-held part; "" when not copied. Replacing the part clears
+  // it (a new row).
   std::string assembled;
 };
 

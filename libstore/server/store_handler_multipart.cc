@@ -3,6 +3,7 @@
 // ?uploadId), ListParts (GET ?uploadId) and ListMultipartUploads (GET on a bucket ?uploads).
 // UploadPartCopy (UploadPart with x-amz-copy-source, optionally x-amz-copy-source-range).
 #include <algorithm>
+#include <charconv>
 
 #include "libstore/object/multipart.h"
 #include "libstore/server/request_target.h"
@@ -141,6 +142,20 @@ Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWr
   // hash is not passed, as computing it again would be a third digest over every byte.
   UploadPartOptions o;
   o.fsync = fsync_;
+  // The declared size (the store may place the part by it): of the decoded body when it is
+  // aws-chunked, else the Content-Length of a body that is not chunked.
+  const std::string* sha = req.Header("x-amz-content-sha256");
+  const std::string* enc = req.Header("content-encoding");
+  const bool streaming = (sha != nullptr && sha->rfind("STREAMING-", 0) == 0) ||
+                         (enc != nullptr && enc->find("aws-chunked") != std::string::npos);
+  if (streaming && decoded != nullptr && !decoded->empty()) {
+    uint64_t n = 0;
+    const char* end = decoded->data() + decoded->size();
+    auto [at, ec] = std::from_chars(decoded->data(), end, n);
+    if (ec == std::errc() && at == end) o.size = n;
+  } else if (!streaming && req.content_length && !req.chunked) {
+    o.size = *req.content_length;
+  }
   if (const std::string* md5 = req.Header("content-md5")) o.content_md5 = *md5;
   ChecksumAlgorithm alg;
   std::string value;
