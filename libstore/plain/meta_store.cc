@@ -93,8 +93,9 @@ void DecodeChecksums(const std::string& text, ObjectInfo* info) {
   info->checksum_parts = parts;
 }
 
-Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& path) {
+Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& path, bool durable) {
   ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
+  if (durable) RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL;"));
   std::unique_ptr<MetaStore> ms(new MetaStore(std::move(db)));
   RETURN_IF_ERROR(ms->Prepare());
   return ms;

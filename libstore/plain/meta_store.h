@@ -54,8 +54,12 @@ struct ObjectRecord {
 class MetaStore {
  public:
   // Opens or creates the database at path ("": in memory, for tests and for a read-only
-  // directory served without a state directory; nothing survives the process then).
-  static Result<std::unique_ptr<MetaStore>> Open(const std::string& path);
+  // directory served without a state directory; nothing survives the process then). durable:
+  // every commit reaches the disk before it returns (SQLite's synchronous=FULL: the WAL is
+  // flushed at each commit), so that a PUT acknowledged with fsync on keeps its content type,
+  // user metadata, checksums and ETag through a power loss; else synchronous=NORMAL (a crash of
+  // the process loses nothing committed, a power loss may lose the last commits).
+  static Result<std::unique_ptr<MetaStore>> Open(const std::string& path, bool durable = false);
 
   // The record of bucket/key when its stamp describes `stamp` (FileStamp::Describes); nullopt
   // when there is none or it is stale (a stale record is deleted on the way, unless its ctime is

@@ -41,7 +41,7 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
       }
     }
   }
-  ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path));
+  ASSIGN_OR_RETURN(auto meta, MetaStore::Open(opts.db_path, !opts.no_fsync));
   ASSIGN_OR_RETURN(auto uploads, plain::UploadStore::Open(opts.db_path, !opts.no_fsync));
   std::unique_ptr<PlainDir> dir(new PlainDir(vol, std::move(opts), std::move(meta)));
   dir->uploads_ = std::move(uploads);
