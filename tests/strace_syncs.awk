@@ -10,9 +10,10 @@
 #    (A removal needs no sync of its own: a DELETE is durable once its delete marker's rename is,
 #    and a marker or an old shard file that a crash brings back is what heal and gc remove.)
 #  - what is renamed into .cairn/tmp to be deleted (rb's trash) leaves its directory durably (an
-#    fsync of the source directory) before anything inside it is deleted. The copy a delete's
-#    cleanup moves from beside a key's metadata file (`*=.prev`) to .cairn/tmp as a spare needs
-#    no sync: one that a crash brings back is garbage gc removes, like a removed file.
+#    fsync of the source directory) before anything inside it is deleted. What a delete's
+#    cleanup moves to .cairn/tmp as a spare, the copy beside a key's metadata file (`*=.prev`) and
+#    the delete marker itself (`*=`, once every member holds it), needs no sync: it is a removal,
+#    and one that a crash brings back is a marker heal removes or garbage gc removes.
 # Prints one line per violation; prints nothing when all is well. Relative paths are resolved
 # against cwd (awk -v cwd=DIR: the command's working directory).
 function norm(p) { gsub(/\/+/, "/", p); while (gsub(/\/\.\//, "/", p)) {} sub(/\/\.$/, "", p); sub(/\/$/, "", p); return p }
@@ -64,7 +65,7 @@ function quoted(line, i,   rest, n, pre, q, d) {
   if (line ~ /[ (]rename(at|at2)?\(/) {
     src = quoted(line, 1)
     dst = quoted(line, 2)
-    if (in_tmpdir(dst) && src ~ /=\.prev$/) next
+    if (in_tmpdir(dst) && (src ~ /=\.prev$/ || src ~ /=$/)) next
     if (in_tmpdir(dst)) { trash[dst] = parent(src); need[parent(src)] = "rename away of " src; next }
     if (is_tmp(src) && !(src in synced)) print "renamed before its data was flushed: " src " -> " dst
     need[parent(dst)] = "rename to " dst
