@@ -146,6 +146,61 @@ TEST_CASE("ETags: the MD5 when known, else stable, '-1', never empty", "[plain][
   CHECK(PlainEtag(FileStamp{}, "").size() == 34);
 }
 
+TEST_CASE("meta store: a pending record's full stamp goes in with the next Put, if still pending",
+          "[plain][meta]") {
+  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string db = std::string(tmpl) + "/meta.db";
+  const FileStamp full{1, 2, 3, 4, 5};
+  FileStamp touched = full;  // the same file after a chmod: another ctime
+  touched.ctime_ns = 99;
+  ObjectRecord rec;
+  rec.stamp = full;
+  rec.stamp.ctime_ns = FileStamp::kCtimePending;
+  rec.uploaded = true;
+  rec.content_type = "text/plain";
+  {
+    auto ms = MetaStore::Open(db);
+    REQUIRE(ms.ok());
+    REQUIRE((*ms)->Put("bkt", "k", rec).ok());
+    (*ms)->CompleteStamp("bkt", "k", full);
+    // Not written yet: the pending record describes the file whatever its ctime.
+    CHECK((*ms)->Get("bkt", "k", touched)->has_value());
+    // The next Put carries it: only the full stamp matches now.
+    REQUIRE((*ms)->Put("bkt", "other", rec).ok());
+    auto got = (*ms)->Get("bkt", "k", full);
+    REQUIRE(got.ok());
+    REQUIRE(got->has_value());
+    CHECK((*got)->stamp == full);
+    CHECK((*got)->content_type == "text/plain");
+    CHECK_FALSE((*ms)->Get("bkt", "k", touched)->has_value());
+
+    // A later record of the key (another file) wins over a completion kept for the earlier one.
+    REQUIRE((*ms)->Put("bkt", "k2", rec).ok());
+    (*ms)->CompleteStamp("bkt", "k2", full);
+    ObjectRecord later = rec;
+    later.stamp.ino = 7;
+    later.content_type = "later/type";
+    REQUIRE((*ms)->Put("bkt", "k2", later).ok());
+    FileStamp later_file = later.stamp;
+    later_file.ctime_ns = 42;
+    got = (*ms)->Get("bkt", "k2", later_file);
+    REQUIRE(got->has_value());
+    CHECK((*got)->content_type == "later/type");
+    CHECK((*got)->stamp.ctime_ns == FileStamp::kCtimePending);
+
+    // Kept when the store closes: written then.
+    REQUIRE((*ms)->Put("bkt", "k3", rec).ok());
+    (*ms)->CompleteStamp("bkt", "k3", full);
+  }
+  auto ms = MetaStore::Open(db);
+  REQUIRE(ms.ok());
+  auto got = (*ms)->Get("bkt", "k3", full);
+  REQUIRE(got->has_value());
+  CHECK((*got)->stamp == full);
+  std::filesystem::remove_all(tmpl);
+}
+
 TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
   char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);

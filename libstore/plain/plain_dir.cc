@@ -27,6 +27,8 @@ Result<std::unique_ptr<PlainDir>> PlainDir::Open(Volume* vol, PlainDirOptions op
     for (const auto& e : *left) {
       RETURN_IF_ERROR(vol->RemoveAll(std::string(plain::kTmpDir) + "/" + e.name));
     }
+    // Every PUT creates a file there and renames it out: kept open, no lookup of it each time.
+    vol->PinDir(plain::kTmpDir);
   }
   if (!opts.db_path.empty()) {
     // The database's directory (.cairn/ beside the data, or a state directory) may not exist yet.
@@ -236,6 +238,7 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   // goes with tmp.
   RETURN_IF_ERROR(verify());
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
+  if (auto st = file->StatOpen(); st.ok()) tmp.stat = *st;
   RETURN_IF_ERROR(file->Close());
   return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size);
 }
@@ -247,7 +250,12 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   const std::string& md5_hex = digests.md5_hex;
   ObjectInfo info;
   digests.ApplyTo(&info);
-  ASSIGN_OR_RETURN(FileInfo tmp_st, vol_->Stat(tmp.path()));
+  FileInfo tmp_st;
+  if (tmp.stat) {
+    tmp_st = *tmp.stat;
+  } else {
+    ASSIGN_OR_RETURN(tmp_st, vol_->Stat(tmp.path()));
+  }
   std::lock_guard<std::mutex> l(KeyLock(path));
   RETURN_IF_ERROR(CheckPutConditionsAt(bucket, key, path, false, opts));
   // The record goes in before the rename, stamped with the temp file's identity (a rename keeps
@@ -271,9 +279,10 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
     (old ? meta_->Put(bucket, key, *old) : meta_->Delete(bucket, key)).IgnoreError();
   };
   const std::string parent = ParentDir(path);
-  // A DELETE may prune a parent we just made (it was empty): make it again and retry.
-  Status renamed;
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  // The parent is usually there: rename first, and make it only when the rename says it is not
+  // (a new prefix, or a DELETE pruned the parent, empty, since: make it again and retry).
+  Status renamed = vol_->Rename(tmp.path(), path);
+  for (int attempt = 0; attempt < 8 && renamed.code() == Code::kNotFound; ++attempt) {
     Status made = vol_->MakeDirs(parent);
     if (!made.ok()) {
       restore();
@@ -281,7 +290,6 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
       return why.ok() ? made : why;
     }
     renamed = vol_->Rename(tmp.path(), path);
-    if (renamed.code() != Code::kNotFound) break;
   }
   if (!renamed.ok()) {
     restore();
@@ -290,11 +298,11 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   }
   tmp.Disarm();
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
-  // The full stamp now; if this write fails the pending record still describes the file.
+  // The full stamp now, written with the next record (MetaStore::CompleteStamp); until then, or
+  // if that write fails, the pending record describes the file.
   ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
-    rec.stamp = FileStamp::Of(st);
-    meta_->Put(bucket, key, rec).IgnoreError();
+    meta_->CompleteStamp(bucket, key, FileStamp::Of(st));
   }
   info.bucket = bucket;
   info.key = key;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,9 @@ class TempFile {
   TempFile& operator=(const TempFile&) = delete;
   const std::string& path() const { return path_; }
   void Disarm() { armed_ = false; }
+  // The finished file's stat data when its writer could tell (WritableFile::StatOpen, before it
+  // closed): saves looking the path up again. Unset: Volume::Stat says.
+  std::optional<FileInfo> stat;
 
  private:
   Volume* vol_;

@@ -102,6 +102,12 @@ class LocalWritableFile : public WritableFile {
     ASSIGN_OR_RETURN(uint64_t rest, WritableFile::AppendFrom(src, offset + done, len - done));
     return done + rest;
   }
+  Result<FileInfo> StatOpen() override {
+    if (fd_ < 0) return IOError(name_ + ": file is closed");
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return PosixError(name_ + ": stat", errno);
+    return InfoOf(st);
+  }
   Status Close() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
     int rc = ::close(fd_);
@@ -218,7 +224,12 @@ class LocalVolume : public Volume {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
-    int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK;
+    // In a pinned directory (a temp directory): one step from it, no lookup of the rest.
+    const char* last = nullptr;
+    const int pinned = PinnedParent(path, &last);
+    int fd = pinned >= 0 ? OpenStep(pinned, last, kFlags, 0644)
+                         : OpenBeneath(root, path.c_str(), kFlags, 0644);
     if (fd < 0) return OpenError(root, path, -fd);
     return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, Full(path)));
   }
@@ -644,6 +655,21 @@ class LocalVolume : public Volume {
     return result;
   }
 
+  // The fd of the pinned directory holding path's last component (*last then points into path
+  // at that component), or -1 when that directory is not pinned.
+  int PinnedParent(const std::string& path, const char** last) const {
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos) return -1;
+    const size_t pins = pin_count_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < pins; ++i) {
+      if (pins_[i].path.size() == slash && path.compare(0, slash, pins_[i].path) == 0) {
+        *last = path.c_str() + slash + 1;
+        return pins_[i].fd;
+      }
+    }
+    return -1;
+  }
+
   // The directory holding path's last component, opened beneath the root (the root itself for a
   // name at the top); *last points into *buf at that component. On failure the fd is -1 and *err
   // says why.
@@ -653,13 +679,7 @@ class LocalVolume : public Volume {
       *last = path.c_str();
       return DirFd(root, false);
     }
-    const size_t pins = pin_count_.load(std::memory_order_acquire);
-    for (size_t i = 0; i < pins; ++i) {
-      if (pins_[i].path.size() == slash && path.compare(0, slash, pins_[i].path) == 0) {
-        *last = path.c_str() + slash + 1;
-        return DirFd(pins_[i].fd, false);
-      }
-    }
+    if (int pinned = PinnedParent(path, last); pinned >= 0) return DirFd(pinned, false);
     std::memcpy(buf->data, path.data(), path.size());
     buf->data[path.size()] = '\0';
     buf->data[slash] = '\0';

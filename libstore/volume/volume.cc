@@ -141,6 +141,10 @@ Result<uint64_t> WritableFile::AppendFrom(ReadableFile& src, uint64_t offset, ui
   return done;
 }
 
+Result<FileInfo> WritableFile::StatOpen() {
+  return Status(Code::kInternal, "this file cannot describe itself");
+}
+
 Result<FileInfo> ReadableFile::StatOpen() {
   ASSIGN_OR_RETURN(uint64_t size, Size());
   FileInfo fi;

@@ -85,6 +85,9 @@ class WritableFile {
   virtual void StartWriteback() {}
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
+  // The open file's stat data (fstat), before Close: what Volume::Stat would say of its path
+  // without looking the path up. Default: kInternal (not available; ask Volume::Stat instead).
+  virtual Result<FileInfo> StatOpen();
   // Appends len bytes of src starting at src offset `offset` (fewer only when src ends first);
   // returns how many were appended. LocalVolume uses copy_file_range(2) when both files are local
   // (no bytes through user space; reflinks where the file system has them); every other pair, and
