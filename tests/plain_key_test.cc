@@ -146,7 +146,7 @@ TEST_CASE("ETags: the MD5 when known, else stable, '-1', never empty", "[plain][
   CHECK(PlainEtag(FileStamp{}, "").size() == 34);
 }
 
-TEST_CASE("meta store: a pending record's full stamp goes in with the next Put, if still pending",
+TEST_CASE("meta store: a pending record's full stamp goes in only while it is still pending",
           "[plain][meta]") {
   char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
@@ -160,28 +160,27 @@ TEST_CASE("meta store: a pending record's full stamp goes in with the next Put, 
   rec.uploaded = true;
   rec.content_type = "text/plain";
   {
-    auto ms = MetaStore::Open(db);
+    auto ms = MetaStore::Open(db, /*durable=*/true);
     REQUIRE(ms.ok());
     REQUIRE((*ms)->Put("bkt", "k", rec).ok());
-    (*ms)->CompleteStamp("bkt", "k", full);
-    // Not written yet: the pending record describes the file whatever its ctime.
+    // Pending: the record describes the file whatever its ctime.
     CHECK((*ms)->Get("bkt", "k", touched)->has_value());
-    // The next Put carries it: only the full stamp matches now.
-    REQUIRE((*ms)->Put("bkt", "other", rec).ok());
+    REQUIRE((*ms)->CompleteStamp("bkt", "k", full).ok());
     auto got = (*ms)->Get("bkt", "k", full);
     REQUIRE(got.ok());
     REQUIRE(got->has_value());
     CHECK((*got)->stamp == full);
     CHECK((*got)->content_type == "text/plain");
+    // Completed: another ctime is another state of the file.
     CHECK_FALSE((*ms)->Get("bkt", "k", touched)->has_value());
 
-    // A later record of the key (another file) wins over a completion kept for the earlier one.
+    // A later record of the key (another file) is not overwritten by the earlier file's stamp.
     REQUIRE((*ms)->Put("bkt", "k2", rec).ok());
-    (*ms)->CompleteStamp("bkt", "k2", full);
     ObjectRecord later = rec;
     later.stamp.ino = 7;
     later.content_type = "later/type";
     REQUIRE((*ms)->Put("bkt", "k2", later).ok());
+    REQUIRE((*ms)->CompleteStamp("bkt", "k2", full).ok());
     FileStamp later_file = later.stamp;
     later_file.ctime_ns = 42;
     got = (*ms)->Get("bkt", "k2", later_file);
@@ -189,15 +188,23 @@ TEST_CASE("meta store: a pending record's full stamp goes in with the next Put, 
     CHECK((*got)->content_type == "later/type");
     CHECK((*got)->stamp.ctime_ns == FileStamp::kCtimePending);
 
-    // Kept when the store closes: written then.
+    // Nor a record no longer pending (an MD5 found since replaced it with a full stamp).
     REQUIRE((*ms)->Put("bkt", "k3", rec).ok());
-    (*ms)->CompleteStamp("bkt", "k3", full);
+    REQUIRE((*ms)->SetMd5("bkt", "k3", touched, std::string(32, 'a')).ok());
+    REQUIRE((*ms)->CompleteStamp("bkt", "k3", full).ok());
+    CHECK((*ms)->Get("bkt", "k3", touched)->has_value());
+    CHECK_FALSE((*ms)->Get("bkt", "k3", full)->has_value());
+
+    REQUIRE((*ms)->Put("bkt", "k4", rec).ok());
+    REQUIRE((*ms)->CompleteStamp("bkt", "k4", full).ok());
   }
-  auto ms = MetaStore::Open(db);
+  // Durable commits after a completion still go through (synchronous is set back) and persist.
+  auto ms = MetaStore::Open(db, /*durable=*/true);
   REQUIRE(ms.ok());
-  auto got = (*ms)->Get("bkt", "k3", full);
+  auto got = (*ms)->Get("bkt", "k4", full);
   REQUIRE(got->has_value());
   CHECK((*got)->stamp == full);
+  REQUIRE((*ms)->Put("bkt", "k5", rec).ok());
   std::filesystem::remove_all(tmpl);
 }
 

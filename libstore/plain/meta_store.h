@@ -66,16 +66,14 @@ class MetaStore {
   // pending: that one may be for an upload about to be renamed into place).
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
-  // Stores rec for bucket/key, replacing any record. Writes the completions CompleteStamp kept in
-  // the same transaction.
+  // Stores rec for bucket/key, replacing any record.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   // The ctime of a record written with a pending one (kCtimePending), once its file is in place:
-  // `stamp` is that file's full stamp. Kept, and written with the next Put (one transaction for
-  // both instead of one each) or when this closes; only into the record still pending for that
-  // file (a later Put or SetMd5 of the key wins). Until then the record describes its file as a
-  // pending one does.
-  void CompleteStamp(const std::string& bucket, const std::string& key, const FileStamp& stamp);
-  ~MetaStore();
+  // `stamp` is that file's full stamp. Written only into the record still pending for that file
+  // (a later Put or SetMd5 of the key wins), and not flushed on its own even when durable: lost
+  // in a power loss, the record is pending again, which still describes its file; the next
+  // durable commit flushes it with its own.
+  Status CompleteStamp(const std::string& bucket, const std::string& key, const FileStamp& stamp);
   // Records the MD5 of the file with `stamp`: into its record when that record is current, else a
   // fresh record holding only the MD5 (a stale one is replaced).
   Status SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,
@@ -87,26 +85,17 @@ class MetaStore {
   Result<int64_t> Count();
 
  private:
-  explicit MetaStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  MetaStore(std::unique_ptr<SqliteDb> db, bool durable) : durable_(durable), db_(std::move(db)) {}
   Status Prepare();
   Status PutLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,
                                                 const FileStamp& stamp);
   Status DeleteLocked(const std::string& bucket, const std::string& key);
-  // Writes the kept completions (errors ignored: the records stay pending, still right).
-  void CompleteLocked();
 
-  static constexpr size_t kMaxCompletions = 256;
-  struct Completion {
-    std::string bucket, key;
-    FileStamp stamp;
-  };
-
+  const bool durable_;
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
-      rollback_;
-  std::vector<Completion> completions_;
+  std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_;
 };
 
 // The ETag of a file: its MD5 in hex when known, else a stable value derived from its stamp,

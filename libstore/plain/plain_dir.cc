@@ -298,11 +298,11 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   }
   tmp.Disarm();
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
-  // The full stamp now, written with the next record (MetaStore::CompleteStamp); until then, or
-  // if that write fails, the pending record describes the file.
+  // The full stamp now (not flushed on its own: MetaStore::CompleteStamp); if this write fails
+  // the pending record still describes the file.
   ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
-    meta_->CompleteStamp(bucket, key, FileStamp::Of(st));
+    meta_->CompleteStamp(bucket, key, FileStamp::Of(st)).IgnoreError();
   }
   info.bucket = bucket;
   info.key = key;
