@@ -302,6 +302,11 @@ TEST_CASE("server ops: metadata, standard headers and response-* overrides", "[s
   CHECK(o.H("expires") == "0");
   CHECK(o.body == "<p>");
   CHECK(c.Do("HEAD", "/bkt/page.html?response-content-type=a%2Fb").H("content-type") == "a/b");
+  // An override cannot add fields: a CR LF in its value is refused.
+  auto inj = c.Do("GET", "/bkt/page.html?response-content-type=a%0D%0AX-Forged:%20yes");
+  CHECK(inj.status == 400);
+  CHECK(inj.H("x-forged").empty());
+  CHECK(c.Do("GET", "/bkt/page.html?response-cache-control=a%0Ab").status == 400);
   // The reserved prefix cannot be forged.
   auto bad = c.Do("PUT", "/bkt/forged", "x", {"x-amz-meta-~cairn-cache-control: evil"});
   CHECK(bad.status == 400);

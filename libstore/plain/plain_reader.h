@@ -30,7 +30,9 @@ class PlainDir::Reader : public ObjectReader {
         stamp_(o.stamp),
         hash_(!range.partial && !o.md5_known && file_ != nullptr),
         pos_(range.first),
-        end_(range.first + range.length) {}
+        end_(range.first + range.length) {
+    if (hash_) md5_.emplace();  // only when hashing: a digest context costs an allocation
+  }
 
   Result<size_t> Read(void* buf, size_t n) override {
     RETURN_IF_ERROR(error_);
@@ -46,7 +48,7 @@ class PlainDir::Reader : public ObjectReader {
                                                  info_.key + ": the file shrank while it was read")
                           .WithRetryable();
     }
-    if (hash_) md5_.Update(buf, *got);
+    if (hash_) md5_->Update(buf, *got);
     pos_ += *got;
     if (pos_ == end_) Finish();
     return *got;
@@ -75,7 +77,7 @@ class PlainDir::Reader : public ObjectReader {
     // Recorded only if the file is still what it was when it was opened: then these bytes were it.
     auto now = file_->StatOpen();
     if (!now.ok() || !(FileStamp::Of(*now) == stamp_)) return;
-    std::string hex = md5_.FinalHex();
+    std::string hex = md5_->FinalHex();
     if (store_->meta_->SetMd5(info_.bucket, info_.key, stamp_, hex).ok()) info_.etag = hex;
   }
 
@@ -83,7 +85,7 @@ class PlainDir::Reader : public ObjectReader {
   std::unique_ptr<ReadableFile> file_;
   FileStamp stamp_;
   bool hash_;
-  Md5Stream md5_;
+  std::optional<Md5Stream> md5_;
   uint64_t pos_, end_;
   Status error_;
 };

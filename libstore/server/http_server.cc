@@ -5,8 +5,10 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstring>
 #include <utility>  // before asio/awaitable.hpp: Boost 1.74 needs it under GCC 12 with coroutines
 
@@ -368,19 +370,9 @@ class Connection<Stream>::Writer : public ResponseWriter {
     x_.begun = true;
     x_.status = status;
     x_.content_length = content_length;
-    auto& res = x_.res;
-    res = {};
-    res.version(11);
-    res.result(static_cast<unsigned>(status));
-    for (const auto& [n, v] : headers) res.insert(n, v);
-    res.set("x-amz-request-id", x_.req.request_id);
-    res.set(http::field::server, "cairn");
     char date[32];
-    FormatHttpDate(WallNs() / 1000000000, date);
-    res.set(http::field::date, date);
-    if (status != 304 && !(status >= 100 && status < 200) && status != 204) {
-      res.set(http::field::content_length, std::to_string(content_length));
-    }
+    const size_t date_len = FormatHttpDate(WallNs() / 1000000000, date);
+    const bool has_length = status != 304 && !(status >= 100 && status < 200) && status != 204;
     // An "Expect: 100-continue" request without a body (Content-Length: 0) gets its 100 first, as
     // if the empty body had been read. RFC 9110 lets a server omit it there, but botocore (boto3,
     // aws cli) takes a final status in place of the 100 as the answer to the headers and keeps
@@ -401,32 +393,58 @@ class Connection<Stream>::Writer : public ResponseWriter {
       if (!can_discard) x_.keep_alive = false;
     }
     if (c_.srv_.stopping.load()) x_.keep_alive = false;
-    res.keep_alive(x_.keep_alive);
-    x_.sr.emplace(res);
     if constexpr (!kTls) {
-      // Serialized here, sent with the first body bytes (or now, when no body follows).
+      // Serialized here straight into the reused buffer (what Beast's serializer writes for the
+      // response below, without its field list: no allocation per field), sent with the first
+      // body bytes (or now, when no body follows).
       std::string& hb = c_.head_buf_;
       hb.clear();
-      x_.sr->split(true);
-      beast::error_code sec;
-      while (!sec && !x_.sr->is_header_done()) {
-        x_.sr->next(sec, [&](beast::error_code&, const auto& buffers) {
-          size_t n = 0;
-          for (auto b : beast::buffers_range_ref(buffers)) {
-            hb.append(static_cast<const char*>(b.data()), b.size());
-            n += b.size();
-          }
-          x_.sr->consume(n);
-        });
+      auto field = [&hb](std::string_view n, std::string_view v) {
+        hb.append(n);
+        hb.append(": ", 2);
+        hb.append(v);
+        hb.append("\r\n", 2);
+      };
+      hb.append("HTTP/1.1 ");
+      hb.append(std::to_string(status));
+      hb.push_back(' ');
+      const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+      hb.append(reason.data(), reason.size());
+      hb.append("\r\n", 2);
+      for (const auto& [n, v] : headers) {
+        // Beast's set() below replaces these: so does this.
+        if (IEquals(n, "x-amz-request-id") || IEquals(n, "server") || IEquals(n, "date") ||
+            (has_length && IEquals(n, "content-length"))) {
+          continue;
+        }
+        field(n, v);
       }
-      if (sec) {
-        x_.broken = true;
-        return Internal("serializing the response head: " + sec.message());
+      field("x-amz-request-id", x_.req.request_id);
+      field("Server", "cairn");
+      field("Date", std::string_view(date, date_len));
+      if (has_length) {
+        char num[24];
+        const auto [end, ec] = std::to_chars(num, num + sizeof(num), content_length);
+        (void)ec;
+        field("Content-Length", std::string_view(num, size_t(end - num)));
       }
+      if (!x_.keep_alive) field("Connection", "close");
+      hb.append("\r\n", 2);
       x_.head_pending = true;
       if (x_.head || content_length == 0 || status == 304 || status == 204) return FlushHead();
       return Status::Ok();
     } else {
+      auto& res = x_.res;
+      res = {};
+      res.version(11);
+      res.result(static_cast<unsigned>(status));
+      for (const auto& [n, v] : headers) res.insert(n, v);
+      res.set("x-amz-request-id", x_.req.request_id);
+      res.set(http::field::server, "cairn");
+      res.set(http::field::date, date);
+      if (has_length) res.set(http::field::content_length, std::to_string(content_length));
+      res.keep_alive(x_.keep_alive);
+      x_.sr.emplace(res);
       auto [ec, n] = c_.Blocking(c_.srv_.opt.io_timeout, [&](auto done) {
         http::async_write_header(c_.stream_, *x_.sr, std::move(done));
       });
@@ -494,6 +512,23 @@ class Connection<Stream>::Writer : public ResponseWriter {
         x_.broken = true;
         return Internal("response body longer than its Content-Length");
       }
+      // A small body with the head still held back: read here and sent with the head in one
+      // sendmsg (cheaper than a second call through sendfile's splice for a few KiB).
+      if (x_.head_pending && length <= kSmallFileBody) {
+        char buf[kSmallFileBody];
+        size_t got = 0;
+        while (got < length) {
+          const ssize_t r = ::pread(fd, buf + got, size_t(length) - got, off_t(offset + got));
+          if (r > 0) {
+            got += size_t(r);
+            continue;
+          }
+          if (r < 0 && errno == EINTR) continue;
+          x_.broken = true;  // an error, or the file is shorter than the range it promised
+          return PosixError("reading the object's file", r < 0 ? errno : EIO);
+        }
+        return Write(buf, got);
+      }
       // The head first (held back for the body), with MSG_MORE so it leaves with the file's
       // first bytes; then sendfile straight from this thread, waiting only when the socket is
       // full.
@@ -531,6 +566,9 @@ class Connection<Stream>::Writer : public ResponseWriter {
       return Status::Ok();
     }
   }
+
+  // SendFile reads a body of at most this many bytes and sends it with the head in one call.
+  static constexpr uint64_t kSmallFileBody = 16 << 10;
 
   // After the handler: ends the body; marks the exchange broken when it cannot be ended.
   void Finish() {

@@ -65,7 +65,7 @@ Fields ObjectHeaders(const ObjectInfo& info) {
   h.emplace_back("Content-Type",
                  info.content_type.empty() ? "binary/octet-stream" : info.content_type);
   h.emplace_back("Accept-Ranges", "bytes");
-  for (size_t i = 0; i < std::size(kStandardHeaders); ++i) {
+  for (size_t i = 0; i < std::size(kStandardHeaders) && !info.user_meta.empty(); ++i) {
     const std::string want = std::string(kSystemMetaPrefix) + kStandardHeaders[i];
     for (const auto& [k, v] : info.user_meta) {
       if (k == want) h.emplace_back(kStandardHeaderNames[i], v);

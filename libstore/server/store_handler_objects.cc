@@ -267,7 +267,17 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
     h.emplace_back("x-amz-mp-parts-count", std::to_string(info.parts_count));
   }
   for (const auto& [param, header] : kOverrides) {
-    if (const std::string* v = req.Query(param)) SetHeader(&h, header, *v);
+    if (const std::string* v = req.Query(param)) {
+      // A header value holds no control characters (RFC 9110 5.5; a percent-decoded CR LF would
+      // otherwise end the field and forge others in the response).
+      for (const char c : *v) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) {
+          return InvalidArgument(std::string(param) + ": a control character in the value");
+        }
+      }
+      SetHeader(&h, header, *v);
+    }
   }
   int status = 200;
   if (range.partial) {

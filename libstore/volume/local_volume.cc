@@ -125,7 +125,8 @@ class LocalWritableFile : public WritableFile {
 
 class LocalReadableFile : public ReadableFile {
  public:
-  LocalReadableFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  LocalReadableFile(int fd, std::string name, const struct stat& at_open)
+      : fd_(fd), name_(std::move(name)), at_open_(at_open) {}
   ~LocalReadableFile() override { ::close(fd_); }
   Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) override {
     size_t done = 0;
@@ -150,11 +151,13 @@ class LocalReadableFile : public ReadableFile {
     if (::fstat(fd_, &st) != 0) return PosixError(name_ + ": stat", errno);
     return InfoOf(st);
   }
+  Result<FileInfo> StatAtOpen() override { return InfoOf(at_open_); }
   int NativeFd() const override { return fd_; }
 
  private:
   int fd_;
   std::string name_;
+  struct stat at_open_;  // NewReadableFile's fstat
 };
 
 // Whether openat2(2) may be tried; cleared for the whole process the first time the kernel says
@@ -251,7 +254,7 @@ class LocalVolume : public Volume {
       ::close(fd);
       return s;
     }
-    return std::unique_ptr<ReadableFile>(new LocalReadableFile(fd, Full(path)));
+    return std::unique_ptr<ReadableFile>(new LocalReadableFile(fd, Full(path), st));
   }
   // Fewer syscalls than the generic version: open, read, close.
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override {

@@ -105,6 +105,10 @@ class ReadableFile {
   // The open file's own stat data (fstat: the inode that was opened, even if its name has since
   // been replaced). Default: Size() with every other field 0.
   virtual Result<FileInfo> StatOpen();
+  // The open file's stat data as of its opening, when the volume took it then (LocalVolume does,
+  // to refuse what is not a regular file): no second fstat for a caller that needs the stamp of
+  // what it just opened. Default: StatOpen().
+  virtual Result<FileInfo> StatAtOpen() { return StatOpen(); }
   // An OS file descriptor of this open file, for sendfile(2) and copy_file_range(2); owned by this
   // object and valid while it lives (do not close it; use pread-style calls that leave the file
   // position alone, or sendfile with an offset). -1 when there is none: only LocalVolume's files
