@@ -61,6 +61,20 @@ bool IsOutOfDescriptors(const beast::error_code& ec) {
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
+// A response field that cannot be sent as it is: a control character (but tab) in its name or
+// value would end the field early and forge others. Handlers refuse such input with a clear
+// error; this is the last guard, for every response, whichever path writes its head.
+bool UnsafeField(std::string_view n, std::string_view v) {
+  auto bad = [](std::string_view s) {
+    for (const char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7f) return true;
+    }
+    return false;
+  };
+  return bad(n) || bad(v);
+}
+
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -412,6 +426,7 @@ class Connection<Stream>::Writer : public ResponseWriter {
       hb.append(reason.data(), reason.size());
       hb.append("\r\n", 2);
       for (const auto& [n, v] : headers) {
+        if (UnsafeField(n, v)) continue;
         // Beast's set() below replaces these: so does this.
         if (IEquals(n, "x-amz-request-id") || IEquals(n, "server") || IEquals(n, "date") ||
             (has_length && IEquals(n, "content-length"))) {
@@ -438,7 +453,9 @@ class Connection<Stream>::Writer : public ResponseWriter {
       res = {};
       res.version(11);
       res.result(static_cast<unsigned>(status));
-      for (const auto& [n, v] : headers) res.insert(n, v);
+      for (const auto& [n, v] : headers) {
+        if (!UnsafeField(n, v)) res.insert(n, v);
+      }
       res.set("x-amz-request-id", x_.req.request_id);
       res.set(http::field::server, "cairn");
       res.set(http::field::date, date);
