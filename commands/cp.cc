@@ -20,6 +20,7 @@
 #include "commands/commands.h"
 #include "commands/cp_sources.h"
 #include "libstore/client/transfer.h"
+#include "libstore/object/multipart.h"
 #include "libstore/plain/mime_types.h"
 
 namespace cairn::cli {
@@ -27,7 +28,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMinPart = uint64_t(5) << 20;
 constexpr uint64_t kMaxPart = uint64_t(5) << 30;
 
 struct CpOptions {
@@ -330,7 +330,7 @@ Status RunCp(const CpOptions& o, Context& ctx) {
   if (o.args.size() < 2) return InvalidArgument("cp needs a source and a destination");
   if (o.jobs < 1 || o.jobs > 1024) return InvalidArgument("--jobs must be between 1 and 1024");
   ASSIGN_OR_RETURN(uint64_t part_size, ParseSize(o.part_size));
-  if (part_size < kMinPart || part_size > kMaxPart) {
+  if (part_size < kMinPartSize || part_size > kMaxPart) {
     return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + o.part_size + "'");
   }
   const std::vector<std::string> srcs(o.args.begin(), o.args.end() - 1);

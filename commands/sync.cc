@@ -23,6 +23,7 @@
 #include "commands/cp_sources.h"
 #include "libstore/client/sync_plan.h"
 #include "libstore/client/transfer.h"
+#include "libstore/object/multipart.h"
 
 namespace cairn::cli {
 namespace {
@@ -31,7 +32,6 @@ using nlohmann::json;
 using s3::ActionKind;
 using s3::SyncAction;
 
-constexpr uint64_t kMinPart = uint64_t(5) << 20;
 constexpr size_t kDeleteBatch = 1000;  // keys in one DeleteObjects request
 
 
@@ -331,7 +331,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   if (!src.s3 && !dst.s3) return InvalidArgument("sync needs an s3:// source or destination");
   if (o.jobs < 1 || o.jobs > 1024) return InvalidArgument("--jobs must be between 1 and 1024");
   ASSIGN_OR_RETURN(uint64_t part_size, ParseSize(o.part_size));
-  if (part_size < kMinPart || part_size > (uint64_t(5) << 30)) {
+  if (part_size < kMinPartSize || part_size > (uint64_t(5) << 30)) {
     return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + o.part_size + "'");
   }
   const Direction dir = !src.s3 ? Direction::kUpload : !dst.s3 ? Direction::kDownload : Direction::kCopy;
