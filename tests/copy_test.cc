@@ -14,11 +14,11 @@ using test::RandomBytes;
 using test::SetFixture;
 using test::StringSource;
 
-constexpr int64_t kSec = 1000000000;
+constexpr int64_t kCopyTestSec = 1000000000;
 
 struct CopyFixture : SetFixture {
   CopyFixture() : SetFixture(4, 2, 64 << 10, 4 << 10) {
-    clock.Set(1700000000 * kSec);
+    clock.Set(1700000000 * kCopyTestSec);
     Status s = set->MakeBucket("src");
     s = set->MakeBucket("dst");
     s.IgnoreError();
@@ -39,7 +39,7 @@ TEST_CASE("CopyObject: COPY keeps the source's metadata, REPLACE sets new", "[co
     const std::string data = RandomBytes(size, size), key = "o" + std::to_string(size);
     auto src = f.PutMeta(key, data);
     REQUIRE(src.ok());
-    f.clock.Advance(5 * kSec);
+    f.clock.Advance(5 * kCopyTestSec);
     auto c = f.set->CopyObject("src", key, "dst", key, CopyOptions());
     REQUIRE(c.ok());
     CHECK(c->etag == src->etag);  // MD5 of the same bytes
@@ -73,7 +73,7 @@ TEST_CASE("CopyObject onto itself: refused unless REPLACE, which rewrites the me
   CopyOptions r;
   r.directive = MetadataDirective::kReplace;
   r.content_type = "application/json";
-  f.clock.Advance(kSec);
+  f.clock.Advance(kCopyTestSec);
   auto c = f.set->CopyObject("src", "self", "src", "self", r);
   REQUIRE(c.ok());
   auto h = f.set->HeadObject("src", "self");

@@ -18,14 +18,14 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-void Le(std::string* s, uint64_t v, int bytes) {
+void MpLe(std::string* s, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) s->push_back(char(v >> (8 * i)));
 }
-void LeStr(std::string* s, const std::string& v) {
-  Le(s, v.size(), 4);
+void MpLeStr(std::string* s, const std::string& v) {
+  MpLe(s, v.size(), 4);
   *s += v;
 }
-Uuid Fill(uint8_t x) {
+Uuid MpFill(uint8_t x) {
   Uuid u;
   for (auto& b : u.b) b = x;
   return u;
@@ -89,22 +89,22 @@ std::string MultipartEtag(const std::vector<std::string>& parts) {
 TEST_CASE("object metadata version 3: golden bytes of a multipart object", "[format][multipart]") {
   ObjectMeta m;
   m.key = "k";
-  m.version_id = Fill(0x11);
+  m.version_id = MpFill(0x11);
   m.mod_time_ns = 9;
   m.k = 1;
   m.m = 1;
   m.block_size = 4096;
   m.distribution = {1, 0};
-  m.data_id = Fill(0x22);
+  m.data_id = MpFill(0x22);
   ObjectPart p1, p2;
   p1.number = 1;
   p1.size = 5000;  // two blocks: 4096 + 904, each chunk framed with an 8-byte checksum
-  p1.data_id = Fill(0x33);
+  p1.data_id = MpFill(0x33);
   p1.shard_size = 4096 + 8 + 904 + 8;
   p1.md5 = Md5Of("a");
   p2.number = 3;
   p2.size = 10;
-  p2.data_id = Fill(0x44);
+  p2.data_id = MpFill(0x44);
   p2.shard_size = 18;
   p2.md5 = Md5Of("b");
   m.parts = {p1, p2};
@@ -112,39 +112,39 @@ TEST_CASE("object metadata version 3: golden bytes of a multipart object", "[for
   m.shard_size = p1.shard_size + p2.shard_size;
   m.etag = "e-2";
   std::string g = "CAIRNOBJ";
-  Le(&g, 3, 4);  // version 3
-  Le(&g, 0, 4);  // flags
-  LeStr(&g, "k");
+  MpLe(&g, 3, 4);  // version 3
+  MpLe(&g, 0, 4);  // flags
+  MpLeStr(&g, "k");
   g += std::string(16, '\x11');
-  Le(&g, 9, 8);
-  Le(&g, 5010, 8);
-  LeStr(&g, "e-2");
-  LeStr(&g, "");
-  Le(&g, 0, 4);  // user metadata
-  Le(&g, 1, 4);
-  Le(&g, 1, 4);
-  Le(&g, 4096, 4);
-  Le(&g, 0, 4);  // shard index
-  Le(&g, 2, 4);
+  MpLe(&g, 9, 8);
+  MpLe(&g, 5010, 8);
+  MpLeStr(&g, "e-2");
+  MpLeStr(&g, "");
+  MpLe(&g, 0, 4);  // user metadata
+  MpLe(&g, 1, 4);
+  MpLe(&g, 1, 4);
+  MpLe(&g, 4096, 4);
+  MpLe(&g, 0, 4);  // shard index
+  MpLe(&g, 2, 4);
   g += std::string("\x01\x00", 2);
   g += std::string(16, '\x22');  // data id: the upload
-  Le(&g, m.shard_size, 8);
-  LeStr(&g, "");  // no inline shard
+  MpLe(&g, m.shard_size, 8);
+  MpLeStr(&g, "");  // no inline shard
   // The checksum section, always there in version 3: algorithm 0, none.
-  Le(&g, 0, 1);
-  Le(&g, 0, 1);
-  Le(&g, 0, 4);
-  Le(&g, 0, 1);
-  Le(&g, 2, 4);  // parts
+  MpLe(&g, 0, 1);
+  MpLe(&g, 0, 1);
+  MpLe(&g, 0, 4);
+  MpLe(&g, 0, 1);
+  MpLe(&g, 2, 4);  // parts
   for (const ObjectPart& p : {p1, p2}) {
-    Le(&g, p.number, 4);
-    Le(&g, p.size, 8);
+    MpLe(&g, p.number, 4);
+    MpLe(&g, p.size, 8);
     g.append(reinterpret_cast<const char*>(p.data_id.b), 16);
-    Le(&g, p.shard_size, 8);
+    MpLe(&g, p.shard_size, 8);
     g.append(reinterpret_cast<const char*>(p.md5.data()), 16);
-    Le(&g, 0, 1);  // no part checksum
+    MpLe(&g, 0, 1);  // no part checksum
   }
-  Le(&g, Xxh3_64(g.data(), g.size()), 8);
+  MpLe(&g, Xxh3_64(g.data(), g.size()), 8);
   auto enc = m.Encode();
   REQUIRE(enc.ok());
   CHECK(*enc == g);
@@ -167,7 +167,7 @@ TEST_CASE("object metadata version 3: golden bytes of a multipart object", "[for
   std::string v4 = g;
   v4[8] = 4;
   v4.resize(v4.size() - 8);
-  Le(&v4, Xxh3_64(v4.data(), v4.size()), 8);
+  MpLe(&v4, Xxh3_64(v4.data(), v4.size()), 8);
   auto old = ObjectMeta::Decode(v4);
   CHECK(old.status().code() == Code::kCorruption);
   CHECK_THAT(old.status().message(), Catch::Contains("unsupported version 4"));
@@ -201,21 +201,21 @@ TEST_CASE("upload and part records: golden bytes, round trip, damage", "[format]
   u.checksum_algorithm = ChecksumAlgorithm::kCrc32c;
   u.checksum_type = kMetaChecksumComposite;
   std::string g = "CAIRNMPU";
-  Le(&g, 1, 4);
-  LeStr(&g, "bkt");
-  LeStr(&g, "a/b");
-  Le(&g, 5, 8);
-  LeStr(&g, "t");
-  Le(&g, 1, 4);
-  LeStr(&g, "x");
-  LeStr(&g, "y");
-  Le(&g, 2, 1);  // CRC32C
-  Le(&g, 2, 1);  // COMPOSITE
-  Le(&g, 0, 1);  // open
+  MpLe(&g, 1, 4);
+  MpLeStr(&g, "bkt");
+  MpLeStr(&g, "a/b");
+  MpLe(&g, 5, 8);
+  MpLeStr(&g, "t");
+  MpLe(&g, 1, 4);
+  MpLeStr(&g, "x");
+  MpLeStr(&g, "y");
+  MpLe(&g, 2, 1);  // CRC32C
+  MpLe(&g, 2, 1);  // COMPOSITE
+  MpLe(&g, 0, 1);  // open
   g += std::string(16, '\0');
-  LeStr(&g, "");
-  Le(&g, 0, 8);
-  Le(&g, Xxh3_64(g.data(), g.size()), 8);
+  MpLeStr(&g, "");
+  MpLe(&g, 0, 8);
+  MpLe(&g, Xxh3_64(g.data(), g.size()), 8);
   auto enc = u.Encode();
   REQUIRE(enc.ok());
   CHECK(*enc == g);
@@ -233,7 +233,7 @@ TEST_CASE("upload and part records: golden bytes, round trip, damage", "[format]
   PartRecord p;
   p.number = 7;
   p.size = 100;
-  p.data_id = Fill(0x55);
+  p.data_id = MpFill(0x55);
   p.shard_size = 108;
   p.md5 = Md5Of("x");
   p.checksum.algorithm = ChecksumAlgorithm::kCrc32;
@@ -241,17 +241,17 @@ TEST_CASE("upload and part records: golden bytes, round trip, damage", "[format]
   p.checksum.bytes = {1, 2, 3, 4};
   p.mod_time_ns = 77;
   std::string pg = "CAIRNPRT";
-  Le(&pg, 1, 4);
-  Le(&pg, 7, 4);
-  Le(&pg, 100, 8);
+  MpLe(&pg, 1, 4);
+  MpLe(&pg, 7, 4);
+  MpLe(&pg, 100, 8);
   pg += std::string(16, '\x55');
-  Le(&pg, 108, 8);
+  MpLe(&pg, 108, 8);
   pg.append(reinterpret_cast<const char*>(p.md5.data()), 16);
-  Le(&pg, 1, 1);
-  Le(&pg, 4, 1);
+  MpLe(&pg, 1, 1);
+  MpLe(&pg, 4, 1);
   pg += std::string("\x01\x02\x03\x04", 4);
-  Le(&pg, 77, 8);
-  Le(&pg, Xxh3_64(pg.data(), pg.size()), 8);
+  MpLe(&pg, 77, 8);
+  MpLe(&pg, Xxh3_64(pg.data(), pg.size()), 8);
   CHECK(p.Encode() == pg);
   auto pd = PartRecord::Decode(pg);
   REQUIRE(pd.ok());

@@ -761,8 +761,10 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
   CHECK(h->scanned == keys.size());
   CHECK(h->healed == damaged.size());
   CHECK(c.order == keys);
-  // Every journal counts exactly the objects up to its watermark.
-  REQUIRE(rec.journals.size() >= 5);
+  // Every journal counts exactly the objects up to its watermark. How many there are depends on
+  // the workers' timing (a worker skips its save while another one is saving: 4 of 30 in a
+  // sanitizer run beside three other tests); one short of the end is required below.
+  REQUIRE(rec.journals.size() >= 2);
   std::string middle;
   uint64_t middle_upto = 0;
   for (const auto& raw : rec.journals) {

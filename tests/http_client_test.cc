@@ -59,9 +59,9 @@ struct DeadPort {
   ~DeadPort() { ::close(fd); }
 };
 
-class FailingSource : public Source {
+class FailAfterSource : public Source {
  public:
-  explicit FailingSource(size_t good) : good_(good) {}
+  explicit FailAfterSource(size_t good) : good_(good) {}
   Result<size_t> Read(void* buf, size_t n) override {
     if (good_ == 0) return IOError("disk on fire");
     const size_t k = std::min(n, good_);
@@ -207,7 +207,7 @@ TEST_CASE("http client: body and sink failures fail the request with their statu
   REQUIRE((*conn)->Do(mk, &r).ok());
 
   const std::string url = s.Url("/bkb/k");
-  FailingSource bad(1000);
+  FailAfterSource bad(1000);
   Request put;
   put.method = "PUT";
   put.url = url;

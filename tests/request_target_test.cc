@@ -67,7 +67,7 @@ TEST_CASE("request target: path-style and virtual-hosted addressing", "[server][
 TEST_CASE("Range header: the forms S3 takes, the rest ignored", "[server][request]") {
   uint64_t f = 0, l = 0;
   auto r = ParseRangeHeader("bytes=2-5");
-  REQUIRE(r.kind == ByteRange::Kind::kFromTo);
+  REQUIRE(r.kind == server::ByteRange::Kind::kFromTo);
   REQUIRE(ResolveRange(r, 10, &f, &l));
   CHECK((f == 2 && l == 5));
   REQUIRE(ResolveRange(ParseRangeHeader("bytes=2-500"), 10, &f, &l));
@@ -87,9 +87,9 @@ TEST_CASE("Range header: the forms S3 takes, the rest ignored", "[server][reques
        {"bytes=0-1,3-4", "items=0-1", "bytes=a-b", "bytes=5-2", "bytes=", "bytes=-", "bytes 0-1",
         "bytes=99999999999999999999-", "bytes=1-2-3", "bytes=+1-2"}) {
     INFO(ign);
-    CHECK(ParseRangeHeader(ign).kind == ByteRange::Kind::kNone);
+    CHECK(ParseRangeHeader(ign).kind == server::ByteRange::Kind::kNone);
   }
-  CHECK(ParseRangeHeader(" Bytes = 1 - 2 ").kind == ByteRange::Kind::kFromTo);
+  CHECK(ParseRangeHeader(" Bytes = 1 - 2 ").kind == server::ByteRange::Kind::kFromTo);
   REQUIRE(ResolveRange(ParseRangeHeader("bytes=18446744073709551615-"), UINT64_MAX, &f, &l) ==
           false);
 }

@@ -34,7 +34,7 @@ namespace {
 constexpr char kKey[] = "AKCLIENTTEST";
 constexpr char kSecret[] = "client-test-secret";
 
-class StringSink : public Sink {
+class ClientBodySink : public Sink {
  public:
   Status Write(const void* d, size_t n) override {
     data.append(static_cast<const char*>(d), n);
@@ -262,18 +262,18 @@ TEST_CASE("s3 client: every operation against the signed serve stack", "[s3clien
     auto h = c->HeadObject("bkt", "dir/big");
     REQUIRE(h.ok());
     CHECK(h->size == big.size());
-    StringSink sink;
+    ClientBodySink sink;
     auto g = c->GetObject("bkt", "dir/big", sink);
     REQUIRE(g.ok());
     CHECK(sink.data == big);
-    StringSink part;
+    ClientBodySink part;
     s3::GetOptions o;
     o.range = std::make_pair(uint64_t(10), uint64_t(19));
     REQUIRE(c->GetObject("bkt", "dir/big", part, o).ok());
     CHECK(part.data == big.substr(10, 10));
   }
   SECTION("missing keys and buckets name the key and the S3 error") {
-    StringSink sink;
+    ClientBodySink sink;
     auto g = c->GetObject("bkt", "nope", sink);
     REQUIRE_FALSE(g.ok());
     CHECK(g.status().code() == Code::kNotFound);
@@ -314,7 +314,7 @@ TEST_CASE("s3 client: every operation against the signed serve stack", "[s3clien
     auto done = c->CompleteMultipartUpload("bkt", "mp", *id, {{1, *e1}, {2, *e2}});
     REQUIRE(done.ok());
     CHECK(done->find("-2") != std::string::npos);
-    StringSink sink;
+    ClientBodySink sink;
     REQUIRE(c->GetObject("bkt", "mp", sink).ok());  // a multipart ETag is not checked as an MD5
     CHECK(sink.data == p1 + p2);
     auto id2 = c->CreateMultipartUpload("bkt", "mp2");
@@ -333,7 +333,7 @@ TEST_CASE("s3 client: every operation against the signed serve stack", "[s3clien
     p.offset = 1000;
     p.size = 5000;
     REQUIRE(c->PutObject("bkt", "ranged", p).ok());
-    StringSink sink;
+    ClientBodySink sink;
     REQUIRE(c->GetObject("bkt", "ranged", sink).ok());
     CHECK(sink.data == big.substr(1000, 5000));
     ::close(fd);
@@ -417,7 +417,7 @@ TEST_CASE("s3 client: retries with backoff, only what is safe to repeat", "[s3cl
     CHECK(sleeps[1] <= 200ms);
   }
   SECTION("attempts are bounded and the last error is reported with the count") {
-    StringSink sink;
+    ClientBodySink sink;
     for (int i = 0; i < 4; ++i) srv.Push(CannedServer::Error(500, "InternalError"));
     auto r = c->GetObject("b", "some/key", sink);
     REQUIRE_FALSE(r.ok());
@@ -496,7 +496,7 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
     std::string bad = body;
     bad[3] = 'X';
     srv.Push(CannedServer::Http(200, "ETag: \"" + md5 + "\"\r\n", bad));
-    StringSink sink;
+    ClientBodySink sink;
     auto g = c->GetObject("b", "k", sink);
     REQUIRE_FALSE(g.ok());
     CHECK(g.status().code() == Code::kCorruption);
@@ -517,14 +517,14 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
       std::string bad = body;
       bad[5] = 'Y';
       srv.Push(CannedServer::Http(200, multipart_etag + header, bad));
-      StringSink sink;
+      ClientBodySink sink;
       auto g = c->GetObject("b", "k", sink);
       REQUIRE_FALSE(g.ok());
       CHECK(g.status().code() == Code::kCorruption);
       CHECK(g.status().message().find("GET b/k: the body's " + std::string(HeaderName(a))) == 0);
       // The right bytes pass, and the answer says the checksum was checked.
       srv.Push(CannedServer::Http(200, multipart_etag + header, body));
-      StringSink good;
+      ClientBodySink good;
       auto ok = c->GetObject("b", "k", good);
       REQUIRE(ok.ok());
       CHECK(ok->checksum_verified);
@@ -535,14 +535,14 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
   }
   SECTION("an empty body is checked against its checksum too") {
     srv.Push(CannedServer::Http(200, multipart_etag + "x-amz-checksum-crc32c: AAAAAQ==\r\n", ""));
-    StringSink sink;
+    ClientBodySink sink;
     CHECK(c->GetObject("b", "k", sink).status().code() == Code::kCorruption);
   }
   SECTION("a COMPOSITE checksum (of the parts' checksums) is not checked against the bytes") {
     srv.Push(CannedServer::Http(
         200, multipart_etag + "x-amz-checksum-crc32: AAAAAA==-2\r\nx-amz-checksum-type: COMPOSITE\r\n",
         body));
-    StringSink sink;
+    ClientBodySink sink;
     auto g = c->GetObject("b", "k", sink);
     REQUIRE(g.ok());
     CHECK_FALSE(g->checksum_verified);
@@ -551,7 +551,7 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
   SECTION("a ranged GET does not ask for the checksum") {
     srv.Push(CannedServer::Http(206, "ETag: \"" + md5 + "\"\r\nContent-Range: bytes 0-3/20\r\n",
                                 body.substr(0, 4)));
-    StringSink sink;
+    ClientBodySink sink;
     s3::GetOptions go;
     go.range = std::make_pair(uint64_t{0}, uint64_t{3});
     REQUIRE(c->GetObject("b", "k", sink, go).ok());
@@ -559,7 +559,7 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
   }
   SECTION("a multipart ETag is not taken for an MD5") {
     srv.Push(CannedServer::Http(200, "ETag: \"" + md5 + "-2\"\r\n", body));
-    StringSink sink;
+    ClientBodySink sink;
     REQUIRE(c->GetObject("b", "k", sink).ok());
     CHECK(sink.data == body);
   }
@@ -568,7 +568,7 @@ TEST_CASE("s3 client: downloads are verified and resumed", "[s3client]") {
     srv.Push(full, full.size() - 12);  // 8 bytes of the body arrive
     srv.Push(CannedServer::Http(206, "ETag: \"" + md5 + "\"\r\nContent-Range: bytes 8-19/20\r\n",
                                 body.substr(8)));
-    StringSink sink;
+    ClientBodySink sink;
     auto g = c->GetObject("b", "k", sink);
     REQUIRE(g.ok());
     CHECK(sink.data == body);

@@ -44,7 +44,7 @@ struct Remote {
   }
 };
 
-std::array<uint8_t, 16> Md5Of(const std::string& s) {
+std::array<uint8_t, 16> BodyMd5Of(const std::string& s) {
   Md5Stream m;
   m.Update(s.data(), s.size());
   std::array<uint8_t, 16> d;
@@ -103,7 +103,7 @@ TEST_CASE("s3 store: a multipart PUT that fails leaves no object and no upload",
   }
   SECTION("Content-MD5 does not match: checked before Complete") {
     PutOptions po;
-    po.expected.content_md5 = Md5Of("another body");
+    po.expected.content_md5 = BodyMd5Of("another body");
     CHECK(r.Put("k", data, po).status().code() == Code::kBadDigest);
   }
   SECTION("the promised checksum does not match") {
@@ -127,7 +127,7 @@ TEST_CASE("s3 store: readers pull windows with Read, pinned to their version", "
   const size_t window = s3::S3ObjectStore::kReadWindow;
   const std::string data = RandomBytes(2 * window + 777, 8);
   REQUIRE(r.Put("k", data).ok());
-  GetOptions o;
+  cairn::GetOptions o;
   o.range = GetRange{100, 2 * window + 50};
   auto reader = r.store->OpenObject("bkt", "k", o);
   REQUIRE(reader.ok());

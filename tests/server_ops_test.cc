@@ -27,7 +27,7 @@ using namespace cairn::test;
 
 namespace {
 
-struct Response {
+struct RawResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
@@ -52,7 +52,7 @@ class Conn {
   }
   ~Conn() { ::close(fd_); }
 
-  Response Do(const std::string& method, const std::string& target, const std::string& body = "",
+  RawResponse Do(const std::string& method, const std::string& target, const std::string& body = "",
               const std::vector<std::string>& headers = {}) {
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
     for (const auto& h : headers) req += h + "\r\n";
@@ -79,8 +79,8 @@ class Conn {
     buf_.append(b, size_t(n));
     return true;
   }
-  Response Read(bool head) {
-    Response r;
+  RawResponse Read(bool head) {
+    RawResponse r;
     size_t end;
     while ((end = buf_.find("\r\n\r\n")) == std::string::npos) {
       if (!More()) return r;
@@ -625,7 +625,7 @@ TEST_CASE("server ops: the region is the one serve was given", "[server][ops]") 
     auto srv = HttpServer::Start(o, &auth, &handler);
     REQUIRE(srv.ok());
     Conn c((*srv)->port());
-    Response loc = c.Do("GET", "/bkt?location");
+    RawResponse loc = c.Do("GET", "/bkt?location");
     CHECK(loc.status == 200);
     // S3 says us-east-1 with an empty element.
     if (region == "us-east-1") {
@@ -640,7 +640,7 @@ TEST_CASE("server ops: the region is the one serve was given", "[server][ops]") 
     const std::string elsewhere =
         "<CreateBucketConfiguration><LocationConstraint>ap-south-1</LocationConstraint>"
         "</CreateBucketConfiguration>";
-    Response refused = c.Do("PUT", "/other", elsewhere);
+    RawResponse refused = c.Do("PUT", "/other", elsewhere);
     CHECK(refused.status == 400);
     CHECK(refused.Has(region));
     CHECK(f.set->BucketExists("other").code() == Code::kBucketNotFound);

@@ -23,8 +23,8 @@ using namespace cairn::s3;
 namespace {
 
 // The serve stack in process with a bucket "bkt".
-struct Server : test::ServeFixture {
-  Server() { REQUIRE(f.set->MakeBucket("bkt").ok()); }
+struct TransferServer : test::ServeFixture {
+  TransferServer() { REQUIRE(f.set->MakeBucket("bkt").ok()); }
   size_t OpenUploads() {
     auto r = f.set->ListMultipartUploads("bkt", {});
     REQUIRE(r.ok());
@@ -100,7 +100,7 @@ size_t EntriesIn(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[transfer]") {
-  Server s;
+  TransferServer s;
   TempDir t;
   const uint64_t part = uint64_t(5) << 20;
   std::vector<std::string> bodies;
@@ -267,7 +267,7 @@ TEST_CASE("transfer: upload, download, copy and delete, small and multipart", "[
 }
 
 TEST_CASE("transfer: a failed object is reported, the others succeed", "[transfer]") {
-  Server s;
+  TransferServer s;
   TempDir t;
   WriteFile(t.path + "/a", "alpha");
   ::mkfifo((t.path + "/fifo").c_str(), 0600);
@@ -316,7 +316,7 @@ TEST_CASE("transfer: a failed object is reported, the others succeed", "[transfe
 }
 
 TEST_CASE("transfer: cancellation", "[transfer]") {
-  Server s;
+  TransferServer s;
   TempDir t;
   const uint64_t part = uint64_t(5) << 20;
   const std::string big = Random(size_t(part * 3), 5);
@@ -418,7 +418,7 @@ TEST_CASE("transfer: part sizes and options", "[transfer]") {
   CHECK((huge + TransferEngine::PartSizeFor(huge, 8 << 20) - 1) /
             TransferEngine::PartSizeFor(huge, 8 << 20) <=
         10000);
-  Server s;
+  TransferServer s;
   TransferOptions o;
   o.jobs = 0;
   CHECK(TransferEngine::Create(*s.client, o).status().code() == Code::kInvalidArgument);
@@ -432,7 +432,7 @@ TEST_CASE("transfer: part sizes and options", "[transfer]") {
 // every pwrite to the end, after a junk byte): the check must fail, and the object be fetched
 // again into a new file, or fail for good when no attempt is left.
 TEST_CASE("transfer: a download that fails its check is fetched again", "[transfer]") {
-  Server s;
+  TransferServer s;
   TempDir t;
   const uint64_t part = uint64_t(5) << 20;
   const std::string big = Random(size_t(part * 2 + 777), 11), small = Random(3000, 12);
@@ -595,7 +595,7 @@ TEST_CASE("transfer: OpenLocalDownload owes syncs only when durable", "[transfer
 }
 
 TEST_CASE("transfer: downloads without fsync, and a directory sync that fails", "[transfer]") {
-  Server s;
+  TransferServer s;
   TempDir t;
   const std::string body = Random(1000, 7);
   REQUIRE(s.client->PutObject("bkt", "k", Payload{body.data(), -1, 0, body.size(), {}}).ok());
