@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "cli/text_out.h"  // IsUtf8, Utf8Length
+#include "libstore/object/multipart.h"  // kMinPartSize, kMaxPartSize
 
 namespace cairn::cli {
 
@@ -47,6 +48,14 @@ Result<uint64_t> ParseSize(const std::string& s) {
   double bytes = v * mul;
   if (!(bytes <= 1.8e19)) return bad();
   return uint64_t(bytes);
+}
+
+Result<uint64_t> ParsePartSize(const std::string& s) {
+  ASSIGN_OR_RETURN(uint64_t size, ParseSize(s));
+  if (size < kMinPartSize || size > kMaxPartSize) {
+    return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + s + "'");
+  }
+  return size;
 }
 
 Result<int64_t> ParseDuration(const std::string& s) {

@@ -15,6 +15,8 @@ namespace cairn::cli {
 Result<int64_t> ParseDuration(const std::string& s);
 // Parses sizes such as 4096, 64K, 64KiB, 1M, 1.5G (powers of 1024).
 Result<uint64_t> ParseSize(const std::string& s);
+// A --part-size value: a size (ParseSize) from 5 MiB to 5 GiB, the part sizes S3 takes.
+Result<uint64_t> ParsePartSize(const std::string& s);
 // put's --meta NAME=VALUE items, checked as S3 would take them over HTTP: NAME is an HTTP header
 // name (RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~), kept in lower case as S3 keeps it,
 // and given at most once (case-insensitively); VALUE as ValidateFieldValue. kInvalidArgument

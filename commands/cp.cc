@@ -20,7 +20,6 @@
 #include "commands/commands.h"
 #include "commands/cp_sources.h"
 #include "libstore/client/transfer.h"
-#include "libstore/object/multipart.h"
 #include "libstore/plain/mime_types.h"
 
 namespace cairn::cli {
@@ -28,7 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kMaxPart = uint64_t(5) << 30;
 
 struct CpOptions {
   std::vector<std::string> args;  // SRC... DST
@@ -329,10 +327,7 @@ Status QueueS3(Plan& p, s3::S3Client& client, const std::string& bucket, const s
 Status RunCp(const CpOptions& o, Context& ctx) {
   if (o.args.size() < 2) return InvalidArgument("cp needs a source and a destination");
   if (o.jobs < 1 || o.jobs > 1024) return InvalidArgument("--jobs must be between 1 and 1024");
-  ASSIGN_OR_RETURN(uint64_t part_size, ParseSize(o.part_size));
-  if (part_size < kMinPartSize || part_size > kMaxPart) {
-    return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + o.part_size + "'");
-  }
+  ASSIGN_OR_RETURN(uint64_t part_size, ParsePartSize(o.part_size));
   const std::vector<std::string> srcs(o.args.begin(), o.args.end() - 1);
   Plan p;
   p.dst = o.args.back();

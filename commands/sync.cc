@@ -23,7 +23,6 @@
 #include "commands/cp_sources.h"
 #include "libstore/client/sync_plan.h"
 #include "libstore/client/transfer.h"
-#include "libstore/object/multipart.h"
 
 namespace cairn::cli {
 namespace {
@@ -330,10 +329,7 @@ Status RunSync(const SyncOptions& o, Context& ctx) {
   RETURN_IF_ERROR(ParseSide(o.dst, &dst));
   if (!src.s3 && !dst.s3) return InvalidArgument("sync needs an s3:// source or destination");
   if (o.jobs < 1 || o.jobs > 1024) return InvalidArgument("--jobs must be between 1 and 1024");
-  ASSIGN_OR_RETURN(uint64_t part_size, ParseSize(o.part_size));
-  if (part_size < kMinPartSize || part_size > (uint64_t(5) << 30)) {
-    return InvalidArgument("--part-size must be between 5MiB and 5GiB, got '" + o.part_size + "'");
-  }
+  ASSIGN_OR_RETURN(uint64_t part_size, ParsePartSize(o.part_size));
   const Direction dir = !src.s3 ? Direction::kUpload : !dst.s3 ? Direction::kDownload : Direction::kCopy;
   if (dir == Direction::kCopy && src.bucket == dst.bucket &&
       (src.prefix.rfind(dst.prefix, 0) == 0 || dst.prefix.rfind(src.prefix, 0) == 0)) {

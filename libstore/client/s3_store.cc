@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "libstore/common/hash.h"
+#include "libstore/object/multipart.h"
 #include "libstore/s3/sigv4_canonical.h"
 #include "libstore/s3/xml.h"
 #include "libstore/server/request_target.h"
@@ -15,8 +16,6 @@ namespace cairn::s3 {
 
 namespace {
 
-constexpr uint64_t kMinPart = uint64_t{5} << 20;
-constexpr uint64_t kMaxPart = uint64_t{5} << 30;
 const XmlLimits kAnswerLimits{size_t{64} << 20, 8};
 // The standard headers a store keeps as "~cairn-<header>" entries (as cairn serve does).
 constexpr const char* kStandardHeaders[] = {"cache-control", "content-disposition",
@@ -295,7 +294,7 @@ class S3Reader : public ObjectReader {
 
 Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Create(std::unique_ptr<S3Client> client,
                                                              S3StoreOptions opts) {
-  if (opts.part_size < kMinPart || opts.part_size > kMaxPart) {
+  if (opts.part_size < kMinPartSize || opts.part_size > kMaxPartSize) {
     return InvalidArgument("the part size must be between 5 MiB and 5 GiB");
   }
   return std::unique_ptr<S3ObjectStore>(new S3ObjectStore(std::move(client), opts));
@@ -800,7 +799,7 @@ Result<PartInfo> S3ObjectStore::UploadPart(const std::string& bucket, const std:
   while (true) {
     ASSIGN_OR_RETURN(size_t n, src.Read(chunk, sizeof chunk));
     if (n == 0) break;
-    if (data.size() + n > kMaxPart) {
+    if (data.size() + n > kMaxPartSize) {
       return Status(Code::kEntityTooLarge, "UploadPart: a part takes at most 5 GiB");
     }
     data.append(chunk, n);

@@ -12,14 +12,12 @@
 #include <random>
 
 #include "libstore/common/hash.h"
+#include "libstore/object/multipart.h"
 
 namespace cairn::s3 {
 
 namespace {
 
-constexpr uint64_t kMaxParts = 10000;
-constexpr uint64_t kMinPart = uint64_t(5) << 20;
-constexpr uint64_t kMaxPart = uint64_t(5) << 30;
 // Largest object CopyObject copies in one request (S3's limit); above, UploadPartCopy parts.
 constexpr uint64_t kMaxSingleCopy = uint64_t(5) << 30;
 // Server-side copy parts: no bytes pass through the client, so larger parts mean fewer requests.
@@ -341,17 +339,17 @@ struct TransferEngine::Multi {
 };
 
 uint64_t TransferEngine::PartSizeFor(uint64_t size, uint64_t part_size) {
-  return std::max(part_size, (size + kMaxParts - 1) / kMaxParts);
+  return std::max(part_size, (size + kMaxPartNumber - 1) / kMaxPartNumber);
 }
 
 Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(S3Client& client,
                                                                TransferOptions opts) {
   if (opts.jobs < 1 || opts.jobs > 1024) return InvalidArgument("jobs must be between 1 and 1024");
-  if (opts.part_size < kMinPart || opts.part_size > kMaxPart) {
+  if (opts.part_size < kMinPartSize || opts.part_size > kMaxPartSize) {
     return InvalidArgument("the part size must be between 5MiB and 5GiB");
   }
   if (opts.object_attempts < 1) return InvalidArgument("object_attempts must be at least 1");
-  if (opts.multipart_copy_above > kMaxSingleCopy || opts.multipart_copy_above < kMinPart) {
+  if (opts.multipart_copy_above > kMaxSingleCopy || opts.multipart_copy_above < kMinPartSize) {
     return InvalidArgument("multipart_copy_above must be between 5MiB and 5GiB");
   }
   if (opts.queue_limit == 0) opts.queue_limit = size_t(opts.jobs) * 4;
@@ -651,7 +649,7 @@ Status TransferEngine::Copy(TransferTask& task, std::string* etag, bool* handed)
     // more than 5 GiB (InvalidRequest): its size, asked now, decides as a listing's would have.
     if (task.size || r.status().code() != Code::kInvalidRequest) return r.status();
     auto head = client_.HeadObject(task.src_bucket, task.src_key);
-    if (!head.ok() || head->size <= kMinPart) return r.status();
+    if (!head.ok() || head->size <= kMinPartSize) return r.status();
     task.size = head->size;
     task.etag = head->etag;
   }

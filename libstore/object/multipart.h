@@ -17,6 +17,7 @@ namespace cairn {
 
 constexpr int kMaxPartNumber = 10000;
 constexpr uint64_t kMinPartSize = uint64_t(5) << 20;  // every part of an object but the last
+constexpr uint64_t kMaxPartSize = uint64_t(5) << 30;  // any part (S3's limit)
 
 // An ETag as a client sends it back (CompletedPart::etag, If-Match): the quotes dropped.
 std::string_view UnquoteEtag(std::string_view etag);

@@ -35,9 +35,6 @@ bool IsTokenChar(unsigned char c) {
   }
 }
 
-// A control character that no header value may carry (tab is allowed, as in HTTP).
-bool IsControl(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
-
 std::string Shown(const std::string& s) {
   std::string out;
   for (unsigned char c : s.substr(0, 40)) {
@@ -55,6 +52,14 @@ std::string Shown(const std::string& s) {
 
 }  // namespace
 
+bool HasControlChar(std::string_view s) {
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return true;
+  }
+  return false;
+}
+
 bool IsSystemMetaKey(std::string_view key) {
   return key.size() >= kSystemMetaPrefix.size() &&
          key.compare(0, kSystemMetaPrefix.size(), kSystemMetaPrefix) == 0;
@@ -65,11 +70,8 @@ Status ValidatePutOptions(const PutOptions& o) {
     return InvalidArgument("content type is " + std::to_string(o.content_type.size()) +
                            " bytes, at most " + std::to_string(kMaxContentTypeLen) + " allowed");
   }
-  for (unsigned char c : o.content_type) {
-    if (IsControl(c)) {
-      return InvalidArgument("content type '" + Shown(o.content_type) +
-                             "' holds a control character");
-    }
+  if (HasControlChar(o.content_type)) {
+    return InvalidArgument("content type '" + Shown(o.content_type) + "' holds a control character");
   }
   if (o.user_meta.size() > kMetaMaxUserEntries) {
     return InvalidArgument(std::to_string(o.user_meta.size()) + " user metadata entries, at most " +
@@ -89,11 +91,8 @@ Status ValidatePutOptions(const PutOptions& o) {
                                "' may hold only letters, digits and !#$%&'*+-.^_`|~");
       }
     }
-    for (unsigned char c : v) {
-      if (IsControl(c)) {
-        return InvalidArgument("user metadata value of '" + Shown(k) +
-                               "' holds a control character");
-      }
+    if (HasControlChar(v)) {
+      return InvalidArgument("user metadata value of '" + Shown(k) + "' holds a control character");
     }
     std::string lower = k;
     for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));

@@ -89,6 +89,10 @@ Status CheckPutConditions(const PutOptions& o, const ObjectInfo* current);
 inline constexpr std::string_view kSystemMetaPrefix = "~cairn-";
 bool IsSystemMetaKey(std::string_view key);
 
+// Whether s holds a control character no HTTP field value may carry (RFC 9110 5.5: any below
+// 0x20 but tab, and DEL): one would end the field early and forge others.
+bool HasControlChar(std::string_view s);
+
 // Limits of PutOptions, as S3 sets them: user-defined metadata at most 2 KiB, counted as S3
 // counts it (the bytes of every key and value, summed; system entries apart); keys are HTTP
 // header tokens (they travel as x-amz-meta-KEY) of at most 1 KiB, unique ignoring case, at most

@@ -61,18 +61,11 @@ bool IsOutOfDescriptors(const beast::error_code& ec) {
          ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
-// A response field that cannot be sent as it is: a control character (but tab) in its name or
-// value would end the field early and forge others. Handlers refuse such input with a clear
-// error; this is the last guard, for every response, whichever path writes its head.
+// A response field that cannot be sent as it is (HasControlChar in its name or value). Handlers
+// refuse such input with a clear error; this is the last guard, for every response, whichever
+// path writes its head.
 bool UnsafeField(std::string_view n, std::string_view v) {
-  auto bad = [](std::string_view s) {
-    for (const char c : s) {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && c != '\t') || u == 0x7f) return true;
-    }
-    return false;
-  };
-  return bad(n) || bad(v);
+  return HasControlChar(n) || HasControlChar(v);
 }
 
 bool IEquals(std::string_view a, std::string_view b) {

@@ -16,7 +16,6 @@ using namespace internal;
 
 namespace {
 
-constexpr uint64_t kMaxPartBytes = uint64_t(5) << 30;
 
 // A non-negative decimal query value of at most 9 digits; kInvalidArgument naming it otherwise.
 Result<int> QueryInt(const HttpRequest& req, const char* name, int dflt) {
@@ -131,7 +130,7 @@ Status StoreHandler::UploadPart(const HttpRequest& req, Source& body, ResponseWr
   if (!req.content_length && !req.chunked && decoded == nullptr) {
     return Status(Code::kMissingContentLength, "UploadPart needs a Content-Length");
   }
-  if (req.content_length && *req.content_length > kMaxPartBytes) {
+  if (req.content_length && *req.content_length > kMaxPartSize) {
     return Status(Code::kEntityTooLarge, "a part holds at most 5 GiB");
   }
   // The body Source (the authenticator's VerifiedBody) already checks everything the request

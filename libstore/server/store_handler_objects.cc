@@ -268,13 +268,9 @@ Status StoreHandler::GetObject(const HttpRequest& req, ResponseWriter& out, bool
   }
   for (const auto& [param, header] : kOverrides) {
     if (const std::string* v = req.Query(param)) {
-      // A header value holds no control characters (RFC 9110 5.5; a percent-decoded CR LF would
-      // otherwise end the field and forge others in the response).
-      for (const char c : *v) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t') || u == 0x7f) {
-          return InvalidArgument(std::string(param) + ": a control character in the value");
-        }
+      // A percent-decoded CR LF would otherwise end the field and forge others in the response.
+      if (HasControlChar(*v)) {
+        return InvalidArgument(std::string(param) + ": a control character in the value");
       }
       SetHeader(&h, header, *v);
     }
