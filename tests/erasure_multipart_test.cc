@@ -31,14 +31,6 @@ Uuid MpFill(uint8_t x) {
   return u;
 }
 
-std::array<uint8_t, 16> Md5Of(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  std::array<uint8_t, 16> d;
-  m.Final(d.data());
-  return d;
-}
-
 // A set with an upload of `key` in bucket "bkt".
 struct Mpu {
   SetFixture f;
@@ -76,7 +68,7 @@ bool IsShardFile(const std::string& path) {
 std::string MultipartEtag(const std::vector<std::string>& parts) {
   std::string md5s;
   for (const auto& p : parts) {
-    auto d = Md5Of(p);
+    auto d = Md5Digest(p);
     md5s.append(reinterpret_cast<const char*>(d.data()), 16);
   }
   Md5Stream m;
@@ -101,12 +93,12 @@ TEST_CASE("object metadata version 3: golden bytes of a multipart object", "[for
   p1.size = 5000;  // two blocks: 4096 + 904, each chunk framed with an 8-byte checksum
   p1.data_id = MpFill(0x33);
   p1.shard_size = 4096 + 8 + 904 + 8;
-  p1.md5 = Md5Of("a");
+  p1.md5 = Md5Digest("a");
   p2.number = 3;
   p2.size = 10;
   p2.data_id = MpFill(0x44);
   p2.shard_size = 18;
-  p2.md5 = Md5Of("b");
+  p2.md5 = Md5Digest("b");
   m.parts = {p1, p2};
   m.size = 5010;
   m.shard_size = p1.shard_size + p2.shard_size;
@@ -235,7 +227,7 @@ TEST_CASE("upload and part records: golden bytes, round trip, damage", "[format]
   p.size = 100;
   p.data_id = MpFill(0x55);
   p.shard_size = 108;
-  p.md5 = Md5Of("x");
+  p.md5 = Md5Digest("x");
   p.checksum.algorithm = ChecksumAlgorithm::kCrc32;
   p.checksum.len = 4;
   p.checksum.bytes = {1, 2, 3, 4};
@@ -277,7 +269,7 @@ TEST_CASE("multipart: complete, read whole and ranges across parts and blocks, d
   for (int i = 0; i < 3; ++i) {
     auto p = u.Part(i + 1, parts[i]);
     REQUIRE(p.ok());
-    CHECK(p->etag == ToHex(Md5Of(parts[i]).data(), 16));
+    CHECK(p->etag == ToHex(Md5Digest(parts[i]).data(), 16));
     CHECK(p->size == parts[i].size());
     list.push_back({i + 1, "\"" + p->etag + "\"", ""});
   }
@@ -989,7 +981,7 @@ TEST_CASE("multipart: parts of one upload and Completes of one key run concurren
   REQUIRE(lp.ok());
   REQUIRE(lp->parts.size() == 16);
   for (const auto& p : lp->parts) {
-    CHECK(p.etag == ToHex(Md5Of(bodies[p.part_number]).data(), 16));
+    CHECK(p.etag == ToHex(Md5Digest(bodies[p.part_number]).data(), 16));
   }
   // Four uploads of one key complete at once: the key ends up holding one of them, whole, and
   // each Complete either succeeded or lost to no one (all succeed: the last wins).

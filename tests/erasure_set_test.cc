@@ -16,12 +16,6 @@ using namespace cairn::test;
 
 namespace {
 
-std::string Md5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
-
 // The shard file of an object on one volume: the file beside its metadata named meta + data id.
 std::string ShardFile(SetFixture& f, size_t vol, const std::string& bucket, const std::string& key) {
   ObjectPaths p = KeyPaths(bucket, key);

@@ -127,12 +127,6 @@ struct MpuStore {
   ObjectStore* store = nullptr;
 };
 
-std::string MpConfMd5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
-
 // S3's multipart ETag, from the parts' bytes.
 std::string MultipartEtag(const std::vector<std::string>& parts) {
   Md5Stream all;
@@ -186,7 +180,7 @@ TEST_CASE("multipart: create, upload parts, complete; the object and its ETag", 
     for (int i = 0; i < 3; ++i) {
       auto p = s.Part("dir/big", up->upload_id, i + 1, data[size_t(i)]);
       REQUIRE(p.ok());
-      CHECK(p->etag == MpConfMd5Hex(data[size_t(i)]));
+      CHECK(p->etag == Md5Hex(data[size_t(i)]));
       CHECK(p->size == data[size_t(i)].size());
       CHECK(p->checksum.empty());
       parts.push_back(*p);
@@ -261,7 +255,7 @@ TEST_CASE("multipart: a part uploaded twice keeps the last; ETags quoted or not"
     auto lp = s.store->ListParts("bkt", "k", up->upload_id, {});
     REQUIRE(lp.ok());
     REQUIRE(lp->parts.size() == 2);
-    CHECK(lp->parts[0].etag == MpConfMd5Hex(b));
+    CHECK(lp->parts[0].etag == Md5Hex(b));
     // The first upload's ETag no longer names part 1.
     CHECK(s.Complete("k", up->upload_id, {{1, first->etag, ""}, {2, last->etag, ""}})
               .status()
@@ -674,7 +668,7 @@ TEST_CASE("multipart: ListParts pages with part-number-marker and max-parts", "[
       CHECK(r->parts.size() <= 3);
       for (const auto& p : r->parts) {
         seen.push_back(p.part_number);
-        CHECK(p.etag == MpConfMd5Hex("p" + std::to_string(p.part_number)));
+        CHECK(p.etag == Md5Hex("p" + std::to_string(p.part_number)));
         CHECK(p.size == ("p" + std::to_string(p.part_number)).size());
         CHECK(p.mod_time_ns > 0);
       }
@@ -1100,12 +1094,12 @@ TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a par
     };
     auto p1 = copy(1, std::nullopt);
     REQUIRE(p1.ok());
-    CHECK(p1->etag == MpConfMd5Hex(src));
+    CHECK(p1->etag == Md5Hex(src));
     CHECK(p1->size == src.size());
     CHECK(p1->mod_time_ns > 0);
     auto p2 = copy(2, GetRange{100, 100 + 5 * kMiB - 1});
     REQUIRE(p2.ok());
-    CHECK(p2->etag == MpConfMd5Hex(src.substr(100, 5 * kMiB)));
+    CHECK(p2->etag == Md5Hex(src.substr(100, 5 * kMiB)));
     auto p3 = s.Part("dst", up->upload_id, 3, "tail");
     REQUIRE(p3.ok());
 
@@ -1154,7 +1148,7 @@ TEST_CASE("multipart: UploadPartCopy copies a source or a range of it into a par
     auto cp = s.store->UploadPartCopy("bkt", "dst", "bkt", "dst2", up2->upload_id, 1, o);
     REQUIRE(cp.ok());
     const std::string crossed = want.substr(from, 100);
-    CHECK(cp->etag == MpConfMd5Hex(crossed));
+    CHECK(cp->etag == Md5Hex(crossed));
     CHECK(cp->checksum == Sum(ChecksumAlgorithm::kCrc32c, crossed).Base64());
     REQUIRE(s.Complete("dst2", up2->upload_id, Listed({*cp})).ok());
     CHECK(*s.Get("dst2") == crossed);
@@ -1445,7 +1439,7 @@ TEST_CASE("multipart plain: Complete copies every part when the assembly does no
       REQUIRE(lp->parts.size() == 3);
       std::map<int, std::string> e;
       for (const auto& p : lp->parts) e[p.part_number] = p.etag;
-      const std::string two = e[2] == MpConfMd5Hex(a) ? a : e[2] == MpConfMd5Hex(b) ? b : c;
+      const std::string two = e[2] == Md5Hex(a) ? a : e[2] == Md5Hex(b) ? b : c;
       REQUIRE(f.store
                   ->CompleteMultipartUpload("bkt", key, up->upload_id, ListOf(e, {1, 2, 3}), {})
                   .ok());
@@ -1523,7 +1517,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     auto lp = f.store->ListParts("bkt", "k", id, {});
     REQUIRE(lp.ok());
     REQUIRE(lp->parts.size() == 3);
-    CHECK(lp->parts[1].etag == MpConfMd5Hex(b));
+    CHECK(lp->parts[1].etag == Md5Hex(b));
     CHECK(lp->parts[2].size == tail.size());
     CHECK(*f.Get("bkt", "k") == "previous");  // never visible before Complete
     auto done = complete(e, {1, 2, 3});
@@ -1553,7 +1547,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     CHECK_FALSE(UploadSized(*f.store, "k", id, 2, bad, a.size()).ok());
     auto lp = f.store->ListParts("bkt", "k", id, {});
     REQUIRE(lp.ok());
-    CHECK(lp->parts[1].etag == MpConfMd5Hex(b2));
+    CHECK(lp->parts[1].etag == Md5Hex(b2));
     REQUIRE(complete(e, {1, 2, 3}).ok());
     CHECK(c().fast_completes == 1);
     CHECK(*f.Get("bkt", "k") == a + b2 + tail);
@@ -1580,7 +1574,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
     REQUIRE(lp.ok());
     CHECK(lp->parts.size() == 1);
     CHECK(f.store
-              ->CompleteMultipartUpload("bkt", "k", id, {{1, e[1], ""}, {2, MpConfMd5Hex(b), ""}}, {})
+              ->CompleteMultipartUpload("bkt", "k", id, {{1, e[1], ""}, {2, Md5Hex(b), ""}}, {})
               .status()
               .code() == Code::kInvalidPart);
     // The slots were left as scribbled over; the parts uploaded now are what Complete takes.
@@ -1661,7 +1655,7 @@ TEST_CASE("multipart plain: parts of a declared size go straight into their slot
         REQUIRE((*db)->Exec("INSERT INTO mpu_parts (upload_id, part_number, file, etag, size,"
                             " mod_time_ns, checksum, ino, ctime_ns, assembled) VALUES ('" + id +
                             "', " + std::to_string(i + 1) + ", '.cairn/uploads/" + id +
-                            "/assembly', '" + MpConfMd5Hex(parts[i]) + "', " +
+                            "/assembly', '" + Md5Hex(parts[i]) + "', " +
                             std::to_string(parts[i].size()) + ", 1, x'', 0, 0, 'gone')")
                     .ok());
       }

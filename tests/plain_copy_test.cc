@@ -14,14 +14,9 @@ namespace {
 using test::PlainFixture;
 using test::PlainTmpDir;
 using test::RandomBytes;
+using test::Md5Hex;
 using test::StringSink;
 using test::StringSource;
-
-std::string Md5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
 
 TEST_CASE("plain copy: bytes copied into a new file, the source's MD5 learned on the way",
           "[plain][copy]") {

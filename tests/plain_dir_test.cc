@@ -14,12 +14,6 @@ using namespace cairn::test;
 
 namespace {
 
-std::string Md5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
-
 // Counts ListDir and ListDirStat calls.
 class CountingVolume : public VolumeWrapper {
  public:

@@ -44,14 +44,6 @@ struct Remote {
   }
 };
 
-std::array<uint8_t, 16> BodyMd5Of(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  std::array<uint8_t, 16> d;
-  m.Final(d.data());
-  return d;
-}
-
 }  // namespace
 
 TEST_CASE("s3 store: part sizes outside S3's limits are refused", "[s3store]") {
@@ -103,7 +95,7 @@ TEST_CASE("s3 store: a multipart PUT that fails leaves no object and no upload",
   }
   SECTION("Content-MD5 does not match: checked before Complete") {
     PutOptions po;
-    po.expected.content_md5 = BodyMd5Of("another body");
+    po.expected.content_md5 = Md5Digest("another body");
     CHECK(r.Put("k", data, po).status().code() == Code::kBadDigest);
   }
   SECTION("the promised checksum does not match") {

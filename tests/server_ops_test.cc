@@ -649,12 +649,6 @@ TEST_CASE("server ops: the region is the one serve was given", "[server][ops]") 
 
 namespace {
 
-std::string Md5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
-
 // The text of the first <name>...</name> in xml ("" when none).
 std::string XmlValue(const std::string& xml, const std::string& name) {
   const size_t b = xml.find("<" + name + ">");

@@ -91,12 +91,6 @@ std::string Md5Base64(const std::string& s) {
   return v.Base64();
 }
 
-std::string Md5Hex(const std::string& s) {
-  Md5Stream m;
-  m.Update(s.data(), s.size());
-  return m.FinalHex();
-}
-
 std::string Crc32Base64(const std::string& s) {
   ChecksumStream c(ChecksumAlgorithm::kCrc32);
   c.Update(s.data(), s.size());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -11,10 +12,25 @@
 #include <vector>
 
 #include "libstore/common/clock.h"
+#include "libstore/common/hash.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/volume/faulty_volume.h"
 
 namespace cairn::test {
+
+// The MD5 of s, in hex (an S3 ETag's body) and as its 16 bytes.
+inline std::string Md5Hex(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  return m.FinalHex();
+}
+inline std::array<uint8_t, 16> Md5Digest(const std::string& s) {
+  Md5Stream m;
+  m.Update(s.data(), s.size());
+  std::array<uint8_t, 16> d;
+  m.Final(d.data());
+  return d;
+}
 
 class StringSource : public Source {
  public:
