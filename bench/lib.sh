@@ -10,10 +10,11 @@
 #   median N...             the median of the numbers given
 declare -A URL
 PIDS=()
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/kill_ours.sh"
 
 bench_cleanup() {
   local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  kill_ours TERM "${PIDS[@]}"
   wait 2>/dev/null || true
   [[ -n ${T:-} ]] && rm -rf "$T"
 }

@@ -102,9 +102,11 @@ fi
 T=$(mktemp -d "$tmp_base/cairn-e2e-clients.XXXXXX")
 SERVER_PID=""
 DRIVER_PIDS=()
+source "$(dirname "${BASH_SOURCE[0]}")/kill_ours.sh"
 # stop PID: SIGTERM, up to 5 s to exit, then SIGKILL.
 stop() {
   local p=$1 i
+  _is_ours "$p" || return 0
   kill -TERM "$p" 2>/dev/null || return 0
   for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$p" 2>/dev/null
@@ -112,7 +114,8 @@ stop() {
 }
 cleanup() {
   local p
-  for p in "${DRIVER_PIDS[@]}"; do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  kill_group_ours 9 "${DRIVER_PIDS[@]}"
+  kill_ours 9 "${DRIVER_PIDS[@]}"
   [[ -n $SERVER_PID ]] && stop "$SERVER_PID"
   wait 2>/dev/null
   rm -rf "$T"

@@ -55,7 +55,7 @@ for round in 1 2 3 4 5; do
   rp=$!
   PIDS+=("$rp")
   sleep "0.$((RANDOM % 6 + 2))"
-  { kill -9 "$rp"; wait "$rp"; } 2>/dev/null
+  kill_ours 9 "$rp"; wait "$rp" 2>/dev/null
   "$CAIRN" verify >"$T/out" 2>"$T/err"
   rc=$?
   check "round $round: verify after the kill exits 0 or 3, not 1 ($rc: $(grep -m1 unrecoverable "$T/out"))" \
@@ -183,7 +183,7 @@ for _ in $(seq 1 600); do
   [[ -f "${D[0]}/.cairn/heal/state" ]] && grep -q "^healed  bkt/" "$T/heal1" && break
   sleep 0.1
 done
-{ kill -9 "$hp"; wait "$hp"; } 2>/dev/null
+kill_ours 9 "$hp"; wait "$hp" 2>/dev/null
 check "a killed heal's log holds the lines it printed" grep -q "^healed  bkt/" "$T/heal1"
 grep "^healed  bkt/" "$T/heal1" | awk '{sub(":$", "", $2); print $2}' >"$T/healed1"
 check "... in key order" cmp -s "$T/healed1" <(LC_ALL=C sort "$T/healed1")

@@ -120,7 +120,7 @@ for _ in $(seq 1 100); do [[ -f "${D[0]}/.cairn/heal/state" ]] && break; sleep 0
 # Wait for a second save of the journal (every 2 s), so its mark has moved past a few objects.
 cp "${D[0]}/.cairn/heal/state" "$T/journal1" 2>/dev/null
 for _ in $(seq 1 100); do cmp -s "${D[0]}/.cairn/heal/state" "$T/journal1" || break; sleep 0.1; done
-kill -9 "$hp"; wait "$hp" 2>/dev/null
+kill_ours 9 "$hp"; wait "$hp" 2>/dev/null
 check "the heal journal was written" test -f "${D[0]}/.cairn/heal/state"
 # big/0 is the first key: the killed heal had finished it before its journal could exist, so a
 # resumed heal must not look at it again. Damage it now: only a heal that starts over finds it.

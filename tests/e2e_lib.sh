@@ -5,8 +5,9 @@ set -uo pipefail
 CAIRN=$(readlink -f "${1:?usage: $0 path/to/cairn}")
 T=$(mktemp -d "${TMPDIR:-/tmp}/cairn-$(basename "$0" .sh).XXXXXX")
 PIDS=()
+source "$(dirname "${BASH_SOURCE[0]}")/kill_ours.sh"
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  kill_ours 9 "${PIDS[@]}"
   wait 2>/dev/null
   rm -rf "$T"
 }
@@ -105,7 +106,7 @@ s3rver_bg() {
       kill -0 "$SRV" 2>/dev/null || break
       sleep 0.1
     done
-    kill -9 "$SRV" 2>/dev/null
+    kill_ours 9 "$SRV"
     wait "$SRV" 2>/dev/null
   done
   echo "FAIL: s3rver $name did not start (try $try): $(head -c 400 "$T/$name.err")" >&2
@@ -122,7 +123,7 @@ kill_put_midway() {
   exec 3>"$T/fifo"
   head -c "$2" /dev/urandom >&3
   sleep 1
-  kill -9 "$pp"
+  kill_ours 9 "$pp"
   wait "$pp" 2>/dev/null
   exec 3>&-
 }

@@ -158,7 +158,7 @@ start_srv() {
 }
 must_start() { start_srv "$@" || { echo "server did not start: $(tail -c 500 "$T/server2.err")"; exit 1; }; }
 # kill_srv: SIGKILL; the exit status of the server (137 when it died by SIGKILL).
-kill_srv() { kill -9 "$SRV2" 2>/dev/null; wait "$SRV2" 2>/dev/null; }
+kill_srv() { kill_ours 9 "$SRV2"; wait "$SRV2" 2>/dev/null; }
 code_of() { curl -s -o "${2:-/dev/null}" -w '%{http_code}' "${@:3}" "$1"; }
 create() { curl -s -X POST "$U/bkt/$1?uploads" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p'; }
 # put_part KEY ID N FILE: uploads a part, prints its ETag (unquoted).

@@ -313,7 +313,7 @@ ep=$!
 exec 3>"$W/encfifo"
 head -c 200000 /dev/urandom >&3
 for _ in $(seq 1 500); do [[ $(ls -A "$W/killed" | wc -l) -ge 3 ]] && break; sleep 0.01; done
-kill -9 "$ep"
+kill_ours 9 "$ep"
 wait "$ep" 2>/dev/null
 exec 3>&-
 check "a killed encode leaves part files" test "$(ls -A "$W/killed" | grep -c '\.part-')" -eq 3

@@ -47,10 +47,10 @@ echo "scratch $T (needs about $need_gib GiB; $(df -h --output=avail "$T" | tail 
   "concurrent uploads in $R (about $rss_need GiB; $(df -h --output=avail "$R" | tail -1 | tr -d ' ') free)"
 SRV=""
 PIDS=()
+source "$(dirname "${BASH_SOURCE[0]}")/kill_ours.sh"
 cleanup() {
   local p
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [[ -n $SRV ]] && kill -9 "$SRV" 2>/dev/null
+  kill_ours 9 "${PIDS[@]}" "$SRV"
   wait 2>/dev/null
   rm -rf "$T" "$R"
 }
