@@ -233,9 +233,10 @@ TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
   std::filesystem::remove_all(tmpl);
 }
 
-TEST_CASE("meta store: its cache answers what the database holds after another connection's or "
-          "process's commits",
-          "[plain][meta][metacache]") {
+TEST_CASE(
+    "meta store: its cache answers what the database holds after another connection's or "
+    "process's commits",
+    "[plain][meta][metacache]") {
   char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);
   const std::string db = std::string(tmpl) + "/meta.db";
@@ -267,10 +268,11 @@ TEST_CASE("meta store: its cache answers what the database holds after another c
   {
     auto other = SqliteDb::Open(db);
     REQUIRE(other.ok());
-    REQUIRE((*other)->Exec("UPDATE objects SET content_type='image/png' WHERE key=CAST('k' AS BLOB);"
-                           "INSERT INTO objects SELECT bucket, CAST('absent' AS BLOB), dev, ino,"
-                           " size, mtime_ns, ctime_ns, uploaded, 'text/csv', user_meta, checksums,"
-                           " md5 FROM objects WHERE key=CAST('k' AS BLOB);")
+    REQUIRE((*other)
+                ->Exec("UPDATE objects SET content_type='image/png' WHERE key=CAST('k' AS BLOB);"
+                       "INSERT INTO objects SELECT bucket, CAST('absent' AS BLOB), dev, ino,"
+                       " size, mtime_ns, ctime_ns, uploaded, 'text/csv', user_meta, checksums,"
+                       " md5 FROM objects WHERE key=CAST('k' AS BLOB);")
                 .ok());
   }
   CHECK(content_type("k") == "image/png");
@@ -282,7 +284,8 @@ TEST_CASE("meta store: its cache answers what the database holds after another c
   const std::string cmd =
       "python3 -c \"import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("
       "\\\"UPDATE objects SET content_type='video/mp4' WHERE key=CAST('k' AS BLOB)\\\"); "
-      "c.commit()\" " + db;
+      "c.commit()\" " +
+      db;
   REQUIRE(std::system(cmd.c_str()) == 0);
   CHECK(content_type("k") == "video/mp4");
   CHECK(content_type("absent") == "text/csv");

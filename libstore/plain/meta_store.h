@@ -129,7 +129,7 @@ class MetaStore {
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::mutex cache_mu_;
-  CacheLabel cache_label_;  // of the rows in cache_
+  CacheLabel cache_label_;                            // of the rows in cache_
   std::unordered_map<std::string, CachedRow> cache_;  // "bucket/key" -> row (or none)
 };
 
