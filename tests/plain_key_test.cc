@@ -232,3 +232,105 @@ TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
   CHECK(MetaStore::Open("/nonexistent-dir-cairn/x/meta.db").status().code() == Code::kIOError);
   std::filesystem::remove_all(tmpl);
 }
+
+TEST_CASE(
+    "meta store: its cache answers what the database holds after another connection's or "
+    "process's commits",
+    "[plain][meta][metacache]") {
+  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string db = std::string(tmpl) + "/meta.db";
+  const FileStamp st{1, 2, 3, 4, 5};
+  ObjectRecord rec;
+  rec.stamp = st;
+  rec.uploaded = true;
+  rec.content_type = "text/plain";
+  rec.md5_hex = std::string(32, 'a');
+  auto ms = MetaStore::Open(db);
+  REQUIRE(ms.ok());
+  MetaStore& store = **ms;
+  REQUIRE(store.Put("bkt", "k", rec).ok());
+  auto content_type = [&](const std::string& key) {
+    auto got = store.Get("bkt", key, st);
+    REQUIRE(got.ok());
+    return got->has_value() ? (*got)->content_type : std::string("(none)");
+  };
+  // Read twice: the second answer comes from the cache.
+  CHECK(content_type("k") == "text/plain");
+  const uint64_t hits = store.cache_hits();
+  CHECK(content_type("k") == "text/plain");
+  CHECK(content_type("absent") == "(none)");
+  CHECK(content_type("absent") == "(none)");
+  CHECK(store.cache_hits() == hits + 2);
+
+  // Another connection (as another cairn process sharing the directory would) changes the row and
+  // adds one for the key that had none: the next Gets see both, as the database does.
+  {
+    auto other = SqliteDb::Open(db);
+    REQUIRE(other.ok());
+    REQUIRE((*other)
+                ->Exec("UPDATE objects SET content_type='image/png' WHERE key=CAST('k' AS BLOB);"
+                       "INSERT INTO objects SELECT bucket, CAST('absent' AS BLOB), dev, ino,"
+                       " size, mtime_ns, ctime_ns, uploaded, 'text/csv', user_meta, checksums,"
+                       " md5 FROM objects WHERE key=CAST('k' AS BLOB);")
+                .ok());
+  }
+  CHECK(content_type("k") == "image/png");
+  CHECK(content_type("absent") == "text/csv");
+  CHECK(content_type("k") == "image/png");
+
+  // Another process: the same through python3's sqlite3 (another process's locks and mapping of
+  // the WAL index).
+  const std::string cmd =
+      "python3 -c \"import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("
+      "\\\"UPDATE objects SET content_type='video/mp4' WHERE key=CAST('k' AS BLOB)\\\"); "
+      "c.commit()\" " +
+      db;
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  CHECK(content_type("k") == "video/mp4");
+  CHECK(content_type("absent") == "text/csv");
+
+  // This store's own writes.
+  REQUIRE(store.SetMd5("bkt", "k", st, std::string(32, 'b')).ok());
+  auto got = store.Get("bkt", "k", st);
+  REQUIRE(got->has_value());
+  CHECK((*got)->md5_hex == std::string(32, 'b'));
+  CHECK((*got)->content_type == "video/mp4");
+  REQUIRE(store.Delete("bkt", "k").ok());
+  CHECK(content_type("k") == "(none)");
+  // A cached row is not returned for a file it does not describe (and is forgotten then).
+  REQUIRE(store.Put("bkt", "k", rec).ok());
+  CHECK(content_type("k") == "text/plain");
+  FileStamp touched = st;
+  touched.mtime_ns++;
+  got = store.Get("bkt", "k", touched);
+  REQUIRE(got.ok());
+  CHECK_FALSE(got->has_value());
+  CHECK(content_type("k") == "(none)");
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST_CASE("meta store in memory: its cache follows its own writes", "[plain][meta][metacache]") {
+  auto ms = MetaStore::Open("");
+  REQUIRE(ms.ok());
+  MetaStore& store = **ms;
+  const FileStamp st{1, 2, 3, 4, 5};
+  ObjectRecord rec;
+  rec.stamp = st;
+  rec.content_type = "text/plain";
+  for (int i = 0; i < 3; ++i) {
+    rec.content_type = "type/" + std::to_string(i);
+    REQUIRE(store.Put("bkt", "k", rec).ok());
+    for (int j = 0; j < 2; ++j) {
+      auto got = store.Get("bkt", "k", st);
+      REQUIRE(got->has_value());
+      CHECK((*got)->content_type == rec.content_type);
+    }
+  }
+  CHECK(store.cache_hits() == 3);
+  // Past kCacheRows rows the cache starts again; answers stay right.
+  for (size_t i = 0; i < MetaStore::kCacheRows + 10; ++i) {
+    CHECK_FALSE(store.Get("bkt", "n" + std::to_string(i), st)->has_value());
+  }
+  CHECK(store.Get("bkt", "k", st)->has_value());
+}

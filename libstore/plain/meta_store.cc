@@ -98,8 +98,11 @@ void DecodeChecksums(const std::string& text, ObjectInfo* info) {
 Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& path, bool durable) {
   ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path));
   if (durable) RETURN_IF_ERROR(db->Exec("PRAGMA synchronous=FULL;"));
-  std::unique_ptr<MetaStore> ms(new MetaStore(std::move(db), durable));
+  std::unique_ptr<MetaStore> ms(new MetaStore(std::move(db), durable, path.empty()));
   RETURN_IF_ERROR(ms->Prepare());
+  // A database file is cached only when its commits can be seen (WAL mode): another process may
+  // change it. One in memory is this connection's alone.
+  ms->cache_on_ = ms->in_memory_ || ms->db_->MapWalIndex();
   return ms;
 }
 
@@ -128,9 +131,8 @@ Status MetaStore::Prepare() {
   return Status::Ok();
 }
 
-Result<std::optional<ObjectRecord>> MetaStore::GetLocked(const std::string& bucket,
-                                                         const std::string& key,
-                                                         const FileStamp& stamp) {
+Result<std::optional<ObjectRecord>> MetaStore::RowLocked(const std::string& bucket,
+                                                         const std::string& key) {
   get_->Reset();
   get_->Bind(1, bucket);
   get_->BindBlob(2, key);
@@ -148,18 +150,76 @@ Result<std::optional<ObjectRecord>> MetaStore::GetLocked(const std::string& buck
   r.checksums = get_->Text(8);
   r.md5_hex = get_->Text(9);
   get_->Reset();
-  if (!r.stamp.Describes(stamp)) {
+  return std::optional<ObjectRecord>(std::move(r));
+}
+
+Result<std::optional<ObjectRecord>> MetaStore::GetLocked(const std::string& bucket,
+                                                         const std::string& key,
+                                                         const FileStamp& stamp, CachedRow* row) {
+  ASSIGN_OR_RETURN(std::optional<ObjectRecord> r, RowLocked(bucket, key));
+  if (r && !r->stamp.Describes(stamp)) {
     // Stale: the file changed since. Forget it now rather than on some sweep.
-    if (r.stamp.ctime_ns != FileStamp::kCtimePending) RETURN_IF_ERROR(DeleteLocked(bucket, key));
+    if (r->stamp.ctime_ns != FileStamp::kCtimePending) {
+      RETURN_IF_ERROR(DeleteLocked(bucket, key));
+    } else if (row != nullptr) {
+      *row = std::make_shared<const std::optional<ObjectRecord>>(std::move(r));
+    }
     return std::optional<ObjectRecord>();
   }
-  return std::optional<ObjectRecord>(std::move(r));
+  if (row != nullptr) *row = std::make_shared<const std::optional<ObjectRecord>>(r);
+  return r;
+}
+
+bool MetaStore::Label(CacheLabel* out) const {
+  if (!cache_on_) return false;
+  out->writes = writes_.load(std::memory_order_acquire);
+  if (in_memory_) return true;
+  return db_->ReadWalMark(&out->wal);
 }
 
 Result<std::optional<ObjectRecord>> MetaStore::Get(const std::string& bucket,
                                                    const std::string& key, const FileStamp& stamp) {
-  std::lock_guard<std::mutex> l(mu_);
-  return GetLocked(bucket, key, stamp);
+  // The label is read before the row (from the cache or the database): a row read after it is
+  // at least as new as what it labels, and a commit after it changes the label that the next
+  // Get reads, which then empties the cache.
+  CacheLabel label;
+  if (!Label(&label)) {
+    std::lock_guard<std::mutex> l(mu_);
+    return GetLocked(bucket, key, stamp);
+  }
+  std::string name;
+  name.reserve(bucket.size() + 1 + key.size());
+  name.append(bucket).push_back('/');  // bucket names hold no '/'
+  name.append(key);
+  CachedRow row;
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (cache_label_ == label) {
+      if (auto it = cache_.find(name); it != cache_.end()) row = it->second;
+    } else {
+      cache_.clear();
+      cache_label_ = label;
+    }
+  }
+  if (row && (!*row || (*row)->stamp.Describes(stamp))) {
+    cache_hits_.fetch_add(1, std::memory_order_relaxed);
+    return *row;
+  }
+  // Not cached, or stale for this file (the database forgets that row now).
+  Result<std::optional<ObjectRecord>> got = std::optional<ObjectRecord>();
+  row.reset();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    got = GetLocked(bucket, key, stamp, &row);
+  }
+  if (got.ok() && row) {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (cache_label_ == label) {
+      if (cache_.size() >= kCacheRows) cache_.clear();
+      cache_[std::move(name)] = std::move(row);
+    }
+  }
+  return got;
 }
 
 Status MetaStore::PutLocked(const std::string& bucket, const std::string& key,
@@ -179,6 +239,7 @@ Status MetaStore::PutLocked(const std::string& bucket, const std::string& key,
   put_->Bind(12, rec.md5_hex);
   Status s = put_->Run();
   put_->Reset();
+  Wrote();
   return s;
 }
 
@@ -203,6 +264,7 @@ Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& ke
   complete_->Bind(8, FileStamp::kCtimePending);
   Status s = complete_->Run();
   complete_->Reset();
+  Wrote();
   if (durable_) {
     // Setting the flag back does no I/O and cannot fail in practice; a connection left at NORMAL
     // would acknowledge PUTs whose records a power loss can take: not worth running on.
@@ -233,6 +295,7 @@ Status MetaStore::DeleteLocked(const std::string& bucket, const std::string& key
   del_->BindBlob(2, key);
   Status s = del_->Run();
   del_->Reset();
+  Wrote();
   return s;
 }
 
@@ -247,6 +310,7 @@ Status MetaStore::DeleteBucket(const std::string& bucket) {
   del_bucket_->Bind(1, bucket);
   Status s = del_bucket_->Run();
   del_bucket_->Reset();
+  Wrote();
   return s;
 }
 

@@ -8,14 +8,22 @@
 // an MD5 that belonged to its former content. (A directory's stamp is its device and inode only:
 // its times change whenever an entry is added.)
 //
-// Thread safety: every method may be called concurrently (one mutex around the connection).
+// Get answers from a cache of the rows it read when nothing was committed to the database since,
+// by any connection of any process (SqliteDb::ReadWalMark; for a database in memory, which no
+// other process can open, a counter of this store's own writes): the answer the database would
+// give, without its read transaction (two fcntl locks), lookup and mutex per GET.
+//
+// Thread safety: every method may be called concurrently (one mutex around the connection, one
+// around the cache).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -83,19 +91,46 @@ class MetaStore {
   Status DeleteBucket(const std::string& bucket);
   // How many records there are (tests).
   Result<int64_t> Count();
+  // How many Gets the cache answered (tests).
+  uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
+
+  // Rows kept by the cache at most (it is emptied when full).
+  static constexpr size_t kCacheRows = 4096;
 
  private:
-  MetaStore(std::unique_ptr<SqliteDb> db, bool durable) : durable_(durable), db_(std::move(db)) {}
+  // What the cache's rows are valid for: this store's write count and the WAL mark.
+  struct CacheLabel {
+    uint64_t writes = 0;
+    SqliteDb::WalMark wal{};
+    bool operator==(const CacheLabel&) const = default;
+  };
+  using CachedRow = std::shared_ptr<const std::optional<ObjectRecord>>;
+
+  MetaStore(std::unique_ptr<SqliteDb> db, bool durable, bool in_memory)
+      : durable_(durable), in_memory_(in_memory), db_(std::move(db)) {}
   Status Prepare();
   Status PutLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
+  // The row of bucket/key as stored, whatever its stamp.
+  Result<std::optional<ObjectRecord>> RowLocked(const std::string& bucket, const std::string& key);
   Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,
-                                                const FileStamp& stamp);
+                                                const FileStamp& stamp, CachedRow* row = nullptr);
   Status DeleteLocked(const std::string& bucket, const std::string& key);
+  // After every statement that may have changed rows (under mu_).
+  void Wrote() { writes_.fetch_add(1, std::memory_order_acq_rel); }
+  // The label of what the database holds now; false when it cannot be known without asking it.
+  bool Label(CacheLabel* out) const;
 
   const bool durable_;
+  const bool in_memory_;
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_;
+  bool cache_on_ = false;  // set once by Open
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> cache_hits_{0};
+  std::mutex cache_mu_;
+  CacheLabel cache_label_;                            // of the rows in cache_
+  std::unordered_map<std::string, CachedRow> cache_;  // "bucket/key" -> row (or none)
 };
 
 // The ETag of a file: its MD5 in hex when known, else a stable value derived from its stamp,

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+
 namespace cairn {
 
 namespace {
@@ -89,6 +91,51 @@ Status SqliteDb::LastError(std::string_view what) const {
   int rc = sqlite3_errcode(D(db_));
   return Status((rc & 0xff) == SQLITE_FULL ? Code::kNoSpace : Code::kIOError,
                 path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(D(db_)));
+}
+
+bool SqliteDb::MapWalIndex() {
+  wal_index_ = nullptr;
+  // Only a database in WAL mode has a WAL index: asking for its mapping in another mode would
+  // create one.
+  {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(D(db_), "PRAGMA journal_mode;", -1, &st, nullptr) != SQLITE_OK) {
+      return false;
+    }
+    bool wal = false;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* mode = sqlite3_column_text(st, 0);
+      wal = mode != nullptr && sqlite3_stricmp(reinterpret_cast<const char*>(mode), "wal") == 0;
+    }
+    sqlite3_finalize(st);
+    if (!wal) return false;
+  }
+  sqlite3_file* f = nullptr;
+  if (sqlite3_file_control(D(db_), "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+      f == nullptr || f->pMethods == nullptr || f->pMethods->iVersion < 2 ||
+      f->pMethods->xShmMap == nullptr) {
+    return false;
+  }
+  // Region 0 (32 KiB, the header at its start), already mapped by the transactions that ran:
+  // bExtend 0 neither creates nor grows anything.
+  void volatile* p = nullptr;
+  if (f->pMethods->xShmMap(f, 0, 32 << 10, 0, &p) != SQLITE_OK || p == nullptr) return false;
+  wal_index_ = static_cast<const volatile uint32_t*>(p);
+  return true;
+}
+
+bool SqliteDb::ReadWalMark(WalMark* out) const {
+  if (wal_index_ == nullptr) return false;
+  // As SQLite reads it (wal.c, walIndexTryHdr): the first copy, a barrier, the second copy; a
+  // writer stores the second copy, a barrier, then the first, so equal copies are one header.
+  WalMark second;
+  for (size_t i = 0; i < out->size(); ++i) (*out)[i] = wal_index_[i];
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (size_t i = 0; i < second.size(); ++i) second[i] = wal_index_[second.size() + i];
+  if (*out != second) return false;
+  // isInit, the byte at offset 12: a header not yet built from the WAL says nothing.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(out->data());
+  return bytes[12] != 0;
 }
 
 }  // namespace cairn

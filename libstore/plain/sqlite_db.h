@@ -4,9 +4,11 @@
 // synchronous=NORMAL (a crash loses at most the last transactions, never the database), a busy
 // timeout so concurrent processes wait instead of failing, and foreign keys off.
 //
-// Thread safety: none; a SqliteDb and its statements are used under one caller's lock.
+// Thread safety: none; a SqliteDb and its statements are used under one caller's lock, except
+// ReadWalMark (any thread, any time after MapWalIndex).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -60,10 +62,27 @@ class SqliteDb {
   // The last error as a Status: kIOError (kNoSpace when the disk is full), "path: what".
   Status LastError(std::string_view what) const;
 
+  // A mark of the database's committed state: the WAL-index header (docs of SQLite's file
+  // formats, walformat.html, "The WAL-Index Header"), which every commit of every connection to
+  // the database, in this process or another, rewrites (its change counter, last frame and
+  // checksums) before the commit is visible to any reader. SQLite's own readers compare it to
+  // know whether their page cache still holds; equal marks read at two moments mean that no
+  // commit was published in between.
+  using WalMark = std::array<uint32_t, 12>;
+  // Looks up this connection's mapping of the WAL index, for ReadWalMark; false when the
+  // database has none (not in WAL mode, in memory). Call after a transaction ran in WAL mode,
+  // under the caller's lock; the mapping lasts as long as the connection.
+  bool MapWalIndex();
+  // Reads the mark without a lock or a system call (any thread). False when there is no mapping,
+  // or a commit is being published at this moment (the header's two copies differ), or the index
+  // is not initialised: the caller then knows nothing and asks the database.
+  bool ReadWalMark(WalMark* out) const;
+
  private:
   SqliteDb(void* db, std::string path) : db_(db), path_(std::move(path)) {}
   void* db_;  // sqlite3
   std::string path_;
+  const volatile uint32_t* wal_index_ = nullptr;  // region 0 of the WAL index (shared memory)
 };
 
 }  // namespace cairn

@@ -1,5 +1,6 @@
 // PutObject, GetObject/HeadObject, DeleteObject and CopyObject of StoreHandler.
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "libstore/object/multipart.h"
@@ -96,22 +97,44 @@ std::optional<GetRange> RangeFrom(const HttpRequest& req) {
 }
 
 // Sends the head on the first byte (or at Finish for an empty body), so a GET whose first block
-// cannot be read is still answered with an S3 error.
+// cannot be read is still answered with an S3 error. A body of at most kGather bytes is gathered
+// whole first and written with its head in one piece: a reader that delivers it in several pieces
+// (an erasure-coded object, one data chunk at a time) then costs the server one send and the
+// client one segment, not one per piece; and a failure anywhere in it is still answered with an
+// S3 error.
 class LazyBodySink : public Sink {
  public:
+  static constexpr uint64_t kGather = 16 << 10;
   LazyBodySink(ResponseWriter& out, int status, const Fields& headers, uint64_t length)
       : out_(out), status_(status), headers_(headers), length_(length) {}
   Status Write(const void* data, size_t n) override {
-    if (!out_.begun()) RETURN_IF_ERROR(out_.Begin(status_, headers_, length_));
+    if (length_ <= kGather && !out_.begun() && held_ + n <= length_) {
+      std::memcpy(held_buf_ + held_, data, n);
+      held_ += n;
+      return held_ == length_ ? Flush() : Status::Ok();
+    }
+    RETURN_IF_ERROR(Flush());
     return out_.Write(data, n);
   }
-  Status Finish() { return out_.begun() ? Status::Ok() : out_.Begin(status_, headers_, length_); }
+  // After the reader: the head (and a gathered body, whole or not) if not sent yet.
+  Status Finish() { return out_.begun() ? Status::Ok() : Flush(); }
 
  private:
+  // Begins the response if it is not begun, then writes the gathered bytes.
+  Status Flush() {
+    if (!out_.begun()) RETURN_IF_ERROR(out_.Begin(status_, headers_, length_));
+    if (held_ == 0) return Status::Ok();
+    const size_t n = held_;
+    held_ = 0;
+    return out_.Write(held_buf_, n);
+  }
+
   ResponseWriter& out_;
   int status_;
   const Fields& headers_;
   uint64_t length_;
+  size_t held_ = 0;
+  char held_buf_[kGather];
 };
 
 // What a PUT promises about its body, into opts for the store to compute in its one pass and
