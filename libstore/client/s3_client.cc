@@ -23,7 +23,7 @@ constexpr size_t kHashBuffer = size_t{1} << 20;
 // Listing pages of 1,000 keys of up to 1,024 bytes each, escaped: well above the request limit.
 const XmlLimits kResponseLimits{size_t{64} << 20, 8};
 
-std::string Lower(std::string_view s) {
+std::string LowerHex(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = (c >= 'A' && c <= 'F') ? char(c - 'A' + 'a') : c;
   return out;
@@ -296,7 +296,7 @@ Status S3Client::VerifyDownload(const std::string& bucket, const std::string& ke
   std::vector<char> buf(kHashBuffer);
   RETURN_IF_ERROR(Md5OfRange(fd, 0, head.size, md5, buf, what));
   const std::string got = md5.FinalHex();
-  if (got != Lower(head.etag)) {
+  if (got != LowerHex(head.etag)) {
     return Corruption(what + ": the body's MD5 " + got + " does not match the ETag " + head.etag +
                       " (corrupted in transit)");
   }
@@ -522,7 +522,7 @@ Status S3Client::Execute(Call& call, http::Response* resp) {
 
 Status S3Client::VerifyMultipartEtag(const std::string& bucket, const std::string& key,
                                      const ObjectHead& head, int fd, const std::string& what) {
-  const std::string etag = Lower(head.etag);
+  const std::string etag = LowerHex(head.etag);
   const size_t dash = etag.find('-');
   if (dash != 32 || !IsMd5Etag(etag.substr(0, 32)) || dash + 1 >= etag.size()) {
     return Status::Ok();  // neither an MD5 nor a multipart ETag: nothing to check against
@@ -767,7 +767,7 @@ Result<ObjectHead> S3Client::GetObject(const std::string& bucket, const std::str
     }
     if (o.verify_md5 && IsMd5Etag(h.etag)) {
       const std::string got = counting.Md5Hex();
-      if (got != h.etag && got != Lower(h.etag)) {
+      if (got != h.etag && got != LowerHex(h.etag)) {
         return Corruption(c.context() + ": the body's MD5 " + got +
                           " does not match the ETag " + h.etag + " (corrupted in transit)");
       }
@@ -797,7 +797,7 @@ Result<std::string> S3Client::PutObject(const std::string& bucket, const std::st
   RETURN_IF_ERROR(Execute(c, &resp));
   std::string etag = Unquote(resp.Get("ETag"));
   const std::string want = ToHex(md5, 16);
-  if (IsMd5Etag(etag) && Lower(etag) != want) {
+  if (IsMd5Etag(etag) && LowerHex(etag) != want) {
     return Corruption(c.context() + ": the server's ETag " + etag + " is not the body's MD5 " + want);
   }
   return etag;
@@ -929,7 +929,7 @@ Result<std::string> S3Client::UploadPart(const std::string& bucket, const std::s
   std::string etag(resp.Get("ETag"));
   if (etag.empty()) return IOError(c.context() + ": no ETag in the answer");
   const std::string bare = Unquote(etag);
-  if (IsMd5Etag(bare) && Lower(bare) != ToHex(md5, 16)) {
+  if (IsMd5Etag(bare) && LowerHex(bare) != ToHex(md5, 16)) {
     return Corruption(c.context() + ": the server's ETag " + bare + " is not the part's MD5");
   }
   return etag;
@@ -1009,7 +1009,7 @@ Result<std::string> S3Client::CompleteMultipartUpload(
     }
     const std::string want = md5.FinalHex() + "-" + std::to_string(parts.size());
     auto head = HeadObject(bucket, key);
-    if (head.ok() && Lower(head->etag) == want) return head->etag;
+    if (head.ok() && LowerHex(head->etag) == want) return head->etag;
     return st;
   }
   RETURN_IF_ERROR(st);

@@ -26,7 +26,7 @@ std::string Quote(std::string_view etag) {
   return "\"" + std::string(etag) + "\"";
 }
 
-std::string Unquote(std::string_view etag) {
+std::string UnquoteEtag(std::string_view etag) {
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
     etag = etag.substr(1, etag.size() - 2);
   return std::string(etag);
@@ -123,7 +123,7 @@ void SetChecksum(ChecksumAlgorithm a, std::string_view value, ObjectInfo* info) 
 
 // The object's info from a HEAD or PUT answer's headers.
 void InfoFromHeaders(const http::Response& r, ObjectInfo* info) {
-  info->etag = Unquote(r.Get("ETag"));
+  info->etag = UnquoteEtag(r.Get("ETag"));
   info->mod_time_ns = NsOfHttpDate(r.Get("Last-Modified"), info->mod_time_ns);
   const std::string_view type = r.Get("Content-Type");
   if (!type.empty()) info->content_type = std::string(type);
@@ -673,7 +673,7 @@ Result<ObjectInfo> S3ObjectStore::CopyObject(const std::string& src_bucket,
   ObjectInfo info;
   info.bucket = dst_bucket;
   info.key = dst_key;
-  info.etag = Unquote(doc->ChildText("ETag"));
+  info.etag = UnquoteEtag(doc->ChildText("ETag"));
   info.mod_time_ns = NsOfIso(doc->ChildText("LastModified"));
   ChecksumFromXml(*doc, &info);
   CompleteInfo(&info);
@@ -781,7 +781,7 @@ Result<PartInfo> S3ObjectStore::SendPart(const std::string& bucket, const std::s
   RETURN_IF_ERROR(client_->Send(r, &resp));
   PartInfo p;
   p.part_number = part_number;
-  p.etag = Unquote(resp.Get("ETag"));
+  p.etag = UnquoteEtag(resp.Get("ETag"));
   if (p.etag.empty()) return IOError(r.op + " " + bucket + "/" + key + ": no ETag in the answer");
   p.size = len;
   p.mod_time_ns = NsOfHttpDate(resp.Get("Date"), NowNs());
@@ -879,7 +879,7 @@ Result<ObjectInfo> S3ObjectStore::CompleteMultipartUpload(
   ObjectInfo info;
   info.bucket = bucket;
   info.key = key;
-  info.etag = Unquote(doc->ChildText("ETag"));
+  info.etag = UnquoteEtag(doc->ChildText("ETag"));
   info.mod_time_ns = NsOfHttpDate(resp.Get("Date"), NowNs());
   ChecksumFromXml(*doc, &info);
   CompleteInfo(&info);
@@ -920,7 +920,7 @@ Result<PartInfo> S3ObjectStore::UploadPartCopy(const std::string& src_bucket,
   if (!doc.ok()) return ErrorFromResponse(resp.status, resp.body, r.op + " " + bucket + "/" + key);
   PartInfo p;
   p.part_number = part_number;
-  p.etag = Unquote(doc->ChildText("ETag"));
+  p.etag = UnquoteEtag(doc->ChildText("ETag"));
   p.mod_time_ns = NsOfIso(doc->ChildText("LastModified"));
   p.checksum = PartChecksumFromXml(*doc);
   if (opts.range) {
@@ -981,7 +981,7 @@ Result<ListPartsResult> S3ObjectStore::ListParts(const std::string& bucket, cons
     if (e.name != "Part") continue;
     PartInfo p;
     p.part_number = int(std::strtol(std::string(e.ChildText("PartNumber")).c_str(), nullptr, 10));
-    p.etag = Unquote(e.ChildText("ETag"));
+    p.etag = UnquoteEtag(e.ChildText("ETag"));
     p.size = std::strtoull(std::string(e.ChildText("Size")).c_str(), nullptr, 10);
     p.mod_time_ns = NsOfIso(e.ChildText("LastModified"));
     p.checksum = PartChecksumFromXml(e);

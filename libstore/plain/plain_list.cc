@@ -51,6 +51,12 @@ bool DecodeToken(const std::string& t, std::string* key, bool* skip) {
   return true;
 }
 
+}  // namespace
+
+// The walk's state, held by PlainDir::Lister (a class of the header): named, not file-local, as a
+// field of an anonymous-namespace type there is a -Wsubobject-linkage error in a unity batch.
+namespace plain_list_internal {
+
 struct Entry {
   std::string sort_name;  // the name, with '/' appended for a directory
   FileInfo info;
@@ -63,6 +69,13 @@ struct Frame {
   size_t next = 0;
   bool raw_empty = true;  // the directory holds nothing at all (not even a symlink)
 };
+
+}  // namespace plain_list_internal
+
+namespace {
+
+using plain_list_internal::Entry;
+using plain_list_internal::Frame;
 
 struct Item {
   std::string key;  // for a directory, its key prefix ("a/b/")

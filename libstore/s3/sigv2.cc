@@ -101,13 +101,13 @@ Status SplitQuery(std::string_view q, std::vector<Pair>* out) {
   return Status::Ok();
 }
 
-std::string_view Trim(std::string_view s) {
+std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-std::string Lower(std::string_view s) {
+std::string AsciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
   return out;
@@ -137,13 +137,13 @@ Result<std::string> StringToSignV2(std::string_view method, std::string_view tar
   std::string content_md5, content_type;
   std::vector<std::pair<std::string, std::string>> amz;
   for (const auto& h : headers) {
-    const std::string name = Lower(h.name);
+    const std::string name = AsciiLower(h.name);
     if (name == "content-md5")
-      content_md5 = std::string(Trim(h.value));
+      content_md5 = std::string(TrimBlanks(h.value));
     else if (name == "content-type")
-      content_type = std::string(Trim(h.value));
+      content_type = std::string(TrimBlanks(h.value));
     else if (name.rfind("x-amz-", 0) == 0)
-      amz.emplace_back(name, std::string(Trim(h.value)));
+      amz.emplace_back(name, std::string(TrimBlanks(h.value)));
   }
   std::stable_sort(amz.begin(), amz.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -202,7 +202,7 @@ Result<AuthResult> VerifyPresignV2(std::string_view method, std::string_view tar
                   "a SigV2 presigned URL needs AWSAccessKeyId, Expires and Signature");
   }
   for (const auto& h : headers) {
-    if (Lower(h.name) == "authorization") {
+    if (AsciiLower(h.name) == "authorization") {
       return InvalidArgument("only one authentication mechanism is allowed per request");
     }
   }

@@ -77,7 +77,7 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* v, bool space_pad = f
 }
 
 // "HH:MM:SS" at s[pos..].
-bool Clock(std::string_view s, size_t pos, int* h, int* m, int* sec) {
+bool ParseClock(std::string_view s, size_t pos, int* h, int* m, int* sec) {
   return pos + 8 <= s.size() && Digits(s, pos, 2, h) && s[pos + 2] == ':' &&
          Digits(s, pos + 3, 2, m) && s[pos + 5] == ':' && Digits(s, pos + 6, 2, sec);
 }
@@ -245,7 +245,7 @@ std::optional<int64_t> ParseHttpDate(std::string_view s) {
   if (comma == 3) {  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
     if (s.size() != 29 || !IsDayName(s.substr(0, 3), false) || s[4] != ' ' ||
         !Digits(s, 5, 2, &day) || s[7] != ' ' || s[11] != ' ' || !Digits(s, 12, 4, &year) ||
-        s[16] != ' ' || !Clock(s, 17, &h, &m, &sec) || s.substr(25) != " GMT") {
+        s[16] != ' ' || !ParseClock(s, 17, &h, &m, &sec) || s.substr(25) != " GMT") {
       return std::nullopt;
     }
     return Combine(year, MonthIndex(s.substr(8, 3)), day, h, m, sec);
@@ -254,7 +254,7 @@ std::optional<int64_t> ParseHttpDate(std::string_view s) {
     const std::string_view rest = s.substr(comma);
     if (!IsDayName(s.substr(0, comma), true) || rest.size() != 24 || rest[1] != ' ' ||
         !Digits(rest, 2, 2, &day) || rest[4] != '-' || rest[8] != '-' ||
-        !Digits(rest, 9, 2, &year) || rest[11] != ' ' || !Clock(rest, 12, &h, &m, &sec) ||
+        !Digits(rest, 9, 2, &year) || rest[11] != ' ' || !ParseClock(rest, 12, &h, &m, &sec) ||
         rest.substr(20) != " GMT") {
       return std::nullopt;
     }
@@ -263,7 +263,7 @@ std::optional<int64_t> ParseHttpDate(std::string_view s) {
   }
   // asctime: "Sun Nov  6 08:49:37 1994"
   if (s.size() != 24 || !IsDayName(s.substr(0, 3), false) || s[3] != ' ' || s[7] != ' ' ||
-      !Digits(s, 8, 2, &day, true) || s[10] != ' ' || !Clock(s, 11, &h, &m, &sec) || s[19] != ' ' ||
+      !Digits(s, 8, 2, &day, true) || s[10] != ' ' || !ParseClock(s, 11, &h, &m, &sec) || s[19] != ' ' ||
       !Digits(s, 20, 4, &year)) {
     return std::nullopt;
   }

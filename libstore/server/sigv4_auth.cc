@@ -17,7 +17,7 @@ bool StartsWith(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
 }
 
-std::string_view Trim(std::string_view s) {
+std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
@@ -271,7 +271,7 @@ Status SigV4Authenticator::Authenticate(const HttpRequest& req, Source& raw, Ide
     std::string_view list = ar.trailer;
     while (!list.empty()) {
       const size_t comma = list.find(',');
-      const std::string_view name = Trim(list.substr(0, comma));
+      const std::string_view name = TrimBlanks(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       auto alg = ChecksumAlgorithmFromHeader(name);
       if (!alg.ok()) continue;

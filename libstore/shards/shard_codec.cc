@@ -24,15 +24,6 @@ constexpr size_t kTempKeep = 200;  // bytes of the final name kept in a temp nam
 constexpr std::string_view kTempMark = ".part-";
 constexpr size_t kTempHexDigits = 32;
 
-std::string Join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
-std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // The finished temp files of an encode or a repair, made durable before they are renamed into
 // place: each file's own data, all at once (fdatasync). Not a syncfs: that would wait for every
 // other writer's dirty data on the file system too (docs/benchmarks.md, "Flushing").
@@ -202,7 +193,7 @@ class BlockReader {
 
 std::string ShardTempName(const std::string& final_path) {
   const std::string base = BaseName(final_path).substr(0, kTempKeep);
-  return Join(ParentDir(final_path), "." + base + std::string(kTempMark) + TempName(""));
+  return JoinPath(ParentDir(final_path), "." + base + std::string(kTempMark) + TempName(""));
 }
 
 bool IsShardTempName(std::string_view name) {
@@ -219,7 +210,7 @@ Result<std::vector<std::string>> RemoveDeadTemps(Volume& vol, FileLocker& locker
   std::vector<std::string> removed;
   for (const auto& e : entries) {
     if (e.is_dir() || !IsShardTempName(e.name)) continue;
-    const std::string path = Join(dir, e.name);
+    const std::string path = JoinPath(dir, e.name);
     auto lock = locker.TryLock(path);
     if (!lock.ok()) continue;  // alive (or gone already)
     if (vol.Remove(path).ok()) removed.push_back(path);
@@ -252,7 +243,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
 
   EncodeResult res;
   for (uint32_t i = 0; i < n; ++i) {
-    res.files.push_back(Join(out_dir, ShardFileName(o.name, i, n)));
+    res.files.push_back(JoinPath(out_dir, ShardFileName(o.name, i, n)));
     if (!o.force && vol.Stat(res.files[i]).ok()) {
       return AlreadyExists(ShowPath(vol, res.files[i]) + " exists (use --force to replace it)");
     }
@@ -400,7 +391,7 @@ Result<std::vector<std::string>> RepairShards(Volume& vol, const ShardScan& scan
       targets.emplace_back(h.index, h.path);
       continue;
     }
-    std::string target = Join(s.dir, ShardFileName(ref.name, h.index, n));
+    std::string target = JoinPath(s.dir, ShardFileName(ref.name, h.index, n));
     auto st = vol.Stat(target);
     if (st.ok()) {
       // The name is taken: replace only a file that was given and found to be no usable shard

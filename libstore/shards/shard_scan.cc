@@ -9,15 +9,6 @@
 namespace cairn {
 namespace {
 
-std::string Join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
-
-std::string BaseName(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // Reads and checks one file's header.
 void ReadHeader(Volume& vol, ShardFileInfo* info) {
   auto file = vol.NewReadableFile(info->path);
@@ -134,7 +125,7 @@ Result<ShardScan> ScanShards(Volume& vol, const std::vector<std::string>& paths,
       if (!e.is_dir() && IsShardFileName(e.name)) names.push_back(e.name);
     }
     std::sort(names.begin(), names.end());
-    for (const auto& nm : names) found.push_back({Join(p, nm), p});
+    for (const auto& nm : names) found.push_back({JoinPath(p, nm), p});
   }
   if (found.empty()) return NotFound("no shard files (*.cairn) found");
 

@@ -47,7 +47,10 @@ bool PowerSwitch::Enter() {
   return true;
 }
 
-namespace {
+// A node of the in-memory tree. Named (not file-local) because CrashVolume::State, a class of the
+// header, holds them: a field of an anonymous-namespace type there is a -Wsubobject-linkage error
+// once this file is compiled inside a unity batch.
+namespace crash_volume_internal {
 
 struct Node {
   explicit Node(bool dir, int64_t t) : is_dir(dir), mtime_ns(t) {}
@@ -60,6 +63,12 @@ struct Node {
   std::map<std::string, std::shared_ptr<Node>> live;             // what ListDir sees
   std::map<std::string, std::shared_ptr<Node>> durable_entries;  // as of the last SyncDir
 };
+
+}  // namespace crash_volume_internal
+
+namespace {
+
+using crash_volume_internal::Node;
 using NodePtr = std::shared_ptr<Node>;
 
 // Calls fn once for every node reachable from root through `entries` (live or durable), parents

@@ -49,6 +49,19 @@ std::string ParentDir(std::string_view path) {
   return slash == std::string_view::npos ? std::string() : std::string(path.substr(0, slash));
 }
 
+std::string BaseName(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  if (dir.empty()) return std::string(name);
+  std::string out;
+  out.reserve(dir.size() + 1 + name.size());
+  out.append(dir).append("/").append(name);
+  return out;
+}
+
 Status SyncDirOrAncestor(Volume& v, std::string path) {
   for (;;) {
     Status s = v.SyncDir(path);

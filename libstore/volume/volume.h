@@ -192,6 +192,10 @@ Status ReplaceFile(Volume& v, const std::string& path, std::string_view data,
 
 // The directory part of a relative path ("" for a name at the root).
 std::string ParentDir(std::string_view path);
+// The last component of a path (all of it when it has no '/').
+std::string BaseName(std::string_view path);
+// dir + "/" + name, or name alone when dir is "" (the root).
+std::string JoinPath(std::string_view dir, std::string_view name);
 
 // Makes directory path's entries durable on v (SyncDir); when path is gone (removed as empty after
 // its last entry went), its deepest ancestor that is left instead, whose entry for it went.
