@@ -302,6 +302,7 @@ Status Measure(const S3Options& o, const Endpoint& ep, const std::string& target
     s = g.Prefill().WithContext("writing the objects to read");
     if (s.ok()) out->push_back(g.Phase(false, target));
   }
+  if (o.keep) return s;
   Status c = g.Cleanup(made);
   return s.ok() ? c : s;
 }

@@ -33,6 +33,7 @@ struct S3Options {
   bool fsync = true;   // in-process servers only
   std::string dir;     // scratch base for in-process servers
   std::string bucket;  // empty: cairn-bench-<random>, created and removed
+  bool keep = false;   // no cleanup: what the phases wrote (and a bucket made) stays
 };
 
 struct S3Figure {

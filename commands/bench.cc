@@ -27,7 +27,7 @@ struct BenchOptions {
   std::string endpoint, op = "mixed", duration = "5s", access_key, secret_key, region, bucket;
   int concurrency = 16;
   uint64_t count = 0;
-  bool plain_http = false, no_verify_ssl = false, no_fsync = false;
+  bool plain_http = false, no_verify_ssl = false, no_fsync = false, keep = false;
 };
 
 const char* EnvOr(const char* name, const char* def) {
@@ -51,6 +51,7 @@ Status CheckS3Bench(const BenchOptions& o, const bench::Options& bo, bench::S3Op
   so->fsync = !o.no_fsync;
   so->dir = bo.dir;
   so->bucket = o.bucket;
+  so->keep = o.keep;
   if (o.size_opt != nullptr && o.size_opt->count() > 0) {
     ASSIGN_OR_RETURN(so->size, ParseSize(o.size));
   }
@@ -204,6 +205,9 @@ void RegisterBench(CLI::App& app, Context& ctx, Status* result) {
                 "s3: unsigned GET/PUT of URL/KEY, no bucket (nginx WebDAV, a discard sink)");
   sub->add_flag("--no-verify-ssl", o->no_verify_ssl, "s3: do not verify the TLS certificate");
   sub->add_flag("--no-fsync", o->no_fsync, "s3: in-process servers write without fsync");
+  sub->add_flag("--keep", o->keep,
+                "s3: leave the objects written (and a bucket made) in place: no DELETEs after the "
+                "phases, so that a server's CPU or system calls around the run are the phases' own");
   sub->add_option("layers", o->layers, "Layers to run (default all but s3)")
       ->type_name("codec|hash|store|heal|s3...");
   sub->callback([o, &ctx, result] { *result = RunBench(*o, ctx); });

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/meta_store.h"
@@ -205,6 +207,104 @@ TEST_CASE("meta store: a pending record's full stamp goes in only while it is st
   REQUIRE(got->has_value());
   CHECK((*got)->stamp == full);
   REQUIRE((*ms)->Put("bkt", "k5", rec).ok());
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST_CASE("meta store: completions wait for an announced Put's transaction, and only for one",
+          "[plain][meta]") {
+  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  const std::string db = std::string(tmpl) + "/meta.db";
+  const FileStamp full{1, 2, 3, 4, 5};
+  ObjectRecord rec;
+  rec.stamp = full;
+  rec.stamp.ctime_ns = FileStamp::kCtimePending;
+  rec.uploaded = true;
+  rec.content_type = "text/plain";
+  auto pending = [&](uint64_t ino) {
+    ObjectRecord r = rec;
+    r.stamp.ino = ino;
+    return r;
+  };
+  auto full_of = [&](uint64_t ino) {
+    FileStamp f = full;
+    f.ino = ino;
+    return f;
+  };
+  {
+    auto opened = MetaStore::Open(db, /*durable=*/true);
+    REQUIRE(opened.ok());
+    MetaStore& ms = **opened;
+    // Nothing announced: written at once.
+    REQUIRE(ms.Put("bkt", "a", pending(10)).ok());
+    REQUIRE(ms.CompleteStamp("bkt", "a", full_of(10)).ok());
+    CHECK(ms.WaitingCompletions() == 0);
+    CHECK(ms.Get("bkt", "a", full_of(10))->has_value());
+    {
+      // Announced: the completion waits, the record stays pending (and still describes its
+      // file), and the announced Put writes it in its own transaction.
+      REQUIRE(ms.Put("bkt", "b", pending(11)).ok());
+      AnnouncedPut ahead(&ms);
+      REQUIRE(ms.CompleteStamp("bkt", "b", full_of(11)).ok());
+      CHECK(ms.WaitingCompletions() == 1);
+      FileStamp touched = full_of(11);
+      touched.ctime_ns = 99;
+      CHECK(ms.Get("bkt", "b", touched)->has_value());
+      // The announced Put is of the same key, another file: the completion goes first and
+      // cannot touch it; previous is the record as completed.
+      std::optional<ObjectRecord> previous;
+      REQUIRE(ahead.Put("bkt", "b", pending(12), &previous).ok());
+      CHECK(ms.WaitingCompletions() == 0);
+      REQUIRE(previous.has_value());
+      CHECK(previous->stamp == full_of(11));
+      auto got = ms.Get("bkt", "b", full_of(12));
+      REQUIRE(got->has_value());
+      CHECK((*got)->stamp.ctime_ns == FileStamp::kCtimePending);
+    }
+    {
+      // Two announced; one withdrawn: the completion waits on for the other, whose Put writes it.
+      REQUIRE(ms.Put("bkt", "c", pending(13)).ok());
+      auto one = std::make_unique<AnnouncedPut>(&ms);
+      AnnouncedPut two(&ms);
+      REQUIRE(ms.CompleteStamp("bkt", "c", full_of(13)).ok());
+      one.reset();
+      CHECK(ms.WaitingCompletions() == 1);
+      REQUIRE(two.Put("bkt", "d", pending(14)).ok());
+      CHECK(ms.WaitingCompletions() == 0);
+      auto got = ms.Get("bkt", "c", full_of(13));
+      REQUIRE(got->has_value());
+      CHECK((*got)->stamp == full_of(13));
+    }
+    {
+      // The last announcement withdrawn (an upload that failed before its record): written then.
+      REQUIRE(ms.Put("bkt", "e", pending(15)).ok());
+      {
+        AnnouncedPut ahead(&ms);
+        REQUIRE(ms.CompleteStamp("bkt", "e", full_of(15)).ok());
+        CHECK(ms.WaitingCompletions() == 1);
+      }
+      CHECK(ms.WaitingCompletions() == 0);
+      CHECK(ms.Get("bkt", "e", full_of(15))->has_value());
+    }
+    // previous is the record as stored, even one that no longer describes its file.
+    std::optional<ObjectRecord> previous;
+    {
+      AnnouncedPut ahead(&ms);
+      REQUIRE(ahead.Put("bkt", "a", pending(16), &previous).ok());
+    }
+    REQUIRE(previous.has_value());
+    CHECK(previous->stamp == full_of(10));
+    {
+      AnnouncedPut ahead(&ms);
+      REQUIRE(ahead.Put("bkt", "new", pending(17), &previous).ok());
+    }
+    CHECK_FALSE(previous.has_value());
+  }
+  // What the announced Puts carried was committed.
+  auto ms = MetaStore::Open(db, /*durable=*/true);
+  REQUIRE(ms.ok());
+  CHECK((*ms)->Get("bkt", "c", full_of(13))->has_value());
+  CHECK((*ms)->Get("bkt", "e", full_of(15))->has_value());
   std::filesystem::remove_all(tmpl);
 }
 

@@ -128,6 +128,9 @@ Status MetaStore::Prepare() {
   ASSIGN_OR_RETURN(complete_, db_->Prepare("UPDATE objects SET ctime_ns=?7 WHERE bucket=?1 AND"
                                            " key=?2 AND dev=?3 AND ino=?4 AND size=?5 AND"
                                            " mtime_ns=?6 AND ctime_ns=?8"));
+  ASSIGN_OR_RETURN(begin_, db_->Prepare("BEGIN IMMEDIATE"));
+  ASSIGN_OR_RETURN(commit_, db_->Prepare("COMMIT"));
+  ASSIGN_OR_RETURN(rollback_, db_->Prepare("ROLLBACK"));
   return Status::Ok();
 }
 
@@ -244,15 +247,70 @@ Status MetaStore::PutLocked(const std::string& bucket, const std::string& key,
 }
 
 Status MetaStore::Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec) {
-  std::lock_guard<std::mutex> l(mu_);
-  return PutLocked(bucket, key, rec);
+  return Put(bucket, key, rec, false);
 }
 
-Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& key,
-                                const FileStamp& stamp) {
+Status MetaStore::Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
+                      bool announced, std::optional<ObjectRecord>* previous) {
   std::lock_guard<std::mutex> l(mu_);
-  // (Executed each time, not prepared once: SQLite applies this pragma when it compiles it.)
-  if (durable_) RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL;"));
+  Status s;
+  if (waiting_.empty() && previous == nullptr) {
+    s = PutLocked(bucket, key, rec);
+  } else {
+    // The completions first, so that one for this key's previous upload cannot touch rec (and
+    // previous is the record as completed).
+    s = begin_->Run();
+    begin_->Reset();
+    for (size_t i = 0; s.ok() && i < waiting_.size(); ++i) {
+      s = RunComplete(waiting_[i].bucket, waiting_[i].key, waiting_[i].stamp);
+    }
+    if (s.ok() && previous != nullptr) {
+      auto got = RowLocked(bucket, key);
+      if (got.ok()) {
+        *previous = std::move(*got);
+      } else {
+        s = got.status();
+      }
+    }
+    if (s.ok()) s = PutLocked(bucket, key, rec);
+    if (s.ok()) {
+      s = commit_->Run();
+      commit_->Reset();
+    }
+    if (s.ok()) {
+      waiting_.clear();
+    } else {
+      // Nothing of it stays (a COMMIT that failed leaves the transaction open); the completions
+      // wait on, and are written on their own below when no other Put is announced.
+      rollback_->Run().IgnoreError();
+      rollback_->Reset();
+    }
+  }
+  if (announced) EndAnnouncedLocked();
+  return s;
+}
+
+void MetaStore::AnnouncePut() {
+  std::lock_guard<std::mutex> l(mu_);
+  ++announced_;
+}
+
+void MetaStore::WithdrawPut() {
+  std::lock_guard<std::mutex> l(mu_);
+  EndAnnouncedLocked();
+}
+
+void MetaStore::EndAnnouncedLocked() {
+  if (--announced_ == 0 && !waiting_.empty()) FlushCompletionsLocked().IgnoreError();
+}
+
+size_t MetaStore::WaitingCompletions() {
+  std::lock_guard<std::mutex> l(mu_);
+  return waiting_.size();
+}
+
+Status MetaStore::RunComplete(const std::string& bucket, const std::string& key,
+                              const FileStamp& stamp) {
   complete_->Reset();
   complete_->Bind(1, bucket);
   complete_->BindBlob(2, key);
@@ -265,6 +323,32 @@ Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& ke
   Status s = complete_->Run();
   complete_->Reset();
   Wrote();
+  return s;
+}
+
+Status MetaStore::FlushCompletionsLocked() {
+  std::vector<Completion> todo;
+  todo.swap(waiting_);
+  // (Executed each time, not prepared once: SQLite applies this pragma when it compiles it.)
+  if (durable_) RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL;"));
+  Status s;
+  if (todo.size() == 1) {
+    s = RunComplete(todo[0].bucket, todo[0].key, todo[0].stamp);
+  } else {
+    s = begin_->Run();
+    begin_->Reset();
+    for (size_t i = 0; s.ok() && i < todo.size(); ++i) {
+      s = RunComplete(todo[i].bucket, todo[i].key, todo[i].stamp);
+    }
+    if (s.ok()) {
+      s = commit_->Run();
+      commit_->Reset();
+    }
+    if (!s.ok()) {
+      rollback_->Run().IgnoreError();
+      rollback_->Reset();
+    }
+  }
   if (durable_) {
     // Setting the flag back does no I/O and cannot fail in practice; a connection left at NORMAL
     // would acknowledge PUTs whose records a power loss can take: not worth running on.
@@ -274,6 +358,14 @@ Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& ke
     }
   }
   return s;
+}
+
+Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& key,
+                                const FileStamp& stamp) {
+  std::lock_guard<std::mutex> l(mu_);
+  waiting_.push_back(Completion{bucket, key, stamp});
+  if (announced_ > 0) return Status::Ok();  // the next Put's transaction writes it
+  return FlushCompletionsLocked();
 }
 
 Status MetaStore::SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,

@@ -74,14 +74,30 @@ class MetaStore {
   // pending: that one may be for an upload about to be renamed into place).
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
-  // Stores rec for bucket/key, replacing any record.
+  // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
+  // (CompleteStamp) go into the same transaction, before rec.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   // The ctime of a record written with a pending one (kCtimePending), once its file is in place:
   // `stamp` is that file's full stamp. Written only into the record still pending for that file
   // (a later Put or SetMd5 of the key wins), and not flushed on its own even when durable: lost
   // in a power loss, the record is pending again, which still describes its file; the next
-  // durable commit flushes it with its own.
+  // durable commit flushes it with its own. While a Put is announced (AnnouncePut), the UPDATE
+  // waits for that Put's transaction instead of committing one of its own (one SQLite
+  // transaction per PUT under concurrent uploads instead of two); otherwise it is written before
+  // this returns. A failure to write it is not reported (the record stays pending).
   Status CompleteStamp(const std::string& bucket, const std::string& key, const FileStamp& stamp);
+  // A Put is on its way (PlainDir::CommitTemp: after the key's lock, before the reads that precede
+  // its record): completions may wait for it. Every AnnouncePut is followed by one Put with
+  // announced set, or one WithdrawPut; the last of them writes whatever still waits when no other
+  // Put is announced.
+  void AnnouncePut();
+  // previous (unless null): the record rec replaced, as it was (stale or not), or nullopt; read
+  // in the same transaction, so that a caller whose change fails can put it back exactly.
+  Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
+             bool announced, std::optional<ObjectRecord>* previous = nullptr);
+  void WithdrawPut();
+  // Completions waiting for an announced Put (tests).
+  size_t WaitingCompletions();
   // Records the MD5 of the file with `stamp`: into its record when that record is current, else a
   // fresh record holding only the MD5 (a stale one is replaced).
   Status SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,
@@ -119,18 +135,56 @@ class MetaStore {
   void Wrote() { writes_.fetch_add(1, std::memory_order_acq_rel); }
   // The label of what the database holds now; false when it cannot be known without asking it.
   bool Label(CacheLabel* out) const;
+  // Runs the UPDATE of one completion (no transaction of its own).
+  Status RunComplete(const std::string& bucket, const std::string& key, const FileStamp& stamp);
+  // Writes the waiting completions in a transaction of their own, not flushed (see
+  // CompleteStamp); they are dropped either way (the records stay pending on failure).
+  Status FlushCompletionsLocked();
+  // After an announced Put or a withdrawal: one announcement fewer, and the completions that
+  // waited for it written when none is left.
+  void EndAnnouncedLocked();
+
+  struct Completion {
+    std::string bucket, key;
+    FileStamp stamp;
+  };
 
   const bool durable_;
   const bool in_memory_;
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_;
+  std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
+      rollback_;
+  int announced_ = 0;                // Puts announced and not yet made or withdrawn
+  std::vector<Completion> waiting_;  // completions for the next Put's transaction
   bool cache_on_ = false;  // set once by Open
   std::atomic<uint64_t> writes_{0};
   std::atomic<uint64_t> cache_hits_{0};
   std::mutex cache_mu_;
   CacheLabel cache_label_;                            // of the rows in cache_
   std::unordered_map<std::string, CachedRow> cache_;  // "bucket/key" -> row (or none)
+};
+
+// One announced Put (MetaStore::AnnouncePut), withdrawn by the destructor unless it was made.
+// Not thread-safe: one upload's.
+class AnnouncedPut {
+ public:
+  explicit AnnouncedPut(MetaStore* ms) : ms_(ms) { ms_->AnnouncePut(); }
+  ~AnnouncedPut() {
+    if (ms_ != nullptr) ms_->WithdrawPut();
+  }
+  AnnouncedPut(const AnnouncedPut&) = delete;
+  AnnouncedPut& operator=(const AnnouncedPut&) = delete;
+  // MetaStore::Put with this announcement; at most once.
+  Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
+             std::optional<ObjectRecord>* previous = nullptr) {
+    MetaStore* ms = ms_;
+    ms_ = nullptr;
+    return ms->Put(bucket, key, rec, /*announced=*/true, previous);
+  }
+
+ private:
+  MetaStore* ms_;
 };
 
 // The ETag of a file: its MD5 in hex when known, else a stable value derived from its stamp,

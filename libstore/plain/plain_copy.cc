@@ -119,9 +119,10 @@ Result<ObjectInfo> PlainDir::CopyObject(const std::string& src_bucket, const std
   if (plan.md5) {
     meta_->SetMd5(src_bucket, src_key, o.stamp, digests.md5_hex).IgnoreError();  // a cache only
   }
+  AnnouncedPut ahead(meta_.get());
   if (Sync(po)) RETURN_IF_ERROR(out->Sync());
   RETURN_IF_ERROR(out->Close());
-  return CommitTemp(dst_bucket, dst_key, dst.path, tmp, po, digests, size);
+  return CommitTemp(dst_bucket, dst_key, dst.path, tmp, po, digests, size, ahead);
 }
 
 Result<ObjectInfo> PlainDir::RewriteRecord(const std::string& bucket, const std::string& key,

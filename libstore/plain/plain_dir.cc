@@ -237,16 +237,19 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   // Checked before the file is synced or committed: a mismatch leaves only the temp file, which
   // goes with tmp.
   RETURN_IF_ERROR(verify());
+  // From here to the record's Put the upload is the server's alone (the flush, the key's lock):
+  // other uploads' stamp completions may wait for that Put's transaction (MetaStore::CompleteStamp).
+  AnnouncedPut ahead(meta_.get());
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   if (auto st = file->StatOpen(); st.ok()) tmp.stat = *st;
   RETURN_IF_ERROR(file->Close());
-  return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size);
+  return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size, ahead);
 }
 
 Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::string& key,
                                         const std::string& path, plain::TempFile& tmp,
                                         const PutOptions& opts, const plain::Digests& digests,
-                                        uint64_t size) {
+                                        uint64_t size, AnnouncedPut& ahead) {
   const std::string& md5_hex = digests.md5_hex;
   ObjectInfo info;
   digests.ApplyTo(&info);
@@ -261,11 +264,9 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   // The record goes in before the rename, stamped with the temp file's identity (a rename keeps
   // the inode, size and mtime; only the ctime may change, so it is left pending): once the file
   // is in place its metadata is too, and a database that cannot take the record fails the PUT
-  // while nothing has changed. The record it replaces is put back if the rename fails.
+  // while nothing has changed. The record it replaces (read in the same transaction, as it was)
+  // is put back if the rename fails.
   std::optional<ObjectRecord> old;
-  if (auto cur = vol_->Stat(path); cur.ok() && cur->kind == FileKind::kFile) {
-    ASSIGN_OR_RETURN(old, meta_->Get(bucket, key, FileStamp::Of(*cur)));
-  }
   ObjectRecord rec;
   rec.stamp = FileStamp::Of(tmp_st);
   rec.stamp.ctime_ns = FileStamp::kCtimePending;
@@ -274,7 +275,7 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   rec.user_meta = opts.user_meta;
   rec.md5_hex = md5_hex;
   rec.checksums = EncodeChecksums(info);
-  RETURN_IF_ERROR(meta_->Put(bucket, key, rec));
+  RETURN_IF_ERROR(ahead.Put(bucket, key, rec, &old));
   auto restore = [&] {
     (old ? meta_->Put(bucket, key, *old) : meta_->Delete(bucket, key)).IgnoreError();
   };
@@ -298,8 +299,9 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   }
   tmp.Disarm();
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
-  // The full stamp now (not flushed on its own: MetaStore::CompleteStamp); if this write fails
-  // the pending record still describes the file.
+  // The full stamp now (not flushed on its own, and in the next upload's transaction when one is
+  // announced: MetaStore::CompleteStamp); if this write fails the pending record still describes
+  // the file.
   ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
     meta_->CompleteStamp(bucket, key, FileStamp::Of(st)).IgnoreError();

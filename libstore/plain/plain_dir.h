@@ -213,11 +213,13 @@ class PlainDir : public ObjectStore {
   Result<bool> IsMarkerDir(const std::string& bucket, const std::string& key,
                            const std::string& path, const FileInfo& fi);
   // Renames the finished temp file over path and records its metadata, under the key's lock and
-  // after opts' conditions passed there (plain_dir.cc says in which order, and why).
+  // after opts' conditions passed there (plain_dir.cc says in which order, and why). ahead: the
+  // record's Put, announced by the caller once the body is in the temp file (MetaStore::
+  // AnnouncePut: other uploads' stamp completions may wait for its transaction).
   Result<ObjectInfo> CommitTemp(const std::string& bucket, const std::string& key,
                                 const std::string& path, plain::TempFile& tmp,
                                 const PutOptions& opts, const plain::Digests& digests,
-                                uint64_t size);
+                                uint64_t size, AnnouncedPut& ahead);
   // A copy onto itself: the record of the file opened in o, with po's metadata and the checksum
   // of algorithm `want` (kNone: none; the one recorded when it is of that algorithm, else read
   // from the file) (plain_copy.cc).

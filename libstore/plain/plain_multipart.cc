@@ -874,7 +874,9 @@ Result<ObjectInfo> PlainDir::CompleteMultipartUpload(const std::string& bucket,
   digests.checksum = layout.checksum;
   digests.checksum_type = layout.checksum_type;
   digests.checksum_parts = layout.checksum_parts;
-  ASSIGN_OR_RETURN(ObjectInfo info, CommitTemp(bucket, key, kp.path, tmp, po, digests, size));
+  AnnouncedPut ahead(meta_.get());
+  ASSIGN_OR_RETURN(ObjectInfo info,
+                   CommitTemp(bucket, key, kp.path, tmp, po, digests, size, ahead));
 
   plain::Completion c;
   c.parts_digest = digest;
