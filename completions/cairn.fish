@@ -133,6 +133,7 @@ complete -c cairn -n '__fish_seen_subcommand_from bench' -l bucket -d 's3: use t
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l plain-http -d 's3: unsigned GET/PUT of URL/KEY, no bucket (nginx WebDAV, a discard sink)'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-verify-ssl -d 's3: do not verify the TLS certificate'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-fsync -d 's3: in-process servers write without fsync'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l keep -d 's3: leave the objects written (and a bucket made) in place: no DELETEs after the phases, so that a server\'s CPU or system calls around the run are the phases\' own'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store heal s3'
 
 # completion
