@@ -10,6 +10,7 @@
 #include "libstore/plain/key_map.h"
 #include "libstore/plain/meta_store.h"
 #include "libstore/plain/mime_types.h"
+#include "tests/plain_test_util.h"
 
 using namespace cairn;
 
@@ -150,9 +151,8 @@ TEST_CASE("ETags: the MD5 when known, else stable, '-1', never empty", "[plain][
 
 TEST_CASE("meta store: a pending record's full stamp goes in only while it is still pending",
           "[plain][meta]") {
-  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string db = std::string(tmpl) + "/meta.db";
+  const test::PlainTmpDir tmp;  // removed at the end, also when a REQUIRE stops the test
+  const std::string db = tmp.path() + "/meta.db";
   const FileStamp full{1, 2, 3, 4, 5};
   FileStamp touched = full;  // the same file after a chmod: another ctime
   touched.ctime_ns = 99;
@@ -207,14 +207,12 @@ TEST_CASE("meta store: a pending record's full stamp goes in only while it is st
   REQUIRE(got->has_value());
   CHECK((*got)->stamp == full);
   REQUIRE((*ms)->Put("bkt", "k5", rec).ok());
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST_CASE("meta store: completions wait for an announced Put's transaction, and only for one",
           "[plain][meta]") {
-  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string db = std::string(tmpl) + "/meta.db";
+  const test::PlainTmpDir tmp;  // removed at the end, also when a REQUIRE stops the test
+  const std::string db = tmp.path() + "/meta.db";
   const FileStamp full{1, 2, 3, 4, 5};
   ObjectRecord rec;
   rec.stamp = full;
@@ -305,13 +303,11 @@ TEST_CASE("meta store: completions wait for an announced Put's transaction, and 
   REQUIRE(ms.ok());
   CHECK((*ms)->Get("bkt", "c", full_of(13))->has_value());
   CHECK((*ms)->Get("bkt", "e", full_of(15))->has_value());
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
-  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string db = std::string(tmpl) + "/meta.db";
+  const test::PlainTmpDir tmp;  // removed at the end, also when a REQUIRE stops the test
+  const std::string db = tmp.path() + "/meta.db";
   FileStamp st{1, 2, 3, 4, 5};
   {
     auto ms = MetaStore::Open(db);
@@ -330,16 +326,14 @@ TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {
     CHECK((*got)->md5_hex == "0123456789abcdef0123456789abcdef");
   }
   CHECK(MetaStore::Open("/nonexistent-dir-cairn/x/meta.db").status().code() == Code::kIOError);
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST_CASE(
     "meta store: its cache answers what the database holds after another connection's or "
     "process's commits",
     "[plain][meta][metacache]") {
-  char tmpl[] = "/tmp/cairn-meta-test-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string db = std::string(tmpl) + "/meta.db";
+  const test::PlainTmpDir tmp;  // removed at the end, also when a REQUIRE stops the test
+  const std::string db = tmp.path() + "/meta.db";
   const FileStamp st{1, 2, 3, 4, 5};
   ObjectRecord rec;
   rec.stamp = st;
@@ -407,7 +401,6 @@ TEST_CASE(
   REQUIRE(got.ok());
   CHECK_FALSE(got->has_value());
   CHECK(content_type("k") == "(none)");
-  std::filesystem::remove_all(tmpl);
 }
 
 TEST_CASE("meta store in memory: its cache follows its own writes", "[plain][meta][metacache]") {

@@ -327,18 +327,18 @@ Status MetaStore::RunComplete(const std::string& bucket, const std::string& key,
 }
 
 Status MetaStore::FlushCompletionsLocked() {
-  std::vector<Completion> todo;
-  todo.swap(waiting_);
+  std::vector<Completion> batch;
+  batch.swap(waiting_);
   // (Executed each time, not prepared once: SQLite applies this pragma when it compiles it.)
   if (durable_) RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL;"));
   Status s;
-  if (todo.size() == 1) {
-    s = RunComplete(todo[0].bucket, todo[0].key, todo[0].stamp);
+  if (batch.size() == 1) {
+    s = RunComplete(batch[0].bucket, batch[0].key, batch[0].stamp);
   } else {
     s = begin_->Run();
     begin_->Reset();
-    for (size_t i = 0; s.ok() && i < todo.size(); ++i) {
-      s = RunComplete(todo[i].bucket, todo[i].key, todo[i].stamp);
+    for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
+      s = RunComplete(batch[i].bucket, batch[i].key, batch[i].stamp);
     }
     if (s.ok()) {
       s = commit_->Run();
