@@ -231,7 +231,7 @@ class TransferEngine {
   std::deque<TransferTask> queue_;
   std::deque<std::shared_ptr<Multi>> multis_;  // multipart objects with parts not started yet
   int busy_ = 0;                               // workers running a task or a part
-  bool closing_ = false, finished_ = false;
+  bool closing_ = false;
   std::mutex report_mu_;
   std::atomic<uint64_t> submitted_{0}, done_{0}, failed_{0}, cancelled_{0}, bytes_{0},
       bytes_total_{0};
