@@ -555,9 +555,9 @@ TEST_CASE("volume: concurrent SyncDir of one directory", "[volume]") {
   INFO("volume kind " << kind);
   TestVolume v(kind);
   REQUIRE_OK(v->MakeDirs("d"));
-  // LocalVolume shares fsyncs among concurrent callers of one directory: every caller still gets
-  // its answer (OK, or NotFound for a directory that is not there, which SyncDirOrAncestor
-  // relies on).
+  // Many callers of one directory at once (small PUTs sync the same bucket and temp directories):
+  // every caller gets its answer (OK, or NotFound for a directory that is not there, which
+  // SyncDirOrAncestor relies on).
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {

@@ -94,10 +94,10 @@ struct FlushJob {
 // Threads kept for flushing, so that a small PUT's six flushes do not start six threads each time
 // (176,000 thread starts made the crash test three times slower). Started on demand: enough for
 // every offer waiting, up to kMaxThreads, so that concurrent callers' flushes all run at once
-// (a flush blocks in the kernel; flushes that wait together share the device's flushes, and
-// concurrent SyncDir calls of one directory share their fsyncs). With a pool of 15, 16 concurrent
-// small PUTs on 4+2 (6 file and 12 directory flushes each) ran their flushes mostly one after
-// another on their own threads. Never stopped (the process ends with them blocked on the queue).
+// (a flush blocks in the kernel; flushes that wait together share the device's flushes). With a
+// pool of 15, 16 concurrent small PUTs on 4+2 (6 file and 12 directory flushes each) ran their
+// flushes mostly one after another on their own threads. Never stopped (the process ends with
+// them blocked on the queue).
 class FlushPool {
  public:
   static constexpr size_t kMaxThreads = 192;

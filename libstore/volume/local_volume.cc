@@ -9,12 +9,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>  // renameat2
 #include <cstring>
-#include <memory>
 #include <mutex>
-#include <unordered_map>
 
 #include "libstore/common/group_sync.h"
 #include "libstore/volume/volume.h"
@@ -549,51 +546,8 @@ class LocalVolume : public Volume {
     ::close(fd);
     return s;
   }
-  // Concurrent calls for one directory share their fsyncs (a group commit per directory): a call
-  // needs one fsync of the directory that starts after the call began (it then covers every entry
-  // the caller changed before calling); one caller runs it for everyone waiting, and the callers
-  // that arrive meanwhile share the next one. Small PUTs in one bucket sync the same few
-  // directories (the bucket's, the temp directory) many times at once: this turns 16 concurrent
-  // fsyncs of one directory into one or two.
   Status SyncDir(const std::string& path) override {
     if (!path.empty()) RETURN_IF_ERROR(ValidateRelPath(path));
-    std::unique_lock<std::mutex> l(dir_sync_mu_);
-    auto& slot = dir_syncs_[path];
-    if (!slot) slot = std::make_unique<DirSync>();
-    DirSync& g = *slot;
-    ++g.users;
-    // One running now may have started before this call's changes: the next one is needed.
-    const uint64_t need = g.started + 1;
-    Status result;
-    for (;;) {
-      if (g.finished >= need) {
-        // Any failure among the fsyncs since the one needed is reported (never hidden by a later
-        // success).
-        if (g.failed_seq >= need) result = g.failure;
-        break;
-      }
-      if (g.running) {
-        g.cv.wait(l);
-        continue;
-      }
-      g.running = true;
-      const uint64_t mine = ++g.started;
-      l.unlock();
-      Status s = SyncDirNow(path);
-      l.lock();
-      g.running = false;
-      g.finished = mine;
-      if (!s.ok()) {
-        g.failed_seq = mine;
-        g.failure = s;
-      }
-      g.cv.notify_all();
-    }
-    if (--g.users == 0) dir_syncs_.erase(path);
-    return result;
-  }
-  // One fsync of the directory.
-  Status SyncDirNow(const std::string& path) {
     ASSIGN_OR_RETURN(int root, RootFd());
     if (path.empty()) {
       if (::fsync(root) != 0) return PosixError(root_ + ": fsync", errno);
@@ -857,18 +811,6 @@ class LocalVolume : public Volume {
     std::string path;
     int fd = -1;
   };
-  // SyncDir's shared fsyncs: one entry per directory being synced now (removed when its last
-  // caller leaves), all under dir_sync_mu_.
-  struct DirSync {
-    std::condition_variable cv;
-    uint64_t started = 0, finished = 0;  // fsyncs started and finished, numbered from 1
-    bool running = false;
-    uint64_t failed_seq = 0;  // the last fsync that failed (0: none)
-    Status failure;
-    size_t users = 0;  // callers waiting or running
-  };
-  std::mutex dir_sync_mu_;
-  std::unordered_map<std::string, std::unique_ptr<DirSync>> dir_syncs_;
   std::mutex pin_mu_;  // serializes PinDir
   Pin pins_[kMaxPins];
   std::atomic<size_t> pin_count_{0};
