@@ -316,7 +316,12 @@ class LocalVolume : public Volume {
   Status OverwriteFile(const std::string& path, std::string_view data) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
-    int fd = OpenBeneath(root, path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK, 0644);
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_NONBLOCK;
+    // In a pinned directory (the set's temp files, spares or new): one step from it.
+    const char* last = nullptr;
+    const int pinned = PinnedParent(path, &last);
+    int fd = pinned >= 0 ? OpenStep(pinned, last, kFlags, 0644)
+                         : OpenBeneath(root, path.c_str(), kFlags, 0644);
     if (fd < 0) return OpenError(root, path, -fd);
     size_t done = 0;
     Status s;
@@ -329,8 +334,14 @@ class LocalVolume : public Volume {
       }
       done += size_t(w);
     }
-    if (s.ok() && ::ftruncate(fd, off_t(data.size())) != 0) {
-      s = PosixError(Full(path) + ": truncate", errno);
+    // Cut what an older, longer content left beyond the new one. A new file, or one no longer
+    // than this, already ends here: its size (lseek to the end: no I/O) says so, and the
+    // truncate, which ext4 runs in full even to the same size, is spared.
+    if (s.ok()) {
+      const off_t end = ::lseek(fd, 0, SEEK_END);
+      if (end != off_t(data.size()) && ::ftruncate(fd, off_t(data.size())) != 0) {
+        s = PosixError(Full(path) + ": truncate", errno);
+      }
     }
     if (::close(fd) != 0 && s.ok()) s = PosixError(Full(path) + ": close", errno);
     return s;
@@ -519,11 +530,19 @@ class LocalVolume : public Volume {
   }
   Status SyncFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    std::string full = Full(path);
-    int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return PosixError(full, errno);
+    // A temp file in a pinned directory (what commits flush): one step from it.
+    const char* last = nullptr;
+    const int pinned = PinnedParent(path, &last);
+    int fd;
+    if (pinned >= 0) {
+      fd = OpenStep(pinned, last, O_RDONLY);
+      if (fd < 0) return PosixError(Full(path), -fd);
+    } else {
+      fd = ::open(Full(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) return PosixError(Full(path), errno);
+    }
     Status s;
-    if (::fdatasync(fd) != 0) s = PosixError(full + ": fdatasync", errno);
+    if (::fdatasync(fd) != 0) s = PosixError(Full(path) + ": fdatasync", errno);
     ::close(fd);
     return s;
   }
