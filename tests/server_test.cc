@@ -542,6 +542,29 @@ TEST_CASE("server: a connection's back-to-back requests stay on the pool thread,
     CHECK(c.Read().body == "body0");
     CHECK(c.ClosedWithin(2s));
   }
+  SECTION("a chunked body and a 100-continue without a body behind a served request") {
+    // The pool thread reads the next heads itself with the socket out of the network threads'
+    // epoll set; a chunked body goes back to the network thread (read through the strand), a
+    // request that expects a 100 without a body gets it from the pool thread.
+    Client c(ts.port());
+    c.Send(
+        "GET /bkt/k0 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /bkt/k1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n"
+        "PUT /bkt/ch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n");
+    CHECK(c.Read().body == "body0");
+    CHECK(c.Read().status == 100);
+    CHECK(c.Read().body == "body1");
+    // The rest of the chunked body later: it has to be read from the socket.
+    std::this_thread::sleep_for(20ms);
+    c.Send("2\r\nde\r\n0\r\n\r\nGET /bkt/ch HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(c.Read().status == 200);
+    CHECK(c.Read().body == "abcde");
+    // The same one by one, each after the answer to the one before (the pool thread waits for
+    // them on the socket).
+    for (int i = 0; i < 20; ++i) CHECK(c.Request("GET", "/bkt/k3").body == "body3");
+    CHECK(c.Request("PUT", "/bkt/k5", "five").status == 200);
+    CHECK(c.Request("GET", "/bkt/k5").body == "five");
+  }
 }
 
 TEST_CASE("server: a pipelining client that does not read does not stall others",

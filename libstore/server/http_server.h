@@ -9,10 +9,11 @@
 // non-blocking recv/sendmsg/sendfile on the socket and poll(2) (bounded by io_timeout) when it
 // is empty or full: no hand-off to the network threads per piece of body. After a response on a
 // kept connection, the pool thread also takes the connection's next requests itself while they
-// come back to back (a non-blocking read, or a wait of at most 1 ms; Beast parses each head) for
-// at most 64 requests or 20 ms, and only while no other request waits for a pool thread: a
-// small request then costs no hand-off either. Over TLS the reads and writes run on the network
-// threads and the pool thread waits for each.
+// come back to back (a non-blocking read, or a wait of at most 5 ms; Beast parses each head) for
+// at most 64 requests or 100 ms, and only while no other request waits for a pool thread: a
+// small request then costs no hand-off either. Meanwhile the socket is out of Asio's epoll set,
+// so those requests do not wake a network thread either. Over TLS the reads and writes run on
+// the network threads and the pool thread waits for each.
 //
 // Limits: the request line and headers together at most header_limit bytes (431 and close), at
 // most max_header_count fields (431), a request target of at most max_target_bytes (414), a body
