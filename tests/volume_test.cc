@@ -672,6 +672,7 @@ TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][syml
       CHECK_LINK_REFUSED(v->ListDir(link), where);
       CHECK_LINK_REFUSED(v->ListDir(link + "/sub"), where);
       CHECK_LINK_REFUSED(v->Stat(through), where);
+      CHECK_LINK_REFUSED(v->SyncFile(through), where);
       CHECK_LINK_REFUSED(v->SyncDir(link), where);
       CHECK_LINK_REFUSED(v->SyncDir(link + "/sub"), where);
     }
@@ -682,6 +683,7 @@ TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][syml
     CHECK_LINK_REFUSED(v->ReadFile("d/lfile", 100), r + "/d/lfile");
     CHECK_LINK_REFUSED(v->NewWritableFile("d/lfile"), r + "/d/lfile");
     CHECK_LINK_REFUSED(v->OverwriteFile("d/lfile", "x"), r + "/d/lfile");
+    CHECK_LINK_REFUSED(v->SyncFile("d/lfile"), r + "/d/lfile");
     CHECK_LINK_REFUSED(v->RemoveDir("ldir"), r + "/ldir");
     auto st = v->Stat("ldir");
     REQUIRE_OK(st);

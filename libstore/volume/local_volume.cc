@@ -227,12 +227,7 @@ class LocalVolume : public Volume {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
-    constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK;
-    // In a pinned directory (a temp directory): one step from it, no lookup of the rest.
-    const char* last = nullptr;
-    const int pinned = PinnedParent(path, &last);
-    int fd = pinned >= 0 ? OpenStep(pinned, last, kFlags, 0644)
-                         : OpenBeneath(root, path.c_str(), kFlags, 0644);
+    int fd = OpenFile(root, path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK, 0644);
     if (fd < 0) return OpenError(root, path, -fd);
     return std::unique_ptr<WritableFile>(new LocalWritableFile(fd, Full(path)));
   }
@@ -316,12 +311,7 @@ class LocalVolume : public Volume {
   Status OverwriteFile(const std::string& path, std::string_view data) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
     ASSIGN_OR_RETURN(int root, RootFd());
-    constexpr int kFlags = O_WRONLY | O_CREAT | O_NONBLOCK;
-    // In a pinned directory (the set's temp files, spares or new): one step from it.
-    const char* last = nullptr;
-    const int pinned = PinnedParent(path, &last);
-    int fd = pinned >= 0 ? OpenStep(pinned, last, kFlags, 0644)
-                         : OpenBeneath(root, path.c_str(), kFlags, 0644);
+    int fd = OpenFile(root, path, O_WRONLY | O_CREAT | O_NONBLOCK, 0644);
     if (fd < 0) return OpenError(root, path, -fd);
     size_t done = 0;
     Status s;
@@ -530,17 +520,9 @@ class LocalVolume : public Volume {
   }
   Status SyncFile(const std::string& path) override {
     RETURN_IF_ERROR(ValidateRelPath(path));
-    // A temp file in a pinned directory (what commits flush): one step from it.
-    const char* last = nullptr;
-    const int pinned = PinnedParent(path, &last);
-    int fd;
-    if (pinned >= 0) {
-      fd = OpenStep(pinned, last, O_RDONLY);
-      if (fd < 0) return PosixError(Full(path), -fd);
-    } else {
-      fd = ::open(Full(path).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) return PosixError(Full(path), errno);
-    }
+    ASSIGN_OR_RETURN(int root, RootFd());
+    const int fd = OpenFile(root, path, O_RDONLY);
+    if (fd < 0) return OpenError(root, path, -fd);
     Status s;
     if (::fdatasync(fd) != 0) s = PosixError(Full(path) + ": fdatasync", errno);
     ::close(fd);
@@ -675,6 +657,15 @@ class LocalVolume : public Volume {
     }
     if (owned) ::close(cur);
     return result;
+  }
+
+  // Opens path with flags: one step from its directory when that one is pinned (a temp
+  // directory: no lookup of the rest), else beneath the root (OpenBeneath). fd or -errno.
+  int OpenFile(int root, const std::string& path, int flags, mode_t mode = 0) const {
+    const char* last = nullptr;
+    const int pinned = PinnedParent(path, &last);
+    return pinned >= 0 ? OpenStep(pinned, last, flags, mode)
+                       : OpenBeneath(root, path.c_str(), flags, mode);
   }
 
   // The fd of the pinned directory holding path's last component (*last then points into path
