@@ -38,11 +38,11 @@ class ServeBackend {
   virtual void StartBackground() = 0;
 };
 
-// How long a background pass (the hash pass, the MRF drain) waits before its next run: `base`
-// after a pass that found work; after one that found none, twice the previous wait, up to
-// kMaxIdlePassWait (a tree that only cairn writes has nothing to hash: walking it every 5 s would
-// stat every file of it every 5 s); and never less than 4 times the pass's own duration (a walk
-// of a big tree takes at most a fifth of the time).
+// How long a background pass that says whether it found work (the hash pass) waits before its
+// next run: `base` after a pass that found work; after one that found none, twice the previous
+// wait, up to kMaxIdlePassWait (a tree that only cairn writes has nothing to hash: walking it
+// every 5 s would stat every file of it every 5 s); and never less than 4 times the pass's own
+// duration (a walk of a big tree takes at most a fifth of the time).
 inline constexpr std::chrono::nanoseconds kMaxIdlePassWait = std::chrono::minutes(5);
 std::chrono::nanoseconds NextPassWait(std::chrono::nanoseconds base, std::chrono::nanoseconds prev,
                                       bool found_work, std::chrono::nanoseconds took);
