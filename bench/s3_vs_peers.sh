@@ -10,16 +10,25 @@
 # connections (bench/idle_conns.py); --rss-conc 0 skips it. --small-only: the 4 KiB rows only
 # (no big objects, no RSS). --cairn-b PATH: a second cairn build served beside the first (rows
 # "cairn-plain-b", ...; the same bench client, --cairn's, loads both), for a before/after.
+# --ops get|put: only those rows (default both).
 # Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
 # 4+2 write 24 GiB there for a moment.
+# The 4 KiB rows delete nothing until the end (`bench s3 --keep`): each run of each server writes
+# into a directory of its own (a new bucket; for nginx and the sink a new URL path), and all of
+# it goes with the scratch directory when the script exits. On ext4 without a journal (/var/tmp
+# here) a new inode is slow for ~30 s after many deletes in its block group (the allocator checks
+# each recently freed inode's deletion time, `recently_deleted()`), so a cleanup of thousands of
+# objects after one server's run used to slow the next server's PUTs (up to 44% of a server's
+# samples): the order of the rows, not the server, decided part of the figure. The big rows
+# still clean up after each run (a few files, and their bytes would not fit otherwise).
 # Usage: bench/s3_vs_peers.sh [--cairn PATH] [--big SIZE] [--runs N] [--duration D]
 #                             [--small-conc N] [--rss-conc N] [--rss-idle N] [--small-only]
-#                             [--cairn-b PATH]
+#                             [--cairn-b PATH] [--ops get|put]
 # A peer that cannot start (s3rver not installed: scripts/bootstrap --client-deps; cairn serve
 # without auth or the plain backend in this build) is reported as "n/a" with the reason on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B=
+CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B= OPS=get,put
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
@@ -31,6 +40,7 @@ while (($#)); do
     --rss-idle) RSS_IDLE=$2; shift 2 ;;
     --small-only) SMALL_ONLY=1 RSS_CONC=0; shift ;;
     --cairn-b) CAIRN_B=$2; shift 2 ;;
+    --ops) OPS=$2; shift 2 ;;
     *) echo "s3_vs_peers: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -149,13 +159,19 @@ else
 fi
 
 # once NAME OP SIZE CONC: "ops/s MB/s errors" of one run; "n/a" when the peer is missing.
+# Small objects: kept (no deletes before the end, see the top), each run in a new directory.
+RUNSEQ=0
 once() {
-  local name=$1 op=$2 size=$3 conc=$4 args=()
+  local name=$1 op=$2 size=$3 conc=$4 args=() url
   [[ -n ${URL[$name]:-} ]] || { echo "n/a n/a 0"; return; }
   [[ $name == sink && $op == get ]] && { echo "n/a n/a 0"; return; }
-  [[ ${MODE[$name]} == plain ]] && args=(--plain-http)
+  url=${URL[$name]}
+  RUNSEQ=$((RUNSEQ + 1))
+  # S3: a new random bucket per run already; plain HTTP: a new path (nginx makes it on PUT).
+  [[ ${MODE[$name]} == plain ]] && args=(--plain-http) && url+=/run$RUNSEQ
+  [[ $size != "$BIG" ]] && args+=(--keep)
   sync; sleep 1
-  "$CAIRN" --json bench s3 --endpoint "${URL[$name]}" "${args[@]}" --op "$op" --size "$size" \
+  "$CAIRN" --json bench s3 --endpoint "$url" "${args[@]}" --op "$op" --size "$size" \
     --concurrency "$conc" --duration "$DUR" 2>>"$T/bench.err" |
     python3 -c 'import json,sys; f=json.load(sys.stdin)[0]; print(f["ops_per_sec"], f["mb_per_sec"], f["errors"])' \
     2>/dev/null || echo "0 0 1"
@@ -194,13 +210,14 @@ MD5FILE=/dev/shm/s3peers-md5.$$
 trap 'bench_cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC$(
-  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B}"
+  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $OPS"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
 printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
 CASES=("get 4KiB $CONC" "put 4KiB $CONC")
 ((SMALL_ONLY)) || CASES+=("get $BIG 1" "put $BIG 1")
 for c in "${CASES[@]}"; do
   read -r op size conc <<<"$c"
+  [[ ,$OPS, == *,$op,* ]] || continue
   names=("${NAMES[@]}")
   [[ $op == put ]] && names=("${PUTNAMES[@]}")
   [[ $op == put && $size == "$BIG" ]] && names+=(md5)

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <type_traits>
 
 #include "libstore/format/volume_format.h"
 #include "libstore/object/heal.h"
@@ -22,7 +23,8 @@ namespace {
 constexpr uint64_t kDefaultRate = uint64_t(64) << 20;
 constexpr auto kPassInterval = std::chrono::seconds(5);
 
-// A thread that runs `pass` (given the stop flag) every `interval` until destroyed.
+// A thread that runs `pass` (given the stop flag) every `interval` until destroyed; a pass that
+// returns bool says whether it found work, and then waits NextPassWait.
 class Background {
  public:
   ~Background() { Stop(); }
@@ -30,11 +32,18 @@ class Background {
   void Start(F pass, std::chrono::nanoseconds interval = kPassInterval) {
     thread_ = std::thread([this, pass = std::move(pass), interval]() mutable {
       std::unique_lock<std::mutex> lk(mu_);
+      std::chrono::nanoseconds wait = interval;
       while (!stop_.load()) {
         lk.unlock();
-        pass(&stop_);
+        const auto t0 = std::chrono::steady_clock::now();
+        if constexpr (std::is_same_v<decltype(pass(&stop_)), bool>) {
+          const bool worked = pass(&stop_);
+          wait = NextPassWait(interval, wait, worked, std::chrono::steady_clock::now() - t0);
+        } else {
+          pass(&stop_);
+        }
         lk.lock();
-        cv_.wait_for(lk, interval, [&] { return stop_.load(); });
+        cv_.wait_for(lk, wait, [&] { return stop_.load(); });
       }
     });
   }
@@ -103,7 +112,9 @@ class PlainBackend : public ServeBackend {
       if (!r.ok()) {
         std::fprintf(stderr, "cairn: serve: background hashing: %s\n",
                      r.status().ToString().c_str());
+        return true;  // try again soon
       }
+      return r->files_hashed > 0 || r->files_changed > 0;
     });
   }
 
@@ -194,6 +205,13 @@ bool IsSetMember(const std::string& dir) {
 }
 
 }  // namespace
+
+std::chrono::nanoseconds NextPassWait(std::chrono::nanoseconds base, std::chrono::nanoseconds prev,
+                                      bool found_work, std::chrono::nanoseconds took) {
+  std::chrono::nanoseconds wait = base;
+  if (!found_work) wait = std::min(std::max(base, 2 * prev), std::max(base, kMaxIdlePassWait));
+  return std::max(wait, 4 * took);
+}
 
 Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Context& ctx) {
   ASSIGN_OR_RETURN(const uint64_t hash_rate, Rate("--hash-rate", o.hash_rate));

@@ -2,7 +2,8 @@
 //  - one directory that is not a volume-set member (no .cairn/format): a PlainDir over it, its
 //    metadata database in DIR/.cairn/meta.db (or STATE_DIR/meta.db with --state-dir; in memory
 //    for --read-only without one), and a thread hashing files whose MD5 is not known yet
-//    (HashPass at --hash-rate, default 64 MiB/s; 0 disables it);
+//    (HashPass at --hash-rate, default 64 MiB/s; 0 disables it), at start, then again after
+//    NextPassWait;
 //  - members of a volume set (or --set / CAIRN_SET): the ErasureSet, and a thread draining the
 //    MRF journal with HealQueued at --heal-rate (default 64 MiB/s; 0 disables it);
 //  - on both, unless --read-only: a thread that aborts multipart uploads begun more than
@@ -12,6 +13,7 @@
 // The threads stop (and are joined) when the backend is destroyed.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -35,6 +37,15 @@ class ServeBackend {
   // Starts the background threads (none for a rate or expiry of 0).
   virtual void StartBackground() = 0;
 };
+
+// How long a background pass that says whether it found work (the hash pass) waits before its
+// next run: `base` after a pass that found work; after one that found none, twice the previous
+// wait, up to kMaxIdlePassWait (a tree that only cairn writes has nothing to hash: walking it
+// every 5 s would stat every file of it every 5 s); and never less than 4 times the pass's own
+// duration (a walk of a big tree takes at most a fifth of the time).
+inline constexpr std::chrono::nanoseconds kMaxIdlePassWait = std::chrono::minutes(5);
+std::chrono::nanoseconds NextPassWait(std::chrono::nanoseconds base, std::chrono::nanoseconds prev,
+                                      bool found_work, std::chrono::nanoseconds took);
 
 Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Context& ctx);
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "commands/serve_backend.h"
 #include "libstore/common/hash.h"
 #include "tests/plain_test_util.h"
 
@@ -447,4 +448,22 @@ TEST_CASE("plain: a record written before checksums were kept reads as having no
   CHECK(h->content_type == "text/x-old");
   CHECK(h->etag == Md5Hex("abc"));
   CHECK(h->checksum.algorithm == ChecksumAlgorithm::kNone);
+}
+
+TEST_CASE("plain: the background hash pass backs off while it finds nothing to hash", "[plain]") {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  const auto base = seconds(5);
+  const auto quick = milliseconds(10);
+  // Work found: again after the base interval.
+  CHECK(cli::NextPassWait(base, base, true, quick) == base);
+  CHECK(cli::NextPassWait(base, seconds(160), true, quick) == base);
+  // Nothing found: twice the previous wait, up to the cap.
+  CHECK(cli::NextPassWait(base, base, false, quick) == seconds(10));
+  CHECK(cli::NextPassWait(base, seconds(10), false, quick) == seconds(20));
+  CHECK(cli::NextPassWait(base, seconds(200), false, quick) == cli::kMaxIdlePassWait);
+  CHECK(cli::NextPassWait(base, cli::kMaxIdlePassWait, false, quick) == cli::kMaxIdlePassWait);
+  // A long walk waits at least 4 times its duration, work or not.
+  CHECK(cli::NextPassWait(base, base, true, seconds(30)) == seconds(120));
+  CHECK(cli::NextPassWait(base, base, false, seconds(300)) == seconds(1200));
 }
