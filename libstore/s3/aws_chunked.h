@@ -115,7 +115,7 @@ class AwsChunkedDecoder {
   std::array<uint8_t, 32> expected_sig_{};
   std::array<char, 64> prev_sig_{};  // hex
   bool last_chunk_ = false;
-  std::string sts_;  // string to sign, reused
+  std::string sts_;          // string to sign, reused
   std::string trailer_buf_;  // reserved (max_trailer_bytes) when the first trailer arrives
   std::vector<Trailer> trailers_;
   bool trailer_signed_ = false;
