@@ -13,18 +13,18 @@ constexpr char kHex[] = "0123456789abcdef";
 constexpr std::string_view kSigPrefix = ";chunk-signature=";
 constexpr std::string_view kTrailerSigName = "x-amz-trailer-signature";
 
-void AppendHex(const uint8_t* d, size_t n, std::string* out) {
-  for (size_t i = 0; i < n; ++i) {
-    out->push_back(kHex[d[i] >> 4]);
-    out->push_back(kHex[d[i] & 15]);
-  }
-}
-
 void HexInto(const uint8_t d[32], char out[64]) {
   for (size_t i = 0; i < 32; ++i) {
     out[2 * i] = kHex[d[i] >> 4];
     out[2 * i + 1] = kHex[d[i] & 15];
   }
+}
+
+// Appends the 64 hex digits of a 32-byte digest (one append, not 64 push_backs).
+void AppendHex32(const uint8_t d[32], std::string* out) {
+  char hex[64];
+  HexInto(d, hex);
+  out->append(hex, 64);
 }
 
 // HMAC(key, <kind> "\n" date "\n" scope "\n" prev "\n" [SHA-256("") "\n"] hex(hash)).
@@ -36,7 +36,7 @@ void SignPiece(const SigningContext& c, std::string_view kind, std::string_view 
   sts->append(c.scope).append("\n");
   sts->append(prev).append("\n");
   if (empty_hash_line) sts->append(kEmptySha256Hex).append("\n");
-  AppendHex(hash, 32, sts);
+  AppendHex32(hash, sts);
   HmacSha256(c.key.data(), 32, sts->data(), sts->size(), out);
 }
 
@@ -70,9 +70,6 @@ char Lower(char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
 AwsChunkedDecoder::AwsChunkedDecoder(Options opts) : opts_(std::move(opts)) {
   line_.reserve(opts_.limits.max_line + 2);
   sts_.reserve(256);
-  trailer_buf_.reserve(opts_.limits.max_trailer_bytes);
-  trailer_at_.reserve(opts_.limits.max_trailers);
-  trailers_.reserve(opts_.limits.max_trailers);
   std::memcpy(prev_sig_.data(), opts_.signing.seed_signature.data(), 64);
   if (!IsStreaming(opts_.mode)) {
     Fail(InvalidArgument("aws-chunked decoding needs a STREAMING-* payload mode")).IgnoreError();
@@ -239,7 +236,12 @@ Status AwsChunkedDecoder::OnTrailerLine(std::string_view line) {
       trailer_buf_.size() + name.size() + value.size() + 2 > opts_.limits.max_trailer_bytes) {
     return Fail(InvalidArgument("aws-chunked: trailers above the limit"));
   }
-  // trailer_buf_ never grows past its reserved capacity, so the views stay valid.
+  // trailer_buf_ is reserved before the first trailer is appended and never grows past that
+  // capacity, so the views stay valid.
+  if (trailer_buf_.empty()) {
+    trailer_buf_.reserve(opts_.limits.max_trailer_bytes);
+    trailers_.reserve(opts_.limits.max_trailers);
+  }
   const size_t at = trailer_buf_.size();
   trailer_buf_.append(name).append(":").append(value).append("\n");
   const char* p = trailer_buf_.data() + at;
@@ -398,7 +400,7 @@ Result<std::string_view> AwsChunkedEncoder::Final(std::span<const Trailer> trail
     SignPiece(signing_, "AWS4-HMAC-SHA256-TRAILER", {prev_sig_.data(), 64}, false, hash, &sts_,
               sig);
     buf_.append(kTrailerSigName).append(":");
-    AppendHex(sig, 32, &buf_);
+    AppendHex32(sig, &buf_);
     buf_.append("\r\n");
   }
   buf_.append("\r\n");

@@ -24,8 +24,9 @@
 // bytes after the end -> kInvalidArgument; a body that ends early, or decodes to more or fewer
 // bytes than x-amz-decoded-content-length -> kIncompleteBody.
 //
-// Allocation: buffers sized by the limits are reserved at construction; nothing is allocated per
-// chunk. Chunk data is hashed as it streams, never buffered.
+// Allocation: buffers sized by the limits are reserved at construction (the trailers' when the
+// first trailer arrives: most bodies have none); nothing is allocated per chunk. Chunk data is
+// hashed as it streams, never buffered.
 // Thread safety: one decoder or encoder per body; not thread-safe.
 #pragma once
 
@@ -114,9 +115,8 @@ class AwsChunkedDecoder {
   std::array<uint8_t, 32> expected_sig_{};
   std::array<char, 64> prev_sig_{};  // hex
   bool last_chunk_ = false;
-  std::string sts_;  // string to sign, reused
-  std::string trailer_buf_;
-  std::vector<std::pair<uint32_t, uint32_t>> trailer_at_;  // name end, line end in trailer_buf_
+  std::string sts_;          // string to sign, reused
+  std::string trailer_buf_;  // reserved (max_trailer_bytes) when the first trailer arrives
   std::vector<Trailer> trailers_;
   bool trailer_signed_ = false;
   std::vector<std::string> declared_;

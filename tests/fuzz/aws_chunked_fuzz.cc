@@ -10,6 +10,7 @@
 //    trailer modes) and decodes back to itself.
 // Coverage: libstore/s3/aws_chunked.cc cairn::s3::AwsChunkedDecoder::Next(
 // Coverage: libstore/s3/aws_chunked.cc cairn::s3::AwsChunkedDecoder::OnTrailerLine(
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -54,6 +55,10 @@ Outcome Run(const AwsChunkedDecoder::Options& o, std::string_view body,
             const std::vector<size_t>& cuts) {
   AwsChunkedDecoder d(o);
   Outcome r;
+  // The decoded data is never longer than the body, nor than a declared length (refused before
+  // it is handed out); the round trip's body is the encoding, up to 6 times its data.
+  r.data.reserve(o.decoded_length >= 0 ? std::min(body.size(), size_t(o.decoded_length))
+                                       : body.size());
   size_t at = 0;
   auto sink = [&](std::string_view s) {
     r.data.append(s);
@@ -98,9 +103,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Byte by byte over the first 256 bytes (every chunk header and trailer of a small body), then
   // every 61 bytes: the cost of an input stays linear in its size with a small factor.
   std::vector<size_t> every;
+  every.reserve(std::min<size_t>(body.size(), 256) + body.size() / 61 + 1);
   for (size_t i = 1; i < body.size(); i += i < 256 ? 1 : 61) every.push_back(i);
   FUZZ_CHECK(Run(o, body, every) == whole);
   std::vector<size_t> cuts;
+  cuts.reserve(body.size() / 16 + 1);
   for (size_t i = 0; i < body.size(); i += 1 + static_cast<unsigned char>(body[i]) % 37) {
     cuts.push_back(i);
   }
@@ -111,14 +118,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Encode the body as data, decode it back.
   AwsChunkedEncoder e(mode, Context());
-  std::string enc;
   // 16..1036-byte chunks: every chunk costs an HMAC each way, and tiny chunks add nothing new.
   const size_t chunk = 16 + size_t(data[1]) * 4;
+  std::vector<Trailer> t;
+  if (trailer) t.push_back({"x-amz-checksum-crc32", "AAAAAA=="});
+  std::string enc;
+  enc.reserve(AwsChunkedEncoder::EncodedLength(mode, body.size(), chunk, t));
   for (size_t at = 0; at < body.size(); at += chunk) {
     e.AppendChunk(body.substr(at, std::min(chunk, body.size() - at)), &enc);
   }
-  std::vector<Trailer> t;
-  if (trailer) t.push_back({"x-amz-checksum-crc32", "AAAAAA=="});
   auto fin = e.Final(t);
   FUZZ_CHECK(fin.ok());
   enc.append(*fin);
