@@ -28,7 +28,7 @@
 # without auth or the plain backend in this build) is reported as "n/a" with the reason on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B= OPS=get,put
+CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B= WANT_OPS=get,put
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
@@ -40,10 +40,12 @@ while (($#)); do
     --rss-idle) RSS_IDLE=$2; shift 2 ;;
     --small-only) SMALL_ONLY=1 RSS_CONC=0; shift ;;
     --cairn-b) CAIRN_B=$2; shift 2 ;;
-    --ops) OPS=$2; shift 2 ;;
+    --ops) WANT_OPS=$2; shift 2 ;;
     *) echo "s3_vs_peers: unknown option $1" >&2; exit 2 ;;
   esac
 done
+[[ $WANT_OPS =~ ^(get|put)(,(get|put))*$ ]] ||
+  { echo "s3_vs_peers: --ops takes get, put or get,put, not '$WANT_OPS'" >&2; exit 2; }
 [[ -x $CAIRN ]] || { echo "s3_vs_peers: $CAIRN missing (scripts/bootstrap)" >&2; exit 2; }
 CAIRN=$(realpath "$CAIRN")
 if [[ -n $CAIRN_B ]]; then
@@ -210,14 +212,14 @@ MD5FILE=/dev/shm/s3peers-md5.$$
 trap 'bench_cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC$(
-  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $OPS"
+  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $WANT_OPS"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
 printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
 CASES=("get 4KiB $CONC" "put 4KiB $CONC")
 ((SMALL_ONLY)) || CASES+=("get $BIG 1" "put $BIG 1")
 for c in "${CASES[@]}"; do
   read -r op size conc <<<"$c"
-  [[ ,$OPS, == *,$op,* ]] || continue
+  [[ ,$WANT_OPS, == *,$op,* ]] || continue
   names=("${NAMES[@]}")
   [[ $op == put ]] && names=("${PUTNAMES[@]}")
   [[ $op == put && $size == "$BIG" ]] && names+=(md5)
