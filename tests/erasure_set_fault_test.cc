@@ -1,7 +1,9 @@
 // Fault injection through FaultyVolume: ENOSPC, I/O errors, torn writes, failed renames, bit flips.
 // Each test checks that a failed PUT leaves nothing visible, keeps the previous version and leaves
 // no temp files; that a PUT which lost a volume still succeeds with an MRF entry.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "libstore/format/key_path.h"
 #include "tests/test_util.h"
@@ -182,4 +184,203 @@ TEST_CASE("a volume going offline mid-PUT", "[fault]") {
   REQUIRE(mrf.ok());
   REQUIRE(!mrf->empty());
   CHECK((*mrf)[0].positions == std::vector<uint32_t>{2});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quorum reads: a GET or HEAD reads members in the key's rotation order and stops once a read
+// quorum decides the version (SetCore::ReadQuorumMeta); a GET still reads every member's copy of
+// a version once per ErasureSet::kFullReadIntervalNs.
+
+namespace {
+
+// Counts the metadata files read (ReadFile of an object's metadata path).
+class MetaReadCounter : public VolumeWrapper {
+ public:
+  using VolumeWrapper::VolumeWrapper;
+  Result<std::string> ReadFile(const std::string& p, size_t max) override {
+    reads += p.size() > 0 && p.back() == '=';
+    return VolumeWrapper::ReadFile(p, max);
+  }
+  int reads = 0;
+};
+
+ObjectMeta MetaOf(SetFixture& f, uint32_t pos, const std::string& key) {
+  auto raw = f.mem[pos]->ReadFile(KeyPaths("bkt", key).meta, 1 << 20);
+  REQUIRE(raw.ok());
+  auto m = ObjectMeta::Decode(*raw);
+  REQUIRE(m.ok());
+  return *m;
+}
+
+}  // namespace
+
+TEST_CASE("a GET reads a quorum of members, and every member once per interval", "[quorum]") {
+  SetFixture f(4, 2, 64 << 10, 16 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string data = RandomBytes(3000, 7);
+  REQUIRE(f.Put("bkt", "k", data).ok());
+  std::vector<std::unique_ptr<MetaReadCounter>> counters;
+  for (uint32_t i = 0; i < 6; ++i) {
+    counters.push_back(std::make_unique<MetaReadCounter>(f.vols[i]));
+    f.vols[i] = counters.back().get();
+  }
+  CloseSetFirst close_first{f};
+  f.Reopen();
+  REQUIRE(f.set);
+  auto reads = [&] {
+    int n = 0;
+    for (auto& c : counters) {
+      n += c->reads;
+      c->reads = 0;
+    }
+    return n;
+  };
+  const ObjectMeta m = MetaOf(f, 0, "k");
+  REQUIRE(*f.Get("bkt", "k") == data);
+  CHECK(reads() == 6);  // the first read of the version: every member
+  REQUIRE(*f.Get("bkt", "k") == data);
+  CHECK(reads() == 4);  // then the data shards' members only
+  REQUIRE(*f.Get("bkt", "k") == data);
+  for (uint32_t si = 0; si < 6; ++si) CHECK(counters[m.distribution[si]]->reads == (si < 4));
+  reads();
+  CHECK(f.set->HeadObject("bkt", "k").ok());
+  CHECK(reads() == 4);
+  f.clock.Advance(ErasureSet::kFullReadIntervalNs);
+  REQUIRE(*f.Get("bkt", "k") == data);
+  CHECK(reads() == 6);  // due again
+  REQUIRE(*f.Get("bkt", "k") == data);
+  CHECK(reads() == 4);
+  // A missing key: a read quorum of members says so.
+  CHECK(f.set->HeadObject("bkt", "nope").status().code() == Code::kNotFound);
+  CHECK(reads() == 4);
+}
+
+TEST_CASE("copies lost or damaged where quorum reads do not look are still queued for heal",
+          "[quorum]") {
+  SetFixture f(4, 2, 4096, 16 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string data = RandomBytes(9000, 8);  // three blocks, inline
+  REQUIRE(f.Put("bkt", "k", data).ok());
+  REQUIRE(*f.Get("bkt", "k") == data);  // every member read: healthy, nothing queued
+  REQUIRE(f.set->ListMrf()->empty());
+  const ObjectMeta m = MetaOf(f, 0, "k");
+  const std::string path = KeyPaths("bkt", "k").meta;
+  // The parity shards' members: one loses its copy, the other's copy is of an older version.
+  const uint32_t p4 = m.distribution[4], p5 = m.distribution[5];
+  REQUIRE(f.mem[p4]->Remove(path).ok());
+  ObjectMeta stale = MetaOf(f, p5, "k");
+  stale.version_id = Uuid::Random();
+  stale.mod_time_ns -= 1000;
+  REQUIRE(f.mem[p5]->WriteFile(path, stale.Encode().value(), false).ok());
+  // Within the interval a GET reads the data shards' members only: right, not noticed yet.
+  REQUIRE(*f.Get("bkt", "k") == data);
+  REQUIRE(f.set->ListMrf()->empty());
+  // Once the interval is over, the GET reads every member and queues the object.
+  f.clock.Advance(ErasureSet::kFullReadIntervalNs);
+  REQUIRE(*f.Get("bkt", "k") == data);
+  auto mrf = f.set->ListMrf();
+  REQUIRE(mrf.ok());
+  REQUIRE(mrf->size() == 1);
+  CHECK((*mrf)[0].key == "k");
+  CHECK((*mrf)[0].version_id == m.version_id);
+  std::vector<uint32_t> got = (*mrf)[0].positions, want{p4, p5};
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  CHECK(got == want);
+}
+
+TEST_CASE("a quorum read with a bad data shard reads the other members and rebuilds it",
+          "[quorum][bitrot]") {
+  SetFixture f(4, 2, 4096, 16 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string data = RandomBytes(9000, 9);
+  REQUIRE(f.Put("bkt", "k", data).ok());
+  REQUIRE(*f.Get("bkt", "k") == data);  // every member read once: later GETs read a quorum
+  const ObjectMeta m = MetaOf(f, 0, "k");
+  const std::string path = KeyPaths("bkt", "k").meta;
+  // Two data shards damaged in their last block (the metadata checksums stay right), so that a
+  // read of the data shards' members alone cannot answer.
+  for (uint32_t si : {1u, 3u}) {
+    const uint32_t pos = m.distribution[si];
+    ObjectMeta bad = MetaOf(f, pos, "k");
+    REQUIRE(bad.inline_shard.size() > 20);
+    bad.inline_shard[bad.inline_shard.size() - 12] ^= 0x40;
+    REQUIRE(f.mem[pos]->WriteFile(path, bad.Encode().value(), false).ok());
+  }
+  REQUIRE(*f.Get("bkt", "k") == data);
+  auto mrf = f.set->ListMrf();
+  REQUIRE(mrf.ok());
+  REQUIRE(mrf->size() == 1);
+  std::vector<uint32_t> got = (*mrf)[0].positions, want{m.distribution[1], m.distribution[3]};
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  CHECK(got == want);
+  // A third in the same block: more than M bad, the GET fails and sends nothing wrong.
+  {
+    const uint32_t pos = m.distribution[0];
+    ObjectMeta bad = MetaOf(f, pos, "k");
+    bad.inline_shard[bad.inline_shard.size() - 12] ^= 0x40;
+    REQUIRE(f.mem[pos]->WriteFile(path, bad.Encode().value(), false).ok());
+  }
+  StringSink sink;
+  auto info = f.set->GetObject("bkt", "k", sink);
+  REQUIRE(!info.ok());
+  CHECK(info.status().code() == Code::kDataLoss);
+  CHECK(data.compare(0, sink.out.size(), sink.out) == 0);
+}
+
+TEST_CASE("QuorumDecided stops only where every member's copies would pick the same", "[quorum]") {
+  // Every state a member's copy can be in, over small sets, read in every rotation: wherever
+  // QuorumDecided says stop, PickVersion over the members read gives PickVersion's answer over
+  // all of them.
+  std::mt19937_64 rng(42);
+  for (auto [k, m] : std::vector<std::pair<uint32_t, uint32_t>>{{2, 1}, {2, 2}, {4, 2}, {3, 3}, {8, 4}}) {
+    SetFixture f(k, m);
+    const uint32_t n = k + m;
+    std::vector<ObjectMeta> versions(3);
+    for (int v = 0; v < 3; ++v) {
+      versions[v].version_id = Uuid::Random();
+      versions[v].mod_time_ns = 1000 * (v + 1);
+      versions[v].delete_marker = v == 2;
+    }
+    uint64_t stops = 0;
+    for (int iter = 0; iter < 4000; ++iter) {
+      std::vector<MetaRead> all(n);
+      // Mostly one version, so that quorums happen.
+      const int main_state = int(rng() % 6);
+      for (auto& r : all) {
+        const int s = rng() % 3 == 0 ? int(rng() % 6) : main_state;
+        if (s < 3) {
+          r.present = true;
+          r.meta = versions[s];
+        } else if (s == 3) {
+          r.error = NotFound("absent");
+        } else if (s == 4) {
+          r.error = Corruption("damaged");
+        } else {
+          r.error = IOError("offline");
+        }
+      }
+      auto full = f.set->PickVersion(all, "x");
+      const uint32_t first = uint32_t(rng() % n);
+      std::vector<MetaRead> part(n);
+      for (auto& r : part) r.skipped = true;
+      for (uint32_t i = 0; i < n; ++i) {
+        const uint32_t pos = (first + i) % n;
+        part[pos] = all[pos];
+        if (!f.set->QuorumDecided(part)) continue;
+        ++stops;
+        auto got = f.set->PickVersion(part, "x");
+        CAPTURE(k, m, iter, i);
+        REQUIRE(got.ok() == full.ok());
+        if (full.ok()) {
+          CHECK(part[*got].meta.version_id == all[*full].meta.version_id);
+        } else {
+          CHECK(got.status().code() == full.status().code());
+        }
+        break;
+      }
+    }
+    CHECK(stops > 1000);
+  }
 }

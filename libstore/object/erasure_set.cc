@@ -93,7 +93,7 @@ ObjectInfo ErasureSet::InfoFrom(const std::string& bucket, const ObjectMeta& m) 
 
 Result<int> ErasureSet::ReadVersion(
     const std::string& bucket, const std::string& key, std::vector<MetaRead>* metas,
-    const std::function<bool(const std::vector<MetaRead>&, int)>& then) {
+    const std::function<bool(const std::vector<MetaRead>&, int)>& then, MetaReads reads) {
   const std::string path = KeyPaths(bucket, key).meta;
   const std::string what = bucket + "/" + key;
   const size_t stripe = Stripe(bucket, key);
@@ -101,13 +101,20 @@ Result<int> ErasureSet::ReadVersion(
     // Writers of this process hold the stripe's write lock while they rename, so under the read
     // lock this process's commits are never seen half done.
     std::shared_lock<std::shared_mutex> l(locks_->InProcess(stripe));
-    *metas = ReadAllMeta(path);
-    auto pick = PickReadable(*metas, what);
-    if (pick.ok() && (!then || then(*metas, *pick))) return pick;
-    // Absent on a read quorum is an answer, whatever a writer is doing: a committed version is
-    // on a write quorum at every moment of a later commit (each member holds the old or the new
-    // copy), so it is never missing from a read quorum.
-    if (!pick.ok() && pick.status().code() == Code::kNotFound) return pick;
+    *metas = reads == MetaReads::kQuorum ? ReadQuorumMeta(path, Rotation(bucket, key))
+                                         : ReadAllMeta(path);
+    for (int round = 0; round < 2; ++round) {
+      auto pick = PickReadable(*metas, what);
+      if (pick.ok() && (!then || then(*metas, *pick))) return pick;
+      // Absent on a read quorum is an answer, whatever a writer is doing: a committed version
+      // is on a write quorum at every moment of a later commit (each member holds the old or
+      // the new copy), so it is never missing from a read quorum. (A quorum read stops only
+      // where every member's copies would give the same answer: QuorumDecided.)
+      if (!pick.ok() && pick.status().code() == Code::kNotFound) return pick;
+      // `then` wanted more than the members read (the shards of the others): read them too.
+      if (!AnySkipped(*metas)) break;
+      ReadSkippedMeta(path, metas);
+    }
   }
   // Copies that disagree below quorum, or a version whose shard files vanished, can be a commit
   // of another process caught half done. Under the write lock (which every commit holds, across

@@ -338,6 +338,10 @@ class ErasureSet : public ObjectStore, public SetCore {
   // be) removed; false leaves it alone (it may have been lost with members: reported).
   Result<bool> SettleUnfinishedBucket(const std::string& bucket, bool dry_run);
 
+  // How often a GET reads every member's copy of a version it reads from a quorum (FullReadDue),
+  // in ns of the set's clock.
+  static constexpr int64_t kFullReadIntervalNs = int64_t(10) * 1000 * 1000 * 1000;
+
  private:
   class SetReader;  // OpenObject's reader (erasure_set_read.cc)
 
@@ -353,15 +357,22 @@ class ErasureSet : public ObjectStore, public SetCore {
   Status CheckWriteQuorum() const;
   ObjectInfo InfoFrom(const std::string& bucket, const ObjectMeta& m) const;
 
-  // Reads every member's metadata copy of a key into *metas and picks the version a reader sees
+  // Which members' metadata copies ReadVersion reads: all of them, or (kQuorum) members in the
+  // key's rotation order until they decide the version (SetCore::ReadQuorumMeta); the others
+  // are then MetaRead::skipped.
+  enum class MetaReads { kAll, kQuorum };
+  // Reads the members' metadata copies of a key into *metas and picks the version a reader sees
   // (PickReadable), then calls then(metas, pick) (if given) under the same lock. The first read
-  // holds only the in-process read lock; when the copies disagree below a read quorum, or `then`
-  // returns false (the version's files vanished), the key is read once more under its write lock
-  // (in-process and across processes), where no commit of another process is half done. So a
-  // reader racing writers sees a committed version, never a mix.
+  // holds only the in-process read lock; when `then` returns false on copies read with kQuorum,
+  // the skipped members are read and `then` asked again. When the copies disagree below a read
+  // quorum, or `then` returns false on every member's copy (the version's files vanished), the
+  // key is read once more, from every member, under its write lock (in-process and across
+  // processes), where no commit of another process is half done. So a reader racing writers sees
+  // a committed version, never a mix.
   Result<int> ReadVersion(const std::string& bucket, const std::string& key,
                           std::vector<MetaRead>* metas,
-                          const std::function<bool(const std::vector<MetaRead>&, int)>& then = {});
+                          const std::function<bool(const std::vector<MetaRead>&, int)>& then = {},
+                          MetaReads reads = MetaReads::kAll);
 
   // Metadata common to every volume's copy of a new version (shard_index and data fields unset).
   ObjectMeta BaseMeta(const std::string& key, uint64_t size, const PutOptions& opts,
@@ -431,6 +442,22 @@ class ErasureSet : public ObjectStore, public SetCore {
   bool FirstDegradedRead(const Uuid& version);
   std::mutex degraded_mu_;
   std::set<Uuid> degraded_seen_;
+
+  // Whether a GET of `version` must read every member's copy although a quorum read sufficed:
+  // true when this process has not read the version from every member in the last
+  // kFullReadIntervalNs of the set's clock (and then it counts as read now). So a copy missing,
+  // stale or damaged on a member that quorum reads skip is still seen by a GET, and journaled for
+  // heal, at most that long after it was first read degraded, as a GET reading every member would.
+  // Bounded: a direct-mapped table of kFullReadSlots versions; a version pushed out just costs
+  // one more full read.
+  bool FullReadDue(const Uuid& version);
+  static constexpr size_t kFullReadSlots = 4096;
+  struct FullRead {
+    Uuid version;
+    int64_t at_ns = 0;
+  };
+  std::mutex full_read_mu_;
+  std::vector<FullRead> full_reads_ = std::vector<FullRead>(kFullReadSlots);
 };
 
 }  // namespace cairn

@@ -270,4 +270,17 @@ bool ErasureSet::FirstDegradedRead(const Uuid& version) {
   return degraded_seen_.insert(version).second;
 }
 
+bool ErasureSet::FullReadDue(const Uuid& version) {
+  const uint64_t h = Xxh3_64(version.b, sizeof(version.b), 0);
+  const int64_t now = NowNs();
+  std::lock_guard<std::mutex> l(full_read_mu_);
+  FullRead& slot = full_reads_[h % kFullReadSlots];
+  if (slot.version == version && now - slot.at_ns < kFullReadIntervalNs && now >= slot.at_ns) {
+    return false;
+  }
+  slot.version = version;
+  slot.at_ns = now;
+  return true;
+}
+
 }  // namespace cairn

@@ -28,8 +28,18 @@ class ErasureSet::SetReader : public ObjectReader {
   // A multipart object's part files are opened part by part as the read reaches them (OpenPart):
   // they are removed only by gc, after its grace period, never by the commit that replaces the
   // object.
+  // Copies read from a quorum of members only (ReadQuorumMeta) suffice for an inline object whose
+  // K data shards are all there and whole, when the version is not due for a read of every
+  // member (FullReadDue); false asks ReadVersion for the other members' copies. A shard file, by
+  // contrast, would have to be opened now for the read to survive a bad block found later, so an
+  // object with shard files always reads every member.
   bool OpenShards(const ObjectPaths& paths, int pick) {
     const ObjectMeta& chosen = metas_[pick].meta;
+    if (SetCore::AnySkipped(metas_) &&
+        (!chosen.is_inline() || chosen.is_multipart() || !DataShardsWhole(chosen) ||
+         set_.FullReadDue(chosen.version_id))) {
+      return false;
+    }
     if (chosen.is_multipart()) return true;
     const uint32_t total = set_.n();
     shards_.clear();
@@ -55,26 +65,30 @@ class ErasureSet::SetReader : public ObjectReader {
 
   // After the pick: fixes the version, the range and the buffers.
   Status Start(int pick, const ByteRange& range) {
-    meta_ = metas_[pick].meta;
-    info_ = set_.InfoFrom(bucket_, meta_);
+    meta_ = &metas_[pick].meta;  // metas_ does not change from now on
+    info_ = set_.InfoFrom(bucket_, *meta_);
     range_ = range;
     pos_ = range.first;
     end_ = range.first + range.length;
-    if (meta_.k != set_.k() || meta_.m != set_.m())
+    if (meta_->k != set_.k() || meta_->m != set_.m())
       return Corruption("object coded with another K+M");
-    lay_ = StripeLayout{meta_.size, meta_.block_size, meta_.k};
+    lay_ = StripeLayout{meta_->size, meta_->block_size, meta_->k};
     stride_ = lay_.full_chunk_len() + kChecksumLen;
     bad_.assign(set_.n(), false);
-    if (meta_.is_multipart()) {
+    if (meta_->is_multipart()) {
       part_start_.clear();
       uint64_t at = 0;
-      for (const ObjectPart& p : meta_.parts) {
+      for (const ObjectPart& p : meta_->parts) {
         part_start_.push_back(at);
         at += p.size;
       }
       part_ = SIZE_MAX;
     } else {
-      for (uint32_t si = 0; si < set_.n(); ++si) bad_[si] = !shards_[si];
+      // A shard of a member that was not read (a quorum read) is not known to be bad.
+      for (uint32_t si = 0; si < set_.n(); ++si) {
+        const uint32_t pos = si < meta_->distribution.size() ? meta_->distribution[si] : si;
+        bad_[si] = !shards_[si] && !(pos < metas_.size() && metas_[pos].skipped);
+      }
     }
     if (range.length > 0) buf_ = PooledBuffer(stride_ * set_.n());
     return Status::Ok();
@@ -130,27 +144,52 @@ class ErasureSet::SetReader : public ObjectReader {
   }
 
  private:
+  // Whether the members read hold every data shard of inline version v, each block's checksum
+  // right: then no block needs a parity shard.
+  bool DataShardsWhole(const ObjectMeta& v) const {
+    if (v.k != set_.k() || v.m != set_.m() || v.distribution.size() != set_.n()) return false;
+    const StripeLayout lay{v.size, v.block_size, v.k};
+    const uint64_t blocks = lay.num_blocks();
+    for (uint32_t si = 0; si < v.k; ++si) {
+      const uint32_t pos = v.distribution[si];
+      if (pos >= metas_.size()) return false;
+      const MetaRead& mr = metas_[pos];
+      if (!mr.present || mr.meta.version_id != v.version_id || mr.meta.shard_index != si) {
+        return false;
+      }
+      const std::string& shard = mr.meta.inline_shard;
+      for (uint64_t b = 0; b < blocks; ++b) {
+        const uint64_t off = lay.shard_offset(b), cs = lay.chunk_len(b);
+        if (shard.size() < off + cs + kChecksumLen) return false;
+        uint64_t sum;
+        std::memcpy(&sum, shard.data() + off + cs, kChecksumLen);
+        if (ChunkSum(shard.data() + off, cs, 0) != sum) return false;
+      }
+    }
+    return true;
+  }
+
   // A multipart object: makes the part holding pos_ the one read (its layout and shard files).
   // Every member whose copy is of this version holds its shard index of every part.
   void EnterPart() {
-    if (!meta_.is_multipart()) return;
+    if (!meta_->is_multipart()) return;
     const size_t p = size_t(std::upper_bound(part_start_.begin(), part_start_.end(), pos_) -
                             part_start_.begin()) - 1;
     if (p == part_) return;
     part_ = p;
-    const ObjectPart& part = meta_.parts[p];
+    const ObjectPart& part = meta_->parts[p];
     seg_start_ = part_start_[p];
-    lay_ = StripeLayout{part.size, meta_.block_size, meta_.k};
+    lay_ = StripeLayout{part.size, meta_->block_size, meta_->k};
     block_ = UINT64_MAX;
     const uint32_t total = set_.n();
     shards_.clear();
     shards_.resize(total);
     for (uint32_t pos = 0; pos < total; ++pos) {
       const MetaRead& mr = metas_[pos];
-      if (!mr.present || mr.meta.version_id != meta_.version_id) continue;
+      if (!mr.present || mr.meta.version_id != meta_->version_id) continue;
       const uint32_t si = mr.meta.shard_index;
       if (si >= total || shards_[si] || set_.volumes_[pos] == nullptr) continue;
-      auto f = set_.volumes_[pos]->NewReadableFile(PartShardPath(meta_.data_id, part.data_id));
+      auto f = set_.volumes_[pos]->NewReadableFile(PartShardPath(meta_->data_id, part.data_id));
       if (f.ok()) shards_[si] = std::move(f).value();
     }
     for (uint32_t si = 0; si < total; ++si) bad_[si] = bad_[si] || !shards_[si];
@@ -181,8 +220,8 @@ class ErasureSet::SetReader : public ObjectReader {
     block_ = UINT64_MAX;
     if (good < k) {
       const std::string where =
-          meta_.is_multipart() ? " part " + std::to_string(meta_.parts[part_].number) : "";
-      error_ = DataLoss(bucket_ + "/" + meta_.key + where + ": block " + std::to_string(b) + ": only " +
+          meta_->is_multipart() ? " part " + std::to_string(meta_->parts[part_].number) : "";
+      error_ = DataLoss(bucket_ + "/" + meta_->key + where + ": block " + std::to_string(b) + ": only " +
                         std::to_string(good) + " of " + std::to_string(total) +
                         " shards readable, " + std::to_string(k) + " needed");
       return error_;
@@ -204,23 +243,23 @@ class ErasureSet::SetReader : public ObjectReader {
   // Queues the object for heal (once per version and process) when a shard of an online member
   // was missing or corrupt; not for data loss (heal cannot rebuild it; verify reports it).
   void NoteDegraded() {
-    if (noted_ || meta_.distribution.empty()) return;
+    if (noted_ || meta_ == nullptr || meta_->distribution.empty()) return;
     noted_ = true;
     if (error_.code() == Code::kDataLoss) return;
     std::vector<uint32_t> degraded;
     for (uint32_t si = 0; si < bad_.size(); ++si) {
-      const uint32_t pos = meta_.distribution[si];
+      const uint32_t pos = meta_->distribution[si];
       if (bad_[si] && set_.volumes_[pos] != nullptr) degraded.push_back(pos);
     }
-    if (!degraded.empty() && set_.FirstDegradedRead(meta_.version_id)) {
-      set_.RecordMrf(bucket_, meta_.key, meta_.version_id, degraded);
+    if (!degraded.empty() && set_.FirstDegradedRead(meta_->version_id)) {
+      set_.RecordMrf(bucket_, meta_->key, meta_->version_id, degraded);
     }
   }
 
   ErasureSet& set_;
   const std::string bucket_;
   std::vector<MetaRead> metas_;
-  ObjectMeta meta_;
+  const ObjectMeta* meta_ = nullptr;  // the version read: metas_[pick].meta (Start)
   std::vector<std::unique_ptr<ReadableFile>> shards_;
   std::vector<bool> bad_;  // shard indexes found missing or corrupt
   StripeLayout lay_{0, 1, 1};  // of the object, or of the part being read
@@ -247,9 +286,10 @@ Result<std::unique_ptr<ObjectReader>> ErasureSet::OpenObject(const std::string& 
   // The shard files are opened under the same lock as the metadata was read, so a commit cannot
   // remove them in between (in this process; across processes, ReadVersion retries under the
   // write lock when too few could be opened). Reads then go on from open files.
-  auto pick = ReadVersion(bucket, key, r->metas(), [&](const std::vector<MetaRead>&, int p) {
-    return r->OpenShards(paths, p);
-  });
+  auto pick = ReadVersion(
+      bucket, key, r->metas(),
+      [&](const std::vector<MetaRead>&, int p) { return r->OpenShards(paths, p); },
+      MetaReads::kQuorum);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
     return pick.status();
@@ -275,7 +315,8 @@ Result<ObjectInfo> ErasureSet::HeadObject(const std::string& bucket, const std::
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
   std::vector<MetaRead> metas;
-  auto pick = ReadVersion(bucket, key, &metas);
+  // The version is all HEAD needs: copies from a quorum of members decide it.
+  auto pick = ReadVersion(bucket, key, &metas, {}, MetaReads::kQuorum);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));
     return pick.status();

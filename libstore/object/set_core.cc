@@ -64,29 +64,92 @@ uint32_t SetCore::Rotation(const std::string& bucket, const std::string& key) co
   return uint32_t(Xxh3_64(full.data(), full.size()) % n());
 }
 
+namespace {
+
+// Member v's copy at path (v null: offline) into *out.
+void ReadMetaInto(Volume* v, const std::string& path, MetaRead* out) {
+  out->skipped = false;
+  if (v == nullptr) {
+    out->error = IOError("volume offline");
+    return;
+  }
+  auto raw = v->ReadFile(path, kMaxMetaFileSize);
+  if (!raw.ok()) {
+    out->error = raw.status();
+    return;
+  }
+  auto m = ObjectMeta::Decode(*raw);
+  if (!m.ok()) {
+    out->error = m.status().WithContext(v->Describe() + "/" + path);
+    return;
+  }
+  out->error = Status::Ok();
+  out->present = true;
+  out->meta = std::move(m).value();
+  out->raw = std::move(raw).value();
+}
+
+}  // namespace
+
 std::vector<MetaRead> SetCore::ReadAllMeta(const std::string& path) const {
   std::vector<MetaRead> out(n());
+  for (uint32_t i = 0; i < n(); ++i) ReadMetaInto(volumes_[i], path, &out[i]);
+  return out;
+}
+
+std::vector<MetaRead> SetCore::ReadQuorumMeta(const std::string& path, uint32_t first) const {
+  std::vector<MetaRead> out(n());
+  for (auto& r : out) r.skipped = true;
   for (uint32_t i = 0; i < n(); ++i) {
-    Volume* v = volumes_[i];
-    if (v == nullptr) {
-      out[i].error = IOError("volume offline");
-      continue;
-    }
-    auto raw = v->ReadFile(path, kMaxMetaFileSize);
-    if (!raw.ok()) {
-      out[i].error = raw.status();
-      continue;
-    }
-    auto m = ObjectMeta::Decode(*raw);
-    if (!m.ok()) {
-      out[i].error = m.status().WithContext(v->Describe() + "/" + path);
-      continue;
-    }
-    out[i].present = true;
-    out[i].meta = std::move(m).value();
-    out[i].raw = std::move(raw).value();
+    const uint32_t pos = (first + i) % n();
+    ReadMetaInto(volumes_[pos], path, &out[pos]);
+    if (i + 1 >= read_quorum_ && i + 1 < n() && QuorumDecided(out)) break;
   }
   return out;
+}
+
+void SetCore::ReadSkippedMeta(const std::string& path, std::vector<MetaRead>* metas) const {
+  for (uint32_t i = 0; i < n(); ++i) {
+    if ((*metas)[i].skipped) ReadMetaInto(volumes_[i], path, &(*metas)[i]);
+  }
+}
+
+bool SetCore::AnySkipped(const std::vector<MetaRead>& metas) {
+  for (const auto& r : metas) {
+    if (r.skipped) return true;
+  }
+  return false;
+}
+
+bool SetCore::QuorumDecided(const std::vector<MetaRead>& metas) const {
+  uint32_t skipped = 0, absent = 0, markers = 0, top = 0, second = 0;
+  for (uint32_t i = 0; i < metas.size(); ++i) {
+    const MetaRead& r = metas[i];
+    skipped += r.skipped;
+    absent += r.absent();
+    if (!r.present) continue;
+    markers += r.meta.is_delete_marker();
+    bool seen = false;  // each version counted once, at its first copy
+    for (uint32_t j = 0; j < i && !seen; ++j) {
+      seen = metas[j].present && metas[j].meta.version_id == r.meta.version_id;
+    }
+    if (seen) continue;
+    uint32_t count = 0;
+    for (uint32_t j = i; j < metas.size(); ++j) {
+      count += metas[j].present && metas[j].meta.version_id == r.meta.version_id;
+    }
+    if (count > top) {
+      second = top;
+      top = count;
+    } else if (count > second) {
+      second = count;
+    }
+  }
+  // A version the skipped members could still lift to a read quorum: the pick may change.
+  if (second + skipped >= read_quorum_) return false;
+  if (top >= read_quorum_) return true;  // the one version with a quorum, whatever comes
+  if (top + skipped >= read_quorum_) return false;
+  return absent + markers >= read_quorum_;  // no version can have a quorum: kNotFound
 }
 
 Result<int> SetCore::PickVersion(const std::vector<MetaRead>& metas,

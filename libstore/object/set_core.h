@@ -46,6 +46,9 @@ struct MetaRead {
   bool displaced = false;
   std::string slot_raw;
   Uuid slot_version;
+  // The member was not read (SetCore::ReadQuorumMeta stopped before it): it may hold anything,
+  // so it counts as a member that cannot say (unknown()).
+  bool skipped = false;
   // The bytes of the member's metadata file as read (for a displaced read, slot_raw).
   const std::string& file_raw() const { return displaced ? slot_raw : raw; }
 
@@ -91,6 +94,20 @@ class SetCore {
 
   // Reads the metadata file at meta_path from every member (offline ones: an "offline" error).
   std::vector<MetaRead> ReadAllMeta(const std::string& meta_path) const;
+  // Reads members one by one from position `first` on (wrapping; a key's Rotation puts its data
+  // shards first) and stops as soon as the copies read decide what PickVersion over every member
+  // would say (QuorumDecided); the members not read are MetaRead::skipped. A healthy object costs
+  // read_quorum() reads instead of n().
+  std::vector<MetaRead> ReadQuorumMeta(const std::string& meta_path, uint32_t first) const;
+  // Reads the members *metas skipped, so that it holds every member's copy.
+  void ReadSkippedMeta(const std::string& meta_path, std::vector<MetaRead>* metas) const;
+  // True when PickVersion's answer over every member is already fixed by the copies read, whatever
+  // the skipped members hold: a version has a read quorum and no other version could reach one
+  // (then it is the pick), or a read quorum is absent or deleted and no version could reach one
+  // (kNotFound). Needs 2 * read_quorum() > n() to ever stop early for a version (true when
+  // read_quorum() + write_quorum() > n(), as SetCore's quorums are).
+  bool QuorumDecided(const std::vector<MetaRead>& metas) const;
+  static bool AnySkipped(const std::vector<MetaRead>& metas);
   // Picks the newest version (by modified time, then version id) that has a read quorum of
   // copies; it may be a delete marker (callers that read objects treat that as "no such
   // object"). kNotFound when no version has a quorum and a read quorum of members has no copy or
