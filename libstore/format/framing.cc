@@ -33,10 +33,14 @@ ChunkRead ReadFramed(ReadableFile& f, uint64_t off, size_t len, uint64_t seed, u
     out.state = ChunkState::kBad;
     return out;
   }
-  uint64_t sum;
-  std::memcpy(&sum, buf + len, kChecksumLen);
-  out.state = ChunkSum(buf, len, seed) == sum ? ChunkState::kGood : ChunkState::kBad;
+  out.state = FramedGood(buf, len, seed) ? ChunkState::kGood : ChunkState::kBad;
   return out;
+}
+
+bool FramedGood(const uint8_t* framed, size_t len, uint64_t seed) {
+  uint64_t sum;
+  std::memcpy(&sum, framed + len, kChecksumLen);
+  return ChunkSum(framed, len, seed) == sum;
 }
 
 }  // namespace cairn

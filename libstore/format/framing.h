@@ -36,6 +36,10 @@ struct ChunkRead {
   Status error;        // why, for kUnreadable
 };
 
+// Whether the framed chunk in memory at `framed` (len data bytes, then their sum) is whole: its
+// stored sum is that of its bytes.
+bool FramedGood(const uint8_t* framed, size_t len, uint64_t seed);
+
 // Reads the framed chunk of len data bytes at file offset off into buf, which must hold
 // len + kChecksumLen bytes, and checks it.
 ChunkRead ReadFramed(ReadableFile& f, uint64_t off, size_t len, uint64_t seed, uint8_t* buf);

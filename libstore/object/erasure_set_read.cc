@@ -161,9 +161,7 @@ class ErasureSet::SetReader : public ObjectReader {
       for (uint64_t b = 0; b < blocks; ++b) {
         const uint64_t off = lay.shard_offset(b), cs = lay.chunk_len(b);
         if (shard.size() < off + cs + kChecksumLen) return false;
-        uint64_t sum;
-        std::memcpy(&sum, shard.data() + off + cs, kChecksumLen);
-        if (ChunkSum(shard.data() + off, cs, 0) != sum) return false;
+        if (!FramedGood(reinterpret_cast<const uint8_t*>(shard.data()) + off, cs, 0)) return false;
       }
     }
     return true;
@@ -174,7 +172,8 @@ class ErasureSet::SetReader : public ObjectReader {
   void EnterPart() {
     if (!meta_->is_multipart()) return;
     const size_t p = size_t(std::upper_bound(part_start_.begin(), part_start_.end(), pos_) -
-                            part_start_.begin()) - 1;
+                            part_start_.begin()) -
+                     1;
     if (p == part_) return;
     part_ = p;
     const ObjectPart& part = meta_->parts[p];
@@ -221,8 +220,8 @@ class ErasureSet::SetReader : public ObjectReader {
     if (good < k) {
       const std::string where =
           meta_->is_multipart() ? " part " + std::to_string(meta_->parts[part_].number) : "";
-      error_ = DataLoss(bucket_ + "/" + meta_->key + where + ": block " + std::to_string(b) + ": only " +
-                        std::to_string(good) + " of " + std::to_string(total) +
+      error_ = DataLoss(bucket_ + "/" + meta_->key + where + ": block " + std::to_string(b) +
+                        ": only " + std::to_string(good) + " of " + std::to_string(total) +
                         " shards readable, " + std::to_string(k) + " needed");
       return error_;
     }
@@ -261,7 +260,7 @@ class ErasureSet::SetReader : public ObjectReader {
   std::vector<MetaRead> metas_;
   const ObjectMeta* meta_ = nullptr;  // the version read: metas_[pick].meta (Start)
   std::vector<std::unique_ptr<ReadableFile>> shards_;
-  std::vector<bool> bad_;  // shard indexes found missing or corrupt
+  std::vector<bool> bad_;      // shard indexes found missing or corrupt
   StripeLayout lay_{0, 1, 1};  // of the object, or of the part being read
   uint64_t stride_ = 0;
   // Multipart: where each part starts in the object, the part being read, and its start.
