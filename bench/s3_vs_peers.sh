@@ -8,7 +8,7 @@
 # the sink, MD5 and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
 # --rss-conc concurrent GETs and PUTs of one big object each, and with --rss-idle idle keep-alive
 # connections (bench/idle_conns.py); --rss-conc 0 skips it. --small-only: the 4 KiB rows only
-# (no big objects, no RSS). --cairn-b PATH: a second cairn build served beside the first (rows
+# (no big objects, no RSS); --big-only: the big rows only (and the RSS, unless --rss-conc 0). --cairn-b PATH: a second cairn build served beside the first (rows
 # "cairn-plain-b", ...; the same bench client, --cairn's, loads both), for a before/after.
 # --ops get|put: only those rows (default both).
 # Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
@@ -23,12 +23,12 @@
 # still clean up after each run (a few files, and their bytes would not fit otherwise).
 # Usage: bench/s3_vs_peers.sh [--cairn PATH] [--big SIZE] [--runs N] [--duration D]
 #                             [--small-conc N] [--rss-conc N] [--rss-idle N] [--small-only]
-#                             [--cairn-b PATH] [--ops get|put]
+#                             [--big-only] [--cairn-b PATH] [--ops get|put]
 # A peer that cannot start (s3rver not installed: scripts/bootstrap --client-deps; cairn serve
 # without auth or the plain backend in this build) is reported as "n/a" with the reason on stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 CAIRN_B= WANT_OPS=get,put
+CAIRN=build/cairn BIG=1GiB RUNS=3 DUR=5s CONC=16 RSS_CONC=16 RSS_IDLE=1000 SMALL_ONLY=0 BIG_ONLY=0 CAIRN_B= WANT_OPS=get,put
 while (($#)); do
   case $1 in
     --cairn) CAIRN=$2; shift 2 ;;
@@ -39,6 +39,7 @@ while (($#)); do
     --rss-conc) RSS_CONC=$2; shift 2 ;;
     --rss-idle) RSS_IDLE=$2; shift 2 ;;
     --small-only) SMALL_ONLY=1 RSS_CONC=0; shift ;;
+    --big-only) BIG_ONLY=1; shift ;;
     --cairn-b) CAIRN_B=$2; shift 2 ;;
     --ops) WANT_OPS=$2; shift 2 ;;
     *) echo "s3_vs_peers: unknown option $1" >&2; exit 2 ;;
@@ -46,6 +47,7 @@ while (($#)); do
 done
 [[ $WANT_OPS =~ ^(get|put)(,(get|put))*$ ]] ||
   { echo "s3_vs_peers: --ops takes get, put or get,put, not '$WANT_OPS'" >&2; exit 2; }
+((SMALL_ONLY && BIG_ONLY)) && { echo "s3_vs_peers: --small-only and --big-only exclude each other" >&2; exit 2; }
 [[ -x $CAIRN ]] || { echo "s3_vs_peers: $CAIRN missing (scripts/bootstrap)" >&2; exit 2; }
 CAIRN=$(realpath "$CAIRN")
 if [[ -n $CAIRN_B ]]; then
@@ -212,10 +214,11 @@ MD5FILE=/dev/shm/s3peers-md5.$$
 trap 'bench_cleanup; rm -f "$MD5FILE"' EXIT
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/loadavg)  (shared machine)"
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC$(
-  ((SMALL_ONLY)) && echo " --small-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $WANT_OPS"
+  ((SMALL_ONLY)) && echo " --small-only"; ((BIG_ONLY)) && echo " --big-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $WANT_OPS"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
 printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
-CASES=("get 4KiB $CONC" "put 4KiB $CONC")
+CASES=()
+((BIG_ONLY)) || CASES+=("get 4KiB $CONC" "put 4KiB $CONC")
 ((SMALL_ONLY)) || CASES+=("get $BIG 1" "put $BIG 1")
 for c in "${CASES[@]}"; do
   read -r op size conc <<<"$c"
