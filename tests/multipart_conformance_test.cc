@@ -11,6 +11,7 @@
 
 #include "libstore/common/base64.h"
 #include "libstore/common/checksum.h"
+#include "libstore/common/clock.h"
 #include "libstore/common/hash.h"
 #include "libstore/object/erasure_set.h"
 #include "libstore/plain/sqlite_db.h"
@@ -1164,9 +1165,13 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
     REQUIRE(old_up.ok());
     REQUIRE(s.Part("old", old_up->upload_id, 1, "abandoned bytes").ok());
     REQUIRE(s.Upload("done", {"completed"}).ok());
-    // Margins wide enough for a busy machine: "old" is 600 ms older than "young", the expiry
-    // 300 ms.
+    // "old" began before old_done and "young" after young_start, 600 ms later. The expiry is
+    // chosen at the call so that its cutoff falls midway between them, however long the steps
+    // in between took on a busy machine (a fixed 300 ms expiry once removed both uploads at
+    // load 13: Part("young") and the rest had taken over 300 ms).
+    const int64_t old_done = Clock::Real()->NowNs();
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    const int64_t young_start = Clock::Real()->NowNs();
     auto young = s.Create("young");
     REQUIRE(young.ok());
     REQUIRE(s.Part("young", young->upload_id, 1, "kept").ok());
@@ -1182,7 +1187,8 @@ TEST_CASE("multipart: AbortStaleUploads removes uploads older than the expiry, o
       CHECK(all->uploads.size() == 2);
       continue;
     }
-    auto removed = s.store->AbortStaleUploads(int64_t(300) * 1000000);
+    auto removed =
+        s.store->AbortStaleUploads(Clock::Real()->NowNs() - (old_done + young_start) / 2);
     REQUIRE(removed.ok());
     CHECK(*removed == 1);
     CHECK(s.store->ListParts("bkt", "old", old_up->upload_id, {}).status().code() ==
