@@ -263,7 +263,10 @@ Result<ObjectInfo> ErasureSet::PutObject(const std::string& bucket, const std::s
     m.inline_shard = std::move(framed[s]);
     ASSIGN_OR_RETURN(std::string bytes, m.Encode());
     const std::string meta_tmp = TakeSpare(pos, tmp);
-    Status st = v->OverwriteFile(meta_tmp, bytes);
+    // A spare (a superseded metadata file) is overwritten in place; the fresh temp name is a new
+    // file, with nothing beyond the new content to cut (WriteFile: no size check).
+    Status st = meta_tmp == tmp ? v->WriteFile(meta_tmp, bytes, /*sync=*/false)
+                                : v->OverwriteFile(meta_tmp, bytes);
     if (st.ok()) {
       commit.Stage(pos, meta_tmp);
     } else {
