@@ -2,7 +2,6 @@
 #include <stdlib.h>
 
 #include <atomic>
-#include <chrono>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -186,100 +185,6 @@ TEST_CASE("any M corrupt shards: reads are identical; M+1: DataLoss and no bad b
       if (!inline_obj) CHECK(sink.out.empty());  // every block was damaged
     }
   }
-}
-
-namespace {
-
-// Collects a GET's body slowly, so that the read-ahead of the pipelined reader runs ahead of
-// what was sent; counts the WriteV calls (a block each) and fails once it holds fail_at bytes.
-class SlowSink : public Sink {
- public:
-  Status Write(const void* d, size_t n) override {
-    ConstBuf b{d, n};
-    return WriteV(&b, 1);
-  }
-  Status WriteV(const ConstBuf* bufs, size_t n) override {
-    ++calls;
-    std::this_thread::sleep_for(std::chrono::microseconds(300));
-    for (size_t i = 0; i < n; ++i) {
-      if (out.size() >= fail_at) return IOError("sink: injected write error");
-      out.append(static_cast<const char*>(bufs[i].data), bufs[i].size);
-    }
-    return Status::Ok();
-  }
-  std::string out;
-  size_t calls = 0;
-  size_t fail_at = SIZE_MAX;
-};
-
-// The volumes holding the object's shards with index below k (its data shards), in index order.
-std::vector<size_t> DataShardVolumes(SetFixture& f, const std::string& bucket,
-                                     const std::string& key) {
-  std::vector<size_t> vols(f.params.k, SIZE_MAX);
-  for (size_t v = 0; v < f.mem.size(); ++v) {
-    auto raw = f.mem[v]->ReadFile(KeyPaths(bucket, key).meta, 1 << 20);
-    REQUIRE(raw.ok());
-    auto meta = ObjectMeta::Decode(*raw);
-    REQUIRE(meta.ok());
-    if (meta->shard_index < f.params.k) vols[meta->shard_index] = v;
-  }
-  return vols;
-}
-
-}  // namespace
-
-TEST_CASE("a block found bad by the read-ahead mid-stream is rebuilt, or the body ends before it",
-          "[erasure_set][bitrot]") {
-  const uint32_t bs = 64 << 10, k = 4, m = 2, cs = bs / k;
-  const uint64_t blocks = 40, bad = 20;
-  SetFixture f(k, m, bs);
-  REQUIRE(f.set->MakeBucket("bkt").ok());
-  const std::string data = RandomBytes(blocks * bs - 100, 21);
-  REQUIRE(f.Put("bkt", "p", data).ok());
-  const std::vector<size_t> dv = DataShardVolumes(f, "bkt", "p");
-  auto damage = [&](size_t vol) {
-    const std::string path = ShardFile(f, vol, "bkt", "p");
-    REQUIRE(!path.empty());
-    FlipByte(*f.mem[vol], path, bad * (cs + 8) + 777);
-  };
-  // M data shards bad at one block in the middle: rebuilt from parity, every byte right, read in
-  // one go and in ranges that start before, at and after the block.
-  damage(dv[0]);
-  damage(dv[2]);
-  {
-    SlowSink sink;
-    REQUIRE(f.set->GetObject("bkt", "p", sink).ok());
-    CHECK(sink.out == data);
-    CHECK(sink.calls == blocks);  // one WriteV of a block's chunks per block
-  }
-  for (uint64_t from : {uint64_t(0), (bad - 3) * bs + 5, bad * bs, bad * bs + cs + 1}) {
-    CAPTURE(from);
-    SlowSink sink;
-    GetOptions o;
-    o.range = GetRange{from, UINT64_MAX};
-    REQUIRE(f.set->GetObject("bkt", "p", sink, o).ok());
-    CHECK(sink.out == data.substr(from));
-  }
-  // One more: that block cannot be rebuilt. The body is every byte before it, exactly (blocks
-  // read ahead of it and not sent yet are still sent), nothing of it or after it, then DataLoss.
-  damage(dv[1]);
-  for (uint64_t from : {uint64_t(0), (bad - 5) * bs + 3, (bad - 1) * bs}) {
-    CAPTURE(from);
-    SlowSink sink;
-    GetOptions o;
-    o.range = GetRange{from, UINT64_MAX};
-    auto info = f.set->GetObject("bkt", "p", sink, o);
-    REQUIRE(!info.ok());
-    CHECK(info.status().code() == Code::kDataLoss);
-    CHECK(sink.out == data.substr(from, bad * bs - from));
-  }
-  // A sink that fails mid-stream ends the GET with its error (the read-ahead stops).
-  SlowSink failing;
-  failing.fail_at = 3 * bs;
-  auto info = f.set->GetObject("bkt", "p", failing);
-  REQUIRE(!info.ok());
-  CHECK(info.status().code() == Code::kIOError);
-  CHECK(failing.out == data.substr(0, 3 * bs));
 }
 
 TEST_CASE("keys a, a/ and a/b are three objects", "[erasure_set][keys]") {

@@ -23,26 +23,12 @@ class Source {
 // only at the end of the stream). A failed Read fails it: what arrived before is in buf.
 Result<size_t> ReadFull(Source& src, void* buf, size_t n);
 
-// A piece of memory to write, one of several written together (scatter-gather).
-struct ConstBuf {
-  const void* data;
-  size_t size;
-};
-
 // Where a body goes (a GET's, a decode's). Write takes all n bytes or fails; a failed Write
 // aborts the operation that drives it with that status, and nothing more is written.
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual Status Write(const void* data, size_t n) = 0;
-  // The n pieces, in order, as if written one after the other: a sink that can send them in one
-  // call (a socket's sendmsg) saves a call per piece and copies none of them together.
-  virtual Status WriteV(const ConstBuf* bufs, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      if (bufs[i].size > 0) RETURN_IF_ERROR(Write(bufs[i].data, bufs[i].size));
-    }
-    return Status::Ok();
-  }
 };
 
 }  // namespace cairn

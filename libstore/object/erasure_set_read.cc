@@ -3,14 +3,11 @@
 // The reader holds the version's shard files open from the moment its metadata was read (under
 // the key's read lock), so every byte it sends is of that version even when a writer replaces it
 // meanwhile: a commit unlinks the old shard files, open descriptors keep them. It decodes one block
-// at a time into one pooled buffer, so memory is a block whatever the object size; WriteTo of a
-// long range reads ahead a few blocks on a thread of its own while it sends (WritePipelined).
+// at a time into one pooled buffer, so memory is a block whatever the object size.
 #include <algorithm>
 #include <cstring>
-#include <thread>
 
 #include "libstore/common/buffer_pool.h"
-#include "libstore/common/ring_pipeline.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
@@ -93,6 +90,7 @@ class ErasureSet::SetReader : public ObjectReader {
         bad_[si] = !shards_[si] && !(pos < metas_.size() && metas_[pos].skipped);
       }
     }
+    if (range.length > 0) buf_ = PooledBuffer(stride_ * set_.n());
     return Status::Ok();
   }
 
@@ -127,10 +125,6 @@ class ErasureSet::SetReader : public ObjectReader {
 
   Status WriteTo(Sink& sink) override {
     RETURN_IF_ERROR(error_);
-    // A read of several blocks: the next blocks are read and checked while this one is sent.
-    if (end_ - pos_ >= kPipelineMinBlocks * lay_.block_size) {
-      return WritePipelined(sink);
-    }
     while (pos_ < end_) {
       EnterPart();
       const uint64_t b = (pos_ - seg_start_) / lay_.block_size;
@@ -200,89 +194,15 @@ class ErasureSet::SetReader : public ObjectReader {
     for (uint32_t si = 0; si < total; ++si) bad_[si] = bad_[si] || !shards_[si];
   }
 
-  // The pipelined WriteTo: a reader thread reads, checks (and, when a shard is missing or
-  // corrupt, rebuilds) block after block into a ring of kSlots buffers of K data chunks each,
-  // while this thread sends the blocks before with one WriteV of their chunks each. Only a block
-  // whose every chunk was checked (or rebuilt from checked chunks) is handed over: a block that
-  // cannot be read ends the ring there, so the bytes sent are exactly those before it and the
-  // error follows. Memory: kSlots blocks and one block's parity chunks, whatever the size.
-  Status WritePipelined(Sink& sink) {
-    const uint32_t k = set_.k();
-    struct Slot {
-      PooledBuffer buf;           // the block's K data chunks, at stride stride_ (as in buf_)
-      uint64_t from = 0, to = 0;  // the bytes of the block to send, from its start
-      uint64_t cs = 0;            // its chunk length
-    };
-    Slot slots[kSlots];
-    for (Slot& s : slots) s.buf = PooledBuffer(stride_ * k);
-    PooledBuffer parity(stride_ * (set_.n() - k));
-    RingPipeline ring(kSlots, 1);
-    // The reader owns pos_, the part and the shard files until it is joined.
-    std::thread reader([&] {
-      for (uint64_t i = 0; pos_ < end_ && ring.WaitFree(i); ++i) {
-        EnterPart();
-        Slot& s = slots[i % kSlots];
-        const uint64_t b = (pos_ - seg_start_) / lay_.block_size;
-        const uint64_t bstart = seg_start_ + b * lay_.block_size;
-        const uint64_t to = std::min(end_, bstart + lay_.block_len(b));
-        if (!DecodeInto(b, s.buf.data(), parity.data()).ok()) break;  // error_ says why
-        s.from = pos_ - bstart;
-        s.to = to - bstart;
-        s.cs = lay_.chunk_len(b);
-        pos_ = to;
-        ring.Publish(i);
-      }
-      ring.Finish();
-    });
-    const uint64_t start = pos_;
-    uint64_t sent = 0;
-    Status st;
-    for (uint64_t i = 0; ring.WaitReady(i); ++i) {
-      const Slot& s = slots[i % kSlots];
-      ConstBuf bufs[kMaxShards];
-      size_t nb = 0;
-      for (uint64_t p = s.from; p < s.to;) {
-        const uint64_t si = p / s.cs, off = p % s.cs, c = std::min(s.cs - off, s.to - p);
-        bufs[nb++] = {s.buf.data() + si * stride_ + off, size_t(c)};
-        p += c;
-      }
-      st = sink.WriteV(bufs, nb);
-      if (!st.ok()) {
-        ring.Abort();
-        break;
-      }
-      sent += s.to - s.from;
-      ring.Release(0, i);
-    }
-    reader.join();
-    pos_ = start + sent;  // what the sink took (a block read ahead and not sent is not)
-    block_ = UINT64_MAX;
-    RETURN_IF_ERROR(st);
-    RETURN_IF_ERROR(error_);
-    NoteDegraded();
-    return Status::Ok();
-  }
-
   // Reads block b's data chunks (rebuilding missing or corrupt ones from parity) into buf_.
   Status Decode(uint64_t b) {
-    block_ = UINT64_MAX;
-    if (buf_.data() == nullptr) buf_ = PooledBuffer(stride_ * set_.n());
-    RETURN_IF_ERROR(DecodeInto(b, buf_.data(), buf_.data() + stride_ * set_.k()));
-    block_ = b;
-    return Status::Ok();
-  }
-
-  // Reads block b's data chunks, checked (rebuilding missing or corrupt ones from parity), to
-  // data + si * stride_; the parity chunks read, if any, go to parity + (si - K) * stride_.
-  // Each area holds a chunk and its checksum. On failure error_ says why.
-  Status DecodeInto(uint64_t b, uint8_t* data, uint8_t* parity) {
     const uint32_t k = set_.k(), total = set_.n();
     const uint64_t cs = lay_.chunk_len(b), off = lay_.shard_offset(b);
     uint8_t* chunk[kMaxShards];
     bool present[kMaxShards];
     uint32_t good = 0;
     for (uint32_t si = 0; si < total; ++si) {
-      chunk[si] = si < k ? data + si * stride_ : parity + (si - k) * stride_;
+      chunk[si] = buf_.data() + si * stride_;
       present[si] = false;
     }
     auto load = [&](uint32_t si) {
@@ -296,6 +216,7 @@ class ErasureSet::SetReader : public ObjectReader {
     };
     for (uint32_t si = 0; si < k; ++si) load(si);
     for (uint32_t si = k; si < total && good < k; ++si) load(si);
+    block_ = UINT64_MAX;
     if (good < k) {
       const std::string where =
           meta_->is_multipart() ? " part " + std::to_string(meta_->parts[part_].number) : "";
@@ -314,6 +235,7 @@ class ErasureSet::SetReader : public ObjectReader {
       error_ = set_.codec_->Reconstruct(cs, chunk, present, want);
       RETURN_IF_ERROR(error_);
     }
+    block_ = b;
     return Status::Ok();
   }
 
@@ -332,10 +254,6 @@ class ErasureSet::SetReader : public ObjectReader {
       set_.RecordMrf(bucket_, meta_->key, meta_->version_id, degraded);
     }
   }
-
-  // The pipelined WriteTo: for reads of at least this many blocks, with this many in its ring.
-  static constexpr uint64_t kPipelineMinBlocks = 3;
-  static constexpr uint64_t kSlots = 4;
 
   ErasureSet& set_;
   const std::string bucket_;

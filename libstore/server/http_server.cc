@@ -518,44 +518,6 @@ class Connection<Stream>::Writer : public ResponseWriter {
     return Status::Ok();
   }
 
-  Status WriteV(const ConstBuf* bufs, size_t n) override {
-    if constexpr (kTls) {
-      return Sink::WriteV(bufs, n);
-    } else {
-      // Plain HTTP: the head (if it still waits) and up to kMaxIov pieces per sendmsg, none
-      // copied together first.
-      constexpr size_t kMaxIov = 16;
-      if (!x_.begun) return Internal("response body before its head");
-      if (x_.broken) return Status(Code::kAborted, "the client connection is closed");
-      uint64_t total = 0;
-      for (size_t i = 0; i < n; ++i) total += bufs[i].size;
-      if (x_.head || total == 0) return Status::Ok();
-      if (x_.bytes_out_body + total > x_.content_length) {
-        x_.broken = true;
-        return Internal("response body longer than its Content-Length");
-      }
-      size_t i = 0;
-      while (i < n) {
-        struct iovec iov[kMaxIov + 1];
-        int cnt = 0;
-        const size_t head = x_.head_pending ? c_.head_buf_.size() : 0;
-        if (head > 0) iov[cnt++] = {c_.head_buf_.data(), head};
-        uint64_t part = 0;
-        for (size_t j = 0; i < n && j < kMaxIov; ++i) {
-          if (bufs[i].size == 0) continue;
-          iov[cnt++] = {const_cast<void*>(bufs[i].data), bufs[i].size};
-          part += bufs[i].size;
-          ++j;
-        }
-        x_.head_pending = false;
-        if (auto ec = c_.SendAll(x_, iov, cnt, 0)) return Broken(ec);
-        x_.bytes_out += head + part;
-        x_.bytes_out_body += part;
-      }
-      return Status::Ok();
-    }
-  }
-
   bool CanSendFile() const override { return !kTls; }
 
   Status SendFile(int fd, uint64_t offset, uint64_t length) override {

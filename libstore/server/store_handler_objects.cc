@@ -116,11 +116,6 @@ class LazyBodySink : public Sink {
     RETURN_IF_ERROR(Flush());
     return out_.Write(data, n);
   }
-  Status WriteV(const ConstBuf* bufs, size_t n) override {
-    if (length_ <= kGather && !out_.begun()) return Sink::WriteV(bufs, n);  // gathered: Write
-    RETURN_IF_ERROR(Flush());
-    return out_.WriteV(bufs, n);
-  }
   // After the reader: the head (and a gathered body, whole or not) if not sent yet.
   Status Finish() { return out_.begun() ? Status::Ok() : Flush(); }
 

@@ -17,7 +17,6 @@
 #include <string_view>
 #include <vector>
 
-#include "libstore/common/io.h"
 #include "libstore/common/status.h"
 
 namespace cairn {
@@ -28,6 +27,11 @@ constexpr size_t kMaxRelPathLen = 4096;
 // component, no NUL, at most kMaxRelPathLen bytes, no component over 255 bytes.
 // ListDir, Stat and SyncDir also accept "" for the volume's root.
 Status ValidateRelPath(std::string_view path);
+
+struct ConstBuf {
+  const void* data;
+  size_t size;
+};
 
 // What a directory entry is. Volumes only ever create files and directories; a symbolic link or
 // anything else (FIFO, socket, device) found in a volume was put there by someone else.
