@@ -23,9 +23,6 @@ namespace cairn {
 namespace {
 
 constexpr uint64_t kSlots = 4;
-// With fsync: what each shard file may keep in the page cache behind its write cursor, written
-// and not yet on the disk (WritableFile::WriteBehind); 6 files of 4+2 keep 48 MiB in all.
-constexpr uint64_t kBehindLag = 8 << 20;
 
 struct Slot {
   PooledBuffer buf;  // K+M chunks of full_chunk_len, data chunks first
@@ -110,11 +107,10 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
         }
       }
       // With fsync, let the disks start on what was written every 8 blocks, so the flush at
-      // commit has little left to do, and recycle the page cache behind (WriteBehind): a shard
-      // file keeps at most kBehindLag of it.
+      // commit has little left to do.
       if (opts.fsync && b % 8 == 7) {
         for (uint32_t pos = 0; pos < total; ++pos) {
-          if (ok[pos]) files[pos]->WriteBehind(kBehindLag);
+          if (ok[pos]) files[pos]->StartWriteback();
         }
       }
       ring.Release(0, b);

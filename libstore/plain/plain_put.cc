@@ -12,9 +12,6 @@ namespace {
 constexpr size_t kBlock = 1 << 20;
 constexpr uint64_t kSlots = 4;
 constexpr uint64_t kWritebackEvery = 8;  // blocks: start writeback every 8 MiB when flushing
-// With a flush at the end: what may stay in the page cache behind the write cursor, written and
-// not yet on the disk (WritableFile::WriteBehind).
-constexpr uint64_t kBehindLag = 32 << 20;
 
 struct Slot {
   PooledBuffer buf;
@@ -49,9 +46,8 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Bod
         ring.Abort();
         return;
       }
-      // With a flush at the end, let the disk start on what was written, so it has little left,
-      // and recycle the page cache behind (the fresh pages of 1 GiB cost ~1 s of CPU here).
-      if (fsync && b % kWritebackEvery == kWritebackEvery - 1) file.WriteBehind(kBehindLag);
+      // With a flush at the end, let the disk start on what was written, so it has little left.
+      if (fsync && b % kWritebackEvery == kWritebackEvery - 1) file.StartWriteback();
       ring.Release(0, b);
     }
   });

@@ -212,7 +212,6 @@ class FaultyWritableFile final : public WritableFile {
   }
 
   void StartWriteback() override { target_->StartWriteback(); }
-  void WriteBehind(uint64_t lag) override { target_->WriteBehind(lag); }
 
   Status Sync() override {
     RETURN_IF_ERROR(inj_->Gate(FaultOp::kSync, path_));

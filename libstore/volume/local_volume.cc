@@ -15,7 +15,6 @@
 
 #include "libstore/common/group_sync.h"
 #include "libstore/volume/volume.h"
-#include "libstore/volume/write_behind.h"
 
 namespace cairn {
 namespace {
@@ -70,15 +69,13 @@ class LocalWritableFile : public WritableFile {
     return Status::Ok();
   }
   void StartWriteback() override {
-    if (fd_ >= 0) behind_.Start(fd_, appended_);
-  }
-  void WriteBehind(uint64_t lag) override {
-    if (fd_ >= 0) behind_.Advance(fd_, appended_, lag);
+    if (fd_ < 0 || appended_ <= started_) return;
+    // Asynchronous: queues the dirty range for writeback and returns.
+    ::sync_file_range(fd_, off64_t(started_), off64_t(appended_ - started_), SYNC_FILE_RANGE_WRITE);
+    started_ = appended_;
   }
   Status Sync() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
-    // A writeback error a wait consumed: fdatasync would not report it again.
-    if (!behind_.error().ok()) return behind_.error().WithContext(name_);
     if (::fdatasync(fd_) != 0) return PosixError(name_ + ": fdatasync", errno);
     return Status::Ok();
   }
@@ -116,8 +113,6 @@ class LocalWritableFile : public WritableFile {
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) return PosixError(name_ + ": close", errno);
-    // Also here: a later flush through another descriptor (Volume::SyncFile) would not see it.
-    if (!behind_.error().ok()) return behind_.error().WithContext(name_);
     return Status::Ok();
   }
 
@@ -125,7 +120,7 @@ class LocalWritableFile : public WritableFile {
   int fd_;
   std::string name_;
   uint64_t appended_ = 0;  // bytes appended through this object
-  cairn::WriteBehind behind_;  // early writeback (StartWriteback, WriteBehind)
+  uint64_t started_ = 0;   // bytes handed to StartWriteback
 };
 
 class LocalReadableFile : public ReadableFile {

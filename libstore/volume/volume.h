@@ -83,17 +83,6 @@ class WritableFile {
   // A hint: start writing what was appended so far to the disk now, without waiting, so a later
   // Sync (or syncfs) has less left to do. Default: nothing.
   virtual void StartWriteback() {}
-  // For a large file written front to back and then synced: StartWriteback, then wait until what
-  // was appended more than `lag` bytes ago is on the disk and let the page cache drop it, so the
-  // file holds at most ~lag bytes of the cache while it is written and the final Sync has little
-  // left (LocalVolume: write_behind.h). Not a flush: only Sync makes anything durable. A
-  // writeback error the wait saw is returned by every later Sync and by Close (the kernel reports
-  // it once: a flush through another descriptor, Volume::SyncFile, would not see it). Default:
-  // StartWriteback.
-  virtual void WriteBehind(uint64_t lag) {
-    (void)lag;
-    StartWriteback();
-  }
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
   // The open file's stat data (fstat), before Close: what Volume::Stat would say of its path
