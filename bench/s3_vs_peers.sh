@@ -8,8 +8,9 @@
 # the sink, MD5 and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
 # --rss-conc concurrent GETs and PUTs of one big object each, and with --rss-idle idle keep-alive
 # connections (bench/idle_conns.py); --rss-conc 0 skips it. --small-only: the 4 KiB rows only
-# (no big objects, no RSS); --big-only: the big rows only (and the RSS, unless --rss-conc 0). --cairn-b PATH: a second cairn build served beside the first (rows
-# "cairn-plain-b", ...; the same bench client, --cairn's, loads both), for a before/after.
+# (no big objects, no RSS); --big-only: the big rows only (and the RSS, unless --rss-conc 0).
+# --cairn-b PATH: a second cairn build served beside the first (rows "cairn-plain-b", ...; the
+# same bench client, --cairn's, loads both), for a before/after.
 # --ops get|put: only those rows (default both).
 # Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
 # 4+2 write 24 GiB there for a moment.
@@ -47,7 +48,8 @@ while (($#)); do
 done
 [[ $WANT_OPS =~ ^(get|put)(,(get|put))*$ ]] ||
   { echo "s3_vs_peers: --ops takes get, put or get,put, not '$WANT_OPS'" >&2; exit 2; }
-((SMALL_ONLY && BIG_ONLY)) && { echo "s3_vs_peers: --small-only and --big-only exclude each other" >&2; exit 2; }
+((SMALL_ONLY && BIG_ONLY)) &&
+  { echo "s3_vs_peers: --small-only and --big-only exclude each other" >&2; exit 2; }
 [[ -x $CAIRN ]] || { echo "s3_vs_peers: $CAIRN missing (scripts/bootstrap)" >&2; exit 2; }
 CAIRN=$(realpath "$CAIRN")
 if [[ -n $CAIRN_B ]]; then
