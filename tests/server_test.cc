@@ -487,12 +487,14 @@ TEST_CASE("server: a connection's back-to-back requests stay on the pool thread,
     // two of them, not after a turn of many.
     Client other(ts.port());
     std::vector<int> passed;
+    const uint64_t handed_before = ts.srv->turns_handed_back();
     for (int i = 0; i < 20 && answered.load() < kPipelined; ++i) {
       const int before = answered.load();
       CHECK(other.Request("GET", "/bkt/k1").body == "body1");
       passed.push_back(answered.load() - before);
     }
     const int at_end = answered.load();
+    const uint64_t handed = ts.srv->turns_handed_back() - handed_before;
     sender.join();
     reader.join();
     CHECK(in_order.load());
@@ -501,8 +503,19 @@ TEST_CASE("server: a connection's back-to-back requests stay on the pool thread,
     CHECK(at_end < kPipelined);
     std::sort(passed.begin(), passed.end());
     INFO("the busy connection's answers during each request of the other: median "
-         << passed[passed.size() / 2] << ", most " << passed.back());
-    CHECK(passed[passed.size() / 2] < 32);  // at most a turn (64), and usually 1
+         << passed[passed.size() / 2] << ", most " << passed.back() << "; turns handed back "
+         << handed << " for " << passed.size() << " requests");
+    // The mechanism itself: a request of the other connection that comes during the busy one's
+    // turn ends that turn at once. One that comes between two turns, or while the busy client
+    // is not reading (its answers then wait on the network thread), needs no hand-back; so
+    // count the requests during which the busy connection was answered at all.
+    const auto moving = std::count_if(passed.begin(), passed.end(), [](int n) { return n > 0; });
+    CHECK(handed * 2 >= uint64_t(moving));
+    // The answers counted during each request also hold the client's and the network thread's
+    // wake-ups: 1 on an idle machine, 42 in CI under load (a turn is at most 64 requests). So
+    // the count bounds how long the other waited (two turns); the hand-back check above is the
+    // one that tells "at once" from "after a turn".
+    CHECK(passed[passed.size() / 2] < 128);
   }
   SECTION("a head over a limit behind a served one is answered by the network thread") {
     Client c(ts.port());

@@ -120,6 +120,7 @@ struct HttpServer::Impl {
   std::atomic<int> pool_queued{0};
   std::atomic<int> pool_busy{0};
   std::atomic<int> lingering{0};
+  std::atomic<uint64_t> turns_handed_back{0};
   std::mutex conns_mu;
   std::unordered_set<ConnBase*> conns;
   std::mutex stop_mu;
@@ -963,9 +964,11 @@ bool Connection<Stream>::ServeMore() {
   const Clock::time_point turn_end = Clock::now() + kTurnTime;
   const int max_lingering = srv_.opt.storage_threads / 2;
   for (int served = 1; served < kTurnRequests; ++served) {
-    if (srv_.stopping.load() || srv_.pool_queued.load(std::memory_order_relaxed) +
-                                        srv_.pool_busy.load(std::memory_order_relaxed) >
-                                    srv_.opt.storage_threads) {
+    if (srv_.stopping.load()) break;
+    if (srv_.pool_queued.load(std::memory_order_relaxed) +
+            srv_.pool_busy.load(std::memory_order_relaxed) >
+        srv_.opt.storage_threads) {
+      srv_.turns_handed_back.fetch_add(1, std::memory_order_relaxed);
       break;
     }
     const Clock::time_point now = Clock::now();
@@ -1296,6 +1299,8 @@ uint16_t HttpServer::port() const { return impl_->bound_port; }
 bool HttpServer::tls() const { return impl_->tls.has_value(); }
 
 int HttpServer::connections() const { return impl_->connections.load(); }
+
+uint64_t HttpServer::turns_handed_back() const { return impl_->turns_handed_back.load(); }
 
 void HttpServer::Stop() {
   impl_->StopImpl();

@@ -71,6 +71,9 @@ class HttpServer {
   bool tls() const;
   // Connections open now.
   int connections() const;
+  // Times a connection's turn on a pool thread ended early because another task waited for one
+  // (see Connection::ServeMore): how the fairness tests tell the hand-back from a client's timing.
+  uint64_t turns_handed_back() const;
 
   // Graceful: stops accepting, closes idle connections, lets requests in flight finish within
   // shutdown_grace, then closes the rest and waits for their handlers to return. Idempotent;
