@@ -1,5 +1,6 @@
 // ErasureSet over MemVolumes: round trips, ranges, degraded reads, keys, buckets, concurrency.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -9,25 +10,17 @@
 
 #include "libstore/common/hash.h"
 #include "libstore/format/key_path.h"
-#include "tests/test_util.h"
+#include "libstore/format/object_meta.h"
+#include "tests/plain_test_util.h"
 
 using namespace cairn;
 using namespace cairn::test;
 
 namespace {
 
-// The shard file of an object on one volume: the file beside its metadata named meta + data id.
+// The shard file of an object on one volume.
 std::string ShardFile(SetFixture& f, size_t vol, const std::string& bucket, const std::string& key) {
-  ObjectPaths p = KeyPaths(bucket, key);
-  auto entries = f.mem[vol]->ListDir(p.dir);
-  if (!entries.ok()) return "";
-  std::string base = p.meta.substr(p.dir.size() + 1);
-  for (const auto& e : *entries) {
-    if (e.name.size() == base.size() + 32 && e.name.compare(0, base.size(), base) == 0) {
-      return p.dir + "/" + e.name;
-    }
-  }
-  return "";
+  return ShardFileOn(*f.mem[vol], bucket, key);
 }
 
 // Files on one volume that belong to the key (metadata and shard).
@@ -36,14 +29,6 @@ size_t KeyFiles(SetFixture& f, size_t vol, const std::string& bucket, const std:
   size_t n = 0;
   for (const auto& file : f.Files(vol, p.dir)) n += file.rfind(p.meta, 0) == 0;
   return n;
-}
-
-void FlipByte(Volume& v, const std::string& path, size_t offset) {
-  auto data = v.ReadFile(path, 1 << 30);
-  REQUIRE(data.ok());
-  REQUIRE(offset < data->size());  // the damage must hit bytes that exist
-  (*data)[offset] ^= 0x5a;
-  REQUIRE(v.WriteFile(path, *data, false).ok());
 }
 
 }  // namespace
@@ -662,5 +647,96 @@ TEST_CASE("spares above kMaxSpareBytes are removed, not kept", "[erasure_set]") 
       REQUIRE(st.ok());
       CHECK(st->size <= ErasureSet::kMaxSpareBytes);
     }
+  }
+}
+
+namespace {
+
+// A sink that takes file ranges, as a plain-HTTP connection does, and counts how each byte came:
+// read back from a file range (SendFile) or copied (Write).
+class FileRangeSink : public Sink {
+ public:
+  Status Write(const void* d, size_t n) override {
+    out.append(static_cast<const char*>(d), n);
+    copied += n;
+    return Status::Ok();
+  }
+  bool CanSendFile() const override { return true; }
+  Status SendFile(int fd, uint64_t offset, uint64_t length) override {
+    std::string b(length, '\0');
+    if (::pread(fd, b.data(), length, off_t(offset)) != ssize_t(length)) {
+      return Status(Code::kIOError, "short pread");
+    }
+    out += b;
+    from_files += length;
+    return Status::Ok();
+  }
+  std::string out;
+  uint64_t copied = 0, from_files = 0;
+};
+
+Result<std::string> GetVia(ErasureSet& set, FileRangeSink& sink, std::optional<GetRange> r) {
+  GetOptions o;
+  o.range = r;
+  auto info = set.GetObject("bkt", "obj", sink, o);
+  if (!info.ok()) return info.status();
+  return sink.out;
+}
+
+}  // namespace
+
+TEST_CASE("a GET to a sink that takes file ranges sends whole blocks from the shard files, a "
+          "rebuilt one from memory", "[erasure_set][sendfile]") {
+  constexpr uint32_t kBlock = 64 << 10, kChunk = kBlock / 4;
+  LocalSet ls(4, 2, kBlock);
+  REQUIRE(ls.set->MakeBucket("bkt").ok());
+  const std::string data = RandomBytes(5 * kBlock + 1234, 77);
+  StringSource src(data, 100000);
+  REQUIRE(ls.set->PutObject("bkt", "obj", src, PutOptions{}).ok());
+  {
+    FileRangeSink sink;
+    auto got = GetVia(*ls.set, sink, std::nullopt);
+    REQUIRE(got.ok());
+    CHECK(*got == data);
+    CHECK(sink.from_files == data.size());
+    CHECK(sink.copied == 0);
+  }
+  // Bitrot in block 1 of data shard 0: that block is rebuilt from parity and copied, the others
+  // still go from the files.
+  bool flipped = false;
+  for (auto& v : ls.vols) {
+    auto raw = v->ReadFile(KeyPaths("bkt", "obj").meta, 1 << 20);
+    REQUIRE(raw.ok());
+    auto meta = ObjectMeta::Decode(*raw);
+    REQUIRE(meta.ok());
+    if (meta->shard_index != 0) continue;
+    const std::string shard = ShardFileOn(*v, "bkt", "obj");
+    REQUIRE(!shard.empty());
+    FlipByte(*v, shard, (kChunk + kChecksumLen) + 5);
+    flipped = true;
+  }
+  REQUIRE(flipped);
+  {
+    FileRangeSink sink;
+    auto got = GetVia(*ls.set, sink, std::nullopt);
+    REQUIRE(got.ok());
+    CHECK(*got == data);
+    CHECK(sink.copied == kBlock);
+    CHECK(sink.from_files == data.size() - kBlock);
+  }
+  {
+    // From inside block 0 to inside block 3: the rebuilt block 1 whole, copied.
+    FileRangeSink sink;
+    auto got = GetVia(*ls.set, sink, GetRange{kBlock - 10, 3 * kBlock + 10});
+    REQUIRE(got.ok());
+    CHECK(*got == data.substr(kBlock - 10, 2 * kBlock + 21));
+    CHECK(sink.copied == kBlock);
+  }
+  {
+    // A sink that cannot take file ranges gets every byte copied, the same bytes.
+    StringSink sink;
+    GetOptions o;
+    REQUIRE(ls.set->GetObject("bkt", "obj", sink, o).ok());
+    CHECK(sink.out == data);
   }
 }

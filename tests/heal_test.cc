@@ -18,11 +18,12 @@
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
 #include "libstore/format/volume_format.h"
-#include "test_util.h"
+#include "tests/plain_test_util.h"
 
 namespace cairn {
 namespace {
 
+using test::FlipByte;
 using test::SetFixture;
 
 struct Collect : ScanObserver {
@@ -70,14 +71,6 @@ ObjectMeta MetaOn(SetFixture& f, size_t i, const std::string& bucket, const std:
 
 std::string ShardOn(SetFixture& f, size_t i, const std::string& bucket, const std::string& key) {
   return KeyPaths(bucket, key).ShardPath(MetaOn(f, i, bucket, key).data_id.Hex());
-}
-
-void FlipByte(Volume& v, const std::string& path, uint64_t off) {
-  auto raw = v.ReadFile(path, 1 << 30);
-  REQUIRE(raw.ok());
-  REQUIRE(off < raw->size());
-  (*raw)[off] ^= 0x5a;
-  REQUIRE(v.WriteFile(path, *raw, false).ok());
 }
 
 void Truncate(Volume& v, const std::string& path, uint64_t len) {

@@ -29,36 +29,6 @@ constexpr size_t kMiB = size_t(1) << 20;
 // a 4+2 volume set over six local directories.
 const char* const kBackends[] = {"plain-mem", "plain-local", "set"};
 
-// A 4+2 ErasureSet over LocalVolumes in a temp directory; Reopen() is a restart.
-struct LocalSet {
-  PlainTmpDir tmp;
-  std::vector<std::unique_ptr<Volume>> vols;
-  std::unique_ptr<ErasureSet> set;
-  LocalSet() {
-    for (int i = 0; i < 6; ++i) {
-      const std::string dir = tmp.path() + "/v" + std::to_string(i);
-      std::filesystem::create_directory(dir);
-      vols.push_back(NewLocalVolume(dir));
-      REQUIRE(vols.back()->MakeDirs(".cairn/tmp").ok());
-      REQUIRE(vols.back()->MakeDirs(".cairn/mrf").ok());
-    }
-    Reopen();
-  }
-  void Reopen() {
-    set.reset();
-    SetParams p;
-    p.k = 4;
-    p.m = 2;
-    p.block_size = 256 << 10;  // parts of 5 MiB span several blocks
-    p.inline_limit = 16 << 10;
-    std::vector<Volume*> v;
-    for (auto& u : vols) v.push_back(u.get());
-    auto r = ErasureSet::Open(v, p);
-    REQUIRE(r.ok());
-    set = std::move(r).value();
-  }
-};
-
 struct MpuStore {
   explicit MpuStore(const std::string& kind) {
     if (kind == "set") {

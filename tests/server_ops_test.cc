@@ -1,8 +1,9 @@
 // The S3 operations of StoreHandler through the real HTTP server in process (no auth:
-// AllowAllAuthenticator), over both backends: a volume set (2+1 on memory volumes) and a plain
-// directory (a LocalVolume, so GETs go out with sendfile). Conditionals (304/412), ranges,
-// response-* overrides, metadata and standard headers, DeleteObjects, CopyObject,
-// ListObjectVersions, the ACL answers, CreateBucket's body and NotImplemented.
+// AllowAllAuthenticator), over both backends: a volume set (2+1 on memory volumes, and 4+2 on local
+// directories) and a plain directory (a LocalVolume); a GET from a LocalVolume goes out with
+// sendfile. Conditionals (304/412), ranges, response-* overrides, metadata and standard headers,
+// DeleteObjects, CopyObject, ListObjectVersions, the ACL answers, CreateBucket's body and
+// NotImplemented.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,6 +17,8 @@
 #include "libstore/common/base64.h"
 #include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
+#include "libstore/erasure/stripe.h"
+#include "libstore/format/object_meta.h"
 #include "libstore/server/http_server.h"
 #include "libstore/server/store_handler.h"
 #include "tests/plain_test_util.h"
@@ -119,6 +122,9 @@ struct Served {
     if (kind == "set") {
       set = std::make_unique<SetFixture>(2, 1);
       store = set->set.get();
+    } else if (kind == "set-local") {
+      local_set = std::make_unique<LocalSet>(4, 2, 64 << 10);
+      store = local_set->set.get();
     } else {
       plain = std::make_unique<PlainFixture>("local");
       store = plain->store.get();
@@ -135,6 +141,7 @@ struct Served {
   uint16_t port() const { return srv->port(); }
 
   std::unique_ptr<SetFixture> set;
+  std::unique_ptr<LocalSet> local_set;
   std::unique_ptr<PlainFixture> plain;
   ObjectStore* store = nullptr;
   AllowAllAuthenticator auth;
@@ -168,7 +175,9 @@ std::string DeleteBody(const std::vector<std::string>& keys, bool quiet,
   return b + "</Delete>";
 }
 
-const char* kBackends[] = {"set", "plain"};
+// "set": 2+1 on memory volumes; "set-local": 4+2 on local directories, whose whole blocks go out
+// with sendfile; "plain": a directory.
+const char* kBackends[] = {"set", "set-local", "plain"};
 
 }  // namespace
 
@@ -270,6 +279,34 @@ TEST_CASE("server ops: ranges", "[server][ops]") {
   CHECK(c.Do("GET", "/bkt/big", "", {"Range: bytes=0-9", "If-Match: \"x\""}).status == 412);
   // The connection is still usable after all of that.
   CHECK(c.Do("GET", "/bkt/big", "", {"Range: bytes=0-0"}).body == data.substr(0, 1));
+}
+
+TEST_CASE("server ops: a 4+2 GET sends blocks from the files and a rebuilt one between them",
+          "[server][ops][sendfile]") {
+  Served s("set-local");
+  Conn c(s.port());
+  const std::string data = RandomBytes(300000, 12);
+  REQUIRE(c.Do("PUT", "/bkt/big", data).status == 200);
+  // Bitrot in block 1 of data shard 0 (blocks of 64 KiB, chunks of 16 KiB).
+  int flipped = 0;
+  for (auto& v : s.local_set->vols) {
+    auto raw = v->ReadFile(KeyPaths("bkt", "big").meta, 1 << 20);
+    REQUIRE(raw.ok());
+    auto meta = ObjectMeta::Decode(*raw);
+    REQUIRE(meta.ok());
+    if (meta->shard_index != 0) continue;
+    FlipByte(*v, ShardFileOn(*v, "bkt", "big"), (16 << 10) + kChecksumLen + 3);
+    ++flipped;
+  }
+  REQUIRE(flipped == 1);
+  auto whole = c.Do("GET", "/bkt/big");
+  CHECK(whole.status == 200);
+  CHECK(whole.body == data);
+  auto r = c.Do("GET", "/bkt/big", "", {"Range: bytes=60000-200000"});
+  CHECK(r.status == 206);
+  CHECK(r.body == data.substr(60000, 140001));
+  // The connection is still in step: another request on it.
+  CHECK(c.Do("HEAD", "/bkt/big").H("content-length") == "300000");
 }
 
 TEST_CASE("server ops: metadata, standard headers and response-* overrides", "[server][ops]") {

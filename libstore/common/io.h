@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "libstore/common/status.h"
 
@@ -29,6 +30,17 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual Status Write(const void* data, size_t n) = 0;
+
+  // Whether SendFile works on this sink (a plain-HTTP connection's; a TLS one, a file or a buffer
+  // must copy).
+  virtual bool CanSendFile() const { return false; }
+  // Writes bytes [offset, offset + length) of the file fd, as Write would write them, with
+  // sendfile(2): the bytes never pass through user space. fd is the caller's: read at that offset
+  // only, never through its file position, and not closed. kNotImplemented when !CanSendFile();
+  // otherwise the errors of Write, and an error when the file is shorter than the range.
+  virtual Status SendFile(int /*fd*/, uint64_t /*offset*/, uint64_t /*length*/) {
+    return Status(Code::kNotImplemented, "sendfile is not available on this sink");
+  }
 };
 
 }  // namespace cairn

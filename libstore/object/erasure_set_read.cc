@@ -132,10 +132,19 @@ class ErasureSet::SetReader : public ObjectReader {
       const uint64_t bstart = seg_start_ + b * lay_.block_size;
       const uint64_t cs = lay_.chunk_len(b);
       const uint64_t to = std::min(end_, bstart + lay_.block_len(b));  // exclusive
+      // A block whose data chunks were all read whole from shard files goes out of those files
+      // with sendfile (when the sink can): the page cache's bytes that were just read and
+      // checked, without the copy into the socket from buf_. A rebuilt block goes from buf_.
+      const bool from_files = block_from_files_ && sink.CanSendFile();
       while (pos_ < to) {
         const uint64_t in_block = pos_ - bstart, si = in_block / cs, off = in_block % cs;
         const uint64_t c = std::min(cs - off, to - pos_);
-        RETURN_IF_ERROR(sink.Write(buf_.data() + si * stride_ + off, c));
+        const int fd = from_files ? shards_[si]->NativeFd() : -1;
+        if (fd >= 0) {
+          RETURN_IF_ERROR(sink.SendFile(fd, lay_.shard_offset(b) + off, c));
+        } else {
+          RETURN_IF_ERROR(sink.Write(buf_.data() + si * stride_ + off, c));
+        }
         pos_ += c;
       }
     }
@@ -235,6 +244,7 @@ class ErasureSet::SetReader : public ObjectReader {
       error_ = set_.codec_->Reconstruct(cs, chunk, present, want);
       RETURN_IF_ERROR(error_);
     }
+    block_from_files_ = !missing_data;
     block_ = b;
     return Status::Ok();
   }
@@ -270,6 +280,7 @@ class ErasureSet::SetReader : public ObjectReader {
   PooledBuffer buf_;
   uint64_t pos_ = 0, end_ = 0;
   uint64_t block_ = UINT64_MAX;  // the block decoded in buf_
+  bool block_from_files_ = false;  // its data chunks were all read whole, none rebuilt
   Status error_;
   bool noted_ = false;
 };

@@ -49,15 +49,8 @@ class ResponseWriter : public Sink {
  public:
   virtual Status Begin(int status, const Fields& headers, uint64_t content_length) = 0;
   virtual bool begun() const = 0;
-  // Whether SendFile works on this connection (plain HTTP; a TLS connection must copy).
-  virtual bool CanSendFile() const { return false; }
-  // After Begin: sends bytes [offset, offset + length) of the file fd as (part of) the body with
-  // sendfile(2), without copying them through user space. fd is the caller's (read at that offset
-  // only, never through its file position, and not closed). kNotImplemented when !CanSendFile();
-  // otherwise the errors of Write.
-  virtual Status SendFile(int /*fd*/, uint64_t /*offset*/, uint64_t /*length*/) {
-    return Status(Code::kNotImplemented, "sendfile is not available on this connection");
-  }
+  // Sink's CanSendFile and SendFile: a plain-HTTP connection sends a file range as (part of) the
+  // body, after Begin; a TLS connection must copy.
   // Begin, then the whole body.
   Status Send(int status, const Fields& headers, std::string_view body) {
     RETURN_IF_ERROR(Begin(status, headers, body.size()));

@@ -116,6 +116,11 @@ class LazyBodySink : public Sink {
     RETURN_IF_ERROR(Flush());
     return out_.Write(data, n);
   }
+  bool CanSendFile() const override { return out_.CanSendFile(); }
+  Status SendFile(int fd, uint64_t offset, uint64_t length) override {
+    RETURN_IF_ERROR(Flush());
+    return out_.SendFile(fd, offset, length);
+  }
   // After the reader: the head (and a gathered body, whole or not) if not sent yet.
   Status Finish() { return out_.begun() ? Status::Ok() : Flush(); }
 
