@@ -1,6 +1,6 @@
-// Test helpers on real files and volumes: a temp directory, PlainDir over a MemVolume, a LocalVolume
-// in a temp directory, or either wrapped in a FaultyVolume; an ErasureSet over LocalVolumes; a
-// byte flipped in a file and the shard file of an object, for bitrot.
+// Test helpers on real files and volumes: a temp directory; PlainDir over a MemVolume, a
+// LocalVolume in a temp directory, or either wrapped in a FaultyVolume; an ErasureSet over
+// LocalVolumes; a byte flipped in a file and the shard file of an object, for bitrot.
 #pragma once
 
 #include <catch2/catch.hpp>
