@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Measures S3 (and plain HTTP) servers side by side in one run with `cairn bench s3`: cairn serve
-# on a plain directory and on a 4+2 set (for PUTs also with --no-fsync), nginx (static GET with sendfile, WebDAV PUT), a raw TCP
-# discard sink (the PUT ceiling) and s3rver (npm), each on a random free loopback port, for 4 KiB
-# objects (at --small-conc connections) and big objects (default 1 GiB, at 1 connection); beside
-# the big PUTs, `openssl md5` over the same bytes (the MD5 ETag's ceiling). Each figure is the
-# median of --runs runs, the runs of all servers interleaved; the table gives ratios to nginx,
-# the sink, MD5 and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
+# on a plain directory and on a 4+2 set (for PUTs also with --no-fsync), nginx (static GET with
+# sendfile, WebDAV PUT), a raw TCP discard sink (the PUT ceiling) and s3rver (npm), each on a
+# random free loopback port, for 4 KiB objects (at --small-conc connections) and big objects
+# (default 1 GiB, at 1 connection); beside the big PUTs, `openssl md5` over the same bytes (the MD5
+# ETag's ceiling) and `dd conv=fsync` of them into $TMPDIR (the disk's ceiling for a PUT that is
+# flushed before its answer; a 4+2 set writes 1.5 times the bytes). Each figure is the median of
+# --runs runs, the runs of all servers interleaved; the table gives ratios to nginx, the sink, MD5,
+# the disk and s3rver. Then the peak RSS (VmHWM) of a fresh `cairn serve` per backend with
 # --rss-conc concurrent GETs and PUTs of one big object each, and with --rss-idle idle keep-alive
 # connections (bench/idle_conns.py); --rss-conc 0 skips it. --small-only: the 4 KiB rows only
 # (no big objects, no RSS); --big-only: the big rows only (and the RSS, unless --rss-conc 0).
@@ -193,6 +195,17 @@ md5_once() {
   t1=$(date +%s.%N)
   python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
 }
+# The disk's ceiling for a flushed PUT: the same bytes copied from /dev/shm into a new file beside
+# the servers' files and flushed (`dd conv=fsync`), timed as a whole process, then removed.
+disk_once() {
+  local t0 t1
+  sync; sleep 1
+  t0=$(date +%s.%N)
+  dd if="$MD5FILE" of="$T/disk-ref" bs=1M conv=fsync status=none
+  t1=$(date +%s.%N)
+  rm -f "$T/disk-ref"
+  python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
+}
 median_rows() {  # lines of "ops MB errors" on stdin: "ops MB[ errors]", medians
   python3 -c '
 import statistics, sys
@@ -218,7 +231,8 @@ echo "date: $(date -u +%Y-%m-%dT%H:%MZ)  load average: $(cut -d' ' -f1-3 /proc/l
 echo "command: bench/s3_vs_peers.sh --big $BIG --runs $RUNS --duration $DUR --small-conc $CONC$(
   ((SMALL_ONLY)) && echo " --small-only"; ((BIG_ONLY)) && echo " --big-only")${CAIRN_B:+ --cairn-b $CAIRN_B} --ops $WANT_OPS"
 echo "PUT targets and served files under $T ($(df --output=fstype "$T" | tail -1))"
-printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-s3rver
+printf '%-20s %-17s %10s %9s %8s %8s %8s %8s %8s\n' case server ops/s MB/s x-nginx x-sink x-md5 x-disk \
+  x-s3rver
 CASES=()
 ((BIG_ONLY)) || CASES+=("get 4KiB $CONC" "put 4KiB $CONC")
 ((SMALL_ONLY)) || CASES+=("get $BIG 1" "put $BIG 1")
@@ -227,13 +241,17 @@ for c in "${CASES[@]}"; do
   [[ ,$WANT_OPS, == *,$op,* ]] || continue
   names=("${NAMES[@]}")
   [[ $op == put ]] && names=("${PUTNAMES[@]}")
-  [[ $op == put && $size == "$BIG" ]] && names+=(md5)
+  [[ $op == put && $size == "$BIG" ]] && names+=(md5 disk)
   declare -A OPS=() MB=()
   # Runs interleaved (each server once per round), so a busy moment falls on all of them alike.
   for n in "${names[@]}"; do : >"$T/runs.$n"; done
   for ((r = 0; r < RUNS; r++)); do
     for n in "${names[@]}"; do
-      if [[ $n == md5 ]]; then md5_once; else once "$n" "$op" "$size" "$conc"; fi >>"$T/runs.$n"
+      case $n in
+        md5) md5_once ;;
+        disk) disk_once ;;
+        *) once "$n" "$op" "$size" "$conc" ;;
+      esac >>"$T/runs.$n"
     done
   done
   for n in "${names[@]}"; do
@@ -248,8 +266,8 @@ for c in "${CASES[@]}"; do
         python3 -c "print('%.2f' % (${MB[$n]} / ${MB[$1]}))"
       fi
     }
-    printf '%-20s %-17s %10s %9s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
-      "${MB[$n]}" "$(ratio nginx)" "$(ratio sink)" "$(ratio md5)" "$(ratio s3rver)"
+    printf '%-20s %-17s %10s %9s %8s %8s %8s %8s %8s\n' "$op $size c$conc" "$n" "${OPS[$n]}" \
+      "${MB[$n]}" "$(ratio nginx)" "$(ratio sink)" "$(ratio md5)" "$(ratio disk)" "$(ratio s3rver)"
   done
 done
 rm -f "$MD5FILE"
