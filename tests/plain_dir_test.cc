@@ -346,6 +346,29 @@ TEST_CASE("plain: symlinks inside the tree never lead outside", "[plain][symlink
                       std::filesystem::directory_iterator()) == 1);
 }
 
+TEST_CASE("plain: a FIFO in the tree is never opened, replaced or listed", "[plain][symlink]") {
+  PlainFixture f("local");
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  // Opening a FIFO for reading would wait for a writer: a GET must not hang on one.
+  REQUIRE(::mkfifo((f.root + "/bkt/pipe").c_str(), 0644) == 0);
+  REQUIRE(::mkfifo((f.root + "/pipe-bucket").c_str(), 0644) == 0);
+  CHECK(f.Get("bkt", "pipe").status().code() == Code::kNotFound);
+  const Status put = f.Put("bkt", "pipe", "x");
+  CHECK(put.code() == Code::kInvalidArgument);
+  CHECK(put.message() ==
+        "object key pipe: a special file of that name is in the served directory");
+  const Status mb = f.store->MakeBucket("pipe-bucket");
+  CHECK(mb.code() == Code::kInvalidArgument);
+  CHECK(mb.message() ==
+        "bucket pipe-bucket: a special file of that name is in the served directory");
+  auto l = f.store->ListObjects("bkt", {});
+  REQUIRE(l.ok());
+  CHECK(l->objects.empty());
+  struct stat st {};
+  REQUIRE(::lstat((f.root + "/bkt/pipe").c_str(), &st) == 0);
+  CHECK(S_ISFIFO(st.st_mode));
+}
+
 TEST_CASE("plain: a temp file a crash left is removed at open", "[plain]") {
   PlainFixture f("mem");
   REQUIRE(f.vol->WriteFile(".cairn/tmp/leftover", "torn", false).ok());

@@ -713,7 +713,7 @@ TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][syml
   SECTION("FIFOs and sockets fail at once instead of blocking") {
     REQUIRE(::mkfifo((r + "/d/fifo").c_str(), 0644) == 0);
     CHECK(Kinds(v->ListDir("d").value()) ==
-          std::vector<std::string>{"f:file", "fifo:other", "lfile:symlink"});
+          std::vector<std::string>{"f:file", "fifo:special file", "lfile:symlink"});
     CHECK(v->Stat("d/fifo").value().kind == FileKind::kOther);
     CHECK_CODE(v->ReadFile("d/fifo", 100), Code::kCorruption);
     CHECK_CODE(v->NewReadableFile("d/fifo"), Code::kCorruption);

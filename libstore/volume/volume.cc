@@ -39,9 +39,9 @@ const char* FileKindName(FileKind k) {
     case FileKind::kSymlink:
       return "symlink";
     case FileKind::kOther:
-      return "other";
+      return "special file";
   }
-  return "other";
+  return "special file";
 }
 
 std::string ParentDir(std::string_view path) {

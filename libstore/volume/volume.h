@@ -36,7 +36,7 @@ struct ConstBuf {
 // What a directory entry is. Volumes only ever create files and directories; a symbolic link or
 // anything else (FIFO, socket, device) found in a volume was put there by someone else.
 enum class FileKind : uint8_t { kFile, kDir, kSymlink, kOther };
-// "file", "directory", "symlink", "other".
+// "file", "directory", "symlink", "special file" (a FIFO, socket or device).
 const char* FileKindName(FileKind k);
 
 struct FileInfo {
