@@ -108,8 +108,8 @@ class HeadArena {
     return ::operator new(n);
   }
   void Deallocate(void* p) {
-    const char* c = static_cast<const char*>(p);
-    if (c < buf_ || c >= buf_ + sizeof(buf_)) ::operator delete(p);
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(buf_);
+    if (a < b || a >= b + sizeof(buf_)) ::operator delete(p);  // not the arena's
   }
   // Only while no parser holds memory from it.
   void Reset() { used_ = 0; }
