@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -254,6 +255,66 @@ TEST_CASE("server: health, request ids, bucket and object operations on one conn
   CHECK(c.Request("DELETE", "/bkt/dir/obj%20one").status == 204);
   CHECK(c.Request("DELETE", "/bkt").status == 204);
   CHECK(ts.srv->connections() == 1);  // every request above went over one kept connection
+}
+
+// The server keeps a connection's request state (strings, header list) and its request parser's
+// memory (an arena of a few KiB) from one request to the next for their capacity: nothing of one
+// request may show in the next, whatever their sizes.
+TEST_CASE("server: a connection's requests do not see each other's headers or paths",
+          "[server]") {
+  TestServer ts;
+  Client c(ts.port());
+  REQUIRE(c.Request("PUT", "/bkt").status == 200);
+  REQUIRE(c.Request("PUT", "/bkt/first-key-of-the-connection", "one").status == 200);
+  auto r = c.Request("GET", "/bkt/first-key-of-the-connection");
+  REQUIRE(r.status == 200);
+  const std::string etag = r.Header("etag");
+  // A head larger than the parser's arena (4 KiB; these fields make about 9), with a condition...
+  std::string many;
+  for (int i = 0; i < 40; ++i) {
+    many += "X-Filler-" + std::to_string(i) + ": " + std::string(200, 'f') + "\r\n";
+  }
+  r = c.Request("GET", "/bkt/first-key-of-the-connection", "",
+                many + "If-None-Match: " + etag + "\r\n");
+  CHECK(r.status == 304);
+  // ... then a small one without: no condition left over.
+  r = c.Request("GET", "/bkt/first-key-of-the-connection");
+  CHECK(r.status == 200);
+  CHECK(r.body == "one");
+  // A condition in a small head, then a large head without one.
+  r = c.Request("GET", "/bkt/first-key-of-the-connection", "", "If-Match: \"nope\"\r\n");
+  CHECK(r.status == 412);
+  r = c.Request("GET", "/bkt/first-key-of-the-connection", "", many);
+  CHECK(r.status == 200);
+  CHECK(r.body == "one");
+  // A target that does not parse: its error names no path of an earlier request.
+  r = c.Request("GET", "/bkt/a%zz");
+  CHECK(r.status == 400);
+  CHECK(!Contains(r.body, "first-key"));
+  // A range on one request only.
+  r = c.Request("GET", "/bkt/first-key-of-the-connection", "", "Range: bytes=1-1\r\n");
+  CHECK(r.status == 206);
+  CHECK(r.body == "n");
+  r = c.Request("GET", "/bkt/first-key-of-the-connection");
+  CHECK(r.status == 200);
+  CHECK(r.body == "one");
+  // A bucket-level request after an object one: no key left over.
+  r = c.Request("HEAD", "/bkt");
+  CHECK(r.status == 200);
+  r = c.Request("GET", "/bkt?list-type=2");
+  CHECK(r.status == 200);
+  CHECK(Contains(r.body, "<Key>first-key-of-the-connection</Key>"));
+  // Request ids: 16 upper-case hex digits, a new one each time.
+  std::set<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    r = c.Request("GET", "/health");
+    const std::string id = r.Header("x-amz-request-id");
+    CHECK(id.size() == 16);
+    CHECK(id.find_first_not_of("0123456789ABCDEF") == std::string::npos);
+    ids.insert(id);
+  }
+  CHECK(ids.size() == 20);
+  CHECK(ts.srv->connections() == 1);
 }
 
 TEST_CASE("server: header limits", "[server]") {

@@ -5,7 +5,9 @@
 // meanwhile: a commit unlinks the old shard files, open descriptors keep them. It decodes one block
 // at a time into one pooled buffer, so memory is a block whatever the object size.
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <optional>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/erasure/stripe.h"
@@ -33,7 +35,7 @@ class ErasureSet::SetReader : public ObjectReader {
   // member (FullReadDue); false asks ReadVersion for the other members' copies. A shard file, by
   // contrast, would have to be opened now for the read to survive a bad block found later, so an
   // object with shard files always reads every member.
-  bool OpenShards(const ObjectPaths& paths, int pick) {
+  bool OpenShards(const std::string& key, int pick) {
     const ObjectMeta& chosen = metas_[pick].meta;
     if (SetCore::AnySkipped(metas_) &&
         (!chosen.is_inline() || chosen.is_multipart() || !DataShardsWhole(chosen) ||
@@ -42,21 +44,23 @@ class ErasureSet::SetReader : public ObjectReader {
     }
     if (chosen.is_multipart()) return true;
     const uint32_t total = set_.n();
-    shards_.clear();
-    shards_.resize(total);
+    ClearShards();
     uint32_t opened = 0;
     for (uint32_t pos = 0; pos < total; ++pos) {
       const MetaRead& mr = metas_[pos];
       if (!mr.present || mr.meta.version_id != chosen.version_id) continue;
       const uint32_t si = mr.meta.shard_index;
-      if (si >= total || shards_[si]) continue;
+      if (si >= total || shards_[si] != nullptr) continue;
       if (mr.meta.is_inline()) {
         // metas_ is not changed again once the version is picked: the string outlives the file.
-        shards_[si] = std::make_unique<StringFile>(mr.meta.inline_shard);
+        shards_[si] = &inline_[si].emplace(mr.meta.inline_shard);
       } else {
-        auto f = set_.volumes_[pos]->NewReadableFile(paths.ShardPath(mr.meta.data_id.Hex()));
+        // The key's paths only when a shard file is to be opened: an inline object needs none.
+        if (!paths_) paths_ = KeyPaths(bucket_, key);
+        auto f = set_.volumes_[pos]->NewReadableFile(paths_->ShardPath(mr.meta.data_id.Hex()));
         if (!f.ok()) continue;
-        shards_[si] = std::move(f).value();
+        owned_.push_back(std::move(f).value());
+        shards_[si] = owned_.back().get();
       }
       ++opened;
     }
@@ -74,7 +78,7 @@ class ErasureSet::SetReader : public ObjectReader {
       return Corruption("object coded with another K+M");
     lay_ = StripeLayout{meta_->size, meta_->block_size, meta_->k};
     stride_ = lay_.full_chunk_len() + kChecksumLen;
-    bad_.assign(set_.n(), false);
+    bad_.fill(false);
     if (meta_->is_multipart()) {
       part_start_.clear();
       uint64_t at = 0;
@@ -87,7 +91,7 @@ class ErasureSet::SetReader : public ObjectReader {
       // A shard of a member that was not read (a quorum read) is not known to be bad.
       for (uint32_t si = 0; si < set_.n(); ++si) {
         const uint32_t pos = si < meta_->distribution.size() ? meta_->distribution[si] : si;
-        bad_[si] = !shards_[si] && !(pos < metas_.size() && metas_[pos].skipped);
+        bad_[si] = shards_[si] == nullptr && !(pos < metas_.size() && metas_[pos].skipped);
       }
     }
     if (range.length > 0) buf_ = PooledBuffer(stride_ * set_.n());
@@ -153,6 +157,13 @@ class ErasureSet::SetReader : public ObjectReader {
   }
 
  private:
+  // Drops the shards opened (of the version, or of the last part read).
+  void ClearShards() {
+    shards_.fill(nullptr);
+    owned_.clear();
+    for (auto& f : inline_) f.reset();
+  }
+
   // Whether the members read hold every data shard of inline version v, each block's checksum
   // right: then no block needs a parity shard.
   bool DataShardsWhole(const ObjectMeta& v) const {
@@ -190,17 +201,19 @@ class ErasureSet::SetReader : public ObjectReader {
     lay_ = StripeLayout{part.size, meta_->block_size, meta_->k};
     block_ = UINT64_MAX;
     const uint32_t total = set_.n();
-    shards_.clear();
-    shards_.resize(total);
+    ClearShards();
     for (uint32_t pos = 0; pos < total; ++pos) {
       const MetaRead& mr = metas_[pos];
       if (!mr.present || mr.meta.version_id != meta_->version_id) continue;
       const uint32_t si = mr.meta.shard_index;
-      if (si >= total || shards_[si] || set_.volumes_[pos] == nullptr) continue;
+      if (si >= total || shards_[si] != nullptr || set_.volumes_[pos] == nullptr) continue;
       auto f = set_.volumes_[pos]->NewReadableFile(PartShardPath(meta_->data_id, part.data_id));
-      if (f.ok()) shards_[si] = std::move(f).value();
+      if (f.ok()) {
+        owned_.push_back(std::move(f).value());
+        shards_[si] = owned_.back().get();
+      }
     }
-    for (uint32_t si = 0; si < total; ++si) bad_[si] = bad_[si] || !shards_[si];
+    for (uint32_t si = 0; si < total; ++si) bad_[si] = bad_[si] || shards_[si] == nullptr;
   }
 
   // Reads block b's data chunks (rebuilding missing or corrupt ones from parity) into buf_.
@@ -215,7 +228,7 @@ class ErasureSet::SetReader : public ObjectReader {
       present[si] = false;
     }
     auto load = [&](uint32_t si) {
-      if (!shards_[si]) return;
+      if (shards_[si] == nullptr) return;
       if (ReadFramed(*shards_[si], off, cs, 0, chunk[si]).state == ChunkState::kGood) {
         present[si] = true;
         ++good;
@@ -256,7 +269,7 @@ class ErasureSet::SetReader : public ObjectReader {
     noted_ = true;
     if (error_.code() == Code::kDataLoss) return;
     std::vector<uint32_t> degraded;
-    for (uint32_t si = 0; si < bad_.size(); ++si) {
+    for (uint32_t si = 0; si < set_.n(); ++si) {
       const uint32_t pos = meta_->distribution[si];
       if (bad_[si] && set_.volumes_[pos] != nullptr) degraded.push_back(pos);
     }
@@ -269,8 +282,14 @@ class ErasureSet::SetReader : public ObjectReader {
   const std::string bucket_;
   std::vector<MetaRead> metas_;
   const ObjectMeta* meta_ = nullptr;  // the version read: metas_[pick].meta (Start)
-  std::vector<std::unique_ptr<ReadableFile>> shards_;
-  std::vector<bool> bad_;      // shard indexes found missing or corrupt
+  // The version's (or the part's) shards by shard index, null where none opened: files in
+  // owned_, or an inline shard's bytes in metas_ read through inline_ (members of the reader, not
+  // one heap object per shard).
+  std::array<ReadableFile*, kMaxShards> shards_{};
+  std::vector<std::unique_ptr<ReadableFile>> owned_;
+  std::array<std::optional<StringFile>, kMaxShards> inline_;
+  std::optional<ObjectPaths> paths_;  // the key's, made when a shard file is first opened
+  std::array<bool, kMaxShards> bad_{};  // shard indexes found missing or corrupt
   StripeLayout lay_{0, 1, 1};  // of the object, or of the part being read
   uint64_t stride_ = 0;
   // Multipart: where each part starts in the object, the part being read, and its start.
@@ -291,14 +310,13 @@ Result<std::unique_ptr<ObjectReader>> ErasureSet::OpenObject(const std::string& 
                                                              ObjectInfo* verdict) {
   RETURN_IF_ERROR(ValidateBucketName(bucket));
   RETURN_IF_ERROR(ValidateKey(key));
-  const ObjectPaths paths = KeyPaths(bucket, key);
   auto r = std::make_unique<SetReader>(*this, bucket);
   // The shard files are opened under the same lock as the metadata was read, so a commit cannot
   // remove them in between (in this process; across processes, ReadVersion retries under the
   // write lock when too few could be opened). Reads then go on from open files.
   auto pick = ReadVersion(
       bucket, key, r->metas(),
-      [&](const std::vector<MetaRead>&, int p) { return r->OpenShards(paths, p); },
+      [&](const std::vector<MetaRead>&, int p) { return r->OpenShards(key, p); },
       MetaReads::kQuorum);
   if (!pick.ok()) {
     if (pick.status().code() == Code::kNotFound) RETURN_IF_ERROR(CheckBucket(bucket));

@@ -1,6 +1,7 @@
 #include "libstore/object/set_core.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "libstore/common/group_sync.h"
@@ -60,8 +61,18 @@ size_t SetCore::Stripe(const std::string& bucket, const std::string& key) const 
 }
 
 uint32_t SetCore::Rotation(const std::string& bucket, const std::string& key) const {
-  std::string full = bucket + "/" + key;
-  return uint32_t(Xxh3_64(full.data(), full.size()) % n());
+  // The hash of "BUCKET/KEY", put together on the stack (every GET and HEAD asks): a bucket name
+  // and a key fit (63 + 1 + 1024 bytes).
+  char buf[1152];
+  const size_t len = bucket.size() + 1 + key.size();
+  if (len > sizeof(buf)) {
+    const std::string full = bucket + "/" + key;
+    return uint32_t(Xxh3_64(full.data(), full.size()) % n());
+  }
+  std::memcpy(buf, bucket.data(), bucket.size());
+  buf[bucket.size()] = '/';
+  std::memcpy(buf + bucket.size() + 1, key.data(), key.size());
+  return uint32_t(Xxh3_64(buf, len) % n());
 }
 
 namespace {

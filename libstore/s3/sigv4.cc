@@ -1,6 +1,7 @@
 #include "libstore/s3/sigv4.h"
 
 #include <algorithm>
+#include <utility>
 #include <cstring>
 #include <vector>
 
@@ -451,7 +452,7 @@ Result<AuthResult> Verifier::Verify(std::string_view method, std::string_view ta
                                         &s, &missing));
   uint8_t key[32], sig[32];
   cache_->Get(scope.access_key, cred->secret_key, scope.date, scope.region, scope.service, key);
-  const std::string scope_str = Scope(scope.date, scope.region, scope.service);
+  std::string scope_str = Scope(scope.date, scope.region, scope.service);
   SignCanonical(key, std::string_view(amz_date.data(), 16), scope_str, &s, sig);
   if (!ConstantTimeEqual(sig, claimed, 32)) {
     return Status(Code::kSignatureMismatch,
@@ -475,7 +476,7 @@ Result<AuthResult> Verifier::Verify(std::string_view method, std::string_view ta
   r.presigned = presigned;
   std::memcpy(r.signing.key.data(), key, 32);
   r.signing.amz_date = amz_date;
-  r.signing.scope = scope_str;
+  r.signing.scope = std::move(scope_str);
   ToHexArray(sig, r.signing.seed_signature.data());
   return r;
 }

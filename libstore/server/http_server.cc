@@ -34,6 +34,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -92,6 +93,53 @@ void ReportException(std::exception_ptr e) {
   }
 }
 
+// A connection's bump arena for the request parser's header fields (Beast's basic_fields takes
+// one allocation per field, and one for the start line): reset when the next parser is made, so
+// a request head costs no heap allocation. What does not fit (a head larger than the arena, a
+// chunked body's trailer fields) comes from the heap as before.
+class HeadArena {
+ public:
+  void* Allocate(size_t n, size_t align) {
+    const size_t at = (used_ + align - 1) & ~(align - 1);
+    if (align <= alignof(std::max_align_t) && at <= sizeof(buf_) && n <= sizeof(buf_) - at) {
+      used_ = at + n;
+      return buf_ + at;
+    }
+    return ::operator new(n);
+  }
+  void Deallocate(void* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(buf_);
+    if (a < b || a >= b + sizeof(buf_)) ::operator delete(p);  // not the arena's
+  }
+  // Only while no parser holds memory from it.
+  void Reset() { used_ = 0; }
+
+ private:
+  alignas(std::max_align_t) char buf_[4096];
+  size_t used_ = 0;
+};
+
+template <class T>
+struct ArenaAllocator {
+  using value_type = T;
+  explicit ArenaAllocator(HeadArena* a) noexcept : arena(a) {}
+  template <class U>
+  ArenaAllocator(const ArenaAllocator<U>& o) noexcept : arena(o.arena) {}  // NOLINT: rebind
+  T* allocate(size_t n) { return static_cast<T*>(arena->Allocate(n * sizeof(T), alignof(T))); }
+  void deallocate(T* p, size_t) noexcept { arena->Deallocate(p); }
+  template <class U>
+  bool operator==(const ArenaAllocator<U>& o) const noexcept {
+    return arena == o.arena;
+  }
+  template <class U>
+  bool operator!=(const ArenaAllocator<U>& o) const noexcept {
+    return arena != o.arena;
+  }
+  HeadArena* arena;
+};
+
+using RequestParser = http::request_parser<http::buffer_body, ArenaAllocator<char>>;
+
 class ConnBase {
  public:
   virtual ~ConnBase() = default;
@@ -135,9 +183,12 @@ struct HttpServer::Impl {
   explicit Impl(const ServerOptions& o)
       : opt(o), ioc(std::max(1, o.threads)), pool(size_t(std::max(1, o.storage_threads))) {}
 
+  // 16 upper-case hex digits and a NUL (what "%016llX" makes, without a trip through printf).
   void NewRequestId(char out[17]) {
-    const uint64_t v = id_salt ^ (next_id.fetch_add(1) * 0x9E3779B97F4A7C15ull);
-    std::snprintf(out, 17, "%016llX", static_cast<unsigned long long>(v));
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    uint64_t v = id_salt ^ (next_id.fetch_add(1) * 0x9E3779B97F4A7C15ull);
+    for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kHex[v & 15];
+    out[16] = '\0';
   }
 
   asio::awaitable<void> AcceptLoop();
@@ -285,8 +336,10 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   // Checks the head parser_ holds against the limits: 0 when it may be served, else the status
   // to answer (and close) with, err its reason. *fields: the head's field count.
   int CheckHead(bool over_limit, size_t* fields, Status* err) const;
-  // Fills x from the head parser_ holds (after CheckHead).
-  void StartExchange(Exchange& x, size_t fields);
+  // A new parser_ for the next request head (the last one's fields are dropped).
+  void NewParser();
+  // Fills x from the head parser_ holds (after CheckHead), request_id its id.
+  void StartExchange(Exchange& x, size_t fields, const char* request_id);
   // Plain HTTP, on the pool thread after a response that keeps the connection: serves the
   // connection's next requests on this thread while they come back to back, instead of a hop to
   // the network thread and back per request. False when the connection is to be closed.
@@ -310,7 +363,11 @@ class Connection : public ConnBase, public std::enable_shared_from_this<Connecti
   bool idle_ = true;
   beast::flat_buffer buf_;
   std::string head_buf_;  // a serialized response head (plain HTTP), reused across requests
-  std::optional<http::request_parser<http::buffer_body>> parser_;
+  HeadArena head_arena_;  // parser_'s fields (NewParser)
+  std::optional<RequestParser> parser_;
+  // The request state of the connection's last exchange, kept for its strings' and vectors'
+  // capacity: the next StartExchange assigns into them instead of allocating anew.
+  HttpRequest spare_req_;
   std::string remote_;
   // Plain HTTP: the socket's descriptor, set when the connection starts; -1 once closed (on the
   // strand). While a pool thread serves the connection the descriptor is taken out of Asio's
@@ -848,6 +905,7 @@ void Connection<Stream>::Serve(Exchange& x) {
     r.request_id = req.request_id;
     srv_.opt.access_log->Append(r);
   }
+  spare_req_ = std::move(req);  // for the next exchange's StartExchange
 }
 
 template <class Stream>
@@ -875,18 +933,39 @@ int Connection<Stream>::CheckHead(bool over_limit, size_t* fields, Status* err) 
 }
 
 template <class Stream>
-void Connection<Stream>::StartExchange(Exchange& x, size_t fields) {
+void Connection<Stream>::NewParser() {
+  parser_.reset();
+  head_arena_.Reset();
+  parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                  std::make_tuple(ArenaAllocator<char>(&head_arena_)));
+  parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
+  parser_->body_limit(srv_.opt.max_body_bytes);
+}
+
+template <class Stream>
+void Connection<Stream>::StartExchange(Exchange& x, size_t fields, const char* request_id) {
   const auto& h = parser_->get();
+  // The last exchange's buffers, every member set again below: assign() keeps their capacity.
+  x.req = std::move(spare_req_);
+  x.req.raw_path.clear();
+  x.req.path.clear();
+  x.req.query.clear();
+  x.req.bucket.clear();
+  x.req.key.clear();
+  x.req.content_length.reset();
+  x.req.request_id.assign(request_id);
   x.req.method.assign(h.method_string().data(), h.method_string().size());
   x.req.target.assign(h.target().data(), h.target().size());
-  x.req.remote = remote_;
-  x.req.headers.reserve(fields);
-  for (auto it = h.begin(); it != h.end(); ++it) {
-    std::string name(it->name_string().data(), it->name_string().size());
+  x.req.remote.assign(remote_);
+  x.req.headers.resize(fields);
+  size_t i = 0;
+  for (auto it = h.begin(); it != h.end() && i < fields; ++it, ++i) {
+    std::string& name = x.req.headers[i].first;
+    name.assign(it->name_string().data(), it->name_string().size());
     for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
-    x.req.headers.emplace_back(std::move(name),
-                               std::string(it->value().data(), it->value().size()));
+    x.req.headers[i].second.assign(it->value().data(), it->value().size());
   }
+  x.req.headers.resize(i);
   x.req.chunked = parser_->chunked();
   if (auto cl = parser_->content_length()) x.req.content_length = *cl;
   if constexpr (!kTls) {
@@ -909,9 +988,7 @@ bool Connection<Stream>::NextHead(Clock::time_point linger_until, bool may_linge
   const int sock = fd_;
   for (;;) {
     if (buf_.size() > 0) {
-      parser_.emplace();
-      parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
-      parser_->body_limit(srv_.opt.max_body_bytes);
+      NewParser();
       beast::error_code ec;
       // Beast takes a head only when it is whole (it consumes nothing before), and stops at its
       // end (the parser is not eager): the body stays in buf_, as after async_read_header.
@@ -986,8 +1063,7 @@ bool Connection<Stream>::ServeMore() {
     x.t0 = Clock::now();
     char request_id[17];
     srv_.NewRequestId(request_id);
-    x.req.request_id = request_id;
-    StartExchange(x, fields);
+    StartExchange(x, fields, request_id);
     Serve(x);
     if (!x.keep_alive) return false;
   }
@@ -1074,9 +1150,7 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
     char request_id[17];
     srv_.NewRequestId(request_id);
 
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(srv_.opt.header_limit));
-    parser_->body_limit(srv_.opt.max_body_bytes);
+    NewParser();
     Arm(srv_.opt.header_timeout);
     co_await http::async_read_header(stream_, buf_, *parser_,
                                      asio::redirect_error(asio::use_awaitable, ec));
@@ -1112,8 +1186,7 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
     Exchange x;
     x.start_ns = start_ns;
     x.t0 = t0;
-    x.req.request_id = request_id;
-    StartExchange(x, fields);
+    StartExchange(x, fields, request_id);
     bool keep = true;
     if constexpr (!kTls) {
       // Out of the epoll set while a pool thread has the connection (see fd_): Asio would wake

@@ -32,15 +32,20 @@ constexpr std::pair<const char*, const char*> kOverrides[] = {
 namespace internal {
 
 GetConditions ConditionsFrom(const HttpRequest& req, const std::string& prefix) {
+  // The names are put together in a stack buffer: every GET asks for all four, and most of the
+  // names are too long for a std::string's inline buffer.
+  char buf[64];
+  auto header = [&](std::string_view suffix) -> const std::string* {
+    if (prefix.size() + suffix.size() > sizeof(buf)) return nullptr;  // no such header name
+    std::memcpy(buf, prefix.data(), prefix.size());
+    std::memcpy(buf + prefix.size(), suffix.data(), suffix.size());
+    return req.Header(std::string_view(buf, prefix.size() + suffix.size()));
+  };
   GetConditions c;
-  if (const std::string* v = req.Header(prefix + "match")) c.if_match = *v;
-  if (const std::string* v = req.Header(prefix + "none-match")) c.if_none_match = *v;
-  if (const std::string* v = req.Header(prefix + "modified-since")) {
-    c.if_modified_since = ParseHttpDate(*v);
-  }
-  if (const std::string* v = req.Header(prefix + "unmodified-since")) {
-    c.if_unmodified_since = ParseHttpDate(*v);
-  }
+  if (const std::string* v = header("match")) c.if_match = *v;
+  if (const std::string* v = header("none-match")) c.if_none_match = *v;
+  if (const std::string* v = header("modified-since")) c.if_modified_since = ParseHttpDate(*v);
+  if (const std::string* v = header("unmodified-since")) c.if_unmodified_since = ParseHttpDate(*v);
   return c;
 }
 
