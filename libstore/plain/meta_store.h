@@ -76,8 +76,8 @@ class MetaStore {
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
   // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
-  // (CompleteStamp) go into the same transaction, before rec. Group commit: Puts that arrive
-  // while another Put's transaction is being written (and, when durable, its WAL flushed) wait,
+  // (CompleteStamp) go into the same transaction, before rec. Group commit, when durable: Puts
+  // that arrive while another Put's transaction is being written and its WAL flushed wait,
   // and one of them writes them all in one transaction (one flush for all); each returns once
   // that transaction committed, so what a returned Put stored is as durable as with a
   // transaction of its own. A batch whose transaction fails is written again one Put at a time,
