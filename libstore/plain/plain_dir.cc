@@ -242,9 +242,7 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   AnnouncedPut ahead(meta_.get());
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   if (auto st = file->StatOpen(); st.ok()) tmp.stat = *st;
-  // Kept open until after the rename: its stamp then comes from it (one fstat instead of a
-  // lookup of the key's path: an openat2, an fstatat and a close per PUT).
-  tmp.open = std::move(file);
+  RETURN_IF_ERROR(file->Close());
   return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size, ahead);
 }
 
@@ -303,21 +301,8 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
   // The full stamp now (not flushed on its own, and in the next upload's transaction when one is
   // announced: MetaStore::CompleteStamp); if this write fails the pending record still describes
-  // the file. From the file still open when the writer kept it (the inode renamed: its ctime is
-  // the one the rename set), else from the key's path. (Another process may have replaced the
-  // file at path since: the completion is written only into a record still pending for this
-  // very inode, size and mtime, and a later GET's stat of path tells the two apart.)
-  FileInfo st;
-  if (tmp.open) {
-    Result<FileInfo> got = tmp.open->StatOpen();
-    Status closed = tmp.open->Close();
-    tmp.open.reset();
-    RETURN_IF_ERROR(got.status());
-    RETURN_IF_ERROR(closed);
-    st = *got;
-  } else {
-    ASSIGN_OR_RETURN(st, vol_->Stat(path));
-  }
+  // the file.
+  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
     meta_->CompleteStamp(bucket, key, FileStamp::Of(st)).IgnoreError();
   }

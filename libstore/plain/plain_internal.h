@@ -2,7 +2,6 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,11 +46,6 @@ class TempFile {
   // The finished file's stat data when its writer could tell (WritableFile::StatOpen, before it
   // closed): saves looking the path up again. Unset: Volume::Stat says.
   std::optional<FileInfo> stat;
-  // The finished file, still open (written, and flushed when the PUT flushes), when its writer
-  // kept it: the commit takes the renamed file's stamp from it (WritableFile::StatOpen: the same
-  // inode, its ctime after the rename) instead of looking the key's path up again, then closes
-  // it. Null: the commit stats the path.
-  std::unique_ptr<WritableFile> open;
 
  private:
   Volume* vol_;
