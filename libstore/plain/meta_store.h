@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -75,7 +76,12 @@ class MetaStore {
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
   // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
-  // (CompleteStamp) go into the same transaction, before rec.
+  // (CompleteStamp) go into the same transaction, before rec. Group commit, when durable: Puts
+  // that arrive while another Put's transaction is being written and its WAL flushed wait,
+  // and one of them writes them all in one transaction (one flush for all); each returns once
+  // that transaction committed, so what a returned Put stored is as durable as with a
+  // transaction of its own. A batch whose transaction fails is written again one Put at a time,
+  // so that a Put fails only for its own reason.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   // The ctime of a record written with a pending one (kCtimePending), once its file is in place:
   // `stamp` is that file's full stamp. Written only into the record still pending for that file
@@ -107,6 +113,8 @@ class MetaStore {
   Status DeleteBucket(const std::string& bucket);
   // How many records there are (tests).
   Result<int64_t> Count();
+  // How many transactions held the records of more than one Put (tests).
+  uint64_t group_commits() const { return group_commits_.load(std::memory_order_relaxed); }
   // How many Gets the cache answered (tests).
   uint64_t cache_hits() const { return cache_hits_.load(std::memory_order_relaxed); }
 
@@ -126,6 +134,23 @@ class MetaStore {
       : durable_(durable), in_memory_(in_memory), db_(std::move(db)) {}
   Status Prepare();
   Status PutLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
+  // One Put waiting for its batch (Put's group commit).
+  struct PutRequest {
+    const std::string* bucket = nullptr;
+    const std::string* key = nullptr;
+    const ObjectRecord* rec = nullptr;
+    std::optional<ObjectRecord>* previous = nullptr;
+    bool announced = false;
+    Status result;
+    bool done = false;  // guarded by queue_mu_
+  };
+  // One Put in a transaction of its own with the waiting completions (none when there are none
+  // and previous is null: SQLite's own transaction of the statement).
+  Status PutOneLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
+                      std::optional<ObjectRecord>* previous);
+  // Writes a batch of Puts in one transaction and sets each one's result (on a failure of the
+  // transaction, each one again on its own).
+  void PutBatchLocked(const std::vector<PutRequest*>& batch);
   // The row of bucket/key as stored, whatever its stamp.
   Result<std::optional<ObjectRecord>> RowLocked(const std::string& bucket, const std::string& key);
   Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,
@@ -155,6 +180,11 @@ class MetaStore {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
       rollback_;
+  std::mutex queue_mu_;  // taken without mu_, or inside it; never mu_ inside it
+  std::condition_variable queue_cv_;
+  std::vector<PutRequest*> queue_;  // Puts waiting for a batch
+  bool leader_ = false;             // a Put is writing a batch (guarded by queue_mu_)
+  std::atomic<uint64_t> group_commits_{0};  // transactions that held more than one Put
   int announced_ = 0;                // Puts announced and not yet made or withdrawn
   std::vector<Completion> waiting_;  // completions for the next Put's transaction
   bool cache_on_ = false;  // set once by Open

@@ -535,6 +535,11 @@ class LocalVolume : public Volume {
       if (::fsync(root) != 0) return PosixError(root_ + ": fsync", errno);
       return Status::Ok();
     }
+    if (const int pinned = PinnedDir(path); pinned >= 0) {
+      // A temp directory: every commit flushes it, through the fd it was pinned with.
+      if (::fsync(pinned) != 0) return PosixError(Full(path) + ": fsync", errno);
+      return Status::Ok();
+    }
     int fd = OpenBeneath(root, path.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return ErrorAt(root, path, -fd, "");
     Status s;
@@ -558,7 +563,8 @@ class LocalVolume : public Volume {
     }
     // Opened like any lookup: a symlink there is refused, and once pinned, replacing the
     // directory by a symlink changes nothing for this volume.
-    int fd = OpenBeneath(*root, path.c_str(), O_PATH | O_DIRECTORY);
+    // Readable, not O_PATH: SyncDir flushes it through this fd (no lookup per flush).
+    int fd = OpenBeneath(*root, path.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return;
     pins_[n].path = path;
     pins_[n].fd = fd;
@@ -666,6 +672,15 @@ class LocalVolume : public Volume {
     const int pinned = PinnedParent(path, &last);
     return pinned >= 0 ? OpenStep(pinned, last, flags, mode)
                        : OpenBeneath(root, path.c_str(), flags, mode);
+  }
+
+  // The fd of the directory path when it is pinned, else -1.
+  int PinnedDir(const std::string& path) const {
+    const size_t pins = pin_count_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < pins; ++i) {
+      if (pins_[i].path == path) return pins_[i].fd;
+    }
+    return -1;
   }
 
   // The fd of the pinned directory holding path's last component (*last then points into path

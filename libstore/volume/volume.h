@@ -169,7 +169,8 @@ class Volume {
 
   // A hint: the directory `path` stays where it is (never removed, renamed or replaced) while this
   // volume is open, so an implementation may keep it open and skip looking it up again (LocalVolume
-  // does, for the parent of a Rename, Exchange, Remove or Stat). Ignored if it does not exist.
+  // does, for the parent of a Rename, Exchange, Remove or Stat, and flushes it by that fd in
+  // SyncDir). Ignored if it does not exist.
   virtual void PinDir(const std::string& path) { (void)path; }
 
   // Removes a file or a directory tree. Fine if absent. A symlink in the tree is removed itself;
