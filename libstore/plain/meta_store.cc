@@ -250,62 +250,29 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
   return Put(bucket, key, rec, false);
 }
 
-Status MetaStore::PutOneLocked(const std::string& bucket, const std::string& key,
-                               const ObjectRecord& rec, std::optional<ObjectRecord>* previous) {
-  Status s;
-  if (waiting_.empty() && previous == nullptr) return PutLocked(bucket, key, rec);
-  // The completions first, so that one for this key's previous upload cannot touch rec (and
-  // previous is the record as completed).
-  s = begin_->Run();
-  begin_->Reset();
-  for (size_t i = 0; s.ok() && i < waiting_.size(); ++i) {
-    s = RunComplete(waiting_[i].bucket, waiting_[i].key, waiting_[i].stamp);
-  }
-  if (s.ok() && previous != nullptr) {
-    auto got = RowLocked(bucket, key);
-    if (got.ok()) {
-      *previous = std::move(*got);
-    } else {
-      s = got.status();
-    }
-  }
-  if (s.ok()) s = PutLocked(bucket, key, rec);
-  if (s.ok()) {
-    s = commit_->Run();
-    commit_->Reset();
-  }
-  if (s.ok()) {
-    waiting_.clear();
-  } else {
-    // Nothing of it stays (a COMMIT that failed leaves the transaction open); the completions
-    // wait on, and are written on their own below when no other Put is announced.
-    rollback_->Run().IgnoreError();
-    rollback_->Reset();
-  }
-  return s;
-}
-
-void MetaStore::PutBatchLocked(const std::vector<PutRequest*>& batch) {
-  if (batch.size() == 1) {
+void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
+  // A lone Put with no completion waiting and no previous record to read: the statement's own
+  // transaction.
+  if (batch.size() == 1 && waiting_.empty() && batch[0]->previous == nullptr) {
     PutRequest& r = *batch[0];
-    r.result = PutOneLocked(*r.bucket, *r.key, *r.rec, r.previous);
+    r.result = PutLocked(*r.bucket, *r.key, *r.rec);
     return;
   }
-  // One transaction for the whole batch, in arrival order: the waiting completions, then each
-  // request's read of its previous record and its row. One commit (with durable_, one flush of
-  // the WAL) makes every record of the batch durable before any of its Puts returns.
-  std::vector<std::optional<ObjectRecord>> previous(batch.size());
+  // One transaction, in arrival order: the waiting completions first (so that one for a key's
+  // previous upload cannot touch the new record, and a previous record is read as completed),
+  // then each request's read of its previous record and its row. One commit (with durable_, one
+  // flush of the WAL) makes every record of the batch durable before any of its Puts returns.
   Status s = begin_->Run();
   begin_->Reset();
   for (size_t i = 0; s.ok() && i < waiting_.size(); ++i) {
     s = RunComplete(waiting_[i].bucket, waiting_[i].key, waiting_[i].stamp);
   }
   for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
-    const PutRequest& r = *batch[i];
+    PutRequest& r = *batch[i];
     if (r.previous != nullptr) {
       auto got = RowLocked(*r.bucket, *r.key);
       if (got.ok()) {
-        previous[i] = std::move(*got);
+        *r.previous = std::move(*got);
       } else {
         s = got.status();
       }
@@ -318,40 +285,44 @@ void MetaStore::PutBatchLocked(const std::vector<PutRequest*>& batch) {
   }
   if (s.ok()) {
     waiting_.clear();
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i]->previous != nullptr) *batch[i]->previous = std::move(previous[i]);
-      batch[i]->result = Status::Ok();
-    }
-    group_commits_.fetch_add(1, std::memory_order_relaxed);
+    for (PutRequest* r : batch) r->result = Status::Ok();
+    if (batch.size() > 1) group_commits_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  // Nothing of the batch stays. Each request again on its own, so that one that cannot be
-  // written fails alone (as it would have without the others).
+  // Nothing of it stays (a COMMIT that failed leaves the transaction open); the completions wait
+  // on, and are written on their own when no other Put is announced (EndAnnouncedLocked).
   rollback_->Run().IgnoreError();
   rollback_->Reset();
-  for (PutRequest* r : batch) r->result = PutOneLocked(*r->bucket, *r->key, *r->rec, r->previous);
+  if (batch.size() == 1) {
+    batch[0]->result = std::move(s);
+    return;
+  }
+  // Each request again on its own, so that one that cannot be written fails alone (as it would
+  // have without the others).
+  for (PutRequest* const& r : batch) PutBatchLocked(std::span<PutRequest* const>(&r, 1));
 }
 
 Status MetaStore::Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
                       bool announced, std::optional<ObjectRecord>* previous) {
-  if (!durable_) {
-    // No flush at a commit: the connection is held for a moment only. Batching these too saved
-    // 4 fcntl per PUT but added wake-ups, and no difference in server CPU per PUT showed in
-    // an interleaved A/B (docs/benchmarks.md, "Small PUTs: group commit"): the direct path.
-    std::lock_guard<std::mutex> l(mu_);
-    Status s = PutOneLocked(bucket, key, rec, previous);
-    if (announced) EndAnnouncedLocked();
-    return s;
-  }
-  // Group commit: the Puts that arrive while another batch holds the connection (its commit
-  // waits for a flush of the WAL) queue up; one of them then writes them all in one transaction
-  // and each returns once its own record is committed, as a Put of its own would.
   PutRequest req;
   req.bucket = &bucket;
   req.key = &key;
   req.rec = &rec;
   req.previous = previous;
   req.announced = announced;
+  if (!durable_) {
+    // No flush at a commit: the connection is held for a moment only. Batching these too saved
+    // 4 fcntl per PUT but added wake-ups, and no difference in server CPU per PUT showed in
+    // an interleaved A/B (docs/benchmarks.md, "Small PUTs: group commit"): the direct path.
+    std::lock_guard<std::mutex> l(mu_);
+    PutRequest* one = &req;
+    PutBatchLocked(std::span<PutRequest* const>(&one, 1));
+    if (announced) EndAnnouncedLocked();
+    return std::move(req.result);
+  }
+  // Group commit: the Puts that arrive while another batch holds the connection (its commit
+  // waits for a flush of the WAL) queue up; one of them then writes them all in one transaction
+  // and each returns once its own record is committed, as a Put of its own would.
   std::unique_lock<std::mutex> ql(queue_mu_);
   queue_.push_back(&req);
   while (!req.done) {

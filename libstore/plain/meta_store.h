@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -144,13 +145,10 @@ class MetaStore {
     Status result;
     bool done = false;  // guarded by queue_mu_
   };
-  // One Put in a transaction of its own with the waiting completions (none when there are none
-  // and previous is null: SQLite's own transaction of the statement).
-  Status PutOneLocked(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
-                      std::optional<ObjectRecord>* previous);
-  // Writes a batch of Puts in one transaction and sets each one's result (on a failure of the
-  // transaction, each one again on its own).
-  void PutBatchLocked(const std::vector<PutRequest*>& batch);
+  // Writes a batch of Puts (one or more) in one transaction with the waiting completions and sets
+  // each one's result; on a failure of a batch of several, each one again on its own. A lone Put
+  // with no completion waiting and no previous record to read is the statement's own transaction.
+  void PutBatchLocked(std::span<PutRequest* const> batch);
   // The row of bucket/key as stored, whatever its stamp.
   Result<std::optional<ObjectRecord>> RowLocked(const std::string& bucket, const std::string& key);
   Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,

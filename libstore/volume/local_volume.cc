@@ -675,7 +675,7 @@ class LocalVolume : public Volume {
   }
 
   // The fd of the directory path when it is pinned, else -1.
-  int PinnedDir(const std::string& path) const {
+  int PinnedDir(std::string_view path) const {
     const size_t pins = pin_count_.load(std::memory_order_acquire);
     for (size_t i = 0; i < pins; ++i) {
       if (pins_[i].path == path) return pins_[i].fd;
@@ -688,14 +688,9 @@ class LocalVolume : public Volume {
   int PinnedParent(const std::string& path, const char** last) const {
     const size_t slash = path.rfind('/');
     if (slash == std::string::npos) return -1;
-    const size_t pins = pin_count_.load(std::memory_order_acquire);
-    for (size_t i = 0; i < pins; ++i) {
-      if (pins_[i].path.size() == slash && path.compare(0, slash, pins_[i].path) == 0) {
-        *last = path.c_str() + slash + 1;
-        return pins_[i].fd;
-      }
-    }
-    return -1;
+    const int fd = PinnedDir(std::string_view(path).substr(0, slash));
+    if (fd >= 0) *last = path.c_str() + slash + 1;
+    return fd;
   }
 
   // The directory holding path's last component, opened beneath the root (the root itself for a
