@@ -185,23 +185,19 @@ once() {
     2>/dev/null || echo "0 0 1"
 }
 # Ratios are of MB/s (the same sizes on both sides, so the same as of ops/s).
-# The reference of a big PUT: `openssl md5` over a file of the same bytes in /dev/shm (the page
-# cache), timed as a whole process: "ops/s MB/s 0".
-md5_once() {
+# The references of a big PUT, each over a file of the same bytes in /dev/shm (the page cache),
+# timed as a whole process after a sync: "ops/s MB/s 0". md5: `openssl md5` (the MD5 ETag's
+# ceiling). disk: the bytes copied into a new file beside the servers' files and flushed (`dd
+# conv=fsync`, the ceiling of a flushed PUT), then removed.
+reference_once() {  # md5|disk
   local t0 t1
   sync; sleep 1
   t0=$(date +%s.%N)
-  openssl md5 <"$MD5FILE" >/dev/null
-  t1=$(date +%s.%N)
-  python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
-}
-# The disk's ceiling for a flushed PUT: the same bytes copied from /dev/shm into a new file beside
-# the servers' files and flushed (`dd conv=fsync`), timed as a whole process, then removed.
-disk_once() {
-  local t0 t1
-  sync; sleep 1
-  t0=$(date +%s.%N)
-  dd if="$MD5FILE" of="$T/disk-ref" bs=1M conv=fsync status=none
+  if [[ $1 == md5 ]]; then
+    openssl md5 <"$MD5FILE" >/dev/null
+  else
+    dd if="$MD5FILE" of="$T/disk-ref" bs=1M conv=fsync status=none
+  fi
   t1=$(date +%s.%N)
   rm -f "$T/disk-ref"
   python3 -c "d = $t1 - $t0; print(1 / d, $BIGBYTES / d / 1e6, 0)"
@@ -248,8 +244,7 @@ for c in "${CASES[@]}"; do
   for ((r = 0; r < RUNS; r++)); do
     for n in "${names[@]}"; do
       case $n in
-        md5) md5_once ;;
-        disk) disk_once ;;
+        md5 | disk) reference_once "$n" ;;
         *) once "$n" "$op" "$size" "$conc" ;;
       esac >>"$T/runs.$n"
     done
