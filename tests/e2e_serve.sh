@@ -113,6 +113,10 @@ H1=$(sha256sum "$T/a1" | cut -d' ' -f1)
 check "signed put, signed payload" [ "$(sig --user "$AK:$SK" -H "x-amz-content-sha256: $H1" -T "$T/a1" "$U/authbkt/b")" = 200 ]
 check "payload hash mismatch refused" [ "$(sig --user "$AK:$SK" -H "x-amz-content-sha256: $H1" -T "$T/a2" "$U/authbkt/b")" = 400 ]
 check "XAmzContentSHA256Mismatch" grep -q '<Code>XAmzContentSHA256Mismatch</Code>' "$T/body"
+# curl signs a body's hash but sends no x-amz-content-sha256 (7.88): S3 asks for the header.
+check "a body without x-amz-content-sha256 refused" [ "$(sig --user "$AK:$SK" --data-binary @"$T/a2" -X PUT "$U/authbkt/nohash")" = 400 ]
+check "it says the header is missing" grep -q '<Code>InvalidRequest</Code><Message>Missing required header for this request: x-amz-content-sha256' "$T/body"
+check "nothing written without it" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" "$U/authbkt/nohash")" = 404 ]
 MD5_OTHER=$(openssl md5 -binary "$T/a2" | base64)
 check "wrong Content-MD5 refused" [ "$(sig --user "$AK:$SK" "${unsigned[@]}" -H "Content-MD5: $MD5_OTHER" -T "$T/a1" "$U/authbkt/b")" = 400 ]
 check "BadDigest" grep -q '<Code>BadDigest</Code>' "$T/body"
