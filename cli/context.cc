@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "cli/fd_io.h"
+#include "cli/main_entry.h"
 #include "cli/text_out.h"
 #include "commands/commands.h"
 
@@ -130,6 +131,39 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx, Status* result) {
     sub->parse_complete_callback([&ctx, sub] { ctx.command = sub->get_name(); });
   }
   return app;
+}
+
+int Main(int argc, char** argv) {
+  Context ctx;
+  Status result;
+  auto app = BuildApp(ctx, &result);
+  // Name the subcommand early, so that even a parse error says which command it is about.
+  for (int i = 1; i < argc; ++i) {
+    bool found = false;
+    for (const CLI::App* sub : app->get_subcommands({})) found |= sub->get_name() == argv[i];
+    if (found) {
+      ctx.command = argv[i];
+      break;
+    }
+  }
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app->exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = EscapeUnprintable(e.what());  // it may quote any argument
+    std::fprintf(stderr, "cairn: %s%s%s (see 'cairn %s--help')\n", ctx.command.c_str(),
+                 ctx.command.empty() ? "" : ": ", what.c_str(),
+                 ctx.command.empty() ? "" : (ctx.command + " ").c_str());
+    return 2;
+  }
+  if (result.ok()) result = FlushStdout();
+  if (!result.ok() && !StdoutReaderGone()) PrintError(ctx.command, result);
+  return ExitCode(result);
 }
 
 Status SplitPath(const std::string& arg, bool allow_empty_key, std::string* bucket,

@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "commands/commands.h"
+#include "cli/parse.h"
 #include "libstore/format/encoding.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/mrf_entry.h"

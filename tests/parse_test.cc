@@ -3,7 +3,7 @@
 // number, never something S3 would refuse or change).
 #include <catch2/catch.hpp>
 
-#include "commands/commands.h"
+#include "cli/parse.h"
 
 namespace cairn::cli {
 namespace {
