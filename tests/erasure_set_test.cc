@@ -55,6 +55,34 @@ TEST_CASE("round trips are byte-identical for every size and layout", "[erasure_
   }
 }
 
+TEST_CASE("a body of a block or more is written past the page cache", "[erasure_set][direct]") {
+  SetFixture f(4, 2);  // blocks of 64 KiB, inline up to 16 KiB
+  std::vector<std::unique_ptr<BypassCounter>> counters;
+  for (auto& v : f.vols) {
+    counters.push_back(std::make_unique<BypassCounter>(v));
+    v = counters.back().get();
+  }
+  CloseSetFirst close{f};
+  f.Reopen();
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  auto hints = [&] {
+    int n = 0;
+    for (const auto& c : counters) n += c->hints;
+    return n;
+  };
+  for (const size_t size : {size_t(10 << 10), size_t(40 << 10), size_t((64 << 10) - 1)}) {
+    CAPTURE(size);
+    const std::string data = RandomBytes(size, size);
+    REQUIRE(f.Put("bkt", "small", data).ok());
+    CHECK(f.Get("bkt", "small").value() == data);
+    CHECK(hints() == 0);
+  }
+  const std::string big = RandomBytes((1 << 20) + 12345, 5);
+  REQUIRE(f.Put("bkt", "big", big).ok());
+  CHECK(hints() == 6);  // each member's shard file
+  CHECK(f.Get("bkt", "big").value() == big);
+}
+
 TEST_CASE("fast etag is XXH3-128 and differs from md5", "[erasure_set]") {
   SetFixture f(2, 1);
   REQUIRE(f.set->MakeBucket("bkt").ok());

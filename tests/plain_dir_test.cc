@@ -111,6 +111,24 @@ TEST_CASE("plain: put, get, head, delete; files are the objects", "[plain]") {
   }
 }
 
+TEST_CASE("plain: a body of a block or more is written past the page cache", "[plain][direct]") {
+  PlainFixture f("local");
+  BypassCounter counter(f.vol);
+  auto store = PlainDir::Open(&counter, f.opts);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->MakeBucket("bkt").ok());
+  for (const size_t size : {size_t(0), size_t(300 << 10), size_t((1 << 20) - 1), size_t(3 << 20)}) {
+    CAPTURE(size);
+    const std::string data = RandomBytes(size, size + 1);
+    StringSource src(data, 70000);
+    auto put = (*store)->PutObject("bkt", "k", src, {});
+    REQUIRE(put.ok());
+    CHECK(put->etag == Md5Hex(data));
+    CHECK(f.vol->ReadFile("bkt/k", 8 << 20).value() == data);
+    CHECK(counter.hints == (size >= (1 << 20) ? 1 : 0));
+  }
+}
+
 TEST_CASE("plain: keys that cannot be files are refused with a clear error", "[plain]") {
   PlainFixture f("mem");
   REQUIRE(f.store->MakeBucket("bkt").ok());

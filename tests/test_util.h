@@ -161,4 +161,38 @@ struct SetFixture {
 
 inline CloseSetFirst::~CloseSetFirst() { f.set.reset(); }
 
+// Counts the BypassCache hints given to the files it opens (every other call is forwarded).
+class BypassCounter : public VolumeWrapper {
+ public:
+  using VolumeWrapper::VolumeWrapper;
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    ASSIGN_OR_RETURN(auto f, VolumeWrapper::NewWritableFile(p));
+    return std::unique_ptr<WritableFile>(new File(std::move(f), &hints));
+  }
+  int hints = 0;
+
+ private:
+  class File : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, int* hints) : f_(std::move(f)), hints_(hints) {}
+    Status AppendV(const ConstBuf* b, int n) override { return f_->AppendV(b, n); }
+    Status WriteAt(uint64_t o, const void* d, size_t n) override { return f_->WriteAt(o, d, n); }
+    Status Sync() override { return f_->Sync(); }
+    void StartWriteback() override { f_->StartWriteback(); }
+    void BypassCache() override {
+      ++*hints_;
+      f_->BypassCache();
+    }
+    Status Close() override { return f_->Close(); }
+    Result<FileInfo> StatOpen() override { return f_->StatOpen(); }
+    Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t off, uint64_t len) override {
+      return f_->AppendFrom(src, off, len);
+    }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    int* hints_;
+  };
+};
+
 }  // namespace cairn::test

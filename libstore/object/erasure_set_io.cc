@@ -98,6 +98,8 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       for (uint32_t si = 0; si < total; ++si) {
         uint32_t pos = distribution[si];
         if (!ok[pos]) continue;
+        // A body of a block or more: past the page cache (see WritableFile::BypassCache).
+        if (b == 0 && s.len == bs) files[pos]->BypassCache();
         Status st = AppendFramed(*files[pos], s.buf.data() + si * s.cs, s.cs, s.sums[si]);
         if (!st.ok()) {
           std::lock_guard<std::mutex> l(mu);

@@ -40,6 +40,8 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Bod
   std::thread writer([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       const Slot& s = slots[b % kSlots];
+      // A body of a block or more: past the page cache (see WritableFile::BypassCache).
+      if (b == 0 && s.len == kBlock) file.BypassCache();
       Status st = file.Append(s.buf.data(), s.len);
       if (!st.ok()) {
         write_error = st;

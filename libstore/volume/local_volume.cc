@@ -13,6 +13,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "libstore/common/buffer_pool.h"
 #include "libstore/common/group_sync.h"
 #include "libstore/volume/volume.h"
 
@@ -21,43 +22,39 @@ namespace {
 
 FileInfo InfoOf(const struct stat& st);
 
+// Direct appends (BypassCache): O_DIRECT wants the buffer, the file offset and the length
+// aligned to the device's logical block; 4 KiB covers every block size Linux uses.
+constexpr size_t kDirectAlign = 4096;
+// What is not aligned waits in a stage of this size, written out whenever it fills.
+constexpr size_t kDirectStage = 256 << 10;
+
+bool Aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0; }
+
 class LocalWritableFile : public WritableFile {
  public:
   LocalWritableFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   ~LocalWritableFile() override {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ < 0) return;
+    EndDirect().IgnoreError();  // destruction closes silently, with every byte appended
+    ::close(fd_);
   }
   Status AppendV(const ConstBuf* bufs, int n) override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
-    // writev takes at most IOV_MAX buffers and may write short: loop until all is written.
-    iovec iov[64];
-    int i = 0;
-    size_t skip = 0;  // bytes of bufs[i] already written
-    while (i < n) {
-      int cnt = 0;
-      for (int j = i; j < n && cnt < 64; ++j, ++cnt) {
-        size_t off = (j == i) ? skip : 0;
-        iov[cnt].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + off);
-        iov[cnt].iov_len = bufs[j].size - off;
+    uint64_t total = 0;
+    for (int i = 0; i < n; ++i) total += bufs[i].size;
+    for (int i = 0; i < n; ++i) {
+      if (!direct_) {
+        RETURN_IF_ERROR(WriteV(bufs + i, n - i));
+        break;
       }
-      ssize_t w = ::writev(fd_, iov, cnt);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError(name_ + ": write", errno);
-      }
-      appended_ += uint64_t(w);
-      size_t left = size_t(w);
-      while (i < n && left >= bufs[i].size - skip) {
-        left -= bufs[i].size - skip;
-        skip = 0;
-        ++i;
-      }
-      skip += left;
+      RETURN_IF_ERROR(AppendDirect(static_cast<const char*>(bufs[i].data), bufs[i].size));
     }
+    appended_ += total;
     return Status::Ok();
   }
   Status WriteAt(uint64_t offset, const void* data, size_t n) override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
+    RETURN_IF_ERROR(EndDirect());
     size_t done = 0;
     while (done < n) {
       ssize_t w =
@@ -69,18 +66,28 @@ class LocalWritableFile : public WritableFile {
     return Status::Ok();
   }
   void StartWriteback() override {
-    if (fd_ < 0 || appended_ <= started_) return;
+    // Direct appends are on their way to the disk already.
+    if (fd_ < 0 || direct_ || appended_ <= started_) return;
     // Asynchronous: queues the dirty range for writeback and returns.
     ::sync_file_range(fd_, off64_t(started_), off64_t(appended_ - started_), SYNC_FILE_RANGE_WRITE);
     started_ = appended_;
   }
+  void BypassCache() override {
+    if (fd_ < 0 || direct_ || appended_ % kDirectAlign != 0) return;
+    const int fl = ::fcntl(fd_, F_GETFL);
+    if (fl < 0 || ::fcntl(fd_, F_SETFL, fl | O_DIRECT) != 0) return;  // buffered, as before
+    direct_ = true;
+    started_ = appended_;
+  }
   Status Sync() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
+    RETURN_IF_ERROR(EndDirect());
     if (::fdatasync(fd_) != 0) return PosixError(name_ + ": fdatasync", errno);
     return Status::Ok();
   }
   Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t offset, uint64_t len) override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
+    RETURN_IF_ERROR(EndDirect());
     const int in = src.NativeFd();
     uint64_t done = 0;
     // copy_file_range writes at this file's position, where writev appends too.
@@ -104,23 +111,125 @@ class LocalWritableFile : public WritableFile {
   }
   Result<FileInfo> StatOpen() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
+    RETURN_IF_ERROR(EndDirect());
     struct stat st;
     if (::fstat(fd_, &st) != 0) return PosixError(name_ + ": stat", errno);
     return InfoOf(st);
   }
   Status Close() override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
+    Status st = EndDirect();
     int rc = ::close(fd_);
     fd_ = -1;
+    RETURN_IF_ERROR(st);
     if (rc != 0) return PosixError(name_ + ": close", errno);
     return Status::Ok();
   }
 
  private:
+  // Writes all of bufs at the file position (buffered, or direct when they are aligned).
+  Status WriteV(const ConstBuf* bufs, int n) {
+    // writev takes at most IOV_MAX buffers and may write short: loop until all is written.
+    iovec iov[64];
+    int i = 0;
+    size_t skip = 0;  // bytes of bufs[i] already written
+    while (i < n) {
+      int cnt = 0;
+      for (int j = i; j < n && cnt < 64; ++j, ++cnt) {
+        size_t off = (j == i) ? skip : 0;
+        iov[cnt].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + off);
+        iov[cnt].iov_len = bufs[j].size - off;
+      }
+      ssize_t w = ::writev(fd_, iov, cnt);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError(name_ + ": write", errno);
+      }
+      size_t left = size_t(w);
+      while (i < n && left >= bufs[i].size - skip) {
+        left -= bufs[i].size - skip;
+        skip = 0;
+        ++i;
+      }
+      skip += left;
+    }
+    return Status::Ok();
+  }
+  // Direct mode: appends n bytes, aligned runs straight from p, the rest through the stage.
+  Status AppendDirect(const char* p, size_t n) {
+    while (n > 0) {
+      if (!direct_) {  // a direct write was refused just now: the rest goes buffered
+        ConstBuf b{p, n};
+        return WriteV(&b, 1);
+      }
+      if (stage_len_ == 0 && n >= kDirectAlign && Aligned(p)) {
+        const size_t k = n - n % kDirectAlign;
+        RETURN_IF_ERROR(WriteDirect(p, k));
+        p += k;
+        n -= k;
+        continue;
+      }
+      if (stage_.data() == nullptr) stage_ = PooledBuffer(kDirectStage);
+      const size_t k = std::min(n, kDirectStage - stage_len_);
+      std::memcpy(stage_.data() + stage_len_, p, k);
+      stage_len_ += k;
+      p += k;
+      n -= k;
+      if (stage_len_ == kDirectStage) {
+        stage_len_ = 0;
+        RETURN_IF_ERROR(WriteDirect(reinterpret_cast<const char*>(stage_.data()), kDirectStage));
+      }
+    }
+    return Status::Ok();
+  }
+  // Direct mode: writes n aligned bytes from aligned p. Where the kernel refuses them (EINVAL: an
+  // alignment this device does not take), leaves direct mode and writes them buffered.
+  Status WriteDirect(const char* p, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EINVAL) {
+        RETURN_IF_ERROR(LeaveDirect());
+        ConstBuf b{p, n};
+        return WriteV(&b, 1);
+      }
+      if (w < 0) return PosixError(name_ + ": write", errno);
+      p += w;
+      n -= size_t(w);
+    }
+    return Status::Ok();
+  }
+  Status LeaveDirect() {
+    direct_ = false;
+    const int fl = ::fcntl(fd_, F_GETFL);
+    if (fl < 0 || ::fcntl(fd_, F_SETFL, fl & ~O_DIRECT) != 0) {
+      return PosixError(name_ + ": clearing O_DIRECT", errno);
+    }
+    return Status::Ok();
+  }
+  // Leaves direct mode: the stage's aligned part goes out direct, its tail buffered.
+  Status EndDirect() {
+    if (!direct_) return Status::Ok();
+    const size_t len = stage_len_;
+    stage_len_ = 0;
+    const size_t k = len - len % kDirectAlign;
+    const char* stage = reinterpret_cast<const char*>(stage_.data());
+    if (k > 0) RETURN_IF_ERROR(WriteDirect(stage, k));
+    if (direct_) RETURN_IF_ERROR(LeaveDirect());
+    ConstBuf tail{stage + k, len - k};
+    if (tail.size > 0) RETURN_IF_ERROR(WriteV(&tail, 1));
+    stage_ = PooledBuffer();
+    started_ = appended_ - tail.size;
+    return Status::Ok();
+  }
+
   int fd_;
   std::string name_;
   uint64_t appended_ = 0;  // bytes appended through this object
-  uint64_t started_ = 0;   // bytes handed to StartWriteback
+  uint64_t started_ = 0;   // bytes handed to StartWriteback (or written direct)
+  bool direct_ = false;    // BypassCache took: the descriptor has O_DIRECT
+  PooledBuffer stage_;     // direct mode: the unaligned bytes not written yet
+  size_t stage_len_ = 0;
 };
 
 class LocalReadableFile : public ReadableFile {

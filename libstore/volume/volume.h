@@ -83,6 +83,13 @@ class WritableFile {
   // A hint: start writing what was appended so far to the disk now, without waiting, so a later
   // Sync (or syncfs) has less left to do. Default: nothing.
   virtual void StartWriteback() {}
+  // A hint: a long run of large appends follows (the body of a big object), which no one reads
+  // until the file is synced or closed; the volume may write it past the page cache. LocalVolume
+  // then appends with O_DIRECT (no copy into the page cache, no fresh page per 4 KiB: in this kind
+  // of VM that costs more than the MD5 of the same bytes), staging what is not aligned, and goes
+  // back to buffered writes at the first WriteAt, Sync, Close, StatOpen or AppendFrom, which see
+  // every byte appended. Ignored where the file system cannot (e.g. tmpfs). Default: nothing.
+  virtual void BypassCache() {}
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
   // The open file's stat data (fstat), before Close: what Volume::Stat would say of its path
