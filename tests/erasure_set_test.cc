@@ -81,6 +81,13 @@ TEST_CASE("a body of a block or more is written past the page cache", "[erasure_
   REQUIRE(f.Put("bkt", "big", big).ok());
   CHECK(hints() == 6);  // each member's shard file
   CHECK(f.Get("bkt", "big").value() == big);
+  // Without fsync the shards stay buffered: the one writer thread would wait for each disk.
+  StringSource src(big, 100000);
+  PutOptions po;
+  po.fsync = false;
+  REQUIRE(f.set->PutObject("bkt", "big-nf", src, po).ok());
+  CHECK(hints() == 6);
+  CHECK(f.Get("bkt", "big-nf").value() == big);
 }
 
 TEST_CASE("fast etag is XXH3-128 and differs from md5", "[erasure_set]") {
