@@ -34,6 +34,7 @@ struct S3Options {
   std::string dir;     // scratch base for in-process servers
   std::string bucket;  // empty: cairn-bench-<random>, created and removed
   bool keep = false;   // no cleanup: what the phases wrote (and a bucket made) stays
+  bool warm = false;   // get: each object read once, untimed, before the timed GETs
 };
 
 struct S3Figure {

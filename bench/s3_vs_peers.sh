@@ -14,6 +14,8 @@
 # --cairn-b PATH: a second cairn build served beside the first (rows "cairn-plain-b", ...; the
 # same bench client, --cairn's, loads both), for a before/after.
 # --ops get|put: only those rows (default both).
+# Big GETs are of objects in the page cache on every server (`bench s3 --warm`: one untimed read
+# of each object first; a big PUT to cairn serve writes past the page cache, nginx's does not).
 # Files (served, PUT targets) go under $TMPDIR (default /var/tmp): 16 concurrent 1 GiB PUTs on
 # 4+2 write 24 GiB there for a moment.
 # The 4 KiB rows delete nothing until the end (`bench s3 --keep`): each run of each server writes
@@ -178,6 +180,9 @@ once() {
   # S3: a new random bucket per run already; plain HTTP: a new path (nginx makes it on PUT).
   [[ ${MODE[$name]} == plain ]] && args=(--plain-http) && url+=/run$RUNSEQ
   [[ $size != "$BIG" ]] && args+=(--keep)
+  # Big GETs read an object in the page cache on every server: a big PUT to cairn serve bypasses
+  # it (nginx's does not), so each object is read once, untimed, first.
+  [[ $size == "$BIG" && $op == get ]] && args+=(--warm)
   sync; sleep 1
   "$CAIRN" --json bench s3 --endpoint "$url" "${args[@]}" --op "$op" --size "$size" \
     --concurrency "$conc" --duration "$DUR" 2>>"$T/bench.err" |

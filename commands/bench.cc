@@ -27,7 +27,7 @@ struct BenchOptions {
   std::string endpoint, op = "mixed", duration = "5s", access_key, secret_key, region, bucket;
   int concurrency = 16;
   uint64_t count = 0;
-  bool plain_http = false, no_verify_ssl = false, no_fsync = false, keep = false;
+  bool plain_http = false, no_verify_ssl = false, no_fsync = false, keep = false, warm = false;
 };
 
 const char* EnvOr(const char* name, const char* def) {
@@ -52,6 +52,7 @@ Status CheckS3Bench(const BenchOptions& o, const bench::Options& bo, bench::S3Op
   so->dir = bo.dir;
   so->bucket = o.bucket;
   so->keep = o.keep;
+  so->warm = o.warm;
   if (o.size_opt != nullptr && o.size_opt->count() > 0) {
     ASSIGN_OR_RETURN(so->size, ParseSize(o.size));
   }
@@ -208,6 +209,10 @@ void RegisterBench(CLI::App& app, Context& ctx, Status* result) {
   sub->add_flag("--keep", o->keep,
                 "s3: leave the objects written (and a bucket made) in place: no DELETEs after the "
                 "phases, so that a server's CPU or system calls around the run are the phases' own");
+  sub->add_flag("--warm", o->warm,
+                "s3: read each object once, untimed, before the timed GETs (a big PUT to cairn "
+                "serve leaves its bytes out of the page cache: without --warm the first GET of "
+                "each object reads the disk)");
   sub->add_option("layers", o->layers, "Layers to run (default all but s3)")
       ->type_name("codec|hash|store|heal|s3...");
   sub->callback([o, &ctx, result] { *result = RunBench(*o, ctx); });

@@ -134,6 +134,7 @@ complete -c cairn -n '__fish_seen_subcommand_from bench' -l plain-http -d 's3: u
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-verify-ssl -d 's3: do not verify the TLS certificate'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l no-fsync -d 's3: in-process servers write without fsync'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -l keep -d 's3: leave the objects written (and a bucket made) in place: no DELETEs after the phases, so that a server\'s CPU or system calls around the run are the phases\' own'
+complete -c cairn -n '__fish_seen_subcommand_from bench' -l warm -d 's3: read each object once, untimed, before the timed GETs (a big PUT to cairn serve leaves its bytes out of the page cache: without --warm the first GET of each object reads the disk)'
 complete -c cairn -n '__fish_seen_subcommand_from bench' -a 'codec hash store heal s3'
 
 # completion

@@ -63,10 +63,17 @@ check "delete" [ "$(code -X DELETE "$U/bkt/dir/f1")" = 204 ]
 check "gone" [ "$(code "$U/bkt/dir/f1")" = 404 ]
 check "the set sees what the server wrote" env CAIRN_SET="$S/d1" "$CAIRN" get bkt/chunked "$T/viaset"
 check "same bytes through the set" cmp -s "$T/viaset" <(head -c 3000 "$T/f1")
+# bench s3 --warm: each object read once, untimed, before the timed GETs (counted in the log).
+bench_s3() { "$CAIRN" bench --endpoint "$U" --access-key AKBENCH --secret-key benchsecret1 --op get --size 1MiB --count 3 --concurrency 1 "$@" s3; }
+check "buckets for bench s3" [ "$(code -X PUT "$U/warmbkt")$(code -X PUT "$U/coldbkt")" = 200200 ]
+expect 0 "bench s3 --warm" bench_s3 --bucket warmbkt --warm
+expect 0 "bench s3 without --warm" bench_s3 --bucket coldbkt
 check "graceful stop on SIGTERM" kill -TERM "$SRV"
 wait "$SRV"
 check "exit 0 after SIGTERM" [ $? -eq 0 ]
 check "access log lines" grep -q ' GET /bkt/nope 404 ' "$T/access.log"
+check "bench s3 --warm: 1 untimed GET and the 3 timed" [ "$(grep -c ' GET /warmbkt/g-0-0 200 ' "$T/access.log")" = 4 ]
+check "bench s3 without --warm: the 3 timed GETs" [ "$(grep -c ' GET /coldbkt/g-0-0 200 ' "$T/access.log")" = 3 ]
 
 echo "== HTTPS"
 if command -v openssl >/dev/null; then

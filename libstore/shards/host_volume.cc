@@ -28,32 +28,10 @@ class HostWritableFile : public WritableFile {
   }
   Status AppendV(const ConstBuf* bufs, int n) override {
     if (fd_ < 0) return IOError(name_ + ": file is closed");
-    // writev takes a bounded number of buffers and may write short: loop until all is written.
-    constexpr int kMaxIov = 64;
-    iovec iov[kMaxIov];
-    int i = 0;
-    size_t skip = 0;  // bytes of bufs[i] already written
-    while (i < n) {
-      int cnt = 0;
-      for (int j = i; j < n && cnt < kMaxIov; ++j, ++cnt) {
-        size_t off = j == i ? skip : 0;
-        iov[cnt].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + off);
-        iov[cnt].iov_len = bufs[j].size - off;
-      }
-      ssize_t w = ::writev(fd_, iov, cnt);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError(name_ + ": write", errno);
-      }
-      appended_ += uint64_t(w);
-      size_t left = size_t(w);
-      while (i < n && left >= bufs[i].size - skip) {
-        left -= bufs[i].size - skip;
-        skip = 0;
-        ++i;
-      }
-      skip += left;
-    }
+    uint64_t total = 0;
+    for (int i = 0; i < n; ++i) total += bufs[i].size;
+    RETURN_IF_ERROR(WriteAllV(fd_, bufs, n, name_));
+    appended_ += total;
     return Status::Ok();
   }
   Status WriteAt(uint64_t offset, const void* data, size_t n) override {

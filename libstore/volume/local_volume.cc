@@ -128,33 +128,7 @@ class LocalWritableFile : public WritableFile {
 
  private:
   // Writes all of bufs at the file position (buffered, or direct when they are aligned).
-  Status WriteV(const ConstBuf* bufs, int n) {
-    // writev takes at most IOV_MAX buffers and may write short: loop until all is written.
-    iovec iov[64];
-    int i = 0;
-    size_t skip = 0;  // bytes of bufs[i] already written
-    while (i < n) {
-      int cnt = 0;
-      for (int j = i; j < n && cnt < 64; ++j, ++cnt) {
-        size_t off = (j == i) ? skip : 0;
-        iov[cnt].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + off);
-        iov[cnt].iov_len = bufs[j].size - off;
-      }
-      ssize_t w = ::writev(fd_, iov, cnt);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError(name_ + ": write", errno);
-      }
-      size_t left = size_t(w);
-      while (i < n && left >= bufs[i].size - skip) {
-        left -= bufs[i].size - skip;
-        skip = 0;
-        ++i;
-      }
-      skip += left;
-    }
-    return Status::Ok();
-  }
+  Status WriteV(const ConstBuf* bufs, int n) { return WriteAllV(fd_, bufs, n, name_); }
   // Direct mode: appends n bytes, aligned runs straight from p, the rest through the stage.
   Status AppendDirect(const char* p, size_t n) {
     while (n > 0) {

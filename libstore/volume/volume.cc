@@ -1,6 +1,8 @@
 #include "libstore/volume/volume.h"
 
 #include <sys/random.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -9,6 +11,34 @@
 #include <memory>
 
 namespace cairn {
+
+Status WriteAllV(int fd, const ConstBuf* bufs, int n, const std::string& name) {
+  constexpr int kMaxIov = 64;
+  iovec iov[kMaxIov];
+  int i = 0;
+  size_t skip = 0;  // bytes of bufs[i] already written
+  while (i < n) {
+    int cnt = 0;
+    for (int j = i; j < n && cnt < kMaxIov; ++j, ++cnt) {
+      const size_t off = j == i ? skip : 0;
+      iov[cnt].iov_base = const_cast<char*>(static_cast<const char*>(bufs[j].data) + off);
+      iov[cnt].iov_len = bufs[j].size - off;
+    }
+    const ssize_t w = ::writev(fd, iov, cnt);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(name + ": write", errno);
+    }
+    size_t left = size_t(w);
+    while (i < n && left >= bufs[i].size - skip) {
+      left -= bufs[i].size - skip;
+      skip = 0;
+      ++i;
+    }
+    skip += left;
+  }
+  return Status::Ok();
+}
 
 std::string TempName(std::string_view dir, std::string_view suffix) {
   uint8_t b[16];

@@ -33,6 +33,11 @@ struct ConstBuf {
   size_t size;
 };
 
+// For volumes on a file descriptor: writes all of bufs at fd's position with writev, which takes
+// a bounded number of buffers and may write short (looped until all is written; EINTR retried).
+// Errors say "NAME: write".
+Status WriteAllV(int fd, const ConstBuf* bufs, int n, const std::string& name);
+
 // What a directory entry is. Volumes only ever create files and directories; a symbolic link or
 // anything else (FIFO, socket, device) found in a volume was put there by someone else.
 enum class FileKind : uint8_t { kFile, kDir, kSymlink, kOther };
