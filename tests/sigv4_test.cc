@@ -262,11 +262,7 @@ TEST_CASE("S3 documentation examples verify; the Signer reproduces them", "[sigv
        "host;x-amz-content-sha256;x-amz-date",
        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"},
   };
-  SignerOptions so;
-  so.access_key = kDocKey;
-  so.secret_key = kDocSecret;
-  so.clock = &f.clock;
-  Signer signer(so);
+  Signer signer(f.DocSigner());
   for (const Case& c : cases) {
     INFO(c.name);
     Headers h = c.h;
@@ -331,11 +327,8 @@ TEST_CASE("S3 documentation presigned URL verifies and the Signer makes it", "[s
   CHECK(r->payload == PayloadMode::kUnsigned);
   CHECK(r->access_key == kDocKey);
 
-  SignerOptions so;
-  so.access_key = kDocKey;
-  so.secret_key = kDocSecret;
-  so.clock = &f.clock;
-  auto p = Signer(so).Presign("GET", "/test.txt", h, 86400);
+  Signer signer(f.DocSigner());
+  auto p = signer.Presign("GET", "/test.txt", h, 86400);
   REQUIRE(p.ok());
   CHECK(*p == url);
 
@@ -386,18 +379,18 @@ TEST_CASE("S3 documentation presigned URL verifies and the Signer makes it", "[s
     CHECK(f.Verify("GET", bad, h).status().code() == Code::kAuthQueryMalformed);
   }
   // The signer refuses a life of 0 or above 7 days.
-  CHECK(Signer(so).Presign("GET", "/t", h, 604801).status().code() == Code::kInvalidArgument);
-  CHECK(Signer(so).Presign("GET", "/t", h, 0).status().code() == Code::kInvalidArgument);
-  CHECK(Signer(so).Presign("GET", "/t", h, 604800).ok());
+  CHECK(signer.Presign("GET", "/t", h, 604801).status().code() == Code::kInvalidArgument);
+  CHECK(signer.Presign("GET", "/t", h, 0).status().code() == Code::kInvalidArgument);
+  CHECK(signer.Presign("GET", "/t", h, 604800).ok());
   // Presigned requests must sign the x-amz-* headers they send, and cannot stream aws-chunked.
   Headers more = h;
   more.push_back({"x-amz-meta-a", "b"});
   CHECK(f.Verify("GET", url, more).status().code() == Code::kAccessDenied);
-  auto signed_more = Signer(so).Presign("PUT", "/k", more, 60);
+  auto signed_more = signer.Presign("PUT", "/k", more, 60);
   REQUIRE(signed_more.ok());
   CHECK(f.Verify("PUT", *signed_more, more).ok());
   more.push_back({"x-amz-content-sha256", kStreamingUnsignedTrailer});
-  auto streaming = Signer(so).Presign("PUT", "/k", more, 60);
+  auto streaming = signer.Presign("PUT", "/k", more, 60);
   REQUIRE(streaming.ok());
   CHECK(f.Verify("PUT", *streaming, more).status().code() == Code::kInvalidArgument);
 }

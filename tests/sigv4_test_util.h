@@ -47,6 +47,14 @@ struct Fixture {
     Verifier v(opts);
     return v.Verify(method, target, h);
   }
+  // A Signer's options for the documentation's key pair, on this fixture's clock.
+  SignerOptions DocSigner() {
+    SignerOptions so;
+    so.access_key = kDocKey;
+    so.secret_key = kDocSecret;
+    so.clock = &clock;
+    return so;
+  }
 };
 
 inline std::string SuiteAuth(std::string_view signed_headers, std::string_view sig) {

@@ -160,11 +160,7 @@ TEST_CASE("SigV4 Verifier refuses every bad request with S3's code", "[sigv4]") 
 
 TEST_CASE("SigV4 Signer and Verifier agree on awkward requests", "[sigv4]") {
   Fixture f("20260101T120000Z");
-  SignerOptions so;
-  so.access_key = kDocKey;
-  so.secret_key = kDocSecret;
-  so.clock = &f.clock;
-  Signer signer(so);
+  Signer signer(f.DocSigner());
   std::mt19937 rng(7);
   const std::string alphabet = "ab/ +%$&=?~._-\xC3\xA9*'()!:@,;";
   for (int i = 0; i < 300; ++i) {
@@ -197,6 +193,7 @@ TEST_CASE("SigV4 Signer and Verifier agree on awkward requests", "[sigv4]") {
     CHECK(f.Verify("GET", *p, Headers{{"Host", "localhost:9000"}}).ok());
   }
   // Session tokens are sent and signed.
+  SignerOptions so = f.DocSigner();
   so.session_token = "tok/en+=";
   Signer with_token(so);
   Headers h = Headers{{"Host", "h"}};
@@ -227,11 +224,7 @@ TEST_CASE("SigV4 Verifier asks for x-amz-content-sha256 when a signed request ha
   // curl --aws-sigv4 signs a body's hash without sending the header: the answer must say what is
   // missing (S3's InvalidRequest), not only that the signature does not match.
   Fixture f("20260101T120000Z");
-  SignerOptions so;
-  so.access_key = kDocKey;
-  so.secret_key = kDocSecret;
-  so.clock = &f.clock;
-  Signer signer(so);
+  Signer signer(f.DocSigner());
   const std::string body_hash = Sha256Hex("hello", 5);
   auto s = signer.Sign("PUT", "/b/k", Headers{{"Host", "localhost:9000"}}, body_hash);
   REQUIRE(s.ok());
