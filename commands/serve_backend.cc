@@ -253,6 +253,7 @@ Result<std::unique_ptr<ServeBackend>> OpenServeBackend(const ServeOptions& o, Co
   for (const auto& w : opened->warnings) ctx.Warn("warning: " + w + " (serving degraded)");
   auto b = std::make_unique<SetBackend>();
   b->set_ = std::move(*opened);
+  if (!o.read_only) b->set_.set->KeepReserves();  // members formatted before reserves existed
   b->rate_ = o.read_only ? 0 : heal_rate;
   b->expiry_ns_ = expiry_ns;
   return std::unique_ptr<ServeBackend>(std::move(b));

@@ -159,7 +159,7 @@ if mount -t tmpfs -o size=1m tmpfs "$S2/e3" 2>/dev/null; then
   expect 0 "verify --deep after heal" "$CAIRN" verify --deep
   export CAIRN_SET="${D[0]}"
 else
-  echo "   (skipped: cannot mount a tmpfs here)"
+  bad "cannot mount a tmpfs at $S2/e3 (this check needs root and mount(2)); not skipping"
 fi
 
 echo "== verify and heal print in key order, line by line; a resumed heal counts once"

@@ -3,9 +3,11 @@
 # real `cairn serve` on both backends (a plain directory and a 4+2 volume set): UploadPartCopy
 # (whole source and x-amz-copy-source-range, its errors), GetObject / HeadObject with partNumber,
 # the object checksum a Complete expects (ChecksumCRC32 / ChecksumType), and the background removal
-# of abandoned uploads (--upload-expiry).
+# of abandoned uploads (--upload-expiry), and a full disk (tmpfs mounts: needs root).
 # Usage: tests/e2e_mpu_ops.sh path/to/cairn
 source "$(dirname "$0")/e2e_lib.sh"
+MOUNTS=()
+trap 'for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m"; done; cleanup' EXIT
 unset AWS_CA_BUNDLE http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY
 export AWS_ACCESS_KEY_ID=AKE2EMPUOPS AWS_SECRET_ACCESS_KEY=e2e-mpu-ops-secret AWS_DEFAULT_REGION=us-east-1
 
@@ -263,6 +265,106 @@ if [[ -d "$T/plain/.cairn/uploads" ]]; then
 fi
 # On the set, only the completed object's data stays in .cairn/multipart (the copy test's "dst").
 check "set: only the multipart object's directory left" [ "$(ls -A "$S/d1/.cairn/multipart" | wc -l)" = 1 ]
+
+# On a full disk: a part or a PUT is refused as "full", the older copy stays, the server starts
+# (the plain backend wrote to its database at every start), and an abort gives the room back (on
+# the plain backend, the removal of the upload's record itself needed room).
+cat >"$T/full.py" <<'EOF'
+import os, sys
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+url, step = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=url,
+                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+def check(name, cond, why=""):
+    print(("ok " if cond else "FAIL ") + name + ("" if cond else ": " + str(why)))
+
+def refused_as_full(name, fn):
+    try:
+        fn()
+    except ClientError as e:
+        err, status = e.response["Error"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+        check(name + " refused as full", status == 503 and "full" in err.get("Message", ""),
+              (status, err))
+        return
+    check(name + " refused", False, "it succeeded")
+
+old = b"an older good copy"
+if step == "fill":
+    s3.create_bucket(Bucket="full")
+    s3.put_object(Bucket="full", Key="old", Body=old)
+    up = s3.create_multipart_upload(Bucket="full", Key="big")["UploadId"]
+    with open(sys.argv[3], "w") as f:
+        f.write(up)
+    part = os.urandom(4 * 1024 * 1024)
+    def parts():
+        for n in range(1, 64):
+            s3.upload_part(Bucket="full", Key="big", UploadId=up, PartNumber=n, Body=part)
+    refused_as_full("a part", parts)
+    refused_as_full("a PUT", lambda: s3.put_object(Bucket="full", Key="old",
+                                                   Body=os.urandom(4 * 1024 * 1024)))
+    check("the older copy stays", s3.get_object(Bucket="full", Key="old")["Body"].read() == old)
+elif step == "delete":
+    s3.delete_object(Bucket="full", Key="after")
+    check("a delete works on a full disk",
+          "after" not in [o["Key"] for o in s3.list_objects_v2(Bucket="full").get("Contents", [])])
+else:
+    up = open(sys.argv[3]).read()
+    s3.abort_multipart_upload(Bucket="full", Key="big", UploadId=up)
+    left = s3.list_multipart_uploads(Bucket="full").get("Uploads", [])
+    check("the aborted upload is gone", left == [], left)
+    body = os.urandom(2 * 1024 * 1024)
+    s3.put_object(Bucket="full", Key="after", Body=body)
+    check("its room is back", s3.get_object(Bucket="full", Key="after")["Body"].read() == body)
+    check("the older copy still reads", s3.get_object(Bucket="full", Key="old")["Body"].read() == old)
+EOF
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE at DIR (root needed: fails loudly, never skips).
+mount_tmpfs() {
+  mkdir -p "$1"
+  if mount -t tmpfs -o "size=$2" tmpfs "$1"; then
+    MOUNTS+=("$1")
+  else
+    bad "cannot mount a tmpfs at $1 (this check needs root and mount(2)); not skipping"
+  fi
+}
+# run_full NAME STEP: full.py's checks against URL, each line counted.
+run_full() {
+  python3 "$T/full.py" "$URL" "$2" "$T/$1.upload" >"$T/$1.$2" 2>"$T/$1.$2.err" ||
+    bad "$1: full.py $2 failed: $(tail -3 "$T/$1.$2.err")"
+  while read -r verdict rest; do
+    if [[ $verdict == ok ]]; then ok; else bad "$1 $2: $rest"; fi
+  done <"$T/$1.$2"
+}
+mount_tmpfs "$T/full-plain" 24m
+for i in 1 2 3 4 5 6; do mount_tmpfs "$T/full-set/d$i" 8m; done
+"$CAIRN" init --ec 4+2 "$T"/full-set/d{1..6} >/dev/null || bad "init on the tmpfs mounts failed"
+for backend in plain set; do
+  dir="$T/full-plain"
+  [[ $backend == set ]] && dir="$T/full-set/d1"
+  echo "== $backend: a full disk"
+  start "$backend-full" "$dir"
+  run_full "$backend" fill
+  kill -TERM "$SRV"; wait "$SRV"
+  # What the refused part left free, taken too (as another program would).
+  fill_up() {
+    local m
+    for m in "$dir" "$T"/full-set/d{2..6}; do
+      [[ $backend == plain && $m != "$dir" ]] && continue
+      dd if=/dev/zero of="$m/.cairn/$1" bs=64k 2>/dev/null
+      check "$backend: $m is full" [ "$(df --output=avail "$m" | tail -1)" -eq 0 ]
+    done
+  }
+  fill_up filler
+  # The disk is still full: the server must start, so that its clients can abort and delete.
+  start "$backend-full-again" "$dir"
+  run_full "$backend" abort
+  fill_up filler2
+  run_full "$backend" delete
+  kill -TERM "$SRV"; wait "$SRV"
+done
+check "plain: no staged parts left on the full disk" [ -z "$(ls -A "$T/full-plain/.cairn/uploads")" ]
 
 echo "== bad flag"
 expect 2 "bad --upload-expiry" "$CAIRN" serve --no-auth --upload-expiry soon --address 127.0.0.1:0 "$T/plain"

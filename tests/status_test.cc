@@ -39,6 +39,18 @@ TEST_CASE("A Result never holds an OK status", "[status]") {
   CHECK(r.status().message().find("OK status") != std::string::npos);
 }
 
+TEST_CASE("a missed quorum names its cause, and full volumes say so", "[status]") {
+  Status full = QuorumError("write reached 3 of 6 volumes", PosixError("/v/x", ENOSPC));
+  CHECK(full.code() == Code::kNoSpace);
+  CHECK(full.message() == "write reached 3 of 6 volumes: " + PosixError("/v/x", ENOSPC).message());
+  Status other = QuorumError("write reached 3 of 6 volumes", IOError("/v/x: bad"));
+  CHECK(other.code() == Code::kQuorum);
+  CHECK(other.message() == "write reached 3 of 6 volumes: /v/x: bad");
+  Status unknown = QuorumError("write reached 3 of 6 volumes", Status::Ok());
+  CHECK(unknown.code() == Code::kQuorum);
+  CHECK(unknown.message() == "write reached 3 of 6 volumes");
+}
+
 TEST_CASE("Status carries its class and whether a retry may help", "[status]") {
   CHECK(NotFound("x").error_class() == ErrorClass::kAbsent);
   CHECK(Corruption("x").error_class() == ErrorClass::kDamaged);

@@ -147,6 +147,13 @@ ErrorClass ClassOf(Code c) {
 
 bool RetryableByDefault(Code c) { return c == Code::kRequestTimeout || c == Code::kSlowDown; }
 
+Status QuorumError(std::string m, const Status& cause) {
+  if (cause.ok()) return QuorumError(std::move(m));
+  m += ": ";
+  m += cause.message();
+  return Status(cause.code() == Code::kNoSpace ? Code::kNoSpace : Code::kQuorum, std::move(m));
+}
+
 Status::Status(Code code, std::string msg)
     : code_(code), retryable_(RetryableByDefault(code)), msg_(std::move(msg)) {}
 

@@ -120,6 +120,9 @@ inline Status IOError(std::string m) { return Status(Code::kIOError, std::move(m
 inline Status Corruption(std::string m) { return Status(Code::kCorruption, std::move(m)); }
 inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
 inline Status QuorumError(std::string m) { return Status(Code::kQuorum, std::move(m)); }
+// A quorum missed because of `cause` (a volume's error, or OK when none is known): "m: cause".
+// Full volumes say so (kNoSpace: the storage is full, not "too few volumes answered").
+Status QuorumError(std::string m, const Status& cause);
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 inline Status BucketNotFound(std::string m) { return Status(Code::kBucketNotFound, std::move(m)); }
 // Codes that say "try again later" are retryable however they were made.

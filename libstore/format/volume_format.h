@@ -16,6 +16,9 @@ constexpr const char* kFormatPath = ".cairn/format";
 constexpr const char* kSysDir = ".cairn";
 constexpr const char* kTmpDir = ".cairn/tmp";
 constexpr const char* kMrfDir = ".cairn/mrf";
+// Room kept on each member for deletes on a full disk (SetCore::KeepReserves): a file of zeros.
+constexpr const char* kReservePath = ".cairn/reserve";
+constexpr uint64_t kReserveBytes = 1 << 20;
 constexpr size_t kMaxFormatFileSize = 1 << 20;
 // What `init` accepts, and so all a format file may hold: block sizes are multiples of 64 in
 // [kMinBlockSize, kMaxBlockSize]; the inline limit is at most kMaxInlineLimit.

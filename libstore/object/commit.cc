@@ -270,8 +270,8 @@ Status VersionCommit::PublishWithQuorum(uint32_t quorum, bool flush) {
   if (done < quorum) {
     const Status last = first_error();
     s = QuorumError("commit reached " + std::to_string(done) + " of " + std::to_string(core_.n()) +
-                    " volumes, " + std::to_string(quorum) + " needed" +
-                    (last.ok() ? std::string() : ": " + last.message()));
+                        " volumes, " + std::to_string(quorum) + " needed",
+                    last);
   } else if (flush) {
     s = FlushCommits(core_, {this}, Step::kPublished);
   }

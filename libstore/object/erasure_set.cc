@@ -321,8 +321,9 @@ Status ErasureSet::CommitPut(VersionCommit& c, const ObjectMeta& base, const Put
   if (c.staged() < write_quorum_) {
     const Status last = c.first_error();
     return QuorumError("write reached " + std::to_string(c.staged()) + " of " +
-                       std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
-                       " needed" + (last.ok() ? std::string() : ": " + last.message()));
+                           std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
+                           " needed",
+                       last);
   }
   // The new files are flushed before the lock is taken, so writers of other keys in this stripe
   // do not wait for this flush.
@@ -384,6 +385,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
   std::vector<Delete> batch;
   Status bucket_missing;  // CheckBucket's answer, asked once, on the first key not found
   bool bucket_checked = false;
+  bool released = false;  // a member's reserve was given up for a marker (KeepReserves)
   for (size_t i = begin; i < end; ++i) {
     const std::string& key = keys[i];
     const std::string what = bucket + "/" + key;
@@ -422,6 +424,10 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
       }
       const std::string meta_tmp = TakeSpare(pos, tmp);
       Status st = v->OverwriteFile(meta_tmp, *bytes);
+      if (st.code() == Code::kNoSpace && ReleaseReserve(pos)) {
+        released = true;
+        st = v->OverwriteFile(meta_tmp, *bytes);
+      }
       if (st.ok()) {
         d.commit->Stage(pos, meta_tmp);
       } else {
@@ -431,10 +437,10 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     }
     if (d.commit->staged() < write_quorum_) {
       const Status last = d.commit->first_error();
-      out[i] =
-          QuorumError(what + ": delete reached " + std::to_string(d.commit->staged()) + " of " +
-                      std::to_string(n()) + " volumes, " + std::to_string(write_quorum_) +
-                      " needed" + (last.ok() ? std::string() : ": " + last.message()));
+      out[i] = QuorumError(what + ": delete reached " + std::to_string(d.commit->staged()) +
+                               " of " + std::to_string(n()) + " volumes, " +
+                               std::to_string(write_quorum_) + " needed",
+                           last);
       continue;
     }
     batch.push_back(std::move(d));
@@ -502,6 +508,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     for (const auto& w : d.commit->Missed()) missed.push_back(w.position);
     if (!missed.empty()) RecordMrf(bucket, key, d.marker.version_id, missed);
   }
+  if (released) KeepReserves();  // the deleted versions' room, where there is some now
 }
 
 }  // namespace cairn

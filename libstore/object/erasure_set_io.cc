@@ -65,16 +65,17 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       volumes_[pos]->Remove(shard_path).IgnoreError();
     }
   };
-  auto first_error = [&]() -> std::string {
+  auto first_error = [&]() -> Status {
     for (const auto& e : errs) {
-      if (!e.ok()) return ": " + e.message();
+      if (!e.ok()) return e;
     }
-    return "";
+    return Status::Ok();
   };
   if (opened < write_quorum_) {
     remove_temps();
     return QuorumError("could open temp files on " + std::to_string(opened) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" + first_error());
+                           std::to_string(write_quorum_) + " needed",
+                       first_error());
   }
 
   Slot slots[kSlots];
@@ -186,7 +187,7 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   if (!read_error.ok() || abort_all) {
     remove_temps();
     if (!read_error.ok()) return read_error.WithContext("reading input");
-    return QuorumError("writes failed on too many volumes" + first_error());
+    return QuorumError("writes failed on too many volumes", first_error());
   }
   // The body ended (the source said so): the promises, a trailer's included, decide now, before
   // any metadata is written.

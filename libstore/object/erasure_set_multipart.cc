@@ -253,8 +253,8 @@ Result<MultipartUpload> ErasureSet::CreateMultipartUpload(const std::string& buc
       if (v != nullptr) v->RemoveAll(UploadDir(id)).IgnoreError();
     }
     return QuorumError("upload record written on " + std::to_string(written) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : ": " + last.message()));
+                           std::to_string(write_quorum_) + " needed",
+                       last);
   }
   return UploadFrom(rec, id);
 }
@@ -377,8 +377,8 @@ Result<PartInfo> ErasureSet::UploadPart(const std::string& bucket, const std::st
     remove_staged();
     remove_shards(all);
     return QuorumError(what + ": written on " + std::to_string(good) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : ": " + last.message()));
+                           std::to_string(write_quorum_) + " needed",
+                       last);
   }
 
   std::lock_guard<std::mutex> lock(UploadMutex(id));
@@ -438,8 +438,8 @@ Result<PartInfo> ErasureSet::UploadPart(const std::string& bucket, const std::st
     }
     remove_shards(all);
     return QuorumError(what + ": recorded on " + std::to_string(recorded) + " volumes, " +
-                       std::to_string(write_quorum_) + " needed" +
-                       (last.ok() ? std::string() : ": " + last.message()));
+                           std::to_string(write_quorum_) + " needed",
+                       last);
   }
   // The part replaced by this one: its shard files are no longer named by any record.
   for (uint32_t pos = 0; pos < n(); ++pos) {

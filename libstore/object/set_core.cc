@@ -328,6 +328,21 @@ std::string SetCore::TakeSpare(uint32_t pos, const std::string& fallback) {
   return s;
 }
 
+void KeepReserve(Volume& v) {
+  auto st = v.Stat(kReservePath);
+  if (st.ok() && st->size == kReserveBytes) return;
+  if (v.WriteFile(kReservePath, std::string(kReserveBytes, '\0'), false).ok()) return;
+  v.Remove(kReservePath).IgnoreError();  // no room now: none rather than a short one
+}
+
+void SetCore::KeepReserves() {
+  for (Volume* v : volumes_) {
+    if (v != nullptr) KeepReserve(*v);
+  }
+}
+
+bool SetCore::ReleaseReserve(uint32_t pos) { return volumes_[pos]->Remove(kReservePath).ok(); }
+
 void SetCore::GiveSpare(uint32_t pos, const std::string& path) {
   auto st = volumes_[pos]->Stat(path);
   if (st.ok() && st->kind == FileKind::kFile && st->size <= kMaxSpareBytes) {

@@ -33,6 +33,8 @@ struct SetParams {
 
 // Write quorum for K+M: max(K, (K+M)/2 + 1).
 uint32_t WriteQuorum(uint32_t k, uint32_t m);
+// Makes v's reserve (kReservePath) when it is missing and there is room (SetCore::KeepReserves).
+void KeepReserve(Volume& v);
 
 // One member's copy of an object's metadata, as read.
 struct MetaRead {
@@ -167,6 +169,13 @@ class SetCore {
   // when there is none; GiveSpare removes what it does not keep.
   std::string TakeSpare(uint32_t pos, const std::string& fallback);
   void GiveSpare(uint32_t pos, const std::string& path);
+
+  // Room for deletes on full members. A delete writes its markers before it frees anything, and
+  // deleting is how a full set is given room back: a marker refused for room releases its
+  // member's reserve (kReservePath) and is tried once more. KeepReserves makes the missing ones
+  // again, where there is room: at format, when a set is served, after a delete that released one.
+  void KeepReserves();
+  bool ReleaseReserve(uint32_t pos);
   static constexpr size_t kMaxSpares = 1024;
   static constexpr uint64_t kMaxSpareBytes = 16 << 10;
 

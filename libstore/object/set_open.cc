@@ -149,6 +149,7 @@ Status FormatMember(Volume& v, VolumeFormat f, uint32_t position, int64_t replac
   // ReplaceFile syncs .cairn, where the directories just made are entries too; then .cairn's own
   // entry in the member's root.
   RETURN_IF_ERROR(ReplaceFile(v, kFormatPath, f.Encode(), kTmpDir));
+  KeepReserve(v);
   return v.SyncDir("");
 }
 

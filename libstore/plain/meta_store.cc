@@ -115,8 +115,16 @@ Status MetaStore::Prepare() {
                 " mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
                 " uploaded INTEGER NOT NULL, content_type TEXT NOT NULL, user_meta BLOB NOT NULL,"
                 " checksums TEXT NOT NULL, md5 TEXT NOT NULL,"
-                " PRIMARY KEY (bucket, key)) WITHOUT ROWID;"
-                "PRAGMA user_version=1;"));
+                " PRIMARY KEY (bucket, key)) WITHOUT ROWID;"));
+  // Set once, not at every start: a write needs room in the WAL, and a server must start (to let
+  // its clients delete) on a full disk.
+  {
+    ASSIGN_OR_RETURN(auto version, db_->Prepare("PRAGMA user_version"));
+    ASSIGN_OR_RETURN(bool row, version->Step());
+    const bool set = row && version->Int(0) == 1;
+    version->Reset();
+    if (!set) RETURN_IF_ERROR(db_->Exec("PRAGMA user_version=1;"));
+  }
   ASSIGN_OR_RETURN(
       get_, db_->Prepare("SELECT dev, ino, size, mtime_ns, ctime_ns, uploaded, content_type,"
                          " user_meta, checksums, md5 FROM objects WHERE bucket=?1 AND key=?2"));

@@ -63,6 +63,13 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
   }
   std::unique_ptr<SqliteDb> out(new SqliteDb(db, name));
   sqlite3_busy_timeout(db, 10000);
+  // The WAL and its index stay when the last connection closes (their room stays taken): the next
+  // start opens them as they are, where making them anew would need room, and a full disk must
+  // not keep a server from starting (its clients delete and abort to give room back).
+  if (!path.empty()) {
+    int persist = 1;
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  }
   RETURN_IF_ERROR(out->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
   return out;
 }
