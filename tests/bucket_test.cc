@@ -105,6 +105,26 @@ TEST_CASE("mb writes a decodable record on every member", "[bucket]") {
   CHECK(f.set->MakeBucket("bkt").code() == Code::kAlreadyExists);
 }
 
+TEST_CASE("a bucket check stops at a read quorum of members that hold it", "[bucket]") {
+  SetFixture f(4, 2);  // read quorum 4: members 5 and 6 are never asked when 1-4 answer yes
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  FaultRule stat;
+  stat.op = FaultOp::kStat;
+  stat.path_glob = "bkt";
+  for (int i = 4; i < 6; ++i) f.faulty[i]->AddRule(stat);
+  CHECK(f.set->BucketExists("bkt").ok());
+  CHECK(f.Put("bkt", "k", "data").ok());
+  CHECK(f.faulty[4]->injected() == 0);
+  CHECK(f.faulty[5]->injected() == 0);
+  // A member that cannot answer is passed over for the next one, and the check still stops at
+  // the fourth yes (member 5): member 6 is not asked.
+  f.faulty[4]->ClearRules();
+  f.faulty[0]->AddRule(stat);
+  CHECK(f.set->BucketExists("bkt").ok());
+  CHECK(f.faulty[0]->injected() == 1);
+  CHECK(f.faulty[5]->injected() == 0);
+}
+
 TEST_CASE("mb on a write quorum succeeds and names the members that missed it", "[bucket]") {
   SetFixture f(2, 1);  // write quorum 2
   FaultRule full;

@@ -117,6 +117,45 @@ TEST_CASE("ListDirStat on LocalVolume reports symlinks without following them",
   CHECK(v.vol->ListDirStat("d/link").status().code() == Code::kCorruption);
 }
 
+TEST_CASE("Stat below a directory on LocalVolume: absent, entries, links, files on the way",
+          "[volume][volstat]") {
+  // Stat looks a path below a directory up whole (one openat2 that says "absent" at once) and
+  // falls back to the parent's lookup for anything else: each answer must be the exact one.
+  TmpRoot outside;
+  REQUIRE(::mkfifo((outside.path() + "/x").c_str(), 0644) == 0);
+  for (const char* kind : {"local", "local-walk"}) {
+    CAPTURE(kind);
+    AnyVolume v(kind);
+    const std::string root = v.tmp->path();
+    REQUIRE(v.vol->MakeDirs("d/sub").ok());
+    REQUIRE(v.vol->WriteFile("d/f", "12345", false).ok());
+    REQUIRE(::symlink(outside.path().c_str(), (root + "/d/link").c_str()) == 0);
+    REQUIRE(::symlink("f", (root + "/d/flink").c_str()) == 0);
+    REQUIRE(::mkfifo((root + "/d/fifo").c_str(), 0644) == 0);
+    auto f = v.vol->Stat("d/f");
+    REQUIRE(f.ok());
+    CHECK(f->kind == FileKind::kFile);
+    CHECK(f->size == 5);
+    struct stat raw;
+    REQUIRE(::lstat((root + "/d/f").c_str(), &raw) == 0);
+    CHECK(f->ino == uint64_t(raw.st_ino));
+    CHECK(v.vol->Stat("d/sub")->kind == FileKind::kDir);
+    CHECK(v.vol->Stat("d/fifo")->kind == FileKind::kOther);
+    // A symlink at the end is described, never followed.
+    CHECK(v.vol->Stat("d/link")->kind == FileKind::kSymlink);
+    CHECK(v.vol->Stat("d/flink")->kind == FileKind::kSymlink);
+    CHECK(v.vol->Stat("d/missing").status().code() == Code::kNotFound);
+    CHECK(v.vol->Stat("d/nodir/missing").status().code() == Code::kNotFound);
+    CHECK(v.vol->Stat("nodir/missing").status().code() == Code::kNotFound);
+    // Through a symlink on the way: refused (kCorruption names it), never looked at beyond it.
+    CHECK(v.vol->Stat("d/link/x").status().code() == Code::kCorruption);
+    // Through a file: ENOTDIR, which plain directories take for "absent".
+    auto through = v.vol->Stat("d/f/x");
+    CHECK(!through.ok());
+    CHECK(through.status().code() != Code::kCorruption);
+  }
+}
+
 TEST_CASE("StatOpen describes the opened inode; a replaced name is told apart",
           "[volume][volstat]") {
   for (const char* kind : {"mem", "local"}) {

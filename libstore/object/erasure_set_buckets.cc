@@ -57,9 +57,11 @@ Status ErasureSet::CheckBucket(const std::string& bucket) {
     if (v == nullptr) continue;
     auto st = v->Stat(bucket);
     if (st.ok() && st->is_dir()) ++have;
+    // A read quorum of members holding it decides, whatever the rest would say: the other
+    // members' stats are not asked (two system calls fewer per small PUT on 4+2).
+    if (have >= read_quorum_) return Status::Ok();
     if (st.ok() || st.status().code() == Code::kNotFound) ++answered;
   }
-  if (have >= read_quorum_) return Status::Ok();
   if (answered < read_quorum_) {
     return QuorumError("bucket " + bucket + ": only " + std::to_string(answered) +
                        " volumes answered, " + std::to_string(read_quorum_) + " needed");

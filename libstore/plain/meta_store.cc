@@ -259,9 +259,15 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
 }
 
 void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
+  // The completions this transaction writes: those waiting now (later ones wait for the next).
+  std::vector<Completion> completions;
+  {
+    std::lock_guard<std::mutex> l(pending_mu_);
+    completions.swap(waiting_);
+  }
   // A lone Put with no completion waiting and no previous record to read: the statement's own
   // transaction.
-  if (batch.size() == 1 && waiting_.empty() && batch[0]->previous == nullptr) {
+  if (batch.size() == 1 && completions.empty() && batch[0]->previous == nullptr) {
     PutRequest& r = *batch[0];
     r.result = PutLocked(*r.bucket, *r.key, *r.rec);
     return;
@@ -272,8 +278,8 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   // flush of the WAL) makes every record of the batch durable before any of its Puts returns.
   Status s = begin_->Run();
   begin_->Reset();
-  for (size_t i = 0; s.ok() && i < waiting_.size(); ++i) {
-    s = RunComplete(waiting_[i].bucket, waiting_[i].key, waiting_[i].stamp);
+  for (size_t i = 0; s.ok() && i < completions.size(); ++i) {
+    s = RunComplete(completions[i].bucket, completions[i].key, completions[i].stamp);
   }
   for (size_t i = 0; s.ok() && i < batch.size(); ++i) {
     PutRequest& r = *batch[i];
@@ -292,7 +298,6 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
     commit_->Reset();
   }
   if (s.ok()) {
-    waiting_.clear();
     for (PutRequest* r : batch) r->result = Status::Ok();
     if (batch.size() > 1) group_commits_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -301,6 +306,13 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   // on, and are written on their own when no other Put is announced (EndAnnouncedLocked).
   rollback_->Run().IgnoreError();
   rollback_->Reset();
+  {
+    // Back in front of those that came meanwhile: they wait on in their order.
+    std::lock_guard<std::mutex> l(pending_mu_);
+    completions.insert(completions.end(), std::make_move_iterator(waiting_.begin()),
+                       std::make_move_iterator(waiting_.end()));
+    waiting_.swap(completions);
+  }
   if (batch.size() == 1) {
     batch[0]->result = std::move(s);
     return;
@@ -360,21 +372,31 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
 }
 
 void MetaStore::AnnouncePut() {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> l(pending_mu_);
   ++announced_;
 }
 
+std::vector<MetaStore::Completion> MetaStore::EndAnnounced() {
+  std::vector<Completion> flush;
+  std::lock_guard<std::mutex> l(pending_mu_);
+  if (--announced_ == 0) flush.swap(waiting_);
+  return flush;
+}
+
 void MetaStore::WithdrawPut() {
+  std::vector<Completion> flush = EndAnnounced();
+  if (flush.empty()) return;  // the common case: the connection is not needed
   std::lock_guard<std::mutex> l(mu_);
-  EndAnnouncedLocked();
+  FlushCompletionsLocked(std::move(flush)).IgnoreError();
 }
 
 void MetaStore::EndAnnouncedLocked() {
-  if (--announced_ == 0 && !waiting_.empty()) FlushCompletionsLocked().IgnoreError();
+  std::vector<Completion> flush = EndAnnounced();
+  if (!flush.empty()) FlushCompletionsLocked(std::move(flush)).IgnoreError();
 }
 
 size_t MetaStore::WaitingCompletions() {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> l(pending_mu_);
   return waiting_.size();
 }
 
@@ -395,9 +417,7 @@ Status MetaStore::RunComplete(const std::string& bucket, const std::string& key,
   return s;
 }
 
-Status MetaStore::FlushCompletionsLocked() {
-  std::vector<Completion> batch;
-  batch.swap(waiting_);
+Status MetaStore::FlushCompletionsLocked(std::vector<Completion> batch) {
   // (Executed each time, not prepared once: SQLite applies this pragma when it compiles it.)
   if (durable_) RETURN_IF_ERROR(db_->Exec("PRAGMA synchronous=NORMAL;"));
   Status s;
@@ -431,10 +451,15 @@ Status MetaStore::FlushCompletionsLocked() {
 
 Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& key,
                                 const FileStamp& stamp) {
+  std::vector<Completion> flush;
+  {
+    std::lock_guard<std::mutex> l(pending_mu_);
+    waiting_.push_back(Completion{bucket, key, stamp});
+    if (announced_ > 0) return Status::Ok();  // the next Put's transaction writes it
+    flush.swap(waiting_);
+  }
   std::lock_guard<std::mutex> l(mu_);
-  waiting_.push_back(Completion{bucket, key, stamp});
-  if (announced_ > 0) return Status::Ok();  // the next Put's transaction writes it
-  return FlushCompletionsLocked();
+  return FlushCompletionsLocked(std::move(flush));
 }
 
 Status MetaStore::SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,

@@ -14,7 +14,7 @@
 // give, without its read transaction (two fcntl locks), lookup and mutex per GET.
 //
 // Thread safety: every method may be called concurrently (one mutex around the connection, one
-// around the cache).
+// around the announced Puts and the completions waiting for them, one around the cache).
 #pragma once
 
 #include <atomic>
@@ -160,17 +160,18 @@ class MetaStore {
   bool Label(CacheLabel* out) const;
   // Runs the UPDATE of one completion (no transaction of its own).
   Status RunComplete(const std::string& bucket, const std::string& key, const FileStamp& stamp);
-  // Writes the waiting completions in a transaction of their own, not flushed (see
-  // CompleteStamp); they are dropped either way (the records stay pending on failure).
-  Status FlushCompletionsLocked();
-  // After an announced Put or a withdrawal: one announcement fewer, and the completions that
-  // waited for it written when none is left.
-  void EndAnnouncedLocked();
-
   struct Completion {
     std::string bucket, key;
     FileStamp stamp;
   };
+  // Writes completions taken from waiting_ in a transaction of their own, not flushed (see
+  // CompleteStamp); they are dropped either way (the records stay pending on failure).
+  Status FlushCompletionsLocked(std::vector<Completion> batch);
+  // One announcement fewer; when none is left, the completions that waited for it, taken out of
+  // waiting_ for the caller to write (under pending_mu_ only).
+  std::vector<Completion> EndAnnounced();
+  // After an announced Put (under mu_): EndAnnounced, and what it hands over written.
+  void EndAnnouncedLocked();
 
   const bool durable_;
   const bool in_memory_;
@@ -183,6 +184,11 @@ class MetaStore {
   std::vector<PutRequest*> queue_;  // Puts waiting for a batch
   bool leader_ = false;             // a Put is writing a batch (guarded by queue_mu_)
   std::atomic<uint64_t> group_commits_{0};  // transactions that held more than one Put
+  // The announcements and the completions waiting for them have a mutex of their own, held for
+  // a moment only: an upload announcing its Put or leaving its completion does not wait for the
+  // transaction that holds mu_ (under 16 concurrent small PUTs, that wait was ~3 futex sleeps
+  // and wake-ups per PUT). Taken inside mu_ or alone; never mu_ inside it.
+  std::mutex pending_mu_;
   int announced_ = 0;                // Puts announced and not yet made or withdrawn
   std::vector<Completion> waiting_;  // completions for the next Put's transaction
   bool cache_on_ = false;  // set once by Open

@@ -242,7 +242,12 @@ Result<ObjectInfo> PlainDir::PutObject(const std::string& bucket, const std::str
   AnnouncedPut ahead(meta_.get());
   if (Sync(opts)) RETURN_IF_ERROR(file->Sync());
   if (auto st = file->StatOpen(); st.ok()) tmp.stat = *st;
-  RETURN_IF_ERROR(file->Close());
+  // Left open for the commit's stamp after the rename (TempFile::open_file).
+  if (tmp.stat) {
+    tmp.open_file = std::move(file);
+  } else {
+    RETURN_IF_ERROR(file->Close());
+  }
   return CommitTemp(bucket, key, kp.path, tmp, opts, plain::Digests::Of(sums), size, ahead);
 }
 
@@ -301,8 +306,21 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
   // The full stamp now (not flushed on its own, and in the next upload's transaction when one is
   // announced: MetaStore::CompleteStamp); if this write fails the pending record still describes
-  // the file.
-  ASSIGN_OR_RETURN(FileInfo st, vol_->Stat(path));
+  // the file. From the file still open when there is one: the inode just renamed, without a
+  // lookup of its new path.
+  std::optional<FileInfo> after;
+  if (tmp.open_file) {
+    auto now = tmp.open_file->StatOpen();
+    Status closed = tmp.open_file->Close();
+    tmp.open_file.reset();
+    RETURN_IF_ERROR(closed);
+    if (now.ok()) after = *now;
+  }
+  if (!after) {
+    ASSIGN_OR_RETURN(FileInfo looked, vol_->Stat(path));
+    after = looked;
+  }
+  const FileInfo& st = *after;
   if (st.ino == tmp_st.ino && st.dev == tmp_st.dev) {
     meta_->CompleteStamp(bucket, key, FileStamp::Of(st)).IgnoreError();
   }
