@@ -149,8 +149,7 @@ class LocalWritableFile : public WritableFile {
       // chunks so): the stage's last page is completed from them, and that page goes out in one
       // write with the aligned run that follows it, straight from p. Only the edges are copied.
       const size_t head = (kDirectAlign - stage_len_ % kDirectAlign) % kDirectAlign;
-      if (stage_len_ > 0 && n >= head + kDirectAlign && Aligned(p + head) &&
-          (stage_len_ + head) % kDirectAlign == 0) {
+      if (stage_len_ > 0 && n >= head + kDirectAlign && Aligned(p + head)) {
         std::memcpy(stage_.data() + stage_len_, p, head);
         const size_t k = (n - head) - (n - head) % kDirectAlign;
         ConstBuf bufs[2] = {{stage_.data(), stage_len_ + head}, {p + head, k}};
