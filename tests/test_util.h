@@ -161,37 +161,52 @@ struct SetFixture {
 
 inline CloseSetFirst::~CloseSetFirst() { f.set.reset(); }
 
-// Counts the BypassCache hints given to the files it opens (every other call is forwarded).
+// Counts the BypassCache hints given to the files it opens (every other call is forwarded), and
+// of the appends after a hint whose first piece is at least kDirectAppendAlign bytes, those whose
+// address is congruent to their file offset modulo kDirectAppendAlign (written without a copy).
 class BypassCounter : public VolumeWrapper {
  public:
   using VolumeWrapper::VolumeWrapper;
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
     ASSIGN_OR_RETURN(auto f, VolumeWrapper::NewWritableFile(p));
-    return std::unique_ptr<WritableFile>(new File(std::move(f), &hints));
+    return std::unique_ptr<WritableFile>(new File(std::move(f), this));
   }
   int hints = 0;
+  int congruent = 0, incongruent = 0;
 
  private:
   class File : public WritableFile {
    public:
-    File(std::unique_ptr<WritableFile> f, int* hints) : f_(std::move(f)), hints_(hints) {}
-    Status AppendV(const ConstBuf* b, int n) override { return f_->AppendV(b, n); }
+    File(std::unique_ptr<WritableFile> f, BypassCounter* c) : f_(std::move(f)), c_(c) {}
+    Status AppendV(const ConstBuf* b, int n) override {
+      if (hinted_ && n > 0 && b[0].size >= kDirectAppendAlign) {
+        const uintptr_t at = reinterpret_cast<uintptr_t>(b[0].data);
+        ++((at - offset_) % kDirectAppendAlign == 0 ? c_->congruent : c_->incongruent);
+      }
+      for (int i = 0; i < n; ++i) offset_ += b[i].size;
+      return f_->AppendV(b, n);
+    }
     Status WriteAt(uint64_t o, const void* d, size_t n) override { return f_->WriteAt(o, d, n); }
     Status Sync() override { return f_->Sync(); }
     void StartWriteback() override { f_->StartWriteback(); }
     void BypassCache() override {
-      ++*hints_;
+      ++c_->hints;
+      hinted_ = true;
       f_->BypassCache();
     }
     Status Close() override { return f_->Close(); }
     Result<FileInfo> StatOpen() override { return f_->StatOpen(); }
     Result<uint64_t> AppendFrom(ReadableFile& src, uint64_t off, uint64_t len) override {
-      return f_->AppendFrom(src, off, len);
+      auto r = f_->AppendFrom(src, off, len);
+      if (r.ok()) offset_ += *r;
+      return r;
     }
 
    private:
     std::unique_ptr<WritableFile> f_;
-    int* hints_;
+    BypassCounter* c_;
+    bool hinted_ = false;
+    uint64_t offset_ = 0;
   };
 };
 

@@ -288,6 +288,12 @@ TEST_CASE("volume: BypassCache keeps every byte, in order, whatever the alignmen
   ConstBuf bufs[] = {{tiny.data(), 17}, {big.data() + (2 << 20), 1 << 20}, {odd.data(), 5}};
   REQUIRE_OK(f.AppendV(bufs, 3));
   for (const auto& b : bufs) want.append(static_cast<const char*>(b.data), b.size);
+  // At addresses congruent to their file offsets: the staged page completed from them, then
+  // straight from the buffer; once with a part page staged, once with whole pages staged.
+  append(big.data() + want.size() % kDirectAppendAlign, (300 << 10) + 99);
+  append(tiny.data(), kDirectAppendAlign - want.size() % kDirectAppendAlign);
+  append(big.data(), kDirectAppendAlign);  // whole pages staged behind the run
+  append(big.data(), (64 << 10) + 1);
 
   SECTION("Close") { REQUIRE_OK(f.Close()); }
   SECTION("Sync, then more appends, then Close") {
@@ -335,6 +341,32 @@ TEST_CASE("LocalVolume: BypassCache writes past the page cache", "[volume][direc
     if (bypass) CHECK(resident == 0);
     else CHECK(resident > 0);
   }
+}
+
+TEST_CASE("LocalVolume: a direct append congruent to its file offset stages only its tail",
+          "[volume][direct]") {
+  TestVolume v("local");
+  if (!DirectIoWorks(v.root())) {
+    WARN("O_DIRECT is refused under " << v.root() << ": BypassCache is a no-op there");
+    return;
+  }
+  PooledBuffer buf(1 << 20);
+  const std::string pat = Pattern(1 << 20, 3);
+  std::memcpy(buf.data(), pat.data(), pat.size());
+  auto w = v->NewWritableFile("f");
+  REQUIRE_OK(w);
+  WritableFile& f = **w;
+  f.BypassCache();
+  REQUIRE_OK(f.Append(pat.data(), 100));  // staged: not a whole page
+  CHECK(v->Stat("f").value().size == 0);
+  // 100 KiB at address 100 of a page, file offset 100: the staged page is completed and written
+  // with every whole page after it (copied into the 256 KiB stage, nothing would be on disk yet).
+  const size_t n = 100 << 10;
+  REQUIRE_OK(f.Append(buf.data() + 100, n));
+  CHECK(v->Stat("f").value().size == n);  // 100 + n bytes appended, the last 100 staged
+  REQUIRE_OK(f.Close());
+  std::string want = pat.substr(0, 100) + pat.substr(100, n);
+  CHECK(v->ReadFile("f", 1 << 20).value() == want);
 }
 
 TEST_CASE("volume: ReadAt at offsets and short reads at EOF", "[volume]") {

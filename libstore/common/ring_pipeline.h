@@ -21,26 +21,27 @@ class RingPipeline {
   // Producer: waits until the slot for item b is free. False if the pipeline was aborted.
   bool WaitFree(uint64_t b) {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return aborted_ || b < MinReleased() + slots_; });
+    free_cv_.wait(l, [&] { return aborted_ || b < MinReleased() + slots_; });
     return !aborted_;
   }
   // Producer: item b (the next one) is ready in its slot.
   void Publish(uint64_t b) {
     std::lock_guard<std::mutex> l(mu_);
     published_ = b + 1;
-    cv_.notify_all();
+    ready_cv_.notify_all();
   }
   // Producer: no more items.
   void Finish() {
     std::lock_guard<std::mutex> l(mu_);
     finished_ = true;
-    cv_.notify_all();
+    ready_cv_.notify_all();
   }
   // Anyone: stop; waiting calls return false.
   void Abort() {
     std::lock_guard<std::mutex> l(mu_);
     aborted_ = true;
-    cv_.notify_all();
+    ready_cv_.notify_all();
+    free_cv_.notify_all();
   }
   bool aborted() const {
     std::lock_guard<std::mutex> l(mu_);
@@ -49,14 +50,14 @@ class RingPipeline {
   // Consumer: waits for item b. False when the producer finished before b, or on abort.
   bool WaitReady(uint64_t b) {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return aborted_ || published_ > b || finished_; });
+    ready_cv_.wait(l, [&] { return aborted_ || published_ > b || finished_; });
     return !aborted_ && published_ > b;
   }
   // Consumer c: done with item b.
   void Release(size_t c, uint64_t b) {
     std::lock_guard<std::mutex> l(mu_);
     released_[c] = b + 1;
-    cv_.notify_all();
+    free_cv_.notify_one();  // only the producer waits for a release
   }
 
  private:
@@ -68,7 +69,9 @@ class RingPipeline {
 
   const uint64_t slots_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  // Two, so that a release wakes only the producer and a publish only the consumers: with one
+  // writer thread per shard file, one variable woke every thread of the PUT at each release.
+  std::condition_variable free_cv_, ready_cv_;
   uint64_t published_ = 0;
   std::vector<uint64_t> released_;  // per consumer: items fully processed
   bool finished_ = false, aborted_ = false;

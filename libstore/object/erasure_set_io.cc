@@ -1,12 +1,14 @@
 // ErasureSet data path of a PUT: the streaming pipeline (GET: erasure_set_read.cc).
 //
-// PUT: the caller's thread reads a block, encodes it and checksums the chunks; a writer thread
-// appends chunk+checksum to the K+M temp shard files; a hash thread computes the ETag (MD5 costs
-// ~0.7 GB/s, so it runs beside the pipeline, not in it). A ring of kSlots block buffers, borrowed
-// from the pool, bounds memory whatever the object size.
+// PUT: the caller's thread reads a block, encodes it and checksums the chunks; writer threads (one
+// per temp shard file, up to kMaxWriters) append chunk+checksum to the K+M files; a hash thread
+// computes the ETag (MD5 costs ~0.7 GB/s, so it runs beside the pipeline, not in it). A ring of
+// kSlots block buffers, borrowed from the pool, bounds memory whatever the object size.
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/hash.h"
@@ -23,9 +25,13 @@ namespace cairn {
 namespace {
 
 constexpr uint64_t kSlots = 4;
+// Writer threads of one PUT at most (one per shard file up to this many; beyond, each writes
+// every kMaxWriters-th file).
+constexpr uint32_t kMaxWriters = 8;
 
 struct Slot {
-  PooledBuffer buf;  // K+M chunks of full_chunk_len, data chunks first
+  PooledBuffer buf;
+  uint8_t* data = nullptr;  // in buf: K+M chunks of cs bytes back to back, data chunks first
   uint64_t len = 0, cs = 0;
   uint64_t sums[kMaxShards];
 };
@@ -79,34 +85,41 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   }
 
   Slot slots[kSlots];
-  for (auto& s : slots) s.buf = PooledBuffer(cs_full * total);
+  for (auto& s : slots) s.buf = PooledBuffer(cs_full * total + kDirectAppendAlign);
 
-  // Consumer 0 writes the shards, consumer 1 hashes the body for the ETag (and Content-MD5: one
-  // MD5 for both), consumer 2, when a checksum or a payload hash is asked for, computes those on
-  // a core of its own, so a CRC never slows the MD5 that bounds the PUT.
+  // Consumers 0..writers-1 write the shards, one thread per shard file (up to kMaxWriters), so
+  // that each file's appends wait only for its own disk and the K+M files' writes proceed in
+  // parallel. The next consumer hashes the body for the ETag (and Content-MD5: one MD5 for both);
+  // the last, when a checksum or a payload hash is asked for, computes those on a core of its own,
+  // so a CRC never slows the MD5 that bounds the PUT.
   BodyChecksums::Plan plan = ChecksumPlan(opts);
   BodyChecksums::Plan etag_plan, other_plan = plan;
   etag_plan.md5 = plan.md5;
   other_plan.md5 = false;
   const bool other_side =
       other_plan.checksum != ChecksumAlgorithm::kNone || other_plan.payload_sha256;
-  RingPipeline ring(kSlots, other_side ? 3 : 2);
-  std::mutex mu;  // guards ok, errs and alive against first_error() below
+  const uint32_t writers = std::min(total, kMaxWriters);
+  const size_t hash_consumer = writers, other_consumer = writers + 1;
+  RingPipeline ring(kSlots, writers + (other_side ? 2 : 1));
+  // Which files opened, read by every writer; ok/errs change only under mu (vector<bool> packs
+  // its elements, so even distinct positions share a word).
+  bool opened_at[kMaxShards];
+  for (uint32_t pos = 0; pos < total; ++pos) opened_at[pos] = ok[pos];
+  std::mutex mu;  // guards ok, errs and alive
   uint32_t alive = opened;
-  std::thread writer([&] {
+  auto write_shards = [&](uint32_t w) {
+    bool live[kMaxShards];  // this writer's files still written (by shard index)
+    for (uint32_t si = w; si < total; si += writers) live[si] = opened_at[distribution[si]];
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
-      for (uint32_t si = 0; si < total; ++si) {
-        uint32_t pos = distribution[si];
-        if (!ok[pos]) continue;
-        // A body of a block or more, when it is flushed before the answer: past the page cache
-        // (see WritableFile::BypassCache). Not without fsync: this one thread appends to the K+M
-        // files in turn, and each direct append waits for its disk, where a buffered one does
-        // not (a 1 GiB PUT fell from 192 to 119 MB/s beside other disk traffic, and the server's
-        // CPU per GiB did not change; docs/benchmarks.md, "Big PUTs past the page cache").
-        if (b == 0 && s.len == bs && opts.fsync) files[pos]->BypassCache();
-        Status st = AppendFramed(*files[pos], s.buf.data() + si * s.cs, s.cs, s.sums[si]);
+      for (uint32_t si = w; si < total; si += writers) {
+        if (!live[si]) continue;
+        const uint32_t pos = distribution[si];
+        // A body of a block or more: past the page cache (see WritableFile::BypassCache).
+        if (b == 0 && s.len == bs) files[pos]->BypassCache();
+        Status st = AppendFramed(*files[pos], s.data + si * s.cs, s.cs, s.sums[si]);
         if (!st.ok()) {
+          live[si] = false;
           std::lock_guard<std::mutex> l(mu);
           ok[pos] = false;
           errs[pos] = st;
@@ -116,22 +129,25 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       // With fsync, let the disks start on what was written every 8 blocks, so the flush at
       // commit has little left to do.
       if (opts.fsync && b % 8 == 7) {
-        for (uint32_t pos = 0; pos < total; ++pos) {
-          if (ok[pos]) files[pos]->StartWriteback();
+        for (uint32_t si = w; si < total; si += writers) {
+          if (live[si]) files[distribution[si]]->StartWriteback();
         }
       }
-      ring.Release(0, b);
+      ring.Release(w, b);
     }
-  });
+  };
+  std::vector<std::thread> writer_threads;
+  writer_threads.reserve(writers);
+  for (uint32_t w = 0; w < writers; ++w) writer_threads.emplace_back(write_shards, w);
   BodyChecksums etag_sums(etag_plan), other_sums(other_plan);
   Xxh3_128Stream xxh;
   const bool fast = opts.etag == EtagMode::kFast;
   std::thread hasher([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
-      if (fast) xxh.Update(s.buf.data(), s.len);
-      if (etag_plan.md5) etag_sums.Update(s.buf.data(), s.len);
-      ring.Release(1, b);
+      if (fast) xxh.Update(s.data, s.len);
+      if (etag_plan.md5) etag_sums.Update(s.data, s.len);
+      ring.Release(hash_consumer, b);
     }
   });
   std::thread checksummer;
@@ -139,8 +155,8 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
     checksummer = std::thread([&] {
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         Slot& s = slots[b % kSlots];
-        other_sums.Update(s.buf.data(), s.len);
-        ring.Release(2, b);
+        other_sums.Update(s.data, s.len);
+        ring.Release(other_consumer, b);
       }
     });
   }
@@ -150,7 +166,10 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   size_t head_off = 0;
   for (uint64_t b = 0; ring.WaitFree(b); ++b) {
     Slot& s = slots[b % kSlots];
-    uint8_t* data = s.buf.data();
+    // Block b's chunks go at offset b * (cs_full + checksum) of every shard file: the block sits
+    // at that offset modulo kDirectAppendAlign in its slot, so that direct appends write whole
+    // chunks (of a multiple of it) without copying them (WritableFile::BypassCache).
+    uint8_t* data = s.data = s.buf.data() + (b * (cs_full + kChecksumLen)) % kDirectAppendAlign;
     // Fill the block: first from the bytes already read, then from the source.
     uint64_t len = 0;
     if (head_off < head.size()) {
@@ -179,7 +198,7 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   }
   if (!read_error.ok()) ring.Abort();
   ring.Finish();
-  writer.join();
+  for (auto& t : writer_threads) t.join();
   hasher.join();
   if (checksummer.joinable()) checksummer.join();
   const bool abort_all = ring.aborted();

@@ -28,6 +28,10 @@ constexpr size_t kMaxRelPathLen = 4096;
 // ListDir, Stat and SyncDir also accept "" for the volume's root.
 Status ValidateRelPath(std::string_view path);
 
+// The alignment of a direct append (WritableFile::BypassCache): of the address, the file offset
+// and the length that a LocalVolume writes without copying.
+constexpr size_t kDirectAppendAlign = 4096;
+
 struct ConstBuf {
   const void* data;
   size_t size;
@@ -94,6 +98,8 @@ class WritableFile {
   // of VM that costs more than the MD5 of the same bytes), staging what is not aligned, and goes
   // back to buffered writes at the first WriteAt, Sync, Close, StatOpen or AppendFrom, which see
   // every byte appended. Ignored where the file system cannot (e.g. tmpfs). Default: nothing.
+  // Appends cost least when their bytes sit at an address congruent to their file offset modulo
+  // kDirectAppendAlign: then only the unaligned edges are copied, not the whole append.
   virtual void BypassCache() {}
   // Closes the file; further calls are errors. Destruction closes silently.
   virtual Status Close() = 0;
