@@ -291,7 +291,7 @@ TEST_CASE("volume: BypassCache keeps every byte, in order, whatever the alignmen
   // At addresses congruent to their file offsets: the staged page completed from them, then
   // straight from the buffer; once with a part page staged, once with whole pages staged.
   append(big.data() + want.size() % kDirectAppendAlign, (300 << 10) + 99);
-  append(tiny.data(), kDirectAppendAlign - want.size() % kDirectAppendAlign);
+  append(odd.data(), kDirectAppendAlign - want.size() % kDirectAppendAlign);  // (not tiny: short)
   append(big.data(), kDirectAppendAlign);  // whole pages staged behind the run
   append(big.data(), (64 << 10) + 1);
 
