@@ -796,15 +796,7 @@ class LocalVolume : public Volume {
     }
     const char* last = nullptr;
     if (path.find('/') == std::string::npos || PinnedParent(path, &last) >= 0) return -EINVAL;
-    struct open_how how;
-    std::memset(&how, 0, sizeof(how));
-    how.flags = uint64_t(O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long fd;
-    do {
-      fd = ::syscall(SYS_openat2, root, path.c_str(), &how, sizeof(how));
-    } while (fd < 0 && errno == EINTR);
-    return fd >= 0 ? int(fd) : -errno;
+    return OpenBeneath(root, path.c_str(), O_PATH | O_NOFOLLOW);
   }
 
   // Opens path with flags: one step from its directory when that one is pinned (a temp
