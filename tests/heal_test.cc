@@ -390,12 +390,14 @@ TEST_CASE("heal: an object overwritten while it is healed is left to its writer"
   struct Hook : VolumeWrapper {
     using VolumeWrapper::VolumeWrapper;
     std::function<void()> fn;
+    std::mutex mu;  // the flushes of a commit run in parallel: one of them takes fn
     Status SyncFile(const std::string& p) override {
-      if (fn) {
-        auto f2 = std::move(fn);
-        fn = nullptr;
-        f2();
+      std::function<void()> f2;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        f2.swap(fn);
       }
+      if (f2) f2();
       return VolumeWrapper::SyncFile(p);
     }
   };
@@ -404,9 +406,11 @@ TEST_CASE("heal: an object overwritten while it is healed is left to its writer"
   test::CloseSetFirst close_first{f};
   f.Reopen();
   const std::string newer = test::RandomBytes(300000, 2);
-  hook.fn = [&] { REQUIRE(f.Put("bkt", "k", newer).ok()); };
+  bool put_ok = false;  // asserted here: the hook runs on a flush thread
+  hook.fn = [&] { put_ok = f.Put("bkt", "k", newer).ok(); };
   CheckOptions o;
   auto h = f.set->HealObject("bkt", "k", o);
+  REQUIRE(put_ok);
   REQUIRE(h.ok());
   CHECK(h->action == ObjectHealth::Action::kChanged);
   auto got = f.Get("bkt", "k");
