@@ -31,6 +31,16 @@ size_t KeyFiles(SetFixture& f, size_t vol, const std::string& bucket, const std:
   return n;
 }
 
+// Puts a BypassCounter over each of f's volumes (in effect once f reopens its set).
+std::vector<std::unique_ptr<BypassCounter>> CountBypasses(SetFixture& f) {
+  std::vector<std::unique_ptr<BypassCounter>> counters;
+  for (auto& v : f.vols) {
+    counters.push_back(std::make_unique<BypassCounter>(v));
+    v = counters.back().get();
+  }
+  return counters;
+}
+
 }  // namespace
 
 TEST_CASE("round trips are byte-identical for every size and layout", "[erasure_set]") {
@@ -57,11 +67,7 @@ TEST_CASE("round trips are byte-identical for every size and layout", "[erasure_
 
 TEST_CASE("a body of a block or more is written past the page cache", "[erasure_set][direct]") {
   SetFixture f(4, 2);  // blocks of 64 KiB, inline up to 16 KiB
-  std::vector<std::unique_ptr<BypassCounter>> counters;
-  for (auto& v : f.vols) {
-    counters.push_back(std::make_unique<BypassCounter>(v));
-    v = counters.back().get();
-  }
+  auto counters = CountBypasses(f);
   CloseSetFirst close{f};
   f.Reopen();
   REQUIRE(f.set->MakeBucket("bkt").ok());
@@ -97,6 +103,31 @@ TEST_CASE("a body of a block or more is written past the page cache", "[erasure_
   CHECK(f.Get("bkt", "big-nf").value() == big);
   CHECK(sum(&BypassCounter::congruent) == 2 * 16 * 6);
   CHECK(sum(&BypassCounter::incongruent) == 0);
+}
+
+TEST_CASE("a PUT's writer threads are kept for the next PUT", "[erasure_set][stage]") {
+  SetFixture f(4, 2);
+  auto counters = CountBypasses(f);
+  CloseSetFirst close{f};
+  f.Reopen();
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string big = RandomBytes((256 << 10) + 5, 6);  // 5 blocks
+  REQUIRE(f.Put("bkt", "a", big).ok());
+  // The next PUT's shard files are written by threads that existed before it: none started.
+  const std::set<long> before = LiveThreadIds();
+  for (auto& c : counters) c->append_threads.clear();
+  REQUIRE(f.Put("bkt", "b", big).ok());
+  std::set<long> writers;
+  for (auto& c : counters) {
+    REQUIRE(c->append_threads.size() == 1);  // one writer per shard file
+    writers.insert(*c->append_threads.begin());
+  }
+  CHECK(writers.size() == 6);
+  for (long id : writers) {
+    CAPTURE(id);
+    CHECK(before.count(id) == 1);
+  }
+  CHECK(f.Get("bkt", "b").value() == big);
 }
 
 TEST_CASE("fast etag is XXH3-128 and differs from md5", "[erasure_set]") {

@@ -2,12 +2,17 @@
 // fixture that builds an ErasureSet over MemVolumes (each wrapped in a FaultyVolume).
 #pragma once
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -161,9 +166,19 @@ struct SetFixture {
 
 inline CloseSetFirst::~CloseSetFirst() { f.set.reset(); }
 
+// The kernel's ids of this process's threads (not reused while a test runs, unlike pthread_t).
+inline std::set<long> LiveThreadIds() {
+  std::set<long> ids;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+    ids.insert(std::stol(e.path().filename().string()));
+  return ids;
+}
+
 // Counts the BypassCache hints given to the files it opens (every other call is forwarded), and
 // of the appends after a hint whose first piece is at least kDirectAppendAlign bytes, those whose
 // address is congruent to their file offset modulo kDirectAppendAlign (written without a copy).
+// append_threads: the kernel ids of the threads that appended (one at a time per volume: each
+// file of an erasure set PUT has one writer).
 class BypassCounter : public VolumeWrapper {
  public:
   using VolumeWrapper::VolumeWrapper;
@@ -173,12 +188,14 @@ class BypassCounter : public VolumeWrapper {
   }
   int hints = 0;
   int congruent = 0, incongruent = 0;
+  std::set<long> append_threads;
 
  private:
   class File : public WritableFile {
    public:
     File(std::unique_ptr<WritableFile> f, BypassCounter* c) : f_(std::move(f)), c_(c) {}
     Status AppendV(const ConstBuf* b, int n) override {
+      c_->append_threads.insert(long(syscall(SYS_gettid)));
       if (hinted_ && n > 0 && b[0].size >= kDirectAppendAlign) {
         const uintptr_t at = reinterpret_cast<uintptr_t>(b[0].data);
         ++((at - offset_) % kDirectAppendAlign == 0 ? c_->congruent : c_->incongruent);

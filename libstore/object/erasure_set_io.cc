@@ -2,17 +2,18 @@
 //
 // PUT: the caller's thread reads a block, encodes it and checksums the chunks; writer threads (one
 // per temp shard file, up to kMaxWriters) append chunk+checksum to the K+M files; a hash thread
-// computes the ETag (MD5 costs ~0.7 GB/s, so it runs beside the pipeline, not in it). A ring of
-// kSlots block buffers, borrowed from the pool, bounds memory whatever the object size.
+// computes the ETag (MD5 costs ~0.7 GB/s, so it runs beside the pipeline, not in it). These
+// threads are kept across PUTs (StageGroup), not started for each. A ring of kSlots block
+// buffers, borrowed from the pool, bounds memory whatever the object size.
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/hash.h"
 #include "libstore/common/ring_pipeline.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/framing.h"
 #include "libstore/format/key_path.h"
@@ -167,13 +168,14 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       ring.Release(w, b);
     }
   };
-  std::vector<std::thread> writer_threads;
-  writer_threads.reserve(writers);
-  for (uint32_t w = 0; w < writers; ++w) writer_threads.emplace_back(write_shards, w);
   BodyChecksums etag_sums(etag_plan), other_sums(other_plan);
   Xxh3_128Stream xxh;
   const bool fast = opts.etag == EtagMode::kFast;
-  std::thread hasher([&] {
+  // The stages run on kept threads (StageGroup), not threads started for this PUT. Declared after
+  // everything the stages use: its destructor waits for them.
+  StageGroup stages;
+  for (uint32_t w = 0; w < writers; ++w) stages.Run([&write_shards, w] { write_shards(w); });
+  stages.Run([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       if (fast) xxh.Update(s.data, s.len);
@@ -181,9 +183,8 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       ring.Release(hash_consumer, b);
     }
   });
-  std::thread checksummer;
   if (other_side) {
-    checksummer = std::thread([&] {
+    stages.Run([&] {
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         Slot& s = slots[b % kSlots];
         other_sums.Update(s.data, s.len);
@@ -212,9 +213,7 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   }
   if (!read_error.ok()) ring.Abort();
   ring.Finish();
-  for (auto& t : writer_threads) t.join();
-  hasher.join();
-  if (checksummer.joinable()) checksummer.join();
+  stages.Wait();
   const bool abort_all = ring.aborted();
 
   if (!read_error.ok() || abort_all) {

@@ -1,0 +1,84 @@
+#include "libstore/common/stage_threads.h"
+
+#include <deque>
+#include <thread>
+#include <utility>
+
+namespace cairn {
+namespace {
+
+// The process-wide kept threads. Never destroyed: idle threads wait on it while the process ends.
+class StageThreads {
+ public:
+  static StageThreads& Get() {
+    static StageThreads* threads = new StageThreads();
+    return *threads;
+  }
+
+  // Runs task, then done (once this thread is idle again or on its way out).
+  void Start(std::function<void()> task, std::function<void()> done) {
+    std::lock_guard<std::mutex> l(mu_);
+    queue_.push_back({std::move(task), std::move(done)});
+    // Every queued task has an idle thread of its own (one that waits, or one starting): none
+    // waits for another task to end.
+    if (idle_ < queue_.size()) {
+      std::thread([this] { Loop(); }).detach();
+      ++idle_;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Item {
+    std::function<void()> task, done;
+  };
+
+  void Loop() {
+    while (true) {
+      Item item;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [this] { return !queue_.empty(); });
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        --idle_;
+      }
+      item.task();
+      item.task = nullptr;  // what it holds goes before its group hears it ended
+      bool keep;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        keep = idle_ < StageGroup::kMaxIdle;
+        if (keep) ++idle_;
+      }
+      // Only now: a group whose Wait returned finds its threads idle for its next tasks.
+      item.done();
+      if (!keep) return;
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  size_t idle_ = 0;  // threads waiting for a task or about to
+};
+
+}  // namespace
+
+void StageGroup::Run(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ++running_;
+  }
+  StageThreads::Get().Start(std::move(task), [this] {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--running_ == 0) done_.notify_all();
+  });
+}
+
+void StageGroup::Wait() {
+  std::unique_lock<std::mutex> l(mu_);
+  done_.wait(l, [this] { return running_ == 0; });
+}
+
+}  // namespace cairn
