@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "libstore/common/hash.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/format/key_path.h"
 #include "libstore/format/object_meta.h"
 #include "tests/plain_test_util.h"
@@ -128,6 +129,27 @@ TEST_CASE("a PUT's writer threads are kept for the next PUT", "[erasure_set][sta
     CHECK(before.count(id) == 1);
   }
   CHECK(f.Get("bkt", "b").value() == big);
+}
+
+TEST_CASE("a PUT that cannot start its stage threads fails as SlowDown and leaves nothing",
+          "[erasure_set][stage]") {
+  SetFixture f(4, 2);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string old_body = RandomBytes(100000, 7), big = RandomBytes((256 << 10) + 5, 8);
+  REQUIRE(f.Put("bkt", "k", old_body).ok());
+  // 5 blocks: six writers and a hasher. The first stage fails, then the fourth (three writers
+  // already running and waiting for blocks), then the last (the hasher).
+  for (int after : {0, 3, 6}) {
+    CAPTURE(after);
+    StageGroup::FailRunForTest(after);
+    Status s = f.Put("bkt", "k", big);
+    CHECK(s.code() == Code::kSlowDown);
+    CHECK(f.Get("bkt", "k").value() == old_body);  // the older copy stays
+    for (size_t i = 0; i < f.mem.size(); ++i) CHECK(f.Files(i, ".cairn/tmp").empty());
+  }
+  // Nothing is left waiting: the next PUT runs.
+  REQUIRE(f.Put("bkt", "k", big).ok());
+  CHECK(f.Get("bkt", "k").value() == big);
 }
 
 TEST_CASE("fast etag is XXH3-128 and differs from md5", "[erasure_set]") {

@@ -20,7 +20,7 @@ using cairn::test::LiveThreadIds;
 namespace {
 
 // Runs n tasks in one group, each waiting until all n have started (so they only finish if they
-// all run at once); returns the thread ids they ran on.
+// all run at once); returns the thread ids they ran on (fewer than n when a task did not start).
 std::set<long> RunTogether(size_t n) {
   std::mutex mu;
   std::condition_variable cv;
@@ -28,12 +28,17 @@ std::set<long> RunTogether(size_t n) {
   std::set<long> ids;
   StageGroup group;
   for (size_t i = 0; i < n; ++i) {
-    group.Run([&] {
+    const bool ran = group.Run([&] {
       std::unique_lock<std::mutex> l(mu);
       ids.insert(long(syscall(SYS_gettid)));
       if (++started == n) cv.notify_all();
       cv.wait(l, [&] { return started == n; });
     });
+    if (!ran) {
+      // The others wait for one task fewer.
+      std::lock_guard<std::mutex> l(mu);
+      if (started == --n) cv.notify_all();
+    }
   }
   group.Wait();
   return ids;
@@ -65,7 +70,19 @@ TEST_CASE("stage threads: a group's threads are kept for the next group", "[stag
   std::atomic<int> ran{0};
   {
     StageGroup group;
-    for (int i = 0; i < 5; ++i) group.Run([&] { ++ran; });
+    for (int i = 0; i < 5; ++i) CHECK(group.Run([&] { ++ran; }));
   }
   CHECK(ran == 5);
+}
+
+TEST_CASE("stage threads: a task that cannot start is refused, and the group still ends",
+          "[stage]") {
+  std::atomic<int> ran{0};
+  StageGroup group;
+  StageGroup::FailRunForTest(1);  // the second Run fails
+  CHECK(group.Run([&] { ++ran; }));
+  CHECK_FALSE(group.Run([&] { ran += 100; }));
+  CHECK(group.Run([&] { ++ran; }));
+  group.Wait();
+  CHECK(ran == 2);
 }

@@ -1,6 +1,7 @@
 #include "libstore/common/stage_threads.h"
 
 #include <deque>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -15,17 +16,29 @@ class StageThreads {
     return *threads;
   }
 
-  // Runs task, then done (once this thread is idle again or on its way out).
-  void Start(std::function<void()> task, std::function<void()> done) {
+  // Runs task, then done (once this thread is idle again or on its way out). False when no
+  // thread could be started for it: then neither runs.
+  bool Start(std::function<void()> task, std::function<void()> done) {
     std::lock_guard<std::mutex> l(mu_);
-    queue_.push_back({std::move(task), std::move(done)});
+    if (fail_after_ >= 0 && fail_after_-- == 0) return false;
     // Every queued task has an idle thread of its own (one that waits, or one starting): none
     // waits for another task to end.
-    if (idle_ < queue_.size()) {
-      std::thread([this] { Loop(); }).detach();
+    if (idle_ <= queue_.size()) {
+      try {
+        std::thread([this] { Loop(); }).detach();
+      } catch (const std::system_error&) {
+        return false;  // EAGAIN: out of threads (a pids limit, RLIMIT_NPROC) or memory
+      }
       ++idle_;
     }
+    queue_.push_back({std::move(task), std::move(done)});
     cv_.notify_one();
+    return true;
+  }
+
+  void FailAfter(int after) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_after_ = after;
   }
 
  private:
@@ -61,20 +74,26 @@ class StageThreads {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   size_t idle_ = 0;  // threads waiting for a task or about to
+  int fail_after_ = -1;  // FailRunForTest: Starts left before one fails (-1: none fails)
 };
 
 }  // namespace
 
-void StageGroup::Run(std::function<void()> task) {
+bool StageGroup::Run(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> l(mu_);
     ++running_;
   }
-  StageThreads::Get().Start(std::move(task), [this] {
+  auto done = [this] {
     std::lock_guard<std::mutex> l(mu_);
     if (--running_ == 0) done_.notify_all();
-  });
+  };
+  if (StageThreads::Get().Start(std::move(task), done)) return true;
+  done();
+  return false;
 }
+
+void StageGroup::FailRunForTest(int after) { StageThreads::Get().FailAfter(after); }
 
 void StageGroup::Wait() {
   std::unique_lock<std::mutex> l(mu_);

@@ -30,13 +30,18 @@ class StageGroup {
   // Waits for the tasks still running: what they reference must outlive them.
   ~StageGroup() { Wait(); }
 
-  // Runs task on a kept thread (or a new one) at once, never after another task.
-  void Run(std::function<void()> task);
+  // Runs task on a kept thread (or a new one) at once, never after another task. False when no
+  // thread could be started for it (the system is out of threads or memory): the task does not
+  // run, and the caller must stop the tasks already started (they may wait for this one).
+  [[nodiscard]] bool Run(std::function<void()> task);
   // Returns once every task started by Run has returned.
   void Wait();
 
   // Threads kept idle at most, process-wide.
   static constexpr size_t kMaxIdle = 128;
+
+  // Tests: the Run after the next `after` ones fails, as if no thread could be started.
+  static void FailRunForTest(int after);
 
  private:
   std::mutex mu_;

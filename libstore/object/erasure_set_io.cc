@@ -174,8 +174,17 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   // The stages run on kept threads (StageGroup), not threads started for this PUT. Declared after
   // everything the stages use: its destructor waits for them.
   StageGroup stages;
-  for (uint32_t w = 0; w < writers; ++w) stages.Run([&write_shards, w] { write_shards(w); });
-  stages.Run([&] {
+  // Whatever leaves this scope (a thrown bad_alloc too) stops the stages first, so that the
+  // group's destructor does not wait for stages that wait for the producer.
+  struct AbortOnExit {
+    RingPipeline& ring;
+    ~AbortOnExit() { ring.Abort(); }
+  } abort_on_exit{ring};
+  bool started = true;
+  for (uint32_t w = 0; started && w < writers; ++w) {
+    started = stages.Run([&write_shards, w] { write_shards(w); });
+  }
+  started = started && stages.Run([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       Slot& s = slots[b % kSlots];
       if (fast) xxh.Update(s.data, s.len);
@@ -183,14 +192,22 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
       ring.Release(hash_consumer, b);
     }
   });
-  if (other_side) {
-    stages.Run([&] {
+  if (started && other_side) {
+    started = stages.Run([&] {
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         Slot& s = slots[b % kSlots];
         other_sums.Update(s.data, s.len);
         ring.Release(other_consumer, b);
       }
     });
+  }
+  if (!started) {
+    // A stage that did not start would never release its slots: the others stop, and the
+    // client is told to come back (503 SlowDown), as for any other limit of the server.
+    ring.Abort();
+    stages.Wait();
+    remove_temps();
+    return Status(Code::kSlowDown, what + ": cannot start a thread for the PUT's stages");
   }
 
   for (uint64_t b = 0; ring.WaitFree(b); ++b) {
