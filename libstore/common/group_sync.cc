@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -112,7 +113,11 @@ class FlushPool {
     std::lock_guard<std::mutex> l(mu_);
     for (size_t i = 0; i < helpers; ++i) queue_.push_back(job);
     while (idle_ < queue_.size() && threads_ < kMaxThreads) {
-      std::thread([this] { Loop(); }).detach();
+      try {
+        std::thread([this] { Loop(); }).detach();
+      } catch (const std::system_error&) {
+        break;  // out of threads or memory: the caller does the work itself (and withdraws)
+      }
       ++threads_;
       ++idle_;
     }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -92,7 +93,7 @@ class Scan {
     }
     if (o_.heal) RETURN_IF_ERROR(DrainMrf());
     ASSIGN_OR_RETURN(auto buckets, Buckets());
-    StartWorkers();
+    RETURN_IF_ERROR(StartWorkers());
     Status st;
     for (const auto& b : buckets) {
       if (resuming && b < resume.bucket) continue;
@@ -288,9 +289,18 @@ class Scan {
 
   // ---- workers
 
-  void StartWorkers() {
+  // As many workers as asked (or as the system lets start: --jobs is a bound, not a promise).
+  Status StartWorkers() {
     const int jobs = std::max(1, std::min(o_.jobs, 64));
-    for (int i = 0; i < jobs; ++i) workers_.emplace_back([this] { Worker(); });
+    for (int i = 0; i < jobs; ++i) {
+      try {
+        workers_.emplace_back([this] { Worker(); });
+      } catch (const std::system_error&) {
+        break;  // out of threads or memory
+      }
+    }
+    if (workers_.empty()) return Status(Code::kSlowDown, "cannot start a thread to scan with");
+    return Status::Ok();
   }
 
   void Push(const std::string& bucket, const std::string& key) {
