@@ -330,24 +330,19 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
   req.rec = &rec;
   req.previous = previous;
   req.announced = announced;
-  if (!durable_) {
-    // No flush at a commit: the connection is held for a moment only. Batching these too saved
-    // 4 fcntl per PUT but added wake-ups, and no difference in server CPU per PUT showed in
-    // an interleaved A/B (docs/benchmarks.md, "Small PUTs: group commit"): the direct path.
-    std::lock_guard<std::mutex> l(mu_);
-    PutRequest* one = &req;
-    PutBatchLocked(std::span<PutRequest* const>(&one, 1));
-    if (announced) EndAnnouncedLocked();
-    return std::move(req.result);
-  }
-  // Group commit: the Puts that arrive while another batch holds the connection (its commit
-  // waits for a flush of the WAL) queue up; one of them then writes them all in one transaction
-  // and each returns once its own record is committed, as a Put of its own would.
+  // Group commit: the Puts that arrive while another batch holds the connection queue up; one of
+  // them then writes them all in one transaction and each returns once its own record is
+  // committed, as a Put of its own would. With durable_ the wait is the WAL's flush; without, it
+  // is the transaction itself (6 fcntl locks and a WAL write each), which 16 concurrent small
+  // PUTs used to take one after the other, each waking the next through the mutex. Wake-ups are
+  // aimed: each request has its own condition variable; a batch's end wakes its own requests and
+  // the first one queued since, which leads the next batch (a notify_all woke every waiter,
+  // most of them to sleep again).
   std::unique_lock<std::mutex> ql(queue_mu_);
   queue_.push_back(&req);
   while (!req.done) {
     if (leader_) {
-      queue_cv_.wait(ql);
+      req.cv.wait(ql);
       continue;
     }
     leader_ = true;
@@ -364,9 +359,13 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
       }
     }
     ql.lock();
-    for (PutRequest* r : batch) r->done = true;
+    for (PutRequest* r : batch) {
+      r->done = true;
+      // Under queue_mu_: r's owner cannot see done and return (ending r) before this call.
+      if (r != &req) r->cv.notify_one();
+    }
     leader_ = false;
-    queue_cv_.notify_all();
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
   }
   return std::move(req.result);
 }

@@ -77,9 +77,9 @@ class MetaStore {
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
   // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
-  // (CompleteStamp) go into the same transaction, before rec. Group commit, when durable: Puts
-  // that arrive while another Put's transaction is being written and its WAL flushed wait,
-  // and one of them writes them all in one transaction (one flush for all); each returns once
+  // (CompleteStamp) go into the same transaction, before rec. Group commit: Puts that arrive
+  // while another Put's transaction is being written (and, when durable, its WAL flushed) wait,
+  // and one of them writes them all in one transaction (one flush for all, one set of locks); each returns once
   // that transaction committed, so what a returned Put stored is as durable as with a
   // transaction of its own. A batch whose transaction fails is written again one Put at a time,
   // so that a Put fails only for its own reason.
@@ -144,6 +144,7 @@ class MetaStore {
     bool announced = false;
     Status result;
     bool done = false;  // guarded by queue_mu_
+    std::condition_variable cv;  // wakes this Put's thread (done, or to lead the next batch)
   };
   // Writes a batch of Puts (one or more) in one transaction with the waiting completions and sets
   // each one's result; on a failure of a batch of several, each one again on its own. A lone Put
@@ -180,7 +181,6 @@ class MetaStore {
   std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
       rollback_;
   std::mutex queue_mu_;  // taken without mu_, or inside it; never mu_ inside it
-  std::condition_variable queue_cv_;
   std::vector<PutRequest*> queue_;  // Puts waiting for a batch
   bool leader_ = false;             // a Put is writing a batch (guarded by queue_mu_)
   std::atomic<uint64_t> group_commits_{0};  // transactions that held more than one Put
