@@ -335,37 +335,63 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
   // committed, as a Put of its own would. With durable_ the wait is the WAL's flush; without, it
   // is the transaction itself (6 fcntl locks and a WAL write each), which 16 concurrent small
   // PUTs used to take one after the other, each waking the next through the mutex. Wake-ups are
-  // aimed: each request has its own condition variable; a batch's end wakes its own requests and
-  // the first one queued since, which leads the next batch (a notify_all woke every waiter,
-  // most of them to sleep again).
-  std::unique_lock<std::mutex> ql(queue_mu_);
-  queue_.push_back(&req);
-  while (!req.done) {
-    if (leader_) {
-      req.cv.wait(ql);
-      continue;
-    }
-    leader_ = true;
-    ql.unlock();
-    std::vector<PutRequest*> batch;
+  // aimed and made outside every lock the woken thread takes next: a batch's end wakes its own
+  // requests, and hands the lead to the first one queued since (a notify_all under queue_mu_
+  // woke every waiter into a wait for that mutex, most of them to sleep again).
+  req.wake = std::make_shared<PutRequest::Wake>();
+  bool lead = false;
+  {
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    queue_.push_back(&req);
+    if (!leader_) lead = leader_ = true;
+  }
+  if (!lead) {
+    std::unique_lock<std::mutex> wl(req.wake->mu);
+    req.wake->cv.wait(wl, [&] { return req.wake->done || req.wake->lead; });
+    if (req.wake->done) return std::move(req.result);
+  }
+  // This thread leads: req is still queued (a leader takes the queue only under mu_, and none
+  // other runs until this one hands on), so the batch below holds it.
+  std::vector<PutRequest*> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
     {
-      std::lock_guard<std::mutex> l(mu_);
-      ql.lock();  // taken now: what queued while this thread waited for the connection goes too
+      // What queued while this thread waited for the connection goes too.
+      std::lock_guard<std::mutex> ql(queue_mu_);
       batch.swap(queue_);
-      ql.unlock();
-      PutBatchLocked(batch);
-      for (PutRequest* r : batch) {
-        if (r->announced) EndAnnouncedLocked();
-      }
     }
-    ql.lock();
+    PutBatchLocked(batch);
     for (PutRequest* r : batch) {
-      r->done = true;
-      // Under queue_mu_: r's owner cannot see done and return (ending r) before this call.
-      if (r != &req) r->cv.notify_one();
+      if (r->announced) EndAnnouncedLocked();
     }
-    leader_ = false;
-    if (!queue_.empty()) queue_.front()->cv.notify_one();
+  }
+  std::shared_ptr<PutRequest::Wake> next;
+  {
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    if (queue_.empty()) {
+      leader_ = false;
+    } else {
+      next = queue_.front()->wake;
+    }
+  }
+  std::vector<std::shared_ptr<PutRequest::Wake>> wakes;
+  wakes.reserve(batch.size());
+  for (PutRequest* r : batch) {
+    if (r != &req) wakes.push_back(r->wake);  // r may end as soon as it sees done
+  }
+  for (auto& w : wakes) {
+    {
+      std::lock_guard<std::mutex> wl(w->mu);
+      w->done = true;
+    }
+    w->cv.notify_one();
+  }
+  if (next) {
+    {
+      std::lock_guard<std::mutex> wl(next->mu);
+      next->lead = true;
+    }
+    next->cv.notify_one();
   }
   return std::move(req.result);
 }

@@ -143,8 +143,14 @@ class MetaStore {
     std::optional<ObjectRecord>* previous = nullptr;
     bool announced = false;
     Status result;
-    bool done = false;  // guarded by queue_mu_
-    std::condition_variable cv;  // wakes this Put's thread (done, or to lead the next batch)
+    // How its thread is woken: its batch is done, or it leads the next one. Shared, so that the
+    // thread that wakes it may still touch it after the Put returned.
+    struct Wake {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false, lead = false;  // guarded by mu
+    };
+    std::shared_ptr<Wake> wake;
   };
   // Writes a batch of Puts (one or more) in one transaction with the waiting completions and sets
   // each one's result; on a failure of a batch of several, each one again on its own. A lone Put
