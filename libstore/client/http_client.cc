@@ -352,7 +352,9 @@ Status HttpConnection::Do(const Request& req, Response* resp) {
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, curl_off_t(req.body_size));
   }
-  if (!head && req.method != "GET" && (req.method != "PUT" || inline_body)) {
+  // An inline body makes curl's request a POST: its method is given; otherwise GET and PUT are
+  // curl's own (HTTPGET, UPLOAD).
+  if (!head && (inline_body || (req.method != "GET" && req.method != "PUT"))) {
     c.method.assign(req.method);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str());
   }

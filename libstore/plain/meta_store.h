@@ -79,10 +79,10 @@ class MetaStore {
   // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
   // (CompleteStamp) go into the same transaction, before rec. Group commit: Puts that arrive
   // while another Put's transaction is being written (and, when durable, its WAL flushed) wait,
-  // and one of them writes them all in one transaction (one flush for all, one set of locks); each returns once
-  // that transaction committed, so what a returned Put stored is as durable as with a
-  // transaction of its own. A batch whose transaction fails is written again one Put at a time,
-  // so that a Put fails only for its own reason.
+  // and one of them writes them all in one transaction (one set of locks, one flush for all);
+  // each returns once that transaction committed, so what a returned Put stored is as durable
+  // as with a transaction of its own. A batch whose transaction fails is written again one Put
+  // at a time, so that a Put fails only for its own reason.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   // The ctime of a record written with a pending one (kCtimePending), once its file is in place:
   // `stamp` is that file's full stamp. Written only into the record still pending for that file
