@@ -54,6 +54,10 @@ struct ClientOptions {
   std::string user_agent = "cairn";
 };
 
+// A body from memory up to this size is sent with the request's head in one write (the bytes
+// are the same as a larger body's; only the number of writes differs).
+inline constexpr uint64_t kInlineBodyMax = 32 << 10;
+
 // One request. Everything it points to must stay valid for the call.
 struct Request {
   std::string_view method = "GET";  // GET, PUT, POST, DELETE, HEAD, ...

@@ -330,43 +330,68 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
   req.rec = &rec;
   req.previous = previous;
   req.announced = announced;
-  if (!durable_) {
-    // No flush at a commit: the connection is held for a moment only. Batching these too saved
-    // 4 fcntl per PUT but added wake-ups, and no difference in server CPU per PUT showed in
-    // an interleaved A/B (docs/benchmarks.md, "Small PUTs: group commit"): the direct path.
-    std::lock_guard<std::mutex> l(mu_);
-    PutRequest* one = &req;
-    PutBatchLocked(std::span<PutRequest* const>(&one, 1));
-    if (announced) EndAnnouncedLocked();
-    return std::move(req.result);
+  // Group commit: the Puts that arrive while another batch holds the connection queue up; one of
+  // them then writes them all in one transaction and each returns once its own record is
+  // committed, as a Put of its own would. With durable_ the wait is the WAL's flush; without, it
+  // is the transaction itself (6 fcntl locks and a WAL write each), which 16 concurrent small
+  // PUTs used to take one after the other, each waking the next through the mutex. Wake-ups are
+  // aimed and made outside every lock the woken thread takes next: a batch's end wakes its own
+  // requests, and hands the lead to the first one queued since (a notify_all under queue_mu_
+  // woke every waiter into a wait for that mutex, most of them to sleep again).
+  req.wake = std::make_shared<PutRequest::Wake>();
+  bool lead = false;
+  {
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    queue_.push_back(&req);
+    if (!leader_) lead = leader_ = true;
   }
-  // Group commit: the Puts that arrive while another batch holds the connection (its commit
-  // waits for a flush of the WAL) queue up; one of them then writes them all in one transaction
-  // and each returns once its own record is committed, as a Put of its own would.
-  std::unique_lock<std::mutex> ql(queue_mu_);
-  queue_.push_back(&req);
-  while (!req.done) {
-    if (leader_) {
-      queue_cv_.wait(ql);
-      continue;
-    }
-    leader_ = true;
-    ql.unlock();
-    std::vector<PutRequest*> batch;
+  if (!lead) {
+    std::unique_lock<std::mutex> wl(req.wake->mu);
+    req.wake->cv.wait(wl, [&] { return req.wake->done || req.wake->lead; });
+    if (req.wake->done) return std::move(req.result);
+  }
+  // This thread leads: req is still queued (a leader takes the queue only under mu_, and none
+  // other runs until this one hands on), so the batch below holds it.
+  std::vector<PutRequest*> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
     {
-      std::lock_guard<std::mutex> l(mu_);
-      ql.lock();  // taken now: what queued while this thread waited for the connection goes too
+      // What queued while this thread waited for the connection goes too.
+      std::lock_guard<std::mutex> ql(queue_mu_);
       batch.swap(queue_);
-      ql.unlock();
-      PutBatchLocked(batch);
-      for (PutRequest* r : batch) {
-        if (r->announced) EndAnnouncedLocked();
-      }
     }
-    ql.lock();
-    for (PutRequest* r : batch) r->done = true;
-    leader_ = false;
-    queue_cv_.notify_all();
+    PutBatchLocked(batch);
+    for (PutRequest* r : batch) {
+      if (r->announced) EndAnnouncedLocked();
+    }
+  }
+  std::shared_ptr<PutRequest::Wake> next;
+  {
+    std::lock_guard<std::mutex> ql(queue_mu_);
+    if (queue_.empty()) {
+      leader_ = false;
+    } else {
+      next = queue_.front()->wake;
+    }
+  }
+  std::vector<std::shared_ptr<PutRequest::Wake>> wakes;
+  wakes.reserve(batch.size());
+  for (PutRequest* r : batch) {
+    if (r != &req) wakes.push_back(r->wake);  // r may end as soon as it sees done
+  }
+  for (auto& w : wakes) {
+    {
+      std::lock_guard<std::mutex> wl(w->mu);
+      w->done = true;
+    }
+    w->cv.notify_one();
+  }
+  if (next) {
+    {
+      std::lock_guard<std::mutex> wl(next->mu);
+      next->lead = true;
+    }
+    next->cv.notify_one();
   }
   return std::move(req.result);
 }

@@ -77,12 +77,12 @@ class MetaStore {
   Result<std::optional<ObjectRecord>> Get(const std::string& bucket, const std::string& key,
                                           const FileStamp& stamp);
   // Stores rec for bucket/key, replacing any record. The stamp completions still waiting
-  // (CompleteStamp) go into the same transaction, before rec. Group commit, when durable: Puts
-  // that arrive while another Put's transaction is being written and its WAL flushed wait,
-  // and one of them writes them all in one transaction (one flush for all); each returns once
-  // that transaction committed, so what a returned Put stored is as durable as with a
-  // transaction of its own. A batch whose transaction fails is written again one Put at a time,
-  // so that a Put fails only for its own reason.
+  // (CompleteStamp) go into the same transaction, before rec. Group commit: Puts that arrive
+  // while another Put's transaction is being written (and, when durable, its WAL flushed) wait,
+  // and one of them writes them all in one transaction (one set of locks, one flush for all);
+  // each returns once that transaction committed, so what a returned Put stored is as durable
+  // as with a transaction of its own. A batch whose transaction fails is written again one Put
+  // at a time, so that a Put fails only for its own reason.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec);
   // The ctime of a record written with a pending one (kCtimePending), once its file is in place:
   // `stamp` is that file's full stamp. Written only into the record still pending for that file
@@ -143,7 +143,14 @@ class MetaStore {
     std::optional<ObjectRecord>* previous = nullptr;
     bool announced = false;
     Status result;
-    bool done = false;  // guarded by queue_mu_
+    // How its thread is woken: its batch is done, or it leads the next one. Shared, so that the
+    // thread that wakes it may still touch it after the Put returned.
+    struct Wake {
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false, lead = false;  // guarded by mu
+    };
+    std::shared_ptr<Wake> wake;
   };
   // Writes a batch of Puts (one or more) in one transaction with the waiting completions and sets
   // each one's result; on a failure of a batch of several, each one again on its own. A lone Put
@@ -180,7 +187,6 @@ class MetaStore {
   std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
       rollback_;
   std::mutex queue_mu_;  // taken without mu_, or inside it; never mu_ inside it
-  std::condition_variable queue_cv_;
   std::vector<PutRequest*> queue_;  // Puts waiting for a batch
   bool leader_ = false;             // a Put is writing a batch (guarded by queue_mu_)
   std::atomic<uint64_t> group_commits_{0};  // transactions that held more than one Put
