@@ -77,4 +77,18 @@ class RingPipeline {
   bool finished_ = false, aborted_ = false;
 };
 
+// Aborts a ring when it goes out of scope, however the scope ends (a thrown bad_alloc too).
+// Declared after the stages' StageGroup, it runs before the group's destructor waits for them:
+// stages waiting on the ring for a producer that has left then end instead of waiting forever.
+class RingAbortOnExit {
+ public:
+  explicit RingAbortOnExit(RingPipeline& ring) : ring_(ring) {}
+  RingAbortOnExit(const RingAbortOnExit&) = delete;
+  RingAbortOnExit& operator=(const RingAbortOnExit&) = delete;
+  ~RingAbortOnExit() { ring_.Abort(); }
+
+ private:
+  RingPipeline& ring_;
+};
+
 }  // namespace cairn

@@ -176,10 +176,7 @@ Status ErasureSet::StreamShards(Source& src, std::string_view head, const PutOpt
   StageGroup stages;
   // Whatever leaves this scope (a thrown bad_alloc too) stops the stages first, so that the
   // group's destructor does not wait for stages that wait for the producer.
-  struct AbortOnExit {
-    RingPipeline& ring;
-    ~AbortOnExit() { ring.Abort(); }
-  } abort_on_exit{ring};
+  RingAbortOnExit abort_on_exit(ring);
   bool started = true;
   for (uint32_t w = 0; started && w < writers; ++w) {
     started = stages.Run([&write_shards, w] { write_shards(w); });

@@ -1,9 +1,9 @@
 // StreamIntoFile: the body of a plain PUT into its temp file (plain_internal.h).
 #include <cstring>
-#include <thread>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/ring_pipeline.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/plain/plain_internal.h"
 
 namespace cairn::plain {
@@ -37,7 +37,12 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Bod
   for (auto& s : slots) s.buf = PooledBuffer(kBlock);
   RingPipeline ring(kSlots, hash ? 2 : 1);
   Status write_error;
-  std::thread writer([&] {
+  // The writer and the hasher run on kept threads (StageGroup), not threads started per PUT.
+  // Declared after what they use: its destructor waits for them; the ring is aborted on any exit
+  // first, so that it never waits for a stage that waits for this thread.
+  StageGroup stages;
+  RingAbortOnExit abort_on_exit(ring);
+  bool started = stages.Run([&] {
     for (uint64_t b = 0; ring.WaitReady(b); ++b) {
       const Slot& s = slots[b % kSlots];
       // A body of a block or more: past the page cache (see WritableFile::BypassCache).
@@ -53,15 +58,19 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Bod
       ring.Release(0, b);
     }
   });
-  std::thread hasher;
-  if (hash) {
-    hasher = std::thread([&] {
+  if (started && hash) {
+    started = stages.Run([&] {
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         const Slot& s = slots[b % kSlots];
         sums.Update(s.buf.data(), s.len);
         ring.Release(1, b);
       }
     });
+  }
+  if (!started) {
+    ring.Abort();
+    stages.Wait();
+    return Status(Code::kSlowDown, "cannot start a thread for the PUT's stages");
   }
   Status read_error;
   uint64_t size = 0;
@@ -86,8 +95,7 @@ Result<uint64_t> StreamIntoFile(Source& src, WritableFile& file, bool fsync, Bod
   }
   if (!read_error.ok()) ring.Abort();
   ring.Finish();
-  writer.join();
-  if (hasher.joinable()) hasher.join();
+  stages.Wait();
   RETURN_IF_ERROR(read_error);
   RETURN_IF_ERROR(write_error);
   return size;
