@@ -319,6 +319,38 @@ TEST_CASE("plain: a failed upload leaves the old file and no temp file", "[plain
   CHECK(f.base->ListDir(".cairn/tmp")->empty());
 }
 
+TEST_CASE("plain: a close that fails: before the rename unflushed, harmless after a flush",
+          "[plain]") {
+  // On a directory: its files tell their stat data while open (MemVolume's do not), so a
+  // flushed upload's file stays open across the rename.
+  PlainFixture f("local");
+  f.vol = f.faulty.get();
+  f.Reopen();
+  REQUIRE(f.store->MakeBucket("bkt").ok());
+  REQUIRE(f.Put("bkt", "k", "old").ok());
+  FaultRule r;
+  r.op = FaultOp::kClose;
+  r.path_glob = ".cairn/tmp/*";
+  r.times = 1;
+  // Unflushed, a close is where a network file system reports bytes it could not write: it
+  // comes before the rename, and the older copy stays.
+  f.faulty->AddRule(r);
+  PutOptions po;
+  po.fsync = false;
+  CHECK(f.Put("bkt", "k", "new", po).code() == Code::kIOError);
+  CHECK(f.faulty->injected() == 1);
+  CHECK(*f.Get("bkt", "k") == "old");
+  // Flushed before the rename: the object is in place and whole, so the PUT says so.
+  f.faulty->ClearRules();
+  f.faulty->AddRule(r);
+  REQUIRE(f.Put("bkt", "k", "new").ok());
+  CHECK(f.faulty->injected() == 2);
+  f.faulty->ClearRules();
+  CHECK(*f.Get("bkt", "k") == "new");
+  CHECK(f.store->HeadObject("bkt", "k")->etag == Md5Hex("new"));
+  CHECK(f.base->ListDir(".cairn/tmp")->empty());
+}
+
 TEST_CASE("plain: no_fsync skips every sync; fsync is used otherwise", "[plain]") {
   for (bool no_fsync : {false, true}) {
     PlainDirOptions o;

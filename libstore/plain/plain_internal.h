@@ -47,8 +47,8 @@ class TempFile {
   // The finished file's stat data when its writer could tell (WritableFile::StatOpen, before it
   // closed): saves looking the path up again. Unset: Volume::Stat says.
   std::optional<FileInfo> stat;
-  // The finished file's writer, still open when its owner left it here (flushed if it had to
-  // be): the commit renames the file, takes its stamp after the rename from it (an fstat, where
+  // The finished file's writer, still open when its owner left it here (only once flushed): the
+  // commit renames the file, takes its stamp after the rename from it (an fstat, where
   // looking the new path up costs an open, a stat and a close) and then closes it. Null: the
   // commit looks the path up.
   std::unique_ptr<WritableFile> open_file;

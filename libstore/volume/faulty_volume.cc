@@ -213,6 +213,7 @@ class FaultyWritableFile final : public WritableFile {
 
   void StartWriteback() override { target_->StartWriteback(); }
   void BypassCache() override { target_->BypassCache(); }
+  Result<FileInfo> StatOpen() override { return target_->StatOpen(); }
 
   Status Sync() override {
     RETURN_IF_ERROR(inj_->Gate(FaultOp::kSync, path_));
