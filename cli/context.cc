@@ -4,6 +4,9 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <new>
+#include <string>
+#include <system_error>
 
 #include "cli/fd_io.h"
 #include "cli/main_entry.h"
@@ -160,6 +163,11 @@ int Main(int argc, char** argv) {
                  ctx.command.empty() ? "" : ": ", what.c_str(),
                  ctx.command.empty() ? "" : (ctx.command + " ").c_str());
     return 2;
+  } catch (const std::bad_alloc&) {
+    // The system's limits, not a bug: one line and the exit code of a failed operation.
+    result = Status(Code::kIOError, "out of memory");
+  } catch (const std::system_error& e) {
+    result = Status(Code::kIOError, std::string("the system refused: ") + e.what());
   }
   if (result.ok()) result = FlushStdout();
   if (!result.ok() && !StdoutReaderGone()) PrintError(ctx.command, result);

@@ -335,6 +335,39 @@ check "the live encode finished" test "$?" -eq 0
 expect 0 "the live encode's shards decode" "$CAIRN" decode -o "$W/live.out" "$W"/killed/live.*
 check "the live encode's output is whole" cmp -s "$W/live.out" "$W/live.in"
 
+echo "== out of memory"
+# Encode under address-space limits from too small to enough: each run either makes the six
+# shards, or fails with exit 1, one line, and nothing in the directory; never an abort (134) nor
+# part files left. (A sanitizer build reserves terabytes of address space and cannot start under
+# any limit: it is told, not run.)
+randfile "$W/oom.bin" $((24 << 20))
+oom_ok=0 oom_failed=0 oom_started=0
+for kib in $(seq 30000 6000 150000); do
+  (ulimit -v "$kib" && exec "$CAIRN" version) >/dev/null 2>&1 || continue
+  oom_started=$((oom_started + 1))
+  rm -rf "$W/oom" && mkdir "$W/oom"
+  rc=0
+  (ulimit -v "$kib" && exec "$CAIRN" encode -k 4 -m 2 --no-fsync -o "$W/oom" "$W/oom.bin") \
+    >"$T/out" 2>"$T/err" || rc=$?
+  if [[ $rc -eq 0 ]]; then
+    oom_ok=$((oom_ok + 1))
+    check "limit $kib KiB: six shards" test "$(ls -A "$W/oom" | wc -l)" -eq 6
+  else
+    oom_failed=$((oom_failed + 1))
+    check "limit $kib KiB: exit 1, not $rc" test "$rc" -eq 1
+    check "limit $kib KiB: one line" test "$(wc -l <"$T/err")" -eq 1
+    check "limit $kib KiB: says encode" grep -q '^cairn: encode: ' "$T/err"
+    check "limit $kib KiB: nothing left" test -z "$(ls -A "$W/oom")"
+  fi
+done
+if [[ $oom_started -eq 0 ]]; then
+  skip "out of memory" "this build cannot start under an address-space limit (a sanitizer build)"
+else
+  check "some limit was too small ($oom_failed failed)" test "$oom_failed" -gt 0
+  check "some limit was enough ($oom_ok worked)" test "$oom_ok" -gt 0
+fi
+rm -rf "$W/oom" "$W/oom.bin"
+
 echo "== paths in messages"
 expect 1 "decode of a missing file" "$CAIRN" decode -o "$W/x" "$W//nope.cairn"
 check "no // in the message" test -z "$(grep '//' "$T/err")"

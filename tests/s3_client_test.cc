@@ -19,6 +19,7 @@
 
 #include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/server/http_server.h"
 #include "libstore/server/sigv4_auth.h"
 #include "libstore/server/store_handler.h"
@@ -649,6 +650,19 @@ TEST_CASE("s3 client: ranged downloads into a file, pinned and checked", "[s3cli
     Status s = c->DownloadRanges("b", "k", head, fd, 16, 1, count);
     CHECK(s.code() == Code::kIncompleteBody);
     CHECK(s.message().find("range at 16 brought 10 of 16 bytes") != std::string::npos);
+  }
+  SECTION("with no thread to start, this thread fetches every range") {
+    range(0, body.substr(0, 16));
+    range(16, body.substr(16, 16));
+    range(32, body.substr(32));
+    StageGroup::FailRunForTest(0, 2);
+    Status s = c->DownloadRanges("b", "k", head, fd, 16, 3, count);
+    StageGroup::FailRunForTest(-1);
+    REQUIRE(s.ok());
+    std::string back(36, '\0');
+    REQUIRE(::pread(fd, back.data(), back.size(), 0) == 36);
+    CHECK(back == body);
+    CHECK(srv.Requests().size() == 3);
   }
   SECTION("an object changed meanwhile (412) fails it at once") {
     srv.Push(CannedServer::Error(412, "PreconditionFailed"));

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "libstore/common/stage_threads.h"
 #include "libstore/server/http_server.h"
 #include "libstore/server/store_handler.h"
 #include "test_util.h"
@@ -315,6 +316,30 @@ TEST_CASE("server: a connection's requests do not see each other's headers or pa
   }
   CHECK(ids.size() == 20);
   CHECK(ts.srv->connections() == 1);
+}
+
+TEST_CASE("server: fewer network threads than asked when the system has no more, none an error",
+          "[server][stage]") {
+  SetFixture f{2, 1};
+  StoreHandler handler{*f.set, false, false};
+  AllowAllAuthenticator auth;
+  ServerOptions o;
+  o.port = 0;
+  o.threads = 2;
+  StageGroup::FailRunForTest(0, 2);
+  auto none = HttpServer::Start(o, &auth, &handler);
+  StageGroup::FailRunForTest(-1);
+  CHECK(none.status().code() == Code::kIOError);
+  CHECK_THAT(none.status().message(), Catch::Contains("cannot start a network thread"));
+  // The second cannot start: the server runs on the first.
+  StageGroup::FailRunForTest(1);
+  auto one = HttpServer::Start(o, &auth, &handler);
+  StageGroup::FailRunForTest(-1);
+  REQUIRE(one.ok());
+  Client c((*one)->port());
+  REQUIRE(c.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(c.Read().status == 200);
+  (*one)->Stop();
 }
 
 TEST_CASE("server: header limits", "[server]") {

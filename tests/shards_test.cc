@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "libstore/common/stage_threads.h"
 #include "libstore/format/framing.h"
 #include "libstore/shards/host_volume.h"
 #include "libstore/shards/shard_codec.h"
@@ -707,6 +708,43 @@ TEST_CASE("encode leaves nothing when the disk fills; refuses existing shards", 
   auto left = mem->ListDir("out");
   REQUIRE(left.ok());
   CHECK(left->empty());
+}
+
+TEST_CASE("encode and verify when the system cannot start a thread", "[shards][stage]") {
+  // Encode's two writers: the first cannot start, or the second (the first already waiting for
+  // blocks). The encode fails with a clear error, leaves nothing, and the next one works.
+  const std::string data = RandomBytes(100000, 12);
+  for (int after : {0, 1}) {
+    CAPTURE(after);
+    auto mem = NewMemVolume("threads");
+    REQUIRE(mem->MakeDirs("out").ok());
+    StageGroup::FailRunForTest(after);
+    auto res = EncodeInto(*mem, "out", data, 2, 1);
+    StageGroup::FailRunForTest(-1);
+    CHECK(res.status().code() == Code::kIOError);
+    CHECK_THAT(res.status().message(), Catch::Contains("cannot start a thread"));
+    auto left = mem->ListDir("out");
+    REQUIRE(left.ok());
+    CHECK(left->empty());
+    REQUIRE(EncodeInto(*mem, "out", data, 2, 1).ok());
+  }
+  // Verify checks half the shards on a second thread; without one, all on the caller's.
+  Encoded e = Encode(50000, 4, 2, 4096, 13);
+  Damage(*e.vol, e.files[1], kShardHeaderSize + 100);
+  auto normal = Verify(*e.vol, e.files);
+  REQUIRE(normal.ok());
+  StageGroup::FailRunForTest(0);
+  auto alone = Verify(*e.vol, e.files);
+  StageGroup::FailRunForTest(-1);
+  REQUIRE(alone.ok());
+  CHECK(alone->verdict == normal->verdict);
+  CHECK(alone->bytes_read == normal->bytes_read);
+  REQUIRE(alone->shards.size() == normal->shards.size());
+  for (size_t i = 0; i < alone->shards.size(); ++i) {
+    CAPTURE(i);
+    CHECK(alone->shards[i].bad_blocks == normal->shards[i].bad_blocks);
+  }
+  CHECK(normal->shards[1].bad_blocks == 1);
 }
 
 // -------------------------------------------------------------------------------- HostVolume

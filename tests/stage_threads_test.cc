@@ -86,3 +86,25 @@ TEST_CASE("stage threads: a task that cannot start is refused, and the group sti
   group.Wait();
   CHECK(ran == 2);
 }
+
+TEST_CASE("stage threads: StartThread, and failures in a row", "[stage]") {
+  std::atomic<int> ran{0};
+  std::thread t;
+  REQUIRE(StartThread(&t, [&] { ++ran; }));
+  t.join();
+  CHECK(ran == 1);
+  // The seam counts StartThread and Run alike: after one start, two fail, then they work again.
+  StageGroup::FailRunForTest(1, 2);
+  std::thread a, b, c;
+  REQUIRE(StartThread(&a, [&] { ++ran; }));
+  CHECK_FALSE(StartThread(&b, [&] { ran += 100; }));
+  CHECK_FALSE(b.joinable());  // left as it was
+  StageGroup group;
+  CHECK_FALSE(group.Run([&] { ran += 100; }));
+  REQUIRE(StartThread(&c, [&] { ++ran; }));
+  CHECK(group.Run([&] { ++ran; }));
+  a.join();
+  c.join();
+  group.Wait();
+  CHECK(ran == 4);
+}

@@ -16,6 +16,8 @@
 #include <random>
 #include <sstream>
 
+#include "libstore/client/sync_plan.h"
+#include "libstore/common/stage_threads.h"
 #include "serve_fixture.h"
 
 using namespace cairn;
@@ -414,6 +416,52 @@ TEST_CASE("transfer: cancellation", "[transfer]") {
     }
     CHECK(s.OpenUploads() == 0);
   }
+}
+
+TEST_CASE("transfer: with fewer threads than jobs, or none", "[transfer][stage]") {
+  TransferServer s;
+  TempDir t;
+  TransferOptions o;
+  o.jobs = 4;
+  // None of the four workers can start: a clear error, not the end of the process.
+  StageGroup::FailRunForTest(0, 4);
+  auto none = TransferEngine::Create(*s.client, o);
+  StageGroup::FailRunForTest(-1);
+  CHECK(none.status().code() == Code::kIOError);
+  CHECK_THAT(none.status().message(), Catch::Contains("cannot start a thread"));
+  // One of four starts: every task still gets done, by that one.
+  for (int i = 0; i < 6; ++i) WriteFile(t.path + "/f" + std::to_string(i), Random(1000, i));
+  Collected up;
+  o.on_result = up.Callback();
+  StageGroup::FailRunForTest(1, 3);
+  auto one = TransferEngine::Create(*s.client, o);
+  StageGroup::FailRunForTest(-1);
+  REQUIRE(one.ok());
+  for (int i = 0; i < 6; ++i) {
+    TransferTask task;
+    task.kind = TransferKind::kUpload;
+    task.local = t.path + "/f" + std::to_string(i);
+    task.dst_bucket = "bkt";
+    task.dst_key = "few/" + std::to_string(i);
+    task.tag = uint64_t(i);
+    REQUIRE((*one)->Submit(std::move(task)).ok());
+  }
+  TransferStats st = (*one)->Finish();
+  CHECK(st.done == 6);
+  CHECK(st.failed == 0);
+  for (int i = 0; i < 6; ++i) CHECK(up.status.at(uint64_t(i)).ok());
+  // A listing stream whose producer thread cannot start fails, now and at every later call.
+  RemoteStream rs(*s.client, "bkt", "few/");
+  StageGroup::FailRunForTest(0);
+  SyncEntry entry;
+  auto first = rs.Next(&entry);
+  StageGroup::FailRunForTest(-1);
+  CHECK(first.status().code() == Code::kIOError);
+  CHECK(rs.Next(&entry).status().code() == Code::kIOError);
+  RemoteStream works(*s.client, "bkt", "few/");
+  size_t listed = 0;
+  for (auto n = works.Next(&entry); n.ok() && *n; n = works.Next(&entry)) ++listed;
+  CHECK(listed == 6);
 }
 
 TEST_CASE("transfer: part sizes and options", "[transfer]") {

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <thread>
 #include <unordered_map>
 
 #include "libstore/common/base64.h"
 #include "libstore/common/checksum.h"
 #include "libstore/common/hash.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/s3/errors.h"
 #include "libstore/s3/sigv4_canonical.h"
 #include "libstore/s3/xml.h"
@@ -279,10 +279,15 @@ Status S3Client::DownloadRanges(const std::string& bucket, const std::string& ke
       }
     }
   };
-  std::vector<std::thread> threads;
-  const int n = int(std::min<uint64_t>(uint64_t(jobs), parts));
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+  {
+    // The ranges are shared out through `next`: this thread takes its share, and with fewer
+    // threads than asked (the system cannot start more) the ones running take the rest.
+    StageGroup others;
+    const int n = int(std::min<uint64_t>(uint64_t(jobs), parts));
+    for (int t = 1; t < n && others.Run(worker); ++t) {
+    }
+    worker();
+  }
   RETURN_IF_ERROR(first);
   return VerifyDownload(bucket, key, head, fd);
 }

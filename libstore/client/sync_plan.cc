@@ -58,7 +58,13 @@ void RemoteStream::Produce() {
 Result<bool> RemoteStream::Next(SyncEntry* e) {
   if (!started_) {
     started_ = true;
-    thread_ = std::thread([this] { Produce(); });
+    if (!StartThread(&thread_, [this] { Produce(); })) {
+      std::lock_guard<std::mutex> l(mu_);
+      final_ = Status(Code::kIOError, "listing s3://" + bucket_ + "/" + prefix_ +
+                                          ": cannot start a thread to list with (the system is "
+                                          "out of threads or memory)");
+      done_ = true;
+    }
   }
   while (pos_ == page_.size()) {
     std::unique_lock<std::mutex> l(mu_);

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "libstore/common/hash.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/object/multipart.h"
 
 namespace cairn::s3 {
@@ -354,8 +355,18 @@ Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(S3Client& client,
   }
   if (opts.queue_limit == 0) opts.queue_limit = size_t(opts.jobs) * 4;
   std::unique_ptr<TransferEngine> e(new TransferEngine(client, std::move(opts)));
+  // As many workers as asked, or as the system lets start (--jobs is a bound, not a promise).
   e->workers_.reserve(size_t(e->opts_.jobs));
-  for (int i = 0; i < e->opts_.jobs; ++i) e->workers_.emplace_back([p = e.get()] { p->Worker(); });
+  for (int i = 0; i < e->opts_.jobs; ++i) {
+    std::thread t;
+    if (!StartThread(&t, [p = e.get()] { p->Worker(); })) break;
+    e->workers_.push_back(std::move(t));
+  }
+  if (e->workers_.empty()) {
+    return Status(
+        Code::kIOError,
+        "cannot start a thread to transfer with (the system is out of threads or memory)");
+  }
   return e;
 }
 

@@ -1,9 +1,10 @@
+#include "libstore/common/buffer_pool.h"
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
-
-#include "libstore/common/buffer_pool.h"
 
 namespace cairn {
 namespace {
@@ -45,7 +46,7 @@ PooledBuffer::PooledBuffer(size_t size) {
     }
   }
   void* mem = nullptr;
-  if (posix_memalign(&mem, 4096, want) != 0) std::abort();
+  if (posix_memalign(&mem, 4096, want) != 0) throw std::bad_alloc();
   data_ = static_cast<uint8_t*>(mem);
   cap_ = want;
 }

@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <new>
 
 namespace cairn {
 
@@ -43,7 +44,7 @@ std::string Hash128::Hex() const {
 }
 
 Xxh3_128Stream::Xxh3_128Stream() : state_(XXH3_createState()) {
-  if (state_ == nullptr) std::abort();
+  if (state_ == nullptr) throw std::bad_alloc();
   Reset();
 }
 Xxh3_128Stream::~Xxh3_128Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
@@ -80,7 +81,7 @@ const EVP_MD* Sha256Md() {
 }  // namespace
 
 Md5Stream::Md5Stream() : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr) std::abort();
+  if (ctx_ == nullptr) throw std::bad_alloc();
   Reset();
 }
 Md5Stream::~Md5Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
@@ -107,7 +108,7 @@ const EVP_MD* ShaMd(ShaStream::Kind k) {
 }  // namespace
 
 ShaStream::ShaStream(Kind kind) : kind_(kind), ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr) std::abort();
+  if (ctx_ == nullptr) throw std::bad_alloc();
   Reset();
 }
 ShaStream::~ShaStream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }

@@ -20,7 +20,7 @@ class StageThreads {
   // thread could be started for it: then neither runs.
   bool Start(std::function<void()> task, std::function<void()> done) {
     std::lock_guard<std::mutex> l(mu_);
-    if (fail_after_ >= 0 && fail_after_-- == 0) return false;
+    if (FailNowLocked()) return false;
     // Every queued task has an idle thread of its own (one that waits, or one starting): none
     // waits for another task to end.
     if (idle_ <= queue_.size()) {
@@ -36,9 +36,16 @@ class StageThreads {
     return true;
   }
 
-  void FailAfter(int after) {
+  void FailAfter(int after, int count) {
     std::lock_guard<std::mutex> l(mu_);
     fail_after_ = after;
+    fail_count_ = count;
+  }
+
+  // FailRunForTest's count, for a start that does not use the kept threads (StartThread).
+  bool FailNow() {
+    std::lock_guard<std::mutex> l(mu_);
+    return FailNowLocked();
   }
 
  private:
@@ -70,11 +77,22 @@ class StageThreads {
     }
   }
 
+  bool FailNowLocked() {
+    if (fail_after_ < 0) return false;
+    if (fail_after_ > 0) {
+      --fail_after_;
+      return false;
+    }
+    if (--fail_count_ <= 0) fail_after_ = -1;
+    return true;
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
   size_t idle_ = 0;  // threads waiting for a task or about to
-  int fail_after_ = -1;  // FailRunForTest: Starts left before one fails (-1: none fails)
+  int fail_after_ = -1;  // FailRunForTest: starts left before one fails (-1: none fails)
+  int fail_count_ = 0;   // FailRunForTest: how many fail in a row from there
 };
 
 }  // namespace
@@ -93,7 +111,19 @@ bool StageGroup::Run(std::function<void()> task) {
   return false;
 }
 
-void StageGroup::FailRunForTest(int after) { StageThreads::Get().FailAfter(after); }
+void StageGroup::FailRunForTest(int after, int count) {
+  StageThreads::Get().FailAfter(after, count);
+}
+
+bool StartThread(std::thread* out, std::function<void()> fn) {
+  if (StageThreads::Get().FailNow()) return false;
+  try {
+    *out = std::thread(std::move(fn));
+  } catch (const std::system_error&) {
+    return false;  // EAGAIN: out of threads (a pids limit, RLIMIT_NPROC) or memory
+  }
+  return true;
+}
 
 void StageGroup::Wait() {
   std::unique_lock<std::mutex> l(mu_);

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <thread>
 
 namespace cairn {
 
@@ -40,13 +41,21 @@ class StageGroup {
   // Threads kept idle at most, process-wide.
   static constexpr size_t kMaxIdle = 128;
 
-  // Tests: the Run after the next `after` ones fails, as if no thread could be started.
-  static void FailRunForTest(int after);
+  // Tests: the `count` Runs (or StartThreads) after the next `after` ones fail, as if no thread
+  // could be started.
+  static void FailRunForTest(int after, int count = 1);
 
  private:
   std::mutex mu_;
   std::condition_variable done_;
   size_t running_ = 0;
 };
+
+// Starts fn on a thread of its own (not a kept one: for a thread that lives as long as a command's
+// engine or stream). False when no thread could be started (the system is out of threads or
+// memory; StageGroup::FailRunForTest counts these starts too): *out is left as it was and fn does
+// not run. A std::thread that fails to start throws; one thrown past a running, joinable
+// std::thread ends the process, so callers handle false instead.
+[[nodiscard]] bool StartThread(std::thread* out, std::function<void()> fn);
 
 }  // namespace cairn

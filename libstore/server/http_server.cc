@@ -38,6 +38,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "libstore/common/stage_threads.h"
 #include "libstore/s3/errors.h"
 #include "libstore/server/request_target.h"
 
@@ -1366,7 +1367,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& opt, 
   }
   p->work.emplace(p->ioc.get_executor());
   asio::co_spawn(p->ioc, p->AcceptLoop(), asio::detached);
-  for (int i = 0; i < opt.threads; ++i) p->io_threads.emplace_back([p] { p->ioc.run(); });
+  // As many network threads as asked, or as the system lets start; none is an error.
+  p->io_threads.reserve(size_t(opt.threads));
+  for (int i = 0; i < opt.threads; ++i) {
+    std::thread t;
+    if (!StartThread(&t, [p] { p->ioc.run(); })) break;
+    p->io_threads.push_back(std::move(t));
+  }
+  if (p->io_threads.empty()) {
+    p->work.reset();
+    p->ioc.stop();
+    return Status(Code::kIOError,
+                  "cannot start a network thread (the system is out of threads or memory)");
+  }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

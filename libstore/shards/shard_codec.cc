@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
-#include <thread>
 
 #include "libstore/common/buffer_pool.h"
 #include "libstore/common/group_sync.h"
 #include "libstore/common/ring_pipeline.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/erasure/codec.h"
 #include "libstore/format/framing.h"
 
@@ -274,9 +274,12 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   constexpr size_t kWriters = 2;
   RingPipeline ring(num_slots, kWriters);
   Status write_errors[kWriters];
-  std::vector<std::thread> writers;
+  // Kept threads; declared after what the writers use (its destructor waits for them), and the
+  // ring is aborted on any way out of this scope first, so that no writer waits for blocks.
+  StageGroup writers;
+  RingAbortOnExit abort_on_exit(ring);
   for (size_t w = 0; w < kWriters; ++w) {
-    writers.emplace_back([&, w] {
+    const bool started = writers.Run([&, w] {
       Status& err = write_errors[w];
       for (uint64_t b = 0; ring.WaitReady(b); ++b) {
         Slot& s = slots[b % num_slots];
@@ -294,6 +297,14 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
         ring.Release(w, b);
       }
     });
+    if (!started) {
+      // The writer that started would wait for blocks forever: it stops, the temp shards go.
+      ring.Abort();
+      writers.Wait();
+      return Status(Code::kIOError,
+                    "cannot start a thread to write the shards with (the system "
+                    "is out of threads or memory)");
+    }
   }
   Xxh3_128Stream whole;
   Status read_error;
@@ -319,7 +330,7 @@ Result<EncodeResult> EncodeShards(Volume& vol, const std::string& out_dir, Sourc
   }
   if (!read_error.ok()) ring.Abort();
   ring.Finish();
-  for (auto& t : writers) t.join();
+  writers.Wait();
   if (!read_error.ok()) return read_error.WithContext("reading input");
   for (const auto& e : write_errors) RETURN_IF_ERROR(e);
   // Finish the headers now that size and hash are known, then make everything visible at once.

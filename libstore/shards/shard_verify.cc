@@ -4,9 +4,9 @@
 // unrecoverable where more than M shards are bad in every copy, found by sweeping those ranges.
 #include <algorithm>
 #include <mutex>
-#include <thread>
 
 #include "libstore/common/buffer_pool.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/format/framing.h"
 #include "libstore/shards/shard_codec.h"
 
@@ -167,9 +167,13 @@ Result<SetReport> VerifySet(Volume& vol, const ShardScan& scan, size_t set_index
     std::lock_guard<std::mutex> l(mu);
     rep.bytes_read += bytes;
   };
-  std::thread other(check, 1);
-  check(0);
-  other.join();
+  {
+    // The second half on a kept thread; on this one after the first half when none can start.
+    StageGroup other;
+    const bool started = other.Run([&check] { check(1); });
+    check(0);
+    if (!started) check(1);
+  }
 
   // Blocks past a file's end are bad without reading them: the cost follows the real lengths.
   for (Item& it : items) {
