@@ -342,6 +342,49 @@ TEST_CASE("server: fewer network threads than asked when the system has no more,
   (*one)->Stop();
 }
 
+TEST_CASE("server: a request that runs out of memory drops its connection, not the server",
+          "[server]") {
+  // A handler that throws std::bad_alloc for the key "boom" (before it answers), and for
+  // "boom-late" after its answer began; everything else goes to the store.
+  struct Throwing : S3Handler {
+    S3Handler* next;
+    explicit Throwing(S3Handler* n) : next(n) {}
+    Status Handle(const HttpRequest& req, const Identity& who, Source& body,
+                  ResponseWriter& out) override {
+      if (req.key == "boom") throw std::bad_alloc();
+      if (req.key == "boom-late") {
+        REQUIRE(out.Begin(200, {}, 10).ok());
+        throw std::bad_alloc();
+      }
+      return next->Handle(req, who, body, out);
+    }
+  };
+  SetFixture f{2, 1};
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  StoreHandler store{*f.set, false, false};
+  Throwing handler(&store);
+  AllowAllAuthenticator auth;
+  ServerOptions o;
+  o.port = 0;
+  auto srv = HttpServer::Start(o, &auth, &handler);
+  REQUIRE(srv.ok());
+  for (const char* key : {"boom", "boom-late"}) {
+    CAPTURE(key);
+    Client c((*srv)->port());
+    const std::string target = std::string("/bkt/") + key;
+    auto r = c.Request("PUT", target, "body");
+    CHECK(r.status != 200);
+    CHECK(c.ClosedWithin(2s));
+    // The server goes on, on this pool thread too, and the PUT committed nothing.
+    Client next((*srv)->port());
+    CHECK(next.Request("GET", "/health").status == 200);
+    CHECK(next.Request("PUT", "/bkt/fine", "fine").status == 200);
+    CHECK(next.Request("GET", "/bkt/fine").body == "fine");
+    CHECK(f.set->HeadObject("bkt", key).status().code() == Code::kNotFound);
+  }
+  (*srv)->Stop();
+}
+
 TEST_CASE("server: header limits", "[server]") {
   TestServer ts;
   {

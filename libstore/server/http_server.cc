@@ -1201,10 +1201,18 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
       }
     }
     co_await RunOnPool(srv_, [&] {
-      Serve(x);
-      keep = x.keep_alive;
-      if constexpr (!kTls) {
-        if (keep) keep = ServeMore();
+      try {
+        Serve(x);
+        keep = x.keep_alive;
+        if constexpr (!kTls) {
+          if (keep) keep = ServeMore();
+        }
+      } catch (const std::exception& e) {
+        // Out of memory in a handler or the store (nothing else throws there): this connection
+        // is closed, whatever it had sent; the server and its other connections go on. A PUT cut
+        // off this way commits nothing (its temp files are removed, or left for gc).
+        std::fprintf(stderr, "cairn: serve: connection dropped: %s\n", e.what());
+        keep = false;
       }
     });
     if constexpr (!kTls) {
