@@ -760,8 +760,10 @@ TEST_CASE("verify and heal report objects in key order, and a resumed heal count
   CHECK(c.order == keys);
   // Every journal counts exactly the objects up to its watermark. How many there are depends on
   // the workers' timing (a worker skips its save while another one is saving: 4 of 30 in a
-  // sanitizer run beside three other tests); one short of the end is required below.
-  REQUIRE(rec.journals.size() >= 2);
+  // sanitizer run beside three other tests, one under ThreadSanitizer). The first object's save
+  // always happens, and before the end (the damaged objects hold the watermark back until the
+  // last batch): one short of the end is required below.
+  REQUIRE(!rec.journals.empty());
   std::string middle;
   uint64_t middle_upto = 0;
   for (const auto& raw : rec.journals) {
