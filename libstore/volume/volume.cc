@@ -42,6 +42,13 @@ Status WriteAllV(int fd, const ConstBuf* bufs, int n, const std::string& name) {
   return Status::Ok();
 }
 
+Status Volume::RenameAndStat(const std::string& from, const std::string& to,
+                             std::optional<FileInfo>* after) {
+  RETURN_IF_ERROR(Rename(from, to));
+  if (auto st = Stat(to); st.ok()) *after = *st;
+  return Status::Ok();
+}
+
 namespace {
 
 // TempName's 64 random bits, drawn at the first name of a process (0: not drawn yet). A forked
