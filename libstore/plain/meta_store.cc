@@ -270,6 +270,7 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   if (batch.size() == 1 && completions.empty() && batch[0]->previous == nullptr) {
     PutRequest& r = *batch[0];
     r.result = PutLocked(*r.bucket, *r.key, *r.rec);
+    r.decided = true;
     return;
   }
   // One transaction, in arrival order: the waiting completions first (so that one for a key's
@@ -298,7 +299,10 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
     commit_->Reset();
   }
   if (s.ok()) {
-    for (PutRequest* r : batch) r->result = Status::Ok();
+    for (PutRequest* r : batch) {
+      r->result = Status::Ok();
+      r->decided = true;
+    }
     if (batch.size() > 1) group_commits_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -315,6 +319,7 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   }
   if (batch.size() == 1) {
     batch[0]->result = std::move(s);
+    batch[0]->decided = true;
     return;
   }
   // Each request again on its own, so that one that cannot be written fails alone (as it would
@@ -336,9 +341,10 @@ void MetaStore::WriteBatchLocked(std::span<PutRequest* const> batch) noexcept {
   } catch (...) {
   }
   // The batch threw (an allocation that failed, a hook of a test): whatever transaction it had
-  // open is rolled back (without one, ROLLBACK only says so), so none of its records stays and
-  // each of its Puts fails. The completions it had taken are dropped: their records stay pending,
-  // as when a completion's write fails. The cache's rows are dropped too (Wrote).
+  // open is rolled back (without one, ROLLBACK only says so), so none of its undecided records
+  // stays and each of those Puts fails (a Put already decided, by its own transaction after the
+  // batch's failed, keeps its result). The completions it had taken are dropped: their records
+  // stay pending, as when a completion's write fails. The cache's rows are dropped too (Wrote).
   rollback_->Run().IgnoreError();
   rollback_->Reset();
   Wrote();
@@ -346,11 +352,13 @@ void MetaStore::WriteBatchLocked(std::span<PutRequest* const> batch) noexcept {
   try {
     failure = IOError("metadata store " + db_->path() + ": a batch of records failed (" +
                       (what.empty() ? std::string("an exception") : what) +
-                      "); none of them was written");
+                      "); the record was not written");
   } catch (...) {
     failure = Status(Code::kIOError, "out of memory");  // short enough to need no allocation
   }
-  for (PutRequest* r : batch) r->result = failure;
+  for (PutRequest* r : batch) {
+    if (!r->decided) r->result = failure;
+  }
 }
 
 void MetaStore::SetBatchHookForTest(std::function<void(size_t)> hook) {

@@ -151,6 +151,7 @@ class MetaStore {
     std::optional<ObjectRecord>* previous = nullptr;
     bool announced = false;
     Status result;
+    bool decided = false;  // result is set (by its batch, or its own retry after the batch failed)
     // How its thread is woken: its batch is done, or it leads the next one. Shared, so that the
     // thread that wakes it may still touch it after the Put returned.
     struct Wake {
