@@ -1,7 +1,12 @@
 // On-disk formats: golden bytes (built here field by field, as docs/format.md describes them),
 // checksum and truncation detection, key layout.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <random>
+#include <set>
+#include <string>
 #include <tuple>
 
 #include "libstore/common/hash.h"
@@ -677,4 +682,37 @@ TEST_CASE("ReplaceFile swaps a small file whole and leaves no temp file", "[volu
   CHECK(TempName("tmp", ".s").size() == 4 + 32 + 2);
   CHECK(TempName("", "").size() == 32);
   CHECK(TempName("tmp") != TempName("tmp"));
+}
+
+TEST_CASE("TempName: unique in a process and apart from a forked child's", "[format]") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string name = TempName("tmp");
+    REQUIRE(name.size() == 4 + 32);
+    REQUIRE(name.find_first_not_of("0123456789abcdef", 4) == std::string::npos);
+    REQUIRE(seen.insert(name).second);
+  }
+  // A child of fork() draws its own random part: its names are not the parent's next ones.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const std::string name = TempName("tmp");
+    const bool whole = ::write(fds[1], name.data(), name.size()) == ssize_t(name.size());
+    ::_exit(whole ? 0 : 1);
+  }
+  ::close(fds[1]);
+  char buf[64];
+  const ssize_t n = ::read(fds[0], buf, sizeof(buf));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(n == 36);
+  const std::string child(buf, size_t(n));
+  const std::string parent = TempName("tmp");
+  CHECK(child != parent);
+  // The random halves differ (the counts may not).
+  CHECK(child.substr(4, 16) != parent.substr(4, 16));
+  CHECK(seen.count(child) == 0);
 }

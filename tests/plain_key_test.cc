@@ -2,7 +2,9 @@
 // store.
 #include <stdlib.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <new>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -382,6 +384,76 @@ TEST_CASE("meta store: concurrent Puts share a transaction, each returns once it
   // transaction that holds the connection).
   CHECK(ms.group_commits() > 0);
   CHECK(*ms.Count() == int64_t(kThreads) * rounds);
+}
+
+TEST_CASE("meta store: a batch that throws fails its Puts and hands the lead on",
+          "[plain][meta][groupcommit]") {
+  const test::PlainTmpDir tmp;  // removed at the end, also when a REQUIRE stops the test
+  auto opened = MetaStore::Open(tmp.path() + "/meta.db", GENERATE(true, false));
+  REQUIRE(opened.ok());
+  MetaStore& ms = **opened;
+  auto rec_of = [](uint64_t ino) {
+    ObjectRecord rec;
+    rec.stamp = FileStamp{1, ino, 3, 4, FileStamp::kCtimePending};
+    rec.uploaded = true;
+    rec.content_type = "text/plain";
+    return rec;
+  };
+
+  // One Put alone: its batch throws, the Put returns the failure (no exception escapes), and the
+  // next Put leads a batch of its own (a lead left taken would keep it waiting for ever).
+  ms.SetBatchHookForTest([](size_t) { throw std::bad_alloc(); });
+  Status s;
+  REQUIRE_NOTHROW(s = ms.Put("bkt", "alone", rec_of(1)));
+  CHECK(s.code() == Code::kIOError);
+  CHECK(*ms.Count() == 0);
+  ms.SetBatchHookForTest(nullptr);
+  REQUIRE(ms.Put("bkt", "alone", rec_of(1)).ok());
+  CHECK(*ms.Count() == 1);
+
+  // A batch of several, with an announced Put among them and a completion waiting for it: the
+  // first leader's batch throws once b and c are queued behind it, then b's batch (b and c)
+  // throws too. Each of the three fails; none is written; the announcement ends (and the
+  // completion is written then); and a later Put goes through.
+  std::atomic<int> batches{0};
+  std::atomic<bool> in_first{false};
+  std::vector<size_t> sizes;  // written by the hook, under the store's lock
+  ms.SetBatchHookForTest([&](size_t n) {
+    sizes.push_back(n);
+    const int i = batches.fetch_add(1);
+    if (i == 0) {
+      in_first = true;
+      while (ms.QueuedPutsForTest() < 2) std::this_thread::yield();
+    }
+    if (i < 2) throw std::bad_alloc();
+  });
+  Status a, b, c;
+  std::thread ta([&] { a = ms.Put("bkt", "a", rec_of(10)); });
+  while (!in_first) std::this_thread::yield();
+  std::thread tb([&] {
+    AnnouncedPut ahead(&ms);
+    // Waits for b's Put (announced): its transaction was to carry it.
+    ms.CompleteStamp("bkt", "alone", FileStamp{1, 1, 3, 4, 77}).IgnoreError();
+    std::optional<ObjectRecord> previous;
+    b = ahead.Put("bkt", "b", rec_of(11), &previous);
+  });
+  std::thread tc([&] { c = ms.Put("bkt", "c", rec_of(12)); });
+  ta.join();
+  tb.join();
+  tc.join();
+  CHECK(sizes == std::vector<size_t>{1, 2});
+  CHECK(a.code() == Code::kIOError);
+  CHECK(b.code() == Code::kIOError);
+  CHECK(c.code() == Code::kIOError);
+  CHECK(*ms.Count() == 1);
+  CHECK_FALSE(ms.Get("bkt", "b", rec_of(11).stamp)->has_value());
+  // The completion waited for b's Put; the hook threw before the batch took it, so it was
+  // written when b's announcement ended.
+  CHECK(ms.WaitingCompletions() == 0);
+  CHECK(ms.Get("bkt", "alone", FileStamp{1, 1, 3, 4, 77})->has_value());
+  REQUIRE(ms.Put("bkt", "d", rec_of(13)).ok());
+  CHECK(*ms.Count() == 2);
+  CHECK(batches == 3);
 }
 
 TEST_CASE("meta store persists in a database file (WAL)", "[plain][meta]") {

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -468,6 +469,36 @@ TEST_CASE("volume: Rename of files", "[volume]") {
     CHECK(MustRead(v.get(), "d/a") == "x");
     CHECK(v->Stat("d/sub").value().is_dir());
   }
+}
+
+TEST_CASE("volume: RenameAndStat describes the file it renamed", "[volume]") {
+  const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
+  INFO("volume kind " << kind);
+  TestVolume v(kind);
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->MakeDirs("t"));
+  v->PinDir("t");  // the temp directory of a store: one step from its fd
+  REQUIRE_OK(v->WriteFile("t/tmp", "new bytes", true));
+  REQUIRE_OK(v->WriteFile("d/obj", "old", true));
+  const FileInfo before = v->Stat("t/tmp").value();
+  std::optional<FileInfo> after;
+  REQUIRE_OK(v->RenameAndStat("t/tmp", "d/obj", &after));
+  REQUIRE(after.has_value());
+  const FileInfo now = v->Stat("d/obj").value();
+  CHECK(after->kind == FileKind::kFile);
+  CHECK(after->size == 9);
+  CHECK(after->ino == before.ino);
+  CHECK(after->ino == now.ino);
+  CHECK(after->dev == now.dev);
+  CHECK(after->mtime_ns == now.mtime_ns);
+  CHECK(after->ctime_ns == now.ctime_ns);  // after the rename, which may have changed it
+  CHECK(MustRead(v.get(), "d/obj") == "new bytes");
+  // A rename that fails says so and describes nothing.
+  std::optional<FileInfo> none;
+  CHECK_CODE(v->RenameAndStat("t/missing", "d/x", &none), Code::kNotFound);
+  CHECK_FALSE(none.has_value());
+  CHECK_CODE(v->RenameAndStat("d/obj", "nodir/x", &none), Code::kNotFound);
+  CHECK_FALSE(none.has_value());
 }
 
 TEST_CASE("volume: Rename of directories", "[volume]") {

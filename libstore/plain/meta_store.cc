@@ -270,6 +270,7 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   if (batch.size() == 1 && completions.empty() && batch[0]->previous == nullptr) {
     PutRequest& r = *batch[0];
     r.result = PutLocked(*r.bucket, *r.key, *r.rec);
+    r.decided = true;
     return;
   }
   // One transaction, in arrival order: the waiting completions first (so that one for a key's
@@ -298,7 +299,10 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
     commit_->Reset();
   }
   if (s.ok()) {
-    for (PutRequest* r : batch) r->result = Status::Ok();
+    for (PutRequest* r : batch) {
+      r->result = Status::Ok();
+      r->decided = true;
+    }
     if (batch.size() > 1) group_commits_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -315,11 +319,56 @@ void MetaStore::PutBatchLocked(std::span<PutRequest* const> batch) {
   }
   if (batch.size() == 1) {
     batch[0]->result = std::move(s);
+    batch[0]->decided = true;
     return;
   }
   // Each request again on its own, so that one that cannot be written fails alone (as it would
   // have without the others).
   for (PutRequest* const& r : batch) PutBatchLocked(std::span<PutRequest* const>(&r, 1));
+}
+
+void MetaStore::WriteBatchLocked(std::span<PutRequest* const> batch) noexcept {
+  std::string what;
+  try {
+    if (batch_hook_) batch_hook_(batch.size());
+    PutBatchLocked(batch);
+    return;
+  } catch (const std::exception& e) {
+    try {
+      what = e.what();
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  // The batch threw (an allocation that failed, a hook of a test): whatever transaction it had
+  // open is rolled back (without one, ROLLBACK only says so), so none of its undecided records
+  // stays and each of those Puts fails (a Put already decided, by its own transaction after the
+  // batch's failed, keeps its result). The completions it had taken are dropped: their records
+  // stay pending, as when a completion's write fails. The cache's rows are dropped too (Wrote).
+  rollback_->Run().IgnoreError();
+  rollback_->Reset();
+  Wrote();
+  Status failure;
+  try {
+    failure = IOError("metadata store " + db_->path() + ": a batch of records failed (" +
+                      (what.empty() ? std::string("an exception") : what) +
+                      "); the record was not written");
+  } catch (...) {
+    failure = Status(Code::kIOError, "out of memory");  // short enough to need no allocation
+  }
+  for (PutRequest* r : batch) {
+    if (!r->decided) r->result = failure;
+  }
+}
+
+void MetaStore::SetBatchHookForTest(std::function<void(size_t)> hook) {
+  std::lock_guard<std::mutex> l(mu_);
+  batch_hook_ = std::move(hook);
+}
+
+size_t MetaStore::QueuedPutsForTest() {
+  std::lock_guard<std::mutex> ql(queue_mu_);
+  return queue_.size();
 }
 
 Status MetaStore::Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
@@ -360,7 +409,7 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
       std::lock_guard<std::mutex> ql(queue_mu_);
       batch.swap(queue_);
     }
-    PutBatchLocked(batch);
+    WriteBatchLocked(batch);
     for (PutRequest* r : batch) {
       if (r->announced) EndAnnouncedLocked();
     }
@@ -374,12 +423,11 @@ Status MetaStore::Put(const std::string& bucket, const std::string& key, const O
       next = queue_.front()->wake;
     }
   }
-  std::vector<std::shared_ptr<PutRequest::Wake>> wakes;
-  wakes.reserve(batch.size());
+  // Nothing from here on allocates (or throws): every request of the batch is woken and the lead
+  // handed on, whatever happened to the batch.
   for (PutRequest* r : batch) {
-    if (r != &req) wakes.push_back(r->wake);  // r may end as soon as it sees done
-  }
-  for (auto& w : wakes) {
+    if (r == &req) continue;
+    std::shared_ptr<PutRequest::Wake> w = r->wake;  // r may end as soon as it sees done
     {
       std::lock_guard<std::mutex> wl(w->mu);
       w->done = true;
@@ -401,23 +449,36 @@ void MetaStore::AnnouncePut() {
   ++announced_;
 }
 
-std::vector<MetaStore::Completion> MetaStore::EndAnnounced() {
+std::vector<MetaStore::Completion> MetaStore::EndAnnounced() noexcept {
   std::vector<Completion> flush;
   std::lock_guard<std::mutex> l(pending_mu_);
   if (--announced_ == 0) flush.swap(waiting_);
   return flush;
 }
 
-void MetaStore::WithdrawPut() {
+void MetaStore::WithdrawPut() noexcept {
   std::vector<Completion> flush = EndAnnounced();
   if (flush.empty()) return;  // the common case: the connection is not needed
   std::lock_guard<std::mutex> l(mu_);
-  FlushCompletionsLocked(std::move(flush)).IgnoreError();
+  FlushCompletionsNoThrowLocked(std::move(flush));
 }
 
-void MetaStore::EndAnnouncedLocked() {
+void MetaStore::EndAnnouncedLocked() noexcept {
   std::vector<Completion> flush = EndAnnounced();
-  if (!flush.empty()) FlushCompletionsLocked(std::move(flush)).IgnoreError();
+  if (!flush.empty()) FlushCompletionsNoThrowLocked(std::move(flush));
+}
+
+void MetaStore::FlushCompletionsNoThrowLocked(std::vector<Completion> batch) noexcept {
+  try {
+    FlushCompletionsLocked(std::move(batch)).IgnoreError();
+  } catch (...) {
+    // As a failed write: the records stay pending. Whatever transaction was open goes, and a
+    // durable connection is durable again.
+    rollback_->Run().IgnoreError();
+    rollback_->Reset();
+    Wrote();
+    if (durable_) RestoreFullSyncLocked();
+  }
 }
 
 size_t MetaStore::WaitingCompletions() {
@@ -463,15 +524,22 @@ Status MetaStore::FlushCompletionsLocked(std::vector<Completion> batch) {
       rollback_->Reset();
     }
   }
-  if (durable_) {
-    // Setting the flag back does no I/O and cannot fail in practice; a connection left at NORMAL
-    // would acknowledge PUTs whose records a power loss can take: not worth running on.
-    if (!db_->Exec("PRAGMA synchronous=FULL;").ok()) {
-      std::fprintf(stderr, "cairn: metadata store: cannot restore synchronous=FULL\n");
-      std::abort();
-    }
-  }
+  if (durable_) RestoreFullSyncLocked();
   return s;
+}
+
+void MetaStore::RestoreFullSyncLocked() noexcept {
+  // Setting the flag back does no I/O and cannot fail in practice; a connection left at NORMAL
+  // would acknowledge PUTs whose records a power loss can take: not worth running on.
+  bool ok = false;
+  try {
+    ok = db_->Exec("PRAGMA synchronous=FULL;").ok();
+  } catch (...) {
+  }
+  if (!ok) {
+    std::fprintf(stderr, "cairn: metadata store: cannot restore synchronous=FULL\n");
+    std::abort();
+  }
 }
 
 Status MetaStore::CompleteStamp(const std::string& bucket, const std::string& key,

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,9 +103,16 @@ class MetaStore {
   // in the same transaction, so that a caller whose change fails can put it back exactly.
   Status Put(const std::string& bucket, const std::string& key, const ObjectRecord& rec,
              bool announced, std::optional<ObjectRecord>* previous = nullptr);
-  void WithdrawPut();
+  void WithdrawPut() noexcept;
   // Completions waiting for an announced Put (tests).
   size_t WaitingCompletions();
+  // Test seam: hook (unless empty) runs at the start of each batch's write (under the
+  // connection's lock, before any statement) with the batch's size; what it throws fails that
+  // batch as a failed allocation inside it would: each of its Puts returns an error, nothing of
+  // it is written, and the next batch is led as usual.
+  void SetBatchHookForTest(std::function<void(size_t)> hook);
+  // Puts queued for the next batch (tests).
+  size_t QueuedPutsForTest();
   // Records the MD5 of the file with `stamp`: into its record when that record is current, else a
   // fresh record holding only the MD5 (a stale one is replaced).
   Status SetMd5(const std::string& bucket, const std::string& key, const FileStamp& stamp,
@@ -143,6 +151,7 @@ class MetaStore {
     std::optional<ObjectRecord>* previous = nullptr;
     bool announced = false;
     Status result;
+    bool decided = false;  // result is set (by its batch, or its own retry after the batch failed)
     // How its thread is woken: its batch is done, or it leads the next one. Shared, so that the
     // thread that wakes it may still touch it after the Put returned.
     struct Wake {
@@ -156,6 +165,10 @@ class MetaStore {
   // each one's result; on a failure of a batch of several, each one again on its own. A lone Put
   // with no completion waiting and no previous record to read is the statement's own transaction.
   void PutBatchLocked(std::span<PutRequest* const> batch);
+  // PutBatchLocked, and when it throws: the batch rolled back and each of its Puts failed (so
+  // that a batch that throws neither escapes its leader, which would leave the lead taken and
+  // every later Put waiting for it, nor leaves its other Puts waiting for a result).
+  void WriteBatchLocked(std::span<PutRequest* const> batch) noexcept;
   // The row of bucket/key as stored, whatever its stamp.
   Result<std::optional<ObjectRecord>> RowLocked(const std::string& bucket, const std::string& key);
   Result<std::optional<ObjectRecord>> GetLocked(const std::string& bucket, const std::string& key,
@@ -176,9 +189,14 @@ class MetaStore {
   Status FlushCompletionsLocked(std::vector<Completion> batch);
   // One announcement fewer; when none is left, the completions that waited for it, taken out of
   // waiting_ for the caller to write (under pending_mu_ only).
-  std::vector<Completion> EndAnnounced();
+  std::vector<Completion> EndAnnounced() noexcept;
   // After an announced Put (under mu_): EndAnnounced, and what it hands over written.
-  void EndAnnouncedLocked();
+  void EndAnnouncedLocked() noexcept;
+  // FlushCompletionsLocked, whose throw drops the completions as its failure does.
+  void FlushCompletionsNoThrowLocked(std::vector<Completion> batch) noexcept;
+  // Back to synchronous=FULL after FlushCompletionsLocked lowered it (durable_); aborts when that
+  // cannot be done.
+  void RestoreFullSyncLocked() noexcept;
 
   const bool durable_;
   const bool in_memory_;
@@ -186,6 +204,7 @@ class MetaStore {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<SqliteStmt> get_, put_, del_, del_bucket_, count_, complete_, begin_, commit_,
       rollback_;
+  std::function<void(size_t)> batch_hook_;  // SetBatchHookForTest (guarded by mu_)
   std::mutex queue_mu_;  // taken without mu_, or inside it; never mu_ inside it
   std::vector<PutRequest*> queue_;  // Puts waiting for a batch
   bool leader_ = false;             // a Put is writing a batch (guarded by queue_mu_)

@@ -289,8 +289,11 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   };
   const std::string parent = ParentDir(path);
   // The parent is usually there: rename first, and make it only when the rename says it is not
-  // (a new prefix, or a DELETE pruned the parent, empty, since: make it again and retry).
-  Status renamed = vol_->Rename(tmp.path(), path);
+  // (a new prefix, or a DELETE pruned the parent, empty, since: make it again and retry). The
+  // file's stat data after the rename comes with it (through the directory the rename used: no
+  // second lookup of the path).
+  std::optional<FileInfo> after;
+  Status renamed = vol_->RenameAndStat(tmp.path(), path, &after);
   for (int attempt = 0; attempt < 8 && renamed.code() == Code::kNotFound; ++attempt) {
     Status made = vol_->MakeDirs(parent);
     if (!made.ok()) {
@@ -298,7 +301,7 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
       Status why = CheckNoConflict(key, path, false);
       return why.ok() ? made : why;
     }
-    renamed = vol_->Rename(tmp.path(), path);
+    renamed = vol_->RenameAndStat(tmp.path(), path, &after);
   }
   if (!renamed.ok()) {
     restore();
@@ -309,15 +312,15 @@ Result<ObjectInfo> PlainDir::CommitTemp(const std::string& bucket, const std::st
   if (Sync(opts)) RETURN_IF_ERROR(SyncDirOrAncestor(*vol_, parent));
   // The full stamp now (not flushed on its own, and in the next upload's transaction when one is
   // announced: MetaStore::CompleteStamp); if this write fails the pending record still describes
-  // the file. From the file still open when there is one: the inode just renamed, without a
-  // lookup of its new path.
-  std::optional<FileInfo> after;
+  // the file. From the rename's stat, else from the file still open when there is one (the inode
+  // just renamed), else by a lookup of the path.
   if (tmp.open_file) {
-    auto now = tmp.open_file->StatOpen();
+    if (!after) {
+      if (auto now = tmp.open_file->StatOpen(); now.ok()) after = *now;
+    }
     // Flushed before the rename: the object is in place and whole, whatever the close says.
     tmp.open_file->Close().IgnoreError();
     tmp.open_file.reset();
-    if (now.ok()) after = *now;
   }
   if (!after) {
     ASSIGN_OR_RETURN(FileInfo looked, vol_->Stat(path));

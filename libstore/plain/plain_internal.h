@@ -48,9 +48,9 @@ class TempFile {
   // closed): saves looking the path up again. Unset: Volume::Stat says.
   std::optional<FileInfo> stat;
   // The finished file's writer, still open when its owner left it here (only once flushed): the
-  // commit renames the file, takes its stamp after the rename from it (an fstat, where
-  // looking the new path up costs an open, a stat and a close) and then closes it. Null: the
-  // commit looks the path up.
+  // commit renames the file (Volume::RenameAndStat gives its stamp after the rename), takes the
+  // stamp from it when the rename's stat did not (an fstat, where looking the new path up costs
+  // an open, a stat and a close) and then closes it. Null: the commit looks the path up then.
   std::unique_ptr<WritableFile> open_file;
 
  private:

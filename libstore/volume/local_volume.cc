@@ -448,6 +448,10 @@ class LocalVolume : public Volume {
   Status Rename(const std::string& from, const std::string& to) override {
     return RenameImpl(from, to, 0, "rename", " -> ");
   }
+  Status RenameAndStat(const std::string& from, const std::string& to,
+                       std::optional<FileInfo>* after) override {
+    return RenameImpl(from, to, 0, "rename", " -> ", after);
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     return RenameImpl(a, b, RENAME_EXCHANGE, "exchange", " <-> ");
   }
@@ -849,8 +853,11 @@ class LocalVolume : public Volume {
     return DirFd(fd, true);
   }
 
+  // after (unless null): the stat data of `to` once renamed, through the directory the rename
+  // used (opened beneath the root, or pinned): one fstatat of one name, never following a
+  // symlink; left unset when it fails.
   Status RenameImpl(const std::string& from, const std::string& to, unsigned flags, const char* op,
-                    const char* arrow) {
+                    const char* arrow, std::optional<FileInfo>* after = nullptr) {
     RETURN_IF_ERROR(ValidateRelPath(from));
     RETURN_IF_ERROR(ValidateRelPath(to));
     ASSIGN_OR_RETURN(int root, RootFd());
@@ -872,6 +879,10 @@ class LocalVolume : public Volume {
     if (same_dir) tlast = to.c_str() + (tslash == std::string::npos ? 0 : tslash + 1);
     if (tdir.get() < 0) return fail(to, err);
     if (::renameat2(fdir.get(), flast, tdir.get(), tlast, flags) != 0) return fail(from, errno);
+    if (after != nullptr) {
+      struct stat st;
+      if (::fstatat(tdir.get(), tlast, &st, AT_SYMLINK_NOFOLLOW) == 0) *after = InfoOf(st);
+    }
     return Status::Ok();
   }
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -155,6 +156,12 @@ class Volume {
   }
   // Atomically replaces `to` with `from` (both files, or both directories with `to` absent).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Rename, then the stat data of what `to` names just after it (as Stat: a symlink is described,
+  // not followed) in *after, left unset when that stat failed (the rename stands). The status is
+  // the rename's. Default: Rename, then Stat (so a wrapper's Rename and Stat apply); LocalVolume
+  // stats through the directory it renamed in (one fstatat, no lookup of the path again).
+  virtual Status RenameAndStat(const std::string& from, const std::string& to,
+                               std::optional<FileInfo>* after);
   // Atomically swaps two existing files (renameat2 RENAME_EXCHANGE): each path then names the
   // other's inode. kNotFound if either is absent.
   virtual Status Exchange(const std::string& a, const std::string& b) = 0;
@@ -196,8 +203,9 @@ class Volume {
   Status RemoveAll(const std::string& path);
 };
 
-// A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 random hex
-// digits + suffix. The one place temp names are made.
+// A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 hex digits +
+// suffix (16 of random bits drawn once per process, 16 of a count). The one place temp names are
+// made.
 std::string TempName(std::string_view dir, std::string_view suffix = "");
 
 // The one way to replace a small file (metadata copies, journals, format files, bucket records):
