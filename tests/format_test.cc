@@ -712,7 +712,7 @@ TEST_CASE("TempName: unique in a process and apart from a forked child's", "[for
   const std::string child(buf, size_t(n));
   const std::string parent = TempName("tmp");
   CHECK(child != parent);
-  // The random halves differ (the counts may not).
+  // Their first halves differ too (a child never repeats its parent's names).
   CHECK(child.substr(4, 16) != parent.substr(4, 16));
   CHECK(seen.count(child) == 0);
 }

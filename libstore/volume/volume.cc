@@ -1,12 +1,10 @@
 #include "libstore/volume/volume.h"
 
-#include <pthread.h>
 #include <sys/random.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -49,47 +47,21 @@ Status Volume::RenameAndStat(const std::string& from, const std::string& to,
   return Status::Ok();
 }
 
-namespace {
-
-// TempName's 64 random bits, drawn at the first name of a process (0: not drawn yet). A forked
-// child draws its own (the handler below runs in it): it must not repeat its parent's names.
-std::atomic<uint64_t> g_temp_prefix{0};
-std::atomic<uint64_t> g_temp_count{0};
-
-uint64_t TempPrefix() {
-  if (const uint64_t p = g_temp_prefix.load(std::memory_order_acquire); p != 0) return p;
-  static const int forked = ::pthread_atfork(nullptr, nullptr, [] { g_temp_prefix.store(0); });
-  (void)forked;
-  uint64_t r = 0;
-  size_t got = 0;
-  auto* b = reinterpret_cast<uint8_t*>(&r);
-  while (got < sizeof(r)) {
-    ssize_t n = ::getrandom(b + got, sizeof(r) - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) std::abort();  // the kernel's entropy source is gone: nothing can be unique
-    got += size_t(n);
-  }
-  if (r == 0) r = 1;
-  uint64_t expected = 0;
-  // Two threads drawing at once: the first one's bits stand.
-  return g_temp_prefix.compare_exchange_strong(expected, r, std::memory_order_acq_rel) ? r
-                                                                                         : expected;
-}
-
-}  // namespace
-
 std::string TempName(std::string_view dir, std::string_view suffix) {
-  // The process's random bits, then a count: unique among the processes as random names are
-  // (64 bits per process, where names are made by a few at a time), unique within one by the
-  // count, and no system call per name (a getrandom per temp file was one of a small PUT's ~25).
-  const uint64_t words[2] = {TempPrefix(), g_temp_count.fetch_add(1, std::memory_order_relaxed)};
+  uint8_t b[16];
+  size_t got = 0;
+  while (got < sizeof(b)) {
+    ssize_t r = ::getrandom(b + got, sizeof(b) - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) std::abort();  // the kernel's entropy source is gone: nothing can be unique
+    got += size_t(r);
+  }
   static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(dir.size() + 1 + 32 + suffix.size());
-  out.append(dir);
+  std::string out(dir);
   if (!out.empty()) out += '/';
-  for (uint64_t w : words) {
-    for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(w >> shift) & 15];
+  for (uint8_t c : b) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
   }
   out += suffix;
   return out;

@@ -203,9 +203,8 @@ class Volume {
   Status RemoveAll(const std::string& path);
 };
 
-// A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 hex digits +
-// suffix (16 of random bits drawn once per process, 16 of a count). The one place temp names are
-// made.
+// A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 random hex
+// digits + suffix. The one place temp names are made.
 std::string TempName(std::string_view dir, std::string_view suffix = "");
 
 // The one way to replace a small file (metadata copies, journals, format files, bucket records):
