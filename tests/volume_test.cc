@@ -470,6 +470,46 @@ TEST_CASE("volume: Rename of files", "[volume]") {
   }
 }
 
+TEST_CASE("volume: RenameNoReplace", "[volume]") {
+  // "default": Volume's own, Stat then Rename (a wrapper that does not forward it).
+  const std::string kind =
+      GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash", "default");
+  INFO("volume kind " << kind);
+  TestVolume tv(kind == "default" ? "mem" : kind);
+  struct OwnDefault : VolumeWrapper {
+    using VolumeWrapper::VolumeWrapper;
+    Status RenameNoReplace(const std::string& f, const std::string& t) override {
+      return Volume::RenameNoReplace(f, t);
+    }
+  } own_default(tv.get());
+  Volume* v = kind == "default" ? static_cast<Volume*>(&own_default) : tv.get();
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->MakeDirs("e"));
+  REQUIRE_OK(v->WriteFile("d/tmp", "new", false));
+
+  SECTION("moves to an absent name, across directories") {
+    REQUIRE_OK(v->RenameNoReplace("d/tmp", "e/obj"));
+    CHECK(MustRead(v, "e/obj") == "new");
+    CHECK_CODE(v->Stat("d/tmp"), Code::kNotFound);
+  }
+  SECTION("refuses an existing file and changes nothing") {
+    REQUIRE_OK(v->WriteFile("e/obj", "old", false));
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "e/obj"), Code::kAlreadyExists);
+    CHECK(MustRead(v, "e/obj") == "old");
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+  SECTION("refuses an existing directory") {
+    REQUIRE_OK(v->MakeDirs("e/sub"));
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "e/sub"), Code::kAlreadyExists);
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+  SECTION("a missing source or target directory is kNotFound") {
+    CHECK_CODE(v->RenameNoReplace("d/missing", "e/obj"), Code::kNotFound);
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "nodir/obj"), Code::kNotFound);
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+}
+
 TEST_CASE("volume: Rename of directories", "[volume]") {
   const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
@@ -806,6 +846,7 @@ TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][syml
       CHECK_LINK_REFUSED(v->OverwriteFile(through, "escaped"), where);
       CHECK_LINK_REFUSED(v->Rename("d/f", link + "/stolen"), where);
       CHECK_LINK_REFUSED(v->Rename(through, "d/stolen"), where);
+      CHECK_LINK_REFUSED(v->RenameNoReplace("d/f", link + "/stolen"), where);
       CHECK_LINK_REFUSED(v->Exchange("d/f", through), where);
       CHECK_LINK_REFUSED(v->Exchange(through, "d/f"), where);
       CHECK_LINK_REFUSED(v->Remove(through), where);
@@ -967,6 +1008,8 @@ void CheckAllMethodsReject(Volume* v, const std::string& bad) {
   CHECK_CODE(v->WriteFile(bad, "escaped", true), Code::kInvalidArgument);
   CHECK_CODE(v->Rename(bad, "good"), Code::kInvalidArgument);
   CHECK_CODE(v->Rename("good", bad), Code::kInvalidArgument);
+  CHECK_CODE(v->RenameNoReplace(bad, "good2"), Code::kInvalidArgument);
+  CHECK_CODE(v->RenameNoReplace("good", bad), Code::kInvalidArgument);
   CHECK_CODE(v->Remove(bad), Code::kInvalidArgument);
   CHECK_CODE(v->RemoveDir(bad), Code::kInvalidArgument);
   CHECK_CODE(v->MakeDirs(bad), Code::kInvalidArgument);
@@ -1115,6 +1158,8 @@ TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
   check_injected(StatusOf(f.fv.ReadFile("d/f", 100)));
   fail_once(FaultOp::kRename, "d/g");  // matches the target path too
   check_injected(f.fv.Rename("d/f", "d/g"));
+  fail_once(FaultOp::kRename, "d/g");
+  check_injected(f.fv.RenameNoReplace("d/f", "d/g"));
   fail_once(FaultOp::kRemove, "d/f");
   check_injected(f.fv.Remove("d/f"));
   fail_once(FaultOp::kRemoveDir, "d/e");

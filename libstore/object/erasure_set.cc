@@ -411,6 +411,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)), nullptr};
     d.marker.delete_marker = true;
     d.commit = std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true);
+    d.commit->ExpectCopies();
     const std::string tmp = TempName(kTmpDir, ".meta");
     for (uint32_t s = 0; s < n(); ++s) {
       const uint32_t pos = d.marker.distribution[s];

@@ -448,6 +448,9 @@ class LocalVolume : public Volume {
   Status Rename(const std::string& from, const std::string& to) override {
     return RenameImpl(from, to, 0, "rename", " -> ");
   }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return RenameImpl(from, to, RENAME_NOREPLACE, "rename", " -> ");
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     return RenameImpl(a, b, RENAME_EXCHANGE, "exchange", " <-> ");
   }

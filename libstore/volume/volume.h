@@ -155,6 +155,12 @@ class Volume {
   }
   // Atomically replaces `to` with `from` (both files, or both directories with `to` absent).
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Like Rename of a file, but only when `to` does not exist (renameat2 RENAME_NOREPLACE):
+  // kAlreadyExists, with nothing changed, when it does. One call where a look for `to` and a
+  // Rename would be two. LocalVolume, MemVolume and CrashVolume decide atomically; the default
+  // (Stat of `to`, then Rename) does not, so a caller that needs the answer to hold holds a lock
+  // over `to` against every other writer of it (as VersionCommit does, under the key's lock).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to);
   // Atomically swaps two existing files (renameat2 RENAME_EXCHANGE): each path then names the
   // other's inode. kNotFound if either is absent.
   virtual Status Exchange(const std::string& a, const std::string& b) = 0;
@@ -243,6 +249,9 @@ class VolumeWrapper : public Volume {
   }
   Status Rename(const std::string& f, const std::string& t) override {
     return target_->Rename(f, t);
+  }
+  Status RenameNoReplace(const std::string& f, const std::string& t) override {
+    return target_->RenameNoReplace(f, t);
   }
   Status Exchange(const std::string& a, const std::string& b) override {
     return target_->Exchange(a, b);
