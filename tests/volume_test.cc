@@ -510,6 +510,42 @@ TEST_CASE("volume: RenameNoReplace", "[volume]") {
   }
 }
 
+TEST_CASE("LocalVolume: HoldDir serves this thread's calls in the directory until ReleaseDir",
+          "[volume]") {
+  TempDir tmp;
+  const std::string root = tmp.path() + "/root";
+  REQUIRE(::mkdir(root.c_str(), 0755) == 0);
+  auto v = NewLocalVolume(root);
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->MakeDirs("t"));
+  REQUIRE_OK(v->WriteFile("d/a", "a", false));
+  REQUIRE_OK(v->WriteFile("t/tmp", "new", false));
+  {
+    ScopedDirHold hold(v.get(), "d");
+    // The directory is moved behind the volume's back: calls on names in "d" still reach the
+    // directory that was held (one look-up for them all), not the path.
+    REQUIRE(::rename((root + "/d").c_str(), (root + "/moved").c_str()) == 0);
+    REQUIRE_OK(v->Exchange("t/tmp", "d/a"));
+    REQUIRE_OK(v->Rename("d/a", "d/b"));
+    REQUIRE_OK(v->RenameNoReplace("t/tmp", "d/c"));
+    REQUIRE_OK(v->Remove("d/c"));
+    // Another thread looks the path up as ever.
+    Status other;
+    std::thread([&] { other = v->Rename("d/b", "d/x"); }).join();
+    CHECK_CODE(other, Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved/b") == "new");
+  CHECK_CODE(v->Stat("moved/c"), Code::kNotFound);
+  // Released: "d" is looked up again.
+  CHECK_CODE(v->Rename("moved/b", "d/b"), Code::kNotFound);
+  // A directory that is not there is not held.
+  {
+    ScopedDirHold hold(v.get(), "nodir");
+    CHECK_CODE(v->Rename("moved/b", "nodir/b"), Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved/b") == "new");
+}
+
 TEST_CASE("volume: Rename of directories", "[volume]") {
   const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);

@@ -1,5 +1,6 @@
 #include "libstore/object/commit.h"
 
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -234,6 +235,10 @@ void VersionCommit::Publish() {
       m.old_data = cur.meta.data_id;
       m.old_multipart = cur.meta.is_multipart();
     }
+    // The key's directory holds this member's copy, so it stays while the key's lock is held:
+    // one look-up of it serves the renames and swaps below (Volume::HoldDir).
+    std::optional<ScopedDirHold> hold;
+    if (cur.present || cur.damaged()) hold.emplace(v, paths_.dir);
     Status s;
     if (!m.shard_tmp.empty() && !m.shard_moved) {
       s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir, /*no_replace=*/false);

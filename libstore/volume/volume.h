@@ -196,10 +196,31 @@ class Volume {
   // does, for the parent of a Rename, Exchange, Remove or Stat, and flushes it by that fd in
   // SyncDir). Ignored if it does not exist.
   virtual void PinDir(const std::string& path) { (void)path; }
+  // A hint for a few calls in a row: until ReleaseDir on this thread, directory `path` stays
+  // where it is (the caller keeps it so: it holds a lock over a file in it that stays there), so
+  // an implementation may open it once for this thread's calls on names in it (LocalVolume does,
+  // for the parent of a Rename, Exchange or Remove) instead of looking it up for each. One
+  // directory per thread at a time: a second HoldDir replaces the first. Ignored if it does not
+  // exist. Use ScopedDirHold.
+  virtual void HoldDir(const std::string& path) { (void)path; }
+  // Ends this thread's HoldDir on this volume (nothing if there is none).
+  virtual void ReleaseDir() {}
 
   // Removes a file or a directory tree. Fine if absent. A symlink in the tree is removed itself;
   // what it points to is never touched.
   Status RemoveAll(const std::string& path);
+};
+
+// Volume::HoldDir for a scope.
+class ScopedDirHold {
+ public:
+  ScopedDirHold(Volume* v, const std::string& dir) : v_(v) { v_->HoldDir(dir); }
+  ~ScopedDirHold() { v_->ReleaseDir(); }
+  ScopedDirHold(const ScopedDirHold&) = delete;
+  ScopedDirHold& operator=(const ScopedDirHold&) = delete;
+
+ private:
+  Volume* v_;
 };
 
 // A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 random hex
@@ -271,6 +292,8 @@ class VolumeWrapper : public Volume {
   Status SyncAll() override { return target_->SyncAll(); }
   std::string SyncDomain() const override { return target_->SyncDomain(); }
   void PinDir(const std::string& p) override { target_->PinDir(p); }
+  void HoldDir(const std::string& p) override { target_->HoldDir(p); }
+  void ReleaseDir() override { target_->ReleaseDir(); }
 
  private:
   Volume* target_;
