@@ -544,6 +544,16 @@ TEST_CASE("LocalVolume: HoldDir serves this thread's calls in the directory unti
     CHECK_CODE(v->Rename("moved/b", "nodir/b"), Code::kNotFound);
   }
   CHECK(MustRead(v.get(), "moved/b") == "new");
+  // A hold of another volume replaces this one's: "moved" is looked up again.
+  auto w = NewLocalVolume(root);
+  REQUIRE_OK(w->MakeDirs("e"));
+  {
+    ScopedDirHold hold(v.get(), "moved");
+    ScopedDirHold other(w.get(), "e");
+    REQUIRE(::rename((root + "/moved").c_str(), (root + "/moved2").c_str()) == 0);
+    CHECK_CODE(v->Rename("moved/b", "moved/c"), Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved2/b") == "new");
 }
 
 TEST_CASE("volume: Rename of directories", "[volume]") {

@@ -695,7 +695,8 @@ class LocalVolume : public Volume {
     pin_count_.store(n + 1, std::memory_order_release);
   }
   void HoldDir(const std::string& path) override {
-    ReleaseDir();
+    if (held_.volume != nullptr) ::close(held_.fd);  // this thread's hold, of any volume: replaced
+    held_.volume = nullptr;
     if (!ValidateRelPath(path).ok()) return;
     auto root = RootFd();
     if (!root.ok()) return;

@@ -200,8 +200,8 @@ class Volume {
   // where it is (the caller keeps it so: it holds a lock over a file in it that stays there), so
   // an implementation may open it once for this thread's calls on names in it (LocalVolume does,
   // for the parent of a Rename, Exchange or Remove) instead of looking it up for each. One
-  // directory per thread at a time: a second HoldDir replaces the first. Ignored if it does not
-  // exist. Use ScopedDirHold.
+  // directory per thread at a time: a second HoldDir replaces the first (of any volume). Ignored
+  // if it does not exist. Use ScopedDirHold.
   virtual void HoldDir(const std::string& path) { (void)path; }
   // Ends this thread's HoldDir on this volume (nothing if there is none).
   virtual void ReleaseDir() {}
