@@ -247,6 +247,28 @@ class MetaReadCounter : public VolumeWrapper {
   int reads = 0;
 };
 
+// A MetaReadCounter over each of f's volumes, put in f.vols (reopen the set over them, with a
+// CloseSetFirst declared after this).
+struct MetaReadCounters {
+  explicit MetaReadCounters(SetFixture& f) {
+    for (auto& v : f.vols) {
+      counters.push_back(std::make_unique<MetaReadCounter>(v));
+      v = counters.back().get();
+    }
+  }
+  MetaReadCounter& at(uint32_t pos) { return *counters[pos]; }
+  // The reads of every member since the last Take.
+  int Take() {
+    int n = 0;
+    for (auto& c : counters) {
+      n += c->reads;
+      c->reads = 0;
+    }
+    return n;
+  }
+  std::vector<std::unique_ptr<MetaReadCounter>> counters;
+};
+
 ObjectMeta MetaOf(SetFixture& f, uint32_t pos, const std::string& key) {
   auto raw = f.mem[pos]->ReadFile(KeyPaths("bkt", key).meta, 1 << 20);
   REQUIRE(raw.ok());
@@ -262,29 +284,18 @@ TEST_CASE("a GET reads a quorum of members, and every member once per interval",
   REQUIRE(f.set->MakeBucket("bkt").ok());
   const std::string data = RandomBytes(3000, 7);
   REQUIRE(f.Put("bkt", "k", data).ok());
-  std::vector<std::unique_ptr<MetaReadCounter>> counters;
-  for (uint32_t i = 0; i < 6; ++i) {
-    counters.push_back(std::make_unique<MetaReadCounter>(f.vols[i]));
-    f.vols[i] = counters.back().get();
-  }
+  MetaReadCounters counters(f);
   CloseSetFirst close_first{f};
   f.Reopen();
   REQUIRE(f.set);
-  auto reads = [&] {
-    int n = 0;
-    for (auto& c : counters) {
-      n += c->reads;
-      c->reads = 0;
-    }
-    return n;
-  };
+  auto reads = [&] { return counters.Take(); };
   const ObjectMeta m = MetaOf(f, 0, "k");
   REQUIRE(*f.Get("bkt", "k") == data);
   CHECK(reads() == 6);  // the first read of the version: every member
   REQUIRE(*f.Get("bkt", "k") == data);
   CHECK(reads() == 4);  // then the data shards' members only
   REQUIRE(*f.Get("bkt", "k") == data);
-  for (uint32_t si = 0; si < 6; ++si) CHECK(counters[m.distribution[si]]->reads == (si < 4));
+  for (uint32_t si = 0; si < 6; ++si) CHECK(counters.at(m.distribution[si]).reads == (si < 4));
   reads();
   CHECK(f.set->HeadObject("bkt", "k").ok());
   CHECK(reads() == 4);
@@ -296,6 +307,80 @@ TEST_CASE("a GET reads a quorum of members, and every member once per interval",
   // A missing key: a read quorum of members says so.
   CHECK(f.set->HeadObject("bkt", "nope").status().code() == Code::kNotFound);
   CHECK(reads() == 4);
+}
+
+TEST_CASE("a new key's commit reads no member's copy; an overwrite reads every member's",
+          "[commit]") {
+  SetFixture f(4, 2, 64 << 10, 16 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  MetaReadCounters counters(f);
+  CloseSetFirst close_first{f};
+  f.Reopen();
+  REQUIRE(f.set);
+  auto reads = [&] { return counters.Take(); };
+  for (bool large : {false, true}) {
+    CAPTURE(large);
+    // "a/k": the key's directory is made by the commit too.
+    for (const std::string key : {"k", "a/k"}) {
+      CAPTURE(key);
+      const std::string k = key + (large ? "-large" : "");
+      REQUIRE(f.Put("bkt", k, RandomBytes(large ? 200000 : 500, 1)).ok());
+      CHECK(reads() == 0);  // renamed into place where absent: nothing to look at first
+      const std::string data = RandomBytes(large ? 210000 : 600, 2);
+      REQUIRE(f.Put("bkt", k, data).ok());
+      CHECK(reads() == 6);  // the first member refused the rename: every copy read, as before
+      CHECK(*f.Get("bkt", k) == data);
+      reads();
+    }
+  }
+}
+
+TEST_CASE("a new key's commit over copies left on some members publishes the rest as overwrites",
+          "[commit]") {
+  SetFixture f(4, 2, 64 << 10, 16 << 10);
+  REQUIRE(f.set->MakeBucket("bkt").ok());
+  const std::string meta = KeyPaths("bkt", "k").meta;
+  const std::string aside = KeyPaths("bkt", "k").DisplacedPath();
+  // Copies of an old version on members 3..5 only (below the read quorum: no object), none on
+  // 0..2, which the commit reaches first.
+  REQUIRE(f.Put("bkt", "k", RandomBytes(200000, 1)).ok());
+  const ObjectMeta old = MetaOf(f, 0, "k");
+  for (uint32_t pos : {0, 1, 2}) {
+    REQUIRE(f.mem[pos]->Remove(meta).ok());
+    REQUIRE(f.mem[pos]->Remove(KeyPaths("bkt", "k").ShardPath(old.data_id.Hex())).ok());
+  }
+  REQUIRE(f.set->HeadObject("bkt", "k").status().code() == Code::kNotFound);
+  SECTION("published on every member") {
+    const std::string data = RandomBytes(210000, 2);
+    REQUIRE(f.Put("bkt", "k", data).ok());
+    CHECK(*f.Get("bkt", "k") == data);
+    const ObjectMeta now = MetaOf(f, 0, "k");
+    for (uint32_t pos = 0; pos < 6; ++pos) {
+      CAPTURE(pos);
+      CHECK(MetaOf(f, pos, "k").version_id == now.version_id);
+      CHECK(f.mem[pos]->Stat(KeyPaths("bkt", "k").ShardPath(now.data_id.Hex())).ok());
+      // The old shard files went; the old copies stay beside the new ones where they were.
+      CHECK(!f.mem[pos]->Stat(KeyPaths("bkt", "k").ShardPath(old.data_id.Hex())).ok());
+      auto beside = f.mem[pos]->ReadFile(aside, 1 << 20);
+      CHECK(beside.ok() == (pos >= 3));
+      if (beside.ok()) CHECK(ObjectMeta::Decode(*beside)->version_id == old.version_id);
+    }
+  }
+  SECTION("below the write quorum every member is put back") {
+    // Members 3..5 refuse every rename of a metadata copy: 3 published < 4.
+    for (uint32_t pos : {3, 4, 5}) {
+      f.faulty[pos]->AddRule(Rule(FaultOp::kRename, "*=", FaultKind::kIOError));
+    }
+    CHECK(f.Put("bkt", "k", RandomBytes(210000, 2)).code() == Code::kQuorum);
+    for (auto& fv : f.faulty) fv->ClearRules();
+    for (uint32_t pos = 0; pos < 6; ++pos) {
+      CAPTURE(pos);
+      CHECK(f.mem[pos]->Stat(meta).ok() == (pos >= 3));
+      if (pos >= 3) CHECK(MetaOf(f, pos, "k").version_id == old.version_id);
+      CHECK(!f.mem[pos]->Stat(aside).ok());
+    }
+    RequireNoTemps(f);
+  }
 }
 
 TEST_CASE("copies lost or damaged where quorum reads do not look are still queued for heal",

@@ -817,13 +817,14 @@ TEST_CASE("heal: an overwrite that swapped on 3 of 6 members reads and heals as 
     const std::string key = big ? "big/0" : "small/0";
     const std::string glob = big ? "*big~/0=" : "*small~/0=";
     // Members 0-2 swap the new copy in, then go offline before they can be put back; 3-5
-    // refuse the swap. What is left is what a crash after three swaps leaves.
+    // refuse the swap. What is left is what a crash after three swaps leaves. Member 0, the
+    // first the commit reaches, is first asked to rename where there is no copy (refused).
     for (uint32_t i = 0; i < 6; ++i) {
       FaultRule r;
       r.op = FaultOp::kRename;
       r.path_glob = glob;
       r.kind = i < 3 ? FaultKind::kOffline : FaultKind::kIOError;
-      r.after_calls = i < 3 ? 1 : 0;
+      r.after_calls = i == 0 ? 2 : i < 3 ? 1 : 0;
       f.faulty[i]->AddRule(r);
     }
     CHECK(f.Put("bkt", key, test::RandomBytes(big ? 70000 : 500, 7)).code() == Code::kQuorum);
@@ -865,14 +866,15 @@ TEST_CASE("heal: an overwrite that swapped on 3 of 6 members reads and heals as 
 }
 
 // Members 0-2 take the put's new copy and go offline before they can be put back; 3-5 refuse it:
-// what a crash after three members' swaps leaves.
+// what a crash after three members' swaps leaves. The key has copies: member 0, the first the
+// commit reaches, is first asked to rename where there is no copy (refused).
 Status PutCutOffAtThree(SetFixture& f, const std::string& key, const std::string& body) {
   for (uint32_t i = 0; i < 6; ++i) {
     FaultRule r;
     r.op = FaultOp::kRename;
     r.path_glob = "*" + KeyPaths("bkt", key).meta.substr(4);  // after "bkt/"
     r.kind = i < 3 ? FaultKind::kOffline : FaultKind::kIOError;
-    r.after_calls = i < 3 ? 1 : 0;
+    r.after_calls = i == 0 ? 2 : i < 3 ? 1 : 0;
     f.faulty[i]->AddRule(r);
   }
   Status s = f.Put("bkt", key, body);

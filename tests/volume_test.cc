@@ -501,6 +501,92 @@ TEST_CASE("volume: RenameAndStat describes the file it renamed", "[volume]") {
   CHECK_FALSE(none.has_value());
 }
 
+TEST_CASE("volume: RenameNoReplace", "[volume]") {
+  // "default": Volume's own, Stat then Rename (a wrapper that does not forward it).
+  const std::string kind =
+      GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash", "default");
+  INFO("volume kind " << kind);
+  TestVolume tv(kind == "default" ? "mem" : kind);
+  struct OwnDefault : VolumeWrapper {
+    using VolumeWrapper::VolumeWrapper;
+    Status RenameNoReplace(const std::string& f, const std::string& t) override {
+      return Volume::RenameNoReplace(f, t);
+    }
+  } own_default(tv.get());
+  Volume* v = kind == "default" ? static_cast<Volume*>(&own_default) : tv.get();
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->MakeDirs("e"));
+  REQUIRE_OK(v->WriteFile("d/tmp", "new", false));
+
+  SECTION("moves to an absent name, across directories") {
+    REQUIRE_OK(v->RenameNoReplace("d/tmp", "e/obj"));
+    CHECK(MustRead(v, "e/obj") == "new");
+    CHECK_CODE(v->Stat("d/tmp"), Code::kNotFound);
+  }
+  SECTION("refuses an existing file and changes nothing") {
+    REQUIRE_OK(v->WriteFile("e/obj", "old", false));
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "e/obj"), Code::kAlreadyExists);
+    CHECK(MustRead(v, "e/obj") == "old");
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+  SECTION("refuses an existing directory") {
+    REQUIRE_OK(v->MakeDirs("e/sub"));
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "e/sub"), Code::kAlreadyExists);
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+  SECTION("a missing source or target directory is kNotFound") {
+    CHECK_CODE(v->RenameNoReplace("d/missing", "e/obj"), Code::kNotFound);
+    CHECK_CODE(v->RenameNoReplace("d/tmp", "nodir/obj"), Code::kNotFound);
+    CHECK(MustRead(v, "d/tmp") == "new");
+  }
+}
+
+TEST_CASE("LocalVolume: HoldDir serves this thread's calls in the directory until ReleaseDir",
+          "[volume]") {
+  TempDir tmp;
+  const std::string root = tmp.path() + "/root";
+  REQUIRE(::mkdir(root.c_str(), 0755) == 0);
+  auto v = NewLocalVolume(root);
+  REQUIRE_OK(v->MakeDirs("d"));
+  REQUIRE_OK(v->MakeDirs("t"));
+  REQUIRE_OK(v->WriteFile("d/a", "a", false));
+  REQUIRE_OK(v->WriteFile("t/tmp", "new", false));
+  {
+    ScopedDirHold hold(v.get(), "d");
+    // The directory is moved behind the volume's back: calls on names in "d" still reach the
+    // directory that was held (one look-up for them all), not the path.
+    REQUIRE(::rename((root + "/d").c_str(), (root + "/moved").c_str()) == 0);
+    REQUIRE_OK(v->Exchange("t/tmp", "d/a"));
+    REQUIRE_OK(v->Rename("d/a", "d/b"));
+    REQUIRE_OK(v->RenameNoReplace("t/tmp", "d/c"));
+    REQUIRE_OK(v->Remove("d/c"));
+    // Another thread looks the path up as ever.
+    Status other;
+    std::thread([&] { other = v->Rename("d/b", "d/x"); }).join();
+    CHECK_CODE(other, Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved/b") == "new");
+  CHECK_CODE(v->Stat("moved/c"), Code::kNotFound);
+  // Released: "d" is looked up again.
+  CHECK_CODE(v->Rename("moved/b", "d/b"), Code::kNotFound);
+  // A directory that is not there is not held.
+  {
+    ScopedDirHold hold(v.get(), "nodir");
+    CHECK_CODE(v->Rename("moved/b", "nodir/b"), Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved/b") == "new");
+  // A hold of another volume replaces this one's: "moved" is looked up again.
+  auto w = NewLocalVolume(root);
+  REQUIRE_OK(w->MakeDirs("e"));
+  {
+    ScopedDirHold hold(v.get(), "moved");
+    ScopedDirHold other(w.get(), "e");
+    REQUIRE(::rename((root + "/moved").c_str(), (root + "/moved2").c_str()) == 0);
+    CHECK_CODE(v->Rename("moved/b", "moved/c"), Code::kNotFound);
+  }
+  CHECK(MustRead(v.get(), "moved2/b") == "new");
+}
+
 TEST_CASE("volume: Rename of directories", "[volume]") {
   const std::string kind = GENERATE(as<std::string>{}, "local", "local-walk", "mem", "crash");
   INFO("volume kind " << kind);
@@ -837,6 +923,7 @@ TEST_CASE("LocalVolume never follows a symlink beneath its root", "[volume][syml
       CHECK_LINK_REFUSED(v->OverwriteFile(through, "escaped"), where);
       CHECK_LINK_REFUSED(v->Rename("d/f", link + "/stolen"), where);
       CHECK_LINK_REFUSED(v->Rename(through, "d/stolen"), where);
+      CHECK_LINK_REFUSED(v->RenameNoReplace("d/f", link + "/stolen"), where);
       CHECK_LINK_REFUSED(v->Exchange("d/f", through), where);
       CHECK_LINK_REFUSED(v->Exchange(through, "d/f"), where);
       CHECK_LINK_REFUSED(v->Remove(through), where);
@@ -998,6 +1085,8 @@ void CheckAllMethodsReject(Volume* v, const std::string& bad) {
   CHECK_CODE(v->WriteFile(bad, "escaped", true), Code::kInvalidArgument);
   CHECK_CODE(v->Rename(bad, "good"), Code::kInvalidArgument);
   CHECK_CODE(v->Rename("good", bad), Code::kInvalidArgument);
+  CHECK_CODE(v->RenameNoReplace(bad, "good2"), Code::kInvalidArgument);
+  CHECK_CODE(v->RenameNoReplace("good", bad), Code::kInvalidArgument);
   CHECK_CODE(v->Remove(bad), Code::kInvalidArgument);
   CHECK_CODE(v->RemoveDir(bad), Code::kInvalidArgument);
   CHECK_CODE(v->MakeDirs(bad), Code::kInvalidArgument);
@@ -1146,6 +1235,8 @@ TEST_CASE("FaultyVolume: every operation can fail", "[volume][fault]") {
   check_injected(StatusOf(f.fv.ReadFile("d/f", 100)));
   fail_once(FaultOp::kRename, "d/g");  // matches the target path too
   check_injected(f.fv.Rename("d/f", "d/g"));
+  fail_once(FaultOp::kRename, "d/g");
+  check_injected(f.fv.RenameNoReplace("d/f", "d/g"));
   fail_once(FaultOp::kRemove, "d/f");
   check_injected(f.fv.Remove("d/f"));
   fail_once(FaultOp::kRemoveDir, "d/e");

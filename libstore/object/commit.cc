@@ -1,5 +1,6 @@
 #include "libstore/object/commit.h"
 
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -132,19 +133,74 @@ void VersionCommit::RemoveTemps(uint32_t pos) {
 }
 
 Status VersionCommit::RenameInto(Volume* v, const std::string& from, const std::string& to,
-                                 bool& made_dir) {
-  Status r = v->Rename(from, to);
+                                 bool& made_dir, bool no_replace) {
+  auto rename = [&] { return no_replace ? v->RenameNoReplace(from, to) : v->Rename(from, to); };
+  Status r = rename();
   if (r.code() != Code::kNotFound || !v->Stat(from).ok()) return r;
   // The target's directory is missing. The bucket's is never made here: a write must not revive
   // a bucket that was removed meanwhile.
   if (!v->Stat(bucket_).ok()) return BucketNotFound("bucket " + bucket_ + " is gone");
   RETURN_IF_ERROR(v->MakeDirs(paths_.dir));
   made_dir = true;
-  return v->Rename(from, to);
+  return rename();
+}
+
+void VersionCommit::FailPublish(uint32_t pos, const Status& why) {
+  Member& m = members_[pos];
+  Volume* v = core_.volume(pos);
+  m.error = why.WithContext(v->Describe());
+  if (m.aside_new) v->Remove(paths_.DisplacedPath()).IgnoreError();  // a copy that never committed
+  m.aside_new = false;
+  if (m.shard_moved && new_version_) v->Remove(paths_.ShardPath(data_id_.Hex())).IgnoreError();
+  m.shard_moved = false;
+  m.staged = false;
+  RemoveTemps(pos);
+}
+
+uint32_t VersionCommit::PublishWhereAbsent() {
+  const std::string shard_path = data_id_.IsZero() ? "" : paths_.ShardPath(data_id_.Hex());
+  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+    Member& m = members_[pos];
+    Volume* v = core_.volume(pos);
+    if (!m.staged || v == nullptr) continue;
+    Status s;
+    if (!m.shard_tmp.empty()) {
+      s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir, /*no_replace=*/false);
+      if (s.ok()) m.shard_moved = true;
+    }
+    if (s.ok()) s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir, /*no_replace=*/true);
+    if (s.code() == Code::kAlreadyExists) return pos;  // a copy is there (its shard stays moved)
+    if (s.ok()) {
+      m.meta_tmp.clear();
+      m.published = true;
+      m.shard_tmp.clear();
+      m.was_absent = true;
+    } else {
+      FailPublish(pos, s);
+    }
+  }
+  return uint32_t(members_.size());
 }
 
 void VersionCommit::Publish() {
-  const std::vector<MetaRead> now = core_.ReadAllMeta(paths_.meta);
+  // A new version of a key that has no copy anywhere (a new key: the usual case) needs no look
+  // at the members first: where the metadata file is absent the copy is renamed into place, and
+  // a rename that refuses to replace (RenameNoReplace) finds that out in the same call. At the
+  // first member that has a copy, the members from there on are published as below, from what
+  // they hold; those published already had none, exactly as a read before them would have said
+  // (the key's lock keeps every other writer of it out meanwhile). Heal (RequireUnchanged)
+  // compares every member's copy first, so it always reads; so does a delete (ExpectCopies).
+  uint32_t from = 0;
+  if (as_read_ == nullptr && !expect_copies_) {
+    from = PublishWhereAbsent();
+    if (from == members_.size()) return;
+  }
+  std::vector<MetaRead> now = core_.ReadAllMeta(paths_.meta);
+  for (uint32_t pos = 0; pos < from; ++pos) {
+    if (!members_[pos].was_absent) continue;
+    now[pos] = MetaRead();
+    now[pos].error = NotFound(paths_.meta + ": no copy before this commit");
+  }
   if (as_read_ != nullptr) {
     for (uint32_t pos = 0; pos < members_.size(); ++pos) {
       if (!SameCopy(now[pos], (*as_read_)[pos])) {
@@ -170,7 +226,7 @@ void VersionCommit::Publish() {
       }
     }
   }
-  for (uint32_t pos = 0; pos < members_.size(); ++pos) {
+  for (uint32_t pos = from; pos < members_.size(); ++pos) {
     Member& m = members_[pos];
     Volume* v = core_.volume(pos);
     if (!m.staged || v == nullptr) continue;
@@ -179,9 +235,13 @@ void VersionCommit::Publish() {
       m.old_data = cur.meta.data_id;
       m.old_multipart = cur.meta.is_multipart();
     }
+    // The key's directory holds this member's copy, so it stays while the key's lock is held:
+    // one look-up of it serves the renames and swaps below (Volume::HoldDir).
+    std::optional<ScopedDirHold> hold;
+    if (cur.present || cur.damaged()) hold.emplace(v, paths_.dir);
     Status s;
-    if (!m.shard_tmp.empty()) {
-      s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir);
+    if (!m.shard_tmp.empty() && !m.shard_moved) {
+      s = RenameInto(v, m.shard_tmp, shard_path, m.made_dir, /*no_replace=*/false);
       if (s.ok()) m.shard_moved = true;
     }
     if (s.ok() && keep[pos]) {
@@ -213,7 +273,8 @@ void VersionCommit::Publish() {
         }
       }
     } else if (s.ok()) {
-      s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir);  // no previous copy
+      // No previous copy.
+      s = RenameInto(v, m.meta_tmp, paths_.meta, m.made_dir, /*no_replace=*/false);
       if (s.ok()) m.meta_tmp.clear();
     }
     if (s.ok()) {
@@ -221,13 +282,7 @@ void VersionCommit::Publish() {
       m.shard_tmp.clear();
       continue;
     }
-    m.error = s.WithContext(v->Describe());
-    if (m.aside_new) v->Remove(aside).IgnoreError();  // a copy that never committed
-    m.aside_new = false;
-    if (m.shard_moved && new_version_) v->Remove(shard_path).IgnoreError();
-    m.shard_moved = false;
-    m.staged = false;
-    RemoveTemps(pos);
+    FailPublish(pos, s);
   }
 }
 

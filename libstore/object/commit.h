@@ -17,7 +17,10 @@
 //      previous version is then read back from the copies beside them (SetCore::ResolveVersion).
 //      Both names live in the key's directory, so one directory sync makes the swap durable
 //      whole: a member never holds the new copy without the old. In steady state the two swaps
-//      make and remove no name and allocate no inode.
+//      make and remove no name and allocate no inode. A new key (no copy on any member: the
+//      usual PUT) is published without reading the members first: each copy is renamed into
+//      place with RenameNoReplace, which says in the same call whether a copy was there; from
+//      the first member that has one, the rest are read and published as above.
 //   3. FlushCommits(kPublished): the renames become durable.
 //   4. Below the quorum the caller asked for, every member is put back as it was (the previous
 //      copy swapped back, the new files removed) and flushed again.
@@ -73,6 +76,10 @@ class VersionCommit {
   // Publish only if every member's metadata copy still reads as in *as_read (SameCopy). Not
   // copied: *as_read must outlive the commit.
   void RequireUnchanged(const std::vector<MetaRead>* as_read);
+  // The key is known to have copies (a delete, which found a version): Publish reads every
+  // member's copy first, without trying RenameNoReplace on the first member (a call that would
+  // only be refused).
+  void ExpectCopies() { expect_copies_ = true; }
 
   uint32_t staged() const;
   uint32_t published() const;
@@ -112,6 +119,7 @@ class VersionCommit {
     bool aside_new = false;    // DisplacedPath holds the new copy, not yet swapped in
     bool rolled_back = false;  // published, then put back as it was
     bool made_dir = false;     // RenameInto made the key's directory (and maybe its parents)
+    bool was_absent = false;   // published by PublishWhereAbsent: the member had no copy
     std::string meta_tmp, shard_tmp;
     std::string spare;  // a temp file that the swap beside the file left holding stale bytes
     Uuid old_data;  // the previous copy's shard file id (zero: none, or inline)
@@ -123,10 +131,17 @@ class VersionCommit {
     Uuid kept_data;
     Status error;
   };
-  // Renames from to to on v; when the key's directory is missing (a sibling's delete removed it,
-  // or the member was wiped), makes it once (never the bucket) and tries again.
-  // Sets made_dir when it made the directory.
-  Status RenameInto(Volume* v, const std::string& from, const std::string& to, bool& made_dir);
+  // Renames from to to on v (with no_replace: RenameNoReplace, kAlreadyExists when `to` exists);
+  // when the key's directory is missing (a sibling's delete removed it, or the member was wiped),
+  // makes it once (never the bucket) and tries again. Sets made_dir when it made the directory.
+  Status RenameInto(Volume* v, const std::string& from, const std::string& to, bool& made_dir,
+                    bool no_replace);
+  // Publishes the staged members, in position order, whose metadata file is absent (renamed into
+  // place with RenameNoReplace), until the first that has one: returns its position (nothing
+  // done there but its shard moved), or n() when there was none.
+  uint32_t PublishWhereAbsent();
+  // Member pos failed to publish (why): what it moved is taken back, its temp files removed.
+  void FailPublish(uint32_t pos, const Status& why);
   void Rollback(bool flush);
   void RemoveTemps(uint32_t pos);
 
@@ -137,6 +152,7 @@ class VersionCommit {
   const bool new_version_;
   std::vector<Member> members_;
   const std::vector<MetaRead>* as_read_ = nullptr;
+  bool expect_copies_ = false;
   bool changed_ = false;
   bool finished_ = false;
 };

@@ -411,6 +411,7 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
     Delete d{i, BaseMeta(key, 0, PutOptions(), Rotation(bucket, key)), nullptr};
     d.marker.delete_marker = true;
     d.commit = std::make_unique<VersionCommit>(*this, bucket, key, Uuid(), /*new_version=*/true);
+    d.commit->ExpectCopies();
     const std::string tmp = TempName(kTmpDir, ".meta");
     for (uint32_t s = 0; s < n(); ++s) {
       const uint32_t pos = d.marker.distribution[s];
@@ -487,19 +488,27 @@ void ErasureSet::DeleteBatch(const std::string& bucket, const std::vector<std::s
         for (const auto& r : now) {
           ours = ours && r.present && r.meta.version_id == d.marker.version_id;
         }
+        // Two temp names serve every member, as a PUT's one does (each has its own temp
+        // directory).
+        const std::string marker_spare = ours ? TempName(kTmpDir, ".meta") : "";
+        const std::string spare = ours ? TempName(kTmpDir, ".meta") : "";
         for (uint32_t pos = 0; ours && pos < n(); ++pos) {
           Volume* v = volumes_[pos];
-          // The marker and the deleted version's copy beside it: their inodes become spare temp
-          // files, for the next writes (freeing and allocating inodes is what small writes pay
-          // most for on ext4). Moved aside, the marker is gone from the key as if removed.
-          const std::string marker_spare = TempName(kTmpDir, ".meta");
-          if (v->Rename(paths.meta, marker_spare).ok()) {
-            GiveSpare(pos, marker_spare);
-          } else {
-            v->Remove(paths.meta).IgnoreError();
+          {
+            // The key's directory holds the marker until it moves out (and the copy beside it
+            // until that one does): one look-up of it for both moves.
+            ScopedDirHold hold(v, paths.dir);
+            // The marker and the deleted version's copy beside it: their inodes become spare
+            // temp files, for the next writes (freeing and allocating inodes is what small
+            // writes pay most for on ext4). Moved aside, the marker is gone from the key as if
+            // removed.
+            if (v->Rename(paths.meta, marker_spare).ok()) {
+              GiveSpare(pos, marker_spare);
+            } else {
+              v->Remove(paths.meta).IgnoreError();
+            }
+            if (v->Rename(paths.DisplacedPath(), spare).ok()) GiveSpare(pos, spare);
           }
-          const std::string spare = TempName(kTmpDir, ".meta");
-          if (v->Rename(paths.DisplacedPath(), spare).ok()) GiveSpare(pos, spare);
           RemoveEmptyParents(v, bucket, paths.dir);
         }
       }

@@ -373,6 +373,14 @@ Status CrashVolume::OverwriteFile(const std::string& path, std::string_view data
 }
 
 Status CrashVolume::Rename(const std::string& from, const std::string& to) {
+  return RenameImpl(from, to, /*no_replace=*/false);
+}
+
+Status CrashVolume::RenameNoReplace(const std::string& from, const std::string& to) {
+  return RenameImpl(from, to, /*no_replace=*/true);
+}
+
+Status CrashVolume::RenameImpl(const std::string& from, const std::string& to, bool no_replace) {
   RETURN_IF_ERROR(s_->Enter(from));
   RETURN_IF_ERROR(ValidateRelPath(from).WithContext(s_->desc));
   RETURN_IF_ERROR(ValidateRelPath(to).WithContext(s_->desc));
@@ -391,6 +399,7 @@ Status CrashVolume::Rename(const std::string& from, const std::string& to) {
   if (node->is_dir && IsUnder(to, from)) return PosixError(where, EINVAL);
   auto dst = to_dir->live.find(to_name);
   if (dst != to_dir->live.end()) {
+    if (no_replace) return PosixError(where, EEXIST);
     const NodePtr& d = dst->second;
     if (d == node) return Status::Ok();  // two names of one inode: rename(2) does nothing
     if (!node->is_dir && d->is_dir) return PosixError(where, EISDIR);

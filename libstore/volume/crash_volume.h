@@ -109,6 +109,7 @@ class CrashVolume : public Volume {
   Result<std::string> ReadFile(const std::string& path, size_t max_size) override;
   Status OverwriteFile(const std::string& path, std::string_view data) override;
   Status Rename(const std::string& from, const std::string& to) override;
+  Status RenameNoReplace(const std::string& from, const std::string& to) override;
   Status Exchange(const std::string& a, const std::string& b) override;
   Status Remove(const std::string& path) override;
   Status RemoveDir(const std::string& path) override;
@@ -122,6 +123,9 @@ class CrashVolume : public Volume {
   struct State;  // the tree, shared with the file objects; defined in crash_volume.cc
 
  private:
+  // Rename, or with no_replace RenameNoReplace (EEXIST when `to` exists).
+  Status RenameImpl(const std::string& from, const std::string& to, bool no_replace);
+
   std::shared_ptr<State> s_;
 };
 

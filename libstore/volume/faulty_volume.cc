@@ -318,6 +318,13 @@ Status FaultyVolume::Rename(const std::string& from, const std::string& to) {
   return target()->Rename(from, to);
 }
 
+Status FaultyVolume::RenameNoReplace(const std::string& from, const std::string& to) {
+  CAIRN_VALIDATE(from);
+  CAIRN_VALIDATE(to);
+  RETURN_IF_ERROR(inj_->Gate(FaultOp::kRename, from, to));
+  return target()->RenameNoReplace(from, to);
+}
+
 Status FaultyVolume::Exchange(const std::string& a, const std::string& b) {
   CAIRN_VALIDATE(a);
   CAIRN_VALIDATE(b);

@@ -30,7 +30,7 @@ enum class FaultOp {
   kClose,      // WritableFile::Close
   kOpenRead,   // Volume::NewReadableFile (and so ReadFile)
   kRead,       // ReadableFile::ReadAt
-  kRename,     // Volume::Rename and Volume::Exchange; the glob may match either path
+  kRename,     // Volume::Rename, RenameNoReplace and Exchange; the glob may match either path
   kRemove,     // Volume::Remove
   kRemoveDir,  // Volume::RemoveDir
   kMakeDirs,   // Volume::MakeDirs
@@ -96,6 +96,7 @@ class FaultyVolume : public VolumeWrapper {
     return WriteFile(path, data, false);
   }
   Status Rename(const std::string& from, const std::string& to) override;
+  Status RenameNoReplace(const std::string& from, const std::string& to) override;
   Status Exchange(const std::string& a, const std::string& b) override;
   Status Remove(const std::string& path) override;
   Status RemoveDir(const std::string& path) override;

@@ -85,6 +85,10 @@ class KillPointVolume final : public VolumeWrapper {
     Reach(KillOp::kRename);
     return VolumeWrapper::Rename(f, t);
   }
+  Status RenameNoReplace(const std::string& f, const std::string& t) override {
+    Reach(KillOp::kRename);
+    return VolumeWrapper::RenameNoReplace(f, t);
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     Reach(KillOp::kRename);
     return VolumeWrapper::Exchange(a, b);

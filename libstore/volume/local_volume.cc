@@ -452,6 +452,9 @@ class LocalVolume : public Volume {
                        std::optional<FileInfo>* after) override {
     return RenameImpl(from, to, 0, "rename", " -> ", after);
   }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return RenameImpl(from, to, RENAME_NOREPLACE, "rename", " -> ");
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     return RenameImpl(a, b, RENAME_EXCHANGE, "exchange", " <-> ");
   }
@@ -695,6 +698,24 @@ class LocalVolume : public Volume {
     pins_[n].fd = fd;
     pin_count_.store(n + 1, std::memory_order_release);
   }
+  void HoldDir(const std::string& path) override {
+    if (held_.volume != nullptr) ::close(held_.fd);  // this thread's hold, of any volume: replaced
+    held_.volume = nullptr;
+    if (!ValidateRelPath(path).ok()) return;
+    auto root = RootFd();
+    if (!root.ok()) return;
+    const int fd = OpenBeneath(*root, path.c_str(), O_PATH | O_DIRECTORY);
+    if (fd < 0) return;
+    held_.volume = this;
+    held_.path = path;
+    held_.fd = fd;
+  }
+  void ReleaseDir() override {
+    if (held_.volume != this) return;
+    ::close(held_.fd);
+    held_.volume = nullptr;
+    held_.fd = -1;
+  }
   std::string SyncDomain() const override {
     struct stat st;
     auto root = RootFd();
@@ -841,6 +862,10 @@ class LocalVolume : public Volume {
       return DirFd(root, false);
     }
     if (int pinned = PinnedParent(path, last); pinned >= 0) return DirFd(pinned, false);
+    if (held_.volume == this && std::string_view(path).substr(0, slash) == held_.path) {
+      *last = path.c_str() + slash + 1;
+      return DirFd(held_.fd, false);
+    }
     std::memcpy(buf->data, path.data(), path.size());
     buf->data[path.size()] = '\0';
     buf->data[slash] = '\0';
@@ -960,7 +985,16 @@ class LocalVolume : public Volume {
   std::mutex pin_mu_;  // serializes PinDir
   Pin pins_[kMaxPins];
   std::atomic<size_t> pin_count_{0};
+  // This thread's HoldDir: of one volume at a time.
+  struct Held {
+    const LocalVolume* volume = nullptr;
+    std::string path;
+    int fd = -1;
+  };
+  static thread_local Held held_;
 };
+
+thread_local LocalVolume::Held LocalVolume::held_;
 
 }  // namespace
 

@@ -167,6 +167,13 @@ class MemVolume final : public Volume {
   }
 
   Status Rename(const std::string& from, const std::string& to) override {
+    return RenameImpl(from, to, /*no_replace=*/false);
+  }
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+    return RenameImpl(from, to, /*no_replace=*/true);
+  }
+  // Rename, or with no_replace RenameNoReplace (EEXIST when `to` exists).
+  Status RenameImpl(const std::string& from, const std::string& to, bool no_replace) {
     RETURN_IF_ERROR(Validate(from));
     RETURN_IF_ERROR(Validate(to));
     std::lock_guard<std::mutex> l(s_->mu);
@@ -179,6 +186,7 @@ class MemVolume final : public Volume {
     if (src->is_dir && IsUnder(to, from)) return PosixError(where, EINVAL);
     auto it = s_->nodes.find(to);
     if (it != s_->nodes.end()) {
+      if (no_replace) return PosixError(where, EEXIST);
       const auto& dst = it->second;
       if (!src->is_dir && dst->is_dir) return PosixError(where, EISDIR);
       if (src->is_dir && !dst->is_dir) return PosixError(where, ENOTDIR);

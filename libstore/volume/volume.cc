@@ -158,6 +158,16 @@ Status Volume::WriteFile(const std::string& path, std::string_view data, bool sy
   return file->Close();
 }
 
+Status Volume::RenameNoReplace(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(ValidateRelPath(from));
+  RETURN_IF_ERROR(ValidateRelPath(to));  // Stat would take "" (the root)
+  auto st = Stat(to);
+  if (st.ok())
+    return AlreadyExists(Describe() + ": rename " + from + " -> " + to + ": " + to + " exists");
+  if (st.status().code() != Code::kNotFound) return st.status();
+  return Rename(from, to);
+}
+
 Status Volume::RemoveAll(const std::string& path) {
   RETURN_IF_ERROR(ValidateRelPath(path));  // never the root itself
   auto st = Stat(path);

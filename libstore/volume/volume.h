@@ -162,6 +162,12 @@ class Volume {
   // stats through the directory it renamed in (one fstatat, no lookup of the path again).
   virtual Status RenameAndStat(const std::string& from, const std::string& to,
                                std::optional<FileInfo>* after);
+  // Like Rename of a file, but only when `to` does not exist (renameat2 RENAME_NOREPLACE):
+  // kAlreadyExists, with nothing changed, when it does. One call where a look for `to` and a
+  // Rename would be two. LocalVolume, MemVolume and CrashVolume decide atomically; the default
+  // (Stat of `to`, then Rename) does not, so a caller that needs the answer to hold holds a lock
+  // over `to` against every other writer of it (as VersionCommit does, under the key's lock).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to);
   // Atomically swaps two existing files (renameat2 RENAME_EXCHANGE): each path then names the
   // other's inode. kNotFound if either is absent.
   virtual Status Exchange(const std::string& a, const std::string& b) = 0;
@@ -197,10 +203,31 @@ class Volume {
   // does, for the parent of a Rename, Exchange, Remove or Stat, and flushes it by that fd in
   // SyncDir). Ignored if it does not exist.
   virtual void PinDir(const std::string& path) { (void)path; }
+  // A hint for a few calls in a row: until ReleaseDir on this thread, directory `path` stays
+  // where it is (the caller keeps it so: it holds a lock over a file in it that stays there), so
+  // an implementation may open it once for this thread's calls on names in it (LocalVolume does,
+  // for the parent of a Rename, Exchange or Remove) instead of looking it up for each. One
+  // directory per thread at a time: a second HoldDir replaces the first (of any volume). Ignored
+  // if it does not exist. Use ScopedDirHold.
+  virtual void HoldDir(const std::string& path) { (void)path; }
+  // Ends this thread's HoldDir on this volume (nothing if there is none).
+  virtual void ReleaseDir() {}
 
   // Removes a file or a directory tree. Fine if absent. A symlink in the tree is removed itself;
   // what it points to is never touched.
   Status RemoveAll(const std::string& path);
+};
+
+// Volume::HoldDir for a scope.
+class ScopedDirHold {
+ public:
+  ScopedDirHold(Volume* v, const std::string& dir) : v_(v) { v_->HoldDir(dir); }
+  ~ScopedDirHold() { v_->ReleaseDir(); }
+  ScopedDirHold(const ScopedDirHold&) = delete;
+  ScopedDirHold& operator=(const ScopedDirHold&) = delete;
+
+ private:
+  Volume* v_;
 };
 
 // A fresh, unique temp file name inside dir ("" = the volume root): dir + "/" + 32 random hex
@@ -251,6 +278,9 @@ class VolumeWrapper : public Volume {
   Status Rename(const std::string& f, const std::string& t) override {
     return target_->Rename(f, t);
   }
+  Status RenameNoReplace(const std::string& f, const std::string& t) override {
+    return target_->RenameNoReplace(f, t);
+  }
   Status Exchange(const std::string& a, const std::string& b) override {
     return target_->Exchange(a, b);
   }
@@ -269,6 +299,8 @@ class VolumeWrapper : public Volume {
   Status SyncAll() override { return target_->SyncAll(); }
   std::string SyncDomain() const override { return target_->SyncDomain(); }
   void PinDir(const std::string& p) override { target_->PinDir(p); }
+  void HoldDir(const std::string& p) override { target_->HoldDir(p); }
+  void ReleaseDir() override { target_->ReleaseDir(); }
 
  private:
   Volume* target_;
