@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "libstore/common/stage_threads.h"
 #include "libstore/erasure/stripe.h"
 #include "libstore/format/bucket_meta.h"
 #include "libstore/format/heal_journal.h"
@@ -552,6 +553,33 @@ SetScanOptions HealOptions() {
   SetScanOptions o;
   o.heal = true;
   return o;
+}
+
+TEST_CASE("heal with fewer scan threads than asked, or none", "[heal][stage]") {
+  SetFixture f(4, 2);
+  auto data = Fill(f, 2, 4, 131);
+  // One member's metadata copies gone: work for heal.
+  for (const auto& [key, body] : data) {
+    REQUIRE(f.mem[1]->Remove(KeyPaths("bkt", key).meta).ok());
+  }
+  SetScanOptions o = HealOptions();
+  o.jobs = 4;
+  // None of the four workers can start: SlowDown, nothing healed, nothing ended.
+  StageGroup::FailRunForTest(0, 4);
+  Collect none;
+  auto r0 = ScanSet(*f.set, o, none);
+  StageGroup::FailRunForTest(-1);
+  CHECK(r0.status().code() == Code::kSlowDown);
+  // One of four starts: it heals everything.
+  StageGroup::FailRunForTest(1, 3);
+  Collect one;
+  auto r1 = ScanSet(*f.set, o, one);
+  StageGroup::FailRunForTest(-1);
+  REQUIRE(r1.ok());
+  CHECK(r1->scanned == data.size());
+  CHECK(r1->healed == data.size());
+  CHECK(Verify(f, true).healthy == data.size());
+  ExpectAllRead(f, data);
 }
 
 TEST_CASE("heal: a delete that failed after some members is finished, not taken for loss",

@@ -356,13 +356,8 @@ Result<std::unique_ptr<TransferEngine>> TransferEngine::Create(S3Client& client,
   if (opts.queue_limit == 0) opts.queue_limit = size_t(opts.jobs) * 4;
   std::unique_ptr<TransferEngine> e(new TransferEngine(client, std::move(opts)));
   // As many workers as asked, or as the system lets start (--jobs is a bound, not a promise).
-  e->workers_.reserve(size_t(e->opts_.jobs));
-  for (int i = 0; i < e->opts_.jobs; ++i) {
-    std::thread t;
-    if (!StartThread(&t, [p = e.get()] { p->Worker(); })) break;
-    e->workers_.push_back(std::move(t));
-  }
-  if (e->workers_.empty()) {
+  TransferEngine* p = e.get();
+  if (StartThreads(&e->workers_, size_t(e->opts_.jobs), [p] { p->Worker(); }) == 0) {
     return Status(
         Code::kIOError,
         "cannot start a thread to transfer with (the system is out of threads or memory)");

@@ -125,6 +125,17 @@ bool StartThread(std::thread* out, std::function<void()> fn) {
   return true;
 }
 
+size_t StartThreads(std::vector<std::thread>* threads, size_t n, const std::function<void()>& fn) {
+  threads->reserve(threads->size() + n);  // push_back below cannot throw
+  size_t started = 0;
+  for (; started < n; ++started) {
+    std::thread t;
+    if (!StartThread(&t, fn)) break;
+    threads->push_back(std::move(t));
+  }
+  return started;
+}
+
 void StageGroup::Wait() {
   std::unique_lock<std::mutex> l(mu_);
   done_.wait(l, [this] { return running_ == 0; });

@@ -18,6 +18,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace cairn {
 
@@ -57,5 +58,9 @@ class StageGroup {
 // not run. A std::thread that fails to start throws; one thrown past a running, joinable
 // std::thread ends the process, so callers handle false instead.
 [[nodiscard]] bool StartThread(std::thread* out, std::function<void()> fn);
+
+// Up to n threads running fn, appended to *threads: as many as the system lets start (a bound,
+// not a promise; each fn shares out the work). Returns how many started (0: none could).
+size_t StartThreads(std::vector<std::thread>* threads, size_t n, const std::function<void()>& fn);
 
 }  // namespace cairn

@@ -7,11 +7,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "libstore/common/rate_limiter.h"
+#include "libstore/common/stage_threads.h"
 #include "libstore/format/heal_journal.h"
 #include "libstore/format/volume_format.h"
 #include "libstore/object/erasure_set_internal.h"
@@ -292,14 +292,9 @@ class Scan {
   // As many workers as asked (or as the system lets start: --jobs is a bound, not a promise).
   Status StartWorkers() {
     const int jobs = std::max(1, std::min(o_.jobs, 64));
-    for (int i = 0; i < jobs; ++i) {
-      try {
-        workers_.emplace_back([this] { Worker(); });
-      } catch (const std::system_error&) {
-        break;  // out of threads or memory
-      }
+    if (StartThreads(&workers_, size_t(jobs), [this] { Worker(); }) == 0) {
+      return Status(Code::kSlowDown, "cannot start a thread to scan with");
     }
-    if (workers_.empty()) return Status(Code::kSlowDown, "cannot start a thread to scan with");
     return Status::Ok();
   }
 

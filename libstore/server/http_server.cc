@@ -1207,11 +1207,11 @@ asio::awaitable<void> Connection<Stream>::Run(bool over_limit) {
         if constexpr (!kTls) {
           if (keep) keep = ServeMore();
         }
-      } catch (const std::exception& e) {
+      } catch (...) {
         // Out of memory in a handler or the store (nothing else throws there): this connection
         // is closed, whatever it had sent; the server and its other connections go on. A PUT cut
         // off this way commits nothing (its temp files are removed, or left for gc).
-        std::fprintf(stderr, "cairn: serve: connection dropped: %s\n", e.what());
+        ReportException(std::current_exception());
         keep = false;
       }
     });
@@ -1376,13 +1376,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const ServerOptions& opt, 
   p->work.emplace(p->ioc.get_executor());
   asio::co_spawn(p->ioc, p->AcceptLoop(), asio::detached);
   // As many network threads as asked, or as the system lets start; none is an error.
-  p->io_threads.reserve(size_t(opt.threads));
-  for (int i = 0; i < opt.threads; ++i) {
-    std::thread t;
-    if (!StartThread(&t, [p] { p->ioc.run(); })) break;
-    p->io_threads.push_back(std::move(t));
-  }
-  if (p->io_threads.empty()) {
+  if (StartThreads(&p->io_threads, size_t(opt.threads), [p] { p->ioc.run(); }) == 0) {
     p->work.reset();
     p->ioc.stop();
     return Status(Code::kIOError,
